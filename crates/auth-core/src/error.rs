@@ -1,0 +1,141 @@
+//! Errors of the core: the RFC 6749 error vocabulary and the errors of ports.
+//!
+//! HTTP status codes are deliberately absent: mapping to a status is the web
+//! layer's business.
+use std::borrow::Cow;
+
+/// The error codes of RFC 6749 section 5.2 and 4.1.2.1, RFC 8628 section 3.5
+/// and RFC 6750 section 3.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    UnsupportedResponseType,
+    ServerError,
+    TemporarilyUnavailable,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    InvalidToken,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::InvalidToken => "invalid_token",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error the client is meant to see: an RFC error code and a sentence
+/// saying what was wrong. The description never contains secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OAuthError {
+    code: ErrorCode,
+    description: Cow<'static, str>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, d)
+    }
+    pub fn invalid_client(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, d)
+    }
+    pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, d)
+    }
+    pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, d)
+    }
+    pub fn unsupported_grant_type(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnsupportedGrantType, d)
+    }
+    pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, d)
+    }
+    pub fn invalid_token(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidToken, d)
+    }
+}
+
+/// What a storage port can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken: the named thing already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The backend failed; the cause is kept for the log, never for clients.
+    #[error("storage backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// What a cryptographic port can fail with (never "wrong password": that is a
+/// `false`, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("no signing key is available")]
+    NoSigningKey,
+    #[error("cryptographic operation failed: {0}")]
+    Failed(String),
+}
+
+/// Everything a flow can end with other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The request was refused; the client sees this.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// Storage failed; the client sees a generic server error.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A cryptographic primitive failed; the client sees a generic server error.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}

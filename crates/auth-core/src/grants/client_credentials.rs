@@ -1,0 +1,35 @@
+//! The client_credentials grant (RFC 6749 section 4.4).
+use chrono::{DateTime, Utc};
+
+use crate::error::{FlowError, OAuthError};
+use crate::types::{Client, IssuedTokens, Scope};
+
+use super::{TokenService, resolve_scope};
+
+pub(super) fn run(
+    service: &TokenService,
+    client: &Client,
+    scope: Option<Scope>,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, FlowError> {
+    // "The client credentials grant type MUST only be used by confidential
+    // clients." (RFC 6749 section 4.4)
+    if client.is_public() {
+        return Err(OAuthError::unauthorized_client(
+            "a public client cannot use the client_credentials grant",
+        )
+        .into());
+    }
+    let scope = resolve_scope(scope, &client.scope)?;
+    let (access_token, expires_at, expires_in) =
+        service.access_token(client, client.id.to_string(), &scope, now)?;
+    // "A refresh token SHOULD NOT be included." (RFC 6749 section 4.4.3)
+    Ok(IssuedTokens {
+        access_token,
+        expires_at,
+        expires_in,
+        refresh_token: None,
+        scope,
+        user_id: None,
+    })
+}

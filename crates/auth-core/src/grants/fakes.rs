@@ -1,0 +1,238 @@
+//! In-memory fakes of the ports, for the core's unit tests.
+use std::hash::{Hash, Hasher as _};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use uuid::Uuid;
+
+use crate::error::{CryptoError, StoreError};
+use crate::policy::TokenPolicy;
+use crate::ports::*;
+use crate::types::*;
+
+use super::{Ports, TokenService};
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+}
+
+#[derive(Default)]
+pub struct Users(pub Mutex<Vec<User>>);
+
+#[async_trait]
+impl UserRepository for Users {
+    async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
+        let mut v = self.0.lock().unwrap();
+        if v.iter().any(|u| u.username == user.username) {
+            return Err(StoreError::Conflict("user"));
+        }
+        v.push(user.clone());
+        Ok(())
+    }
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|u| {
+            u.username.as_str() == login || u.email.as_ref().is_some_and(|e| e.as_str() == login)
+        }).cloned())
+    }
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|u| u.id == id).cloned())
+    }
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+#[derive(Default)]
+pub struct Clients(pub Mutex<Vec<Client>>);
+
+#[async_trait]
+impl ClientRepository for Clients {
+    async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(client.clone());
+        Ok(())
+    }
+    async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|c| &c.id == id).cloned())
+    }
+    async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+#[derive(Default)]
+pub struct Tokens {
+    pub refresh: Mutex<Vec<RefreshTokenRecord>>,
+    pub revoked_access: Mutex<Vec<Uuid>>,
+}
+
+#[async_trait]
+impl TokenRepository for Tokens {
+    async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        self.refresh.lock().unwrap().push(token.clone());
+        Ok(())
+    }
+    async fn find_refresh(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        Ok(self.refresh.lock().unwrap().iter().find(|r| &r.digest == digest).cloned())
+    }
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut v = self.refresh.lock().unwrap();
+        let Some(r) = v.iter_mut().find(|r| {
+            &r.digest == old && r.rotated_at.is_none() && r.revoked_at.is_none() && r.expires_at > now
+        }) else {
+            return Ok(RotateOutcome::NotActive);
+        };
+        r.rotated_at = Some(now);
+        v.push(new.clone());
+        Ok(RotateOutcome::Rotated)
+    }
+    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for r in self.refresh.lock().unwrap().iter_mut() {
+            if r.family == family && r.revoked_at.is_none() {
+                r.revoked_at = Some(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    async fn revoke_access(&self, token_id: Uuid, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.revoked_access.lock().unwrap().push(token_id);
+        Ok(())
+    }
+    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
+        Ok(self.revoked_access.lock().unwrap().contains(&token_id))
+    }
+}
+
+/// Stores passwords as `plain:<pw>`; counts verifications, including the
+/// dummy ones for unknown users.
+#[derive(Default)]
+pub struct Hasher {
+    pub verifications: AtomicUsize,
+}
+
+#[async_trait]
+impl PasswordHasher for Hasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError> {
+        Ok(PasswordHash::new(format!("plain:{}", password.expose())))
+    }
+    async fn verify(&self, password: &Password, hash: Option<&PasswordHash>) -> Result<bool, CryptoError> {
+        self.verifications.fetch_add(1, Ordering::SeqCst);
+        Ok(hash.is_some_and(|h| h.as_str() == format!("plain:{}", password.expose())))
+    }
+}
+
+/// Encodes claims in the clear as `sub|client|scope|exp`.
+pub struct Codec;
+
+impl TokenCodec for Codec {
+    fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
+        Ok(format!("{}|{}|{}|{}", c.subject, c.client_id, c.scope, c.expires_at.timestamp()))
+    }
+    fn verify(&self, _: &str, _: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
+        Err(TokenRejection::Malformed)
+    }
+    fn public_keys(&self) -> Vec<PublicKey> {
+        Vec::new()
+    }
+}
+
+pub struct Digests;
+
+impl SecretDigest for Digests {
+    fn digest(&self, secret: &str) -> Digest {
+        let mut out = [0u8; 32];
+        for (i, chunk) in out.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (i, secret).hash(&mut h);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        Digest::from_bytes(out)
+    }
+    fn verify(&self, secret: &str, expected: &Digest) -> bool {
+        &self.digest(secret) == expected
+    }
+}
+
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl RandomSource for Counter {
+    fn token(&self) -> OpaqueToken {
+        OpaqueToken::new(format!("rt-{}", self.0.fetch_add(1, Ordering::SeqCst)))
+    }
+    fn uuid(&self) -> Uuid {
+        Uuid::from_u128(u128::from(self.0.fetch_add(1, Ordering::SeqCst)) + 1)
+    }
+}
+
+/// A wired service over fakes, with handles on the fakes for assertions.
+pub struct World {
+    pub users: Arc<Users>,
+    pub clients: Arc<Clients>,
+    pub tokens: Arc<Tokens>,
+    pub hasher: Arc<Hasher>,
+    pub service: TokenService,
+}
+
+impl World {
+    pub fn new(policy: TokenPolicy) -> Self {
+        let users = Arc::new(Users::default());
+        let clients = Arc::new(Clients::default());
+        let tokens = Arc::new(Tokens::default());
+        let hasher = Arc::new(Hasher::default());
+        let ports = Ports {
+            users: users.clone(),
+            clients: clients.clone(),
+            tokens: tokens.clone(),
+            hasher: hasher.clone(),
+            codec: Arc::new(Codec),
+            digest: Arc::new(Digests),
+            random: Arc::new(Counter::default()),
+        };
+        let service = TokenService::new(ports, policy, "http://issuer.test");
+        Self { users, clients, tokens, hasher, service }
+    }
+
+    pub fn add_client(&self, id: &str, secret: Option<&str>, grants: &[GrantType], scope: &str) -> Client {
+        let client = Client {
+            id: ClientId::parse(id).unwrap(),
+            name: id.into(),
+            auth: match secret {
+                Some(s) => ClientAuth::Confidential { secret_digest: Digests.digest(s) },
+                None => ClientAuth::Public,
+            },
+            redirect_uris: vec![],
+            grant_types: grants.to_vec(),
+            scope: Scope::parse(scope).unwrap(),
+            access_token_ttl: None,
+            refresh_mode: None,
+            created_at: t0(),
+        };
+        self.clients.0.lock().unwrap().push(client.clone());
+        client
+    }
+
+    pub fn add_user(&self, username: &str, email: Option<&str>, password: &str) -> User {
+        let user = User {
+            id: UserId::new(Uuid::new_v4()),
+            username: Username::parse(username).unwrap(),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            password_hash: Some(PasswordHash::new(format!("plain:{password}"))),
+            given_name: None,
+            family_name: None,
+            disabled: false,
+            created_at: t0(),
+        };
+        self.users.0.lock().unwrap().push(user.clone());
+        user
+    }
+}

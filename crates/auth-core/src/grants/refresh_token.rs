@@ -1,0 +1,191 @@
+//! The refresh_token grant (RFC 6749 section 6) with rotation and replay
+//! detection (OAuth 2.0 Security BCP section 4.14.2).
+//!
+//! A stored refresh token is in one of four states ([`RefreshState`]);
+//! [`present`] is the pure transition function that decides what presenting
+//! it in that state must do ([`RefreshStep`]). [`run`] carries the step out
+//! through the ports.
+use chrono::{DateTime, Utc};
+
+use crate::error::{FlowError, OAuthError};
+use crate::policy::{RefreshMode, TokenPolicy};
+use crate::ports::RotateOutcome;
+use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope};
+
+use super::TokenService;
+
+/// The state of a stored refresh token at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshState {
+    Active,
+    /// Exchanged for a successor at `at`.
+    Rotated { at: DateTime<Utc> },
+    Revoked,
+    Expired,
+}
+
+impl RefreshState {
+    pub fn of(record: &RefreshTokenRecord, now: DateTime<Utc>) -> Self {
+        if record.revoked_at.is_some() {
+            Self::Revoked
+        } else if record.expires_at <= now {
+            Self::Expired
+        } else if let Some(at) = record.rotated_at {
+            Self::Rotated { at }
+        } else {
+            Self::Active
+        }
+    }
+}
+
+/// What presenting a refresh token leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshStep {
+    /// Retire the token and issue a successor in the same family.
+    Rotate { scope: Scope },
+    /// Keep the token (reuse mode) and issue only a new access token.
+    Keep { scope: Scope },
+    /// A racing client within the grace window: issue another successor,
+    /// leaving the family intact.
+    ReissueInGrace { scope: Scope },
+    /// A retired token came back: someone holds a copy. Revoke the family.
+    RevokeFamily,
+}
+
+/// The transition function: decides what presenting `record` by `client` at
+/// `now` must do, or why it is refused.
+pub fn present(
+    record: &RefreshTokenRecord,
+    client: &Client,
+    requested: Option<&Scope>,
+    now: DateTime<Utc>,
+    policy: &TokenPolicy,
+) -> Result<RefreshStep, OAuthError> {
+    // "The authorization server MUST ... validate the refresh token" and
+    // "ensure that the refresh token was issued to the authenticated client"
+    // (RFC 6749 section 6). Another client's token is refused as unknown.
+    if record.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
+    }
+    // "The requested scope MUST NOT include any scope not originally granted
+    // by the resource owner, and if omitted is treated as equal to the scope
+    // originally granted" (RFC 6749 section 6).
+    let scope = || match requested {
+        None => Ok(record.scope.clone()),
+        Some(s) if s.is_subset(&record.scope) => Ok(s.clone()),
+        Some(_) => Err(OAuthError::invalid_scope(
+            "the requested scope exceeds the scope originally granted",
+        )),
+    };
+    match RefreshState::of(record, now) {
+        RefreshState::Revoked | RefreshState::Expired => Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        )),
+        RefreshState::Rotated { at } => {
+            let grace = policy.refresh_grace;
+            if grace > chrono::Duration::zero() && now - at <= grace {
+                Ok(RefreshStep::ReissueInGrace { scope: scope()? })
+            } else {
+                Ok(RefreshStep::RevokeFamily)
+            }
+        }
+        RefreshState::Active => match policy.refresh_mode_for(client) {
+            RefreshMode::Rotate => Ok(RefreshStep::Rotate { scope: scope()? }),
+            RefreshMode::Reuse => Ok(RefreshStep::Keep { scope: scope()? }),
+        },
+    }
+}
+
+fn replayed() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the refresh token was already used; every token issued from it has been revoked",
+    )
+}
+
+fn not_valid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
+
+pub(super) async fn run(
+    service: &TokenService,
+    client: &Client,
+    presented: &OpaqueToken,
+    requested: Option<Scope>,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, FlowError> {
+    let ports = &service.ports;
+    let digest = ports.digest.digest(presented.expose());
+    let Some(record) = ports.tokens.find_refresh(&digest).await? else {
+        return Err(not_valid().into());
+    };
+    // The account must still exist and be enabled.
+    if let Some(user_id) = record.user_id {
+        match ports.users.find_by_id(user_id).await? {
+            Some(u) if !u.disabled => {}
+            _ => return Err(not_valid().into()),
+        }
+    }
+    let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
+    // One retry: a `Rotate` that loses the race is decided again from the
+    // state the winner left behind (a replay, or a grace reissue).
+    for attempt in 0..2 {
+        match step {
+            RefreshStep::RevokeFamily => {
+                ports.tokens.revoke_family(record.family, now).await?;
+                return Err(replayed().into());
+            }
+            RefreshStep::Keep { scope } => {
+                return finish(service, client, &record, scope, Some(presented.clone()), now);
+            }
+            RefreshStep::ReissueInGrace { scope } => {
+                let (token, successor) =
+                    service.new_refresh(client, record.user_id, &scope, record.family, now);
+                ports.tokens.insert_refresh(&successor).await?;
+                return finish(service, client, &record, scope, Some(token), now);
+            }
+            RefreshStep::Rotate { scope } => {
+                let (token, successor) =
+                    service.new_refresh(client, record.user_id, &scope, record.family, now);
+                match ports.tokens.rotate_refresh(&digest, &successor, now).await? {
+                    RotateOutcome::Rotated => {
+                        return finish(service, client, &record, scope, Some(token), now);
+                    }
+                    RotateOutcome::NotActive if attempt == 0 => {
+                        let Some(current) = ports.tokens.find_refresh(&digest).await? else {
+                            return Err(not_valid().into());
+                        };
+                        step =
+                            present(&current, client, requested.as_ref(), now, &service.policy)?;
+                    }
+                    RotateOutcome::NotActive => return Err(not_valid().into()),
+                }
+            }
+        }
+    }
+    Err(not_valid().into())
+}
+
+fn finish(
+    service: &TokenService,
+    client: &Client,
+    record: &RefreshTokenRecord,
+    scope: Scope,
+    refresh_token: Option<OpaqueToken>,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, FlowError> {
+    let subject = record
+        .user_id
+        .map_or_else(|| client.id.to_string(), |u| u.to_string());
+    let (access_token, expires_at, expires_in) =
+        service.access_token(client, subject, &scope, now)?;
+    Ok(IssuedTokens {
+        access_token,
+        expires_at,
+        expires_in,
+        refresh_token,
+        scope,
+        user_id: record.user_id,
+    })
+}

@@ -1,0 +1,17 @@
+//! The pure heart of Portcullis.
+//!
+//! This crate holds the domain types (parsed once, trusted afterwards), the
+//! ports through which the outside world is reached, the token policy, and the
+//! grant state machines. It does no I/O: it knows nothing of actix, diesel,
+//! tokio, argon2, pasetors or any wire format. Time always comes in as an
+//! argument, so every flow can be tested with a fixed clock.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod error;
+pub mod grants;
+pub mod policy;
+pub mod ports;
+pub mod types;
+
+pub use error::{ErrorCode, FlowError, OAuthError};
+pub use policy::{RefreshMode, TokenPolicy};

@@ -1,0 +1,67 @@
+//! Token lifetimes and refresh behaviour.
+use chrono::Duration;
+
+use crate::types::Client;
+
+/// What presenting a refresh token does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// Each use returns a new refresh token and retires the old one; replaying
+    /// a retired token revokes the family. The default.
+    Rotate,
+    /// The refresh token stays the same for its lifetime, for dialects whose
+    /// documents promise that.
+    Reuse,
+}
+
+impl RefreshMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rotate => "rotate",
+            Self::Reuse => "reuse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rotate" => Some(Self::Rotate),
+            "reuse" => Some(Self::Reuse),
+            _ => None,
+        }
+    }
+}
+
+/// Server-wide token policy; a client may override parts of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPolicy {
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub authorization_code_ttl: Duration,
+    pub refresh_mode: RefreshMode,
+    /// How long after rotation the old refresh token may still be presented
+    /// without counting as a replay, for clients that race themselves (two
+    /// tabs refreshing at once). Zero, the default, allows no such window.
+    pub refresh_grace: Duration,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::hours(1),
+            refresh_token_ttl: Duration::days(30),
+            authorization_code_ttl: Duration::seconds(300),
+            refresh_mode: RefreshMode::Rotate,
+            refresh_grace: Duration::zero(),
+        }
+    }
+}
+
+impl TokenPolicy {
+    pub fn access_ttl_for(&self, client: &Client) -> Duration {
+        client.access_token_ttl.unwrap_or(self.access_token_ttl)
+    }
+
+    pub fn refresh_mode_for(&self, client: &Client) -> RefreshMode {
+        client.refresh_mode.unwrap_or(self.refresh_mode)
+    }
+}

@@ -1,0 +1,139 @@
+//! Ports: the traits through which the core reaches storage, cryptography,
+//! randomness and time. Adapters live in other crates.
+//!
+//! Every step that must not race is a single port method (for example
+//! `TokenRepository::rotate_refresh`), implemented by the store as one
+//! conditional statement, so two requests cannot both win.
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{CryptoError, StoreError};
+use crate::types::{
+    AccessClaims, Client, ClientId, Digest, FamilyId, NewClient, NewUser, OpaqueToken, Password,
+    PasswordHash, RefreshTokenRecord, SigningKey, User, UserId,
+};
+
+/// The current time. Flows take `now` as an argument; only the edges ask a clock.
+#[cfg_attr(test, mockall::automock)]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// A source of unguessable values.
+pub trait RandomSource: Send + Sync {
+    /// A 256-bit random token, URL-safe.
+    fn token(&self) -> OpaqueToken;
+    /// A random UUID (version 4).
+    fn uuid(&self) -> Uuid;
+}
+
+/// Digests of bearer secrets; verification compares in constant time.
+pub trait SecretDigest: Send + Sync {
+    fn digest(&self, secret: &str) -> Digest;
+    fn verify(&self, secret: &str, expected: &Digest) -> bool;
+}
+
+/// Password hashing. Implementations must not block the async executor.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError>;
+    /// Verifies `password` against `hash`. With `None` (unknown user) it still
+    /// spends the time of one verification and returns `false`, so response
+    /// time does not reveal whether an account exists.
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, CryptoError>;
+}
+
+/// Why an access token was not accepted. Deliberately coarse: a resource
+/// server needs to know "no", and the log may want to know why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token was signed by an unknown key")]
+    UnknownKey,
+    #[error("the token signature or claims are invalid")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// A public verification key as published in the key set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// PASERK `k4.pid`.
+    pub key_id: String,
+    /// PASERK `k4.public`.
+    pub paserk: String,
+}
+
+/// Issues and verifies self-contained access tokens.
+#[cfg_attr(test, mockall::automock)]
+pub trait TokenCodec: Send + Sync {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, CryptoError>;
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection>;
+    /// The keys resource servers should trust, current first.
+    fn public_keys(&self) -> Vec<PublicKey>;
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Fails with `StoreError::Conflict` when the username or email is taken.
+    async fn create(&self, user: &NewUser) -> Result<(), StoreError>;
+    /// Finds a user by username or email (both stored lower-cased).
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    async fn list(&self) -> Result<Vec<User>, StoreError>;
+}
+
+#[async_trait]
+pub trait ClientRepository: Send + Sync {
+    /// Fails with `StoreError::Conflict` when the id is taken.
+    async fn create(&self, client: &NewClient) -> Result<(), StoreError>;
+    async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+    async fn list(&self) -> Result<Vec<Client>, StoreError>;
+}
+
+/// The result of trying to rotate a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The old token was active and is now retired; the new one is stored.
+    Rotated,
+    /// The old token was no longer active when the statement ran (another
+    /// request rotated it first, or it was revoked or expired): nothing changed.
+    NotActive,
+}
+
+#[async_trait]
+pub trait TokenRepository: Send + Sync {
+    async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    async fn find_refresh(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// Atomically retires `old` (only if it is still active at `now`) and
+    /// stores `new`. Either both happen or neither.
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError>;
+    /// Revokes every token of a family; returns how many were newly revoked.
+    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Puts an access token id on the revocation list until it expires.
+    async fn revoke_access(
+        &self,
+        token_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    /// All stored signing keys, newest first.
+    async fn list(&self) -> Result<Vec<SigningKey>, StoreError>;
+    async fn insert(&self, key: &SigningKey) -> Result<(), StoreError>;
+}

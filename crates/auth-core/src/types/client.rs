@@ -1,0 +1,172 @@
+//! OAuth clients (RFC 6749 section 2).
+use chrono::{DateTime, Duration, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Digest, RedirectUri, Scope, ValueError};
+use crate::policy::RefreshMode;
+
+/// A client identifier: 1 to 128 characters from the URL-safe set
+/// `A-Z a-z 0-9 . _ ~ -`, so it survives HTTP Basic and query strings intact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let len = raw.chars().count();
+        if !(1..=128).contains(&len) {
+            return Err(ValueError::Length {
+                what: "client_id",
+                min: 1,
+                max: 128,
+            });
+        }
+        if let Some(ch) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-')))
+        {
+            return Err(ValueError::Character {
+                what: "client_id",
+                ch,
+            });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A confidential client holds a secret; only its digest is stored.
+    Confidential { secret_digest: Digest },
+    /// A public client (native app, SPA) holds no secret and must use PKCE.
+    Public,
+}
+
+/// The grant types this server implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    Password,
+    ClientCredentials,
+    DeviceCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown grant type {0:?}")]
+pub struct ParseGrantTypeError(pub String);
+
+impl GrantType {
+    pub const ALL: [GrantType; 5] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::Password,
+        Self::ClientCredentials,
+        Self::DeviceCode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::Password => "password",
+            Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = ParseGrantTypeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| ParseGrantTypeError(s.to_owned()))
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    pub auth: ClientAuth,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    /// The scopes this client may ask for; a request without `scope` gets all.
+    pub scope: Scope,
+    /// Overrides the policy's access token lifetime for this client.
+    pub access_token_ttl: Option<Duration>,
+    /// Overrides the policy's refresh mode for this client.
+    pub refresh_mode: Option<RefreshMode>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        matches!(self.auth, ClientAuth::Public)
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The grant types a client gets when none are named at creation: the
+    /// redirect-based flow and refreshing for everyone, and
+    /// client_credentials only for a client that can keep a secret.
+    pub fn default_grant_types(public: bool) -> Vec<GrantType> {
+        if public {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::ClientCredentials,
+            ]
+        }
+    }
+}
+
+/// What client registration hands to the client repository.
+pub type NewClient = Client;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids() {
+        assert!(ClientId::parse("0oabygpxgk9lXaMgF0h7").is_ok());
+        assert!(ClientId::parse("breakout_app").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("a:b").is_err());
+        assert!(ClientId::parse(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn grant_types_round_trip() {
+        for g in GrantType::ALL {
+            assert_eq!(g.as_str().parse::<GrantType>().unwrap(), g);
+        }
+        assert!("implicit".parse::<GrantType>().is_err());
+    }
+}

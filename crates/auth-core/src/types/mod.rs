@@ -1,0 +1,15 @@
+//! Domain types. Each parses its raw input once, at the edge, and is trusted
+//! afterwards: a `Scope` in hand is a valid scope.
+mod client;
+mod redirect_uri;
+mod scope;
+mod secret;
+mod token;
+mod user;
+
+pub use client::{Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError};
+pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use scope::{Scope, ScopeError};
+pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
+pub use token::{AccessClaims, FamilyId, IssuedTokens, RefreshTokenRecord, SigningKey};
+pub use user::{Email, NewUser, User, UserId, Username, ValueError};

@@ -1,0 +1,163 @@
+//! Secret material. Nothing here prints its content through `Debug`.
+use std::fmt;
+
+/// A SHA-256 digest of a secret (refresh token, client secret, session id).
+/// Only digests are ever stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Rebuilds a digest read back from storage; `None` if the length is wrong.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The first four bytes are enough to tell digests apart in a log and
+        // reveal nothing usable.
+        write!(
+            f,
+            "Digest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// A bearer secret in the clear, as issued to or presented by a client:
+/// refresh tokens, client secrets, codes. It lives only in memory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpaqueToken(String);
+
+impl OpaqueToken {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for OpaqueToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpaqueToken(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password is empty")]
+    Empty,
+    #[error("the password is longer than {max} bytes")]
+    TooLong { max: usize },
+    #[error("the password is shorter than {min} characters")]
+    TooShort { min: usize },
+}
+
+/// A password in the clear, bounded so that a megabyte password cannot make
+/// the hasher a denial-of-service lever.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, PasswordError> {
+        let raw = raw.into();
+        if raw.is_empty() {
+            return Err(PasswordError::Empty);
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err(PasswordError::TooLong {
+                max: Self::MAX_BYTES,
+            });
+        }
+        Ok(Self(raw))
+    }
+
+    /// Applies a registration rule on top of parsing: login accepts any
+    /// stored password, registration asks for at least `min` characters.
+    pub fn require_min_chars(self, min: usize) -> Result<Self, PasswordError> {
+        if self.0.chars().count() < min {
+            Err(PasswordError::TooShort { min })
+        } else {
+            Ok(self)
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A password hash in PHC string form (`$argon2id$...`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(phc: String) -> Self {
+        Self(phc)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_leak_through_debug() {
+        let p = Password::parse("hunter22").unwrap();
+        let t = OpaqueToken::new("tok-secret".into());
+        let h = PasswordHash::new("$argon2id$v=19$secret".into());
+        for s in [format!("{p:?}"), format!("{t:?}"), format!("{h:?}")] {
+            assert!(!s.contains("hunter22") && !s.contains("secret"), "{s}");
+        }
+    }
+
+    #[test]
+    fn password_bounds() {
+        assert_eq!(Password::parse("").unwrap_err(), PasswordError::Empty);
+        assert!(Password::parse("x".repeat(1025)).is_err());
+        assert!(Password::parse("x".repeat(1024)).is_ok());
+        assert_eq!(
+            Password::parse("abc").unwrap().require_min_chars(8).unwrap_err(),
+            PasswordError::TooShort { min: 8 }
+        );
+    }
+
+    #[test]
+    fn digest_from_slice_checks_length() {
+        assert!(Digest::from_slice(&[0u8; 31]).is_none());
+        assert_eq!(Digest::from_slice(&[7u8; 32]).unwrap().as_bytes(), &[7u8; 32]);
+    }
+}

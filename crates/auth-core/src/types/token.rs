@@ -1,0 +1,80 @@
+//! Tokens as the core sees them: access token claims, refresh token records,
+//! signing keys, and what a successful grant hands back.
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{ClientId, Digest, OpaqueToken, Scope, UserId};
+
+/// The claims of a self-contained access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub issuer: String,
+    /// The user id, or the client id for a client_credentials token.
+    pub subject: String,
+    /// The client the token was issued to; also its audience.
+    pub client_id: ClientId,
+    pub scope: Scope,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Unique id, used by the revocation list.
+    pub token_id: Uuid,
+}
+
+/// Refresh tokens of one lineage share a family id: replaying a rotated token
+/// revokes the whole family (OAuth 2.0 Security BCP section 4.14.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FamilyId(Uuid);
+
+impl FamilyId {
+    pub fn new(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+/// A stored refresh token (by digest only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub digest: Digest,
+    pub family: FamilyId,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+    pub scope: Scope,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A signing key as stored: its PASERK id, its public PASERK, and the secret
+/// key material (PASERK `k4.secret`).
+#[derive(Clone)]
+pub struct SigningKey {
+    pub key_id: String,
+    pub public_paserk: String,
+    pub secret_paserk: OpaqueToken,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("key_id", &self.key_id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful grant hands back to the web layer.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access_token: OpaqueToken,
+    pub expires_at: DateTime<Utc>,
+    /// Seconds from issue to expiry.
+    pub expires_in: i64,
+    pub refresh_token: Option<OpaqueToken>,
+    pub scope: Scope,
+    pub user_id: Option<UserId>,
+}

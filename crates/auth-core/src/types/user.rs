@@ -1,0 +1,149 @@
+//! Users and the values that identify them.
+use chrono::{DateTime, Utc};
+use std::fmt;
+use uuid::Uuid;
+
+use super::PasswordHash;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{what} must be between {min} and {max} characters")]
+    Length {
+        what: &'static str,
+        min: usize,
+        max: usize,
+    },
+    #[error("{what} contains a character that is not allowed: {ch:?}")]
+    Character { what: &'static str, ch: char },
+    #[error("{0} is not a valid email address")]
+    Email(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(Uuid);
+
+impl UserId {
+    pub fn new(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A login name: 1 to 64 characters, letters, digits and `._-@+`, compared
+/// case-insensitively (stored lower-cased) so `John` and `john` are one user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let raw = raw.trim();
+        let len = raw.chars().count();
+        if !(1..=64).contains(&len) {
+            return Err(ValueError::Length {
+                what: "username",
+                min: 1,
+                max: 64,
+            });
+        }
+        if let Some(ch) = raw
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')))
+        {
+            return Err(ValueError::Character {
+                what: "username",
+                ch,
+            });
+        }
+        Ok(Self(raw.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, lower-cased. The check is the practical one (one `@`,
+/// a dotted domain, no spaces, at most 254 characters): deliverability is
+/// proven by mail, not by a parser.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let raw = raw.trim();
+        let bad = || ValueError::Email(raw.chars().take(64).collect());
+        if raw.len() > 254 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = raw.split_once('@').ok_or_else(bad)?;
+        if local.is_empty()
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
+            return Err(bad());
+        }
+        Ok(Self(raw.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Option<Email>,
+    pub password_hash: Option<PasswordHash>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What registration hands to the user repository.
+pub type NewUser = User;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse(" John ").unwrap().as_str(), "john");
+        assert!(Username::parse("admin@break-out.org").is_ok());
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("<script>").is_err());
+        assert!(Username::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse("Michael_Lee@Gmail.com").unwrap().as_str(),
+            "michael_lee@gmail.com"
+        );
+        for bad in ["no-at", "@x.org", "a@b", "a@@b.org", "a b@c.org", "a@.org", "a@b."] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Cost of the primitives on the token endpoint's hot path.
+use auth_core::ports::{SecretDigest, TokenCodec};
+use auth_core::types::{AccessClaims, ClientId, Password, Scope};
+use auth_crypto::{Argon2Hasher, HashCost, KeyRing, PasetoCodec, Sha256Digest, generate_signing_key};
+use chrono::{Duration, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn primitives(c: &mut Criterion) {
+    let now = Utc::now();
+    let key = generate_signing_key(now).unwrap();
+    let codec = PasetoCodec::new(KeyRing::load(&[key]).unwrap());
+    let claims = AccessClaims {
+        issuer: "http://127.0.0.1:8080".into(),
+        subject: "0190a8f0-0000-7000-8000-000000000000".into(),
+        client_id: ClientId::parse("bench").unwrap(),
+        scope: Scope::parse("read write").unwrap(),
+        issued_at: now,
+        expires_at: now + Duration::hours(1),
+        token_id: uuid::Uuid::new_v4(),
+    };
+    let token = codec.issue(&claims).unwrap();
+    c.bench_function("paseto_issue", |b| b.iter(|| codec.issue(&claims).unwrap()));
+    c.bench_function("paseto_verify", |b| b.iter(|| codec.verify(&token, now).unwrap()));
+    let d = Sha256Digest.digest("secret");
+    c.bench_function("sha256_verify", |b| b.iter(|| Sha256Digest.verify("secret", &d)));
+    let hasher = Argon2Hasher::new(HashCost::OWASP).unwrap();
+    let pw = Password::parse("correct horse battery staple").unwrap();
+    let hash = hasher.hash_blocking(&pw).unwrap();
+    let mut group = c.benchmark_group("argon2id_owasp");
+    group.sample_size(20);
+    group.bench_function("verify", |b| b.iter(|| hasher.verify_blocking(&pw, Some(&hash))));
+    group.finish();
+}
+
+criterion_group!(benches, primitives);
+criterion_main!(benches);

@@ -1,0 +1,17 @@
+//! Cryptographic adapters for the ports of `auth-core`: argon2id password
+//! hashing, PASETO v4.public access tokens with a key ring, SHA-256 secret
+//! digests and OS randomness.
+//!
+//! Nothing here knows about HTTP, storage or grants; nothing here hand-rolls
+//! a primitive.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod digest;
+mod paseto;
+mod password;
+mod random;
+
+pub use digest::Sha256Digest;
+pub use paseto::{KeyRing, PasetoCodec, generate_signing_key};
+pub use password::{Argon2Hasher, HashCost};
+pub use random::OsRandom;

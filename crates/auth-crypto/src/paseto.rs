@@ -1,0 +1,287 @@
+//! PASETO v4.public access tokens and the key ring that signs and checks them.
+//!
+//! The payload is our own JSON claim set (PASETO's registered claims plus
+//! `scope` and `client_id`), so that time checks use the `now` passed in
+//! rather than the system clock. The footer carries the signing key's PASERK
+//! id (`k4.pid`), so a verifier picks the key by id and rotation needs no
+//! guessing.
+use std::sync::{Arc, RwLock};
+
+use auth_core::error::CryptoError;
+use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
+use auth_core::types::{AccessClaims, ClientId, OpaqueToken, Scope, SigningKey};
+use chrono::{DateTime, SecondsFormat, Utc};
+use pasetors::Public;
+use pasetors::footer::Footer;
+use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
+use pasetors::paserk::{FormatAsPaserk, Id};
+use pasetors::token::UntrustedToken;
+use pasetors::version4::{PublicToken, V4};
+use serde_json::{Value, json};
+
+fn failed(e: impl std::fmt::Display) -> CryptoError {
+    CryptoError::Failed(e.to_string())
+}
+
+fn paserk(key: &dyn FormatAsPaserk) -> Result<String, CryptoError> {
+    let mut out = String::new();
+    key.fmt(&mut out).map_err(failed)?;
+    Ok(out)
+}
+
+/// Makes a new Ed25519 key pair in PASERK form, ready to store.
+pub fn generate_signing_key(now: DateTime<Utc>) -> Result<SigningKey, CryptoError> {
+    let pair = AsymmetricKeyPair::<V4>::generate().map_err(failed)?;
+    Ok(SigningKey {
+        key_id: paserk(&Id::from(&pair.public))?,
+        public_paserk: paserk(&pair.public)?,
+        secret_paserk: OpaqueToken::new(paserk(&pair.secret)?),
+        created_at: now,
+    })
+}
+
+struct LoadedKey {
+    id: String,
+    public_paserk: String,
+    public: AsymmetricPublicKey<V4>,
+    secret: AsymmetricSecretKey<V4>,
+    /// The footer naming this key, rendered once.
+    footer: String,
+}
+
+impl LoadedKey {
+    fn load(stored: &SigningKey) -> Result<Self, CryptoError> {
+        let secret = AsymmetricSecretKey::<V4>::try_from(stored.secret_paserk.expose())
+            .map_err(failed)?;
+        let public =
+            AsymmetricPublicKey::<V4>::try_from(stored.public_paserk.as_str()).map_err(failed)?;
+        let id = Id::from(&public);
+        let id_text = paserk(&id)?;
+        if id_text != stored.key_id {
+            return Err(CryptoError::Failed(format!(
+                "stored key id {} does not match its public key",
+                stored.key_id
+            )));
+        }
+        let mut footer = Footer::new();
+        footer.key_id(&id);
+        Ok(Self {
+            id: id_text,
+            public_paserk: stored.public_paserk.clone(),
+            public,
+            secret,
+            footer: footer.to_string().map_err(failed)?,
+        })
+    }
+}
+
+/// The signing keys in use. The first key signs; all of them verify.
+/// Replacing the set is atomic, so a rotation never shows a half-loaded ring.
+#[derive(Clone, Default)]
+pub struct KeyRing {
+    keys: Arc<RwLock<Arc<Vec<LoadedKey>>>>,
+}
+
+impl KeyRing {
+    /// Loads stored keys, newest (the signer) first.
+    pub fn load(stored: &[SigningKey]) -> Result<Self, CryptoError> {
+        let ring = Self::default();
+        ring.replace(stored)?;
+        Ok(ring)
+    }
+
+    /// Swaps in a new set of keys, newest first.
+    pub fn replace(&self, stored: &[SigningKey]) -> Result<(), CryptoError> {
+        let loaded = stored
+            .iter()
+            .map(LoadedKey::load)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut guard = self
+            .keys
+            .write()
+            .map_err(|_| CryptoError::Failed("key ring lock poisoned".into()))?;
+        *guard = Arc::new(loaded);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<Vec<LoadedKey>> {
+        match self.keys.read() {
+            Ok(g) => g.clone(),
+            // A writer panicked mid-swap; the Arc inside is still whole.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Issues and verifies PASETO v4.public access tokens with a [`KeyRing`].
+#[derive(Clone)]
+pub struct PasetoCodec {
+    ring: KeyRing,
+}
+
+impl PasetoCodec {
+    pub fn new(ring: KeyRing) -> Self {
+        Self { ring }
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn claim_str<'a>(v: &'a Value, name: &str) -> Result<&'a str, TokenRejection> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .ok_or(TokenRejection::Invalid)
+}
+
+fn claim_time(v: &Value, name: &str) -> Result<DateTime<Utc>, TokenRejection> {
+    DateTime::parse_from_rfc3339(claim_str(v, name)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| TokenRejection::Invalid)
+}
+
+impl TokenCodec for PasetoCodec {
+    fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
+        let keys = self.ring.snapshot();
+        let key = keys.first().ok_or(CryptoError::NoSigningKey)?;
+        let payload = json!({
+            "iss": c.issuer,
+            "sub": c.subject,
+            "aud": c.client_id.as_str(),
+            "exp": rfc3339(c.expires_at),
+            "iat": rfc3339(c.issued_at),
+            "nbf": rfc3339(c.issued_at),
+            "jti": c.token_id.to_string(),
+            "scope": c.scope.to_string(),
+            "client_id": c.client_id.as_str(),
+        });
+        let message = serde_json::to_vec(&payload).map_err(failed)?;
+        PublicToken::sign(&key.secret, &message, Some(key.footer.as_bytes()), None).map_err(failed)
+    }
+
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
+        let untrusted = UntrustedToken::<Public, V4>::try_from(token)
+            .map_err(|_| TokenRejection::Malformed)?;
+        let mut footer = Footer::new();
+        footer
+            .parse_bytes(untrusted.untrusted_footer())
+            .map_err(|_| TokenRejection::Malformed)?;
+        let kid = footer
+            .get_claim("kid")
+            .and_then(Value::as_str)
+            .ok_or(TokenRejection::Malformed)?;
+        let keys = self.ring.snapshot();
+        let key = keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(TokenRejection::UnknownKey)?;
+        let trusted = PublicToken::verify(
+            &key.public,
+            &untrusted,
+            Some(untrusted.untrusted_footer()),
+            None,
+        )
+        .map_err(|_| TokenRejection::Invalid)?;
+        let v: Value =
+            serde_json::from_str(trusted.payload()).map_err(|_| TokenRejection::Invalid)?;
+        let expires_at = claim_time(&v, "exp")?;
+        if expires_at <= now {
+            return Err(TokenRejection::Expired);
+        }
+        if claim_time(&v, "nbf")? > now {
+            return Err(TokenRejection::Invalid);
+        }
+        Ok(AccessClaims {
+            issuer: claim_str(&v, "iss")?.to_owned(),
+            subject: claim_str(&v, "sub")?.to_owned(),
+            client_id: ClientId::parse(claim_str(&v, "client_id")?)
+                .map_err(|_| TokenRejection::Invalid)?,
+            scope: Scope::parse(claim_str(&v, "scope")?).map_err(|_| TokenRejection::Invalid)?,
+            issued_at: claim_time(&v, "iat")?,
+            expires_at,
+            token_id: claim_str(&v, "jti")?
+                .parse()
+                .map_err(|_| TokenRejection::Invalid)?,
+        })
+    }
+
+    fn public_keys(&self) -> Vec<PublicKey> {
+        self.ring
+            .snapshot()
+            .iter()
+            .map(|k| PublicKey {
+                key_id: k.id.clone(),
+                paserk: k.public_paserk.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+    }
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            issuer: "http://127.0.0.1:8080".into(),
+            subject: "user-1".into(),
+            client_id: ClientId::parse("app").unwrap(),
+            scope: Scope::parse("read write").unwrap(),
+            issued_at: t0(),
+            expires_at: t0() + Duration::hours(1),
+            token_id: uuid::Uuid::new_v4(),
+        }
+    }
+
+    #[test]
+    fn round_trip_with_key_id_in_footer() {
+        let key = generate_signing_key(t0()).unwrap();
+        assert!(key.key_id.starts_with("k4.pid."));
+        assert!(key.public_paserk.starts_with("k4.public."));
+        let codec = PasetoCodec::new(KeyRing::load(std::slice::from_ref(&key)).unwrap());
+        let c = claims();
+        let token = codec.issue(&c).unwrap();
+        assert!(token.starts_with("v4.public."));
+        assert_eq!(codec.verify(&token, t0()).unwrap(), c);
+        assert_eq!(codec.public_keys()[0].key_id, key.key_id);
+    }
+
+    #[test]
+    fn rejections() {
+        let old = generate_signing_key(t0()).unwrap();
+        let new = generate_signing_key(t0()).unwrap();
+        let stranger = generate_signing_key(t0()).unwrap();
+        let codec = PasetoCodec::new(KeyRing::load(&[new.clone(), old.clone()]).unwrap());
+        let token = codec.issue(&claims()).unwrap();
+        assert_eq!(
+            codec.verify(&token, t0() + Duration::hours(1)),
+            Err(TokenRejection::Expired)
+        );
+        assert_eq!(codec.verify("garbage", t0()), Err(TokenRejection::Malformed));
+        // Signed by a key the ring does not hold.
+        let foreign = PasetoCodec::new(KeyRing::load(&[stranger]).unwrap());
+        let t = foreign.issue(&claims()).unwrap();
+        assert_eq!(codec.verify(&t, t0()), Err(TokenRejection::UnknownKey));
+        // Signed by the old key: still verifies while it is in the ring.
+        let by_old = PasetoCodec::new(KeyRing::load(&[old]).unwrap());
+        let t = by_old.issue(&claims()).unwrap();
+        assert!(codec.verify(&t, t0()).is_ok());
+        // A tampered payload fails the signature.
+        let mut bytes = token.into_bytes();
+        bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert!(codec.verify(&tampered, t0()).is_err());
+    }
+
+    #[test]
+    fn empty_ring_cannot_sign() {
+        let codec = PasetoCodec::new(KeyRing::default());
+        assert!(matches!(codec.issue(&claims()), Err(CryptoError::NoSigningKey)));
+    }
+}
