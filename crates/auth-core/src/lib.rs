@@ -5,8 +5,12 @@
 //! grant state machines. It does no I/O: it knows nothing of actix, diesel,
 //! tokio, argon2, pasetors or any wire format. Time always comes in as an
 //! argument, so every flow can be tested with a fixed clock.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod accounts;
 pub mod error;
 pub mod grants;
 pub mod policy;

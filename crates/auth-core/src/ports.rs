@@ -111,7 +111,8 @@ pub enum RotateOutcome {
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
-    async fn find_refresh(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn find_refresh(&self, digest: &Digest)
+    -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Atomically retires `old` (only if it is still active at `now`) and
     /// stores `new`. Either both happen or neither.
     async fn rotate_refresh(
@@ -136,4 +137,10 @@ pub trait KeyRepository: Send + Sync {
     /// All stored signing keys, newest first.
     async fn list(&self) -> Result<Vec<SigningKey>, StoreError>;
     async fn insert(&self, key: &SigningKey) -> Result<(), StoreError>;
+}
+
+/// Whether the service's dependencies answer; for readiness probes.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn ready(&self) -> Result<(), StoreError>;
 }

@@ -1,7 +1,9 @@
 //! Cost of the primitives on the token endpoint's hot path.
 use auth_core::ports::{SecretDigest, TokenCodec};
 use auth_core::types::{AccessClaims, ClientId, Password, Scope};
-use auth_crypto::{Argon2Hasher, HashCost, KeyRing, PasetoCodec, Sha256Digest, generate_signing_key};
+use auth_crypto::{
+    Argon2Hasher, HashCost, KeyRing, PasetoCodec, Sha256Digest, generate_signing_key,
+};
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -20,15 +22,21 @@ fn primitives(c: &mut Criterion) {
     };
     let token = codec.issue(&claims).unwrap();
     c.bench_function("paseto_issue", |b| b.iter(|| codec.issue(&claims).unwrap()));
-    c.bench_function("paseto_verify", |b| b.iter(|| codec.verify(&token, now).unwrap()));
+    c.bench_function("paseto_verify", |b| {
+        b.iter(|| codec.verify(&token, now).unwrap())
+    });
     let d = Sha256Digest.digest("secret");
-    c.bench_function("sha256_verify", |b| b.iter(|| Sha256Digest.verify("secret", &d)));
+    c.bench_function("sha256_verify", |b| {
+        b.iter(|| Sha256Digest.verify("secret", &d))
+    });
     let hasher = Argon2Hasher::new(HashCost::OWASP).unwrap();
     let pw = Password::parse("correct horse battery staple").unwrap();
     let hash = hasher.hash_blocking(&pw).unwrap();
     let mut group = c.benchmark_group("argon2id_owasp");
     group.sample_size(20);
-    group.bench_function("verify", |b| b.iter(|| hasher.verify_blocking(&pw, Some(&hash))));
+    group.bench_function("verify", |b| {
+        b.iter(|| hasher.verify_blocking(&pw, Some(&hash)))
+    });
     group.finish();
 }
 

@@ -51,8 +51,8 @@ struct LoadedKey {
 
 impl LoadedKey {
     fn load(stored: &SigningKey) -> Result<Self, CryptoError> {
-        let secret = AsymmetricSecretKey::<V4>::try_from(stored.secret_paserk.expose())
-            .map_err(failed)?;
+        let secret =
+            AsymmetricSecretKey::<V4>::try_from(stored.secret_paserk.expose()).map_err(failed)?;
         let public =
             AsymmetricPublicKey::<V4>::try_from(stored.public_paserk.as_str()).map_err(failed)?;
         let id = Id::from(&public);
@@ -161,8 +161,8 @@ impl TokenCodec for PasetoCodec {
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
-        let untrusted = UntrustedToken::<Public, V4>::try_from(token)
-            .map_err(|_| TokenRejection::Malformed)?;
+        let untrusted =
+            UntrustedToken::<Public, V4>::try_from(token).map_err(|_| TokenRejection::Malformed)?;
         let mut footer = Footer::new();
         footer
             .parse_bytes(untrusted.untrusted_footer())
@@ -263,7 +263,10 @@ mod tests {
             codec.verify(&token, t0() + Duration::hours(1)),
             Err(TokenRejection::Expired)
         );
-        assert_eq!(codec.verify("garbage", t0()), Err(TokenRejection::Malformed));
+        assert_eq!(
+            codec.verify("garbage", t0()),
+            Err(TokenRejection::Malformed)
+        );
         // Signed by a key the ring does not hold.
         let foreign = PasetoCodec::new(KeyRing::load(&[stranger]).unwrap());
         let t = foreign.issue(&claims()).unwrap();
@@ -282,6 +285,9 @@ mod tests {
     #[test]
     fn empty_ring_cannot_sign() {
         let codec = PasetoCodec::new(KeyRing::default());
-        assert!(matches!(codec.issue(&claims()), Err(CryptoError::NoSigningKey)));
+        assert!(matches!(
+            codec.issue(&claims()),
+            Err(CryptoError::NoSigningKey)
+        ));
     }
 }

@@ -139,7 +139,12 @@ mod tests {
     #[test]
     fn a_hash_made_with_other_parameters_still_verifies() {
         let cheap = Argon2Hasher::new(HashCost::TEST_ONLY).unwrap();
-        let other = Argon2Hasher::new(HashCost { memory_kib: 16, iterations: 2, parallelism: 1 }).unwrap();
+        let other = Argon2Hasher::new(HashCost {
+            memory_kib: 16,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
         let pw = Password::parse("pw").unwrap();
         let hash = other.hash_blocking(&pw).unwrap();
         assert!(cheap.verify_blocking(&pw, Some(&hash)));

@@ -41,7 +41,11 @@ mod tests {
         let a = OsRandom.token();
         let b = OsRandom.token();
         assert_eq!(a.expose().len(), 43);
-        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.expose()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
         assert_ne!(a, b);
         assert_eq!(OsRandom.uuid().get_version_num(), 4);
     }

@@ -1,1 +1,66 @@
+//! The web layer: actix-web routes, extractors, the mapping of core errors to
+//! HTTP, and the dialect modules that serve the seed APIs.
+//!
+//! It depends on `auth-core` only and receives adapters as trait objects
+//! inside [`AppState`]; it knows nothing of Diesel, argon2 or pasetors.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+mod bearer;
+mod body;
+mod client_auth;
+mod error;
+mod health;
+mod metadata;
+mod token;
+mod userinfo;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use auth_core::grants::TokenService;
+use auth_core::ports::{Clock, Readiness};
+
+pub use error::ApiError;
+
+/// Limits on what a request may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest request body accepted, in bytes; larger gets 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Everything the handlers need, shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub tokens: TokenService,
+    pub clock: Arc<dyn Clock>,
+    pub readiness: Arc<dyn Readiness>,
+    pub limits: Limits,
+}
+
+/// Registers every route. The caller adds `web::Data<AppState>`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/token", web::post().to(token::standard))
+        .route("/oauth/token", web::post().to(token::spring))
+        .route("/userinfo", web::get().to(userinfo::userinfo))
+        .route("/me", web::get().to(userinfo::userinfo))
+        .route("/me/", web::get().to(userinfo::userinfo))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(metadata::authorization_server),
+        )
+        .route("/.well-known/paserk", web::get().to(metadata::key_set))
+        .route("/healthz", web::get().to(health::live))
+        .route("/readyz", web::get().to(health::ready));
+}

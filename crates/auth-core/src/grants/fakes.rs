@@ -33,9 +33,16 @@ impl UserRepository for Users {
         Ok(())
     }
     async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-        Ok(self.0.lock().unwrap().iter().find(|u| {
-            u.username.as_str() == login || u.email.as_ref().is_some_and(|e| e.as_str() == login)
-        }).cloned())
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|u| {
+                u.username.as_str() == login
+                    || u.email.as_ref().is_some_and(|e| e.as_str() == login)
+            })
+            .cloned())
     }
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self.0.lock().unwrap().iter().find(|u| u.id == id).cloned())
@@ -74,8 +81,17 @@ impl TokenRepository for Tokens {
         self.refresh.lock().unwrap().push(token.clone());
         Ok(())
     }
-    async fn find_refresh(&self, digest: &Digest) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        Ok(self.refresh.lock().unwrap().iter().find(|r| &r.digest == digest).cloned())
+    async fn find_refresh(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        Ok(self
+            .refresh
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| &r.digest == digest)
+            .cloned())
     }
     async fn rotate_refresh(
         &self,
@@ -85,7 +101,10 @@ impl TokenRepository for Tokens {
     ) -> Result<RotateOutcome, StoreError> {
         let mut v = self.refresh.lock().unwrap();
         let Some(r) = v.iter_mut().find(|r| {
-            &r.digest == old && r.rotated_at.is_none() && r.revoked_at.is_none() && r.expires_at > now
+            &r.digest == old
+                && r.rotated_at.is_none()
+                && r.revoked_at.is_none()
+                && r.expires_at > now
         }) else {
             return Ok(RotateOutcome::NotActive);
         };
@@ -124,7 +143,11 @@ impl PasswordHasher for Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError> {
         Ok(PasswordHash::new(format!("plain:{}", password.expose())))
     }
-    async fn verify(&self, password: &Password, hash: Option<&PasswordHash>) -> Result<bool, CryptoError> {
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, CryptoError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
         Ok(hash.is_some_and(|h| h.as_str() == format!("plain:{}", password.expose())))
     }
@@ -135,7 +158,13 @@ pub struct Codec;
 
 impl TokenCodec for Codec {
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
-        Ok(format!("{}|{}|{}|{}", c.subject, c.client_id, c.scope, c.expires_at.timestamp()))
+        Ok(format!(
+            "{}|{}|{}|{}",
+            c.subject,
+            c.client_id,
+            c.scope,
+            c.expires_at.timestamp()
+        ))
     }
     fn verify(&self, _: &str, _: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
         Err(TokenRejection::Malformed)
@@ -199,15 +228,29 @@ impl World {
             random: Arc::new(Counter::default()),
         };
         let service = TokenService::new(ports, policy, "http://issuer.test");
-        Self { users, clients, tokens, hasher, service }
+        Self {
+            users,
+            clients,
+            tokens,
+            hasher,
+            service,
+        }
     }
 
-    pub fn add_client(&self, id: &str, secret: Option<&str>, grants: &[GrantType], scope: &str) -> Client {
+    pub fn add_client(
+        &self,
+        id: &str,
+        secret: Option<&str>,
+        grants: &[GrantType],
+        scope: &str,
+    ) -> Client {
         let client = Client {
             id: ClientId::parse(id).unwrap(),
             name: id.into(),
             auth: match secret {
-                Some(s) => ClientAuth::Confidential { secret_digest: Digests.digest(s) },
+                Some(s) => ClientAuth::Confidential {
+                    secret_digest: Digests.digest(s),
+                },
                 None => ClientAuth::Public,
             },
             redirect_uris: vec![],

@@ -22,8 +22,8 @@ use crate::ports::{
     UserRepository,
 };
 use crate::types::{
-    AccessClaims, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope,
-    UserId,
+    AccessClaims, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken, RefreshTokenRecord,
+    Scope, UserId,
 };
 
 /// The adapters a grant needs, as trait objects: the web layer and the
@@ -145,7 +145,11 @@ impl TokenService {
             token_id: self.ports.random.uuid(),
         };
         let token = self.ports.codec.issue(&claims)?;
-        Ok((OpaqueToken::new(token), claims.expires_at, ttl.num_seconds()))
+        Ok((
+            OpaqueToken::new(token),
+            claims.expires_at,
+            ttl.num_seconds(),
+        ))
     }
 
     /// A fresh refresh token record in `family` and the token it stands for.

@@ -19,7 +19,9 @@ use super::TokenService;
 pub enum RefreshState {
     Active,
     /// Exchanged for a successor at `at`.
-    Rotated { at: DateTime<Utc> },
+    Rotated {
+        at: DateTime<Utc>,
+    },
     Revoked,
     Expired,
 }
@@ -137,7 +139,14 @@ pub(super) async fn run(
                 return Err(replayed().into());
             }
             RefreshStep::Keep { scope } => {
-                return finish(service, client, &record, scope, Some(presented.clone()), now);
+                return finish(
+                    service,
+                    client,
+                    &record,
+                    scope,
+                    Some(presented.clone()),
+                    now,
+                );
             }
             RefreshStep::ReissueInGrace { scope } => {
                 let (token, successor) =
@@ -148,7 +157,11 @@ pub(super) async fn run(
             RefreshStep::Rotate { scope } => {
                 let (token, successor) =
                     service.new_refresh(client, record.user_id, &scope, record.family, now);
-                match ports.tokens.rotate_refresh(&digest, &successor, now).await? {
+                match ports
+                    .tokens
+                    .rotate_refresh(&digest, &successor, now)
+                    .await?
+                {
                     RotateOutcome::Rotated => {
                         return finish(service, client, &record, scope, Some(token), now);
                     }
@@ -156,8 +169,7 @@ pub(super) async fn run(
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
                             return Err(not_valid().into());
                         };
-                        step =
-                            present(&current, client, requested.as_ref(), now, &service.policy)?;
+                        step = present(&current, client, requested.as_ref(), now, &service.policy)?;
                     }
                     RotateOutcome::NotActive => return Err(not_valid().into()),
                 }

@@ -65,7 +65,10 @@ async fn client_authentication_cases() {
 async fn grant_type_must_be_registered() {
     let w = World::new(TokenPolicy::default());
     let c = w.add_client("c", Some("s"), &[G::Password], "read");
-    let r = w.service.exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0()).await;
+    let r = w
+        .service
+        .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+        .await;
     assert_eq!(code_of(r), ErrorCode::UnauthorizedClient);
 }
 
@@ -73,22 +76,47 @@ async fn grant_type_must_be_registered() {
 async fn client_credentials_scopes_and_no_refresh_token() {
     let w = World::new(TokenPolicy::default());
     let c = w.add_client("c", Some("s"), &[G::ClientCredentials], "read write");
-    let t = w.service.exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0()).await.unwrap();
+    let t = w
+        .service
+        .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+        .await
+        .unwrap();
     assert_eq!(t.scope.to_string(), "read write");
     assert!(t.refresh_token.is_none());
     assert_eq!(t.expires_in, 3600);
-    assert_eq!(t.access_token.expose(), format!("c|c|read write|{}", (t0() + Duration::hours(1)).timestamp()));
-    let narrow = GrantRequest::ClientCredentials { scope: Some(Scope::parse("read").unwrap()) };
-    assert_eq!(w.service.exchange(&c, narrow, t0()).await.unwrap().scope.to_string(), "read");
-    let wide = GrantRequest::ClientCredentials { scope: Some(Scope::parse("admin").unwrap()) };
-    assert_eq!(code_of(w.service.exchange(&c, wide, t0()).await), ErrorCode::InvalidScope);
+    assert_eq!(
+        t.access_token.expose(),
+        format!("c|c|read write|{}", (t0() + Duration::hours(1)).timestamp())
+    );
+    let narrow = GrantRequest::ClientCredentials {
+        scope: Some(Scope::parse("read").unwrap()),
+    };
+    assert_eq!(
+        w.service
+            .exchange(&c, narrow, t0())
+            .await
+            .unwrap()
+            .scope
+            .to_string(),
+        "read"
+    );
+    let wide = GrantRequest::ClientCredentials {
+        scope: Some(Scope::parse("admin").unwrap()),
+    };
+    assert_eq!(
+        code_of(w.service.exchange(&c, wide, t0()).await),
+        ErrorCode::InvalidScope
+    );
 }
 
 #[tokio::test]
 async fn client_credentials_refused_for_public_clients() {
     let w = World::new(TokenPolicy::default());
     let c = w.add_client("p", None, &[G::ClientCredentials], "read");
-    let r = w.service.exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0()).await;
+    let r = w
+        .service
+        .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+        .await;
     assert_eq!(code_of(r), ErrorCode::UnauthorizedClient);
 }
 
@@ -97,7 +125,11 @@ async fn per_client_access_ttl() {
     let w = World::new(TokenPolicy::default());
     let mut c = w.add_client("c", Some("s"), &[G::ClientCredentials], "");
     c.access_token_ttl = Some(Duration::seconds(42961));
-    let t = w.service.exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0()).await.unwrap();
+    let t = w
+        .service
+        .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+        .await
+        .unwrap();
     assert_eq!(t.expires_in, 42961);
     assert_eq!(t.expires_at, t0() + Duration::seconds(42961));
 }
@@ -105,10 +137,19 @@ async fn per_client_access_ttl() {
 #[tokio::test]
 async fn password_grant_by_username_or_email() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read write");
+    let c = w.add_client(
+        "app",
+        Some("s"),
+        &[G::Password, G::RefreshToken],
+        "read write",
+    );
     let u = w.add_user("admin", Some("admin@break-out.org"), "password");
     for login in ["admin", "ADMIN", "admin@break-out.org"] {
-        let t = w.service.exchange(&c, password(login, "password", Some("read write")), t0()).await.unwrap();
+        let t = w
+            .service
+            .exchange(&c, password(login, "password", Some("read write")), t0())
+            .await
+            .unwrap();
         assert_eq!(t.user_id, Some(u.id));
         assert!(t.refresh_token.is_some());
         assert!(t.access_token.expose().starts_with(&u.id.to_string()));
@@ -124,7 +165,12 @@ async fn password_grant_refusals_look_alike_and_cost_alike() {
     let mut bob = w.add_user("bob", None, "battery staple");
     bob.disabled = true;
     w.users.0.lock().unwrap()[1] = bob;
-    let cases = [("alice", "wrong"), ("mallory", "whatever"), ("bob", "battery staple"), ("alice", "")];
+    let cases = [
+        ("alice", "wrong"),
+        ("mallory", "whatever"),
+        ("bob", "battery staple"),
+        ("alice", ""),
+    ];
     let mut descriptions = Vec::new();
     for (i, (user, pw)) in cases.into_iter().enumerate() {
         match w.service.exchange(&c, password(user, pw, None), t0()).await {
@@ -135,7 +181,12 @@ async fn password_grant_refusals_look_alike_and_cost_alike() {
             other => panic!("{user}: {other:?}"),
         }
         // Each attempt paid exactly one verification, known user or not.
-        assert_eq!(w.hasher.verifications.load(std::sync::atomic::Ordering::SeqCst), i + 1);
+        assert_eq!(
+            w.hasher
+                .verifications
+                .load(std::sync::atomic::Ordering::SeqCst),
+            i + 1
+        );
     }
     descriptions.dedup();
     assert_eq!(descriptions.len(), 1, "{descriptions:?}");
@@ -147,17 +198,36 @@ async fn password_grant_scope_and_refresh_permission() {
     let w = World::new(TokenPolicy::default());
     let c = w.add_client("app", Some("s"), &[G::Password], "read");
     w.add_user("alice", None, "pw");
-    let t = w.service.exchange(&c, password("alice", "pw", None), t0()).await.unwrap();
+    let t = w
+        .service
+        .exchange(&c, password("alice", "pw", None), t0())
+        .await
+        .unwrap();
     assert!(t.refresh_token.is_none(), "client may not refresh");
-    let r = w.service.exchange(&c, password("alice", "pw", Some("read write")), t0()).await;
+    let r = w
+        .service
+        .exchange(&c, password("alice", "pw", Some("read write")), t0())
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidScope);
 }
 
-async fn logged_in(w: &World, policy_client: Option<RefreshMode>) -> (crate::types::Client, OpaqueToken) {
-    let mut c = w.add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read write");
+async fn logged_in(
+    w: &World,
+    policy_client: Option<RefreshMode>,
+) -> (crate::types::Client, OpaqueToken) {
+    let mut c = w.add_client(
+        "app",
+        Some("s"),
+        &[G::Password, G::RefreshToken],
+        "read write",
+    );
     c.refresh_mode = policy_client;
     w.add_user("alice", None, "pw");
-    let t = w.service.exchange(&c, password("alice", "pw", None), t0()).await.unwrap();
+    let t = w
+        .service
+        .exchange(&c, password("alice", "pw", None), t0())
+        .await
+        .unwrap();
     (c, t.refresh_token.unwrap())
 }
 
@@ -166,16 +236,33 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
     let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
     let later = t0() + Duration::minutes(5);
-    let t2 = w.service.exchange(&c, refresh(&rt1, None), later).await.unwrap();
+    let t2 = w
+        .service
+        .exchange(&c, refresh(&rt1, None), later)
+        .await
+        .unwrap();
     let rt2 = t2.refresh_token.unwrap();
     assert_ne!(rt1, rt2);
     assert_eq!(t2.scope.to_string(), "read write");
     // Replaying the retired token is refused and kills its successor too.
-    let r = w.service.exchange(&c, refresh(&rt1, None), later + Duration::seconds(1)).await;
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt1, None), later + Duration::seconds(1))
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    let r = w.service.exchange(&c, refresh(&rt2, None), later + Duration::seconds(2)).await;
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt2, None), later + Duration::seconds(2))
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert!(w.tokens.refresh.lock().unwrap().iter().all(|r| r.revoked_at.is_some()));
+    assert!(
+        w.tokens
+            .refresh
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.revoked_at.is_some())
+    );
 }
 
 #[tokio::test]
@@ -194,10 +281,21 @@ async fn refresh_scope_may_narrow_but_not_widen() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, None).await;
     let before = w.tokens.refresh.lock().unwrap().clone();
-    let r = w.service.exchange(&c, refresh(&rt, Some("read write admin")), t0()).await;
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt, Some("read write admin")), t0())
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidScope);
-    assert_eq!(*w.tokens.refresh.lock().unwrap(), before, "a refused refresh rotates nothing");
-    let t = w.service.exchange(&c, refresh(&rt, Some("read")), t0()).await.unwrap();
+    assert_eq!(
+        *w.tokens.refresh.lock().unwrap(),
+        before,
+        "a refused refresh rotates nothing"
+    );
+    let t = w
+        .service
+        .exchange(&c, refresh(&rt, Some("read")), t0())
+        .await
+        .unwrap();
     assert_eq!(t.scope.to_string(), "read");
 }
 
@@ -206,12 +304,32 @@ async fn refresh_expired_unknown_and_disabled() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, None).await;
     let after_expiry = t0() + Duration::days(30);
-    assert_eq!(code_of(w.service.exchange(&c, refresh(&rt, None), after_expiry).await), ErrorCode::InvalidGrant);
+    assert_eq!(
+        code_of(
+            w.service
+                .exchange(&c, refresh(&rt, None), after_expiry)
+                .await
+        ),
+        ErrorCode::InvalidGrant
+    );
     let unknown = OpaqueToken::new("nope".into());
-    assert_eq!(code_of(w.service.exchange(&c, refresh(&unknown, None), t0()).await), ErrorCode::InvalidGrant);
+    assert_eq!(
+        code_of(w.service.exchange(&c, refresh(&unknown, None), t0()).await),
+        ErrorCode::InvalidGrant
+    );
     w.users.0.lock().unwrap()[0].disabled = true;
-    assert_eq!(code_of(w.service.exchange(&c, refresh(&rt, None), t0()).await), ErrorCode::InvalidGrant);
-    assert!(w.tokens.refresh.lock().unwrap().iter().all(|r| r.rotated_at.is_none()));
+    assert_eq!(
+        code_of(w.service.exchange(&c, refresh(&rt, None), t0()).await),
+        ErrorCode::InvalidGrant
+    );
+    assert!(
+        w.tokens
+            .refresh
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.rotated_at.is_none())
+    );
 }
 
 #[tokio::test]
@@ -219,7 +337,11 @@ async fn reuse_mode_keeps_the_refresh_token() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, Some(RefreshMode::Reuse)).await;
     for i in 1..=3 {
-        let t = w.service.exchange(&c, refresh(&rt, None), t0() + Duration::minutes(i)).await.unwrap();
+        let t = w
+            .service
+            .exchange(&c, refresh(&rt, None), t0() + Duration::minutes(i))
+            .await
+            .unwrap();
         assert_eq!(t.refresh_token.as_ref(), Some(&rt));
     }
     assert_eq!(w.tokens.refresh.lock().unwrap().len(), 1);
@@ -227,18 +349,46 @@ async fn reuse_mode_keeps_the_refresh_token() {
 
 #[tokio::test]
 async fn grace_window_tolerates_a_racing_client() {
-    let policy = TokenPolicy { refresh_grace: Duration::seconds(10), ..TokenPolicy::default() };
+    let policy = TokenPolicy {
+        refresh_grace: Duration::seconds(10),
+        ..TokenPolicy::default()
+    };
     let w = World::new(policy);
     let (c, rt1) = logged_in(&w, None).await;
-    let t2 = w.service.exchange(&c, refresh(&rt1, None), t0()).await.unwrap();
+    let t2 = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0())
+        .await
+        .unwrap();
     // Within the window: a second successor, the family intact.
-    let t3 = w.service.exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(5)).await.unwrap();
+    let t3 = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(5))
+        .await
+        .unwrap();
     assert_ne!(t2.refresh_token, t3.refresh_token);
-    assert!(w.tokens.refresh.lock().unwrap().iter().all(|r| r.revoked_at.is_none()));
+    assert!(
+        w.tokens
+            .refresh
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.revoked_at.is_none())
+    );
     // Past it: a replay.
-    let r = w.service.exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(11)).await;
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(11))
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert!(w.tokens.refresh.lock().unwrap().iter().all(|r| r.revoked_at.is_some()));
+    assert!(
+        w.tokens
+            .refresh
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.revoked_at.is_some())
+    );
 }
 
 #[tokio::test]
@@ -251,7 +401,10 @@ async fn a_lost_rotation_race_is_decided_again_as_a_replay() {
     let step = present(&record, &c, None, t0(), w.service.policy()).unwrap();
     assert!(matches!(step, RefreshStep::Rotate { .. }));
     w.tokens.refresh.lock().unwrap()[0].rotated_at = Some(t0());
-    let r = w.service.exchange(&c, refresh(&rt, None), t0() + Duration::seconds(1)).await;
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt, None), t0() + Duration::seconds(1))
+        .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
 }
 
@@ -277,18 +430,44 @@ fn refresh_state_of_each_record() {
     };
     let cases = [
         (base.clone(), t0(), RefreshState::Active),
-        (with(&|r| r.rotated_at = Some(t0())), t0(), RefreshState::Rotated { at: t0() }),
-        (with(&|r| r.revoked_at = Some(t0())), t0(), RefreshState::Revoked),
-        (base.clone(), t0() + Duration::days(1), RefreshState::Expired),
+        (
+            with(&|r| r.rotated_at = Some(t0())),
+            t0(),
+            RefreshState::Rotated { at: t0() },
+        ),
+        (
+            with(&|r| r.revoked_at = Some(t0())),
+            t0(),
+            RefreshState::Revoked,
+        ),
+        (
+            base.clone(),
+            t0() + Duration::days(1),
+            RefreshState::Expired,
+        ),
         // Revocation wins over everything else.
-        (with(&|r| { r.revoked_at = Some(t0()); r.rotated_at = Some(t0()) }), t0(), RefreshState::Revoked),
+        (
+            with(&|r| {
+                r.revoked_at = Some(t0());
+                r.rotated_at = Some(t0())
+            }),
+            t0(),
+            RefreshState::Revoked,
+        ),
     ];
     for (record, now, expect) in cases {
         assert_eq!(RefreshState::of(&record, now), expect);
     }
     let policy = TokenPolicy::default();
     assert_eq!(
-        present(&with(&|r| r.rotated_at = Some(t0())), &c, None, t0(), &policy).unwrap(),
+        present(
+            &with(&|r| r.rotated_at = Some(t0())),
+            &c,
+            None,
+            t0(),
+            &policy
+        )
+        .unwrap(),
         RefreshStep::RevokeFamily
     );
 }

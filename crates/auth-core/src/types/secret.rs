@@ -150,7 +150,10 @@ mod tests {
         assert!(Password::parse("x".repeat(1025)).is_err());
         assert!(Password::parse("x".repeat(1024)).is_ok());
         assert_eq!(
-            Password::parse("abc").unwrap().require_min_chars(8).unwrap_err(),
+            Password::parse("abc")
+                .unwrap()
+                .require_min_chars(8)
+                .unwrap_err(),
             PasswordError::TooShort { min: 8 }
         );
     }
@@ -158,6 +161,9 @@ mod tests {
     #[test]
     fn digest_from_slice_checks_length() {
         assert!(Digest::from_slice(&[0u8; 31]).is_none());
-        assert_eq!(Digest::from_slice(&[7u8; 32]).unwrap().as_bytes(), &[7u8; 32]);
+        assert_eq!(
+            Digest::from_slice(&[7u8; 32]).unwrap().as_bytes(),
+            &[7u8; 32]
+        );
     }
 }

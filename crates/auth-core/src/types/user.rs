@@ -142,7 +142,15 @@ mod tests {
             Email::parse("Michael_Lee@Gmail.com").unwrap().as_str(),
             "michael_lee@gmail.com"
         );
-        for bad in ["no-at", "@x.org", "a@b", "a@@b.org", "a b@c.org", "a@.org", "a@b."] {
+        for bad in [
+            "no-at",
+            "@x.org",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.org",
+            "a@b.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,316 @@
+//! The command line: `serve`, `migrate`, `client ...`, `user ...`.
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use auth_core::accounts::{ClientSpec, UserSpec, register_client, register_user};
+use auth_core::policy::RefreshMode;
+use auth_core::ports::{ClientRepository, Clock, UserRepository};
+use auth_core::types::{ClientId, Email, GrantType, Password, RedirectUri, Scope, Username};
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::settings::{Overrides, Settings};
+use crate::startup::{Application, Services, redact};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "OAuth 2.0 authorization server and single sign-on identity provider"
+)]
+pub struct Cli {
+    /// Settings file (TOML). Environment variables override it.
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE (default sqlite://portcullis.db) or postgres://...
+    #[arg(long = "database", global = true, env = "PORTCULLIS_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (migrations run first).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "PORTCULLIS_BIND")]
+        bind: Option<String>,
+        /// Public base URL of this server (default http://BIND).
+        #[arg(long, env = "PORTCULLIS_ISSUER")]
+        issuer: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its id and, once, its secret.
+    Create(ClientCreate),
+    /// List registered clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ClientCreate {
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// Choose the client id (default: generated).
+    #[arg(long)]
+    id: Option<String>,
+    /// A public client (native app, SPA): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// Allowed redirect URI, matched exactly (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable): authorization_code, refresh_token,
+    /// password, client_credentials. Default: authorization_code and
+    /// refresh_token, plus client_credentials for confidential clients.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Allowed scope token (repeatable, or space-separated).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Access token lifetime in seconds for this client.
+    #[arg(long = "access-token-ttl")]
+    access_token_ttl: Option<i64>,
+    /// Refresh token behaviour: rotate (default) or reuse.
+    #[arg(long = "refresh-mode")]
+    refresh_mode: Option<String>,
+    /// Print {"client_id": ..., "client_secret": ...}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long = "given-name")]
+        given_name: Option<String>,
+        #[arg(long = "family-name")]
+        family_name: Option<String>,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    fn settings(&self, bind: Option<String>, issuer: Option<String>) -> anyhow::Result<Settings> {
+        Settings::load(
+            self.config.as_deref(),
+            Overrides {
+                bind,
+                database_url: self.database_url.clone(),
+                issuer,
+            },
+        )
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = SystemClock;
+    match &cli.command {
+        Command::Serve { bind, issuer } => {
+            let settings = cli.settings(bind.clone(), issuer.clone())?;
+            let app = Application::build(&settings, Arc::new(clock)).await?;
+            tracing::info!(
+                issuer = %settings.issuer,
+                database = %redact(&settings.database_url),
+                "portcullis is listening on {}",
+                settings.bind
+            );
+            if ClientRepository::list(&app.services.database)
+                .await?
+                .is_empty()
+            {
+                tracing::info!(
+                    "no clients yet; create one with: portcullis client create --name my-app --grant-type client_credentials"
+                );
+            }
+            app.run().await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = cli.settings(None, None)?;
+            auth_store::Database::open(&settings.database_url, 1).await?;
+            println!("migrations applied to {}", redact(&settings.database_url));
+            Ok(())
+        }
+        Command::Client(cmd) => {
+            let services = Services::open(&cli.settings(None, None)?, &clock).await?;
+            client(cmd, &services, &clock).await
+        }
+        Command::User(cmd) => {
+            let services = Services::open(&cli.settings(None, None)?, &clock).await?;
+            user(cmd, &services, &clock).await
+        }
+    }
+}
+
+async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Create(args) => {
+            let spec = ClientSpec {
+                id: args
+                    .id
+                    .as_deref()
+                    .map(ClientId::parse)
+                    .transpose()
+                    .context("invalid --id")?,
+                name: args.name.clone(),
+                public: args.public,
+                redirect_uris: args
+                    .redirect_uris
+                    .iter()
+                    .map(|u| {
+                        RedirectUri::parse(u).with_context(|| format!("invalid --redirect-uri {u}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                grant_types: args
+                    .grant_types
+                    .iter()
+                    .map(|g| {
+                        g.parse::<GrantType>()
+                            .with_context(|| format!("invalid --grant-type {g}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                scope: Scope::parse(&args.scopes.join(" ")).context("invalid --scope")?,
+                access_token_ttl: match args.access_token_ttl {
+                    Some(s) if s > 0 => Some(chrono::Duration::seconds(s)),
+                    Some(_) => bail!("--access-token-ttl must be a positive number of seconds"),
+                    None => None,
+                },
+                refresh_mode: args
+                    .refresh_mode
+                    .as_deref()
+                    .map(|m| {
+                        RefreshMode::parse(m).with_context(|| {
+                            format!("invalid --refresh-mode {m} (rotate or reuse)")
+                        })
+                    })
+                    .transpose()?,
+            };
+            let (client, secret) =
+                register_client(services.tokens.ports(), spec, clock.now()).await?;
+            let secret = secret.map(|s| s.into_inner());
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"client_id": client.id.as_str(), "client_secret": secret})
+                );
+            } else {
+                println!("client_id: {}", client.id);
+                match secret {
+                    Some(s) => {
+                        println!("client_secret: {s}\n(shown once; only its digest is stored)")
+                    }
+                    None => println!("public client: no secret"),
+                }
+            }
+            Ok(())
+        }
+        ClientCommand::List { json } => {
+            let clients = ClientRepository::list(&services.database).await?;
+            for c in clients {
+                let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "client_id": c.id.as_str(), "name": c.name, "public": c.is_public(),
+                            "grant_types": grants, "scope": c.scope.to_string(),
+                            "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+                        })
+                    );
+                } else {
+                    let kind = if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    };
+                    println!(
+                        "{}\t{}\t{kind}\t{}\t{}",
+                        c.id,
+                        c.name,
+                        grants.join(","),
+                        c.scope
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            given_name,
+            family_name,
+            password_stdin: _,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let spec = UserSpec {
+                username: Username::parse(username)?,
+                email: email.as_deref().map(Email::parse).transpose()?,
+                password: Password::parse(password)?,
+                given_name: given_name.clone(),
+                family_name: family_name.clone(),
+            };
+            let user = register_user(services.tokens.ports(), spec, clock.now()).await?;
+            println!("user_id: {}", user.id);
+            Ok(())
+        }
+        UserCommand::List { json } => {
+            for u in UserRepository::list(&services.database).await? {
+                let email = u.email.as_ref().map(|e| e.as_str()).unwrap_or("");
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": u.id.to_string(), "username": u.username.as_str(), "email": email, "disabled": u.disabled})
+                    );
+                } else {
+                    println!(
+                        "{}\t{}\t{email}\t{}",
+                        u.id,
+                        u.username,
+                        if u.disabled { "disabled" } else { "active" }
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

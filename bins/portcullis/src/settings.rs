@@ -1,0 +1,157 @@
+//! Settings: built-in defaults, then a TOML file, then `PORTCULLIS_*`
+//! environment variables (and command-line flags), each overriding the last.
+use std::path::Path;
+
+use anyhow::Context as _;
+use auth_core::TokenPolicy;
+use auth_crypto::HashCost;
+use chrono::Duration;
+use serde::Deserialize;
+
+/// The settings file, every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+    pub issuer: Option<String>,
+    pub pool_size: Option<usize>,
+    pub workers: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_token_ttl_secs: Option<i64>,
+    pub refresh_grace_secs: Option<i64>,
+    pub password_hash: Option<HashSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: String,
+    pub issuer: String,
+    pub pool_size: usize,
+    /// HTTP worker threads; `None` lets actix use one per core.
+    pub workers: Option<usize>,
+    pub max_body_bytes: usize,
+    pub policy: TokenPolicy,
+    pub hash_cost: HashCost,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
+
+/// Overrides from the environment or the command line; `None` defers to the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+    pub issuer: Option<String>,
+}
+
+impl Settings {
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read settings file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("settings file {} is not valid", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        Self::resolve(from_file, overrides)
+    }
+
+    pub fn resolve(file: FileSettings, overrides: Overrides) -> anyhow::Result<Self> {
+        let bind = overrides
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.into());
+        let issuer = overrides
+            .issuer
+            .or(file.issuer)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let defaults = TokenPolicy::default();
+        let secs = |v: Option<i64>, d: Duration, name: &str| -> anyhow::Result<Duration> {
+            match v {
+                Some(s) if s > 0 => Ok(Duration::seconds(s)),
+                Some(_) => anyhow::bail!("{name} must be a positive number of seconds"),
+                None => Ok(d),
+            }
+        };
+        let policy = TokenPolicy {
+            access_token_ttl: secs(
+                file.access_token_ttl_secs,
+                defaults.access_token_ttl,
+                "access_token_ttl_secs",
+            )?,
+            refresh_token_ttl: secs(
+                file.refresh_token_ttl_secs,
+                defaults.refresh_token_ttl,
+                "refresh_token_ttl_secs",
+            )?,
+            refresh_grace: match file.refresh_grace_secs {
+                Some(s) if s >= 0 => Duration::seconds(s),
+                Some(_) => anyhow::bail!("refresh_grace_secs must not be negative"),
+                None => defaults.refresh_grace,
+            },
+            ..defaults
+        };
+        let hash_cost = file.password_hash.map_or(HashCost::OWASP, |h| HashCost {
+            memory_kib: h.memory_kib,
+            iterations: h.iterations,
+            parallelism: h.parallelism,
+        });
+        Ok(Self {
+            bind,
+            database_url: overrides
+                .database_url
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            issuer,
+            pool_size: file.pool_size.unwrap_or(16),
+            workers: file.workers,
+            max_body_bytes: file.max_body_bytes.unwrap_or(16 * 1024),
+            policy,
+            hash_cost,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layering() {
+        let file: FileSettings = toml::from_str(
+            "bind = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\naccess_token_ttl_secs = 60\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(
+            file,
+            Overrides {
+                database_url: Some("postgres://h/db".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.issuer, "http://0.0.0.0:9000");
+        assert_eq!(s.database_url, "postgres://h/db");
+        assert_eq!(s.policy.access_token_ttl, Duration::seconds(60));
+        let d = Settings::resolve(FileSettings::default(), Overrides::default()).unwrap();
+        assert_eq!(d.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(d.hash_cost, HashCost::OWASP);
+        assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Wiring: opens the database, loads or makes the signing key, builds the
+//! core service over the adapters, and binds the HTTP server.
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use auth_core::grants::{Ports, TokenService};
+use auth_core::ports::{Clock, KeyRepository};
+use auth_crypto::{
+    Argon2Hasher, KeyRing, OsRandom, PasetoCodec, Sha256Digest, generate_signing_key,
+};
+use auth_http::{AppState, Limits};
+use auth_store::Database;
+
+use crate::settings::Settings;
+
+/// The adapters, wired, without the HTTP server: what the CLI commands need.
+pub struct Services {
+    pub database: Database,
+    pub tokens: TokenService,
+}
+
+impl Services {
+    pub async fn open(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Self> {
+        let database = Database::open(&settings.database_url, settings.pool_size)
+            .await
+            .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
+        let ring = load_keys(&database, clock).await?;
+        let hasher =
+            Argon2Hasher::new(settings.hash_cost).context("invalid password hash settings")?;
+        let shared = Arc::new(database.clone());
+        let ports = Ports {
+            users: shared.clone(),
+            clients: shared.clone(),
+            tokens: shared,
+            hasher: Arc::new(hasher),
+            codec: Arc::new(PasetoCodec::new(ring)),
+            digest: Arc::new(Sha256Digest),
+            random: Arc::new(OsRandom),
+        };
+        let tokens = TokenService::new(ports, settings.policy.clone(), settings.issuer.clone());
+        Ok(Self { database, tokens })
+    }
+}
+
+/// Loads the signing keys, making and storing the first one on first start.
+async fn load_keys(database: &Database, clock: &dyn Clock) -> anyhow::Result<KeyRing> {
+    let mut keys = database.list().await.context("cannot read signing keys")?;
+    if keys.is_empty() {
+        let key = generate_signing_key(clock.now())?;
+        // Two nodes starting at once on an empty database may both get here;
+        // each stores its own key and both keys are loaded below, so the
+        // tokens of either verify everywhere.
+        database
+            .insert(&key)
+            .await
+            .context("cannot store the signing key")?;
+        tracing::info!(key_id = %key.key_id, "generated the first signing key");
+        keys = database.list().await.context("cannot read signing keys")?;
+    }
+    Ok(KeyRing::load(&keys)?)
+}
+
+/// Hides a password in a database URL before it reaches a log line.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A bound, not yet running, server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    pub services: Arc<Services>,
+}
+
+impl Application {
+    /// Builds everything and binds `settings.bind` (port 0 picks a free port).
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let services = Arc::new(Services::open(settings, clock.as_ref()).await?);
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            tokens: services.tokens.clone(),
+            clock,
+            readiness: Arc::new(services.database.clone()),
+            limits: Limits {
+                max_body_bytes: settings.max_body_bytes,
+            },
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(auth_http::routes)
+        })
+        .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        // actix stops accepting on SIGINT/SIGTERM and lets requests in
+        // flight finish for up to this long.
+        let server = server.shutdown_timeout(10).run();
+        Ok(Self {
+            server,
+            port,
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until a shutdown signal.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://portcullis.db"), "sqlite://portcullis.db");
+    }
+}

@@ -1,0 +1,226 @@
+//! Registering clients and users: building the records, generating secrets,
+//! and storing them through the ports.
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::{FlowError, OAuthError, StoreError};
+use crate::grants::Ports;
+use crate::policy::RefreshMode;
+use crate::types::{
+    Client, ClientAuth, ClientId, Email, GrantType, OpaqueToken, Password, RedirectUri, Scope,
+    User, UserId, Username,
+};
+
+/// What an administrator asks for when registering a client.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    /// A chosen id; `None` generates one.
+    pub id: Option<ClientId>,
+    pub name: String,
+    pub public: bool,
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Empty means [`Client::default_grant_types`].
+    pub grant_types: Vec<GrantType>,
+    pub scope: Scope,
+    pub access_token_ttl: Option<Duration>,
+    pub refresh_mode: Option<RefreshMode>,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<StoreError> for RegistrationError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            other => Self::Flow(other.into()),
+        }
+    }
+}
+
+impl From<crate::error::CryptoError> for RegistrationError {
+    fn from(e: crate::error::CryptoError) -> Self {
+        Self::Flow(e.into())
+    }
+}
+
+/// Registers a client. A confidential client's secret is returned once, in
+/// the clear, and stored only as a digest.
+pub async fn register_client(
+    ports: &Ports,
+    spec: ClientSpec,
+    now: DateTime<Utc>,
+) -> Result<(Client, Option<OpaqueToken>), RegistrationError> {
+    let grant_types = if spec.grant_types.is_empty() {
+        Client::default_grant_types(spec.public)
+    } else {
+        let mut g = spec.grant_types;
+        g.sort();
+        g.dedup();
+        g
+    };
+    if spec.public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(RegistrationError::Invalid(
+            "a public client cannot use the client_credentials grant".into(),
+        ));
+    }
+    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        return Err(RegistrationError::Invalid(
+            "the client name must be 1 to 200 characters".into(),
+        ));
+    }
+    let id = match spec.id {
+        Some(id) => id,
+        None => ClientId::parse(&ports.random.uuid().simple().to_string())
+            .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
+    };
+    let (auth, secret) = if spec.public {
+        (ClientAuth::Public, None)
+    } else {
+        let secret = ports.random.token();
+        let secret_digest = ports.digest.digest(secret.expose());
+        (ClientAuth::Confidential { secret_digest }, Some(secret))
+    };
+    let client = Client {
+        id,
+        name: spec.name.trim().to_owned(),
+        auth,
+        redirect_uris: spec.redirect_uris,
+        grant_types,
+        scope: spec.scope,
+        access_token_ttl: spec.access_token_ttl,
+        refresh_mode: spec.refresh_mode,
+        created_at: now,
+    };
+    ports.clients.create(&client).await?;
+    Ok((client, secret))
+}
+
+/// What registering a user takes, already parsed.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub username: Username,
+    pub email: Option<Email>,
+    pub password: Password,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+/// Registers a user; fails with `Conflict` when the username or email is taken.
+pub async fn register_user(
+    ports: &Ports,
+    spec: UserSpec,
+    now: DateTime<Utc>,
+) -> Result<User, RegistrationError> {
+    let hash = ports.hasher.hash(&spec.password).await?;
+    let user = User {
+        id: UserId::new(ports.random.uuid()),
+        username: spec.username,
+        email: spec.email,
+        password_hash: Some(hash),
+        given_name: spec.given_name,
+        family_name: spec.family_name,
+        disabled: false,
+        created_at: now,
+    };
+    ports.users.create(&user).await?;
+    Ok(user)
+}
+
+impl From<RegistrationError> for FlowError {
+    fn from(e: RegistrationError) -> Self {
+        match e {
+            RegistrationError::Invalid(m) => OAuthError::invalid_request(m).into(),
+            RegistrationError::Conflict(what) => {
+                OAuthError::invalid_request(format!("{what} already exists")).into()
+            }
+            RegistrationError::Flow(f) => f,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::fakes::{World, t0};
+    use crate::policy::TokenPolicy;
+
+    fn spec(public: bool, grants: Vec<GrantType>) -> ClientSpec {
+        ClientSpec {
+            id: None,
+            name: "app".into(),
+            public,
+            redirect_uris: vec![],
+            grant_types: grants,
+            scope: Scope::parse("read").unwrap(),
+            access_token_ttl: None,
+            refresh_mode: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn confidential_clients_get_a_secret_stored_as_digest() {
+        let w = World::new(TokenPolicy::default());
+        let ports = w.service.ports();
+        let (c, secret) = register_client(ports, spec(false, vec![]), t0())
+            .await
+            .unwrap();
+        let secret = secret.unwrap();
+        match &c.auth {
+            ClientAuth::Confidential { secret_digest } => {
+                assert!(ports.digest.verify(secret.expose(), secret_digest))
+            }
+            ClientAuth::Public => panic!("expected confidential"),
+        }
+        assert!(c.allows(GrantType::ClientCredentials));
+        assert_eq!(w.clients.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn public_clients_get_no_secret_and_no_client_credentials() {
+        let w = World::new(TokenPolicy::default());
+        let (c, secret) = register_client(w.service.ports(), spec(true, vec![]), t0())
+            .await
+            .unwrap();
+        assert!(secret.is_none() && c.is_public() && !c.allows(GrantType::ClientCredentials));
+        let r = register_client(
+            w.service.ports(),
+            spec(true, vec![GrantType::ClientCredentials]),
+            t0(),
+        )
+        .await;
+        assert!(matches!(r, Err(RegistrationError::Invalid(_))));
+        assert_eq!(
+            w.clients.0.lock().unwrap().len(),
+            1,
+            "the refused client was not stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn users_are_stored_hashed_and_unique() {
+        let w = World::new(TokenPolicy::default());
+        let s = UserSpec {
+            username: Username::parse("john").unwrap(),
+            email: None,
+            password: Password::parse("1234").unwrap(),
+            given_name: None,
+            family_name: None,
+        };
+        let u = register_user(w.service.ports(), s.clone(), t0())
+            .await
+            .unwrap();
+        assert_eq!(u.password_hash.unwrap().as_str(), "plain:1234");
+        assert!(matches!(
+            register_user(w.service.ports(), s, t0()).await,
+            Err(RegistrationError::Conflict("user"))
+        ));
+    }
+}

@@ -1,0 +1,46 @@
+//! Bearer token authentication for protected endpoints (RFC 6750).
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use auth_core::OAuthError;
+use auth_core::types::AccessClaims;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Verifies the request's bearer token and checks the revocation list.
+pub(crate) async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<AccessClaims, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(
+                OAuthError::invalid_token("the Authorization header is not a bearer token").into(),
+            );
+        }
+    };
+    let now = state.clock.now();
+    let claims = state
+        .tokens
+        .ports()
+        .codec
+        .verify(token, now)
+        .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?;
+    let revoked = state
+        .tokens
+        .ports()
+        .tokens
+        .is_access_revoked(claims.token_id)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    if revoked {
+        return Err(OAuthError::invalid_token("the access token has been revoked").into());
+    }
+    Ok(claims)
+}

@@ -1,0 +1,126 @@
+//! The mapping of errors to HTTP responses. Every `ErrorCode` is matched by
+//! name, so a new one cannot silently become a 500.
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use auth_core::error::{ErrorCode, FlowError, OAuthError};
+use serde::Serialize;
+
+/// An error as the web layer answers it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An RFC 6749 error: 400, 401 for `invalid_client` and `invalid_token`.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// 413: the body is larger than the configured limit.
+    #[error("request body exceeds {0} bytes")]
+    TooLarge(usize),
+    /// 415: the body is not in a format this endpoint takes.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// 500: storage or cryptography failed. Logged with its cause; the client
+    /// sees only that something went wrong on our side.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::OAuth(e) => Self::OAuth(e),
+            FlowError::Store(e) => Self::Internal(Box::new(e)),
+            FlowError::Crypto(e) => Self::Internal(Box::new(e)),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::AccessDenied
+        | ErrorCode::InvalidRequest
+        | ErrorCode::InvalidGrant
+        | ErrorCode::UnauthorizedClient
+        | ErrorCode::UnsupportedGrantType
+        | ErrorCode::InvalidScope
+        | ErrorCode::UnsupportedResponseType
+        | ErrorCode::AuthorizationPending
+        | ErrorCode::SlowDown
+        | ErrorCode::ExpiredToken => StatusCode::BAD_REQUEST,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (ErrorCode, &str) {
+        match self {
+            Self::OAuth(e) => (e.code(), e.description()),
+            Self::TooLarge(_) => (ErrorCode::InvalidRequest, "the request body is too large"),
+            Self::UnsupportedMediaType(m) => (ErrorCode::InvalidRequest, m),
+            Self::Internal(_) => (
+                ErrorCode::ServerError,
+                "the server could not complete the request",
+            ),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::OAuth(e) => status_of(e.code()),
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            let mut chain = cause.to_string();
+            let mut source = cause.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(error = %chain, "request failed");
+        }
+        let (code, description) = self.parts();
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        match code {
+            // RFC 6749 section 5.2: a 401 for a failed client authentication
+            // carries a challenge for the scheme the client can use.
+            ErrorCode::InvalidClient => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"portcullis\""),
+                ));
+            }
+            // RFC 6750 section 3.
+            ErrorCode::InvalidToken => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"portcullis\", error=\"invalid_token\"",
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error: code.as_str(),
+            error_description: description,
+        })
+    }
+}

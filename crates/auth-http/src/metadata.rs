@@ -1,0 +1,44 @@
+//! Server metadata (RFC 8414) and the public key set.
+use actix_web::HttpResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Data;
+use serde_json::json;
+
+use crate::AppState;
+
+/// Lists only what this server implements.
+pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse {
+    let issuer = state.tokens.issuer().trim_end_matches('/');
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "paserk_uri": format!("{issuer}/.well-known/paserk"),
+        // RFC 8414 requires this member; no authorization endpoint is served
+        // yet, so no response type is offered.
+        "response_types_supported": [],
+        "grant_types_supported": ["password", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "access_token_formats_supported": ["paseto.v4.public"],
+    }))
+}
+
+/// `GET /.well-known/paserk`: the keys resource servers verify access tokens
+/// with, current first. Cacheable for a short while: a rotated-in key is
+/// published before it signs (see docs/architecture.md).
+pub(crate) async fn key_set(state: Data<AppState>) -> HttpResponse {
+    let keys: Vec<_> = state
+        .tokens
+        .ports()
+        .codec
+        .public_keys()
+        .into_iter()
+        .map(|k| json!({"kid": k.key_id, "paserk": k.paserk, "version": "v4", "purpose": "public"}))
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .json(json!({ "keys": keys }))
+}

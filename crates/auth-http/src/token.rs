@@ -1,0 +1,110 @@
+//! The token endpoint (RFC 6749 section 3.2), at `/token` and, for the
+//! spring-oauth dialect (seed 004), at `/oauth/token`.
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::OAuthError;
+use auth_core::grants::GrantRequest;
+use auth_core::types::{GrantType, IssuedTokens, OpaqueToken, Scope};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::body::{FormParams, read_limited, require_form};
+use crate::client_auth;
+use crate::error::ApiError;
+
+/// RFC 6749 section 5.1.
+#[derive(Serialize)]
+pub(crate) struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    scope: String,
+}
+
+/// `POST /token`.
+pub(crate) async fn standard(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    exchange(req, payload, state, "Bearer").await
+}
+
+/// `POST /oauth/token`: the same endpoint; Spring Security OAuth's clients
+/// expect `token_type` in lower case (seed 004). RFC 6749 section 7.1 makes
+/// the value case-insensitive, so both spellings are correct.
+pub(crate) async fn spring(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    exchange(req, payload, state, "bearer").await
+}
+
+async fn exchange(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+    token_type: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    require_form(&req)?;
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    let mut params = FormParams::parse(&body)?;
+    let credentials = client_auth::take(&req, &mut params)?;
+    let grant = parse_grant(&mut params)?;
+    let client = state.tokens.authenticate_client(&credentials).await?;
+    let issued = state
+        .tokens
+        .exchange(&client, grant, state.clock.now())
+        .await?;
+    Ok(token_response(&issued, token_type))
+}
+
+/// Parses the grant-specific parameters. Everything that can be refused
+/// without touching storage is refused here.
+fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuthError> {
+    let grant_type = params.require("grant_type")?;
+    let scope = params
+        .take("scope")
+        .map(|s| Scope::parse(&s))
+        .transpose()
+        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    match grant_type.parse::<GrantType>() {
+        Ok(GrantType::Password) => Ok(GrantRequest::Password {
+            username: params.require("username")?,
+            password: params.require("password")?,
+            scope,
+        }),
+        Ok(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials { scope }),
+        Ok(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
+            refresh_token: OpaqueToken::new(params.require("refresh_token")?),
+            scope,
+        }),
+        Ok(g @ (GrantType::AuthorizationCode | GrantType::DeviceCode)) => {
+            Err(OAuthError::unsupported_grant_type(format!(
+                "the {g} grant is not enabled on this server"
+            )))
+        }
+        Err(_) => Err(OAuthError::unsupported_grant_type(format!(
+            "the grant type {:?} is not supported",
+            grant_type.chars().take(64).collect::<String>()
+        ))),
+    }
+}
+
+/// RFC 6749 section 5.1: the body, and `Cache-Control: no-store`.
+fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+        .json(TokenResponse {
+            access_token: issued.access_token.expose(),
+            token_type,
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
+            scope: issued.scope.to_string(),
+        })
+}

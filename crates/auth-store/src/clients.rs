@@ -1,0 +1,45 @@
+//! `ClientRepository` over Diesel.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::ClientRepository;
+use auth_core::types::{Client, ClientId, NewClient};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::database::{Database, store_error};
+use crate::rows::ClientRow;
+use crate::schema::clients;
+
+#[async_trait]
+impl ClientRepository for Database {
+    async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
+        let row = ClientRow::from(client);
+        with_conn!(self, |conn| diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("client")))?;
+        Ok(())
+    }
+
+    async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let row: Option<ClientRow> = with_conn!(self, |conn| clients::table
+            .find(id.as_str())
+            .select(ClientRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        let rows: Vec<ClientRow> = with_conn!(self, |conn| clients::table
+            .order(clients::created_at)
+            .select(ClientRow::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+}

@@ -1,0 +1,223 @@
+//! The connection pool: one of two backends, picked by URL scheme.
+use std::time::Duration;
+
+use auth_core::error::StoreError;
+use diesel::SqliteConnection;
+use diesel::result::ConnectionError;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseUrlError {
+    #[error("database URL must start with sqlite:// or postgres:// (got {0:?})")]
+    UnknownScheme(String),
+    #[error("sqlite URL names no file")]
+    NoPath,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Url(#[from] DatabaseUrlError),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] StoreError),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+/// A parsed database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A file path for SQLite.
+    Sqlite(String),
+    /// A libpq-style URL for PostgreSQL.
+    Postgres(String),
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(DatabaseUrlError::NoPath);
+            }
+            Ok(Self::Sqlite(rest.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(DatabaseUrlError::UnknownScheme(
+                url.split("://").next().unwrap_or_default().to_owned(),
+            ))
+        }
+    }
+}
+
+/// The pooled database, either backend. Cloning shares the pool.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({:?})", self.backend())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever
+/// backend the pool holds. The body is written once and type-checked for
+/// both backends.
+macro_rules! with_conn {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::database::Database::Sqlite(pool) => {
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::backend)?;
+                let $conn = &mut *guard;
+                $body
+            }
+            $crate::database::Database::Postgres(pool) => {
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::backend)?;
+                let $conn = &mut *guard;
+                $body
+            }
+        }
+    };
+}
+
+/// Maps a Diesel error to the port's error, turning a unique violation into
+/// a domain conflict named by `what`.
+pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) -> StoreError {
+    move |e| match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => StoreError::Conflict(what),
+        other => StoreError::backend(other),
+    }
+}
+
+/// SQLite settings for every pooled connection. WAL lets readers run beside
+/// the one writer; `synchronous=NORMAL` is durable across application
+/// crashes in WAL mode and avoids an fsync per commit; the busy timeout makes
+/// a writer wait for the lock instead of failing at once.
+pub(crate) const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Builds a pool for a manager of either connection type. A macro rather
+/// than a generic function: the generic form needs a trait bound per query
+/// shape deadpool's recycling uses, and reads worse than the two expansions.
+macro_rules! build_pool {
+    ($manager:expr, $max:expr) => {
+        Pool::builder($manager)
+            .max_size($max.max(1))
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| OpenError::Pool(e.to_string()))
+    };
+}
+
+impl Database {
+    /// Opens a pool for `url` (`sqlite://FILE` or `postgres://...`) and runs
+    /// pending migrations.
+    pub async fn open(url: &str, max_connections: usize) -> Result<Self, OpenError> {
+        let target = Target::parse(url)?;
+        crate::migrate::run(&target).await?;
+        let db = match target {
+            Target::Sqlite(path) => {
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(|path: &str| {
+                    let path = path.to_owned();
+                    Box::pin(async move {
+                        let mut conn = SqliteConn::establish(&path).await?;
+                        conn.batch_execute(SQLITE_SETUP)
+                            .await
+                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(path, config);
+                Self::Sqlite(build_pool!(manager, max_connections)?)
+            }
+            Target::Postgres(url) => {
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+                Self::Postgres(build_pool!(manager, max_connections)?)
+            }
+        };
+        db.ping().await.map_err(OpenError::Connect)?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that a connection can be had and answers; for readiness probes.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_conn!(self, |conn| conn
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(StoreError::backend))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            Target::parse("sqlite://portcullis.db").unwrap(),
+            Target::Sqlite("portcullis.db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite:///tmp/x.db").unwrap(),
+            Target::Sqlite("/tmp/x.db".into())
+        );
+        assert!(matches!(
+            Target::parse("postgres://u@h/db").unwrap(),
+            Target::Postgres(_)
+        ));
+        assert!(Target::parse("mysql://x").is_err());
+        assert!(Target::parse("sqlite://").is_err());
+    }
+}
+
+#[async_trait::async_trait]
+impl auth_core::ports::Readiness for Database {
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.ping().await
+    }
+}

@@ -1,0 +1,34 @@
+//! `KeyRepository` over Diesel.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::KeyRepository;
+use auth_core::types::SigningKey;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::database::{Database, store_error};
+use crate::rows::KeyRow;
+use crate::schema::signing_keys;
+
+#[async_trait]
+impl KeyRepository for Database {
+    async fn list(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let rows: Vec<KeyRow> = with_conn!(self, |conn| signing_keys::table
+            .order((signing_keys::created_at.desc(), signing_keys::key_id))
+            .select(KeyRow::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(rows.into_iter().map(SigningKey::from).collect())
+    }
+
+    async fn insert(&self, key: &SigningKey) -> Result<(), StoreError> {
+        let row = KeyRow::from(key);
+        with_conn!(self, |conn| diesel::insert_into(signing_keys::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("signing key")))?;
+        Ok(())
+    }
+}

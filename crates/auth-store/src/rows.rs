@@ -1,0 +1,249 @@
+//! Row types and their conversion to and from domain types. A row that does
+//! not convert is corrupt: it becomes a backend error, never a panic.
+use auth_core::error::StoreError;
+use auth_core::policy::RefreshMode;
+use auth_core::types::{
+    Client, ClientAuth, ClientId, Digest, Email, FamilyId, GrantType, OpaqueToken, PasswordHash,
+    RedirectUri, RefreshTokenRecord, Scope, SigningKey, User, UserId, Username,
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{clients, refresh_tokens, signing_keys, users};
+
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt {table} row: {detail}")]
+pub(crate) struct CorruptRow {
+    table: &'static str,
+    detail: String,
+}
+
+fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::backend(CorruptRow {
+        table,
+        detail: detail.to_string(),
+    })
+}
+
+pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            username: u.username.as_str().to_owned(),
+            email: u.email.as_ref().map(|e| e.as_str().to_owned()),
+            password_hash: u.password_hash.as_ref().map(|h| h.as_str().to_owned()),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            disabled: u.disabled,
+            created_at: naive(u.created_at),
+        }
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("users", e);
+        Ok(User {
+            id: UserId::new(Uuid::parse_str(&r.id).map_err(|e| bad(&e))?),
+            username: Username::parse(&r.username).map_err(|e| bad(&e))?,
+            email: r
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|e| bad(&e))?,
+            password_hash: r.password_hash.map(PasswordHash::new),
+            given_name: r.given_name,
+            family_name: r.family_name,
+            disabled: r.disabled,
+            created_at: utc(r.created_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub secret_digest: Option<Vec<u8>>,
+    /// Space-separated: a URI cannot contain a space.
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub scope: String,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_mode: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> Self {
+        let join = |items: Vec<&str>| items.join(" ");
+        Self {
+            id: c.id.as_str().to_owned(),
+            name: c.name.clone(),
+            secret_digest: match &c.auth {
+                ClientAuth::Confidential { secret_digest } => {
+                    Some(secret_digest.as_bytes().to_vec())
+                }
+                ClientAuth::Public => None,
+            },
+            redirect_uris: join(c.redirect_uris.iter().map(RedirectUri::as_str).collect()),
+            grant_types: join(c.grant_types.iter().map(|g| g.as_str()).collect()),
+            scope: c.scope.to_string(),
+            access_token_ttl_secs: c.access_token_ttl.map(|d| d.num_seconds()),
+            refresh_mode: c.refresh_mode.map(|m| m.as_str().to_owned()),
+            created_at: naive(c.created_at),
+        }
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("clients", e);
+        let auth = match r.secret_digest {
+            Some(bytes) => ClientAuth::Confidential {
+                secret_digest: Digest::from_slice(&bytes).ok_or_else(|| bad(&"digest length"))?,
+            },
+            None => ClientAuth::Public,
+        };
+        Ok(Client {
+            id: ClientId::parse(&r.id).map_err(|e| bad(&e))?,
+            name: r.name,
+            auth,
+            redirect_uris: r
+                .redirect_uris
+                .split_whitespace()
+                .map(RedirectUri::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
+            grant_types: r
+                .grant_types
+                .split_whitespace()
+                .map(str::parse::<GrantType>)
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
+            scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
+            access_token_ttl: r.access_token_ttl_secs.map(chrono::Duration::seconds),
+            refresh_mode: r
+                .refresh_mode
+                .map(|m| RefreshMode::parse(&m).ok_or_else(|| bad(&m)))
+                .transpose()?,
+            created_at: utc(r.created_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct RefreshRow {
+    pub digest: Vec<u8>,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub rotated_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl From<&RefreshTokenRecord> for RefreshRow {
+    fn from(r: &RefreshTokenRecord) -> Self {
+        Self {
+            digest: r.digest.as_bytes().to_vec(),
+            family_id: r.family.as_uuid().to_string(),
+            client_id: r.client_id.as_str().to_owned(),
+            user_id: r.user_id.map(|u| u.to_string()),
+            scope: r.scope.to_string(),
+            issued_at: naive(r.issued_at),
+            expires_at: naive(r.expires_at),
+            rotated_at: r.rotated_at.map(naive),
+            revoked_at: r.revoked_at.map(naive),
+        }
+    }
+}
+
+impl TryFrom<RefreshRow> for RefreshTokenRecord {
+    type Error = StoreError;
+
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("refresh_tokens", e);
+        Ok(RefreshTokenRecord {
+            digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
+            family: FamilyId::new(Uuid::parse_str(&r.family_id).map_err(|e| bad(&e))?),
+            client_id: ClientId::parse(&r.client_id).map_err(|e| bad(&e))?,
+            user_id: r
+                .user_id
+                .map(|u| Uuid::parse_str(&u).map(UserId::new))
+                .transpose()
+                .map_err(|e| bad(&e))?,
+            scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
+            issued_at: utc(r.issued_at),
+            expires_at: utc(r.expires_at),
+            rotated_at: r.rotated_at.map(utc),
+            revoked_at: r.revoked_at.map(utc),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct KeyRow {
+    pub key_id: String,
+    pub public_paserk: String,
+    pub secret_paserk: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<&SigningKey> for KeyRow {
+    fn from(k: &SigningKey) -> Self {
+        Self {
+            key_id: k.key_id.clone(),
+            public_paserk: k.public_paserk.clone(),
+            secret_paserk: k.secret_paserk.expose().to_owned(),
+            created_at: naive(k.created_at),
+        }
+    }
+}
+
+impl From<KeyRow> for SigningKey {
+    fn from(r: KeyRow) -> Self {
+        SigningKey {
+            key_id: r.key_id,
+            public_paserk: r.public_paserk,
+            secret_paserk: OpaqueToken::new(r.secret_paserk),
+            created_at: utc(r.created_at),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The Diesel schema, shared by both backends: only types both have.
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_digest -> Nullable<Binary>,
+        redirect_uris -> Text,
+        grant_types -> Text,
+        scope -> Text,
+        access_token_ttl_secs -> Nullable<BigInt>,
+        refresh_mode -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (digest) {
+        digest -> Binary,
+        family_id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        scope -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (token_id) {
+        token_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (key_id) {
+        key_id -> Text,
+        public_paserk -> Text,
+        secret_paserk -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> clients (client_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    clients,
+    refresh_tokens,
+    revoked_access_tokens,
+    signing_keys
+);

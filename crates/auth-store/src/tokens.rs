@@ -1,0 +1,126 @@
+//! `TokenRepository` over Diesel: refresh tokens and the access token
+//! revocation list.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::{RotateOutcome, TokenRepository};
+use auth_core::types::{Digest, FamilyId, RefreshTokenRecord};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::database::{Database, store_error};
+use crate::rows::{RefreshRow, naive};
+use crate::schema::{refresh_tokens as rt, revoked_access_tokens as revoked};
+
+#[async_trait]
+impl TokenRepository for Database {
+    async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let row = RefreshRow::from(token);
+        with_conn!(self, |conn| diesel::insert_into(rt::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("refresh token")))?;
+        Ok(())
+    }
+
+    async fn find_refresh(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let row: Option<RefreshRow> = with_conn!(self, |conn| rt::table
+            .find(&key)
+            .select(RefreshRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        row.map(RefreshTokenRecord::try_from).transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let old = old.as_bytes().to_vec();
+        let row = RefreshRow::from(new);
+        let now = naive(now);
+        // The conditional UPDATE is the race's referee: of two transactions
+        // presenting the same token, the second finds `rotated_at` already
+        // set (PostgreSQL re-checks the WHERE clause after the row lock;
+        // SQLite runs one writer at a time) and changes nothing.
+        with_conn!(self, |conn| conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let retired = diesel::update(
+                    rt::table
+                        .filter(rt::digest.eq(&old))
+                        .filter(rt::rotated_at.is_null())
+                        .filter(rt::revoked_at.is_null())
+                        .filter(rt::expires_at.gt(now)),
+                )
+                .set(rt::rotated_at.eq(Some(now)))
+                .execute(conn)
+                .await?;
+                if retired == 0 {
+                    return Ok(RotateOutcome::NotActive);
+                }
+                diesel::insert_into(rt::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                Ok(RotateOutcome::Rotated)
+            })
+            .await
+            .map_err(store_error("refresh token")))
+    }
+
+    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let family = family.as_uuid().to_string();
+        let now = naive(now);
+        let n = with_conn!(self, |conn| diesel::update(
+            rt::table
+                .filter(rt::family_id.eq(&family))
+                .filter(rt::revoked_at.is_null())
+        )
+        .set(rt::revoked_at.eq(Some(now)))
+        .execute(conn)
+        .await
+        .map_err(StoreError::backend))?;
+        Ok(n as u64)
+    }
+
+    async fn revoke_access(
+        &self,
+        token_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = token_id.to_string();
+        let expires_at = naive(expires_at);
+        with_conn!(self, |conn| diesel::insert_into(revoked::table)
+            .values((
+                revoked::token_id.eq(&id),
+                revoked::expires_at.eq(expires_at)
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(())
+    }
+
+    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
+        let id = token_id.to_string();
+        let found: Option<String> = with_conn!(self, |conn| revoked::table
+            .find(&id)
+            .select(revoked::token_id)
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        Ok(found.is_some())
+    }
+}
