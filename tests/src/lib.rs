@@ -1,1 +1,373 @@
+//! The end-to-end harness: scratch databases on both backends, the real
+//! server booted in-process on a free port, a clock the test can move, and
+//! a fingerprint of the stored rows to prove a refused request changed nothing.
+//!
+//! Tests live in `tests/e2e.rs` and its modules: one test binary, because
+//! linking dominates build time on two cores.
+use std::sync::{Arc, Mutex};
 
+use auth_core::ports::Clock;
+use auth_crypto::HashCost;
+use auth_store::Database;
+use chrono::{DateTime, Duration, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use portcullis::Application;
+use portcullis::settings::{FileSettings, Overrides, Settings};
+
+pub use auth_store::Backend;
+
+/// The environment variable naming the PostgreSQL server tests use.
+pub const POSTGRES_ENV: &str = "PORTCULLIS_TEST_POSTGRES";
+
+/// A database that exists for one test and is removed after it.
+pub enum ScratchDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl ScratchDb {
+    /// A fresh database, or `None` for PostgreSQL when no server is
+    /// configured. A configured but unreachable server fails the test.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+                Some(Self::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
+                let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                        &admin_url,
+                    )
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}")
+                    });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create scratch database");
+                let mut url = url::Url::parse(&admin_url).expect("valid PostgreSQL URL");
+                url.set_path(&name);
+                Some(Self::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Self::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime; a thread with its own
+            // runtime can block on the DROP without stalling it.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&admin_url).await.ok()?;
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs a test body once per backend. PostgreSQL runs whenever
+/// `PORTCULLIS_TEST_POSTGRES` is set.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:expr;)*) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = $crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap();
+                ($body)(db).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                match $crate::ScratchDb::new($crate::Backend::Postgres).await {
+                    Some(db) => ($body)(db).await,
+                    None => eprintln!("{} is not set: PostgreSQL variant not run", $crate::POSTGRES_ENV),
+                }
+            }
+        }
+    )*};
+}
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new() -> Self {
+        // Whole seconds, as tokens carry them.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid time");
+        Self(Arc::new(Mutex::new(now)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// The real server, running in-process on a free port.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub database: Database,
+    pub services: Arc<portcullis::Services>,
+    pub db: ScratchDb,
+}
+
+impl TestApp {
+    pub async fn spawn(db: ScratchDb) -> Self {
+        Self::spawn_with(db, FileSettings::default()).await
+    }
+
+    /// Boots with `file` settings; the bind address, database and cheap
+    /// argon2 parameters are set here.
+    pub async fn spawn_with(db: ScratchDb, mut file: FileSettings) -> Self {
+        file.bind = Some("127.0.0.1:0".into());
+        file.workers = Some(2);
+        file.pool_size = file.pool_size.or(Some(8));
+        file.password_hash = Some(portcullis::settings::HashSettings {
+            memory_kib: HashCost::TEST_ONLY.memory_kib,
+            iterations: HashCost::TEST_ONLY.iterations,
+            parallelism: HashCost::TEST_ONLY.parallelism,
+        });
+        let settings = Settings::resolve(
+            file,
+            Overrides {
+                database_url: Some(db.url().to_owned()),
+                issuer: Some("http://issuer.test".into()),
+                ..Default::default()
+            },
+        )
+        .expect("settings");
+        let clock = ManualClock::new();
+        let app = Application::build(&settings, Arc::new(clock.clone()))
+            .await
+            .expect("application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let services = app.services.clone();
+        tokio::spawn(app.run());
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            clock,
+            database: services.database.clone(),
+            services,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a client through the same code path as `portcullis client create`.
+    pub async fn client(&self, spec: ClientSetup<'_>) -> (String, Option<String>) {
+        use auth_core::accounts::{ClientSpec, register_client};
+        use auth_core::types::{ClientId, GrantType, Scope};
+        let spec = ClientSpec {
+            id: spec.id.map(|i| ClientId::parse(i).unwrap()),
+            name: spec.id.unwrap_or("test client").into(),
+            public: spec.public,
+            redirect_uris: vec![],
+            grant_types: spec
+                .grants
+                .iter()
+                .map(|g| g.parse::<GrantType>().unwrap())
+                .collect(),
+            scope: Scope::parse(spec.scope).unwrap(),
+            access_token_ttl: spec.access_ttl.map(Duration::seconds),
+            refresh_mode: None,
+        };
+        let (c, secret) = register_client(self.services.tokens.ports(), spec, self.clock.now())
+            .await
+            .unwrap();
+        (c.id.to_string(), secret.map(|s| s.into_inner()))
+    }
+
+    pub async fn user(&self, username: &str, email: Option<&str>, password: &str) -> String {
+        use auth_core::accounts::{UserSpec, register_user};
+        use auth_core::types::{Email, Password, Username};
+        let spec = UserSpec {
+            username: Username::parse(username).unwrap(),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            password: Password::parse(password).unwrap(),
+            given_name: None,
+            family_name: None,
+        };
+        register_user(self.services.tokens.ports(), spec, self.clock.now())
+            .await
+            .unwrap()
+            .id
+            .to_string()
+    }
+
+    /// Posts a form body to `path`, with HTTP Basic when `basic` is given.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        Reply::from(resp).await
+    }
+
+    /// A fingerprint of every stored row that a token request could change:
+    /// equal fingerprints before and after mean nothing changed.
+    pub async fn fingerprint(&self) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = Text)]
+            line: String,
+        }
+        let queries = [
+            "SELECT 'user ' || id || ' ' || username AS line FROM users ORDER BY id",
+            "SELECT 'client ' || id AS line FROM clients ORDER BY id",
+            "SELECT 'refresh ' || family_id || ' ' || client_id || ' ' || CAST(issued_at AS TEXT) || ' ' \
+             || COALESCE(CAST(rotated_at AS TEXT), '-') || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') AS line \
+             FROM refresh_tokens ORDER BY 1",
+            "SELECT 'revoked ' || token_id AS line FROM revoked_access_tokens ORDER BY token_id",
+        ];
+        let mut out = Vec::new();
+        for q in queries {
+            let lines: Vec<Line> = match &self.database {
+                Database::Sqlite(pool) => diesel::sql_query(q)
+                    .load(&mut *pool.get().await.unwrap())
+                    .await
+                    .unwrap(),
+                Database::Postgres(pool) => diesel::sql_query(q)
+                    .load(&mut *pool.get().await.unwrap())
+                    .await
+                    .unwrap(),
+            };
+            out.extend(lines.into_iter().map(|l| l.line));
+        }
+        out
+    }
+}
+
+/// What a test client needs registered.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSetup<'a> {
+    pub id: Option<&'a str>,
+    pub public: bool,
+    pub grants: &'a [&'a str],
+    pub scope: &'a str,
+    pub access_ttl: Option<i64>,
+}
+
+impl Default for ClientSetup<'_> {
+    fn default() -> Self {
+        Self {
+            id: None,
+            public: false,
+            grants: &["password", "refresh_token", "client_credentials"],
+            scope: "read write",
+            access_ttl: None,
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub async fn from(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error` member of an RFC 6749 error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("<none>")
+    }
+
+    pub fn str(&self, key: &str) -> &str {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {key} in {}", self.text))
+    }
+}

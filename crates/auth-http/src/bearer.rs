@@ -20,9 +20,10 @@ pub(crate) async fn authenticate(
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => {
-            return Err(
-                OAuthError::invalid_token("the Authorization header is not a bearer token").into(),
-            );
+            return Err(OAuthError::invalid_token(
+                "the Authorization header is not a bearer token",
+            )
+            .into());
         }
     };
     let now = state.clock.now();

@@ -1,0 +1,63 @@
+//! Server metadata, the key set and the health probes.
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+
+on_both_backends! {
+    metadata_lists_what_is_implemented => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let r = portcullis_tests::Reply::from(app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap()).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.str("issuer"), "http://issuer.test");
+        assert_eq!(r.str("token_endpoint"), "http://issuer.test/token");
+        let grants: Vec<&str> = r.body["grant_types_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(grants, ["password", "client_credentials", "refresh_token"]);
+        assert!(r.body["response_types_supported"].is_array());
+    };
+
+    key_set_names_the_key_in_every_token_footer => |db: ScratchDb| async move {
+        use base64::Engine as _;
+        let app = TestApp::spawn(db).await;
+        let ks = portcullis_tests::Reply::from(app.http.get(app.url("/.well-known/paserk")).send().await.unwrap()).await;
+        let keys = ks.body["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        let kid = keys[0]["kid"].as_str().unwrap();
+        assert!(kid.starts_with("k4.pid."));
+        assert!(keys[0]["paserk"].as_str().unwrap().starts_with("k4.public."));
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let t = app.post_form("/token", Some((&id, &secret.unwrap())), &[("grant_type", "client_credentials")]).await;
+        let token = t.str("access_token");
+        let footer = token.rsplit('.').next().unwrap();
+        let footer = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(footer).unwrap();
+        let footer: serde_json::Value = serde_json::from_slice(&footer).unwrap();
+        assert_eq!(footer["kid"], kid);
+    };
+
+    health_probes => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+        assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    };
+
+    the_signing_key_survives_a_restart => |db: ScratchDb| async move {
+        let first = TestApp::spawn(db).await;
+        let (id, secret) = first.client(ClientSetup::default()).await;
+        let t = first.post_form("/token", Some((&id, &secret.unwrap())), &[("grant_type", "client_credentials")]).await;
+        let token = t.str("access_token").to_owned();
+        // A second server on the same database trusts the first one's tokens.
+        let TestApp { db, .. } = first;
+        let second = TestApp::spawn(db).await;
+        let ks = portcullis_tests::Reply::from(second.http.get(second.url("/.well-known/paserk")).send().await.unwrap()).await;
+        assert_eq!(ks.body["keys"].as_array().unwrap().len(), 1, "no second key was generated");
+        let claims = auth_core::ports::TokenCodec::verify(second.services.tokens.ports().codec.as_ref(), &token, second.clock_now());
+        assert!(claims.is_ok(), "{claims:?}");
+    };
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl ClockNow for TestApp {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        auth_core::ports::Clock::now(&self.clock)
+    }
+}

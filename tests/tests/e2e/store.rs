@@ -1,0 +1,190 @@
+//! The repository contract, run against every backend.
+use auth_core::error::StoreError;
+use auth_core::ports::{
+    ClientRepository, KeyRepository, RotateOutcome, TokenRepository, UserRepository,
+};
+use auth_core::types::*;
+use auth_store::Database;
+use chrono::{Duration, TimeZone, Utc};
+use portcullis_tests::{ScratchDb, on_both_backends};
+use uuid::Uuid;
+
+async fn open(db: &ScratchDb) -> Database {
+    Database::open(db.url(), 8).await.expect("database opens")
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap()
+}
+
+fn user(name: &str, email: Option<&str>) -> User {
+    User {
+        id: UserId::new(Uuid::new_v4()),
+        username: Username::parse(name).unwrap(),
+        email: email.map(|e| Email::parse(e).unwrap()),
+        password_hash: Some(PasswordHash::new("$argon2id$v=19$m=8,t=1,p=1$x$y".into())),
+        given_name: Some("Given".into()),
+        family_name: None,
+        disabled: false,
+        created_at: t0(),
+    }
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        id: ClientId::parse(id).unwrap(),
+        name: id.into(),
+        auth: ClientAuth::Confidential {
+            secret_digest: Digest::from_bytes([9; 32]),
+        },
+        redirect_uris: vec![
+            RedirectUri::parse("myapp://callback").unwrap(),
+            RedirectUri::parse("https://a.example/cb?x=1").unwrap(),
+        ],
+        grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        scope: Scope::parse("read write").unwrap(),
+        access_token_ttl: Some(Duration::seconds(42961)),
+        refresh_mode: Some(auth_core::RefreshMode::Reuse),
+        created_at: t0(),
+    }
+}
+
+fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        digest: Digest::from_bytes([byte; 32]),
+        family,
+        client_id: ClientId::parse(client).unwrap(),
+        user_id: user,
+        scope: Scope::parse("read").unwrap(),
+        issued_at: t0(),
+        expires_at: t0() + Duration::days(1),
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+on_both_backends! {
+    users_round_trip_and_conflict => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        let u = user("John", Some("John@Example.org"));
+        UserRepository::create(&d, &u).await.unwrap();
+        let by_name = d.find_by_login("john").await.unwrap().unwrap();
+        assert_eq!(by_name.id, u.id);
+        assert_eq!(by_name.given_name.as_deref(), Some("Given"));
+        assert_eq!(d.find_by_login("john@example.org").await.unwrap().unwrap().id, u.id);
+        assert!(d.find_by_login("nobody").await.unwrap().is_none());
+        assert_eq!(d.find_by_id(u.id).await.unwrap().unwrap().username.as_str(), "john");
+        let dup = UserRepository::create(&d, &user("john", None)).await;
+        assert!(matches!(dup, Err(StoreError::Conflict("user"))), "{dup:?}");
+        let dup_email = UserRepository::create(&d, &user("other", Some("john@example.org"))).await;
+        assert!(matches!(dup_email, Err(StoreError::Conflict("user"))));
+        assert_eq!(UserRepository::list(&d).await.unwrap().len(), 1);
+    };
+
+    clients_round_trip => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        let c = client("breakout_app");
+        ClientRepository::create(&d, &c).await.unwrap();
+        let back = d.find(&c.id).await.unwrap().unwrap();
+        assert_eq!(back.auth, c.auth);
+        assert_eq!(back.redirect_uris, c.redirect_uris);
+        assert_eq!(back.grant_types, c.grant_types);
+        assert_eq!(back.scope, c.scope);
+        assert_eq!(back.access_token_ttl, c.access_token_ttl);
+        assert_eq!(back.refresh_mode, c.refresh_mode);
+        assert!(matches!(ClientRepository::create(&d, &c).await, Err(StoreError::Conflict("client"))));
+        assert!(d.find(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());
+    };
+
+    refresh_rotation_is_conditional => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let u = user("alice", None);
+        UserRepository::create(&d, &u).await.unwrap();
+        let family = FamilyId::new(Uuid::new_v4());
+        let first = refresh(1, family, "app", Some(u.id));
+        d.insert_refresh(&first).await.unwrap();
+        assert_eq!(d.find_refresh(&first.digest).await.unwrap().unwrap(), first);
+        let second = refresh(2, family, "app", Some(u.id));
+        let now = t0() + Duration::minutes(1);
+        assert_eq!(d.rotate_refresh(&first.digest, &second, now).await.unwrap(), RotateOutcome::Rotated);
+        assert_eq!(d.find_refresh(&first.digest).await.unwrap().unwrap().rotated_at, Some(now));
+        // A second rotation of the same token changes nothing.
+        let third = refresh(3, family, "app", Some(u.id));
+        assert_eq!(d.rotate_refresh(&first.digest, &third, now).await.unwrap(), RotateOutcome::NotActive);
+        assert!(d.find_refresh(&third.digest).await.unwrap().is_none());
+        // Expired tokens do not rotate either.
+        let late = t0() + Duration::days(2);
+        assert_eq!(d.rotate_refresh(&second.digest, &third, late).await.unwrap(), RotateOutcome::NotActive);
+        // Family revocation touches the family only.
+        let other = refresh(4, FamilyId::new(Uuid::new_v4()), "app", None);
+        d.insert_refresh(&other).await.unwrap();
+        assert_eq!(d.revoke_family(family, now).await.unwrap(), 2);
+        assert_eq!(d.revoke_family(family, now).await.unwrap(), 0);
+        assert!(d.find_refresh(&second.digest).await.unwrap().unwrap().revoked_at.is_some());
+        assert!(d.find_refresh(&other.digest).await.unwrap().unwrap().revoked_at.is_none());
+        assert_eq!(d.rotate_refresh(&second.digest, &third, now).await.unwrap(), RotateOutcome::NotActive);
+    };
+
+    a_failed_rotation_insert_rolls_back => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let family = FamilyId::new(Uuid::new_v4());
+        let first = refresh(1, family, "app", None);
+        let taken = refresh(2, family, "app", None);
+        d.insert_refresh(&first).await.unwrap();
+        d.insert_refresh(&taken).await.unwrap();
+        // The successor's digest collides: the insert fails, so the
+        // retirement of the old token must roll back with it.
+        assert!(d.rotate_refresh(&first.digest, &taken, t0()).await.is_err());
+        assert!(d.find_refresh(&first.digest).await.unwrap().unwrap().rotated_at.is_none());
+    };
+
+    concurrent_rotations_have_one_winner => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let family = FamilyId::new(Uuid::new_v4());
+        let first = refresh(0, family, "app", None);
+        d.insert_refresh(&first).await.unwrap();
+        let tasks: Vec<_> = (1..=32u8).map(|i| {
+            let d = d.clone();
+            let digest = first.digest;
+            tokio::spawn(async move {
+                d.rotate_refresh(&digest, &refresh(i, family, "app", None), t0()).await
+            })
+        }).collect();
+        let mut won = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap() == RotateOutcome::Rotated {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1);
+    };
+
+    access_revocation_list => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        let id = Uuid::new_v4();
+        assert!(!d.is_access_revoked(id).await.unwrap());
+        d.revoke_access(id, t0()).await.unwrap();
+        d.revoke_access(id, t0()).await.unwrap();
+        assert!(d.is_access_revoked(id).await.unwrap());
+    };
+
+    signing_keys_newest_first => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        let old = auth_crypto::generate_signing_key(t0()).unwrap();
+        let new = auth_crypto::generate_signing_key(t0() + Duration::days(1)).unwrap();
+        d.insert(&old).await.unwrap();
+        d.insert(&new).await.unwrap();
+        let keys = KeyRepository::list(&d).await.unwrap();
+        assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id, old.key_id]);
+        assert_eq!(keys[1].secret_paserk, old.secret_paserk);
+    };
+
+    migrations_are_idempotent => |db: ScratchDb| async move {
+        open(&db).await;
+        let d = open(&db).await;
+        d.ping().await.unwrap();
+    };
+}
