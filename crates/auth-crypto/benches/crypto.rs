@@ -1,4 +1,5 @@
-//! Cost of the primitives on the token endpoint's hot path.
+//! A benchmark, not server code: a failed setup should stop it loudly.
+#![allow(clippy::unwrap_used)]
 use auth_core::ports::{SecretDigest, TokenCodec};
 use auth_core::types::{AccessClaims, ClientId, Password, Scope};
 use auth_crypto::{

@@ -192,6 +192,13 @@ impl Database {
     }
 }
 
+#[async_trait::async_trait]
+impl auth_core::ports::Readiness for Database {
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.ping().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,12 +219,5 @@ mod tests {
         ));
         assert!(Target::parse("mysql://x").is_err());
         assert!(Target::parse("sqlite://").is_err());
-    }
-}
-
-#[async_trait::async_trait]
-impl auth_core::ports::Readiness for Database {
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.ping().await
     }
 }

@@ -1,0 +1,176 @@
+//! The command line, run as a user would run it.
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("PORTCULLIS_DATABASE_URL")
+            .env_remove("PORTCULLIS_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+#[test]
+fn client_create_json_and_list() {
+    let cli = Cli::new();
+    let out = cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Breakout",
+            "--id",
+            "breakout_app",
+            "--grant-type",
+            "password",
+            "--scope",
+            "read write",
+            "--json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["client_id"], "breakout_app");
+    assert_eq!(v["client_secret"].as_str().unwrap().len(), 43);
+    // The default database is portcullis.db in the working directory.
+    assert!(cli.dir.path().join("portcullis.db").exists());
+    let public = cli.ok(
+        &["client", "create", "--name", "spa", "--public", "--json"],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(&public).unwrap();
+    assert!(v["client_secret"].is_null());
+    let list = cli.ok(&["client", "list", "--json"], None);
+    let rows: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["grant_types"], serde_json::json!(["password"]));
+    assert_eq!(rows[0]["scope"], "read write");
+    assert_eq!(rows[1]["public"], true);
+    assert_eq!(rows[1]["client_id"], v["client_id"]);
+}
+
+#[test]
+fn bad_arguments_create_nothing() {
+    let cli = Cli::new();
+    for args in [
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "implicit",
+        ][..],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--public",
+            "--grant-type",
+            "client_credentials",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "/relative",
+        ],
+        &["client", "create", "--name", "x", "--id", "bad:id"],
+    ] {
+        let out = cli.run(args, None);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{args:?}"
+        );
+    }
+    assert_eq!(cli.ok(&["client", "list"], None), "");
+}
+
+#[test]
+fn user_create_reads_the_password_from_stdin() {
+    let cli = Cli::new();
+    let out = cli.ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "John",
+            "--email",
+            "john@example.org",
+            "--password-stdin",
+        ],
+        Some("s3cret\n"),
+    );
+    assert!(out.starts_with("user_id: "));
+    let dup = cli.run(
+        &["user", "create", "--username", "john", "--password-stdin"],
+        Some("x"),
+    );
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let list = cli.ok(&["user", "list", "--json"], None);
+    let v: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(v["username"], "john");
+    assert!(!list.contains("s3cret") && !list.contains("argon2"));
+    // Without --password-stdin the command refuses rather than prompting.
+    assert!(
+        !cli.run(&["user", "create", "--username", "x"], None)
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn migrate_and_settings_file() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.dir.path().join("p.toml"),
+        "database_url = \"sqlite://other.db\"\n",
+    )
+    .unwrap();
+    cli.ok(&["--config", "p.toml", "migrate"], None);
+    assert!(cli.dir.path().join("other.db").exists());
+    std::fs::write(cli.dir.path().join("bad.toml"), "unknown_key = 1\n").unwrap();
+    let out = cli.run(&["--config", "bad.toml", "migrate"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid"));
+}
