@@ -1,4 +1,6 @@
 //! The command line, run as a user would run it.
+// Test code: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used)]
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
