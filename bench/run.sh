@@ -55,7 +55,7 @@ client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_i
 client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
 
-RUST_LOG=warn run serve >"$work/server.log" 2>&1 &
+RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break

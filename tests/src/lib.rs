@@ -296,7 +296,7 @@ impl TestApp {
         let mut out = Vec::new();
         for q in queries {
             let lines: Vec<Line> = match &self.database {
-                Database::Sqlite(pool) => diesel::sql_query(q)
+                Database::Sqlite { readers: pool, .. } => diesel::sql_query(q)
                     .load(&mut *pool.get().await.unwrap())
                     .await
                     .unwrap(),

@@ -14,7 +14,7 @@ use crate::schema::clients;
 impl ClientRepository for Database {
     async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
         let row = ClientRow::from(client);
-        with_conn!(self, |conn| diesel::insert_into(clients::table)
+        with_conn!(writer self, |conn| diesel::insert_into(clients::table)
             .values(&row)
             .execute(conn)
             .await

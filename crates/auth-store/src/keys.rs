@@ -24,7 +24,7 @@ impl KeyRepository for Database {
 
     async fn insert(&self, key: &SigningKey) -> Result<(), StoreError> {
         let row = KeyRow::from(key);
-        with_conn!(self, |conn| diesel::insert_into(signing_keys::table)
+        with_conn!(writer self, |conn| diesel::insert_into(signing_keys::table)
             .values(&row)
             .execute(conn)
             .await

@@ -17,7 +17,7 @@ use crate::schema::{refresh_tokens as rt, revoked_access_tokens as revoked};
 impl TokenRepository for Database {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
         let row = RefreshRow::from(token);
-        with_conn!(self, |conn| diesel::insert_into(rt::table)
+        with_conn!(writer self, |conn| diesel::insert_into(rt::table)
             .values(&row)
             .execute(conn)
             .await
@@ -53,7 +53,7 @@ impl TokenRepository for Database {
         // presenting the same token, the second finds `rotated_at` already
         // set (PostgreSQL re-checks the WHERE clause after the row lock;
         // SQLite runs one writer at a time) and changes nothing.
-        with_conn!(self, |conn| conn
+        with_conn!(writer self, |conn| conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let retired = diesel::update(
                     rt::table
@@ -81,7 +81,7 @@ impl TokenRepository for Database {
     async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let family = family.as_uuid().to_string();
         let now = naive(now);
-        let n = with_conn!(self, |conn| diesel::update(
+        let n = with_conn!(writer self, |conn| diesel::update(
             rt::table
                 .filter(rt::family_id.eq(&family))
                 .filter(rt::revoked_at.is_null())
@@ -100,7 +100,7 @@ impl TokenRepository for Database {
     ) -> Result<(), StoreError> {
         let id = token_id.to_string();
         let expires_at = naive(expires_at);
-        with_conn!(self, |conn| diesel::insert_into(revoked::table)
+        with_conn!(writer self, |conn| diesel::insert_into(revoked::table)
             .values((
                 revoked::token_id.eq(&id),
                 revoked::expires_at.eq(expires_at)

@@ -14,7 +14,7 @@ use crate::schema::users;
 impl UserRepository for Database {
     async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        with_conn!(self, |conn| diesel::insert_into(users::table)
+        with_conn!(writer self, |conn| diesel::insert_into(users::table)
             .values(&row)
             .execute(conn)
             .await
