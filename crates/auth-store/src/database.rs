@@ -8,10 +8,45 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// The SQLite writer: statements run on tokio's blocking pool, because a
+/// commit may checkpoint the WAL and fsync, which must not stall a worker.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// A SQLite reader: statements run on the calling thread. WAL readers never
+/// wait for the writer and answer from the page cache in microseconds, less
+/// than the two thread hand-offs of the blocking pool cost (measured: the
+/// hand-offs were most of the CPU of a refresh under load).
+pub type SqliteReader = SyncConnectionWrapper<SqliteConnection, Inline>;
+
+/// The executor of [`SqliteReader`]: runs the task where it is called.
+pub struct Inline;
+
+type BoxedResult<'a, R> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<R, Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'a,
+    >,
+>;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxedResult<'a, R>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
 
 /// Which database engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +112,7 @@ pub enum Database {
     /// instead of in SQLite's busy handler, which sleeps in steps of up to
     /// 100 ms. Reads run beside them on the readers (WAL).
     Sqlite {
-        readers: Pool<SqliteConn>,
+        readers: Pool<SqliteReader>,
         writer: Pool<SqliteConn>,
     },
     Postgres(Pool<AsyncPgConnection>),
@@ -149,6 +184,27 @@ macro_rules! build_pool {
     };
 }
 
+/// A pool manager for SQLite connections (reader or writer), each set up with
+/// [`SQLITE_SETUP`].
+fn sqlite_manager<C>(path: &str) -> AsyncDieselConnectionManager<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + 'static,
+{
+    let mut config = ManagerConfig::<C>::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|path: &str| {
+        let path = path.to_owned();
+        Box::pin(async move {
+            let mut conn = C::establish(&path).await?;
+            conn.batch_execute(SQLITE_SETUP)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    AsyncDieselConnectionManager::new_with_config(path, config)
+}
+
 impl Database {
     /// Opens a pool for `url` (`sqlite://FILE` or `postgres://...`) and runs
     /// pending migrations.
@@ -156,27 +212,10 @@ impl Database {
         let target = Target::parse(url)?;
         crate::migrate::run(&target).await?;
         let db = match target {
-            Target::Sqlite(path) => {
-                let manager = || {
-                    let mut config = ManagerConfig::<SqliteConn>::default();
-                    config.recycling_method = RecyclingMethod::Fast;
-                    config.custom_setup = Box::new(|path: &str| {
-                        let path = path.to_owned();
-                        Box::pin(async move {
-                            let mut conn = SqliteConn::establish(&path).await?;
-                            conn.batch_execute(SQLITE_SETUP)
-                                .await
-                                .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                            Ok(conn)
-                        })
-                    });
-                    AsyncDieselConnectionManager::new_with_config(path.clone(), config)
-                };
-                Self::Sqlite {
-                    readers: build_pool!(manager(), max_connections)?,
-                    writer: build_pool!(manager(), 1usize)?,
-                }
-            }
+            Target::Sqlite(path) => Self::Sqlite {
+                readers: build_pool!(sqlite_manager::<SqliteReader>(&path), max_connections)?,
+                writer: build_pool!(sqlite_manager::<SqliteConn>(&path), 1usize)?,
+            },
             Target::Postgres(url) => {
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
