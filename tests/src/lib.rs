@@ -228,6 +228,9 @@ impl TestApp {
             scope: Scope::parse(spec.scope).unwrap(),
             access_token_ttl: spec.access_ttl.map(Duration::seconds),
             refresh_mode: None,
+            first_party: spec.first_party,
+            legacy_token_redirect: spec.legacy,
+            allow_plain_pkce: false,
         };
         let (c, secret) = register_client(self.services.tokens.ports(), spec, self.clock.now())
             .await
@@ -319,6 +322,9 @@ pub struct ClientSetup<'a> {
     pub grants: &'a [&'a str],
     pub scope: &'a str,
     pub access_ttl: Option<i64>,
+    pub redirect_uris: &'a [&'a str],
+    pub first_party: bool,
+    pub legacy: bool,
 }
 
 impl Default for ClientSetup<'_> {
@@ -329,6 +335,9 @@ impl Default for ClientSetup<'_> {
             grants: &["password", "refresh_token", "client_credentials"],
             scope: "read write",
             access_ttl: None,
+            redirect_uris: &[],
+            first_party: true,
+            legacy: false,
         }
     }
 }

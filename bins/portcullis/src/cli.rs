@@ -91,6 +91,17 @@ struct ClientCreate {
     /// Refresh token behaviour: rotate (default) or reuse.
     #[arg(long = "refresh-mode")]
     refresh_mode: Option<String>,
+    /// Trusted client: users are not asked for consent.
+    #[arg(long = "first-party")]
+    first_party: bool,
+    /// Seed 000's redirect login: after login, send the tokens to the
+    /// redirect URI in its query (also defaults to one-month access tokens
+    /// and a refresh token that stays the same).
+    #[arg(long = "legacy-token-redirect")]
+    legacy_token_redirect: bool,
+    /// Accept PKCE code_challenge_method=plain (S256 is always accepted).
+    #[arg(long = "allow-plain-pkce")]
+    allow_plain_pkce: bool,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -214,6 +225,9 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                         })
                     })
                     .transpose()?,
+                first_party: args.first_party,
+                legacy_token_redirect: args.legacy_token_redirect,
+                allow_plain_pkce: args.allow_plain_pkce,
             };
             let (client, secret) =
                 register_client(services.tokens.ports(), spec, clock.now()).await?;

@@ -34,7 +34,9 @@ impl Services {
         let ports = Ports {
             users: shared.clone(),
             clients: shared.clone(),
-            tokens: shared,
+            tokens: shared.clone(),
+            codes: shared.clone(),
+            sessions: shared,
             hasher: Arc::new(hasher),
             codec: Arc::new(PasetoCodec::new(ring)),
             digest: Arc::new(Sha256Digest),

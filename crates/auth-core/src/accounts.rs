@@ -23,6 +23,12 @@ pub struct ClientSpec {
     pub scope: Scope,
     pub access_token_ttl: Option<Duration>,
     pub refresh_mode: Option<RefreshMode>,
+    pub first_party: bool,
+    /// Seed 000's redirect login. Its document also says access tokens live
+    /// one month and the refresh token stays the same: those become this
+    /// client's defaults unless set explicitly.
+    pub legacy_token_redirect: bool,
+    pub allow_plain_pkce: bool,
 }
 
 /// Why a registration was refused.
@@ -95,8 +101,15 @@ pub async fn register_client(
         redirect_uris: spec.redirect_uris,
         grant_types,
         scope: spec.scope,
-        access_token_ttl: spec.access_token_ttl,
-        refresh_mode: spec.refresh_mode,
+        access_token_ttl: spec
+            .access_token_ttl
+            .or(spec.legacy_token_redirect.then(|| Duration::days(30))),
+        refresh_mode: spec
+            .refresh_mode
+            .or(spec.legacy_token_redirect.then_some(RefreshMode::Reuse)),
+        first_party: spec.first_party,
+        legacy_token_redirect: spec.legacy_token_redirect,
+        allow_plain_pkce: spec.allow_plain_pkce,
         created_at: now,
     };
     ports.clients.create(&client).await?;
@@ -162,6 +175,9 @@ mod tests {
             scope: Scope::parse("read").unwrap(),
             access_token_ttl: None,
             refresh_mode: None,
+            first_party: false,
+            legacy_token_redirect: false,
+            allow_plain_pkce: false,
         }
     }
 

@@ -11,10 +11,12 @@
 )]
 
 pub mod accounts;
+pub mod authorize;
 pub mod error;
 pub mod grants;
 pub mod policy;
 pub mod ports;
+pub mod sessions;
 pub mod types;
 
 pub use error::{ErrorCode, FlowError, OAuthError};

@@ -42,6 +42,10 @@ pub struct TokenPolicy {
     /// without counting as a replay, for clients that race themselves (two
     /// tabs refreshing at once). Zero, the default, allows no such window.
     pub refresh_grace: Duration,
+    /// How long a browser stays signed in at most.
+    pub session_lifetime: Duration,
+    /// How long a browser stays signed in without being seen.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for TokenPolicy {
@@ -52,6 +56,8 @@ impl Default for TokenPolicy {
             authorization_code_ttl: Duration::seconds(300),
             refresh_mode: RefreshMode::Rotate,
             refresh_grace: Duration::zero(),
+            session_lifetime: Duration::hours(12),
+            session_idle_timeout: Duration::hours(2),
         }
     }
 }

@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::error::{CryptoError, StoreError};
 use crate::types::{
-    AccessClaims, Client, ClientId, Digest, FamilyId, NewClient, NewUser, OpaqueToken, Password,
-    PasswordHash, RefreshTokenRecord, SigningKey, User, UserId,
+    AccessClaims, AuthorizationCode, BrowserSession, Client, ClientId, Digest, FamilyId,
+    IssuedFromCode, NewClient, NewUser, OpaqueToken, Password, PasswordHash, RefreshTokenRecord,
+    SigningKey, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -143,4 +144,27 @@ pub trait KeyRepository: Send + Sync {
 #[async_trait]
 pub trait Readiness: Send + Sync {
     async fn ready(&self) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AuthorizationCodeRepository: Send + Sync {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    async fn find_code(&self, digest: &Digest) -> Result<Option<AuthorizationCode>, StoreError>;
+    /// Marks the code used, only if it is not yet: `true` for the one
+    /// request that wins. A single conditional statement.
+    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Records what redeeming the code issued, for revocation on replay.
+    async fn record_issued(
+        &self,
+        digest: &Digest,
+        issued: &IssuedFromCode,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn create_session(&self, session: &BrowserSession) -> Result<(), StoreError>;
+    async fn find_session(&self, digest: &Digest) -> Result<Option<BrowserSession>, StoreError>;
+    async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
 }

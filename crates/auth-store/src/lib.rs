@@ -13,10 +13,12 @@
 #[macro_use]
 mod database;
 mod clients;
+mod codes;
 mod keys;
 mod migrate;
 mod rows;
 mod schema;
+mod sessions;
 mod tokens;
 mod users;
 

@@ -3,14 +3,15 @@
 use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
-    Client, ClientAuth, ClientId, Digest, Email, FamilyId, GrantType, OpaqueToken, PasswordHash,
+    AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth, ClientId,
+    CodeChallenge, Digest, Email, FamilyId, GrantType, IssuedFromCode, OpaqueToken, PasswordHash,
     RedirectUri, RefreshTokenRecord, Scope, SigningKey, User, UserId, Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::{clients, refresh_tokens, signing_keys, users};
+use crate::schema::{authorization_codes, clients, refresh_tokens, sessions, signing_keys, users};
 
 #[derive(Debug, thiserror::Error)]
 #[error("corrupt {table} row: {detail}")]
@@ -100,6 +101,9 @@ pub(crate) struct ClientRow {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_mode: Option<String>,
     pub created_at: NaiveDateTime,
+    pub first_party: bool,
+    pub legacy_token_redirect: bool,
+    pub allow_plain_pkce: bool,
 }
 
 impl From<&Client> for ClientRow {
@@ -120,6 +124,9 @@ impl From<&Client> for ClientRow {
             access_token_ttl_secs: c.access_token_ttl.map(|d| d.num_seconds()),
             refresh_mode: c.refresh_mode.map(|m| m.as_str().to_owned()),
             created_at: naive(c.created_at),
+            first_party: c.first_party,
+            legacy_token_redirect: c.legacy_token_redirect,
+            allow_plain_pkce: c.allow_plain_pkce,
         }
     }
 }
@@ -157,6 +164,9 @@ impl TryFrom<ClientRow> for Client {
                 .refresh_mode
                 .map(|m| RefreshMode::parse(&m).ok_or_else(|| bad(&m)))
                 .transpose()?,
+            first_party: r.first_party,
+            legacy_token_redirect: r.legacy_token_redirect,
+            allow_plain_pkce: r.allow_plain_pkce,
             created_at: utc(r.created_at),
         })
     }
@@ -245,5 +255,128 @@ impl From<KeyRow> for SigningKey {
             secret_paserk: OpaqueToken::new(r.secret_paserk),
             created_at: utc(r.created_at),
         }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct CodeRow {
+    pub digest: Vec<u8>,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub consumed_at: Option<NaiveDateTime>,
+    pub issued_family_id: Option<String>,
+    pub issued_access_token_id: Option<String>,
+    pub issued_access_expires_at: Option<NaiveDateTime>,
+}
+
+impl From<&AuthorizationCode> for CodeRow {
+    fn from(c: &AuthorizationCode) -> Self {
+        Self {
+            digest: c.digest.as_bytes().to_vec(),
+            client_id: c.client_id.as_str().to_owned(),
+            user_id: c.user_id.to_string(),
+            redirect_uri: c.redirect_uri.as_str().to_owned(),
+            scope: c.scope.to_string(),
+            code_challenge: c.challenge.as_ref().map(|ch| ch.value().to_owned()),
+            code_challenge_method: c
+                .challenge
+                .as_ref()
+                .map(|ch| ch.method().as_str().to_owned()),
+            issued_at: naive(c.issued_at),
+            expires_at: naive(c.expires_at),
+            consumed_at: c.consumed_at.map(naive),
+            issued_family_id: c
+                .issued
+                .and_then(|i| i.family)
+                .map(|f| f.as_uuid().to_string()),
+            issued_access_token_id: c.issued.map(|i| i.access_token_id.to_string()),
+            issued_access_expires_at: c.issued.map(|i| naive(i.access_expires_at)),
+        }
+    }
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("authorization_codes", e);
+        let uuid = |s: &str| Uuid::parse_str(s).map_err(|e| bad(&e));
+        let challenge = match (r.code_challenge, r.code_challenge_method) {
+            (Some(value), Some(method)) => Some(
+                ChallengeMethod::parse(&method)
+                    .and_then(|m| CodeChallenge::parse(&value, m))
+                    .map_err(|e| bad(&e))?,
+            ),
+            _ => None,
+        };
+        let issued = match (r.issued_access_token_id, r.issued_access_expires_at) {
+            (Some(id), Some(at)) => Some(IssuedFromCode {
+                family: r
+                    .issued_family_id
+                    .map(|f| uuid(&f).map(FamilyId::new))
+                    .transpose()?,
+                access_token_id: uuid(&id)?,
+                access_expires_at: utc(at),
+            }),
+            _ => None,
+        };
+        Ok(AuthorizationCode {
+            digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
+            client_id: ClientId::parse(&r.client_id).map_err(|e| bad(&e))?,
+            user_id: UserId::new(uuid(&r.user_id)?),
+            redirect_uri: RedirectUri::parse(&r.redirect_uri).map_err(|e| bad(&e))?,
+            scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
+            challenge,
+            issued_at: utc(r.issued_at),
+            expires_at: utc(r.expires_at),
+            consumed_at: r.consumed_at.map(utc),
+            issued,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct SessionRow {
+    pub digest: Vec<u8>,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+}
+
+impl From<&BrowserSession> for SessionRow {
+    fn from(s: &BrowserSession) -> Self {
+        Self {
+            digest: s.digest.as_bytes().to_vec(),
+            user_id: s.user_id.to_string(),
+            created_at: naive(s.created_at),
+            expires_at: naive(s.expires_at),
+            last_seen_at: naive(s.last_seen_at),
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for BrowserSession {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("sessions", e);
+        Ok(BrowserSession {
+            digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
+            user_id: UserId::new(Uuid::parse_str(&r.user_id).map_err(|e| bad(&e))?),
+            created_at: utc(r.created_at),
+            expires_at: utc(r.expires_at),
+            last_seen_at: utc(r.last_seen_at),
+        })
     }
 }

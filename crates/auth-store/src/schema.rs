@@ -23,6 +23,9 @@ diesel::table! {
         access_token_ttl_secs -> Nullable<BigInt>,
         refresh_mode -> Nullable<Text>,
         created_at -> Timestamp,
+        first_party -> Bool,
+        legacy_token_redirect -> Bool,
+        allow_plain_pkce -> Bool,
     }
 }
 
@@ -53,6 +56,34 @@ diesel::table! {
         public_paserk -> Text,
         secret_paserk -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    authorization_codes (digest) {
+        digest -> Binary,
+        client_id -> Text,
+        user_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+        issued_family_id -> Nullable<Text>,
+        issued_access_token_id -> Nullable<Text>,
+        issued_access_expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (digest) {
+        digest -> Binary,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_seen_at -> Timestamp,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The repository contract, run against every backend.
 use auth_core::error::StoreError;
 use auth_core::ports::{
-    ClientRepository, KeyRepository, RotateOutcome, TokenRepository, UserRepository,
+    AuthorizationCodeRepository, ClientRepository, KeyRepository, RotateOutcome, SessionRepository,
+    TokenRepository, UserRepository,
 };
 use auth_core::types::*;
 use auth_store::Database;
@@ -45,6 +46,9 @@ fn client(id: &str) -> Client {
         scope: Scope::parse("read write").unwrap(),
         access_token_ttl: Some(Duration::seconds(42961)),
         refresh_mode: Some(auth_core::RefreshMode::Reuse),
+        first_party: true,
+        legacy_token_redirect: true,
+        allow_plain_pkce: false,
         created_at: t0(),
     }
 }
@@ -92,6 +96,7 @@ on_both_backends! {
         assert_eq!(back.scope, c.scope);
         assert_eq!(back.access_token_ttl, c.access_token_ttl);
         assert_eq!(back.refresh_mode, c.refresh_mode);
+        assert_eq!((back.first_party, back.legacy_token_redirect, back.allow_plain_pkce), (true, true, false));
         assert!(matches!(ClientRepository::create(&d, &c).await, Err(StoreError::Conflict("client"))));
         assert!(d.find(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());
     };
@@ -180,6 +185,54 @@ on_both_backends! {
         let keys = KeyRepository::list(&d).await.unwrap();
         assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id, old.key_id]);
         assert_eq!(keys[1].secret_paserk, old.secret_paserk);
+    };
+
+    codes_round_trip_and_are_consumed_once => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let u = user("alice", None);
+        UserRepository::create(&d, &u).await.unwrap();
+        let code = AuthorizationCode {
+            digest: Digest::from_bytes([5; 32]),
+            client_id: ClientId::parse("app").unwrap(),
+            user_id: u.id,
+            redirect_uri: RedirectUri::parse("myapp://callback").unwrap(),
+            scope: Scope::parse("read").unwrap(),
+            challenge: Some(CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ChallengeMethod::S256).unwrap()),
+            issued_at: t0(),
+            expires_at: t0() + Duration::seconds(300),
+            consumed_at: None,
+            issued: None,
+        };
+        d.insert_code(&code).await.unwrap();
+        assert_eq!(d.find_code(&code.digest).await.unwrap().unwrap(), code);
+        let tasks: Vec<_> = (0..16).map(|_| {
+            let d = d.clone();
+            tokio::spawn(async move { d.consume_code(&Digest::from_bytes([5; 32]), t0()).await.unwrap() })
+        }).collect();
+        let mut won = 0;
+        for t in tasks {
+            won += usize::from(t.await.unwrap());
+        }
+        assert_eq!(won, 1, "exactly one consumer wins");
+        let issued = IssuedFromCode { family: Some(FamilyId::new(Uuid::new_v4())), access_token_id: Uuid::new_v4(), access_expires_at: t0() };
+        d.record_issued(&code.digest, &issued).await.unwrap();
+        let back = d.find_code(&code.digest).await.unwrap().unwrap();
+        assert_eq!(back.consumed_at, Some(t0()));
+        assert_eq!(back.issued, Some(issued));
+    };
+
+    sessions_round_trip => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        let u = user("alice", None);
+        UserRepository::create(&d, &u).await.unwrap();
+        let s = BrowserSession { digest: Digest::from_bytes([6; 32]), user_id: u.id, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        d.create_session(&s).await.unwrap();
+        assert_eq!(d.find_session(&s.digest).await.unwrap().unwrap(), s);
+        d.touch_session(&s.digest, t0() + Duration::minutes(5)).await.unwrap();
+        assert_eq!(d.find_session(&s.digest).await.unwrap().unwrap().last_seen_at, t0() + Duration::minutes(5));
+        d.delete_session(&s.digest).await.unwrap();
+        assert!(d.find_session(&s.digest).await.unwrap().is_none());
     };
 
     migrations_are_idempotent => |db: ScratchDb| async move {

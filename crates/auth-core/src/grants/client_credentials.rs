@@ -21,15 +21,7 @@ pub(super) fn run(
         .into());
     }
     let scope = resolve_scope(scope, &client.scope)?;
-    let (access_token, expires_at, expires_in) =
-        service.access_token(client, client.id.to_string(), &scope, now)?;
+    let access = service.access_token(client, client.id.to_string(), &scope, now)?;
     // "A refresh token SHOULD NOT be included." (RFC 6749 section 4.4.3)
-    Ok(IssuedTokens {
-        access_token,
-        expires_at,
-        expires_in,
-        refresh_token: None,
-        scope,
-        user_id: None,
-    })
+    Ok(access.into_issued(None, None, scope, None))
 }

@@ -131,6 +131,91 @@ impl TokenRepository for Tokens {
     }
 }
 
+#[derive(Default)]
+pub struct Codes(pub Mutex<Vec<AuthorizationCode>>);
+
+#[async_trait]
+impl AuthorizationCodeRepository for Codes {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(code.clone());
+        Ok(())
+    }
+    async fn find_code(&self, digest: &Digest) -> Result<Option<AuthorizationCode>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| &c.digest == digest)
+            .cloned())
+    }
+    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut v = self.0.lock().unwrap();
+        match v
+            .iter_mut()
+            .find(|c| &c.digest == digest && c.consumed_at.is_none())
+        {
+            Some(c) => {
+                c.consumed_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    async fn record_issued(
+        &self,
+        digest: &Digest,
+        issued: &IssuedFromCode,
+    ) -> Result<(), StoreError> {
+        if let Some(c) = self
+            .0
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|c| &c.digest == digest)
+        {
+            c.issued = Some(*issued);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct Sessions(pub Mutex<Vec<BrowserSession>>);
+
+#[async_trait]
+impl SessionRepository for Sessions {
+    async fn create_session(&self, s: &BrowserSession) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(s.clone());
+        Ok(())
+    }
+    async fn find_session(&self, digest: &Digest) -> Result<Option<BrowserSession>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| &s.digest == digest)
+            .cloned())
+    }
+    async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError> {
+        for s in self
+            .0
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter(|s| &s.digest == digest)
+        {
+            s.last_seen_at = now;
+        }
+        Ok(())
+    }
+    async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.0.lock().unwrap().retain(|s| &s.digest != digest);
+        Ok(())
+    }
+}
+
 /// Stores passwords as `plain:<pw>`; counts verifications, including the
 /// dummy ones for unknown users.
 #[derive(Default)]
@@ -208,6 +293,8 @@ pub struct World {
     pub users: Arc<Users>,
     pub clients: Arc<Clients>,
     pub tokens: Arc<Tokens>,
+    pub codes: Arc<Codes>,
+    pub sessions: Arc<Sessions>,
     pub hasher: Arc<Hasher>,
     pub service: TokenService,
 }
@@ -218,10 +305,14 @@ impl World {
         let clients = Arc::new(Clients::default());
         let tokens = Arc::new(Tokens::default());
         let hasher = Arc::new(Hasher::default());
+        let codes = Arc::new(Codes::default());
+        let sessions = Arc::new(Sessions::default());
         let ports = Ports {
             users: users.clone(),
             clients: clients.clone(),
             tokens: tokens.clone(),
+            codes: codes.clone(),
+            sessions: sessions.clone(),
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
             digest: Arc::new(Digests),
@@ -232,6 +323,8 @@ impl World {
             users,
             clients,
             tokens,
+            codes,
+            sessions,
             hasher,
             service,
         }
@@ -258,6 +351,9 @@ impl World {
             scope: Scope::parse(scope).unwrap(),
             access_token_ttl: None,
             refresh_mode: None,
+            first_party: true,
+            legacy_token_redirect: false,
+            allow_plain_pkce: false,
             created_at: t0(),
         };
         self.clients.0.lock().unwrap().push(client.clone());

@@ -4,6 +4,7 @@
 //! machine in `refresh_token`) followed by the port call that decision names.
 //! Atomicity lives in the port (`rotate_refresh` is one conditional
 //! statement), never in a read-then-write here.
+pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
 mod password;
@@ -18,8 +19,8 @@ pub use client_auth::ClientCredentials;
 use crate::error::{FlowError, OAuthError};
 use crate::policy::TokenPolicy;
 use crate::ports::{
-    ClientRepository, PasswordHasher, RandomSource, SecretDigest, TokenCodec, TokenRepository,
-    UserRepository,
+    AuthorizationCodeRepository, ClientRepository, PasswordHasher, RandomSource, SecretDigest,
+    SessionRepository, TokenCodec, TokenRepository, UserRepository,
 };
 use crate::types::{
     AccessClaims, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken, RefreshTokenRecord,
@@ -33,6 +34,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub tokens: Arc<dyn TokenRepository>,
+    pub codes: Arc<dyn AuthorizationCodeRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub codec: Arc<dyn TokenCodec>,
     pub digest: Arc<dyn SecretDigest>,
@@ -55,6 +58,12 @@ pub enum GrantRequest {
         refresh_token: OpaqueToken,
         scope: Option<Scope>,
     },
+    /// RFC 6749 section 4.1.3 with RFC 7636 section 4.5.
+    AuthorizationCode {
+        code: OpaqueToken,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
 }
 
 impl GrantRequest {
@@ -63,6 +72,7 @@ impl GrantRequest {
             Self::Password { .. } => GrantType::Password,
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         }
     }
 }
@@ -123,6 +133,14 @@ impl TokenService {
                 refresh_token,
                 scope,
             } => refresh_token::run(self, client, &refresh_token, scope, now).await,
+            GrantRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                authorization_code::redeem(self, client, &code, redirect_uri, code_verifier, now)
+                    .await
+            }
         }
     }
 
@@ -133,7 +151,7 @@ impl TokenService {
         subject: String,
         scope: &Scope,
         now: DateTime<Utc>,
-    ) -> Result<(OpaqueToken, DateTime<Utc>, i64), FlowError> {
+    ) -> Result<SignedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
         let claims = AccessClaims {
             issuer: self.issuer.clone(),
@@ -145,11 +163,12 @@ impl TokenService {
             token_id: self.ports.random.uuid(),
         };
         let token = self.ports.codec.issue(&claims)?;
-        Ok((
-            OpaqueToken::new(token),
-            claims.expires_at,
-            ttl.num_seconds(),
-        ))
+        Ok(SignedAccess {
+            token: OpaqueToken::new(token),
+            expires_at: claims.expires_at,
+            expires_in: ttl.num_seconds(),
+            token_id: claims.token_id,
+        })
     }
 
     /// A fresh refresh token record in `family` and the token it stands for.
@@ -178,31 +197,52 @@ impl TokenService {
 
     /// Issues the tokens for a user: an access token, and a refresh token in
     /// a new family when the client may refresh.
-    async fn tokens_for_user(
+    pub async fn tokens_for_user(
         &self,
         client: &Client,
         user_id: UserId,
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        let (access_token, expires_at, expires_in) =
-            self.access_token(client, user_id.to_string(), &scope, now)?;
-        let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let access = self.access_token(client, user_id.to_string(), &scope, now)?;
+        let (refresh_token, family) = if client.allows(GrantType::RefreshToken) {
             let family = FamilyId::new(self.ports.random.uuid());
             let (token, record) = self.new_refresh(client, Some(user_id), &scope, family, now);
             self.ports.tokens.insert_refresh(&record).await?;
-            Some(token)
+            (Some(token), Some(family))
         } else {
-            None
+            (None, None)
         };
-        Ok(IssuedTokens {
-            access_token,
-            expires_at,
-            expires_in,
+        Ok(access.into_issued(refresh_token, family, scope, Some(user_id)))
+    }
+}
+
+/// A signed access token and its facts.
+struct SignedAccess {
+    token: OpaqueToken,
+    expires_at: DateTime<Utc>,
+    expires_in: i64,
+    token_id: uuid::Uuid,
+}
+
+impl SignedAccess {
+    fn into_issued(
+        self,
+        refresh_token: Option<OpaqueToken>,
+        family: Option<FamilyId>,
+        scope: Scope,
+        user_id: Option<UserId>,
+    ) -> IssuedTokens {
+        IssuedTokens {
+            access_token: self.token,
+            expires_at: self.expires_at,
+            expires_in: self.expires_in,
             refresh_token,
             scope,
-            user_id: Some(user_id),
-        })
+            user_id,
+            token_id: self.token_id,
+            family,
+        }
     }
 }
 

@@ -190,14 +190,6 @@ fn finish(
     let subject = record
         .user_id
         .map_or_else(|| client.id.to_string(), |u| u.to_string());
-    let (access_token, expires_at, expires_in) =
-        service.access_token(client, subject, &scope, now)?;
-    Ok(IssuedTokens {
-        access_token,
-        expires_at,
-        expires_in,
-        refresh_token,
-        scope,
-        user_id: record.user_id,
-    })
+    let access = service.access_token(client, subject, &scope, now)?;
+    Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }

@@ -471,3 +471,303 @@ fn refresh_state_of_each_record() {
         RefreshStep::RevokeFamily
     );
 }
+
+mod authorization_code {
+    use super::*;
+    use crate::authorize::{AuthorizationRequest, Refusal};
+    use crate::types::RedirectUri;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn world(public: bool) -> (World, crate::types::Client, crate::types::UserId) {
+        let w = World::new(TokenPolicy::default());
+        let mut c = w.add_client(
+            "app",
+            (!public).then_some("s"),
+            &[G::AuthorizationCode, G::RefreshToken],
+            "read write",
+        );
+        c.redirect_uris = vec![RedirectUri::parse("myapp://callback").unwrap()];
+        w.clients.0.lock().unwrap()[0] = c.clone();
+        let u = w.add_user("alice", None, "pw");
+        (w, c, u.id)
+    }
+
+    fn request(f: impl FnOnce(&mut AuthorizationRequest)) -> AuthorizationRequest {
+        let mut r = AuthorizationRequest {
+            client_id: Some("app".into()),
+            redirect_uri: Some("myapp://callback".into()),
+            response_type: Some("code".into()),
+            scope: Some("read".into()),
+            state: Some("xyz".into()),
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+        };
+        f(&mut r);
+        r
+    }
+
+    fn redeem(code: &OpaqueToken, redirect: Option<&str>, verifier: Option<&str>) -> GrantRequest {
+        GrantRequest::AuthorizationCode {
+            code: code.clone(),
+            redirect_uri: redirect.map(str::to_owned),
+            code_verifier: verifier.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn validation_refusals_and_how_they_are_delivered() {
+        let (w, _, _) = world(true);
+        // (request, Some(error code) for a redirect, None for an error page)
+        let cases: Vec<(AuthorizationRequest, Option<ErrorCode>)> = vec![
+            (request(|r| r.client_id = None), None),
+            (request(|r| r.client_id = Some("ghost".into())), None),
+            (
+                request(|r| r.redirect_uri = Some("myapp://callback/".into())),
+                None,
+            ),
+            (
+                request(|r| r.redirect_uri = Some("https://evil.example/cb".into())),
+                None,
+            ),
+            (
+                request(|r| r.response_type = Some("token".into())),
+                Some(ErrorCode::UnsupportedResponseType),
+            ),
+            (
+                request(|r| r.response_type = None),
+                Some(ErrorCode::InvalidRequest),
+            ),
+            (
+                request(|r| r.scope = Some("admin".into())),
+                Some(ErrorCode::InvalidScope),
+            ),
+            (
+                request(|r| {
+                    r.code_challenge = None;
+                    r.code_challenge_method = None;
+                }),
+                Some(ErrorCode::InvalidRequest),
+            ),
+            (
+                request(|r| r.code_challenge_method = Some("plain".into())),
+                Some(ErrorCode::InvalidRequest),
+            ),
+            (
+                request(|r| r.code_challenge_method = None),
+                Some(ErrorCode::InvalidRequest),
+            ),
+            (
+                request(|r| r.code_challenge = Some("short".into())),
+                Some(ErrorCode::InvalidRequest),
+            ),
+        ];
+        for (req, expect) in cases {
+            match (w.service.validate_authorization(&req).await, expect) {
+                (Err(Refusal::Untrusted(_)), None) => {}
+                (
+                    Err(Refusal::Redirect {
+                        error,
+                        state,
+                        redirect_uri,
+                    }),
+                    Some(code),
+                ) => {
+                    assert_eq!(error.code(), code, "{req:?}");
+                    assert_eq!(state.as_deref(), Some("xyz"));
+                    assert_eq!(redirect_uri.as_str(), "myapp://callback");
+                }
+                (other, _) => panic!("{req:?}: {other:?}"),
+            }
+        }
+        // The one registered URI may be omitted.
+        let ok = w
+            .service
+            .validate_authorization(&request(|r| r.redirect_uri = None))
+            .await
+            .unwrap();
+        assert_eq!(ok.redirect_uri.as_str(), "myapp://callback");
+    }
+
+    #[tokio::test]
+    async fn code_redeems_once_with_the_right_verifier() {
+        let (w, c, user) = world(true);
+        let valid = w
+            .service
+            .validate_authorization(&request(|_| {}))
+            .await
+            .unwrap();
+        let (code, ttl) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        assert_eq!(ttl, 300);
+        // Refusals that leave the code usable.
+        for (redirect, verifier, expect) in [
+            (
+                Some("myapp://other"),
+                Some(VERIFIER),
+                ErrorCode::InvalidGrant,
+            ),
+            (
+                Some("myapp://callback"),
+                Some(&"x".repeat(43)[..]),
+                ErrorCode::InvalidGrant,
+            ),
+            (Some("myapp://callback"), None, ErrorCode::InvalidGrant),
+        ] {
+            let r = w
+                .service
+                .exchange(&c, redeem(&code, redirect, verifier), t0())
+                .await;
+            assert_eq!(code_of(r), expect);
+            assert!(w.codes.0.lock().unwrap()[0].consumed_at.is_none());
+        }
+        let t = w
+            .service
+            .exchange(
+                &c,
+                redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
+                t0(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.user_id, Some(user));
+        assert_eq!(t.scope.to_string(), "read");
+        let rt = t.refresh_token.clone().unwrap();
+        // Replay: refused, and what the first redemption issued is revoked.
+        let r = w
+            .service
+            .exchange(
+                &c,
+                redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
+                t0(),
+            )
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+        assert!(
+            w.tokens
+                .revoked_access
+                .lock()
+                .unwrap()
+                .contains(&t.token_id)
+        );
+        let r = w.service.exchange(&c, refresh(&rt, None), t0()).await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+    }
+
+    #[tokio::test]
+    async fn expired_code_and_other_client() {
+        let (w, c, user) = world(true);
+        let other = w.add_client("other", None, &[G::AuthorizationCode], "read");
+        let valid = w
+            .service
+            .validate_authorization(&request(|_| {}))
+            .await
+            .unwrap();
+        let (code, _) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        let r = w
+            .service
+            .exchange(&other, redeem(&code, None, Some(VERIFIER)), t0())
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+        let late = t0() + Duration::seconds(300);
+        let r = w
+            .service
+            .exchange(&c, redeem(&code, None, Some(VERIFIER)), late)
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+        // Within its lifetime, with the redirect URI omitted (PKCE binds it).
+        let t = w
+            .service
+            .exchange(
+                &c,
+                redeem(&code, None, Some(VERIFIER)),
+                late - Duration::seconds(1),
+            )
+            .await;
+        assert!(t.is_ok(), "{t:?}");
+    }
+
+    #[tokio::test]
+    async fn confidential_client_without_pkce_must_repeat_the_redirect_uri() {
+        let (w, c, user) = world(false);
+        let req = request(|r| {
+            r.code_challenge = None;
+            r.code_challenge_method = None;
+        });
+        let valid = w.service.validate_authorization(&req).await.unwrap();
+        let (code, _) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        let r = w
+            .service
+            .exchange(&c, redeem(&code, None, None), t0())
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidRequest);
+        let r = w
+            .service
+            .exchange(
+                &c,
+                redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
+                t0(),
+            )
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+        assert!(
+            w.service
+                .exchange(&c, redeem(&code, Some("myapp://callback"), None), t0())
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_when_idle_or_old_and_end_at_logout() {
+        let (w, _, user) = world(true);
+        let policy = w.service.policy().clone();
+        let id = w.service.start_session(user, t0()).await.unwrap();
+        assert_eq!(
+            w.service.resume_session(id.expose(), t0()).await.unwrap(),
+            Some(user)
+        );
+        let stored = w.sessions.0.lock().unwrap()[0].clone();
+        assert_ne!(
+            stored.digest.as_bytes().to_vec(),
+            id.expose().as_bytes().to_vec()
+        );
+        // Seen regularly, it lives until its absolute lifetime.
+        let mut t = t0();
+        while t + policy.session_idle_timeout / 2 < t0() + policy.session_lifetime {
+            t += policy.session_idle_timeout / 2;
+            assert_eq!(
+                w.service.resume_session(id.expose(), t).await.unwrap(),
+                Some(user),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            w.service
+                .resume_session(id.expose(), t0() + policy.session_lifetime)
+                .await
+                .unwrap(),
+            None
+        );
+        // Idle too long.
+        let id = w.service.start_session(user, t0()).await.unwrap();
+        assert_eq!(
+            w.service
+                .resume_session(id.expose(), t0() + policy.session_idle_timeout)
+                .await
+                .unwrap(),
+            None
+        );
+        // Logout.
+        let id = w.service.start_session(user, t0()).await.unwrap();
+        w.service.end_session(id.expose()).await.unwrap();
+        assert_eq!(
+            w.service.resume_session(id.expose(), t0()).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            w.service.resume_session("forged", t0()).await.unwrap(),
+            None
+        );
+    }
+}

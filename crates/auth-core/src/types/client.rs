@@ -118,6 +118,14 @@ pub struct Client {
     pub access_token_ttl: Option<Duration>,
     /// Overrides the policy's refresh mode for this client.
     pub refresh_mode: Option<RefreshMode>,
+    /// Trusted by the operator: users are not asked for consent.
+    pub first_party: bool,
+    /// Seed 000's redirect login: after login the browser is sent to the
+    /// redirect URI with the tokens in its query.
+    pub legacy_token_redirect: bool,
+    /// Accepts `code_challenge_method=plain` (RFC 7636 section 4.2 permits
+    /// it only where S256 cannot be used).
+    pub allow_plain_pkce: bool,
     pub created_at: DateTime<Utc>,
 }
 

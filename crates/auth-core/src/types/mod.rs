@@ -1,6 +1,8 @@
 //! Domain types. Each parses its raw input once, at the edge, and is trusted
 //! afterwards: a `Scope` in hand is a valid scope.
 mod client;
+mod code;
+mod pkce;
 mod redirect_uri;
 mod scope;
 mod secret;
@@ -8,6 +10,8 @@ mod token;
 mod user;
 
 pub use client::{Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError};
+pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
+pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};

@@ -77,4 +77,8 @@ pub struct IssuedTokens {
     pub refresh_token: Option<OpaqueToken>,
     pub scope: Scope,
     pub user_id: Option<UserId>,
+    /// The access token's `jti`, for the revocation list.
+    pub token_id: Uuid,
+    /// The refresh token's family, when one was issued or kept.
+    pub family: Option<FamilyId>,
 }

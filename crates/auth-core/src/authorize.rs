@@ -1,0 +1,195 @@
+//! The authorization endpoint's rules (RFC 6749 section 4.1.1 and 4.1.2.1,
+//! RFC 7636 section 4.3): validating a request, and issuing a code once the
+//! user is known.
+use chrono::{DateTime, Utc};
+
+use crate::error::{FlowError, OAuthError};
+use crate::grants::TokenService;
+use crate::types::{
+    AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, GrantType, OpaqueToken,
+    RedirectUri, Scope, UserId,
+};
+
+/// The raw parameters of an authorization request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    pub client: Client,
+    pub redirect_uri: RedirectUri,
+    pub scope: Scope,
+    pub state: Option<String>,
+    pub challenge: Option<CodeChallenge>,
+}
+
+/// Why a request was refused, and how the refusal must be delivered.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or the redirect URI cannot be trusted: "the authorization
+    /// server SHOULD inform the resource owner of the error and MUST NOT
+    /// automatically redirect" (RFC 6749 section 4.1.2.1).
+    Untrusted(String),
+    /// Everything else goes back to the client's redirect URI.
+    Redirect {
+        redirect_uri: RedirectUri,
+        error: OAuthError,
+        state: Option<String>,
+    },
+    /// Storage or cryptography failed.
+    Failed(FlowError),
+}
+
+impl From<FlowError> for Refusal {
+    fn from(e: FlowError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl TokenService {
+    /// Validates an authorization request. Client and redirect URI come
+    /// first: until both are trusted, nothing may be redirected anywhere.
+    pub async fn validate_authorization(
+        &self,
+        req: &AuthorizationRequest,
+    ) -> Result<ValidRequest, Refusal> {
+        let untrusted = |m: &str| Refusal::Untrusted(m.to_owned());
+        let client_id = req
+            .client_id
+            .as_deref()
+            .ok_or_else(|| untrusted("The request names no client (client_id is missing)."))?;
+        let client_id =
+            ClientId::parse(client_id).map_err(|_| untrusted("The client_id is not valid."))?;
+        let client = self
+            .ports()
+            .clients
+            .find(&client_id)
+            .await
+            .map_err(FlowError::from)?
+            .ok_or_else(|| untrusted("The client is not registered here."))?;
+        let redirect_uri = match req.redirect_uri.as_deref() {
+            // Exact string comparison with a registered URI.
+            Some(uri) => client
+                .redirect_uris
+                .iter()
+                .find(|r| r.as_str() == uri)
+                .cloned()
+                .ok_or_else(|| untrusted("The redirect_uri is not registered for this client."))?,
+            // RFC 6749 section 3.1.2.3: optional only when exactly one is registered.
+            None => match client.redirect_uris.as_slice() {
+                [only] => only.clone(),
+                _ => return Err(untrusted("The request has no redirect_uri.")),
+            },
+        };
+        let state = req.state.clone();
+        let refuse = |error: OAuthError| Refusal::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            state: state.clone(),
+        };
+        match req.response_type.as_deref() {
+            Some("code") => {}
+            Some(_) => {
+                return Err(refuse(OAuthError::new(
+                    crate::ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                )));
+            }
+            None => {
+                return Err(refuse(OAuthError::invalid_request(
+                    "the parameter response_type is missing",
+                )));
+            }
+        }
+        if !client.allows(GrantType::AuthorizationCode) {
+            return Err(refuse(OAuthError::unauthorized_client(
+                "this client may not use the authorization code flow",
+            )));
+        }
+        let scope = match req.scope.as_deref() {
+            None | Some("") => client.scope.clone(),
+            Some(raw) => {
+                let s = Scope::parse(raw)
+                    .map_err(|e| refuse(OAuthError::invalid_scope(e.to_string())))?;
+                if !s.is_subset(&client.scope) {
+                    return Err(refuse(OAuthError::invalid_scope(
+                        "the requested scope exceeds what this client may ask for",
+                    )));
+                }
+                s
+            }
+        };
+        let challenge = match (
+            req.code_challenge.as_deref(),
+            req.code_challenge_method.as_deref(),
+        ) {
+            (None, None) if client.is_public() => {
+                return Err(refuse(OAuthError::invalid_request(
+                    "a public client must send a PKCE code_challenge (S256)",
+                )));
+            }
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(refuse(OAuthError::invalid_request(
+                    "code_challenge_method without code_challenge",
+                )));
+            }
+            // RFC 7636 section 4.3: an omitted method means "plain".
+            (Some(value), method) => {
+                let method = ChallengeMethod::parse(method.unwrap_or("plain"))
+                    .map_err(|e| refuse(OAuthError::invalid_request(e.to_string())))?;
+                if method == ChallengeMethod::Plain && !client.allow_plain_pkce {
+                    return Err(refuse(OAuthError::invalid_request(
+                        "code_challenge_method must be S256",
+                    )));
+                }
+                Some(
+                    CodeChallenge::parse(value, method)
+                        .map_err(|e| refuse(OAuthError::invalid_request(e.to_string())))?,
+                )
+            }
+        };
+        Ok(ValidRequest {
+            client,
+            redirect_uri,
+            scope,
+            state,
+            challenge,
+        })
+    }
+
+    /// Issues a single-use code for `user`, bound to the client, the
+    /// redirect URI and the PKCE challenge.
+    pub async fn issue_code(
+        &self,
+        request: &ValidRequest,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(OpaqueToken, i64), FlowError> {
+        let code = self.ports().random.token();
+        let ttl = self.policy().authorization_code_ttl;
+        let record = AuthorizationCode {
+            digest: self.ports().digest.digest(code.expose()),
+            client_id: request.client.id.clone(),
+            user_id: user,
+            redirect_uri: request.redirect_uri.clone(),
+            scope: request.scope.clone(),
+            challenge: request.challenge.clone(),
+            issued_at: now,
+            expires_at: now + ttl,
+            consumed_at: None,
+            issued: None,
+        };
+        self.ports().codes.insert_code(&record).await?;
+        Ok((code, ttl.num_seconds()))
+    }
+}

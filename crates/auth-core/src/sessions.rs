@@ -1,0 +1,64 @@
+//! Browser sessions (single sign-on): a random id in a cookie, stored only
+//! as a digest, with an absolute lifetime and an idle timeout.
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::FlowError;
+use crate::grants::TokenService;
+use crate::types::{BrowserSession, OpaqueToken, UserId};
+
+/// How often a session's last-seen time is written: more often would make
+/// every page view a database write.
+const TOUCH_EVERY: i64 = 60;
+
+impl TokenService {
+    /// Starts a session for `user`; the returned value goes in the cookie.
+    /// Always a new id, so a session fixed before login is worthless.
+    pub async fn start_session(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<OpaqueToken, FlowError> {
+        let id = self.ports().random.token();
+        let session = BrowserSession {
+            digest: self.ports().digest.digest(id.expose()),
+            user_id: user,
+            created_at: now,
+            expires_at: now + self.policy().session_lifetime,
+            last_seen_at: now,
+        };
+        self.ports().sessions.create_session(&session).await?;
+        Ok(id)
+    }
+
+    /// The user a session cookie stands for, if the session is alive.
+    pub async fn resume_session(
+        &self,
+        cookie: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, FlowError> {
+        let digest = self.ports().digest.digest(cookie);
+        let Some(session) = self.ports().sessions.find_session(&digest).await? else {
+            return Ok(None);
+        };
+        let idle = self.policy().session_idle_timeout;
+        if session.expires_at <= now || now - session.last_seen_at >= idle {
+            self.ports().sessions.delete_session(&digest).await?;
+            return Ok(None);
+        }
+        if now - session.last_seen_at >= Duration::seconds(TOUCH_EVERY) {
+            self.ports().sessions.touch_session(&digest, now).await?;
+        }
+        let alive = match self.ports().users.find_by_id(session.user_id).await? {
+            Some(u) => !u.disabled,
+            None => false,
+        };
+        Ok(alive.then_some(session.user_id))
+    }
+
+    /// Ends a session (logout).
+    pub async fn end_session(&self, cookie: &str) -> Result<(), FlowError> {
+        let digest = self.ports().digest.digest(cookie);
+        self.ports().sessions.delete_session(&digest).await?;
+        Ok(())
+    }
+}

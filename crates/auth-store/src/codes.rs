@@ -1,0 +1,74 @@
+//! `AuthorizationCodeRepository` over Diesel.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::AuthorizationCodeRepository;
+use auth_core::types::{AuthorizationCode, Digest, IssuedFromCode};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::database::{Database, store_error};
+use crate::rows::{CodeRow, naive};
+use crate::schema::authorization_codes as codes;
+
+#[async_trait]
+impl AuthorizationCodeRepository for Database {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        let row = CodeRow::from(code);
+        with_conn!(writer self, |conn| diesel::insert_into(codes::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("authorization code")))?;
+        Ok(())
+    }
+
+    async fn find_code(&self, digest: &Digest) -> Result<Option<AuthorizationCode>, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let row: Option<CodeRow> = with_conn!(self, |conn| codes::table
+            .find(&key)
+            .select(CodeRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        row.map(AuthorizationCode::try_from).transpose()
+    }
+
+    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let now = naive(now);
+        // Single-use is this one conditional statement.
+        let n = with_conn!(writer self, |conn| diesel::update(
+            codes::table
+                .filter(codes::digest.eq(&key))
+                .filter(codes::consumed_at.is_null())
+        )
+        .set(codes::consumed_at.eq(Some(now)))
+        .execute(conn)
+        .await
+        .map_err(StoreError::backend))?;
+        Ok(n == 1)
+    }
+
+    async fn record_issued(
+        &self,
+        digest: &Digest,
+        issued: &IssuedFromCode,
+    ) -> Result<(), StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let family = issued.family.map(|f| f.as_uuid().to_string());
+        let token_id = issued.access_token_id.to_string();
+        let expires = naive(issued.access_expires_at);
+        with_conn!(writer self, |conn| diesel::update(codes::table.filter(codes::digest.eq(&key)))
+            .set((
+                codes::issued_family_id.eq(&family),
+                codes::issued_access_token_id.eq(Some(&token_id)),
+                codes::issued_access_expires_at.eq(Some(expires)),
+            ))
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,57 @@
+//! `SessionRepository` over Diesel.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::SessionRepository;
+use auth_core::types::{BrowserSession, Digest};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::database::{Database, store_error};
+use crate::rows::{SessionRow, naive};
+use crate::schema::sessions;
+
+#[async_trait]
+impl SessionRepository for Database {
+    async fn create_session(&self, session: &BrowserSession) -> Result<(), StoreError> {
+        let row = SessionRow::from(session);
+        with_conn!(writer self, |conn| diesel::insert_into(sessions::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("session")))?;
+        Ok(())
+    }
+
+    async fn find_session(&self, digest: &Digest) -> Result<Option<BrowserSession>, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let row: Option<SessionRow> = with_conn!(self, |conn| sessions::table
+            .find(&key)
+            .select(SessionRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        row.map(BrowserSession::try_from).transpose()
+    }
+
+    async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let now = naive(now);
+        with_conn!(writer self, |conn| diesel::update(sessions::table.find(&key))
+            .set(sessions::last_seen_at.eq(now))
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
+        let key = digest.as_bytes().to_vec();
+        with_conn!(writer self, |conn| diesel::delete(sessions::table.find(&key))
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(())
+    }
+}
