@@ -219,7 +219,11 @@ impl TestApp {
             id: spec.id.map(|i| ClientId::parse(i).unwrap()),
             name: spec.id.unwrap_or("test client").into(),
             public: spec.public,
-            redirect_uris: vec![],
+            redirect_uris: spec
+                .redirect_uris
+                .iter()
+                .map(|u| auth_core::types::RedirectUri::parse(u).unwrap())
+                .collect(),
             grant_types: spec
                 .grants
                 .iter()
@@ -378,5 +382,111 @@ impl Reply {
         self.body[key]
             .as_str()
             .unwrap_or_else(|| panic!("no string {key} in {}", self.text))
+    }
+}
+
+/// A browser-like client: keeps cookies, follows no redirects (tests look
+/// at each hop).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Undoes the HTML escaping tera applies to attribute values.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x2F;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The hidden inputs of the first form in a page, as a browser would post them.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for tag in html.split("<input").skip(1) {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if !tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let attr = |name: &str| {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = tag[start..].find('"')? + start;
+            Some(unescape(&tag[start..end]))
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+/// The `Location` of a redirect, parsed.
+pub fn location(reply: &Reply) -> url::Url {
+    let loc = reply
+        .header("location")
+        .unwrap_or_else(|| panic!("no Location in {} {}", reply.status, reply.text));
+    url::Url::parse(loc)
+        .or_else(|_| {
+            url::Url::parse("http://relative.invalid")
+                .unwrap()
+                .join(loc)
+        })
+        .unwrap()
+}
+
+/// One query parameter of a URL.
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl TestApp {
+    /// GET with a given client (a browser keeps its cookies).
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Reply {
+        Reply::from(
+            client
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// POST a form with a given client.
+    pub async fn post_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(String, String)],
+    ) -> Reply {
+        Reply::from(
+            client
+                .post(self.url(path))
+                .form(form)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// POST a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        Reply::from(
+            self.http
+                .post(self.url(path))
+                .json(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
     }
 }

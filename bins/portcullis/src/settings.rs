@@ -21,6 +21,9 @@ pub struct FileSettings {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
+    pub session_lifetime_secs: Option<i64>,
+    pub session_idle_secs: Option<i64>,
+    pub min_password_length: Option<usize>,
     pub password_hash: Option<HashSettings>,
 }
 
@@ -44,6 +47,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub policy: TokenPolicy,
     pub hash_cost: HashCost,
+    /// The shortest password the hosted registration page accepts.
+    pub min_password_length: usize,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -104,6 +109,16 @@ impl Settings {
                 Some(_) => anyhow::bail!("refresh_grace_secs must not be negative"),
                 None => defaults.refresh_grace,
             },
+            session_lifetime: secs(
+                file.session_lifetime_secs,
+                defaults.session_lifetime,
+                "session_lifetime_secs",
+            )?,
+            session_idle_timeout: secs(
+                file.session_idle_secs,
+                defaults.session_idle_timeout,
+                "session_idle_secs",
+            )?,
             ..defaults
         };
         let hash_cost = file.password_hash.map_or(HashCost::OWASP, |h| HashCost {
@@ -123,6 +138,7 @@ impl Settings {
             max_body_bytes: file.max_body_bytes.unwrap_or(16 * 1024),
             policy,
             hash_cost,
+            min_password_length: file.min_password_length.unwrap_or(8).max(1),
         })
     }
 }

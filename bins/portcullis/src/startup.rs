@@ -11,7 +11,7 @@ use auth_core::ports::{Clock, KeyRepository};
 use auth_crypto::{
     Argon2Hasher, KeyRing, OsRandom, PasetoCodec, Sha256Digest, generate_signing_key,
 };
-use auth_http::{AppState, Limits};
+use auth_http::{AppState, Limits, Pages};
 use auth_store::Database;
 
 use crate::settings::Settings;
@@ -100,6 +100,9 @@ impl Application {
             limits: Limits {
                 max_body_bytes: settings.max_body_bytes,
             },
+            pages: Arc::new(Pages::load()?),
+            secure_cookies: settings.issuer.starts_with("https://"),
+            min_password_length: settings.min_password_length,
         });
         let mut server = HttpServer::new(move || {
             App::new()

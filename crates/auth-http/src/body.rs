@@ -69,6 +69,10 @@ impl FormParams {
         Ok(Self(map))
     }
 
+    pub(crate) fn peek(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     pub(crate) fn take(&mut self, name: &str) -> Option<String> {
         self.0.remove(name)
     }

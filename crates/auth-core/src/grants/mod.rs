@@ -22,6 +22,7 @@ use crate::ports::{
     AuthorizationCodeRepository, ClientRepository, PasswordHasher, RandomSource, SecretDigest,
     SessionRepository, TokenCodec, TokenRepository, UserRepository,
 };
+use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::types::{
     AccessClaims, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken, RefreshTokenRecord,
     Scope, UserId,
@@ -83,6 +84,7 @@ pub struct TokenService {
     ports: Ports,
     policy: TokenPolicy,
     issuer: String,
+    throttle: Arc<LoginThrottle>,
 }
 
 impl TokenService {
@@ -91,7 +93,18 @@ impl TokenService {
             ports,
             policy,
             issuer: issuer.into(),
+            throttle: Arc::new(LoginThrottle::default()),
         }
+    }
+
+    /// Replaces the default login throttle policy.
+    pub fn with_throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.throttle = Arc::new(LoginThrottle::new(policy));
+        self
+    }
+
+    pub fn throttle(&self) -> &LoginThrottle {
+        &self.throttle
     }
 
     pub fn ports(&self) -> &Ports {

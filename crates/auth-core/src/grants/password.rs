@@ -17,7 +17,7 @@ pub(super) async fn run(
     // Scope is checked first: it depends only on the client, and refusing it
     // before touching the user store reveals nothing about accounts.
     let scope = resolve_scope(scope, &client.scope)?;
-    let user = service.verify_credentials(login, password).await?;
+    let user = service.verify_credentials(login, password, now).await?;
     service.tokens_for_user(client, user.id, scope, now).await
 }
 
@@ -30,9 +30,16 @@ impl TokenService {
         &self,
         login: &str,
         password: String,
+        now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = login.trim().to_lowercase();
+        if self.throttle.is_blocked(&login, now) {
+            return Err(OAuthError::invalid_grant(
+                "too many failed attempts for this login; try again later",
+            )
+            .into());
+        }
         let user = if login.is_empty() {
             None
         } else {
@@ -52,8 +59,14 @@ impl TokenService {
             }
         };
         match user {
-            Some(u) if verified && !u.disabled => Ok(u),
-            _ => Err(refused().into()),
+            Some(u) if verified && !u.disabled => {
+                self.throttle.clear(&login);
+                Ok(u)
+            }
+            _ => {
+                self.throttle.record_failure(&login, now);
+                Err(refused().into())
+            }
         }
     }
 }

@@ -1,0 +1,77 @@
+//! The seed APIs, each served exactly as its document shows ("dialects").
+//! A dialect translates its request shape into the core's commands and the
+//! core's answer into its documented response shape; it holds no rules of
+//! its own.
+pub(crate) mod pkce_json;
+pub(crate) mod redirect_login;
+
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::OAuthError;
+use serde_json::{Map, Value};
+
+use crate::AppState;
+use crate::body::{media_type, read_limited};
+use crate::error::ApiError;
+
+const REGISTER_SHAPES: &str = "the registration body matches no accepted shape: \
+    {\"username\", \"password\"} (redirect login), \
+    {\"client_id\", \"response_type\", \"redirect_uri\", \"code_challenge_method\", \"code_challenge\", \
+    \"state\", \"email\", \"password\", \"first_name\", \"last_name\"} (PKCE JSON), \
+    or a form post from the hosted registration page";
+
+/// `POST /register`: the hosted page's form, or one of the dialects' JSON
+/// bodies, told apart by content type and then by their fields.
+pub(crate) async fn register(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    match media_type(&req).as_str() {
+        "application/x-www-form-urlencoded" => {
+            crate::hosted::register_form(req, payload, state).await
+        }
+        "application/json" => {
+            let body = read_limited(payload, state.limits.max_body_bytes).await?;
+            let shape_error = || ApiError::OAuth(OAuthError::invalid_request(REGISTER_SHAPES));
+            let fields: Map<String, Value> =
+                serde_json::from_slice(&body).map_err(|_| shape_error())?;
+            let has = |k: &str| fields.contains_key(k);
+            if has("username") && has("password") && fields.len() == 2 {
+                redirect_login::register(&state, fields).await
+            } else if has("client_id") && has("email") && has("code_challenge") {
+                pkce_json::register(&state, fields).await
+            } else {
+                Err(shape_error())
+            }
+        }
+        _ => Err(ApiError::UnsupportedMediaType(
+            "POST /register takes application/json or an application/x-www-form-urlencoded form",
+        )),
+    }
+}
+
+/// A required string field of a JSON body.
+pub(crate) fn field(fields: &Map<String, Value>, name: &'static str) -> Result<String, OAuthError> {
+    match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(OAuthError::invalid_request(
+            format!("the field {name} is missing"),
+        )),
+        Some(_) => Err(OAuthError::invalid_request(format!(
+            "the field {name} must be a string"
+        ))),
+    }
+}
+
+/// An optional string field of a JSON body.
+pub(crate) fn optional_field(
+    fields: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, OAuthError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(_) => field(fields, name).map(Some),
+    }
+}

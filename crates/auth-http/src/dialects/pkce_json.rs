@@ -1,0 +1,198 @@
+//! Seed 001, "PKCE JSON": `POST /sign-in` and `POST /register` with JSON
+//! bodies answering `{authorization_code, expires_in, state}`, and
+//! `GET /token` with query parameters answering `{access_token, expires_in,
+//! token_type, refresh_token}`. `GET /authorize` is the standard endpoint.
+use actix_web::http::header;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::OAuthError;
+use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
+use auth_core::grants::ClientCredentials;
+use auth_core::types::{Email, OpaqueToken, Password, UserId, Username};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{field, optional_field};
+use crate::AppState;
+use crate::body::{FormParams, read_limited};
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+struct CodeResponse<'a> {
+    authorization_code: &'a str,
+    expires_in: i64,
+    state: Option<&'a str>,
+}
+
+/// The authorization request fields of a sign-in or register body. The
+/// document's sign-in example names the method `SHA256`: it means S256.
+fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationRequest, OAuthError> {
+    let method = optional_field(fields, "code_challenge_method")?.map(|m| {
+        if m.eq_ignore_ascii_case("sha256") || m.eq_ignore_ascii_case("sha-256") {
+            "S256".to_owned()
+        } else {
+            m
+        }
+    });
+    Ok(AuthorizationRequest {
+        client_id: Some(field(fields, "client_id")?),
+        redirect_uri: optional_field(fields, "redirect_uri")?,
+        response_type: Some(field(fields, "response_type")?),
+        scope: optional_field(fields, "scope")?,
+        state: optional_field(fields, "state")?,
+        code_challenge: Some(field(fields, "code_challenge")?),
+        code_challenge_method: method,
+    })
+}
+
+async fn validate(state: &AppState, fields: &Map<String, Value>) -> Result<ValidRequest, ApiError> {
+    let request = authorization_request(fields)?;
+    match state.tokens.validate_authorization(&request).await {
+        Ok(v) => Ok(v),
+        Err(Refusal::Untrusted(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(Refusal::Redirect { error, .. }) => Err(error.into()),
+        Err(Refusal::Failed(e)) => Err(e.into()),
+    }
+}
+
+async fn code_response(
+    state: &AppState,
+    valid: &ValidRequest,
+    user: UserId,
+) -> Result<HttpResponse, ApiError> {
+    let (code, expires_in) = state
+        .tokens
+        .issue_code(valid, user, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CodeResponse {
+            authorization_code: code.expose(),
+            expires_in,
+            state: valid.state.as_deref(),
+        }))
+}
+
+async fn json_body(payload: Payload, state: &AppState) -> Result<Map<String, Value>, ApiError> {
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    Ok(serde_json::from_slice(&body)
+        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?)
+}
+
+/// `POST /sign-in`.
+pub(crate) async fn sign_in(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if crate::body::media_type(&req) != "application/json" {
+        return Err(ApiError::UnsupportedMediaType(
+            "POST /sign-in takes an application/json body",
+        ));
+    }
+    let fields = json_body(payload, &state).await?;
+    let valid = validate(&state, &fields).await?;
+    let email = field(&fields, "email")?;
+    let password = field(&fields, "password")?;
+    let user = state
+        .tokens
+        .verify_credentials(&email, password, state.clock.now())
+        .await?;
+    code_response(&state, &valid, user.id).await
+}
+
+/// `POST /register` with the document's body: creates the account and
+/// answers with a code, as sign-in does.
+pub(crate) async fn register(
+    state: &AppState,
+    fields: Map<String, Value>,
+) -> Result<HttpResponse, ApiError> {
+    let valid = validate(state, &fields).await?;
+    let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
+    let email = Email::parse(&field(&fields, "email")?).map_err(|e| invalid(&e))?;
+    let spec = UserSpec {
+        // The document's accounts have no separate username: the email is the login.
+        username: Username::parse(email.as_str()).map_err(|e| invalid(&e))?,
+        email: Some(email),
+        password: Password::parse(field(&fields, "password")?).map_err(|e| invalid(&e))?,
+        given_name: Some(field(&fields, "first_name")?),
+        family_name: Some(field(&fields, "last_name")?),
+    };
+    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+        Ok(user) => code_response(state, &valid, user.id).await,
+        Err(RegistrationError::Conflict(_)) => {
+            Ok(HttpResponse::Conflict().json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "an account with this email already exists",
+            })))
+        }
+        Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Flow(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    expires_in: i64,
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+/// `GET /token` with query parameters. The document's refresh request
+/// carries no client id: the token's own client is used, and only a public
+/// one may refresh that way.
+pub(crate) async fn token(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = FormParams::parse(req.query_string().as_bytes())?;
+    let credentials = match crate::client_auth::take(&req, &mut params) {
+        Ok(c) => c,
+        Err(e)
+            if e.code() == auth_core::ErrorCode::InvalidClient
+                && req.headers().get(header::AUTHORIZATION).is_none() =>
+        {
+            refresh_token_client(&state, &params).await?.ok_or(e)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let grant = crate::token::parse_grant(&mut params)?;
+    let client = state.tokens.authenticate_client(&credentials).await?;
+    let issued = state
+        .tokens
+        .exchange(&client, grant, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: issued.access_token.expose(),
+            expires_in: issued.expires_in,
+            token_type: "Bearer",
+            refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
+        }))
+}
+
+/// The client a presented refresh token was issued to, as credentials
+/// without a secret (so only a public client passes authentication).
+async fn refresh_token_client(
+    state: &AppState,
+    params: &FormParams,
+) -> Result<Option<ClientCredentials>, ApiError> {
+    let Some(token) = params.peek("refresh_token") else {
+        return Ok(None);
+    };
+    let ports = state.tokens.ports();
+    let record = ports
+        .tokens
+        .find_refresh(&ports.digest.digest(token))
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(record.map(|r| ClientCredentials {
+        client_id: r.client_id,
+        secret: None,
+    }))
+}

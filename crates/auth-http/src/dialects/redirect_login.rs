@@ -1,0 +1,313 @@
+//! Seed 000, "redirect login": `GET /login?client_id&scope&redirect_uri`
+//! with the hosted pages, tokens appended to the redirect URI after login,
+//! JSON registration at `POST /register`, and the JSON token endpoint at
+//! `POST /token`. Only clients registered with `--legacy-token-redirect`
+//! take part: putting tokens in a URL is this dialect's contract, not a
+//! default.
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::grants::GrantRequest;
+use auth_core::types::{
+    Client, ClientId, OpaqueToken, Password, RedirectUri, Scope, UserId, Username,
+};
+use auth_core::{FlowError, OAuthError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::field;
+use crate::AppState;
+use crate::body::read_limited;
+use crate::error::ApiError;
+use crate::flow::{Pending, redirect_with};
+
+/// The client, redirect URI and scope of a valid redirect-login request.
+pub(crate) struct LegacyRequest {
+    client: Client,
+    redirect_uri: RedirectUri,
+    scope: Scope,
+}
+
+async fn find_legacy_client(
+    state: &AppState,
+    client_id: Option<&str>,
+) -> Result<Option<Client>, ApiError> {
+    let Some(id) = client_id.and_then(|c| ClientId::parse(c).ok()) else {
+        return Ok(None);
+    };
+    let client = state
+        .tokens
+        .ports()
+        .clients
+        .find(&id)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(client.filter(|c| c.legacy_token_redirect))
+}
+
+/// Validates a redirect-login request; a refusal is an error page (nothing
+/// is ever redirected to an unverified URI).
+pub(crate) async fn validate(
+    state: &AppState,
+    pending: &Pending,
+) -> Result<Result<LegacyRequest, Box<HttpResponse>>, ApiError> {
+    let page = |m: &str| {
+        Err(Box::new(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            m,
+        )))
+    };
+    let Some(client) = find_legacy_client(state, pending.client_id.as_deref()).await? else {
+        return Ok(page(
+            "The client is not registered here for redirect login.",
+        ));
+    };
+    let redirect_uri = match pending.redirect_uri.as_deref() {
+        Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
+            Some(r) => r.clone(),
+            None => return Ok(page("The redirect_uri is not registered for this client.")),
+        },
+        None => match client.redirect_uris.as_slice() {
+            [only] => only.clone(),
+            _ => return Ok(page("The request has no redirect_uri.")),
+        },
+    };
+    // The document's clients send `scope=0` or a scope string; anything that
+    // is not a valid scope means the client's registered scope.
+    let scope = match pending.scope.as_deref().map(Scope::parse) {
+        Some(Ok(s)) if !s.is_empty() && s.iter().all(|t| t != "0") => {
+            if !s.is_subset(&client.scope) {
+                return Ok(page(
+                    "The requested scope exceeds what this client may ask for.",
+                ));
+            }
+            s
+        }
+        _ => client.scope.clone(),
+    };
+    Ok(Ok(LegacyRequest {
+        client,
+        redirect_uri,
+        scope,
+    }))
+}
+
+/// After login: issue tokens and send them to the redirect URI, appended
+/// as `access_token`, `refresh_token`, `expiration` and `user_id`.
+pub(crate) async fn complete(
+    state: &AppState,
+    pending: &Pending,
+    user: UserId,
+) -> Result<HttpResponse, ApiError> {
+    let request = match validate(state, pending).await? {
+        Ok(r) => r,
+        Err(page) => return Ok(*page),
+    };
+    let issued = state
+        .tokens
+        .tokens_for_user(&request.client, user, request.scope, state.clock.now())
+        .await?;
+    let expiration = issued.expires_at.timestamp().to_string();
+    let user_id = user.to_string();
+    let mut params = vec![("access_token", issued.access_token.expose())];
+    if let Some(rt) = issued.refresh_token.as_ref() {
+        params.push(("refresh_token", rt.expose()));
+    }
+    params.push(("expiration", &expiration));
+    params.push(("user_id", &user_id));
+    Ok(redirect_with(
+        &request.redirect_uri,
+        &params,
+        StatusCode::SEE_OTHER,
+    ))
+}
+
+/// `POST /register {"username", "password"}`: 201 on success.
+pub(crate) async fn register(
+    state: &AppState,
+    fields: Map<String, Value>,
+) -> Result<HttpResponse, ApiError> {
+    let username = Username::parse(&field(&fields, "username")?)
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    // The document's own example registers the password "1234": the
+    // dialect's clients choose their passwords, so only emptiness and the
+    // length cap are refused here.
+    let password = Password::parse(field(&fields, "password")?)
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    let spec = UserSpec {
+        username,
+        email: None,
+        password,
+        given_name: None,
+        family_name: None,
+    };
+    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+        Ok(user) => {
+            Ok(HttpResponse::Created().json(serde_json::json!({ "user_id": user.id.to_string() })))
+        }
+        Err(RegistrationError::Conflict(_)) => {
+            Ok(HttpResponse::Conflict().json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "that username is already registered",
+            })))
+        }
+        Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Flow(e)) => Err(e.into()),
+    }
+}
+
+/// The document's token response.
+#[derive(Serialize)]
+struct LegacyTokenResponse {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expiration: Option<i64>,
+    status_code: u16,
+    error: Option<String>,
+    success: bool,
+}
+
+fn legacy_error(e: ApiError) -> HttpResponse {
+    use actix_web::ResponseError as _;
+    if let ApiError::Internal(_) = &e {
+        // Logged by the standard mapping.
+        let _ = e.error_response();
+    }
+    let status = e.status_code();
+    let message = match &e {
+        ApiError::OAuth(o) => o.description().to_owned(),
+        ApiError::Internal(_) => "the server could not complete the request".to_owned(),
+        other => other.to_string(),
+    };
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(LegacyTokenResponse {
+            access_token: None,
+            refresh_token: None,
+            expiration: None,
+            status_code: status.as_u16(),
+            error: Some(message),
+            success: false,
+        })
+}
+
+/// `POST /token` with a JSON body: `response_type` `code` (username and
+/// password) or `refresh` (username and refresh token; the refresh token
+/// stays the same).
+pub(crate) async fn token(
+    _req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> HttpResponse {
+    match token_inner(payload, &state).await {
+        Ok(r) => r,
+        Err(e) => legacy_error(e),
+    }
+}
+
+async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    let fields: Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?;
+    let client = find_legacy_client(state, Some(&field(&fields, "client_id")?))
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_client("the client is not registered here for this endpoint")
+        })?;
+    let now = state.clock.now();
+    let username = field(&fields, "username")?;
+    let issued = match field(&fields, "response_type")?.as_str() {
+        "code" => {
+            let password = field(&fields, "password")?;
+            let user = state
+                .tokens
+                .verify_credentials(&username, password, now)
+                .await?;
+            // `scope` is a number in the document's example; only a scope
+            // string narrows the grant.
+            let scope = match fields.get("scope") {
+                Some(Value::String(s)) if !s.is_empty() => {
+                    let s =
+                        Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+                    if !s.is_subset(&client.scope) {
+                        return Err(OAuthError::invalid_scope(
+                            "the requested scope exceeds this client's",
+                        )
+                        .into());
+                    }
+                    s
+                }
+                _ => client.scope.clone(),
+            };
+            state
+                .tokens
+                .tokens_for_user(&client, user.id, scope, now)
+                .await?
+        }
+        "refresh" => {
+            let refresh_token = OpaqueToken::new(field(&fields, "refresh_token")?);
+            check_owner(state, &refresh_token, &username).await?;
+            let request = GrantRequest::RefreshToken {
+                refresh_token,
+                scope: None,
+            };
+            state.tokens.exchange(&client, request, now).await?
+        }
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "response_type must be \"code\" or \"refresh\"",
+            )
+            .into());
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(LegacyTokenResponse {
+            access_token: Some(issued.access_token.into_inner()),
+            refresh_token: issued.refresh_token.map(OpaqueToken::into_inner),
+            expiration: Some(issued.expires_at.timestamp()),
+            status_code: 201,
+            error: None,
+            success: true,
+        }))
+}
+
+/// The document's refresh names the user: it must be the token's owner.
+async fn check_owner(
+    state: &AppState,
+    token: &OpaqueToken,
+    username: &str,
+) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::from(FlowError::from(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        )))
+    };
+    let ports = state.tokens.ports();
+    let record = ports
+        .tokens
+        .find_refresh(&ports.digest.digest(token.expose()))
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .ok_or_else(refused)?;
+    let owner = match record.user_id {
+        Some(id) => ports
+            .users
+            .find_by_id(id)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?,
+        None => None,
+    };
+    let wanted = username.trim().to_lowercase();
+    match owner {
+        Some(u)
+            if u.username.as_str() == wanted
+                || u.email.as_ref().is_some_and(|e| e.as_str() == wanted) =>
+        {
+            Ok(())
+        }
+        _ => Err(refused()),
+    }
+}

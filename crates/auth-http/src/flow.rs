@@ -1,0 +1,231 @@
+//! The browser flow shared by the hosted pages: the pending authorization
+//! request carried through them, and what happens once the user is known
+//! (consent, a code, or seed 000's token redirect).
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
+use auth_core::types::{RedirectUri, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::browser::Csrf;
+use crate::error::ApiError;
+
+/// Which flow a hosted page belongs to.
+pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
+/// Seed 000's redirect login.
+pub(crate) const FLOW_LEGACY: &str = "legacy";
+
+/// The authorization request a browser is in the middle of, carried through
+/// the hosted pages as hidden fields and re-validated at every step (it came
+/// from the browser, so it is never trusted).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct Pending {
+    pub flow: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+impl Pending {
+    pub(crate) fn is_legacy(&self) -> bool {
+        self.flow.as_deref() == Some(FLOW_LEGACY)
+    }
+
+    pub(crate) fn has_client(&self) -> bool {
+        self.client_id.as_deref().is_some_and(|c| !c.is_empty())
+    }
+
+    /// The non-empty fields, as hidden inputs.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("flow", &self.flow),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("response_type", &self.response_type),
+            ("scope", &self.scope),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+        ];
+        all.into_iter()
+            .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k, v.clone())))
+            .collect()
+    }
+
+    /// The fields as a query string, for links between the hosted pages.
+    pub(crate) fn query(&self) -> String {
+        serde_urlencoded::to_string(self.fields()).unwrap_or_default()
+    }
+
+    pub(crate) fn to_request(&self) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            response_type: self.response_type.clone(),
+            scope: self.scope.clone(),
+            state: self.state.clone(),
+            code_challenge: self.code_challenge.clone(),
+            code_challenge_method: self.code_challenge_method.clone(),
+        }
+    }
+}
+
+/// A redirect to a client's URI with `params` added to its query.
+pub(crate) fn redirect_with(
+    uri: &RedirectUri,
+    params: &[(&str, &str)],
+    status: StatusCode,
+) -> HttpResponse {
+    let location = match url::Url::parse(uri.as_str()) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => uri.as_str().to_owned(),
+    };
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Delivers a refusal: an error page when the client or redirect URI is not
+/// trusted, else a redirect carrying `error`, `error_description`, `state`.
+pub(crate) fn refusal_response(
+    state: &AppState,
+    refusal: Refusal,
+) -> Result<HttpResponse, ApiError> {
+    match refusal {
+        Refusal::Untrusted(message) => Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            &message,
+        )),
+        Refusal::Redirect {
+            redirect_uri,
+            error,
+            state: client_state,
+        } => {
+            let mut params = vec![
+                ("error", error.code().as_str()),
+                ("error_description", error.description()),
+            ];
+            if let Some(s) = client_state.as_deref() {
+                params.push(("state", s));
+            }
+            Ok(redirect_with(&redirect_uri, &params, StatusCode::FOUND))
+        }
+        Refusal::Failed(e) => Err(e.into()),
+    }
+}
+
+/// Issues a code and sends the browser back to the client with it.
+pub(crate) async fn code_redirect(
+    state: &AppState,
+    valid: &ValidRequest,
+    user: UserId,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let (code, _) = state
+        .tokens
+        .issue_code(valid, user, state.clock.now())
+        .await?;
+    let mut params = vec![("code", code.expose())];
+    if let Some(s) = valid.state.as_deref() {
+        params.push(("state", s));
+    }
+    Ok(redirect_with(&valid.redirect_uri, &params, status))
+}
+
+#[derive(Serialize)]
+struct ConsentPage<'a> {
+    title: &'static str,
+    client_name: &'a str,
+    username: String,
+    scopes: Vec<&'a str>,
+    pending: Vec<(&'static str, String)>,
+    csrf: String,
+}
+
+/// What happens once the browser's user is known: seed 000's token
+/// redirect, consent for a third-party client, or a code at once.
+pub(crate) async fn proceed(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    user: UserId,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    if pending.is_legacy() {
+        return crate::dialects::redirect_login::complete(state, pending, user).await;
+    }
+    if !pending.has_client() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/login"))
+            .finish());
+    }
+    let valid = match state
+        .tokens
+        .validate_authorization(&pending.to_request())
+        .await
+    {
+        Ok(v) => v,
+        Err(r) => return refusal_response(state, r),
+    };
+    if valid.client.first_party {
+        return code_redirect(state, &valid, user, status).await;
+    }
+    let username = state
+        .tokens
+        .ports()
+        .users
+        .find_by_id(user)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .map(|u| u.username.to_string())
+        .unwrap_or_default();
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        &ConsentPage {
+            title: "Allow access?",
+            client_name: &valid.client.name,
+            username,
+            scopes: valid.scope.iter().collect(),
+            pending: pending.fields(),
+            csrf: csrf.token(state),
+        },
+    );
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+impl Pending {
+    /// Takes the pending request's fields out of parsed parameters.
+    pub(crate) fn take_from(params: &mut crate::body::FormParams) -> Self {
+        Self {
+            flow: params.take("flow"),
+            client_id: params.take("client_id"),
+            redirect_uri: params.take("redirect_uri"),
+            response_type: params.take("response_type"),
+            scope: params.take("scope"),
+            state: params.take("state"),
+            code_challenge: params.take("code_challenge"),
+            code_challenge_method: params.take("code_challenge_method"),
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The hosted pages: `GET /authorize`, login, registration, consent, logout.
+//! Plain HTML forms that work without JavaScript; every post is checked for
+//! its CSRF token before anything else happens.
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::FlowError;
+use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::types::{ClientId, Email, Password, Username};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::body::{FormParams, read_limited};
+use crate::browser::{Csrf, cleared_session_cookie, current_user, session_cookie};
+use crate::error::ApiError;
+use crate::flow::{FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response};
+
+fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
+    Ok(FormParams::parse(req.query_string().as_bytes())?)
+}
+
+async fn form_params(
+    req: &HttpRequest,
+    payload: Payload,
+    state: &AppState,
+) -> Result<FormParams, ApiError> {
+    crate::body::require_form(req)?;
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    Ok(FormParams::parse(&body)?)
+}
+
+async fn client_name(state: &AppState, pending: &Pending) -> Option<String> {
+    let id = ClientId::parse(pending.client_id.as_deref()?).ok()?;
+    state
+        .tokens
+        .ports()
+        .clients
+        .find(&id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+}
+
+#[derive(Serialize, Default)]
+struct FormPage<'a> {
+    title: &'static str,
+    client_name: Option<String>,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+    username: &'a str,
+    email: &'a str,
+    given_name: &'a str,
+    family_name: &'a str,
+    min_password: usize,
+    pending: Vec<(&'static str, String)>,
+    csrf: String,
+    query: String,
+}
+
+/// Renders the login or register page for `pending`, setting the CSRF
+/// cookie if the browser has none yet.
+async fn form_page(
+    req: &HttpRequest,
+    state: &AppState,
+    template: &str,
+    status: StatusCode,
+    pending: &Pending,
+    fill: FormPage<'_>,
+) -> HttpResponse {
+    let csrf = Csrf::of(req, state);
+    let page = FormPage {
+        title: if template == "login.html" {
+            "Sign in"
+        } else {
+            "Create an account"
+        },
+        client_name: client_name(state, pending).await,
+        min_password: state.min_password_length,
+        pending: pending.fields(),
+        csrf: csrf.token(state),
+        query: pending.query(),
+        ..fill
+    };
+    let mut response = state.pages.render(status, template, &page);
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    response
+}
+
+/// `GET /authorize` (RFC 6749 section 4.1.1).
+pub(crate) async fn authorize(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = match query_params(&req) {
+        Ok(p) => p,
+        Err(ApiError::OAuth(e)) => {
+            return Ok(state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                e.description(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut pending = Pending::take_from(&mut params);
+    pending.flow = Some(FLOW_AUTHORIZE.into());
+    if let Err(refusal) = state
+        .tokens
+        .validate_authorization(&pending.to_request())
+        .await
+    {
+        return refusal_response(&state, refusal);
+    }
+    match current_user(&req, &state).await? {
+        // Single sign-on: the browser is already signed in.
+        Some(user) => proceed(&req, &state, &pending, user, StatusCode::FOUND).await,
+        None => Ok(form_page(
+            &req,
+            &state,
+            "login.html",
+            StatusCode::OK,
+            &pending,
+            FormPage::default(),
+        )
+        .await),
+    }
+}
+
+/// `GET /login`: the login page. With `client_id` and no `flow` it is seed
+/// 000's redirect login.
+pub(crate) async fn login_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = query_params(&req)?;
+    let notice = params.take("notice");
+    let mut pending = Pending::take_from(&mut params);
+    if pending.flow.is_none() && pending.has_client() {
+        pending.flow = Some(FLOW_LEGACY.into());
+    }
+    if pending.is_legacy() {
+        if let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await? {
+            return Ok(*page);
+        }
+    }
+    if !pending.has_client() {
+        if let Some(user) = current_user(&req, &state).await? {
+            return signed_in_page(&req, &state, user).await;
+        }
+    }
+    let notice = notice
+        .as_deref()
+        .filter(|n| *n == "registered")
+        .map(|_| "Your account was created. Sign in to continue.");
+    Ok(form_page(
+        &req,
+        &state,
+        "login.html",
+        StatusCode::OK,
+        &pending,
+        FormPage {
+            notice,
+            ..FormPage::default()
+        },
+    )
+    .await)
+}
+
+async fn signed_in_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: auth_core::types::UserId,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(Serialize)]
+    struct Page {
+        title: &'static str,
+        username: String,
+        csrf: String,
+    }
+    let username = state
+        .tokens
+        .ports()
+        .users
+        .find_by_id(user)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .map(|u| u.username.to_string())
+        .unwrap_or_default();
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "signed_in.html",
+        &Page {
+            title: "Signed in",
+            username,
+            csrf: csrf.token(state),
+        },
+    );
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+/// `POST /login`: checks the credentials, starts a session (a new id: no
+/// fixation) and continues the pending request.
+pub(crate) async fn login(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = form_params(&req, payload, &state).await?;
+    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let username = params.take("username").unwrap_or_default();
+    let password = params.take("password").unwrap_or_default();
+    let pending = Pending::take_from(&mut params);
+    if pending.is_legacy() {
+        if let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await? {
+            return Ok(*page);
+        }
+    }
+    let now = state.clock.now();
+    if state.tokens.throttle().is_blocked(&username, now) {
+        let fill = FormPage {
+            error: Some("Too many failed attempts. Wait a few minutes and try again."),
+            username: &username,
+            ..FormPage::default()
+        };
+        return Ok(form_page(
+            &req,
+            &state,
+            "login.html",
+            StatusCode::TOO_MANY_REQUESTS,
+            &pending,
+            fill,
+        )
+        .await);
+    }
+    let user = match state
+        .tokens
+        .verify_credentials(&username, password, now)
+        .await
+    {
+        Ok(user) => user,
+        Err(FlowError::OAuth(_)) => {
+            let fill = FormPage {
+                error: Some("The username or password is incorrect."),
+                username: &username,
+                ..FormPage::default()
+            };
+            return Ok(form_page(
+                &req,
+                &state,
+                "login.html",
+                StatusCode::UNAUTHORIZED,
+                &pending,
+                fill,
+            )
+            .await);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    signed_in(&req, &state, &pending, user.id).await
+}
+
+/// Starts the session and continues the flow, setting the cookie on
+/// whatever response the flow gives.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    user: auth_core::types::UserId,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(old) = req.cookie(crate::browser::SESSION_COOKIE) {
+        state.tokens.end_session(old.value()).await?;
+    }
+    let session = state.tokens.start_session(user, state.clock.now()).await?;
+    let mut response = proceed(req, state, pending, user, StatusCode::SEE_OTHER).await?;
+    let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
+    Ok(response)
+}
+
+/// `GET /register`: the registration page.
+pub(crate) async fn register_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = query_params(&req)?;
+    let pending = Pending::take_from(&mut params);
+    Ok(form_page(
+        &req,
+        &state,
+        "register.html",
+        StatusCode::OK,
+        &pending,
+        FormPage::default(),
+    )
+    .await)
+}
+
+/// `POST /register` with a form body: the hosted registration page. For
+/// seed 000's redirect login the user is sent back to the login page, as
+/// its document describes; otherwise registration signs the user in.
+pub(crate) async fn register_form(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = form_params(&req, payload, &state).await?;
+    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let username = params.take("username").unwrap_or_default();
+    let email = params.take("email").unwrap_or_default();
+    let password = params.take("password").unwrap_or_default();
+    let given_name = params.take("given_name").unwrap_or_default();
+    let family_name = params.take("family_name").unwrap_or_default();
+    let pending = Pending::take_from(&mut params);
+    let refuse = |message: String| {
+        let (req, state, pending) = (&req, &state, &pending);
+        let (username, email, given_name, family_name) =
+            (&username, &email, &given_name, &family_name);
+        async move {
+            let fill = FormPage {
+                error: Some(&message),
+                username,
+                email,
+                given_name,
+                family_name,
+                ..FormPage::default()
+            };
+            Ok::<_, ApiError>(
+                form_page(
+                    req,
+                    state,
+                    "register.html",
+                    StatusCode::BAD_REQUEST,
+                    pending,
+                    fill,
+                )
+                .await,
+            )
+        }
+    };
+    let spec = match parse_registration(
+        &state,
+        &username,
+        &email,
+        &password,
+        &given_name,
+        &family_name,
+    ) {
+        Ok(spec) => spec,
+        Err(message) => return refuse(message).await,
+    };
+    let user = match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+        Ok(user) => user,
+        Err(RegistrationError::Conflict(_)) => {
+            return refuse("That username or email is already registered.".into()).await;
+        }
+        Err(RegistrationError::Invalid(m)) => return refuse(m).await,
+        Err(RegistrationError::Flow(e)) => return Err(e.into()),
+    };
+    if pending.is_legacy() {
+        let location = format!("/login?notice=registered&{}", pending.query());
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .finish());
+    }
+    signed_in(&req, &state, &pending, user.id).await
+}
+
+fn parse_registration(
+    state: &AppState,
+    username: &str,
+    email: &str,
+    password: &str,
+    given_name: &str,
+    family_name: &str,
+) -> Result<UserSpec, String> {
+    let name = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.chars().take(100).collect::<String>())
+    };
+    Ok(UserSpec {
+        username: Username::parse(username).map_err(|e| format!("Username: {e}."))?,
+        email: Some(Email::parse(email).map_err(|e| format!("Email: {e}."))?),
+        password: Password::parse(password)
+            .and_then(|p| p.require_min_chars(state.min_password_length))
+            .map_err(|e| format!("Password: {e}."))?,
+        given_name: name(given_name),
+        family_name: name(family_name),
+    })
+}
+
+/// `POST /consent`: the user's decision for a third-party client.
+pub(crate) async fn consent(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = form_params(&req, payload, &state).await?;
+    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let decision = params.take("decision");
+    let pending = Pending::take_from(&mut params);
+    let valid = match state
+        .tokens
+        .validate_authorization(&pending.to_request())
+        .await
+    {
+        Ok(v) => v,
+        Err(r) => return refusal_response(&state, r),
+    };
+    let Some(user) = current_user(&req, &state).await? else {
+        return Ok(form_page(
+            &req,
+            &state,
+            "login.html",
+            StatusCode::OK,
+            &pending,
+            FormPage::default(),
+        )
+        .await);
+    };
+    match decision.as_deref() {
+        Some("allow") => {
+            crate::flow::code_redirect(&state, &valid, user, StatusCode::SEE_OTHER).await
+        }
+        _ => refusal_response(
+            &state,
+            auth_core::authorize::Refusal::Redirect {
+                redirect_uri: valid.redirect_uri,
+                error: auth_core::OAuthError::new(
+                    auth_core::ErrorCode::AccessDenied,
+                    "the user denied the request",
+                ),
+                state: valid.state,
+            },
+        )
+        .map(|mut r| {
+            *r.status_mut() = StatusCode::SEE_OTHER;
+            r
+        }),
+    }
+}
+
+/// `POST /logout`: ends the session.
+pub(crate) async fn logout(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = form_params(&req, payload, &state).await?;
+    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    if let Some(c) = req.cookie(crate::browser::SESSION_COOKIE) {
+        state.tokens.end_session(c.value()).await?;
+    }
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login"))
+        .finish();
+    let _ = response.add_cookie(&cleared_session_cookie(&state));
+    Ok(response)
+}

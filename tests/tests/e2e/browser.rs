@@ -1,0 +1,306 @@
+//! The authorization code flow as a browser lives it: hosted pages, form
+//! posts with CSRF tokens, cookies, redirects, single sign-on and logout.
+use chrono::Duration;
+use portcullis_tests::{
+    ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, location, on_both_backends,
+    param,
+};
+
+const VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+const CHALLENGE: &str = "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es";
+
+fn authorize_path(client: &str, redirect: &str, state: &str) -> String {
+    let q = serde_urlencoded_pairs(&[
+        ("client_id", client),
+        ("response_type", "code"),
+        ("redirect_uri", redirect),
+        ("code_challenge_method", "S256"),
+        ("code_challenge", CHALLENGE),
+        ("state", state),
+        ("scope", "read"),
+    ]);
+    format!("/authorize?{q}")
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn with(fields: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut f = fields;
+    f.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    f
+}
+
+async fn setup(db: ScratchDb, first_party: bool) -> (TestApp, String) {
+    let app = TestApp::spawn(db).await;
+    let (id, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &["myapp://callback"],
+            first_party,
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
+    (app, id)
+}
+
+/// Logs in through the hosted page; returns the redirect the login answered.
+async fn log_in(app: &TestApp, b: &reqwest::Client, path: &str) -> Reply {
+    let page = app.get_with(b, path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("autocomplete=\"current-password\""));
+    let form = with(
+        hidden_fields(&page.text),
+        &[("username", "michael"), ("password", "correct-horse")],
+    );
+    app.post_with(b, "/login", &form).await
+}
+
+async fn redeem(app: &TestApp, client: &str, code: &str, verifier: &str) -> Reply {
+    app.post_form(
+        "/token",
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("code", code),
+            ("redirect_uri", "myapp://callback"),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+on_both_backends! {
+    code_flow_with_pkce_then_single_sign_on_then_logout => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let (b_id, _) = app.client(ClientSetup { public: true, grants: &["authorization_code"], redirect_uris: &["http://127.0.0.1:9/cb"], ..Default::default() }).await;
+        let b = browser();
+        let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "ahg84hek2n")).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let cookie = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("portcullis_session=")).expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+        let to = location(&r);
+        assert_eq!(to.scheme(), "myapp");
+        assert_eq!(param(&to, "state").as_deref(), Some("ahg84hek2n"));
+        let code = param(&to, "code").unwrap();
+        let t = redeem(&app, &a, &code, VERIFIER).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        assert_eq!(t.str("scope"), "read");
+        let me = app.get_bearer("/userinfo", t.str("access_token")).await;
+        assert_eq!(me.str("username"), "michael");
+
+        // Single sign-on: another client, no password asked.
+        let r = app.get_with(&b, &authorize_path(&b_id, "http://127.0.0.1:9/cb", "s2")).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        let to = location(&r);
+        assert_eq!(to.host_str(), Some("127.0.0.1"));
+        assert!(param(&to, "code").is_some());
+
+        // Logout ends it.
+        let page = app.get_with(&b, "/login").await;
+        assert!(page.text.contains("Signed in"), "{}", page.text);
+        let r = app.post_with(&b, "/logout", &hidden_fields(&page.text)).await;
+        assert_eq!(r.status, 303);
+        let r = app.get_with(&b, &authorize_path(&b_id, "http://127.0.0.1:9/cb", "s3")).await;
+        assert_eq!(r.status, 200, "the login page again");
+        assert!(r.text.contains("name=\"password\""));
+    };
+
+    login_changes_the_session_id => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let first = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "x")).await;
+        let second = log_in_again(&app, &b, &a).await;
+        let id = |r: &Reply| r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("portcullis_session=")).unwrap();
+        assert_ne!(id(&first), id(&second));
+    };
+
+    csrf_missing_or_wrong_is_refused_and_changes_nothing => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let page = app.get_with(&b, &authorize_path(&a, "myapp://callback", "x")).await;
+        let fields = hidden_fields(&page.text);
+        let without: Vec<_> = fields.iter().filter(|(k, _)| k != "csrf_token").cloned().collect();
+        let wrong: Vec<_> = fields.iter().map(|(k, v)| if k == "csrf_token" { (k.clone(), "A".repeat(43)) } else { (k.clone(), v.clone()) }).collect();
+        let before = app.fingerprint().await;
+        for (path, form) in [
+            ("/login", with(without.clone(), &[("username", "michael"), ("password", "correct-horse")])),
+            ("/login", with(wrong.clone(), &[("username", "michael"), ("password", "correct-horse")])),
+            ("/register", with(wrong.clone(), &[("username", "eve"), ("email", "eve@example.org"), ("password", "long-enough-pw")])),
+            ("/consent", with(wrong.clone(), &[("decision", "allow")])),
+            ("/logout", wrong.clone()),
+        ] {
+            let r = app.post_with(&b, path, &form).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.text);
+            assert!(r.header("set-cookie").is_none_or(|c| !c.starts_with("portcullis_session=")), "{path}");
+        }
+        // A token from another browser's cookie does not fit this one.
+        let other = browser();
+        let r = app.post_with(&other, "/login", &with(fields.clone(), &[("username", "michael"), ("password", "correct-horse")])).await;
+        assert_eq!(r.status, 403);
+        assert_eq!(app.fingerprint().await, before);
+    };
+
+    templates_escape_everything => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let evil = "<script>alert(1)</script>";
+        let page = app.get_with(&b, &format!("{}&{}", authorize_path(&a, "myapp://callback", evil), "x=1")).await;
+        assert!(!page.text.contains(evil));
+        let page = app.get_with(&b, "/register").await;
+        let form = with(hidden_fields(&page.text), &[("username", evil), ("email", evil), ("password", evil), ("given_name", evil), ("family_name", evil)]);
+        let r = app.post_with(&b, "/register", &form).await;
+        assert_eq!(r.status, 400);
+        assert!(!r.text.contains(evil), "{}", r.text);
+        assert!(r.text.contains("&lt;script&gt;"));
+        let r = app.post_with(&b, "/login", &with(hidden_fields(&page.text), &[("username", evil), ("password", evil)])).await;
+        assert_eq!(r.status, 401);
+        assert!(!r.text.contains(evil));
+    };
+
+    hosted_registration_signs_in_and_continues => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let login = app.get_with(&b, &authorize_path(&a, "myapp://callback", "st")).await;
+        let href = login.text.split("href=\"").nth(1).unwrap().split('"').next().unwrap();
+        let page = app.get_with(&b, &portcullis_tests::unescape(href)).await;
+        assert!(page.text.contains("autocomplete=\"new-password\""));
+        assert!(page.text.contains("At least 8 characters"));
+        let short = with(hidden_fields(&page.text), &[("username", "new.user"), ("email", "new@example.org"), ("password", "short")]);
+        assert_eq!(app.post_with(&b, "/register", &short).await.status, 400);
+        let form = with(hidden_fields(&page.text), &[("username", "new.user"), ("email", "new@example.org"), ("password", "a-long-passphrase"), ("given_name", "New"), ("family_name", "User")]);
+        let r = app.post_with(&b, "/register", &form).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let code = param(&location(&r), "code").unwrap();
+        let t = redeem(&app, &a, &code, VERIFIER).await;
+        let me = app.get_bearer("/userinfo", t.str("access_token")).await;
+        assert_eq!((me.str("username"), me.str("given_name")), ("new.user", "New"));
+        // The same name again is refused on the page.
+        let r = app.post_with(&b, "/register", &form).await;
+        assert_eq!(r.status, 400);
+        assert!(r.text.contains("already registered"));
+    };
+
+    authorize_rejections => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        // Untrusted client or redirect URI: an error page, never a redirect.
+        for path in [
+            authorize_path("nobody", "myapp://callback", "s"),
+            authorize_path(&a, "myapp://evil", "s"),
+            authorize_path(&a, "myapp://callback/", "s"),
+        ] {
+            let r = app.get_with(&b, &path).await;
+            assert_eq!(r.status, 400, "{path}");
+            assert!(r.header("location").is_none());
+            assert!(r.text.contains("not valid"));
+        }
+        // Everything else goes back to the client with the error and state.
+        let cases = [
+            (authorize_path(&a, "myapp://callback", "s").replace("response_type=code", "response_type=token"), "unsupported_response_type"),
+            (authorize_path(&a, "myapp://callback", "s").replace("scope=read", "scope=admin"), "invalid_scope"),
+            (authorize_path(&a, "myapp://callback", "s").replace("code_challenge_method=S256", "code_challenge_method=plain"), "invalid_request"),
+            (format!("/authorize?client_id={a}&response_type=code&redirect_uri=myapp%3A%2F%2Fcallback&state=s"), "invalid_request"),
+        ];
+        for (path, error) in cases {
+            let r = app.get_with(&b, &path).await;
+            assert_eq!(r.status, 302, "{path}: {}", r.text);
+            let to = location(&r);
+            assert_eq!(param(&to, "error").as_deref(), Some(error), "{path}");
+            assert_eq!(param(&to, "state").as_deref(), Some("s"));
+            assert!(param(&to, "error_description").is_some());
+        }
+    };
+
+    consent_for_third_party_clients => |db: ScratchDb| async move {
+        let (app, a) = setup(db, false).await;
+        let b = browser();
+        let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "c1")).await;
+        assert_eq!(r.status, 200, "a consent page, not a redirect");
+        assert!(r.text.contains("Allow access?") && r.text.contains("<li>read</li>"), "{}", r.text);
+        let deny = with(hidden_fields(&r.text), &[("decision", "deny")]);
+        let d = app.post_with(&b, "/consent", &deny).await;
+        assert_eq!(d.status, 303);
+        let to = location(&d);
+        assert_eq!(param(&to, "error").as_deref(), Some("access_denied"));
+        assert_eq!(param(&to, "state").as_deref(), Some("c1"));
+        let allow = with(hidden_fields(&r.text), &[("decision", "allow")]);
+        let ok = app.post_with(&b, "/consent", &allow).await;
+        assert_eq!(ok.status, 303);
+        assert!(param(&location(&ok), "code").is_some());
+    };
+
+    token_endpoint_refusals_for_codes => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let code_of = |r: &Reply| param(&location(r), "code").unwrap();
+        let first = code_of(&log_in(&app, &b, &authorize_path(&a, "myapp://callback", "s")).await);
+        // Wrong verifier and wrong redirect URI: refused, code still usable.
+        let r = redeem(&app, &a, &first, &"x".repeat(43)).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"));
+        let r = app.post_form("/token", None, &[("grant_type", "authorization_code"), ("client_id", &a), ("code", &first), ("redirect_uri", "myapp://other"), ("code_verifier", VERIFIER)]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"));
+        let t = redeem(&app, &a, &first, VERIFIER).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        // Replay: refused, and the tokens of the first redemption are revoked.
+        let r = redeem(&app, &a, &first, VERIFIER).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"));
+        assert_eq!(app.get_bearer("/userinfo", t.str("access_token")).await.status, 401);
+        let r = app.post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &a), ("refresh_token", t.str("refresh_token"))]).await;
+        assert_eq!(r.error(), "invalid_grant");
+        // Expired.
+        let second = code_of(&app.get_with(&b, &authorize_path(&a, "myapp://callback", "s")).await);
+        app.clock.advance(Duration::seconds(301));
+        let r = redeem(&app, &a, &second, VERIFIER).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"));
+    };
+
+    racing_redemptions_of_one_code_have_one_winner => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let code = param(&location(&log_in(&app, &b, &authorize_path(&a, "myapp://callback", "s")).await), "code").unwrap();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16).map(|_| {
+            let (http, url, a, code, barrier) = (app.http.clone(), app.url("/token"), a.clone(), code.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                http.post(url).form(&[("grant_type", "authorization_code"), ("client_id", a.as_str()), ("code", code.as_str()), ("redirect_uri", "myapp://callback"), ("code_verifier", VERIFIER)])
+                    .send().await.unwrap().status().as_u16()
+            })
+        }).collect();
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap() == 200);
+        }
+        assert_eq!(ok, 1);
+    };
+}
+
+async fn log_in_again(app: &TestApp, b: &reqwest::Client, a: &str) -> Reply {
+    // The login page shows the form even with a live session when posted to.
+    let page = app.get_with(b, "/login").await;
+    let csrf: Vec<_> = hidden_fields(&page.text);
+    let form = with(
+        csrf,
+        &[
+            ("client_id", a),
+            ("flow", "authorize"),
+            ("response_type", "code"),
+            ("redirect_uri", "myapp://callback"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("username", "michael"),
+            ("password", "correct-horse"),
+        ],
+    );
+    let r = app.post_with(b, "/login", &form).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    r
+}
