@@ -52,7 +52,7 @@ impl Default for TokenPolicy {
     fn default() -> Self {
         Self {
             access_token_ttl: Duration::hours(1),
-            refresh_token_ttl: Duration::days(30),
+            refresh_token_ttl: Duration::days(90),
             authorization_code_ttl: Duration::seconds(300),
             refresh_mode: RefreshMode::Rotate,
             refresh_grace: Duration::zero(),

@@ -4,5 +4,6 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod metadata;
+mod seeds;
 mod store;
 mod token_endpoint;

@@ -9,8 +9,9 @@ on_both_backends! {
         assert_eq!(r.str("issuer"), "http://issuer.test");
         assert_eq!(r.str("token_endpoint"), "http://issuer.test/token");
         let grants: Vec<&str> = r.body["grant_types_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert_eq!(grants, ["password", "client_credentials", "refresh_token"]);
-        assert!(r.body["response_types_supported"].is_array());
+        assert_eq!(grants, ["authorization_code", "password", "client_credentials", "refresh_token"]);
+        assert_eq!(r.body["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(r.str("authorization_endpoint"), "http://issuer.test/authorize");
     };
 
     key_set_names_the_key_in_every_token_footer => |db: ScratchDb| async move {

@@ -303,7 +303,7 @@ async fn refresh_scope_may_narrow_but_not_widen() {
 async fn refresh_expired_unknown_and_disabled() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, None).await;
-    let after_expiry = t0() + Duration::days(30);
+    let after_expiry = t0() + Duration::days(90);
     assert_eq!(
         code_of(
             w.service
