@@ -4,6 +4,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod metadata;
+mod real_browser;
 mod seeds;
 mod store;
 mod token_endpoint;
