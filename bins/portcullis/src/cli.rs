@@ -259,6 +259,11 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                             "client_id": c.id.as_str(), "name": c.name, "public": c.is_public(),
                             "grant_types": grants, "scope": c.scope.to_string(),
                             "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+                            "first_party": c.first_party,
+                            "legacy_token_redirect": c.legacy_token_redirect,
+                            "allow_plain_pkce": c.allow_plain_pkce,
+                            "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
+                            "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
                         })
                     );
                 } else {

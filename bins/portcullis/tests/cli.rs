@@ -176,3 +176,55 @@ fn migrate_and_settings_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid"));
 }
+
+#[test]
+fn browser_flow_flags() {
+    let cli = Cli::new();
+    cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "legacy",
+            "--id",
+            "legacy",
+            "--public",
+            "--legacy-token-redirect",
+            "--grant-type",
+            "password",
+            "--redirect-uri",
+            "https://app.example/cb",
+        ],
+        None,
+    );
+    cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "first",
+            "--id",
+            "first",
+            "--public",
+            "--first-party",
+            "--redirect-uri",
+            "myapp://callback",
+        ],
+        None,
+    );
+    let list = cli.ok(&["client", "list", "--json"], None);
+    let rows: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |id: &str| rows.iter().find(|r| r["client_id"] == id).unwrap().clone();
+    assert_eq!(row("legacy")["legacy_token_redirect"], true);
+    assert_eq!(row("legacy")["access_token_ttl"], 30 * 24 * 3600);
+    assert_eq!(row("legacy")["refresh_mode"], "reuse");
+    assert_eq!(row("first")["first_party"], true);
+    assert_eq!(row("first")["legacy_token_redirect"], false);
+    assert_eq!(
+        row("first")["redirect_uris"],
+        serde_json::json!(["myapp://callback"])
+    );
+}
