@@ -235,6 +235,11 @@ impl TestApp {
             first_party: spec.first_party,
             legacy_token_redirect: spec.legacy,
             allow_plain_pkce: false,
+            token_format: if spec.reference_tokens {
+                auth_core::types::TokenFormat::Reference
+            } else {
+                auth_core::types::TokenFormat::Paseto
+            },
         };
         let (c, secret) = register_client(self.services.tokens.ports(), spec, self.clock.now())
             .await
@@ -329,6 +334,7 @@ pub struct ClientSetup<'a> {
     pub redirect_uris: &'a [&'a str],
     pub first_party: bool,
     pub legacy: bool,
+    pub reference_tokens: bool,
 }
 
 impl Default for ClientSetup<'_> {
@@ -342,6 +348,7 @@ impl Default for ClientSetup<'_> {
             redirect_uris: &[],
             first_party: true,
             legacy: false,
+            reference_tokens: false,
         }
     }
 }

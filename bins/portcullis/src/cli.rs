@@ -7,7 +7,9 @@ use anyhow::{Context as _, bail};
 use auth_core::accounts::{ClientSpec, UserSpec, register_client, register_user};
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
-use auth_core::types::{ClientId, Email, GrantType, Password, RedirectUri, Scope, Username};
+use auth_core::types::{
+    ClientId, Email, GrantType, Password, RedirectUri, Scope, TokenFormat, Username,
+};
 use clap::{Args, Parser, Subcommand};
 
 use crate::clock::SystemClock;
@@ -102,6 +104,10 @@ struct ClientCreate {
     /// Accept PKCE code_challenge_method=plain (S256 is always accepted).
     #[arg(long = "allow-plain-pkce")]
     allow_plain_pkce: bool,
+    /// Access token format: paseto (self-contained, default) or reference
+    /// (opaque, checked by lookup, revocable at once).
+    #[arg(long = "token-format", default_value = "paseto")]
+    token_format: String,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -228,6 +234,12 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                 first_party: args.first_party,
                 legacy_token_redirect: args.legacy_token_redirect,
                 allow_plain_pkce: args.allow_plain_pkce,
+                token_format: TokenFormat::parse(&args.token_format).with_context(|| {
+                    format!(
+                        "invalid --token-format {} (paseto or reference)",
+                        args.token_format
+                    )
+                })?,
             };
             let (client, secret) =
                 register_client(services.tokens.ports(), spec, clock.now()).await?;
@@ -264,6 +276,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                             "allow_plain_pkce": c.allow_plain_pkce,
                             "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
                             "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
+                            "token_format": c.token_format.as_str(),
                         })
                     );
                 } else {

@@ -24,6 +24,9 @@ pub struct FileSettings {
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
     pub min_password_length: Option<usize>,
+    /// The client seed 002's key/secret API acts for; an empty string turns
+    /// the API off.
+    pub key_secret_client_id: Option<String>,
     pub password_hash: Option<HashSettings>,
 }
 
@@ -49,10 +52,13 @@ pub struct Settings {
     pub hash_cost: HashCost,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
+    /// The client seed 002's key/secret API acts for, if enabled.
+    pub key_secret_client_id: Option<String>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
+pub const DEFAULT_KEY_SECRET_CLIENT: &str = "key-secret-api";
 
 /// Overrides from the environment or the command line; `None` defers to the file.
 #[derive(Debug, Default, Clone)]
@@ -139,6 +145,11 @@ impl Settings {
             policy,
             hash_cost,
             min_password_length: file.min_password_length.unwrap_or(8).max(1),
+            key_secret_client_id: match file.key_secret_client_id {
+                Some(id) if id.is_empty() => None,
+                Some(id) => Some(id),
+                None => Some(DEFAULT_KEY_SECRET_CLIENT.into()),
+            },
         })
     }
 }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use auth_core::RefreshMode;
+use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::grants::{Ports, TokenService};
-use auth_core::ports::{Clock, KeyRepository};
+use auth_core::ports::{ClientRepository, Clock, KeyRepository};
+use auth_core::types::{ClientId, GrantType, Scope, TokenFormat};
 use auth_crypto::{
     Argon2Hasher, KeyRing, OsRandom, PasetoCodec, Sha256Digest, generate_signing_key,
 };
@@ -49,7 +52,9 @@ impl Services {
 
 /// Loads the signing keys, making and storing the first one on first start.
 async fn load_keys(database: &Database, clock: &dyn Clock) -> anyhow::Result<KeyRing> {
-    let mut keys = database.list().await.context("cannot read signing keys")?;
+    let mut keys = KeyRepository::list(database)
+        .await
+        .context("cannot read signing keys")?;
     if keys.is_empty() {
         let key = generate_signing_key(clock.now())?;
         // Two nodes starting at once on an empty database may both get here;
@@ -60,9 +65,48 @@ async fn load_keys(database: &Database, clock: &dyn Clock) -> anyhow::Result<Key
             .await
             .context("cannot store the signing key")?;
         tracing::info!(key_id = %key.key_id, "generated the first signing key");
-        keys = database.list().await.context("cannot read signing keys")?;
+        keys = KeyRepository::list(database)
+            .await
+            .context("cannot read signing keys")?;
     }
     Ok(KeyRing::load(&keys)?)
+}
+
+/// Seed 002's requests name no client: they act for this one, created on
+/// first start with the document's terms (one-hour access tokens, a refresh
+/// token that stays the same).
+async fn ensure_key_secret_client(
+    services: &Services,
+    id: &str,
+    clock: &dyn Clock,
+) -> anyhow::Result<ClientId> {
+    let id = ClientId::parse(id).context("invalid key_secret_client_id")?;
+    if services.database.find(&id).await?.is_none() {
+        let spec = ClientSpec {
+            id: Some(id.clone()),
+            name: "Key/secret API (seed 002)".into(),
+            public: true,
+            redirect_uris: vec![],
+            grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+            scope: Scope::default(),
+            access_token_ttl: Some(chrono::Duration::hours(1)),
+            refresh_mode: Some(RefreshMode::Reuse),
+            first_party: true,
+            legacy_token_redirect: false,
+            allow_plain_pkce: false,
+            token_format: TokenFormat::Paseto,
+        };
+        match register_client(services.tokens.ports(), spec, clock.now()).await {
+            Ok(_) => {
+                tracing::info!(client_id = %id, "created the client of the key/secret API (seed 002)")
+            }
+            // Another node created it first.
+            Err(RegistrationError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::info!(client_id = %id, "the key/secret API (POST /authenticate, /refresh) acts for this client");
+    Ok(id)
 }
 
 /// Hides a password in a database URL before it reaches a log line.
@@ -90,6 +134,10 @@ impl Application {
     /// Builds everything and binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let services = Arc::new(Services::open(settings, clock.as_ref()).await?);
+        let key_secret_client = match &settings.key_secret_client_id {
+            Some(id) => Some(ensure_key_secret_client(&services, id, clock.as_ref()).await?),
+            None => None,
+        };
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -103,6 +151,7 @@ impl Application {
             pages: Arc::new(Pages::load()?),
             secure_cookies: settings.issuer.starts_with("https://"),
             min_password_length: settings.min_password_length,
+            key_secret_client,
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -7,7 +7,7 @@ use crate::grants::Ports;
 use crate::policy::RefreshMode;
 use crate::types::{
     Client, ClientAuth, ClientId, Email, GrantType, OpaqueToken, Password, RedirectUri, Scope,
-    User, UserId, Username,
+    TokenFormat, User, UserId, Username,
 };
 
 /// What an administrator asks for when registering a client.
@@ -29,6 +29,7 @@ pub struct ClientSpec {
     /// client's defaults unless set explicitly.
     pub legacy_token_redirect: bool,
     pub allow_plain_pkce: bool,
+    pub token_format: TokenFormat,
 }
 
 /// Why a registration was refused.
@@ -110,6 +111,7 @@ pub async fn register_client(
         first_party: spec.first_party,
         legacy_token_redirect: spec.legacy_token_redirect,
         allow_plain_pkce: spec.allow_plain_pkce,
+        token_format: spec.token_format,
         created_at: now,
     };
     ports.clients.create(&client).await?;
@@ -178,6 +180,7 @@ mod tests {
             first_party: false,
             legacy_token_redirect: false,
             allow_plain_pkce: false,
+            token_format: TokenFormat::Paseto,
         }
     }
 

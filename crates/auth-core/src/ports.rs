@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::error::{CryptoError, StoreError};
 use crate::types::{
-    AccessClaims, AuthorizationCode, BrowserSession, Client, ClientId, Digest, FamilyId,
-    IssuedFromCode, NewClient, NewUser, OpaqueToken, Password, PasswordHash, RefreshTokenRecord,
-    SigningKey, User, UserId,
+    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId, Digest,
+    FamilyId, IssuedFromCode, NewClient, NewUser, OpaqueToken, Password, PasswordHash,
+    RefreshTokenRecord, SigningKey, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -131,6 +131,9 @@ pub trait TokenRepository: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError>;
+    /// Stores a reference access token.
+    async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError>;
+    async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError>;
 }
 
 #[async_trait]

@@ -26,22 +26,5 @@ pub(crate) async fn authenticate(
             .into());
         }
     };
-    let now = state.clock.now();
-    let claims = state
-        .tokens
-        .ports()
-        .codec
-        .verify(token, now)
-        .map_err(|_| OAuthError::invalid_token("the access token is invalid or expired"))?;
-    let revoked = state
-        .tokens
-        .ports()
-        .tokens
-        .is_access_revoked(claims.token_id)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    if revoked {
-        return Err(OAuthError::invalid_token("the access token has been revoked").into());
-    }
-    Ok(claims)
+    Ok(state.tokens.verify_access(token, state.clock.now()).await?)
 }

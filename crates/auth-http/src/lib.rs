@@ -13,6 +13,7 @@ mod error;
 mod flow;
 mod health;
 mod hosted;
+mod introspection;
 mod metadata;
 mod pages;
 mod token;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
+    /// The client seed 002's key/secret API acts for; `None` turns it off.
+    pub key_secret_client: Option<auth_core::types::ClientId>,
 }
 
 /// Registers every route. The caller adds `web::Data<AppState>`.
@@ -66,9 +69,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(hosted::consent))
         .route("/logout", web::post().to(hosted::logout))
         .route("/sign-in", web::post().to(dialects::pkce_json::sign_in))
+        .route(
+            "/authenticate",
+            web::post().to(dialects::key_secret::authenticate),
+        )
+        .route("/refresh", web::post().to(dialects::key_secret::refresh))
         .route("/token", web::get().to(dialects::pkce_json::token))
         .route("/token", web::post().to(token::standard))
         .route("/oauth/token", web::post().to(token::spring))
+        .route("/introspect", web::post().to(introspection::introspect))
+        .route("/revoke", web::post().to(introspection::revoke))
         .route("/userinfo", web::get().to(userinfo::userinfo))
         .route("/me", web::get().to(userinfo::userinfo))
         .route("/me/", web::get().to(userinfo::userinfo))

@@ -3,15 +3,18 @@
 use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
-    AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth, ClientId,
-    CodeChallenge, Digest, Email, FamilyId, GrantType, IssuedFromCode, OpaqueToken, PasswordHash,
-    RedirectUri, RefreshTokenRecord, Scope, SigningKey, User, UserId, Username,
+    AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
+    ClientId, CodeChallenge, Digest, Email, FamilyId, GrantType, IssuedFromCode, OpaqueToken,
+    PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey, TokenFormat, User, UserId,
+    Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::{authorization_codes, clients, refresh_tokens, sessions, signing_keys, users};
+use crate::schema::{
+    access_tokens, authorization_codes, clients, refresh_tokens, sessions, signing_keys, users,
+};
 
 #[derive(Debug, thiserror::Error)]
 #[error("corrupt {table} row: {detail}")]
@@ -104,6 +107,7 @@ pub(crate) struct ClientRow {
     pub first_party: bool,
     pub legacy_token_redirect: bool,
     pub allow_plain_pkce: bool,
+    pub token_format: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -127,6 +131,7 @@ impl From<&Client> for ClientRow {
             first_party: c.first_party,
             legacy_token_redirect: c.legacy_token_redirect,
             allow_plain_pkce: c.allow_plain_pkce,
+            token_format: c.token_format.as_str().to_owned(),
         }
     }
 }
@@ -167,6 +172,8 @@ impl TryFrom<ClientRow> for Client {
             first_party: r.first_party,
             legacy_token_redirect: r.legacy_token_redirect,
             allow_plain_pkce: r.allow_plain_pkce,
+            token_format: TokenFormat::parse(&r.token_format)
+                .ok_or_else(|| bad(&r.token_format))?,
             created_at: utc(r.created_at),
         })
     }
@@ -377,6 +384,50 @@ impl TryFrom<SessionRow> for BrowserSession {
             created_at: utc(r.created_at),
             expires_at: utc(r.expires_at),
             last_seen_at: utc(r.last_seen_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = access_tokens)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct AccessRow {
+    pub digest: Vec<u8>,
+    pub token_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl From<&AccessTokenRecord> for AccessRow {
+    fn from(a: &AccessTokenRecord) -> Self {
+        Self {
+            digest: a.digest.as_bytes().to_vec(),
+            token_id: a.token_id.to_string(),
+            client_id: a.client_id.as_str().to_owned(),
+            subject: a.subject.clone(),
+            scope: a.scope.to_string(),
+            issued_at: naive(a.issued_at),
+            expires_at: naive(a.expires_at),
+        }
+    }
+}
+
+impl TryFrom<AccessRow> for AccessTokenRecord {
+    type Error = StoreError;
+
+    fn try_from(r: AccessRow) -> Result<Self, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("access_tokens", e);
+        Ok(AccessTokenRecord {
+            digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
+            token_id: Uuid::parse_str(&r.token_id).map_err(|e| bad(&e))?,
+            client_id: ClientId::parse(&r.client_id).map_err(|e| bad(&e))?,
+            subject: r.subject,
+            scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
+            issued_at: utc(r.issued_at),
+            expires_at: utc(r.expires_at),
         })
     }
 }

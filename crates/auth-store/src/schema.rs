@@ -26,6 +26,7 @@ diesel::table! {
         first_party -> Bool,
         legacy_token_redirect -> Bool,
         allow_plain_pkce -> Bool,
+        token_format -> Text,
     }
 }
 
@@ -84,6 +85,18 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    access_tokens (digest) {
+        digest -> Binary,
+        token_id -> Text,
+        client_id -> Text,
+        subject -> Text,
+        scope -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 

@@ -3,15 +3,17 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{RotateOutcome, TokenRepository};
-use auth_core::types::{Digest, FamilyId, RefreshTokenRecord};
+use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::database::{Database, store_error};
-use crate::rows::{RefreshRow, naive};
-use crate::schema::{refresh_tokens as rt, revoked_access_tokens as revoked};
+use crate::rows::{AccessRow, RefreshRow, naive};
+use crate::schema::{
+    access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked,
+};
 
 /// Marks a refresh token rotated, only if it is still active at `$now`.
 /// Written once for the sync (SQLite) and async (PostgreSQL) paths.
@@ -144,6 +146,28 @@ impl TokenRepository for Database {
             .await
             .map_err(StoreError::backend))?;
         Ok(())
+    }
+
+    async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
+        let row = AccessRow::from(token);
+        with_conn!(writer self, |conn| diesel::insert_into(access::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("access token")))?;
+        Ok(())
+    }
+
+    async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let row: Option<AccessRow> = with_conn!(self, |conn| access::table
+            .find(&key)
+            .select(AccessRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        row.map(AccessTokenRecord::try_from).transpose()
     }
 
     async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {

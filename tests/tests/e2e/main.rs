@@ -3,6 +3,7 @@ mod architecture;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod lifecycle;
 mod metadata;
 mod real_browser;
 mod seeds;

@@ -196,6 +196,43 @@ on_both_backends! {
     };
 }
 
+on_both_backends! {
+    seed_002_key_secret => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let r = app.post_json("/register", &json!({"user_id": "robot-7", "user_secret": "s3cret!"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(keys(&r.body), BTreeSet::from(["user_key"]));
+        let key = r.str("user_key").to_owned();
+        assert_eq!(app.post_json("/register", &json!({"user_id": "robot-7", "user_secret": "x"})).await.status, 409);
+
+        let a = app.post_json("/authenticate", &json!({"user_key": key, "user_secret": "s3cret!"})).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(keys(&a.body), BTreeSet::from(["access_token", "refresh_token"]));
+        let (at, rt) = (a.str("access_token").to_owned(), a.str("refresh_token").to_owned());
+        assert_eq!(app.get_bearer("/me", &at).await.str("username"), "robot-7");
+
+        // Access tokens live one hour.
+        app.clock.advance(Duration::minutes(59));
+        assert_eq!(app.get_bearer("/me", &at).await.status, 200);
+        app.clock.advance(Duration::minutes(1));
+        assert_eq!(app.get_bearer("/me", &at).await.status, 401);
+
+        let f = app.post_json("/refresh", &json!({"refresh_token": rt})).await;
+        assert_eq!(f.status, 200, "{}", f.text);
+        assert_eq!(keys(&f.body), BTreeSet::from(["access_token"]));
+        assert_eq!(app.get_bearer("/me", f.str("access_token")).await.status, 200);
+        // The refresh token stays usable: the answer carried no new one.
+        assert_eq!(app.post_json("/refresh", &json!({"refresh_token": rt})).await.status, 200);
+
+        for body in [json!({"user_key": key, "user_secret": "wrong"}), json!({"user_key": "not-a-key", "user_secret": "s3cret!"})] {
+            let e = app.post_json("/authenticate", &body).await;
+            assert_eq!((e.status, e.error()), (400, "invalid_grant"), "{body}");
+        }
+        assert_eq!(app.post_json("/refresh", &json!({"refresh_token": "nope"})).await.error(), "invalid_grant");
+        assert_eq!(app.post_json("/refresh", &json!({})).await.error(), "invalid_request");
+    };
+}
+
 trait ClockNow {
     fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
 }

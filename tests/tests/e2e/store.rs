@@ -49,6 +49,7 @@ fn client(id: &str) -> Client {
         first_party: true,
         legacy_token_redirect: true,
         allow_plain_pkce: false,
+        token_format: TokenFormat::Reference,
         created_at: t0(),
     }
 }
@@ -97,6 +98,7 @@ on_both_backends! {
         assert_eq!(back.access_token_ttl, c.access_token_ttl);
         assert_eq!(back.refresh_mode, c.refresh_mode);
         assert_eq!((back.first_party, back.legacy_token_redirect, back.allow_plain_pkce), (true, true, false));
+        assert_eq!(back.token_format, TokenFormat::Reference);
         assert!(matches!(ClientRepository::create(&d, &c).await, Err(StoreError::Conflict("client"))));
         assert!(d.find(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());
     };

@@ -6,7 +6,7 @@ use crate::types::{Client, IssuedTokens, Scope};
 
 use super::{TokenService, resolve_scope};
 
-pub(super) fn run(
+pub(super) async fn run(
     service: &TokenService,
     client: &Client,
     scope: Option<Scope>,
@@ -21,7 +21,9 @@ pub(super) fn run(
         .into());
     }
     let scope = resolve_scope(scope, &client.scope)?;
-    let access = service.access_token(client, client.id.to_string(), &scope, now)?;
+    let access = service
+        .access_token(client, client.id.to_string(), &scope, now)
+        .await?;
     // "A refresh token SHOULD NOT be included." (RFC 6749 section 4.4.3)
     Ok(access.into_issued(None, None, scope, None))
 }

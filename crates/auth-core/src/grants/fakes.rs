@@ -73,6 +73,7 @@ impl ClientRepository for Clients {
 pub struct Tokens {
     pub refresh: Mutex<Vec<RefreshTokenRecord>>,
     pub revoked_access: Mutex<Vec<Uuid>>,
+    pub access: Mutex<Vec<AccessTokenRecord>>,
 }
 
 #[async_trait]
@@ -128,6 +129,19 @@ impl TokenRepository for Tokens {
     }
     async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
         Ok(self.revoked_access.lock().unwrap().contains(&token_id))
+    }
+    async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
+        self.access.lock().unwrap().push(token.clone());
+        Ok(())
+    }
+    async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError> {
+        Ok(self
+            .access
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| &a.digest == digest)
+            .cloned())
     }
 }
 
@@ -354,6 +368,7 @@ impl World {
             first_party: true,
             legacy_token_redirect: false,
             allow_plain_pkce: false,
+            token_format: TokenFormat::Paseto,
             created_at: t0(),
         };
         self.clients.0.lock().unwrap().push(client.clone());

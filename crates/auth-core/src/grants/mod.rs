@@ -7,6 +7,7 @@
 pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
+pub mod introspection;
 mod password;
 pub mod refresh_token;
 
@@ -24,8 +25,8 @@ use crate::ports::{
 };
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::types::{
-    AccessClaims, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken, RefreshTokenRecord,
-    Scope, UserId,
+    AccessClaims, AccessTokenRecord, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken,
+    RefreshTokenRecord, Scope, TokenFormat, UserId,
 };
 
 /// The adapters a grant needs, as trait objects: the web layer and the
@@ -140,7 +141,7 @@ impl TokenService {
                 scope,
             } => password::run(self, client, &username, password, scope, now).await,
             GrantRequest::ClientCredentials { scope } => {
-                client_credentials::run(self, client, scope, now)
+                client_credentials::run(self, client, scope, now).await
             }
             GrantRequest::RefreshToken {
                 refresh_token,
@@ -157,8 +158,8 @@ impl TokenService {
         }
     }
 
-    /// Signs an access token for `subject`.
-    fn access_token(
+    /// Issues an access token for `subject`, in the client's token format.
+    async fn access_token(
         &self,
         client: &Client,
         subject: String,
@@ -175,9 +176,25 @@ impl TokenService {
             expires_at: now + ttl,
             token_id: self.ports.random.uuid(),
         };
-        let token = self.ports.codec.issue(&claims)?;
+        let token = match client.token_format {
+            TokenFormat::Paseto => OpaqueToken::new(self.ports.codec.issue(&claims)?),
+            TokenFormat::Reference => {
+                let token = self.ports.random.token();
+                let record = AccessTokenRecord {
+                    digest: self.ports.digest.digest(token.expose()),
+                    token_id: claims.token_id,
+                    client_id: claims.client_id.clone(),
+                    subject: claims.subject.clone(),
+                    scope: claims.scope.clone(),
+                    issued_at: claims.issued_at,
+                    expires_at: claims.expires_at,
+                };
+                self.ports.tokens.insert_access(&record).await?;
+                token
+            }
+        };
         Ok(SignedAccess {
-            token: OpaqueToken::new(token),
+            token,
             expires_at: claims.expires_at,
             expires_in: ttl.num_seconds(),
             token_id: claims.token_id,
@@ -217,7 +234,9 @@ impl TokenService {
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        let access = self.access_token(client, user_id.to_string(), &scope, now)?;
+        let access = self
+            .access_token(client, user_id.to_string(), &scope, now)
+            .await?;
         let (refresh_token, family) = if client.allows(GrantType::RefreshToken) {
             let family = FamilyId::new(self.ports.random.uuid());
             let (token, record) = self.new_refresh(client, Some(user_id), &scope, family, now);

@@ -146,13 +146,14 @@ pub(super) async fn run(
                     scope,
                     Some(presented.clone()),
                     now,
-                );
+                )
+                .await;
             }
             RefreshStep::ReissueInGrace { scope } => {
                 let (token, successor) =
                     service.new_refresh(client, record.user_id, &scope, record.family, now);
                 ports.tokens.insert_refresh(&successor).await?;
-                return finish(service, client, &record, scope, Some(token), now);
+                return finish(service, client, &record, scope, Some(token), now).await;
             }
             RefreshStep::Rotate { scope } => {
                 let (token, successor) =
@@ -163,7 +164,7 @@ pub(super) async fn run(
                     .await?
                 {
                     RotateOutcome::Rotated => {
-                        return finish(service, client, &record, scope, Some(token), now);
+                        return finish(service, client, &record, scope, Some(token), now).await;
                     }
                     RotateOutcome::NotActive if attempt == 0 => {
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
@@ -179,7 +180,7 @@ pub(super) async fn run(
     Err(not_valid().into())
 }
 
-fn finish(
+async fn finish(
     service: &TokenService,
     client: &Client,
     record: &RefreshTokenRecord,
@@ -190,6 +191,6 @@ fn finish(
     let subject = record
         .user_id
         .map_or_else(|| client.id.to_string(), |u| u.to_string());
-    let access = service.access_token(client, subject, &scope, now)?;
+    let access = service.access_token(client, subject, &scope, now).await?;
     Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }

@@ -771,3 +771,103 @@ mod authorization_code {
         );
     }
 }
+
+mod lifecycle {
+    use super::*;
+    use crate::types::TokenFormat;
+
+    #[tokio::test]
+    async fn reference_tokens_are_stored_by_digest_and_checked_by_lookup() {
+        let w = World::new(TokenPolicy::default());
+        let mut c = w.add_client("app", Some("s"), &[G::ClientCredentials], "read");
+        c.token_format = TokenFormat::Reference;
+        let t = w
+            .service
+            .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+            .await
+            .unwrap();
+        let stored = w.tokens.access.lock().unwrap()[0].clone();
+        assert_ne!(
+            stored.digest.as_bytes().to_vec(),
+            t.access_token.expose().as_bytes().to_vec()
+        );
+        let claims = w
+            .service
+            .verify_access(t.access_token.expose(), t0())
+            .await
+            .unwrap();
+        assert_eq!(
+            (claims.subject.as_str(), claims.token_id),
+            ("app", t.token_id)
+        );
+        assert!(
+            w.service
+                .verify_access(t.access_token.expose(), t0() + Duration::hours(1))
+                .await
+                .is_err()
+        );
+        assert!(w.service.verify_access("unknown", t0()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn revocation_is_for_the_owner_only() {
+        let w = World::new(TokenPolicy::default());
+        let mut c = w.add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read");
+        c.token_format = TokenFormat::Reference;
+        let other = w.add_client("other", Some("s"), &[G::Password], "read");
+        w.add_user("alice", None, "pw");
+        let t = w
+            .service
+            .exchange(&c, password("alice", "pw", None), t0())
+            .await
+            .unwrap();
+        let at = t.access_token.expose();
+        let rt = t.refresh_token.clone().unwrap();
+        assert_eq!(
+            code_of(w.service.revoke(&other, at, None, t0()).await),
+            ErrorCode::UnauthorizedClient
+        );
+        assert_eq!(
+            code_of(w.service.revoke(&other, rt.expose(), None, t0()).await),
+            ErrorCode::UnauthorizedClient
+        );
+        assert!(
+            w.service
+                .introspect(at, None, t0())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        w.service
+            .revoke(&c, at, Some("access_token"), t0())
+            .await
+            .unwrap();
+        assert!(
+            w.service
+                .introspect(at, None, t0())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let active = w
+            .service
+            .introspect(rt.expose(), Some("refresh_token"), t0())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            active.kind,
+            crate::grants::introspection::TokenKind::Refresh
+        );
+        w.service.revoke(&c, rt.expose(), None, t0()).await.unwrap();
+        assert!(
+            w.service
+                .introspect(rt.expose(), None, t0())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Unknown tokens are not an error.
+        w.service.revoke(&c, "nothing", None, t0()).await.unwrap();
+    }
+}

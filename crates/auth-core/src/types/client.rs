@@ -104,6 +104,34 @@ impl fmt::Display for GrantType {
     }
 }
 
+/// The form of the access tokens a client receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// Self-contained PASETO v4.public, verified offline against the key set.
+    #[default]
+    Paseto,
+    /// 256 random bits, stored as a digest and checked by lookup: revocable
+    /// at once, opaque to whoever holds it.
+    Reference,
+}
+
+impl TokenFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paseto => "paseto",
+            Self::Reference => "reference",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "paseto" => Some(Self::Paseto),
+            "reference" => Some(Self::Reference),
+            _ => None,
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -126,6 +154,7 @@ pub struct Client {
     /// Accepts `code_challenge_method=plain` (RFC 7636 section 4.2 permits
     /// it only where S256 cannot be used).
     pub allow_plain_pkce: bool,
+    pub token_format: TokenFormat,
     pub created_at: DateTime<Utc>,
 }
 

@@ -9,11 +9,15 @@ mod secret;
 mod token;
 mod user;
 
-pub use client::{Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError};
+pub use client::{
+    Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
+};
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
-pub use token::{AccessClaims, FamilyId, IssuedTokens, RefreshTokenRecord, SigningKey};
+pub use token::{
+    AccessClaims, AccessTokenRecord, FamilyId, IssuedTokens, RefreshTokenRecord, SigningKey,
+};
 pub use user::{Email, NewUser, User, UserId, Username, ValueError};

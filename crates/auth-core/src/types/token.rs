@@ -48,6 +48,34 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A stored reference (opaque) access token, by digest only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub digest: Digest,
+    pub token_id: Uuid,
+    pub client_id: ClientId,
+    /// The user id, or the client id for a client_credentials token.
+    pub subject: String,
+    pub scope: Scope,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl AccessTokenRecord {
+    /// The claims a self-contained token would have carried.
+    pub fn claims(&self, issuer: &str) -> AccessClaims {
+        AccessClaims {
+            issuer: issuer.to_owned(),
+            subject: self.subject.clone(),
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            token_id: self.token_id,
+        }
+    }
+}
+
 /// A signing key as stored: its PASERK id, its public PASERK, and the secret
 /// key material (PASERK `k4.secret`).
 #[derive(Clone)]

@@ -2,6 +2,7 @@
 //! A dialect translates its request shape into the core's commands and the
 //! core's answer into its documented response shape; it holds no rules of
 //! its own.
+pub(crate) mod key_secret;
 pub(crate) mod pkce_json;
 pub(crate) mod redirect_login;
 
@@ -18,6 +19,7 @@ const REGISTER_SHAPES: &str = "the registration body matches no accepted shape: 
     {\"username\", \"password\"} (redirect login), \
     {\"client_id\", \"response_type\", \"redirect_uri\", \"code_challenge_method\", \"code_challenge\", \
     \"state\", \"email\", \"password\", \"first_name\", \"last_name\"} (PKCE JSON), \
+    {\"user_id\", \"user_secret\"} (key/secret), \
     or a form post from the hosted registration page";
 
 /// `POST /register`: the hosted page's form, or one of the dialects' JSON
@@ -41,6 +43,8 @@ pub(crate) async fn register(
                 redirect_login::register(&state, fields).await
             } else if has("client_id") && has("email") && has("code_challenge") {
                 pkce_json::register(&state, fields).await
+            } else if has("user_id") && has("user_secret") && fields.len() == 2 {
+                key_secret::register(&state, fields).await
             } else {
                 Err(shape_error())
             }

@@ -1,0 +1,141 @@
+//! Seed 002, "key/secret": `POST /register {user_id, user_secret}` ->
+//! `{user_key}`, `POST /authenticate {user_key, user_secret}` ->
+//! `{access_token, refresh_token}`, `POST /refresh {refresh_token}` ->
+//! `{access_token}`. The requests name no client: the dialect acts for the
+//! configured client (`AppState::key_secret_client`), whose access tokens
+//! live one hour and whose refresh token stays the same (the document's
+//! refresh answer carries no new one).
+use actix_web::http::header;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::OAuthError;
+use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::grants::GrantRequest;
+use auth_core::types::{Client, OpaqueToken, Password, UserId, Username};
+use serde_json::{Map, Value, json};
+
+use super::field;
+use crate::AppState;
+use crate::body::{media_type, read_limited};
+use crate::error::ApiError;
+
+async fn client(state: &AppState) -> Result<Client, ApiError> {
+    let id = state.key_secret_client.as_ref().ok_or_else(|| {
+        OAuthError::invalid_request("the key/secret API is not enabled on this server")
+    })?;
+    state
+        .tokens
+        .ports()
+        .clients
+        .find(id)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .ok_or_else(|| {
+            ApiError::OAuth(OAuthError::invalid_client(
+                "the key/secret API's client is missing",
+            ))
+        })
+}
+
+async fn json_body(
+    req: &HttpRequest,
+    payload: Payload,
+    state: &AppState,
+) -> Result<Map<String, Value>, ApiError> {
+    if media_type(req) != "application/json" {
+        return Err(ApiError::UnsupportedMediaType(
+            "this endpoint takes an application/json body",
+        ));
+    }
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    Ok(serde_json::from_slice(&body)
+        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?)
+}
+
+fn no_store(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// `POST /register {"user_id", "user_secret"}`: the new account's key.
+pub(crate) async fn register(
+    state: &AppState,
+    fields: Map<String, Value>,
+) -> Result<HttpResponse, ApiError> {
+    client(state).await?;
+    let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
+    let spec = UserSpec {
+        username: Username::parse(&field(&fields, "user_id")?).map_err(|e| invalid(&e))?,
+        email: None,
+        password: Password::parse(field(&fields, "user_secret")?).map_err(|e| invalid(&e))?,
+        given_name: None,
+        family_name: None,
+    };
+    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+        Ok(user) => Ok(no_store(json!({ "user_key": user.id.to_string() }))),
+        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(json!({
+            "error": "invalid_request",
+            "error_description": "that user_id is already registered",
+        }))),
+        Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Flow(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /authenticate {"user_key", "user_secret"}`.
+pub(crate) async fn authenticate(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = json_body(&req, payload, &state).await?;
+    let client = client(&state).await?;
+    let key = field(&fields, "user_key")?;
+    let secret = field(&fields, "user_secret")?;
+    // The key names the account; an unknown or malformed key still costs
+    // one password verification and reads like a wrong secret.
+    let login = match key.parse().map(UserId::new) {
+        Ok(id) => state
+            .tokens
+            .ports()
+            .users
+            .find_by_id(id)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?
+            .map(|u| u.username.to_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let now = state.clock.now();
+    let user = state.tokens.verify_credentials(&login, secret, now).await?;
+    let issued = state
+        .tokens
+        .tokens_for_user(&client, user.id, client.scope.clone(), now)
+        .await?;
+    Ok(no_store(json!({
+        "access_token": issued.access_token.expose(),
+        "refresh_token": issued.refresh_token.as_ref().map(OpaqueToken::expose),
+    })))
+}
+
+/// `POST /refresh {"refresh_token"}`.
+pub(crate) async fn refresh(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = json_body(&req, payload, &state).await?;
+    let client = client(&state).await?;
+    let request = GrantRequest::RefreshToken {
+        refresh_token: OpaqueToken::new(field(&fields, "refresh_token")?),
+        scope: None,
+    };
+    let issued = state
+        .tokens
+        .exchange(&client, request, state.clock.now())
+        .await?;
+    Ok(no_store(
+        json!({ "access_token": issued.access_token.expose() }),
+    ))
+}

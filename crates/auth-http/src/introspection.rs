@@ -1,0 +1,94 @@
+//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), both for
+//! authenticated clients.
+use actix_web::http::header;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::grants::introspection::TokenKind;
+use serde_json::json;
+
+use crate::AppState;
+use crate::body::{FormParams, read_limited, require_form};
+use crate::client_auth;
+use crate::error::ApiError;
+
+/// Reads the form, authenticates the client, and returns the client with
+/// the `token` and `token_type_hint` parameters.
+async fn authenticated(
+    req: &HttpRequest,
+    payload: Payload,
+    state: &AppState,
+) -> Result<(auth_core::types::Client, String, Option<String>), ApiError> {
+    require_form(req)?;
+    let body = read_limited(payload, state.limits.max_body_bytes).await?;
+    let mut params = FormParams::parse(&body)?;
+    let credentials = client_auth::take(req, &mut params)?;
+    let token = params.require("token")?;
+    let hint = params.take("token_type_hint");
+    let client = state.tokens.authenticate_client(&credentials).await?;
+    Ok((client, token, hint))
+}
+
+/// `POST /introspect`: active tokens with their facts; anything else only
+/// `{"active": false}`.
+pub(crate) async fn introspect(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_client, token, hint) = authenticated(&req, payload, &state).await?;
+    let now = state.clock.now();
+    let body = match state
+        .tokens
+        .introspect(&token, hint.as_deref(), now)
+        .await?
+    {
+        Some(active) => {
+            let username = match active.user_id {
+                Some(id) => state
+                    .tokens
+                    .ports()
+                    .users
+                    .find_by_id(id)
+                    .await
+                    .map_err(|e| ApiError::Internal(Box::new(e)))?
+                    .map(|u| u.username.to_string()),
+                None => None,
+            };
+            json!({
+                "active": true,
+                "scope": active.scope.to_string(),
+                "client_id": active.client_id,
+                "sub": active.subject,
+                "username": username,
+                "exp": active.expires_at.timestamp(),
+                "iat": active.issued_at.timestamp(),
+                "iss": state.tokens.issuer(),
+                "token_type": match active.kind {
+                    TokenKind::Access => "Bearer",
+                    TokenKind::Refresh => "refresh_token",
+                },
+            })
+        }
+        None => json!({ "active": false }),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+/// `POST /revoke`: 200 whether or not the token was known (RFC 7009
+/// section 2.2); a token of another client is refused.
+pub(crate) async fn revoke(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (client, token, hint) = authenticated(&req, payload, &state).await?;
+    state
+        .tokens
+        .revoke(&client, &token, hint.as_deref(), state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

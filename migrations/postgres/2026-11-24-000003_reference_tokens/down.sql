@@ -1,0 +1,2 @@
+DROP TABLE access_tokens;
+ALTER TABLE clients DROP COLUMN token_format;

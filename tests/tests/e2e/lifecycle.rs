@@ -1,0 +1,158 @@
+//! Introspection (RFC 7662) and revocation (RFC 7009) for every token kind,
+//! and reference access tokens.
+use chrono::Duration;
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+
+struct World {
+    app: TestApp,
+    id: String,
+    secret: String,
+    other: (String, String),
+}
+
+async fn world(db: ScratchDb, reference: bool) -> World {
+    let app = TestApp::spawn(db).await;
+    let (id, secret) = app
+        .client(ClientSetup {
+            reference_tokens: reference,
+            ..Default::default()
+        })
+        .await;
+    let (oid, osecret) = app.client(ClientSetup::default()).await;
+    app.user("alice", Some("alice@example.org"), "pw").await;
+    World {
+        app,
+        id,
+        secret: secret.unwrap(),
+        other: (oid, osecret.unwrap()),
+    }
+}
+
+impl World {
+    async fn login(&self) -> portcullis_tests::Reply {
+        self.app
+            .post_form(
+                "/token",
+                Some((&self.id, &self.secret)),
+                &[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", "pw"),
+                ],
+            )
+            .await
+    }
+
+    async fn introspect(&self, token: &str, hint: Option<&str>) -> portcullis_tests::Reply {
+        let mut form = vec![("token", token)];
+        if let Some(h) = hint {
+            form.push(("token_type_hint", h));
+        }
+        self.app
+            .post_form("/introspect", Some((&self.other.0, &self.other.1)), &form)
+            .await
+    }
+
+    async fn revoke(&self, by: (&str, &str), token: &str) -> portcullis_tests::Reply {
+        self.app
+            .post_form("/revoke", Some(by), &[("token", token)])
+            .await
+    }
+}
+
+async fn introspection_and_revocation(db: ScratchDb, reference: bool) {
+    let w = world(db, reference).await;
+    let t = w.login().await;
+    let (at, rt) = (
+        t.str("access_token").to_owned(),
+        t.str("refresh_token").to_owned(),
+    );
+    assert_eq!(at.starts_with("v4.public."), !reference, "{at}");
+
+    let i = w.introspect(&at, None).await;
+    assert_eq!(i.status, 200, "{}", i.text);
+    assert_eq!(i.body["active"], true);
+    assert_eq!(
+        (
+            i.str("client_id"),
+            i.str("username"),
+            i.str("token_type"),
+            i.str("scope")
+        ),
+        (w.id.as_str(), "alice", "Bearer", "read write")
+    );
+    assert_eq!(
+        i.body["exp"].as_i64().unwrap() - i.body["iat"].as_i64().unwrap(),
+        3600
+    );
+    let r = w.introspect(&rt, Some("refresh_token")).await;
+    assert_eq!(
+        (r.body["active"].as_bool(), r.str("token_type")),
+        (Some(true), "refresh_token")
+    );
+    assert_eq!(w.app.get_bearer("/me", &at).await.status, 200);
+
+    // Only the owner may revoke; unknown tokens answer 200.
+    let r = w.revoke((&w.other.0, &w.other.1), &at).await;
+    assert_eq!((r.status, r.error()), (400, "unauthorized_client"));
+    assert_eq!(w.introspect(&at, None).await.body["active"], true);
+    assert_eq!(
+        w.revoke((&w.id, &w.secret), "no-such-token").await.status,
+        200
+    );
+
+    // Revoking the access token: introspection and /me refuse it at once.
+    assert_eq!(w.revoke((&w.id, &w.secret), &at).await.status, 200);
+    assert_eq!(
+        w.introspect(&at, None).await.body,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(w.app.get_bearer("/me", &at).await.status, 401);
+
+    // Revoking the refresh token takes its family: a rotated successor too.
+    let refreshed = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    let successor = refreshed.str("refresh_token").to_owned();
+    assert_eq!(w.revoke((&w.id, &w.secret), &successor).await.status, 200);
+    assert_eq!(
+        w.introspect(&successor, Some("refresh_token")).await.body["active"],
+        false
+    );
+    let r = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &successor),
+            ],
+        )
+        .await;
+    assert_eq!(r.error(), "invalid_grant");
+
+    // Expired, malformed and foreign tokens are simply inactive.
+    let fresh = w.login().await.str("access_token").to_owned();
+    w.app.clock.advance(Duration::hours(1));
+    for token in [fresh.as_str(), "garbage", "v4.public.eyJmb28iOiJiYXIifQ"] {
+        let i = w.introspect(token, None).await;
+        assert_eq!(i.body, serde_json::json!({"active": false}), "{token}");
+    }
+    // Introspection needs client authentication.
+    let r = w
+        .app
+        .post_form("/introspect", None, &[("token", &at)])
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+on_both_backends! {
+    paseto_tokens => |db: ScratchDb| introspection_and_revocation(db, false);
+    reference_tokens => |db: ScratchDb| introspection_and_revocation(db, true);
+}
