@@ -10,14 +10,13 @@ use std::sync::{Arc, RwLock};
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
 use auth_core::types::{AccessClaims, ClientId, OpaqueToken, Scope, SigningKey};
+use auth_verifier::{KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
-use pasetors::Public;
 use pasetors::footer::Footer;
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
 use pasetors::paserk::{FormatAsPaserk, Id};
-use pasetors::token::UntrustedToken;
 use pasetors::version4::{PublicToken, V4};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn failed(e: impl std::fmt::Display) -> CryptoError {
     CryptoError::Failed(e.to_string())
@@ -43,7 +42,6 @@ pub fn generate_signing_key(now: DateTime<Utc>) -> Result<SigningKey, CryptoErro
 struct LoadedKey {
     id: String,
     public_paserk: String,
-    public: AsymmetricPublicKey<V4>,
     secret: AsymmetricSecretKey<V4>,
     /// The footer naming this key, rendered once.
     footer: String,
@@ -68,18 +66,35 @@ impl LoadedKey {
         Ok(Self {
             id: id_text,
             public_paserk: stored.public_paserk.clone(),
-            public,
             secret,
             footer: footer.to_string().map_err(failed)?,
         })
     }
 }
 
+/// The keys of one moment: the first signs; the public key set verifies.
+struct Ring {
+    keys: Vec<LoadedKey>,
+    verifier: KeySet,
+}
+
 /// The signing keys in use. The first key signs; all of them verify.
 /// Replacing the set is atomic, so a rotation never shows a half-loaded ring.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct KeyRing {
-    keys: Arc<RwLock<Arc<Vec<LoadedKey>>>>,
+    ring: Arc<RwLock<Arc<Ring>>>,
+}
+
+impl Default for KeyRing {
+    fn default() -> Self {
+        let empty = Ring {
+            keys: Vec::new(),
+            verifier: KeySet::empty(),
+        };
+        Self {
+            ring: Arc::new(RwLock::new(Arc::new(empty))),
+        }
+    }
 }
 
 impl KeyRing {
@@ -92,20 +107,26 @@ impl KeyRing {
 
     /// Swaps in a new set of keys, newest first.
     pub fn replace(&self, stored: &[SigningKey]) -> Result<(), CryptoError> {
-        let loaded = stored
+        let keys = stored
             .iter()
             .map(LoadedKey::load)
             .collect::<Result<Vec<_>, _>>()?;
+        let verifier = KeySet::from_paserks(
+            stored
+                .iter()
+                .map(|k| (k.key_id.as_str(), k.public_paserk.as_str())),
+        )
+        .map_err(failed)?;
         let mut guard = self
-            .keys
+            .ring
             .write()
             .map_err(|_| CryptoError::Failed("key ring lock poisoned".into()))?;
-        *guard = Arc::new(loaded);
+        *guard = Arc::new(Ring { keys, verifier });
         Ok(())
     }
 
-    fn snapshot(&self) -> Arc<Vec<LoadedKey>> {
-        match self.keys.read() {
+    fn snapshot(&self) -> Arc<Ring> {
+        match self.ring.read() {
             Ok(g) => g.clone(),
             // A writer panicked mid-swap; the Arc inside is still whole.
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -129,22 +150,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn claim_str<'a>(v: &'a Value, name: &str) -> Result<&'a str, TokenRejection> {
-    v.get(name)
-        .and_then(Value::as_str)
-        .ok_or(TokenRejection::Invalid)
-}
-
-fn claim_time(v: &Value, name: &str) -> Result<DateTime<Utc>, TokenRejection> {
-    DateTime::parse_from_rfc3339(claim_str(v, name)?)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| TokenRejection::Invalid)
-}
-
 impl TokenCodec for PasetoCodec {
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
-        let keys = self.ring.snapshot();
-        let key = keys.first().ok_or(CryptoError::NoSigningKey)?;
+        let ring = self.ring.snapshot();
+        let key = ring.keys.first().ok_or(CryptoError::NoSigningKey)?;
         let payload = json!({
             "iss": c.issuer,
             "sub": c.subject,
@@ -161,54 +170,32 @@ impl TokenCodec for PasetoCodec {
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
-        let untrusted =
-            UntrustedToken::<Public, V4>::try_from(token).map_err(|_| TokenRejection::Malformed)?;
-        let mut footer = Footer::new();
-        footer
-            .parse_bytes(untrusted.untrusted_footer())
-            .map_err(|_| TokenRejection::Malformed)?;
-        let kid = footer
-            .get_claim("kid")
-            .and_then(Value::as_str)
-            .ok_or(TokenRejection::Malformed)?;
-        let keys = self.ring.snapshot();
-        let key = keys
-            .iter()
-            .find(|k| k.id == kid)
-            .ok_or(TokenRejection::UnknownKey)?;
-        let trusted = PublicToken::verify(
-            &key.public,
-            &untrusted,
-            Some(untrusted.untrusted_footer()),
-            None,
-        )
-        .map_err(|_| TokenRejection::Invalid)?;
-        let v: Value =
-            serde_json::from_str(trusted.payload()).map_err(|_| TokenRejection::Invalid)?;
-        let expires_at = claim_time(&v, "exp")?;
-        if expires_at <= now {
-            return Err(TokenRejection::Expired);
-        }
-        if claim_time(&v, "nbf")? > now {
-            return Err(TokenRejection::Invalid);
-        }
+        let c = self
+            .ring
+            .snapshot()
+            .verifier
+            .verify(token, now)
+            .map_err(|r| match r {
+                Rejection::Malformed => TokenRejection::Malformed,
+                Rejection::UnknownKey => TokenRejection::UnknownKey,
+                Rejection::Invalid => TokenRejection::Invalid,
+                Rejection::Expired => TokenRejection::Expired,
+            })?;
         Ok(AccessClaims {
-            issuer: claim_str(&v, "iss")?.to_owned(),
-            subject: claim_str(&v, "sub")?.to_owned(),
-            client_id: ClientId::parse(claim_str(&v, "client_id")?)
-                .map_err(|_| TokenRejection::Invalid)?,
-            scope: Scope::parse(claim_str(&v, "scope")?).map_err(|_| TokenRejection::Invalid)?,
-            issued_at: claim_time(&v, "iat")?,
-            expires_at,
-            token_id: claim_str(&v, "jti")?
-                .parse()
-                .map_err(|_| TokenRejection::Invalid)?,
+            issuer: c.issuer,
+            subject: c.subject,
+            client_id: ClientId::parse(&c.client_id).map_err(|_| TokenRejection::Invalid)?,
+            scope: Scope::from_tokens(&c.scope).map_err(|_| TokenRejection::Invalid)?,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            token_id: c.token_id.parse().map_err(|_| TokenRejection::Invalid)?,
         })
     }
 
     fn public_keys(&self) -> Vec<PublicKey> {
         self.ring
             .snapshot()
+            .keys
             .iter()
             .map(|k| PublicKey {
                 key_id: k.id.clone(),

@@ -102,3 +102,19 @@ fn auth_http_knows_no_adapter() {
         assert!(!deps.contains(adapter), "auth-http depends on {adapter}");
     }
 }
+
+#[test]
+fn auth_verifier_does_no_io() {
+    let deps = normal_closure(&metadata(), "auth-verifier");
+    for io in [
+        "tokio",
+        "actix-web",
+        "reqwest",
+        "diesel",
+        "hyper",
+        "auth-core",
+        "auth-crypto",
+    ] {
+        assert!(!deps.contains(io), "auth-verifier depends on {io}");
+    }
+}

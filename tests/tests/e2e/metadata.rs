@@ -30,6 +30,14 @@ on_both_backends! {
         let footer = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(footer).unwrap();
         let footer: serde_json::Value = serde_json::from_slice(&footer).unwrap();
         assert_eq!(footer["kid"], kid);
+        // A resource server verifies offline with nothing but the document.
+        let keys = auth_verifier::KeySet::from_document(&ks.text).unwrap();
+        let now = auth_core::ports::Clock::now(&app.clock);
+        let claims = keys.verify(token, now).unwrap();
+        assert_eq!((claims.client_id.as_str(), claims.subject.as_str()), (id.as_str(), id.as_str()));
+        assert_eq!(claims.scope, ["read", "write"]);
+        assert_eq!(keys.verify(token, now + chrono::Duration::hours(1)), Err(auth_verifier::Rejection::Expired));
+        assert_eq!(auth_verifier::KeySet::empty().verify(token, now), Err(auth_verifier::Rejection::UnknownKey));
     };
 
     health_probes => |db: ScratchDb| async move {

@@ -1,0 +1,231 @@
+//! Offline verification of Portcullis access tokens, for resource servers.
+//!
+//! A resource server fetches `GET /.well-known/paserk` from the issuer (with
+//! whatever HTTP client and cache it already has: this crate does no I/O),
+//! builds a [`KeySet`] from the document, and verifies each request's
+//! PASETO v4.public bearer token against it, getting typed [`Claims`] back.
+//! The token's footer names its key (PASERK `k4.pid`), so rotation needs no
+//! guessing: refresh the key set when [`Rejection::UnknownKey`] comes back.
+//!
+//! ```no_run
+//! # fn demo(document: &str, token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let keys = auth_verifier::KeySet::from_document(document)?;
+//! let claims = keys.verify(token, chrono::Utc::now())?;
+//! if claims.has_scope("read") { /* serve */ }
+//! # Ok(()) }
+//! ```
+use chrono::{DateTime, Utc};
+use pasetors::Public;
+use pasetors::footer::Footer;
+use pasetors::keys::AsymmetricPublicKey;
+use pasetors::paserk::{FormatAsPaserk, Id};
+use pasetors::token::UntrustedToken;
+use pasetors::version4::{PublicToken, V4};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Why a key set document could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    #[error(
+        "the key set is not valid JSON of the form {{\"keys\": [{{\"kid\", \"paserk\"}}]}}: {0}"
+    )]
+    Document(#[from] serde_json::Error),
+    #[error("key {kid} is not a k4.public PASERK")]
+    Key { kid: String },
+    #[error("key {kid} does not match its id")]
+    KeyId { kid: String },
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the token is not a PASETO v4.public token with a key id")]
+    Malformed,
+    #[error("the token was signed by a key not in the key set")]
+    UnknownKey,
+    #[error("the token's signature or claims are invalid")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// The claims of a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub issuer: String,
+    /// The user id, or the client id for a client_credentials token.
+    pub subject: String,
+    /// The client the token was issued to (also its audience).
+    pub client_id: String,
+    pub scope: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+    pub not_before: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Unique per token (`jti`).
+    pub token_id: String,
+}
+
+impl Claims {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.iter().any(|s| s == scope)
+    }
+}
+
+struct Key {
+    id: String,
+    public: AsymmetricPublicKey<V4>,
+}
+
+/// The issuer's public keys.
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    keys: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    kid: String,
+    paserk: String,
+}
+
+fn paserk_id(key: &AsymmetricPublicKey<V4>) -> Option<String> {
+    let mut out = String::new();
+    Id::from(key).fmt(&mut out).ok()?;
+    Some(out)
+}
+
+impl KeySet {
+    /// A set with no keys: every token is refused with `UnknownKey`.
+    pub fn empty() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// Parses the document of `GET /.well-known/paserk`.
+    pub fn from_document(json: &str) -> Result<Self, KeySetError> {
+        let doc: Document = serde_json::from_str(json)?;
+        Self::from_paserks(doc.keys.iter().map(|e| (e.kid.as_str(), e.paserk.as_str())))
+    }
+
+    /// Builds a set from `(k4.pid, k4.public)` pairs; each id is checked
+    /// against its key.
+    pub fn from_paserks<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, KeySetError> {
+        let mut keys = Vec::new();
+        for (kid, paserk) in pairs {
+            let public =
+                AsymmetricPublicKey::<V4>::try_from(paserk).map_err(|_| KeySetError::Key {
+                    kid: kid.to_owned(),
+                })?;
+            if paserk_id(&public).as_deref() != Some(kid) {
+                return Err(KeySetError::KeyId {
+                    kid: kid.to_owned(),
+                });
+            }
+            keys.push(Key {
+                id: kid.to_owned(),
+                public,
+            });
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.id.as_str())
+    }
+
+    /// Verifies `token` at `now`: signature by a key of the set (picked by
+    /// the footer's `kid`), then `exp` and `nbf`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, Rejection> {
+        let untrusted =
+            UntrustedToken::<Public, V4>::try_from(token).map_err(|_| Rejection::Malformed)?;
+        let mut footer = Footer::new();
+        footer
+            .parse_bytes(untrusted.untrusted_footer())
+            .map_err(|_| Rejection::Malformed)?;
+        let kid = footer
+            .get_claim("kid")
+            .and_then(Value::as_str)
+            .ok_or(Rejection::Malformed)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(Rejection::UnknownKey)?;
+        let trusted = PublicToken::verify(
+            &key.public,
+            &untrusted,
+            Some(untrusted.untrusted_footer()),
+            None,
+        )
+        .map_err(|_| Rejection::Invalid)?;
+        let v: Value = serde_json::from_str(trusted.payload()).map_err(|_| Rejection::Invalid)?;
+        let text = |name: &str| {
+            v.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or(Rejection::Invalid)
+        };
+        let time = |name: &str| {
+            DateTime::parse_from_rfc3339(&text(name)?)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| Rejection::Invalid)
+        };
+        let expires_at = time("exp")?;
+        if expires_at <= now {
+            return Err(Rejection::Expired);
+        }
+        let not_before = time("nbf")?;
+        if not_before > now {
+            return Err(Rejection::Invalid);
+        }
+        Ok(Claims {
+            issuer: text("iss")?,
+            subject: text("sub")?,
+            client_id: text("client_id")?,
+            scope: text("scope")?
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            issued_at: time("iat")?,
+            not_before,
+            expires_at,
+            token_id: text("jti")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_checked() {
+        assert!(
+            KeySet::from_document("{\"keys\": []}")
+                .unwrap()
+                .key_ids()
+                .next()
+                .is_none()
+        );
+        assert!(matches!(
+            KeySet::from_document("nope"),
+            Err(KeySetError::Document(_))
+        ));
+        let bad = r#"{"keys": [{"kid": "k4.pid.x", "paserk": "k4.public.AAAA"}]}"#;
+        assert!(matches!(
+            KeySet::from_document(bad),
+            Err(KeySetError::Key { .. })
+        ));
+        assert_eq!(
+            KeySet::empty().verify("v4.public.x", Utc::now()),
+            Err(Rejection::Malformed)
+        );
+    }
+}
