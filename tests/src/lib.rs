@@ -18,6 +18,11 @@ use portcullis::settings::{FileSettings, Overrides, Settings};
 
 pub use auth_store::Backend;
 
+/// The key-encryption key of every test server: fixed, so a restarted
+/// server reads the keys its predecessor sealed, and no key file is
+/// written into the source tree.
+pub const TEST_KEY_ENCRYPTION_KEY: &str = "k4.local.DeIp_VsoClLz7g9f8TyP11Zev7f_7tYRtE8TQ11tKxo";
+
 /// The environment variable naming the PostgreSQL server tests use.
 pub const POSTGRES_ENV: &str = "PORTCULLIS_TEST_POSTGRES";
 
@@ -183,7 +188,8 @@ impl TestApp {
             Overrides {
                 database_url: Some(db.url().to_owned()),
                 issuer: Some("http://issuer.test".into()),
-                ..Default::default()
+                key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.into()),
+                bind: None,
             },
         )
         .expect("settings");

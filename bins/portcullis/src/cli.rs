@@ -29,6 +29,15 @@ pub struct Cli {
     /// Database URL: sqlite://FILE (default sqlite://portcullis.db) or postgres://...
     #[arg(long = "database", global = true, env = "PORTCULLIS_DATABASE_URL")]
     database_url: Option<String>,
+    /// Key-encryption key sealing the signing keys (a k4.local PASERK).
+    /// Without it, one is generated into a file beside the database.
+    #[arg(
+        long = "key-encryption-key",
+        global = true,
+        env = "PORTCULLIS_KEY_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    key_encryption_key: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +61,28 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key. It is published at once and signs after the
+    /// activation delay (so cached key sets learn it first).
+    Rotate {
+        /// Sign with it at once (resource servers with a stale key set will
+        /// refuse its tokens until they refetch).
+        #[arg(long)]
+        now: bool,
+    },
+    /// List the signing keys.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete retired keys whose tokens have all expired.
+    Prune,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +175,7 @@ impl Cli {
                 bind,
                 database_url: self.database_url.clone(),
                 issuer,
+                key_encryption_key: self.key_encryption_key.clone(),
             },
         )
     }
@@ -185,6 +217,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let services = Services::open(&cli.settings(None, None)?, &clock).await?;
             user(cmd, &services, &clock).await
+        }
+        Command::Keys(cmd) => {
+            let settings = cli.settings(None, None)?;
+            let services = Services::open(&settings, &clock).await?;
+            keys(cmd, &services, &settings, &clock).await
         }
     }
 }
@@ -341,6 +378,62 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
                         if u.disabled { "disabled" } else { "active" }
                     );
                 }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn keys(
+    cmd: &KeysCommand,
+    services: &Services,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let now = clock.now();
+    match cmd {
+        KeysCommand::Rotate { now: at_once } => {
+            let delay = if *at_once {
+                chrono::Duration::zero()
+            } else {
+                settings.key_activation_delay
+            };
+            let key = services.rotate_key(now, delay).await?;
+            println!(
+                "key_id: {}\nsigns from: {}",
+                key.key_id,
+                key.activates_at.to_rfc3339()
+            );
+            Ok(())
+        }
+        KeysCommand::List { json } => {
+            let keys = auth_core::ports::KeyRepository::list(&services.database).await?;
+            let signer = keys
+                .iter()
+                .find(|k| k.is_active(now))
+                .map(|k| k.key_id.clone());
+            for k in keys {
+                let status = if Some(&k.key_id) == signer.as_ref() {
+                    "signing"
+                } else if k.is_active(now) {
+                    "retired"
+                } else {
+                    "pending"
+                };
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"key_id": k.key_id, "status": status, "created_at": k.created_at.to_rfc3339(), "activates_at": k.activates_at.to_rfc3339()})
+                    );
+                } else {
+                    println!("{}\t{status}\t{}", k.key_id, k.activates_at.to_rfc3339());
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Prune => {
+            for id in services.prune_keys(now).await? {
+                println!("deleted {id}");
             }
             Ok(())
         }

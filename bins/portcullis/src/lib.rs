@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod keys;
 pub mod settings;
 pub mod startup;
 

@@ -27,6 +27,14 @@ pub struct FileSettings {
     /// The client seed 002's key/secret API acts for; an empty string turns
     /// the API off.
     pub key_secret_client_id: Option<String>,
+    /// The key-encryption key (a `k4.local.` PASERK) sealing signing keys.
+    pub key_encryption_key: Option<String>,
+    /// Where the generated key-encryption key lives when none is configured.
+    pub key_file: Option<std::path::PathBuf>,
+    /// How often each node re-reads the signing keys.
+    pub key_reload_secs: Option<u64>,
+    /// How long a rotated-in key is published before it signs.
+    pub key_activation_delay_secs: Option<i64>,
     pub password_hash: Option<HashSettings>,
 }
 
@@ -54,6 +62,10 @@ pub struct Settings {
     pub min_password_length: usize,
     /// The client seed 002's key/secret API acts for, if enabled.
     pub key_secret_client_id: Option<String>,
+    pub key_encryption_key: Option<String>,
+    pub key_file: std::path::PathBuf,
+    pub key_reload: std::time::Duration,
+    pub key_activation_delay: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -66,6 +78,7 @@ pub struct Overrides {
     pub bind: Option<String>,
     pub database_url: Option<String>,
     pub issuer: Option<String>,
+    pub key_encryption_key: Option<String>,
 }
 
 impl Settings {
@@ -132,12 +145,14 @@ impl Settings {
             iterations: h.iterations,
             parallelism: h.parallelism,
         });
+        let database_url = overrides
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let key_reload_secs = file.key_reload_secs.unwrap_or(30).max(1);
         Ok(Self {
             bind,
-            database_url: overrides
-                .database_url
-                .or(file.database_url)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: database_url.clone(),
             issuer,
             pool_size: file.pool_size.unwrap_or(16),
             workers: file.workers,
@@ -150,7 +165,30 @@ impl Settings {
                 Some(id) => Some(id),
                 None => Some(DEFAULT_KEY_SECRET_CLIENT.into()),
             },
+            key_encryption_key: overrides.key_encryption_key.or(file.key_encryption_key),
+            key_file: file
+                .key_file
+                .unwrap_or_else(|| default_key_file(&database_url)),
+            key_reload: std::time::Duration::from_secs(key_reload_secs),
+            // Long enough for every node to reload twice and for a resource
+            // server's cached key set (max-age 300 s) to expire.
+            key_activation_delay: Duration::seconds(
+                file.key_activation_delay_secs
+                    .unwrap_or(2 * key_reload_secs as i64 + 300)
+                    .max(0),
+            ),
         })
+    }
+}
+
+/// Beside the SQLite file, else in the working directory.
+fn default_key_file(database_url: &str) -> std::path::PathBuf {
+    match database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
+        Some(path) if !path.is_empty() => std::path::PathBuf::from(format!("{path}.kek")),
+        _ => std::path::PathBuf::from("portcullis.kek"),
     }
 }
 

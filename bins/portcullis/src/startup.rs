@@ -9,11 +9,9 @@ use anyhow::Context as _;
 use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::grants::{Ports, TokenService};
-use auth_core::ports::{ClientRepository, Clock, KeyRepository};
+use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{ClientId, GrantType, Scope, TokenFormat};
-use auth_crypto::{
-    Argon2Hasher, KeyRing, OsRandom, PasetoCodec, Sha256Digest, generate_signing_key,
-};
+use auth_crypto::{Argon2Hasher, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::Database;
 
@@ -23,6 +21,8 @@ use crate::settings::Settings;
 pub struct Services {
     pub database: Database,
     pub tokens: TokenService,
+    pub ring: KeyRing,
+    pub sealer: Arc<KeySealer>,
 }
 
 impl Services {
@@ -30,7 +30,8 @@ impl Services {
         let database = Database::open(&settings.database_url, settings.pool_size)
             .await
             .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
-        let ring = load_keys(&database, clock).await?;
+        let sealer = crate::keys::load_sealer(settings)?;
+        let ring = crate::keys::load_ring(&database, &sealer, clock).await?;
         let hasher =
             Argon2Hasher::new(settings.hash_cost).context("invalid password hash settings")?;
         let shared = Arc::new(database.clone());
@@ -41,35 +42,18 @@ impl Services {
             codes: shared.clone(),
             sessions: shared,
             hasher: Arc::new(hasher),
-            codec: Arc::new(PasetoCodec::new(ring)),
+            codec: Arc::new(PasetoCodec::new(ring.clone())),
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };
         let tokens = TokenService::new(ports, settings.policy.clone(), settings.issuer.clone());
-        Ok(Self { database, tokens })
+        Ok(Self {
+            database,
+            tokens,
+            ring,
+            sealer: Arc::new(sealer),
+        })
     }
-}
-
-/// Loads the signing keys, making and storing the first one on first start.
-async fn load_keys(database: &Database, clock: &dyn Clock) -> anyhow::Result<KeyRing> {
-    let mut keys = KeyRepository::list(database)
-        .await
-        .context("cannot read signing keys")?;
-    if keys.is_empty() {
-        let key = generate_signing_key(clock.now())?;
-        // Two nodes starting at once on an empty database may both get here;
-        // each stores its own key and both keys are loaded below, so the
-        // tokens of either verify everywhere.
-        database
-            .insert(&key)
-            .await
-            .context("cannot store the signing key")?;
-        tracing::info!(key_id = %key.key_id, "generated the first signing key");
-        keys = KeyRepository::list(database)
-            .await
-            .context("cannot read signing keys")?;
-    }
-    Ok(KeyRing::load(&keys)?)
 }
 
 /// Seed 002's requests name no client: they act for this one, created on
@@ -138,6 +122,7 @@ impl Application {
             Some(id) => Some(ensure_key_secret_client(&services, id, clock.as_ref()).await?),
             None => None,
         };
+        crate::keys::spawn_reload(services.clone(), settings.key_reload);
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

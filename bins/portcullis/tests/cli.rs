@@ -21,6 +21,7 @@ impl Cli {
             .current_dir(self.dir.path())
             .env_remove("PORTCULLIS_DATABASE_URL")
             .env_remove("PORTCULLIS_CONFIG")
+            .env_remove("PORTCULLIS_KEY_ENCRYPTION_KEY")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -226,5 +227,60 @@ fn browser_flow_flags() {
     assert_eq!(
         row("first")["redirect_uris"],
         serde_json::json!(["myapp://callback"])
+    );
+}
+
+#[test]
+fn keys_are_sealed_under_a_generated_key_file_and_rotate() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cli = Cli::new();
+    cli.ok(&["migrate"], None);
+    let first = cli.ok(&["keys", "list", "--json"], None);
+    let kek = cli.dir.path().join("portcullis.db.kek");
+    assert!(
+        kek.exists(),
+        "the key-encryption key file is beside the database"
+    );
+    assert_eq!(
+        std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(first.lines().count(), 1);
+    let out = cli.ok(&["keys", "rotate"], None);
+    assert!(out.starts_with("key_id: k4.pid."));
+    let list = cli.ok(&["keys", "list", "--json"], None);
+    let statuses: Vec<String> = list
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(statuses, ["pending", "signing"]);
+    cli.ok(&["keys", "rotate", "--now"], None);
+    let list = cli.ok(&["keys", "list"], None);
+    assert_eq!(list.lines().filter(|l| l.contains("signing")).count(), 1);
+    assert_eq!(
+        cli.ok(&["keys", "prune"], None),
+        "",
+        "nothing has expired yet"
+    );
+    // With the wrong key-encryption key the keys cannot be read.
+    let out = cli.run(
+        &[
+            "--key-encryption-key",
+            "k4.local.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "keys",
+            "list",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsealed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod authorize;
 pub mod error;
 pub mod grants;
+pub mod keys;
 pub mod policy;
 pub mod ports;
 pub mod sessions;

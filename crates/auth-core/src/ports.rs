@@ -138,9 +138,11 @@ pub trait TokenRepository: Send + Sync {
 
 #[async_trait]
 pub trait KeyRepository: Send + Sync {
-    /// All stored signing keys, newest first.
+    /// All stored signing keys, latest activation first.
     async fn list(&self) -> Result<Vec<SigningKey>, StoreError>;
     async fn insert(&self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Removes a retired key; returns whether it existed.
+    async fn delete(&self, key_id: &str) -> Result<bool, StoreError>;
 }
 
 /// Whether the service's dependencies answer; for readiness probes.

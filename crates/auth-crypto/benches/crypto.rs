@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn primitives(c: &mut Criterion) {
     let now = Utc::now();
-    let key = generate_signing_key(now).unwrap();
+    let key = generate_signing_key(now, now).unwrap();
     let codec = PasetoCodec::new(KeyRing::load(&[key]).unwrap());
     let claims = AccessClaims {
         issuer: "http://127.0.0.1:8080".into(),

@@ -9,8 +9,10 @@ mod digest;
 mod paseto;
 mod password;
 mod random;
+mod sealing;
 
 pub use digest::Sha256Digest;
 pub use paseto::{KeyRing, PasetoCodec, generate_signing_key};
 pub use password::{Argon2Hasher, HashCost};
 pub use random::OsRandom;
+pub use sealing::KeySealer;

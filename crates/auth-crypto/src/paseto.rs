@@ -28,20 +28,25 @@ fn paserk(key: &dyn FormatAsPaserk) -> Result<String, CryptoError> {
     Ok(out)
 }
 
-/// Makes a new Ed25519 key pair in PASERK form, ready to store.
-pub fn generate_signing_key(now: DateTime<Utc>) -> Result<SigningKey, CryptoError> {
+/// Makes a new Ed25519 key pair in PASERK form, signing from `activates_at`.
+pub fn generate_signing_key(
+    now: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+) -> Result<SigningKey, CryptoError> {
     let pair = AsymmetricKeyPair::<V4>::generate().map_err(failed)?;
     Ok(SigningKey {
         key_id: paserk(&Id::from(&pair.public))?,
         public_paserk: paserk(&pair.public)?,
         secret_paserk: OpaqueToken::new(paserk(&pair.secret)?),
         created_at: now,
+        activates_at,
     })
 }
 
 struct LoadedKey {
     id: String,
     public_paserk: String,
+    activates_at: DateTime<Utc>,
     secret: AsymmetricSecretKey<V4>,
     /// The footer naming this key, rendered once.
     footer: String,
@@ -66,13 +71,16 @@ impl LoadedKey {
         Ok(Self {
             id: id_text,
             public_paserk: stored.public_paserk.clone(),
+            activates_at: stored.activates_at,
             secret,
             footer: footer.to_string().map_err(failed)?,
         })
     }
 }
 
-/// The keys of one moment: the first signs; the public key set verifies.
+/// The keys of one moment, latest activation first: the first one active at
+/// a token's issue time signs it; every key, pending ones included, is
+/// published and verifies.
 struct Ring {
     keys: Vec<LoadedKey>,
     verifier: KeySet,
@@ -98,19 +106,20 @@ impl Default for KeyRing {
 }
 
 impl KeyRing {
-    /// Loads stored keys, newest (the signer) first.
+    /// Loads stored keys (secrets unsealed).
     pub fn load(stored: &[SigningKey]) -> Result<Self, CryptoError> {
         let ring = Self::default();
         ring.replace(stored)?;
         Ok(ring)
     }
 
-    /// Swaps in a new set of keys, newest first.
+    /// Swaps in a new set of keys (secrets unsealed).
     pub fn replace(&self, stored: &[SigningKey]) -> Result<(), CryptoError> {
-        let keys = stored
+        let mut keys = stored
             .iter()
             .map(LoadedKey::load)
             .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
         let verifier = KeySet::from_paserks(
             stored
                 .iter()
@@ -153,7 +162,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 impl TokenCodec for PasetoCodec {
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
         let ring = self.ring.snapshot();
-        let key = ring.keys.first().ok_or(CryptoError::NoSigningKey)?;
+        let key = ring
+            .keys
+            .iter()
+            .find(|k| k.activates_at <= c.issued_at)
+            .ok_or(CryptoError::NoSigningKey)?;
         let payload = json!({
             "iss": c.issuer,
             "sub": c.subject,
@@ -228,7 +241,7 @@ mod tests {
 
     #[test]
     fn round_trip_with_key_id_in_footer() {
-        let key = generate_signing_key(t0()).unwrap();
+        let key = generate_signing_key(t0(), t0()).unwrap();
         assert!(key.key_id.starts_with("k4.pid."));
         assert!(key.public_paserk.starts_with("k4.public."));
         let codec = PasetoCodec::new(KeyRing::load(std::slice::from_ref(&key)).unwrap());
@@ -241,9 +254,9 @@ mod tests {
 
     #[test]
     fn rejections() {
-        let old = generate_signing_key(t0()).unwrap();
-        let new = generate_signing_key(t0()).unwrap();
-        let stranger = generate_signing_key(t0()).unwrap();
+        let old = generate_signing_key(t0(), t0()).unwrap();
+        let new = generate_signing_key(t0(), t0()).unwrap();
+        let stranger = generate_signing_key(t0(), t0()).unwrap();
         let codec = PasetoCodec::new(KeyRing::load(&[new.clone(), old.clone()]).unwrap());
         let token = codec.issue(&claims()).unwrap();
         assert_eq!(

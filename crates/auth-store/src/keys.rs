@@ -19,7 +19,17 @@ impl KeyRepository for Database {
             .load(conn)
             .await
             .map_err(StoreError::backend))?;
-        Ok(rows.into_iter().map(SigningKey::from).collect())
+        let mut keys: Vec<SigningKey> = rows.into_iter().map(SigningKey::from).collect();
+        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+        Ok(keys)
+    }
+
+    async fn delete(&self, key_id: &str) -> Result<bool, StoreError> {
+        let n = with_conn!(writer self, |conn| diesel::delete(signing_keys::table.find(key_id))
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(n == 1)
     }
 
     async fn insert(&self, key: &SigningKey) -> Result<(), StoreError> {

@@ -241,6 +241,8 @@ pub(crate) struct KeyRow {
     pub public_paserk: String,
     pub secret_paserk: String,
     pub created_at: NaiveDateTime,
+    /// `NULL` for keys from before rotation existed: active since creation.
+    pub activates_at: Option<NaiveDateTime>,
 }
 
 impl From<&SigningKey> for KeyRow {
@@ -250,6 +252,7 @@ impl From<&SigningKey> for KeyRow {
             public_paserk: k.public_paserk.clone(),
             secret_paserk: k.secret_paserk.expose().to_owned(),
             created_at: naive(k.created_at),
+            activates_at: Some(naive(k.activates_at)),
         }
     }
 }
@@ -261,6 +264,7 @@ impl From<KeyRow> for SigningKey {
             public_paserk: r.public_paserk,
             secret_paserk: OpaqueToken::new(r.secret_paserk),
             created_at: utc(r.created_at),
+            activates_at: utc(r.activates_at.unwrap_or(r.created_at)),
         }
     }
 }

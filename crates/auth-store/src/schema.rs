@@ -57,6 +57,7 @@ diesel::table! {
         public_paserk -> Text,
         secret_paserk -> Text,
         created_at -> Timestamp,
+        activates_at -> Nullable<Timestamp>,
     }
 }
 

@@ -6,6 +6,7 @@ mod concurrency;
 mod lifecycle;
 mod metadata;
 mod real_browser;
+mod rotation;
 mod seeds;
 mod store;
 mod token_endpoint;

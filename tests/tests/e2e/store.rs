@@ -180,13 +180,17 @@ on_both_backends! {
 
     signing_keys_newest_first => |db: ScratchDb| async move {
         let d = open(&db).await;
-        let old = auth_crypto::generate_signing_key(t0()).unwrap();
-        let new = auth_crypto::generate_signing_key(t0() + Duration::days(1)).unwrap();
+        let old = auth_crypto::generate_signing_key(t0(), t0()).unwrap();
+        let new = auth_crypto::generate_signing_key(t0(), t0() + Duration::days(1)).unwrap();
         d.insert(&old).await.unwrap();
         d.insert(&new).await.unwrap();
         let keys = KeyRepository::list(&d).await.unwrap();
-        assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id, old.key_id]);
+        assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id.clone(), old.key_id.clone()]);
         assert_eq!(keys[1].secret_paserk, old.secret_paserk);
+        assert_eq!(keys[0].activates_at, t0() + Duration::days(1));
+        assert!(d.delete(&old.key_id).await.unwrap());
+        assert!(!d.delete(&old.key_id).await.unwrap());
+        assert_eq!(KeyRepository::list(&d).await.unwrap().len(), 1);
     };
 
     codes_round_trip_and_are_consumed_once => |db: ScratchDb| async move {

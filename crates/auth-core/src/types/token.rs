@@ -82,8 +82,19 @@ impl AccessTokenRecord {
 pub struct SigningKey {
     pub key_id: String,
     pub public_paserk: String,
+    /// As stored: sealed (a PASETO v4.local token under the key-encryption
+    /// key) or, once unsealed for use, the `k4.secret` PASERK.
     pub secret_paserk: OpaqueToken,
     pub created_at: DateTime<Utc>,
+    /// When the key starts signing. Until then it is only published, so
+    /// resource servers that cache the key set know it before they meet it.
+    pub activates_at: DateTime<Utc>,
+}
+
+impl SigningKey {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.activates_at <= now
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -91,6 +102,7 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("key_id", &self.key_id)
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .finish_non_exhaustive()
     }
 }

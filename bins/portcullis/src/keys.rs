@@ -1,0 +1,131 @@
+//! Signing keys: the key-encryption key that seals them at rest, loading
+//! and periodic reloading of the ring, rotation and pruning.
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+
+use anyhow::Context as _;
+use auth_core::ports::{ClientRepository, Clock, KeyRepository};
+use auth_core::types::SigningKey;
+use auth_crypto::{KeyRing, KeySealer, generate_signing_key};
+use auth_store::Database;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::settings::Settings;
+use crate::startup::Services;
+
+/// The key-encryption key: from configuration, else from the key file,
+/// else a new one written to the key file (mode 0600).
+pub fn load_sealer(settings: &Settings) -> anyhow::Result<KeySealer> {
+    if let Some(kek) = &settings.key_encryption_key {
+        return KeySealer::from_paserk(kek).context("PORTCULLIS_KEY_ENCRYPTION_KEY is not valid");
+    }
+    let path = &settings.key_file;
+    if path.exists() {
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the key-encryption key file is readable by others; chmod 600 it");
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return KeySealer::from_paserk(&text)
+            .with_context(|| format!("{} holds no valid key", path.display()));
+    }
+    let (sealer, paserk) = KeySealer::generate()?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(paserk.expose().as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a key-encryption key for the signing keys; back it up (without it they cannot be read) \
+         and give every node the same one with PORTCULLIS_KEY_ENCRYPTION_KEY"
+    );
+    Ok(sealer)
+}
+
+async fn unsealed(database: &Database, sealer: &KeySealer) -> anyhow::Result<Vec<SigningKey>> {
+    let stored = KeyRepository::list(database)
+        .await
+        .context("cannot read signing keys")?;
+    stored
+        .iter()
+        .map(|k| sealer.unseal(k).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Loads the ring, making and storing the first key on first start.
+pub async fn load_ring(
+    database: &Database,
+    sealer: &KeySealer,
+    clock: &dyn Clock,
+) -> anyhow::Result<KeyRing> {
+    let mut keys = unsealed(database, sealer).await?;
+    if keys.is_empty() {
+        let now = clock.now();
+        let key = generate_signing_key(now, now)?;
+        // Two nodes starting at once on an empty database may both get here;
+        // each stores its own key and both keys are loaded below, so the
+        // tokens of either verify everywhere.
+        database
+            .insert(&sealer.seal(&key)?)
+            .await
+            .context("cannot store the signing key")?;
+        tracing::info!(key_id = %key.key_id, "generated the first signing key");
+        keys = unsealed(database, sealer).await?;
+    }
+    Ok(KeyRing::load(&keys)?)
+}
+
+impl Services {
+    /// Re-reads the keys, so a rotation made on any node reaches this one.
+    pub async fn reload_keys(&self) -> anyhow::Result<()> {
+        let keys = unsealed(&self.database, &self.sealer).await?;
+        self.ring.replace(&keys)?;
+        Ok(())
+    }
+
+    /// Adds a key that starts signing `delay` from now; until then it is
+    /// only published.
+    pub async fn rotate_key(
+        &self,
+        now: DateTime<Utc>,
+        delay: Duration,
+    ) -> anyhow::Result<SigningKey> {
+        let key = generate_signing_key(now, now + delay)?;
+        self.database.insert(&self.sealer.seal(&key)?).await?;
+        Ok(key)
+    }
+
+    /// Deletes the keys no unexpired token can need any more; returns their ids.
+    pub async fn prune_keys(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+        let keys = KeyRepository::list(&self.database).await?;
+        let clients = ClientRepository::list(&self.database).await?;
+        // The longest access token lifetime any client has.
+        let retention = clients
+            .iter()
+            .filter_map(|c| c.access_token_ttl)
+            .fold(self.tokens.policy().access_token_ttl, Duration::max);
+        let gone = auth_core::keys::prunable(&keys, retention, now);
+        for id in &gone {
+            self.database.delete(id).await?;
+        }
+        Ok(gone)
+    }
+}
+
+/// Reloads the keys every `interval` until the process ends.
+pub fn spawn_reload(services: std::sync::Arc<Services>, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = services.reload_keys().await {
+                tracing::warn!(error = %format!("{e:#}"), "reloading the signing keys failed; keeping the current ones");
+            }
+        }
+    });
+}

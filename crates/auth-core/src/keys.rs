@@ -1,0 +1,57 @@
+//! Signing key lifecycle: which key signs, and which retired keys may go.
+use chrono::{DateTime, Duration, Utc};
+
+use crate::types::SigningKey;
+
+/// The ids of keys that may be deleted at `now`: a key retires when a newer
+/// key becomes active, and it must keep verifying until every token it
+/// signed has expired, so it may go `retention` (the longest access token
+/// lifetime) after it retired. Pending keys and the current signer stay.
+pub fn prunable(keys: &[SigningKey], retention: Duration, now: DateTime<Utc>) -> Vec<String> {
+    let mut active: Vec<&SigningKey> = keys.iter().filter(|k| k.is_active(now)).collect();
+    active.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+    // active[0] signs; active[i] retired when active[i - 1] took over.
+    active
+        .windows(2)
+        .filter(|pair| pair[0].activates_at + retention <= now)
+        .map(|pair| pair[1].key_id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::fakes::t0;
+    use crate::types::OpaqueToken;
+
+    fn key(id: &str, activates: DateTime<Utc>) -> SigningKey {
+        SigningKey {
+            key_id: id.into(),
+            public_paserk: String::new(),
+            secret_paserk: OpaqueToken::new(String::new()),
+            created_at: activates,
+            activates_at: activates,
+        }
+    }
+
+    #[test]
+    fn only_keys_retired_longer_than_the_retention_go() {
+        let keys = [
+            key("a", t0()),
+            key("b", t0() + Duration::days(10)),
+            key("c", t0() + Duration::days(20)),
+            key("pending", t0() + Duration::days(40)),
+        ];
+        let hour = Duration::hours(1);
+        // "a" retired at day 10, "b" at day 20.
+        assert!(prunable(&keys, hour, t0() + Duration::days(10)).is_empty());
+        assert_eq!(
+            prunable(&keys, hour, t0() + Duration::days(10) + hour),
+            ["a"]
+        );
+        assert_eq!(prunable(&keys, hour, t0() + Duration::days(30)), ["b", "a"]);
+        // The signer and the pending key never go.
+        assert!(prunable(&keys[2..], hour, t0() + Duration::days(100)).len() == 1);
+        assert!(prunable(&keys[2..3], hour, t0() + Duration::days(100)).is_empty());
+    }
+}
