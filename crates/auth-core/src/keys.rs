@@ -9,7 +9,7 @@ use crate::types::SigningKey;
 /// lifetime) after it retired. Pending keys and the current signer stay.
 pub fn prunable(keys: &[SigningKey], retention: Duration, now: DateTime<Utc>) -> Vec<String> {
     let mut active: Vec<&SigningKey> = keys.iter().filter(|k| k.is_active(now)).collect();
-    active.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+    active.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
     // active[0] signs; active[i] retired when active[i - 1] took over.
     active
         .windows(2)

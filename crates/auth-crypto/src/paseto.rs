@@ -119,7 +119,7 @@ impl KeyRing {
             .iter()
             .map(LoadedKey::load)
             .collect::<Result<Vec<_>, _>>()?;
-        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
         let verifier = KeySet::from_paserks(
             stored
                 .iter()

@@ -20,7 +20,7 @@ impl KeyRepository for Database {
             .await
             .map_err(StoreError::backend))?;
         let mut keys: Vec<SigningKey> = rows.into_iter().map(SigningKey::from).collect();
-        keys.sort_by(|a, b| b.activates_at.cmp(&a.activates_at));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
         Ok(keys)
     }
 
