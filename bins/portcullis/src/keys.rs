@@ -115,17 +115,3 @@ impl Services {
         Ok(gone)
     }
 }
-
-/// Reloads the keys every `interval` until the process ends.
-pub fn spawn_reload(services: std::sync::Arc<Services>, interval: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = services.reload_keys().await {
-                tracing::warn!(error = %format!("{e:#}"), "reloading the signing keys failed; keeping the current ones");
-            }
-        }
-    });
-}

@@ -2,6 +2,7 @@
 //! line, kept out of `main.rs` so the end-to-end tests can boot the real
 //! server in-process.
 
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod keys;

@@ -35,6 +35,8 @@ pub struct FileSettings {
     pub key_reload_secs: Option<u64>,
     /// How long a rotated-in key is published before it signs.
     pub key_activation_delay_secs: Option<i64>,
+    /// How often expired rows are deleted.
+    pub sweep_interval_secs: Option<u64>,
     pub password_hash: Option<HashSettings>,
 }
 
@@ -66,6 +68,7 @@ pub struct Settings {
     pub key_file: std::path::PathBuf,
     pub key_reload: std::time::Duration,
     pub key_activation_delay: Duration,
+    pub sweep_interval: std::time::Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -176,6 +179,9 @@ impl Settings {
                 file.key_activation_delay_secs
                     .unwrap_or(2 * key_reload_secs as i64 + 300)
                     .max(0),
+            ),
+            sweep_interval: std::time::Duration::from_secs(
+                file.sweep_interval_secs.unwrap_or(300).max(1),
             ),
         })
     }

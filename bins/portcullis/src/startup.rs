@@ -122,7 +122,13 @@ impl Application {
             Some(id) => Some(ensure_key_secret_client(&services, id, clock.as_ref()).await?),
             None => None,
         };
-        crate::keys::spawn_reload(services.clone(), settings.key_reload);
+        crate::background::reload_keys(services.clone(), settings.key_reload);
+        crate::background::sweep(
+            services.clone(),
+            clock.clone(),
+            settings.sweep_interval,
+            1000,
+        );
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -173,3 +173,36 @@ pub trait SessionRepository: Send + Sync {
     async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError>;
     async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
 }
+
+/// How many expired rows one sweep deleted, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub refresh_tokens: u64,
+    pub access_tokens: u64,
+    pub revoked_access_tokens: u64,
+    pub authorization_codes: u64,
+    pub sessions: u64,
+}
+
+impl SweepReport {
+    pub fn total(&self) -> u64 {
+        self.refresh_tokens
+            + self.access_tokens
+            + self.revoked_access_tokens
+            + self.authorization_codes
+            + self.sessions
+    }
+}
+
+/// Deletes rows that can no longer matter: expired tokens, codes, sessions
+/// and revocation entries.
+#[async_trait]
+pub trait Sweeper: Send + Sync {
+    /// Deletes everything expired before `now`, `batch` rows per statement,
+    /// so no statement holds a lock for long.
+    async fn sweep_expired(
+        &self,
+        now: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<SweepReport, StoreError>;
+}

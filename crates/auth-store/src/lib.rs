@@ -15,6 +15,7 @@ mod migrate;
 mod rows;
 mod schema;
 mod sessions;
+mod sweep;
 mod tokens;
 mod users;
 

@@ -241,6 +241,40 @@ on_both_backends! {
         assert!(d.find_session(&s.digest).await.unwrap().is_none());
     };
 
+    sweep_deletes_only_expired_rows => |db: ScratchDb| async move {
+        use auth_core::ports::Sweeper;
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let u = user("alice", None);
+        UserRepository::create(&d, &u).await.unwrap();
+        let family = FamilyId::new(Uuid::new_v4());
+        // Seven expired refresh tokens (more than one batch of 3) and one live one.
+        for i in 0..7u8 {
+            let mut r = refresh(i, family, "app", None);
+            r.expires_at = t0() - Duration::seconds(1);
+            d.insert_refresh(&r).await.unwrap();
+        }
+        d.insert_refresh(&refresh(100, family, "app", None)).await.unwrap();
+        d.revoke_access(Uuid::new_v4(), t0() - Duration::seconds(1)).await.unwrap();
+        let live_revocation = Uuid::new_v4();
+        d.revoke_access(live_revocation, t0() + Duration::hours(1)).await.unwrap();
+        let session = |b: u8, expires| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: u.id, created_at: t0(), expires_at: expires, last_seen_at: t0() };
+        d.create_session(&session(1, t0() - Duration::seconds(1))).await.unwrap();
+        d.create_session(&session(2, t0() + Duration::hours(1))).await.unwrap();
+        let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires };
+        d.insert_access(&access(1, t0())).await.unwrap();
+        d.insert_access(&access(2, t0() + Duration::seconds(1))).await.unwrap();
+
+        let report = d.sweep_expired(t0(), 3).await.unwrap();
+        assert_eq!((report.refresh_tokens, report.revoked_access_tokens, report.sessions, report.access_tokens), (7, 1, 1, 1));
+        assert!(d.find_refresh(&Digest::from_bytes([100; 32])).await.unwrap().is_some());
+        assert!(d.find_refresh(&Digest::from_bytes([0; 32])).await.unwrap().is_none());
+        assert!(d.is_access_revoked(live_revocation).await.unwrap());
+        assert!(d.find_session(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
+        assert!(d.find_access(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
+        assert_eq!(d.sweep_expired(t0(), 3).await.unwrap().total(), 0);
+    };
+
     migrations_are_idempotent => |db: ScratchDb| async move {
         open(&db).await;
         let d = open(&db).await;

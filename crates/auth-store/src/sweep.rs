@@ -1,0 +1,79 @@
+//! `Sweeper` over Diesel: batched deletion of expired rows.
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::{SweepReport, Sweeper};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::database::Database;
+use crate::rows::naive;
+use crate::schema::{
+    access_tokens, authorization_codes, refresh_tokens, revoked_access_tokens, sessions,
+};
+
+/// Deletes expired rows of one table in batches: select a batch of keys,
+/// delete them, repeat until none are left. Each statement is short, so
+/// requests are never blocked behind a long delete.
+macro_rules! sweep_table {
+    ($db:expr, $table:ident, $key:ident, $key_ty:ty, $now:expr, $batch:expr) => {{
+        let mut deleted = 0u64;
+        loop {
+            let keys: Vec<$key_ty> = with_conn!($db, |conn| $table::table
+                .filter($table::expires_at.le($now))
+                .select($table::$key)
+                .limit($batch)
+                .load(conn)
+                .await
+                .map_err(StoreError::backend))?;
+            if keys.is_empty() {
+                break;
+            }
+            let n = with_conn!(writer $db, |conn| diesel::delete(
+                $table::table.filter($table::$key.eq_any(&keys))
+            )
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+            deleted += n as u64;
+            if (keys.len() as i64) < $batch {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        deleted
+    }};
+}
+
+#[async_trait]
+impl Sweeper for Database {
+    async fn sweep_expired(
+        &self,
+        now: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<SweepReport, StoreError> {
+        let now = naive(now);
+        let batch = batch.max(1);
+        Ok(SweepReport {
+            refresh_tokens: sweep_table!(self, refresh_tokens, digest, Vec<u8>, now, batch),
+            access_tokens: sweep_table!(self, access_tokens, digest, Vec<u8>, now, batch),
+            revoked_access_tokens: sweep_table!(
+                self,
+                revoked_access_tokens,
+                token_id,
+                String,
+                now,
+                batch
+            ),
+            authorization_codes: sweep_table!(
+                self,
+                authorization_codes,
+                digest,
+                Vec<u8>,
+                now,
+                batch
+            ),
+            sessions: sweep_table!(self, sessions, digest, Vec<u8>, now, batch),
+        })
+    }
+}
