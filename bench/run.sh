@@ -54,6 +54,9 @@ creds=$(run client create --name bench --grant-type client_credentials --grant-t
 client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")
 client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
+ref_creds=$(run client create --name bench-reference --grant-type client_credentials --token-format reference --json 2>/dev/null)
+ref_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$ref_creds")
+ref_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$ref_creds")
 
 RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -91,6 +94,17 @@ for _ in $(seq 1 32); do
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >>"$work/tokens"
 done
 read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
+# Introspection of one PASETO and one reference token, by the bench client.
+paseto_token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+reference_token=$(curl -fs -u "$ref_id:$ref_secret" -d grant_type=client_credentials "$url" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+introspect_url="http://127.0.0.1:$PORT/introspect"
+read -r ip_rps ip_p50 ip_p99 < <(url=$introspect_url BENCH_BODY="token=$paseto_token" \
+  measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
+read -r ir_rps ir_p50 ir_p99 < <(url=$introspect_url BENCH_BODY="token=$reference_token" \
+  measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
+
 if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; tail -5 "$work/server.log" >&2; fi
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
@@ -100,11 +114,13 @@ pw_share=$(python3 -c "print(f'{100*float(\"$pw_rps\")/float(\"$hash_rate\"):.0f
 section=$(cat <<MD
 ### $backend ($(date -u +%Y-%m-%d), $(nproc) cores, wrk on the same machine)
 
-| grant | connections | req/s | p50 | p99 |
+| request | connections | req/s | p50 | p99 |
 |---|---|---|---|---|
 | client_credentials | 32 | $cc_rps | $cc_p50 | $cc_p99 |
 | password (argon2id 19 MiB, t=2, p=1) | 16 | $pw_rps | $pw_p50 | $pw_p99 |
 | refresh_token (rotation) | 32 | $rt_rps | $rt_p50 | $rt_p99 |
+| introspection, PASETO token | 32 | $ip_rps | $ip_p50 | $ip_p99 |
+| introspection, reference token | 32 | $ir_rps | $ir_p50 | $ir_p99 |
 
 argon2id alone on all cores: $hash_rate verifications/s; the password grant reached $pw_share% of it.
 Idle resident memory after start-up: $((idle_kib / 1024)) MiB.

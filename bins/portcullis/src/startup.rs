@@ -40,6 +40,7 @@ impl Services {
             clients: shared.clone(),
             tokens: shared.clone(),
             codes: shared.clone(),
+            devices: shared.clone(),
             sessions: shared,
             hasher: Arc::new(hasher),
             codec: Arc::new(PasetoCodec::new(ring.clone())),
@@ -143,6 +144,7 @@ impl Application {
             secure_cookies: settings.issuer.starts_with("https://"),
             min_password_length: settings.min_password_length,
             key_secret_client,
+            device_code_throttle: Arc::new(auth_core::throttle::LoginThrottle::default()),
         });
         let mut server = HttpServer::new(move || {
             App::new()

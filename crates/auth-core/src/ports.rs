@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::error::{CryptoError, StoreError};
 use crate::types::{
-    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId, Digest,
-    FamilyId, IssuedFromCode, NewClient, NewUser, OpaqueToken, Password, PasswordHash,
-    RefreshTokenRecord, SigningKey, User, UserId,
+    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
+    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IssuedFromCode, NewClient, NewUser,
+    OpaqueToken, Password, PasswordHash, RefreshTokenRecord, SigningKey, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -182,6 +182,7 @@ pub struct SweepReport {
     pub revoked_access_tokens: u64,
     pub authorization_codes: u64,
     pub sessions: u64,
+    pub device_authorizations: u64,
 }
 
 impl SweepReport {
@@ -191,6 +192,7 @@ impl SweepReport {
             + self.revoked_access_tokens
             + self.authorization_codes
             + self.sessions
+            + self.device_authorizations
     }
 }
 
@@ -205,4 +207,35 @@ pub trait Sweeper: Send + Sync {
         now: DateTime<Utc>,
         batch: i64,
     ) -> Result<SweepReport, StoreError>;
+}
+
+#[async_trait]
+pub trait DeviceAuthorizationRepository: Send + Sync {
+    async fn insert_device(&self, d: &DeviceAuthorization) -> Result<(), StoreError>;
+    async fn find_device(
+        &self,
+        device_digest: &Digest,
+    ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    async fn find_by_user_code(
+        &self,
+        user_code_digest: &Digest,
+    ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// Records the user's decision, only while the authorization is pending
+    /// and unexpired; `true` if this call decided it.
+    async fn decide_device(
+        &self,
+        user_code_digest: &Digest,
+        decision: DeviceStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records a poll and the interval the device must keep from now on.
+    async fn record_poll(
+        &self,
+        device_digest: &Digest,
+        now: DateTime<Utc>,
+        interval: i64,
+    ) -> Result<(), StoreError>;
+    /// Marks an approved authorization redeemed; `true` for the one poll
+    /// that wins.
+    async fn redeem_device(&self, device_digest: &Digest) -> Result<bool, StoreError>;
 }

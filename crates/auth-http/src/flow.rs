@@ -16,6 +16,8 @@ use crate::error::ApiError;
 pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
 /// Seed 000's redirect login.
 pub(crate) const FLOW_LEGACY: &str = "legacy";
+/// The device grant's code entry page.
+pub(crate) const FLOW_DEVICE: &str = "device";
 
 /// The authorization request a browser is in the middle of, carried through
 /// the hosted pages as hidden fields and re-validated at every step (it came
@@ -30,6 +32,8 @@ pub(crate) struct Pending {
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// The device grant's user code, when login came from `/device`.
+    pub user_code: Option<String>,
 }
 
 impl Pending {
@@ -52,6 +56,7 @@ impl Pending {
             ("state", &self.state),
             ("code_challenge", &self.code_challenge),
             ("code_challenge_method", &self.code_challenge_method),
+            ("user_code", &self.user_code),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k, v.clone())))
@@ -170,6 +175,16 @@ pub(crate) async fn proceed(
     if pending.is_legacy() {
         return crate::dialects::redirect_login::complete(state, pending, user).await;
     }
+    if pending.flow.as_deref() == Some(FLOW_DEVICE) {
+        let query = serde_urlencoded::to_string([(
+            "user_code",
+            pending.user_code.as_deref().unwrap_or(""),
+        )])
+        .unwrap_or_default();
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/device?{query}")))
+            .finish());
+    }
     if !pending.has_client() {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/login"))
@@ -226,6 +241,7 @@ impl Pending {
             state: params.take("state"),
             code_challenge: params.take("code_challenge"),
             code_challenge_method: params.take("code_challenge_method"),
+            user_code: params.take("user_code"),
         }
     }
 }

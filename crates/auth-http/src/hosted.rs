@@ -90,6 +90,23 @@ async fn form_page(
     response
 }
 
+/// The login page for `pending`, as another page's first step.
+pub(crate) async fn login_form(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+) -> HttpResponse {
+    form_page(
+        req,
+        state,
+        "login.html",
+        StatusCode::OK,
+        pending,
+        FormPage::default(),
+    )
+    .await
+}
+
 /// `GET /authorize` (RFC 6749 section 4.1.1).
 pub(crate) async fn authorize(
     req: HttpRequest,

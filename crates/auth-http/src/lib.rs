@@ -8,6 +8,7 @@ mod bearer;
 mod body;
 mod browser;
 mod client_auth;
+mod device;
 mod dialects;
 mod error;
 mod flow;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
+    /// Counts wrong user codes per user at `/device`.
+    pub device_code_throttle: Arc<auth_core::throttle::LoginThrottle>,
     /// The client seed 002's key/secret API acts for; `None` turns it off.
     pub key_secret_client: Option<auth_core::types::ClientId>,
 }
@@ -77,6 +80,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/token", web::get().to(dialects::pkce_json::token))
         .route("/token", web::post().to(token::standard))
         .route("/oauth/token", web::post().to(token::spring))
+        .route("/device_authorization", web::post().to(device::start))
+        .route("/device", web::get().to(device::page_get))
+        .route("/device", web::post().to(device::page_post))
         .route("/introspect", web::post().to(introspection::introspect))
         .route("/revoke", web::post().to(introspection::revoke))
         .route("/userinfo", web::get().to(userinfo::userinfo))

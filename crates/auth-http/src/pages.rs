@@ -33,6 +33,7 @@ impl Pages {
             template!("consent.html"),
             template!("error.html"),
             template!("signed_in.html"),
+            template!("device.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

@@ -92,9 +92,9 @@ pub(crate) fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuth
             redirect_uri: params.take("redirect_uri"),
             code_verifier: params.take("code_verifier"),
         }),
-        Ok(g @ GrantType::DeviceCode) => Err(OAuthError::unsupported_grant_type(format!(
-            "the {g} grant is not enabled on this server"
-        ))),
+        Ok(GrantType::DeviceCode) => Ok(GrantRequest::DeviceCode {
+            device_code: OpaqueToken::new(params.require("device_code")?),
+        }),
         Err(_) => Err(OAuthError::unsupported_grant_type(format!(
             "the grant type {:?} is not supported",
             grant_type.chars().take(64).collect::<String>()

@@ -10,6 +10,7 @@
 mod database;
 mod clients;
 mod codes;
+mod devices;
 mod keys;
 mod migrate;
 mod rows;

@@ -101,6 +101,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_authorizations (device_digest) {
+        device_digest -> Binary,
+        user_code_digest -> Binary,
+        client_id -> Text,
+        scope -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        poll_interval -> BigInt,
+        last_polled_at -> Nullable<Timestamp>,
+        status -> Text,
+        user_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(

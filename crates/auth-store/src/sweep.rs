@@ -9,7 +9,8 @@ use diesel_async::RunQueryDsl;
 use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
-    access_tokens, authorization_codes, refresh_tokens, revoked_access_tokens, sessions,
+    access_tokens, authorization_codes, device_authorizations, refresh_tokens,
+    revoked_access_tokens, sessions,
 };
 
 /// Deletes expired rows of one table in batches: select a batch of keys,
@@ -74,6 +75,14 @@ impl Sweeper for Database {
                 batch
             ),
             sessions: sweep_table!(self, sessions, digest, Vec<u8>, now, batch),
+            device_authorizations: sweep_table!(
+                self,
+                device_authorizations,
+                device_digest,
+                Vec<u8>,
+                now,
+                batch
+            ),
         })
     }
 }

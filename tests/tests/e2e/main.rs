@@ -3,6 +3,7 @@ mod architecture;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod device;
 mod lifecycle;
 mod metadata;
 mod real_browser;

@@ -9,7 +9,13 @@ on_both_backends! {
         assert_eq!(r.str("issuer"), "http://issuer.test");
         assert_eq!(r.str("token_endpoint"), "http://issuer.test/token");
         let grants: Vec<&str> = r.body["grant_types_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert_eq!(grants, ["authorization_code", "password", "client_credentials", "refresh_token"]);
+        assert_eq!(
+            grants,
+            ["authorization_code", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]
+        );
+        for endpoint in ["introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint", "paserk_uri"] {
+            assert!(r.str(endpoint).starts_with("http://issuer.test/"), "{endpoint}");
+        }
         assert_eq!(r.body["response_types_supported"], serde_json::json!(["code"]));
         assert_eq!(r.str("authorization_endpoint"), "http://issuer.test/authorize");
     };

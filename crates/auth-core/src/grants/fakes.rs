@@ -230,6 +230,89 @@ impl SessionRepository for Sessions {
     }
 }
 
+#[derive(Default)]
+pub struct Devices(pub Mutex<Vec<DeviceAuthorization>>);
+
+#[async_trait]
+impl DeviceAuthorizationRepository for Devices {
+    async fn insert_device(&self, d: &DeviceAuthorization) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(d.clone());
+        Ok(())
+    }
+    async fn find_device(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<DeviceAuthorization>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| &d.device_digest == digest)
+            .cloned())
+    }
+    async fn find_by_user_code(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<DeviceAuthorization>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| &d.user_code_digest == digest)
+            .cloned())
+    }
+    async fn decide_device(
+        &self,
+        digest: &Digest,
+        decision: DeviceStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut v = self.0.lock().unwrap();
+        match v.iter_mut().find(|d| {
+            &d.user_code_digest == digest && d.status == DeviceStatus::Pending && d.expires_at > now
+        }) {
+            Some(d) => {
+                d.status = decision;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    async fn record_poll(
+        &self,
+        digest: &Digest,
+        now: DateTime<Utc>,
+        interval: i64,
+    ) -> Result<(), StoreError> {
+        for d in self
+            .0
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter(|d| &d.device_digest == digest)
+        {
+            d.last_polled_at = Some(now);
+            d.interval = interval;
+        }
+        Ok(())
+    }
+    async fn redeem_device(&self, digest: &Digest) -> Result<bool, StoreError> {
+        let mut v = self.0.lock().unwrap();
+        match v
+            .iter_mut()
+            .find(|d| &d.device_digest == digest && matches!(d.status, DeviceStatus::Approved(_)))
+        {
+            Some(d) => {
+                d.status = DeviceStatus::Redeemed;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 /// Stores passwords as `plain:<pw>`; counts verifications, including the
 /// dummy ones for unknown users.
 #[derive(Default)]
@@ -309,6 +392,7 @@ pub struct World {
     pub tokens: Arc<Tokens>,
     pub codes: Arc<Codes>,
     pub sessions: Arc<Sessions>,
+    pub devices: Arc<Devices>,
     pub hasher: Arc<Hasher>,
     pub service: TokenService,
 }
@@ -321,12 +405,14 @@ impl World {
         let hasher = Arc::new(Hasher::default());
         let codes = Arc::new(Codes::default());
         let sessions = Arc::new(Sessions::default());
+        let devices = Arc::new(Devices::default());
         let ports = Ports {
             users: users.clone(),
             clients: clients.clone(),
             tokens: tokens.clone(),
             codes: codes.clone(),
             sessions: sessions.clone(),
+            devices: devices.clone(),
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
             digest: Arc::new(Digests),
@@ -339,6 +425,7 @@ impl World {
             tokens,
             codes,
             sessions,
+            devices,
             hasher,
             service,
         }

@@ -7,6 +7,7 @@
 pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
+pub mod device_code;
 pub mod introspection;
 mod password;
 pub mod refresh_token;
@@ -20,8 +21,8 @@ pub use client_auth::ClientCredentials;
 use crate::error::{FlowError, OAuthError};
 use crate::policy::TokenPolicy;
 use crate::ports::{
-    AuthorizationCodeRepository, ClientRepository, PasswordHasher, RandomSource, SecretDigest,
-    SessionRepository, TokenCodec, TokenRepository, UserRepository,
+    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, PasswordHasher,
+    RandomSource, SecretDigest, SessionRepository, TokenCodec, TokenRepository, UserRepository,
 };
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::types::{
@@ -37,6 +38,7 @@ pub struct Ports {
     pub clients: Arc<dyn ClientRepository>,
     pub tokens: Arc<dyn TokenRepository>,
     pub codes: Arc<dyn AuthorizationCodeRepository>,
+    pub devices: Arc<dyn DeviceAuthorizationRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub codec: Arc<dyn TokenCodec>,
@@ -60,6 +62,8 @@ pub enum GrantRequest {
         refresh_token: OpaqueToken,
         scope: Option<Scope>,
     },
+    /// RFC 8628 section 3.4.
+    DeviceCode { device_code: OpaqueToken },
     /// RFC 6749 section 4.1.3 with RFC 7636 section 4.5.
     AuthorizationCode {
         code: OpaqueToken,
@@ -75,6 +79,7 @@ impl GrantRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -147,6 +152,9 @@ impl TokenService {
                 refresh_token,
                 scope,
             } => refresh_token::run(self, client, &refresh_token, scope, now).await,
+            GrantRequest::DeviceCode { device_code } => {
+                device_code::poll(self, client, &device_code, now).await
+            }
             GrantRequest::AuthorizationCode {
                 code,
                 redirect_uri,

@@ -871,3 +871,157 @@ mod lifecycle {
         w.service.revoke(&c, "nothing", None, t0()).await.unwrap();
     }
 }
+
+mod device {
+    use super::*;
+    use crate::types::UserCode;
+
+    fn poll(code: &OpaqueToken) -> GrantRequest {
+        GrantRequest::DeviceCode {
+            device_code: code.clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_polling_answer_then_tokens_once() {
+        let w = World::new(TokenPolicy::default());
+        let c = w.add_client("tv", None, &[G::DeviceCode, G::RefreshToken], "read");
+        let u = w.add_user("alice", None, "pw");
+        let start = w
+            .service
+            .start_device_authorization(&c, None, t0())
+            .await
+            .unwrap();
+        assert_eq!((start.expires_in, start.interval), (600, 5));
+        let at = |s: i64| t0() + Duration::seconds(s);
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&start.device_code), at(0))
+                    .await
+            ),
+            ErrorCode::AuthorizationPending
+        );
+        // Too fast: slow_down, and the interval grows by 5 for good.
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&start.device_code), at(3))
+                    .await
+            ),
+            ErrorCode::SlowDown
+        );
+        assert_eq!(w.devices.0.lock().unwrap()[0].interval, 10);
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&start.device_code), at(9))
+                    .await
+            ),
+            ErrorCode::SlowDown
+        );
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&start.device_code), at(30))
+                    .await
+            ),
+            ErrorCode::AuthorizationPending
+        );
+        // The user approves the code as typed.
+        let typed = UserCode::parse(&start.user_code.display().to_lowercase()).unwrap();
+        assert!(
+            w.service
+                .find_user_code(&typed, at(31))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            w.service
+                .decide_device(&typed, Some(u.id), at(31))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !w.service.decide_device(&typed, None, at(32)).await.unwrap(),
+            "decided once"
+        );
+        let t = w
+            .service
+            .exchange(&c, poll(&start.device_code), at(45))
+            .await
+            .unwrap();
+        assert_eq!(t.user_id, Some(u.id));
+        assert!(t.refresh_token.is_some());
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&start.device_code), at(60))
+                    .await
+            ),
+            ErrorCode::InvalidGrant
+        );
+    }
+
+    #[tokio::test]
+    async fn denied_expired_unknown_and_foreign() {
+        let w = World::new(TokenPolicy::default());
+        let c = w.add_client("tv", None, &[G::DeviceCode], "read");
+        let other = w.add_client("other", None, &[G::DeviceCode], "read");
+        let denied = w
+            .service
+            .start_device_authorization(&c, None, t0())
+            .await
+            .unwrap();
+        w.service
+            .decide_device(&denied.user_code, None, t0())
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&c, poll(&denied.device_code), t0())
+                    .await
+            ),
+            ErrorCode::AccessDenied
+        );
+        let late = w
+            .service
+            .start_device_authorization(&c, None, t0())
+            .await
+            .unwrap();
+        let after = t0() + Duration::seconds(600);
+        assert_eq!(
+            code_of(w.service.exchange(&c, poll(&late.device_code), after).await),
+            ErrorCode::ExpiredToken
+        );
+        assert!(
+            w.service
+                .find_user_code(&late.user_code, after)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            code_of(
+                w.service
+                    .exchange(&other, poll(&late.device_code), t0())
+                    .await
+            ),
+            ErrorCode::InvalidGrant
+        );
+        let unknown = OpaqueToken::new("nope".into());
+        assert_eq!(
+            code_of(w.service.exchange(&c, poll(&unknown), t0()).await),
+            ErrorCode::InvalidGrant
+        );
+        let no_grant = w.add_client("web", None, &[G::AuthorizationCode], "read");
+        assert!(
+            w.service
+                .start_device_authorization(&no_grant, None, t0())
+                .await
+                .is_err()
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! afterwards: a `Scope` in hand is a valid scope.
 mod client;
 mod code;
+mod device;
 mod pkce;
 mod redirect_uri;
 mod scope;
@@ -13,6 +14,7 @@ pub use client::{
     Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
+pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};

@@ -1,0 +1,191 @@
+//! The device authorization grant (RFC 8628).
+//!
+//! A device asks for a pair of codes; the user approves the user code in a
+//! browser; the device polls the token endpoint with the device code. The
+//! poll is a state machine over the stored authorization ([`poll_step`]):
+//! pending (or too fast), approved, denied, expired, redeemed.
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::{ErrorCode, FlowError, OAuthError};
+use crate::types::{
+    Client, DeviceAuthorization, DeviceStatus, GrantType, IssuedTokens, OpaqueToken, Scope,
+    UserCode, UserId,
+};
+
+use super::{TokenService, resolve_scope};
+
+/// How long a device authorization lives.
+pub const DEVICE_CODE_TTL: i64 = 600;
+/// The polling interval a device starts with, in seconds.
+pub const DEFAULT_INTERVAL: i64 = 5;
+
+/// What `POST /device_authorization` hands back.
+#[derive(Debug, Clone)]
+pub struct DeviceStart {
+    pub device_code: OpaqueToken,
+    pub user_code: UserCode,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+/// What one poll leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollStep {
+    /// Not decided yet; the poll is recorded.
+    Pending,
+    /// Polled sooner than the interval: refuse and add 5 seconds to it.
+    SlowDown { new_interval: i64 },
+    /// Approved: issue tokens, once.
+    Issue { user: UserId },
+}
+
+/// The transition function of a poll. Pure.
+pub fn poll_step(
+    d: &DeviceAuthorization,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> Result<PollStep, OAuthError> {
+    if d.client_id != client.id {
+        return Err(OAuthError::invalid_grant("the device code is invalid"));
+    }
+    if d.expires_at <= now {
+        return Err(OAuthError::new(
+            ErrorCode::ExpiredToken,
+            "the device code has expired",
+        ));
+    }
+    match d.status {
+        DeviceStatus::Denied => Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        DeviceStatus::Redeemed => Err(OAuthError::invalid_grant(
+            "the device code was already used",
+        )),
+        DeviceStatus::Approved(user) => Ok(PollStep::Issue { user }),
+        DeviceStatus::Pending => match d.last_polled_at {
+            // "the interval MUST be increased by 5 seconds for this and all
+            // subsequent requests" (RFC 8628 section 3.5).
+            Some(last) if now - last < Duration::seconds(d.interval) => Ok(PollStep::SlowDown {
+                new_interval: d.interval + 5,
+            }),
+            _ => Ok(PollStep::Pending),
+        },
+    }
+}
+
+impl TokenService {
+    /// RFC 8628 section 3.1-3.2.
+    pub async fn start_device_authorization(
+        &self,
+        client: &Client,
+        scope: Option<Scope>,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceStart, FlowError> {
+        if !client.allows(GrantType::DeviceCode) {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not use the device authorization grant",
+            )
+            .into());
+        }
+        let scope = resolve_scope(scope, &client.scope)?;
+        let device_code = self.ports.random.token();
+        let uuid = self.ports.random.uuid();
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&uuid.as_bytes()[..8]);
+        let user_code = UserCode::from_random(bytes);
+        let record = DeviceAuthorization {
+            device_digest: self.ports.digest.digest(device_code.expose()),
+            user_code_digest: self.ports.digest.digest(user_code.normalised()),
+            client_id: client.id.clone(),
+            scope,
+            issued_at: now,
+            expires_at: now + Duration::seconds(DEVICE_CODE_TTL),
+            interval: DEFAULT_INTERVAL,
+            last_polled_at: None,
+            status: DeviceStatus::Pending,
+        };
+        self.ports.devices.insert_device(&record).await?;
+        Ok(DeviceStart {
+            device_code,
+            user_code,
+            expires_in: DEVICE_CODE_TTL,
+            interval: DEFAULT_INTERVAL,
+        })
+    }
+
+    /// The pending authorization a typed user code names, if any.
+    pub async fn find_user_code(
+        &self,
+        code: &UserCode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceAuthorization>, FlowError> {
+        let digest = self.ports.digest.digest(code.normalised());
+        Ok(self
+            .ports
+            .devices
+            .find_by_user_code(&digest)
+            .await?
+            .filter(|d| d.status == DeviceStatus::Pending && d.expires_at > now))
+    }
+
+    /// The signed-in user's decision on a user code; `false` if the code is
+    /// no longer pending.
+    pub async fn decide_device(
+        &self,
+        code: &UserCode,
+        approve: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, FlowError> {
+        let digest = self.ports.digest.digest(code.normalised());
+        let decision = match approve {
+            Some(user) => DeviceStatus::Approved(user),
+            None => DeviceStatus::Denied,
+        };
+        Ok(self
+            .ports
+            .devices
+            .decide_device(&digest, decision, now)
+            .await?)
+    }
+}
+
+pub(super) async fn poll(
+    service: &TokenService,
+    client: &Client,
+    device_code: &OpaqueToken,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, FlowError> {
+    let ports = &service.ports;
+    let digest = ports.digest.digest(device_code.expose());
+    let Some(d) = ports.devices.find_device(&digest).await? else {
+        return Err(OAuthError::invalid_grant("the device code is invalid").into());
+    };
+    match poll_step(&d, client, now)? {
+        PollStep::Pending => {
+            ports.devices.record_poll(&digest, now, d.interval).await?;
+            Err(OAuthError::new(
+                ErrorCode::AuthorizationPending,
+                "the user has not decided yet",
+            )
+            .into())
+        }
+        PollStep::SlowDown { new_interval } => {
+            ports
+                .devices
+                .record_poll(&digest, now, new_interval)
+                .await?;
+            Err(OAuthError::new(
+                ErrorCode::SlowDown,
+                format!("poll at most every {new_interval} seconds"),
+            )
+            .into())
+        }
+        PollStep::Issue { user } => {
+            if !ports.devices.redeem_device(&digest).await? {
+                return Err(OAuthError::invalid_grant("the device code was already used").into());
+            }
+            service.tokens_for_user(client, user, d.scope, now).await
+        }
+    }
+}
