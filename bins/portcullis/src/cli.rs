@@ -111,7 +111,7 @@ struct ClientCreate {
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     /// Allowed grant type (repeatable): authorization_code, refresh_token,
-    /// password, client_credentials. Default: authorization_code and
+    /// password, client_credentials, device_code. Default: authorization_code and
     /// refresh_token, plus client_credentials for confidential clients.
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
