@@ -17,6 +17,28 @@ pub(crate) async fn read_limited(payload: Payload, limit: usize) -> Result<Bytes
     }
 }
 
+/// Reads a form body: content type checked, size limited, parsed by RFC
+/// 6749's rules.
+pub(crate) async fn read_form(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<FormParams, ApiError> {
+    require_form(req)?;
+    let body = read_limited(payload, limit).await?;
+    Ok(FormParams::parse(&body)?)
+}
+
+/// Reads a JSON object body, size limited.
+pub(crate) async fn read_json_object(
+    payload: Payload,
+    limit: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let body = read_limited(payload, limit).await?;
+    serde_json::from_slice(&body)
+        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object").into())
+}
+
 /// The media type of the request, lower-cased, without parameters.
 pub(crate) fn media_type(req: &HttpRequest) -> String {
     req.headers()

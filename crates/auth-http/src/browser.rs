@@ -123,3 +123,16 @@ pub(crate) fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
     c.make_removal();
     c
 }
+
+/// The username of `user`, for the pages that greet them.
+pub(crate) async fn username_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
+    Ok(state
+        .tokens
+        .ports()
+        .users
+        .find_by_id(user)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .map(|u| u.username.to_string())
+        .unwrap_or_default())
+}

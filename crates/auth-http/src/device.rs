@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::body::{FormParams, read_limited, require_form};
+use crate::body::{FormParams, read_form};
 use crate::browser::{Csrf, current_user};
 use crate::client_auth;
 use crate::error::ApiError;
@@ -23,9 +23,7 @@ pub(crate) async fn start(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_form(&req)?;
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    let mut params = FormParams::parse(&body)?;
+    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
     let scope = params
         .take("scope")
@@ -63,18 +61,6 @@ struct DevicePage<'a> {
     csrf: String,
 }
 
-async fn username(state: &AppState, user: UserId) -> Result<String, ApiError> {
-    Ok(state
-        .tokens
-        .ports()
-        .users
-        .find_by_id(user)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
-        .map(|u| u.username.to_string())
-        .unwrap_or_default())
-}
-
 async fn page(
     req: &HttpRequest,
     state: &AppState,
@@ -85,7 +71,7 @@ async fn page(
     let csrf = Csrf::of(req, state);
     let data = DevicePage {
         title: "Connect a device",
-        username: username(state, user).await?,
+        username: crate::browser::username_of(state, user).await?,
         csrf: csrf.token(state),
         ..fill
     };
@@ -137,9 +123,7 @@ pub(crate) async fn page_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_form(&req)?;
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    let mut params = FormParams::parse(&body)?;
+    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
     let typed = params.take("user_code").unwrap_or_default();
     let decision = params.take("decision");

@@ -201,15 +201,7 @@ pub(crate) async fn proceed(
     if valid.client.first_party {
         return code_redirect(state, &valid, user, status).await;
     }
-    let username = state
-        .tokens
-        .ports()
-        .users
-        .find_by_id(user)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
-        .map(|u| u.username.to_string())
-        .unwrap_or_default();
+    let username = crate::browser::username_of(state, user).await?;
     let csrf = Csrf::of(req, state);
     let mut response = state.pages.render(
         StatusCode::OK,

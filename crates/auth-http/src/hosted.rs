@@ -11,7 +11,7 @@ use auth_core::types::{ClientId, Email, Password, Username};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::body::{FormParams, read_limited};
+use crate::body::FormParams;
 use crate::browser::{Csrf, cleared_session_cookie, current_user, session_cookie};
 use crate::error::ApiError;
 use crate::flow::{FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response};
@@ -25,9 +25,7 @@ async fn form_params(
     payload: Payload,
     state: &AppState,
 ) -> Result<FormParams, ApiError> {
-    crate::body::require_form(req)?;
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    Ok(FormParams::parse(&body)?)
+    crate::body::read_form(req, payload, state.limits.max_body_bytes).await
 }
 
 async fn client_name(state: &AppState, pending: &Pending) -> Option<String> {
@@ -198,15 +196,7 @@ async fn signed_in_page(
         username: String,
         csrf: String,
     }
-    let username = state
-        .tokens
-        .ports()
-        .users
-        .find_by_id(user)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
-        .map(|u| u.username.to_string())
-        .unwrap_or_default();
+    let username = crate::browser::username_of(state, user).await?;
     let csrf = Csrf::of(req, state);
     let mut response = state.pages.render(
         StatusCode::OK,

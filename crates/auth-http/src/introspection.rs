@@ -7,7 +7,7 @@ use auth_core::grants::introspection::TokenKind;
 use serde_json::json;
 
 use crate::AppState;
-use crate::body::{FormParams, read_limited, require_form};
+use crate::body::read_form;
 use crate::client_auth;
 use crate::error::ApiError;
 
@@ -18,9 +18,7 @@ async fn authenticated(
     payload: Payload,
     state: &AppState,
 ) -> Result<(auth_core::types::Client, String, Option<String>), ApiError> {
-    require_form(req)?;
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    let mut params = FormParams::parse(&body)?;
+    let mut params = read_form(req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(req, &mut params)?;
     let token = params.require("token")?;
     let hint = params.take("token_type_hint");

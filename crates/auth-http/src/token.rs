@@ -9,7 +9,7 @@ use auth_core::types::{GrantType, IssuedTokens, OpaqueToken, Scope};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::body::{FormParams, media_type, read_limited, require_form};
+use crate::body::{FormParams, media_type, read_form};
 use crate::client_auth;
 use crate::error::ApiError;
 
@@ -54,9 +54,7 @@ async fn exchange(
     state: Data<AppState>,
     token_type: &'static str,
 ) -> Result<HttpResponse, ApiError> {
-    require_form(&req)?;
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    let mut params = FormParams::parse(&body)?;
+    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
     let grant = parse_grant(&mut params)?;
     let client = state.tokens.authenticate_client(&credentials).await?;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::field;
 use crate::AppState;
-use crate::body::{media_type, read_limited};
+use crate::body::{media_type, read_json_object};
 use crate::error::ApiError;
 
 async fn client(state: &AppState) -> Result<Client, ApiError> {
@@ -47,9 +47,7 @@ async fn json_body(
             "this endpoint takes an application/json body",
         ));
     }
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    Ok(serde_json::from_slice(&body)
-        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?)
+    read_json_object(payload, state.limits.max_body_bytes).await
 }
 
 fn no_store(body: Value) -> HttpResponse {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::{field, optional_field};
 use crate::AppState;
-use crate::body::{FormParams, read_limited};
+use crate::body::{FormParams, read_json_object};
 use crate::error::ApiError;
 
 #[derive(Serialize)]
@@ -75,9 +75,7 @@ async fn code_response(
 }
 
 async fn json_body(payload: Payload, state: &AppState) -> Result<Map<String, Value>, ApiError> {
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    Ok(serde_json::from_slice(&body)
-        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?)
+    read_json_object(payload, state.limits.max_body_bytes).await
 }
 
 /// `POST /sign-in`.
