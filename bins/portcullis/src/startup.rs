@@ -13,7 +13,7 @@ use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{ClientId, GrantType, Scope, TokenFormat};
 use auth_crypto::{Argon2Hasher, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
 use auth_http::{AppState, Limits, Pages};
-use auth_store::Database;
+use auth_store::{CachedClients, Database};
 
 use crate::settings::Settings;
 
@@ -37,7 +37,12 @@ impl Services {
         let shared = Arc::new(database.clone());
         let ports = Ports {
             users: shared.clone(),
-            clients: shared.clone(),
+            // Client registrations change rarely and every token request
+            // reads one: a five-second cache takes that query off the hot path.
+            clients: Arc::new(CachedClients::new(
+                shared.clone(),
+                std::time::Duration::from_secs(5),
+            )),
             tokens: shared.clone(),
             codes: shared.clone(),
             devices: shared.clone(),

@@ -8,6 +8,7 @@
 
 #[macro_use]
 mod database;
+mod client_cache;
 mod clients;
 mod codes;
 mod devices;
@@ -20,4 +21,5 @@ mod sweep;
 mod tokens;
 mod users;
 
+pub use client_cache::CachedClients;
 pub use database::{Backend, Database, DatabaseUrlError, OpenError};
