@@ -47,3 +47,11 @@ pub fn sweep(services: Arc<Services>, clock: Arc<dyn Clock>, interval: Duration,
         }
     });
 }
+
+/// Checkpoints the SQLite WAL off the request path (the writer does not).
+pub fn checkpoint(services: Arc<Services>, interval: Duration) {
+    every(interval, "checkpointing the database", move || {
+        let services = services.clone();
+        async move { Ok(services.database.checkpoint().await?) }
+    });
+}

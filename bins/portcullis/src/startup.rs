@@ -129,6 +129,7 @@ impl Application {
             None => None,
         };
         crate::background::reload_keys(services.clone(), settings.key_reload);
+        crate::background::checkpoint(services.clone(), std::time::Duration::from_secs(1));
         crate::background::sweep(
             services.clone(),
             clock.clone(),

@@ -11,17 +11,15 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-/// The SQLite writer: statements run on tokio's blocking pool, because a
-/// commit may checkpoint the WAL and fsync, which must not stall a worker.
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// A SQLite connection whose statements run on the calling thread. WAL
+/// readers never wait for the writer, the one writer never waits for a lock
+/// (it is alone), and with automatic checkpoints off (see
+/// [`Database::checkpoint`]) a commit never fsyncs: each statement takes
+/// microseconds, less than the two thread hand-offs of tokio's blocking
+/// pool (measured: the hand-offs were most of the CPU of a refresh).
+pub type SqliteInline = SyncConnectionWrapper<SqliteConnection, Inline>;
 
-/// A SQLite reader: statements run on the calling thread. WAL readers never
-/// wait for the writer and answer from the page cache in microseconds, less
-/// than the two thread hand-offs of the blocking pool cost (measured: the
-/// hand-offs were most of the CPU of a refresh under load).
-pub type SqliteReader = SyncConnectionWrapper<SqliteConnection, Inline>;
-
-/// The executor of [`SqliteReader`]: runs the task where it is called.
+/// The executor of [`SqliteInline`]: runs the task where it is called.
 pub struct Inline;
 
 type BoxedResult<'a, R> = std::pin::Pin<
@@ -112,8 +110,10 @@ pub enum Database {
     /// instead of in SQLite's busy handler, which sleeps in steps of up to
     /// 100 ms. Reads run beside them on the readers (WAL).
     Sqlite {
-        readers: Pool<SqliteReader>,
-        writer: Pool<SqliteConn>,
+        readers: Pool<SqliteInline>,
+        writer: Pool<SqliteInline>,
+        /// The file, for checkpoints on a connection of their own.
+        path: String,
     },
     Postgres(Pool<AsyncPgConnection>),
 }
@@ -169,6 +169,11 @@ pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) 
 pub(crate) const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// The writer also leaves checkpoints (the only fsync in WAL mode with
+/// `synchronous = NORMAL`) to [`Database::checkpoint`], off the request path.
+const SQLITE_WRITER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;";
+
 /// Builds a pool for a manager of either connection type. A macro rather
 /// than a generic function: the generic form needs a trait bound per query
 /// shape deadpool's recycling uses, and reads worse than the two expansions.
@@ -186,17 +191,17 @@ macro_rules! build_pool {
 
 /// A pool manager for SQLite connections (reader or writer), each set up with
 /// [`SQLITE_SETUP`].
-fn sqlite_manager<C>(path: &str) -> AsyncDieselConnectionManager<C>
+fn sqlite_manager<C>(path: &str, setup: &'static str) -> AsyncDieselConnectionManager<C>
 where
     C: AsyncConnection + SimpleAsyncConnection + 'static,
 {
     let mut config = ManagerConfig::<C>::default();
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(|path: &str| {
+    config.custom_setup = Box::new(move |path: &str| {
         let path = path.to_owned();
         Box::pin(async move {
             let mut conn = C::establish(&path).await?;
-            conn.batch_execute(SQLITE_SETUP)
+            conn.batch_execute(setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
@@ -213,8 +218,15 @@ impl Database {
         crate::migrate::run(&target).await?;
         let db = match target {
             Target::Sqlite(path) => Self::Sqlite {
-                readers: build_pool!(sqlite_manager::<SqliteReader>(&path), max_connections)?,
-                writer: build_pool!(sqlite_manager::<SqliteConn>(&path), 1usize)?,
+                readers: build_pool!(
+                    sqlite_manager::<SqliteInline>(&path, SQLITE_SETUP),
+                    max_connections
+                )?,
+                writer: build_pool!(
+                    sqlite_manager::<SqliteInline>(&path, SQLITE_WRITER_SETUP),
+                    1usize
+                )?,
+                path,
             },
             Target::Postgres(url) => {
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
@@ -232,6 +244,25 @@ impl Database {
             Self::Sqlite { .. } => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Copies the SQLite WAL back into the database file (PASSIVE: it waits
+    /// for no reader or writer) on a blocking thread with a connection of
+    /// its own. Call it every second or so; a no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let Self::Sqlite { path, .. } = self else {
+            return Ok(());
+        };
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            use diesel::Connection as _;
+            use diesel::connection::SimpleConnection as _;
+            let mut conn = SqliteConnection::establish(&path).map_err(StoreError::backend)?;
+            conn.batch_execute("PRAGMA busy_timeout = 1000; PRAGMA wal_checkpoint(PASSIVE);")
+                .map_err(StoreError::backend)
+        })
+        .await
+        .map_err(StoreError::backend)?
     }
 
     /// Checks that a connection can be had and answers; for readiness probes.

@@ -78,9 +78,9 @@ impl TokenRepository for Database {
         // set (PostgreSQL re-checks the WHERE clause after the row lock;
         // SQLite runs one writer at a time) and changes nothing.
         match self {
-            // On SQLite the whole transaction runs in one trip to the
-            // blocking pool: the single writer is the bottleneck, and four
-            // trips (BEGIN, UPDATE, INSERT, COMMIT) quartered its throughput.
+            // On SQLite the whole transaction runs as one call on the single
+            // writer connection: the writer is the bottleneck, and four
+            // separate calls (BEGIN, UPDATE, INSERT, COMMIT) cut its throughput.
             Database::Sqlite { writer, .. } => {
                 let mut conn = writer.get().await.map_err(StoreError::backend)?;
                 conn.spawn_blocking(move |conn| {

@@ -273,6 +273,8 @@ on_both_backends! {
         assert!(d.find_session(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert!(d.find_access(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert_eq!(d.sweep_expired(t0(), 3).await.unwrap().total(), 0);
+        d.checkpoint().await.unwrap();
+        assert!(d.find_refresh(&Digest::from_bytes([100; 32])).await.unwrap().is_some());
     };
 
     migrations_are_idempotent => |db: ScratchDb| async move {
