@@ -5,7 +5,8 @@
 //! rather than the system clock. The footer carries the signing key's PASERK
 //! id (`k4.pid`), so a verifier picks the key by id and rotation needs no
 //! guessing.
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
@@ -17,6 +18,7 @@ use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::version4::{PublicToken, V4};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
 fn failed(e: impl std::fmt::Display) -> CryptoError {
     CryptoError::Failed(e.to_string())
@@ -84,7 +86,15 @@ impl LoadedKey {
 struct Ring {
     keys: Vec<LoadedKey>,
     verifier: KeySet,
+    /// Tokens this ring has verified, by SHA-256 of the token: a resource
+    /// server presents the same token many times, and an Ed25519
+    /// verification costs far more than a digest. Dropped with the ring, so
+    /// a pruned key's tokens stop verifying at the next reload.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
+
+/// Past this many remembered tokens the memo starts over.
+const MAX_VERIFIED: usize = 10_000;
 
 /// The signing keys in use. The first key signs; all of them verify.
 /// Replacing the set is atomic, so a rotation never shows a half-loaded ring.
@@ -98,6 +108,7 @@ impl Default for KeyRing {
         let empty = Ring {
             keys: Vec::new(),
             verifier: KeySet::empty(),
+            verified: Mutex::default(),
         };
         Self {
             ring: Arc::new(RwLock::new(Arc::new(empty))),
@@ -130,7 +141,11 @@ impl KeyRing {
             .ring
             .write()
             .map_err(|_| CryptoError::Failed("key ring lock poisoned".into()))?;
-        *guard = Arc::new(Ring { keys, verifier });
+        *guard = Arc::new(Ring {
+            keys,
+            verifier,
+            verified: Mutex::default(),
+        });
         Ok(())
     }
 
@@ -183,18 +198,29 @@ impl TokenCodec for PasetoCodec {
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
-        let c = self
-            .ring
-            .snapshot()
-            .verifier
-            .verify(token, now)
-            .map_err(|r| match r {
-                Rejection::Malformed => TokenRejection::Malformed,
-                Rejection::UnknownKey => TokenRejection::UnknownKey,
-                Rejection::Invalid => TokenRejection::Invalid,
-                Rejection::Expired => TokenRejection::Expired,
-            })?;
-        Ok(AccessClaims {
+        let ring = self.ring.snapshot();
+        let memo_key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = match ring.verified.lock() {
+            Ok(memo) => memo.get(&memo_key).cloned(),
+            Err(_) => None,
+        };
+        if let Some(c) = remembered {
+            // Time is checked on every use; the signature only once.
+            return if c.expires_at <= now {
+                Err(TokenRejection::Expired)
+            } else if c.issued_at > now {
+                Err(TokenRejection::Invalid)
+            } else {
+                Ok(c)
+            };
+        }
+        let c = ring.verifier.verify(token, now).map_err(|r| match r {
+            Rejection::Malformed => TokenRejection::Malformed,
+            Rejection::UnknownKey => TokenRejection::UnknownKey,
+            Rejection::Invalid => TokenRejection::Invalid,
+            Rejection::Expired => TokenRejection::Expired,
+        })?;
+        let claims = AccessClaims {
             issuer: c.issuer,
             subject: c.subject,
             client_id: ClientId::parse(&c.client_id).map_err(|_| TokenRejection::Invalid)?,
@@ -202,7 +228,14 @@ impl TokenCodec for PasetoCodec {
             issued_at: c.issued_at,
             expires_at: c.expires_at,
             token_id: c.token_id.parse().map_err(|_| TokenRejection::Invalid)?,
-        })
+        };
+        if let Ok(mut memo) = ring.verified.lock() {
+            if memo.len() >= MAX_VERIFIED {
+                memo.clear();
+            }
+            memo.insert(memo_key, claims.clone());
+        }
+        Ok(claims)
     }
 
     fn public_keys(&self) -> Vec<PublicKey> {
@@ -280,6 +313,24 @@ mod tests {
         bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(bytes).unwrap();
         assert!(codec.verify(&tampered, t0()).is_err());
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_go_with_their_ring() {
+        let key = generate_signing_key(t0(), t0()).unwrap();
+        let ring = KeyRing::load(std::slice::from_ref(&key)).unwrap();
+        let codec = PasetoCodec::new(ring.clone());
+        let token = codec.issue(&claims()).unwrap();
+        assert!(codec.verify(&token, t0()).is_ok());
+        assert!(codec.verify(&token, t0()).is_ok(), "served from the memo");
+        assert_eq!(
+            codec.verify(&token, t0() + Duration::hours(1)),
+            Err(TokenRejection::Expired)
+        );
+        // The key is pruned: the reloaded ring no longer knows the token.
+        ring.replace(&[generate_signing_key(t0(), t0()).unwrap()])
+            .unwrap();
+        assert_eq!(codec.verify(&token, t0()), Err(TokenRejection::UnknownKey));
     }
 
     #[test]
