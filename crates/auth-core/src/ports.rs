@@ -124,7 +124,9 @@ pub trait TokenRepository: Send + Sync {
     ) -> Result<RotateOutcome, StoreError>;
     /// Revokes every token of a family; returns how many were newly revoked.
     async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Puts an access token id on the revocation list until it expires.
+    /// Puts an access token id on the revocation list until it expires, and
+    /// deletes a stored reference token with that id: afterwards the token
+    /// is refused whichever way it is checked.
     async fn revoke_access(
         &self,
         token_id: Uuid,

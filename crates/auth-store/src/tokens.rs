@@ -151,11 +151,14 @@ impl TokenRepository for Database {
         let id = token_id.to_string();
         let expires_at = naive(expires_at);
         with_conn!(writer self, |conn| diesel::insert_into(revoked::table)
-            .values((
-                revoked::token_id.eq(&id),
-                revoked::expires_at.eq(expires_at)
-            ))
+            .values((revoked::token_id.eq(&id), revoked::expires_at.eq(expires_at)))
             .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        // A reference token with this id is deleted outright, so checking
+        // one needs a single lookup.
+        with_conn!(writer self, |conn| diesel::delete(access::table.filter(access::token_id.eq(&id)))
             .execute(conn)
             .await
             .map_err(StoreError::backend))?;

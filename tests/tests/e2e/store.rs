@@ -176,6 +176,13 @@ on_both_backends! {
         d.revoke_access(id, t0()).await.unwrap();
         d.revoke_access(id, t0()).await.unwrap();
         assert!(d.is_access_revoked(id).await.unwrap());
+        // Revoking the id of a stored reference token deletes the token.
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1) };
+        d.insert_access(&reference).await.unwrap();
+        assert!(d.find_access(&reference.digest).await.unwrap().is_some());
+        d.revoke_access(reference.token_id, reference.expires_at).await.unwrap();
+        assert!(d.find_access(&reference.digest).await.unwrap().is_none());
     };
 
     signing_keys_newest_first => |db: ScratchDb| async move {

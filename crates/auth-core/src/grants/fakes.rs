@@ -124,6 +124,10 @@ impl TokenRepository for Tokens {
         Ok(n)
     }
     async fn revoke_access(&self, token_id: Uuid, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.access
+            .lock()
+            .unwrap()
+            .retain(|a| a.token_id != token_id);
         self.revoked_access.lock().unwrap().push(token_id);
         Ok(())
     }

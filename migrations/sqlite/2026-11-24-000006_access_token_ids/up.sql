@@ -1,0 +1,1 @@
+CREATE INDEX access_tokens_token_id ON access_tokens (token_id);
