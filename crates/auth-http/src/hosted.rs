@@ -230,22 +230,19 @@ pub(crate) async fn login(
             return Ok(*page);
         }
     }
-    let now = state.clock.now();
-    if state.tokens.throttle().is_blocked(&username, now) {
+    let refuse = |message: &'static str, status: StatusCode| {
         let fill = FormPage {
-            error: Some("Too many failed attempts. Wait a few minutes and try again."),
+            error: Some(message),
             username: &username,
             ..FormPage::default()
         };
-        return Ok(form_page(
-            &req,
-            &state,
-            "login.html",
-            StatusCode::TOO_MANY_REQUESTS,
-            &pending,
-            fill,
-        )
-        .await);
+        form_page(&req, &state, "login.html", status, &pending, fill)
+    };
+    let now = state.clock.now();
+    // Checked here only to say why: `verify_credentials` enforces it.
+    if state.tokens.throttle().is_blocked(&username, now) {
+        let message = "Too many failed attempts. Wait a few minutes and try again.";
+        return Ok(refuse(message, StatusCode::TOO_MANY_REQUESTS).await);
     }
     let user = match state
         .tokens
@@ -254,20 +251,8 @@ pub(crate) async fn login(
     {
         Ok(user) => user,
         Err(FlowError::OAuth(_)) => {
-            let fill = FormPage {
-                error: Some("The username or password is incorrect."),
-                username: &username,
-                ..FormPage::default()
-            };
-            return Ok(form_page(
-                &req,
-                &state,
-                "login.html",
-                StatusCode::UNAUTHORIZED,
-                &pending,
-                fill,
-            )
-            .await);
+            let message = "The username or password is incorrect.";
+            return Ok(refuse(message, StatusCode::UNAUTHORIZED).await);
         }
         Err(e) => return Err(e.into()),
     };

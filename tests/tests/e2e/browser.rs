@@ -262,6 +262,30 @@ on_both_backends! {
         assert_eq!((r.status, r.error()), (400, "invalid_grant"));
     };
 
+    failed_logins_are_throttled_for_pages_and_grants_alike => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let page = app.get_with(&b, &authorize_path(&a, "myapp://callback", "s")).await;
+        let fields = hidden_fields(&page.text);
+        for _ in 0..5 {
+            let r = app.post_with(&b, "/login", &with(fields.clone(), &[("username", "michael"), ("password", "wrong")])).await;
+            assert_eq!(r.status, 401);
+        }
+        // Now even the right password is refused, and no session starts.
+        let right = with(fields.clone(), &[("username", "MICHAEL"), ("password", "correct-horse")]);
+        let r = app.post_with(&b, "/login", &right).await;
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert!(r.header("set-cookie").is_none_or(|c| !c.starts_with("portcullis_session=")));
+        // The password grant shares the count.
+        let (conf, secret) = app.client(ClientSetup::default()).await;
+        let g = app.post_form("/token", Some((&conf, &secret.unwrap())), &[("grant_type", "password"), ("username", "michael"), ("password", "correct-horse")]).await;
+        assert_eq!(g.error(), "invalid_grant");
+        // Once the window has passed, the right password works again.
+        app.clock.advance(Duration::minutes(15));
+        let r = app.post_with(&b, "/login", &right).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+    };
+
     racing_redemptions_of_one_code_have_one_winner => |db: ScratchDb| async move {
         let (app, a) = setup(db, true).await;
         let b = browser();

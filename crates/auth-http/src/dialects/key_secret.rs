@@ -94,15 +94,7 @@ pub(crate) async fn authenticate(
     // The key names the account; an unknown or malformed key still costs
     // one password verification and reads like a wrong secret.
     let login = match key.parse().map(UserId::new) {
-        Ok(id) => state
-            .tokens
-            .ports()
-            .users
-            .find_by_id(id)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?
-            .map(|u| u.username.to_string())
-            .unwrap_or_default(),
+        Ok(id) => crate::browser::username_of(&state, id).await?,
         Err(_) => String::new(),
     };
     let now = state.clock.now();
