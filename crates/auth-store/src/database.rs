@@ -11,6 +11,8 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
+use crate::writer::Writer;
+
 /// A SQLite connection whose statements run on the calling thread. WAL
 /// readers never wait for the writer, the one writer never waits for a lock
 /// (it is alone), and with automatic checkpoints off (see
@@ -105,13 +107,12 @@ impl Target {
 /// The pooled database, either backend. Cloning shares the pools.
 #[derive(Clone)]
 pub enum Database {
-    /// SQLite admits one writer at a time. Writes go through a pool of one
-    /// connection so they queue on the pool, in order and without delay,
-    /// instead of in SQLite's busy handler, which sleeps in steps of up to
-    /// 100 ms. Reads run beside them on the readers (WAL).
+    /// SQLite admits one writer at a time: reads run on a pool of
+    /// connections beside it (WAL), writes go through the one [`Writer`],
+    /// which commits concurrent writes together.
     Sqlite {
         readers: Pool<SqliteInline>,
-        writer: Pool<SqliteInline>,
+        writer: Writer,
         /// The file, for checkpoints on a connection of their own.
         path: String,
     },
@@ -124,16 +125,29 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Runs `$body` with `$conn` bound to a pooled connection of whichever
-/// backend the pool holds; `with_conn!(writer db, ...)` for statements that
-/// write. The body is written once and type-checked for both backends.
+/// Runs `$body` with `$conn` bound to a connection of whichever backend the
+/// database is; `with_conn!(writer db, ...)` for statements that write. The
+/// body is written once and type-checked for both backends. On SQLite a
+/// write runs on the writer thread, so its body owns what it uses (`move`),
+/// and it must evaluate to a `Result<_, StoreError>`.
 macro_rules! with_conn {
     (writer $db:expr, |$conn:ident| $body:expr) => {
-        with_conn!(@pick writer, $db, |$conn| $body)
-    };
-    (@pick $which:ident, $db:expr, |$conn:ident| $body:expr) => {
         match $db {
-            $crate::database::Database::Sqlite { $which: pool, .. } => {
+            $crate::database::Database::Sqlite { writer, .. } => {
+                writer
+                    .run(move |$conn| Box::pin(async move { $body }))
+                    .await
+            }
+            $crate::database::Database::Postgres(pool) => {
+                let mut guard = pool.get().await.map_err(auth_core::error::StoreError::backend)?;
+                let $conn = &mut *guard;
+                $body
+            }
+        }
+    };
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::database::Database::Sqlite { readers: pool, .. } => {
                 let mut guard = pool.get().await.map_err(auth_core::error::StoreError::backend)?;
                 let $conn = &mut *guard;
                 $body
@@ -144,9 +158,6 @@ macro_rules! with_conn {
                 $body
             }
         }
-    };
-    ($db:expr, |$conn:ident| $body:expr) => {
-        with_conn!(@pick readers, $db, |$conn| $body)
     };
 }
 
@@ -222,10 +233,9 @@ impl Database {
                     sqlite_manager::<SqliteInline>(&path, SQLITE_SETUP),
                     max_connections
                 )?,
-                writer: build_pool!(
-                    sqlite_manager::<SqliteInline>(&path, SQLITE_WRITER_SETUP),
-                    1usize
-                )?,
+                writer: Writer::start(&path, SQLITE_WRITER_SETUP)
+                    .await
+                    .map_err(|e| OpenError::Connect(StoreError::backend(e)))?,
                 path,
             },
             Target::Postgres(url) => {

@@ -25,7 +25,8 @@ impl KeyRepository for Database {
     }
 
     async fn delete(&self, key_id: &str) -> Result<bool, StoreError> {
-        let n = with_conn!(writer self, |conn| diesel::delete(signing_keys::table.find(key_id))
+        let key_id = key_id.to_owned();
+        let n = with_conn!(writer self, |conn| diesel::delete(signing_keys::table.find(&key_id))
             .execute(conn)
             .await
             .map_err(StoreError::backend))?;

@@ -20,6 +20,7 @@ mod sessions;
 mod sweep;
 mod tokens;
 mod users;
+mod writer;
 
 pub use client_cache::CachedClients;
 pub use database::{Backend, Database, DatabaseUrlError, OpenError};

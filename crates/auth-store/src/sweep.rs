@@ -27,7 +27,8 @@ macro_rules! sweep_table {
                 .load(conn)
                 .await
                 .map_err(StoreError::backend))?;
-            if keys.is_empty() {
+            let found = keys.len() as i64;
+            if found == 0 {
                 break;
             }
             let n = with_conn!(writer $db, |conn| diesel::delete(
@@ -37,7 +38,7 @@ macro_rules! sweep_table {
             .await
             .map_err(StoreError::backend))?;
             deleted += n as u64;
-            if (keys.len() as i64) < $batch {
+            if found < $batch {
                 break;
             }
             tokio::task::yield_now().await;
