@@ -114,6 +114,14 @@ pub trait TokenRepository: Send + Sync {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
     async fn find_refresh(&self, digest: &Digest)
     -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// Finds a refresh token together with whether it may still act for its
+    /// owner: `false` when the user it was issued to is gone or disabled,
+    /// `true` for a token of a client alone. One lookup where the refresh
+    /// grant would otherwise need two.
+    async fn find_refresh_with_owner(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError>;
     /// Atomically retires `old` (only if it is still active at `now`) and
     /// stores `new`. Either both happen or neither.
     async fn rotate_refresh(

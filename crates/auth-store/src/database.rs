@@ -139,7 +139,10 @@ macro_rules! with_conn {
                     .await
             }
             $crate::database::Database::Postgres(pool) => {
-                let mut guard = pool.get().await.map_err(auth_core::error::StoreError::backend)?;
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::backend)?;
                 let $conn = &mut *guard;
                 $body
             }
@@ -148,12 +151,18 @@ macro_rules! with_conn {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::database::Database::Sqlite { readers: pool, .. } => {
-                let mut guard = pool.get().await.map_err(auth_core::error::StoreError::backend)?;
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::backend)?;
                 let $conn = &mut *guard;
                 $body
             }
             $crate::database::Database::Postgres(pool) => {
-                let mut guard = pool.get().await.map_err(auth_core::error::StoreError::backend)?;
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::backend)?;
                 let $conn = &mut *guard;
                 $body
             }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::database::{Database, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
-    access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked,
+    access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
 
 /// Marks a refresh token rotated, only if it is still active at `$now`.
@@ -55,6 +55,27 @@ impl TokenRepository for Database {
             .optional()
             .map_err(StoreError::backend))?;
         row.map(RefreshTokenRecord::try_from).transpose()
+    }
+
+    async fn find_refresh_with_owner(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError> {
+        let key = digest.as_bytes().to_vec();
+        let row: Option<(RefreshRow, Option<bool>)> = with_conn!(self, |conn| rt::table
+            .left_join(users::table)
+            .filter(rt::digest.eq(&key))
+            .select((RefreshRow::as_select(), users::disabled.nullable()))
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::backend))?;
+        let Some((row, owner_disabled)) = row else {
+            return Ok(None);
+        };
+        let record = RefreshTokenRecord::try_from(row)?;
+        let usable = record.user_id.is_none() || owner_disabled == Some(false);
+        Ok(Some((record, usable)))
     }
 
     async fn rotate_refresh(

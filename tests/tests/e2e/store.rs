@@ -112,6 +112,7 @@ on_both_backends! {
         let first = refresh(1, family, "app", Some(u.id));
         d.insert_refresh(&first).await.unwrap();
         assert_eq!(d.find_refresh(&first.digest).await.unwrap().unwrap(), first);
+        assert_eq!(d.find_refresh_with_owner(&first.digest).await.unwrap(), Some((first.clone(), true)));
         let second = refresh(2, family, "app", Some(u.id));
         let now = t0() + Duration::minutes(1);
         assert_eq!(d.rotate_refresh(&first.digest, &second, now).await.unwrap(), RotateOutcome::Rotated);
@@ -126,6 +127,15 @@ on_both_backends! {
         // Family revocation touches the family only.
         let other = refresh(4, FamilyId::new(Uuid::new_v4()), "app", None);
         d.insert_refresh(&other).await.unwrap();
+        // A client's own token has no owner to check; a disabled owner's
+        // token may not act for them.
+        assert_eq!(d.find_refresh_with_owner(&other.digest).await.unwrap(), Some((other.clone(), true)));
+        let carol = User { disabled: true, ..user("carol", None) };
+        UserRepository::create(&d, &carol).await.unwrap();
+        let disabled = refresh(5, FamilyId::new(Uuid::new_v4()), "app", Some(carol.id));
+        d.insert_refresh(&disabled).await.unwrap();
+        assert_eq!(d.find_refresh_with_owner(&disabled.digest).await.unwrap(), Some((disabled.clone(), false)));
+        assert_eq!(d.find_refresh_with_owner(&refresh(6, family, "app", None).digest).await.unwrap(), None);
         assert_eq!(d.revoke_family(family, now).await.unwrap(), 2);
         assert_eq!(d.revoke_family(family, now).await.unwrap(), 0);
         assert!(d.find_refresh(&second.digest).await.unwrap().unwrap().revoked_at.is_some());

@@ -74,6 +74,8 @@ pub struct Tokens {
     pub refresh: Mutex<Vec<RefreshTokenRecord>>,
     pub revoked_access: Mutex<Vec<Uuid>>,
     pub access: Mutex<Vec<AccessTokenRecord>>,
+    /// The accounts the owner lookup consults, as the database joins them.
+    pub users: Arc<Users>,
 }
 
 #[async_trait]
@@ -93,6 +95,25 @@ impl TokenRepository for Tokens {
             .iter()
             .find(|r| &r.digest == digest)
             .cloned())
+    }
+    async fn find_refresh_with_owner(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError> {
+        let Some(record) = self.find_refresh(digest).await? else {
+            return Ok(None);
+        };
+        let usable = match record.user_id {
+            None => true,
+            Some(id) => self
+                .users
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|u| u.id == id && !u.disabled),
+        };
+        Ok(Some((record, usable)))
     }
     async fn rotate_refresh(
         &self,
@@ -405,7 +426,10 @@ impl World {
     pub fn new(policy: TokenPolicy) -> Self {
         let users = Arc::new(Users::default());
         let clients = Arc::new(Clients::default());
-        let tokens = Arc::new(Tokens::default());
+        let tokens = Arc::new(Tokens {
+            users: users.clone(),
+            ..Tokens::default()
+        });
         let hasher = Arc::new(Hasher::default());
         let codes = Arc::new(Codes::default());
         let sessions = Arc::new(Sessions::default());

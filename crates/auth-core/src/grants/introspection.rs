@@ -50,9 +50,17 @@ impl TokenService {
     ) -> Result<AccessClaims, FlowError> {
         let invalid =
             || OAuthError::invalid_token("the access token is invalid, expired or revoked");
-        let claims = if token.starts_with(PASETO_PREFIX) {
-            self.ports.codec.verify(token, now).map_err(|_| invalid())?
+        if token.starts_with(PASETO_PREFIX) {
+            let claims = self.ports.codec.verify(token, now).map_err(|_| invalid())?;
+            // A self-contained token stays valid until it expires unless its
+            // id is on the revocation list.
+            if self.ports.tokens.is_access_revoked(claims.token_id).await? {
+                return Err(invalid().into());
+            }
+            Ok(claims)
         } else {
+            // Revoking a reference token deletes its row, so the lookup is
+            // the revocation check too.
             let digest = self.ports.digest.digest(token);
             let record = self
                 .ports
@@ -63,12 +71,8 @@ impl TokenService {
             if record.expires_at <= now {
                 return Err(invalid().into());
             }
-            record.claims(&self.issuer)
-        };
-        if self.ports.tokens.is_access_revoked(claims.token_id).await? {
-            return Err(invalid().into());
+            Ok(record.claims(&self.issuer))
         }
-        Ok(claims)
     }
 
     /// RFC 7662: the facts of an active token, or `None` for anything

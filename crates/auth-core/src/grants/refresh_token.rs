@@ -119,16 +119,10 @@ pub(super) async fn run(
 ) -> Result<IssuedTokens, FlowError> {
     let ports = &service.ports;
     let digest = ports.digest.digest(presented.expose());
-    let Some(record) = ports.tokens.find_refresh(&digest).await? else {
+    // The account must still exist and be enabled.
+    let Some((record, true)) = ports.tokens.find_refresh_with_owner(&digest).await? else {
         return Err(not_valid().into());
     };
-    // The account must still exist and be enabled.
-    if let Some(user_id) = record.user_id {
-        match ports.users.find_by_id(user_id).await? {
-            Some(u) if !u.disabled => {}
-            _ => return Err(not_valid().into()),
-        }
-    }
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
     // One retry: a `Rotate` that loses the race is decided again from the
     // state the winner left behind (a replay, or a grace reissue).
