@@ -286,6 +286,9 @@ impl Database {
 
     /// Checks that a connection can be had and answers; for readiness probes.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        if let Self::Sqlite { writer, .. } = self {
+            writer.check()?;
+        }
         with_conn!(self, |conn| conn
             .batch_execute("SELECT 1")
             .await

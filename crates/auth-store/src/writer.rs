@@ -116,6 +116,14 @@ impl Writer {
         Ok(Self { queue })
     }
 
+    /// Fails when the writer thread is gone (for readiness checks).
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.queue.is_closed() {
+            return Err(WriterError::Stopped.into());
+        }
+        Ok(())
+    }
+
     /// Runs `write` on the writer connection inside a savepoint of its own
     /// and returns its result once its transaction has committed. An `Err`
     /// from `write` rolls back what it changed and nothing else.
@@ -143,7 +151,18 @@ async fn serve(mut conn: SqliteInline, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut finished = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if let Err(e) = Manager::begin_transaction(&mut conn).await {
+        // IMMEDIATE takes the write lock up front (waiting out another
+        // process, such as the CLI, within the busy timeout) so no write of
+        // the batch can meet a snapshot another writer made stale.
+        let began = conn
+            .spawn_blocking(|c| {
+                diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                    c,
+                    "BEGIN IMMEDIATE",
+                )
+            })
+            .await;
+        if let Err(e) = began {
             tracing::error!(error = %e, "cannot begin a write transaction");
             for job in batch.drain(..) {
                 job.refuse(WriterError::Transaction(e.to_string()));
