@@ -131,6 +131,14 @@ impl std::fmt::Debug for Database {
 /// write runs on the writer thread, so its body owns what it uses (`move`),
 /// and it must evaluate to a `Result<_, StoreError>`.
 macro_rules! with_conn {
+    (@pooled $pool:expr, |$conn:ident| $body:expr) => {{
+        let mut guard = $pool
+            .get()
+            .await
+            .map_err(auth_core::error::StoreError::backend)?;
+        let $conn = &mut *guard;
+        $body
+    }};
     (writer $db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::database::Database::Sqlite { writer, .. } => {
@@ -139,32 +147,17 @@ macro_rules! with_conn {
                     .await
             }
             $crate::database::Database::Postgres(pool) => {
-                let mut guard = pool
-                    .get()
-                    .await
-                    .map_err(auth_core::error::StoreError::backend)?;
-                let $conn = &mut *guard;
-                $body
+                with_conn!(@pooled pool, |$conn| $body)
             }
         }
     };
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::database::Database::Sqlite { readers: pool, .. } => {
-                let mut guard = pool
-                    .get()
-                    .await
-                    .map_err(auth_core::error::StoreError::backend)?;
-                let $conn = &mut *guard;
-                $body
+                with_conn!(@pooled pool, |$conn| $body)
             }
             $crate::database::Database::Postgres(pool) => {
-                let mut guard = pool
-                    .get()
-                    .await
-                    .map_err(auth_core::error::StoreError::backend)?;
-                let $conn = &mut *guard;
-                $body
+                with_conn!(@pooled pool, |$conn| $body)
             }
         }
     };
