@@ -37,6 +37,9 @@ pub enum ScratchDb {
         name: String,
         url: String,
     },
+    /// Another handle on a database a different `ScratchDb` owns (a second
+    /// node); dropping it removes nothing.
+    Shared { url: String },
 }
 
 impl ScratchDb {
@@ -77,7 +80,14 @@ impl ScratchDb {
 
     pub fn url(&self) -> &str {
         match self {
-            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } | Self::Shared { url } => url,
+        }
+    }
+
+    /// A handle for a second server on the same database.
+    pub fn share(&self) -> Self {
+        Self::Shared {
+            url: self.url().to_owned(),
         }
     }
 }

@@ -25,6 +25,12 @@ where
     });
 }
 
+/// Keeps the reference-token cache told of revocations made on other nodes
+/// (PostgreSQL; nothing to do on SQLite).
+pub fn follow_revocations(services: Arc<Services>) {
+    tokio::spawn(async move { services.access_tokens.follow_revocations().await });
+}
+
 /// Re-reads the signing keys, so a rotation made on any node reaches this one.
 pub fn reload_keys(services: Arc<Services>, interval: Duration) {
     every(interval, "reloading the signing keys", move || {

@@ -13,13 +13,16 @@ use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{ClientId, GrantType, Scope, TokenFormat};
 use auth_crypto::{Argon2Hasher, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
 use auth_http::{AppState, Limits, Pages};
-use auth_store::{CachedClients, Database};
+use auth_store::{CachedAccessTokens, CachedClients, Database};
 
 use crate::settings::Settings;
 
 /// The adapters, wired, without the HTTP server: what the CLI commands need.
 pub struct Services {
     pub database: Database,
+    /// Reference tokens remembered until revoked; `serve` runs its
+    /// revocation listener.
+    pub access_tokens: Arc<CachedAccessTokens>,
     pub tokens: TokenService,
     pub ring: KeyRing,
     pub sealer: Arc<KeySealer>,
@@ -35,6 +38,7 @@ impl Services {
         let hasher =
             Argon2Hasher::new(settings.hash_cost).context("invalid password hash settings")?;
         let shared = Arc::new(database.clone());
+        let access_tokens = Arc::new(CachedAccessTokens::new(shared.clone()));
         let ports = Ports {
             users: shared.clone(),
             // Client registrations change rarely and every token request
@@ -43,7 +47,7 @@ impl Services {
                 shared.clone(),
                 std::time::Duration::from_secs(5),
             )),
-            tokens: shared.clone(),
+            tokens: access_tokens.clone(),
             codes: shared.clone(),
             devices: shared.clone(),
             sessions: shared,
@@ -55,6 +59,7 @@ impl Services {
         let tokens = TokenService::new(ports, settings.policy.clone(), settings.issuer.clone());
         Ok(Self {
             database,
+            access_tokens,
             tokens,
             ring,
             sealer: Arc::new(sealer),
@@ -129,6 +134,7 @@ impl Application {
             None => None,
         };
         crate::background::reload_keys(services.clone(), settings.key_reload);
+        crate::background::follow_revocations(services.clone());
         crate::background::checkpoint(services.clone(), std::time::Duration::from_secs(1));
         crate::background::sweep(
             services.clone(),

@@ -8,6 +8,7 @@
 
 #[macro_use]
 mod database;
+mod access_cache;
 mod client_cache;
 mod clients;
 mod codes;
@@ -22,5 +23,6 @@ mod tokens;
 mod users;
 mod writer;
 
+pub use access_cache::CachedAccessTokens;
 pub use client_cache::CachedClients;
 pub use database::{Backend, Database, DatabaseUrlError, OpenError};

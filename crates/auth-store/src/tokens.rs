@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use crate::access_cache::REVOCATION_CHANNEL;
 use crate::database::{Database, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
@@ -179,18 +180,42 @@ impl TokenRepository for Database {
         let expires_at = naive(expires_at);
         // A reference token with this id is deleted outright, so checking
         // one needs a single lookup.
-        with_conn!(writer self, |conn| {
-            diesel::insert_into(revoked::table)
-                .values((revoked::token_id.eq(&id), revoked::expires_at.eq(expires_at)))
-                .on_conflict_do_nothing()
-                .execute(conn)
+        match self {
+            Database::Sqlite { .. } => {
+                with_conn!(writer self, |conn| {
+                    diesel::insert_into(revoked::table)
+                        .values((revoked::token_id.eq(&id), revoked::expires_at.eq(expires_at)))
+                        .on_conflict_do_nothing()
+                        .execute(conn)
+                        .await
+                        .map_err(StoreError::backend)?;
+                    diesel::delete(access::table.filter(access::token_id.eq(&id)))
+                        .execute(conn)
+                        .await
+                        .map_err(StoreError::backend)
+                })?;
+            }
+            // On PostgreSQL one statement lists the id, deletes the row and
+            // announces the revocation to every node's cache
+            // (`CachedAccessTokens`); NOTIFY is delivered at commit, so
+            // the announcement and the deletion cannot part.
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{Text, Timestamp};
+                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                diesel::sql_query(format!(
+                    "WITH listed AS (\
+                       INSERT INTO revoked_access_tokens (token_id, expires_at) VALUES ($1, $2) \
+                       ON CONFLICT DO NOTHING), \
+                     gone AS (DELETE FROM access_tokens WHERE token_id = $1) \
+                     SELECT pg_notify('{REVOCATION_CHANNEL}', $1)"
+                ))
+                .bind::<Text, _>(&id)
+                .bind::<Timestamp, _>(expires_at)
+                .execute(&mut *conn)
                 .await
                 .map_err(StoreError::backend)?;
-            diesel::delete(access::table.filter(access::token_id.eq(&id)))
-                .execute(conn)
-                .await
-                .map_err(StoreError::backend)
-        })?;
+            }
+        }
         Ok(())
     }
 

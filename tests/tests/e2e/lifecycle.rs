@@ -156,3 +156,102 @@ on_both_backends! {
     paseto_tokens => |db: ScratchDb| introspection_and_revocation(db, false);
     reference_tokens => |db: ScratchDb| introspection_and_revocation(db, true);
 }
+
+/// Two nodes on one PostgreSQL database: a reference token node A has
+/// looked up (and remembers) stops working there once node B revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
+    let Some(db) = ScratchDb::new(portcullis_tests::Backend::Postgres).await else {
+        eprintln!("{} is not set: not run", portcullis_tests::POSTGRES_ENV);
+        return;
+    };
+    let a = world(db, true).await;
+    let b = TestApp::spawn(a.app.db.share()).await;
+    let token = a.login().await.str("access_token").to_owned();
+    let introspect = |app: &TestApp| {
+        let (app_url, http) = (app.url("/introspect"), app.http.clone());
+        let (id, secret, token) = (a.id.clone(), a.secret.clone(), token.clone());
+        async move {
+            let r = http
+                .post(app_url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            portcullis_tests::Reply::from(r).await.body["active"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    // Node A's listener must be up for it to remember tokens at all.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !a.app.services.access_tokens.is_listening() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node A never started listening"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(introspect(&a.app).await);
+    // The row deleted behind the caches' backs (no announcement): node A
+    // still answers from memory, node B looks it up. This shows the cache
+    // at work; what follows shows that a real revocation reaches it.
+    let remembered = a.login().await.str("access_token").to_owned();
+    let check = |app: &TestApp, token: String| {
+        let (url, http, id, secret) = (
+            app.url("/introspect"),
+            app.http.clone(),
+            a.id.clone(),
+            a.secret.clone(),
+        );
+        async move {
+            let r = http
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            portcullis_tests::Reply::from(r).await.body["active"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(check(&a.app, remembered.clone()).await);
+    if let auth_store::Database::Postgres(pool) = &a.app.database {
+        use diesel_async::RunQueryDsl;
+        let digest = auth_core::ports::SecretDigest::digest(
+            a.app.services.tokens.ports().digest.as_ref(),
+            &remembered,
+        );
+        diesel::sql_query("DELETE FROM access_tokens WHERE digest = $1")
+            .bind::<diesel::sql_types::Binary, _>(digest.as_bytes().to_vec())
+            .execute(&mut *pool.get().await.unwrap())
+            .await
+            .unwrap();
+    }
+    assert!(
+        check(&a.app, remembered.clone()).await,
+        "node A answers from memory"
+    );
+    assert!(!check(&b, remembered).await, "node B looks the row up");
+
+    let r = b
+        .post_form(
+            "/revoke",
+            Some((&a.id, &a.secret)),
+            &[("token", token.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while introspect(&a.app).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node A still accepts the revoked token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!introspect(&b).await);
+}

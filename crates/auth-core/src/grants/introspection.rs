@@ -94,7 +94,13 @@ impl TokenService {
                     Ok(c) => Some(ActiveToken {
                         kind,
                         client_id: c.client_id.to_string(),
-                        user_id: c.subject.parse().ok().map(UserId::new),
+                        // A token a client holds for itself has the client's
+                        // id as subject (and client ids may be UUIDs too).
+                        user_id: if c.subject == c.client_id.as_str() {
+                            None
+                        } else {
+                            c.subject.parse().ok().map(UserId::new)
+                        },
                         subject: c.subject,
                         scope: c.scope,
                         issued_at: c.issued_at,

@@ -1025,3 +1025,37 @@ mod device {
         );
     }
 }
+
+#[tokio::test]
+async fn introspection_tells_a_clients_own_token_from_a_users() {
+    let w = World::new(TokenPolicy::default());
+    // Generated client ids are UUIDs, like user ids.
+    let id = "0b5a1c2e-8a51-4f5e-9a3b-2f6f7d9c1e00";
+    let mut c = w.add_client(id, Some("s"), &[G::ClientCredentials, G::Password], "read");
+    c.token_format = TokenFormat::Reference;
+    let alice = w.add_user("alice", None, "pw");
+    let own = w
+        .service
+        .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
+        .await
+        .unwrap();
+    let active = w
+        .service
+        .introspect(own.access_token.expose(), None, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((active.subject.as_str(), active.user_id), (id, None));
+    let users = w
+        .service
+        .exchange(&c, password("alice", "pw", None), t0())
+        .await
+        .unwrap();
+    let active = w
+        .service
+        .introspect(users.access_token.expose(), None, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.user_id, Some(alice.id));
+}
