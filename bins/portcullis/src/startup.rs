@@ -157,10 +157,13 @@ impl Application {
             min_password_length: settings.min_password_length,
             key_secret_client,
             device_code_throttle: Arc::new(auth_core::throttle::LoginThrottle::default()),
+            metrics: Arc::new(auth_http::Metrics::default()),
         });
         let mut server = HttpServer::new(move || {
+            let metrics = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
+                .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
                 .configure(auth_http::routes)
         })
         .listen(listener)?;

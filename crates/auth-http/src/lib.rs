@@ -16,6 +16,7 @@ mod health;
 mod hosted;
 mod introspection;
 mod metadata;
+mod metrics;
 mod pages;
 mod token;
 mod userinfo;
@@ -27,6 +28,7 @@ use auth_core::grants::TokenService;
 use auth_core::ports::{Clock, Readiness};
 
 pub use error::ApiError;
+pub use metrics::{Metrics, measured};
 pub use pages::{Pages, TemplateError};
 
 /// Limits on what a request may carry.
@@ -60,6 +62,8 @@ pub struct AppState {
     pub device_code_throttle: Arc<auth_core::throttle::LoginThrottle>,
     /// The client seed 002's key/secret API acts for; `None` turns it off.
     pub key_secret_client: Option<auth_core::types::ClientId>,
+    /// What `GET /metrics` reports; recorded by [`measured`].
+    pub metrics: Arc<Metrics>,
 }
 
 /// Registers every route. The caller adds `web::Data<AppState>`.
@@ -94,5 +98,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/.well-known/paserk", web::get().to(metadata::key_set))
         .route("/healthz", web::get().to(health::live))
-        .route("/readyz", web::get().to(health::ready));
+        .route("/readyz", web::get().to(health::ready))
+        .route("/metrics", web::get().to(metrics::export));
 }

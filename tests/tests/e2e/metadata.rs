@@ -52,6 +52,29 @@ on_both_backends! {
         assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
     };
 
+    metrics_count_requests_by_route_pattern_and_status => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        for _ in 0..2 {
+            let r = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "client_credentials")]).await;
+            assert_eq!(r.status, 200);
+        }
+        let r = app.post_form("/token", Some((&id, "wrong")), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(r.status, 401);
+        let probe = app.http.get(app.url("/wp-admin/secret-path")).send().await.unwrap();
+        assert_eq!(probe.status(), 404);
+        let m = app.http.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(m.status(), 200);
+        assert!(m.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+        let text = m.text().await.unwrap();
+        assert!(text.contains(r#"portcullis_http_requests_total{method="POST",route="/token",status="200"} 2"#), "{text}");
+        assert!(text.contains(r#"portcullis_http_requests_total{method="POST",route="/token",status="401"} 1"#), "{text}");
+        assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
+        assert!(!text.contains("wp-admin"), "raw paths never become labels");
+        assert!(!text.contains(&secret), "nothing secret");
+    };
+
     the_signing_key_survives_a_restart => |db: ScratchDb| async move {
         let first = TestApp::spawn(db).await;
         let (id, secret) = first.client(ClientSetup::default()).await;
