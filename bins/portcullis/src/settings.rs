@@ -8,6 +8,20 @@ use auth_crypto::HashCost;
 use chrono::Duration;
 use serde::Deserialize;
 
+/// `[dialects]`: which seed APIs to serve; each key defaults to `true`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialectSettings {
+    /// Seed 000.
+    pub redirect_login: Option<bool>,
+    /// Seed 001.
+    pub pkce_json: Option<bool>,
+    /// Seed 002 (also off when `key_secret_client_id` is empty).
+    pub key_secret: Option<bool>,
+    /// Seed 004.
+    pub spring_oauth: Option<bool>,
+}
+
 /// The settings file, every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +41,8 @@ pub struct FileSettings {
     /// The client seed 002's key/secret API acts for; an empty string turns
     /// the API off.
     pub key_secret_client_id: Option<String>,
+    /// Which seed APIs to serve (`[dialects]`); each defaults to on.
+    pub dialects: Option<DialectSettings>,
     /// The key-encryption key (a `k4.local.` PASERK) sealing signing keys.
     pub key_encryption_key: Option<String>,
     /// Where the generated key-encryption key lives when none is configured.
@@ -64,6 +80,8 @@ pub struct Settings {
     pub min_password_length: usize,
     /// The client seed 002's key/secret API acts for, if enabled.
     pub key_secret_client_id: Option<String>,
+    /// The other seed APIs switched on.
+    pub dialects: auth_http::Dialects,
     pub key_encryption_key: Option<String>,
     pub key_file: std::path::PathBuf,
     pub key_reload: std::time::Duration,
@@ -112,6 +130,7 @@ impl Settings {
             .issuer
             .or(file.issuer)
             .unwrap_or_else(|| format!("http://{bind}"));
+        let dialects = file.dialects.clone().unwrap_or_default();
         let defaults = TokenPolicy::default();
         let secs = |v: Option<i64>, d: Duration, name: &str| -> anyhow::Result<Duration> {
             match v {
@@ -168,10 +187,16 @@ impl Settings {
             policy,
             hash_cost,
             min_password_length: file.min_password_length.unwrap_or(8).max(1),
-            key_secret_client_id: match file.key_secret_client_id {
-                Some(id) if id.is_empty() => None,
-                Some(id) => Some(id),
-                None => Some(DEFAULT_KEY_SECRET_CLIENT.into()),
+            key_secret_client_id: match (file.key_secret_client_id, dialects.key_secret) {
+                (_, Some(false)) => None,
+                (Some(id), _) if id.is_empty() => None,
+                (Some(id), _) => Some(id),
+                (None, _) => Some(DEFAULT_KEY_SECRET_CLIENT.into()),
+            },
+            dialects: auth_http::Dialects {
+                redirect_login: dialects.redirect_login.unwrap_or(true),
+                pkce_json: dialects.pkce_json.unwrap_or(true),
+                spring_oauth: dialects.spring_oauth.unwrap_or(true),
             },
             key_encryption_key: overrides.key_encryption_key.or(file.key_encryption_key),
             key_file: file
@@ -229,5 +254,22 @@ mod tests {
         assert_eq!(d.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(d.hash_cost, HashCost::OWASP);
         assert!(toml::from_str::<FileSettings>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn dialect_switches() {
+        let d = Settings::resolve(FileSettings::default(), Overrides::default()).unwrap();
+        assert_eq!(d.dialects, auth_http::Dialects::default());
+        assert_eq!(
+            d.key_secret_client_id.as_deref(),
+            Some(DEFAULT_KEY_SECRET_CLIENT)
+        );
+        let file: FileSettings =
+            toml::from_str("[dialects]\nspring_oauth = false\nkey_secret = false\n").unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        assert!(!s.dialects.spring_oauth);
+        assert!(s.dialects.redirect_login && s.dialects.pkce_json);
+        assert_eq!(s.key_secret_client_id, None);
+        assert!(toml::from_str::<FileSettings>("[dialects]\nseed_003 = true\n").is_err());
     }
 }

@@ -158,13 +158,16 @@ impl Application {
             key_secret_client,
             device_code_throttle: Arc::new(auth_core::throttle::LoginThrottle::default()),
             metrics: Arc::new(auth_http::Metrics::default()),
+            dialects: settings.dialects,
         });
+        let dialects = settings.dialects;
+        let key_secret = state.key_secret_client.is_some();
         let mut server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
-                .configure(auth_http::routes)
+                .configure(|cfg| auth_http::routes(cfg, dialects, key_secret))
         })
         .listen(listener)?;
         if let Some(workers) = settings.workers {

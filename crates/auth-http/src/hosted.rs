@@ -155,6 +155,8 @@ pub(crate) async fn login_page(
     let notice = params.take("notice");
     let mut pending = Pending::take_from(&mut params);
     if pending.flow.is_none() && pending.has_client() {
+        // Only seed 000 sends a client here directly; with that dialect off
+        // the request is refused by `validate` below like any bad link.
         pending.flow = Some(FLOW_LEGACY.into());
     }
     if pending.is_legacy() {

@@ -46,6 +46,30 @@ impl Default for Limits {
     }
 }
 
+/// Which seed APIs ("dialects") this server answers besides standard OAuth
+/// 2.0; all on by default. Seed 002 (key/secret) is on when
+/// [`AppState::key_secret_client`] names its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialects {
+    /// Seed 000: redirect login at `GET /login`, JSON `POST /register
+    /// {username, password}` and JSON `POST /token`.
+    pub redirect_login: bool,
+    /// Seed 001: `POST /sign-in`, JSON `POST /register` with PKCE, `GET /token`.
+    pub pkce_json: bool,
+    /// Seed 004: `POST /oauth/token` and `GET /me/`.
+    pub spring_oauth: bool,
+}
+
+impl Default for Dialects {
+    fn default() -> Self {
+        Self {
+            redirect_login: true,
+            pkce_json: true,
+            spring_oauth: true,
+        }
+    }
+}
+
 /// Everything the handlers need, shared by all workers.
 #[derive(Clone)]
 pub struct AppState {
@@ -64,10 +88,15 @@ pub struct AppState {
     pub key_secret_client: Option<auth_core::types::ClientId>,
     /// What `GET /metrics` reports; recorded by [`measured`].
     pub metrics: Arc<Metrics>,
+    /// The seed APIs switched on.
+    pub dialects: Dialects,
 }
 
-/// Registers every route. The caller adds `web::Data<AppState>`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Registers every route of the standard endpoints and of the dialects
+/// switched on in `dialects` (a switched-off dialect's own paths are not
+/// routed at all: 404). The caller adds `web::Data<AppState>` with the same
+/// `dialects`, which the routes shared between dialects consult.
+pub fn routes(cfg: &mut web::ServiceConfig, dialects: Dialects, key_secret: bool) {
     cfg.route("/authorize", web::get().to(hosted::authorize))
         .route("/login", web::get().to(hosted::login_page))
         .route("/login", web::post().to(hosted::login))
@@ -75,15 +104,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/register", web::post().to(dialects::register))
         .route("/consent", web::post().to(hosted::consent))
         .route("/logout", web::post().to(hosted::logout))
-        .route("/sign-in", web::post().to(dialects::pkce_json::sign_in))
-        .route(
-            "/authenticate",
-            web::post().to(dialects::key_secret::authenticate),
-        )
-        .route("/refresh", web::post().to(dialects::key_secret::refresh))
-        .route("/token", web::get().to(dialects::pkce_json::token))
         .route("/token", web::post().to(token::standard))
-        .route("/oauth/token", web::post().to(token::spring))
         .route("/device_authorization", web::post().to(device::start))
         .route("/device", web::get().to(device::page_get))
         .route("/device", web::post().to(device::page_post))
@@ -91,7 +112,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/revoke", web::post().to(introspection::revoke))
         .route("/userinfo", web::get().to(userinfo::userinfo))
         .route("/me", web::get().to(userinfo::userinfo))
-        .route("/me/", web::get().to(userinfo::userinfo))
         .route(
             "/.well-known/oauth-authorization-server",
             web::get().to(metadata::authorization_server),
@@ -100,4 +120,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))
         .route("/metrics", web::get().to(metrics::export));
+    if dialects.pkce_json {
+        cfg.route("/sign-in", web::post().to(dialects::pkce_json::sign_in))
+            .route("/token", web::get().to(dialects::pkce_json::token));
+    }
+    if key_secret {
+        cfg.route(
+            "/authenticate",
+            web::post().to(dialects::key_secret::authenticate),
+        )
+        .route("/refresh", web::post().to(dialects::key_secret::refresh));
+    }
+    if dialects.spring_oauth {
+        cfg.route("/oauth/token", web::post().to(token::spring))
+            .route("/me/", web::get().to(userinfo::userinfo));
+    }
 }

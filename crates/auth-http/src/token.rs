@@ -31,7 +31,7 @@ pub(crate) async fn standard(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if media_type(&req) == "application/json" {
+    if media_type(&req) == "application/json" && state.dialects.redirect_login {
         return Ok(crate::dialects::redirect_login::token(req, payload, state).await);
     }
     exchange(req, payload, state, "Bearer").await

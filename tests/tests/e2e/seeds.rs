@@ -242,3 +242,44 @@ impl ClockNow for TestApp {
         auth_core::ports::Clock::now(&self.clock)
     }
 }
+
+on_both_backends! {
+    dialects_switched_off_are_not_served => |db: ScratchDb| async move {
+        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings {
+            dialects: Some(portcullis::settings::DialectSettings {
+                redirect_login: Some(false),
+                pkce_json: Some(false),
+                key_secret: Some(false),
+                spring_oauth: Some(false),
+            }),
+            ..Default::default()
+        }).await;
+        let client = legacy_client(&app).await;
+        // Paths of their own are not routed.
+        for (method, path) in [("POST", "/sign-in"), ("POST", "/oauth/token"), ("GET", "/me/"), ("POST", "/authenticate"), ("POST", "/refresh")] {
+            let r = app.http.request(method.parse().unwrap(), app.url(path)).json(&json!({})).send().await.unwrap();
+            assert_eq!(r.status(), 404, "{method} {path}");
+        }
+        let r = app.http.get(app.url("/token?grant_type=refresh_token&refresh_token=x")).send().await.unwrap();
+        assert!(matches!(r.status().as_u16(), 404 | 405), "GET /token answered {}", r.status());
+        // Shared paths refuse their shapes, and name only what is on.
+        let before = app.fingerprint().await;
+        for body in [json!({"username": "john", "password": "1234"}), json!({"user_id": "john", "user_secret": "1234"})] {
+            let r = app.post_json("/register", &body).await;
+            assert_eq!(r.status, 400, "{body}: {}", r.text);
+            assert!(!r.text.contains("redirect login") && !r.text.contains("key/secret"), "{}", r.text);
+            assert!(r.text.contains("hosted registration page"), "{}", r.text);
+        }
+        assert_eq!(app.fingerprint().await, before, "nobody registered");
+        let r = app.post_json("/token", &json!({"username": "john", "password": "1234", "client_id": client, "response_type": "code"})).await;
+        assert_eq!(r.status, 415, "{}", r.text);
+        let b = browser();
+        let page = app.get_with(&b, &format!("/login?client_id={client}&scope=0&redirect_uri=https%3A%2F%2Fapp.example%2Fafter-login")).await;
+        assert_eq!(page.status, 400);
+        assert!(page.text.contains("Redirect login is not enabled"), "{}", page.text);
+        // Standard OAuth 2.0 is unaffected.
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let r = app.post_form("/token", Some((&id, &secret.unwrap())), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+}

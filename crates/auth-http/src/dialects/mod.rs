@@ -15,12 +15,28 @@ use crate::AppState;
 use crate::body::{media_type, read_limited};
 use crate::error::ApiError;
 
-const REGISTER_SHAPES: &str = "the registration body matches no accepted shape: \
-    {\"username\", \"password\"} (redirect login), \
-    {\"client_id\", \"response_type\", \"redirect_uri\", \"code_challenge_method\", \"code_challenge\", \
-    \"state\", \"email\", \"password\", \"first_name\", \"last_name\"} (PKCE JSON), \
-    {\"user_id\", \"user_secret\"} (key/secret), \
-    or a form post from the hosted registration page";
+/// The JSON registration shapes of the dialects switched on, for the 400
+/// that names what is accepted.
+fn register_shapes(state: &AppState) -> String {
+    let mut shapes = Vec::new();
+    if state.dialects.redirect_login {
+        shapes.push("{\"username\", \"password\"} (redirect login)");
+    }
+    if state.dialects.pkce_json {
+        shapes.push(
+            "{\"client_id\", \"response_type\", \"redirect_uri\", \"code_challenge_method\", \
+             \"code_challenge\", \"state\", \"email\", \"password\", \"first_name\", \"last_name\"} (PKCE JSON)",
+        );
+    }
+    if state.key_secret_client.is_some() {
+        shapes.push("{\"user_id\", \"user_secret\"} (key/secret)");
+    }
+    shapes.push("a form post from the hosted registration page");
+    format!(
+        "the registration body matches no accepted shape: {}",
+        shapes.join(", or ")
+    )
+}
 
 /// `POST /register`: the hosted page's form, or one of the dialects' JSON
 /// bodies, told apart by content type and then by their fields.
@@ -35,15 +51,21 @@ pub(crate) async fn register(
         }
         "application/json" => {
             let body = read_limited(payload, state.limits.max_body_bytes).await?;
-            let shape_error = || ApiError::OAuth(OAuthError::invalid_request(REGISTER_SHAPES));
+            let shape_error =
+                || ApiError::OAuth(OAuthError::invalid_request(register_shapes(&state)));
             let fields: Map<String, Value> =
                 serde_json::from_slice(&body).map_err(|_| shape_error())?;
             let has = |k: &str| fields.contains_key(k);
-            if has("username") && has("password") && fields.len() == 2 {
+            let on = state.dialects;
+            if on.redirect_login && has("username") && has("password") && fields.len() == 2 {
                 redirect_login::register(&state, fields).await
-            } else if has("client_id") && has("email") && has("code_challenge") {
+            } else if on.pkce_json && has("client_id") && has("email") && has("code_challenge") {
                 pkce_json::register(&state, fields).await
-            } else if has("user_id") && has("user_secret") && fields.len() == 2 {
+            } else if state.key_secret_client.is_some()
+                && has("user_id")
+                && has("user_secret")
+                && fields.len() == 2
+            {
                 key_secret::register(&state, fields).await
             } else {
                 Err(shape_error())

@@ -59,6 +59,9 @@ pub(crate) async fn validate(
             m,
         )))
     };
+    if !state.dialects.redirect_login {
+        return Ok(page("Redirect login is not enabled on this server."));
+    }
     let Some(client) = find_legacy_client(state, pending.client_id.as_deref()).await? else {
         return Ok(page(
             "The client is not registered here for redirect login.",
