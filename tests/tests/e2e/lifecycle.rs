@@ -29,6 +29,22 @@ async fn world(db: ScratchDb, reference: bool) -> World {
 }
 
 impl World {
+    /// Whether `app` (this node or another on the same database) reports
+    /// `token` active to this world's client.
+    async fn active_at(&self, app: &TestApp, token: &str) -> bool {
+        let r = app
+            .http
+            .post(app.url("/introspect"))
+            .basic_auth(&self.id, Some(&self.secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        portcullis_tests::Reply::from(r).await.body["active"]
+            .as_bool()
+            .unwrap()
+    }
+
     async fn login(&self) -> portcullis_tests::Reply {
         self.app
             .post_form(
@@ -168,22 +184,6 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
     let a = world(db, true).await;
     let b = TestApp::spawn(a.app.db.share()).await;
     let token = a.login().await.str("access_token").to_owned();
-    let introspect = |app: &TestApp| {
-        let (app_url, http) = (app.url("/introspect"), app.http.clone());
-        let (id, secret, token) = (a.id.clone(), a.secret.clone(), token.clone());
-        async move {
-            let r = http
-                .post(app_url)
-                .basic_auth(id, Some(secret))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap();
-            portcullis_tests::Reply::from(r).await.body["active"]
-                .as_bool()
-                .unwrap()
-        }
-    };
     // Node A's listener must be up for it to remember tokens at all.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !a.app.services.access_tokens.is_listening() {
@@ -193,32 +193,12 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(introspect(&a.app).await);
+    assert!(a.active_at(&a.app, &token).await);
     // The row deleted behind the caches' backs (no announcement): node A
     // still answers from memory, node B looks it up. This shows the cache
     // at work; what follows shows that a real revocation reaches it.
     let remembered = a.login().await.str("access_token").to_owned();
-    let check = |app: &TestApp, token: String| {
-        let (url, http, id, secret) = (
-            app.url("/introspect"),
-            app.http.clone(),
-            a.id.clone(),
-            a.secret.clone(),
-        );
-        async move {
-            let r = http
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap();
-            portcullis_tests::Reply::from(r).await.body["active"]
-                .as_bool()
-                .unwrap()
-        }
-    };
-    assert!(check(&a.app, remembered.clone()).await);
+    assert!(a.active_at(&a.app, &remembered).await);
     if let auth_store::Database::Postgres(pool) = &a.app.database {
         use diesel_async::RunQueryDsl;
         let digest = auth_core::ports::SecretDigest::digest(
@@ -232,10 +212,13 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
             .unwrap();
     }
     assert!(
-        check(&a.app, remembered.clone()).await,
+        a.active_at(&a.app, &remembered).await,
         "node A answers from memory"
     );
-    assert!(!check(&b, remembered).await, "node B looks the row up");
+    assert!(
+        !a.active_at(&b, &remembered).await,
+        "node B looks the row up"
+    );
 
     let r = b
         .post_form(
@@ -246,12 +229,12 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while introspect(&a.app).await {
+    while a.active_at(&a.app, &token).await {
         assert!(
             std::time::Instant::now() < deadline,
             "node A still accepts the revoked token"
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert!(!introspect(&b).await);
+    assert!(!a.active_at(&b, &token).await);
 }
