@@ -169,34 +169,62 @@ async fn serve(mut conn: SqliteInline, mut jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
             continue;
         }
+        // Once a savepoint cannot be closed, the transaction's state is in
+        // doubt: the rest of the batch is refused and the whole of it rolled
+        // back, so no caller is told of a failure that still commits.
+        let mut broken: Option<String> = None;
         for job in batch.drain(..) {
-            if let Some(done) = run_in_savepoint(&mut conn, job).await {
-                finished.push(done);
+            if let Some(reason) = &broken {
+                job.refuse(WriterError::Transaction(reason.clone()));
+                continue;
+            }
+            match run_in_savepoint(&mut conn, job).await {
+                Ran::Finished(done) => finished.push(done),
+                Ran::Refused => {}
+                Ran::Broken(done, reason) => {
+                    finished.push(done);
+                    broken = Some(reason);
+                }
             }
         }
-        let committed = Manager::commit_transaction(&mut conn).await;
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "a write transaction failed to commit");
-            // Leave no transaction open for the next batch.
-            let _ = Manager::rollback_transaction(&mut conn).await;
-        }
-        for done in finished.drain(..) {
-            let settled = match &committed {
+        let settled = match broken {
+            Some(reason) => {
+                let _ = Manager::rollback_transaction(&mut conn).await;
+                Err(reason)
+            }
+            None => match Manager::commit_transaction(&mut conn).await {
                 Ok(()) => Ok(()),
-                Err(e) => Err(WriterError::Transaction(e.to_string())),
-            };
-            (done.deliver)(settled);
+                Err(e) => {
+                    tracing::error!(error = %e, "a write transaction failed to commit");
+                    // Leave no transaction open for the next batch.
+                    let _ = Manager::rollback_transaction(&mut conn).await;
+                    Err(e.to_string())
+                }
+            },
+        };
+        for done in finished.drain(..) {
+            (done.deliver)(settled.clone().map_err(WriterError::Transaction));
         }
     }
 }
 
+/// What became of one write of a batch.
+enum Ran {
+    /// It ran (successfully or not) and its savepoint was closed.
+    Finished(Finished),
+    /// It was refused without running.
+    Refused,
+    /// It ran but its savepoint could not be closed.
+    Broken(Finished, String),
+}
+
 /// Runs one write between `SAVEPOINT` and `RELEASE`, or `ROLLBACK TO` when
 /// it failed. A write that cannot have a savepoint does not run.
-async fn run_in_savepoint(conn: &mut SqliteInline, job: Box<dyn Job>) -> Option<Finished> {
+async fn run_in_savepoint(conn: &mut SqliteInline, job: Box<dyn Job>) -> Ran {
     if let Err(e) = Manager::begin_transaction(conn).await {
         tracing::error!(error = %e, "cannot open a savepoint");
         job.refuse(WriterError::Transaction(e.to_string()));
-        return None;
+        return Ran::Refused;
     }
     let done = job.run(conn).await;
     let closed = if done.ok {
@@ -205,12 +233,10 @@ async fn run_in_savepoint(conn: &mut SqliteInline, job: Box<dyn Job>) -> Option<
         Manager::rollback_transaction(conn).await
     };
     match closed {
-        Ok(()) => Some(done),
+        Ok(()) => Ran::Finished(done),
         Err(e) => {
             tracing::error!(error = %e, "cannot close a savepoint");
-            let message = e.to_string();
-            (done.deliver)(Err(WriterError::Transaction(message)));
-            None
+            Ran::Broken(done, e.to_string())
         }
     }
 }
