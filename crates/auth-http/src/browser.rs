@@ -7,11 +7,13 @@
 //! neither read it nor compute the token, and the comparison is constant-time.
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::web::Payload;
 use auth_core::types::{Digest, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::AppState;
+use crate::body::{FormParams, read_form};
 use crate::error::ApiError;
 
 pub(crate) const CSRF_COOKIE: &str = "portcullis_csrf";
@@ -60,13 +62,22 @@ impl Csrf {
         })
     }
 
+    /// Reads a hosted page's form post and checks its `csrf_token` against
+    /// the browser's cookie (403 otherwise). Every form post of the hosted
+    /// pages comes in through here, so none can skip the check.
+    pub(crate) async fn read_form(
+        req: &HttpRequest,
+        payload: Payload,
+        state: &AppState,
+    ) -> Result<FormParams, ApiError> {
+        let mut params = read_form(req, payload, state.limits.max_body_bytes).await?;
+        Self::verify(req, state, params.take("csrf_token").as_deref())?;
+        Ok(params)
+    }
+
     /// Checks a posted token against the browser's cookie: a post without a
     /// cookie, without a token, or with a wrong one is refused.
-    pub(crate) fn verify(
-        req: &HttpRequest,
-        state: &AppState,
-        posted: Option<&str>,
-    ) -> Result<(), ApiError> {
+    fn verify(req: &HttpRequest, state: &AppState, posted: Option<&str>) -> Result<(), ApiError> {
         let cookie = req.cookie(CSRF_COOKIE).ok_or(ApiError::Forbidden)?;
         let posted = posted.ok_or(ApiError::Forbidden)?;
         let bytes = URL_SAFE_NO_PAD
@@ -127,12 +138,8 @@ pub(crate) fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
 /// The username of `user`, for the pages that greet them.
 pub(crate) async fn username_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
     Ok(state
-        .tokens
-        .ports()
-        .users
-        .find_by_id(user)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .user(user)
+        .await?
         .map(|u| u.username.to_string())
         .unwrap_or_default())
 }

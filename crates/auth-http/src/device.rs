@@ -123,8 +123,7 @@ pub(crate) async fn page_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
-    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
     let typed = params.take("user_code").unwrap_or_default();
     let decision = params.take("decision");
     let Some(user) = current_user(&req, &state).await? else {

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
 use auth_core::types::{RedirectUri, UserId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::AppState;
 use crate::browser::Csrf;
@@ -22,16 +22,11 @@ pub(crate) const FLOW_DEVICE: &str = "device";
 /// The authorization request a browser is in the middle of, carried through
 /// the hosted pages as hidden fields and re-validated at every step (it came
 /// from the browser, so it is never trusted).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Pending {
     pub flow: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub response_type: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
+    /// The authorization request's own parameters, as the browser sent them.
+    pub request: AuthorizationRequest,
     /// The device grant's user code, when login came from `/device`.
     pub user_code: Option<String>,
 }
@@ -42,20 +37,24 @@ impl Pending {
     }
 
     pub(crate) fn has_client(&self) -> bool {
-        self.client_id.as_deref().is_some_and(|c| !c.is_empty())
+        self.request
+            .client_id
+            .as_deref()
+            .is_some_and(|c| !c.is_empty())
     }
 
     /// The non-empty fields, as hidden inputs.
     pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
+        let r = &self.request;
         let all = [
             ("flow", &self.flow),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("response_type", &self.response_type),
-            ("scope", &self.scope),
-            ("state", &self.state),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
+            ("client_id", &r.client_id),
+            ("redirect_uri", &r.redirect_uri),
+            ("response_type", &r.response_type),
+            ("scope", &r.scope),
+            ("state", &r.state),
+            ("code_challenge", &r.code_challenge),
+            ("code_challenge_method", &r.code_challenge_method),
             ("user_code", &self.user_code),
         ];
         all.into_iter()
@@ -66,18 +65,6 @@ impl Pending {
     /// The fields as a query string, for links between the hosted pages.
     pub(crate) fn query(&self) -> String {
         serde_urlencoded::to_string(self.fields()).unwrap_or_default()
-    }
-
-    pub(crate) fn to_request(&self) -> AuthorizationRequest {
-        AuthorizationRequest {
-            client_id: self.client_id.clone(),
-            redirect_uri: self.redirect_uri.clone(),
-            response_type: self.response_type.clone(),
-            scope: self.scope.clone(),
-            state: self.state.clone(),
-            code_challenge: self.code_challenge.clone(),
-            code_challenge_method: self.code_challenge_method.clone(),
-        }
     }
 }
 
@@ -190,11 +177,7 @@ pub(crate) async fn proceed(
             .insert_header((header::LOCATION, "/login"))
             .finish());
     }
-    let valid = match state
-        .tokens
-        .validate_authorization(&pending.to_request())
-        .await
-    {
+    let valid = match state.tokens.validate_authorization(&pending.request).await {
         Ok(v) => v,
         Err(r) => return refusal_response(state, r),
     };
@@ -226,13 +209,15 @@ impl Pending {
     pub(crate) fn take_from(params: &mut crate::body::FormParams) -> Self {
         Self {
             flow: params.take("flow"),
-            client_id: params.take("client_id"),
-            redirect_uri: params.take("redirect_uri"),
-            response_type: params.take("response_type"),
-            scope: params.take("scope"),
-            state: params.take("state"),
-            code_challenge: params.take("code_challenge"),
-            code_challenge_method: params.take("code_challenge_method"),
+            request: AuthorizationRequest {
+                client_id: params.take("client_id"),
+                redirect_uri: params.take("redirect_uri"),
+                response_type: params.take("response_type"),
+                scope: params.take("scope"),
+                state: params.take("state"),
+                code_challenge: params.take("code_challenge"),
+                code_challenge_method: params.take("code_challenge_method"),
+            },
             user_code: params.take("user_code"),
         }
     }

@@ -20,16 +20,8 @@ fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
     Ok(FormParams::parse(req.query_string().as_bytes())?)
 }
 
-async fn form_params(
-    req: &HttpRequest,
-    payload: Payload,
-    state: &AppState,
-) -> Result<FormParams, ApiError> {
-    crate::body::read_form(req, payload, state.limits.max_body_bytes).await
-}
-
 async fn client_name(state: &AppState, pending: &Pending) -> Option<String> {
-    let id = ClientId::parse(pending.client_id.as_deref()?).ok()?;
+    let id = ClientId::parse(pending.request.client_id.as_deref()?).ok()?;
     state
         .tokens
         .ports()
@@ -123,11 +115,7 @@ pub(crate) async fn authorize(
     };
     let mut pending = Pending::take_from(&mut params);
     pending.flow = Some(FLOW_AUTHORIZE.into());
-    if let Err(refusal) = state
-        .tokens
-        .validate_authorization(&pending.to_request())
-        .await
-    {
+    if let Err(refusal) = state.tokens.validate_authorization(&pending.request).await {
         return refusal_response(&state, refusal);
     }
     match current_user(&req, &state).await? {
@@ -222,8 +210,7 @@ pub(crate) async fn login(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = form_params(&req, payload, &state).await?;
-    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
     let username = params.take("username").unwrap_or_default();
     let password = params.take("password").unwrap_or_default();
     let pending = Pending::take_from(&mut params);
@@ -304,8 +291,7 @@ pub(crate) async fn register_form(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = form_params(&req, payload, &state).await?;
-    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
     let username = params.take("username").unwrap_or_default();
     let email = params.take("email").unwrap_or_default();
     let password = params.take("password").unwrap_or_default();
@@ -395,15 +381,10 @@ pub(crate) async fn consent(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = form_params(&req, payload, &state).await?;
-    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
     let decision = params.take("decision");
     let pending = Pending::take_from(&mut params);
-    let valid = match state
-        .tokens
-        .validate_authorization(&pending.to_request())
-        .await
-    {
+    let valid = match state.tokens.validate_authorization(&pending.request).await {
         Ok(v) => v,
         Err(r) => return refusal_response(&state, r),
     };
@@ -446,8 +427,8 @@ pub(crate) async fn logout(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = form_params(&req, payload, &state).await?;
-    Csrf::verify(&req, &state, params.take("csrf_token").as_deref())?;
+    // The form carries nothing but its CSRF token.
+    Csrf::read_form(&req, payload, &state).await?;
     if let Some(c) = req.cookie(crate::browser::SESSION_COOKIE) {
         state.tokens.end_session(c.value()).await?;
     }

@@ -42,14 +42,7 @@ pub(crate) async fn introspect(
     {
         Some(active) => {
             let username = match active.user_id {
-                Some(id) => state
-                    .tokens
-                    .ports()
-                    .users
-                    .find_by_id(id)
-                    .await
-                    .map_err(|e| ApiError::Internal(Box::new(e)))?
-                    .map(|u| u.username.to_string()),
+                Some(id) => state.user(id).await?.map(|u| u.username.to_string()),
                 None => None,
             };
             json!({

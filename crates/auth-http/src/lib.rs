@@ -92,6 +92,21 @@ pub struct AppState {
     pub dialects: Dialects,
 }
 
+impl AppState {
+    /// The account with `id`, if it exists.
+    pub(crate) async fn user(
+        &self,
+        id: auth_core::types::UserId,
+    ) -> Result<Option<auth_core::types::User>, ApiError> {
+        self.tokens
+            .ports()
+            .users
+            .find_by_id(id)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))
+    }
+}
+
 /// Registers every route of the standard endpoints and of the dialects
 /// switched on in `dialects` (a switched-off dialect's own paths are not
 /// routed at all: 404). The caller adds `web::Data<AppState>` with the same

@@ -37,12 +37,8 @@ pub(crate) async fn userinfo(
         .map(UserId::new)
         .map_err(|_| no_user())?;
     let user = state
-        .tokens
-        .ports()
-        .users
-        .find_by_id(id)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .user(id)
+        .await?
         .filter(|u| !u.disabled)
         .ok_or_else(no_user)?;
     Ok(HttpResponse::Ok().json(UserInfo {

@@ -334,17 +334,21 @@ mod tests {
         assert_eq!(count(&path, None).await, 160);
     }
 
+    /// A handle whose thread is gone (its end of the queue dropped): a
+    /// write fails at once instead of waiting forever, and readiness says so.
     #[tokio::test]
     async fn a_write_after_the_writer_stopped_is_an_error_not_a_hang() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db").to_string_lossy().into_owned();
-        let writer = Writer::start(&path, "").await.unwrap();
-        let (closed, _) = mpsc::channel::<Box<dyn Job>>(1);
-        let dead = Writer { queue: closed };
-        drop(writer);
-        let result = dead
-            .run(|conn| Box::pin(async move { insert(conn, 1).await }))
-            .await;
+        let (queue, thread_end) = mpsc::channel::<Box<dyn Job>>(1);
+        let stopped = Writer { queue };
+        assert!(stopped.check().is_ok());
+        drop(thread_end);
+        assert!(matches!(stopped.check(), Err(StoreError::Backend(_))));
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stopped.run(|conn| Box::pin(async move { insert(conn, 1).await })),
+        )
+        .await
+        .expect("no hang");
         assert!(matches!(result, Err(StoreError::Backend(_))));
     }
 }

@@ -62,12 +62,13 @@ pub(crate) async fn validate(
     if !state.dialects.redirect_login {
         return Ok(page("Redirect login is not enabled on this server."));
     }
-    let Some(client) = find_legacy_client(state, pending.client_id.as_deref()).await? else {
+    let Some(client) = find_legacy_client(state, pending.request.client_id.as_deref()).await?
+    else {
         return Ok(page(
             "The client is not registered here for redirect login.",
         ));
     };
-    let redirect_uri = match pending.redirect_uri.as_deref() {
+    let redirect_uri = match pending.request.redirect_uri.as_deref() {
         Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
             Some(r) => r.clone(),
             None => return Ok(page("The redirect_uri is not registered for this client.")),
@@ -79,7 +80,7 @@ pub(crate) async fn validate(
     };
     // The document's clients send `scope=0` or a scope string; anything that
     // is not a valid scope means the client's registered scope.
-    let scope = match pending.scope.as_deref().map(Scope::parse) {
+    let scope = match pending.request.scope.as_deref().map(Scope::parse) {
         Some(Ok(s)) if !s.is_empty() && s.iter().all(|t| t != "0") => {
             if !s.is_subset(&client.scope) {
                 return Ok(page(
@@ -296,11 +297,7 @@ async fn check_owner(
         .map_err(|e| ApiError::Internal(Box::new(e)))?
         .ok_or_else(refused)?;
     let owner = match record.user_id {
-        Some(id) => ports
-            .users
-            .find_by_id(id)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?,
+        Some(id) => state.user(id).await?,
         None => None,
     };
     let wanted = username.trim().to_lowercase();
