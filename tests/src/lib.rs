@@ -139,6 +139,50 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// Everything the servers of this test binary have logged. Every test
+/// server logs into it (one global subscriber), so a test looks for the ids
+/// it created itself.
+static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_log() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
+}
+
+/// The log lines written so far that contain `needle`.
+pub fn log_lines_with(needle: &str) -> Vec<String> {
+    let log = LOG.lock().unwrap();
+    String::from_utf8_lossy(&log)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The whole captured log.
+pub fn captured_log() -> String {
+    String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
+}
+
 /// A clock the test moves by hand.
 #[derive(Clone)]
 pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
@@ -193,11 +237,16 @@ impl TestApp {
             iterations: HashCost::TEST_ONLY.iterations,
             parallelism: HashCost::TEST_ONLY.parallelism,
         });
+        capture_log();
+        let issuer = file
+            .issuer
+            .take()
+            .unwrap_or_else(|| "http://issuer.test".into());
         let settings = Settings::resolve(
             file,
             Overrides {
                 database_url: Some(db.url().to_owned()),
-                issuer: Some("http://issuer.test".into()),
+                issuer: Some(issuer),
                 key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.into()),
                 bind: None,
             },
@@ -256,6 +305,12 @@ impl TestApp {
             } else {
                 auth_core::types::TokenFormat::Paseto
             },
+            bare_native_schemes: true,
+            audiences: spec
+                .audiences
+                .iter()
+                .map(|a| ClientId::parse(a).unwrap())
+                .collect(),
         };
         let (c, secret) = register_client(self.services.tokens.ports(), spec, self.clock.now())
             .await
@@ -351,6 +406,8 @@ pub struct ClientSetup<'a> {
     pub first_party: bool,
     pub legacy: bool,
     pub reference_tokens: bool,
+    /// The clients whose tokens this one may introspect besides its own.
+    pub audiences: &'a [&'a str],
 }
 
 impl Default for ClientSetup<'_> {
@@ -365,6 +422,7 @@ impl Default for ClientSetup<'_> {
             first_party: true,
             legacy: false,
             reference_tokens: false,
+            audiences: &[],
         }
     }
 }

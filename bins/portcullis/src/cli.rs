@@ -3,12 +3,12 @@ use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use auth_core::accounts::{ClientSpec, UserSpec, register_client, register_user};
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
 use auth_core::types::{
-    ClientId, Email, GrantType, Password, RedirectUri, Scope, TokenFormat, Username,
+    ClientId, Email, GrantType, LifetimeRange, Password, RedirectUri, Scope, TokenFormat, Username,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -88,7 +88,7 @@ enum KeysCommand {
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Register a client; prints its id and, once, its secret.
-    Create(ClientCreate),
+    Create(Box<ClientCreate>),
     /// List registered clients.
     List {
         #[arg(long)]
@@ -139,6 +139,15 @@ struct ClientCreate {
     /// (opaque, checked by lookup, revocable at once).
     #[arg(long = "token-format", default_value = "paseto")]
     token_format: String,
+    /// As a resource server, may introspect the tokens of this client too
+    /// (repeatable); a client always may introspect its own.
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// Accept a private-use redirect scheme that is not a reverse domain
+    /// name (myapp://callback), for an existing native app that cannot
+    /// change it. Any app may claim such a scheme (RFC 8252 section 7.1).
+    #[arg(long = "bare-native-scheme")]
+    bare_native_scheme: bool,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -254,11 +263,11 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                     })
                     .collect::<anyhow::Result<_>>()?,
                 scope: Scope::parse(&args.scopes.join(" ")).context("invalid --scope")?,
-                access_token_ttl: match args.access_token_ttl {
-                    Some(s) if s > 0 => Some(chrono::Duration::seconds(s)),
-                    Some(_) => bail!("--access-token-ttl must be a positive number of seconds"),
-                    None => None,
-                },
+                access_token_ttl: args
+                    .access_token_ttl
+                    .map(|s| LifetimeRange::ACCESS_TOKEN.seconds(s))
+                    .transpose()
+                    .context("invalid --access-token-ttl")?,
                 refresh_mode: args
                     .refresh_mode
                     .as_deref()
@@ -277,6 +286,14 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                         args.token_format
                     )
                 })?,
+                bare_native_schemes: args.bare_native_scheme,
+                audiences: args
+                    .audiences
+                    .iter()
+                    .map(|a| {
+                        ClientId::parse(a).with_context(|| format!("invalid --audience {a:?}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
             };
             let (client, secret) =
                 register_client(services.tokens.ports(), spec, clock.now()).await?;

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use auth_core::TokenPolicy;
+use auth_core::types::LifetimeRange;
 use auth_crypto::HashCost;
 use chrono::Duration;
 use serde::Deserialize;
@@ -132,61 +133,80 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"));
         let dialects = file.dialects.clone().unwrap_or_default();
         let defaults = TokenPolicy::default();
-        let secs = |v: Option<i64>, d: Duration, name: &str| -> anyhow::Result<Duration> {
-            match v {
-                Some(s) if s > 0 => Ok(Duration::seconds(s)),
-                Some(_) => anyhow::bail!("{name} must be a positive number of seconds"),
-                None => Ok(d),
-            }
+        let secs = |v: Option<i64>, d: Duration, range: LifetimeRange, name: &str| {
+            v.map_or(Ok(d), |s| range.seconds(s))
+                .with_context(|| format!("invalid {name}"))
         };
         let policy = TokenPolicy {
             access_token_ttl: secs(
                 file.access_token_ttl_secs,
                 defaults.access_token_ttl,
+                LifetimeRange::ACCESS_TOKEN,
                 "access_token_ttl_secs",
             )?,
             refresh_token_ttl: secs(
                 file.refresh_token_ttl_secs,
                 defaults.refresh_token_ttl,
+                LifetimeRange::REFRESH_TOKEN,
                 "refresh_token_ttl_secs",
             )?,
-            refresh_grace: match file.refresh_grace_secs {
-                Some(s) if s >= 0 => Duration::seconds(s),
-                Some(_) => anyhow::bail!("refresh_grace_secs must not be negative"),
-                None => defaults.refresh_grace,
-            },
+            refresh_grace: secs(
+                file.refresh_grace_secs,
+                defaults.refresh_grace,
+                LifetimeRange::REFRESH_GRACE,
+                "refresh_grace_secs",
+            )?,
             session_lifetime: secs(
                 file.session_lifetime_secs,
                 defaults.session_lifetime,
+                LifetimeRange::SESSION,
                 "session_lifetime_secs",
             )?,
             session_idle_timeout: secs(
                 file.session_idle_secs,
                 defaults.session_idle_timeout,
+                LifetimeRange::SESSION,
                 "session_idle_secs",
             )?,
             ..defaults
         };
-        let hash_cost = file.password_hash.map_or(HashCost::OWASP, |h| HashCost {
-            memory_kib: h.memory_kib,
-            iterations: h.iterations,
-            parallelism: h.parallelism,
-        });
+        let hash_cost = match file.password_hash {
+            None => HashCost::OWASP,
+            // Beyond these a single hash would take seconds or gigabytes.
+            Some(h) => HashCost {
+                memory_kib: bounded(Some(h.memory_kib), 0, 8..=4 * 1024 * 1024, "memory_kib")?,
+                iterations: bounded(Some(h.iterations), 0, 1..=64, "iterations")?,
+                parallelism: bounded(Some(h.parallelism), 0, 1..=64, "parallelism")?,
+            },
+        };
         let database_url = overrides
             .database_url
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        let key_reload_secs = file.key_reload_secs.unwrap_or(30).max(1);
+        let key_reload_secs = bounded(file.key_reload_secs, 30, 1..=86_400, "key_reload_secs")?;
         Ok(Self {
             bind,
             database_url: database_url.clone(),
             issuer,
-            pool_size: file.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
-            workers: file.workers,
-            max_body_bytes: file.max_body_bytes.unwrap_or(16 * 1024),
+            pool_size: bounded(file.pool_size, DEFAULT_POOL_SIZE, 1..=256, "pool_size")?,
+            workers: file
+                .workers
+                .map(|w| bounded(Some(w), w, 1..=256, "workers"))
+                .transpose()?,
+            max_body_bytes: bounded(
+                file.max_body_bytes,
+                16 * 1024,
+                1024..=1024 * 1024,
+                "max_body_bytes",
+            )?,
             policy,
             hash_cost,
-            min_password_length: file.min_password_length.unwrap_or(8).max(1),
+            min_password_length: bounded(
+                file.min_password_length,
+                8,
+                1..=auth_core::types::Password::MAX_BYTES,
+                "min_password_length",
+            )?,
             key_secret_client_id: match (file.key_secret_client_id, dialects.key_secret) {
                 (_, Some(false)) => None,
                 (Some(id), _) if id.is_empty() => None,
@@ -205,16 +225,41 @@ impl Settings {
             key_reload: std::time::Duration::from_secs(key_reload_secs),
             // Long enough for every node to reload twice and for a resource
             // server's cached key set (max-age 300 s) to expire.
-            key_activation_delay: Duration::seconds(
-                file.key_activation_delay_secs
-                    .unwrap_or(2 * key_reload_secs as i64 + 300)
-                    .max(0),
-            ),
-            sweep_interval: std::time::Duration::from_secs(
-                file.sweep_interval_secs.unwrap_or(300).max(1),
-            ),
+            key_activation_delay: secs(
+                file.key_activation_delay_secs,
+                // At most 2 × 86,400 + 300: no overflow.
+                Duration::seconds(2 * key_reload_secs as i64 + 300),
+                LifetimeRange::KEY_ACTIVATION_DELAY,
+                "key_activation_delay_secs",
+            )?,
+            sweep_interval: std::time::Duration::from_secs(bounded(
+                file.sweep_interval_secs,
+                300,
+                1..=7 * 86_400,
+                "sweep_interval_secs",
+            )?),
         })
     }
+}
+
+/// A size or count from the settings file, refused outside its range.
+fn bounded<T>(
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    name: &str,
+) -> anyhow::Result<T>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    let v = value.unwrap_or(default);
+    anyhow::ensure!(
+        range.contains(&v),
+        "{name} must be between {} and {}; {v} is not",
+        range.start(),
+        range.end()
+    );
+    Ok(v)
 }
 
 /// Beside the SQLite file, else in the working directory.
@@ -271,5 +316,45 @@ mod tests {
         assert!(s.dialects.redirect_login && s.dialects.pkce_json);
         assert_eq!(s.key_secret_client_id, None);
         assert!(toml::from_str::<FileSettings>("[dialects]\nseed_003 = true\n").is_err());
+    }
+
+    #[test]
+    fn lifetimes_and_sizes_are_bounded_with_a_named_refusal() {
+        for (toml_text, name) in [
+            (
+                "access_token_ttl_secs = 9000000000000",
+                "access_token_ttl_secs",
+            ),
+            ("access_token_ttl_secs = 0", "access_token_ttl_secs"),
+            ("refresh_token_ttl_secs = -1", "refresh_token_ttl_secs"),
+            ("refresh_grace_secs = 99999999", "refresh_grace_secs"),
+            (
+                "session_lifetime_secs = 9223372036854775807",
+                "session_lifetime_secs",
+            ),
+            ("session_idle_secs = 1", "session_idle_secs"),
+            (
+                "key_activation_delay_secs = -9223372036854775808",
+                "key_activation_delay_secs",
+            ),
+            ("key_reload_secs = 18446744073709551615", "key_reload_secs"),
+            ("sweep_interval_secs = 0", "sweep_interval_secs"),
+            ("pool_size = 0", "pool_size"),
+            ("workers = 100000", "workers"),
+            ("max_body_bytes = 1", "max_body_bytes"),
+            ("min_password_length = 0", "min_password_length"),
+            (
+                "[password_hash]\nmemory_kib = 4294967295\niterations = 2\nparallelism = 1",
+                "memory_kib",
+            ),
+            (
+                "[password_hash]\nmemory_kib = 19456\niterations = 0\nparallelism = 1",
+                "iterations",
+            ),
+        ] {
+            let file: FileSettings = toml::from_str(toml_text).unwrap();
+            let e = Settings::resolve(file, Overrides::default()).unwrap_err();
+            assert!(format!("{e:#}").contains(name), "{toml_text}: {e:#}");
+        }
     }
 }

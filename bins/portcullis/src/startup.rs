@@ -90,6 +90,8 @@ async fn ensure_key_secret_client(
             legacy_token_redirect: false,
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
+            audiences: vec![],
+            bare_native_schemes: false,
         };
         match register_client(services.tokens.ports(), spec, clock.now()).await {
             Ok(_) => {
@@ -167,6 +169,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
+                .wrap_fn(auth_http::logged)
+                .wrap(auth_http::default_headers())
                 .configure(|cfg| auth_http::routes(cfg, dialects, key_secret))
         })
         .listen(listener)?;

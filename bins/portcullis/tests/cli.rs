@@ -209,7 +209,9 @@ fn browser_flow_flags() {
             "--public",
             "--first-party",
             "--redirect-uri",
-            "myapp://callback",
+            "com.example.first:/callback",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
         ],
         None,
     );
@@ -226,7 +228,57 @@ fn browser_flow_flags() {
     assert_eq!(row("first")["legacy_token_redirect"], false);
     assert_eq!(
         row("first")["redirect_uris"],
-        serde_json::json!(["myapp://callback"])
+        serde_json::json!(["com.example.first:/callback", "http://127.0.0.1/cb"])
+    );
+}
+
+/// Each refused redirect URI is refused with the rule it breaks, and
+/// nothing is created.
+#[test]
+fn redirect_uris_are_vetted_and_lifetimes_bounded() {
+    let cli = Cli::new();
+    let create = |extra: &[&str]| {
+        let mut args = vec!["client", "create", "--name", "x", "--public"];
+        args.extend_from_slice(extra);
+        cli.run(&args, None)
+    };
+    for (uri, rule) in [
+        ("javascript:alert(1)", "javascript: scheme"),
+        ("data:text/html,x", "data: scheme"),
+        ("file:///etc/passwd", "file: scheme"),
+        ("https://a@evil.example/cb", "user name or password"),
+        ("http://app.example/cb", "loopback IP"),
+        ("http://localhost:9000/cb", "loopback IP"),
+        ("https://app.example/cb#frag", "fragment"),
+        ("https://app.example/a b", "whitespace"),
+        ("myapp://callback", "reverse domain name"),
+        ("/relative", "absolute URI"),
+    ] {
+        let out = create(&["--redirect-uri", uri]);
+        assert!(!out.status.success(), "{uri} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(rule), "{uri}: {err}");
+    }
+    // The exception an existing app may need, named explicitly.
+    let out = create(&["--redirect-uri", "myapp://callback", "--bare-native-scheme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for ttl in ["0", "-5", "9000000000000", "99999999999999999999"] {
+        let flag = format!("--access-token-ttl={ttl}");
+        let out = create(&[&flag]);
+        assert!(!out.status.success(), "ttl {ttl} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("access-token-ttl"), "{ttl}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let list = cli.ok(&["client", "list", "--json"], None);
+    assert_eq!(
+        list.lines().count(),
+        1,
+        "only the accepted client exists: {list}"
     );
 }
 

@@ -6,8 +6,8 @@ use crate::error::{FlowError, OAuthError, StoreError};
 use crate::grants::Ports;
 use crate::policy::RefreshMode;
 use crate::types::{
-    Client, ClientAuth, ClientId, Email, GrantType, OpaqueToken, Password, RedirectUri, Scope,
-    TokenFormat, User, UserId, Username,
+    Client, ClientAuth, ClientId, Email, GrantType, LifetimeRange, OpaqueToken, Password,
+    RedirectUri, Scope, TokenFormat, User, UserId, Username,
 };
 
 /// What an administrator asks for when registering a client.
@@ -30,6 +30,12 @@ pub struct ClientSpec {
     pub legacy_token_redirect: bool,
     pub allow_plain_pkce: bool,
     pub token_format: TokenFormat,
+    /// As a resource server, the clients whose tokens it may introspect.
+    pub audiences: Vec<ClientId>,
+    /// Accepts private-use schemes that are not reverse domain names
+    /// (`myapp://callback`, as seed 001's document shows): only for an
+    /// existing app that cannot change, since any app may claim such a scheme.
+    pub bare_native_schemes: bool,
 }
 
 /// Why a registration was refused.
@@ -78,6 +84,17 @@ pub async fn register_client(
             "a public client cannot use the client_credentials grant".into(),
         ));
     }
+    if !spec.bare_native_schemes {
+        for uri in &spec.redirect_uris {
+            uri.require_reverse_dns()
+                .map_err(|e| RegistrationError::Invalid(format!("{uri}: {e}")))?;
+        }
+    }
+    if let Some(ttl) = spec.access_token_ttl {
+        LifetimeRange::ACCESS_TOKEN
+            .seconds(ttl.num_seconds())
+            .map_err(|e| RegistrationError::Invalid(e.to_string()))?;
+    }
     if spec.name.trim().is_empty() || spec.name.len() > 200 {
         return Err(RegistrationError::Invalid(
             "the client name must be 1 to 200 characters".into(),
@@ -112,6 +129,7 @@ pub async fn register_client(
         legacy_token_redirect: spec.legacy_token_redirect,
         allow_plain_pkce: spec.allow_plain_pkce,
         token_format: spec.token_format,
+        audiences: spec.audiences,
         created_at: now,
     };
     ports.clients.create(&client).await?;
@@ -181,6 +199,8 @@ mod tests {
             legacy_token_redirect: false,
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
+            audiences: vec![],
+            bare_native_schemes: false,
         }
     }
 

@@ -76,20 +76,8 @@ impl TokenService {
             .await
             .map_err(FlowError::from)?
             .ok_or_else(|| untrusted("The client is not registered here."))?;
-        let redirect_uri = match req.redirect_uri.as_deref() {
-            // Exact string comparison with a registered URI.
-            Some(uri) => client
-                .redirect_uris
-                .iter()
-                .find(|r| r.as_str() == uri)
-                .cloned()
-                .ok_or_else(|| untrusted("The redirect_uri is not registered for this client."))?,
-            // RFC 6749 section 3.1.2.3: optional only when exactly one is registered.
-            None => match client.redirect_uris.as_slice() {
-                [only] => only.clone(),
-                _ => return Err(untrusted("The request has no redirect_uri.")),
-            },
-        };
+        let redirect_uri = RedirectUri::resolve(&client.redirect_uris, req.redirect_uri.as_deref())
+            .map_err(untrusted)?;
         let state = req.state.clone();
         let refuse = |error: OAuthError| Refusal::Redirect {
             redirect_uri: redirect_uri.clone(),

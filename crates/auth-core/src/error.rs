@@ -4,6 +4,8 @@
 //! layer's business.
 use std::borrow::Cow;
 
+use crate::events::SecurityEvent;
+
 /// The error codes of RFC 6749 section 5.2 and 4.1.2.1, RFC 8628 section 3.5
 /// and RFC 6750 section 3.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,12 +54,14 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// An error the client is meant to see: an RFC error code and a sentence
-/// saying what was wrong. The description never contains secrets.
+/// saying what was wrong. The description never contains secrets. It may
+/// carry the security event the refusal amounts to, for the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
     code: ErrorCode,
     description: Cow<'static, str>,
+    event: Option<Box<SecurityEvent>>,
 }
 
 impl OAuthError {
@@ -65,7 +69,19 @@ impl OAuthError {
         Self {
             code,
             description: description.into(),
+            event: None,
         }
+    }
+
+    /// The same error, recording that it amounts to `event`.
+    pub fn with_event(mut self, event: SecurityEvent) -> Self {
+        self.event = Some(Box::new(event));
+        self
+    }
+
+    /// The security event this refusal amounts to, if any.
+    pub fn event(&self) -> Option<&SecurityEvent> {
+        self.event.as_deref()
     }
 
     pub fn code(&self) -> ErrorCode {

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod authorize;
 pub mod error;
+pub mod events;
 pub mod grants;
 pub mod keys;
 pub mod policy;

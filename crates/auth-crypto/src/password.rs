@@ -72,6 +72,10 @@ impl Argon2Hasher {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cores)
             .thread_name(|i| format!("argon2-{i}"))
+            // Without a handler rayon aborts the process when a job panics;
+            // with it the job's caller sees its channel closed and fails
+            // that one request.
+            .panic_handler(|_| tracing::error!("a password hashing job panicked"))
             .build()
             .map_err(failed)?;
         Ok(Self {

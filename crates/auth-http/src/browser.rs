@@ -2,12 +2,16 @@
 //! session cookie.
 //!
 //! CSRF: a random value in an HttpOnly cookie, set before any form is shown
-//! (the pre-login session); each form carries `base64url(SHA-256("csrf:" ||
-//! cookie))`. Another site can make the browser send the cookie but can
-//! neither read it nor compute the token, and the comparison is constant-time.
-use actix_web::HttpRequest;
+//! (the pre-login session) and renewed at login; each form carries
+//! `base64url(SHA-256("csrf:" || cookie))`. Another site can make the
+//! browser send the cookie but can neither read it nor compute the token,
+//! and the comparison is constant-time. Under an https issuer the cookies
+//! are `__Host-` cookies (Secure, host-only, path `/`), so a sibling
+//! subdomain cannot plant a pair of its own; and every form post must come
+//! from this site (`Sec-Fetch-Site`, else `Origin`).
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::web::Payload;
+use actix_web::{HttpMessage as _, HttpRequest};
 use auth_core::types::{Digest, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,8 +20,54 @@ use crate::AppState;
 use crate::body::{FormParams, read_form};
 use crate::error::ApiError;
 
-pub(crate) const CSRF_COOKIE: &str = "portcullis_csrf";
-pub(crate) const SESSION_COOKIE: &str = "portcullis_session";
+const CSRF_COOKIE: &str = "portcullis_csrf";
+const SESSION_COOKIE: &str = "portcullis_session";
+
+/// A cookie's name: with the `__Host-` prefix whenever cookies are Secure
+/// (an https issuer); browsers set such a cookie only from this host itself.
+fn cookie_name(state: &AppState, base: &'static str) -> String {
+    if state.secure_cookies {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The session cookie of a request, if it carries one.
+pub(crate) fn session_cookie_of(req: &HttpRequest, state: &AppState) -> Option<Cookie<'static>> {
+    req.cookie(&cookie_name(state, SESSION_COOKIE))
+}
+
+/// Refuses a form post that a browser says came from another site (RFC 9110
+/// leaves CSRF to the application; Fetch Metadata and `Origin` tell it).
+/// `Sec-Fetch-Site` is the browser's own verdict; without it, `Origin` must
+/// be the issuer's. A request with neither is not from a current browser,
+/// and still needs the CSRF token.
+fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("invalid"))
+    };
+    let allowed = match (header("sec-fetch-site"), header("origin")) {
+        (Some(site), _) => matches!(site, "same-origin" | "none"),
+        (None, Some(origin)) => url::Url::parse(state.tokens.issuer())
+            .is_ok_and(|issuer| issuer.origin().ascii_serialization() == origin),
+        (None, None) => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        tracing::warn!(
+            target: "security",
+            event = "origin_refused",
+            peer = %crate::security::peer(req),
+            path = req.path(),
+            "a form post from another site was refused"
+        );
+        Err(ApiError::Forbidden)
+    }
+}
 
 /// The browser's CSRF state for one request: the cookie value (new if the
 /// browser had none) and whether it must be set on the response.
@@ -28,7 +78,13 @@ pub(crate) struct Csrf {
 
 impl Csrf {
     pub(crate) fn of(req: &HttpRequest, state: &AppState) -> Self {
-        match req.cookie(CSRF_COOKIE) {
+        if let Some(renewed) = req.extensions().get::<Renewed>() {
+            return Self {
+                value: renewed.0.clone(),
+                is_new: true,
+            };
+        }
+        match req.cookie(&cookie_name(state, CSRF_COOKIE)) {
             Some(c) if c.value().len() >= 32 => Self {
                 value: c.value().to_owned(),
                 is_new: false,
@@ -50,10 +106,22 @@ impl Csrf {
         URL_SAFE_NO_PAD.encode(d.as_bytes())
     }
 
+    /// Gives the browser a new CSRF value at login, so a value planted or
+    /// seen before the login is worth nothing after it. Pages rendered for
+    /// the rest of this request use the new value.
+    pub(crate) fn renew(req: &HttpRequest, state: &AppState) -> Self {
+        let value = state.tokens.ports().random.token().into_inner();
+        req.extensions_mut().insert(Renewed(value.clone()));
+        Self {
+            value,
+            is_new: true,
+        }
+    }
+
     /// The cookie to set, when the browser did not have one yet.
     pub(crate) fn cookie(&self, state: &AppState) -> Option<Cookie<'static>> {
         self.is_new.then(|| {
-            Cookie::build(CSRF_COOKIE, self.value.clone())
+            Cookie::build(cookie_name(state, CSRF_COOKIE), self.value.clone())
                 .path("/")
                 .http_only(true)
                 .secure(state.secure_cookies)
@@ -70,6 +138,7 @@ impl Csrf {
         payload: Payload,
         state: &AppState,
     ) -> Result<FormParams, ApiError> {
+        check_origin(req, state)?;
         let mut params = read_form(req, payload, state.limits.max_body_bytes).await?;
         Self::verify(req, state, params.take("csrf_token").as_deref())?;
         Ok(params)
@@ -78,7 +147,23 @@ impl Csrf {
     /// Checks a posted token against the browser's cookie: a post without a
     /// cookie, without a token, or with a wrong one is refused.
     fn verify(req: &HttpRequest, state: &AppState, posted: Option<&str>) -> Result<(), ApiError> {
-        let cookie = req.cookie(CSRF_COOKIE).ok_or(ApiError::Forbidden)?;
+        let result = Self::check(req, state, posted);
+        if result.is_err() {
+            tracing::warn!(
+                target: "security",
+                event = "csrf_refused",
+                peer = %crate::security::peer(req),
+                path = req.path(),
+                "a form post without a valid CSRF token was refused"
+            );
+        }
+        result
+    }
+
+    fn check(req: &HttpRequest, state: &AppState, posted: Option<&str>) -> Result<(), ApiError> {
+        let cookie = req
+            .cookie(&cookie_name(state, CSRF_COOKIE))
+            .ok_or(ApiError::Forbidden)?;
         let posted = posted.ok_or(ApiError::Forbidden)?;
         let bytes = URL_SAFE_NO_PAD
             .decode(posted)
@@ -97,12 +182,15 @@ impl Csrf {
     }
 }
 
+/// A CSRF value renewed during this request, kept in its extensions.
+struct Renewed(String);
+
 /// The signed-in user of this browser, if its session is alive.
 pub(crate) async fn current_user(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<UserId>, ApiError> {
-    match req.cookie(SESSION_COOKIE) {
+    match session_cookie_of(req, state) {
         Some(c) => Ok(state
             .tokens
             .resume_session(c.value(), state.clock.now())
@@ -114,7 +202,7 @@ pub(crate) async fn current_user(
 /// The session cookie for a new session.
 pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     let lifetime = state.tokens.policy().session_lifetime.num_seconds();
-    Cookie::build(SESSION_COOKIE, value)
+    Cookie::build(cookie_name(state, SESSION_COOKIE), value)
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)
@@ -125,7 +213,7 @@ pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static>
 
 /// A cookie that removes the session cookie.
 pub(crate) fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
-    let mut c = Cookie::build(SESSION_COOKIE, "")
+    let mut c = Cookie::build(cookie_name(state, SESSION_COOKIE), "")
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)

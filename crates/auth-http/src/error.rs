@@ -62,6 +62,14 @@ fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 impl ApiError {
+    /// The security event the refusal amounts to, if any.
+    pub(crate) fn event(&self) -> Option<&auth_core::events::SecurityEvent> {
+        match self {
+            Self::OAuth(e) => e.event(),
+            _ => None,
+        }
+    }
+
     fn parts(&self) -> (ErrorCode, &str) {
         match self {
             Self::OAuth(e) => (e.code(), e.description()),
@@ -126,9 +134,13 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(ErrorBody {
+        let mut response = response.json(ErrorBody {
             error: code.as_str(),
             error_description: description,
-        })
+        });
+        if let Some(event) = self.event() {
+            crate::security::attach(&mut response, event.clone());
+        }
+        response
     }
 }

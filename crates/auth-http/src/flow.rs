@@ -186,7 +186,7 @@ pub(crate) async fn proceed(
     }
     let username = crate::browser::username_of(state, user).await?;
     let csrf = Csrf::of(req, state);
-    let mut response = state.pages.render(
+    let mut response = state.pages.render_for(
         StatusCode::OK,
         "consent.html",
         &ConsentPage {
@@ -197,6 +197,7 @@ pub(crate) async fn proceed(
             pending: pending.fields(),
             csrf: csrf.token(state),
         },
+        Some(&valid.redirect_uri),
     );
     if let Some(c) = csrf.cookie(state) {
         let _ = response.add_cookie(&c);

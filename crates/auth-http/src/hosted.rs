@@ -7,12 +7,14 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
-use auth_core::types::{ClientId, Email, Password, Username};
+use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
 
 use crate::AppState;
 use crate::body::FormParams;
-use crate::browser::{Csrf, cleared_session_cookie, current_user, session_cookie};
+use crate::browser::{
+    Csrf, cleared_session_cookie, current_user, session_cookie, session_cookie_of,
+};
 use crate::error::ApiError;
 use crate::flow::{FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response};
 
@@ -20,17 +22,26 @@ fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
     Ok(FormParams::parse(req.query_string().as_bytes())?)
 }
 
-async fn client_name(state: &AppState, pending: &Pending) -> Option<String> {
-    let id = ClientId::parse(pending.request.client_id.as_deref()?).ok()?;
-    state
-        .tokens
-        .ports()
-        .clients
-        .find(&id)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.name)
+/// The client a page is shown for, and where its form's redirect may end:
+/// the validated redirect URI of the pending request (seed 000's or a
+/// standard one). An invalid request gets neither; its post is refused anyway.
+async fn page_client(state: &AppState, pending: &Pending) -> (Option<String>, Option<RedirectUri>) {
+    if !pending.has_client() {
+        return (None, None);
+    }
+    if pending.is_legacy() {
+        return match crate::dialects::redirect_login::validate(state, pending).await {
+            Ok(Ok(request)) => (
+                Some(request.client().name.clone()),
+                Some(request.redirect_uri().clone()),
+            ),
+            _ => (None, None),
+        };
+    }
+    match state.tokens.validate_authorization(&pending.request).await {
+        Ok(valid) => (Some(valid.client.name), Some(valid.redirect_uri)),
+        Err(_) => (None, None),
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -60,20 +71,23 @@ async fn form_page(
     fill: FormPage<'_>,
 ) -> HttpResponse {
     let csrf = Csrf::of(req, state);
+    let (client_name, redirect_to) = page_client(state, pending).await;
     let page = FormPage {
         title: if template == "login.html" {
             "Sign in"
         } else {
             "Create an account"
         },
-        client_name: client_name(state, pending).await,
+        client_name,
         min_password: state.min_password_length,
         pending: pending.fields(),
         csrf: csrf.token(state),
         query: pending.query(),
         ..fill
     };
-    let mut response = state.pages.render(status, template, &page);
+    let mut response = state
+        .pages
+        .render_for(status, template, &page, redirect_to.as_ref());
     if let Some(c) = csrf.cookie(state) {
         let _ = response.add_cookie(&c);
     }
@@ -229,19 +243,24 @@ pub(crate) async fn login(
     };
     let now = state.clock.now();
     // Checked here only to say why: `verify_credentials` enforces it.
-    if state.tokens.throttle().is_blocked(&username, now) {
-        let message = "Too many failed attempts. Wait a few minutes and try again.";
-        return Ok(refuse(message, StatusCode::TOO_MANY_REQUESTS).await);
-    }
+    let throttled = state.tokens.throttle().is_blocked(&username, now);
     let user = match state
         .tokens
         .verify_credentials(&username, password, now)
         .await
     {
         Ok(user) => user,
-        Err(FlowError::OAuth(_)) => {
-            let message = "The username or password is incorrect.";
-            return Ok(refuse(message, StatusCode::UNAUTHORIZED).await);
+        Err(FlowError::OAuth(e)) => {
+            if let Some(event) = e.event() {
+                crate::security::log(event, &req);
+            }
+            return Ok(if throttled {
+                let message = "Too many failed attempts. Wait a few minutes and try again.";
+                refuse(message, StatusCode::TOO_MANY_REQUESTS).await
+            } else {
+                let message = "The username or password is incorrect.";
+                refuse(message, StatusCode::UNAUTHORIZED).await
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -256,12 +275,20 @@ async fn signed_in(
     pending: &Pending,
     user: auth_core::types::UserId,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(old) = req.cookie(crate::browser::SESSION_COOKIE) {
+    if let Some(old) = session_cookie_of(req, state) {
         state.tokens.end_session(old.value()).await?;
     }
     let session = state.tokens.start_session(user, state.clock.now()).await?;
+    let csrf = Csrf::renew(req, state);
     let mut response = proceed(req, state, pending, user, StatusCode::SEE_OTHER).await?;
     let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
+    // A page rendered by `proceed` (consent) has set the renewed cookie.
+    let csrf_set = response
+        .cookies()
+        .any(|c| c.name().ends_with("portcullis_csrf"));
+    if let (false, Some(cookie)) = (csrf_set, csrf.cookie(state)) {
+        let _ = response.add_cookie(&cookie);
+    }
     Ok(response)
 }
 
@@ -429,7 +456,7 @@ pub(crate) async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     // The form carries nothing but its CSRF token.
     Csrf::read_form(&req, payload, &state).await?;
-    if let Some(c) = req.cookie(crate::browser::SESSION_COOKIE) {
+    if let Some(c) = session_cookie_of(&req, &state) {
         state.tokens.end_session(c.value()).await?;
     }
     let mut response = HttpResponse::SeeOther()

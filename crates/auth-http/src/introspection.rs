@@ -26,18 +26,19 @@ async fn authenticated(
     Ok((client, token, hint))
 }
 
-/// `POST /introspect`: active tokens with their facts; anything else only
-/// `{"active": false}`.
+/// `POST /introspect`: for a confidential client, the facts of an active
+/// token issued to it or to an audience it serves; anything else only
+/// `{"active": false}`. A public client gets 401.
 pub(crate) async fn introspect(
     req: HttpRequest,
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_client, token, hint) = authenticated(&req, payload, &state).await?;
+    let (client, token, hint) = authenticated(&req, payload, &state).await?;
     let now = state.clock.now();
     let body = match state
         .tokens
-        .introspect(&token, hint.as_deref(), now)
+        .introspect(&client, &token, hint.as_deref(), now)
         .await?
     {
         Some(active) => {
@@ -79,7 +80,12 @@ pub(crate) async fn revoke(
         .tokens
         .revoke(&client, &token, hint.as_deref(), state.clock.now())
         .await?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+        .finish();
+    crate::security::attach(
+        &mut response,
+        auth_core::events::SecurityEvent::TokenRevoked { client: client.id },
+    );
+    Ok(response)
 }

@@ -18,6 +18,7 @@ mod introspection;
 mod metadata;
 mod metrics;
 mod pages;
+mod security;
 mod token;
 mod userinfo;
 
@@ -30,6 +31,7 @@ use auth_core::ports::{Clock, Readiness};
 pub use error::ApiError;
 pub use metrics::{Metrics, measured};
 pub use pages::{Pages, TemplateError};
+pub use security::logged;
 
 /// Limits on what a request may carry.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +107,14 @@ impl AppState {
             .await
             .map_err(|e| ApiError::Internal(Box::new(e)))
     }
+}
+
+/// Headers every response carries. `Referrer-Policy: no-referrer`: a page
+/// or redirect of ours never leaks its URL (with a code, a state or a
+/// client's query) to the next site through `Referer`.
+pub fn default_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// Registers every route of the standard endpoints and of the dialects

@@ -23,7 +23,7 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -71,11 +71,23 @@ impl Default for Metrics {
     }
 }
 
+/// The method label: one of the standard methods (RFC 9110 section 9 and
+/// PATCH), else `other`, so made-up methods cannot grow the label set.
+fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("other")
+}
+
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method: method_label(method),
                 route: route.to_owned(),
                 status,
             })
@@ -160,5 +172,21 @@ mod tests {
             text.contains(r#"portcullis_http_request_duration_seconds_count{route="/token"} 3"#)
         );
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let metrics = Metrics::default();
+        for m in ["BREW", "PROPFIND", "X-ANYTHING", "get"] {
+            metrics.observe(m, "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains(
+                r#"portcullis_http_requests_total{method="other",route="unmatched",status="404"} 4"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"));
     }
 }

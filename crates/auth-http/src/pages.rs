@@ -4,6 +4,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use auth_core::types::RedirectUri;
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -40,20 +41,36 @@ impl Pages {
     }
 
     /// Renders `name` with `data`; a rendering failure is logged and becomes
-    /// a plain 500 (it can only be a bug in a template).
+    /// a plain 500 (it can only be a bug in a template). Its forms may post
+    /// only to this server, and the redirect that answers them may go no
+    /// further.
     pub fn render(&self, status: StatusCode, name: &str, data: &impl Serialize) -> HttpResponse {
+        self.render_for(status, name, data, None)
+    }
+
+    /// Renders a page whose form is answered by a redirect to `redirect_to`
+    /// (a client's validated redirect URI). Chromium and Safari apply the
+    /// CSP `form-action` directive to every redirect that follows a form
+    /// post, so that URI's origin (or, for a native app, its scheme) is
+    /// allowed besides `'self'`; without it the browser stops on the page.
+    pub fn render_for(
+        &self,
+        status: StatusCode,
+        name: &str,
+        data: &impl Serialize,
+        redirect_to: Option<&RedirectUri>,
+    ) -> HttpResponse {
         let rendered = Context::from_serialize(data).and_then(|ctx| self.tera.render(name, &ctx));
         match rendered {
             Ok(html) => HttpResponse::build(status)
-                .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ))
                 .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-                // The pages load nothing from anywhere and may not be framed
-                // (clickjacking of the consent button).
                 .insert_header((
                     header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(
-                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                    ),
+                    content_security_policy(redirect_to),
                 ))
                 .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
                 .body(html),
@@ -74,9 +91,62 @@ impl Pages {
     }
 }
 
+/// The pages load nothing from anywhere, may not be framed (clickjacking of
+/// the consent button), and post their forms only to this server and, where
+/// a form ends in a redirect to a client, to that client.
+fn content_security_policy(redirect_to: Option<&RedirectUri>) -> HeaderValue {
+    let mut form_action = String::from("'self'");
+    if let Some(source) = redirect_to.and_then(csp_source) {
+        form_action.push(' ');
+        form_action.push_str(&source);
+    }
+    let policy = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+    })
+}
+
+/// The CSP source expression that matches a redirect URI: its origin for
+/// http and https, its scheme for a native app's private-use scheme.
+fn csp_source(uri: &RedirectUri) -> Option<String> {
+    let url = url::Url::parse(uri.as_str()).ok()?;
+    match url.scheme() {
+        "http" | "https" => {
+            let origin = url.origin().ascii_serialization();
+            (origin != "null").then_some(origin)
+        }
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_action_names_the_redirect_target() {
+        let csp = |uri: &str| {
+            let uri = RedirectUri::parse(uri).unwrap();
+            content_security_policy(Some(&uri))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert!(
+            csp("http://127.0.0.1:9000/cb?x=1")
+                .contains("form-action 'self' http://127.0.0.1:9000;")
+        );
+        assert!(csp("https://app.example/cb").contains("form-action 'self' https://app.example;"));
+        assert!(csp("com.example.app:/cb").contains("form-action 'self' com.example.app:;"));
+        let plain = content_security_policy(None);
+        assert!(plain.to_str().unwrap().contains("form-action 'self';"));
+        assert!(plain.to_str().unwrap().contains("default-src 'none'"));
+    }
 
     #[test]
     fn templates_compile_and_escape() {

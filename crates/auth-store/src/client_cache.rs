@@ -151,6 +151,7 @@ mod tests {
             legacy_token_redirect: false,
             allow_plain_pkce: false,
             token_format: auth_core::types::TokenFormat::Paseto,
+            audiences: vec![],
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
         }
     }

@@ -108,6 +108,8 @@ pub(crate) struct ClientRow {
     pub legacy_token_redirect: bool,
     pub allow_plain_pkce: bool,
     pub token_format: String,
+    /// Space-separated client ids: a client id holds no space.
+    pub audiences: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -132,6 +134,7 @@ impl From<&Client> for ClientRow {
             legacy_token_redirect: c.legacy_token_redirect,
             allow_plain_pkce: c.allow_plain_pkce,
             token_format: c.token_format.as_str().to_owned(),
+            audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
         }
     }
 }
@@ -154,9 +157,8 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris: r
                 .redirect_uris
                 .split_whitespace()
-                .map(RedirectUri::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(&e))?,
+                .map(RedirectUri::from_stored)
+                .collect(),
             grant_types: r
                 .grant_types
                 .split_whitespace()
@@ -174,6 +176,12 @@ impl TryFrom<ClientRow> for Client {
             allow_plain_pkce: r.allow_plain_pkce,
             token_format: TokenFormat::parse(&r.token_format)
                 .ok_or_else(|| bad(&r.token_format))?,
+            audiences: r
+                .audiences
+                .split_whitespace()
+                .map(ClientId::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
             created_at: utc(r.created_at),
         })
     }
@@ -343,7 +351,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
             client_id: ClientId::parse(&r.client_id).map_err(|e| bad(&e))?,
             user_id: UserId::new(uuid(&r.user_id)?),
-            redirect_uri: RedirectUri::parse(&r.redirect_uri).map_err(|e| bad(&e))?,
+            redirect_uri: RedirectUri::from_stored(&r.redirect_uri),
             scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
             challenge,
             issued_at: utc(r.issued_at),

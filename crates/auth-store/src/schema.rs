@@ -27,6 +27,7 @@ diesel::table! {
         legacy_token_redirect -> Bool,
         allow_plain_pkce -> Bool,
         token_format -> Text,
+        audiences -> Text,
     }
 }
 

@@ -182,7 +182,11 @@ on_both_backends! {
         let t = redeem(&app, &a, &code, VERIFIER).await;
         let me = app.get_bearer("/userinfo", t.str("access_token")).await;
         assert_eq!((me.str("username"), me.str("given_name")), ("new.user", "New"));
-        // The same name again is refused on the page.
+        // Signing in renewed the CSRF cookie: the form shown before it is
+        // refused, and a page loaded now works (and refuses the same name).
+        assert_eq!(app.post_with(&b, "/register", &form).await.status, 403);
+        let page = app.get_with(&b, &portcullis_tests::unescape(href)).await;
+        let form = with(hidden_fields(&page.text), &[("username", "new.user"), ("email", "new@example.org"), ("password", "a-long-passphrase")]);
         let r = app.post_with(&b, "/register", &form).await;
         assert_eq!(r.status, 400);
         assert!(r.text.contains("already registered"));

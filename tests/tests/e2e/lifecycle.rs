@@ -18,7 +18,13 @@ async fn world(db: ScratchDb, reference: bool) -> World {
             ..Default::default()
         })
         .await;
-    let (oid, osecret) = app.client(ClientSetup::default()).await;
+    // A resource server registered to serve the first client's tokens.
+    let (oid, osecret) = app
+        .client(ClientSetup {
+            audiences: &[id.as_str()],
+            ..Default::default()
+        })
+        .await;
     app.user("alice", Some("alice@example.org"), "pw").await;
     World {
         app,
@@ -168,9 +174,66 @@ async fn introspection_and_revocation(db: ScratchDb, reference: bool) {
     assert_eq!(r.status, 401);
 }
 
+/// RFC 7662 section 2.1 and 4: only a confidential client introspects, and
+/// it learns only about tokens issued to it or to audiences it serves.
+async fn introspection_needs_a_resource_server_that_serves_the_token(db: ScratchDb) {
+    let w = world(db, false).await;
+    let (stranger, stranger_secret) = w.app.client(ClientSetup::default()).await;
+    let stranger_secret = stranger_secret.unwrap();
+    let (public, _) = w
+        .app
+        .client(ClientSetup {
+            id: Some("public-app"),
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            ..Default::default()
+        })
+        .await;
+    let t = w.login().await;
+    for token in [t.str("access_token"), t.str("refresh_token")] {
+        // A public client: 401, and nothing about the token.
+        let r = w
+            .app
+            .post_form(
+                "/introspect",
+                None,
+                &[("client_id", public.as_str()), ("token", token)],
+            )
+            .await;
+        assert_eq!((r.status, r.error()), (401, "invalid_client"), "{}", r.text);
+        assert!(!r.text.contains("alice"));
+        assert!(r.header("www-authenticate").is_some());
+        // A confidential client that does not serve the token's client.
+        let r = w
+            .app
+            .post_form(
+                "/introspect",
+                Some((&stranger, &stranger_secret)),
+                &[("token", token)],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, serde_json::json!({"active": false}), "{}", r.text);
+        // The token's own client, and the resource server serving it.
+        assert!(w.active_at(&w.app, token).await);
+        assert_eq!(w.introspect(token, None).await.body["active"], true);
+    }
+    // Wrong secret: 401 as for any client authentication failure.
+    let r = w
+        .app
+        .post_form(
+            "/introspect",
+            Some((&stranger, "wrong")),
+            &[("token", t.str("access_token"))],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
 on_both_backends! {
     paseto_tokens => |db: ScratchDb| introspection_and_revocation(db, false);
     reference_tokens => |db: ScratchDb| introspection_and_revocation(db, true);
+    introspection_is_for_resource_servers => |db: ScratchDb| introspection_needs_a_resource_server_that_serves_the_token(db);
 }
 
 /// Two nodes on one PostgreSQL database: a reference token node A has

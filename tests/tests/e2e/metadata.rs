@@ -64,6 +64,11 @@ on_both_backends! {
         assert_eq!(r.status, 401);
         let probe = app.http.get(app.url("/wp-admin/secret-path")).send().await.unwrap();
         assert_eq!(probe.status(), 404);
+        for made_up in ["BREW", "PROPFIND", "XYZZY"] {
+            let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+            let r = app.http.request(method, app.url("/token")).send().await.unwrap();
+            assert!(r.status().is_client_error());
+        }
         let m = app.http.get(app.url("/metrics")).send().await.unwrap();
         assert_eq!(m.status(), 200);
         assert!(m.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
@@ -72,6 +77,10 @@ on_both_backends! {
         assert!(text.contains(r#"portcullis_http_requests_total{method="POST",route="/token",status="401"} 1"#), "{text}");
         assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
         assert!(!text.contains("wp-admin"), "raw paths never become labels");
+        for made_up in ["BREW", "PROPFIND", "XYZZY"] {
+            assert!(!text.contains(made_up), "made-up methods never become labels");
+        }
+        assert!(text.contains(r#"method="other""#), "{text}");
         assert!(!text.contains(&secret), "nothing secret");
     };
 

@@ -1,5 +1,6 @@
 //! A real browser: headless Chromium driven over WebDriver signs in through
-//! the hosted page and lands on the client's redirect with a code.
+//! the hosted page and consents, and lands on the client's callback, served
+//! by a second HTTP server on another origin as a real client's is.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says
@@ -10,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
-use portcullis_tests::{Backend, ClientSetup, ScratchDb, TestApp};
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp};
 use serde_json::json;
 
 const VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
@@ -65,30 +66,48 @@ async fn start_driver() -> Option<(Driver, u16)> {
     panic!("chromedriver did not start");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn chromium_signs_in_through_the_hosted_page() {
-    let Some((_driver, port)) = start_driver().await else {
-        return;
-    };
-    let app = TestApp::spawn(ScratchDb::new(Backend::Sqlite).await.unwrap()).await;
-    // The client's redirect URI is a page of this server, so the browser
-    // lands somewhere real and the test can read the URL it landed on.
-    let callback = app.url("/healthz");
-    let redirect_uris = [callback.as_str()];
-    let (client_id, _) = app
-        .client(ClientSetup {
-            id: Some("demo-app"),
-            public: true,
-            grants: &["authorization_code"],
-            redirect_uris: &redirect_uris,
-            scope: "read",
-            ..Default::default()
-        })
-        .await;
-    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
-        .await;
+/// A client's callback on another origin: a second HTTP server on its own
+/// port that answers every request with a small page, as a real client's
+/// redirect endpoint would.
+struct Callback {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
 
-    let profile = tempfile::tempdir().unwrap();
+impl Callback {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    let body = "<!doctype html><title>Client callback</title><p>signed in";
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}/cb", self.port)
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn open_browser(port: u16, profile: &tempfile::TempDir) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -102,88 +121,150 @@ async fn chromium_signs_in_through_the_hosted_page() {
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let browser = ClientBuilder::new(connector)
+    ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
-        .expect("WebDriver session");
+        .expect("WebDriver session")
+}
 
-    let query = url::form_urlencoded::Serializer::new(String::new())
+fn authorize_query(client_id: &str, callback: &str, state: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
-            ("client_id", client_id.as_str()),
+            ("client_id", client_id),
             ("response_type", "code"),
-            ("redirect_uri", callback.as_str()),
+            ("redirect_uri", callback),
             ("code_challenge_method", "S256"),
             ("code_challenge", CHALLENGE),
-            ("state", "ahg84hek2n"),
+            ("state", state),
             ("scope", "read"),
         ])
-        .finish();
-    browser
-        .goto(&app.url(&format!("/authorize?{query}")))
-        .await
-        .unwrap();
-    let title = browser.title().await.unwrap();
-    assert_eq!(title, "Sign in · Portcullis");
-    if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
-        let png = browser.screenshot().await.unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/login.png");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, png).unwrap();
+        .finish()
+}
+
+/// Waits until the browser is on the callback server, and returns the URL
+/// it arrived at; fails with the page it is stuck on otherwise.
+async fn arrival(browser: &fantoccini::Client, callback: &Callback) -> url::Url {
+    for _ in 0..100 {
+        let url = browser.current_url().await.unwrap();
+        if url.port() == Some(callback.port) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let stuck = browser.current_url().await.unwrap();
+    let html = browser.source().await.unwrap_or_default();
+    panic!("the browser never reached the client's callback; it is on {stuck}: {html}");
+}
+
+fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn click_submit(browser: &fantoccini::Client, selector: &str) {
     browser
-        .find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("michael")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("correct-horse")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("button[type=submit]"))
+        .find(Locator::Css(selector))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+}
 
-    let mut landed = None;
-    for _ in 0..100 {
-        let url = browser.current_url().await.unwrap();
-        if url.path() == "/healthz" {
-            landed = Some(url);
-            break;
+portcullis_tests::on_both_backends! {
+    chromium_signs_in_and_consents_for_clients_on_another_origin => |db: ScratchDb| async move {
+        let Some((_driver, port)) = start_driver().await else {
+            return;
+        };
+        let app = TestApp::spawn(db).await;
+        let callback = Callback::start().await;
+        let callback_uri = callback.uri();
+        let redirect_uris = [callback_uri.as_str()];
+        let (first_party, _) = app
+            .client(ClientSetup {
+                id: Some("demo-app"),
+                public: true,
+                grants: &["authorization_code"],
+                redirect_uris: &redirect_uris,
+                scope: "read",
+                ..Default::default()
+            })
+            .await;
+        let (third_party, _) = app
+            .client(ClientSetup {
+                id: Some("partner-app"),
+                public: true,
+                grants: &["authorization_code"],
+                redirect_uris: &redirect_uris,
+                scope: "read",
+                first_party: false,
+                ..Default::default()
+            })
+            .await;
+        app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+            .await;
+
+        let profile = tempfile::tempdir().unwrap();
+        let browser = open_browser(port, &profile).await;
+
+        // A first-party client: sign in, then straight to its callback.
+        let query = authorize_query(&first_party, &callback_uri, "ahg84hek2n");
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
+        if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
+            let png = browser.screenshot().await.unwrap();
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/login.png");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, png).unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let landed = landed.expect("the browser reached the client's redirect URI");
-    let param = |name: &str| {
-        landed
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "button[type=submit]").await;
+        let landed = arrival(&browser, &callback).await;
+        assert_eq!(landed.path(), "/cb");
+        assert_eq!(query_param(&landed, "state").as_deref(), Some("ahg84hek2n"));
+        let code = query_param(&landed, "code").expect("a code");
+        let t = app
+            .post_form(
+                "/token",
+                None,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &first_party),
+                    ("code", &code),
+                    ("redirect_uri", &callback_uri),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await;
+        assert_eq!(t.status, 200, "{}", t.text);
+
+        // A third-party client: the session is there, so the consent page;
+        // allowing sends the browser to that client's callback.
+        let query = authorize_query(&third_party, &callback_uri, "xyz-third");
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        assert_eq!(browser.title().await.unwrap(), "Allow access? · Portcullis");
+        click_submit(&browser, "button[value=allow]").await;
+        let landed = arrival(&browser, &callback).await;
+        assert_eq!(query_param(&landed, "state").as_deref(), Some("xyz-third"));
+        let code = query_param(&landed, "code").expect("a code after consent");
+        let t = app
+            .post_form(
+                "/token",
+                None,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &third_party),
+                    ("code", &code),
+                    ("redirect_uri", &callback_uri),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        browser.close().await.unwrap();
     };
-    assert_eq!(param("state").as_deref(), Some("ahg84hek2n"));
-    let code = param("code").expect("a code");
-    let t = app
-        .post_form(
-            "/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &client_id),
-                ("code", &code),
-                ("redirect_uri", &callback),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
-    assert_eq!(t.status, 200, "{}", t.text);
-    browser.close().await.unwrap();
 }

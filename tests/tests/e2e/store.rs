@@ -50,6 +50,7 @@ fn client(id: &str) -> Client {
         legacy_token_redirect: true,
         allow_plain_pkce: false,
         token_format: TokenFormat::Reference,
+        audiences: vec![],
         created_at: t0(),
     }
 }

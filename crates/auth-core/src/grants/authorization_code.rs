@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
+use crate::events::SecurityEvent;
 use crate::types::{
     AuthorizationCode, Client, CodeVerifier, IssuedFromCode, IssuedTokens, OpaqueToken,
 };
@@ -102,7 +103,12 @@ pub(super) async fn redeem(
                 .revoke_access(issued.access_token_id, issued.access_expires_at)
                 .await?;
         }
-        return Err(not_valid().into());
+        return Err(not_valid()
+            .with_event(SecurityEvent::CodeReplayed {
+                client: client.id.clone(),
+                user: code.user_id,
+            })
+            .into());
     }
     check(
         &code,

@@ -1,5 +1,6 @@
 //! Client authentication (RFC 6749 section 2.3).
 use crate::error::{FlowError, OAuthError};
+use crate::events::SecurityEvent;
 use crate::types::{Client, ClientAuth, ClientId, OpaqueToken};
 
 use super::TokenService;
@@ -19,7 +20,13 @@ impl TokenService {
         &self,
         credentials: &ClientCredentials,
     ) -> Result<Client, FlowError> {
-        let failed = || OAuthError::invalid_client("client authentication failed");
+        let failed = || {
+            OAuthError::invalid_client("client authentication failed").with_event(
+                SecurityEvent::ClientAuthFailed {
+                    client: credentials.client_id.clone(),
+                },
+            )
+        };
         let client = self.ports.clients.find(&credentials.client_id).await?;
         let Some(client) = client else {
             return Err(failed().into());
@@ -37,5 +44,21 @@ impl TokenService {
             // that sent one: either way the request is not what was registered.
             _ => Err(failed().into()),
         }
+    }
+
+    /// The client a refresh token was issued to, for seed 001's refresh
+    /// request, which names no client: the caller still authenticates that
+    /// client (so only a public one passes without a secret).
+    pub async fn refresh_token_client(
+        &self,
+        token: &OpaqueToken,
+    ) -> Result<Option<ClientId>, FlowError> {
+        let digest = self.ports.digest.digest(token.expose());
+        Ok(self
+            .ports
+            .tokens
+            .find_refresh(&digest)
+            .await?
+            .map(|r| r.client_id))
     }
 }

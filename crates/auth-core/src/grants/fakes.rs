@@ -484,6 +484,7 @@ impl World {
             legacy_token_redirect: false,
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
+            audiences: vec![],
             created_at: t0(),
         };
         self.clients.0.lock().unwrap().push(client.clone());

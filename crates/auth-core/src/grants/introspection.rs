@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::grants::refresh_token::RefreshState;
-use crate::types::{AccessClaims, Client, Scope, UserId};
+use crate::types::{AccessClaims, Client, ClientId, Scope, UserId};
 
 use super::TokenService;
 
@@ -75,9 +75,33 @@ impl TokenService {
         }
     }
 
-    /// RFC 7662: the facts of an active token, or `None` for anything
-    /// expired, revoked, malformed or unknown.
+    /// RFC 7662: the facts of an active token, for an authenticated
+    /// `caller`; `None` for anything expired, revoked, malformed or unknown,
+    /// and for a token the caller does not serve (issued to another client
+    /// that is not one of its audiences), so introspection tells a client
+    /// nothing about other clients' tokens. Section 2.1: the caller is a
+    /// protected resource that authenticates, so a public client is refused.
     pub async fn introspect(
+        &self,
+        caller: &Client,
+        token: &str,
+        hint: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActiveToken>, FlowError> {
+        if caller.is_public() {
+            return Err(OAuthError::invalid_client(
+                "introspection needs a confidential client (a resource server with a secret)",
+            )
+            .into());
+        }
+        let found = self.active_token(token, hint, now).await?;
+        Ok(found.filter(|active| {
+            ClientId::parse(&active.client_id).is_ok_and(|holder| caller.serves(&holder))
+        }))
+    }
+
+    /// The facts of an active token, whoever holds it.
+    async fn active_token(
         &self,
         token: &str,
         hint: Option<&str>,

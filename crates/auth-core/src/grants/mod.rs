@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 pub use client_auth::ClientCredentials;
 
 use crate::error::{FlowError, OAuthError};
+use crate::events::SecurityEvent;
 use crate::policy::TokenPolicy;
 use crate::ports::{
     AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, PasswordHasher,
@@ -137,6 +138,9 @@ impl TokenService {
             return Err(OAuthError::unauthorized_client(format!(
                 "this client is not allowed to use the {grant} grant"
             ))
+            .with_event(SecurityEvent::ClientRefused {
+                client: client.id.clone(),
+            })
             .into());
         }
         match request {

@@ -2,6 +2,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
+use crate::events::SecurityEvent;
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
 use super::{TokenService, resolve_scope};
@@ -38,6 +39,7 @@ impl TokenService {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts for this login; try again later",
             )
+            .with_event(SecurityEvent::LoginThrottled { user: None })
             .into());
         }
         let user = if login.is_empty() {
@@ -65,7 +67,11 @@ impl TokenService {
             }
             _ => {
                 self.throttle.record_failure(&login, now);
-                Err(refused().into())
+                Err(refused()
+                    .with_event(SecurityEvent::LoginFailed {
+                        user: user.map(|u| u.id),
+                    })
+                    .into())
             }
         }
     }

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
+use crate::events::SecurityEvent;
 use crate::policy::{RefreshMode, TokenPolicy};
 use crate::ports::RotateOutcome;
 use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope};
@@ -129,8 +130,15 @@ pub(super) async fn run(
     for attempt in 0..2 {
         match step {
             RefreshStep::RevokeFamily => {
-                ports.tokens.revoke_family(record.family, now).await?;
-                return Err(replayed().into());
+                let revoked = ports.tokens.revoke_family(record.family, now).await?;
+                return Err(replayed()
+                    .with_event(SecurityEvent::RefreshReplayed {
+                        client: record.client_id.clone(),
+                        user: record.user_id,
+                        family: record.family,
+                        revoked,
+                    })
+                    .into());
             }
             RefreshStep::Keep { scope } => {
                 return finish(

@@ -833,7 +833,7 @@ mod lifecycle {
         );
         assert!(
             w.service
-                .introspect(at, None, t0())
+                .introspect(&c, at, None, t0())
                 .await
                 .unwrap()
                 .is_some()
@@ -844,14 +844,14 @@ mod lifecycle {
             .unwrap();
         assert!(
             w.service
-                .introspect(at, None, t0())
+                .introspect(&c, at, None, t0())
                 .await
                 .unwrap()
                 .is_none()
         );
         let active = w
             .service
-            .introspect(rt.expose(), Some("refresh_token"), t0())
+            .introspect(&c, rt.expose(), Some("refresh_token"), t0())
             .await
             .unwrap()
             .unwrap();
@@ -862,7 +862,7 @@ mod lifecycle {
         w.service.revoke(&c, rt.expose(), None, t0()).await.unwrap();
         assert!(
             w.service
-                .introspect(rt.expose(), None, t0())
+                .introspect(&c, rt.expose(), None, t0())
                 .await
                 .unwrap()
                 .is_none()
@@ -1041,7 +1041,7 @@ async fn introspection_tells_a_clients_own_token_from_a_users() {
         .unwrap();
     let active = w
         .service
-        .introspect(own.access_token.expose(), None, t0())
+        .introspect(&c, own.access_token.expose(), None, t0())
         .await
         .unwrap()
         .unwrap();
@@ -1053,7 +1053,7 @@ async fn introspection_tells_a_clients_own_token_from_a_users() {
         .unwrap();
     let active = w
         .service
-        .introspect(users.access_token.expose(), None, t0())
+        .introspect(&c, users.access_token.expose(), None, t0())
         .await
         .unwrap()
         .unwrap();

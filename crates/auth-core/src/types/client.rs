@@ -155,6 +155,10 @@ pub struct Client {
     /// it only where S256 cannot be used).
     pub allow_plain_pkce: bool,
     pub token_format: TokenFormat,
+    /// As a resource server, the clients whose tokens this client may
+    /// introspect besides its own (RFC 7662 section 4: a protected resource
+    /// learns only about tokens meant for it).
+    pub audiences: Vec<ClientId>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -165,6 +169,12 @@ impl Client {
 
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Whether this client may learn about a token issued to `holder`: its
+    /// own, or one of the audiences it is registered to serve.
+    pub fn serves(&self, holder: &ClientId) -> bool {
+        self.id == *holder || self.audiences.contains(holder)
     }
 
     /// The grant types a client gets when none are named at creation: the

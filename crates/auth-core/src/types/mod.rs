@@ -3,6 +3,7 @@
 mod client;
 mod code;
 mod device;
+mod lifetime;
 mod pkce;
 mod redirect_uri;
 mod scope;
@@ -15,6 +16,7 @@ pub use client::{
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
+pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};

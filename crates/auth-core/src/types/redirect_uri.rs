@@ -1,34 +1,176 @@
-//! Redirection endpoints (RFC 6749 section 3.1.2).
+//! Redirection endpoints (RFC 6749 section 3.1.2), vetted at registration by
+//! the rules of RFC 8252 (native apps) and RFC 9700 section 4.1.
 use std::fmt;
+use std::net::IpAddr;
 
+/// Which rule a refused redirect URI breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectUriError {
-    #[error("redirect URI is not an absolute URI")]
+    #[error("a redirect URI must be an absolute URI")]
     NotAbsolute,
-    #[error("redirect URI must not contain a fragment")]
+    #[error("a redirect URI must not contain a fragment (RFC 6749 section 3.1.2)")]
     Fragment,
+    #[error("a redirect URI must not contain whitespace or control characters")]
+    Whitespace,
+    #[error("the {0}: scheme can run code or read files in a browser: it is never a redirect URI")]
+    DangerousScheme(String),
+    #[error("a redirect URI must not carry a user name or password (user@host)")]
+    UserInfo,
+    #[error(
+        "plain http is allowed only to a loopback IP literal such as http://127.0.0.1/cb or \
+         http://[::1]/cb (RFC 8252 section 7.3; not \"localhost\", section 8.3); use https"
+    )]
+    PlainHttp,
+    #[error("an https redirect URI must name a host")]
+    NoHost,
+    #[error(
+        "the private-use scheme {0:?} is not a reverse domain name such as com.example.app \
+         (RFC 8252 section 7.1)"
+    )]
+    BareScheme(String),
+}
+
+/// What kind of redirection endpoint a URI is (RFC 8252 section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// `https://host/...`.
+    Https,
+    /// `http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`: a native app's
+    /// loopback listener, whose port may change from run to run.
+    Loopback,
+    /// A native app's private-use scheme, `com.example.app:/cb`.
+    PrivateUse,
 }
 
 /// A registered or requested redirect URI. Comparison is exact string
-/// equality of what was registered (RFC 6749 section 3.1.2.3, and the
-/// OAuth 2.0 Security BCP's "exact string matching"); parsing only rejects
-/// what could never be valid.
+/// equality of what was registered (RFC 9700 section 4.1.3), except that a
+/// loopback URI's port may vary (RFC 8252 section 7.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectUri(String);
 
 impl RedirectUri {
+    /// Parses a redirect URI by every rule registration applies, except
+    /// that a private-use scheme need not be a reverse domain name: that
+    /// rule is [`RedirectUri::require_reverse_dns`], which registration
+    /// applies unless the operator names the exception.
     pub fn parse(raw: &str) -> Result<Self, RedirectUriError> {
-        let parsed = url::Url::parse(raw).map_err(|_| RedirectUriError::NotAbsolute)?;
-        if parsed.fragment().is_some() || raw.contains('#') {
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(RedirectUriError::Whitespace);
+        }
+        let url = url::Url::parse(raw).map_err(|_| RedirectUriError::NotAbsolute)?;
+        if url.fragment().is_some() || raw.contains('#') {
             return Err(RedirectUriError::Fragment);
         }
-        // Custom schemes (`myapp://callback`) are allowed for native apps.
-        Ok(Self(raw.to_owned()))
+        let scheme = url.scheme();
+        if matches!(
+            scheme,
+            "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "filesystem"
+        ) {
+            return Err(RedirectUriError::DangerousScheme(scheme.to_owned()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RedirectUriError::UserInfo);
+        }
+        match scheme {
+            "https" if url.host_str().is_none_or(str::is_empty) => Err(RedirectUriError::NoHost),
+            "http" if loopback_ip(&url).is_none() => Err(RedirectUriError::PlainHttp),
+            _ => Ok(Self(raw.to_owned())),
+        }
+    }
+
+    /// A URI as it was stored by an earlier registration, trusted as it is:
+    /// a rule added later must not make an existing client unusable
+    /// (`portcullis migrate` reports such URIs instead).
+    pub fn from_stored(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
+
+    /// RFC 8252 section 7.1: a private-use scheme is a domain name the app's
+    /// publisher controls, reversed (`com.example.app`), so two apps cannot
+    /// claim the same one by accident.
+    pub fn require_reverse_dns(&self) -> Result<(), RedirectUriError> {
+        match (self.kind(), self.scheme()) {
+            (Some(RedirectKind::PrivateUse), Some(scheme)) if !scheme.contains('.') => {
+                Err(RedirectUriError::BareScheme(scheme.to_owned()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn scheme(&self) -> Option<&str> {
+        self.0.split_once(':').map(|(s, _)| s)
+    }
+
+    /// The kind of endpoint, or `None` for a stored URI that no longer
+    /// passes the rules.
+    pub fn kind(&self) -> Option<RedirectKind> {
+        let url = url::Url::parse(&self.0).ok()?;
+        match url.scheme() {
+            "https" => Some(RedirectKind::Https),
+            "http" => loopback_ip(&url).map(|_| RedirectKind::Loopback),
+            _ => Some(RedirectKind::PrivateUse),
+        }
+    }
+
+    /// Whether a requested redirect URI matches this registered one: the
+    /// same string, or for a loopback URI the same string but for the port
+    /// (RFC 8252 section 7.3).
+    pub fn matches(&self, requested: &str) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        if self.kind() != Some(RedirectKind::Loopback) {
+            return false;
+        }
+        let (Ok(mut registered), Ok(mut asked)) =
+            (url::Url::parse(&self.0), url::Url::parse(requested))
+        else {
+            return false;
+        };
+        if asked.as_str() != requested || registered.as_str() != self.0 {
+            // Only URIs in their normal form are compared part by part.
+            return false;
+        }
+        let (Ok(()), Ok(())) = (registered.set_port(None), asked.set_port(None)) else {
+            return false;
+        };
+        registered == asked && asked.username().is_empty() && asked.fragment().is_none()
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The redirect URI a request names, checked against a client's
+    /// registered ones: the URI to redirect to (the requested one, whose
+    /// loopback port may differ from the registration), or why there is
+    /// none. Without `redirect_uri` the request may rely on the only
+    /// registered one (RFC 6749 section 3.1.2.3).
+    pub fn resolve(
+        registered: &[RedirectUri],
+        requested: Option<&str>,
+    ) -> Result<RedirectUri, &'static str> {
+        match requested {
+            Some(uri) => registered
+                .iter()
+                .find(|r| r.matches(uri))
+                .map(|_| Self(uri.to_owned()))
+                .ok_or("The redirect_uri is not registered for this client."),
+            None => match registered {
+                [only] => Ok(only.clone()),
+                _ => Err("The request has no redirect_uri."),
+            },
+        }
+    }
+}
+
+fn loopback_ip(url: &url::Url) -> Option<IpAddr> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    ip.is_loopback().then_some(ip)
 }
 
 impl fmt::Display for RedirectUri {
@@ -41,25 +183,82 @@ impl fmt::Display for RedirectUri {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_absolute_without_fragment() {
-        assert!(RedirectUri::parse("https://app.example/cb").is_ok());
-        assert!(RedirectUri::parse("myapp://callback").is_ok());
-        assert!(RedirectUri::parse("http://127.0.0.1:9000/cb").is_ok());
-        assert_eq!(
-            RedirectUri::parse("/relative").unwrap_err(),
-            RedirectUriError::NotAbsolute
-        );
-        assert_eq!(
-            RedirectUri::parse("https://a.example/cb#x").unwrap_err(),
-            RedirectUriError::Fragment
-        );
+    fn check(raw: &str, expect: Result<(), RedirectUriError>) {
+        assert_eq!(RedirectUri::parse(raw).map(|_| ()), expect, "{raw}");
     }
 
     #[test]
-    fn comparison_is_exact() {
+    fn accepted_kinds() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "http://127.0.0.1:9000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9000/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+            "myapp://callback",
+        ] {
+            check(ok, Ok(()));
+        }
+    }
+
+    #[test]
+    fn refused_kinds_name_their_rule() {
+        use RedirectUriError as E;
+        check("/relative", Err(E::NotAbsolute));
+        check("https://a.example/cb#x", Err(E::Fragment));
+        check("https://a.example/cb#", Err(E::Fragment));
+        check("https://a.example/a b", Err(E::Whitespace));
+        check("https://a.example/a\tb", Err(E::Whitespace));
+        check("https://a.example/a\u{7f}", Err(E::Whitespace));
+        check(
+            "javascript:alert(1)",
+            Err(E::DangerousScheme("javascript".into())),
+        );
+        check("data:text/html,hi", Err(E::DangerousScheme("data".into())));
+        check("file:///etc/passwd", Err(E::DangerousScheme("file".into())));
+        check("https://a@evil.example/cb", Err(E::UserInfo));
+        check("https://a:b@evil.example/cb", Err(E::UserInfo));
+        check("http://app.example/cb", Err(E::PlainHttp));
+        check("http://localhost:9000/cb", Err(E::PlainHttp));
+        check("http://10.0.0.1/cb", Err(E::PlainHttp));
+    }
+
+    #[test]
+    fn private_use_schemes_must_be_reverse_dns() {
+        let bare = RedirectUri::parse("myapp://callback").unwrap();
+        assert_eq!(
+            bare.require_reverse_dns(),
+            Err(RedirectUriError::BareScheme("myapp".into()))
+        );
+        for ok in [
+            "com.example.app:/cb",
+            "https://a.example/cb",
+            "http://127.0.0.1/cb",
+        ] {
+            assert_eq!(
+                RedirectUri::parse(ok).unwrap().require_reverse_dns(),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn comparison_is_exact_but_for_a_loopback_port() {
         let a = RedirectUri::parse("https://app.example/cb").unwrap();
-        let b = RedirectUri::parse("https://app.example/cb/").unwrap();
-        assert_ne!(a, b);
+        assert!(a.matches("https://app.example/cb"));
+        assert!(!a.matches("https://app.example/cb/"));
+        assert!(!a.matches("https://app.example:444/cb"));
+        let l = RedirectUri::parse("http://127.0.0.1/cb").unwrap();
+        assert!(l.matches("http://127.0.0.1:51234/cb"));
+        assert!(l.matches("http://127.0.0.1/cb"));
+        assert!(!l.matches("http://127.0.0.1:51234/cb/other"));
+        assert!(!l.matches("http://127.0.0.2:51234/cb"));
+        assert!(!l.matches("http://127.0.0.1:51234/cb?x=1"));
+        assert!(!l.matches("http://u@127.0.0.1:51234/cb"));
+        assert!(!l.matches("https://127.0.0.1:51234/cb"));
+        let v6 = RedirectUri::parse("http://[::1]:8000/cb").unwrap();
+        assert!(v6.matches("http://[::1]:9/cb"));
     }
 }

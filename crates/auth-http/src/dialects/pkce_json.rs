@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
 use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
-use auth_core::grants::ClientCredentials;
-use auth_core::types::{Email, OpaqueToken, Password, UserId, Username};
+use auth_core::grants::{ClientCredentials, GrantRequest};
+use auth_core::types::{ClientId, Email, OpaqueToken, Password, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -139,25 +139,50 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
-/// `GET /token` with query parameters. The document's refresh request
-/// carries no client id: the token's own client is used, and only a public
-/// one may refresh that way.
+/// `GET /token` with query parameters, as seed 001's document shows it:
+/// the `authorization_code` and `refresh_token` grants of a public client,
+/// nothing else. A URL ends up in logs and browser history, so a secret or
+/// a password in one is refused, as is every other grant. The document's
+/// refresh request carries no client id: the token's own client is used.
 pub(crate) async fn token(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = FormParams::parse(req.query_string().as_bytes())?;
-    let credentials = match crate::client_auth::take(&req, &mut params) {
-        Ok(c) => c,
-        Err(e)
-            if e.code() == auth_core::ErrorCode::InvalidClient
-                && req.headers().get(header::AUTHORIZATION).is_none() =>
-        {
-            refresh_token_client(&state, &params).await?.ok_or(e)?
+    for secret in ["client_secret", "password"] {
+        if params.peek(secret).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "GET /token takes no {secret}: a URL is no place for a secret; use POST /token"
+            ))
+            .into());
         }
-        Err(e) => return Err(e.into()),
-    };
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return Err(OAuthError::invalid_client(
+            "GET /token serves public clients only; a confidential client uses POST /token",
+        )
+        .into());
+    }
     let grant = crate::token::parse_grant(&mut params)?;
+    if !matches!(
+        grant,
+        GrantRequest::AuthorizationCode { .. } | GrantRequest::RefreshToken { .. }
+    ) {
+        return Err(OAuthError::unsupported_grant_type(
+            "GET /token serves only the authorization_code and refresh_token grants",
+        )
+        .into());
+    }
+    let credentials = match params.take("client_id") {
+        Some(id) => ClientCredentials {
+            client_id: ClientId::parse(&id)
+                .map_err(|_| OAuthError::invalid_client("client authentication failed"))?,
+            secret: None,
+        },
+        None => refresh_token_client(&state, &grant).await?.ok_or_else(|| {
+            OAuthError::invalid_client("the request names no client (client_id is missing)")
+        })?,
+    };
     let client = state.tokens.authenticate_client(&credentials).await?;
     let issued = state
         .tokens
@@ -178,19 +203,14 @@ pub(crate) async fn token(
 /// without a secret (so only a public client passes authentication).
 async fn refresh_token_client(
     state: &AppState,
-    params: &FormParams,
+    grant: &GrantRequest,
 ) -> Result<Option<ClientCredentials>, ApiError> {
-    let Some(token) = params.peek("refresh_token") else {
+    let GrantRequest::RefreshToken { refresh_token, .. } = grant else {
         return Ok(None);
     };
-    let ports = state.tokens.ports();
-    let record = ports
-        .tokens
-        .find_refresh(&ports.digest.digest(token))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(record.map(|r| ClientCredentials {
-        client_id: r.client_id,
+    let client_id = state.tokens.refresh_token_client(refresh_token).await?;
+    Ok(client_id.map(|client_id| ClientCredentials {
+        client_id,
         secret: None,
     }))
 }

@@ -46,6 +46,16 @@ async fn find_legacy_client(
     Ok(client.filter(|c| c.legacy_token_redirect))
 }
 
+impl LegacyRequest {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+}
+
 /// Validates a redirect-login request; a refusal is an error page (nothing
 /// is ever redirected to an unverified URI).
 pub(crate) async fn validate(
@@ -68,15 +78,12 @@ pub(crate) async fn validate(
             "The client is not registered here for redirect login.",
         ));
     };
-    let redirect_uri = match pending.request.redirect_uri.as_deref() {
-        Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
-            Some(r) => r.clone(),
-            None => return Ok(page("The redirect_uri is not registered for this client.")),
-        },
-        None => match client.redirect_uris.as_slice() {
-            [only] => only.clone(),
-            _ => return Ok(page("The request has no redirect_uri.")),
-        },
+    let redirect_uri = match RedirectUri::resolve(
+        &client.redirect_uris,
+        pending.request.redirect_uri.as_deref(),
+    ) {
+        Ok(uri) => uri,
+        Err(message) => return Ok(page(message)),
     };
     // The document's clients send `scope=0` or a scope string; anything that
     // is not a valid scope means the client's registered scope.
@@ -201,13 +208,18 @@ fn legacy_error(e: ApiError) -> HttpResponse {
 /// password) or `refresh` (username and refresh token; the refresh token
 /// stays the same).
 pub(crate) async fn token(
-    _req: HttpRequest,
+    req: HttpRequest,
     payload: Payload,
     state: Data<AppState>,
 ) -> HttpResponse {
     match token_inner(payload, &state).await {
         Ok(r) => r,
-        Err(e) => legacy_error(e),
+        Err(e) => {
+            if let Some(event) = e.event() {
+                crate::security::log(event, &req);
+            }
+            legacy_error(e)
+        }
     }
 }
 

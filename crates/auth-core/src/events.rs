@@ -1,0 +1,93 @@
+//! Security events: what happened, in the core's words, for the log. The
+//! core attaches an event to the error it returns (or to the operation's
+//! result); the edges add where the request came from and write it.
+//! An event never holds a secret: no token, code, password or secret.
+use std::fmt;
+
+use crate::types::{ClientId, FamilyId, UserId};
+
+/// One security-relevant happening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// A wrong password, an unknown login, or a disabled account.
+    LoginFailed { user: Option<UserId> },
+    /// Too many failed logins: this one was not even checked.
+    LoginThrottled { user: Option<UserId> },
+    /// A client presented a wrong secret, none, or an unknown id.
+    ClientAuthFailed { client: ClientId },
+    /// A used authorization code came again; what it issued was revoked.
+    CodeReplayed { client: ClientId, user: UserId },
+    /// A rotated refresh token came again; its whole family was revoked.
+    RefreshReplayed {
+        client: ClientId,
+        user: Option<UserId>,
+        family: FamilyId,
+        revoked: u64,
+    },
+    /// A client revoked one of its tokens.
+    TokenRevoked { client: ClientId },
+    /// A client asked for a grant or a dialect it is not registered for.
+    ClientRefused { client: ClientId },
+}
+
+impl SecurityEvent {
+    /// The event's name in the log's `event` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::LoginFailed { .. } => "login_failed",
+            Self::LoginThrottled { .. } => "login_throttled",
+            Self::ClientAuthFailed { .. } => "client_auth_failed",
+            Self::CodeReplayed { .. } => "code_replayed",
+            Self::RefreshReplayed { .. } => "refresh_replayed",
+            Self::TokenRevoked { .. } => "token_revoked",
+            Self::ClientRefused { .. } => "client_refused",
+        }
+    }
+
+    pub fn client_id(&self) -> Option<&ClientId> {
+        match self {
+            Self::LoginFailed { .. } | Self::LoginThrottled { .. } => None,
+            Self::ClientAuthFailed { client }
+            | Self::CodeReplayed { client, .. }
+            | Self::RefreshReplayed { client, .. }
+            | Self::TokenRevoked { client }
+            | Self::ClientRefused { client } => Some(client),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::LoginFailed { user }
+            | Self::LoginThrottled { user }
+            | Self::RefreshReplayed { user, .. } => *user,
+            Self::CodeReplayed { user, .. } => Some(*user),
+            Self::ClientAuthFailed { .. }
+            | Self::TokenRevoked { .. }
+            | Self::ClientRefused { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for SecurityEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LoginFailed { .. } => f.write_str("a login failed"),
+            Self::LoginThrottled { .. } => f.write_str("a login was refused by the throttle"),
+            Self::ClientAuthFailed { .. } => f.write_str("client authentication failed"),
+            Self::CodeReplayed { .. } => {
+                f.write_str("an authorization code was presented again; what it issued was revoked")
+            }
+            Self::RefreshReplayed {
+                family, revoked, ..
+            } => write!(
+                f,
+                "a rotated refresh token was presented again; family {} revoked ({revoked} tokens)",
+                family.as_uuid()
+            ),
+            Self::TokenRevoked { .. } => f.write_str("a client revoked a token"),
+            Self::ClientRefused { .. } => {
+                f.write_str("a client asked for something it is not registered for")
+            }
+        }
+    }
+}

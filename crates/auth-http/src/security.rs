@@ -1,0 +1,61 @@
+//! Security events: one structured log line, under the `security` target,
+//! for every refusal or change that an operator may need to trace. The core
+//! names what happened (attached to its error); this module adds where the
+//! request came from and logs it once, after the response is built.
+//! Nothing secret is ever a field: no token, code, password or secret.
+use std::future::Future;
+
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use auth_core::events::SecurityEvent;
+
+/// The address of the connection's peer, as the log names it. A forwarded
+/// header is not trusted: any client can write one.
+pub(crate) fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
+/// An event waiting in a response's extensions to be logged.
+struct Pending(SecurityEvent);
+
+/// Attaches `event` to `response`; [`logged`] writes it with the peer.
+pub(crate) fn attach(response: &mut HttpResponse, event: SecurityEvent) {
+    response.extensions_mut().insert(Pending(event));
+}
+
+/// Middleware body for `App::wrap_fn`: logs the event a response carries.
+pub fn logged<S, B>(
+    req: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    let call = service.call(req);
+    async move {
+        let mut response = call.await?;
+        let event = response.response_mut().extensions_mut().remove::<Pending>();
+        if let Some(Pending(event)) = event {
+            log(&event, response.request());
+        }
+        Ok(response)
+    }
+}
+
+/// Writes one event.
+pub(crate) fn log(event: &SecurityEvent, req: &HttpRequest) {
+    let client_id = event.client_id().map(|c| c.as_str().to_owned());
+    let user_id = event.user_id().map(|u| u.to_string());
+    tracing::warn!(
+        target: "security",
+        event = event.name(),
+        client_id = client_id.as_deref(),
+        user_id = user_id.as_deref(),
+        peer = %peer(req),
+        path = req.path(),
+        "{event}"
+    );
+}
