@@ -6,10 +6,10 @@ use portcullis_tests::{
     param,
 };
 
-const VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+pub(crate) const VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
 const CHALLENGE: &str = "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es";
 
-fn authorize_path(client: &str, redirect: &str, state: &str) -> String {
+pub(crate) fn authorize_path(client: &str, redirect: &str, state: &str) -> String {
     let q = serde_urlencoded_pairs(&[
         ("client_id", client),
         ("response_type", "code"),
@@ -28,7 +28,7 @@ fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-fn with(fields: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn with(fields: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut f = fields;
     f.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     f
@@ -51,7 +51,7 @@ async fn setup(db: ScratchDb, first_party: bool) -> (TestApp, String) {
 }
 
 /// Logs in through the hosted page; returns the redirect the login answered.
-async fn log_in(app: &TestApp, b: &reqwest::Client, path: &str) -> Reply {
+pub(crate) async fn log_in(app: &TestApp, b: &reqwest::Client, path: &str) -> Reply {
     let page = app.get_with(b, path).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("autocomplete=\"current-password\""));
@@ -62,7 +62,7 @@ async fn log_in(app: &TestApp, b: &reqwest::Client, path: &str) -> Reply {
     app.post_with(b, "/login", &form).await
 }
 
-async fn redeem(app: &TestApp, client: &str, code: &str, verifier: &str) -> Reply {
+pub(crate) async fn redeem(app: &TestApp, client: &str, code: &str, verifier: &str) -> Reply {
     app.post_form(
         "/token",
         None,

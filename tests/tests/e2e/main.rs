@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server over HTTP, on SQLite and PostgreSQL.
 mod architecture;
 mod bad_input;
+mod boundaries;
 mod browser;
 mod concurrency;
 mod device;
