@@ -7,7 +7,7 @@ use portcullis_tests::{
     on_both_backends, param,
 };
 
-use crate::browser::{VERIFIER, authorize_path, log_in, redeem, with};
+use crate::browser::{VERIFIER, authorize_path, log_in, with};
 
 async fn get_token(app: &TestApp, query: &str, basic: Option<(&str, &str)>) -> Reply {
     let mut req = app.http.get(app.url(&format!("/token?{query}")));

@@ -62,7 +62,7 @@ pub(crate) async fn log_in(app: &TestApp, b: &reqwest::Client, path: &str) -> Re
     app.post_with(b, "/login", &form).await
 }
 
-pub(crate) async fn redeem(app: &TestApp, client: &str, code: &str, verifier: &str) -> Reply {
+async fn redeem(app: &TestApp, client: &str, code: &str, verifier: &str) -> Reply {
     app.post_form(
         "/token",
         None,
