@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use auth_core::accounts::{ClientSpec, UserSpec, register_client, register_user};
+use auth_core::accounts::{
+    ClientSpec, UserSpec, register_client, register_user, set_user_disabled,
+};
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
 use auth_core::types::{
@@ -173,6 +175,18 @@ enum UserCommand {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Disable an account: it signs in nowhere, its sessions end, its refresh
+    /// tokens are revoked and its access tokens are refused.
+    Disable {
+        /// Username, email or user id.
+        who: String,
+    },
+    /// Enable a disabled account again (its old sessions and refresh tokens
+    /// stay ended).
+    Enable {
+        /// Username, email or user id.
+        who: String,
     },
 }
 
@@ -396,6 +410,20 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
                     );
                 }
             }
+            Ok(())
+        }
+        UserCommand::Disable { who } | UserCommand::Enable { who } => {
+            let disable = matches!(cmd, UserCommand::Disable { .. });
+            let user = set_user_disabled(services.tokens.ports(), who, disable, clock.now())
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let (event, done) = if disable {
+                ("account_disabled", "disabled")
+            } else {
+                ("account_enabled", "enabled")
+            };
+            tracing::warn!(target: "security", event, user_id = %user.id, "an operator {done} an account");
+            println!("{} {done}", user.id);
             Ok(())
         }
     }

@@ -336,3 +336,39 @@ fn keys_are_sealed_under_a_generated_key_file_and_rotate() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn user_disable_and_enable_by_name_email_or_id() {
+    let cli = Cli::new();
+    let created = cli.ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--password-stdin",
+        ],
+        Some("correct-horse"),
+    );
+    let id = created.trim().trim_start_matches("user_id: ").to_owned();
+    let state = || {
+        let list = cli.ok(&["user", "list", "--json"], None);
+        let row: serde_json::Value = serde_json::from_str(list.lines().next().unwrap()).unwrap();
+        row["disabled"].as_bool().unwrap()
+    };
+    assert!(
+        cli.ok(&["user", "disable", "alice@example.org"], None)
+            .contains("disabled")
+    );
+    assert!(state());
+    cli.ok(&["user", "enable", &id], None);
+    assert!(!state());
+    cli.ok(&["user", "disable", "ALICE"], None);
+    assert!(state());
+    let out = cli.run(&["user", "enable", "nobody"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account is named"));
+    assert!(state(), "an unknown name changed nothing");
+}

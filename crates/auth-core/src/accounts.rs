@@ -136,6 +136,38 @@ pub async fn register_client(
     Ok((client, secret))
 }
 
+/// Finds an account by username, email or id, as an operator names it.
+pub async fn find_user(ports: &Ports, who: &str) -> Result<Option<User>, FlowError> {
+    if let Ok(id) = who.parse::<uuid::Uuid>() {
+        if let Some(user) = ports.users.find_by_id(UserId::new(id)).await? {
+            return Ok(Some(user));
+        }
+    }
+    Ok(ports
+        .users
+        .find_by_login(&who.trim().to_lowercase())
+        .await?)
+}
+
+/// Disables or enables the account `who` names. A disabled account signs in
+/// nowhere: its sessions end and its refresh tokens are revoked at once, and
+/// every check of its access tokens, codes and device approvals refuses it
+/// while it stays disabled. `None` when no account has that name.
+pub async fn set_user_disabled(
+    ports: &Ports,
+    who: &str,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, FlowError> {
+    let Some(user) = find_user(ports, who).await? else {
+        return Ok(None);
+    };
+    if !ports.users.set_disabled(user.id, disabled, now).await? {
+        return Ok(None);
+    }
+    Ok(Some(User { disabled, ..user }))
+}
+
 /// What registering a user takes, already parsed.
 #[derive(Debug, Clone)]
 pub struct UserSpec {

@@ -89,6 +89,16 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     async fn list(&self) -> Result<Vec<User>, StoreError>;
+    /// Disables or enables an account in one atomic step. Disabling also
+    /// ends its browser sessions and revokes its refresh tokens at `now`, so
+    /// enabling it again brings none of them back. `false` when no such
+    /// user exists.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -42,16 +42,12 @@ pub(crate) async fn introspect(
         .await?
     {
         Some(active) => {
-            let username = match active.user_id {
-                Some(id) => state.user(id).await?.map(|u| u.username.to_string()),
-                None => None,
-            };
             json!({
                 "active": true,
                 "scope": active.scope.to_string(),
                 "client_id": active.client_id,
                 "sub": active.subject,
-                "username": username,
+                "username": active.username,
                 "exp": active.expires_at.timestamp(),
                 "iat": active.issued_at.timestamp(),
                 "iss": state.tokens.issuer(),

@@ -182,6 +182,17 @@ pub(super) async fn poll(
             .into())
         }
         PollStep::Issue { user } => {
+            // An approval by an account disabled since is not redeemed.
+            match ports.users.find_by_id(user).await? {
+                Some(u) if !u.disabled => {}
+                _ => {
+                    return Err(OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        "the account that approved this device is disabled",
+                    )
+                    .into());
+                }
+            }
             if !ports.devices.redeem_device(&digest).await? {
                 return Err(OAuthError::invalid_grant("the device code was already used").into());
             }

@@ -50,6 +50,17 @@ impl UserRepository for Users {
     async fn list(&self) -> Result<Vec<User>, StoreError> {
         Ok(self.0.lock().unwrap().clone())
     }
+    /// Only the flag: sessions and tokens live in other fakes.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut users = self.0.lock().unwrap();
+        let found = users.iter_mut().find(|u| u.id == id);
+        Ok(found.map(|u| u.disabled = disabled).is_some())
+    }
 }
 
 #[derive(Default)]

@@ -36,6 +36,8 @@ pub struct ActiveToken {
     pub client_id: String,
     pub subject: String,
     pub user_id: Option<UserId>,
+    /// The owner's username, for a user's token.
+    pub username: Option<String>,
     pub scope: Scope,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -95,9 +97,20 @@ impl TokenService {
             .into());
         }
         let found = self.active_token(token, hint, now).await?;
-        Ok(found.filter(|active| {
+        let Some(mut active) = found.filter(|active| {
             ClientId::parse(&active.client_id).is_ok_and(|holder| caller.serves(&holder))
-        }))
+        }) else {
+            return Ok(None);
+        };
+        // A user's token is active only while the account exists and is
+        // enabled.
+        if let Some(id) = active.user_id {
+            match self.ports.users.find_by_id(id).await? {
+                Some(user) if !user.disabled => active.username = Some(user.username.to_string()),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(active))
     }
 
     /// The facts of an active token, whoever holds it.
@@ -126,6 +139,7 @@ impl TokenService {
                             c.subject.parse().ok().map(UserId::new)
                         },
                         subject: c.subject,
+                        username: None,
                         scope: c.scope,
                         issued_at: c.issued_at,
                         expires_at: c.expires_at,
@@ -144,6 +158,7 @@ impl TokenService {
                                     .user_id
                                     .map_or_else(|| r.client_id.to_string(), |u| u.to_string()),
                                 user_id: r.user_id,
+                                username: None,
                                 scope: r.scope,
                                 issued_at: r.issued_at,
                                 expires_at: r.expires_at,

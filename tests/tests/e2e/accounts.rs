@@ -1,0 +1,113 @@
+//! Disabling an account (`portcullis user disable|enable`): it signs in
+//! nowhere, its tokens and sessions are refused, its device approvals are
+//! not redeemed; enabling it brings none of them back.
+use auth_core::accounts::set_user_disabled;
+use auth_core::ports::Clock as _;
+use chrono::Duration;
+use portcullis_tests::{
+    ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, on_both_backends,
+};
+
+use crate::browser::{authorize_path, log_in, with};
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+async fn disable(app: &TestApp, who: &str, disabled: bool) {
+    let done = set_user_disabled(app.services.tokens.ports(), who, disabled, app.clock.now())
+        .await
+        .unwrap();
+    assert!(done.is_some_and(|u| u.disabled == disabled));
+}
+
+async fn password_grant(app: &TestApp, id: &str, secret: &str) -> Reply {
+    app.post_form(
+        "/token",
+        Some((id, secret)),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "correct-horse"),
+        ],
+    )
+    .await
+}
+
+async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> bool {
+    let r = app
+        .post_form("/introspect", Some((id, secret)), &[("token", token)])
+        .await;
+    r.body["active"].as_bool().unwrap()
+}
+
+on_both_backends! {
+    a_disabled_account_signs_in_nowhere => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup { reference_tokens: false, ..Default::default() }).await;
+        let secret = secret.unwrap();
+        let (reference, reference_secret) = app.client(ClientSetup { reference_tokens: true, ..Default::default() }).await;
+        let reference_secret = reference_secret.unwrap();
+        let (web, _) = app.client(ClientSetup {
+            public: true, grants: &["authorization_code"], redirect_uris: &["myapp://callback"], ..Default::default()
+        }).await;
+        let (device, _) = app.client(ClientSetup { public: true, grants: &[DEVICE_GRANT], ..Default::default() }).await;
+        app.user("michael", None, "correct-horse").await;
+        app.user("alice", Some("alice@example.org"), "correct-horse").await;
+
+        let t = password_grant(&app, &id, &secret).await;
+        let (at, rt) = (t.str("access_token").to_owned(), t.str("refresh_token").to_owned());
+        let r = password_grant(&app, &reference, &reference_secret).await;
+        let reference_at = r.str("access_token").to_owned();
+        // A browser session, and a device approved but not yet redeemed.
+        let b = browser();
+        let page = app.get_with(&b, &authorize_path(&web, "myapp://callback", "s")).await;
+        let form = with(hidden_fields(&page.text), &[("username", "alice"), ("password", "correct-horse")]);
+        assert_eq!(app.post_with(&b, "/login", &form).await.status, 303);
+        let started = app.post_form("/device_authorization", None, &[("client_id", device.as_str())]).await;
+        let device_code = started.str("device_code").to_owned();
+        let page = app.get_with(&b, &format!("/device?user_code={}", started.str("user_code"))).await;
+        let r = app.post_with(&b, "/device", &with(hidden_fields(&page.text), &[("user_code", started.str("user_code")), ("decision", "allow")])).await;
+        assert!(r.text.contains("Device connected"), "{}", r.text);
+
+        disable(&app, "alice@example.org", true).await;
+        let refused = password_grant(&app, &id, &secret).await;
+        assert_eq!((refused.status, refused.error()), (400, "invalid_grant"));
+        let r = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"));
+        assert!(!introspect(&app, &id, &secret, &at).await, "PASETO access token");
+        assert!(!introspect(&app, &id, &secret, &rt).await, "refresh token");
+        assert!(!introspect(&app, &reference, &reference_secret, &reference_at).await, "reference token");
+        for token in [&at, &reference_at] {
+            let me = app.get_bearer("/userinfo", token).await;
+            assert_eq!(me.status, 401);
+            assert!(me.header("www-authenticate").unwrap().contains("invalid_token"));
+        }
+        // The SSO session is gone: /authorize shows the login page again.
+        let page = app.get_with(&b, &authorize_path(&web, "myapp://callback", "s")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("name=\"password\""), "the login page, not a code");
+        app.clock.advance(Duration::seconds(10));
+        let poll = app.post_form("/token", None, &[("grant_type", DEVICE_GRANT), ("client_id", &device), ("device_code", &device_code)]).await;
+        assert_eq!((poll.status, poll.error()), (400, "access_denied"), "{}", poll.text);
+        // The hosted login refuses it too, with the same words as a wrong
+        // password; another account is not affected.
+        let fresh = browser();
+        let page = app.get_with(&fresh, &authorize_path(&web, "myapp://callback", "s")).await;
+        let form = with(hidden_fields(&page.text), &[("username", "alice"), ("password", "correct-horse")]);
+        let r = app.post_with(&fresh, "/login", &form).await;
+        assert_eq!(r.status, 401);
+        assert!(r.text.contains("The username or password is incorrect."));
+        let r = log_in(&app, &browser(), &authorize_path(&web, "myapp://callback", "s")).await;
+        assert_eq!(r.status, 303, "michael still signs in");
+
+        // Enabled again: a new sign-in works; the old refresh token stays revoked.
+        disable(&app, "alice", false).await;
+        assert_eq!(password_grant(&app, &id, &secret).await.status, 200);
+        let r = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+        assert_eq!(r.status, 400, "revoked at disabling");
+        let page = app.get_with(&b, &authorize_path(&web, "myapp://callback", "s")).await;
+        assert!(page.text.contains("name=\"password\""), "the old session stays ended");
+        // Unknown names change nothing.
+        let none = set_user_disabled(app.services.tokens.ports(), "nobody", true, app.clock.now()).await.unwrap();
+        assert!(none.is_none());
+    };
+}
