@@ -506,6 +506,14 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     out
 }
 
+/// A page's CSRF field alone, for a form whose other fields the test sets.
+pub fn csrf_field(html: &str) -> Vec<(String, String)> {
+    hidden_fields(html)
+        .into_iter()
+        .filter(|(k, _)| k == "csrf_token")
+        .collect()
+}
+
 /// The `Location` of a redirect, parsed.
 pub fn location(reply: &Reply) -> url::Url {
     let loc = reply

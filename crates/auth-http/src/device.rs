@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
+use auth_core::grants::device_code::DeviceApproval;
 use auth_core::types::{Scope, UserCode, UserId};
 use serde::Serialize;
 use serde_json::json;
@@ -55,7 +56,11 @@ struct DevicePage<'a> {
     heading: &'static str,
     message: Option<&'a str>,
     failed: bool,
+    /// The code entry form.
     show_form: bool,
+    /// The approval question: which client asks, and for what.
+    client_name: Option<String>,
+    scopes: Vec<String>,
     username: String,
     user_code: &'a str,
     csrf: String,
@@ -96,28 +101,110 @@ async fn login_first(
     crate::hosted::login_form(req, state, &pending).await
 }
 
-/// `GET /device`: the code entry page.
+fn entry_form(message: Option<&'static str>, status: StatusCode) -> DevicePage<'static> {
+    DevicePage {
+        heading: "Connect a device",
+        message,
+        failed: message.is_some(),
+        show_form: status != StatusCode::TOO_MANY_REQUESTS,
+        ..DevicePage::default()
+    }
+}
+
+/// Looks a typed code up for `user`. Wrong codes count against the user:
+/// after five within fifteen minutes, entry is refused for the rest of the
+/// window, so the 34-bit code space cannot be searched.
+async fn look_up(
+    state: &AppState,
+    user: UserId,
+    typed: &str,
+) -> Result<Result<(UserCode, DeviceApproval), (&'static str, StatusCode)>, ApiError> {
+    let now = state.clock.now();
+    let key = format!("device-code:{user}");
+    if state.device_code_throttle.is_blocked(&key, now) {
+        return Ok(Err((
+            "Too many wrong codes. Wait a few minutes and try again.",
+            StatusCode::TOO_MANY_REQUESTS,
+        )));
+    }
+    let found = match UserCode::parse(typed) {
+        Some(code) => state
+            .tokens
+            .find_user_code(&code, now)
+            .await?
+            .map(|approval| (code, approval)),
+        None => None,
+    };
+    Ok(found.ok_or_else(|| {
+        state.device_code_throttle.record_failure(&key, now);
+        (
+            "That code is not valid or has expired. Check the code on your device.",
+            StatusCode::BAD_REQUEST,
+        )
+    }))
+}
+
+/// The approval question for a found code.
+fn question(code: &UserCode, approval: DeviceApproval) -> (String, DevicePage<'static>) {
+    let page = DevicePage {
+        heading: "Allow this device?",
+        client_name: Some(approval.client_name),
+        scopes: approval.scope.iter().map(str::to_owned).collect(),
+        ..DevicePage::default()
+    };
+    (code.display(), page)
+}
+
+/// Shows the question for `typed`, or the entry form with why not.
+async fn ask(
+    req: &HttpRequest,
+    state: &AppState,
+    user: UserId,
+    typed: &str,
+) -> Result<HttpResponse, ApiError> {
+    match look_up(state, user, typed).await? {
+        Ok((code, approval)) => {
+            let (display, fill) = question(&code, approval);
+            let fill = DevicePage {
+                user_code: &display,
+                ..fill
+            };
+            page(req, state, StatusCode::OK, user, fill).await
+        }
+        Err((message, status)) => {
+            page(req, state, status, user, entry_form(Some(message), status)).await
+        }
+    }
+}
+
+/// `GET /device`: the code entry page, or with `user_code` (the
+/// `verification_uri_complete`) the approval question at once.
 pub(crate) async fn page_get(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = FormParams::parse(req.query_string().as_bytes())?;
-    let user_code = params.take("user_code");
+    let user_code = params.take("user_code").filter(|c| !c.is_empty());
     let Some(user) = current_user(&req, &state).await? else {
         return Ok(login_first(&req, &state, user_code).await);
     };
-    let fill = DevicePage {
-        heading: "Connect a device",
-        show_form: true,
-        user_code: user_code.as_deref().unwrap_or(""),
-        ..DevicePage::default()
-    };
-    page(&req, &state, StatusCode::OK, user, fill).await
+    match user_code {
+        Some(typed) => ask(&req, &state, user, &typed).await,
+        None => {
+            page(
+                &req,
+                &state,
+                StatusCode::OK,
+                user,
+                entry_form(None, StatusCode::OK),
+            )
+            .await
+        }
+    }
 }
 
-/// `POST /device`: the user's decision on a code. Wrong codes count
-/// against the user: after five within fifteen minutes, entry is refused
-/// for the rest of the window, so the 34-bit code space cannot be searched.
+/// `POST /device`: a typed code (answered with the approval question), or
+/// the user's decision on it (answered with the decision actually stored).
 pub(crate) async fn page_post(
     req: HttpRequest,
     payload: Payload,
@@ -129,51 +216,48 @@ pub(crate) async fn page_post(
     let Some(user) = current_user(&req, &state).await? else {
         return Ok(login_first(&req, &state, Some(typed)).await);
     };
-    let now = state.clock.now();
-    let key = format!("device-code:{user}");
-    let retry = |message: &'static str, status: StatusCode| DevicePage {
-        heading: "Connect a device",
-        message: Some(message),
-        failed: true,
-        show_form: status != StatusCode::TOO_MANY_REQUESTS,
-        ..DevicePage::default()
+    let allow = match decision.as_deref() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return ask(&req, &state, user, &typed).await,
     };
-    if state.device_code_throttle.is_blocked(&key, now) {
-        let fill = retry(
-            "Too many wrong codes. Wait a few minutes and try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-        return page(&req, &state, StatusCode::TOO_MANY_REQUESTS, user, fill).await;
-    }
-    let found = match UserCode::parse(&typed) {
-        Some(code) => state.tokens.find_user_code(&code, now).await?.map(|_| code),
-        None => None,
+    let code = match look_up(&state, user, &typed).await? {
+        Ok((code, _)) => code,
+        Err((message, status)) => {
+            return page(
+                &req,
+                &state,
+                status,
+                user,
+                entry_form(Some(message), status),
+            )
+            .await;
+        }
     };
-    let Some(code) = found else {
-        state.device_code_throttle.record_failure(&key, now);
-        let fill = retry(
-            "That code is not valid or has expired. Check the code on your device.",
-            StatusCode::BAD_REQUEST,
-        );
-        return page(&req, &state, StatusCode::BAD_REQUEST, user, fill).await;
-    };
-    let allow = decision.as_deref() == Some("allow");
-    state
+    let decided = state
         .tokens
-        .decide_device(&code, allow.then_some(user), now)
+        .decide_device(&code, allow.then_some(user), state.clock.now())
         .await?;
-    let fill = DevicePage {
-        heading: if allow {
-            "Device connected"
-        } else {
-            "Request denied"
+    let fill = match (decided, allow) {
+        (true, true) => DevicePage {
+            heading: "Device connected",
+            message: Some("You can return to your device; it signs in within a few seconds."),
+            ..DevicePage::default()
         },
-        message: Some(if allow {
-            "You can return to your device; it signs in within a few seconds."
-        } else {
-            "The device was not given access."
-        }),
-        ..DevicePage::default()
+        (true, false) => DevicePage {
+            heading: "Request denied",
+            message: Some("The device was not given access."),
+            ..DevicePage::default()
+        },
+        // Another tab or person decided first, or the code expired.
+        (false, _) => DevicePage {
+            heading: "Nothing was changed",
+            message: Some(
+                "This code was already decided or has expired; your choice was not recorded.",
+            ),
+            failed: true,
+            ..DevicePage::default()
+        },
     };
     page(&req, &state, StatusCode::OK, user, fill).await
 }

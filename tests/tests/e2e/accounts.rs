@@ -65,7 +65,7 @@ on_both_backends! {
         let started = app.post_form("/device_authorization", None, &[("client_id", device.as_str())]).await;
         let device_code = started.str("device_code").to_owned();
         let page = app.get_with(&b, &format!("/device?user_code={}", started.str("user_code"))).await;
-        let r = app.post_with(&b, "/device", &with(hidden_fields(&page.text), &[("user_code", started.str("user_code")), ("decision", "allow")])).await;
+        let r = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", started.str("user_code")), ("decision", "allow")])).await;
         assert!(r.text.contains("Device connected"), "{}", r.text);
 
         disable(&app, "alice@example.org", true).await;

@@ -93,9 +93,18 @@ on_both_backends! {
         let b = browser();
         let page = sign_in_at(&app, &b, &format!("/device?user_code={user_code}")).await;
         assert!(page.text.contains(&format!("value=\"{user_code}\"")), "{}", page.text);
-        let r = app.post_with(&b, "/device", &with(hidden_fields(&page.text), &[("user_code", &user_code.to_lowercase()), ("decision", "allow")])).await;
+        // RFC 8628 section 5.4: the page names the client and the scope first.
+        assert!(page.text.contains("<strong>test client</strong>"), "{}", page.text);
+        assert!(page.text.contains("<li>read</li>"), "{}", page.text);
+        // Typing the code on the entry form leads to the same question.
+        let typed = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", &user_code.to_lowercase())])).await;
+        assert!(typed.text.contains("Allow this device?") && typed.text.contains("test client"), "{}", typed.text);
+        let r = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", &user_code.to_lowercase()), ("decision", "allow")])).await;
         assert_eq!(r.status, 200);
         assert!(r.text.contains("Device connected"), "{}", r.text);
+        // Deciding again reports that nothing was stored.
+        let again = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", &user_code), ("decision", "deny")])).await;
+        assert!(!again.text.contains("Request denied"), "{}", again.text);
 
         app.clock.advance(Duration::seconds(10));
         let t = poll(&app, &client, &device_code).await;
@@ -113,7 +122,7 @@ on_both_backends! {
         // Denied.
         let s = start(&app, &client).await;
         let page = sign_in_at(&app, &b, "/device").await;
-        let r = app.post_with(&b, "/device", &with(hidden_fields(&page.text), &[("user_code", s.str("user_code")), ("decision", "deny")])).await;
+        let r = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", s.str("user_code")), ("decision", "deny")])).await;
         assert!(r.text.contains("Request denied"));
         assert_eq!(poll(&app, &client, s.str("device_code")).await.error(), "access_denied");
         // Expired.

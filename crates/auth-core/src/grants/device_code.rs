@@ -119,14 +119,26 @@ impl TokenService {
         &self,
         code: &UserCode,
         now: DateTime<Utc>,
-    ) -> Result<Option<DeviceAuthorization>, FlowError> {
+    ) -> Result<Option<DeviceApproval>, FlowError> {
         let digest = self.ports.digest.digest(code.normalised());
-        Ok(self
+        let pending = self
             .ports
             .devices
             .find_by_user_code(&digest)
             .await?
-            .filter(|d| d.status == DeviceStatus::Pending && d.expires_at > now))
+            .filter(|d| d.status == DeviceStatus::Pending && d.expires_at > now);
+        let Some(pending) = pending else {
+            return Ok(None);
+        };
+        // RFC 8628 section 5.4: the user is shown which client asks, and for
+        // what, before deciding.
+        let Some(client) = self.ports.clients.find(&pending.client_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(DeviceApproval {
+            client_name: client.name,
+            scope: pending.scope,
+        }))
     }
 
     /// The signed-in user's decision on a user code; `false` if the code is
@@ -148,6 +160,13 @@ impl TokenService {
             .decide_device(&digest, decision, now)
             .await?)
     }
+}
+
+/// What a user is asked to approve for a pending device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApproval {
+    pub client_name: String,
+    pub scope: Scope,
 }
 
 pub(super) async fn poll(
