@@ -52,7 +52,7 @@ impl Services {
             devices: shared.clone(),
             sessions: shared,
             hasher: Arc::new(hasher),
-            codec: Arc::new(PasetoCodec::new(ring.clone())),
+            codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };

@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn primitives(c: &mut Criterion) {
     let now = Utc::now();
     let key = generate_signing_key(now, now).unwrap();
-    let codec = PasetoCodec::new(KeyRing::load(&[key]).unwrap());
+    let codec = PasetoCodec::new(KeyRing::load(&[key]).unwrap(), "http://127.0.0.1:8080");
     let claims = AccessClaims {
         issuer: "http://127.0.0.1:8080".into(),
         subject: "0190a8f0-0000-7000-8000-000000000000".into(),

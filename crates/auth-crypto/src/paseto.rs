@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
 use auth_core::types::{AccessClaims, ClientId, OpaqueToken, Scope, SigningKey};
-use auth_verifier::{KeySet, Rejection};
+use auth_verifier::{Expected, KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
 use pasetors::footer::Footer;
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
@@ -162,11 +162,16 @@ impl KeyRing {
 #[derive(Clone)]
 pub struct PasetoCodec {
     ring: KeyRing,
+    /// Tokens of another issuer are refused, even signed by a known key.
+    expected: Expected,
 }
 
 impl PasetoCodec {
-    pub fn new(ring: KeyRing) -> Self {
-        Self { ring }
+    pub fn new(ring: KeyRing, issuer: &str) -> Self {
+        Self {
+            ring,
+            expected: Expected::issuer(issuer),
+        }
     }
 }
 
@@ -214,12 +219,17 @@ impl TokenCodec for PasetoCodec {
                 Ok(c)
             };
         }
-        let c = ring.verifier.verify(token, now).map_err(|r| match r {
-            Rejection::Malformed => TokenRejection::Malformed,
-            Rejection::UnknownKey => TokenRejection::UnknownKey,
-            Rejection::Invalid => TokenRejection::Invalid,
-            Rejection::Expired => TokenRejection::Expired,
-        })?;
+        let c = ring
+            .verifier
+            .verify(token, &self.expected, now)
+            .map_err(|r| match r {
+                Rejection::Malformed => TokenRejection::Malformed,
+                Rejection::UnknownKey => TokenRejection::UnknownKey,
+                Rejection::Invalid | Rejection::WrongIssuer | Rejection::WrongAudience => {
+                    TokenRejection::Invalid
+                }
+                Rejection::Expired => TokenRejection::Expired,
+            })?;
         let claims = AccessClaims {
             issuer: c.issuer,
             subject: c.subject,
@@ -260,9 +270,11 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
     }
 
+    const ISSUER: &str = "http://127.0.0.1:8080";
+
     fn claims() -> AccessClaims {
         AccessClaims {
-            issuer: "http://127.0.0.1:8080".into(),
+            issuer: ISSUER.into(),
             subject: "user-1".into(),
             client_id: ClientId::parse("app").unwrap(),
             scope: Scope::parse("read write").unwrap(),
@@ -277,12 +289,18 @@ mod tests {
         let key = generate_signing_key(t0(), t0()).unwrap();
         assert!(key.key_id.starts_with("k4.pid."));
         assert!(key.public_paserk.starts_with("k4.public."));
-        let codec = PasetoCodec::new(KeyRing::load(std::slice::from_ref(&key)).unwrap());
+        let codec = PasetoCodec::new(KeyRing::load(std::slice::from_ref(&key)).unwrap(), ISSUER);
         let c = claims();
         let token = codec.issue(&c).unwrap();
         assert!(token.starts_with("v4.public."));
         assert_eq!(codec.verify(&token, t0()).unwrap(), c);
         assert_eq!(codec.public_keys()[0].key_id, key.key_id);
+        // The same key, but a server of another issuer: refused.
+        let elsewhere = PasetoCodec::new(
+            KeyRing::load(std::slice::from_ref(&key)).unwrap(),
+            "https://x.example",
+        );
+        assert_eq!(elsewhere.verify(&token, t0()), Err(TokenRejection::Invalid));
     }
 
     #[test]
@@ -290,7 +308,7 @@ mod tests {
         let old = generate_signing_key(t0(), t0()).unwrap();
         let new = generate_signing_key(t0(), t0()).unwrap();
         let stranger = generate_signing_key(t0(), t0()).unwrap();
-        let codec = PasetoCodec::new(KeyRing::load(&[new.clone(), old.clone()]).unwrap());
+        let codec = PasetoCodec::new(KeyRing::load(&[new.clone(), old.clone()]).unwrap(), ISSUER);
         let token = codec.issue(&claims()).unwrap();
         assert_eq!(
             codec.verify(&token, t0() + Duration::hours(1)),
@@ -301,11 +319,11 @@ mod tests {
             Err(TokenRejection::Malformed)
         );
         // Signed by a key the ring does not hold.
-        let foreign = PasetoCodec::new(KeyRing::load(&[stranger]).unwrap());
+        let foreign = PasetoCodec::new(KeyRing::load(&[stranger]).unwrap(), ISSUER);
         let t = foreign.issue(&claims()).unwrap();
         assert_eq!(codec.verify(&t, t0()), Err(TokenRejection::UnknownKey));
         // Signed by the old key: still verifies while it is in the ring.
-        let by_old = PasetoCodec::new(KeyRing::load(&[old]).unwrap());
+        let by_old = PasetoCodec::new(KeyRing::load(&[old]).unwrap(), ISSUER);
         let t = by_old.issue(&claims()).unwrap();
         assert!(codec.verify(&t, t0()).is_ok());
         // A tampered payload fails the signature.
@@ -319,7 +337,7 @@ mod tests {
     fn remembered_tokens_still_expire_and_go_with_their_ring() {
         let key = generate_signing_key(t0(), t0()).unwrap();
         let ring = KeyRing::load(std::slice::from_ref(&key)).unwrap();
-        let codec = PasetoCodec::new(ring.clone());
+        let codec = PasetoCodec::new(ring.clone(), ISSUER);
         let token = codec.issue(&claims()).unwrap();
         assert!(codec.verify(&token, t0()).is_ok());
         assert!(codec.verify(&token, t0()).is_ok(), "served from the memo");
@@ -335,7 +353,7 @@ mod tests {
 
     #[test]
     fn empty_ring_cannot_sign() {
-        let codec = PasetoCodec::new(KeyRing::default());
+        let codec = PasetoCodec::new(KeyRing::default(), ISSUER);
         assert!(matches!(
             codec.issue(&claims()),
             Err(CryptoError::NoSigningKey)

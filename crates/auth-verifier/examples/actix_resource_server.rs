@@ -9,10 +9,14 @@
 use std::sync::Arc;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use auth_verifier::{KeySet, Rejection};
+use auth_verifier::{Expected, KeySet, Rejection};
 
 /// Answers with the caller's subject if the token is valid and has `read`.
-async fn protected(req: HttpRequest, keys: web::Data<Arc<KeySet>>) -> HttpResponse {
+async fn protected(
+    req: HttpRequest,
+    keys: web::Data<Arc<KeySet>>,
+    expected: web::Data<Expected>,
+) -> HttpResponse {
     let token = req
         .headers()
         .get("authorization")
@@ -23,7 +27,7 @@ async fn protected(req: HttpRequest, keys: web::Data<Arc<KeySet>>) -> HttpRespon
             .insert_header(("WWW-Authenticate", "Bearer"))
             .finish();
     };
-    match keys.verify(token, chrono::Utc::now()) {
+    match keys.verify(token, &expected, chrono::Utc::now()) {
         Ok(claims) if claims.has_scope("read") => {
             HttpResponse::Ok().body(format!("hello {}", claims.subject))
         }
@@ -35,7 +39,12 @@ async fn protected(req: HttpRequest, keys: web::Data<Arc<KeySet>>) -> HttpRespon
             .finish(),
         // UnknownKey: the issuer rotated; a real server refetches the key set here.
         Err(
-            Rejection::UnknownKey | Rejection::Expired | Rejection::Invalid | Rejection::Malformed,
+            Rejection::UnknownKey
+            | Rejection::Expired
+            | Rejection::Invalid
+            | Rejection::Malformed
+            | Rejection::WrongIssuer
+            | Rejection::WrongAudience,
         ) => HttpResponse::Unauthorized()
             .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
             .finish(),
@@ -48,9 +57,19 @@ async fn main() -> std::io::Result<()> {
     let document = std::fs::read_to_string(&path)?;
     let keys = KeySet::from_document(&document).map_err(std::io::Error::other)?;
     let keys = web::Data::new(Arc::new(keys));
+    // The issuer this resource server trusts, and (optionally) the client
+    // whose tokens it serves.
+    let issuer =
+        std::env::var("PORTCULLIS_ISSUER").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let mut expected = Expected::issuer(issuer);
+    if let Ok(audience) = std::env::var("PORTCULLIS_AUDIENCE") {
+        expected = expected.audience(audience);
+    }
+    let expected = web::Data::new(expected);
     HttpServer::new(move || {
         App::new()
             .app_data(keys.clone())
+            .app_data(expected.clone())
             .route("/protected", web::get().to(protected))
     })
     .bind("127.0.0.1:9090")?

@@ -7,10 +7,17 @@
 //! The token's footer names its key (PASERK `k4.pid`), so rotation needs no
 //! guessing: refresh the key set when [`Rejection::UnknownKey`] comes back.
 //!
+//! Every token must name the issuer the resource server is configured with
+//! (`iss`), and, when the resource server names an audience, be meant for it
+//! (`aud`): a token of another issuer or for another audience is refused
+//! even when its signature checks out.
+//!
 //! ```no_run
 //! # fn demo(document: &str, token: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let keys = auth_verifier::KeySet::from_document(document)?;
-//! let claims = keys.verify(token, chrono::Utc::now())?;
+//! use auth_verifier::{Expected, KeySet};
+//! let keys = KeySet::from_document(document)?;
+//! let expected = Expected::issuer("https://sso.example").audience("billing-api");
+//! let claims = keys.verify(token, &expected, chrono::Utc::now())?;
 //! if claims.has_scope("read") { /* serve */ }
 //! # Ok(()) }
 //! ```
@@ -48,6 +55,36 @@ pub enum Rejection {
     Invalid,
     #[error("the token has expired")]
     Expired,
+    #[error("the token was issued by another issuer")]
+    WrongIssuer,
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+}
+
+/// What a resource server expects of every token besides a valid signature
+/// and lifetime: its issuer, and optionally its audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    issuer: String,
+    audience: Option<String>,
+}
+
+impl Expected {
+    /// Tokens must carry `iss` equal to `issuer` (the issuer URL, as its
+    /// metadata names it).
+    pub fn issuer(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: None,
+        }
+    }
+
+    /// Tokens must also name `audience` in `aud` (a string, or an array
+    /// containing it).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
 }
 
 /// The claims of a verified access token.
@@ -140,8 +177,14 @@ impl KeySet {
     }
 
     /// Verifies `token` at `now`: signature by a key of the set (picked by
-    /// the footer's `kid`), then `exp` and `nbf`.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, Rejection> {
+    /// the footer's `kid`), then `iss` and `aud` as `expected` says, then
+    /// `exp` and `nbf`.
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: &Expected,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, Rejection> {
         let untrusted =
             UntrustedToken::<Public, V4>::try_from(token).map_err(|_| Rejection::Malformed)?;
         let mut footer = Footer::new();
@@ -176,6 +219,20 @@ impl KeySet {
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|_| Rejection::Invalid)
         };
+        let issuer = text("iss")?;
+        if issuer != expected.issuer {
+            return Err(Rejection::WrongIssuer);
+        }
+        if let Some(audience) = &expected.audience {
+            let names_it = match v.get("aud") {
+                Some(Value::String(a)) => a == audience,
+                Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(audience)),
+                _ => false,
+            };
+            if !names_it {
+                return Err(Rejection::WrongAudience);
+            }
+        }
         let expires_at = time("exp")?;
         if expires_at <= now {
             return Err(Rejection::Expired);
@@ -185,7 +242,7 @@ impl KeySet {
             return Err(Rejection::Invalid);
         }
         Ok(Claims {
-            issuer: text("iss")?,
+            issuer,
             subject: text("sub")?,
             client_id: text("client_id")?,
             scope: text("scope")?
@@ -224,7 +281,7 @@ mod tests {
             Err(KeySetError::Key { .. })
         ));
         assert_eq!(
-            KeySet::empty().verify("v4.public.x", Utc::now()),
+            KeySet::empty().verify("v4.public.x", &Expected::issuer("https://i"), Utc::now()),
             Err(Rejection::Malformed)
         );
     }

@@ -37,13 +37,20 @@ on_both_backends! {
         let footer: serde_json::Value = serde_json::from_slice(&footer).unwrap();
         assert_eq!(footer["kid"], kid);
         // A resource server verifies offline with nothing but the document.
-        let keys = auth_verifier::KeySet::from_document(&ks.text).unwrap();
+        use auth_verifier::{Expected, KeySet, Rejection};
+        let keys = KeySet::from_document(&ks.text).unwrap();
         let now = auth_core::ports::Clock::now(&app.clock);
-        let claims = keys.verify(token, now).unwrap();
+        let ours = Expected::issuer("http://issuer.test");
+        let claims = keys.verify(token, &ours, now).unwrap();
         assert_eq!((claims.client_id.as_str(), claims.subject.as_str()), (id.as_str(), id.as_str()));
         assert_eq!(claims.scope, ["read", "write"]);
-        assert_eq!(keys.verify(token, now + chrono::Duration::hours(1)), Err(auth_verifier::Rejection::Expired));
-        assert_eq!(auth_verifier::KeySet::empty().verify(token, now), Err(auth_verifier::Rejection::UnknownKey));
+        assert_eq!(keys.verify(token, &ours, now + chrono::Duration::hours(1)), Err(Rejection::Expired));
+        assert_eq!(KeySet::empty().verify(token, &ours, now), Err(Rejection::UnknownKey));
+        // A resource server configured for another issuer, or for another
+        // audience, refuses the token although its signature is good.
+        assert_eq!(keys.verify(token, &Expected::issuer("https://other.example"), now), Err(Rejection::WrongIssuer));
+        assert_eq!(keys.verify(token, &ours.clone().audience("billing-api"), now), Err(Rejection::WrongAudience));
+        assert!(keys.verify(token, &ours.audience(id.as_str()), now).is_ok(), "the client is the token's audience");
     };
 
     health_probes => |db: ScratchDb| async move {

@@ -67,7 +67,7 @@ on_both_backends! {
 
         // A token from a key this server never had is refused.
         let stranger = auth_crypto::generate_signing_key(app.clock.now(), app.clock.now()).unwrap();
-        let foreign = auth_crypto::PasetoCodec::new(auth_crypto::KeyRing::load(&[stranger]).unwrap());
+        let foreign = auth_crypto::PasetoCodec::new(auth_crypto::KeyRing::load(&[stranger]).unwrap(), "http://issuer.test");
         let claims = codec.verify(&new_token, app.clock.now()).unwrap();
         let forged = foreign.issue(&claims).unwrap();
         let i = app.post_form("/introspect", Some((&id, &secret)), &[("token", &forged)]).await;
