@@ -394,6 +394,25 @@ impl TestApp {
     }
 }
 
+/// Runs one SQL statement on the test's database, for a test that must
+/// write what the application never would (rows from before a rule).
+pub async fn execute(database: &Database, sql: &str) {
+    match database {
+        Database::Sqlite { readers, .. } => {
+            diesel::sql_query(sql)
+                .execute(&mut *readers.get().await.unwrap())
+                .await
+                .unwrap();
+        }
+        Database::Postgres(pool) => {
+            diesel::sql_query(sql)
+                .execute(&mut *pool.get().await.unwrap())
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// What a test client needs registered.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientSetup<'a> {

@@ -229,8 +229,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let settings = cli.settings(None, None)?;
-            auth_store::Database::open(&settings.database_url, 1).await?;
+            let database = auth_store::Database::open(&settings.database_url, 1).await?;
             println!("migrations applied to {}", redact(&settings.database_url));
+            // Rows that break a rule added since they were written are
+            // reported, never changed behind the operator's back.
+            for c in database.login_name_conflicts().await? {
+                println!(
+                    "conflict: account {} cannot sign in as {:?}: that name belongs to account {}",
+                    c.user_id, c.name, c.held_by
+                );
+            }
             Ok(())
         }
         Command::Client(cmd) => {

@@ -184,6 +184,16 @@ pub async fn register_user(
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
+    // One login name, one account: a username shaped like an email address
+    // is allowed only as the account's own email, so it can never be the
+    // address another account signs in with.
+    if let Ok(as_email) = Email::parse(spec.username.as_str()) {
+        if spec.email.as_ref() != Some(&as_email) {
+            return Err(RegistrationError::Invalid(
+                "a username cannot be an email address other than the account's own email".into(),
+            ));
+        }
+    }
     let hash = ports.hasher.hash(&spec.password).await?;
     let user = User {
         id: UserId::new(ports.random.uuid()),

@@ -26,3 +26,4 @@ mod writer;
 pub use access_cache::CachedAccessTokens;
 pub use client_cache::CachedClients;
 pub use database::{Backend, Database, DatabaseUrlError, OpenError};
+pub use users::LoginNameConflict;

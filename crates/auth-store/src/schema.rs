@@ -117,10 +117,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_names (name) {
+        name -> Text,
+        user_id -> Text,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(login_names -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    login_names,
     clients,
     refresh_tokens,
     revoked_access_tokens,

@@ -9,23 +9,122 @@ use diesel_async::RunQueryDsl;
 
 use crate::database::{Database, store_error};
 use crate::rows::{UserRow, naive};
-use crate::schema::{refresh_tokens, sessions, users};
+use crate::schema::{login_names, refresh_tokens, sessions, users};
+
+/// An account whose username or email does not sign it in, because the
+/// name belonged to another account when login names became unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginNameConflict {
+    pub user_id: String,
+    pub name: String,
+    /// The account the name signs in instead.
+    pub held_by: String,
+}
+
+impl Database {
+    /// The accounts whose username or email names another account: left as
+    /// they are by the migration, for an operator to resolve.
+    pub async fn login_name_conflicts(&self) -> Result<Vec<LoginNameConflict>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            user_id: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            held_by: String,
+        }
+        const QUERY: &str = "SELECT u.id AS user_id, n.name AS name, n.user_id AS held_by \
+             FROM users u JOIN login_names n \
+               ON n.name = lower(u.username) OR n.name = lower(u.email) \
+             WHERE n.user_id <> u.id ORDER BY u.id, n.name";
+        let rows: Vec<Row> = with_conn!(self, |conn| diesel::sql_query(QUERY)
+            .load(conn)
+            .await
+            .map_err(StoreError::backend))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LoginNameConflict {
+                user_id: r.user_id,
+                name: r.name,
+                held_by: r.held_by,
+            })
+            .collect())
+    }
+}
 
 #[async_trait]
 impl UserRepository for Database {
+    /// The user row and its login names (the username and, when it
+    /// differs, the email) in one atomic step: a name that already names
+    /// any account, in either column, is a conflict and nothing is stored.
     async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        with_conn!(writer self, |conn| diesel::insert_into(users::table)
-            .values(&row)
-            .execute(conn)
-            .await
-            .map_err(store_error("user")))?;
-        Ok(())
+        let mut names = vec![row.username.clone()];
+        names.extend(row.email.clone().filter(|e| *e != row.username));
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run(move |conn| {
+                        Box::pin(async move {
+                            conn.spawn_blocking(move |conn| {
+                                use diesel::RunQueryDsl as Sync;
+                                Sync::execute(
+                                    diesel::insert_into(users::table).values(&row),
+                                    conn,
+                                )?;
+                                for name in &names {
+                                    Sync::execute(
+                                        diesel::insert_into(login_names::table).values((
+                                            login_names::name.eq(name),
+                                            login_names::user_id.eq(&row.id),
+                                        )),
+                                        conn,
+                                    )?;
+                                }
+                                Ok(())
+                            })
+                            .await
+                            .map_err(store_error("user"))
+                        })
+                    })
+                    .await
+            }
+            // One statement: the names are inserted from the new row, and a
+            // conflict on either table aborts both.
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
+                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                diesel::sql_query(
+                    "WITH u AS (\
+                       INSERT INTO users (id, username, email, password_hash, given_name, family_name, disabled, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, username, email) \
+                     INSERT INTO login_names (name, user_id) \
+                       SELECT username, id FROM u \
+                       UNION ALL SELECT email, id FROM u WHERE email IS NOT NULL AND email <> username",
+                )
+                .bind::<Text, _>(&row.id)
+                .bind::<Text, _>(&row.username)
+                .bind::<Nullable<Text>, _>(&row.email)
+                .bind::<Nullable<Text>, _>(&row.password_hash)
+                .bind::<Nullable<Text>, _>(&row.given_name)
+                .bind::<Nullable<Text>, _>(&row.family_name)
+                .bind::<Bool, _>(row.disabled)
+                .bind::<Timestamp, _>(row.created_at)
+                .execute(&mut conn)
+                .await
+                .map_err(store_error("user"))?;
+                Ok(())
+            }
+        }
     }
 
+    /// Through the login names: a name belongs to one account at most, so
+    /// the answer never depends on row order.
     async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_conn!(self, |conn| users::table
-            .filter(users::username.eq(login).or(users::email.eq(login)))
+        let row: Option<UserRow> = with_conn!(self, |conn| login_names::table
+            .inner_join(users::table)
+            .filter(login_names::name.eq(login))
             .select(UserRow::as_select())
             .first(conn)
             .await

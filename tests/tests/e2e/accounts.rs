@@ -111,3 +111,60 @@ on_both_backends! {
         assert!(none.is_none());
     };
 }
+
+on_both_backends! {
+    one_login_name_names_one_account => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let alice = app.user("alice", Some("alice@example.com"), "correct-horse").await;
+        let before = app.fingerprint().await;
+        // The review's reproduction: seed 000's JSON registration with
+        // another account's email as the username.
+        let r = app.post_json("/register", &serde_json::json!({"username": "alice@example.com", "password": "1234"})).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("email"), "{}", r.text);
+        // The same name in another case.
+        let r = app.post_json("/register", &serde_json::json!({"username": "ALICE", "password": "1234"})).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(app.fingerprint().await, before, "nothing was created");
+        // The hosted page: the email taken as a username.
+        let b = browser();
+        let page = app.get_with(&b, "/register").await;
+        let form = with(hidden_fields(&page.text), &[
+            ("username", "alice@example.com"), ("email", "alice@example.com"), ("password", "a-long-passphrase"),
+        ]);
+        let r = app.post_with(&b, "/register", &form).await;
+        assert_eq!(r.status, 400);
+        assert!(r.text.contains("already registered"), "{}", r.text);
+        assert_eq!(app.fingerprint().await, before);
+        // A username that is the account's own email is fine.
+        app.user("dave@example.org", Some("dave@example.org"), "correct-horse").await;
+        // Every login name finds its one account.
+        for login in ["alice", "ALICE@example.com", "alice@example.com"] {
+            let t = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "password"), ("username", login), ("password", "correct-horse")]).await;
+            assert_eq!(t.status, 200, "{login}: {}", t.text);
+            assert_eq!(app.get_bearer("/me", t.str("access_token")).await.str("sub"), alice);
+        }
+        let t = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "password"), ("username", "dave@example.org"), ("password", "correct-horse")]).await;
+        assert_eq!(t.status, 200);
+    };
+
+    migrate_reports_login_names_that_name_another_account => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let alice = app.user("alice", Some("alice@example.com"), "correct-horse").await;
+        // A row written before the rule: its username is Alice's email.
+        let old = uuid::Uuid::new_v4().to_string();
+        let insert = format!(
+            "INSERT INTO users (id, username, email, password_hash, disabled, created_at) \
+             VALUES ('{old}', 'alice@example.com', NULL, NULL, false, CURRENT_TIMESTAMP)"
+        );
+        portcullis_tests::execute(&app.database, &insert).await;
+        let conflicts = app.database.login_name_conflicts().await.unwrap();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!((conflicts[0].user_id.as_str(), conflicts[0].name.as_str(), conflicts[0].held_by.as_str()), (old.as_str(), "alice@example.com", alice.as_str()));
+        // And the login still finds exactly Alice.
+        let found = auth_core::accounts::find_user(app.services.tokens.ports(), "alice@example.com").await.unwrap().unwrap();
+        assert_eq!(found.id.to_string(), alice);
+    };
+}

@@ -26,7 +26,14 @@ pub struct Users(pub Mutex<Vec<User>>);
 impl UserRepository for Users {
     async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
         let mut v = self.0.lock().unwrap();
-        if v.iter().any(|u| u.username == user.username) {
+        // Login names are unique across both columns, as in the store.
+        let names = |u: &User| {
+            let mut n = vec![u.username.as_str().to_owned()];
+            n.extend(u.email.as_ref().map(|e| e.as_str().to_owned()));
+            n
+        };
+        let taken = names(user);
+        if v.iter().any(|u| names(u).iter().any(|n| taken.contains(n))) {
             return Err(StoreError::Conflict("user"));
         }
         v.push(user.clone());
