@@ -298,7 +298,15 @@ impl TestApp {
             access_token_ttl: spec.access_ttl.map(Duration::seconds),
             refresh_mode: None,
             first_party: spec.first_party,
-            legacy_token_redirect: spec.legacy,
+            dialects: spec
+                .dialects
+                .iter()
+                .map(|d| auth_core::types::Dialect::parse(d).unwrap())
+                .chain(
+                    spec.legacy
+                        .then_some(auth_core::types::Dialect::RedirectLogin),
+                )
+                .collect(),
             allow_plain_pkce: false,
             token_format: if spec.reference_tokens {
                 auth_core::types::TokenFormat::Reference
@@ -312,7 +320,7 @@ impl TestApp {
                 .map(|a| ClientId::parse(a).unwrap())
                 .collect(),
         };
-        let (c, secret) = register_client(self.services.tokens.ports(), spec, self.clock.now())
+        let (c, secret) = register_client(&self.services.tokens, spec, self.clock.now())
             .await
             .unwrap();
         (c.id.to_string(), secret.map(|s| s.into_inner()))
@@ -328,7 +336,7 @@ impl TestApp {
             given_name: None,
             family_name: None,
         };
-        register_user(self.services.tokens.ports(), spec, self.clock.now())
+        register_user(&self.services.tokens, spec, self.clock.now())
             .await
             .unwrap()
             .id
@@ -427,6 +435,8 @@ pub struct ClientSetup<'a> {
     pub reference_tokens: bool,
     /// The clients whose tokens this one may introspect besides its own.
     pub audiences: &'a [&'a str],
+    /// The seed APIs it speaks (`legacy` adds redirect-login).
+    pub dialects: &'a [&'a str],
 }
 
 impl Default for ClientSetup<'_> {
@@ -442,6 +452,7 @@ impl Default for ClientSetup<'_> {
             legacy: false,
             reference_tokens: false,
             audiences: &[],
+            dialects: &[],
         }
     }
 }

@@ -10,7 +10,8 @@ use auth_core::accounts::{
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
 use auth_core::types::{
-    ClientId, Email, GrantType, LifetimeRange, Password, RedirectUri, Scope, TokenFormat, Username,
+    ClientId, Dialect, Email, GrantType, LifetimeRange, Password, RedirectUri, Scope, TokenFormat,
+    Username,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -134,6 +135,11 @@ struct ClientCreate {
     /// and a refresh token that stays the same).
     #[arg(long = "legacy-token-redirect")]
     legacy_token_redirect: bool,
+    /// A seed API this client speaks besides standard OAuth 2.0
+    /// (repeatable): redirect-login (seed 000, first-party clients only),
+    /// pkce-json (001), key-secret (002), spring-oauth (004). None by default.
+    #[arg(long = "dialect")]
+    dialects: Vec<String>,
     /// Accept PKCE code_challenge_method=plain (S256 is always accepted).
     #[arg(long = "allow-plain-pkce")]
     allow_plain_pkce: bool,
@@ -300,7 +306,18 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                     })
                     .transpose()?,
                 first_party: args.first_party,
-                legacy_token_redirect: args.legacy_token_redirect,
+                dialects: args
+                    .dialects
+                    .iter()
+                    .map(|d| {
+                        Dialect::parse(d).with_context(|| {
+                            format!(
+                                "invalid --dialect {d} (redirect-login, pkce-json, key-secret or spring-oauth)"
+                            )
+                        })
+                    })
+                    .chain(args.legacy_token_redirect.then_some(Ok(Dialect::RedirectLogin)))
+                    .collect::<anyhow::Result<_>>()?,
                 allow_plain_pkce: args.allow_plain_pkce,
                 token_format: TokenFormat::parse(&args.token_format).with_context(|| {
                     format!(
@@ -317,8 +334,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                     })
                     .collect::<anyhow::Result<_>>()?,
             };
-            let (client, secret) =
-                register_client(services.tokens.ports(), spec, clock.now()).await?;
+            let (client, secret) = register_client(&services.tokens, spec, clock.now()).await?;
             let secret = secret.map(|s| s.into_inner());
             if args.json {
                 println!(
@@ -348,7 +364,8 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                             "grant_types": grants, "scope": c.scope.to_string(),
                             "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
                             "first_party": c.first_party,
-                            "legacy_token_redirect": c.legacy_token_redirect,
+                            "legacy_token_redirect": c.speaks(Dialect::RedirectLogin),
+                            "dialects": c.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
                             "allow_plain_pkce": c.allow_plain_pkce,
                             "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
                             "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
@@ -397,7 +414,7 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
             };
-            let user = register_user(services.tokens.ports(), spec, clock.now()).await?;
+            let user = register_user(&services.tokens, spec, clock.now()).await?;
             println!("user_id: {}", user.id);
             Ok(())
         }
@@ -422,7 +439,7 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
         }
         UserCommand::Disable { who } | UserCommand::Enable { who } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
-            let user = set_user_disabled(services.tokens.ports(), who, disable, clock.now())
+            let user = set_user_disabled(&services.tokens, who, disable, clock.now())
                 .await?
                 .with_context(|| format!("no account is named {who:?}"))?;
             let (event, done) = if disable {

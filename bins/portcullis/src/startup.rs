@@ -10,7 +10,7 @@ use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::grants::{Ports, TokenService};
 use auth_core::ports::{ClientRepository, Clock};
-use auth_core::types::{ClientId, GrantType, Scope, TokenFormat};
+use auth_core::types::{ClientId, Dialect, GrantType, Scope, TokenFormat};
 use auth_crypto::{Argon2Hasher, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::{CachedAccessTokens, CachedClients, Database};
@@ -24,6 +24,10 @@ pub struct Services {
     /// revocation listener.
     pub access_tokens: Arc<CachedAccessTokens>,
     pub tokens: TokenService,
+    /// The adapters the core runs on. The binary wires them and may reach
+    /// them (tests do, to check a token offline); the web layer gets only
+    /// the core's operations.
+    pub ports: Ports,
     pub ring: KeyRing,
     pub sealer: Arc<KeySealer>,
 }
@@ -56,11 +60,16 @@ impl Services {
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };
-        let tokens = TokenService::new(ports, settings.policy.clone(), settings.issuer.clone());
+        let tokens = TokenService::new(
+            ports.clone(),
+            settings.policy.clone(),
+            settings.issuer.clone(),
+        );
         Ok(Self {
             database,
             access_tokens,
             tokens,
+            ports,
             ring,
             sealer: Arc::new(sealer),
         })
@@ -87,13 +96,13 @@ async fn ensure_key_secret_client(
             access_token_ttl: Some(chrono::Duration::hours(1)),
             refresh_mode: Some(RefreshMode::Reuse),
             first_party: true,
-            legacy_token_redirect: false,
+            dialects: vec![Dialect::KeySecret],
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             bare_native_schemes: false,
         };
-        match register_client(services.tokens.ports(), spec, clock.now()).await {
+        match register_client(&services.tokens, spec, clock.now()).await {
             Ok(_) => {
                 tracing::info!(client_id = %id, "created the client of the key/secret API (seed 002)")
             }

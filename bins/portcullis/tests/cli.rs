@@ -190,6 +190,7 @@ fn browser_flow_flags() {
             "--id",
             "legacy",
             "--public",
+            "--first-party",
             "--legacy-token-redirect",
             "--grant-type",
             "password",
@@ -215,6 +216,46 @@ fn browser_flow_flags() {
         ],
         None,
     );
+    // The redirect login has no consent step: a third-party client is refused.
+    let out = cli.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--public",
+            "--dialect",
+            "redirect-login",
+            "--redirect-uri",
+            "https://x.example/cb",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("first-party"));
+    let out = cli.run(
+        &["client", "create", "--name", "x", "--dialect", "seed-999"],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --dialect"));
+    cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "spa",
+            "--id",
+            "spa",
+            "--public",
+            "--dialect",
+            "pkce-json",
+            "--dialect",
+            "spring-oauth",
+            "--redirect-uri",
+            "https://spa.example/cb",
+        ],
+        None,
+    );
     let list = cli.ok(&["client", "list", "--json"], None);
     let rows: Vec<serde_json::Value> = list
         .lines()
@@ -222,6 +263,15 @@ fn browser_flow_flags() {
         .collect();
     let row = |id: &str| rows.iter().find(|r| r["client_id"] == id).unwrap().clone();
     assert_eq!(row("legacy")["legacy_token_redirect"], true);
+    assert_eq!(
+        row("legacy")["dialects"],
+        serde_json::json!(["redirect-login"])
+    );
+    assert_eq!(
+        row("spa")["dialects"],
+        serde_json::json!(["pkce-json", "spring-oauth"])
+    );
+    assert_eq!(row("first")["dialects"], serde_json::json!([]));
     assert_eq!(row("legacy")["access_token_ttl"], 30 * 24 * 3600);
     assert_eq!(row("legacy")["refresh_mode"], "reuse");
     assert_eq!(row("first")["first_party"], true);

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{FlowError, OAuthError, StoreError};
-use crate::grants::Ports;
+use crate::grants::TokenService;
 use crate::policy::RefreshMode;
 use crate::types::{
-    Client, ClientAuth, ClientId, Email, GrantType, LifetimeRange, OpaqueToken, Password,
+    Client, ClientAuth, ClientId, Dialect, Email, GrantType, LifetimeRange, OpaqueToken, Password,
     RedirectUri, Scope, TokenFormat, User, UserId, Username,
 };
 
@@ -24,10 +24,11 @@ pub struct ClientSpec {
     pub access_token_ttl: Option<Duration>,
     pub refresh_mode: Option<RefreshMode>,
     pub first_party: bool,
-    /// Seed 000's redirect login. Its document also says access tokens live
-    /// one month and the refresh token stays the same: those become this
-    /// client's defaults unless set explicitly.
-    pub legacy_token_redirect: bool,
+    /// The seed APIs the client speaks; none unless named. Seed 000's
+    /// redirect login ([`Dialect::RedirectLogin`]) also makes one-month
+    /// access tokens and a refresh token that stays the same this client's
+    /// defaults, as its document says, unless set explicitly.
+    pub dialects: Vec<Dialect>,
     pub allow_plain_pkce: bool,
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens it may introspect.
@@ -67,10 +68,11 @@ impl From<crate::error::CryptoError> for RegistrationError {
 /// Registers a client. A confidential client's secret is returned once, in
 /// the clear, and stored only as a digest.
 pub async fn register_client(
-    ports: &Ports,
+    service: &TokenService,
     spec: ClientSpec,
     now: DateTime<Utc>,
 ) -> Result<(Client, Option<OpaqueToken>), RegistrationError> {
+    let ports = &service.ports;
     let grant_types = if spec.grant_types.is_empty() {
         Client::default_grant_types(spec.public)
     } else {
@@ -82,6 +84,18 @@ pub async fn register_client(
     if spec.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(RegistrationError::Invalid(
             "a public client cannot use the client_credentials grant".into(),
+        ));
+    }
+    let mut dialects = spec.dialects;
+    dialects.sort();
+    dialects.dedup();
+    let redirect_login = dialects.contains(&Dialect::RedirectLogin);
+    if redirect_login && !spec.first_party {
+        // Its flow sends tokens straight to the client after login: there
+        // is no step where a user could be asked to consent.
+        return Err(RegistrationError::Invalid(
+            "the redirect-login dialect has no consent step: only a first-party client may speak it"
+                .into(),
         ));
     }
     if !spec.bare_native_schemes {
@@ -121,12 +135,12 @@ pub async fn register_client(
         scope: spec.scope,
         access_token_ttl: spec
             .access_token_ttl
-            .or(spec.legacy_token_redirect.then(|| Duration::days(30))),
+            .or(redirect_login.then(|| Duration::days(30))),
         refresh_mode: spec
             .refresh_mode
-            .or(spec.legacy_token_redirect.then_some(RefreshMode::Reuse)),
+            .or(redirect_login.then_some(RefreshMode::Reuse)),
         first_party: spec.first_party,
-        legacy_token_redirect: spec.legacy_token_redirect,
+        dialects,
         allow_plain_pkce: spec.allow_plain_pkce,
         token_format: spec.token_format,
         audiences: spec.audiences,
@@ -137,7 +151,8 @@ pub async fn register_client(
 }
 
 /// Finds an account by username, email or id, as an operator names it.
-pub async fn find_user(ports: &Ports, who: &str) -> Result<Option<User>, FlowError> {
+pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>, FlowError> {
+    let ports = &service.ports;
     if let Ok(id) = who.parse::<uuid::Uuid>() {
         if let Some(user) = ports.users.find_by_id(UserId::new(id)).await? {
             return Ok(Some(user));
@@ -154,12 +169,13 @@ pub async fn find_user(ports: &Ports, who: &str) -> Result<Option<User>, FlowErr
 /// every check of its access tokens, codes and device approvals refuses it
 /// while it stays disabled. `None` when no account has that name.
 pub async fn set_user_disabled(
-    ports: &Ports,
+    service: &TokenService,
     who: &str,
     disabled: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<User>, FlowError> {
-    let Some(user) = find_user(ports, who).await? else {
+    let ports = &service.ports;
+    let Some(user) = find_user(service, who).await? else {
         return Ok(None);
     };
     if !ports.users.set_disabled(user.id, disabled, now).await? {
@@ -180,10 +196,11 @@ pub struct UserSpec {
 
 /// Registers a user; fails with `Conflict` when the username or email is taken.
 pub async fn register_user(
-    ports: &Ports,
+    service: &TokenService,
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
+    let ports = &service.ports;
     // One login name, one account: a username shaped like an email address
     // is allowed only as the account's own email, so it can never be the
     // address another account signs in with.
@@ -238,7 +255,7 @@ mod tests {
             access_token_ttl: None,
             refresh_mode: None,
             first_party: false,
-            legacy_token_redirect: false,
+            dialects: vec![],
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
@@ -250,7 +267,7 @@ mod tests {
     async fn confidential_clients_get_a_secret_stored_as_digest() {
         let w = World::new(TokenPolicy::default());
         let ports = w.service.ports();
-        let (c, secret) = register_client(ports, spec(false, vec![]), t0())
+        let (c, secret) = register_client(&w.service, spec(false, vec![]), t0())
             .await
             .unwrap();
         let secret = secret.unwrap();
@@ -267,12 +284,12 @@ mod tests {
     #[tokio::test]
     async fn public_clients_get_no_secret_and_no_client_credentials() {
         let w = World::new(TokenPolicy::default());
-        let (c, secret) = register_client(w.service.ports(), spec(true, vec![]), t0())
+        let (c, secret) = register_client(&w.service, spec(true, vec![]), t0())
             .await
             .unwrap();
         assert!(secret.is_none() && c.is_public() && !c.allows(GrantType::ClientCredentials));
         let r = register_client(
-            w.service.ports(),
+            &w.service,
             spec(true, vec![GrantType::ClientCredentials]),
             t0(),
         )
@@ -295,12 +312,10 @@ mod tests {
             given_name: None,
             family_name: None,
         };
-        let u = register_user(w.service.ports(), s.clone(), t0())
-            .await
-            .unwrap();
+        let u = register_user(&w.service, s.clone(), t0()).await.unwrap();
         assert_eq!(u.password_hash.unwrap().as_str(), "plain:1234");
         assert!(matches!(
-            register_user(w.service.ports(), s, t0()).await,
+            register_user(&w.service, s, t0()).await,
             Err(RegistrationError::Conflict("user"))
         ));
     }

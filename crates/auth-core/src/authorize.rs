@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
-use crate::grants::TokenService;
+use crate::events::SecurityEvent;
+use crate::grants::{TokenService, require_dialect, resolve_scope};
 use crate::types::{
-    AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, GrantType, OpaqueToken,
-    RedirectUri, Scope, UserId,
+    AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, Dialect, GrantType,
+    IssuedTokens, OpaqueToken, RedirectUri, Scope, UserId,
 };
 
 /// The raw parameters of an authorization request.
@@ -103,19 +104,13 @@ impl TokenService {
                 "this client may not use the authorization code flow",
             )));
         }
-        let scope = match req.scope.as_deref() {
-            None | Some("") => client.scope.clone(),
-            Some(raw) => {
-                let s = Scope::parse(raw)
-                    .map_err(|e| refuse(OAuthError::invalid_scope(e.to_string())))?;
-                if !s.is_subset(&client.scope) {
-                    return Err(refuse(OAuthError::invalid_scope(
-                        "the requested scope exceeds what this client may ask for",
-                    )));
-                }
-                s
-            }
+        let requested = match req.scope.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                Scope::parse(raw).map_err(|e| refuse(OAuthError::invalid_scope(e.to_string())))?,
+            ),
         };
+        let scope = resolve_scope(requested, &client.scope).map_err(refuse)?;
         let challenge = match (
             req.code_challenge.as_deref(),
             req.code_challenge_method.as_deref(),
@@ -155,14 +150,34 @@ impl TokenService {
         })
     }
 
+    /// Validates an authorization request that arrives in a dialect's shape
+    /// (seed 001's JSON sign-in and registration): the standard checks, and
+    /// the client must be registered for the dialect.
+    pub async fn validate_authorization_in(
+        &self,
+        dialect: Dialect,
+        req: &AuthorizationRequest,
+    ) -> Result<ValidRequest, Refusal> {
+        let valid = self.validate_authorization(req).await?;
+        require_dialect(&valid.client, dialect).map_err(|error| Refusal::Redirect {
+            redirect_uri: valid.redirect_uri.clone(),
+            error,
+            state: valid.state.clone(),
+        })?;
+        Ok(valid)
+    }
+
     /// Issues a single-use code for `user`, bound to the client, the
-    /// redirect URI and the PKCE challenge.
+    /// redirect URI and the PKCE challenge. A third-party client gets one
+    /// only after the user consented on the hosted page.
     pub async fn issue_code(
         &self,
         request: &ValidRequest,
         user: UserId,
+        consent: Consent,
         now: DateTime<Utc>,
     ) -> Result<(OpaqueToken, i64), FlowError> {
+        require_consent(&request.client, consent)?;
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
         let record = AuthorizationCode {
@@ -180,4 +195,93 @@ impl TokenService {
         self.ports().codes.insert_code(&record).await?;
         Ok((code, ttl.num_seconds()))
     }
+
+    /// Refuses, before anything is stored, a code that [`Self::issue_code`]
+    /// would refuse for want of consent: a dialect that creates an account
+    /// and answers with a code checks this first, so a refusal leaves no
+    /// account behind.
+    pub fn check_consent(&self, request: &ValidRequest, consent: Consent) -> Result<(), FlowError> {
+        Ok(require_consent(&request.client, consent)?)
+    }
+
+    /// Validates seed 000's redirect login: a client registered for it, a
+    /// redirect URI of that client, and a scope within its own. The reason
+    /// for a refusal is for an error page: nothing may be redirected to an
+    /// unverified URI.
+    pub async fn validate_redirect_login(
+        &self,
+        client_id: Option<&str>,
+        redirect_uri: Option<&str>,
+        scope: Option<Scope>,
+    ) -> Result<ValidRedirectLogin, Refusal> {
+        let untrusted = |m: &str| Refusal::Untrusted(m.to_owned());
+        let not_registered = || untrusted("The client is not registered here for redirect login.");
+        let id = client_id
+            .and_then(|c| ClientId::parse(c).ok())
+            .ok_or_else(not_registered)?;
+        let client = self
+            .ports()
+            .clients
+            .find(&id)
+            .await
+            .map_err(FlowError::from)?
+            .filter(|c| c.speaks(Dialect::RedirectLogin))
+            .ok_or_else(not_registered)?;
+        let redirect_uri =
+            RedirectUri::resolve(&client.redirect_uris, redirect_uri).map_err(untrusted)?;
+        let scope = resolve_scope(scope, &client.scope)
+            .map_err(|_| untrusted("The requested scope exceeds what this client may ask for."))?;
+        Ok(ValidRedirectLogin {
+            client,
+            redirect_uri,
+            scope,
+        })
+    }
+
+    /// Seed 000's redirect login after the user signed in: tokens for the
+    /// redirect. Registration allows the dialect to first-party clients
+    /// only, since its flow has no consent step; that is checked again here.
+    pub async fn redirect_login_tokens(
+        &self,
+        request: &ValidRedirectLogin,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FlowError> {
+        require_dialect(&request.client, Dialect::RedirectLogin)?;
+        require_consent(&request.client, Consent::NotAsked)?;
+        self.tokens_for_user(&request.client, user, request.scope.clone(), now)
+            .await
+    }
+}
+
+/// Whether the user was asked, on the hosted consent page, to let the
+/// client act for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    /// The user allowed it on the consent page.
+    Given,
+    /// No one asked: enough only for a first-party client.
+    NotAsked,
+}
+
+fn require_consent(client: &Client, consent: Consent) -> Result<(), OAuthError> {
+    if client.first_party || consent == Consent::Given {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            crate::ErrorCode::AccessDenied,
+            "this client needs the user's consent: send the user to GET /authorize",
+        )
+        .with_event(SecurityEvent::ClientRefused {
+            client: client.id.clone(),
+        }))
+    }
+}
+
+/// A valid seed 000 redirect-login request.
+#[derive(Debug, Clone)]
+pub struct ValidRedirectLogin {
+    pub client: Client,
+    pub redirect_uri: RedirectUri,
+    pub scope: Scope,
 }

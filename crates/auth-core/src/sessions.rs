@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::FlowError;
 use crate::grants::TokenService;
-use crate::types::{BrowserSession, OpaqueToken, UserId};
+use crate::types::{BrowserSession, Digest, OpaqueToken, UserId};
 
 /// How often a session's last-seen time is written: more often would make
 /// every page view a database write.
@@ -53,6 +53,25 @@ impl TokenService {
             None => false,
         };
         Ok(alive.then_some(session.user_id))
+    }
+
+    /// A fresh random value for the browser (the CSRF cookie).
+    pub fn new_browser_secret(&self) -> OpaqueToken {
+        self.ports().random.token()
+    }
+
+    /// The CSRF token that forms carry for the browser holding `cookie`: a
+    /// digest another site can neither read nor compute.
+    pub fn csrf_token(&self, cookie: &str) -> Digest {
+        self.ports().digest.digest(&format!("csrf:{cookie}"))
+    }
+
+    /// Whether a posted CSRF token belongs to `cookie`, compared in
+    /// constant time.
+    pub fn csrf_token_matches(&self, cookie: &str, posted: &Digest) -> bool {
+        self.ports()
+            .digest
+            .verify(&format!("csrf:{cookie}"), posted)
     }
 
     /// Ends a session (logout).

@@ -90,7 +90,7 @@ impl Csrf {
                 is_new: false,
             },
             _ => Self {
-                value: state.tokens.ports().random.token().into_inner(),
+                value: state.tokens.new_browser_secret().into_inner(),
                 is_new: true,
             },
         }
@@ -98,19 +98,14 @@ impl Csrf {
 
     /// The token forms carry.
     pub(crate) fn token(&self, state: &AppState) -> String {
-        let d = state
-            .tokens
-            .ports()
-            .digest
-            .digest(&format!("csrf:{}", self.value));
-        URL_SAFE_NO_PAD.encode(d.as_bytes())
+        URL_SAFE_NO_PAD.encode(state.tokens.csrf_token(&self.value).as_bytes())
     }
 
     /// Gives the browser a new CSRF value at login, so a value planted or
     /// seen before the login is worth nothing after it. Pages rendered for
     /// the rest of this request use the new value.
     pub(crate) fn renew(req: &HttpRequest, state: &AppState) -> Self {
-        let value = state.tokens.ports().random.token().into_inner();
+        let value = state.tokens.new_browser_secret().into_inner();
         req.extensions_mut().insert(Renewed(value.clone()));
         Self {
             value,
@@ -169,12 +164,7 @@ impl Csrf {
             .decode(posted)
             .map_err(|_| ApiError::Forbidden)?;
         let digest = Digest::from_slice(&bytes).ok_or(ApiError::Forbidden)?;
-        if state
-            .tokens
-            .ports()
-            .digest
-            .verify(&format!("csrf:{}", cookie.value()), &digest)
-        {
+        if state.tokens.csrf_token_matches(cookie.value(), &digest) {
             Ok(())
         } else {
             Err(ApiError::Forbidden)

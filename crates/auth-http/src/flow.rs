@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
+use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
 use auth_core::types::{RedirectUri, UserId};
 use serde::Serialize;
 
@@ -127,11 +127,12 @@ pub(crate) async fn code_redirect(
     state: &AppState,
     valid: &ValidRequest,
     user: UserId,
+    consent: Consent,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let (code, _) = state
         .tokens
-        .issue_code(valid, user, state.clock.now())
+        .issue_code(valid, user, consent, state.clock.now())
         .await?;
     let mut params = vec![("code", code.expose())];
     if let Some(s) = valid.state.as_deref() {
@@ -182,7 +183,7 @@ pub(crate) async fn proceed(
         Err(r) => return refusal_response(state, r),
     };
     if valid.client.first_party {
-        return code_redirect(state, &valid, user, status).await;
+        return code_redirect(state, &valid, user, Consent::NotAsked, status).await;
     }
     let username = crate::browser::username_of(state, user).await?;
     let csrf = Csrf::of(req, state);

@@ -31,10 +31,7 @@ async fn page_client(state: &AppState, pending: &Pending) -> (Option<String>, Op
     }
     if pending.is_legacy() {
         return match crate::dialects::redirect_login::validate(state, pending).await {
-            Ok(Ok(request)) => (
-                Some(request.client().name.clone()),
-                Some(request.redirect_uri().clone()),
-            ),
+            Ok(Ok(request)) => (Some(request.client.name), Some(request.redirect_uri)),
             _ => (None, None),
         };
     }
@@ -362,7 +359,7 @@ pub(crate) async fn register_form(
         Ok(spec) => spec,
         Err(message) => return refuse(message).await,
     };
-    let user = match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+    let user = match register_user(&state.tokens, spec, state.clock.now()).await {
         Ok(user) => user,
         Err(RegistrationError::Conflict(_)) => {
             return refuse("That username or email is already registered.".into()).await;
@@ -428,7 +425,8 @@ pub(crate) async fn consent(
     };
     match decision.as_deref() {
         Some("allow") => {
-            crate::flow::code_redirect(&state, &valid, user, StatusCode::SEE_OTHER).await
+            let consent = auth_core::authorize::Consent::Given;
+            crate::flow::code_redirect(&state, &valid, user, consent, StatusCode::SEE_OTHER).await
         }
         _ => refusal_response(
             &state,

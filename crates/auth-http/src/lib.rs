@@ -100,12 +100,7 @@ impl AppState {
         &self,
         id: auth_core::types::UserId,
     ) -> Result<Option<auth_core::types::User>, ApiError> {
-        self.tokens
-            .ports()
-            .users
-            .find_by_id(id)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))
+        Ok(self.tokens.user(id).await?)
     }
 }
 

@@ -41,8 +41,6 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
 pub(crate) async fn key_set(state: Data<AppState>) -> HttpResponse {
     let keys: Vec<_> = state
         .tokens
-        .ports()
-        .codec
         .public_keys()
         .into_iter()
         .map(|k| json!({"kid": k.key_id, "paserk": k.paserk, "version": "v4", "purpose": "public"}))

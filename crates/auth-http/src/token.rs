@@ -5,7 +5,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
 use auth_core::grants::GrantRequest;
-use auth_core::types::{GrantType, IssuedTokens, OpaqueToken, Scope};
+use auth_core::types::{Dialect, GrantType, IssuedTokens, OpaqueToken, Scope};
 use serde::Serialize;
 
 use crate::AppState;
@@ -34,7 +34,7 @@ pub(crate) async fn standard(
     if media_type(&req) == "application/json" && state.dialects.redirect_login {
         return Ok(crate::dialects::redirect_login::token(req, payload, state).await);
     }
-    exchange(req, payload, state, "Bearer").await
+    exchange(req, payload, state, None, "Bearer").await
 }
 
 /// `POST /oauth/token`: the same endpoint; Spring Security OAuth's clients
@@ -45,23 +45,30 @@ pub(crate) async fn spring(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    exchange(req, payload, state, "bearer").await
+    exchange(req, payload, state, Some(Dialect::SpringOauth), "bearer").await
 }
 
 async fn exchange(
     req: HttpRequest,
     payload: Payload,
     state: Data<AppState>,
+    dialect: Option<Dialect>,
     token_type: &'static str,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
     let grant = parse_grant(&mut params)?;
     let client = state.tokens.authenticate_client(&credentials).await?;
-    let issued = state
-        .tokens
-        .exchange(&client, grant, state.clock.now())
-        .await?;
+    let now = state.clock.now();
+    let issued = match dialect {
+        Some(dialect) => {
+            state
+                .tokens
+                .exchange_in(dialect, &client, grant, now)
+                .await?
+        }
+        None => state.tokens.exchange(&client, grant, now).await?,
+    };
     Ok(token_response(&issued, token_type))
 }
 

@@ -148,7 +148,7 @@ mod tests {
             access_token_ttl: None,
             refresh_mode: None,
             first_party: false,
-            legacy_token_redirect: false,
+            dialects: vec![],
             allow_plain_pkce: false,
             token_format: auth_core::types::TokenFormat::Paseto,
             audiences: vec![],

@@ -4,9 +4,9 @@ use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
-    ClientId, CodeChallenge, Digest, Email, FamilyId, GrantType, IssuedFromCode, OpaqueToken,
-    PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey, TokenFormat, User, UserId,
-    Username,
+    ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedFromCode,
+    OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey, TokenFormat,
+    User, UserId, Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -110,6 +110,8 @@ pub(crate) struct ClientRow {
     pub token_format: String,
     /// Space-separated client ids: a client id holds no space.
     pub audiences: String,
+    /// Space-separated dialect names.
+    pub dialects: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -131,10 +133,11 @@ impl From<&Client> for ClientRow {
             refresh_mode: c.refresh_mode.map(|m| m.as_str().to_owned()),
             created_at: naive(c.created_at),
             first_party: c.first_party,
-            legacy_token_redirect: c.legacy_token_redirect,
+            legacy_token_redirect: c.speaks(Dialect::RedirectLogin),
             allow_plain_pkce: c.allow_plain_pkce,
             token_format: c.token_format.as_str().to_owned(),
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
+            dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
         }
     }
 }
@@ -172,7 +175,11 @@ impl TryFrom<ClientRow> for Client {
                 .map(|m| RefreshMode::parse(&m).ok_or_else(|| bad(&m)))
                 .transpose()?,
             first_party: r.first_party,
-            legacy_token_redirect: r.legacy_token_redirect,
+            dialects: r
+                .dialects
+                .split_whitespace()
+                .map(|d| Dialect::parse(d).ok_or_else(|| bad(&d)))
+                .collect::<Result<_, _>>()?,
             allow_plain_pkce: r.allow_plain_pkce,
             token_format: TokenFormat::parse(&r.token_format)
                 .ok_or_else(|| bad(&r.token_format))?,

@@ -28,6 +28,7 @@ diesel::table! {
         allow_plain_pkce -> Bool,
         token_format -> Text,
         audiences -> Text,
+        dialects -> Text,
     }
 }
 

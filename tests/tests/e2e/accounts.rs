@@ -13,7 +13,7 @@ use crate::browser::{authorize_path, log_in, with};
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 async fn disable(app: &TestApp, who: &str, disabled: bool) {
-    let done = set_user_disabled(app.services.tokens.ports(), who, disabled, app.clock.now())
+    let done = set_user_disabled(&app.services.tokens, who, disabled, app.clock.now())
         .await
         .unwrap();
     assert!(done.is_some_and(|u| u.disabled == disabled));
@@ -107,7 +107,7 @@ on_both_backends! {
         let page = app.get_with(&b, &authorize_path(&web, "myapp://callback", "s")).await;
         assert!(page.text.contains("name=\"password\""), "the old session stays ended");
         // Unknown names change nothing.
-        let none = set_user_disabled(app.services.tokens.ports(), "nobody", true, app.clock.now()).await.unwrap();
+        let none = set_user_disabled(&app.services.tokens, "nobody", true, app.clock.now()).await.unwrap();
         assert!(none.is_none());
     };
 }
@@ -164,7 +164,7 @@ on_both_backends! {
         assert_eq!(conflicts.len(), 1, "{conflicts:?}");
         assert_eq!((conflicts[0].user_id.as_str(), conflicts[0].name.as_str(), conflicts[0].held_by.as_str()), (old.as_str(), "alice@example.com", alice.as_str()));
         // And the login still finds exactly Alice.
-        let found = auth_core::accounts::find_user(app.services.tokens.ports(), "alice@example.com").await.unwrap().unwrap();
+        let found = auth_core::accounts::find_user(&app.services.tokens, "alice@example.com").await.unwrap().unwrap();
         assert_eq!(found.id.to_string(), alice);
     };
 }

@@ -162,3 +162,85 @@ on_both_backends! {
         assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
     };
 }
+
+const DOC_VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+const DOC_CHALLENGE: &str = "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es";
+
+fn sign_in_body(client: &str, email: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": client, "response_type": "code", "redirect_uri": "myapp://callback",
+        "code_challenge_method": "S256", "code_challenge": DOC_CHALLENGE, "state": "st",
+        "email": email, "password": password,
+    })
+}
+
+on_both_backends! {
+    each_dialect_refuses_a_client_that_may_not_use_it => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        app.user("alice", Some("alice@example.org"), "correct-horse").await;
+        // Seed 000's JSON /token: a confidential client flagged for the
+        // dialect cannot authenticate without its secret; a public one
+        // needs the password grant; a public one not registered is refused.
+        let (confidential, _) = app.client(ClientSetup { legacy: true, redirect_uris: &["https://a.example/cb"], ..Default::default() }).await;
+        let (no_password, _) = app.client(ClientSetup { public: true, legacy: true, grants: &["refresh_token"], redirect_uris: &["https://a.example/cb"], ..Default::default() }).await;
+        let (unregistered, _) = app.client(ClientSetup { public: true, grants: &["password", "refresh_token"], ..Default::default() }).await;
+        let (registered, _) = app.client(ClientSetup { public: true, legacy: true, grants: &["password", "refresh_token"], redirect_uris: &["https://a.example/cb"], ..Default::default() }).await;
+        let json_token = |client: &str| serde_json::json!({"username": "alice", "password": "correct-horse", "client_id": client, "scope": 0, "response_type": "code"});
+        for (client, status) in [(&confidential, 401), (&no_password, 400), (&unregistered, 400)] {
+            let r = app.post_json("/token", &json_token(client)).await;
+            assert_eq!((r.status, r.body["success"].as_bool()), (status, Some(false)), "{client}: {}", r.text);
+            assert!(r.body["access_token"].is_null());
+        }
+        let r = app.post_json("/token", &json_token(&registered)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Seed 001's JSON sign-in and registration: only a client registered
+        // for pkce-json, and only a first-party one (no consent step).
+        let (plain, _) = app.client(ClientSetup { public: true, grants: &["authorization_code"], redirect_uris: &["myapp://callback"], ..Default::default() }).await;
+        let (third, _) = app.client(ClientSetup { public: true, grants: &["authorization_code"], redirect_uris: &["myapp://callback"], first_party: false, dialects: &["pkce-json"], ..Default::default() }).await;
+        let r = app.post_json("/sign-in", &sign_in_body(&plain, "alice@example.org", "correct-horse")).await;
+        assert_eq!((r.status, r.error()), (400, "unauthorized_client"), "{}", r.text);
+        let r = app.post_json("/sign-in", &sign_in_body(&third, "alice@example.org", "correct-horse")).await;
+        assert_eq!((r.status, r.error()), (400, "access_denied"), "{}", r.text);
+        let before = app.fingerprint().await;
+        let mut register = sign_in_body(&third, "new@example.org", "a-long-passphrase");
+        register["first_name"] = "New".into();
+        register["last_name"] = "User".into();
+        let r = app.post_json("/register", &register).await;
+        assert_eq!((r.status, r.error()), (400, "access_denied"), "{}", r.text);
+        register["client_id"] = plain.clone().into();
+        let r = app.post_json("/register", &register).await;
+        assert_eq!((r.status, r.error()), (400, "unauthorized_client"), "{}", r.text);
+        assert_eq!(app.fingerprint().await, before, "no half-created account");
+
+        // GET /token (seed 001) and /oauth/token (seed 004) for a client
+        // registered for neither.
+        let (web, _) = app.client(ClientSetup { public: true, grants: &["authorization_code", "refresh_token", "password"], redirect_uris: &["myapp://callback"], ..Default::default() }).await;
+        let r = get_token(&app, &format!("grant_type=authorization_code&client_id={web}&code=x&code_verifier={DOC_VERIFIER}"), None).await;
+        assert_eq!((r.status, r.error()), (400, "unauthorized_client"), "{}", r.text);
+        let (server, server_secret) = app.client(ClientSetup::default()).await;
+        let server_secret = server_secret.unwrap();
+        let r = app.post_form("/oauth/token", Some((&server, &server_secret)), &[("grant_type", "client_credentials")]).await;
+        assert_eq!((r.status, r.error()), (400, "unauthorized_client"), "{}", r.text);
+        // The standard endpoint serves the same client.
+        let r = app.post_form("/token", Some((&server, &server_secret)), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(r.status, 200);
+        let refusals = log_lines_with("event=\"client_refused\"");
+        assert!(refusals.iter().any(|l| l.contains(&server)), "{refusals:#?}");
+    };
+
+    the_key_secret_api_passes_the_same_gate => |db: ScratchDb| async move {
+        let shared = db.share();
+        let app = TestApp::spawn(db).await;
+        let r = app.post_json("/register", &serde_json::json!({"user_id": "device-7", "user_secret": "s3cret-s3cret"})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let key = r.str("user_key").to_owned();
+        // The configured client no longer allowed the password grant: the
+        // API refuses as /token would (a second node, with a cold cache).
+        portcullis_tests::execute(&app.database, "UPDATE clients SET grant_types = 'refresh_token' WHERE id = 'key-secret-api'").await;
+        let other = TestApp::spawn(shared).await;
+        let r = other.post_json("/authenticate", &serde_json::json!({"user_key": key, "user_secret": "s3cret-s3cret"})).await;
+        assert_eq!((r.status, r.error()), (400, "unauthorized_client"), "{}", r.text);
+        assert!(r.body.get("access_token").is_none());
+    };
+}

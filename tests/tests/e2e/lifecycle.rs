@@ -265,7 +265,7 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
     if let auth_store::Database::Postgres(pool) = &a.app.database {
         use diesel_async::RunQueryDsl;
         let digest = auth_core::ports::SecretDigest::digest(
-            a.app.services.tokens.ports().digest.as_ref(),
+            a.app.services.ports.digest.as_ref(),
             &remembered,
         );
         diesel::sql_query("DELETE FROM access_tokens WHERE digest = $1")

@@ -101,7 +101,7 @@ on_both_backends! {
         let second = TestApp::spawn(db).await;
         let ks = portcullis_tests::Reply::from(second.http.get(second.url("/.well-known/paserk")).send().await.unwrap()).await;
         assert_eq!(ks.body["keys"].as_array().unwrap().len(), 1, "no second key was generated");
-        let claims = auth_core::ports::TokenCodec::verify(second.services.tokens.ports().codec.as_ref(), &token, second.clock_now());
+        let claims = auth_core::ports::TokenCodec::verify(second.services.ports.codec.as_ref(), &token, second.clock_now());
         assert!(claims.is_ok(), "{claims:?}");
     };
 }

@@ -59,7 +59,7 @@ on_both_backends! {
         let new_token = token(&app, &id, &secret).await;
         assert_eq!(kid_of(&new_token), new_key.key_id);
         assert_eq!(app.get_bearer("/userinfo", &old_token).await.error(), "invalid_token", "client tokens name no user");
-        let codec = app.services.tokens.ports().codec.clone();
+        let codec = app.services.ports.codec.clone();
         assert!(codec.verify(&old_token, app.clock.now()).is_ok());
         assert!(codec.verify(&new_token, app.clock.now()).is_ok());
         let i = app.post_form("/introspect", Some((&id, &secret)), &[("token", &old_token)]).await;

@@ -36,6 +36,7 @@ async fn pkce_client(app: &TestApp) {
         grants: &["authorization_code", "refresh_token"],
         redirect_uris: &["myapp://callback"],
         scope: "",
+        dialects: &["pkce-json"],
         ..Default::default()
     })
     .await;

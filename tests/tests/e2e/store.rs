@@ -47,7 +47,7 @@ fn client(id: &str) -> Client {
         access_token_ttl: Some(Duration::seconds(42961)),
         refresh_mode: Some(auth_core::RefreshMode::Reuse),
         first_party: true,
-        legacy_token_redirect: true,
+        dialects: vec![Dialect::RedirectLogin, Dialect::SpringOauth],
         allow_plain_pkce: false,
         token_format: TokenFormat::Reference,
         audiences: vec![],
@@ -98,7 +98,7 @@ on_both_backends! {
         assert_eq!(back.scope, c.scope);
         assert_eq!(back.access_token_ttl, c.access_token_ttl);
         assert_eq!(back.refresh_mode, c.refresh_mode);
-        assert_eq!((back.first_party, back.legacy_token_redirect, back.allow_plain_pkce), (true, true, false));
+        assert_eq!((back.first_party, back.dialects.as_slice(), back.allow_plain_pkce), (true, [Dialect::RedirectLogin, Dialect::SpringOauth].as_slice(), false));
         assert_eq!(back.token_format, TokenFormat::Reference);
         assert!(matches!(ClientRepository::create(&d, &c).await, Err(StoreError::Conflict("client"))));
         assert!(d.find(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());

@@ -12,7 +12,7 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
 on_both_backends! {
     seed_004_password_refresh_and_me => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
-        let setup = ClientSetup { id: Some("breakout_app"), grants: &["password", "refresh_token"], access_ttl: Some(42961), ..Default::default() };
+        let setup = ClientSetup { id: Some("breakout_app"), grants: &["password", "refresh_token"], access_ttl: Some(42961), dialects: &["spring-oauth"], ..Default::default() };
         let (id, secret) = app.client(setup).await;
         let secret = secret.unwrap();
         let user_id = app.user("admin", Some("admin@break-out.org"), "password").await;

@@ -61,4 +61,29 @@ impl TokenService {
             .await?
             .map(|r| r.client_id))
     }
+
+    /// Whether a refresh token belongs to the account `login` names (a
+    /// username or email): seed 000's refresh request names its user.
+    pub async fn refresh_token_owned_by(
+        &self,
+        token: &OpaqueToken,
+        login: &str,
+    ) -> Result<bool, FlowError> {
+        let digest = self.ports.digest.digest(token.expose());
+        let Some(owner) = self
+            .ports
+            .tokens
+            .find_refresh(&digest)
+            .await?
+            .and_then(|r| r.user_id)
+        else {
+            return Ok(false);
+        };
+        let named = self
+            .ports
+            .users
+            .find_by_login(&login.trim().to_lowercase())
+            .await?;
+        Ok(named.is_some_and(|u| u.id == owner))
+    }
 }

@@ -499,7 +499,7 @@ impl World {
             access_token_ttl: None,
             refresh_mode: None,
             first_party: true,
-            legacy_token_redirect: false,
+            dialects: vec![],
             allow_plain_pkce: false,
             token_format: TokenFormat::Paseto,
             audiences: vec![],

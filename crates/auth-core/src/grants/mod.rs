@@ -27,8 +27,8 @@ use crate::ports::{
 };
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::types::{
-    AccessClaims, AccessTokenRecord, Client, FamilyId, GrantType, IssuedTokens, OpaqueToken,
-    RefreshTokenRecord, Scope, TokenFormat, UserId,
+    AccessClaims, AccessTokenRecord, Client, ClientId, Dialect, FamilyId, GrantType, IssuedTokens,
+    OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, UserId,
 };
 
 /// The adapters a grant needs, as trait objects: the web layer and the
@@ -88,7 +88,7 @@ impl GrantRequest {
 /// The token endpoint's logic: authenticates clients and runs grants.
 #[derive(Clone)]
 pub struct TokenService {
-    ports: Ports,
+    pub(crate) ports: Ports,
     policy: TokenPolicy,
     issuer: String,
     throttle: Arc<LoginThrottle>,
@@ -114,7 +114,10 @@ impl TokenService {
         &self.throttle
     }
 
-    pub fn ports(&self) -> &Ports {
+    /// The adapters, for the core's own modules only: the web layer and
+    /// the dialects reach storage and cryptography through operations, so
+    /// every rule lives once, here.
+    pub(crate) fn ports(&self) -> &Ports {
         &self.ports
     }
 
@@ -168,6 +171,48 @@ impl TokenService {
                     .await
             }
         }
+    }
+
+    /// Runs one grant for a client speaking `dialect`: the client must have
+    /// been registered for it, and then the request passes the same gate as
+    /// a standard one.
+    pub async fn exchange_in(
+        &self,
+        dialect: Dialect,
+        client: &Client,
+        request: GrantRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FlowError> {
+        require_dialect(client, dialect)?;
+        self.exchange(client, request, now).await
+    }
+
+    /// The client a dialect whose requests carry no secret acts for: it must
+    /// be registered for the dialect, and be public (a confidential client
+    /// authenticates, which such a request cannot do).
+    pub async fn dialect_client(
+        &self,
+        dialect: Dialect,
+        client_id: &ClientId,
+    ) -> Result<Client, FlowError> {
+        let client = self
+            .authenticate_client(&ClientCredentials {
+                client_id: client_id.clone(),
+                secret: None,
+            })
+            .await?;
+        require_dialect(&client, dialect)?;
+        Ok(client)
+    }
+
+    /// The account with `id`, if it exists.
+    pub async fn user(&self, id: UserId) -> Result<Option<crate::types::User>, FlowError> {
+        Ok(self.ports.users.find_by_id(id).await?)
+    }
+
+    /// The public keys resource servers should trust, current first.
+    pub fn public_keys(&self) -> Vec<crate::ports::PublicKey> {
+        self.ports.codec.public_keys()
     }
 
     /// Issues an access token for `subject`, in the client's token format.
@@ -238,8 +283,9 @@ impl TokenService {
     }
 
     /// Issues the tokens for a user: an access token, and a refresh token in
-    /// a new family when the client may refresh.
-    pub async fn tokens_for_user(
+    /// a new family when the client may refresh. Only a grant that has
+    /// passed its gate calls this.
+    pub(crate) async fn tokens_for_user(
         &self,
         client: &Client,
         user_id: UserId,
@@ -290,9 +336,27 @@ impl SignedAccess {
     }
 }
 
+/// Refuses a client that was not registered for `dialect`.
+pub(crate) fn require_dialect(client: &Client, dialect: Dialect) -> Result<(), OAuthError> {
+    if client.speaks(dialect) {
+        Ok(())
+    } else {
+        Err(OAuthError::unauthorized_client(format!(
+            "this client is not registered for the {dialect} API"
+        ))
+        .with_event(SecurityEvent::ClientRefused {
+            client: client.id.clone(),
+        }))
+    }
+}
+
 /// RFC 6749 section 3.3: an omitted scope means the client's registered
-/// scope; a requested scope must lie within it.
-fn resolve_scope(requested: Option<Scope>, allowed: &Scope) -> Result<Scope, OAuthError> {
+/// scope; a requested scope must lie within it. Every grant and every
+/// authorization request resolves scope here.
+pub(crate) fn resolve_scope(
+    requested: Option<Scope>,
+    allowed: &Scope,
+) -> Result<Scope, OAuthError> {
     match requested {
         None => Ok(allowed.clone()),
         Some(s) if s.is_subset(allowed) => Ok(s),

@@ -474,8 +474,8 @@ fn refresh_state_of_each_record() {
 
 mod authorization_code {
     use super::*;
-    use crate::authorize::{AuthorizationRequest, Refusal};
-    use crate::types::RedirectUri;
+    use crate::authorize::{AuthorizationRequest, Consent, Refusal};
+    use crate::types::{Dialect, RedirectUri};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -590,6 +590,52 @@ mod authorization_code {
         assert_eq!(ok.redirect_uri.as_str(), "myapp://callback");
     }
 
+    /// A third-party client gets a code only after consent; a dialect's
+    /// request only from a client registered for the dialect.
+    #[tokio::test]
+    async fn codes_need_consent_for_third_parties_and_dialects_need_registration() {
+        let (w, _, user) = world(true);
+        w.clients.0.lock().unwrap()[0].first_party = false;
+        let valid = w
+            .service
+            .validate_authorization(&request(|_| {}))
+            .await
+            .unwrap();
+        assert!(!valid.client.first_party);
+        let refused = w
+            .service
+            .issue_code(&valid, user, Consent::NotAsked, t0())
+            .await;
+        assert_eq!(code_of(refused), ErrorCode::AccessDenied);
+        assert!(w.codes.0.lock().unwrap().is_empty(), "no code was stored");
+        assert!(
+            w.service
+                .issue_code(&valid, user, Consent::Given, t0())
+                .await
+                .is_ok()
+        );
+        match w
+            .service
+            .validate_authorization_in(Dialect::PkceJson, &request(|_| {}))
+            .await
+        {
+            Err(Refusal::Redirect { error, .. }) => {
+                assert_eq!(error.code(), ErrorCode::UnauthorizedClient);
+                assert!(error.event().is_some(), "a refusal that is logged");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut c = w.clients.0.lock().unwrap()[0].clone();
+        c.dialects = vec![Dialect::PkceJson];
+        w.clients.0.lock().unwrap()[0] = c;
+        assert!(
+            w.service
+                .validate_authorization_in(Dialect::PkceJson, &request(|_| {}))
+                .await
+                .is_ok()
+        );
+    }
+
     #[tokio::test]
     async fn code_redeems_once_with_the_right_verifier() {
         let (w, c, user) = world(true);
@@ -598,7 +644,11 @@ mod authorization_code {
             .validate_authorization(&request(|_| {}))
             .await
             .unwrap();
-        let (code, ttl) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        let (code, ttl) = w
+            .service
+            .issue_code(&valid, user, Consent::Given, t0())
+            .await
+            .unwrap();
         assert_eq!(ttl, 300);
         // Refusals that leave the code usable.
         for (redirect, verifier, expect) in [
@@ -663,7 +713,11 @@ mod authorization_code {
             .validate_authorization(&request(|_| {}))
             .await
             .unwrap();
-        let (code, _) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        let (code, _) = w
+            .service
+            .issue_code(&valid, user, Consent::Given, t0())
+            .await
+            .unwrap();
         let r = w
             .service
             .exchange(&other, redeem(&code, None, Some(VERIFIER)), t0())
@@ -695,7 +749,11 @@ mod authorization_code {
             r.code_challenge_method = None;
         });
         let valid = w.service.validate_authorization(&req).await.unwrap();
-        let (code, _) = w.service.issue_code(&valid, user, t0()).await.unwrap();
+        let (code, _) = w
+            .service
+            .issue_code(&valid, user, Consent::Given, t0())
+            .await
+            .unwrap();
         let r = w
             .service
             .exchange(&c, redeem(&code, None, None), t0())

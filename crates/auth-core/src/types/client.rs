@@ -132,6 +132,49 @@ impl TokenFormat {
     }
 }
 
+/// A seed API a client may speak besides standard OAuth 2.0 (see
+/// `docs/api.md`). A client speaks a dialect only if it was registered for
+/// it, and a dialect's request passes the same gate as `/token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    /// Seed 000: redirect login with tokens in the redirect, JSON `/token`.
+    RedirectLogin,
+    /// Seed 001: JSON `/sign-in` and `/register` answering codes, `GET /token`.
+    PkceJson,
+    /// Seed 002: `/authenticate` and `/refresh` for the configured client.
+    KeySecret,
+    /// Seed 004: `POST /oauth/token` with the lower-case `bearer` answer.
+    SpringOauth,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 4] = [
+        Self::RedirectLogin,
+        Self::PkceJson,
+        Self::KeySecret,
+        Self::SpringOauth,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RedirectLogin => "redirect-login",
+            Self::PkceJson => "pkce-json",
+            Self::KeySecret => "key-secret",
+            Self::SpringOauth => "spring-oauth",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -148,9 +191,10 @@ pub struct Client {
     pub refresh_mode: Option<RefreshMode>,
     /// Trusted by the operator: users are not asked for consent.
     pub first_party: bool,
-    /// Seed 000's redirect login: after login the browser is sent to the
-    /// redirect URI with the tokens in its query.
-    pub legacy_token_redirect: bool,
+    /// The seed APIs this client speaks. With [`Dialect::RedirectLogin`],
+    /// after login the browser is sent to the redirect URI with the tokens
+    /// in its query.
+    pub dialects: Vec<Dialect>,
     /// Accepts `code_challenge_method=plain` (RFC 7636 section 4.2 permits
     /// it only where S256 cannot be used).
     pub allow_plain_pkce: bool,
@@ -169,6 +213,11 @@ impl Client {
 
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Whether this client was registered for `dialect`.
+    pub fn speaks(&self, dialect: Dialect) -> bool {
+        self.dialects.contains(&dialect)
     }
 
     /// Whether this client may learn about a token issued to `holder`: its

@@ -12,7 +12,7 @@ mod token;
 mod user;
 
 pub use client::{
-    Client, ClientAuth, ClientId, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
+    Client, ClientAuth, ClientId, Dialect, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
 use auth_core::grants::GrantRequest;
-use auth_core::types::{Client, OpaqueToken, Password, UserId, Username};
+use auth_core::types::{Client, Dialect, OpaqueToken, Password, UserId, Username};
 use serde_json::{Map, Value, json};
 
 use super::field;
@@ -19,22 +19,13 @@ use crate::AppState;
 use crate::body::{media_type, read_json_object};
 use crate::error::ApiError;
 
+/// The configured client, which must be registered for this dialect (and
+/// public: the document's requests carry no client secret).
 async fn client(state: &AppState) -> Result<Client, ApiError> {
     let id = state.key_secret_client.as_ref().ok_or_else(|| {
         OAuthError::invalid_request("the key/secret API is not enabled on this server")
     })?;
-    state
-        .tokens
-        .ports()
-        .clients
-        .find(id)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
-        .ok_or_else(|| {
-            ApiError::OAuth(OAuthError::invalid_client(
-                "the key/secret API's client is missing",
-            ))
-        })
+    Ok(state.tokens.dialect_client(Dialect::KeySecret, id).await?)
 }
 
 async fn json_body(
@@ -70,7 +61,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+    match register_user(&state.tokens, spec, state.clock.now()).await {
         Ok(user) => Ok(no_store(json!({ "user_key": user.id.to_string() }))),
         Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(json!({
             "error": "invalid_request",
@@ -97,11 +88,16 @@ pub(crate) async fn authenticate(
         Ok(id) => crate::browser::username_of(&state, id).await?,
         Err(_) => String::new(),
     };
-    let now = state.clock.now();
-    let user = state.tokens.verify_credentials(&login, secret, now).await?;
+    // The same gate as the password grant at /token: the client must be
+    // allowed it, and the throttle and timing rules apply.
+    let request = GrantRequest::Password {
+        username: login,
+        password: secret,
+        scope: None,
+    };
     let issued = state
         .tokens
-        .tokens_for_user(&client, user.id, client.scope.clone(), now)
+        .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
     Ok(no_store(json!({
         "access_token": issued.access_token.expose(),
@@ -123,7 +119,7 @@ pub(crate) async fn refresh(
     };
     let issued = state
         .tokens
-        .exchange(&client, request, state.clock.now())
+        .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
     Ok(no_store(
         json!({ "access_token": issued.access_token.expose() }),

@@ -7,9 +7,9 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
-use auth_core::authorize::{AuthorizationRequest, Refusal, ValidRequest};
+use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
 use auth_core::grants::{ClientCredentials, GrantRequest};
-use auth_core::types::{ClientId, Email, OpaqueToken, Password, UserId, Username};
+use auth_core::types::{ClientId, Dialect, Email, OpaqueToken, Password, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -48,7 +48,11 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
 
 async fn validate(state: &AppState, fields: &Map<String, Value>) -> Result<ValidRequest, ApiError> {
     let request = authorization_request(fields)?;
-    match state.tokens.validate_authorization(&request).await {
+    match state
+        .tokens
+        .validate_authorization_in(Dialect::PkceJson, &request)
+        .await
+    {
         Ok(v) => Ok(v),
         Err(Refusal::Untrusted(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(Refusal::Redirect { error, .. }) => Err(error.into()),
@@ -63,7 +67,9 @@ async fn code_response(
 ) -> Result<HttpResponse, ApiError> {
     let (code, expires_in) = state
         .tokens
-        .issue_code(valid, user, state.clock.now())
+        // No consent step in this dialect: a third-party client is refused
+        // by the core and must send the user to GET /authorize.
+        .issue_code(valid, user, Consent::NotAsked, state.clock.now())
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -107,6 +113,7 @@ pub(crate) async fn register(
     fields: Map<String, Value>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = validate(state, &fields).await?;
+    state.tokens.check_consent(&valid, Consent::NotAsked)?;
     let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
     let email = Email::parse(&field(&fields, "email")?).map_err(|e| invalid(&e))?;
     let spec = UserSpec {
@@ -117,7 +124,7 @@ pub(crate) async fn register(
         given_name: Some(field(&fields, "first_name")?),
         family_name: Some(field(&fields, "last_name")?),
     };
-    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+    match register_user(&state.tokens, spec, state.clock.now()).await {
         Ok(user) => code_response(state, &valid, user.id).await,
         Err(RegistrationError::Conflict(_)) => {
             Ok(HttpResponse::Conflict().json(serde_json::json!({
@@ -186,7 +193,7 @@ pub(crate) async fn token(
     let client = state.tokens.authenticate_client(&credentials).await?;
     let issued = state
         .tokens
-        .exchange(&client, grant, state.clock.now())
+        .exchange_in(Dialect::PkceJson, &client, grant, state.clock.now())
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

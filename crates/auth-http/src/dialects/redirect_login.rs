@@ -7,12 +7,11 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
+use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::authorize::{Refusal, ValidRedirectLogin};
 use auth_core::grants::GrantRequest;
-use auth_core::types::{
-    Client, ClientId, OpaqueToken, Password, RedirectUri, Scope, UserId, Username,
-};
-use auth_core::{FlowError, OAuthError};
+use auth_core::types::{ClientId, Dialect, OpaqueToken, Password, Scope, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -22,46 +21,19 @@ use crate::body::read_limited;
 use crate::error::ApiError;
 use crate::flow::{Pending, redirect_with};
 
-/// The client, redirect URI and scope of a valid redirect-login request.
-pub(crate) struct LegacyRequest {
-    client: Client,
-    redirect_uri: RedirectUri,
-    scope: Scope,
+/// The document's clients send `scope=0` or a scope string; anything that
+/// is not a scope string means the client's registered scope.
+fn requested_scope(raw: Option<&str>) -> Option<Scope> {
+    raw.and_then(|r| Scope::parse(r).ok())
+        .filter(|s| !s.is_empty() && s.iter().all(|t| t != "0"))
 }
 
-async fn find_legacy_client(
-    state: &AppState,
-    client_id: Option<&str>,
-) -> Result<Option<Client>, ApiError> {
-    let Some(id) = client_id.and_then(|c| ClientId::parse(c).ok()) else {
-        return Ok(None);
-    };
-    let client = state
-        .tokens
-        .ports()
-        .clients
-        .find(&id)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(client.filter(|c| c.legacy_token_redirect))
-}
-
-impl LegacyRequest {
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub(crate) fn redirect_uri(&self) -> &RedirectUri {
-        &self.redirect_uri
-    }
-}
-
-/// Validates a redirect-login request; a refusal is an error page (nothing
-/// is ever redirected to an unverified URI).
+/// Validates a redirect-login request in the core; a refusal is an error
+/// page (nothing is ever redirected to an unverified URI).
 pub(crate) async fn validate(
     state: &AppState,
     pending: &Pending,
-) -> Result<Result<LegacyRequest, Box<HttpResponse>>, ApiError> {
+) -> Result<Result<ValidRedirectLogin, Box<HttpResponse>>, ApiError> {
     let page = |m: &str| {
         Err(Box::new(state.pages.error(
             StatusCode::BAD_REQUEST,
@@ -72,37 +44,21 @@ pub(crate) async fn validate(
     if !state.dialects.redirect_login {
         return Ok(page("Redirect login is not enabled on this server."));
     }
-    let Some(client) = find_legacy_client(state, pending.request.client_id.as_deref()).await?
-    else {
-        return Ok(page(
-            "The client is not registered here for redirect login.",
-        ));
-    };
-    let redirect_uri = match RedirectUri::resolve(
-        &client.redirect_uris,
-        pending.request.redirect_uri.as_deref(),
-    ) {
-        Ok(uri) => uri,
-        Err(message) => return Ok(page(message)),
-    };
-    // The document's clients send `scope=0` or a scope string; anything that
-    // is not a valid scope means the client's registered scope.
-    let scope = match pending.request.scope.as_deref().map(Scope::parse) {
-        Some(Ok(s)) if !s.is_empty() && s.iter().all(|t| t != "0") => {
-            if !s.is_subset(&client.scope) {
-                return Ok(page(
-                    "The requested scope exceeds what this client may ask for.",
-                ));
-            }
-            s
-        }
-        _ => client.scope.clone(),
-    };
-    Ok(Ok(LegacyRequest {
-        client,
-        redirect_uri,
-        scope,
-    }))
+    let r = &pending.request;
+    match state
+        .tokens
+        .validate_redirect_login(
+            r.client_id.as_deref(),
+            r.redirect_uri.as_deref(),
+            requested_scope(r.scope.as_deref()),
+        )
+        .await
+    {
+        Ok(valid) => Ok(Ok(valid)),
+        Err(Refusal::Untrusted(m)) => Ok(page(&m)),
+        Err(Refusal::Redirect { error, .. }) => Ok(page(error.description())),
+        Err(Refusal::Failed(e)) => Err(e.into()),
+    }
 }
 
 /// After login: issue tokens and send them to the redirect URI, appended
@@ -118,7 +74,7 @@ pub(crate) async fn complete(
     };
     let issued = state
         .tokens
-        .tokens_for_user(&request.client, user, request.scope, state.clock.now())
+        .redirect_login_tokens(&request, user, state.clock.now())
         .await?;
     let expiration = issued.expires_at.timestamp().to_string();
     let user_id = user.to_string();
@@ -154,7 +110,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user(state.tokens.ports(), spec, state.clock.now()).await {
+    match register_user(&state.tokens, spec, state.clock.now()).await {
         Ok(user) => {
             Ok(HttpResponse::Created().json(serde_json::json!({ "user_id": user.id.to_string() })))
         }
@@ -227,49 +183,46 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
     let body = read_limited(payload, state.limits.max_body_bytes).await?;
     let fields: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?;
-    let client = find_legacy_client(state, Some(&field(&fields, "client_id")?))
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_client("the client is not registered here for this endpoint")
-        })?;
+    let client_id = ClientId::parse(&field(&fields, "client_id")?)
+        .map_err(|_| OAuthError::invalid_client("client authentication failed"))?;
+    // The document's requests carry no secret: only a public client
+    // registered for this dialect passes.
+    let client = state
+        .tokens
+        .dialect_client(Dialect::RedirectLogin, &client_id)
+        .await?;
     let now = state.clock.now();
     let username = field(&fields, "username")?;
-    let issued = match field(&fields, "response_type")?.as_str() {
-        "code" => {
-            let password = field(&fields, "password")?;
-            let user = state
-                .tokens
-                .verify_credentials(&username, password, now)
-                .await?;
+    let request = match field(&fields, "response_type")?.as_str() {
+        "code" => GrantRequest::Password {
+            username,
+            password: field(&fields, "password")?,
             // `scope` is a number in the document's example; only a scope
             // string narrows the grant.
-            let scope = match fields.get("scope") {
+            scope: match fields.get("scope") {
                 Some(Value::String(s)) if !s.is_empty() => {
-                    let s =
-                        Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-                    if !s.is_subset(&client.scope) {
-                        return Err(OAuthError::invalid_scope(
-                            "the requested scope exceeds this client's",
-                        )
-                        .into());
-                    }
-                    s
+                    Some(Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?)
                 }
-                _ => client.scope.clone(),
-            };
-            state
-                .tokens
-                .tokens_for_user(&client, user.id, scope, now)
-                .await?
-        }
+                _ => None,
+            },
+        },
         "refresh" => {
             let refresh_token = OpaqueToken::new(field(&fields, "refresh_token")?);
-            check_owner(state, &refresh_token, &username).await?;
-            let request = GrantRequest::RefreshToken {
+            // The document's refresh names the user: it must be the token's owner.
+            if !state
+                .tokens
+                .refresh_token_owned_by(&refresh_token, &username)
+                .await?
+            {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is invalid, expired or revoked",
+                )
+                .into());
+            }
+            GrantRequest::RefreshToken {
                 refresh_token,
                 scope: None,
-            };
-            state.tokens.exchange(&client, request, now).await?
+            }
         }
         _ => {
             return Err(OAuthError::invalid_request(
@@ -278,6 +231,10 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
             .into());
         }
     };
+    let issued = state
+        .tokens
+        .exchange_in(Dialect::RedirectLogin, &client, request, now)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(LegacyTokenResponse {
@@ -288,38 +245,4 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
             error: None,
             success: true,
         }))
-}
-
-/// The document's refresh names the user: it must be the token's owner.
-async fn check_owner(
-    state: &AppState,
-    token: &OpaqueToken,
-    username: &str,
-) -> Result<(), ApiError> {
-    let refused = || {
-        ApiError::from(FlowError::from(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        )))
-    };
-    let ports = state.tokens.ports();
-    let record = ports
-        .tokens
-        .find_refresh(&ports.digest.digest(token.expose()))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
-        .ok_or_else(refused)?;
-    let owner = match record.user_id {
-        Some(id) => state.user(id).await?,
-        None => None,
-    };
-    let wanted = username.trim().to_lowercase();
-    match owner {
-        Some(u)
-            if u.username.as_str() == wanted
-                || u.email.as_ref().is_some_and(|e| e.as_str() == wanted) =>
-        {
-            Ok(())
-        }
-        _ => Err(refused()),
-    }
 }
