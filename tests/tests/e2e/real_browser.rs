@@ -203,6 +203,16 @@ portcullis_tests::on_both_backends! {
                 ..Default::default()
             })
             .await;
+        let (legacy, _) = app
+            .client(ClientSetup {
+                id: Some("legacy-app"),
+                public: true,
+                grants: &["password", "refresh_token"],
+                redirect_uris: &redirect_uris,
+                legacy: true,
+                ..Default::default()
+            })
+            .await;
         app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
             .await;
 
@@ -265,6 +275,35 @@ portcullis_tests::on_both_backends! {
             )
             .await;
         assert_eq!(t.status, 200, "{}", t.text);
+
+        // Registration on the hosted page, in a browser with no session:
+        // the new account lands on the client's callback with a code.
+        browser.delete_all_cookies().await.unwrap();
+        let query = authorize_query(&first_party, &callback_uri, "new-account");
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        browser.find(Locator::LinkText("Create one")).await.unwrap().click().await.unwrap();
+        assert_eq!(browser.title().await.unwrap(), "Create an account · Portcullis");
+        for (id, text) in [("username", "newcomer"), ("email", "newcomer@example.org"), ("password", "a-long-passphrase")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "button[type=submit]").await;
+        let landed = arrival(&browser, &callback).await;
+        assert_eq!(query_param(&landed, "state").as_deref(), Some("new-account"));
+        assert!(query_param(&landed, "code").is_some());
+
+        // Seed 000's redirect login: the tokens arrive in the callback's query.
+        browser.delete_all_cookies().await.unwrap();
+        let login = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("client_id", legacy.as_str()), ("scope", "0"), ("redirect_uri", callback_uri.as_str())])
+            .finish();
+        browser.goto(&app.url(&format!("/login?{login}"))).await.unwrap();
+        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "button[type=submit]").await;
+        let landed = arrival(&browser, &callback).await;
+        let access = query_param(&landed, "access_token").expect("an access token in the redirect");
+        assert_eq!(app.get_bearer("/me", &access).await.str("username"), "michael");
         browser.close().await.unwrap();
     };
 }
