@@ -96,6 +96,13 @@ impl Services {
     ) -> anyhow::Result<SigningKey> {
         let key = generate_signing_key(now, now + delay)?;
         self.database.insert(&self.sealer.seal(&key)?).await?;
+        tracing::warn!(
+            target: "security",
+            event = "key_rotated",
+            key_id = %key.key_id,
+            activates_at = %key.activates_at.to_rfc3339(),
+            "a new signing key was published"
+        );
         Ok(key)
     }
 
@@ -111,6 +118,7 @@ impl Services {
         let gone = auth_core::keys::prunable(&keys, retention, now);
         for id in &gone {
             self.database.delete(id).await?;
+            tracing::warn!(target: "security", event = "key_pruned", key_id = %id, "a retired signing key was deleted");
         }
         Ok(gone)
     }

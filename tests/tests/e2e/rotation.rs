@@ -48,6 +48,8 @@ on_both_backends! {
 
         // Rotate: the new key is published at once but does not sign yet.
         let new_key = app.services.rotate_key(app.clock.now(), Duration::minutes(6)).await.unwrap();
+        let logged = portcullis_tests::log_lines_with(&new_key.key_id);
+        assert!(logged.iter().any(|l| l.contains("key_rotated")), "{logged:#?}");
         app.services.reload_keys().await.unwrap();
         let keys = published(&app).await;
         assert_eq!(keys.len(), 2);
