@@ -58,13 +58,8 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     if allowed {
         Ok(())
     } else {
-        tracing::warn!(
-            target: "security",
-            event = "origin_refused",
-            peer = %crate::security::peer(req),
-            path = req.path(),
-            "a form post from another site was refused"
-        );
+        let message = "a form post from another site was refused";
+        crate::security::log_refusal(req, "origin_refused", message);
         Err(ApiError::Forbidden)
     }
 }
@@ -144,13 +139,8 @@ impl Csrf {
     fn verify(req: &HttpRequest, state: &AppState, posted: Option<&str>) -> Result<(), ApiError> {
         let result = Self::check(req, state, posted);
         if result.is_err() {
-            tracing::warn!(
-                target: "security",
-                event = "csrf_refused",
-                peer = %crate::security::peer(req),
-                path = req.path(),
-                "a form post without a valid CSRF token was refused"
-            );
+            let message = "a form post without a valid CSRF token was refused";
+            crate::security::log_refusal(req, "csrf_refused", message);
         }
         result
     }

@@ -45,6 +45,18 @@ where
     }
 }
 
+/// Writes an event the web layer itself decides on (a form refused for
+/// its CSRF token or its origin), which names no client or user.
+pub(crate) fn log_refusal(req: &HttpRequest, event: &'static str, message: &'static str) {
+    tracing::warn!(
+        target: "security",
+        event,
+        peer = %peer(req),
+        path = req.path(),
+        "{message}"
+    );
+}
+
 /// Writes one event.
 pub(crate) fn log(event: &SecurityEvent, req: &HttpRequest) {
     let client_id = event.client_id().map(|c| c.as_str().to_owned());

@@ -179,13 +179,16 @@ pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) 
 /// the one writer; `synchronous=NORMAL` is durable across application
 /// crashes in WAL mode and avoids an fsync per commit; the busy timeout makes
 /// a writer wait for the lock instead of failing at once.
-pub(crate) const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+// The busy timeout comes first: switching to WAL takes a lock, and a
+// connection opened while another is starting would otherwise fail at once
+// with "database is locked" instead of waiting its turn.
+pub(crate) const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// The writer also leaves checkpoints (the only fsync in WAL mode with
 /// `synchronous = NORMAL`) to [`Database::checkpoint`], off the request path.
-const SQLITE_WRITER_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;";
+const SQLITE_WRITER_SETUP: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;";
 
 /// Builds a pool for a manager of either connection type. A macro rather
 /// than a generic function: the generic form needs a trait bound per query

@@ -105,22 +105,13 @@ impl TokenRepository for Database {
             // the UPDATE.
             Database::Sqlite { writer, .. } => {
                 writer
-                    .run(move |conn| {
-                        Box::pin(async move {
-                            conn.spawn_blocking(move |conn| {
-                                use diesel::RunQueryDsl as Sync;
-                                let retired = Sync::execute(retire_refresh!(old, now), conn)?;
-                                if retired > 0 {
-                                    Sync::execute(
-                                        diesel::insert_into(rt::table).values(&row),
-                                        conn,
-                                    )?;
-                                }
-                                Ok(outcome(retired))
-                            })
-                            .await
-                            .map_err(store_error("refresh token"))
-                        })
+                    .run_sync(store_error("refresh token"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let retired = Sync::execute(retire_refresh!(old, now), conn)?;
+                        if retired > 0 {
+                            Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
+                        }
+                        Ok(outcome(retired))
                     })
                     .await
             }

@@ -65,28 +65,19 @@ impl UserRepository for Database {
         match self {
             Database::Sqlite { writer, .. } => {
                 writer
-                    .run(move |conn| {
-                        Box::pin(async move {
-                            conn.spawn_blocking(move |conn| {
-                                use diesel::RunQueryDsl as Sync;
-                                Sync::execute(
-                                    diesel::insert_into(users::table).values(&row),
-                                    conn,
-                                )?;
-                                for name in &names {
-                                    Sync::execute(
-                                        diesel::insert_into(login_names::table).values((
-                                            login_names::name.eq(name),
-                                            login_names::user_id.eq(&row.id),
-                                        )),
-                                        conn,
-                                    )?;
-                                }
-                                Ok(())
-                            })
-                            .await
-                            .map_err(store_error("user"))
-                        })
+                    .run_sync(store_error("user"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        Sync::execute(diesel::insert_into(users::table).values(&row), conn)?;
+                        for name in &names {
+                            Sync::execute(
+                                diesel::insert_into(login_names::table).values((
+                                    login_names::name.eq(name),
+                                    login_names::user_id.eq(&row.id),
+                                )),
+                                conn,
+                            )?;
+                        }
+                        Ok(())
                     })
                     .await
             }
@@ -168,37 +159,29 @@ impl UserRepository for Database {
             // three statements commit together or not at all.
             Database::Sqlite { writer, .. } => {
                 writer
-                    .run(move |conn| {
-                        Box::pin(async move {
-                            conn.spawn_blocking(move |conn| {
-                                use diesel::RunQueryDsl as Sync;
-                                let found = Sync::execute(
-                                    diesel::update(users::table.find(&id))
-                                        .set(users::disabled.eq(disabled)),
-                                    conn,
-                                )?;
-                                if found > 0 && disabled {
-                                    Sync::execute(
-                                        diesel::delete(
-                                            sessions::table.filter(sessions::user_id.eq(&id)),
-                                        ),
-                                        conn,
-                                    )?;
-                                    Sync::execute(
-                                        diesel::update(
-                                            refresh_tokens::table
-                                                .filter(refresh_tokens::user_id.eq(&id))
-                                                .filter(refresh_tokens::revoked_at.is_null()),
-                                        )
-                                        .set(refresh_tokens::revoked_at.eq(now)),
-                                        conn,
-                                    )?;
-                                }
-                                Ok(found > 0)
-                            })
-                            .await
-                            .map_err(StoreError::backend)
-                        })
+                    .run_sync(StoreError::backend, move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let found = Sync::execute(
+                            diesel::update(users::table.find(&id))
+                                .set(users::disabled.eq(disabled)),
+                            conn,
+                        )?;
+                        if found > 0 && disabled {
+                            Sync::execute(
+                                diesel::delete(sessions::table.filter(sessions::user_id.eq(&id))),
+                                conn,
+                            )?;
+                            Sync::execute(
+                                diesel::update(
+                                    refresh_tokens::table
+                                        .filter(refresh_tokens::user_id.eq(&id))
+                                        .filter(refresh_tokens::revoked_at.is_null()),
+                                )
+                                .set(refresh_tokens::revoked_at.eq(now)),
+                                conn,
+                            )?;
+                        }
+                        Ok(found > 0)
                     })
                     .await
             }

@@ -141,6 +141,21 @@ impl Writer {
             .map_err(|_| WriterError::Stopped)?;
         answer.await.map_err(|_| WriterError::Stopped)?
     }
+
+    /// Runs `write`, several synchronous Diesel statements, as one write:
+    /// in its own savepoint, so they commit together or not at all. A
+    /// Diesel error becomes the port's error through `map_error`.
+    pub async fn run_sync<R, F, E>(&self, map_error: E, write: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut diesel::SqliteConnection) -> diesel::QueryResult<R> + Send + 'static,
+        E: FnOnce(diesel::result::Error) -> StoreError + Send + 'static,
+    {
+        self.run(move |conn| {
+            Box::pin(async move { conn.spawn_blocking(write).await.map_err(map_error) })
+        })
+        .await
+    }
 }
 
 type Manager = <SqliteInline as AsyncConnection>::TransactionManager;

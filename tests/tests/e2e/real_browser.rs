@@ -163,6 +163,24 @@ fn query_param(url: &url::Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Redeems a code the browser brought back, as the client would.
+async fn redeem(app: &TestApp, client: &str, code: &str, callback: &str) {
+    let t = app
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", client),
+                ("code", code),
+                ("redirect_uri", callback),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, 200, "{}", t.text);
+}
+
 async fn click_submit(browser: &fantoccini::Client, selector: &str) {
     browser
         .find(Locator::Css(selector))
@@ -237,20 +255,7 @@ portcullis_tests::on_both_backends! {
         assert_eq!(landed.path(), "/cb");
         assert_eq!(query_param(&landed, "state").as_deref(), Some("ahg84hek2n"));
         let code = query_param(&landed, "code").expect("a code");
-        let t = app
-            .post_form(
-                "/token",
-                None,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", &first_party),
-                    ("code", &code),
-                    ("redirect_uri", &callback_uri),
-                    ("code_verifier", VERIFIER),
-                ],
-            )
-            .await;
-        assert_eq!(t.status, 200, "{}", t.text);
+        redeem(&app, &first_party, &code, &callback_uri).await;
 
         // A third-party client: the session is there, so the consent page;
         // allowing sends the browser to that client's callback.
@@ -261,20 +266,7 @@ portcullis_tests::on_both_backends! {
         let landed = arrival(&browser, &callback).await;
         assert_eq!(query_param(&landed, "state").as_deref(), Some("xyz-third"));
         let code = query_param(&landed, "code").expect("a code after consent");
-        let t = app
-            .post_form(
-                "/token",
-                None,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", &third_party),
-                    ("code", &code),
-                    ("redirect_uri", &callback_uri),
-                    ("code_verifier", VERIFIER),
-                ],
-            )
-            .await;
-        assert_eq!(t.status, 200, "{}", t.text);
+        redeem(&app, &third_party, &code, &callback_uri).await;
 
         // Registration on the hosted page, in a browser with no session:
         // the new account lands on the client's callback with a code.
