@@ -35,6 +35,7 @@ pub struct FileSettings {
     pub max_body_bytes: Option<usize>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
+    pub refresh_family_lifetime_secs: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
@@ -149,6 +150,12 @@ impl Settings {
                 defaults.refresh_token_ttl,
                 LifetimeRange::REFRESH_TOKEN,
                 "refresh_token_ttl_secs",
+            )?,
+            refresh_family_lifetime: secs(
+                file.refresh_family_lifetime_secs,
+                defaults.refresh_family_lifetime,
+                LifetimeRange::REFRESH_FAMILY,
+                "refresh_family_lifetime_secs",
             )?,
             refresh_grace: secs(
                 file.refresh_grace_secs,
@@ -328,6 +335,10 @@ mod tests {
             ("access_token_ttl_secs = 0", "access_token_ttl_secs"),
             ("refresh_token_ttl_secs = -1", "refresh_token_ttl_secs"),
             ("refresh_grace_secs = 99999999", "refresh_grace_secs"),
+            (
+                "refresh_family_lifetime_secs = 10",
+                "refresh_family_lifetime_secs",
+            ),
             (
                 "session_lifetime_secs = 9223372036854775807",
                 "session_lifetime_secs",

@@ -36,6 +36,9 @@ impl RefreshMode {
 pub struct TokenPolicy {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a refresh token family lives at most from the grant that
+    /// started it, however often it is rotated; then the user signs in again.
+    pub refresh_family_lifetime: Duration,
     pub authorization_code_ttl: Duration,
     pub refresh_mode: RefreshMode,
     /// How long after rotation the old refresh token may still be presented
@@ -53,6 +56,7 @@ impl Default for TokenPolicy {
         Self {
             access_token_ttl: Duration::hours(1),
             refresh_token_ttl: Duration::days(90),
+            refresh_family_lifetime: Duration::days(365),
             authorization_code_ttl: Duration::seconds(300),
             refresh_mode: RefreshMode::Rotate,
             refresh_grace: Duration::zero(),

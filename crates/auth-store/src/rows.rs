@@ -207,6 +207,7 @@ pub(crate) struct RefreshRow {
     pub expires_at: NaiveDateTime,
     pub rotated_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    pub family_expires_at: NaiveDateTime,
 }
 
 impl From<&RefreshTokenRecord> for RefreshRow {
@@ -219,6 +220,7 @@ impl From<&RefreshTokenRecord> for RefreshRow {
             scope: r.scope.to_string(),
             issued_at: naive(r.issued_at),
             expires_at: naive(r.expires_at),
+            family_expires_at: naive(r.family_expires_at),
             rotated_at: r.rotated_at.map(naive),
             revoked_at: r.revoked_at.map(naive),
         }
@@ -242,6 +244,7 @@ impl TryFrom<RefreshRow> for RefreshTokenRecord {
             scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
             issued_at: utc(r.issued_at),
             expires_at: utc(r.expires_at),
+            family_expires_at: utc(r.family_expires_at),
             rotated_at: r.rotated_at.map(utc),
             revoked_at: r.revoked_at.map(utc),
         })

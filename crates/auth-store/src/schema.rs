@@ -43,6 +43,7 @@ diesel::table! {
         expires_at -> Timestamp,
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        family_expires_at -> Timestamp,
     }
 }
 

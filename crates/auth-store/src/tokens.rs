@@ -127,8 +127,8 @@ impl TokenRepository for Database {
                        WHERE digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                        RETURNING 1) \
                      INSERT INTO refresh_tokens \
-                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at) \
-                     SELECT $3, $4, $5, $6, $7, $8, $9 FROM retired",
+                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at) \
+                     SELECT $3, $4, $5, $6, $7, $8, $9, $10 FROM retired",
                 )
                 .bind::<Timestamp, _>(now)
                 .bind::<Binary, _>(&old)
@@ -139,6 +139,7 @@ impl TokenRepository for Database {
                 .bind::<Text, _>(&row.scope)
                 .bind::<Timestamp, _>(row.issued_at)
                 .bind::<Timestamp, _>(row.expires_at)
+                .bind::<Timestamp, _>(row.family_expires_at)
                 .execute(&mut *conn)
                 .await
                 .map_err(store_error("refresh token"))?;

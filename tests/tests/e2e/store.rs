@@ -64,6 +64,7 @@ fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> Re
         scope: Scope::parse("read").unwrap(),
         issued_at: t0(),
         expires_at: t0() + Duration::days(1),
+        family_expires_at: t0() + Duration::days(30),
         rotated_at: None,
         revoked_at: None,
     }

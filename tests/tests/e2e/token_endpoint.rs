@@ -105,6 +105,34 @@ on_both_backends! {
         assert_eq!((r.status, r.error()), (400, "invalid_grant"));
     };
 
+    a_narrower_refresh_scope_is_for_that_access_token_and_families_end => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let basic = Some((id.as_str(), secret.as_str()));
+        app.user("alice", None, "pw").await;
+        let r = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "alice"), ("password", "pw")]).await;
+        let mut rt = r.str("refresh_token").to_owned();
+        // RFC 6749 section 6: narrowing applies to the access token only.
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "read")]).await;
+        assert_eq!((r.status, r.str("scope")), (200, "read"), "{}", r.text);
+        rt = r.str("refresh_token").to_owned();
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+        assert_eq!(r.str("scope"), "read write", "the grant's scope is back");
+        rt = r.str("refresh_token").to_owned();
+        // Rotating every 80 days keeps each 90-day token alive, but the
+        // family ends 365 days after the sign-in however often it rotates.
+        for _ in 0..4 {
+            app.clock.advance(Duration::days(80));
+            let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            rt = r.str("refresh_token").to_owned();
+        }
+        app.clock.advance(Duration::days(45));
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"), "day 365: the family has ended");
+    };
+
     expired_and_tampered_access_tokens_are_refused => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
         let (id, secret) = app.client(ClientSetup::default()).await;

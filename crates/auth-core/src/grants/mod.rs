@@ -258,24 +258,37 @@ impl TokenService {
         })
     }
 
-    /// A fresh refresh token record in `family` and the token it stands for.
+    /// A fresh refresh token record and the token it stands for: in a new
+    /// family (`predecessor` is `None`), or succeeding `predecessor` in its
+    /// family, with the same scope (RFC 6749 section 6: "the new refresh
+    /// token ... scope MUST be identical to that of the refresh token
+    /// included by the client") and the same end of the family.
     fn new_refresh(
         &self,
         client: &Client,
         user_id: Option<UserId>,
         scope: &Scope,
-        family: FamilyId,
+        predecessor: Option<&RefreshTokenRecord>,
         now: DateTime<Utc>,
     ) -> (OpaqueToken, RefreshTokenRecord) {
         let token = self.ports.random.token();
+        let (family, family_expires_at, scope) = match predecessor {
+            Some(p) => (p.family, p.family_expires_at, p.scope.clone()),
+            None => (
+                FamilyId::new(self.ports.random.uuid()),
+                now + self.policy.refresh_family_lifetime,
+                scope.clone(),
+            ),
+        };
         let record = RefreshTokenRecord {
             digest: self.ports.digest.digest(token.expose()),
             family,
             client_id: client.id.clone(),
             user_id,
-            scope: scope.clone(),
+            scope,
             issued_at: now,
-            expires_at: now + self.policy.refresh_token_ttl,
+            expires_at: (now + self.policy.refresh_token_ttl).min(family_expires_at),
+            family_expires_at,
             rotated_at: None,
             revoked_at: None,
         };
@@ -296,10 +309,9 @@ impl TokenService {
             .access_token(client, user_id.to_string(), &scope, now)
             .await?;
         let (refresh_token, family) = if client.allows(GrantType::RefreshToken) {
-            let family = FamilyId::new(self.ports.random.uuid());
-            let (token, record) = self.new_refresh(client, Some(user_id), &scope, family, now);
+            let (token, record) = self.new_refresh(client, Some(user_id), &scope, None, now);
             self.ports.tokens.insert_refresh(&record).await?;
-            (Some(token), Some(family))
+            (Some(token), Some(record.family))
         } else {
             (None, None)
         };

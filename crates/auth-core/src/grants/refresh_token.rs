@@ -74,7 +74,8 @@ pub fn present(
     }
     // "The requested scope MUST NOT include any scope not originally granted
     // by the resource owner, and if omitted is treated as equal to the scope
-    // originally granted" (RFC 6749 section 6).
+    // originally granted" (RFC 6749 section 6). A narrower scope applies to
+    // this access token only: the successor keeps the grant's scope.
     let scope = || match requested {
         None => Ok(record.scope.clone()),
         Some(s) if s.is_subset(&record.scope) => Ok(s.clone()),
@@ -153,13 +154,13 @@ pub(super) async fn run(
             }
             RefreshStep::ReissueInGrace { scope } => {
                 let (token, successor) =
-                    service.new_refresh(client, record.user_id, &scope, record.family, now);
+                    service.new_refresh(client, record.user_id, &scope, Some(&record), now);
                 ports.tokens.insert_refresh(&successor).await?;
                 return finish(service, client, &record, scope, Some(token), now).await;
             }
             RefreshStep::Rotate { scope } => {
                 let (token, successor) =
-                    service.new_refresh(client, record.user_id, &scope, record.family, now);
+                    service.new_refresh(client, record.user_id, &scope, Some(&record), now);
                 match ports
                     .tokens
                     .rotate_refresh(&digest, &successor, now)

@@ -297,6 +297,47 @@ async fn refresh_scope_may_narrow_but_not_widen() {
         .await
         .unwrap();
     assert_eq!(t.scope.to_string(), "read");
+    // RFC 6749 section 6: the narrower scope was for that access token only;
+    // the successor keeps the grant's scope.
+    let next = t.refresh_token.unwrap();
+    let t = w
+        .service
+        .exchange(&c, refresh(&next, None), t0())
+        .await
+        .unwrap();
+    assert_eq!(t.scope.to_string(), "read write");
+}
+
+#[tokio::test]
+async fn a_family_ends_at_its_absolute_lifetime_however_often_it_rotates() {
+    let policy = TokenPolicy {
+        refresh_token_ttl: Duration::days(10),
+        refresh_family_lifetime: Duration::days(25),
+        ..TokenPolicy::default()
+    };
+    let w = World::new(policy);
+    let (c, mut rt) = logged_in(&w, None).await;
+    // Rotating every 8 days keeps each token alive, until the family's end.
+    for day in [8, 16, 24] {
+        let t = w
+            .service
+            .exchange(&c, refresh(&rt, None), t0() + Duration::days(day))
+            .await
+            .unwrap();
+        rt = t.refresh_token.unwrap();
+    }
+    let last = w.tokens.refresh.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.family_expires_at, t0() + Duration::days(25));
+    assert_eq!(
+        last.expires_at,
+        t0() + Duration::days(25),
+        "capped, not day 34"
+    );
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt, None), t0() + Duration::days(25))
+        .await;
+    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
 }
 
 #[tokio::test]
@@ -420,6 +461,7 @@ fn refresh_state_of_each_record() {
         scope: Scope::parse("read").unwrap(),
         issued_at: t0(),
         expires_at: t0() + Duration::days(1),
+        family_expires_at: t0() + Duration::days(30),
         rotated_at: None,
         revoked_at: None,
     };

@@ -17,6 +17,9 @@ impl LifetimeRange {
     pub const ACCESS_TOKEN: Self = Self::new("access token lifetime", 1, 366 * DAY);
     /// A refresh token: one minute to ten years.
     pub const REFRESH_TOKEN: Self = Self::new("refresh token lifetime", 60, 3_653 * DAY);
+    /// A refresh token family, from its grant to its end: one minute to ten
+    /// years.
+    pub const REFRESH_FAMILY: Self = Self::new("refresh family lifetime", 60, 3_653 * DAY);
     /// How long a rotated refresh token may be presented again: up to an hour.
     pub const REFRESH_GRACE: Self = Self::new("refresh grace period", 0, 3_600);
     /// A browser session, and its idle timeout: one minute to one year.

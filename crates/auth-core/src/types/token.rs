@@ -43,7 +43,12 @@ pub struct RefreshTokenRecord {
     pub user_id: Option<UserId>,
     pub scope: Scope,
     pub issued_at: DateTime<Utc>,
+    /// When this token expires: a lifetime after its issue, but never after
+    /// its family ends.
     pub expires_at: DateTime<Utc>,
+    /// When the family ends, however often it is rotated: every successor
+    /// inherits it from the token it replaces.
+    pub family_expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
