@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use auth_core::TokenPolicy;
+use auth_core::throttle::{ThrottlePolicy, Throttles};
 use auth_core::types::LifetimeRange;
 use auth_crypto::HashCost;
 use chrono::Duration;
@@ -36,6 +37,12 @@ pub struct FileSettings {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_token_ttl_secs: Option<i64>,
     pub refresh_family_lifetime_secs: Option<i64>,
+    /// Failed logins allowed per account within `login_window_secs`.
+    pub login_max_attempts: Option<u32>,
+    pub login_window_secs: Option<i64>,
+    /// Wrong device user codes allowed per user within `device_code_window_secs`.
+    pub device_code_max_attempts: Option<u32>,
+    pub device_code_window_secs: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
@@ -77,6 +84,7 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
     pub policy: TokenPolicy,
+    pub throttles: Throttles,
     pub hash_cost: HashCost,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
@@ -207,6 +215,36 @@ impl Settings {
                 "max_body_bytes",
             )?,
             policy,
+            throttles: Throttles {
+                login: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.login_max_attempts,
+                        5,
+                        1..=1_000,
+                        "login_max_attempts",
+                    )?,
+                    window: secs(
+                        file.login_window_secs,
+                        Duration::minutes(15),
+                        LifetimeRange::THROTTLE_WINDOW,
+                        "login_window_secs",
+                    )?,
+                },
+                device_code: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.device_code_max_attempts,
+                        5,
+                        1..=1_000,
+                        "device_code_max_attempts",
+                    )?,
+                    window: secs(
+                        file.device_code_window_secs,
+                        Duration::minutes(15),
+                        LifetimeRange::THROTTLE_WINDOW,
+                        "device_code_window_secs",
+                    )?,
+                },
+            },
             hash_cost,
             min_password_length: bounded(
                 file.min_password_length,

@@ -54,7 +54,8 @@ impl Services {
             tokens: access_tokens.clone(),
             codes: shared.clone(),
             devices: shared.clone(),
-            sessions: shared,
+            sessions: shared.clone(),
+            throttles: shared,
             hasher: Arc::new(hasher),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
             digest: Arc::new(Sha256Digest),
@@ -64,7 +65,8 @@ impl Services {
             ports.clone(),
             settings.policy.clone(),
             settings.issuer.clone(),
-        );
+        )
+        .with_throttles(settings.throttles);
         Ok(Self {
             database,
             access_tokens,
@@ -167,7 +169,6 @@ impl Application {
             secure_cookies: settings.issuer.starts_with("https://"),
             min_password_length: settings.min_password_length,
             key_secret_client,
-            device_code_throttle: Arc::new(auth_core::throttle::LoginThrottle::default()),
             metrics: Arc::new(auth_http::Metrics::default()),
             dialects: settings.dialects,
         });

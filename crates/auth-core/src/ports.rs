@@ -156,6 +156,26 @@ pub trait TokenRepository: Send + Sync {
     async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError>;
 }
 
+/// Attempt counters shared by every node (see `throttle`).
+#[async_trait]
+pub trait ThrottleRepository: Send + Sync {
+    /// Counts one attempt for `key` unless `limit` attempts were already
+    /// counted in its window, which starts with the first attempt and lasts
+    /// `window`. `true` if this attempt may go ahead. A single conditional
+    /// statement: parallel attempts cannot slip past the limit.
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives back one reserved attempt (it turned out not to count).
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
+    /// Forgets every attempt of `key` (a successful login).
+    async fn clear(&self, key: &str) -> Result<(), StoreError>;
+}
+
 #[async_trait]
 pub trait KeyRepository: Send + Sync {
     /// All stored signing keys, latest activation first.
@@ -203,6 +223,7 @@ pub struct SweepReport {
     pub authorization_codes: u64,
     pub sessions: u64,
     pub device_authorizations: u64,
+    pub throttle_counters: u64,
 }
 
 impl SweepReport {
@@ -213,6 +234,7 @@ impl SweepReport {
             + self.authorization_codes
             + self.sessions
             + self.device_authorizations
+            + self.throttle_counters
     }
 }
 

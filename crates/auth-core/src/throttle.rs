@@ -1,118 +1,51 @@
-//! Throttling of failed logins, per login name.
+//! Throttles: how many attempts a key may make within a window.
 //!
-//! After `max_failures` failed attempts within `window`, further attempts
-//! for that login are refused until the window has passed since the first
-//! failure. Unknown and known logins are throttled alike, so the throttle
-//! reveals nothing about accounts. The state lives in this process: with
-//! several nodes each keeps its own count.
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! The counters live behind [`ThrottleRepository`], in the database, so
+//! every node and every restart shares them. An attempt is *reserved* before
+//! the work it guards (hashing a password, looking up a code): one
+//! conditional statement counts it only while the key is under its limit,
+//! so a burst of parallel attempts is counted as strictly as a sequence.
+use chrono::Duration;
 
-use chrono::{DateTime, Duration, Utc};
+use crate::types::UserId;
 
+/// At most `max_attempts` within `window`, which starts at the first
+/// attempt counted; then refused until the window has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
-    pub max_failures: u32,
+    pub max_attempts: u32,
     pub window: Duration,
 }
 
 impl Default for ThrottlePolicy {
     fn default() -> Self {
         Self {
-            max_failures: 5,
+            max_attempts: 5,
             window: Duration::minutes(15),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    failures: u32,
-    since: DateTime<Utc>,
+/// The throttle policies of the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Throttles {
+    /// Failed logins, per account (or per login name that names none).
+    pub login: ThrottlePolicy,
+    /// Wrong device user codes, per signed-in user.
+    pub device_code: ThrottlePolicy,
 }
 
-/// Bounded: past this many tracked logins, stale entries are dropped.
-const MAX_TRACKED: usize = 100_000;
-
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    policy: ThrottlePolicy,
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-fn key(login: &str) -> String {
-    login.trim().to_lowercase()
-}
-
-impl LoginThrottle {
-    pub fn new(policy: ThrottlePolicy) -> Self {
-        Self {
-            policy,
-            entries: Mutex::default(),
-        }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Entry>) -> R) -> R {
-        let mut guard = match self.entries.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
-    }
-
-    pub fn is_blocked(&self, login: &str, now: DateTime<Utc>) -> bool {
-        let policy = self.policy;
-        self.with(|m| {
-            m.get(&key(login))
-                .is_some_and(|e| e.failures >= policy.max_failures && now - e.since < policy.window)
-        })
-    }
-
-    pub fn record_failure(&self, login: &str, now: DateTime<Utc>) {
-        let policy = self.policy;
-        self.with(|m| {
-            if m.len() >= MAX_TRACKED {
-                m.retain(|_, e| now - e.since < policy.window);
-            }
-            let e = m.entry(key(login)).or_insert(Entry {
-                failures: 0,
-                since: now,
-            });
-            if now - e.since >= policy.window {
-                *e = Entry {
-                    failures: 0,
-                    since: now,
-                };
-            }
-            e.failures += 1;
-        });
-    }
-
-    pub fn clear(&self, login: &str) {
-        self.with(|m| m.remove(&key(login)));
+/// The key a login's attempts count against: the account, however it is
+/// named (username or email), or the name itself when it names none, so
+/// unknown names are throttled alike and reveal nothing.
+pub(crate) fn login_key(user: Option<UserId>, login: &str) -> String {
+    match user {
+        Some(id) => format!("login:user:{id}"),
+        None => format!("login:name:{login}"),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::grants::fakes::t0;
-
-    #[test]
-    fn blocks_after_the_limit_until_the_window_passes() {
-        let t = LoginThrottle::new(ThrottlePolicy {
-            max_failures: 3,
-            window: Duration::minutes(10),
-        });
-        for i in 0..3 {
-            assert!(!t.is_blocked("Alice", t0()), "attempt {i}");
-            t.record_failure("alice", t0() + Duration::seconds(i));
-        }
-        assert!(t.is_blocked("ALICE", t0() + Duration::minutes(5)));
-        assert!(!t.is_blocked("bob", t0()));
-        assert!(!t.is_blocked("alice", t0() + Duration::minutes(10)));
-        t.record_failure("bob", t0());
-        t.clear("bob");
-        assert!(!t.is_blocked("bob", t0()));
-    }
+/// The key a user's device-code attempts count against.
+pub(crate) fn device_code_key(user: UserId) -> String {
+    format!("device-code:{user}")
 }

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
-use auth_core::grants::device_code::DeviceApproval;
+use auth_core::grants::device_code::{DeviceApproval, UserCodeLookup};
 use auth_core::types::{Scope, UserCode, UserId};
 use serde::Serialize;
 use serde_json::json;
@@ -111,37 +111,27 @@ fn entry_form(message: Option<&'static str>, status: StatusCode) -> DevicePage<'
     }
 }
 
-/// Looks a typed code up for `user`. Wrong codes count against the user:
-/// after five within fifteen minutes, entry is refused for the rest of the
-/// window, so the 34-bit code space cannot be searched.
+/// Looks a typed code up for `user`, through the core's device-code
+/// throttle: wrong codes count against the user, in every node.
 async fn look_up(
     state: &AppState,
     user: UserId,
     typed: &str,
 ) -> Result<Result<(UserCode, DeviceApproval), (&'static str, StatusCode)>, ApiError> {
     let now = state.clock.now();
-    let key = format!("device-code:{user}");
-    if state.device_code_throttle.is_blocked(&key, now) {
-        return Ok(Err((
-            "Too many wrong codes. Wait a few minutes and try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        )));
-    }
-    let found = match UserCode::parse(typed) {
-        Some(code) => state
-            .tokens
-            .find_user_code(&code, now)
-            .await?
-            .map(|approval| (code, approval)),
-        None => None,
-    };
-    Ok(found.ok_or_else(|| {
-        state.device_code_throttle.record_failure(&key, now);
-        (
-            "That code is not valid or has expired. Check the code on your device.",
-            StatusCode::BAD_REQUEST,
-        )
-    }))
+    Ok(
+        match state.tokens.look_up_user_code(user, typed, now).await? {
+            UserCodeLookup::Found(code, approval) => Ok((code, approval)),
+            UserCodeLookup::NotFound => Err((
+                "That code is not valid or has expired. Check the code on your device.",
+                StatusCode::BAD_REQUEST,
+            )),
+            UserCodeLookup::Throttled => Err((
+                "Too many wrong codes. Wait a few minutes and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            )),
+        },
+    )
 }
 
 /// The approval question for a found code.

@@ -7,6 +7,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
 
@@ -239,8 +240,6 @@ pub(crate) async fn login(
         form_page(&req, &state, "login.html", status, &pending, fill)
     };
     let now = state.clock.now();
-    // Checked here only to say why: `verify_credentials` enforces it.
-    let throttled = state.tokens.throttle().is_blocked(&username, now);
     let user = match state
         .tokens
         .verify_credentials(&username, password, now)
@@ -251,6 +250,7 @@ pub(crate) async fn login(
             if let Some(event) = e.event() {
                 crate::security::log(event, &req);
             }
+            let throttled = matches!(e.event(), Some(SecurityEvent::LoginThrottled { .. }));
             return Ok(if throttled {
                 let message = "Too many failed attempts. Wait a few minutes and try again.";
                 refuse(message, StatusCode::TOO_MANY_REQUESTS).await

@@ -84,8 +84,6 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
-    /// Counts wrong user codes per user at `/device`.
-    pub device_code_throttle: Arc<auth_core::throttle::LoginThrottle>,
     /// The client seed 002's key/secret API acts for; `None` turns it off.
     pub key_secret_client: Option<auth_core::types::ClientId>,
     /// What `GET /metrics` reports; recorded by [`measured`].

@@ -19,6 +19,7 @@ mod rows;
 mod schema;
 mod sessions;
 mod sweep;
+mod throttles;
 mod tokens;
 mod users;
 mod writer;

@@ -120,6 +120,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    throttle_counters (key) {
+        key -> Text,
+        attempts -> BigInt,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     login_names (name) {
         name -> Text,
         user_id -> Text,

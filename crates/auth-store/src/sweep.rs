@@ -10,7 +10,7 @@ use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
     access_tokens, authorization_codes, device_authorizations, refresh_tokens,
-    revoked_access_tokens, sessions,
+    revoked_access_tokens, sessions, throttle_counters,
 };
 
 /// Deletes expired rows of one table in batches: select a batch of keys,
@@ -84,6 +84,7 @@ impl Sweeper for Database {
                 now,
                 batch
             ),
+            throttle_counters: sweep_table!(self, throttle_counters, key, String, now, batch),
         })
     }
 }

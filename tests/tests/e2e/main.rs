@@ -12,4 +12,5 @@ mod real_browser;
 mod rotation;
 mod seeds;
 mod store;
+mod throttles;
 mod token_endpoint;

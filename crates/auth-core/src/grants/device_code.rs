@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{ErrorCode, FlowError, OAuthError};
+use crate::throttle::device_code_key;
 use crate::types::{
     Client, DeviceAuthorization, DeviceStatus, GrantType, IssuedTokens, OpaqueToken, Scope,
     UserCode, UserId,
@@ -114,8 +115,38 @@ impl TokenService {
         })
     }
 
-    /// The pending authorization a typed user code names, if any.
-    pub async fn find_user_code(
+    /// Looks up the code `user` typed. Each attempt is reserved against the
+    /// user's device-code throttle before the lookup, and given back when
+    /// the code is found: wrong codes count, a burst of guesses as strictly
+    /// as a sequence, so the 34-bit code space cannot be searched.
+    pub async fn look_up_user_code(
+        &self,
+        user: UserId,
+        typed: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UserCodeLookup, FlowError> {
+        let key = device_code_key(user);
+        let policy = self.throttles.device_code;
+        if !self
+            .ports
+            .throttles
+            .reserve(&key, policy.max_attempts, policy.window, now)
+            .await?
+        {
+            return Ok(UserCodeLookup::Throttled);
+        }
+        let Some(code) = UserCode::parse(typed) else {
+            return Ok(UserCodeLookup::NotFound);
+        };
+        let Some(approval) = self.find_user_code(&code, now).await? else {
+            return Ok(UserCodeLookup::NotFound);
+        };
+        self.ports.throttles.release(&key).await?;
+        Ok(UserCodeLookup::Found(code, approval))
+    }
+
+    /// The pending authorization a user code names, if any.
+    pub(crate) async fn find_user_code(
         &self,
         code: &UserCode,
         now: DateTime<Utc>,
@@ -160,6 +191,17 @@ impl TokenService {
             .decide_device(&digest, decision, now)
             .await?)
     }
+}
+
+/// What looking up a typed user code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserCodeLookup {
+    /// A pending authorization: what the user is asked to approve.
+    Found(UserCode, DeviceApproval),
+    /// No pending authorization has that code (the attempt counts).
+    NotFound,
+    /// Too many wrong codes: not even looked up.
+    Throttled,
 }
 
 /// What a user is asked to approve for a pending device.

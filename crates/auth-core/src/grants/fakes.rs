@@ -1,11 +1,12 @@
 //! In-memory fakes of the ports, for the core's unit tests.
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 use crate::error::{CryptoError, StoreError};
@@ -67,6 +68,42 @@ impl UserRepository for Users {
         let mut users = self.0.lock().unwrap();
         let found = users.iter_mut().find(|u| u.id == id);
         Ok(found.map(|u| u.disabled = disabled).is_some())
+    }
+}
+
+/// Attempt counters: (attempts, end of window) per key.
+#[derive(Default)]
+pub struct ThrottleCounters(Mutex<HashMap<String, (u32, DateTime<Utc>)>>);
+
+#[async_trait]
+impl ThrottleRepository for ThrottleCounters {
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut m = self.0.lock().unwrap();
+        let e = m.entry(key.to_owned()).or_insert((0, now + window));
+        if e.1 <= now {
+            *e = (0, now + window);
+        }
+        if e.0 >= limit {
+            return Ok(false);
+        }
+        e.0 += 1;
+        Ok(true)
+    }
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(e) = self.0.lock().unwrap().get_mut(key) {
+            e.0 = e.0.saturating_sub(1);
+        }
+        Ok(())
+    }
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.0.lock().unwrap().remove(key);
+        Ok(())
     }
 }
 
@@ -459,6 +496,7 @@ impl World {
             codes: codes.clone(),
             sessions: sessions.clone(),
             devices: devices.clone(),
+            throttles: Arc::new(ThrottleCounters::default()),
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
             digest: Arc::new(Digests),

@@ -23,9 +23,10 @@ use crate::events::SecurityEvent;
 use crate::policy::TokenPolicy;
 use crate::ports::{
     AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, PasswordHasher,
-    RandomSource, SecretDigest, SessionRepository, TokenCodec, TokenRepository, UserRepository,
+    RandomSource, SecretDigest, SessionRepository, ThrottleRepository, TokenCodec, TokenRepository,
+    UserRepository,
 };
-use crate::throttle::{LoginThrottle, ThrottlePolicy};
+use crate::throttle::Throttles;
 use crate::types::{
     AccessClaims, AccessTokenRecord, Client, ClientId, Dialect, FamilyId, GrantType, IssuedTokens,
     OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, UserId,
@@ -41,6 +42,7 @@ pub struct Ports {
     pub codes: Arc<dyn AuthorizationCodeRepository>,
     pub devices: Arc<dyn DeviceAuthorizationRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub throttles: Arc<dyn ThrottleRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub codec: Arc<dyn TokenCodec>,
     pub digest: Arc<dyn SecretDigest>,
@@ -91,7 +93,7 @@ pub struct TokenService {
     pub(crate) ports: Ports,
     policy: TokenPolicy,
     issuer: String,
-    throttle: Arc<LoginThrottle>,
+    throttles: Throttles,
 }
 
 impl TokenService {
@@ -100,18 +102,14 @@ impl TokenService {
             ports,
             policy,
             issuer: issuer.into(),
-            throttle: Arc::new(LoginThrottle::default()),
+            throttles: Throttles::default(),
         }
     }
 
-    /// Replaces the default login throttle policy.
-    pub fn with_throttle(mut self, policy: ThrottlePolicy) -> Self {
-        self.throttle = Arc::new(LoginThrottle::new(policy));
+    /// Replaces the default throttle policies.
+    pub fn with_throttles(mut self, throttles: Throttles) -> Self {
+        self.throttles = throttles;
         self
-    }
-
-    pub fn throttle(&self) -> &LoginThrottle {
-        &self.throttle
     }
 
     /// The adapters, for the core's own modules only: the web layer and

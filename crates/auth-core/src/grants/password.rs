@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
+use crate::throttle::login_key;
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
 use super::{TokenService, resolve_scope};
@@ -35,18 +36,29 @@ impl TokenService {
     ) -> Result<User, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = login.trim().to_lowercase();
-        if self.throttle.is_blocked(&login, now) {
-            return Err(OAuthError::invalid_grant(
-                "too many failed attempts for this login; try again later",
-            )
-            .with_event(SecurityEvent::LoginThrottled { user: None })
-            .into());
-        }
         let user = if login.is_empty() {
             None
         } else {
             self.ports.users.find_by_login(&login).await?
         };
+        // One counter per account however it is named; the attempt is
+        // reserved before the hash, so a burst counts as a sequence would.
+        let key = login_key(user.as_ref().map(|u| u.id), &login);
+        let policy = self.throttles.login;
+        if !self
+            .ports
+            .throttles
+            .reserve(&key, policy.max_attempts, policy.window, now)
+            .await?
+        {
+            return Err(OAuthError::invalid_grant(
+                "too many failed attempts for this login; try again later",
+            )
+            .with_event(SecurityEvent::LoginThrottled {
+                user: user.map(|u| u.id),
+            })
+            .into());
+        }
         let verified = match Password::parse(password) {
             Ok(p) => {
                 self.ports
@@ -62,17 +74,15 @@ impl TokenService {
         };
         match user {
             Some(u) if verified && !u.disabled => {
-                self.throttle.clear(&login);
+                self.ports.throttles.clear(&key).await?;
                 Ok(u)
             }
-            _ => {
-                self.throttle.record_failure(&login, now);
-                Err(refused()
-                    .with_event(SecurityEvent::LoginFailed {
-                        user: user.map(|u| u.id),
-                    })
-                    .into())
-            }
+            // The reserved attempt stays counted as the failure.
+            _ => Err(refused()
+                .with_event(SecurityEvent::LoginFailed {
+                    user: user.map(|u| u.id),
+                })
+                .into()),
         }
     }
 }

@@ -24,6 +24,9 @@ impl LifetimeRange {
     pub const REFRESH_GRACE: Self = Self::new("refresh grace period", 0, 3_600);
     /// A browser session, and its idle timeout: one minute to one year.
     pub const SESSION: Self = Self::new("session lifetime", 60, 366 * DAY);
+    /// A throttle's window: one second to one day (the sweep deletes
+    /// counters whose window has ended).
+    pub const THROTTLE_WINDOW: Self = Self::new("throttle window", 1, DAY);
     /// How long a rotated-in signing key is published before it signs.
     pub const KEY_ACTIVATION_DELAY: Self = Self::new("key activation delay", 0, 30 * DAY);
 

@@ -1,0 +1,8 @@
+-- Attempt counters of the throttles, shared by every node and kept across
+-- restarts: attempts counted in the window that ends at expires_at.
+CREATE TABLE throttle_counters (
+    key TEXT PRIMARY KEY NOT NULL,
+    attempts BIGINT NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);
+CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);

@@ -1,0 +1,67 @@
+//! Throttles that hold: a burst of parallel wrong passwords is counted as
+//! strictly as a sequence, the username and the email of an account share
+//! one budget, and every node (and a restarted one) sees the same counters.
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+
+const WRONG: &str = "the username or password is incorrect";
+const THROTTLED: &str = "too many failed attempts for this login; try again later";
+
+async fn attempt(app: &TestApp, basic: (&str, &str), login: &str, password: &str) -> String {
+    let r = app
+        .post_form(
+            "/token",
+            Some(basic),
+            &[
+                ("grant_type", "password"),
+                ("username", login),
+                ("password", password),
+            ],
+        )
+        .await;
+    if r.status == 200 {
+        return "ok".into();
+    }
+    r.body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends! {
+    a_burst_of_wrong_passwords_is_counted_exactly => |db: ScratchDb| async move {
+        let shared = db.share();
+        let app = std::sync::Arc::new(TestApp::spawn(db).await);
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        app.user("alice", Some("alice@example.org"), "correct-horse").await;
+        // 40 wrong passwords at once, by the username and by the email.
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (app, id, secret) = (app.clone(), id.clone(), secret.clone());
+            tasks.push(tokio::spawn(async move {
+                let login = if i % 2 == 0 { "alice" } else { "ALICE@example.org" };
+                attempt(&app, (&id, &secret), login, &format!("guess-{i}")).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let evaluated = answers.iter().filter(|a| a.as_str() == WRONG).count();
+        let refused = answers.iter().filter(|a| a.as_str() == THROTTLED).count();
+        assert_eq!((evaluated, refused), (5, 35), "one budget of five for the account: {answers:?}");
+        // Even the right password waits for the window now, by either name.
+        assert_eq!(attempt(&app, (&id, &secret), "alice", "correct-horse").await, THROTTLED);
+        // Another node on the same database shares the counter.
+        let other = TestApp::spawn(shared).await;
+        assert_eq!(attempt(&other, (&id, &secret), "alice@example.org", "correct-horse").await, THROTTLED);
+        // After the window, the right password works and clears the count.
+        other.clock.advance(chrono::Duration::minutes(15));
+        assert_eq!(attempt(&other, (&id, &secret), "alice", "correct-horse").await, "ok");
+        // Unknown names are throttled alike, by name.
+        for _ in 0..5 {
+            assert_eq!(attempt(&other, (&id, &secret), "nobody", "x").await, WRONG);
+        }
+        assert_eq!(attempt(&other, (&id, &secret), "nobody", "x").await, THROTTLED);
+    };
+}
