@@ -232,6 +232,10 @@ impl TestApp {
         file.bind = Some("127.0.0.1:0".into());
         file.workers = Some(2);
         file.pool_size = file.pool_size.or(Some(8));
+        // Every test client comes from 127.0.0.1: registration throttles
+        // stay out of the way unless a test sets them.
+        file.registration_max_per_address = file.registration_max_per_address.or(Some(1_000_000));
+        file.registration_max_total = file.registration_max_total.or(Some(1_000_000));
         file.password_hash = Some(portcullis::settings::HashSettings {
             memory_kib: HashCost::TEST_ONLY.memory_kib,
             iterations: HashCost::TEST_ONLY.iterations,

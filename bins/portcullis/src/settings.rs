@@ -43,6 +43,11 @@ pub struct FileSettings {
     /// Wrong device user codes allowed per user within `device_code_window_secs`.
     pub device_code_max_attempts: Option<u32>,
     pub device_code_window_secs: Option<i64>,
+    /// Self-service registrations per client address, and in total, within
+    /// `registration_window_secs`.
+    pub registration_max_per_address: Option<u32>,
+    pub registration_max_total: Option<u32>,
+    pub registration_window_secs: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
@@ -198,6 +203,12 @@ impl Settings {
             .database_url
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let registration_window = secs(
+            file.registration_window_secs,
+            Duration::hours(1),
+            LifetimeRange::THROTTLE_WINDOW,
+            "registration_window_secs",
+        )?;
         let key_reload_secs = bounded(file.key_reload_secs, 30, 1..=86_400, "key_reload_secs")?;
         Ok(Self {
             bind,
@@ -243,6 +254,24 @@ impl Settings {
                         LifetimeRange::THROTTLE_WINDOW,
                         "device_code_window_secs",
                     )?,
+                },
+                registration_per_address: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.registration_max_per_address,
+                        10,
+                        1..=1_000_000,
+                        "registration_max_per_address",
+                    )?,
+                    window: registration_window,
+                },
+                registration_total: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.registration_max_total,
+                        1_000,
+                        1..=1_000_000,
+                        "registration_max_total",
+                    )?,
+                    window: registration_window,
                 },
             },
             hash_cost,

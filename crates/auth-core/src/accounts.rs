@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::error::{FlowError, OAuthError, StoreError};
 use crate::grants::TokenService;
 use crate::policy::RefreshMode;
+use crate::throttle::registration_key;
 use crate::types::{
     Client, ClientAuth, ClientId, Dialect, Email, GrantType, LifetimeRange, OpaqueToken, Password,
     RedirectUri, Scope, TokenFormat, User, UserId, Username,
@@ -46,6 +47,9 @@ pub enum RegistrationError {
     Invalid(String),
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// Too many registrations from this address, or in total, just now.
+    #[error("too many registrations; try again later")]
+    Throttled,
     #[error(transparent)]
     Flow(#[from] FlowError),
 }
@@ -194,16 +198,54 @@ pub struct UserSpec {
     pub family_name: Option<String>,
 }
 
-/// Registers a user; fails with `Conflict` when the username or email is taken.
+/// Registers a user, as an operator does; fails with `Conflict` when the
+/// username or email is taken.
 pub async fn register_user(
     service: &TokenService,
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
-    let ports = &service.ports;
-    // One login name, one account: a username shaped like an email address
-    // is allowed only as the account's own email, so it can never be the
-    // address another account signs in with.
+    check_login_names(&spec)?;
+    create_user(service, spec, now).await
+}
+
+/// Registers a user who signs themselves up from the client address `from`
+/// (a hosted page or a dialect): besides [`register_user`]'s rules, each
+/// attempt is reserved against the per-address and the total registration
+/// throttles before the password is hashed, so a flood of sign-ups can
+/// neither fill the user table nor occupy the hashing threads.
+pub async fn register_user_from(
+    service: &TokenService,
+    from: &str,
+    spec: UserSpec,
+    now: DateTime<Utc>,
+) -> Result<User, RegistrationError> {
+    check_login_names(&spec)?;
+    let throttles = service.throttles;
+    for (key, policy) in [
+        (
+            registration_key(Some(from)),
+            throttles.registration_per_address,
+        ),
+        (registration_key(None), throttles.registration_total),
+    ] {
+        let allowed = service
+            .ports
+            .throttles
+            .reserve(&key, policy.max_attempts, policy.window, now)
+            .await
+            .map_err(FlowError::from)?;
+        if !allowed {
+            return Err(RegistrationError::Throttled);
+        }
+    }
+    create_user(service, spec, now).await
+}
+
+/// One login name, one account: a username shaped like an email address is
+/// allowed only as the account's own email, so it can never be the address
+/// another account signs in with.
+fn check_login_names(spec: &UserSpec) -> Result<(), RegistrationError> {
     if let Ok(as_email) = Email::parse(spec.username.as_str()) {
         if spec.email.as_ref() != Some(&as_email) {
             return Err(RegistrationError::Invalid(
@@ -211,6 +253,15 @@ pub async fn register_user(
             ));
         }
     }
+    Ok(())
+}
+
+async fn create_user(
+    service: &TokenService,
+    spec: UserSpec,
+    now: DateTime<Utc>,
+) -> Result<User, RegistrationError> {
+    let ports = &service.ports;
     let hash = ports.hasher.hash(&spec.password).await?;
     let user = User {
         id: UserId::new(ports.random.uuid()),
@@ -233,6 +284,11 @@ impl From<RegistrationError> for FlowError {
             RegistrationError::Conflict(what) => {
                 OAuthError::invalid_request(format!("{what} already exists")).into()
             }
+            RegistrationError::Throttled => OAuthError::new(
+                crate::ErrorCode::TemporarilyUnavailable,
+                "too many registrations; try again later",
+            )
+            .into(),
             RegistrationError::Flow(f) => f,
         }
     }

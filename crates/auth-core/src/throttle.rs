@@ -27,12 +27,33 @@ impl Default for ThrottlePolicy {
 }
 
 /// The throttle policies of the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttles {
     /// Failed logins, per account (or per login name that names none).
     pub login: ThrottlePolicy,
     /// Wrong device user codes, per signed-in user.
     pub device_code: ThrottlePolicy,
+    /// Self-service registrations per client address.
+    pub registration_per_address: ThrottlePolicy,
+    /// Self-service registrations in total.
+    pub registration_total: ThrottlePolicy,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Self {
+            login: ThrottlePolicy::default(),
+            device_code: ThrottlePolicy::default(),
+            registration_per_address: ThrottlePolicy {
+                max_attempts: 10,
+                window: Duration::hours(1),
+            },
+            registration_total: ThrottlePolicy {
+                max_attempts: 1_000,
+                window: Duration::hours(1),
+            },
+        }
+    }
 }
 
 /// The key a login's attempts count against: the account, however it is
@@ -48,4 +69,13 @@ pub(crate) fn login_key(user: Option<UserId>, login: &str) -> String {
 /// The key a user's device-code attempts count against.
 pub(crate) fn device_code_key(user: UserId) -> String {
     format!("device-code:{user}")
+}
+
+/// The key registrations from `address` count against, or with `None` the
+/// one every registration counts against.
+pub(crate) fn registration_key(address: Option<&str>) -> String {
+    match address {
+        Some(a) => format!("register:address:{a}"),
+        None => "register:all".to_owned(),
+    }
 }

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// 403: a form post without a valid CSRF token.
     #[error("the form's CSRF token is missing or invalid")]
     Forbidden,
+    /// 429: a throttle refused the request before any work was done.
+    #[error("{0}")]
+    Throttled(&'static str),
     /// 415: the body is not in a format this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
@@ -79,6 +82,7 @@ impl ApiError {
                 "the form's CSRF token is missing or invalid; reload the page and try again",
             ),
             Self::UnsupportedMediaType(m) => (ErrorCode::InvalidRequest, m),
+            Self::Throttled(m) => (ErrorCode::TemporarilyUnavailable, m),
             Self::Internal(_) => (
                 ErrorCode::ServerError,
                 "the server could not complete the request",
@@ -94,6 +98,7 @@ impl ResponseError for ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

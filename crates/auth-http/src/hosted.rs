@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::FlowError;
-use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
@@ -359,12 +359,19 @@ pub(crate) async fn register_form(
         Ok(spec) => spec,
         Err(message) => return refuse(message).await,
     };
-    let user = match register_user(&state.tokens, spec, state.clock.now()).await {
+    let peer = crate::security::peer(&req);
+    let user = match register_user_from(&state.tokens, &peer, spec, state.clock.now()).await {
         Ok(user) => user,
         Err(RegistrationError::Conflict(_)) => {
             return refuse("That username or email is already registered.".into()).await;
         }
         Err(RegistrationError::Invalid(m)) => return refuse(m).await,
+        Err(RegistrationError::Throttled) => {
+            let mut page =
+                refuse("Too many accounts were created just now. Try again later.".into()).await?;
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return Ok(page);
+        }
         Err(RegistrationError::Flow(e)) => return Err(e.into()),
     };
     if pending.is_legacy() {

@@ -64,4 +64,42 @@ on_both_backends! {
         }
         assert_eq!(attempt(&other, (&id, &secret), "nobody", "x").await, THROTTLED);
     };
+
+    registrations_are_throttled_per_address_even_in_a_burst => |db: ScratchDb| async move {
+        let file = portcullis::settings::FileSettings {
+            registration_max_per_address: Some(3),
+            ..Default::default()
+        };
+        let app = std::sync::Arc::new(TestApp::spawn_with(db, file).await);
+        let before = app.fingerprint().await;
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                app.post_json("/register", &serde_json::json!({"username": format!("user{i}"), "password": "1234"})).await.status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        statuses.sort();
+        assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429]);
+        let after = app.fingerprint().await;
+        assert_eq!(after.len(), before.len() + 3, "exactly three accounts were created");
+        // The hosted page is refused too, with a page, not a half-made account.
+        let b = portcullis_tests::browser();
+        let page = app.get_with(&b, "/register").await;
+        let form = crate::browser::with(portcullis_tests::hidden_fields(&page.text), &[
+            ("username", "late"), ("email", "late@example.org"), ("password", "a-long-passphrase"),
+        ]);
+        let r = app.post_with(&b, "/register", &form).await;
+        assert_eq!(r.status, 429);
+        assert!(r.text.contains("Too many accounts"), "{}", r.text);
+        assert_eq!(app.fingerprint().await.len(), after.len());
+        // The window passes: registration opens again.
+        app.clock.advance(chrono::Duration::hours(1));
+        let r = app.post_json("/register", &serde_json::json!({"username": "later", "password": "1234"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    };
 }

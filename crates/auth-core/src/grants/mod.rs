@@ -93,7 +93,7 @@ pub struct TokenService {
     pub(crate) ports: Ports,
     policy: TokenPolicy,
     issuer: String,
-    throttles: Throttles,
+    pub(crate) throttles: Throttles,
 }
 
 impl TokenService {

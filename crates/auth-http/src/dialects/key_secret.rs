@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
-use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::grants::GrantRequest;
 use auth_core::types::{Client, Dialect, OpaqueToken, Password, UserId, Username};
 use serde_json::{Map, Value, json};
@@ -50,6 +50,7 @@ fn no_store(body: Value) -> HttpResponse {
 /// `POST /register {"user_id", "user_secret"}`: the new account's key.
 pub(crate) async fn register(
     state: &AppState,
+    peer: &str,
     fields: Map<String, Value>,
 ) -> Result<HttpResponse, ApiError> {
     client(state).await?;
@@ -61,13 +62,16 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user(&state.tokens, spec, state.clock.now()).await {
+    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
         Ok(user) => Ok(no_store(json!({ "user_key": user.id.to_string() }))),
         Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(json!({
             "error": "invalid_request",
             "error_description": "that user_id is already registered",
         }))),
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Throttled) => {
+            Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
+        }
         Err(RegistrationError::Flow(e)) => Err(e.into()),
     }
 }

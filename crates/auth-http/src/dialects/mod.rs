@@ -15,6 +15,10 @@ use crate::AppState;
 use crate::body::{media_type, read_limited};
 use crate::error::ApiError;
 
+/// What a registration refused by its throttle is told.
+pub(crate) const REGISTRATION_THROTTLED: &str =
+    "too many registrations from this address or in total; try again later";
+
 /// The JSON registration shapes of the dialects switched on, for the 400
 /// that names what is accepted.
 fn register_shapes(state: &AppState) -> String {
@@ -57,16 +61,17 @@ pub(crate) async fn register(
                 serde_json::from_slice(&body).map_err(|_| shape_error())?;
             let has = |k: &str| fields.contains_key(k);
             let on = state.dialects;
+            let peer = crate::security::peer(&req);
             if on.redirect_login && has("username") && has("password") && fields.len() == 2 {
-                redirect_login::register(&state, fields).await
+                redirect_login::register(&state, &peer, fields).await
             } else if on.pkce_json && has("client_id") && has("email") && has("code_challenge") {
-                pkce_json::register(&state, fields).await
+                pkce_json::register(&state, &peer, fields).await
             } else if state.key_secret_client.is_some()
                 && has("user_id")
                 && has("user_secret")
                 && fields.len() == 2
             {
-                key_secret::register(&state, fields).await
+                key_secret::register(&state, &peer, fields).await
             } else {
                 Err(shape_error())
             }

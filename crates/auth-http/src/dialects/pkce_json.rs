@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
-use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
 use auth_core::grants::{ClientCredentials, GrantRequest};
 use auth_core::types::{ClientId, Dialect, Email, OpaqueToken, Password, UserId, Username};
@@ -110,6 +110,7 @@ pub(crate) async fn sign_in(
 /// answers with a code, as sign-in does.
 pub(crate) async fn register(
     state: &AppState,
+    peer: &str,
     fields: Map<String, Value>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = validate(state, &fields).await?;
@@ -124,7 +125,7 @@ pub(crate) async fn register(
         given_name: Some(field(&fields, "first_name")?),
         family_name: Some(field(&fields, "last_name")?),
     };
-    match register_user(&state.tokens, spec, state.clock.now()).await {
+    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
         Ok(user) => code_response(state, &valid, user.id).await,
         Err(RegistrationError::Conflict(_)) => {
             Ok(HttpResponse::Conflict().json(serde_json::json!({
@@ -133,6 +134,9 @@ pub(crate) async fn register(
             })))
         }
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Throttled) => {
+            Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
+        }
         Err(RegistrationError::Flow(e)) => Err(e.into()),
     }
 }

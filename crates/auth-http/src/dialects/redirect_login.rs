@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
-use auth_core::accounts::{RegistrationError, UserSpec, register_user};
+use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{Refusal, ValidRedirectLogin};
 use auth_core::grants::GrantRequest;
 use auth_core::types::{ClientId, Dialect, OpaqueToken, Password, Scope, UserId, Username};
@@ -94,6 +94,7 @@ pub(crate) async fn complete(
 /// `POST /register {"username", "password"}`: 201 on success.
 pub(crate) async fn register(
     state: &AppState,
+    peer: &str,
     fields: Map<String, Value>,
 ) -> Result<HttpResponse, ApiError> {
     let username = Username::parse(&field(&fields, "username")?)
@@ -110,7 +111,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user(&state.tokens, spec, state.clock.now()).await {
+    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
         Ok(user) => {
             Ok(HttpResponse::Created().json(serde_json::json!({ "user_id": user.id.to_string() })))
         }
@@ -121,6 +122,9 @@ pub(crate) async fn register(
             })))
         }
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
+        Err(RegistrationError::Throttled) => {
+            Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
+        }
         Err(RegistrationError::Flow(e)) => Err(e.into()),
     }
 }
