@@ -140,8 +140,17 @@ pub trait TokenRepository: Send + Sync {
         new: &RefreshTokenRecord,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
-    /// Revokes every token of a family; returns how many were newly revoked.
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Revokes a grant: every refresh token of the family (returns how many
+    /// were newly revoked), every reference access token issued in it
+    /// (deleted, and forgotten by every node's cache), and every
+    /// self-contained one (the family is listed on the revocation list until
+    /// `listed_until`, when the last of them has expired). One atomic step.
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+        listed_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     /// Puts an access token id on the revocation list until it expires, and
     /// deletes a stored reference token with that id: afterwards the token
     /// is refused whichever way it is checked.
@@ -150,7 +159,13 @@ pub trait TokenRepository: Send + Sync {
         token_id: Uuid,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError>;
+    /// Whether a self-contained access token is revoked: its own id, or its
+    /// family's, on the revocation list. One lookup for both.
+    async fn is_access_revoked(
+        &self,
+        token_id: Uuid,
+        family: Option<FamilyId>,
+    ) -> Result<bool, StoreError>;
     /// Stores a reference access token.
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError>;
     async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError>;

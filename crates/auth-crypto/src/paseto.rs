@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
-use auth_core::types::{AccessClaims, ClientId, OpaqueToken, Scope, SigningKey};
+use auth_core::types::{AccessClaims, ClientId, FamilyId, OpaqueToken, Scope, SigningKey};
 use auth_verifier::{Expected, KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
 use pasetors::footer::Footer;
@@ -187,7 +187,7 @@ impl TokenCodec for PasetoCodec {
             .iter()
             .find(|k| k.activates_at <= c.issued_at)
             .ok_or(CryptoError::NoSigningKey)?;
-        let payload = json!({
+        let mut payload = json!({
             "iss": c.issuer,
             "sub": c.subject,
             "aud": c.client_id.as_str(),
@@ -198,6 +198,9 @@ impl TokenCodec for PasetoCodec {
             "scope": c.scope.to_string(),
             "client_id": c.client_id.as_str(),
         });
+        if let Some(family) = c.family {
+            payload["fid"] = json!(family.as_uuid().to_string());
+        }
         let message = serde_json::to_vec(&payload).map_err(failed)?;
         PublicToken::sign(&key.secret, &message, Some(key.footer.as_bytes()), None).map_err(failed)
     }
@@ -238,6 +241,11 @@ impl TokenCodec for PasetoCodec {
             issued_at: c.issued_at,
             expires_at: c.expires_at,
             token_id: c.token_id.parse().map_err(|_| TokenRejection::Invalid)?,
+            family: c
+                .family
+                .map(|f| f.parse().map(FamilyId::new))
+                .transpose()
+                .map_err(|_| TokenRejection::Invalid)?,
         };
         if let Ok(mut memo) = ring.verified.lock() {
             if memo.len() >= MAX_VERIFIED {
@@ -281,6 +289,7 @@ mod tests {
             issued_at: t0(),
             expires_at: t0() + Duration::hours(1),
             token_id: uuid::Uuid::new_v4(),
+            family: Some(FamilyId::new(uuid::Uuid::from_u128(7))),
         }
     }
 

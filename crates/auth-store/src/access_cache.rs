@@ -90,10 +90,12 @@ impl CachedAccessTokens {
         }
     }
 
-    /// Forgets the token with `token_id`.
-    fn evict(&self, token_id: Uuid) {
+    /// Forgets the token with the id `id`, or every token of the grant
+    /// (family) with that id: revocations announce either, and the two
+    /// kinds of id are distinct UUIDs.
+    fn evict(&self, id: Uuid) {
         if let Ok(mut entries) = self.entries.write() {
-            entries.retain(|_, r| r.token_id != token_id);
+            entries.retain(|_, r| r.token_id != id && r.family.map(|f| f.as_uuid()) != Some(id));
             self.epoch.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -193,8 +195,12 @@ impl TokenRepository for CachedAccessTokens {
         self.inner.insert_access(token).await
     }
 
-    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
-        self.inner.is_access_revoked(token_id).await
+    async fn is_access_revoked(
+        &self,
+        token_id: Uuid,
+        family: Option<FamilyId>,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_access_revoked(token_id, family).await
     }
 
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
@@ -224,8 +230,16 @@ impl TokenRepository for CachedAccessTokens {
         self.inner.rotate_refresh(old, new, now).await
     }
 
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.inner.revoke_family(family, now).await
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+        listed_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let result = self.inner.revoke_family(family, now, listed_until).await;
+        // Evicted whatever the outcome, as for a single token.
+        self.evict(family.as_uuid());
+        result
     }
 }
 
@@ -245,6 +259,7 @@ mod tests {
             scope: Scope::parse("read").unwrap(),
             issued_at: at,
             expires_at: at + chrono::Duration::hours(1),
+            family: None,
         }
     }
 

@@ -421,6 +421,7 @@ pub(crate) struct AccessRow {
     pub scope: String,
     pub issued_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub family_id: Option<String>,
 }
 
 impl From<&AccessTokenRecord> for AccessRow {
@@ -433,6 +434,7 @@ impl From<&AccessTokenRecord> for AccessRow {
             scope: a.scope.to_string(),
             issued_at: naive(a.issued_at),
             expires_at: naive(a.expires_at),
+            family_id: a.family.map(|f| f.as_uuid().to_string()),
         }
     }
 }
@@ -450,6 +452,11 @@ impl TryFrom<AccessRow> for AccessTokenRecord {
             scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
             issued_at: utc(r.issued_at),
             expires_at: utc(r.expires_at),
+            family: r
+                .family_id
+                .map(|f| Uuid::parse_str(&f).map(FamilyId::new))
+                .transpose()
+                .map_err(|e| bad(&e))?,
         })
     }
 }

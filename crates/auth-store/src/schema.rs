@@ -101,6 +101,7 @@ diesel::table! {
         scope -> Text,
         issued_at -> Timestamp,
         expires_at -> Timestamp,
+        family_id -> Nullable<Text>,
     }
 }
 

@@ -148,19 +148,74 @@ impl TokenRepository for Database {
         }
     }
 
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+        listed_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let family = family.as_uuid().to_string();
-        let now = naive(now);
-        let n = with_conn!(writer self, |conn| diesel::update(
-            rt::table
-                .filter(rt::family_id.eq(&family))
-                .filter(rt::revoked_at.is_null())
-        )
-        .set(rt::revoked_at.eq(Some(now)))
-        .execute(conn)
-        .await
-        .map_err(StoreError::backend))?;
-        Ok(n as u64)
+        let (now, listed_until) = (naive(now), naive(listed_until));
+        match self {
+            // One write on the writer thread, in its own savepoint.
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(StoreError::backend, move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let n = Sync::execute(
+                            diesel::update(
+                                rt::table
+                                    .filter(rt::family_id.eq(&family))
+                                    .filter(rt::revoked_at.is_null()),
+                            )
+                            .set(rt::revoked_at.eq(Some(now))),
+                            conn,
+                        )?;
+                        Sync::execute(
+                            diesel::insert_into(revoked::table)
+                                .values((
+                                    revoked::token_id.eq(&family),
+                                    revoked::expires_at.eq(listed_until),
+                                ))
+                                .on_conflict_do_nothing(),
+                            conn,
+                        )?;
+                        Sync::execute(
+                            diesel::delete(access::table.filter(access::family_id.eq(&family))),
+                            conn,
+                        )?;
+                        Ok(n as u64)
+                    })
+                    .await
+            }
+            // One statement: revoke the refresh tokens, list the family for
+            // its self-contained access tokens, delete its reference ones,
+            // and announce it to every node's cache (delivered at commit).
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{BigInt, Text, Timestamp};
+                #[derive(QueryableByName)]
+                struct Revoked {
+                    #[diesel(sql_type = BigInt)]
+                    revoked: i64,
+                }
+                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let revoked: Revoked = diesel::sql_query(format!(
+                    "WITH r AS (UPDATE refresh_tokens SET revoked_at = $2 \
+                       WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1), \
+                     listed AS (INSERT INTO revoked_access_tokens (token_id, expires_at) \
+                       VALUES ($1, $3) ON CONFLICT DO NOTHING), \
+                     gone AS (DELETE FROM access_tokens WHERE family_id = $1) \
+                     SELECT (SELECT COUNT(*) FROM r) AS revoked, pg_notify('{REVOCATION_CHANNEL}', $1)"
+                ))
+                .bind::<Text, _>(&family)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(listed_until)
+                .get_result(&mut *conn)
+                .await
+                .map_err(StoreError::backend)?;
+                Ok(revoked.revoked as u64)
+            }
+        }
     }
 
     async fn revoke_access(
@@ -233,10 +288,15 @@ impl TokenRepository for Database {
         row.map(AccessTokenRecord::try_from).transpose()
     }
 
-    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
-        let id = token_id.to_string();
+    async fn is_access_revoked(
+        &self,
+        token_id: Uuid,
+        family: Option<FamilyId>,
+    ) -> Result<bool, StoreError> {
+        let mut ids = vec![token_id.to_string()];
+        ids.extend(family.map(|f| f.as_uuid().to_string()));
         let found: Option<String> = with_conn!(self, |conn| revoked::table
-            .find(&id)
+            .filter(revoked::token_id.eq_any(&ids))
             .select(revoked::token_id)
             .first(conn)
             .await

@@ -101,6 +101,9 @@ pub struct Claims {
     pub expires_at: DateTime<Utc>,
     /// Unique per token (`jti`).
     pub token_id: String,
+    /// The grant the token was issued in (`fid`, the refresh token family),
+    /// when it has one: the issuer uses it to revoke the grant's tokens.
+    pub family: Option<String>,
 }
 
 impl Claims {
@@ -254,6 +257,11 @@ impl KeySet {
             not_before,
             expires_at,
             token_id: text("jti")?,
+            family: match v.get("fid") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(f)) => Some(f.clone()),
+                Some(_) => return Err(Rejection::Invalid),
+            },
         })
     }
 }

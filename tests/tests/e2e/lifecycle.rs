@@ -301,3 +301,99 @@ async fn a_revocation_on_one_node_reaches_the_cache_of_another() {
     }
     assert!(!a.active_at(&b, &token).await);
 }
+
+/// Waits until `token` reads inactive at `app` (a cache hears of a
+/// revocation made elsewhere within milliseconds), or fails.
+async fn becomes_inactive(w: &World, app: &TestApp, token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while w.active_at(app, token).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still active at {}",
+            app.base
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// RFC 7009 section 2.1: revoking a refresh token, or a replay revoking its
+/// family, revokes the access tokens of the same grant too, PASETO and
+/// reference alike; on PostgreSQL every node hears of it.
+async fn revoking_a_grant_reaches_its_access_tokens(db: ScratchDb, reference: bool) {
+    let postgres = matches!(db, ScratchDb::Postgres { .. });
+    let w = world(db, reference).await;
+    let other = TestApp::spawn(w.app.db.share()).await;
+    // On SQLite one process serves the file (documented): check this node.
+    let nodes: Vec<&TestApp> = if postgres {
+        vec![&w.app, &other]
+    } else {
+        vec![&w.app]
+    };
+    // By /revoke of the refresh token.
+    let t = w.login().await;
+    let (at, rt) = (
+        t.str("access_token").to_owned(),
+        t.str("refresh_token").to_owned(),
+    );
+    let r = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    let (at2, rt2) = (
+        r.str("access_token").to_owned(),
+        r.str("refresh_token").to_owned(),
+    );
+    for node in &nodes {
+        assert!(w.active_at(node, &at).await && w.active_at(node, &at2).await);
+    }
+    assert_eq!(w.revoke((&w.id, &w.secret), &rt2).await.status, 200);
+    for node in &nodes {
+        for token in [&at, &at2] {
+            becomes_inactive(&w, node, token).await;
+            let me = node.get_bearer("/userinfo", token).await;
+            assert_eq!(me.status, 401);
+        }
+    }
+    // By a replay: the family goes, with the access tokens it issued.
+    let t = w.login().await;
+    let (at, rt) = (
+        t.str("access_token").to_owned(),
+        t.str("refresh_token").to_owned(),
+    );
+    let r = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    let at2 = r.str("access_token").to_owned();
+    let replay = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    assert_eq!(replay.error(), "invalid_grant");
+    for node in &nodes {
+        for token in [&at, &at2] {
+            becomes_inactive(&w, node, token).await;
+            assert_eq!(node.get_bearer("/userinfo", token).await.status, 401);
+        }
+    }
+    // Another grant of the same user is untouched.
+    let fresh = w.login().await;
+    assert!(w.active_at(&w.app, fresh.str("access_token")).await);
+}
+
+on_both_backends! {
+    revoking_a_paseto_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, false);
+    revoking_a_reference_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, true);
+}

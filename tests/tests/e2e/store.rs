@@ -138,8 +138,17 @@ on_both_backends! {
         d.insert_refresh(&disabled).await.unwrap();
         assert_eq!(d.find_refresh_with_owner(&disabled.digest).await.unwrap(), Some((disabled.clone(), false)));
         assert_eq!(d.find_refresh_with_owner(&refresh(6, family, "app", None).digest).await.unwrap(), None);
-        assert_eq!(d.revoke_family(family, now).await.unwrap(), 2);
-        assert_eq!(d.revoke_family(family, now).await.unwrap(), 0);
+        ClientRepository::create(&d, &client("app")).await.ok();
+        let of_family = AccessTokenRecord { digest: Digest::from_bytes([9; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: now, expires_at: now + Duration::hours(1), family: Some(family) };
+        d.insert_access(&of_family).await.unwrap();
+        let listed_until = now + Duration::hours(1);
+        assert_eq!(d.revoke_family(family, now, listed_until).await.unwrap(), 2);
+        assert_eq!(d.revoke_family(family, now, listed_until).await.unwrap(), 0);
+        // The grant's access tokens go with it: the reference one is
+        // deleted, and any self-contained one of the family is listed.
+        assert!(d.find_access(&of_family.digest).await.unwrap().is_none());
+        assert!(d.is_access_revoked(Uuid::new_v4(), Some(family)).await.unwrap());
+        assert!(!d.is_access_revoked(Uuid::new_v4(), Some(FamilyId::new(Uuid::new_v4()))).await.unwrap());
         assert!(d.find_refresh(&second.digest).await.unwrap().unwrap().revoked_at.is_some());
         assert!(d.find_refresh(&other.digest).await.unwrap().unwrap().revoked_at.is_none());
         assert_eq!(d.rotate_refresh(&second.digest, &third, now).await.unwrap(), RotateOutcome::NotActive);
@@ -184,13 +193,13 @@ on_both_backends! {
     access_revocation_list => |db: ScratchDb| async move {
         let d = open(&db).await;
         let id = Uuid::new_v4();
-        assert!(!d.is_access_revoked(id).await.unwrap());
+        assert!(!d.is_access_revoked(id, None).await.unwrap());
         d.revoke_access(id, t0()).await.unwrap();
         d.revoke_access(id, t0()).await.unwrap();
-        assert!(d.is_access_revoked(id).await.unwrap());
+        assert!(d.is_access_revoked(id, None).await.unwrap());
         // Revoking the id of a stored reference token deletes the token.
         ClientRepository::create(&d, &client("app")).await.unwrap();
-        let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1) };
+        let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
         d.insert_access(&reference).await.unwrap();
         assert!(d.find_access(&reference.digest).await.unwrap().is_some());
         d.revoke_access(reference.token_id, reference.expires_at).await.unwrap();
@@ -280,7 +289,7 @@ on_both_backends! {
         let session = |b: u8, expires| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: u.id, created_at: t0(), expires_at: expires, last_seen_at: t0() };
         d.create_session(&session(1, t0() - Duration::seconds(1))).await.unwrap();
         d.create_session(&session(2, t0() + Duration::hours(1))).await.unwrap();
-        let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires };
+        let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires, family: None };
         d.insert_access(&access(1, t0())).await.unwrap();
         d.insert_access(&access(2, t0() + Duration::seconds(1))).await.unwrap();
 
@@ -288,7 +297,7 @@ on_both_backends! {
         assert_eq!((report.refresh_tokens, report.revoked_access_tokens, report.sessions, report.access_tokens), (7, 1, 1, 1));
         assert!(d.find_refresh(&Digest::from_bytes([100; 32])).await.unwrap().is_some());
         assert!(d.find_refresh(&Digest::from_bytes([0; 32])).await.unwrap().is_none());
-        assert!(d.is_access_revoked(live_revocation).await.unwrap());
+        assert!(d.is_access_revoked(live_revocation, None).await.unwrap());
         assert!(d.find_session(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert!(d.find_access(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert_eq!(d.sweep_expired(t0(), 3).await.unwrap().total(), 0);

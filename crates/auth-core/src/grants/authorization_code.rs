@@ -96,7 +96,7 @@ pub(super) async fn redeem(
         // on that authorization code" (RFC 6749 section 4.1.2).
         if let Some(issued) = code.issued {
             if let Some(family) = issued.family {
-                ports.tokens.revoke_family(family, now).await?;
+                service.revoke_grant(family, client, now).await?;
             }
             ports
                 .tokens

@@ -189,7 +189,12 @@ impl TokenRepository for Tokens {
         v.push(new.clone());
         Ok(RotateOutcome::Rotated)
     }
-    async fn revoke_family(&self, family: FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        now: DateTime<Utc>,
+        _listed_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let mut n = 0;
         for r in self.refresh.lock().unwrap().iter_mut() {
             if r.family == family && r.revoked_at.is_none() {
@@ -197,6 +202,11 @@ impl TokenRepository for Tokens {
                 n += 1;
             }
         }
+        self.access
+            .lock()
+            .unwrap()
+            .retain(|a| a.family != Some(family));
+        self.revoked_access.lock().unwrap().push(family.as_uuid());
         Ok(n)
     }
     async fn revoke_access(&self, token_id: Uuid, _: DateTime<Utc>) -> Result<(), StoreError> {
@@ -207,8 +217,13 @@ impl TokenRepository for Tokens {
         self.revoked_access.lock().unwrap().push(token_id);
         Ok(())
     }
-    async fn is_access_revoked(&self, token_id: Uuid) -> Result<bool, StoreError> {
-        Ok(self.revoked_access.lock().unwrap().contains(&token_id))
+    async fn is_access_revoked(
+        &self,
+        token_id: Uuid,
+        family: Option<FamilyId>,
+    ) -> Result<bool, StoreError> {
+        let revoked = self.revoked_access.lock().unwrap();
+        Ok(revoked.contains(&token_id) || family.is_some_and(|f| revoked.contains(&f.as_uuid())))
     }
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
         self.access.lock().unwrap().push(token.clone());

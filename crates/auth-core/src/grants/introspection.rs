@@ -56,7 +56,13 @@ impl TokenService {
             let claims = self.ports.codec.verify(token, now).map_err(|_| invalid())?;
             // A self-contained token stays valid until it expires unless its
             // id is on the revocation list.
-            if self.ports.tokens.is_access_revoked(claims.token_id).await? {
+            // Its own id or its grant's family on the revocation list.
+            if self
+                .ports
+                .tokens
+                .is_access_revoked(claims.token_id, claims.family)
+                .await?
+            {
                 return Err(invalid().into());
             }
             Ok(claims)
@@ -195,7 +201,7 @@ impl TokenService {
                 if r.client_id != client.id {
                     return Err(not_yours().into());
                 }
-                self.ports.tokens.revoke_family(r.family, now).await?;
+                self.revoke_grant(r.family, client, now).await?;
                 return Ok(());
             }
         }

@@ -213,12 +213,32 @@ impl TokenService {
         self.ports.codec.public_keys()
     }
 
-    /// Issues an access token for `subject`, in the client's token format.
+    /// Revokes a grant (RFC 7009 section 2.1, RFC 6749 section 4.1.2 and
+    /// 10.4): its refresh tokens and every access token issued in it, on
+    /// every node. Self-contained tokens of the family are refused until the
+    /// longest of them has expired.
+    async fn revoke_grant(
+        &self,
+        family: FamilyId,
+        client: &Client,
+        now: DateTime<Utc>,
+    ) -> Result<u64, FlowError> {
+        let listed_until = now + self.policy.access_ttl_for(client);
+        Ok(self
+            .ports
+            .tokens
+            .revoke_family(family, now, listed_until)
+            .await?)
+    }
+
+    /// Issues an access token for `subject` in the grant `family`, in the
+    /// client's token format.
     async fn access_token(
         &self,
         client: &Client,
         subject: String,
         scope: &Scope,
+        family: Option<FamilyId>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
@@ -230,6 +250,7 @@ impl TokenService {
             issued_at: now,
             expires_at: now + ttl,
             token_id: self.ports.random.uuid(),
+            family,
         };
         let token = match client.token_format {
             TokenFormat::Paseto => OpaqueToken::new(self.ports.codec.issue(&claims)?),
@@ -243,6 +264,7 @@ impl TokenService {
                     scope: claims.scope.clone(),
                     issued_at: claims.issued_at,
                     expires_at: claims.expires_at,
+                    family,
                 };
                 self.ports.tokens.insert_access(&record).await?;
                 token
@@ -303,15 +325,21 @@ impl TokenService {
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
+        // The family comes first: the access token names it, so revoking
+        // the grant reaches the access token too.
+        let refresh = client
+            .allows(GrantType::RefreshToken)
+            .then(|| self.new_refresh(client, Some(user_id), &scope, None, now));
+        let family = refresh.as_ref().map(|(_, record)| record.family);
         let access = self
-            .access_token(client, user_id.to_string(), &scope, now)
+            .access_token(client, user_id.to_string(), &scope, family, now)
             .await?;
-        let (refresh_token, family) = if client.allows(GrantType::RefreshToken) {
-            let (token, record) = self.new_refresh(client, Some(user_id), &scope, None, now);
-            self.ports.tokens.insert_refresh(&record).await?;
-            (Some(token), Some(record.family))
-        } else {
-            (None, None)
+        let refresh_token = match refresh {
+            Some((token, record)) => {
+                self.ports.tokens.insert_refresh(&record).await?;
+                Some(token)
+            }
+            None => None,
         };
         Ok(access.into_issued(refresh_token, family, scope, Some(user_id)))
     }

@@ -131,7 +131,7 @@ pub(super) async fn run(
     for attempt in 0..2 {
         match step {
             RefreshStep::RevokeFamily => {
-                let revoked = ports.tokens.revoke_family(record.family, now).await?;
+                let revoked = service.revoke_grant(record.family, client, now).await?;
                 return Err(replayed()
                     .with_event(SecurityEvent::RefreshReplayed {
                         client: record.client_id.clone(),
@@ -194,6 +194,8 @@ async fn finish(
     let subject = record
         .user_id
         .map_or_else(|| client.id.to_string(), |u| u.to_string());
-    let access = service.access_token(client, subject, &scope, now).await?;
+    let access = service
+        .access_token(client, subject, &scope, Some(record.family), now)
+        .await?;
     Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }

@@ -18,6 +18,9 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// Unique id, used by the revocation list.
     pub token_id: Uuid,
+    /// The refresh token family (the grant) the token was issued in, if
+    /// any: revoking the family revokes the token too (RFC 7009 section 2.1).
+    pub family: Option<FamilyId>,
 }
 
 /// Refresh tokens of one lineage share a family id: replaying a rotated token
@@ -64,6 +67,8 @@ pub struct AccessTokenRecord {
     pub scope: Scope,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The refresh token family it was issued in, if any.
+    pub family: Option<FamilyId>,
 }
 
 impl AccessTokenRecord {
@@ -77,6 +82,7 @@ impl AccessTokenRecord {
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             token_id: self.token_id,
+            family: self.family,
         }
     }
 }
