@@ -124,11 +124,20 @@ pub enum StoreError {
     /// The backend failed; the cause is kept for the log, never for clients.
     #[error("storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached (refused or lost connections, a
+    /// stopped writer): an outage that passes, not a fault of the request.
+    /// Nothing was written.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(e))
+    }
+
+    pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(e))
     }
 }
 

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_core::error::{ErrorCode, FlowError, OAuthError};
+use auth_core::error::{ErrorCode, FlowError, OAuthError, StoreError};
 use serde::Serialize;
 
 /// An error as the web layer answers it.
@@ -28,12 +28,17 @@ pub enum ApiError {
     /// sees only that something went wrong on our side.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 503: the database cannot be reached just now; nothing was changed.
+    /// Logged with its cause; the client is told to retry.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
         match e {
             FlowError::OAuth(e) => Self::OAuth(e),
+            FlowError::Store(e @ StoreError::Unavailable(_)) => Self::Unavailable(Box::new(e)),
             FlowError::Store(e) => Self::Internal(Box::new(e)),
             FlowError::Crypto(e) => Self::Internal(Box::new(e)),
         }
@@ -87,6 +92,10 @@ impl ApiError {
                 ErrorCode::ServerError,
                 "the server could not complete the request",
             ),
+            Self::Unavailable(_) => (
+                ErrorCode::TemporarilyUnavailable,
+                "the service is temporarily unavailable; try again shortly",
+            ),
         }
     }
 }
@@ -100,11 +109,12 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(cause) = self {
+        if let Self::Internal(cause) | Self::Unavailable(cause) = self {
             let mut chain = cause.to_string();
             let mut source = cause.source();
             while let Some(s) = source {
@@ -147,5 +157,25 @@ impl ResponseError for ApiError {
             crate::security::attach(&mut response, event.clone());
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_a_503_and_a_fault_a_500_and_neither_says_why() {
+        let outage = ApiError::from(FlowError::Store(StoreError::unavailable(
+            std::io::Error::other("connection refused to db.internal:5432"),
+        )));
+        assert_eq!(outage.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.parts().0, ErrorCode::TemporarilyUnavailable);
+        assert!(!outage.parts().1.contains("db.internal"));
+        let fault = ApiError::from(FlowError::Store(StoreError::backend(
+            std::io::Error::other("syntax error"),
+        )));
+        assert_eq!(fault.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!fault.parts().1.contains("syntax"));
     }
 }

@@ -133,7 +133,7 @@ impl CachedAccessTokens {
         let Database::Postgres(pool) = self.inner.as_ref() else {
             return Ok(());
         };
-        let object = pool.get().await.map_err(StoreError::backend)?;
+        let object = pool.get().await.map_err(StoreError::unavailable)?;
         // The listening connection leaves the pool for good.
         let mut conn = deadpool::managed::Object::take(object);
         conn.batch_execute(&format!("LISTEN {REVOCATION_CHANNEL}"))

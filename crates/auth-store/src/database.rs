@@ -132,12 +132,15 @@ impl std::fmt::Debug for Database {
 /// and it must evaluate to a `Result<_, StoreError>`.
 macro_rules! with_conn {
     (@pooled $pool:expr, |$conn:ident| $body:expr) => {{
+        // No connection to be had is an outage; so is a query that failed
+        // because its connection died under it.
         let mut guard = $pool
             .get()
             .await
-            .map_err(auth_core::error::StoreError::backend)?;
+            .map_err(auth_core::error::StoreError::unavailable)?;
         let $conn = &mut *guard;
-        $body
+        let result = $body;
+        $crate::database::outage_if_lost(result, &mut *guard)
     }};
     (writer $db:expr, |$conn:ident| $body:expr) => {
         match $db {
@@ -161,6 +164,21 @@ macro_rules! with_conn {
             }
         }
     };
+}
+
+/// A backend error on a connection that is now broken is an outage, not a
+/// fault of the query.
+pub(crate) fn outage_if_lost<T, C>(
+    result: Result<T, StoreError>,
+    conn: &mut C,
+) -> Result<T, StoreError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection,
+{
+    match result {
+        Err(StoreError::Backend(e)) if conn.is_broken() => Err(StoreError::Unavailable(e)),
+        other => other,
+    }
 }
 
 /// Maps a Diesel error to the port's error, turning a unique violation into

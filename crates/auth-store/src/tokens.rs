@@ -120,7 +120,7 @@ impl TokenRepository for Database {
             // without a transaction and costs one round trip instead of four.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Binary, Nullable, Text, Timestamp};
-                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let inserted = diesel::sql_query(
                     "WITH retired AS (\
                        UPDATE refresh_tokens SET rotated_at = $1 \
@@ -198,7 +198,7 @@ impl TokenRepository for Database {
                     #[diesel(sql_type = BigInt)]
                     revoked: i64,
                 }
-                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let revoked: Revoked = diesel::sql_query(format!(
                     "WITH r AS (UPDATE refresh_tokens SET revoked_at = $2 \
                        WHERE family_id = $1 AND revoked_at IS NULL RETURNING 1), \
@@ -248,7 +248,7 @@ impl TokenRepository for Database {
             // the announcement and the deletion cannot part.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Text, Timestamp};
-                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 diesel::sql_query(format!(
                     "WITH listed AS (\
                        INSERT INTO revoked_access_tokens (token_id, expires_at) VALUES ($1, $2) \

@@ -85,7 +85,7 @@ impl UserRepository for Database {
             // conflict on either table aborts both.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
-                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 diesel::sql_query(
                     "WITH u AS (\
                        INSERT INTO users (id, username, email, password_hash, given_name, family_name, disabled, created_at) \
@@ -194,7 +194,7 @@ impl UserRepository for Database {
                     #[diesel(sql_type = diesel::sql_types::BigInt)]
                     found: i64,
                 }
-                let mut conn = pool.get().await.map_err(StoreError::backend)?;
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let found: Found = diesel::sql_query(
                     "WITH u AS (UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id), \
                      s AS (DELETE FROM sessions WHERE $2 AND user_id IN (SELECT id FROM u)), \

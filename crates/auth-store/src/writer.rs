@@ -39,7 +39,11 @@ enum WriterError {
 
 impl From<WriterError> for StoreError {
     fn from(e: WriterError) -> Self {
-        StoreError::backend(e)
+        match e {
+            // No write can be made at all: an outage, as a lost database is.
+            WriterError::Stopped => StoreError::unavailable(e),
+            WriterError::Transaction(_) => StoreError::backend(e),
+        }
     }
 }
 
@@ -357,13 +361,14 @@ mod tests {
         let stopped = Writer { queue };
         assert!(stopped.check().is_ok());
         drop(thread_end);
-        assert!(matches!(stopped.check(), Err(StoreError::Backend(_))));
+        // An outage, which the web layer answers with 503.
+        assert!(matches!(stopped.check(), Err(StoreError::Unavailable(_))));
         let result = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             stopped.run(|conn| Box::pin(async move { insert(conn, 1).await })),
         )
         .await
         .expect("no hang");
-        assert!(matches!(result, Err(StoreError::Backend(_))));
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
     }
 }

@@ -142,7 +142,7 @@ struct LegacyTokenResponse {
 
 fn legacy_error(e: ApiError) -> HttpResponse {
     use actix_web::ResponseError as _;
-    if let ApiError::Internal(_) = &e {
+    if let ApiError::Internal(_) | ApiError::Unavailable(_) = &e {
         // Logged by the standard mapping.
         let _ = e.error_response();
     }
