@@ -41,9 +41,12 @@ pub struct TokenPolicy {
     pub refresh_family_lifetime: Duration,
     pub authorization_code_ttl: Duration,
     pub refresh_mode: RefreshMode,
-    /// How long after rotation the old refresh token may still be presented
-    /// without counting as a replay, for clients that race themselves (two
-    /// tabs refreshing at once). Zero, the default, allows no such window.
+    /// The retry window: how long after a rotation the old refresh token may
+    /// be presented again without counting as a replay, for a client that
+    /// never received the answer (a crash, a timeout, a reset connection).
+    /// It gets a fresh pair, and the successor it never saw is superseded,
+    /// so at most one successor is ever live; a superseded token presented
+    /// later revokes the family. Zero turns retries off.
     pub refresh_grace: Duration,
     /// How long a browser stays signed in at most.
     pub session_lifetime: Duration,
@@ -59,7 +62,7 @@ impl Default for TokenPolicy {
             refresh_family_lifetime: Duration::days(365),
             authorization_code_ttl: Duration::seconds(300),
             refresh_mode: RefreshMode::Rotate,
-            refresh_grace: Duration::zero(),
+            refresh_grace: Duration::seconds(60),
             session_lifetime: Duration::hours(12),
             session_idle_timeout: Duration::hours(2),
         }

@@ -119,6 +119,16 @@ pub enum RotateOutcome {
     NotActive,
 }
 
+/// The result of trying to supersede a token's unseen successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Superseded {
+    /// The successor was replaced; the access token issued with it (if its
+    /// id was recorded) is revoked.
+    Replaced { revoked_access: Option<Uuid> },
+    /// The successor was already presented (or revoked): nothing changed.
+    NotActive,
+}
+
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
@@ -140,6 +150,18 @@ pub trait TokenRepository: Send + Sync {
         new: &RefreshTokenRecord,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
+    /// A retry of the rotation of `old` whose answer was lost: atomically
+    /// supersedes `old`'s successor, only if that successor was never
+    /// presented (not rotated, not revoked), revokes the access token that
+    /// was issued with it, and stores `new` in its place, so at most one
+    /// successor of a token, and one answer, is ever live. `NotActive` when
+    /// the successor was used: the retry is a replay.
+    async fn supersede_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Superseded, StoreError>;
     /// Revokes a grant: every refresh token of the family (returns how many
     /// were newly revoked), every reference access token issued in it
     /// (deleted, and forgotten by every node's cache), and every

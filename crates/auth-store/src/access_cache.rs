@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{RotateOutcome, TokenRepository};
+use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
 use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
 use chrono::{DateTime, Utc};
 use diesel_async::SimpleAsyncConnection;
@@ -228,6 +228,22 @@ impl TokenRepository for CachedAccessTokens {
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
         self.inner.rotate_refresh(old, new, now).await
+    }
+
+    async fn supersede_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Superseded, StoreError> {
+        let outcome = self.inner.supersede_refresh(old, new, now).await?;
+        if let Superseded::Replaced {
+            revoked_access: Some(id),
+        } = outcome
+        {
+            self.evict(id);
+        }
+        Ok(outcome)
     }
 
     async fn revoke_family(

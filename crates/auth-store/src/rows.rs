@@ -4,9 +4,9 @@ use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
-    ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedFromCode,
-    OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey, TokenFormat,
-    User, UserId, Username,
+    ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
+    IssuedFromCode, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey,
+    TokenFormat, User, UserId, Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -208,6 +208,10 @@ pub(crate) struct RefreshRow {
     pub rotated_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
     pub family_expires_at: NaiveDateTime,
+    pub parent_digest: Option<Vec<u8>>,
+    pub superseded_at: Option<NaiveDateTime>,
+    pub access_token_id: Option<String>,
+    pub access_expires_at: Option<NaiveDateTime>,
 }
 
 impl From<&RefreshTokenRecord> for RefreshRow {
@@ -221,6 +225,10 @@ impl From<&RefreshTokenRecord> for RefreshRow {
             issued_at: naive(r.issued_at),
             expires_at: naive(r.expires_at),
             family_expires_at: naive(r.family_expires_at),
+            parent_digest: r.parent.as_ref().map(|d| d.as_bytes().to_vec()),
+            superseded_at: r.superseded_at.map(naive),
+            access_token_id: r.issued_with.map(|a| a.token_id.to_string()),
+            access_expires_at: r.issued_with.map(|a| naive(a.expires_at)),
             rotated_at: r.rotated_at.map(naive),
             revoked_at: r.revoked_at.map(naive),
         }
@@ -245,6 +253,18 @@ impl TryFrom<RefreshRow> for RefreshTokenRecord {
             issued_at: utc(r.issued_at),
             expires_at: utc(r.expires_at),
             family_expires_at: utc(r.family_expires_at),
+            parent: r
+                .parent_digest
+                .map(|d| Digest::from_slice(&d).ok_or_else(|| bad(&"parent digest length")))
+                .transpose()?,
+            superseded_at: r.superseded_at.map(utc),
+            issued_with: match (r.access_token_id, r.access_expires_at) {
+                (Some(id), Some(at)) => Some(IssuedAccess {
+                    token_id: Uuid::parse_str(&id).map_err(|e| bad(&e))?,
+                    expires_at: utc(at),
+                }),
+                _ => None,
+            },
             rotated_at: r.rotated_at.map(utc),
             revoked_at: r.revoked_at.map(utc),
         })

@@ -44,6 +44,10 @@ diesel::table! {
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         family_expires_at -> Timestamp,
+        parent_digest -> Nullable<Binary>,
+        superseded_at -> Nullable<Timestamp>,
+        access_token_id -> Nullable<Text>,
+        access_expires_at -> Nullable<Timestamp>,
     }
 }
 

@@ -2,11 +2,11 @@
 //! revocation list.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{RotateOutcome, TokenRepository};
+use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
 use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::access_cache::REVOCATION_CHANNEL;
@@ -127,8 +127,8 @@ impl TokenRepository for Database {
                        WHERE digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                        RETURNING 1) \
                      INSERT INTO refresh_tokens \
-                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at) \
-                     SELECT $3, $4, $5, $6, $7, $8, $9, $10 FROM retired",
+                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at, parent_digest, access_token_id, access_expires_at) \
+                     SELECT $3, $4, $5, $6, $7, $8, $9, $10, $2, $11, $12 FROM retired",
                 )
                 .bind::<Timestamp, _>(now)
                 .bind::<Binary, _>(&old)
@@ -140,10 +140,140 @@ impl TokenRepository for Database {
                 .bind::<Timestamp, _>(row.issued_at)
                 .bind::<Timestamp, _>(row.expires_at)
                 .bind::<Timestamp, _>(row.family_expires_at)
+                .bind::<Nullable<Text>, _>(&row.access_token_id)
+                .bind::<Nullable<Timestamp>, _>(row.access_expires_at)
                 .execute(&mut *conn)
                 .await
                 .map_err(store_error("refresh token"))?;
                 Ok(outcome(inserted))
+            }
+        }
+    }
+
+    async fn supersede_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Superseded, StoreError> {
+        let old = old.as_bytes().to_vec();
+        let row = RefreshRow::from(new);
+        let now = naive(now);
+        // The conditional UPDATE referees: only a successor never presented
+        // is superseded, and only then is the access token issued with it
+        // revoked and the new successor stored.
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(store_error("refresh token"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let unseen = rt::table
+                            .filter(rt::parent_digest.eq(&old))
+                            .filter(rt::rotated_at.is_null())
+                            .filter(rt::revoked_at.is_null());
+                        let access: Vec<(Option<String>, Option<NaiveDateTime>)> = Sync::load(
+                            unseen.select((rt::access_token_id, rt::access_expires_at)),
+                            conn,
+                        )?;
+                        let superseded = Sync::execute(
+                            diesel::update(unseen).set((
+                                rt::revoked_at.eq(Some(now)),
+                                rt::superseded_at.eq(Some(now)),
+                            )),
+                            conn,
+                        )?;
+                        if superseded == 0 {
+                            return Ok(Superseded::NotActive);
+                        }
+                        let mut revoked_access = None;
+                        for (id, expires_at) in access {
+                            let (Some(id), Some(expires_at)) = (id, expires_at) else {
+                                continue;
+                            };
+                            Sync::execute(
+                                diesel::insert_into(revoked::table)
+                                    .values((
+                                        revoked::token_id.eq(&id),
+                                        revoked::expires_at.eq(expires_at),
+                                    ))
+                                    .on_conflict_do_nothing(),
+                                conn,
+                            )?;
+                            Sync::execute(
+                                diesel::delete(access::table.filter(access::token_id.eq(&id))),
+                                conn,
+                            )?;
+                            revoked_access = Uuid::parse_str(&id).ok();
+                        }
+                        Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
+                        Ok(Superseded::Replaced { revoked_access })
+                    })
+                    .await
+            }
+            // One statement: supersede, revoke the access token issued with
+            // the superseded token (listing it, deleting a reference row,
+            // announcing it to every node's cache), insert the new one.
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{Binary, Nullable, Text, Timestamp};
+                #[derive(QueryableByName)]
+                struct Outcome {
+                    #[diesel(sql_type = Nullable<Text>)]
+                    revoked_access: Option<String>,
+                }
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                let supersede = diesel::sql_query(format!(
+                    "WITH superseded AS (\
+                       UPDATE refresh_tokens SET revoked_at = $1, superseded_at = $1 \
+                       WHERE parent_digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
+                       RETURNING access_token_id, access_expires_at), \
+                     listed AS (INSERT INTO revoked_access_tokens (token_id, expires_at) \
+                       SELECT access_token_id, access_expires_at FROM superseded \
+                       WHERE access_token_id IS NOT NULL ON CONFLICT DO NOTHING), \
+                     gone AS (DELETE FROM access_tokens \
+                       WHERE token_id IN (SELECT access_token_id FROM superseded)), \
+                     inserted AS (INSERT INTO refresh_tokens \
+                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at, parent_digest, access_token_id, access_expires_at) \
+                       SELECT $3, $4, $5, $6, $7, $8, $9, $10, $2, $11, $12 FROM superseded LIMIT 1) \
+                     SELECT access_token_id AS revoked_access, \
+                       pg_notify('{REVOCATION_CHANNEL}', COALESCE(access_token_id, '')) \
+                     FROM superseded"
+                ))
+                .bind::<Timestamp, _>(now)
+                .bind::<Binary, _>(&old)
+                .bind::<Binary, _>(&row.digest)
+                .bind::<Text, _>(&row.family_id)
+                .bind::<Text, _>(&row.client_id)
+                .bind::<Nullable<Text>, _>(&row.user_id)
+                .bind::<Text, _>(&row.scope)
+                .bind::<Timestamp, _>(row.issued_at)
+                .bind::<Timestamp, _>(row.expires_at)
+                .bind::<Timestamp, _>(row.family_expires_at)
+                .bind::<Nullable<Text>, _>(&row.access_token_id)
+                .bind::<Nullable<Timestamp>, _>(row.access_expires_at);
+                // Retries of one token wait for each other on its row, and
+                // each then sees the successor the previous one left: the
+                // supersede is its own statement, with a fresh snapshot.
+                let outcome: Vec<Outcome> = conn
+                    .transaction(async |conn| {
+                        diesel::sql_query(
+                            "SELECT digest FROM refresh_tokens WHERE digest = $1 FOR UPDATE",
+                        )
+                        .bind::<Binary, _>(&old)
+                        .execute(conn)
+                        .await?;
+                        supersede.load(conn).await
+                    })
+                    .await
+                    .map_err(store_error("refresh token"))?;
+                Ok(match outcome.into_iter().next() {
+                    None => Superseded::NotActive,
+                    Some(o) => Superseded::Replaced {
+                        revoked_access: o
+                            .revoked_access
+                            .as_deref()
+                            .and_then(|id| Uuid::parse_str(id).ok()),
+                    },
+                })
             }
         }
     }

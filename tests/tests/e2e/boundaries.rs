@@ -130,6 +130,7 @@ on_both_backends! {
         let r = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
         assert_eq!(r.status, 200);
         let new_rt = r.str("refresh_token").to_owned();
+        app.clock.advance(chrono::Duration::seconds(61));
         let r = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
         assert_eq!(r.status, 400);
         // A revocation.

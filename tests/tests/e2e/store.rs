@@ -67,6 +67,9 @@ fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> Re
         family_expires_at: t0() + Duration::days(30),
         rotated_at: None,
         revoked_at: None,
+        parent: None,
+        superseded_at: None,
+        issued_with: None,
     }
 }
 

@@ -98,7 +98,9 @@ on_both_backends! {
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt1)]).await;
         assert_eq!(r.status, 200);
         let rt2 = r.str("refresh_token").to_owned();
-        // The old token comes back: refused, and its successor dies with it.
+        // The old token comes back after the retry window: refused, and its
+        // successor dies with it.
+        app.clock.advance(Duration::seconds(61));
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt1)]).await;
         assert_eq!((r.status, r.error()), (400, "invalid_grant"));
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt2)]).await;
@@ -131,6 +133,38 @@ on_both_backends! {
         app.clock.advance(Duration::days(45));
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
         assert_eq!((r.status, r.error()), (400, "invalid_grant"), "day 365: the family has ended");
+    };
+
+    a_lost_answer_is_retried_not_replayed => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let basic = Some((id.as_str(), secret.as_str()));
+        app.user("alice", None, "pw").await;
+        let r = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "alice"), ("password", "pw")]).await;
+        let held = r.str("refresh_token").to_owned();
+        // The rotation commits, but its answer never reaches the client.
+        let lost = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &held)]).await;
+        let lost_rt = lost.str("refresh_token").to_owned();
+        let lost_at = lost.str("access_token").to_owned();
+        // The client retries with the token it holds: a fresh pair.
+        app.clock.advance(Duration::seconds(20));
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &held)]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // The lost answer's access token was never seen either: revoked.
+        assert_eq!(app.get_bearer("/userinfo", &lost_at).await.status, 401);
+        let mut rt = r.str("refresh_token").to_owned();
+        for _ in 0..3 {
+            let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+            assert_eq!(r.status, 200, "the family lives on: {}", r.text);
+            rt = r.str("refresh_token").to_owned();
+        }
+        // The lost successor turns up later: someone else held it.
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &lost_rt)]).await;
+        assert_eq!(r.error(), "invalid_grant");
+        let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+        assert_eq!(r.error(), "invalid_grant", "the family is revoked");
+        assert_eq!(app.get_bearer("/userinfo", &lost_at).await.status, 401);
     };
 
     expired_and_tampered_access_tokens_are_refused => |db: ScratchDb| async move {

@@ -189,6 +189,28 @@ impl TokenRepository for Tokens {
         v.push(new.clone());
         Ok(RotateOutcome::Rotated)
     }
+    async fn supersede_refresh(
+        &self,
+        old: &Digest,
+        new: &RefreshTokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Superseded, StoreError> {
+        let mut v = self.refresh.lock().unwrap();
+        let Some(unseen) = v.iter_mut().find(|r| {
+            r.parent.as_ref() == Some(old) && r.rotated_at.is_none() && r.revoked_at.is_none()
+        }) else {
+            return Ok(Superseded::NotActive);
+        };
+        unseen.revoked_at = Some(now);
+        unseen.superseded_at = Some(now);
+        let revoked_access = unseen.issued_with.map(|a| a.token_id);
+        v.push(new.clone());
+        if let Some(id) = revoked_access {
+            self.revoked_access.lock().unwrap().push(id);
+            self.access.lock().unwrap().retain(|a| a.token_id != id);
+        }
+        Ok(Superseded::Replaced { revoked_access })
+    }
     async fn revoke_family(
         &self,
         family: FamilyId,

@@ -232,7 +232,7 @@ impl TokenService {
     }
 
     /// Issues an access token for `subject` in the grant `family`, in the
-    /// client's token format.
+    /// client's token format, and stores it if it is a reference token.
     async fn access_token(
         &self,
         client: &Client,
@@ -241,6 +241,20 @@ impl TokenService {
         family: Option<FamilyId>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccess, FlowError> {
+        let prepared = self.prepare_access(client, subject, scope, family, now)?;
+        self.store_access(prepared).await
+    }
+
+    /// Signs (or draws) an access token without storing anything, so a
+    /// grant can sign before it commits.
+    pub(crate) fn prepare_access(
+        &self,
+        client: &Client,
+        subject: String,
+        scope: &Scope,
+        family: Option<FamilyId>,
+        now: DateTime<Utc>,
+    ) -> Result<PreparedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
         let claims = AccessClaims {
             issuer: self.issuer.clone(),
@@ -252,8 +266,8 @@ impl TokenService {
             token_id: self.ports.random.uuid(),
             family,
         };
-        let token = match client.token_format {
-            TokenFormat::Paseto => OpaqueToken::new(self.ports.codec.issue(&claims)?),
+        let (token, record) = match client.token_format {
+            TokenFormat::Paseto => (OpaqueToken::new(self.ports.codec.issue(&claims)?), None),
             TokenFormat::Reference => {
                 let token = self.ports.random.token();
                 let record = AccessTokenRecord {
@@ -266,16 +280,29 @@ impl TokenService {
                     expires_at: claims.expires_at,
                     family,
                 };
-                self.ports.tokens.insert_access(&record).await?;
-                token
+                (token, Some(record))
             }
         };
-        Ok(SignedAccess {
-            token,
-            expires_at: claims.expires_at,
-            expires_in: ttl.num_seconds(),
-            token_id: claims.token_id,
+        Ok(PreparedAccess {
+            signed: SignedAccess {
+                token,
+                expires_at: claims.expires_at,
+                expires_in: ttl.num_seconds(),
+                token_id: claims.token_id,
+            },
+            record,
         })
+    }
+
+    /// Stores a prepared reference token; a self-contained one needs nothing.
+    pub(crate) async fn store_access(
+        &self,
+        prepared: PreparedAccess,
+    ) -> Result<SignedAccess, FlowError> {
+        if let Some(record) = &prepared.record {
+            self.ports.tokens.insert_access(record).await?;
+        }
+        Ok(prepared.signed)
     }
 
     /// A fresh refresh token record and the token it stands for: in a new
@@ -283,7 +310,7 @@ impl TokenService {
     /// family, with the same scope (RFC 6749 section 6: "the new refresh
     /// token ... scope MUST be identical to that of the refresh token
     /// included by the client") and the same end of the family.
-    fn new_refresh(
+    pub(crate) fn new_refresh(
         &self,
         client: &Client,
         user_id: Option<UserId>,
@@ -311,6 +338,9 @@ impl TokenService {
             family_expires_at,
             rotated_at: None,
             revoked_at: None,
+            parent: predecessor.map(|p| p.digest),
+            superseded_at: None,
+            issued_with: None,
         };
         (token, record)
     }
@@ -345,8 +375,23 @@ impl TokenService {
     }
 }
 
+/// An access token signed or drawn, with the row a reference token needs.
+pub(crate) struct PreparedAccess {
+    signed: SignedAccess,
+    record: Option<AccessTokenRecord>,
+}
+
+impl PreparedAccess {
+    pub(crate) fn issued(&self) -> crate::types::IssuedAccess {
+        crate::types::IssuedAccess {
+            token_id: self.signed.token_id,
+            expires_at: self.signed.expires_at,
+        }
+    }
+}
+
 /// A signed access token and its facts.
-struct SignedAccess {
+pub(crate) struct SignedAccess {
     token: OpaqueToken,
     expires_at: DateTime<Utc>,
     expires_in: i64,
@@ -354,7 +399,7 @@ struct SignedAccess {
 }
 
 impl SignedAccess {
-    fn into_issued(
+    pub(crate) fn into_issued(
         self,
         refresh_token: Option<OpaqueToken>,
         family: Option<FamilyId>,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::policy::{RefreshMode, TokenPolicy};
-use crate::ports::RotateOutcome;
+use crate::ports::{RotateOutcome, Superseded};
 use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope};
 
 use super::TokenService;
@@ -23,13 +23,18 @@ pub enum RefreshState {
     Rotated {
         at: DateTime<Utc>,
     },
+    /// Replaced, unseen, by a retry of its parent's rotation: the client
+    /// that retried never received it, so whoever presents it held a copy.
+    Superseded,
     Revoked,
     Expired,
 }
 
 impl RefreshState {
     pub fn of(record: &RefreshTokenRecord, now: DateTime<Utc>) -> Self {
-        if record.revoked_at.is_some() {
+        if record.superseded_at.is_some() {
+            Self::Superseded
+        } else if record.revoked_at.is_some() {
             Self::Revoked
         } else if record.expires_at <= now {
             Self::Expired
@@ -48,9 +53,11 @@ pub enum RefreshStep {
     Rotate { scope: Scope },
     /// Keep the token (reuse mode) and issue only a new access token.
     Keep { scope: Scope },
-    /// A racing client within the grace window: issue another successor,
-    /// leaving the family intact.
-    ReissueInGrace { scope: Scope },
+    /// The token was rotated moments ago (within the retry window) and is
+    /// presented again: the client most likely never received the answer
+    /// (a crash, a timeout, a reset connection). Replace the unseen
+    /// successor with a new one, if it is still unseen.
+    Supersede { scope: Scope },
     /// A retired token came back: someone holds a copy. Revoke the family.
     RevokeFamily,
 }
@@ -88,13 +95,15 @@ pub fn present(
             "the refresh token is invalid, expired or revoked",
         )),
         RefreshState::Rotated { at } => {
-            let grace = policy.refresh_grace;
-            if grace > chrono::Duration::zero() && now - at <= grace {
-                Ok(RefreshStep::ReissueInGrace { scope: scope()? })
+            let window = policy.refresh_grace;
+            if window > chrono::Duration::zero() && now - at <= window {
+                Ok(RefreshStep::Supersede { scope: scope()? })
             } else {
                 Ok(RefreshStep::RevokeFamily)
             }
         }
+        // Someone else held the token the retry replaced.
+        RefreshState::Superseded => Ok(RefreshStep::RevokeFamily),
         RefreshState::Active => match policy.refresh_mode_for(client) {
             RefreshMode::Rotate => Ok(RefreshStep::Rotate { scope: scope()? }),
             RefreshMode::Reuse => Ok(RefreshStep::Keep { scope: scope()? }),
@@ -128,7 +137,9 @@ pub(super) async fn run(
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
     // One retry: a `Rotate` that loses the race is decided again from the
     // state the winner left behind (a replay, or a grace reissue).
-    for attempt in 0..2 {
+    // A few rounds: a lost rotation race is decided again, and a retry
+    // that lost to a concurrent retry tries once more.
+    for attempt in 0..5 {
         match step {
             RefreshStep::RevokeFamily => {
                 let revoked = service.revoke_grant(record.family, client, now).await?;
@@ -152,22 +163,34 @@ pub(super) async fn run(
                 )
                 .await;
             }
-            RefreshStep::ReissueInGrace { scope } => {
-                let (token, successor) =
-                    service.new_refresh(client, record.user_id, &scope, Some(&record), now);
-                ports.tokens.insert_refresh(&successor).await?;
-                return finish(service, client, &record, scope, Some(token), now).await;
+            RefreshStep::Supersede { scope } => {
+                let (access, token, successor) =
+                    signed_successor(service, client, &record, &scope, now)?;
+                match ports
+                    .tokens
+                    .supersede_refresh(&digest, &successor, now)
+                    .await?
+                {
+                    Superseded::Replaced { .. } => {
+                        return issue(service, &record, access, scope, Some(token)).await;
+                    }
+                    // Another retry superseded it first (racing copies of
+                    // one request): try again against the newer successor.
+                    Superseded::NotActive if attempt < 3 => step = RefreshStep::Supersede { scope },
+                    // The successor was presented: this is a replay.
+                    Superseded::NotActive => step = RefreshStep::RevokeFamily,
+                }
             }
             RefreshStep::Rotate { scope } => {
-                let (token, successor) =
-                    service.new_refresh(client, record.user_id, &scope, Some(&record), now);
+                let (access, token, successor) =
+                    signed_successor(service, client, &record, &scope, now)?;
                 match ports
                     .tokens
                     .rotate_refresh(&digest, &successor, now)
                     .await?
                 {
                     RotateOutcome::Rotated => {
-                        return finish(service, client, &record, scope, Some(token), now).await;
+                        return issue(service, &record, access, scope, Some(token)).await;
                     }
                     RotateOutcome::NotActive if attempt == 0 => {
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
@@ -183,6 +206,46 @@ pub(super) async fn run(
     Err(not_valid().into())
 }
 
+/// The access token and the successor of `record`, signed before anything
+/// is committed; the successor records the access token issued with it.
+fn signed_successor(
+    service: &TokenService,
+    client: &Client,
+    record: &RefreshTokenRecord,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<(super::PreparedAccess, OpaqueToken, RefreshTokenRecord), FlowError> {
+    let access = service.prepare_access(
+        client,
+        subject_of(client, record),
+        scope,
+        Some(record.family),
+        now,
+    )?;
+    let (token, mut successor) =
+        service.new_refresh(client, record.user_id, scope, Some(record), now);
+    successor.issued_with = Some(access.issued());
+    Ok((access, token, successor))
+}
+
+fn subject_of(client: &Client, record: &RefreshTokenRecord) -> String {
+    record
+        .user_id
+        .map_or_else(|| client.id.to_string(), |u| u.to_string())
+}
+
+/// Stores the prepared access token (a reference one) and answers.
+async fn issue(
+    service: &TokenService,
+    record: &RefreshTokenRecord,
+    access: super::PreparedAccess,
+    scope: Scope,
+    refresh_token: Option<OpaqueToken>,
+) -> Result<IssuedTokens, FlowError> {
+    let access = service.store_access(access).await?;
+    Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
+}
+
 async fn finish(
     service: &TokenService,
     client: &Client,
@@ -191,11 +254,14 @@ async fn finish(
     refresh_token: Option<OpaqueToken>,
     now: DateTime<Utc>,
 ) -> Result<IssuedTokens, FlowError> {
-    let subject = record
-        .user_id
-        .map_or_else(|| client.id.to_string(), |u| u.to_string());
     let access = service
-        .access_token(client, subject, &scope, Some(record.family), now)
+        .access_token(
+            client,
+            subject_of(client, record),
+            &scope,
+            Some(record.family),
+            now,
+        )
         .await?;
     Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }

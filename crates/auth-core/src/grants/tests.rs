@@ -244,15 +244,16 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
     let rt2 = t2.refresh_token.unwrap();
     assert_ne!(rt1, rt2);
     assert_eq!(t2.scope.to_string(), "read write");
-    // Replaying the retired token is refused and kills its successor too.
+    // Replaying the retired token after the retry window is refused and
+    // kills its successor too.
     let r = w
         .service
-        .exchange(&c, refresh(&rt1, None), later + Duration::seconds(1))
+        .exchange(&c, refresh(&rt1, None), later + Duration::seconds(61))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     let r = w
         .service
-        .exchange(&c, refresh(&rt2, None), later + Duration::seconds(2))
+        .exchange(&c, refresh(&rt2, None), later + Duration::seconds(62))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     assert!(
@@ -388,48 +389,106 @@ async fn reuse_mode_keeps_the_refresh_token() {
     assert_eq!(w.tokens.refresh.lock().unwrap().len(), 1);
 }
 
+fn live(w: &World) -> usize {
+    w.tokens
+        .refresh
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.revoked_at.is_none() && r.rotated_at.is_none())
+        .count()
+}
+
+/// A client whose answer was lost presents the token it holds again: within
+/// the retry window it gets a fresh pair, the successor it never saw is
+/// superseded (one live token at a time), and whoever presents that
+/// superseded token later revokes the family.
 #[tokio::test]
-async fn grace_window_tolerates_a_racing_client() {
-    let policy = TokenPolicy {
-        refresh_grace: Duration::seconds(10),
-        ..TokenPolicy::default()
-    };
-    let w = World::new(policy);
+async fn a_lost_answer_is_retried_not_a_replay() {
+    let w = World::new(TokenPolicy::default());
+    let (c, rt1) = logged_in(&w, None).await;
+    let lost = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0())
+        .await
+        .unwrap();
+    let retried = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_ne!(lost.refresh_token, retried.refresh_token);
+    assert_eq!(live(&w), 1, "at most one successor is live");
+    // The retried pair goes on rotating.
+    let next = w
+        .service
+        .exchange(
+            &c,
+            refresh(retried.refresh_token.as_ref().unwrap(), None),
+            t0() + Duration::seconds(6),
+        )
+        .await
+        .unwrap();
+    // The lost successor comes back: someone else held it.
+    let r = w
+        .service
+        .exchange(
+            &c,
+            refresh(lost.refresh_token.as_ref().unwrap(), None),
+            t0() + Duration::seconds(7),
+        )
+        .await;
+    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+    assert_eq!(live(&w), 0, "the family is revoked");
+    let r = w
+        .service
+        .exchange(
+            &c,
+            refresh(next.refresh_token.as_ref().unwrap(), None),
+            t0() + Duration::seconds(8),
+        )
+        .await;
+    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+}
+
+/// Within the window, a token whose successor was already used is a
+/// replay; past the window, any rotated token is.
+#[tokio::test]
+async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
+    let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
     let t2 = w
         .service
         .exchange(&c, refresh(&rt1, None), t0())
         .await
         .unwrap();
-    // Within the window: a second successor, the family intact.
-    let t3 = w
-        .service
-        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(5))
+    w.service
+        .exchange(
+            &c,
+            refresh(t2.refresh_token.as_ref().unwrap(), None),
+            t0() + Duration::seconds(1),
+        )
         .await
         .unwrap();
-    assert_ne!(t2.refresh_token, t3.refresh_token);
-    assert!(
-        w.tokens
-            .refresh
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|r| r.revoked_at.is_none())
-    );
-    // Past it: a replay.
     let r = w
         .service
-        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(11))
+        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(2))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert!(
-        w.tokens
-            .refresh
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|r| r.revoked_at.is_some())
-    );
+    assert_eq!(live(&w), 0);
+
+    let w = World::new(TokenPolicy::default());
+    let (c, rt1) = logged_in(&w, None).await;
+    w.service
+        .exchange(&c, refresh(&rt1, None), t0())
+        .await
+        .unwrap();
+    let r = w
+        .service
+        .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(61))
+        .await;
+    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+    assert_eq!(live(&w), 0);
 }
 
 #[tokio::test]
@@ -464,6 +523,9 @@ fn refresh_state_of_each_record() {
         family_expires_at: t0() + Duration::days(30),
         rotated_at: None,
         revoked_at: None,
+        parent: None,
+        superseded_at: None,
+        issued_with: None,
     };
     let with = |f: &dyn Fn(&mut crate::types::RefreshTokenRecord)| {
         let mut r = base.clone();
@@ -501,15 +563,26 @@ fn refresh_state_of_each_record() {
         assert_eq!(RefreshState::of(&record, now), expect);
     }
     let policy = TokenPolicy::default();
+    let rotated = with(&|r| r.rotated_at = Some(t0()));
+    // Within the retry window a rotated token is retried; after it, a replay.
+    assert!(matches!(
+        present(&rotated, &c, None, t0() + Duration::seconds(60), &policy).unwrap(),
+        RefreshStep::Supersede { .. }
+    ));
     assert_eq!(
-        present(
-            &with(&|r| r.rotated_at = Some(t0())),
-            &c,
-            None,
-            t0(),
-            &policy
-        )
-        .unwrap(),
+        present(&rotated, &c, None, t0() + Duration::seconds(61), &policy).unwrap(),
+        RefreshStep::RevokeFamily
+    );
+    let superseded = with(&|r| {
+        r.revoked_at = Some(t0());
+        r.superseded_at = Some(t0())
+    });
+    assert_eq!(
+        RefreshState::of(&superseded, t0()),
+        RefreshState::Superseded
+    );
+    assert_eq!(
+        present(&superseded, &c, None, t0(), &policy).unwrap(),
         RefreshStep::RevokeFamily
     );
 }

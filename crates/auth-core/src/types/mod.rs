@@ -22,6 +22,7 @@ pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
 pub use token::{
-    AccessClaims, AccessTokenRecord, FamilyId, IssuedTokens, RefreshTokenRecord, SigningKey,
+    AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, RefreshTokenRecord,
+    SigningKey,
 };
 pub use user::{Email, NewUser, User, UserId, Username, ValueError};

@@ -54,6 +54,22 @@ pub struct RefreshTokenRecord {
     pub family_expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The token this one replaced, if it was issued by a refresh.
+    pub parent: Option<Digest>,
+    /// Set (with `revoked_at`) when a retry of its parent replaced it
+    /// before it was ever presented: whoever presents it later held a copy.
+    pub superseded_at: Option<DateTime<Utc>>,
+    /// The access token issued in the same answer, when a refresh issued
+    /// it: superseding this token revokes that one too (the client never
+    /// saw either).
+    pub issued_with: Option<IssuedAccess>,
+}
+
+/// An access token's id and expiry, as the revocation list needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedAccess {
+    pub token_id: Uuid,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A stored reference (opaque) access token, by digest only.
