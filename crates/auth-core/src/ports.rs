@@ -143,13 +143,22 @@ pub trait TokenRepository: Send + Sync {
         digest: &Digest,
     ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError>;
     /// Atomically retires `old` (only if it is still active at `now`) and
-    /// stores `new`. Either both happen or neither.
+    /// stores `new`, with the reference access token issued in the same
+    /// answer, if any. All of it happens or none of it.
     async fn rotate_refresh(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
+    /// Stores a new grant's refresh token and reference access token
+    /// together, or neither.
+    async fn insert_grant(
+        &self,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<(), StoreError>;
     /// A retry of the rotation of `old` whose answer was lost: atomically
     /// supersedes `old`'s successor, only if that successor was never
     /// presented (not rotated, not revoked), revokes the access token that
@@ -160,6 +169,7 @@ pub trait TokenRepository: Send + Sync {
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError>;
     /// Revokes a grant: every refresh token of the family (returns how many
@@ -232,15 +242,19 @@ pub trait Readiness: Send + Sync {
 pub trait AuthorizationCodeRepository: Send + Sync {
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
     async fn find_code(&self, digest: &Digest) -> Result<Option<AuthorizationCode>, StoreError>;
-    /// Marks the code used, only if it is not yet: `true` for the one
-    /// request that wins. A single conditional statement.
-    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// Records what redeeming the code issued, for revocation on replay.
-    async fn record_issued(
+    /// Redeems a code in one atomic step: marks it used (only if it is not
+    /// yet: a single conditional statement, `true` for the one request that
+    /// wins), records what the redemption issues so a second redemption
+    /// always finds what to revoke, and stores those tokens. All of it or
+    /// none of it.
+    async fn consume_code(
         &self,
         digest: &Digest,
+        now: DateTime<Utc>,
         issued: &IssuedFromCode,
-    ) -> Result<(), StoreError>;
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -191,6 +191,14 @@ impl TokenRepository for CachedAccessTokens {
         result
     }
 
+    async fn insert_grant(
+        &self,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_grant(refresh, access).await
+    }
+
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {
         self.inner.insert_access(token).await
     }
@@ -225,18 +233,20 @@ impl TokenRepository for CachedAccessTokens {
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
-        self.inner.rotate_refresh(old, new, now).await
+        self.inner.rotate_refresh(old, new, access, now).await
     }
 
     async fn supersede_refresh(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError> {
-        let outcome = self.inner.supersede_refresh(old, new, now).await?;
+        let outcome = self.inner.supersede_refresh(old, new, access, now).await?;
         if let Superseded::Replaced {
             revoked_access: Some(id),
         } = outcome

@@ -2,14 +2,34 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::AuthorizationCodeRepository;
-use auth_core::types::{AuthorizationCode, Digest, IssuedFromCode};
+use auth_core::types::{
+    AccessTokenRecord, AuthorizationCode, Digest, IssuedFromCode, RefreshTokenRecord,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use crate::database::{Database, store_error};
-use crate::rows::{CodeRow, naive};
-use crate::schema::authorization_codes as codes;
+use crate::rows::{AccessRow, CodeRow, RefreshRow, naive};
+use crate::schema::{access_tokens, authorization_codes as codes, refresh_tokens};
+
+/// The conditional UPDATE that consumes a code and records what its
+/// redemption issues.
+macro_rules! consume {
+    ($key:expr, $now:expr, $family:expr, $token_id:expr, $expires:expr) => {
+        diesel::update(
+            codes::table
+                .filter(codes::digest.eq(&$key))
+                .filter(codes::consumed_at.is_null()),
+        )
+        .set((
+            codes::consumed_at.eq(Some($now)),
+            codes::issued_family_id.eq(&$family),
+            codes::issued_access_token_id.eq(Some(&$token_id)),
+            codes::issued_access_expires_at.eq(Some($expires)),
+        ))
+    };
+}
 
 #[async_trait]
 impl AuthorizationCodeRepository for Database {
@@ -35,40 +55,73 @@ impl AuthorizationCodeRepository for Database {
         row.map(AuthorizationCode::try_from).transpose()
     }
 
-    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let key = digest.as_bytes().to_vec();
-        let now = naive(now);
-        // Single-use is this one conditional statement.
-        let n = with_conn!(writer self, |conn| diesel::update(
-            codes::table
-                .filter(codes::digest.eq(&key))
-                .filter(codes::consumed_at.is_null())
-        )
-        .set(codes::consumed_at.eq(Some(now)))
-        .execute(conn)
-        .await
-        .map_err(StoreError::backend))?;
-        Ok(n == 1)
-    }
-
-    async fn record_issued(
+    async fn consume_code(
         &self,
         digest: &Digest,
+        now: DateTime<Utc>,
         issued: &IssuedFromCode,
-    ) -> Result<(), StoreError> {
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError> {
         let key = digest.as_bytes().to_vec();
+        let now = naive(now);
         let family = issued.family.map(|f| f.as_uuid().to_string());
         let token_id = issued.access_token_id.to_string();
         let expires = naive(issued.access_expires_at);
-        with_conn!(writer self, |conn| diesel::update(codes::table.filter(codes::digest.eq(&key)))
-            .set((
-                codes::issued_family_id.eq(&family),
-                codes::issued_access_token_id.eq(Some(&token_id)),
-                codes::issued_access_expires_at.eq(Some(expires)),
-            ))
-            .execute(conn)
-            .await
-            .map_err(StoreError::backend))?;
-        Ok(())
+        let refresh = refresh.map(RefreshRow::from);
+        let access = access.map(AccessRow::from);
+        // Single-use is the conditional UPDATE, which also records what the
+        // redemption issues; the tokens are stored in the same transaction.
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(store_error("authorization code"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let won =
+                            Sync::execute(consume!(key, now, family, token_id, expires), conn)?;
+                        if won == 1 {
+                            if let Some(refresh) = &refresh {
+                                Sync::execute(
+                                    diesel::insert_into(refresh_tokens::table).values(refresh),
+                                    conn,
+                                )?;
+                            }
+                            if let Some(access) = &access {
+                                Sync::execute(
+                                    diesel::insert_into(access_tokens::table).values(access),
+                                    conn,
+                                )?;
+                            }
+                        }
+                        Ok(won == 1)
+                    })
+                    .await
+            }
+            Database::Postgres(pool) => {
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                conn.transaction(async |conn| {
+                    let won = consume!(key, now, family, token_id, expires)
+                        .execute(conn)
+                        .await?;
+                    if won == 1 {
+                        if let Some(refresh) = &refresh {
+                            diesel::insert_into(refresh_tokens::table)
+                                .values(refresh)
+                                .execute(conn)
+                                .await?;
+                        }
+                        if let Some(access) = &access {
+                            diesel::insert_into(access_tokens::table)
+                                .values(access)
+                                .execute(conn)
+                                .await?;
+                        }
+                    }
+                    Ok(won == 1)
+                })
+                .await
+                .map_err(store_error("authorization code"))
+            }
+        }
     }
 }

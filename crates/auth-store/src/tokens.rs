@@ -83,10 +83,12 @@ impl TokenRepository for Database {
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
         let old = old.as_bytes().to_vec();
         let row = RefreshRow::from(new);
+        let access = access.map(AccessRow::from);
         let now = naive(now);
         let outcome = |retired: usize| {
             if retired == 0 {
@@ -110,6 +112,12 @@ impl TokenRepository for Database {
                         let retired = Sync::execute(retire_refresh!(old, now), conn)?;
                         if retired > 0 {
                             Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
+                            if let Some(access) = &access {
+                                Sync::execute(
+                                    diesel::insert_into(access::table).values(access),
+                                    conn,
+                                )?;
+                            }
                         }
                         Ok(outcome(retired))
                     })
@@ -121,7 +129,7 @@ impl TokenRepository for Database {
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Binary, Nullable, Text, Timestamp};
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let inserted = diesel::sql_query(
+                let rotate = diesel::sql_query(
                     "WITH retired AS (\
                        UPDATE refresh_tokens SET rotated_at = $1 \
                        WHERE digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
@@ -141,9 +149,25 @@ impl TokenRepository for Database {
                 .bind::<Timestamp, _>(row.expires_at)
                 .bind::<Timestamp, _>(row.family_expires_at)
                 .bind::<Nullable<Text>, _>(&row.access_token_id)
-                .bind::<Nullable<Timestamp>, _>(row.access_expires_at)
-                .execute(&mut *conn)
-                .await
+                .bind::<Nullable<Timestamp>, _>(row.access_expires_at);
+                // A reference access token is stored in the same
+                // transaction; a self-contained one needs no row.
+                let inserted = match access {
+                    None => rotate.execute(&mut *conn).await,
+                    Some(access) => {
+                        conn.transaction(async |conn| {
+                            let n = rotate.execute(conn).await?;
+                            if n > 0 {
+                                diesel::insert_into(access::table)
+                                    .values(&access)
+                                    .execute(conn)
+                                    .await?;
+                            }
+                            Ok(n)
+                        })
+                        .await
+                    }
+                }
                 .map_err(store_error("refresh token"))?;
                 Ok(outcome(inserted))
             }
@@ -154,10 +178,12 @@ impl TokenRepository for Database {
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError> {
         let old = old.as_bytes().to_vec();
         let row = RefreshRow::from(new);
+        let new_access = access.map(AccessRow::from);
         let now = naive(now);
         // The conditional UPDATE referees: only a successor never presented
         // is superseded, and only then is the access token issued with it
@@ -206,6 +232,12 @@ impl TokenRepository for Database {
                             revoked_access = Uuid::parse_str(&id).ok();
                         }
                         Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
+                        if let Some(new_access) = &new_access {
+                            Sync::execute(
+                                diesel::insert_into(access::table).values(new_access),
+                                conn,
+                            )?;
+                        }
                         Ok(Superseded::Replaced { revoked_access })
                     })
                     .await
@@ -261,7 +293,14 @@ impl TokenRepository for Database {
                         .bind::<Binary, _>(&old)
                         .execute(conn)
                         .await?;
-                        supersede.load(conn).await
+                        let outcome: Vec<Outcome> = supersede.load(conn).await?;
+                        if let (false, Some(new_access)) = (outcome.is_empty(), &new_access) {
+                            diesel::insert_into(access::table)
+                                .values(new_access)
+                                .execute(conn)
+                                .await?;
+                        }
+                        Ok(outcome)
                     })
                     .await
                     .map_err(store_error("refresh token"))?;
@@ -394,6 +433,51 @@ impl TokenRepository for Database {
             }
         }
         Ok(())
+    }
+
+    async fn insert_grant(
+        &self,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<(), StoreError> {
+        let refresh = refresh.map(RefreshRow::from);
+        let access = access.map(AccessRow::from);
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(store_error("token"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        if let Some(refresh) = &refresh {
+                            Sync::execute(diesel::insert_into(rt::table).values(refresh), conn)?;
+                        }
+                        if let Some(access) = &access {
+                            Sync::execute(diesel::insert_into(access::table).values(access), conn)?;
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+            Database::Postgres(pool) => {
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                conn.transaction(async |conn| {
+                    if let Some(refresh) = &refresh {
+                        diesel::insert_into(rt::table)
+                            .values(refresh)
+                            .execute(conn)
+                            .await?;
+                    }
+                    if let Some(access) = &access {
+                        diesel::insert_into(access::table)
+                            .values(access)
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(store_error("token"))
+            }
+        }
     }
 
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {

@@ -120,15 +120,15 @@ on_both_backends! {
         assert_eq!(d.find_refresh_with_owner(&first.digest).await.unwrap(), Some((first.clone(), true)));
         let second = refresh(2, family, "app", Some(u.id));
         let now = t0() + Duration::minutes(1);
-        assert_eq!(d.rotate_refresh(&first.digest, &second, now).await.unwrap(), RotateOutcome::Rotated);
+        assert_eq!(d.rotate_refresh(&first.digest, &second, None, now).await.unwrap(), RotateOutcome::Rotated);
         assert_eq!(d.find_refresh(&first.digest).await.unwrap().unwrap().rotated_at, Some(now));
         // A second rotation of the same token changes nothing.
         let third = refresh(3, family, "app", Some(u.id));
-        assert_eq!(d.rotate_refresh(&first.digest, &third, now).await.unwrap(), RotateOutcome::NotActive);
+        assert_eq!(d.rotate_refresh(&first.digest, &third, None, now).await.unwrap(), RotateOutcome::NotActive);
         assert!(d.find_refresh(&third.digest).await.unwrap().is_none());
         // Expired tokens do not rotate either.
         let late = t0() + Duration::days(2);
-        assert_eq!(d.rotate_refresh(&second.digest, &third, late).await.unwrap(), RotateOutcome::NotActive);
+        assert_eq!(d.rotate_refresh(&second.digest, &third, None, late).await.unwrap(), RotateOutcome::NotActive);
         // Family revocation touches the family only.
         let other = refresh(4, FamilyId::new(Uuid::new_v4()), "app", None);
         d.insert_refresh(&other).await.unwrap();
@@ -154,7 +154,7 @@ on_both_backends! {
         assert!(!d.is_access_revoked(Uuid::new_v4(), Some(FamilyId::new(Uuid::new_v4()))).await.unwrap());
         assert!(d.find_refresh(&second.digest).await.unwrap().unwrap().revoked_at.is_some());
         assert!(d.find_refresh(&other.digest).await.unwrap().unwrap().revoked_at.is_none());
-        assert_eq!(d.rotate_refresh(&second.digest, &third, now).await.unwrap(), RotateOutcome::NotActive);
+        assert_eq!(d.rotate_refresh(&second.digest, &third, None, now).await.unwrap(), RotateOutcome::NotActive);
     };
 
     a_failed_rotation_insert_rolls_back => |db: ScratchDb| async move {
@@ -167,7 +167,7 @@ on_both_backends! {
         d.insert_refresh(&taken).await.unwrap();
         // The successor's digest collides: the insert fails, so the
         // retirement of the old token must roll back with it.
-        assert!(d.rotate_refresh(&first.digest, &taken, t0()).await.is_err());
+        assert!(d.rotate_refresh(&first.digest, &taken, None, t0()).await.is_err());
         assert!(d.find_refresh(&first.digest).await.unwrap().unwrap().rotated_at.is_none());
     };
 
@@ -181,7 +181,7 @@ on_both_backends! {
             let d = d.clone();
             let digest = first.digest;
             tokio::spawn(async move {
-                d.rotate_refresh(&digest, &refresh(i, family, "app", None), t0()).await
+                d.rotate_refresh(&digest, &refresh(i, family, "app", None), None, t0()).await
             })
         }).collect();
         let mut won = 0;
@@ -243,17 +243,29 @@ on_both_backends! {
         };
         d.insert_code(&code).await.unwrap();
         assert_eq!(d.find_code(&code.digest).await.unwrap().unwrap(), code);
-        let tasks: Vec<_> = (0..16).map(|_| {
+        // Sixteen redemptions at once, each with its own tokens: one wins,
+        // and only its ids and its refresh token are stored.
+        let tasks: Vec<_> = (0..16u8).map(|i| {
             let d = d.clone();
-            tokio::spawn(async move { d.consume_code(&Digest::from_bytes([5; 32]), t0()).await.unwrap() })
+            tokio::spawn(async move {
+                let family = FamilyId::new(Uuid::new_v4());
+                let issued = IssuedFromCode { family: Some(family), access_token_id: Uuid::new_v4(), access_expires_at: t0() };
+                let rt = refresh(200 + i, family, "app", None);
+                let won = d.consume_code(&Digest::from_bytes([5; 32]), t0(), &issued, Some(&rt), None).await.unwrap();
+                (won, issued, rt)
+            })
         }).collect();
-        let mut won = 0;
+        let mut winners = Vec::new();
         for t in tasks {
-            won += usize::from(t.await.unwrap());
+            let (won, issued, rt) = t.await.unwrap();
+            let stored = d.find_refresh(&rt.digest).await.unwrap().is_some();
+            assert_eq!(won, stored, "tokens are stored exactly with the winning consumption");
+            if won {
+                winners.push(issued);
+            }
         }
-        assert_eq!(won, 1, "exactly one consumer wins");
-        let issued = IssuedFromCode { family: Some(FamilyId::new(Uuid::new_v4())), access_token_id: Uuid::new_v4(), access_expires_at: t0() };
-        d.record_issued(&code.digest, &issued).await.unwrap();
+        assert_eq!(winners.len(), 1, "exactly one consumer wins");
+        let issued = winners[0];
         let back = d.find_code(&code.digest).await.unwrap().unwrap();
         assert_eq!(back.consumed_at, Some(t0()));
         assert_eq!(back.issued, Some(issued));

@@ -121,23 +121,33 @@ pub(super) async fn redeem(
         Some(u) if !u.disabled => {}
         _ => return Err(not_valid().into()),
     }
-    if !ports.codes.consume_code(&digest, now).await? {
+    // Signed before anything is committed; the ids are recorded by the
+    // consumption itself, and the tokens stored with it.
+    let (refresh, access) = service.prepare_grant(client, code.user_id, &code.scope, now)?;
+    let family = refresh.as_ref().map(|(_, r)| r.family);
+    let issued = IssuedFromCode {
+        family,
+        access_token_id: access.signed.token_id,
+        access_expires_at: access.signed.expires_at,
+    };
+    let won = ports
+        .codes
+        .consume_code(
+            &digest,
+            now,
+            &issued,
+            refresh.as_ref().map(|(_, r)| r),
+            access.record.as_ref(),
+        )
+        .await?;
+    if !won {
         // Another request redeemed it between our read and our write.
         return Err(not_valid().into());
     }
-    let issued = service
-        .tokens_for_user(client, code.user_id, code.scope, now)
-        .await?;
-    ports
-        .codes
-        .record_issued(
-            &digest,
-            &IssuedFromCode {
-                family: issued.family,
-                access_token_id: issued.token_id,
-                access_expires_at: issued.expires_at,
-            },
-        )
-        .await?;
-    Ok(issued)
+    Ok(access.signed.into_issued(
+        refresh.map(|(token, _)| token),
+        family,
+        code.scope,
+        Some(code.user_id),
+    ))
 }

@@ -174,6 +174,7 @@ impl TokenRepository for Tokens {
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
         let mut v = self.refresh.lock().unwrap();
@@ -187,12 +188,29 @@ impl TokenRepository for Tokens {
         };
         r.rotated_at = Some(now);
         v.push(new.clone());
+        if let Some(a) = access {
+            self.access.lock().unwrap().push(a.clone());
+        }
         Ok(RotateOutcome::Rotated)
+    }
+    async fn insert_grant(
+        &self,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<(), StoreError> {
+        if let Some(r) = refresh {
+            self.refresh.lock().unwrap().push(r.clone());
+        }
+        if let Some(a) = access {
+            self.access.lock().unwrap().push(a.clone());
+        }
+        Ok(())
     }
     async fn supersede_refresh(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
+        access: Option<&AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError> {
         let mut v = self.refresh.lock().unwrap();
@@ -205,6 +223,9 @@ impl TokenRepository for Tokens {
         unseen.superseded_at = Some(now);
         let revoked_access = unseen.issued_with.map(|a| a.token_id);
         v.push(new.clone());
+        if let Some(a) = access {
+            self.access.lock().unwrap().push(a.clone());
+        }
         if let Some(id) = revoked_access {
             self.revoked_access.lock().unwrap().push(id);
             self.access.lock().unwrap().retain(|a| a.token_id != id);
@@ -262,8 +283,8 @@ impl TokenRepository for Tokens {
     }
 }
 
-#[derive(Default)]
-pub struct Codes(pub Mutex<Vec<AuthorizationCode>>);
+/// Codes, and the token store their redemption writes to.
+pub struct Codes(pub Mutex<Vec<AuthorizationCode>>, pub Arc<Tokens>);
 
 #[async_trait]
 impl AuthorizationCodeRepository for Codes {
@@ -280,34 +301,27 @@ impl AuthorizationCodeRepository for Codes {
             .find(|c| &c.digest == digest)
             .cloned())
     }
-    async fn consume_code(&self, digest: &Digest, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut v = self.0.lock().unwrap();
-        match v
-            .iter_mut()
-            .find(|c| &c.digest == digest && c.consumed_at.is_none())
-        {
-            Some(c) => {
-                c.consumed_at = Some(now);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-    async fn record_issued(
+    async fn consume_code(
         &self,
         digest: &Digest,
+        now: DateTime<Utc>,
         issued: &IssuedFromCode,
-    ) -> Result<(), StoreError> {
-        if let Some(c) = self
-            .0
-            .lock()
-            .unwrap()
-            .iter_mut()
-            .find(|c| &c.digest == digest)
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError> {
         {
+            let mut v = self.0.lock().unwrap();
+            let Some(c) = v
+                .iter_mut()
+                .find(|c| &c.digest == digest && c.consumed_at.is_none())
+            else {
+                return Ok(false);
+            };
+            c.consumed_at = Some(now);
             c.issued = Some(*issued);
         }
-        Ok(())
+        self.1.insert_grant(refresh, access).await?;
+        Ok(true)
     }
 }
 
@@ -523,7 +537,7 @@ impl World {
             ..Tokens::default()
         });
         let hasher = Arc::new(Hasher::default());
-        let codes = Arc::new(Codes::default());
+        let codes = Arc::new(Codes(Mutex::default(), tokens.clone()));
         let sessions = Arc::new(Sessions::default());
         let devices = Arc::new(Devices::default());
         let ports = Ports {

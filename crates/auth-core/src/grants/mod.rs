@@ -2,8 +2,9 @@
 //!
 //! A grant is a pure decision over what the store returned (see the state
 //! machine in `refresh_token`) followed by the port call that decision names.
-//! Atomicity lives in the port (`rotate_refresh` is one conditional
-//! statement), never in a read-then-write here.
+//! Tokens are signed first; then one port call commits the grant whole (the
+//! conditional step that decides it, such as `rotate_refresh` or
+//! `consume_code`, with every row it issues), never a read-then-write here.
 pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
@@ -345,6 +346,24 @@ impl TokenService {
         (token, record)
     }
 
+    /// Signs a new grant's tokens without storing anything: a refresh token
+    /// in a new family when the client may refresh, and the access token
+    /// that names that family (so revoking the grant reaches it).
+    pub(crate) fn prepare_grant(
+        &self,
+        client: &Client,
+        user_id: UserId,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<(OpaqueToken, RefreshTokenRecord)>, PreparedAccess), FlowError> {
+        let refresh = client
+            .allows(GrantType::RefreshToken)
+            .then(|| self.new_refresh(client, Some(user_id), scope, None, now));
+        let family = refresh.as_ref().map(|(_, record)| record.family);
+        let access = self.prepare_access(client, user_id.to_string(), scope, family, now)?;
+        Ok((refresh, access))
+    }
+
     /// Issues the tokens for a user: an access token, and a refresh token in
     /// a new family when the client may refresh. Only a grant that has
     /// passed its gate calls this.
@@ -355,30 +374,23 @@ impl TokenService {
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        // The family comes first: the access token names it, so revoking
-        // the grant reaches the access token too.
-        let refresh = client
-            .allows(GrantType::RefreshToken)
-            .then(|| self.new_refresh(client, Some(user_id), &scope, None, now));
+        let (refresh, access) = self.prepare_grant(client, user_id, &scope, now)?;
         let family = refresh.as_ref().map(|(_, record)| record.family);
-        let access = self
-            .access_token(client, user_id.to_string(), &scope, family, now)
+        // Both rows in one step: a failure leaves no half-issued grant.
+        self.ports
+            .tokens
+            .insert_grant(refresh.as_ref().map(|(_, r)| r), access.record.as_ref())
             .await?;
-        let refresh_token = match refresh {
-            Some((token, record)) => {
-                self.ports.tokens.insert_refresh(&record).await?;
-                Some(token)
-            }
-            None => None,
-        };
+        let refresh_token = refresh.map(|(token, _)| token);
+        let access = access.signed;
         Ok(access.into_issued(refresh_token, family, scope, Some(user_id)))
     }
 }
 
 /// An access token signed or drawn, with the row a reference token needs.
 pub(crate) struct PreparedAccess {
-    signed: SignedAccess,
-    record: Option<AccessTokenRecord>,
+    pub(crate) signed: SignedAccess,
+    pub(crate) record: Option<AccessTokenRecord>,
 }
 
 impl PreparedAccess {

@@ -168,11 +168,11 @@ pub(super) async fn run(
                     signed_successor(service, client, &record, &scope, now)?;
                 match ports
                     .tokens
-                    .supersede_refresh(&digest, &successor, now)
+                    .supersede_refresh(&digest, &successor, access.record.as_ref(), now)
                     .await?
                 {
                     Superseded::Replaced { .. } => {
-                        return issue(service, &record, access, scope, Some(token)).await;
+                        return issue(&record, access, scope, Some(token));
                     }
                     // Another retry superseded it first (racing copies of
                     // one request): try again against the newer successor.
@@ -186,11 +186,11 @@ pub(super) async fn run(
                     signed_successor(service, client, &record, &scope, now)?;
                 match ports
                     .tokens
-                    .rotate_refresh(&digest, &successor, now)
+                    .rotate_refresh(&digest, &successor, access.record.as_ref(), now)
                     .await?
                 {
                     RotateOutcome::Rotated => {
-                        return issue(service, &record, access, scope, Some(token)).await;
+                        return issue(&record, access, scope, Some(token));
                     }
                     RotateOutcome::NotActive if attempt == 0 => {
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
@@ -234,16 +234,16 @@ fn subject_of(client: &Client, record: &RefreshTokenRecord) -> String {
         .map_or_else(|| client.id.to_string(), |u| u.to_string())
 }
 
-/// Stores the prepared access token (a reference one) and answers.
-async fn issue(
-    service: &TokenService,
+/// The answer, once the rotation committed with the access token in it.
+fn issue(
     record: &RefreshTokenRecord,
     access: super::PreparedAccess,
     scope: Scope,
     refresh_token: Option<OpaqueToken>,
 ) -> Result<IssuedTokens, FlowError> {
-    let access = service.store_access(access).await?;
-    Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
+    Ok(access
+        .signed
+        .into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }
 
 async fn finish(
