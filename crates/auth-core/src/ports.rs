@@ -328,7 +328,12 @@ pub trait DeviceAuthorizationRepository: Send + Sync {
         now: DateTime<Utc>,
         interval: i64,
     ) -> Result<(), StoreError>;
-    /// Marks an approved authorization redeemed; `true` for the one poll
-    /// that wins.
-    async fn redeem_device(&self, device_digest: &Digest) -> Result<bool, StoreError>;
+    /// Marks an approved authorization redeemed and stores the tokens it
+    /// issues, in one atomic step; `true` for the one poll that wins.
+    async fn redeem_device(
+        &self,
+        device_digest: &Digest,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError>;
 }

@@ -6,7 +6,7 @@ use auth_core::types::{Client, ClientId, NewClient};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::database::{Database, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::ClientRow;
 use crate::schema::clients;
 
@@ -29,7 +29,7 @@ impl ClientRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(Client::try_from).transpose()
     }
 
@@ -39,7 +39,7 @@ impl ClientRepository for Database {
             .select(ClientRow::as_select())
             .load(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         rows.into_iter().map(Client::try_from).collect()
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
-use crate::database::{Database, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, CodeRow, RefreshRow, naive};
 use crate::schema::{access_tokens, authorization_codes as codes, refresh_tokens};
 
@@ -51,7 +51,7 @@ impl AuthorizationCodeRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(AuthorizationCode::try_from).transpose()
     }
 

@@ -189,7 +189,28 @@ pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) 
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         ) => StoreError::Conflict(what),
-        other => StoreError::backend(other),
+        other => query_error(other),
+    }
+}
+
+/// Maps a query's error to the port's: a connection that is gone (it could
+/// not send the statement, or the server ended the session) is an outage;
+/// anything else is a fault.
+pub(crate) fn query_error(e: diesel::result::Error) -> StoreError {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match &e {
+        Error::DatabaseError(Kind::UnableToSendCommand | Kind::ClosedConnection, _) => {
+            StoreError::unavailable(e)
+        }
+        // PostgreSQL's FATAL on a session it ends (admin_shutdown and the
+        // like) arrives as an unclassified database error.
+        Error::DatabaseError(_, info)
+            if info.message().starts_with("terminating connection")
+                || info.message().contains("shutting down") =>
+        {
+            StoreError::unavailable(e)
+        }
+        _ => StoreError::backend(e),
     }
 }
 

@@ -2,15 +2,18 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::DeviceAuthorizationRepository;
-use auth_core::types::{ClientId, DeviceAuthorization, DeviceStatus, Digest, Scope, UserId};
+use auth_core::types::{
+    AccessTokenRecord, ClientId, DeviceAuthorization, DeviceStatus, Digest, RefreshTokenRecord,
+    Scope, UserId,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::database::{Database, store_error};
-use crate::rows::naive;
-use crate::schema::device_authorizations as dev;
+use crate::database::{Database, query_error, store_error};
+use crate::rows::{AccessRow, RefreshRow, naive};
+use crate::schema::{access_tokens, device_authorizations as dev, refresh_tokens};
 
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
@@ -94,6 +97,18 @@ impl TryFrom<DeviceRow> for DeviceAuthorization {
     }
 }
 
+/// The conditional UPDATE that redeems an approved device authorization.
+macro_rules! redeem {
+    ($key:expr) => {
+        diesel::update(
+            dev::table
+                .filter(dev::device_digest.eq(&$key))
+                .filter(dev::status.eq(APPROVED)),
+        )
+        .set(dev::status.eq(REDEEMED))
+    };
+}
+
 #[async_trait]
 impl DeviceAuthorizationRepository for Database {
     async fn insert_device(&self, d: &DeviceAuthorization) -> Result<(), StoreError> {
@@ -117,7 +132,7 @@ impl DeviceAuthorizationRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(DeviceAuthorization::try_from).transpose()
     }
 
@@ -132,7 +147,7 @@ impl DeviceAuthorizationRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(DeviceAuthorization::try_from).transpose()
     }
 
@@ -154,7 +169,7 @@ impl DeviceAuthorizationRepository for Database {
         .set((dev::status.eq(status), dev::user_id.eq(&user_id)))
         .execute(conn)
         .await
-        .map_err(StoreError::backend))?;
+        .map_err(query_error))?;
         Ok(n == 1)
     }
 
@@ -170,19 +185,68 @@ impl DeviceAuthorizationRepository for Database {
             .set((dev::last_polled_at.eq(Some(now)), dev::poll_interval.eq(interval)))
             .execute(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(())
     }
 
-    async fn redeem_device(&self, device_digest: &Digest) -> Result<bool, StoreError> {
+    async fn redeem_device(
+        &self,
+        device_digest: &Digest,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError> {
         let key = device_digest.as_bytes().to_vec();
-        let n = with_conn!(writer self, |conn| diesel::update(
-            dev::table.filter(dev::device_digest.eq(&key)).filter(dev::status.eq(APPROVED))
-        )
-        .set(dev::status.eq(REDEEMED))
-        .execute(conn)
-        .await
-        .map_err(StoreError::backend))?;
-        Ok(n == 1)
+        let refresh = refresh.map(RefreshRow::from);
+        let access = access.map(AccessRow::from);
+        // The conditional UPDATE decides the one poll that wins; its tokens
+        // are stored in the same transaction.
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(store_error("device authorization"), move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let won = Sync::execute(redeem!(key), conn)?;
+                        if won == 1 {
+                            if let Some(refresh) = &refresh {
+                                Sync::execute(
+                                    diesel::insert_into(refresh_tokens::table).values(refresh),
+                                    conn,
+                                )?;
+                            }
+                            if let Some(access) = &access {
+                                Sync::execute(
+                                    diesel::insert_into(access_tokens::table).values(access),
+                                    conn,
+                                )?;
+                            }
+                        }
+                        Ok(won == 1)
+                    })
+                    .await
+            }
+            Database::Postgres(pool) => {
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                conn.transaction(async |conn| {
+                    let won = redeem!(key).execute(conn).await?;
+                    if won == 1 {
+                        if let Some(refresh) = &refresh {
+                            diesel::insert_into(refresh_tokens::table)
+                                .values(refresh)
+                                .execute(conn)
+                                .await?;
+                        }
+                        if let Some(access) = &access {
+                            diesel::insert_into(access_tokens::table)
+                                .values(access)
+                                .execute(conn)
+                                .await?;
+                        }
+                    }
+                    Ok(won == 1)
+                })
+                .await
+                .map_err(store_error("device authorization"))
+            }
+        }
     }
 }

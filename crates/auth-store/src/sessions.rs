@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::database::{Database, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::{SessionRow, naive};
 use crate::schema::sessions;
 
@@ -31,7 +31,7 @@ impl SessionRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(BrowserSession::try_from).transpose()
     }
 
@@ -42,7 +42,7 @@ impl SessionRepository for Database {
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(())
     }
 
@@ -51,7 +51,7 @@ impl SessionRepository for Database {
         with_conn!(writer self, |conn| diesel::delete(sessions::table.find(&key))
             .execute(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(())
     }
 }

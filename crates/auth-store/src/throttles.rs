@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 
-use crate::database::Database;
+use crate::database::{Database, query_error};
 use crate::rows::naive;
 use crate::schema::throttle_counters as tc;
 
@@ -50,7 +50,7 @@ impl ThrottleRepository for Database {
             .bind::<BigInt, _>(limit)
             .load(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(!counted.is_empty())
     }
 
@@ -62,7 +62,7 @@ impl ThrottleRepository for Database {
         .set(tc::attempts.eq(tc::attempts - 1))
         .execute(conn)
         .await
-        .map_err(StoreError::backend))?;
+        .map_err(query_error))?;
         Ok(())
     }
 
@@ -71,7 +71,7 @@ impl ThrottleRepository for Database {
         with_conn!(writer self, |conn| diesel::delete(tc::table.filter(tc::key.eq(key)))
             .execute(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::access_cache::REVOCATION_CHANNEL;
-use crate::database::{Database, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
@@ -54,7 +54,7 @@ impl TokenRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -70,7 +70,7 @@ impl TokenRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         let Some((row, owner_disabled)) = row else {
             return Ok(None);
         };
@@ -381,7 +381,7 @@ impl TokenRepository for Database {
                 .bind::<Timestamp, _>(listed_until)
                 .get_result(&mut *conn)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(query_error)?;
                 Ok(revoked.revoked as u64)
             }
         }
@@ -404,11 +404,11 @@ impl TokenRepository for Database {
                         .on_conflict_do_nothing()
                         .execute(conn)
                         .await
-                        .map_err(StoreError::backend)?;
+                        .map_err(query_error)?;
                     diesel::delete(access::table.filter(access::token_id.eq(&id)))
                         .execute(conn)
                         .await
-                        .map_err(StoreError::backend)
+                        .map_err(query_error)
                 })?;
             }
             // On PostgreSQL one statement lists the id, deletes the row and
@@ -429,7 +429,7 @@ impl TokenRepository for Database {
                 .bind::<Timestamp, _>(expires_at)
                 .execute(&mut *conn)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(query_error)?;
             }
         }
         Ok(())
@@ -498,7 +498,7 @@ impl TokenRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(AccessTokenRecord::try_from).transpose()
     }
 
@@ -515,7 +515,7 @@ impl TokenRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(found.is_some())
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::database::{Database, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::{UserRow, naive};
 use crate::schema::{login_names, refresh_tokens, sessions, users};
 
@@ -41,7 +41,7 @@ impl Database {
         let rows: Vec<Row> = with_conn!(self, |conn| diesel::sql_query(QUERY)
             .load(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         Ok(rows
             .into_iter()
             .map(|r| LoginNameConflict {
@@ -120,7 +120,7 @@ impl UserRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(User::try_from).transpose()
     }
 
@@ -132,7 +132,7 @@ impl UserRepository for Database {
             .first(conn)
             .await
             .optional()
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         row.map(User::try_from).transpose()
     }
 
@@ -142,7 +142,7 @@ impl UserRepository for Database {
             .select(UserRow::as_select())
             .load(conn)
             .await
-            .map_err(StoreError::backend))?;
+            .map_err(query_error))?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -207,7 +207,7 @@ impl UserRepository for Database {
                 .bind::<Timestamp, _>(now)
                 .get_result(&mut conn)
                 .await
-                .map_err(StoreError::backend)?;
+                .map_err(query_error)?;
                 Ok(found.found > 0)
             }
         }

@@ -254,10 +254,26 @@ pub(super) async fn poll(
                     .into());
                 }
             }
-            if !ports.devices.redeem_device(&digest).await? {
+            // Signed first, then redeemed with the tokens stored in the same step.
+            let (refresh, access) = service.prepare_grant(client, user, &d.scope, now)?;
+            let won = ports
+                .devices
+                .redeem_device(
+                    &digest,
+                    refresh.as_ref().map(|(_, r)| r),
+                    access.record.as_ref(),
+                )
+                .await?;
+            if !won {
                 return Err(OAuthError::invalid_grant("the device code was already used").into());
             }
-            service.tokens_for_user(client, user, d.scope, now).await
+            let family = refresh.as_ref().map(|(_, r)| r.family);
+            Ok(access.signed.into_issued(
+                refresh.map(|(token, _)| token),
+                family,
+                d.scope,
+                Some(user),
+            ))
         }
     }
 }

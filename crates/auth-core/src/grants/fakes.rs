@@ -362,7 +362,8 @@ impl SessionRepository for Sessions {
 }
 
 #[derive(Default)]
-pub struct Devices(pub Mutex<Vec<DeviceAuthorization>>);
+/// Device authorizations, and the token store their redemption writes to.
+pub struct Devices(pub Mutex<Vec<DeviceAuthorization>>, pub Arc<Tokens>);
 
 #[async_trait]
 impl DeviceAuthorizationRepository for Devices {
@@ -429,18 +430,23 @@ impl DeviceAuthorizationRepository for Devices {
         }
         Ok(())
     }
-    async fn redeem_device(&self, digest: &Digest) -> Result<bool, StoreError> {
-        let mut v = self.0.lock().unwrap();
-        match v
-            .iter_mut()
-            .find(|d| &d.device_digest == digest && matches!(d.status, DeviceStatus::Approved(_)))
+    async fn redeem_device(
+        &self,
+        digest: &Digest,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<bool, StoreError> {
         {
-            Some(d) => {
-                d.status = DeviceStatus::Redeemed;
-                Ok(true)
-            }
-            None => Ok(false),
+            let mut v = self.0.lock().unwrap();
+            let Some(d) = v.iter_mut().find(|d| {
+                &d.device_digest == digest && matches!(d.status, DeviceStatus::Approved(_))
+            }) else {
+                return Ok(false);
+            };
+            d.status = DeviceStatus::Redeemed;
         }
+        self.1.insert_grant(refresh, access).await?;
+        Ok(true)
     }
 }
 
@@ -539,7 +545,7 @@ impl World {
         let hasher = Arc::new(Hasher::default());
         let codes = Arc::new(Codes(Mutex::default(), tokens.clone()));
         let sessions = Arc::new(Sessions::default());
-        let devices = Arc::new(Devices::default());
+        let devices = Arc::new(Devices(Mutex::default(), tokens.clone()));
         let ports = Ports {
             users: users.clone(),
             clients: clients.clone(),
