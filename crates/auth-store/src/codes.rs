@@ -11,7 +11,8 @@ use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, CodeRow, RefreshRow, naive};
-use crate::schema::{access_tokens, authorization_codes as codes, refresh_tokens};
+use crate::schema::authorization_codes as codes;
+use crate::tokens::{store_grant_pg, store_grant_sync};
 
 /// The conditional UPDATE that consumes a code and records what its
 /// redemption issues.
@@ -80,18 +81,7 @@ impl AuthorizationCodeRepository for Database {
                         let won =
                             Sync::execute(consume!(key, now, family, token_id, expires), conn)?;
                         if won == 1 {
-                            if let Some(refresh) = &refresh {
-                                Sync::execute(
-                                    diesel::insert_into(refresh_tokens::table).values(refresh),
-                                    conn,
-                                )?;
-                            }
-                            if let Some(access) = &access {
-                                Sync::execute(
-                                    diesel::insert_into(access_tokens::table).values(access),
-                                    conn,
-                                )?;
-                            }
+                            store_grant_sync(conn, refresh.as_ref(), access.as_ref())?;
                         }
                         Ok(won == 1)
                     })
@@ -104,18 +94,7 @@ impl AuthorizationCodeRepository for Database {
                         .execute(conn)
                         .await?;
                     if won == 1 {
-                        if let Some(refresh) = &refresh {
-                            diesel::insert_into(refresh_tokens::table)
-                                .values(refresh)
-                                .execute(conn)
-                                .await?;
-                        }
-                        if let Some(access) = &access {
-                            diesel::insert_into(access_tokens::table)
-                                .values(access)
-                                .execute(conn)
-                                .await?;
-                        }
+                        store_grant_pg(conn, refresh.as_ref(), access.as_ref()).await?;
                     }
                     Ok(won == 1)
                 })

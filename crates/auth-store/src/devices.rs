@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
-use crate::schema::{access_tokens, device_authorizations as dev, refresh_tokens};
+use crate::schema::device_authorizations as dev;
+use crate::tokens::{store_grant_pg, store_grant_sync};
 
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
@@ -207,18 +208,7 @@ impl DeviceAuthorizationRepository for Database {
                         use diesel::RunQueryDsl as Sync;
                         let won = Sync::execute(redeem!(key), conn)?;
                         if won == 1 {
-                            if let Some(refresh) = &refresh {
-                                Sync::execute(
-                                    diesel::insert_into(refresh_tokens::table).values(refresh),
-                                    conn,
-                                )?;
-                            }
-                            if let Some(access) = &access {
-                                Sync::execute(
-                                    diesel::insert_into(access_tokens::table).values(access),
-                                    conn,
-                                )?;
-                            }
+                            store_grant_sync(conn, refresh.as_ref(), access.as_ref())?;
                         }
                         Ok(won == 1)
                     })
@@ -229,18 +219,7 @@ impl DeviceAuthorizationRepository for Database {
                 conn.transaction(async |conn| {
                     let won = redeem!(key).execute(conn).await?;
                     if won == 1 {
-                        if let Some(refresh) = &refresh {
-                            diesel::insert_into(refresh_tokens::table)
-                                .values(refresh)
-                                .execute(conn)
-                                .await?;
-                        }
-                        if let Some(access) = &access {
-                            diesel::insert_into(access_tokens::table)
-                                .values(access)
-                                .execute(conn)
-                                .await?;
-                        }
+                        store_grant_pg(conn, refresh.as_ref(), access.as_ref()).await?;
                     }
                     Ok(won == 1)
                 })

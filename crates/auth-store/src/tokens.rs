@@ -31,6 +31,43 @@ macro_rules! retire_refresh {
     };
 }
 
+/// Stores a grant's rows inside a SQLite write (a savepoint of its own).
+pub(crate) fn store_grant_sync(
+    conn: &mut diesel::SqliteConnection,
+    refresh: Option<&RefreshRow>,
+    access: Option<&AccessRow>,
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as Sync;
+    if let Some(refresh) = refresh {
+        Sync::execute(diesel::insert_into(rt::table).values(refresh), conn)?;
+    }
+    if let Some(access) = access {
+        Sync::execute(diesel::insert_into(access::table).values(access), conn)?;
+    }
+    Ok(())
+}
+
+/// Stores a grant's rows inside a PostgreSQL transaction.
+pub(crate) async fn store_grant_pg(
+    conn: &mut diesel_async::AsyncPgConnection,
+    refresh: Option<&RefreshRow>,
+    access: Option<&AccessRow>,
+) -> diesel::QueryResult<()> {
+    if let Some(refresh) = refresh {
+        diesel::insert_into(rt::table)
+            .values(refresh)
+            .execute(conn)
+            .await?;
+    }
+    if let Some(access) = access {
+        diesel::insert_into(access::table)
+            .values(access)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TokenRepository for Database {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
@@ -158,10 +195,7 @@ impl TokenRepository for Database {
                         conn.transaction(async |conn| {
                             let n = rotate.execute(conn).await?;
                             if n > 0 {
-                                diesel::insert_into(access::table)
-                                    .values(&access)
-                                    .execute(conn)
-                                    .await?;
+                                store_grant_pg(conn, None, Some(&access)).await?;
                             }
                             Ok(n)
                         })
@@ -294,11 +328,8 @@ impl TokenRepository for Database {
                         .execute(conn)
                         .await?;
                         let outcome: Vec<Outcome> = supersede.load(conn).await?;
-                        if let (false, Some(new_access)) = (outcome.is_empty(), &new_access) {
-                            diesel::insert_into(access::table)
-                                .values(new_access)
-                                .execute(conn)
-                                .await?;
+                        if !outcome.is_empty() {
+                            store_grant_pg(conn, None, new_access.as_ref()).await?;
                         }
                         Ok(outcome)
                     })
@@ -446,14 +477,7 @@ impl TokenRepository for Database {
             Database::Sqlite { writer, .. } => {
                 writer
                     .run_sync(store_error("token"), move |conn| {
-                        use diesel::RunQueryDsl as Sync;
-                        if let Some(refresh) = &refresh {
-                            Sync::execute(diesel::insert_into(rt::table).values(refresh), conn)?;
-                        }
-                        if let Some(access) = &access {
-                            Sync::execute(diesel::insert_into(access::table).values(access), conn)?;
-                        }
-                        Ok(())
+                        store_grant_sync(conn, refresh.as_ref(), access.as_ref())
                     })
                     .await
             }
