@@ -73,10 +73,12 @@ pub(crate) struct Csrf {
 
 impl Csrf {
     pub(crate) fn of(req: &HttpRequest, state: &AppState) -> Self {
+        // Renewed during this request: the caller of `renew` sets the
+        // cookie on the response, so pages need not.
         if let Some(renewed) = req.extensions().get::<Renewed>() {
             return Self {
                 value: renewed.0.clone(),
-                is_new: true,
+                is_new: false,
             };
         }
         match req.cookie(&cookie_name(state, CSRF_COOKIE)) {
@@ -97,27 +99,18 @@ impl Csrf {
     }
 
     /// Gives the browser a new CSRF value at login, so a value planted or
-    /// seen before the login is worth nothing after it. Pages rendered for
-    /// the rest of this request use the new value.
-    pub(crate) fn renew(req: &HttpRequest, state: &AppState) -> Self {
+    /// seen before the login is worth nothing after it: pages rendered for
+    /// the rest of this request use the new value, and the returned cookie
+    /// goes on the response.
+    pub(crate) fn renew(req: &HttpRequest, state: &AppState) -> Cookie<'static> {
         let value = state.tokens.new_browser_secret().into_inner();
         req.extensions_mut().insert(Renewed(value.clone()));
-        Self {
-            value,
-            is_new: true,
-        }
+        csrf_cookie(state, value)
     }
 
     /// The cookie to set, when the browser did not have one yet.
     pub(crate) fn cookie(&self, state: &AppState) -> Option<Cookie<'static>> {
-        self.is_new.then(|| {
-            Cookie::build(cookie_name(state, CSRF_COOKIE), self.value.clone())
-                .path("/")
-                .http_only(true)
-                .secure(state.secure_cookies)
-                .same_site(SameSite::Lax)
-                .finish()
-        })
+        self.is_new.then(|| csrf_cookie(state, self.value.clone()))
     }
 
     /// Reads a hosted page's form post and checks its `csrf_token` against
@@ -160,6 +153,16 @@ impl Csrf {
             Err(ApiError::Forbidden)
         }
     }
+}
+
+/// The CSRF cookie holding `value`.
+fn csrf_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build(cookie_name(state, CSRF_COOKIE), value)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish()
 }
 
 /// A CSRF value renewed during this request, kept in its extensions.

@@ -279,13 +279,7 @@ async fn signed_in(
     let csrf = Csrf::renew(req, state);
     let mut response = proceed(req, state, pending, user, StatusCode::SEE_OTHER).await?;
     let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
-    // A page rendered by `proceed` (consent) has set the renewed cookie.
-    let csrf_set = response
-        .cookies()
-        .any(|c| c.name().ends_with("portcullis_csrf"));
-    if let (false, Some(cookie)) = (csrf_set, csrf.cookie(state)) {
-        let _ = response.add_cookie(&cookie);
-    }
+    let _ = response.add_cookie(&csrf);
     Ok(response)
 }
 

@@ -7,12 +7,11 @@ use auth_core::types::{
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, CodeRow, RefreshRow, naive};
 use crate::schema::authorization_codes as codes;
-use crate::tokens::{store_grant_pg, store_grant_sync};
 
 /// The conditional UPDATE that consumes a code and records what its
 /// redemption issues.
@@ -69,38 +68,14 @@ impl AuthorizationCodeRepository for Database {
         let family = issued.family.map(|f| f.as_uuid().to_string());
         let token_id = issued.access_token_id.to_string();
         let expires = naive(issued.access_expires_at);
-        let refresh = refresh.map(RefreshRow::from);
-        let access = access.map(AccessRow::from);
         // Single-use is the conditional UPDATE, which also records what the
-        // redemption issues; the tokens are stored in the same transaction.
-        match self {
-            Database::Sqlite { writer, .. } => {
-                writer
-                    .run_sync(store_error("authorization code"), move |conn| {
-                        use diesel::RunQueryDsl as Sync;
-                        let won =
-                            Sync::execute(consume!(key, now, family, token_id, expires), conn)?;
-                        if won == 1 {
-                            store_grant_sync(conn, refresh.as_ref(), access.as_ref())?;
-                        }
-                        Ok(won == 1)
-                    })
-                    .await
-            }
-            Database::Postgres(pool) => {
-                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                conn.transaction(async |conn| {
-                    let won = consume!(key, now, family, token_id, expires)
-                        .execute(conn)
-                        .await?;
-                    if won == 1 {
-                        store_grant_pg(conn, refresh.as_ref(), access.as_ref()).await?;
-                    }
-                    Ok(won == 1)
-                })
-                .await
-                .map_err(store_error("authorization code"))
-            }
-        }
+        // redemption issues; the tokens are stored in the same step.
+        decide_then_store!(
+            self,
+            "authorization code",
+            consume!(key, now, family, token_id, expires),
+            refresh.map(RefreshRow::from),
+            access.map(AccessRow::from)
+        )
     }
 }

@@ -166,6 +166,52 @@ macro_rules! with_conn {
     };
 }
 
+/// Runs `$decide`, a conditional UPDATE that changes one row when this
+/// request wins, and only then stores a grant's rows (`$refresh`, `$access`:
+/// `Option<RefreshRow>`, `Option<AccessRow>`), as one atomic step: a
+/// savepointed write on SQLite, a transaction on PostgreSQL. Evaluates to
+/// `Result<bool, StoreError>`, `true` for the winner.
+macro_rules! decide_then_store {
+    ($db:expr, $what:literal, $decide:expr, $refresh:expr, $access:expr) => {{
+        let refresh: Option<$crate::rows::RefreshRow> = $refresh;
+        let access: Option<$crate::rows::AccessRow> = $access;
+        match $db {
+            $crate::database::Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync($crate::database::store_error($what), move |conn| {
+                        let won = diesel::RunQueryDsl::execute($decide, conn)? == 1;
+                        if won {
+                            $crate::tokens::store_grant_sync(
+                                conn,
+                                refresh.as_ref(),
+                                access.as_ref(),
+                            )?;
+                        }
+                        Ok(won)
+                    })
+                    .await
+            }
+            $crate::database::Database::Postgres(pool) => {
+                use diesel_async::AsyncConnection as _;
+                let mut conn = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::unavailable)?;
+                conn.transaction(async |conn| {
+                    let won = diesel_async::RunQueryDsl::execute($decide, conn).await? == 1;
+                    if won {
+                        $crate::tokens::store_grant_pg(conn, refresh.as_ref(), access.as_ref())
+                            .await?;
+                    }
+                    Ok(won)
+                })
+                .await
+                .map_err($crate::database::store_error($what))
+            }
+        }
+    }};
+}
+
 /// A backend error on a connection that is now broken is an outage, not a
 /// fault of the query.
 pub(crate) fn outage_if_lost<T, C>(

@@ -8,13 +8,12 @@ use auth_core::types::{
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::device_authorizations as dev;
-use crate::tokens::{store_grant_pg, store_grant_sync};
 
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
@@ -197,35 +196,14 @@ impl DeviceAuthorizationRepository for Database {
         access: Option<&AccessTokenRecord>,
     ) -> Result<bool, StoreError> {
         let key = device_digest.as_bytes().to_vec();
-        let refresh = refresh.map(RefreshRow::from);
-        let access = access.map(AccessRow::from);
         // The conditional UPDATE decides the one poll that wins; its tokens
-        // are stored in the same transaction.
-        match self {
-            Database::Sqlite { writer, .. } => {
-                writer
-                    .run_sync(store_error("device authorization"), move |conn| {
-                        use diesel::RunQueryDsl as Sync;
-                        let won = Sync::execute(redeem!(key), conn)?;
-                        if won == 1 {
-                            store_grant_sync(conn, refresh.as_ref(), access.as_ref())?;
-                        }
-                        Ok(won == 1)
-                    })
-                    .await
-            }
-            Database::Postgres(pool) => {
-                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                conn.transaction(async |conn| {
-                    let won = redeem!(key).execute(conn).await?;
-                    if won == 1 {
-                        store_grant_pg(conn, refresh.as_ref(), access.as_ref()).await?;
-                    }
-                    Ok(won == 1)
-                })
-                .await
-                .map_err(store_error("device authorization"))
-            }
-        }
+        // are stored in the same step.
+        decide_then_store!(
+            self,
+            "device authorization",
+            redeem!(key),
+            refresh.map(RefreshRow::from),
+            access.map(AccessRow::from)
+        )
     }
 }

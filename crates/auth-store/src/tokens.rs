@@ -68,6 +68,86 @@ pub(crate) async fn store_grant_pg(
     Ok(())
 }
 
+/// Lists an access token id on the revocation list until `until`, and
+/// deletes a reference token with that id (so checking one stays a single
+/// lookup), inside a SQLite write.
+fn revoke_access_sync(
+    conn: &mut diesel::SqliteConnection,
+    id: &str,
+    until: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as Sync;
+    Sync::execute(
+        diesel::insert_into(revoked::table)
+            .values((revoked::token_id.eq(id), revoked::expires_at.eq(until)))
+            .on_conflict_do_nothing(),
+        conn,
+    )?;
+    Sync::execute(
+        diesel::delete(access::table.filter(access::token_id.eq(id))),
+        conn,
+    )?;
+    Ok(())
+}
+
+/// The same on PostgreSQL, in one statement that also announces the
+/// revocation to every node's cache (`CachedAccessTokens`); NOTIFY is
+/// delivered at commit, so the announcement and the deletion cannot part.
+async fn revoke_access_pg(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: &str,
+    until: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use diesel::sql_types::{Text, Timestamp};
+    diesel::sql_query(format!(
+        "WITH listed AS (\
+           INSERT INTO revoked_access_tokens (token_id, expires_at) VALUES ($1, $2) \
+           ON CONFLICT DO NOTHING), \
+         gone AS (DELETE FROM access_tokens WHERE token_id = $1) \
+         SELECT pg_notify('{REVOCATION_CHANNEL}', $1)"
+    ))
+    .bind::<Text, _>(id)
+    .bind::<Timestamp, _>(until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Supersedes the unseen successor of the token `$old` (never rotated, not
+/// revoked) at `$now`, returning the access token issued with it.
+macro_rules! supersede_unseen {
+    ($old:expr, $now:expr) => {
+        diesel::update(
+            rt::table
+                .filter(rt::parent_digest.eq(&$old))
+                .filter(rt::rotated_at.is_null())
+                .filter(rt::revoked_at.is_null()),
+        )
+        .set((
+            rt::revoked_at.eq(Some($now)),
+            rt::superseded_at.eq(Some($now)),
+        ))
+        .returning((rt::access_token_id, rt::access_expires_at))
+    };
+}
+
+/// What superseding found: the superseded tokens' access token ids and
+/// expiries (one row when it won, none when the successor was seen).
+type UnseenAccess = Vec<(Option<String>, Option<NaiveDateTime>)>;
+
+/// The outcome of a supersession, from what it found; the access tokens to
+/// revoke are those with a recorded id.
+fn superseded(unseen: &UnseenAccess) -> Superseded {
+    if unseen.is_empty() {
+        return Superseded::NotActive;
+    }
+    let revoked_access = unseen
+        .iter()
+        .filter_map(|(id, _)| id.as_deref())
+        .find_map(|id| Uuid::parse_str(id).ok());
+    Superseded::Replaced { revoked_access }
+}
+
 #[async_trait]
 impl TokenRepository for Database {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
@@ -227,123 +307,46 @@ impl TokenRepository for Database {
                 writer
                     .run_sync(store_error("refresh token"), move |conn| {
                         use diesel::RunQueryDsl as Sync;
-                        let unseen = rt::table
-                            .filter(rt::parent_digest.eq(&old))
-                            .filter(rt::rotated_at.is_null())
-                            .filter(rt::revoked_at.is_null());
-                        let access: Vec<(Option<String>, Option<NaiveDateTime>)> = Sync::load(
-                            unseen.select((rt::access_token_id, rt::access_expires_at)),
-                            conn,
-                        )?;
-                        let superseded = Sync::execute(
-                            diesel::update(unseen).set((
-                                rt::revoked_at.eq(Some(now)),
-                                rt::superseded_at.eq(Some(now)),
-                            )),
-                            conn,
-                        )?;
-                        if superseded == 0 {
-                            return Ok(Superseded::NotActive);
+                        let unseen: UnseenAccess =
+                            Sync::get_results(supersede_unseen!(old, now), conn)?;
+                        if !unseen.is_empty() {
+                            for (id, until) in &unseen {
+                                if let (Some(id), Some(until)) = (id, until) {
+                                    revoke_access_sync(conn, id, *until)?;
+                                }
+                            }
+                            store_grant_sync(conn, Some(&row), new_access.as_ref())?;
                         }
-                        let mut revoked_access = None;
-                        for (id, expires_at) in access {
-                            let (Some(id), Some(expires_at)) = (id, expires_at) else {
-                                continue;
-                            };
-                            Sync::execute(
-                                diesel::insert_into(revoked::table)
-                                    .values((
-                                        revoked::token_id.eq(&id),
-                                        revoked::expires_at.eq(expires_at),
-                                    ))
-                                    .on_conflict_do_nothing(),
-                                conn,
-                            )?;
-                            Sync::execute(
-                                diesel::delete(access::table.filter(access::token_id.eq(&id))),
-                                conn,
-                            )?;
-                            revoked_access = Uuid::parse_str(&id).ok();
-                        }
-                        Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
-                        if let Some(new_access) = &new_access {
-                            Sync::execute(
-                                diesel::insert_into(access::table).values(new_access),
-                                conn,
-                            )?;
-                        }
-                        Ok(Superseded::Replaced { revoked_access })
+                        Ok(superseded(&unseen))
                     })
                     .await
             }
-            // One statement: supersede, revoke the access token issued with
-            // the superseded token (listing it, deleting a reference row,
-            // announcing it to every node's cache), insert the new one.
+            // Retries of one token wait for each other on its row: each
+            // statement after the lock has a fresh snapshot, so it sees the
+            // successor the previous retry left.
             Database::Postgres(pool) => {
-                use diesel::sql_types::{Binary, Nullable, Text, Timestamp};
-                #[derive(QueryableByName)]
-                struct Outcome {
-                    #[diesel(sql_type = Nullable<Text>)]
-                    revoked_access: Option<String>,
-                }
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let supersede = diesel::sql_query(format!(
-                    "WITH superseded AS (\
-                       UPDATE refresh_tokens SET revoked_at = $1, superseded_at = $1 \
-                       WHERE parent_digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
-                       RETURNING access_token_id, access_expires_at), \
-                     listed AS (INSERT INTO revoked_access_tokens (token_id, expires_at) \
-                       SELECT access_token_id, access_expires_at FROM superseded \
-                       WHERE access_token_id IS NOT NULL ON CONFLICT DO NOTHING), \
-                     gone AS (DELETE FROM access_tokens \
-                       WHERE token_id IN (SELECT access_token_id FROM superseded)), \
-                     inserted AS (INSERT INTO refresh_tokens \
-                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at, parent_digest, access_token_id, access_expires_at) \
-                       SELECT $3, $4, $5, $6, $7, $8, $9, $10, $2, $11, $12 FROM superseded LIMIT 1) \
-                     SELECT access_token_id AS revoked_access, \
-                       pg_notify('{REVOCATION_CHANNEL}', COALESCE(access_token_id, '')) \
-                     FROM superseded"
-                ))
-                .bind::<Timestamp, _>(now)
-                .bind::<Binary, _>(&old)
-                .bind::<Binary, _>(&row.digest)
-                .bind::<Text, _>(&row.family_id)
-                .bind::<Text, _>(&row.client_id)
-                .bind::<Nullable<Text>, _>(&row.user_id)
-                .bind::<Text, _>(&row.scope)
-                .bind::<Timestamp, _>(row.issued_at)
-                .bind::<Timestamp, _>(row.expires_at)
-                .bind::<Timestamp, _>(row.family_expires_at)
-                .bind::<Nullable<Text>, _>(&row.access_token_id)
-                .bind::<Nullable<Timestamp>, _>(row.access_expires_at);
-                // Retries of one token wait for each other on its row, and
-                // each then sees the successor the previous one left: the
-                // supersede is its own statement, with a fresh snapshot.
-                let outcome: Vec<Outcome> = conn
-                    .transaction(async |conn| {
-                        diesel::sql_query(
-                            "SELECT digest FROM refresh_tokens WHERE digest = $1 FOR UPDATE",
-                        )
-                        .bind::<Binary, _>(&old)
-                        .execute(conn)
-                        .await?;
-                        let outcome: Vec<Outcome> = supersede.load(conn).await?;
-                        if !outcome.is_empty() {
-                            store_grant_pg(conn, None, new_access.as_ref()).await?;
+                conn.transaction(async |conn| {
+                    diesel::sql_query(
+                        "SELECT digest FROM refresh_tokens WHERE digest = $1 FOR UPDATE",
+                    )
+                    .bind::<diesel::sql_types::Binary, _>(&old)
+                    .execute(conn)
+                    .await?;
+                    let unseen: UnseenAccess =
+                        supersede_unseen!(old, now).get_results(conn).await?;
+                    if !unseen.is_empty() {
+                        for (id, until) in &unseen {
+                            if let (Some(id), Some(until)) = (id, until) {
+                                revoke_access_pg(conn, id, *until).await?;
+                            }
                         }
-                        Ok(outcome)
-                    })
-                    .await
-                    .map_err(store_error("refresh token"))?;
-                Ok(match outcome.into_iter().next() {
-                    None => Superseded::NotActive,
-                    Some(o) => Superseded::Replaced {
-                        revoked_access: o
-                            .revoked_access
-                            .as_deref()
-                            .and_then(|id| Uuid::parse_str(id).ok()),
-                    },
+                        store_grant_pg(conn, Some(&row), new_access.as_ref()).await?;
+                    }
+                    Ok(superseded(&unseen))
                 })
+                .await
+                .map_err(store_error("refresh token"))
             }
         }
     }
@@ -425,45 +428,21 @@ impl TokenRepository for Database {
     ) -> Result<(), StoreError> {
         let id = token_id.to_string();
         let expires_at = naive(expires_at);
-        // A reference token with this id is deleted outright, so checking
-        // one needs a single lookup.
         match self {
-            Database::Sqlite { .. } => {
-                with_conn!(writer self, |conn| {
-                    diesel::insert_into(revoked::table)
-                        .values((revoked::token_id.eq(&id), revoked::expires_at.eq(expires_at)))
-                        .on_conflict_do_nothing()
-                        .execute(conn)
-                        .await
-                        .map_err(query_error)?;
-                    diesel::delete(access::table.filter(access::token_id.eq(&id)))
-                        .execute(conn)
-                        .await
-                        .map_err(query_error)
-                })?;
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(query_error, move |conn| {
+                        revoke_access_sync(conn, &id, expires_at)
+                    })
+                    .await
             }
-            // On PostgreSQL one statement lists the id, deletes the row and
-            // announces the revocation to every node's cache
-            // (`CachedAccessTokens`); NOTIFY is delivered at commit, so
-            // the announcement and the deletion cannot part.
             Database::Postgres(pool) => {
-                use diesel::sql_types::{Text, Timestamp};
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                diesel::sql_query(format!(
-                    "WITH listed AS (\
-                       INSERT INTO revoked_access_tokens (token_id, expires_at) VALUES ($1, $2) \
-                       ON CONFLICT DO NOTHING), \
-                     gone AS (DELETE FROM access_tokens WHERE token_id = $1) \
-                     SELECT pg_notify('{REVOCATION_CHANNEL}', $1)"
-                ))
-                .bind::<Text, _>(&id)
-                .bind::<Timestamp, _>(expires_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(query_error)?;
+                revoke_access_pg(&mut conn, &id, expires_at)
+                    .await
+                    .map_err(query_error)
             }
         }
-        Ok(())
     }
 
     async fn insert_grant(

@@ -229,6 +229,10 @@ on_both_backends! {
         let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "c1")).await;
         assert_eq!(r.status, 200, "a consent page, not a redirect");
         assert!(r.text.contains("Allow access?") && r.text.contains("<li>read</li>"), "{}", r.text);
+        // Login renewed the CSRF cookie once, and the page carries the new pair
+        // (the posts below would be refused otherwise).
+        let csrf_cookies = r.headers.get_all("set-cookie").iter().filter(|c| c.to_str().unwrap().starts_with("portcullis_csrf=")).count();
+        assert_eq!(csrf_cookies, 1);
         let deny = with(hidden_fields(&r.text), &[("decision", "deny")]);
         let d = app.post_with(&b, "/consent", &deny).await;
         assert_eq!(d.status, 303);

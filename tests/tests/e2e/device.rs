@@ -102,8 +102,9 @@ on_both_backends! {
         let r = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", &user_code.to_lowercase()), ("decision", "allow")])).await;
         assert_eq!(r.status, 200);
         assert!(r.text.contains("Device connected"), "{}", r.text);
-        // Deciding again reports that nothing was stored.
+        // Deciding again is refused: the code is no longer pending.
         let again = app.post_with(&b, "/device", &with(portcullis_tests::csrf_field(&page.text), &[("user_code", &user_code), ("decision", "deny")])).await;
+        assert_eq!(again.status, 400);
         assert!(!again.text.contains("Request denied"), "{}", again.text);
 
         app.clock.advance(Duration::seconds(10));
@@ -114,6 +115,35 @@ on_both_backends! {
         // Tokens exactly once.
         app.clock.advance(Duration::seconds(10));
         assert_eq!(poll(&app, &client, &device_code).await.error(), "invalid_grant");
+    };
+
+    racing_decisions_report_what_was_stored => |db: ScratchDb| async move {
+        let (app, client) = setup(db).await;
+        let b = browser();
+        let s = start(&app, &client).await;
+        let code = s.str("user_code").to_owned();
+        let page = sign_in_at(&app, &b, &format!("/device?user_code={code}")).await;
+        let fields = portcullis_tests::csrf_field(&page.text);
+        // Allow and deny at once: each page says what it stored, or that
+        // nothing was; the device gets exactly what the winning page said.
+        let allow_form = with(fields.clone(), &[("user_code", &code), ("decision", "allow")]);
+        let deny_form = with(fields, &[("user_code", &code), ("decision", "deny")]);
+        let (allow, deny) = tokio::join!(
+            app.post_with(&b, "/device", &allow_form),
+            app.post_with(&b, "/device", &deny_form),
+        );
+        let allowed = allow.text.contains("Device connected");
+        let denied = deny.text.contains("Request denied");
+        assert!(allowed ^ denied, "exactly one decision was stored: {} / {}", allow.text, deny.text);
+        let loser = if allowed { &deny } else { &allow };
+        assert!(loser.text.contains("Nothing was changed") || loser.status == 400, "{}", loser.text);
+        app.clock.advance(Duration::seconds(10));
+        let t = poll(&app, &client, s.str("device_code")).await;
+        if allowed {
+            assert_eq!(t.status, 200, "{}", t.text);
+        } else {
+            assert_eq!(t.error(), "access_denied");
+        }
     };
 
     device_flow_denied_expired_and_guessing => |db: ScratchDb| async move {

@@ -75,6 +75,16 @@ impl World {
             .await
     }
 
+    async fn refresh(&self, token: &str) -> portcullis_tests::Reply {
+        self.app
+            .post_form(
+                "/token",
+                Some((&self.id, &self.secret)),
+                &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            )
+            .await
+    }
+
     async fn revoke(&self, by: (&str, &str), token: &str) -> portcullis_tests::Reply {
         self.app
             .post_form("/revoke", Some(by), &[("token", token)])
@@ -335,14 +345,7 @@ async fn revoking_a_grant_reaches_its_access_tokens(db: ScratchDb, reference: bo
         t.str("access_token").to_owned(),
         t.str("refresh_token").to_owned(),
     );
-    let r = w
-        .app
-        .post_form(
-            "/token",
-            Some((&w.id, &w.secret)),
-            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
-        )
-        .await;
+    let r = w.refresh(&rt).await;
     let (at2, rt2) = (
         r.str("access_token").to_owned(),
         r.str("refresh_token").to_owned(),
@@ -364,26 +367,12 @@ async fn revoking_a_grant_reaches_its_access_tokens(db: ScratchDb, reference: bo
         t.str("access_token").to_owned(),
         t.str("refresh_token").to_owned(),
     );
-    let r = w
-        .app
-        .post_form(
-            "/token",
-            Some((&w.id, &w.secret)),
-            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
-        )
-        .await;
+    let r = w.refresh(&rt).await;
     let at2 = r.str("access_token").to_owned();
     // After the retry window, presenting the rotated token is a replay.
     w.app.clock.advance(chrono::Duration::seconds(61));
     other.clock.advance(chrono::Duration::seconds(61));
-    let replay = w
-        .app
-        .post_form(
-            "/token",
-            Some((&w.id, &w.secret)),
-            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
-        )
-        .await;
+    let replay = w.refresh(&rt).await;
     assert_eq!(replay.error(), "invalid_grant");
     for node in &nodes {
         for token in [&at, &at2] {

@@ -9,6 +9,26 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
 
+/// A server, a confidential client, and Alice's first token answer.
+async fn signed_in_alice(db: ScratchDb) -> (TestApp, String, String, portcullis_tests::Reply) {
+    let app = TestApp::spawn(db).await;
+    let (id, secret) = app.client(ClientSetup::default()).await;
+    let secret = secret.unwrap();
+    app.user("alice", None, "pw").await;
+    let r = app
+        .post_form(
+            "/token",
+            Some((&id, &secret)),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "pw"),
+            ],
+        )
+        .await;
+    (app, id, secret, r)
+}
+
 on_both_backends! {
     seed_004_password_refresh_and_me => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
@@ -88,12 +108,8 @@ on_both_backends! {
     };
 
     replaying_a_rotated_token_revokes_the_family => |db: ScratchDb| async move {
-        let app = TestApp::spawn(db).await;
-        let (id, secret) = app.client(ClientSetup::default()).await;
-        let secret = secret.unwrap();
+        let (app, id, secret, r) = signed_in_alice(db).await;
         let basic = Some((id.as_str(), secret.as_str()));
-        app.user("alice", None, "pw").await;
-        let r = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "alice"), ("password", "pw")]).await;
         let rt1 = r.str("refresh_token").to_owned();
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt1)]).await;
         assert_eq!(r.status, 200);
@@ -108,12 +124,8 @@ on_both_backends! {
     };
 
     a_narrower_refresh_scope_is_for_that_access_token_and_families_end => |db: ScratchDb| async move {
-        let app = TestApp::spawn(db).await;
-        let (id, secret) = app.client(ClientSetup::default()).await;
-        let secret = secret.unwrap();
+        let (app, id, secret, r) = signed_in_alice(db).await;
         let basic = Some((id.as_str(), secret.as_str()));
-        app.user("alice", None, "pw").await;
-        let r = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "alice"), ("password", "pw")]).await;
         let mut rt = r.str("refresh_token").to_owned();
         // RFC 6749 section 6: narrowing applies to the access token only.
         let r = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "read")]).await;
@@ -136,12 +148,8 @@ on_both_backends! {
     };
 
     a_lost_answer_is_retried_not_replayed => |db: ScratchDb| async move {
-        let app = TestApp::spawn(db).await;
-        let (id, secret) = app.client(ClientSetup::default()).await;
-        let secret = secret.unwrap();
+        let (app, id, secret, r) = signed_in_alice(db).await;
         let basic = Some((id.as_str(), secret.as_str()));
-        app.user("alice", None, "pw").await;
-        let r = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "alice"), ("password", "pw")]).await;
         let held = r.str("refresh_token").to_owned();
         // The rotation commits, but its answer never reaches the client.
         let lost = app.post_form("/token", basic, &[("grant_type", "refresh_token"), ("refresh_token", &held)]).await;

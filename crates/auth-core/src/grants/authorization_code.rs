@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
-use crate::types::{
-    AuthorizationCode, Client, CodeVerifier, IssuedFromCode, IssuedTokens, OpaqueToken,
-};
+use crate::types::{AuthorizationCode, Client, CodeVerifier, IssuedTokens, OpaqueToken};
 
 use super::TokenService;
 
@@ -123,31 +121,20 @@ pub(super) async fn redeem(
     }
     // Signed before anything is committed; the ids are recorded by the
     // consumption itself, and the tokens stored with it.
-    let (refresh, access) = service.prepare_grant(client, code.user_id, &code.scope, now)?;
-    let family = refresh.as_ref().map(|(_, r)| r.family);
-    let issued = IssuedFromCode {
-        family,
-        access_token_id: access.signed.token_id,
-        access_expires_at: access.signed.expires_at,
-    };
+    let grant = service.prepare_grant(client, code.user_id, code.scope, now)?;
     let won = ports
         .codes
         .consume_code(
             &digest,
             now,
-            &issued,
-            refresh.as_ref().map(|(_, r)| r),
-            access.record.as_ref(),
+            &grant.issued_from_code(),
+            grant.refresh_row(),
+            grant.access_row(),
         )
         .await?;
     if !won {
         // Another request redeemed it between our read and our write.
         return Err(not_valid().into());
     }
-    Ok(access.signed.into_issued(
-        refresh.map(|(token, _)| token),
-        family,
-        code.scope,
-        Some(code.user_id),
-    ))
+    Ok(grant.into_issued())
 }

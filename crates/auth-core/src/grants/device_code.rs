@@ -255,25 +255,15 @@ pub(super) async fn poll(
                 }
             }
             // Signed first, then redeemed with the tokens stored in the same step.
-            let (refresh, access) = service.prepare_grant(client, user, &d.scope, now)?;
+            let grant = service.prepare_grant(client, user, d.scope, now)?;
             let won = ports
                 .devices
-                .redeem_device(
-                    &digest,
-                    refresh.as_ref().map(|(_, r)| r),
-                    access.record.as_ref(),
-                )
+                .redeem_device(&digest, grant.refresh_row(), grant.access_row())
                 .await?;
             if !won {
                 return Err(OAuthError::invalid_grant("the device code was already used").into());
             }
-            let family = refresh.as_ref().map(|(_, r)| r.family);
-            Ok(access.signed.into_issued(
-                refresh.map(|(token, _)| token),
-                family,
-                d.scope,
-                Some(user),
-            ))
+            Ok(grant.into_issued())
         }
     }
 }

@@ -352,16 +352,21 @@ impl TokenService {
     pub(crate) fn prepare_grant(
         &self,
         client: &Client,
-        user_id: UserId,
-        scope: &Scope,
+        user: UserId,
+        scope: Scope,
         now: DateTime<Utc>,
-    ) -> Result<(Option<(OpaqueToken, RefreshTokenRecord)>, PreparedAccess), FlowError> {
+    ) -> Result<PreparedGrant, FlowError> {
         let refresh = client
             .allows(GrantType::RefreshToken)
-            .then(|| self.new_refresh(client, Some(user_id), scope, None, now));
+            .then(|| self.new_refresh(client, Some(user), &scope, None, now));
         let family = refresh.as_ref().map(|(_, record)| record.family);
-        let access = self.prepare_access(client, user_id.to_string(), scope, family, now)?;
-        Ok((refresh, access))
+        let access = self.prepare_access(client, user.to_string(), &scope, family, now)?;
+        Ok(PreparedGrant {
+            refresh,
+            access,
+            scope,
+            user,
+        })
     }
 
     /// Issues the tokens for a user: an access token, and a refresh token in
@@ -374,16 +379,50 @@ impl TokenService {
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        let (refresh, access) = self.prepare_grant(client, user_id, &scope, now)?;
-        let family = refresh.as_ref().map(|(_, record)| record.family);
+        let grant = self.prepare_grant(client, user_id, scope, now)?;
         // Both rows in one step: a failure leaves no half-issued grant.
         self.ports
             .tokens
-            .insert_grant(refresh.as_ref().map(|(_, r)| r), access.record.as_ref())
+            .insert_grant(grant.refresh_row(), grant.access_row())
             .await?;
-        let refresh_token = refresh.map(|(token, _)| token);
-        let access = access.signed;
-        Ok(access.into_issued(refresh_token, family, scope, Some(user_id)))
+        Ok(grant.into_issued())
+    }
+}
+
+/// A new grant's tokens, signed and not yet stored: the grant's decisive
+/// step stores its rows in the same atomic write.
+pub(crate) struct PreparedGrant {
+    refresh: Option<(OpaqueToken, RefreshTokenRecord)>,
+    access: PreparedAccess,
+    scope: Scope,
+    user: UserId,
+}
+
+impl PreparedGrant {
+    pub(crate) fn refresh_row(&self) -> Option<&RefreshTokenRecord> {
+        self.refresh.as_ref().map(|(_, record)| record)
+    }
+
+    pub(crate) fn access_row(&self) -> Option<&AccessTokenRecord> {
+        self.access.record.as_ref()
+    }
+
+    /// What a code's redemption records, for revocation on replay.
+    pub(crate) fn issued_from_code(&self) -> crate::types::IssuedFromCode {
+        crate::types::IssuedFromCode {
+            family: self.refresh_row().map(|r| r.family),
+            access_token_id: self.access.signed.token_id,
+            access_expires_at: self.access.signed.expires_at,
+        }
+    }
+
+    /// The answer, once the grant's rows are stored.
+    pub(crate) fn into_issued(self) -> IssuedTokens {
+        let family = self.refresh_row().map(|r| r.family);
+        let refresh_token = self.refresh.map(|(token, _)| token);
+        self.access
+            .signed
+            .into_issued(refresh_token, family, self.scope, Some(self.user))
     }
 }
 

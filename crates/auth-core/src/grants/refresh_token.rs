@@ -135,8 +135,6 @@ pub(super) async fn run(
         return Err(not_valid().into());
     };
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
-    // One retry: a `Rotate` that loses the race is decided again from the
-    // state the winner left behind (a replay, or a grace reissue).
     // A few rounds: a lost rotation race is decided again, and a retry
     // that lost to a concurrent retry tries once more.
     for attempt in 0..5 {
@@ -172,7 +170,7 @@ pub(super) async fn run(
                     .await?
                 {
                     Superseded::Replaced { .. } => {
-                        return issue(&record, access, scope, Some(token));
+                        return Ok(issue(&record, access, scope, token));
                     }
                     // Another retry superseded it first (racing copies of
                     // one request): try again against the newer successor.
@@ -190,7 +188,7 @@ pub(super) async fn run(
                     .await?
                 {
                     RotateOutcome::Rotated => {
-                        return issue(&record, access, scope, Some(token));
+                        return Ok(issue(&record, access, scope, token));
                     }
                     RotateOutcome::NotActive if attempt == 0 => {
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
@@ -239,11 +237,14 @@ fn issue(
     record: &RefreshTokenRecord,
     access: super::PreparedAccess,
     scope: Scope,
-    refresh_token: Option<OpaqueToken>,
-) -> Result<IssuedTokens, FlowError> {
-    Ok(access
-        .signed
-        .into_issued(refresh_token, Some(record.family), scope, record.user_id))
+    refresh_token: OpaqueToken,
+) -> IssuedTokens {
+    access.signed.into_issued(
+        Some(refresh_token),
+        Some(record.family),
+        scope,
+        record.user_id,
+    )
 }
 
 async fn finish(
