@@ -513,10 +513,10 @@ fn start_server(dir: &std::path::Path, db: &CrashDb, port: u16) -> std::process:
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }

@@ -157,10 +157,10 @@ pub async fn register_client(
 /// Finds an account by username, email or id, as an operator names it.
 pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>, FlowError> {
     let ports = &service.ports;
-    if let Ok(id) = who.parse::<uuid::Uuid>() {
-        if let Some(user) = ports.users.find_by_id(UserId::new(id)).await? {
-            return Ok(Some(user));
-        }
+    if let Ok(id) = who.parse::<uuid::Uuid>()
+        && let Some(user) = ports.users.find_by_id(UserId::new(id)).await?
+    {
+        return Ok(Some(user));
     }
     Ok(ports
         .users
@@ -246,12 +246,12 @@ pub async fn register_user_from(
 /// allowed only as the account's own email, so it can never be the address
 /// another account signs in with.
 fn check_login_names(spec: &UserSpec) -> Result<(), RegistrationError> {
-    if let Ok(as_email) = Email::parse(spec.username.as_str()) {
-        if spec.email.as_ref() != Some(&as_email) {
-            return Err(RegistrationError::Invalid(
-                "a username cannot be an email address other than the account's own email".into(),
-            ));
-        }
+    if let Ok(as_email) = Email::parse(spec.username.as_str())
+        && spec.email.as_ref() != Some(&as_email)
+    {
+        return Err(RegistrationError::Invalid(
+            "a username cannot be an email address other than the account's own email".into(),
+        ));
     }
     Ok(())
 }

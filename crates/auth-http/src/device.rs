@@ -4,12 +4,11 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::OAuthError;
 use auth_core::grants::device_code::{DeviceApproval, UserCodeLookup};
 use auth_core::types::{Scope, UserCode, UserId};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::body::{FormParams, read_form};
@@ -17,8 +16,45 @@ use crate::browser::{Csrf, current_user};
 use crate::client_auth;
 use crate::error::ApiError;
 use crate::flow::Pending;
+use crate::openapi::{ApiErrors, PageResponses};
+
+/// The device authorization request's form (RFC 8628 section 3.1).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct DeviceAuthorizationForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+/// RFC 8628 section 3.2.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct DeviceAuthorization<'a> {
+    device_code: &'a str,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: String,
+    expires_in: i64,
+    interval: i64,
+}
 
 /// `POST /device_authorization` (RFC 8628 section 3.1).
+#[utoipa::path(
+    tag = "oauth",
+    request_body(
+        content = DeviceAuthorizationForm,
+        content_type = "application/x-www-form-urlencoded",
+    ),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The codes", body = DeviceAuthorization),
+        ApiErrors,
+    ),
+)]
+#[post("/device_authorization")]
 pub(crate) async fn start(
     req: HttpRequest,
     payload: Payload,
@@ -40,14 +76,14 @@ pub(crate) async fn start(
     let user_code = started.user_code.display();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "device_code": started.device_code.expose(),
-            "user_code": user_code,
-            "verification_uri": format!("{issuer}/device"),
-            "verification_uri_complete": format!("{issuer}/device?user_code={user_code}"),
-            "expires_in": started.expires_in,
-            "interval": started.interval,
-        })))
+        .json(DeviceAuthorization {
+            device_code: started.device_code.expose(),
+            verification_uri: format!("{issuer}/device"),
+            verification_uri_complete: format!("{issuer}/device?user_code={user_code}"),
+            user_code,
+            expires_in: started.expires_in,
+            interval: started.interval,
+        }))
 }
 
 #[derive(Serialize, Default)]
@@ -167,8 +203,35 @@ async fn ask(
     }
 }
 
+/// `GET /device`'s query.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct DevicePageQuery {
+    /// The code the device shows (`verification_uri_complete` carries it).
+    user_code: Option<String>,
+}
+
+/// The `/device` page's form: a typed code, or the decision on it.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct DevicePageForm {
+    csrf_token: String,
+    user_code: String,
+    /// `allow` or `deny`; absent when the code was just typed.
+    decision: Option<String>,
+}
+
 /// `GET /device`: the code entry page, or with `user_code` (the
 /// `verification_uri_complete`) the approval question at once.
+#[utoipa::path(tag = "pages", params(DevicePageQuery), responses(PageResponses))]
+#[get("/device")]
 pub(crate) async fn page_get(
     req: HttpRequest,
     state: Data<AppState>,
@@ -195,6 +258,12 @@ pub(crate) async fn page_get(
 
 /// `POST /device`: a typed code (answered with the approval question), or
 /// the user's decision on it (answered with the decision actually stored).
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = DevicePageForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/device")]
 pub(crate) async fn page_post(
     req: HttpRequest,
     payload: Payload,

@@ -45,9 +45,16 @@ impl From<FlowError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// RFC 6749 section 5.2's error body, which every JSON endpoint answers a
+/// refusal with.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// The error code: `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `access_denied`, `invalid_token`, `authorization_pending`,
+    /// `slow_down`, `expired_token`, `temporarily_unavailable`, ...
     error: &'a str,
+    /// A sentence for the developer.
     error_description: &'a str,
 }
 
@@ -66,6 +73,17 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::ExpiredToken => StatusCode::BAD_REQUEST,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl<'a> ErrorBody<'a> {
+    /// An `invalid_request` body, for refusals answered with another status
+    /// than 400 (a conflict).
+    pub(crate) fn invalid_request(description: &'a str) -> Self {
+        Self {
+            error: ErrorCode::InvalidRequest.as_str(),
+            error_description: description,
+        }
     }
 }
 

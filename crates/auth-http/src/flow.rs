@@ -19,6 +19,47 @@ pub(crate) const FLOW_LEGACY: &str = "legacy";
 /// The device grant's code entry page.
 pub(crate) const FLOW_DEVICE: &str = "device";
 
+/// An authorization request's parameters (RFC 6749 section 4.1.1, RFC 7636
+/// section 4.3), as `GET /authorize` and the hosted pages take them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the query the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct AuthorizationParams {
+    /// `code`.
+    response_type: Option<String>,
+    client_id: Option<String>,
+    /// Exactly as registered (a loopback redirect may use any port).
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    /// `S256`, or `plain` where the client is allowed it.
+    code_challenge_method: Option<String>,
+}
+
+/// The pending request's fields a hosted page carries as hidden inputs.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct PendingFields {
+    /// `authorize`, `legacy` (seed 000) or `device`.
+    flow: Option<String>,
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    /// The device grant's user code, when login came from `/device`.
+    user_code: Option<String>,
+}
+
 /// The authorization request a browser is in the middle of, carried through
 /// the hosted pages as hidden fields and re-validated at every step (it came
 /// from the browser, so it is never trusted).

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::events::SecurityEvent;
@@ -17,7 +17,10 @@ use crate::browser::{
     Csrf, cleared_session_cookie, current_user, session_cookie, session_cookie_of,
 };
 use crate::error::ApiError;
-use crate::flow::{FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response};
+use crate::flow::{
+    AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response,
+};
+use crate::openapi::PageResponses;
 
 fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
     Ok(FormParams::parse(req.query_string().as_bytes())?)
@@ -110,6 +113,8 @@ pub(crate) async fn login_form(
 }
 
 /// `GET /authorize` (RFC 6749 section 4.1.1).
+#[utoipa::path(tag = "pages", params(AuthorizationParams), responses(PageResponses))]
+#[get("/authorize")]
 pub(crate) async fn authorize(
     req: HttpRequest,
     state: Data<AppState>,
@@ -147,6 +152,12 @@ pub(crate) async fn authorize(
 
 /// `GET /login`: the login page. With `client_id` and no `flow` it is seed
 /// 000's redirect login.
+#[utoipa::path(
+    tag = "pages",
+    params(AuthorizationParams, LoginPageParams),
+    responses(PageResponses)
+)]
+#[get("/login")]
 pub(crate) async fn login_page(
     req: HttpRequest,
     state: Data<AppState>,
@@ -159,15 +170,15 @@ pub(crate) async fn login_page(
         // the request is refused by `validate` below like any bad link.
         pending.flow = Some(FLOW_LEGACY.into());
     }
-    if pending.is_legacy() {
-        if let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await? {
-            return Ok(*page);
-        }
+    if pending.is_legacy()
+        && let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await?
+    {
+        return Ok(*page);
     }
-    if !pending.has_client() {
-        if let Some(user) = current_user(&req, &state).await? {
-            return signed_in_page(&req, &state, user).await;
-        }
+    if !pending.has_client()
+        && let Some(user) = current_user(&req, &state).await?
+    {
+        return signed_in_page(&req, &state, user).await;
     }
     let notice = notice
         .as_deref()
@@ -215,8 +226,42 @@ async fn signed_in_page(
     Ok(response)
 }
 
+/// `GET /login`'s own parameters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the query the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct LoginPageParams {
+    /// `registered` shows that the account was just created.
+    notice: Option<String>,
+}
+
+/// The login form: the credentials, the CSRF token, and the pending
+/// authorization request's fields carried as hidden inputs.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct LoginForm {
+    csrf_token: String,
+    username: String,
+    password: String,
+    #[schema(inline)]
+    #[serde(flatten)]
+    pending: crate::flow::PendingFields,
+}
+
 /// `POST /login`: checks the credentials, starts a session (a new id: no
 /// fixation) and continues the pending request.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/login")]
 pub(crate) async fn login(
     req: HttpRequest,
     payload: Payload,
@@ -226,10 +271,10 @@ pub(crate) async fn login(
     let username = params.take("username").unwrap_or_default();
     let password = params.take("password").unwrap_or_default();
     let pending = Pending::take_from(&mut params);
-    if pending.is_legacy() {
-        if let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await? {
-            return Ok(*page);
-        }
+    if pending.is_legacy()
+        && let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await?
+    {
+        return Ok(*page);
     }
     let refuse = |message: &'static str, status: StatusCode| {
         let fill = FormPage {
@@ -284,6 +329,8 @@ async fn signed_in(
 }
 
 /// `GET /register`: the registration page.
+#[utoipa::path(tag = "pages", params(AuthorizationParams), responses(PageResponses))]
+#[get("/register")]
 pub(crate) async fn register_page(
     req: HttpRequest,
     state: Data<AppState>,
@@ -400,7 +447,37 @@ fn parse_registration(
     })
 }
 
+/// The consent form: `allow` issues the code, anything else denies.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct ConsentForm {
+    csrf_token: String,
+    decision: Option<String>,
+    #[schema(inline)]
+    #[serde(flatten)]
+    pending: crate::flow::PendingFields,
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct CsrfForm {
+    csrf_token: String,
+}
+
 /// `POST /consent`: the user's decision for a third-party client.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/consent")]
 pub(crate) async fn consent(
     req: HttpRequest,
     payload: Payload,
@@ -448,6 +525,12 @@ pub(crate) async fn consent(
 }
 
 /// `POST /logout`: ends the session.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/logout")]
 pub(crate) async fn logout(
     req: HttpRequest,
     payload: Payload,

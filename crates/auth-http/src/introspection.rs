@@ -2,14 +2,15 @@
 //! authenticated clients.
 use actix_web::http::header;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::grants::introspection::TokenKind;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::AppState;
 use crate::body::read_form;
 use crate::client_auth;
 use crate::error::ApiError;
+use crate::openapi::ApiErrors;
 
 /// Reads the form, authenticates the client, and returns the client with
 /// the `token` and `token_type_hint` parameters.
@@ -26,9 +27,56 @@ async fn authenticated(
     Ok((client, token, hint))
 }
 
+/// The form of `/introspect` (RFC 7662 section 2.1) and `/revoke` (RFC
+/// 7009 section 2.1); the client authenticates with HTTP Basic or the
+/// `client_id` and `client_secret` fields.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct TokenForm {
+    token: String,
+    /// `access_token` or `refresh_token`.
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 section 2.2: only `active` for a token that is not active or
+/// not the asking client's to know about.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Introspection<'a> {
+    active: bool,
+    #[serde(flatten)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facts: Option<ActiveToken<'a>>,
+}
+
+/// What introspection says of an active token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ActiveToken<'a> {
+    scope: String,
+    client_id: String,
+    sub: String,
+    username: Option<String>,
+    exp: i64,
+    iat: i64,
+    iss: &'a str,
+    /// `Bearer` or `refresh_token`.
+    token_type: &'static str,
+}
+
 /// `POST /introspect`: for a confidential client, the facts of an active
 /// token issued to it or to an audience it serves; anything else only
 /// `{"active": false}`. A public client gets 401.
+#[utoipa::path(
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses((status = 200, description = "What is known", body = Introspection), ApiErrors),
+)]
+#[post("/introspect")]
 pub(crate) async fn introspect(
     req: HttpRequest,
     payload: Payload,
@@ -36,28 +84,26 @@ pub(crate) async fn introspect(
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
     let now = state.clock.now();
-    let body = match state
+    let facts = state
         .tokens
         .introspect(&client, &token, hint.as_deref(), now)
         .await?
-    {
-        Some(active) => {
-            json!({
-                "active": true,
-                "scope": active.scope.to_string(),
-                "client_id": active.client_id,
-                "sub": active.subject,
-                "username": active.username,
-                "exp": active.expires_at.timestamp(),
-                "iat": active.issued_at.timestamp(),
-                "iss": state.tokens.issuer(),
-                "token_type": match active.kind {
-                    TokenKind::Access => "Bearer",
-                    TokenKind::Refresh => "refresh_token",
-                },
-            })
-        }
-        None => json!({ "active": false }),
+        .map(|active| ActiveToken {
+            scope: active.scope.to_string(),
+            client_id: active.client_id,
+            sub: active.subject,
+            username: active.username,
+            exp: active.expires_at.timestamp(),
+            iat: active.issued_at.timestamp(),
+            iss: state.tokens.issuer(),
+            token_type: match active.kind {
+                TokenKind::Access => "Bearer",
+                TokenKind::Refresh => "refresh_token",
+            },
+        });
+    let body = Introspection {
+        active: facts.is_some(),
+        facts,
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -66,6 +112,13 @@ pub(crate) async fn introspect(
 
 /// `POST /revoke`: 200 whether or not the token was known (RFC 7009
 /// section 2.2); a token of another client is refused.
+#[utoipa::path(
+    tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses((status = 200, description = "Revoked, or was not valid"), ApiErrors),
+)]
+#[post("/revoke")]
 pub(crate) async fn revoke(
     req: HttpRequest,
     payload: Payload,

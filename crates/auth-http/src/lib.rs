@@ -17,6 +17,7 @@ mod hosted;
 mod introspection;
 mod metadata;
 mod metrics;
+mod openapi;
 mod pages;
 mod security;
 mod token;
@@ -30,6 +31,7 @@ use auth_core::ports::{Clock, Readiness};
 
 pub use error::ApiError;
 pub use metrics::{Metrics, measured};
+pub use openapi::document as openapi_document;
 pub use pages::{Pages, TemplateError};
 pub use security::logged;
 
@@ -112,45 +114,55 @@ pub fn default_headers() -> actix_web::middleware::DefaultHeaders {
 
 /// Registers every route of the standard endpoints and of the dialects
 /// switched on in `dialects` (a switched-off dialect's own paths are not
-/// routed at all: 404). The caller adds `web::Data<AppState>` with the same
-/// `dialects`, which the routes shared between dialects consult.
+/// routed at all: 404), and `GET /openapi.json` describing exactly those.
+/// The caller adds `web::Data<AppState>` with the same `dialects`, which the
+/// routes shared between dialects consult.
 pub fn routes(cfg: &mut web::ServiceConfig, dialects: Dialects, key_secret: bool) {
-    cfg.route("/authorize", web::get().to(hosted::authorize))
-        .route("/login", web::get().to(hosted::login_page))
-        .route("/login", web::post().to(hosted::login))
-        .route("/register", web::get().to(hosted::register_page))
-        .route("/register", web::post().to(dialects::register))
-        .route("/consent", web::post().to(hosted::consent))
-        .route("/logout", web::post().to(hosted::logout))
-        .route("/token", web::post().to(token::standard))
-        .route("/device_authorization", web::post().to(device::start))
-        .route("/device", web::get().to(device::page_get))
-        .route("/device", web::post().to(device::page_post))
-        .route("/introspect", web::post().to(introspection::introspect))
-        .route("/revoke", web::post().to(introspection::revoke))
-        .route("/userinfo", web::get().to(userinfo::userinfo))
-        .route("/me", web::get().to(userinfo::userinfo))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(metadata::authorization_server),
-        )
-        .route("/.well-known/paserk", web::get().to(metadata::key_set))
-        .route("/healthz", web::get().to(health::live))
-        .route("/readyz", web::get().to(health::ready))
-        .route("/metrics", web::get().to(metrics::export));
+    cfg.app_data(web::Data::new(openapi::Document::new(dialects, key_secret)));
+    register(
+        &mut utoipa_actix_web::service_config::ServiceConfig::new(cfg),
+        dialects,
+        key_secret,
+    );
+}
+
+/// The routes, each through `service`, which takes only a handler with a
+/// `#[utoipa::path]` description (see [`openapi`]).
+fn register(
+    cfg: &mut utoipa_actix_web::service_config::ServiceConfig,
+    dialects: Dialects,
+    key_secret: bool,
+) {
+    cfg.service(hosted::authorize)
+        .service(hosted::login_page)
+        .service(hosted::login)
+        .service(hosted::register_page)
+        .service(dialects::register)
+        .service(hosted::consent)
+        .service(hosted::logout)
+        .service(token::standard)
+        .service(device::start)
+        .service(device::page_get)
+        .service(device::page_post)
+        .service(introspection::introspect)
+        .service(introspection::revoke)
+        .service(userinfo::userinfo)
+        .service(userinfo::me)
+        .service(metadata::authorization_server)
+        .service(metadata::key_set)
+        .service(health::live)
+        .service(health::ready)
+        .service(metrics::export)
+        .service(openapi::serve);
     if dialects.pkce_json {
-        cfg.route("/sign-in", web::post().to(dialects::pkce_json::sign_in))
-            .route("/token", web::get().to(dialects::pkce_json::token));
+        cfg.service(dialects::pkce_json::sign_in)
+            .service(dialects::pkce_json::token);
     }
     if key_secret {
-        cfg.route(
-            "/authenticate",
-            web::post().to(dialects::key_secret::authenticate),
-        )
-        .route("/refresh", web::post().to(dialects::key_secret::refresh));
+        cfg.service(dialects::key_secret::authenticate)
+            .service(dialects::key_secret::refresh);
     }
     if dialects.spring_oauth {
-        cfg.route("/oauth/token", web::post().to(token::spring))
-            .route("/me/", web::get().to(userinfo::userinfo));
+        cfg.service(token::spring).service(userinfo::me_slash);
     }
 }

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::HttpResponse;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::web::Data;
+use actix_web::{HttpResponse, get};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -136,7 +136,16 @@ where
     }
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: Prometheus' text format.
+#[utoipa::path(
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Request counts and latencies by route",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+    )),
+)]
+#[get("/metrics")]
 pub(crate) async fn export(state: Data<AppState>) -> HttpResponse {
     match state.metrics.render() {
         Ok(text) => HttpResponse::Ok()

@@ -2,7 +2,7 @@
 //! spring-oauth dialect (seed 004), at `/oauth/token`.
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use auth_core::grants::GrantRequest;
 use auth_core::types::{Dialect, GrantType, IssuedTokens, OpaqueToken, Scope};
@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::body::{FormParams, media_type, read_form};
 use crate::client_auth;
 use crate::error::ApiError;
+use crate::openapi::{ApiErrors, TokenErrors};
 
 /// RFC 6749 section 5.1.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -24,8 +25,74 @@ pub(crate) struct TokenResponse<'a> {
     scope: String,
 }
 
+/// The token request's form (RFC 6749 sections 4.1.3, 4.3.2, 4.4.2 and 6,
+/// RFC 8628 section 3.4). A confidential client authenticates with HTTP
+/// Basic or with `client_id` and `client_secret` here; a public client
+/// sends its `client_id`.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct TokenForm {
+    grant_type: GrantTypeName,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+    device_code: Option<String>,
+}
+
+/// The grant types `/token` serves (which a client may use is its own
+/// registration's business).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) enum GrantTypeName {
+    AuthorizationCode,
+    Password,
+    ClientCredentials,
+    RefreshToken,
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
+}
+
+/// What `POST /token` answers: RFC 6749's body to a form, seed 000's to
+/// its JSON request.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) enum TokenAnswer<'a> {
+    Standard(TokenResponse<'a>),
+    RedirectLogin(crate::dialects::redirect_login::LegacyTokenResponse),
+}
+
 /// `POST /token`. The content type decides: a form is RFC 6749, a JSON
 /// body is seed 000's token endpoint.
+#[utoipa::path(
+    tag = "oauth",
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (crate::dialects::redirect_login::LegacyTokenRequest = "application/json"),
+    )),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = TokenAnswer),
+        TokenErrors,
+    ),
+)]
+#[post("/token")]
 pub(crate) async fn standard(
     req: HttpRequest,
     payload: Payload,
@@ -40,6 +107,16 @@ pub(crate) async fn standard(
 /// `POST /oauth/token`: the same endpoint; Spring Security OAuth's clients
 /// expect `token_type` in lower case (seed 004). RFC 6749 section 7.1 makes
 /// the value case-insensitive, so both spellings are correct.
+#[utoipa::path(
+    tag = "spring-oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = TokenResponse),
+        ApiErrors,
+    ),
+)]
+#[post("/oauth/token")]
 pub(crate) async fn spring(
     req: HttpRequest,
     payload: Payload,

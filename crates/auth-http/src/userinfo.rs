@@ -1,6 +1,6 @@
 //! `GET /userinfo`, `GET /me` and `GET /me/`: the account behind a bearer token.
 use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get};
 use auth_core::OAuthError;
 use auth_core::types::UserId;
 use serde::Serialize;
@@ -8,10 +8,11 @@ use serde::Serialize;
 use crate::AppState;
 use crate::bearer;
 use crate::error::ApiError;
+use crate::openapi::ApiErrors;
 
 /// Standard claim names (OpenID Connect Core section 5.1) plus `username`.
-#[derive(Serialize)]
-struct UserInfo<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct UserInfo<'a> {
     sub: String,
     username: &'a str,
     preferred_username: &'a str,
@@ -25,10 +26,55 @@ struct UserInfo<'a> {
     client_id: &'a str,
 }
 
+/// `GET /userinfo`: the account the bearer token was issued for.
+#[utoipa::path(
+    tag = "oauth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserInfo),
+        ApiErrors,
+    ),
+)]
+#[get("/userinfo")]
 pub(crate) async fn userinfo(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    account(req, state).await
+}
+
+/// `GET /me`: the same as `/userinfo`.
+#[utoipa::path(
+    tag = "oauth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserInfo),
+        ApiErrors,
+    ),
+)]
+#[get("/me")]
+pub(crate) async fn me(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    account(req, state).await
+}
+
+/// `GET /me/`: seed 004's user endpoint, the same as `/userinfo`.
+#[utoipa::path(
+    tag = "spring-oauth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserInfo),
+        ApiErrors,
+    ),
+)]
+#[get("/me/")]
+pub(crate) async fn me_slash(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    account(req, state).await
+}
+
+async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let claims = bearer::authenticate(&req, &state).await?;
     let no_user = || OAuthError::invalid_token("this token does not belong to a user");
     let id = claims

@@ -115,3 +115,76 @@ impl ClockNow for TestApp {
         auth_core::ports::Clock::now(&self.clock)
     }
 }
+
+/// Every (path, method) the document lists, as `(path, METHOD)`.
+fn operations(document: &serde_json::Value) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            all.push((path.clone(), method.to_uppercase()));
+        }
+    }
+    all.sort();
+    all
+}
+
+on_both_backends! {
+    the_openapi_document_lists_exactly_what_is_served => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let r = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let document: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let listed = operations(&document);
+        let expected: Vec<(String, String)> = [
+            ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/paserk", "GET"),
+            ("/authenticate", "POST"), ("/authorize", "GET"), ("/consent", "POST"),
+            ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
+            ("/healthz", "GET"), ("/introspect", "POST"), ("/login", "GET"), ("/login", "POST"),
+            ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
+            ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),
+            ("/refresh", "POST"), ("/register", "GET"), ("/register", "POST"), ("/revoke", "POST"),
+            ("/sign-in", "POST"), ("/token", "GET"), ("/token", "POST"), ("/userinfo", "GET"),
+        ]
+        .iter()
+        .map(|(p, m)| (p.to_string(), m.to_string()))
+        .collect();
+        assert_eq!(listed, expected);
+        // Each listed operation is routed: it answers something other than
+        // "no such route" to an empty request.
+        for (path, method) in &listed {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let status = app.http.request(method.clone(), app.url(path)).send().await.unwrap().status();
+            assert!(status != 404 && status != 405, "{method} {path} answered {status}");
+        }
+        // The handlers' own response types are the documented schemas.
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for name in ["TokenResponse", "ErrorBody", "Introspection", "ServerMetadata", "DeviceAuthorization", "UserInfo", "LegacyTokenResponse", "PkceJsonTokenResponse"] {
+            assert!(schemas.contains_key(name), "{name} is not in the document");
+        }
+        assert_eq!(
+            document["paths"]["/token"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/TokenAnswer"
+        );
+    };
+
+    a_dialect_switched_off_is_not_in_the_document => |db: ScratchDb| async move {
+        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings {
+            dialects: Some(portcullis::settings::DialectSettings {
+                pkce_json: Some(false),
+                key_secret: Some(false),
+                spring_oauth: Some(false),
+                redirect_login: Some(false),
+            }),
+            ..Default::default()
+        }).await;
+        let document: serde_json::Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+        let listed = operations(&document);
+        for gone in ["/sign-in", "/authenticate", "/refresh", "/oauth/token", "/me/"] {
+            assert!(!listed.iter().any(|(p, _)| p == gone), "{gone} is listed but not served");
+        }
+        assert!(!listed.contains(&("/token".into(), "GET".into())));
+        assert!(listed.contains(&("/token".into(), "POST".into())));
+    };
+}

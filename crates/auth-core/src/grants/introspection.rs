@@ -196,14 +196,12 @@ impl TokenService {
         let digest = self.ports.digest.digest(token);
         let refresh_first = TokenKind::from_hint(hint) == Some(TokenKind::Refresh)
             || !token.starts_with(PASETO_PREFIX);
-        if refresh_first {
-            if let Some(r) = self.ports.tokens.find_refresh(&digest).await? {
-                if r.client_id != client.id {
-                    return Err(not_yours().into());
-                }
-                self.revoke_grant(r.family, client, now).await?;
-                return Ok(());
+        if refresh_first && let Some(r) = self.ports.tokens.find_refresh(&digest).await? {
+            if r.client_id != client.id {
+                return Err(not_yours().into());
             }
+            self.revoke_grant(r.family, client, now).await?;
+            return Ok(());
         }
         // Expired access tokens need no revocation; a forged one is unknown.
         let claims = if token.starts_with(PASETO_PREFIX) {

@@ -7,17 +7,19 @@
 //! refresh answer carries no new one).
 use actix_web::http::header;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::grants::GrantRequest;
 use auth_core::types::{Client, Dialect, OpaqueToken, Password, UserId, Username};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::field;
 use crate::AppState;
 use crate::body::{media_type, read_json_object};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::ApiErrors;
 
 /// The configured client, which must be registered for this dialect (and
 /// public: the document's requests carry no client secret).
@@ -41,10 +43,61 @@ async fn json_body(
     read_json_object(payload, state.limits.max_body_bytes).await
 }
 
-fn no_store(body: Value) -> HttpResponse {
+fn no_store(body: impl Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
+}
+
+/// The document's registration body.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct Registration {
+    user_id: String,
+    user_secret: String,
+}
+
+/// The document's answer to a registration: the account's key.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct UserKey {
+    user_key: String,
+}
+
+/// The document's authentication body.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct Authentication {
+    user_key: String,
+    user_secret: String,
+}
+
+/// The document's answer to an authentication.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Tokens<'a> {
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+}
+
+/// The document's refresh body.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct Refresh {
+    refresh_token: String,
+}
+
+/// The document's answer to a refresh: the refresh token stays the same.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Refreshed<'a> {
+    access_token: &'a str,
 }
 
 /// `POST /register {"user_id", "user_secret"}`: the new account's key.
@@ -63,11 +116,12 @@ pub(crate) async fn register(
         family_name: None,
     };
     match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
-        Ok(user) => Ok(no_store(json!({ "user_key": user.id.to_string() }))),
-        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(json!({
-            "error": "invalid_request",
-            "error_description": "that user_id is already registered",
-        }))),
+        Ok(user) => Ok(no_store(UserKey {
+            user_key: user.id.to_string(),
+        })),
+        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
+            ErrorBody::invalid_request("that user_id is already registered"),
+        )),
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
@@ -77,6 +131,12 @@ pub(crate) async fn register(
 }
 
 /// `POST /authenticate {"user_key", "user_secret"}`.
+#[utoipa::path(
+    tag = "key-secret",
+    request_body = Authentication,
+    responses((status = 200, description = "The tokens", body = Tokens), ApiErrors),
+)]
+#[post("/authenticate")]
 pub(crate) async fn authenticate(
     req: HttpRequest,
     payload: Payload,
@@ -103,13 +163,19 @@ pub(crate) async fn authenticate(
         .tokens
         .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
-    Ok(no_store(json!({
-        "access_token": issued.access_token.expose(),
-        "refresh_token": issued.refresh_token.as_ref().map(OpaqueToken::expose),
-    })))
+    Ok(no_store(Tokens {
+        access_token: issued.access_token.expose(),
+        refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
+    }))
 }
 
 /// `POST /refresh {"refresh_token"}`.
+#[utoipa::path(
+    tag = "key-secret",
+    request_body = Refresh,
+    responses((status = 200, description = "A new access token", body = Refreshed), ApiErrors),
+)]
+#[post("/refresh")]
 pub(crate) async fn refresh(
     req: HttpRequest,
     payload: Payload,
@@ -125,7 +191,7 @@ pub(crate) async fn refresh(
         .tokens
         .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
-    Ok(no_store(
-        json!({ "access_token": issued.access_token.expose() }),
-    ))
+    Ok(no_store(Refreshed {
+        access_token: issued.access_token.expose(),
+    }))
 }

@@ -7,13 +7,14 @@ pub(crate) mod pkce_json;
 pub(crate) mod redirect_login;
 
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use serde_json::{Map, Value};
 
 use crate::AppState;
 use crate::body::{media_type, read_limited};
 use crate::error::ApiError;
+use crate::openapi::RegisterResponses;
 
 /// What a registration refused by its throttle is told.
 pub(crate) const REGISTRATION_THROTTLED: &str =
@@ -42,8 +43,61 @@ fn register_shapes(state: &AppState) -> String {
     )
 }
 
+/// The hosted registration page's form.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct RegisterForm {
+    csrf_token: String,
+    username: String,
+    email: String,
+    password: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    #[schema(inline)]
+    #[serde(flatten)]
+    pending: crate::flow::PendingFields,
+}
+
+/// The dialects' JSON registration bodies, told apart by their fields.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) enum RegisterJson {
+    RedirectLogin(redirect_login::Registration),
+    PkceJson(Box<pkce_json::Registration>),
+    KeySecret(key_secret::Registration),
+}
+
+/// What a JSON registration answers with 200: seed 001's code or seed
+/// 002's account key (seed 000 answers 201).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) enum Registered<'a> {
+    PkceJson(pkce_json::CodeResponse<'a>),
+    KeySecret(key_secret::UserKey),
+}
+
 /// `POST /register`: the hosted page's form, or one of the dialects' JSON
 /// bodies, told apart by content type and then by their fields.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content(
+        (RegisterForm = "application/x-www-form-urlencoded"),
+        (RegisterJson = "application/json"),
+    )),
+    responses(RegisterResponses),
+)]
+#[post("/register")]
 pub(crate) async fn register(
     req: HttpRequest,
     payload: Payload,

@@ -4,7 +4,7 @@
 //! token_type, refresh_token}`. `GET /authorize` is the standard endpoint.
 use actix_web::http::header;
 use actix_web::web::{Data, Payload};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
@@ -16,10 +16,12 @@ use serde_json::{Map, Value};
 use super::{field, optional_field};
 use crate::AppState;
 use crate::body::{FormParams, read_json_object};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::ApiErrors;
 
-#[derive(Serialize)]
-struct CodeResponse<'a> {
+/// The document's answer to sign-in and registration.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CodeResponse<'a> {
     authorization_code: &'a str,
     expires_in: i64,
     state: Option<&'a str>,
@@ -84,7 +86,50 @@ async fn json_body(payload: Payload, state: &AppState) -> Result<Map<String, Val
     read_json_object(payload, state.limits.max_body_bytes).await
 }
 
+/// The document's sign-in body: an authorization request and the
+/// credentials.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct SignIn {
+    client_id: String,
+    /// `code`.
+    response_type: String,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: String,
+    /// `S256` (the document's `SHA256` means it).
+    code_challenge_method: Option<String>,
+    email: String,
+    password: String,
+}
+
+/// The document's registration body: sign-in's, with the person's names.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct Registration {
+    #[serde(flatten)]
+    sign_in: SignIn,
+    first_name: String,
+    last_name: String,
+}
+
 /// `POST /sign-in`.
+#[utoipa::path(
+    tag = "pkce-json",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "A code for the client", body = CodeResponse),
+        ApiErrors,
+    ),
+)]
+#[post("/sign-in")]
 pub(crate) async fn sign_in(
     req: HttpRequest,
     payload: Payload,
@@ -127,12 +172,9 @@ pub(crate) async fn register(
     };
     match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
         Ok(user) => code_response(state, &valid, user.id).await,
-        Err(RegistrationError::Conflict(_)) => {
-            Ok(HttpResponse::Conflict().json(serde_json::json!({
-                "error": "invalid_request",
-                "error_description": "an account with this email already exists",
-            })))
-        }
+        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
+            ErrorBody::invalid_request("an account with this email already exists"),
+        )),
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
@@ -141,8 +183,10 @@ pub(crate) async fn register(
     }
 }
 
-#[derive(Serialize)]
-struct TokenResponse<'a> {
+/// The document's token response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PkceJsonTokenResponse)]
+pub(crate) struct TokenResponse<'a> {
     access_token: &'a str,
     expires_in: i64,
     token_type: &'static str,
@@ -150,11 +194,38 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
+/// `GET /token`'s query.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct TokenQuery {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: String,
+    client_id: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
 /// `GET /token` with query parameters, as seed 001's document shows it:
 /// the `authorization_code` and `refresh_token` grants of a public client,
 /// nothing else. A URL ends up in logs and browser history, so a secret or
 /// a password in one is refused, as is every other grant. The document's
 /// refresh request carries no client id: the token's own client is used.
+#[utoipa::path(
+    tag = "pkce-json",
+    params(TokenQuery),
+    responses(
+        (status = 200, description = "The tokens", body = TokenResponse),
+        ApiErrors,
+    ),
+)]
+#[get("/token")]
 pub(crate) async fn token(
     req: HttpRequest,
     state: Data<AppState>,

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::field;
 use crate::AppState;
 use crate::body::read_limited;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::flow::{Pending, redirect_with};
 
 /// The document's clients send `scope=0` or a scope string; anything that
@@ -91,6 +91,23 @@ pub(crate) async fn complete(
     ))
 }
 
+/// The document's registration body.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct Registration {
+    username: String,
+    password: String,
+}
+
+/// The document's answer to a registration.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Registered {
+    user_id: String,
+}
+
 /// `POST /register {"username", "password"}`: 201 on success.
 pub(crate) async fn register(
     state: &AppState,
@@ -112,15 +129,12 @@ pub(crate) async fn register(
         family_name: None,
     };
     match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
-        Ok(user) => {
-            Ok(HttpResponse::Created().json(serde_json::json!({ "user_id": user.id.to_string() })))
-        }
-        Err(RegistrationError::Conflict(_)) => {
-            Ok(HttpResponse::Conflict().json(serde_json::json!({
-                "error": "invalid_request",
-                "error_description": "that username is already registered",
-            })))
-        }
+        Ok(user) => Ok(HttpResponse::Created().json(Registered {
+            user_id: user.id.to_string(),
+        })),
+        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
+            ErrorBody::invalid_request("that username is already registered"),
+        )),
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
@@ -129,9 +143,27 @@ pub(crate) async fn register(
     }
 }
 
-/// The document's token response.
-#[derive(Serialize)]
-struct LegacyTokenResponse {
+/// The document's token request: `response_type` `code` with the
+/// password, or `refresh` with the refresh token.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct LegacyTokenRequest {
+    client_id: String,
+    /// `code` or `refresh`.
+    response_type: String,
+    username: String,
+    password: Option<String>,
+    refresh_token: Option<String>,
+    /// A scope string narrows the grant; the document's example sends a number.
+    scope: Option<serde_json::Value>,
+}
+
+/// The document's token response, also for its refusals.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LegacyTokenResponse {
     access_token: Option<String>,
     refresh_token: Option<String>,
     expiration: Option<i64>,
