@@ -61,6 +61,9 @@ creds=$(run client create --name bench --grant-type client_credentials --grant-t
   --grant-type refresh_token --scope read --scope write --audience "$ref_id" --json 2>/dev/null)
 client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")
 client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
+app_id=$(run client create --name bench-app --public --first-party \
+  --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code --scope read --json 2>/dev/null \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
 
 RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
@@ -80,6 +83,7 @@ measure() {
   local out
   out=$(wrk --latency "$@" "$url")
   echo "$out" >&2
+  [ -n "${BENCH_REPORT:-}" ] && echo "$out" >"$BENCH_REPORT"
   local rps p50 p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
@@ -99,6 +103,27 @@ for _ in $(seq 1 32); do
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >>"$work/tokens"
 done
 read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
+# The code grant. A browser signs in once through the hosted page; codes are
+# then issued by GET /authorize to its SSO session (a 302, no page, no
+# hash), collected by wrk into one file per thread, and redeemed once each
+# with the PKCE verifier. Redemption runs half as long as collection, so
+# the codes last.
+verifier="bench-verifier-$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+challenge=$(python3 -c 'import base64,hashlib,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$verifier")
+authorize_path="/authorize?response_type=code&client_id=$app_id&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=read&code_challenge=$challenge&code_challenge_method=S256"
+cookie=$(python3 bench/sign_in.py "http://127.0.0.1:$PORT" "${authorize_path#*\?}" bench bench-password)
+read -r az_rps az_p50 az_p99 < <(url="http://127.0.0.1:$PORT/authorize" BENCH_COOKIE="$cookie" \
+  BENCH_AUTHORIZE_PATH="$authorize_path" BENCH_CODES="$work/codes" \
+  measure -t2 -c32 -d"$DURATION" -s bench/authorize.lua)
+code_seconds=$(( ${DURATION%s} / 2 ))
+read -r cg_rps cg_p50 cg_p99 < <(BENCH_CODES="$work/codes" BENCH_CLIENT="$app_id" \
+  BENCH_REDIRECT="http%3A%2F%2F127.0.0.1%3A9%2Fcallback" BENCH_VERIFIER="$verifier" \
+  BENCH_REPORT="$work/code-report" measure -t2 -c32 -d"${code_seconds}s" -s bench/code.lua)
+if grep -q "Non-2xx" "$work/code-report"; then
+  echo "some code redemptions failed (or the codes ran out):" >&2
+  grep "Non-2xx" "$work/code-report" >&2
+fi
+
 # Introspection of one PASETO and one reference token, by the bench client.
 paseto_token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -129,6 +154,8 @@ section=$(cat <<MD
 | client_credentials | 32 | $cc_rps | $cc_p50 | $cc_p99 |
 | password (argon2id 19 MiB, t=2, p=1) | 16 | $pw_rps | $pw_p50 | $pw_p99 |
 | refresh_token (rotation) | 32 | $rt_rps | $rt_p50 | $rt_p99 |
+| GET /authorize with an SSO session (code issued) | 32 | $az_rps | $az_p50 | $az_p99 |
+| authorization_code with PKCE (codes prepared above) | 32 | $cg_rps | $cg_p50 | $cg_p99 |
 | introspection, PASETO token | 32 | $ip_rps | $ip_p50 | $ip_p99 |
 | introspection, reference token | 32 | $ir_rps | $ir_p50 | $ir_p99 |
 

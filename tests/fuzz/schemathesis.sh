@@ -16,6 +16,7 @@ SECONDS_PER_BACKEND=${1:-60}
 SCHEMATHESIS_VERSION=4.32.5
 BIN=${CARGO_TARGET_DIR:-target}/debug/portcullis
 [ -x "$BIN" ] || cargo build -p portcullis --locked
+BIN=$(realpath "$BIN")
 
 if ! st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
@@ -39,22 +40,22 @@ fuzz() {
   local base="http://127.0.0.1:$port"
   export PORTCULLIS_DATABASE_URL=$database
   local setup_log="$WORK/$name.setup.log"
-  (cd "$WORK" && "$OLDPWD/$BIN" migrate >/dev/null 2>>"$setup_log")
+  (cd "$WORK" && "$BIN" migrate >/dev/null 2>>"$setup_log")
   # A confidential client whose credentials every request carries, so the
   # fuzzer reaches past client authentication, and a public one for the
   # browser flows.
   local secret
-  secret=$(cd "$WORK" && "$OLDPWD/$BIN" client create --name fuzz --id fuzz \
+  secret=$(cd "$WORK" && "$BIN" client create --name fuzz --id fuzz \
     --grant-type client_credentials --grant-type refresh_token --grant-type password \
     --grant-type urn:ietf:params:oauth:grant-type:device_code --scope read --json 2>>"$setup_log" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-  (cd "$WORK" && "$OLDPWD/$BIN" client create --name app --id app --public --first-party \
+  (cd "$WORK" && "$BIN" client create --name app --id app --public --first-party \
     --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code \
     --scope read >/dev/null 2>>"$setup_log")
   (cd "$WORK" && printf 'fuzz-password-1\n' |
-    "$OLDPWD/$BIN" user create --username alice --email alice@example.com --password-stdin >/dev/null 2>>"$setup_log")
+    "$BIN" user create --username alice --email alice@example.com --password-stdin >/dev/null 2>>"$setup_log")
 
-  (cd "$WORK" && exec "$OLDPWD/$BIN" serve --bind "127.0.0.1:$port" --issuer "$base" \
+  (cd "$WORK" && exec "$BIN" serve --bind "127.0.0.1:$port" --issuer "$base" \
     >"$WORK/$name.log" 2>&1) &
   SERVER_PID=$!
   for _ in $(seq 100); do

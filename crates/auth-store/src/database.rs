@@ -239,6 +239,16 @@ pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) 
     }
 }
 
+/// `sqlite3_errstr` of SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR
+/// and SQLITE_READONLY, which Diesel reports as unclassified errors.
+const SQLITE_CANNOT_WRITE: [&str; 5] = [
+    "database is locked",
+    "database table is locked",
+    "database or disk is full",
+    "disk I/O error",
+    "attempt to write a readonly database",
+];
+
 /// Maps a query's error to the port's: a connection that is gone (it could
 /// not send the statement, or the server ended the session) is an outage;
 /// anything else is a fault.
@@ -254,6 +264,13 @@ pub(crate) fn query_error(e: diesel::result::Error) -> StoreError {
             if info.message().starts_with("terminating connection")
                 || info.message().contains("shutting down") =>
         {
+            StoreError::unavailable(e)
+        }
+        // SQLite's refusals of a write that say nothing of the write itself:
+        // another process holds the lock past the busy timeout, the disk is
+        // full or failing, the file became read-only. The statement changed
+        // nothing and may succeed when retried.
+        Error::DatabaseError(_, info) if SQLITE_CANNOT_WRITE.contains(&info.message()) => {
             StoreError::unavailable(e)
         }
         _ => StoreError::backend(e),

@@ -38,12 +38,13 @@ enum WriterError {
 }
 
 impl From<WriterError> for StoreError {
+    /// Either way nothing of the write was committed and the database is
+    /// what cannot take writes just now (the thread is gone; or the write
+    /// transaction could not begin or commit: another process holds the
+    /// write lock past the busy timeout, the disk is full or failing), so
+    /// the caller is told to retry: an outage, as a lost database is.
     fn from(e: WriterError) -> Self {
-        match e {
-            // No write can be made at all: an outage, as a lost database is.
-            WriterError::Stopped => StoreError::unavailable(e),
-            WriterError::Transaction(_) => StoreError::backend(e),
-        }
+        StoreError::unavailable(e)
     }
 }
 
