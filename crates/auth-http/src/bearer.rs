@@ -26,5 +26,10 @@ pub(crate) async fn authenticate(
             .into());
         }
     };
+    verify(token, state).await
+}
+
+/// Verifies a bearer token however it was presented.
+pub(crate) async fn verify(token: &str, state: &AppState) -> Result<AccessClaims, ApiError> {
     Ok(state.tokens.verify_access(token, state.clock.now()).await?)
 }

@@ -72,7 +72,7 @@ pub(crate) async fn start(
         .tokens
         .start_device_authorization(&client, scope, state.clock.now())
         .await?;
-    let issuer = state.tokens.issuer().trim_end_matches('/');
+    let issuer = state.issuer();
     let user_code = started.user_code.display();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -38,6 +38,8 @@ pub(crate) struct AuthorizationParams {
     code_challenge: Option<String>,
     /// `S256`, or `plain` where the client is allowed it.
     code_challenge_method: Option<String>,
+    /// Prefills the login form's name (`GET /authorize` only).
+    login_hint: Option<String>,
 }
 
 /// The pending request's fields a hosted page carries as hidden inputs.
@@ -157,6 +159,7 @@ pub(crate) fn refusal_response(
             if let Some(s) = client_state.as_deref() {
                 params.push(("state", s));
             }
+            params.push(("iss", state.issuer()));
             Ok(redirect_with(&redirect_uri, &params, StatusCode::FOUND))
         }
         Refusal::Failed(e) => Err(e.into()),
@@ -179,6 +182,9 @@ pub(crate) async fn code_redirect(
     if let Some(s) = valid.state.as_deref() {
         params.push(("state", s));
     }
+    // RFC 9207: the response names its issuer, so a client talking to
+    // several servers can tell which one answered (mix-up attacks).
+    params.push(("iss", state.issuer()));
     Ok(redirect_with(&valid.redirect_uri, &params, status))
 }
 

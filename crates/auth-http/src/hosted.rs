@@ -119,7 +119,56 @@ pub(crate) async fn authorize(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = match query_params(&req) {
+    let params = query_params(&req);
+    authorization_request(&req, &state, params).await
+}
+
+/// `POST /authorize` with the request's parameters in a form body (OpenID
+/// Connect Core section 3.1.2.1): the same request as a `GET`. Browsers do
+/// not send the session cookie (`SameSite=Lax`) with a form posted from
+/// another site, so a signed-in user posted here by a client sees the login
+/// page rather than single sign-on.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = AuthorizationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/authorize")]
+pub(crate) async fn authorize_post(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    crate::body::require_form(&req)?;
+    let body = crate::body::read_limited(payload, state.limits.max_body_bytes).await?;
+    let params = FormParams::parse(&body).map_err(ApiError::from);
+    authorization_request(&req, &state, params).await
+}
+
+/// The authorization request's form for `POST /authorize`.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct AuthorizationForm {
+    /// Prefills the login form's name.
+    login_hint: Option<String>,
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+async fn authorization_request(
+    req: &HttpRequest,
+    state: &AppState,
+    params: Result<FormParams, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = match params {
         Ok(p) => p,
         Err(ApiError::OAuth(e)) => {
             return Ok(state.pages.error(
@@ -130,21 +179,27 @@ pub(crate) async fn authorize(
         }
         Err(e) => return Err(e),
     };
+    // OpenID Connect Core section 3.1.2.1: a hint of who is signing in,
+    // shown in the login form (never trusted: the user may change it).
+    let login_hint = params.take("login_hint");
     let mut pending = Pending::take_from(&mut params);
     pending.flow = Some(FLOW_AUTHORIZE.into());
     if let Err(refusal) = state.tokens.validate_authorization(&pending.request).await {
-        return refusal_response(&state, refusal);
+        return refusal_response(state, refusal);
     }
-    match current_user(&req, &state).await? {
+    match current_user(req, state).await? {
         // Single sign-on: the browser is already signed in.
-        Some(user) => proceed(&req, &state, &pending, user, StatusCode::FOUND).await,
+        Some(user) => proceed(req, state, &pending, user, StatusCode::FOUND).await,
         None => Ok(form_page(
-            &req,
-            &state,
+            req,
+            state,
             "login.html",
             StatusCode::OK,
             &pending,
-            FormPage::default(),
+            FormPage {
+                username: login_hint.as_deref().unwrap_or_default(),
+                ..FormPage::default()
+            },
         )
         .await),
     }

@@ -95,6 +95,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The issuer identifier as the metadata publishes it (no trailing
+    /// slash); every response that names the issuer uses this one.
+    pub(crate) fn issuer(&self) -> &str {
+        self.tokens.issuer().trim_end_matches('/')
+    }
+
     /// The account with `id`, if it exists.
     pub(crate) async fn user(
         &self,
@@ -134,6 +140,7 @@ fn register(
     key_secret: bool,
 ) {
     cfg.service(hosted::authorize)
+        .service(hosted::authorize_post)
         .service(hosted::login_page)
         .service(hosted::login)
         .service(hosted::register_page)
@@ -147,6 +154,7 @@ fn register(
         .service(introspection::introspect)
         .service(introspection::revoke)
         .service(userinfo::userinfo)
+        .service(userinfo::userinfo_post)
         .service(userinfo::me)
         .service(metadata::authorization_server)
         .service(metadata::key_set)

@@ -28,6 +28,8 @@ pub(crate) struct ServerMetadata {
     code_challenge_methods_supported: [&'static str; 2],
     token_endpoint_auth_methods_supported: [&'static str; 3],
     access_token_formats_supported: [&'static str; 2],
+    /// RFC 9207: every authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: bool,
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
@@ -37,7 +39,7 @@ pub(crate) struct ServerMetadata {
 )]
 #[get("/.well-known/oauth-authorization-server")]
 pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse {
-    let issuer = state.tokens.issuer().trim_end_matches('/');
+    let issuer = state.issuer();
     HttpResponse::Ok().json(ServerMetadata {
         issuer: issuer.to_owned(),
         authorization_endpoint: format!("{issuer}/authorize"),
@@ -61,6 +63,7 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
         code_challenge_methods_supported: ["S256", "plain"],
         token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         access_token_formats_supported: ["paseto.v4.public", "reference"],
+        authorization_response_iss_parameter_supported: true,
     })
 }
 

@@ -1,6 +1,8 @@
-//! `GET /userinfo`, `GET /me` and `GET /me/`: the account behind a bearer token.
-use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, get};
+//! `GET` and `POST /userinfo`, `GET /me` and `GET /me/`: the account behind
+//! a bearer token.
+use actix_web::http::header;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::OAuthError;
 use auth_core::types::UserId;
 use serde::Serialize;
@@ -43,6 +45,54 @@ pub(crate) async fn userinfo(
     account(req, state).await
 }
 
+/// `POST /userinfo`'s form: the token as RFC 6750 section 2.2 sends it.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct UserInfoForm {
+    access_token: Option<String>,
+}
+
+/// `POST /userinfo` (OpenID Connect Core section 5.3.1): the bearer token in
+/// the Authorization header, or as `access_token` in a form body (RFC 6750
+/// section 2.2); never both (section 2).
+#[utoipa::path(
+    tag = "oauth",
+    request_body(content = UserInfoForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = UserInfo),
+        ApiErrors,
+    ),
+)]
+#[post("/userinfo")]
+pub(crate) async fn userinfo_post(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let in_body = if crate::body::media_type(&req) == "application/x-www-form-urlencoded" {
+        crate::body::read_form(&req, payload, state.limits.max_body_bytes)
+            .await?
+            .take("access_token")
+    } else {
+        None
+    };
+    let claims = match in_body {
+        Some(_) if req.headers().contains_key(header::AUTHORIZATION) => {
+            return Err(OAuthError::invalid_request(
+                "the access token is in both the Authorization header and the body; send it once",
+            )
+            .into());
+        }
+        Some(token) => bearer::verify(&token, &state).await?,
+        None => bearer::authenticate(&req, &state).await?,
+    };
+    respond(claims, &state).await
+}
+
 /// `GET /me`: the same as `/userinfo`.
 #[utoipa::path(
     tag = "oauth",
@@ -76,6 +126,13 @@ pub(crate) async fn me_slash(
 
 async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let claims = bearer::authenticate(&req, &state).await?;
+    respond(claims, &state).await
+}
+
+async fn respond(
+    claims: auth_core::types::AccessClaims,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
     let no_user = || OAuthError::invalid_token("this token does not belong to a user");
     let id = claims
         .subject

@@ -336,3 +336,80 @@ async fn log_in_again(app: &TestApp, b: &reqwest::Client, a: &str) -> Reply {
     assert_eq!(r.status, 303, "{}", r.text);
     r
 }
+
+on_both_backends! {
+    every_authorization_response_names_the_issuer => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        // A code (RFC 9207 section 2).
+        let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "s1")).await;
+        let to = location(&r);
+        assert!(param(&to, "code").is_some());
+        assert_eq!(param(&to, "iss").as_deref(), Some("http://issuer.test"));
+        // A refusal redirected to the client (a scope it may not have).
+        let path = authorize_path(&a, "myapp://callback", "s2").replace("scope=read", "scope=admin");
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        let to = location(&r);
+        assert_eq!(param(&to, "error").as_deref(), Some("invalid_scope"));
+        assert_eq!(param(&to, "state").as_deref(), Some("s2"));
+        assert_eq!(param(&to, "iss").as_deref(), Some("http://issuer.test"));
+        let meta = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap();
+        let meta: serde_json::Value = meta.json().await.unwrap();
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    };
+
+    authorize_takes_a_form_post_and_a_login_hint => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let query = authorize_path(&a, "myapp://callback", "p1");
+        let query = query.trim_start_matches("/authorize?");
+        let mut form: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        form.push(("login_hint".into(), "michael_lee@gmail.com".into()));
+        let page = app.post_with(&b, "/authorize", &form).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("value=\"michael_lee@gmail.com\""), "the hint prefills the name: {}", page.text);
+        // The login that follows is the same as after a GET.
+        let fields = with(hidden_fields(&page.text), &[("username", "michael"), ("password", "correct-horse")]);
+        let r = app.post_with(&b, "/login", &fields).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let to = location(&r);
+        assert_eq!(param(&to, "state").as_deref(), Some("p1"));
+        let t = redeem(&app, &a, &param(&to, "code").unwrap(), VERIFIER).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        // A JSON body is not an authorization request.
+        let r = app.post_json("/authorize", &serde_json::json!({"client_id": a})).await;
+        assert_eq!(r.status, 415, "{}", r.text);
+        // An unregistered redirect URI by POST gets the error page, never a redirect.
+        let bad: Vec<(String, String)> = form.iter().map(|(k, v)| if k == "redirect_uri" { (k.clone(), "https://evil.example/cb".into()) } else { (k.clone(), v.clone()) }).collect();
+        let r = app.post_with(&b, "/authorize", &bad).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.header("location").is_none());
+    };
+
+    userinfo_by_post_takes_the_token_in_the_header_or_the_body_once => |db: ScratchDb| async move {
+        let (app, a) = setup(db, true).await;
+        let b = browser();
+        let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "u1")).await;
+        let t = redeem(&app, &a, &param(&location(&r), "code").unwrap(), VERIFIER).await;
+        let at = t.str("access_token").to_owned();
+        let by_header = app.http.post(app.url("/userinfo")).bearer_auth(&at).send().await.unwrap();
+        assert_eq!(by_header.status(), 200);
+        let by_header: serde_json::Value = by_header.json().await.unwrap();
+        assert_eq!(by_header["username"], "michael");
+        let by_body = Reply::from(app.http.post(app.url("/userinfo")).form(&[("access_token", at.as_str())]).send().await.unwrap()).await;
+        assert_eq!(by_body.status, 200, "{}", by_body.text);
+        assert_eq!(by_body.body, by_header);
+        let both = Reply::from(app.http.post(app.url("/userinfo")).bearer_auth(&at).form(&[("access_token", at.as_str())]).send().await.unwrap()).await;
+        assert_eq!((both.status, both.error()), (400, "invalid_request"));
+        for bad in [None, Some("v4.public.not-a-token")] {
+            let mut req = app.http.post(app.url("/userinfo"));
+            if let Some(token) = bad {
+                req = req.form(&[("access_token", token)]);
+            }
+            let r = Reply::from(req.send().await.unwrap()).await;
+            assert_eq!((r.status, r.error()), (401, "invalid_token"), "{}", r.text);
+            assert!(r.header("www-authenticate").unwrap().contains("error=\"invalid_token\""));
+        }
+    };
+}

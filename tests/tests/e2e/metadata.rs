@@ -139,13 +139,13 @@ on_both_backends! {
         let listed = operations(&document);
         let expected: Vec<(String, String)> = [
             ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/paserk", "GET"),
-            ("/authenticate", "POST"), ("/authorize", "GET"), ("/consent", "POST"),
+            ("/authenticate", "POST"), ("/authorize", "GET"), ("/authorize", "POST"), ("/consent", "POST"),
             ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
             ("/healthz", "GET"), ("/introspect", "POST"), ("/login", "GET"), ("/login", "POST"),
             ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
             ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),
             ("/refresh", "POST"), ("/register", "GET"), ("/register", "POST"), ("/revoke", "POST"),
-            ("/sign-in", "POST"), ("/token", "GET"), ("/token", "POST"), ("/userinfo", "GET"),
+            ("/sign-in", "POST"), ("/token", "GET"), ("/token", "POST"), ("/userinfo", "GET"), ("/userinfo", "POST"),
         ]
         .iter()
         .map(|(p, m)| (p.to_string(), m.to_string()))
