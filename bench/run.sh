@@ -3,10 +3,12 @@
 #
 # Builds release, starts the server on a scratch database (a temporary
 # SQLite file by default; with a postgres:// URL, a fresh database created on
-# that server and dropped afterwards), creates a client and a user, drives the
-# client_credentials, password and refresh_token grants with wrk, measures the
-# argon2id ceiling by timing the hasher alone, and writes the figures to
-# docs/benchmarks.md.
+# that server and dropped afterwards), creates clients and a user, drives the
+# client_credentials, password, refresh_token and authorization_code grants
+# (codes issued by GET /authorize to a signed-in browser's session) and
+# introspection with wrk, measures the argon2id ceiling by timing the hasher
+# alone, and writes the figures to docs/benchmarks.md. CARGO_TARGET_DIR is
+# honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +44,8 @@ case "$DB_ARG" in
   *) echo "usage: just bench [sqlite://FILE | postgres://URL]" >&2; exit 2 ;;
 esac
 
-bin=target/release/portcullis
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/portcullis
 # One account signs in from 16 connections at once: every attempt in flight
 # holds a throttle reservation until it succeeds, so the limit is raised.
 cat > "$work/settings.toml" <<TOML
@@ -143,7 +146,7 @@ read -r ir_rps ir_p50 ir_p99 < <(url=$introspect_url BENCH_BODY="token=$referenc
 if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; tail -5 "$work/server.log" >&2; fi
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-hash_rate=$(target/release/examples/hash_rate 2>/dev/null)
+hash_rate=$("$target"/release/examples/hash_rate 2>/dev/null)
 pw_share=$(python3 -c "print(f'{100*float(\"$pw_rps\")/float(\"$hash_rate\"):.0f}')")
 
 section=$(cat <<MD

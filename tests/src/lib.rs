@@ -312,6 +312,7 @@ impl TestApp {
                 )
                 .collect(),
             allow_plain_pkce: false,
+            id_token_algorithm: spec.id_token_algorithm,
             token_format: if spec.reference_tokens {
                 auth_core::types::TokenFormat::Reference
             } else {
@@ -441,6 +442,8 @@ pub struct ClientSetup<'a> {
     pub audiences: &'a [&'a str],
     /// The seed APIs it speaks (`legacy` adds redirect-login).
     pub dialects: &'a [&'a str],
+    /// The JWS algorithm of its ID tokens.
+    pub id_token_algorithm: auth_core::types::KeyAlgorithm,
 }
 
 impl Default for ClientSetup<'_> {
@@ -457,6 +460,7 @@ impl Default for ClientSetup<'_> {
             reference_tokens: false,
             audiences: &[],
             dialects: &[],
+            id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
         }
     }
 }

@@ -78,6 +78,10 @@ enum KeysCommand {
         /// refuse its tokens until they refetch).
         #[arg(long)]
         now: bool,
+        /// Which key: paseto-v4-public (access tokens), RS256 or EdDSA (ID
+        /// tokens). Without it, one new key of each.
+        #[arg(long)]
+        algorithm: Option<auth_core::types::KeyAlgorithm>,
     },
     /// List the signing keys.
     List {
@@ -143,6 +147,10 @@ struct ClientCreate {
     /// Accept PKCE code_challenge_method=plain (S256 is always accepted).
     #[arg(long = "allow-plain-pkce")]
     allow_plain_pkce: bool,
+    /// The JWS algorithm of its OpenID Connect ID tokens: RS256 (the
+    /// default every relying party supports) or EdDSA.
+    #[arg(long = "id-token-alg", default_value = "RS256")]
+    id_token_algorithm: auth_core::types::KeyAlgorithm,
     /// Access token format: paseto (self-contained, default) or reference
     /// (opaque, checked by lookup, revocable at once).
     #[arg(long = "token-format", default_value = "paseto")]
@@ -319,6 +327,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                     .chain(args.legacy_token_redirect.then_some(Ok(Dialect::RedirectLogin)))
                     .collect::<anyhow::Result<_>>()?,
                 allow_plain_pkce: args.allow_plain_pkce,
+                id_token_algorithm: args.id_token_algorithm,
                 token_format: TokenFormat::parse(&args.token_format).with_context(|| {
                     format!(
                         "invalid --token-format {} (paseto or reference)",
@@ -367,6 +376,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                             "legacy_token_redirect": c.speaks(Dialect::RedirectLogin),
                             "dialects": c.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
                             "allow_plain_pkce": c.allow_plain_pkce,
+                            "id_token_algorithm": c.id_token_algorithm.as_str(),
                             "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
                             "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
                             "token_format": c.token_format.as_str(),
@@ -462,28 +472,42 @@ async fn keys(
 ) -> anyhow::Result<()> {
     let now = clock.now();
     match cmd {
-        KeysCommand::Rotate { now: at_once } => {
+        KeysCommand::Rotate {
+            now: at_once,
+            algorithm,
+        } => {
             let delay = if *at_once {
                 chrono::Duration::zero()
             } else {
                 settings.key_activation_delay
             };
-            let key = services.rotate_key(now, delay).await?;
-            println!(
-                "key_id: {}\nsigns from: {}",
-                key.key_id,
-                key.activates_at.to_rfc3339()
-            );
+            let algorithms = match algorithm {
+                Some(one) => vec![*one],
+                None => auth_core::types::KeyAlgorithm::ALL.to_vec(),
+            };
+            for algorithm in algorithms {
+                let key = services.rotate_key(algorithm, now, delay).await?;
+                println!(
+                    "key_id: {}\nalgorithm: {algorithm}\nsigns from: {}",
+                    key.key_id,
+                    key.activates_at.to_rfc3339()
+                );
+            }
             Ok(())
         }
         KeysCommand::List { json } => {
             let keys = auth_core::ports::KeyRepository::list(&services.database).await?;
-            let signer = keys
-                .iter()
-                .find(|k| k.is_active(now))
-                .map(|k| k.key_id.clone());
+            // The newest active key of each algorithm signs.
+            let signers: Vec<String> = auth_core::types::KeyAlgorithm::ALL
+                .into_iter()
+                .filter_map(|a| {
+                    keys.iter()
+                        .find(|k| k.algorithm == a && k.is_active(now))
+                        .map(|k| k.key_id.clone())
+                })
+                .collect();
             for k in keys {
-                let status = if Some(&k.key_id) == signer.as_ref() {
+                let status = if signers.contains(&k.key_id) {
                     "signing"
                 } else if k.is_active(now) {
                     "retired"
@@ -493,10 +517,15 @@ async fn keys(
                 if *json {
                     println!(
                         "{}",
-                        serde_json::json!({"key_id": k.key_id, "status": status, "created_at": k.created_at.to_rfc3339(), "activates_at": k.activates_at.to_rfc3339()})
+                        serde_json::json!({"key_id": k.key_id, "algorithm": k.algorithm.as_str(), "status": status, "created_at": k.created_at.to_rfc3339(), "activates_at": k.activates_at.to_rfc3339()})
                     );
                 } else {
-                    println!("{}\t{status}\t{}", k.key_id, k.activates_at.to_rfc3339());
+                    println!(
+                        "{}\t{}\t{status}\t{}",
+                        k.key_id,
+                        k.algorithm,
+                        k.activates_at.to_rfc3339()
+                    );
                 }
             }
             Ok(())

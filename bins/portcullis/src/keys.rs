@@ -5,8 +5,8 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 
 use anyhow::Context as _;
 use auth_core::ports::{ClientRepository, Clock, KeyRepository};
-use auth_core::types::SigningKey;
-use auth_crypto::{KeyRing, KeySealer, generate_signing_key};
+use auth_core::types::{KeyAlgorithm, SigningKey};
+use auth_crypto::{JwsRing, KeyRing, KeySealer, generate_jws_key, generate_signing_key};
 use auth_store::Database;
 use chrono::{DateTime, Duration, Utc};
 
@@ -56,27 +56,47 @@ async fn unsealed(database: &Database, sealer: &KeySealer) -> anyhow::Result<Vec
         .collect()
 }
 
-/// Loads the ring, making and storing the first key on first start.
-pub async fn load_ring(
+/// A new key of `algorithm`.
+fn generate(
+    algorithm: KeyAlgorithm,
+    now: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+) -> anyhow::Result<SigningKey> {
+    Ok(match algorithm {
+        KeyAlgorithm::PasetoV4Public => generate_signing_key(now, activates_at)?,
+        jws => generate_jws_key(jws, now, activates_at)?,
+    })
+}
+
+/// Loads the rings (PASETO for access tokens, JWS for ID tokens), making
+/// and storing the first key of each algorithm that has none: on first
+/// start, and on the first start after an upgrade that added one.
+pub async fn load_rings(
     database: &Database,
     sealer: &KeySealer,
     clock: &dyn Clock,
-) -> anyhow::Result<KeyRing> {
+) -> anyhow::Result<(KeyRing, JwsRing)> {
     let mut keys = unsealed(database, sealer).await?;
-    if keys.is_empty() {
+    let missing: Vec<KeyAlgorithm> = KeyAlgorithm::ALL
+        .into_iter()
+        .filter(|a| !keys.iter().any(|k| k.algorithm == *a))
+        .collect();
+    if !missing.is_empty() {
         let now = clock.now();
-        let key = generate_signing_key(now, now)?;
-        // Two nodes starting at once on an empty database may both get here;
-        // each stores its own key and both keys are loaded below, so the
-        // tokens of either verify everywhere.
-        database
-            .insert(&sealer.seal(&key)?)
-            .await
-            .context("cannot store the signing key")?;
-        tracing::info!(key_id = %key.key_id, "generated the first signing key");
+        for algorithm in missing {
+            let key = generate(algorithm, now, now)?;
+            // Two nodes starting at once on an empty database may both get
+            // here; each stores its own key and both keys are loaded below,
+            // so the tokens of either verify everywhere.
+            database
+                .insert(&sealer.seal(&key)?)
+                .await
+                .context("cannot store the signing key")?;
+            tracing::info!(key_id = %key.key_id, %algorithm, "generated the first signing key");
+        }
         keys = unsealed(database, sealer).await?;
     }
-    Ok(KeyRing::load(&keys)?)
+    Ok((KeyRing::load(&keys)?, JwsRing::load(&keys)?))
 }
 
 impl Services {
@@ -84,22 +104,25 @@ impl Services {
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
         let keys = unsealed(&self.database, &self.sealer).await?;
         self.ring.replace(&keys)?;
+        self.jws.replace(&keys)?;
         Ok(())
     }
 
-    /// Adds a key that starts signing `delay` from now; until then it is
-    /// only published.
+    /// Adds a key of `algorithm` that starts signing `delay` from now;
+    /// until then it is only published.
     pub async fn rotate_key(
         &self,
+        algorithm: KeyAlgorithm,
         now: DateTime<Utc>,
         delay: Duration,
     ) -> anyhow::Result<SigningKey> {
-        let key = generate_signing_key(now, now + delay)?;
+        let key = generate(algorithm, now, now + delay)?;
         self.database.insert(&self.sealer.seal(&key)?).await?;
         tracing::warn!(
             target: "security",
             event = "key_rotated",
             key_id = %key.key_id,
+            %algorithm,
             activates_at = %key.activates_at.to_rfc3339(),
             "a new signing key was published"
         );

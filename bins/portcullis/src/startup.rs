@@ -11,7 +11,7 @@ use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::grants::{Ports, TokenService};
 use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{ClientId, Dialect, GrantType, Scope, TokenFormat};
-use auth_crypto::{Argon2Hasher, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
+use auth_crypto::{Argon2Hasher, JwsRing, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::{CachedAccessTokens, CachedClients, Database};
 
@@ -29,6 +29,7 @@ pub struct Services {
     /// the core's operations.
     pub ports: Ports,
     pub ring: KeyRing,
+    pub jws: JwsRing,
     pub sealer: Arc<KeySealer>,
 }
 
@@ -38,7 +39,7 @@ impl Services {
             .await
             .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
         let sealer = crate::keys::load_sealer(settings)?;
-        let ring = crate::keys::load_ring(&database, &sealer, clock).await?;
+        let (ring, jws) = crate::keys::load_rings(&database, &sealer, clock).await?;
         let hasher =
             Argon2Hasher::new(settings.hash_cost).context("invalid password hash settings")?;
         let shared = Arc::new(database.clone());
@@ -58,6 +59,7 @@ impl Services {
             throttles: shared,
             hasher: Arc::new(hasher),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
+            id_tokens: Arc::new(jws.clone()),
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };
@@ -73,6 +75,7 @@ impl Services {
             tokens,
             ports,
             ring,
+            jws,
             sealer: Arc::new(sealer),
         })
     }
@@ -100,6 +103,7 @@ async fn ensure_key_secret_client(
             first_party: true,
             dialects: vec![Dialect::KeySecret],
             allow_plain_pkce: false,
+            id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             bare_native_schemes: false,

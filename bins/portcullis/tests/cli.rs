@@ -347,23 +347,59 @@ fn keys_are_sealed_under_a_generated_key_file_and_rotate() {
         std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert_eq!(first.lines().count(), 1);
-    let out = cli.ok(&["keys", "rotate"], None);
-    assert!(out.starts_with("key_id: k4.pid."));
+    // One key per algorithm: PASETO for access tokens, RS256 and EdDSA for
+    // ID tokens.
+    let algorithms = |list: &str| -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = list
+            .lines()
+            .map(|l| {
+                let v = serde_json::from_str::<serde_json::Value>(l).unwrap();
+                (
+                    v["algorithm"].as_str().unwrap().to_owned(),
+                    v["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, s)| (a.to_string(), s.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        algorithms(&first),
+        pairs(&[
+            ("EdDSA", "signing"),
+            ("RS256", "signing"),
+            ("paseto-v4-public", "signing")
+        ])
+    );
+    let out = cli.ok(&["keys", "rotate", "--algorithm", "paseto-v4-public"], None);
+    assert!(out.starts_with("key_id: k4.pid."), "{out}");
     let list = cli.ok(&["keys", "list", "--json"], None);
-    let statuses: Vec<String> = list
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["status"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(statuses, ["pending", "signing"]);
+    assert_eq!(
+        algorithms(&list),
+        pairs(&[
+            ("EdDSA", "signing"),
+            ("RS256", "signing"),
+            ("paseto-v4-public", "pending"),
+            ("paseto-v4-public", "signing"),
+        ])
+    );
+    // Without --algorithm, one new key of each; at once with --now.
     cli.ok(&["keys", "rotate", "--now"], None);
-    let list = cli.ok(&["keys", "list"], None);
-    assert_eq!(list.lines().filter(|l| l.contains("signing")).count(), 1);
+    let list = cli.ok(&["keys", "list", "--json"], None);
+    let signing = algorithms(&list)
+        .into_iter()
+        .filter(|(_, s)| s == "signing")
+        .count();
+    assert_eq!(signing, 3, "one signer per algorithm: {list}");
+    assert_eq!(list.lines().count(), 7);
+    let bad = cli.run(&["keys", "rotate", "--algorithm", "HS256"], None);
+    assert!(!bad.status.success());
     assert_eq!(
         cli.ok(&["keys", "prune"], None),
         "",

@@ -7,8 +7,8 @@ use crate::grants::TokenService;
 use crate::policy::RefreshMode;
 use crate::throttle::registration_key;
 use crate::types::{
-    Client, ClientAuth, ClientId, Dialect, Email, GrantType, LifetimeRange, OpaqueToken, Password,
-    RedirectUri, Scope, TokenFormat, User, UserId, Username,
+    Client, ClientAuth, ClientId, Dialect, Email, GrantType, KeyAlgorithm, LifetimeRange,
+    OpaqueToken, Password, RedirectUri, Scope, TokenFormat, User, UserId, Username,
 };
 
 /// What an administrator asks for when registering a client.
@@ -31,6 +31,8 @@ pub struct ClientSpec {
     /// defaults, as its document says, unless set explicitly.
     pub dialects: Vec<Dialect>,
     pub allow_plain_pkce: bool,
+    /// The JWS algorithm of its ID tokens (`RS256` or `EdDSA`).
+    pub id_token_algorithm: KeyAlgorithm,
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens it may introspect.
     pub audiences: Vec<ClientId>,
@@ -90,6 +92,11 @@ pub async fn register_client(
             "a public client cannot use the client_credentials grant".into(),
         ));
     }
+    if !spec.id_token_algorithm.is_jws() {
+        return Err(RegistrationError::Invalid(
+            "ID tokens are signed with RS256 or EdDSA".into(),
+        ));
+    }
     let mut dialects = spec.dialects;
     dialects.sort();
     dialects.dedup();
@@ -146,6 +153,7 @@ pub async fn register_client(
         first_party: spec.first_party,
         dialects,
         allow_plain_pkce: spec.allow_plain_pkce,
+        id_token_algorithm: spec.id_token_algorithm,
         token_format: spec.token_format,
         audiences: spec.audiences,
         created_at: now,
@@ -313,6 +321,7 @@ mod tests {
             first_party: false,
             dialects: vec![],
             allow_plain_pkce: false,
+            id_token_algorithm: KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             bare_native_schemes: false,

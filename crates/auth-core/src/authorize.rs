@@ -21,7 +21,12 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1: echoed in the ID token.
+    pub nonce: Option<String>,
 }
+
+/// The longest `nonce` accepted: it is stored with the code and echoed.
+const MAX_NONCE_CHARS: usize = 512;
 
 /// A request that passed every check.
 #[derive(Debug, Clone)]
@@ -31,6 +36,15 @@ pub struct ValidRequest {
     pub scope: Scope,
     pub state: Option<String>,
     pub challenge: Option<CodeChallenge>,
+    pub nonce: Option<String>,
+}
+
+/// Who is signing in, and since when: a browser session's user and the
+/// moment they last authenticated (OpenID Connect's `auth_time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user: UserId,
+    pub authenticated_at: DateTime<Utc>,
 }
 
 /// Why a request was refused, and how the refusal must be delivered.
@@ -141,12 +155,22 @@ impl TokenService {
                 )
             }
         };
+        let nonce = match req.nonce.as_deref() {
+            None | Some("") => None,
+            Some(n) if n.chars().count() > MAX_NONCE_CHARS => {
+                return Err(refuse(OAuthError::invalid_request(format!(
+                    "the nonce is longer than {MAX_NONCE_CHARS} characters"
+                ))));
+            }
+            Some(n) => Some(n.to_owned()),
+        };
         Ok(ValidRequest {
             client,
             redirect_uri,
             scope,
             state,
             challenge,
+            nonce,
         })
     }
 
@@ -173,10 +197,11 @@ impl TokenService {
     pub async fn issue_code(
         &self,
         request: &ValidRequest,
-        user: UserId,
+        who: SignedIn,
         consent: Consent,
         now: DateTime<Utc>,
     ) -> Result<(OpaqueToken, i64), FlowError> {
+        let user = who.user;
         require_consent(&request.client, consent)?;
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
@@ -191,6 +216,8 @@ impl TokenService {
             expires_at: now + ttl,
             consumed_at: None,
             issued: None,
+            nonce: request.nonce.clone(),
+            auth_time: Some(who.authenticated_at),
         };
         self.ports().codes.insert_code(&record).await?;
         Ok((code, ttl.num_seconds()))

@@ -11,8 +11,9 @@ use uuid::Uuid;
 use crate::error::{CryptoError, StoreError};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IssuedFromCode, NewClient, NewUser,
-    OpaqueToken, Password, PasswordHash, RefreshTokenRecord, SigningKey, User, UserId,
+    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IdTokenClaims, IssuedFromCode,
+    KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password, PasswordHash, RefreshTokenRecord,
+    SigningKey, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -79,6 +80,21 @@ pub trait TokenCodec: Send + Sync {
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection>;
     /// The keys resource servers should trust, current first.
     fn public_keys(&self) -> Vec<PublicKey>;
+}
+
+/// Signs OpenID Connect ID tokens as JWS and publishes the keys.
+pub trait IdTokenSigner: Send + Sync {
+    /// A compact JWS of `claims`, by the key of `algorithm` current at
+    /// their issue time; `CryptoError::NoSigningKey` if there is none.
+    fn sign_id_token(
+        &self,
+        claims: &IdTokenClaims,
+        algorithm: KeyAlgorithm,
+    ) -> Result<String, CryptoError>;
+    /// Every JWS key as a public JWK (JSON), current first.
+    fn public_jwks(&self) -> Vec<String>;
+    /// The algorithms there are keys for.
+    fn algorithms(&self) -> Vec<KeyAlgorithm>;
 }
 
 #[async_trait]

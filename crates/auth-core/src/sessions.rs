@@ -2,6 +2,7 @@
 //! as a digest, with an absolute lifetime and an idle timeout.
 use chrono::{DateTime, Duration, Utc};
 
+use crate::authorize::SignedIn;
 use crate::error::FlowError;
 use crate::grants::TokenService;
 use crate::types::{BrowserSession, Digest, OpaqueToken, UserId};
@@ -30,12 +31,13 @@ impl TokenService {
         Ok(id)
     }
 
-    /// The user a session cookie stands for, if the session is alive.
+    /// Who a session cookie stands for, if the session is alive: its user,
+    /// authenticated when the session started.
     pub async fn resume_session(
         &self,
         cookie: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>, FlowError> {
+    ) -> Result<Option<SignedIn>, FlowError> {
         let digest = self.ports().digest.digest(cookie);
         let Some(session) = self.ports().sessions.find_session(&digest).await? else {
             return Ok(None);
@@ -52,7 +54,10 @@ impl TokenService {
             Some(u) => !u.disabled,
             None => false,
         };
-        Ok(alive.then_some(session.user_id))
+        Ok(alive.then_some(SignedIn {
+            user: session.user_id,
+            authenticated_at: session.created_at,
+        }))
     }
 
     /// A fresh random value for the browser (the CSRF cookie).

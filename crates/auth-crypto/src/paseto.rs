@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
-use auth_core::types::{AccessClaims, ClientId, FamilyId, OpaqueToken, Scope, SigningKey};
+use auth_core::types::{
+    AccessClaims, ClientId, FamilyId, KeyAlgorithm, OpaqueToken, Scope, SigningKey,
+};
 use auth_verifier::{Expected, KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
 use pasetors::footer::Footer;
@@ -38,8 +40,9 @@ pub fn generate_signing_key(
     let pair = AsymmetricKeyPair::<V4>::generate().map_err(failed)?;
     Ok(SigningKey {
         key_id: paserk(&Id::from(&pair.public))?,
-        public_paserk: paserk(&pair.public)?,
-        secret_paserk: OpaqueToken::new(paserk(&pair.secret)?),
+        algorithm: KeyAlgorithm::PasetoV4Public,
+        public_key: paserk(&pair.public)?,
+        secret_key: OpaqueToken::new(paserk(&pair.secret)?),
         created_at: now,
         activates_at,
     })
@@ -47,7 +50,7 @@ pub fn generate_signing_key(
 
 struct LoadedKey {
     id: String,
-    public_paserk: String,
+    public_key: String,
     activates_at: DateTime<Utc>,
     secret: AsymmetricSecretKey<V4>,
     /// The footer naming this key, rendered once.
@@ -57,9 +60,9 @@ struct LoadedKey {
 impl LoadedKey {
     fn load(stored: &SigningKey) -> Result<Self, CryptoError> {
         let secret =
-            AsymmetricSecretKey::<V4>::try_from(stored.secret_paserk.expose()).map_err(failed)?;
+            AsymmetricSecretKey::<V4>::try_from(stored.secret_key.expose()).map_err(failed)?;
         let public =
-            AsymmetricPublicKey::<V4>::try_from(stored.public_paserk.as_str()).map_err(failed)?;
+            AsymmetricPublicKey::<V4>::try_from(stored.public_key.as_str()).map_err(failed)?;
         let id = Id::from(&public);
         let id_text = paserk(&id)?;
         if id_text != stored.key_id {
@@ -72,7 +75,7 @@ impl LoadedKey {
         footer.key_id(&id);
         Ok(Self {
             id: id_text,
-            public_paserk: stored.public_paserk.clone(),
+            public_key: stored.public_key.clone(),
             activates_at: stored.activates_at,
             secret,
             footer: footer.to_string().map_err(failed)?,
@@ -125,16 +128,21 @@ impl KeyRing {
     }
 
     /// Swaps in a new set of keys (secrets unsealed).
+    /// Keys of other algorithms are left to their own ring.
     pub fn replace(&self, stored: &[SigningKey]) -> Result<(), CryptoError> {
+        let stored: Vec<&SigningKey> = stored
+            .iter()
+            .filter(|k| k.algorithm == KeyAlgorithm::PasetoV4Public)
+            .collect();
         let mut keys = stored
             .iter()
-            .map(LoadedKey::load)
+            .map(|k| LoadedKey::load(k))
             .collect::<Result<Vec<_>, _>>()?;
         keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
         let verifier = KeySet::from_paserks(
             stored
                 .iter()
-                .map(|k| (k.key_id.as_str(), k.public_paserk.as_str())),
+                .map(|k| (k.key_id.as_str(), k.public_key.as_str())),
         )
         .map_err(failed)?;
         let mut guard = self
@@ -263,7 +271,7 @@ impl TokenCodec for PasetoCodec {
             .iter()
             .map(|k| PublicKey {
                 key_id: k.id.clone(),
-                paserk: k.public_paserk.clone(),
+                paserk: k.public_key.clone(),
             })
             .collect()
     }
@@ -297,7 +305,7 @@ mod tests {
     fn round_trip_with_key_id_in_footer() {
         let key = generate_signing_key(t0(), t0()).unwrap();
         assert!(key.key_id.starts_with("k4.pid."));
-        assert!(key.public_paserk.starts_with("k4.public."));
+        assert!(key.public_key.starts_with("k4.public."));
         let codec = PasetoCodec::new(KeyRing::load(std::slice::from_ref(&key)).unwrap(), ISSUER);
         let c = claims();
         let token = codec.issue(&c).unwrap();

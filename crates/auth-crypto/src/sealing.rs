@@ -40,13 +40,13 @@ impl KeySealer {
     pub fn seal(&self, key: &SigningKey) -> Result<SigningKey, CryptoError> {
         let sealed = LocalToken::encrypt(
             &self.kek,
-            key.secret_paserk.expose().as_bytes(),
+            key.secret_key.expose().as_bytes(),
             None,
             Some(key.key_id.as_bytes()),
         )
         .map_err(failed)?;
         Ok(SigningKey {
-            secret_paserk: OpaqueToken::new(sealed),
+            secret_key: OpaqueToken::new(sealed),
             ..key.clone()
         })
     }
@@ -54,7 +54,7 @@ impl KeySealer {
     /// A copy of `key` with its secret unsealed. A secret stored before
     /// sealing existed (a bare `k4.secret.` PASERK) is returned as it is.
     pub fn unseal(&self, key: &SigningKey) -> Result<SigningKey, CryptoError> {
-        let stored = key.secret_paserk.expose();
+        let stored = key.secret_key.expose();
         if stored.starts_with("k4.secret.") {
             return Ok(key.clone());
         }
@@ -67,7 +67,7 @@ impl KeySealer {
                 ))
             })?;
         Ok(SigningKey {
-            secret_paserk: OpaqueToken::new(trusted.payload().to_owned()),
+            secret_key: OpaqueToken::new(trusted.payload().to_owned()),
             ..key.clone()
         })
     }
@@ -84,17 +84,9 @@ mod tests {
         assert!(paserk.expose().starts_with("k4.local."));
         let key = crate::generate_signing_key(Utc::now(), Utc::now()).unwrap();
         let sealed = sealer.seal(&key).unwrap();
-        assert!(sealed.secret_paserk.expose().starts_with("v4.local."));
-        assert!(
-            !sealed
-                .secret_paserk
-                .expose()
-                .contains(key.secret_paserk.expose())
-        );
-        assert_eq!(
-            sealer.unseal(&sealed).unwrap().secret_paserk,
-            key.secret_paserk
-        );
+        assert!(sealed.secret_key.expose().starts_with("v4.local."));
+        assert!(!sealed.secret_key.expose().contains(key.secret_key.expose()));
+        assert_eq!(sealer.unseal(&sealed).unwrap().secret_key, key.secret_key);
         // Moved to another key id, or under another KEK: refused.
         let moved = SigningKey {
             key_id: "k4.pid.other".into(),
@@ -110,10 +102,7 @@ mod tests {
                 .is_ok()
         );
         // Legacy plaintext secrets pass through.
-        assert_eq!(
-            sealer.unseal(&key).unwrap().secret_paserk,
-            key.secret_paserk
-        );
+        assert_eq!(sealer.unseal(&key).unwrap().secret_key, key.secret_key);
         assert!(KeySealer::from_paserk("nonsense").is_err());
     }
 }

@@ -173,6 +173,14 @@ pub(crate) async fn current_user(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<UserId>, ApiError> {
+    Ok(current_sign_in(req, state).await?.map(|who| who.user))
+}
+
+/// Who the browser's session stands for, and since when they are signed in.
+pub(crate) async fn current_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<auth_core::authorize::SignedIn>, ApiError> {
     match session_cookie_of(req, state) {
         Some(c) => Ok(state
             .tokens

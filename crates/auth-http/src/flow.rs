@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
-use auth_core::types::{RedirectUri, UserId};
+use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, SignedIn, ValidRequest};
+use auth_core::types::RedirectUri;
 use serde::Serialize;
 
 use crate::AppState;
@@ -40,6 +40,8 @@ pub(crate) struct AuthorizationParams {
     code_challenge_method: Option<String>,
     /// Prefills the login form's name (`GET /authorize` only).
     login_hint: Option<String>,
+    /// OpenID Connect: echoed in the ID token.
+    nonce: Option<String>,
 }
 
 /// The pending request's fields a hosted page carries as hidden inputs.
@@ -58,6 +60,7 @@ pub(crate) struct PendingFields {
     state: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
+    nonce: Option<String>,
     /// The device grant's user code, when login came from `/device`.
     user_code: Option<String>,
 }
@@ -98,6 +101,7 @@ impl Pending {
             ("state", &r.state),
             ("code_challenge", &r.code_challenge),
             ("code_challenge_method", &r.code_challenge_method),
+            ("nonce", &r.nonce),
             ("user_code", &self.user_code),
         ];
         all.into_iter()
@@ -170,13 +174,13 @@ pub(crate) fn refusal_response(
 pub(crate) async fn code_redirect(
     state: &AppState,
     valid: &ValidRequest,
-    user: UserId,
+    who: SignedIn,
     consent: Consent,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let (code, _) = state
         .tokens
-        .issue_code(valid, user, consent, state.clock.now())
+        .issue_code(valid, who, consent, state.clock.now())
         .await?;
     let mut params = vec![("code", code.expose())];
     if let Some(s) = valid.state.as_deref() {
@@ -204,11 +208,11 @@ pub(crate) async fn proceed(
     req: &HttpRequest,
     state: &AppState,
     pending: &Pending,
-    user: UserId,
+    who: SignedIn,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     if pending.is_legacy() {
-        return crate::dialects::redirect_login::complete(state, pending, user).await;
+        return crate::dialects::redirect_login::complete(state, pending, who.user).await;
     }
     if pending.flow.as_deref() == Some(FLOW_DEVICE) {
         let query = serde_urlencoded::to_string([(
@@ -230,9 +234,9 @@ pub(crate) async fn proceed(
         Err(r) => return refusal_response(state, r),
     };
     if valid.client.first_party {
-        return code_redirect(state, &valid, user, Consent::NotAsked, status).await;
+        return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
     }
-    let username = crate::browser::username_of(state, user).await?;
+    let username = crate::browser::username_of(state, who.user).await?;
     let csrf = Csrf::of(req, state);
     let mut response = state.pages.render_for(
         StatusCode::OK,
@@ -266,6 +270,7 @@ impl Pending {
                 state: params.take("state"),
                 code_challenge: params.take("code_challenge"),
                 code_challenge_method: params.take("code_challenge_method"),
+                nonce: params.take("nonce"),
             },
             user_code: params.take("user_code"),
         }

@@ -7,6 +7,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
+use auth_core::authorize::SignedIn;
 use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use serde::Serialize;
 use crate::AppState;
 use crate::body::FormParams;
 use crate::browser::{
-    Csrf, cleared_session_cookie, current_user, session_cookie, session_cookie_of,
+    Csrf, cleared_session_cookie, current_sign_in, current_user, session_cookie, session_cookie_of,
 };
 use crate::error::ApiError;
 use crate::flow::{
@@ -154,6 +155,7 @@ pub(crate) async fn authorize_post(
 pub(crate) struct AuthorizationForm {
     /// Prefills the login form's name.
     login_hint: Option<String>,
+    nonce: Option<String>,
     response_type: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -187,9 +189,9 @@ async fn authorization_request(
     if let Err(refusal) = state.tokens.validate_authorization(&pending.request).await {
         return refusal_response(state, refusal);
     }
-    match current_user(req, state).await? {
+    match current_sign_in(req, state).await? {
         // Single sign-on: the browser is already signed in.
-        Some(user) => proceed(req, state, &pending, user, StatusCode::FOUND).await,
+        Some(who) => proceed(req, state, &pending, who, StatusCode::FOUND).await,
         None => Ok(form_page(
             req,
             state,
@@ -375,9 +377,14 @@ async fn signed_in(
     if let Some(old) = session_cookie_of(req, state) {
         state.tokens.end_session(old.value()).await?;
     }
-    let session = state.tokens.start_session(user, state.clock.now()).await?;
+    let now = state.clock.now();
+    let session = state.tokens.start_session(user, now).await?;
     let csrf = Csrf::renew(req, state);
-    let mut response = proceed(req, state, pending, user, StatusCode::SEE_OTHER).await?;
+    let who = SignedIn {
+        user,
+        authenticated_at: now,
+    };
+    let mut response = proceed(req, state, pending, who, StatusCode::SEE_OTHER).await?;
     let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
     let _ = response.add_cookie(&csrf);
     Ok(response)
@@ -545,7 +552,7 @@ pub(crate) async fn consent(
         Ok(v) => v,
         Err(r) => return refusal_response(&state, r),
     };
-    let Some(user) = current_user(&req, &state).await? else {
+    let Some(who) = current_sign_in(&req, &state).await? else {
         return Ok(form_page(
             &req,
             &state,
@@ -559,7 +566,7 @@ pub(crate) async fn consent(
     match decision.as_deref() {
         Some("allow") => {
             let consent = auth_core::authorize::Consent::Given;
-            crate::flow::code_redirect(&state, &valid, user, consent, StatusCode::SEE_OTHER).await
+            crate::flow::code_redirect(&state, &valid, who, consent, StatusCode::SEE_OTHER).await
         }
         _ => refusal_response(
             &state,

@@ -158,6 +158,8 @@ fn register(
         .service(userinfo::me)
         .service(metadata::authorization_server)
         .service(metadata::key_set)
+        .service(metadata::openid_configuration)
+        .service(metadata::jwks)
         .service(health::live)
         .service(health::ready)
         .service(metrics::export)

@@ -30,6 +30,9 @@ pub(crate) struct ServerMetadata {
     access_token_formats_supported: [&'static str; 2],
     /// RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
+    /// The JWS keys of ID tokens (`GET /jwks`).
+    jwks_uri: String,
+    scopes_supported: [&'static str; 3],
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
@@ -64,7 +67,136 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
         token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         access_token_formats_supported: ["paseto.v4.public", "reference"],
         authorization_response_iss_parameter_supported: true,
+        jwks_uri: format!("{issuer}/jwks"),
+        scopes_supported: OPENID_SCOPES,
     })
+}
+
+/// The scopes with a meaning of their own here; a client may be given any
+/// other scope names as well.
+const OPENID_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// The claims an ID token or userinfo may carry.
+const CLAIMS: [&str; 15] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "azp",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "email",
+    "email_verified",
+];
+
+/// OpenID Connect Discovery 1.0 section 3: the same endpoints as the RFC
+/// 8414 document, and what this provider signs and releases.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct OpenIdConfiguration {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    device_authorization_endpoint: String,
+    scopes_supported: [&'static str; 3],
+    response_types_supported: [&'static str; 1],
+    response_modes_supported: [&'static str; 1],
+    grant_types_supported: [&'static str; 5],
+    subject_types_supported: [&'static str; 1],
+    /// Always RS256 (Core section 15.1), and EdDSA.
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+    token_endpoint_auth_methods_supported: [&'static str; 3],
+    claims_supported: [&'static str; 15],
+    code_challenge_methods_supported: [&'static str; 2],
+    authorization_response_iss_parameter_supported: bool,
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+}
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0).
+#[utoipa::path(
+    tag = "oauth",
+    responses((status = 200, description = "The provider's metadata", body = OpenIdConfiguration)),
+)]
+#[get("/.well-known/openid-configuration")]
+pub(crate) async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
+    let issuer = state.issuer();
+    let mut algorithms: Vec<&'static str> = state
+        .tokens
+        .id_token_algorithms()
+        .into_iter()
+        .map(|a| a.as_str())
+        .collect();
+    algorithms.sort_by_key(|a| *a != "RS256");
+    HttpResponse::Ok().json(OpenIdConfiguration {
+        issuer: issuer.to_owned(),
+        authorization_endpoint: format!("{issuer}/authorize"),
+        token_endpoint: format!("{issuer}/token"),
+        userinfo_endpoint: format!("{issuer}/userinfo"),
+        jwks_uri: format!("{issuer}/jwks"),
+        introspection_endpoint: format!("{issuer}/introspect"),
+        revocation_endpoint: format!("{issuer}/revoke"),
+        device_authorization_endpoint: format!("{issuer}/device_authorization"),
+        scopes_supported: OPENID_SCOPES,
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        grant_types_supported: [
+            "authorization_code",
+            "password",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: algorithms,
+        token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        claims_supported: CLAIMS,
+        code_challenge_methods_supported: ["S256", "plain"],
+        authorization_response_iss_parameter_supported: true,
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+    })
+}
+
+/// A JWK Set (RFC 7517 section 5).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Jwks {
+    /// Public JWKs, each with `kid` (its RFC 7638 thumbprint), `alg` and `use`.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<serde_json::Value>,
+}
+
+/// `GET /jwks`: the keys ID tokens are verified with, pending ones
+/// included (a relying party caching the set learns a key before it signs).
+#[utoipa::path(
+    tag = "oauth",
+    responses((status = 200, description = "The JWS public keys", body = Jwks)),
+)]
+#[get("/jwks")]
+pub(crate) async fn jwks(state: Data<AppState>) -> HttpResponse {
+    let keys = state
+        .tokens
+        .id_token_keys()
+        .iter()
+        .filter_map(|k| serde_json::from_str(k).ok())
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        ))
+        .json(Jwks { keys })
 }
 
 /// One public key in PASERK form.

@@ -23,6 +23,9 @@ pub(crate) struct TokenResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
     scope: String,
+    /// OpenID Connect Core section 3.1.3.3: when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }
 
 /// The token request's form (RFC 6749 sections 4.1.3, 4.3.2, 4.4.2 and 6,
@@ -195,5 +198,6 @@ fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpRespon
             expires_in: issued.expires_in,
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
             scope: issued.scope.to_string(),
+            id_token: issued.id_token.as_ref().map(OpaqueToken::expose),
         })
 }

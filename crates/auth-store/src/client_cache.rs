@@ -150,6 +150,7 @@ mod tests {
             first_party: false,
             dialects: vec![],
             allow_plain_pkce: false,
+            id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: auth_core::types::TokenFormat::Paseto,
             audiences: vec![],
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),

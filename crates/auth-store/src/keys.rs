@@ -19,7 +19,10 @@ impl KeyRepository for Database {
             .load(conn)
             .await
             .map_err(StoreError::backend))?;
-        let mut keys: Vec<SigningKey> = rows.into_iter().map(SigningKey::from).collect();
+        let mut keys = rows
+            .into_iter()
+            .map(SigningKey::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
         Ok(keys)
     }

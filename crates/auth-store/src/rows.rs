@@ -5,8 +5,8 @@ use auth_core::policy::RefreshMode;
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
-    IssuedFromCode, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord, Scope, SigningKey,
-    TokenFormat, User, UserId, Username,
+    IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
+    Scope, SigningKey, TokenFormat, User, UserId, Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -107,6 +107,8 @@ pub(crate) struct ClientRow {
     pub first_party: bool,
     pub legacy_token_redirect: bool,
     pub allow_plain_pkce: bool,
+    /// The JWS `alg` of its ID tokens; `NULL` (clients from before) is RS256.
+    pub id_token_algorithm: Option<String>,
     pub token_format: String,
     /// Space-separated client ids: a client id holds no space.
     pub audiences: String,
@@ -135,6 +137,7 @@ impl From<&Client> for ClientRow {
             first_party: c.first_party,
             legacy_token_redirect: c.speaks(Dialect::RedirectLogin),
             allow_plain_pkce: c.allow_plain_pkce,
+            id_token_algorithm: Some(c.id_token_algorithm.as_str().to_owned()),
             token_format: c.token_format.as_str().to_owned(),
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
@@ -181,6 +184,10 @@ impl TryFrom<ClientRow> for Client {
                 .map(|d| Dialect::parse(d).ok_or_else(|| bad(&d)))
                 .collect::<Result<_, _>>()?,
             allow_plain_pkce: r.allow_plain_pkce,
+            id_token_algorithm: match r.id_token_algorithm {
+                Some(a) => a.parse().map_err(|e: String| bad(&e))?,
+                None => KeyAlgorithm::Rs256,
+            },
             token_format: TokenFormat::parse(&r.token_format)
                 .ok_or_else(|| bad(&r.token_format))?,
             audiences: r
@@ -281,29 +288,36 @@ pub(crate) struct KeyRow {
     pub created_at: NaiveDateTime,
     /// `NULL` for keys from before rotation existed: active since creation.
     pub activates_at: Option<NaiveDateTime>,
+    pub algorithm: String,
 }
 
 impl From<&SigningKey> for KeyRow {
     fn from(k: &SigningKey) -> Self {
         Self {
             key_id: k.key_id.clone(),
-            public_paserk: k.public_paserk.clone(),
-            secret_paserk: k.secret_paserk.expose().to_owned(),
+            public_paserk: k.public_key.clone(),
+            secret_paserk: k.secret_key.expose().to_owned(),
             created_at: naive(k.created_at),
             activates_at: Some(naive(k.activates_at)),
+            algorithm: k.algorithm.as_str().to_owned(),
         }
     }
 }
 
-impl From<KeyRow> for SigningKey {
-    fn from(r: KeyRow) -> Self {
-        SigningKey {
+impl TryFrom<KeyRow> for SigningKey {
+    type Error = StoreError;
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(SigningKey {
+            algorithm: r
+                .algorithm
+                .parse()
+                .map_err(|e: String| corrupt("signing_keys", e))?,
             key_id: r.key_id,
-            public_paserk: r.public_paserk,
-            secret_paserk: OpaqueToken::new(r.secret_paserk),
+            public_key: r.public_paserk,
+            secret_key: OpaqueToken::new(r.secret_paserk),
             created_at: utc(r.created_at),
             activates_at: utc(r.activates_at.unwrap_or(r.created_at)),
-        }
+        })
     }
 }
 
@@ -324,6 +338,8 @@ pub(crate) struct CodeRow {
     pub issued_family_id: Option<String>,
     pub issued_access_token_id: Option<String>,
     pub issued_access_expires_at: Option<NaiveDateTime>,
+    pub nonce: Option<String>,
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 impl From<&AuthorizationCode> for CodeRow {
@@ -348,6 +364,8 @@ impl From<&AuthorizationCode> for CodeRow {
                 .map(|f| f.as_uuid().to_string()),
             issued_access_token_id: c.issued.map(|i| i.access_token_id.to_string()),
             issued_access_expires_at: c.issued.map(|i| naive(i.access_expires_at)),
+            nonce: c.nonce.clone(),
+            auth_time: c.auth_time.map(naive),
         }
     }
 }
@@ -388,6 +406,8 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             expires_at: utc(r.expires_at),
             consumed_at: r.consumed_at.map(utc),
             issued,
+            nonce: r.nonce,
+            auth_time: r.auth_time.map(utc),
         })
     }
 }

@@ -29,6 +29,7 @@ diesel::table! {
         token_format -> Text,
         audiences -> Text,
         dialects -> Text,
+        id_token_algorithm -> Nullable<Text>,
     }
 }
 
@@ -65,6 +66,7 @@ diesel::table! {
         secret_paserk -> Text,
         created_at -> Timestamp,
         activates_at -> Nullable<Timestamp>,
+        algorithm -> Text,
     }
 }
 
@@ -83,6 +85,8 @@ diesel::table! {
         issued_family_id -> Nullable<Text>,
         issued_access_token_id -> Nullable<Text>,
         issued_access_expires_at -> Nullable<Timestamp>,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
     }
 }
 

@@ -8,6 +8,7 @@ mod concurrency;
 mod device;
 mod lifecycle;
 mod metadata;
+mod oidc;
 mod outage;
 mod real_browser;
 mod rotation;

@@ -138,10 +138,10 @@ on_both_backends! {
         assert_eq!(document["openapi"], "3.1.0");
         let listed = operations(&document);
         let expected: Vec<(String, String)> = [
-            ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/paserk", "GET"),
+            ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/openid-configuration", "GET"), ("/.well-known/paserk", "GET"),
             ("/authenticate", "POST"), ("/authorize", "GET"), ("/authorize", "POST"), ("/consent", "POST"),
             ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
-            ("/healthz", "GET"), ("/introspect", "POST"), ("/login", "GET"), ("/login", "POST"),
+            ("/healthz", "GET"), ("/introspect", "POST"), ("/jwks", "GET"), ("/login", "GET"), ("/login", "POST"),
             ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
             ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),
             ("/refresh", "POST"), ("/register", "GET"), ("/register", "POST"), ("/revoke", "POST"),

@@ -47,7 +47,7 @@ on_both_backends! {
         let old_kid = kid_of(&old_token);
 
         // Rotate: the new key is published at once but does not sign yet.
-        let new_key = app.services.rotate_key(app.clock.now(), Duration::minutes(6)).await.unwrap();
+        let new_key = app.services.rotate_key(auth_core::types::KeyAlgorithm::PasetoV4Public, app.clock.now(), Duration::minutes(6)).await.unwrap();
         let logged = portcullis_tests::log_lines_with(&new_key.key_id);
         assert!(logged.iter().any(|l| l.contains("key_rotated")), "{logged:#?}");
         app.services.reload_keys().await.unwrap();
@@ -84,7 +84,7 @@ on_both_backends! {
 
         // At rest the secrets are sealed.
         for k in KeyRepository::list(&app.database).await.unwrap() {
-            assert!(k.secret_paserk.expose().starts_with("v4.local."), "{:?}", k.key_id);
+            assert!(k.secret_key.expose().starts_with("v4.local."), "{:?}", k.key_id);
         }
     };
 }

@@ -49,6 +49,7 @@ fn client(id: &str) -> Client {
         first_party: true,
         dialects: vec![Dialect::RedirectLogin, Dialect::SpringOauth],
         allow_plain_pkce: false,
+        id_token_algorithm: auth_core::types::KeyAlgorithm::EdDsa,
         token_format: TokenFormat::Reference,
         audiences: vec![],
         created_at: t0(),
@@ -217,7 +218,7 @@ on_both_backends! {
         d.insert(&new).await.unwrap();
         let keys = KeyRepository::list(&d).await.unwrap();
         assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id.clone(), old.key_id.clone()]);
-        assert_eq!(keys[1].secret_paserk, old.secret_paserk);
+        assert_eq!(keys[1].secret_key, old.secret_key);
         assert_eq!(keys[0].activates_at, t0() + Duration::days(1));
         assert!(d.delete(&old.key_id).await.unwrap());
         assert!(!d.delete(&old.key_id).await.unwrap());
@@ -240,6 +241,8 @@ on_both_backends! {
             expires_at: t0() + Duration::seconds(300),
             consumed_at: None,
             issued: None,
+nonce: Some("n-0S6".into()),
+            auth_time: Some(t0()),
         };
         d.insert_code(&code).await.unwrap();
         assert_eq!(d.find_code(&code.digest).await.unwrap().unwrap(), code);

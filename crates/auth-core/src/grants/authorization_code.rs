@@ -12,6 +12,7 @@ use crate::events::SecurityEvent;
 use crate::types::{AuthorizationCode, Client, CodeVerifier, IssuedTokens, OpaqueToken};
 
 use super::TokenService;
+use super::id_token::SignIn;
 
 fn not_valid() -> OAuthError {
     OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
@@ -115,13 +116,20 @@ pub(super) async fn redeem(
         verifier.as_deref(),
         now,
     )?;
-    match ports.users.find_by_id(code.user_id).await? {
-        Some(u) if !u.disabled => {}
+    let user = match ports.users.find_by_id(code.user_id).await? {
+        Some(u) if !u.disabled => u,
         _ => return Err(not_valid().into()),
-    }
+    };
     // Signed before anything is committed; the ids are recorded by the
     // consumption itself, and the tokens stored with it.
-    let grant = service.prepare_grant(client, code.user_id, code.scope, now)?;
+    let grant = service.prepare_grant(client, code.user_id, code.scope.clone(), now)?;
+    let sign_in = SignIn {
+        user: &user,
+        scope: &code.scope,
+        nonce: code.nonce.clone(),
+        auth_time: code.auth_time,
+    };
+    let id_token = service.id_token(client, sign_in, grant.access_token(), now)?;
     let won = ports
         .codes
         .consume_code(
@@ -136,5 +144,7 @@ pub(super) async fn redeem(
         // Another request redeemed it between our read and our write.
         return Err(not_valid().into());
     }
-    Ok(grant.into_issued())
+    let mut issued = grant.into_issued();
+    issued.id_token = id_token;
+    Ok(issued)
 }

@@ -493,6 +493,30 @@ impl TokenCodec for Codec {
     }
 }
 
+/// Writes ID token claims in the clear as `id|sub|aud|nonce|alg`.
+pub struct IdTokens;
+
+impl crate::ports::IdTokenSigner for IdTokens {
+    fn sign_id_token(
+        &self,
+        c: &crate::types::IdTokenClaims,
+        algorithm: crate::types::KeyAlgorithm,
+    ) -> Result<String, CryptoError> {
+        Ok(format!(
+            "id|{}|{}|{}|{algorithm}",
+            c.subject,
+            c.audience,
+            c.nonce.as_deref().unwrap_or("-")
+        ))
+    }
+    fn public_jwks(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn algorithms(&self) -> Vec<crate::types::KeyAlgorithm> {
+        vec![crate::types::KeyAlgorithm::Rs256]
+    }
+}
+
 pub struct Digests;
 
 impl SecretDigest for Digests {
@@ -556,6 +580,7 @@ impl World {
             throttles: Arc::new(ThrottleCounters::default()),
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
+            id_tokens: Arc::new(IdTokens),
             digest: Arc::new(Digests),
             random: Arc::new(Counter::default()),
         };
@@ -596,6 +621,7 @@ impl World {
             first_party: true,
             dialects: vec![],
             allow_plain_pkce: false,
+            id_token_algorithm: crate::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             created_at: t0(),

@@ -9,6 +9,7 @@ pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
 pub mod device_code;
+mod id_token;
 pub mod introspection;
 mod password;
 pub mod refresh_token;
@@ -23,9 +24,9 @@ use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::policy::TokenPolicy;
 use crate::ports::{
-    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, PasswordHasher,
-    RandomSource, SecretDigest, SessionRepository, ThrottleRepository, TokenCodec, TokenRepository,
-    UserRepository,
+    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, IdTokenSigner,
+    PasswordHasher, RandomSource, SecretDigest, SessionRepository, ThrottleRepository, TokenCodec,
+    TokenRepository, UserRepository,
 };
 use crate::throttle::Throttles;
 use crate::types::{
@@ -46,6 +47,8 @@ pub struct Ports {
     pub throttles: Arc<dyn ThrottleRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub codec: Arc<dyn TokenCodec>,
+    /// Signs OpenID Connect ID tokens.
+    pub id_tokens: Arc<dyn IdTokenSigner>,
     pub digest: Arc<dyn SecretDigest>,
     pub random: Arc<dyn RandomSource>,
 }
@@ -212,6 +215,16 @@ impl TokenService {
     /// The public keys resource servers should trust, current first.
     pub fn public_keys(&self) -> Vec<crate::ports::PublicKey> {
         self.ports.codec.public_keys()
+    }
+
+    /// The public JWKs ID tokens are verified with, current first.
+    pub fn id_token_keys(&self) -> Vec<String> {
+        self.ports.id_tokens.public_jwks()
+    }
+
+    /// The JWS algorithms ID tokens can be signed with.
+    pub fn id_token_algorithms(&self) -> Vec<crate::types::KeyAlgorithm> {
+        self.ports.id_tokens.algorithms()
     }
 
     /// Revokes a grant (RFC 7009 section 2.1, RFC 6749 section 4.1.2 and
@@ -407,6 +420,11 @@ impl PreparedGrant {
         self.access.record.as_ref()
     }
 
+    /// The access token, for the `at_hash` of an ID token issued with it.
+    pub(crate) fn access_token(&self) -> &OpaqueToken {
+        &self.access.signed.token
+    }
+
     /// What a code's redemption records, for revocation on replay.
     pub(crate) fn issued_from_code(&self) -> crate::types::IssuedFromCode {
         crate::types::IssuedFromCode {
@@ -466,6 +484,7 @@ impl SignedAccess {
             user_id,
             token_id: self.token_id,
             family,
+            id_token: None,
         }
     }
 }

@@ -589,7 +589,15 @@ fn refresh_state_of_each_record() {
 
 mod authorization_code {
     use super::*;
-    use crate::authorize::{AuthorizationRequest, Consent, Refusal};
+    use crate::authorize::{AuthorizationRequest, Consent, Refusal, SignedIn};
+
+    /// A user who signed in at `t0()`.
+    fn signed_in(user: crate::types::UserId) -> SignedIn {
+        SignedIn {
+            user,
+            authenticated_at: t0(),
+        }
+    }
     use crate::types::{Dialect, RedirectUri};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -618,6 +626,7 @@ mod authorization_code {
             state: Some("xyz".into()),
             code_challenge: Some(CHALLENGE.into()),
             code_challenge_method: Some("S256".into()),
+            nonce: None,
         };
         f(&mut r);
         r
@@ -719,13 +728,13 @@ mod authorization_code {
         assert!(!valid.client.first_party);
         let refused = w
             .service
-            .issue_code(&valid, user, Consent::NotAsked, t0())
+            .issue_code(&valid, signed_in(user), Consent::NotAsked, t0())
             .await;
         assert_eq!(code_of(refused), ErrorCode::AccessDenied);
         assert!(w.codes.0.lock().unwrap().is_empty(), "no code was stored");
         assert!(
             w.service
-                .issue_code(&valid, user, Consent::Given, t0())
+                .issue_code(&valid, signed_in(user), Consent::Given, t0())
                 .await
                 .is_ok()
         );
@@ -761,7 +770,7 @@ mod authorization_code {
             .unwrap();
         let (code, ttl) = w
             .service
-            .issue_code(&valid, user, Consent::Given, t0())
+            .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
         assert_eq!(ttl, 300);
@@ -830,7 +839,7 @@ mod authorization_code {
             .unwrap();
         let (code, _) = w
             .service
-            .issue_code(&valid, user, Consent::Given, t0())
+            .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
         let r = w
@@ -866,7 +875,7 @@ mod authorization_code {
         let valid = w.service.validate_authorization(&req).await.unwrap();
         let (code, _) = w
             .service
-            .issue_code(&valid, user, Consent::Given, t0())
+            .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
         let r = w
@@ -898,7 +907,10 @@ mod authorization_code {
         let id = w.service.start_session(user, t0()).await.unwrap();
         assert_eq!(
             w.service.resume_session(id.expose(), t0()).await.unwrap(),
-            Some(user)
+            Some(crate::authorize::SignedIn {
+                user,
+                authenticated_at: t0()
+            })
         );
         let stored = w.sessions.0.lock().unwrap()[0].clone();
         assert_ne!(
@@ -910,7 +922,11 @@ mod authorization_code {
         while t + policy.session_idle_timeout / 2 < t0() + policy.session_lifetime {
             t += policy.session_idle_timeout / 2;
             assert_eq!(
-                w.service.resume_session(id.expose(), t).await.unwrap(),
+                w.service
+                    .resume_session(id.expose(), t)
+                    .await
+                    .unwrap()
+                    .map(|s| s.user),
                 Some(user),
                 "{t}"
             );

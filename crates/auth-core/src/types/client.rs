@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Digest, RedirectUri, Scope, ValueError};
+use super::{Digest, KeyAlgorithm, RedirectUri, Scope, ValueError};
 use crate::policy::RefreshMode;
 
 /// A client identifier: 1 to 128 characters from the URL-safe set
@@ -198,6 +198,9 @@ pub struct Client {
     /// Accepts `code_challenge_method=plain` (RFC 7636 section 4.2 permits
     /// it only where S256 cannot be used).
     pub allow_plain_pkce: bool,
+    /// The JWS algorithm its ID tokens are signed with (`RS256` unless it
+    /// registered `EdDSA`).
+    pub id_token_algorithm: KeyAlgorithm,
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens this client may
     /// introspect besides its own (RFC 7662 section 4: a protected resource

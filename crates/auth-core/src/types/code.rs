@@ -20,6 +20,10 @@ pub struct AuthorizationCode {
     /// (RFC 6749 section 4.1.2: "SHOULD revoke ... all tokens previously
     /// issued based on that authorization code").
     pub issued: Option<IssuedFromCode>,
+    /// The authorization request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// When the user authenticated, for the ID token's `auth_time`.
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
 /// The tokens one redemption of a code produced.

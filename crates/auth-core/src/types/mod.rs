@@ -3,6 +3,7 @@
 mod client;
 mod code;
 mod device;
+mod id_token;
 mod lifetime;
 mod pkce;
 mod redirect_uri;
@@ -16,13 +17,14 @@ pub use client::{
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
+pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
 pub use token::{
-    AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, RefreshTokenRecord,
-    SigningKey,
+    AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, KeyAlgorithm,
+    RefreshTokenRecord, SigningKey,
 };
 pub use user::{Email, NewUser, User, UserId, Username, ValueError};

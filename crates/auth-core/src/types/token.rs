@@ -103,15 +103,68 @@ impl AccessTokenRecord {
     }
 }
 
-/// A signing key as stored: its PASERK id, its public PASERK, and the secret
-/// key material (PASERK `k4.secret`).
+/// What a signing key signs with, and so what it signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// PASETO v4.public (Ed25519): access tokens.
+    PasetoV4Public,
+    /// JWS RS256 (RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys): ID tokens;
+    /// OpenID Connect Core section 15.1 requires a provider to offer it.
+    Rs256,
+    /// JWS EdDSA (Ed25519): ID tokens for clients that register for it.
+    EdDsa,
+}
+
+impl KeyAlgorithm {
+    /// Every algorithm, each with a key ring of its own.
+    pub const ALL: [Self; 3] = [Self::PasetoV4Public, Self::Rs256, Self::EdDsa];
+
+    /// The name stored and shown: PASETO's version and purpose, or the JWS
+    /// `alg` value (RFC 7518 section 3.1, RFC 8037 section 3.1).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasetoV4Public => "paseto-v4-public",
+            Self::Rs256 => "RS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Whether keys of this algorithm sign JWS (ID tokens) rather than PASETO.
+    pub fn is_jws(self) -> bool {
+        !matches!(self, Self::PasetoV4Public)
+    }
+}
+
+impl std::str::FromStr for KeyAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown key algorithm {s:?} (expected paseto-v4-public, RS256 or EdDSA)")
+            })
+    }
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A signing key as stored: its id, algorithm, public key and secret key
+/// material. A PASETO key is named by its PASERK id (`k4.pid`) and kept as
+/// PASERKs; a JWS key is named by its RFC 7638 thumbprint, its public key
+/// is its public JWK, its secret a PKCS#8 document in base64url.
 #[derive(Clone)]
 pub struct SigningKey {
     pub key_id: String,
-    pub public_paserk: String,
+    pub algorithm: KeyAlgorithm,
+    pub public_key: String,
     /// As stored: sealed (a PASETO v4.local token under the key-encryption
-    /// key) or, once unsealed for use, the `k4.secret` PASERK.
-    pub secret_paserk: OpaqueToken,
+    /// key) or, once unsealed for use, the secret key.
+    pub secret_key: OpaqueToken,
     pub created_at: DateTime<Utc>,
     /// When the key starts signing. Until then it is only published, so
     /// resource servers that cache the key set know it before they meet it.
@@ -128,6 +181,7 @@ impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
             .field("created_at", &self.created_at)
             .field("activates_at", &self.activates_at)
             .finish_non_exhaustive()
@@ -148,4 +202,6 @@ pub struct IssuedTokens {
     pub token_id: Uuid,
     /// The refresh token's family, when one was issued or kept.
     pub family: Option<FamilyId>,
+    /// The OpenID Connect ID token, when `openid` was granted.
+    pub id_token: Option<OpaqueToken>,
 }

@@ -45,6 +45,7 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
         state: optional_field(fields, "state")?,
         code_challenge: Some(field(fields, "code_challenge")?),
         code_challenge_method: method,
+        nonce: optional_field(fields, "nonce")?,
     })
 }
 
@@ -71,7 +72,16 @@ async fn code_response(
         .tokens
         // No consent step in this dialect: a third-party client is refused
         // by the core and must send the user to GET /authorize.
-        .issue_code(valid, user, Consent::NotAsked, state.clock.now())
+        .issue_code(
+            valid,
+            // The credentials were checked by this very request.
+            auth_core::authorize::SignedIn {
+                user,
+                authenticated_at: state.clock.now(),
+            },
+            Consent::NotAsked,
+            state.clock.now(),
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

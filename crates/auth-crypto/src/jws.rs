@@ -1,0 +1,413 @@
+//! JWS signing keys for ID tokens: RS256 (2048-bit RSA, which OpenID
+//! Connect Core section 15.1 requires a provider to offer) and EdDSA
+//! (Ed25519, RFC 8037).
+//!
+//! Keys are made and used through aws-lc-rs, whose RSA private-key
+//! operations are constant time (the `rsa` crate's are not, and its
+//! advisory RUSTSEC-2023-0071 has no fix). A key is loaded once when the
+//! ring is (re)loaded, not parsed again for every signature. The public
+//! keys are published as JWKs (jsonwebtoken's types) named by their RFC
+//! 7638 thumbprint, which is also the `kid` of every token they sign.
+use std::sync::{Arc, RwLock};
+
+use auth_core::error::CryptoError;
+use auth_core::ports::IdTokenSigner;
+use auth_core::types::{IdTokenClaims, KeyAlgorithm, OpaqueToken, SigningKey};
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm as JwkAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, RSAKeyParameters, RSAKeyType,
+    ThumbprintHash,
+};
+
+fn failed(e: impl std::fmt::Display) -> CryptoError {
+    CryptoError::Failed(e.to_string())
+}
+
+/// The public JWK of a key pair, without its id.
+fn public_jwk(algorithm: KeyAlgorithm, signer: &Signer) -> Result<Jwk, CryptoError> {
+    let parameters = match signer {
+        Signer::Rsa(pair) => {
+            let public = pair.public_key();
+            AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+            })
+        }
+        Signer::Ed(pair) => AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        }),
+    };
+    let key_algorithm = match algorithm {
+        KeyAlgorithm::Rs256 => JwkAlgorithm::RS256,
+        KeyAlgorithm::EdDsa => JwkAlgorithm::EdDSA,
+        KeyAlgorithm::PasetoV4Public => {
+            return Err(CryptoError::Failed("a PASETO key is not a JWS key".into()));
+        }
+    };
+    Ok(Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(key_algorithm),
+            ..CommonParameters::default()
+        },
+        algorithm: parameters,
+    })
+}
+
+/// The private half, ready to sign.
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Signer {
+    fn from_pkcs8(algorithm: KeyAlgorithm, der: &[u8]) -> Result<Self, CryptoError> {
+        match algorithm {
+            KeyAlgorithm::Rs256 => Ok(Self::Rsa(RsaKeyPair::from_pkcs8(der).map_err(failed)?)),
+            KeyAlgorithm::EdDsa => Ok(Self::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(failed)?)),
+            KeyAlgorithm::PasetoV4Public => {
+                Err(CryptoError::Failed("a PASETO key is not a JWS key".into()))
+            }
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match self {
+            Self::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .map_err(failed)?;
+                Ok(signature)
+            }
+            Self::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// Makes a new JWS key pair of `algorithm`, signing from `activates_at`.
+pub fn generate_jws_key(
+    algorithm: KeyAlgorithm,
+    now: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+) -> Result<SigningKey, CryptoError> {
+    let pkcs8 = match algorithm {
+        KeyAlgorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .and_then(|pair| pair.as_der())
+            .map(|der| der.as_ref().to_vec())
+            .map_err(failed)?,
+        KeyAlgorithm::EdDsa => Ed25519KeyPair::generate()
+            .and_then(|pair| pair.to_pkcs8v1())
+            .map(|doc| doc.as_ref().to_vec())
+            .map_err(failed)?,
+        KeyAlgorithm::PasetoV4Public => {
+            return Err(CryptoError::Failed(
+                "PASETO keys are made by generate_signing_key".into(),
+            ));
+        }
+    };
+    let signer = Signer::from_pkcs8(algorithm, &pkcs8)?;
+    let mut jwk = public_jwk(algorithm, &signer)?;
+    let key_id = jwk.thumbprint(ThumbprintHash::SHA256).map_err(failed)?;
+    jwk.common.key_id = Some(key_id.clone());
+    Ok(SigningKey {
+        key_id,
+        algorithm,
+        public_key: serde_json::to_string(&jwk).map_err(failed)?,
+        secret_key: OpaqueToken::new(URL_SAFE_NO_PAD.encode(&pkcs8)),
+        created_at: now,
+        activates_at,
+    })
+}
+
+struct LoadedKey {
+    algorithm: KeyAlgorithm,
+    activates_at: DateTime<Utc>,
+    signer: Signer,
+    /// The JWS header naming this key, base64url-encoded once.
+    header: String,
+    /// The public JWK as published.
+    jwk: Jwk,
+}
+
+impl LoadedKey {
+    fn load(stored: &SigningKey) -> Result<Self, CryptoError> {
+        let der = URL_SAFE_NO_PAD
+            .decode(stored.secret_key.expose())
+            .map_err(|_| CryptoError::Failed(format!("key {} is not base64url", stored.key_id)))?;
+        let signer = Signer::from_pkcs8(stored.algorithm, &der)?;
+        let jwk = public_jwk(stored.algorithm, &signer)?;
+        let thumbprint = jwk.thumbprint(ThumbprintHash::SHA256).map_err(failed)?;
+        if thumbprint != stored.key_id {
+            return Err(CryptoError::Failed(format!(
+                "stored key id {} does not match its key",
+                stored.key_id
+            )));
+        }
+        let header = serde_json::json!({
+            "alg": stored.algorithm.as_str(),
+            "kid": stored.key_id,
+            "typ": "JWT",
+        });
+        Ok(Self {
+            algorithm: stored.algorithm,
+            activates_at: stored.activates_at,
+            signer,
+            header: URL_SAFE_NO_PAD.encode(header.to_string()),
+            jwk: Jwk {
+                common: CommonParameters {
+                    key_id: Some(thumbprint),
+                    ..jwk.common
+                },
+                ..jwk
+            },
+        })
+    }
+}
+
+/// The JWS keys in use, latest activation first; replaced whole on reload,
+/// like the PASETO [`crate::KeyRing`].
+#[derive(Clone, Default)]
+pub struct JwsRing {
+    keys: Arc<RwLock<Arc<Vec<LoadedKey>>>>,
+}
+
+impl JwsRing {
+    /// Loads the JWS keys among `stored` (secrets unsealed); other keys are
+    /// left to their own ring.
+    pub fn load(stored: &[SigningKey]) -> Result<Self, CryptoError> {
+        let ring = Self::default();
+        ring.replace(stored)?;
+        Ok(ring)
+    }
+
+    /// Swaps in a new set of keys.
+    pub fn replace(&self, stored: &[SigningKey]) -> Result<(), CryptoError> {
+        let mut keys = stored
+            .iter()
+            .filter(|k| k.algorithm.is_jws())
+            .map(LoadedKey::load)
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
+        let mut guard = self
+            .keys
+            .write()
+            .map_err(|_| CryptoError::Failed("JWS key ring lock poisoned".into()))?;
+        *guard = Arc::new(keys);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<Vec<LoadedKey>> {
+        match self.keys.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A compact JWS of `payload` by the newest key of `algorithm` active at
+    /// `at` (RFC 7515 section 7.1).
+    fn sign(
+        &self,
+        algorithm: KeyAlgorithm,
+        payload: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<String, CryptoError> {
+        let keys = self.snapshot();
+        let key = keys
+            .iter()
+            .find(|k| k.algorithm == algorithm && k.activates_at <= at)
+            .ok_or(CryptoError::NoSigningKey)?;
+        let signing_input = format!("{}.{}", key.header, URL_SAFE_NO_PAD.encode(payload));
+        let signature = key.signer.sign(signing_input.as_bytes())?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+}
+
+impl IdTokenSigner for JwsRing {
+    fn sign_id_token(
+        &self,
+        claims: &IdTokenClaims,
+        algorithm: KeyAlgorithm,
+    ) -> Result<String, CryptoError> {
+        let payload = serde_json::to_vec(&id_token_payload(claims)).map_err(failed)?;
+        self.sign(algorithm, &payload, claims.issued_at)
+    }
+
+    fn public_jwks(&self) -> Vec<String> {
+        self.snapshot()
+            .iter()
+            .filter_map(|k| serde_json::to_string(&k.jwk).ok())
+            .collect()
+    }
+
+    fn algorithms(&self) -> Vec<KeyAlgorithm> {
+        let mut all: Vec<KeyAlgorithm> = self.snapshot().iter().map(|k| k.algorithm).collect();
+        all.sort_by_key(|a| a.as_str());
+        all.dedup();
+        all
+    }
+}
+
+/// OpenID Connect Core section 2 and 5.1: the registered claims, then the
+/// standard claims the granted scopes release.
+fn id_token_payload(c: &IdTokenClaims) -> serde_json::Value {
+    let mut payload = serde_json::json!({
+        "iss": c.issuer,
+        "sub": c.subject,
+        "aud": c.audience.as_str(),
+        "exp": c.expires_at.timestamp(),
+        "iat": c.issued_at.timestamp(),
+    });
+    let extra = [
+        ("auth_time", c.auth_time.map(|t| t.timestamp().into())),
+        ("nonce", c.nonce.clone().map(Into::into)),
+        ("azp", Some(c.audience.as_str().into())),
+        ("at_hash", c.access_token_hash.clone().map(Into::into)),
+        ("name", c.profile.name.clone().map(Into::into)),
+        ("given_name", c.profile.given_name.clone().map(Into::into)),
+        ("family_name", c.profile.family_name.clone().map(Into::into)),
+        (
+            "preferred_username",
+            c.profile.preferred_username.clone().map(Into::into),
+        ),
+        (
+            "updated_at",
+            c.profile.updated_at.map(|t| t.timestamp().into()),
+        ),
+        ("email", c.email.as_ref().map(|e| e.address.clone().into())),
+        (
+            "email_verified",
+            c.email.as_ref().map(|e| e.verified.into()),
+        ),
+    ];
+    if let Some(object) = payload.as_object_mut() {
+        for (name, value) in extra {
+            if let Some(value) = value {
+                object.insert(name.to_owned(), value);
+            }
+        }
+    }
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::types::{ClientId, IdTokenEmail, IdTokenProfile};
+    use chrono::Duration;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+
+    fn claims(now: DateTime<Utc>) -> IdTokenClaims {
+        IdTokenClaims {
+            issuer: "https://issuer.test".into(),
+            subject: "0191c1d2-0000-7000-8000-000000000001".into(),
+            audience: ClientId::parse("app").unwrap(),
+            issued_at: now,
+            expires_at: now + Duration::minutes(5),
+            auth_time: Some(now - Duration::minutes(1)),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            access_token_hash: Some("77QmUPtjPfzWtF2AnpK9RQ".into()),
+            profile: IdTokenProfile {
+                preferred_username: Some("michael".into()),
+                ..IdTokenProfile::default()
+            },
+            email: Some(IdTokenEmail {
+                address: "michael@example.com".into(),
+                verified: false,
+            }),
+        }
+    }
+
+    /// Each algorithm's tokens verify with an independent JOSE library
+    /// against the published JWK, and name their key.
+    #[test]
+    fn tokens_verify_with_jsonwebtoken_against_the_published_jwk() {
+        let now = Utc::now();
+        for (algorithm, alg) in [
+            (KeyAlgorithm::Rs256, Algorithm::RS256),
+            (KeyAlgorithm::EdDsa, Algorithm::EdDSA),
+        ] {
+            let key = generate_jws_key(algorithm, now, now).unwrap();
+            let ring = JwsRing::load(std::slice::from_ref(&key)).unwrap();
+            let token = ring.sign_id_token(&claims(now), algorithm).unwrap();
+            let header = decode_header(&token).unwrap();
+            assert_eq!(header.alg, alg);
+            assert_eq!(header.kid.as_deref(), Some(key.key_id.as_str()));
+            let jwks = ring.public_jwks();
+            let jwk: Jwk = serde_json::from_str(&jwks[0]).unwrap();
+            assert_eq!(jwk.common.key_id.as_deref(), Some(key.key_id.as_str()));
+            let mut validation = Validation::new(alg);
+            validation.set_audience(&["app"]);
+            validation.set_issuer(&["https://issuer.test"]);
+            let data = decode::<serde_json::Value>(
+                &token,
+                &DecodingKey::from_jwk(&jwk).unwrap(),
+                &validation,
+            )
+            .unwrap();
+            assert_eq!(data.claims["nonce"], "n-0S6_WzA2Mj");
+            assert_eq!(data.claims["preferred_username"], "michael");
+            assert_eq!(data.claims["email_verified"], false);
+            assert!(
+                data.claims.get("name").is_none(),
+                "absent claims are left out"
+            );
+            // A tampered payload fails.
+            let mut parts: Vec<&str> = token.split('.').collect();
+            let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#);
+            parts[1] = &forged;
+            assert!(
+                decode::<serde_json::Value>(
+                    &parts.join("."),
+                    &DecodingKey::from_jwk(&jwk).unwrap(),
+                    &validation
+                )
+                .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn a_pending_key_is_published_but_does_not_sign() {
+        let now = Utc::now();
+        let current = generate_jws_key(KeyAlgorithm::Rs256, now, now).unwrap();
+        let pending = generate_jws_key(KeyAlgorithm::Rs256, now, now + Duration::hours(1)).unwrap();
+        let ring = JwsRing::load(&[current.clone(), pending.clone()]).unwrap();
+        assert_eq!(ring.public_jwks().len(), 2);
+        let token = ring
+            .sign_id_token(&claims(now), KeyAlgorithm::Rs256)
+            .unwrap();
+        assert_eq!(decode_header(&token).unwrap().kid, Some(current.key_id));
+        let later = claims(now + Duration::hours(2));
+        let token = ring.sign_id_token(&later, KeyAlgorithm::Rs256).unwrap();
+        assert_eq!(decode_header(&token).unwrap().kid, Some(pending.key_id));
+        // No key of the algorithm: no token.
+        assert!(matches!(
+            ring.sign_id_token(&claims(now), KeyAlgorithm::EdDsa),
+            Err(CryptoError::NoSigningKey)
+        ));
+    }
+
+    #[test]
+    fn a_key_whose_id_does_not_match_is_refused() {
+        let now = Utc::now();
+        let key = generate_jws_key(KeyAlgorithm::EdDsa, now, now).unwrap();
+        let moved = SigningKey {
+            key_id: "another".into(),
+            ..key
+        };
+        assert!(JwsRing::load(&[moved]).is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! OpenID Connect: discovery, the JWKS, and ID tokens from the code flow
+//! through the hosted pages, verified with an independent JOSE library
+//! (jsonwebtoken) against the published keys, as a relying party would.
+use auth_core::ports::Clock as _;
+use auth_core::types::KeyAlgorithm;
+use base64::Engine as _;
+use chrono::Duration;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use portcullis_tests::{
+    ClientSetup, Reply, ScratchDb, TestApp, browser, location, on_both_backends, param,
+};
+use sha2::Digest as _;
+
+use crate::browser::{VERIFIER, authorize_path, log_in};
+
+const REDIRECT: &str = "myapp://callback";
+
+async fn relying_party(app: &TestApp, algorithm: KeyAlgorithm) -> String {
+    let (id, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &[REDIRECT],
+            scope: "openid profile email read",
+            id_token_algorithm: algorithm,
+            ..Default::default()
+        })
+        .await;
+    id
+}
+
+async fn redeem(app: &TestApp, client: &str, code: &str) -> Reply {
+    app.post_form(
+        "/token",
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}
+
+fn with_scope_and_nonce(path: &str, scope: &str, nonce: Option<&str>) -> String {
+    let mut path = path.replace("scope=read", &format!("scope={}", scope.replace(' ', "+")));
+    if let Some(n) = nonce {
+        path.push_str(&format!("&nonce={n}"));
+    }
+    path
+}
+
+/// Verifies `token` with the key its header names from the published set.
+async fn verify(app: &TestApp, token: &str, audience: &str) -> serde_json::Value {
+    let header = decode_header(token).unwrap();
+    let set: JwkSet = app
+        .http
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("the signing key is published");
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&["http://issuer.test"]);
+    // The test clock runs behind the system clock's notion of `exp`.
+    validation.validate_exp = false;
+    decode::<serde_json::Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap_or_else(|e| panic!("{e}: {token}"))
+        .claims
+}
+
+on_both_backends! {
+    discovery_names_the_same_endpoints_as_rfc_8414_and_the_keys => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let oidc: serde_json::Value = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let oauth: serde_json::Value = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        for field in ["issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "revocation_endpoint", "introspection_endpoint"] {
+            assert_eq!(oidc[field], oauth[field], "{field}");
+        }
+        assert_eq!(oidc["issuer"], "http://issuer.test");
+        assert_eq!(oidc["jwks_uri"], "http://issuer.test/jwks");
+        assert_eq!(oidc["subject_types_supported"], serde_json::json!(["public"]));
+        assert_eq!(oidc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "EdDSA"]));
+        assert_eq!(oidc["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
+        let set: JwkSet = app.http.get(app.url("/jwks")).send().await.unwrap().json().await.unwrap();
+        let algs: Vec<_> = set.keys.iter().map(|k| k.common.key_algorithm.map(|a| a.to_string())).collect();
+        assert_eq!(set.keys.len(), 2, "{algs:?}");
+        for key in &set.keys {
+            assert!(key.common.key_id.is_some());
+            assert!(DecodingKey::from_jwk(key).is_ok());
+        }
+    };
+
+    the_code_flow_issues_an_id_token_a_relying_party_can_verify => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::Rs256).await;
+        let user = app.user("michael", Some("michael_lee@gmail.com"), "correct-horse").await;
+        let b = browser();
+        let signed_in_at = app.clock.now();
+        let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "s1"), "openid profile email", Some("n-0S6_WzA2Mj"));
+        let r = log_in(&app, &b, &path).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        let id_token = t.str("id_token");
+        assert_eq!(decode_header(id_token).unwrap().alg, Algorithm::RS256);
+        let claims = verify(&app, id_token, &client).await;
+        assert_eq!(claims["sub"], user);
+        assert_eq!(claims["aud"], client);
+        assert_eq!(claims["azp"], client);
+        assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+        assert_eq!(claims["auth_time"], signed_in_at.timestamp());
+        assert_eq!(claims["preferred_username"], "michael");
+        assert_eq!(claims["email"], "michael_lee@gmail.com");
+        assert_eq!(claims["email_verified"], false);
+        let exp = claims["exp"].as_i64().unwrap();
+        assert!(exp > app.clock.now().timestamp() && exp <= (app.clock.now() + Duration::minutes(5)).timestamp());
+        // at_hash: the left half of the SHA-256 of the access token.
+        let digest = sha2::Sha256::digest(t.str("access_token").as_bytes());
+        let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
+        assert_eq!(claims["at_hash"], at_hash);
+        // The same subject in userinfo.
+        let me = app.get_bearer("/userinfo", t.str("access_token")).await;
+        assert_eq!(me.body["sub"], claims["sub"]);
+
+        // Single sign-on later: auth_time is the original sign-in, and a
+        // request without a nonce gets an ID token without one.
+        app.clock.advance(Duration::minutes(10));
+        let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "s2"), "openid", None);
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        let claims = verify(&app, t.str("id_token"), &client).await;
+        assert_eq!(claims["auth_time"], signed_in_at.timestamp());
+        assert!(claims.get("nonce").is_none(), "no nonce is invented: {claims}");
+        assert!(claims.get("email").is_none() && claims.get("preferred_username").is_none(), "only the scopes granted release claims: {claims}");
+
+        // Without openid there is no ID token.
+        let r = app.get_with(&b, &authorize_path(&client, REDIRECT, "s3")).await;
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        assert!(t.body.get("id_token").is_none(), "{}", t.text);
+    };
+
+    a_client_registered_for_eddsa_gets_eddsa_id_tokens_and_tampering_fails => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::EdDsa).await;
+        app.user("michael", None, "correct-horse").await;
+        let b = browser();
+        let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "e1"), "openid", Some("abc"));
+        let r = log_in(&app, &b, &path).await;
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        let id_token = t.str("id_token").to_owned();
+        assert_eq!(decode_header(&id_token).unwrap().alg, Algorithm::EdDSA);
+        let claims = verify(&app, &id_token, &client).await;
+        assert_eq!(claims["nonce"], "abc");
+        // at_hash with EdDSA (Ed25519) is the left half of the SHA-512.
+        let digest = sha2::Sha512::digest(t.str("access_token").as_bytes());
+        assert_eq!(claims["at_hash"], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..32]));
+        // Another subject in the payload: the signature no longer holds.
+        let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
+        let mut payload: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload["sub"] = "someone-else".into();
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
+        let forged = parts.join(".");
+        let set: JwkSet = app.http.get(app.url("/jwks")).send().await.unwrap().json().await.unwrap();
+        let jwk = set.find(decode_header(&forged).unwrap().kid.as_deref().unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[&client]);
+        validation.validate_exp = false;
+        assert!(decode::<serde_json::Value>(&forged, &DecodingKey::from_jwk(jwk).unwrap(), &validation).is_err());
+    };
+
+    a_nonce_too_long_is_refused_by_redirect => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::Rs256).await;
+        let long = "n".repeat(513);
+        let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "l1"), "openid", Some(&long));
+        let r = app.get_with(&browser(), &path).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
+    };
+}
