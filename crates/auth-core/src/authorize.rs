@@ -23,6 +23,59 @@ pub struct AuthorizationRequest {
     pub code_challenge_method: Option<String>,
     /// OpenID Connect Core section 3.1.2.1: echoed in the ID token.
     pub nonce: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1: `none`, or any of `login`,
+    /// `consent`, `select_account`, space-separated.
+    pub prompt: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1: the oldest sign-in accepted, in
+    /// seconds.
+    pub max_age: Option<String>,
+}
+
+/// What the user must be asked, from `prompt` (OpenID Connect Core section
+/// 3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: no page may be shown; what needs one is an error.
+    pub none: bool,
+    /// `login` (or `select_account`): sign in again even with a session.
+    pub login: bool,
+    /// `consent`: ask for consent even for a first-party client.
+    pub consent: bool,
+}
+
+impl Prompt {
+    fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let mut prompt = Self::default();
+        for value in raw.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+            match value {
+                "none" => prompt.none = true,
+                "login" | "select_account" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                other => {
+                    return Err(format!(
+                        "prompt {:?} is not supported (none, login, consent, select_account)",
+                        other.chars().take(32).collect::<String>()
+                    ));
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return Err("prompt=none cannot be combined with other values".into());
+        }
+        Ok(prompt)
+    }
+}
+
+/// What happens next at the authorization endpoint for a browser that may
+/// hold a session.
+#[derive(Debug)]
+pub enum SignInStep {
+    /// The session serves: go on as this user.
+    Continue(SignedIn),
+    /// Show the login page.
+    Login,
+    /// Refuse (`prompt=none` when a page would be needed).
+    Refuse(Refusal),
 }
 
 /// The longest `nonce` accepted: it is stored with the code and echoed.
@@ -37,6 +90,9 @@ pub struct ValidRequest {
     pub state: Option<String>,
     pub challenge: Option<CodeChallenge>,
     pub nonce: Option<String>,
+    pub prompt: Prompt,
+    /// The oldest sign-in the client accepts.
+    pub max_age: Option<chrono::Duration>,
 }
 
 /// Who is signing in, and since when: a browser session's user and the
@@ -164,6 +220,19 @@ impl TokenService {
             }
             Some(n) => Some(n.to_owned()),
         };
+        let prompt = Prompt::parse(req.prompt.as_deref())
+            .map_err(|e| refuse(OAuthError::invalid_request(e)))?;
+        let max_age = match req.max_age.as_deref() {
+            None | Some("") => None,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(seconds) => Some(chrono::Duration::seconds(i64::from(seconds))),
+                Err(_) => {
+                    return Err(refuse(OAuthError::invalid_request(
+                        "max_age must be a number of seconds",
+                    )));
+                }
+            },
+        };
         Ok(ValidRequest {
             client,
             redirect_uri,
@@ -171,6 +240,8 @@ impl TokenService {
             state,
             challenge,
             nonce,
+            prompt,
+            max_age,
         })
     }
 
@@ -221,6 +292,45 @@ impl TokenService {
         };
         self.ports().codes.insert_code(&record).await?;
         Ok((code, ttl.num_seconds()))
+    }
+
+    /// Decides, for a valid request and the browser's session (if any),
+    /// whether the session serves, the login page must be shown, or the
+    /// request is refused: `prompt=login` and a sign-in older than
+    /// `max_age` need a new login; `prompt=none` refuses whatever would need
+    /// a page (`login_required`, or `consent_required` for a client whose
+    /// users are asked).
+    pub fn sign_in_step(
+        &self,
+        request: &ValidRequest,
+        session: Option<SignedIn>,
+        now: DateTime<Utc>,
+    ) -> SignInStep {
+        let fresh = session.filter(|who| {
+            request
+                .max_age
+                .is_none_or(|max_age| now - who.authenticated_at <= max_age)
+        });
+        let refuse = |code: crate::ErrorCode, description: &'static str| {
+            SignInStep::Refuse(Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: OAuthError::new(code, description),
+                state: request.state.clone(),
+            })
+        };
+        match (request.prompt, fresh) {
+            (p, None) if p.none => refuse(
+                crate::ErrorCode::LoginRequired,
+                "prompt=none, and the user is not signed in (or not recently enough for max_age)",
+            ),
+            (p, Some(_)) if p.none && !request.client.first_party => refuse(
+                crate::ErrorCode::ConsentRequired,
+                "prompt=none, and this client's users are asked for consent",
+            ),
+            (p, _) if p.login => SignInStep::Login,
+            (_, Some(who)) => SignInStep::Continue(who),
+            (_, None) => SignInStep::Login,
+        }
     }
 
     /// Refuses, before anything is stored, a code that [`Self::issue_code`]

@@ -24,6 +24,10 @@ pub enum ErrorCode {
     SlowDown,
     ExpiredToken,
     InvalidToken,
+    /// OpenID Connect Core section 3.1.2.6, for `prompt=none`.
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
 }
 
 impl ErrorCode {
@@ -43,6 +47,9 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidToken => "invalid_token",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
         }
     }
 }

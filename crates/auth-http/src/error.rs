@@ -70,7 +70,10 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnsupportedResponseType
         | ErrorCode::AuthorizationPending
         | ErrorCode::SlowDown
-        | ErrorCode::ExpiredToken => StatusCode::BAD_REQUEST,
+        | ErrorCode::ExpiredToken
+        | ErrorCode::LoginRequired
+        | ErrorCode::ConsentRequired
+        | ErrorCode::InteractionRequired => StatusCode::BAD_REQUEST,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     }

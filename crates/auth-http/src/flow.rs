@@ -42,6 +42,10 @@ pub(crate) struct AuthorizationParams {
     login_hint: Option<String>,
     /// OpenID Connect: echoed in the ID token.
     nonce: Option<String>,
+    /// OpenID Connect: `none`, or any of `login`, `consent`, `select_account`.
+    prompt: Option<String>,
+    /// OpenID Connect: the oldest sign-in accepted, in seconds.
+    max_age: Option<u32>,
 }
 
 /// The pending request's fields a hosted page carries as hidden inputs.
@@ -61,6 +65,8 @@ pub(crate) struct PendingFields {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     nonce: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
     /// The device grant's user code, when login came from `/device`.
     user_code: Option<String>,
 }
@@ -102,6 +108,8 @@ impl Pending {
             ("code_challenge", &r.code_challenge),
             ("code_challenge_method", &r.code_challenge_method),
             ("nonce", &r.nonce),
+            ("prompt", &r.prompt),
+            ("max_age", &r.max_age),
             ("user_code", &self.user_code),
         ];
         all.into_iter()
@@ -233,7 +241,8 @@ pub(crate) async fn proceed(
         Ok(v) => v,
         Err(r) => return refusal_response(state, r),
     };
-    if valid.client.first_party {
+    // `prompt=consent` asks even where the operator would not.
+    if valid.client.first_party && !valid.prompt.consent {
         return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
     }
     let username = crate::browser::username_of(state, who.user).await?;
@@ -271,6 +280,8 @@ impl Pending {
                 code_challenge: params.take("code_challenge"),
                 code_challenge_method: params.take("code_challenge_method"),
                 nonce: params.take("nonce"),
+                prompt: params.take("prompt"),
+                max_age: params.take("max_age"),
             },
             user_code: params.take("user_code"),
         }

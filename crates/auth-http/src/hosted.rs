@@ -7,7 +7,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
-use auth_core::authorize::SignedIn;
+use auth_core::authorize::{SignInStep, SignedIn};
 use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
@@ -156,6 +156,8 @@ pub(crate) struct AuthorizationForm {
     /// Prefills the login form's name.
     login_hint: Option<String>,
     nonce: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<u32>,
     response_type: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -186,13 +188,19 @@ async fn authorization_request(
     let login_hint = params.take("login_hint");
     let mut pending = Pending::take_from(&mut params);
     pending.flow = Some(FLOW_AUTHORIZE.into());
-    if let Err(refusal) = state.tokens.validate_authorization(&pending.request).await {
-        return refusal_response(state, refusal);
-    }
-    match current_sign_in(req, state).await? {
+    let valid = match state.tokens.validate_authorization(&pending.request).await {
+        Ok(valid) => valid,
+        Err(refusal) => return refusal_response(state, refusal),
+    };
+    let session = current_sign_in(req, state).await?;
+    match state
+        .tokens
+        .sign_in_step(&valid, session, state.clock.now())
+    {
         // Single sign-on: the browser is already signed in.
-        Some(who) => proceed(req, state, &pending, who, StatusCode::FOUND).await,
-        None => Ok(form_page(
+        SignInStep::Continue(who) => proceed(req, state, &pending, who, StatusCode::FOUND).await,
+        SignInStep::Refuse(refusal) => refusal_response(state, refusal),
+        SignInStep::Login => Ok(form_page(
             req,
             state,
             "login.html",

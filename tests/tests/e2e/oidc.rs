@@ -191,3 +191,104 @@ on_both_backends! {
         assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
     };
 }
+
+/// Sends a browser through the hosted login once (the session it gets is
+/// used by the requests after).
+async fn signed_in_browser(app: &TestApp, client: &str) -> reqwest::Client {
+    let b = browser();
+    let r = log_in(app, &b, &authorize_path(client, REDIRECT, "setup")).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    b
+}
+
+fn with(path: &str, extra: &str) -> String {
+    format!("{path}&{extra}")
+}
+
+on_both_backends! {
+    prompt_none_answers_by_redirect_and_never_shows_a_page => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::Rs256).await;
+        app.user("michael", None, "correct-horse").await;
+        let (third, _) = app.client(ClientSetup { public: true, grants: &["authorization_code"], redirect_uris: &[REDIRECT], scope: "openid", first_party: false, ..Default::default() }).await;
+        // No session: login_required, with state and iss.
+        let r = app.get_with(&browser(), &with(&authorize_path(&client, REDIRECT, "n1"), "prompt=none")).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        let to = location(&r);
+        assert_eq!(param(&to, "error").as_deref(), Some("login_required"));
+        assert_eq!(param(&to, "state").as_deref(), Some("n1"));
+        assert_eq!(param(&to, "iss").as_deref(), Some("http://issuer.test"));
+        // A session: the code at once.
+        let b = signed_in_browser(&app, &client).await;
+        let r = app.get_with(&b, &with(&authorize_path(&client, REDIRECT, "n2"), "prompt=none")).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        assert!(param(&location(&r), "code").is_some());
+        // A client whose users are asked for consent: consent_required.
+        let r = app.get_with(&b, &with(&authorize_path(&third, REDIRECT, "n3").replace("scope=read", "scope=openid"), "prompt=none")).await;
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("consent_required"), "{}", r.text);
+        // A sign-in older than max_age: login_required too.
+        app.clock.advance(Duration::minutes(2));
+        let r = app.get_with(&b, &with(&authorize_path(&client, REDIRECT, "n4"), "prompt=none&max_age=60")).await;
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("login_required"));
+        // Malformed values are invalid requests.
+        for extra in ["prompt=none+login", "prompt=sometimes", "max_age=-1", "max_age=soon"] {
+            let r = app.get_with(&b, &with(&authorize_path(&client, REDIRECT, "n5"), extra)).await;
+            assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"), "{extra}");
+        }
+    };
+
+    max_age_and_prompt_login_ask_again_and_auth_time_says_when => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::Rs256).await;
+        app.user("michael", None, "correct-horse").await;
+        let b = signed_in_browser(&app, &client).await;
+        let first_sign_in = app.clock.now();
+        app.clock.advance(Duration::minutes(10));
+        // Within max_age the session serves, and auth_time is the sign-in.
+        let path = with_scope_and_nonce(&with(&authorize_path(&client, REDIRECT, "m1"), "max_age=3600"), "openid", None);
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(r.status, 302, "{}", r.text);
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        assert_eq!(verify(&app, t.str("id_token"), &client).await["auth_time"], first_sign_in.timestamp());
+        // max_age=0 and prompt=login: the login page, whatever the session.
+        for extra in ["max_age=0", "prompt=login"] {
+            let path = with_scope_and_nonce(&with(&authorize_path(&client, REDIRECT, "m2"), extra), "openid", None);
+            let page = app.get_with(&b, &path).await;
+            assert_eq!(page.status, 200, "{extra}: {}", page.text);
+            assert!(page.text.contains("name=\"password\""), "{extra}");
+        }
+        // Signing in again: auth_time is now.
+        let path = with_scope_and_nonce(&with(&authorize_path(&client, REDIRECT, "m3"), "max_age=0"), "openid", None);
+        let r = log_in(&app, &b, &path).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        assert_eq!(verify(&app, t.str("id_token"), &client).await["auth_time"], app.clock.now().timestamp());
+        // prompt=consent asks even for a first-party client.
+        let r = app.get_with(&b, &with(&authorize_path(&client, REDIRECT, "m4"), "prompt=consent")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("name=\"decision\""), "{}", r.text);
+    };
+
+    a_refresh_returns_a_new_id_token_for_the_same_subject => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let client = relying_party(&app, KeyAlgorithm::Rs256).await;
+        app.user("michael", None, "correct-horse").await;
+        let b = browser();
+        let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "r1"), "openid profile", Some("first-nonce"));
+        let r = log_in(&app, &b, &path).await;
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        let first = verify(&app, t.str("id_token"), &client).await;
+        app.clock.advance(Duration::minutes(1));
+        let r = app.post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", t.str("refresh_token"))]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let again = verify(&app, r.str("id_token"), &client).await;
+        assert_eq!(again["sub"], first["sub"]);
+        assert_eq!(again["preferred_username"], "michael");
+        assert!(again.get("nonce").is_none(), "a refreshed ID token has no nonce: {again}");
+        assert!(again["iat"].as_i64() > first["iat"].as_i64());
+        // Narrowed to a scope without openid: no ID token.
+        let r2 = app.post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", r.str("refresh_token")), ("scope", "profile")]).await;
+        assert_eq!(r2.status, 200, "{}", r2.text);
+        assert!(r2.body.get("id_token").is_none(), "{}", r2.text);
+    };
+}

@@ -135,6 +135,29 @@ pub(super) async fn run(
         return Err(not_valid().into());
     };
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
+    // OpenID Connect Core section 12.2: a refresh of a grant with `openid`
+    // returns a new ID token for the same subject (without a nonce, and
+    // without auth_time, which this grant does not know).
+    let owner = match record.user_id {
+        Some(id) if record.scope.contains(super::id_token::OPENID) => {
+            ports.users.find_by_id(id).await?
+        }
+        _ => None,
+    };
+    let id_token = |access: &super::PreparedAccess, scope: &Scope| match &owner {
+        Some(user) => service.id_token(
+            client,
+            super::id_token::SignIn {
+                user,
+                scope,
+                nonce: None,
+                auth_time: None,
+            },
+            &access.signed.token,
+            now,
+        ),
+        None => Ok(None),
+    };
     // A few rounds: a lost rotation race is decided again, and a retry
     // that lost to a concurrent retry tries once more.
     for attempt in 0..5 {
@@ -151,7 +174,7 @@ pub(super) async fn run(
                     .into());
             }
             RefreshStep::Keep { scope } => {
-                return finish(
+                let mut issued = finish(
                     service,
                     client,
                     &record,
@@ -159,18 +182,30 @@ pub(super) async fn run(
                     Some(presented.clone()),
                     now,
                 )
-                .await;
+                .await?;
+                if let Some(user) = &owner {
+                    let sign_in = super::id_token::SignIn {
+                        user,
+                        scope: &issued.scope,
+                        nonce: None,
+                        auth_time: None,
+                    };
+                    issued.id_token =
+                        service.id_token(client, sign_in, &issued.access_token, now)?;
+                }
+                return Ok(issued);
             }
             RefreshStep::Supersede { scope } => {
                 let (access, token, successor) =
                     signed_successor(service, client, &record, &scope, now)?;
+                let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
                     .supersede_refresh(&digest, &successor, access.record.as_ref(), now)
                     .await?
                 {
                     Superseded::Replaced { .. } => {
-                        return Ok(issue(&record, access, scope, token));
+                        return Ok(issue(&record, access, scope, token, id_token));
                     }
                     // Another retry superseded it first (racing copies of
                     // one request): try again against the newer successor.
@@ -182,13 +217,14 @@ pub(super) async fn run(
             RefreshStep::Rotate { scope } => {
                 let (access, token, successor) =
                     signed_successor(service, client, &record, &scope, now)?;
+                let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
                     .rotate_refresh(&digest, &successor, access.record.as_ref(), now)
                     .await?
                 {
                     RotateOutcome::Rotated => {
-                        return Ok(issue(&record, access, scope, token));
+                        return Ok(issue(&record, access, scope, token, id_token));
                     }
                     RotateOutcome::NotActive if attempt == 0 => {
                         let Some(current) = ports.tokens.find_refresh(&digest).await? else {
@@ -238,13 +274,16 @@ fn issue(
     access: super::PreparedAccess,
     scope: Scope,
     refresh_token: OpaqueToken,
+    id_token: Option<OpaqueToken>,
 ) -> IssuedTokens {
-    access.signed.into_issued(
+    let mut issued = access.signed.into_issued(
         Some(refresh_token),
         Some(record.family),
         scope,
         record.user_id,
-    )
+    );
+    issued.id_token = id_token;
+    issued
 }
 
 async fn finish(

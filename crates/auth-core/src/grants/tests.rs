@@ -627,6 +627,8 @@ mod authorization_code {
             code_challenge: Some(CHALLENGE.into()),
             code_challenge_method: Some("S256".into()),
             nonce: None,
+            prompt: None,
+            max_age: None,
         };
         f(&mut r);
         r

@@ -46,6 +46,9 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
         code_challenge: Some(field(fields, "code_challenge")?),
         code_challenge_method: method,
         nonce: optional_field(fields, "nonce")?,
+        // Its sign-in checks the credentials in the request itself.
+        prompt: None,
+        max_age: None,
     })
 }
 
