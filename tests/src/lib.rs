@@ -313,6 +313,11 @@ impl TestApp {
                 .collect(),
             allow_plain_pkce: false,
             id_token_algorithm: spec.id_token_algorithm,
+            post_logout_redirect_uris: spec
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| auth_core::types::RedirectUri::parse(u).unwrap())
+                .collect(),
             token_format: if spec.reference_tokens {
                 auth_core::types::TokenFormat::Reference
             } else {
@@ -444,6 +449,8 @@ pub struct ClientSetup<'a> {
     pub dialects: &'a [&'a str],
     /// The JWS algorithm of its ID tokens.
     pub id_token_algorithm: auth_core::types::KeyAlgorithm,
+    /// Where RP-initiated logout may return.
+    pub post_logout_redirect_uris: &'a [&'a str],
 }
 
 impl Default for ClientSetup<'_> {
@@ -461,6 +468,7 @@ impl Default for ClientSetup<'_> {
             audiences: &[],
             dialects: &[],
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
+            post_logout_redirect_uris: &[],
         }
     }
 }

@@ -117,6 +117,10 @@ struct ClientCreate {
     /// Allowed redirect URI, matched exactly (repeatable).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
+    /// Where OpenID Connect RP-initiated logout may send the browser
+    /// afterwards, matched exactly (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
     /// Allowed grant type (repeatable): authorization_code, refresh_token,
     /// password, client_credentials, device_code. Default: authorization_code and
     /// refresh_token, plus client_credentials for confidential clients.
@@ -288,6 +292,14 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                     .iter()
                     .map(|u| {
                         RedirectUri::parse(u).with_context(|| format!("invalid --redirect-uri {u}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                post_logout_redirect_uris: args
+                    .post_logout_redirect_uris
+                    .iter()
+                    .map(|u| {
+                        RedirectUri::parse(u)
+                            .with_context(|| format!("invalid --post-logout-redirect-uri {u}"))
                     })
                     .collect::<anyhow::Result<_>>()?,
                 grant_types: args

@@ -96,6 +96,7 @@ async fn ensure_key_secret_client(
             name: "Key/secret API (seed 002)".into(),
             public: true,
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::Password, GrantType::RefreshToken],
             scope: Scope::default(),
             access_token_ttl: Some(chrono::Duration::hours(1)),

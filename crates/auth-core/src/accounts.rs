@@ -19,6 +19,8 @@ pub struct ClientSpec {
     pub name: String,
     pub public: bool,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// Empty means [`Client::default_grant_types`].
     pub grant_types: Vec<GrantType>,
     pub scope: Scope,
@@ -142,6 +144,7 @@ pub async fn register_client(
         name: spec.name.trim().to_owned(),
         auth,
         redirect_uris: spec.redirect_uris,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris,
         grant_types,
         scope: spec.scope,
         access_token_ttl: spec
@@ -314,6 +317,7 @@ mod tests {
             name: "app".into(),
             public,
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             grant_types: grants,
             scope: Scope::parse("read").unwrap(),
             access_token_ttl: None,

@@ -29,6 +29,9 @@ pub struct AuthorizationRequest {
     /// OpenID Connect Core section 3.1.2.1: the oldest sign-in accepted, in
     /// seconds.
     pub max_age: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1: an ID token this server issued,
+    /// naming the user the client expects.
+    pub id_token_hint: Option<String>,
 }
 
 /// What the user must be asked, from `prompt` (OpenID Connect Core section
@@ -93,6 +96,9 @@ pub struct ValidRequest {
     pub prompt: Prompt,
     /// The oldest sign-in the client accepts.
     pub max_age: Option<chrono::Duration>,
+    /// The user an `id_token_hint` names: a session of anyone else does not
+    /// serve.
+    pub expected_subject: Option<String>,
 }
 
 /// Who is signing in, and since when: a browser session's user and the
@@ -233,6 +239,25 @@ impl TokenService {
                 }
             },
         };
+        let expected_subject = match req.id_token_hint.as_deref() {
+            None | Some("") => None,
+            Some(token) => {
+                let hint = self
+                    .ports()
+                    .id_tokens
+                    .read_hint(token)
+                    .ok()
+                    .filter(|h| {
+                        h.issuer.trim_end_matches('/') == self.issuer().trim_end_matches('/')
+                    })
+                    .ok_or_else(|| {
+                        refuse(OAuthError::invalid_request(
+                            "the id_token_hint is not an ID token issued by this server",
+                        ))
+                    })?;
+                Some(hint.subject)
+            }
+        };
         Ok(ValidRequest {
             client,
             redirect_uri,
@@ -242,6 +267,7 @@ impl TokenService {
             nonce,
             prompt,
             max_age,
+            expected_subject,
         })
     }
 
@@ -310,6 +336,10 @@ impl TokenService {
             request
                 .max_age
                 .is_none_or(|max_age| now - who.authenticated_at <= max_age)
+                && request
+                    .expected_subject
+                    .as_deref()
+                    .is_none_or(|sub| sub == who.user.to_string())
         });
         let refuse = |code: crate::ErrorCode, description: &'static str| {
             SignInStep::Refuse(Refusal::Redirect {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod keys;
+pub mod logout;
 pub mod policy;
 pub mod ports;
 pub mod sessions;

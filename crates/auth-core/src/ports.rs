@@ -11,9 +11,9 @@ use uuid::Uuid;
 use crate::error::{CryptoError, StoreError};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IdTokenClaims, IssuedFromCode,
-    KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password, PasswordHash, RefreshTokenRecord,
-    SigningKey, User, UserId,
+    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IdTokenClaims, IdTokenHint,
+    IssuedFromCode, KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password, PasswordHash,
+    RefreshTokenRecord, SigningKey, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -95,6 +95,10 @@ pub trait IdTokenSigner: Send + Sync {
     fn public_jwks(&self) -> Vec<String>;
     /// The algorithms there are keys for.
     fn algorithms(&self) -> Vec<KeyAlgorithm>;
+    /// Reads an ID token this server signed, given back as `id_token_hint`:
+    /// the signature must be by a published key; expiry is not checked (a
+    /// hint may be an expired token), the issuer is left to the caller.
+    fn read_hint(&self, token: &str) -> Result<IdTokenHint, TokenRejection>;
 }
 
 #[async_trait]

@@ -11,8 +11,8 @@
 use std::sync::{Arc, RwLock};
 
 use auth_core::error::CryptoError;
-use auth_core::ports::IdTokenSigner;
-use auth_core::types::{IdTokenClaims, KeyAlgorithm, OpaqueToken, SigningKey};
+use auth_core::ports::{IdTokenSigner, TokenRejection};
+use auth_core::types::{IdTokenClaims, IdTokenHint, KeyAlgorithm, OpaqueToken, SigningKey};
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256};
@@ -250,6 +250,41 @@ impl IdTokenSigner for JwsRing {
             .iter()
             .filter_map(|k| serde_json::to_string(&k.jwk).ok())
             .collect()
+    }
+
+    fn read_hint(&self, token: &str) -> Result<IdTokenHint, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        let kid = header.kid.ok_or(TokenRejection::Malformed)?;
+        let keys = self.snapshot();
+        let key = keys
+            .iter()
+            .find(|k| k.jwk.common.key_id.as_deref() == Some(kid.as_str()))
+            .ok_or(TokenRejection::UnknownKey)?;
+        let algorithm = match key.algorithm {
+            KeyAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+            KeyAlgorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+            KeyAlgorithm::PasetoV4Public => return Err(TokenRejection::UnknownKey),
+        };
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&key.jwk)
+            .map_err(|_| TokenRejection::UnknownKey)?;
+        let mut validation = jsonwebtoken::Validation::new(algorithm);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = ["iss", "sub", "aud"].map(String::from).into();
+        let hint = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation)
+            .map_err(|_| TokenRejection::Invalid)?
+            .claims;
+        let text = |name: &str| {
+            hint[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or(TokenRejection::Invalid)
+        };
+        Ok(IdTokenHint {
+            issuer: text("iss")?,
+            subject: text("sub")?,
+            audience: text("aud")?,
+        })
     }
 
     fn algorithms(&self) -> Vec<KeyAlgorithm> {

@@ -46,6 +46,8 @@ pub(crate) struct AuthorizationParams {
     prompt: Option<String>,
     /// OpenID Connect: the oldest sign-in accepted, in seconds.
     max_age: Option<u32>,
+    /// OpenID Connect: an ID token naming the user the client expects.
+    id_token_hint: Option<String>,
 }
 
 /// The pending request's fields a hosted page carries as hidden inputs.
@@ -67,6 +69,7 @@ pub(crate) struct PendingFields {
     nonce: Option<String>,
     prompt: Option<String>,
     max_age: Option<String>,
+    id_token_hint: Option<String>,
     /// The device grant's user code, when login came from `/device`.
     user_code: Option<String>,
 }
@@ -110,6 +113,7 @@ impl Pending {
             ("nonce", &r.nonce),
             ("prompt", &r.prompt),
             ("max_age", &r.max_age),
+            ("id_token_hint", &r.id_token_hint),
             ("user_code", &self.user_code),
         ];
         all.into_iter()
@@ -282,6 +286,7 @@ impl Pending {
                 nonce: params.take("nonce"),
                 prompt: params.take("prompt"),
                 max_age: params.take("max_age"),
+                id_token_hint: params.take("id_token_hint"),
             },
             user_code: params.take("user_code"),
         }

@@ -158,6 +158,7 @@ pub(crate) struct AuthorizationForm {
     nonce: Option<String>,
     prompt: Option<String>,
     max_age: Option<u32>,
+    id_token_hint: Option<String>,
     response_type: Option<String>,
     client_id: Option<String>,
     redirect_uri: Option<String>,

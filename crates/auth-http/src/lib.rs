@@ -15,6 +15,7 @@ mod flow;
 mod health;
 mod hosted;
 mod introspection;
+mod logout;
 mod metadata;
 mod metrics;
 mod openapi;
@@ -147,6 +148,9 @@ fn register(
         .service(dialects::register)
         .service(hosted::consent)
         .service(hosted::logout)
+        .service(logout::end_session)
+        .service(logout::end_session_post)
+        .service(logout::confirm)
         .service(token::standard)
         .service(device::start)
         .service(device::page_get)

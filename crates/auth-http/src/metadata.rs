@@ -107,6 +107,8 @@ pub(crate) struct OpenIdConfiguration {
     introspection_endpoint: String,
     revocation_endpoint: String,
     device_authorization_endpoint: String,
+    /// RP-Initiated Logout 1.0.
+    end_session_endpoint: String,
     scopes_supported: [&'static str; 3],
     response_types_supported: [&'static str; 1],
     response_modes_supported: [&'static str; 1],
@@ -147,6 +149,7 @@ pub(crate) async fn openid_configuration(state: Data<AppState>) -> HttpResponse 
         introspection_endpoint: format!("{issuer}/introspect"),
         revocation_endpoint: format!("{issuer}/revoke"),
         device_authorization_endpoint: format!("{issuer}/device_authorization"),
+        end_session_endpoint: format!("{issuer}/end_session"),
         scopes_supported: OPENID_SCOPES,
         response_types_supported: ["code"],
         response_modes_supported: ["query"],

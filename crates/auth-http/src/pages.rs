@@ -35,6 +35,8 @@ impl Pages {
             template!("error.html"),
             template!("signed_in.html"),
             template!("device.html"),
+            template!("logout.html"),
+            template!("signed_out.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

@@ -143,6 +143,7 @@ mod tests {
             name: id.into(),
             auth: auth_core::types::ClientAuth::Public,
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             grant_types: vec![],
             scope: auth_core::types::Scope::default(),
             access_token_ttl: None,

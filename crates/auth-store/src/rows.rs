@@ -109,6 +109,8 @@ pub(crate) struct ClientRow {
     pub allow_plain_pkce: bool,
     /// The JWS `alg` of its ID tokens; `NULL` (clients from before) is RS256.
     pub id_token_algorithm: Option<String>,
+    /// Space-separated, as `redirect_uris`.
+    pub post_logout_redirect_uris: String,
     pub token_format: String,
     /// Space-separated client ids: a client id holds no space.
     pub audiences: String,
@@ -138,6 +140,12 @@ impl From<&Client> for ClientRow {
             legacy_token_redirect: c.speaks(Dialect::RedirectLogin),
             allow_plain_pkce: c.allow_plain_pkce,
             id_token_algorithm: Some(c.id_token_algorithm.as_str().to_owned()),
+            post_logout_redirect_uris: join(
+                c.post_logout_redirect_uris
+                    .iter()
+                    .map(RedirectUri::as_str)
+                    .collect(),
+            ),
             token_format: c.token_format.as_str().to_owned(),
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
@@ -162,6 +170,11 @@ impl TryFrom<ClientRow> for Client {
             auth,
             redirect_uris: r
                 .redirect_uris
+                .split_whitespace()
+                .map(RedirectUri::from_stored)
+                .collect(),
+            post_logout_redirect_uris: r
+                .post_logout_redirect_uris
                 .split_whitespace()
                 .map(RedirectUri::from_stored)
                 .collect(),

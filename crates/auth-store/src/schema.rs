@@ -30,6 +30,7 @@ diesel::table! {
         audiences -> Text,
         dialects -> Text,
         id_token_algorithm -> Nullable<Text>,
+        post_logout_redirect_uris -> Text,
     }
 }
 

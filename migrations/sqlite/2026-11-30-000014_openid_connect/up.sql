@@ -9,3 +9,5 @@ ALTER TABLE authorization_codes ADD COLUMN nonce TEXT;
 ALTER TABLE authorization_codes ADD COLUMN auth_time TIMESTAMP;
 -- The JWS algorithm a client's ID tokens are signed with (NULL: RS256).
 ALTER TABLE clients ADD COLUMN id_token_algorithm TEXT;
+-- Where RP-initiated logout may send the browser, space-separated.
+ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '';

@@ -141,6 +141,7 @@ on_both_backends! {
             ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/openid-configuration", "GET"), ("/.well-known/paserk", "GET"),
             ("/authenticate", "POST"), ("/authorize", "GET"), ("/authorize", "POST"), ("/consent", "POST"),
             ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
+            ("/end_session", "GET"), ("/end_session", "POST"), ("/end_session/confirm", "POST"),
             ("/healthz", "GET"), ("/introspect", "POST"), ("/jwks", "GET"), ("/login", "GET"), ("/login", "POST"),
             ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
             ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),

@@ -292,3 +292,151 @@ on_both_backends! {
         assert!(r2.body.get("id_token").is_none(), "{}", r2.text);
     };
 }
+
+const BYE: &str = "https://app.example/bye";
+
+/// A relying party registered for logout, a user signed in through it, and
+/// the ID token the sign-in gave.
+async fn signed_in_with_id_token(app: &TestApp) -> (String, reqwest::Client, String) {
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &[REDIRECT],
+            post_logout_redirect_uris: &[BYE],
+            scope: "openid",
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", None, "correct-horse").await;
+    let b = browser();
+    let path = with_scope_and_nonce(&authorize_path(&client, REDIRECT, "l0"), "openid", None);
+    let r = log_in(app, &b, &path).await;
+    let t = redeem(app, &client, &param(&location(&r), "code").unwrap()).await;
+    (client, b, t.str("id_token").to_owned())
+}
+
+/// Whether the browser still has a session: `prompt=none` answers with a
+/// code, or with `login_required`.
+async fn has_session(app: &TestApp, b: &reqwest::Client, client: &str) -> bool {
+    let path = with_scope_and_nonce(
+        &with(&authorize_path(client, REDIRECT, "probe"), "prompt=none"),
+        "openid",
+        None,
+    );
+    let r = app.get_with(b, &path).await;
+    param(&location(&r), "code").is_some()
+}
+
+fn logout_path(pairs: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("/end_session?{query}")
+}
+
+on_both_backends! {
+    logout_with_the_sessions_id_token_ends_it_and_returns_with_state => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (client, b, id_token) = signed_in_with_id_token(&app).await;
+        assert!(has_session(&app, &b, &client).await);
+        let r = app.get_with(&b, &logout_path(&[("id_token_hint", &id_token), ("post_logout_redirect_uri", BYE), ("state", "af0ifjsldkj")])).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        let to = location(&r);
+        assert_eq!(to.as_str(), format!("{BYE}?state=af0ifjsldkj"));
+        assert!(!has_session(&app, &b, &client).await, "the SSO session ended");
+        // Discovery names the endpoint.
+        let oidc: serde_json::Value = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(oidc["end_session_endpoint"], "http://issuer.test/end_session");
+    };
+
+    logout_without_a_hint_is_confirmed_on_a_page_first => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (client, b, _) = signed_in_with_id_token(&app).await;
+        let page = app.get_with(&b, &logout_path(&[("client_id", &client), ("post_logout_redirect_uri", BYE), ("state", "s9")])).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("action=\"/end_session/confirm\""), "{}", page.text);
+        assert!(has_session(&app, &b, &client).await, "nothing ends before the user confirms");
+        // Without the CSRF token the confirmation is refused.
+        let fields = portcullis_tests::hidden_fields(&page.text);
+        let without: Vec<_> = fields.iter().filter(|(k, _)| k != "csrf_token").cloned().collect();
+        assert_eq!(app.post_with(&b, "/end_session/confirm", &without).await.status, 403);
+        assert!(has_session(&app, &b, &client).await);
+        let r = app.post_with(&b, "/end_session/confirm", &fields).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        assert_eq!(location(&r).as_str(), format!("{BYE}?state=s9"));
+        assert!(!has_session(&app, &b, &client).await);
+        // With no session and no redirect: a page saying so.
+        let r = app.get_with(&b, "/end_session").await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("Signed out"));
+    };
+
+    logout_refusals_show_a_page_and_end_nothing => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (client, b, id_token) = signed_in_with_id_token(&app).await;
+        // An ID token signed by a key this server never had, for the same
+        // subject and audience: not a hint from here.
+        let payload: serde_json::Value = {
+            use base64::Engine as _;
+            let part = id_token.split('.').nth(1).unwrap();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        };
+        let stranger = auth_crypto::generate_jws_key(KeyAlgorithm::Rs256, app.clock.now(), app.clock.now()).unwrap();
+        let foreign = auth_crypto::JwsRing::load(&[stranger]).unwrap();
+        let claims = auth_core::types::IdTokenClaims {
+            issuer: "https://other.example".into(),
+            subject: payload["sub"].as_str().unwrap().into(),
+            audience: auth_core::types::ClientId::parse(&client).unwrap(),
+            issued_at: app.clock.now(),
+            expires_at: app.clock.now() + Duration::minutes(5),
+            auth_time: None,
+            nonce: None,
+            access_token_hash: None,
+            profile: Default::default(),
+            email: None,
+        };
+        let forged = auth_core::ports::IdTokenSigner::sign_id_token(&foreign, &claims, KeyAlgorithm::Rs256).unwrap();
+        let (other_client, _) = app.client(ClientSetup { public: true, grants: &["authorization_code"], redirect_uris: &[REDIRECT], ..Default::default() }).await;
+        for (why, pairs) in [
+            ("unregistered redirect", vec![("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", "https://evil.example/bye")]),
+            ("a redirect of another client", vec![("client_id", other_client.as_str()), ("post_logout_redirect_uri", BYE)]),
+            ("a redirect without a client", vec![("post_logout_redirect_uri", BYE)]),
+            ("a hint from elsewhere", vec![("id_token_hint", forged.as_str()), ("post_logout_redirect_uri", BYE)]),
+            ("a hint that is no token", vec![("id_token_hint", "eyJhbGciOiJub25lIn0.e30.")]),
+            ("a client_id the hint was not for", vec![("id_token_hint", id_token.as_str()), ("client_id", other_client.as_str())]),
+        ] {
+            let r = app.get_with(&b, &logout_path(&pairs)).await;
+            assert_eq!(r.status, 400, "{why}: {}", r.text);
+            assert!(r.header("location").is_none(), "{why}");
+            assert!(has_session(&app, &b, &client).await, "{why}: the session is intact");
+        }
+    };
+}
+
+on_both_backends! {
+    an_id_token_hint_for_someone_else_needs_a_new_login => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (client, b, id_token) = signed_in_with_id_token(&app).await;
+        // The hint names the signed-in user: the session serves.
+        let path = with(&authorize_path(&client, REDIRECT, "h1").replace("scope=read", "scope=openid"), &format!("prompt=none&id_token_hint={id_token}"));
+        let r = app.get_with(&b, &path).await;
+        assert!(param(&location(&r), "code").is_some(), "{}", r.text);
+        // Another user signs in on another browser; their hint with the
+        // first browser's session is not this user: login_required.
+        app.user("dana", None, "correct-horse-2").await;
+        let other = browser();
+        let page = app.get_with(&other, &authorize_path(&client, REDIRECT, "h2").replace("scope=read", "scope=openid")).await;
+        let form = crate::browser::with(portcullis_tests::hidden_fields(&page.text), &[("username", "dana"), ("password", "correct-horse-2")]);
+        let r = app.post_with(&other, "/login", &form).await;
+        let t = redeem(&app, &client, &param(&location(&r), "code").unwrap()).await;
+        let danas = t.str("id_token");
+        let path = with(&authorize_path(&client, REDIRECT, "h3").replace("scope=read", "scope=openid"), &format!("prompt=none&id_token_hint={danas}"));
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("login_required"), "{}", r.text);
+        // A hint that is not one of ours: invalid_request.
+        let path = with(&authorize_path(&client, REDIRECT, "h4").replace("scope=read", "scope=openid"), "id_token_hint=eyJhbGciOiJub25lIn0.e30.");
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
+    };
+}

@@ -49,6 +49,7 @@ fn client(id: &str) -> Client {
         first_party: true,
         dialects: vec![Dialect::RedirectLogin, Dialect::SpringOauth],
         allow_plain_pkce: false,
+        post_logout_redirect_uris: vec![],
         id_token_algorithm: auth_core::types::KeyAlgorithm::EdDsa,
         token_format: TokenFormat::Reference,
         audiences: vec![],

@@ -515,6 +515,16 @@ impl crate::ports::IdTokenSigner for IdTokens {
     fn algorithms(&self) -> Vec<crate::types::KeyAlgorithm> {
         vec![crate::types::KeyAlgorithm::Rs256]
     }
+    fn read_hint(&self, token: &str) -> Result<crate::types::IdTokenHint, TokenRejection> {
+        match token.split('|').collect::<Vec<_>>()[..] {
+            ["id", subject, audience, ..] => Ok(crate::types::IdTokenHint {
+                issuer: "http://issuer.test".into(),
+                subject: subject.into(),
+                audience: audience.into(),
+            }),
+            _ => Err(TokenRejection::Malformed),
+        }
+    }
 }
 
 pub struct Digests;
@@ -614,6 +624,7 @@ impl World {
                 None => ClientAuth::Public,
             },
             redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
             grant_types: grants.to_vec(),
             scope: Scope::parse(scope).unwrap(),
             access_token_ttl: None,

@@ -629,6 +629,7 @@ mod authorization_code {
             nonce: None,
             prompt: None,
             max_age: None,
+            id_token_hint: None,
         };
         f(&mut r);
         r

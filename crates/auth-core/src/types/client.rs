@@ -182,6 +182,9 @@ pub struct Client {
     pub name: String,
     pub auth: ClientAuth,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where RP-initiated logout may send the browser afterwards, each
+    /// matched exactly (OpenID Connect RP-Initiated Logout 1.0 section 3).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub grant_types: Vec<GrantType>,
     /// The scopes this client may ask for; a request without `scope` gets all.
     pub scope: Scope,

@@ -27,6 +27,14 @@ pub struct IdTokenClaims {
     pub email: Option<IdTokenEmail>,
 }
 
+/// What an `id_token_hint` says, once its signature is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenHint {
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+}
+
 /// The `profile` scope's claims this server knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdTokenProfile {

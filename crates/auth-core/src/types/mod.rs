@@ -17,7 +17,7 @@ pub use client::{
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
-pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenProfile};
+pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError};

@@ -49,6 +49,7 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
         // Its sign-in checks the credentials in the request itself.
         prompt: None,
         max_age: None,
+        id_token_hint: None,
     })
 }
 

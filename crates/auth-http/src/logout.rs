@@ -1,0 +1,225 @@
+//! OpenID Connect RP-Initiated Logout 1.0 at `/end_session`: `GET` and
+//! `POST` (section 2), and the confirmation page's CSRF-checked post. The
+//! rules (which hint, which client, which redirect, whether to confirm) are
+//! the core's [`TokenService::plan_logout`].
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use auth_core::authorize::Refusal;
+use auth_core::logout::{LogoutPlan, LogoutRequest};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::body::FormParams;
+use crate::browser::{Csrf, cleared_session_cookie, current_sign_in, session_cookie_of};
+use crate::error::ApiError;
+use crate::flow::redirect_with;
+use crate::openapi::PageResponses;
+
+/// A logout request's parameters (section 2).
+#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct LogoutParams {
+    /// An ID token this server issued to the client (it may have expired).
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    /// Registered for the client with `--post-logout-redirect-uri`.
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+fn take(params: &mut FormParams) -> LogoutRequest {
+    LogoutRequest {
+        id_token_hint: params.take("id_token_hint"),
+        client_id: params.take("client_id"),
+        post_logout_redirect_uri: params.take("post_logout_redirect_uri"),
+        state: params.take("state"),
+    }
+}
+
+/// `GET /end_session`.
+#[utoipa::path(tag = "pages", params(LogoutParams), responses(PageResponses))]
+#[get("/end_session")]
+pub(crate) async fn end_session(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = FormParams::parse(req.query_string().as_bytes());
+    begin(&req, &state, params.map_err(ApiError::from)).await
+}
+
+/// `POST /end_session` with the same parameters in a form body.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = LogoutParams, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/end_session")]
+pub(crate) async fn end_session_post(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    crate::body::require_form(&req)?;
+    let body = crate::body::read_limited(payload, state.limits.max_body_bytes).await?;
+    begin(
+        &req,
+        &state,
+        FormParams::parse(&body).map_err(ApiError::from),
+    )
+    .await
+}
+
+/// The confirmation page's form: the request again, and the CSRF token.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct ConfirmForm {
+    csrf_token: String,
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// `POST /end_session/confirm`: the user confirmed on the page.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/end_session/confirm")]
+pub(crate) async fn confirm(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
+    let request = take(&mut params);
+    let session = current_sign_in(&req, &state).await?;
+    match state.tokens.plan_logout(&request, session).await {
+        Ok(plan) => finish(&req, &state, plan).await,
+        Err(refusal) => refused(&state, refusal),
+    }
+}
+
+async fn begin(
+    req: &HttpRequest,
+    state: &AppState,
+    params: Result<FormParams, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = match params {
+        Ok(p) => p,
+        Err(ApiError::OAuth(e)) => {
+            return Ok(state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "This sign-out link is not valid",
+                e.description(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let request = take(&mut params);
+    let session = current_sign_in(req, state).await?;
+    let plan = match state.tokens.plan_logout(&request, session).await {
+        Ok(plan) => plan,
+        Err(refusal) => return refused(state, refusal),
+    };
+    match session {
+        Some(who) if plan.confirm => confirmation(req, state, &request, &plan, who.user).await,
+        _ => finish(req, state, plan).await,
+    }
+}
+
+fn refused(state: &AppState, refusal: Refusal) -> Result<HttpResponse, ApiError> {
+    match refusal {
+        Refusal::Untrusted(message) => Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This sign-out link is not valid",
+            &message,
+        )),
+        Refusal::Redirect { error, .. } => Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This sign-out link is not valid",
+            error.description(),
+        )),
+        Refusal::Failed(e) => Err(e.into()),
+    }
+}
+
+async fn confirmation(
+    req: &HttpRequest,
+    state: &AppState,
+    request: &LogoutRequest,
+    plan: &LogoutPlan,
+    user: auth_core::types::UserId,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(Serialize)]
+    struct Page<'a> {
+        title: &'static str,
+        client_name: Option<&'a str>,
+        username: String,
+        pending: Vec<(&'static str, &'a str)>,
+        csrf: String,
+    }
+    let pending = [
+        ("id_token_hint", &request.id_token_hint),
+        ("client_id", &request.client_id),
+        (
+            "post_logout_redirect_uri",
+            &request.post_logout_redirect_uri,
+        ),
+        ("state", &request.state),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
+    .collect();
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render_for(
+        StatusCode::OK,
+        "logout.html",
+        &Page {
+            title: "Sign out?",
+            client_name: plan.client_name.as_deref(),
+            username: crate::browser::username_of(state, user).await?,
+            pending,
+            csrf: csrf.token(state),
+        },
+        plan.redirect.as_ref().map(|(uri, _)| uri),
+    );
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+/// Ends the browser's session (if any) and sends it on.
+async fn finish(
+    req: &HttpRequest,
+    state: &AppState,
+    plan: LogoutPlan,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(c) = session_cookie_of(req, state) {
+        state.tokens.end_session(c.value()).await?;
+    }
+    let mut response = match &plan.redirect {
+        Some((uri, client_state)) => {
+            let params: Vec<(&str, &str)> =
+                client_state.iter().map(|s| ("state", s.as_str())).collect();
+            redirect_with(uri, &params, StatusCode::SEE_OTHER)
+        }
+        None => state.pages.render(
+            StatusCode::OK,
+            "signed_out.html",
+            &serde_json::json!({"title": "Signed out"}),
+        ),
+    };
+    let _ = response.add_cookie(&cleared_session_cookie(state));
+    Ok(response)
+}
