@@ -320,6 +320,8 @@ impl TestApp {
                 .collect(),
             token_format: if spec.reference_tokens {
                 auth_core::types::TokenFormat::Reference
+            } else if spec.jwt_tokens {
+                auth_core::types::TokenFormat::Jwt
             } else {
                 auth_core::types::TokenFormat::Paseto
             },
@@ -451,6 +453,8 @@ pub struct ClientSetup<'a> {
     pub id_token_algorithm: auth_core::types::KeyAlgorithm,
     /// Where RP-initiated logout may return.
     pub post_logout_redirect_uris: &'a [&'a str],
+    /// JWT access tokens (RFC 9068) instead of PASETO.
+    pub jwt_tokens: bool,
 }
 
 impl Default for ClientSetup<'_> {
@@ -469,6 +473,7 @@ impl Default for ClientSetup<'_> {
             dialects: &[],
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             post_logout_redirect_uris: &[],
+            jwt_tokens: false,
         }
     }
 }

@@ -155,8 +155,9 @@ struct ClientCreate {
     /// default every relying party supports) or EdDSA.
     #[arg(long = "id-token-alg", default_value = "RS256")]
     id_token_algorithm: auth_core::types::KeyAlgorithm,
-    /// Access token format: paseto (self-contained, default) or reference
-    /// (opaque, checked by lookup, revocable at once).
+    /// Access token format: paseto (self-contained, default), reference
+    /// (opaque, checked by lookup, revocable at once) or jwt (RFC 9068,
+    /// RS256, verified with GET /jwks by any JWT library).
     #[arg(long = "token-format", default_value = "paseto")]
     token_format: String,
     /// As a resource server, may introspect the tokens of this client too
@@ -342,7 +343,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                 id_token_algorithm: args.id_token_algorithm,
                 token_format: TokenFormat::parse(&args.token_format).with_context(|| {
                     format!(
-                        "invalid --token-format {} (paseto or reference)",
+                        "invalid --token-format {} (paseto, reference or jwt)",
                         args.token_format
                     )
                 })?,

@@ -11,7 +11,9 @@ use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::grants::{Ports, TokenService};
 use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{ClientId, Dialect, GrantType, Scope, TokenFormat};
-use auth_crypto::{Argon2Hasher, JwsRing, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest};
+use auth_crypto::{
+    Argon2Hasher, JwsRing, JwtCodec, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest,
+};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::{CachedAccessTokens, CachedClients, Database};
 
@@ -60,6 +62,7 @@ impl Services {
             hasher: Arc::new(hasher),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
             id_tokens: Arc::new(jws.clone()),
+            jwt: Arc::new(JwtCodec::new(jws.clone(), &settings.issuer)),
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };

@@ -11,8 +11,11 @@
 use std::sync::{Arc, RwLock};
 
 use auth_core::error::CryptoError;
-use auth_core::ports::{IdTokenSigner, TokenRejection};
-use auth_core::types::{IdTokenClaims, IdTokenHint, KeyAlgorithm, OpaqueToken, SigningKey};
+use auth_core::ports::{IdTokenSigner, TokenCodec, TokenRejection};
+use auth_core::types::{
+    AccessClaims, ClientId, FamilyId, IdTokenClaims, IdTokenHint, KeyAlgorithm, OpaqueToken, Scope,
+    SigningKey,
+};
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256};
@@ -135,6 +138,8 @@ struct LoadedKey {
     signer: Signer,
     /// The JWS header naming this key, base64url-encoded once.
     header: String,
+    /// The same for JWT access tokens (`typ: at+jwt`, RFC 9068 section 2.1).
+    access_header: String,
     /// The public JWK as published.
     jwk: Jwk,
 }
@@ -153,16 +158,20 @@ impl LoadedKey {
                 stored.key_id
             )));
         }
-        let header = serde_json::json!({
-            "alg": stored.algorithm.as_str(),
-            "kid": stored.key_id,
-            "typ": "JWT",
-        });
+        let header = |typ: &str| {
+            let json = serde_json::json!({
+                "alg": stored.algorithm.as_str(),
+                "kid": stored.key_id,
+                "typ": typ,
+            });
+            URL_SAFE_NO_PAD.encode(json.to_string())
+        };
         Ok(Self {
             algorithm: stored.algorithm,
             activates_at: stored.activates_at,
             signer,
-            header: URL_SAFE_NO_PAD.encode(header.to_string()),
+            header: header("JWT"),
+            access_header: header("at+jwt"),
             jwk: Jwk {
                 common: CommonParameters {
                     key_id: Some(thumbprint),
@@ -214,19 +223,24 @@ impl JwsRing {
     }
 
     /// A compact JWS of `payload` by the newest key of `algorithm` active at
-    /// `at` (RFC 7515 section 7.1).
+    /// `at` (RFC 7515 section 7.1), with the header `typ` given.
     fn sign(
         &self,
         algorithm: KeyAlgorithm,
         payload: &[u8],
         at: DateTime<Utc>,
+        typ: Typ,
     ) -> Result<String, CryptoError> {
         let keys = self.snapshot();
         let key = keys
             .iter()
             .find(|k| k.algorithm == algorithm && k.activates_at <= at)
             .ok_or(CryptoError::NoSigningKey)?;
-        let signing_input = format!("{}.{}", key.header, URL_SAFE_NO_PAD.encode(payload));
+        let header = match typ {
+            Typ::Jwt => &key.header,
+            Typ::AccessToken => &key.access_header,
+        };
+        let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
         let signature = key.signer.sign(signing_input.as_bytes())?;
         Ok(format!(
             "{signing_input}.{}",
@@ -242,7 +256,7 @@ impl IdTokenSigner for JwsRing {
         algorithm: KeyAlgorithm,
     ) -> Result<String, CryptoError> {
         let payload = serde_json::to_vec(&id_token_payload(claims)).map_err(failed)?;
-        self.sign(algorithm, &payload, claims.issued_at)
+        self.sign(algorithm, &payload, claims.issued_at, Typ::Jwt)
     }
 
     fn public_jwks(&self) -> Vec<String> {
@@ -292,6 +306,109 @@ impl IdTokenSigner for JwsRing {
         all.sort_by_key(|a| a.as_str());
         all.dedup();
         all
+    }
+}
+
+/// Which JWS a key signs: an ID token or an access token.
+#[derive(Clone, Copy)]
+enum Typ {
+    Jwt,
+    AccessToken,
+}
+
+/// JWT access tokens (RFC 9068), signed RS256 with the ID tokens' keys so
+/// that any JWT library verifies them against `GET /jwks`.
+#[derive(Clone)]
+pub struct JwtCodec {
+    ring: JwsRing,
+    issuer: String,
+}
+
+impl JwtCodec {
+    pub fn new(ring: JwsRing, issuer: &str) -> Self {
+        Self {
+            ring,
+            issuer: issuer.to_owned(),
+        }
+    }
+}
+
+impl TokenCodec for JwtCodec {
+    fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
+        let mut payload = serde_json::json!({
+            "iss": c.issuer,
+            "sub": c.subject,
+            "aud": c.client_id.as_str(),
+            "client_id": c.client_id.as_str(),
+            "exp": c.expires_at.timestamp(),
+            "iat": c.issued_at.timestamp(),
+            "jti": c.token_id.to_string(),
+            "scope": c.scope.to_string(),
+        });
+        if let (Some(family), Some(object)) = (c.family, payload.as_object_mut()) {
+            object.insert("fid".into(), family.as_uuid().to_string().into());
+        }
+        let payload = serde_json::to_vec(&payload).map_err(failed)?;
+        self.ring
+            .sign(KeyAlgorithm::Rs256, &payload, c.issued_at, Typ::AccessToken)
+    }
+
+    /// The signature by a published key, `typ: at+jwt`, the issuer, and the
+    /// expiry against `now` (not the system clock).
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            return Err(TokenRejection::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenRejection::Malformed)?;
+        let keys = self.ring.snapshot();
+        let key = keys
+            .iter()
+            .find(|k| k.jwk.common.key_id.as_deref() == Some(kid.as_str()))
+            .ok_or(TokenRejection::UnknownKey)?;
+        if key.algorithm != KeyAlgorithm::Rs256 {
+            return Err(TokenRejection::Invalid);
+        }
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&key.jwk)
+            .map_err(|_| TokenRejection::UnknownKey)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[self.issuer.as_str()]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation)
+            .map_err(|_| TokenRejection::Invalid)?
+            .claims;
+        let text = |name: &str| claims[name].as_str().ok_or(TokenRejection::Invalid);
+        let time = |name: &str| {
+            claims[name]
+                .as_i64()
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .ok_or(TokenRejection::Invalid)
+        };
+        let expires_at = time("exp")?;
+        if expires_at <= now {
+            return Err(TokenRejection::Expired);
+        }
+        Ok(AccessClaims {
+            issuer: text("iss")?.to_owned(),
+            subject: text("sub")?.to_owned(),
+            client_id: ClientId::parse(text("client_id")?).map_err(|_| TokenRejection::Invalid)?,
+            scope: Scope::parse(text("scope")?).map_err(|_| TokenRejection::Invalid)?,
+            issued_at: time("iat")?,
+            expires_at,
+            token_id: uuid::Uuid::parse_str(text("jti")?).map_err(|_| TokenRejection::Invalid)?,
+            family: match claims.get("fid").and_then(|f| f.as_str()) {
+                Some(f) => Some(FamilyId::new(
+                    uuid::Uuid::parse_str(f).map_err(|_| TokenRejection::Invalid)?,
+                )),
+                None => None,
+            },
+        })
+    }
+
+    /// JWT access tokens are verified with `GET /jwks`, not the PASERK set.
+    fn public_keys(&self) -> Vec<auth_core::ports::PublicKey> {
+        Vec::new()
     }
 }
 

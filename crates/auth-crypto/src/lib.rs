@@ -14,7 +14,7 @@ mod random;
 mod sealing;
 
 pub use digest::Sha256Digest;
-pub use jws::{JwsRing, generate_jws_key};
+pub use jws::{JwsRing, JwtCodec, generate_jws_key};
 pub use paseto::{KeyRing, PasetoCodec, generate_signing_key};
 pub use password::{Argon2Hasher, HashCost};
 pub use random::OsRandom;

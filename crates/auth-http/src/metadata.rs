@@ -27,7 +27,7 @@ pub(crate) struct ServerMetadata {
     grant_types_supported: [&'static str; 5],
     code_challenge_methods_supported: [&'static str; 2],
     token_endpoint_auth_methods_supported: [&'static str; 3],
-    access_token_formats_supported: [&'static str; 2],
+    access_token_formats_supported: [&'static str; 3],
     /// RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
     /// The JWS keys of ID tokens (`GET /jwks`).
@@ -65,7 +65,7 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
         ],
         code_challenge_methods_supported: ["S256", "plain"],
         token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-        access_token_formats_supported: ["paseto.v4.public", "reference"],
+        access_token_formats_supported: ["paseto.v4.public", "reference", "jwt"],
         authorization_response_iss_parameter_supported: true,
         jwks_uri: format!("{issuer}/jwks"),
         scopes_supported: OPENID_SCOPES,

@@ -440,3 +440,51 @@ on_both_backends! {
         assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
     };
 }
+
+on_both_backends! {
+    jwt_access_tokens_verify_anywhere_and_revoke_like_paseto => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup { jwt_tokens: true, ..Default::default() }).await;
+        let secret = secret.unwrap();
+        let basic = Some((id.as_str(), secret.as_str()));
+        let user = app.user("michael", None, "correct-horse").await;
+        let t = app.post_form("/token", basic, &[("grant_type", "password"), ("username", "michael"), ("password", "correct-horse")]).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        let at = t.str("access_token").to_owned();
+        // RFC 9068: a JWT of type at+jwt, verified by a JWT library against the JWKS.
+        let header = decode_header(&at).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.alg, Algorithm::RS256);
+        let claims = verify(&app, &at, &id).await;
+        assert_eq!(claims["sub"], user);
+        assert_eq!(claims["client_id"], id);
+        assert_eq!(claims["scope"], "read write");
+        assert!(claims["jti"].as_str().is_some());
+        // This server accepts it as it does PASETO tokens.
+        assert_eq!(app.get_bearer("/userinfo", &at).await.status, 200);
+        let i = app.post_form("/introspect", basic, &[("token", &at)]).await;
+        assert_eq!(i.body["active"], true, "{}", i.text);
+        assert_eq!(i.body["sub"], user);
+        // Another signature: refused.
+        let mut forged: Vec<&str> = at.split('.').collect();
+        let other = t.str("refresh_token");
+        forged[2] = other;
+        assert_eq!(app.get_bearer("/userinfo", &forged.join(".")).await.status, 401);
+        // Revoking the refresh token revokes its grant's JWTs too (RFC 7009 section 2.1).
+        let r = app.post_form("/revoke", basic, &[("token", t.str("refresh_token"))]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(app.get_bearer("/userinfo", &at).await.status, 401);
+        let i = app.post_form("/introspect", basic, &[("token", &at)]).await;
+        assert_eq!(i.body, serde_json::json!({"active": false}));
+        // A client_credentials JWT, revoked by itself.
+        let c = app.post_form("/token", basic, &[("grant_type", "client_credentials")]).await;
+        let cc = c.str("access_token").to_owned();
+        assert_eq!(app.post_form("/introspect", basic, &[("token", &cc)]).await.body["active"], true);
+        app.post_form("/revoke", basic, &[("token", &cc)]).await;
+        assert_eq!(app.post_form("/introspect", basic, &[("token", &cc)]).await.body["active"], false);
+        // Expired by the server's clock.
+        let c = app.post_form("/token", basic, &[("grant_type", "client_credentials")]).await;
+        app.clock.advance(Duration::hours(2));
+        assert_eq!(app.post_form("/introspect", basic, &[("token", c.str("access_token"))]).await.body["active"], false);
+    };
+}

@@ -591,6 +591,7 @@ impl World {
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
             id_tokens: Arc::new(IdTokens),
+            jwt: Arc::new(Codec),
             digest: Arc::new(Digests),
             random: Arc::new(Counter::default()),
         };

@@ -10,6 +10,14 @@ use super::TokenService;
 
 /// The prefix of a self-contained access token; anything else is looked up.
 const PASETO_PREFIX: &str = "v4.public.";
+/// A JWS in compact form starts with its base64url-encoded JSON header.
+const JWT_PREFIX: &str = "eyJ";
+
+/// Whether `token` is self-contained (PASETO or JWT) rather than a
+/// reference to look up.
+fn self_contained(token: &str) -> bool {
+    token.starts_with(PASETO_PREFIX) || token.starts_with(JWT_PREFIX)
+}
 
 /// Which kind of token a hint or a lookup named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +53,18 @@ pub struct ActiveToken {
 
 impl TokenService {
     /// Checks a bearer access token of either format, and the revocation list.
+    fn verify_self_contained(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, crate::ports::TokenRejection> {
+        if token.starts_with(JWT_PREFIX) {
+            self.ports.jwt.verify(token, now)
+        } else {
+            self.ports.codec.verify(token, now)
+        }
+    }
+
     pub async fn verify_access(
         &self,
         token: &str,
@@ -52,8 +72,10 @@ impl TokenService {
     ) -> Result<AccessClaims, FlowError> {
         let invalid =
             || OAuthError::invalid_token("the access token is invalid, expired or revoked");
-        if token.starts_with(PASETO_PREFIX) {
-            let claims = self.ports.codec.verify(token, now).map_err(|_| invalid())?;
+        if self_contained(token) {
+            let claims = self
+                .verify_self_contained(token, now)
+                .map_err(|_| invalid())?;
             // A self-contained token stays valid until it expires unless its
             // id is on the revocation list.
             // Its own id or its grant's family on the revocation list.
@@ -194,8 +216,8 @@ impl TokenService {
         let not_yours =
             || OAuthError::unauthorized_client("the token was not issued to this client");
         let digest = self.ports.digest.digest(token);
-        let refresh_first = TokenKind::from_hint(hint) == Some(TokenKind::Refresh)
-            || !token.starts_with(PASETO_PREFIX);
+        let refresh_first =
+            TokenKind::from_hint(hint) == Some(TokenKind::Refresh) || !self_contained(token);
         if refresh_first && let Some(r) = self.ports.tokens.find_refresh(&digest).await? {
             if r.client_id != client.id {
                 return Err(not_yours().into());
@@ -204,8 +226,8 @@ impl TokenService {
             return Ok(());
         }
         // Expired access tokens need no revocation; a forged one is unknown.
-        let claims = if token.starts_with(PASETO_PREFIX) {
-            self.ports.codec.verify(token, now).ok()
+        let claims = if self_contained(token) {
+            self.verify_self_contained(token, now).ok()
         } else {
             self.ports
                 .tokens

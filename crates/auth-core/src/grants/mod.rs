@@ -49,6 +49,8 @@ pub struct Ports {
     pub codec: Arc<dyn TokenCodec>,
     /// Signs OpenID Connect ID tokens.
     pub id_tokens: Arc<dyn IdTokenSigner>,
+    /// Issues and verifies JWT access tokens (RFC 9068).
+    pub jwt: Arc<dyn TokenCodec>,
     pub digest: Arc<dyn SecretDigest>,
     pub random: Arc<dyn RandomSource>,
 }
@@ -282,6 +284,7 @@ impl TokenService {
         };
         let (token, record) = match client.token_format {
             TokenFormat::Paseto => (OpaqueToken::new(self.ports.codec.issue(&claims)?), None),
+            TokenFormat::Jwt => (OpaqueToken::new(self.ports.jwt.issue(&claims)?), None),
             TokenFormat::Reference => {
                 let token = self.ports.random.token();
                 let record = AccessTokenRecord {

@@ -113,6 +113,9 @@ pub enum TokenFormat {
     /// 256 random bits, stored as a digest and checked by lookup: revocable
     /// at once, opaque to whoever holds it.
     Reference,
+    /// A JWT (RFC 9068, `typ: at+jwt`) signed RS256 with the ID tokens' keys,
+    /// for resource servers that only know JWT.
+    Jwt,
 }
 
 impl TokenFormat {
@@ -120,6 +123,7 @@ impl TokenFormat {
         match self {
             Self::Paseto => "paseto",
             Self::Reference => "reference",
+            Self::Jwt => "jwt",
         }
     }
 
@@ -127,6 +131,7 @@ impl TokenFormat {
         match s {
             "paseto" => Some(Self::Paseto),
             "reference" => Some(Self::Reference),
+            "jwt" => Some(Self::Jwt),
             _ => None,
         }
     }
