@@ -11,6 +11,7 @@ mod metadata;
 mod oidc;
 mod outage;
 mod real_browser;
+mod relying_party;
 mod rotation;
 mod seeds;
 mod store;
