@@ -1,7 +1,7 @@
 //! A benchmark, not server code: a failed setup should stop it loudly.
 #![allow(clippy::unwrap_used)]
-use auth_core::ports::{SecretDigest, TokenCodec};
-use auth_core::types::{AccessClaims, ClientId, Password, Scope};
+use auth_core::ports::{IdTokenSigner, SecretDigest, TokenCodec};
+use auth_core::types::{AccessClaims, ClientId, IdTokenClaims, KeyAlgorithm, Password, Scope};
 use auth_crypto::{
     Argon2Hasher, HashCost, KeyRing, PasetoCodec, Sha256Digest, generate_signing_key,
 };
@@ -27,6 +27,30 @@ fn primitives(c: &mut Criterion) {
     c.bench_function("paseto_verify", |b| {
         b.iter(|| codec.verify(&token, now).unwrap())
     });
+    // ID tokens: what RS256 costs beside EdDSA.
+    let rsa = auth_crypto::generate_jws_key(KeyAlgorithm::Rs256, now, now).unwrap();
+    let ed = auth_crypto::generate_jws_key(KeyAlgorithm::EdDsa, now, now).unwrap();
+    let ring = auth_crypto::JwsRing::load(&[rsa, ed]).unwrap();
+    let id_claims = IdTokenClaims {
+        issuer: "http://127.0.0.1:8080".into(),
+        subject: "0190a8f0-0000-7000-8000-000000000000".into(),
+        audience: ClientId::parse("bench").unwrap(),
+        issued_at: now,
+        expires_at: now + Duration::minutes(5),
+        auth_time: Some(now),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        access_token_hash: Some("77QmUPtjPfzWtF2AnpK9RQ".into()),
+        profile: Default::default(),
+        email: None,
+    };
+    for (name, algorithm) in [
+        ("id_token_rs256", KeyAlgorithm::Rs256),
+        ("id_token_eddsa", KeyAlgorithm::EdDsa),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter(|| ring.sign_id_token(&id_claims, algorithm).unwrap())
+        });
+    }
     let d = Sha256Digest.digest("secret");
     c.bench_function("sha256_verify", |b| {
         b.iter(|| Sha256Digest.verify("secret", &d))
