@@ -12,6 +12,35 @@ use crate::bearer;
 use crate::error::ApiError;
 use crate::openapi::ApiErrors;
 
+/// OpenID Connect Core section 5.3.2: `sub` and the claims the token's
+/// scopes release.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct OpenIdUserInfo {
+    sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preferred_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+}
+
+/// What the account endpoints answer: OpenID Connect's claims for a token
+/// with `openid`, the full account otherwise.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "describes the handler's two answers, for the OpenAPI document")]
+pub(crate) enum Account<'a> {
+    OpenId(OpenIdUserInfo),
+    Full(UserInfo<'a>),
+}
+
 /// Standard claim names (OpenID Connect Core section 5.1) plus `username`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UserInfo<'a> {
@@ -33,7 +62,7 @@ pub(crate) struct UserInfo<'a> {
     tag = "oauth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserInfo),
+        (status = 200, description = "The account", body = Account),
         ApiErrors,
     ),
 )]
@@ -63,7 +92,7 @@ pub(crate) struct UserInfoForm {
     request_body(content = UserInfoForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserInfo),
+        (status = 200, description = "The account", body = Account),
         ApiErrors,
     ),
 )]
@@ -98,7 +127,7 @@ pub(crate) async fn userinfo_post(
     tag = "oauth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserInfo),
+        (status = 200, description = "The account", body = Account),
         ApiErrors,
     ),
 )]
@@ -112,7 +141,7 @@ pub(crate) async fn me(req: HttpRequest, state: Data<AppState>) -> Result<HttpRe
     tag = "spring-oauth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account", body = UserInfo),
+        (status = 200, description = "The account", body = Account),
         ApiErrors,
     ),
 )]
@@ -144,6 +173,21 @@ async fn respond(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(no_user)?;
+    // A token with `openid`: OpenID Connect Core section 5.3.2, the
+    // claims its scopes release. Any other: the account as the dialects'
+    // clients read it.
+    if claims.scope.contains(auth_core::grants::id_token::OPENID) {
+        let (profile, email) = auth_core::grants::id_token::released_claims(&user, &claims.scope);
+        return Ok(HttpResponse::Ok().json(OpenIdUserInfo {
+            sub: user.id.to_string(),
+            name: profile.name,
+            given_name: profile.given_name,
+            family_name: profile.family_name,
+            preferred_username: profile.preferred_username,
+            email: email.as_ref().map(|e| e.address.clone()),
+            email_verified: email.map(|e| e.verified),
+        }));
+    }
     Ok(HttpResponse::Ok().json(UserInfo {
         sub: user.id.to_string(),
         username: user.username.as_str(),

@@ -132,6 +132,11 @@ on_both_backends! {
         // The same subject in userinfo.
         let me = app.get_bearer("/userinfo", t.str("access_token")).await;
         assert_eq!(me.body["sub"], claims["sub"]);
+        // Userinfo releases what the token's scopes release, as the ID token does.
+        assert_eq!(me.body["preferred_username"], "michael");
+        assert_eq!(me.body["email"], "michael_lee@gmail.com");
+        assert_eq!(me.body["email_verified"], false);
+        assert!(me.body.get("scope").is_none() && me.body.get("username").is_none(), "{}", me.text);
 
         // Single sign-on later: auth_time is the original sign-in, and a
         // request without a nonce gets an ID token without one.
@@ -144,6 +149,8 @@ on_both_backends! {
         assert_eq!(claims["auth_time"], signed_in_at.timestamp());
         assert!(claims.get("nonce").is_none(), "no nonce is invented: {claims}");
         assert!(claims.get("email").is_none() && claims.get("preferred_username").is_none(), "only the scopes granted release claims: {claims}");
+        let me = app.get_bearer("/userinfo", t.str("access_token")).await;
+        assert_eq!(me.body, serde_json::json!({"sub": claims["sub"]}), "openid alone releases only sub");
 
         // Without openid there is no ID token.
         let r = app.get_with(&b, &authorize_path(&client, REDIRECT, "s3")).await;

@@ -33,6 +33,39 @@ fn access_token_hash(access_token: &str, algorithm: KeyAlgorithm) -> String {
     }
 }
 
+/// The standard claims of `user` that `scope` releases (OpenID Connect Core
+/// section 5.4), for ID tokens and userinfo alike: `profile` releases the
+/// names, `email` the address.
+pub fn released_claims(
+    user: &User,
+    scope: &crate::types::Scope,
+) -> (IdTokenProfile, Option<IdTokenEmail>) {
+    let profile = if scope.contains("profile") {
+        let name = match (&user.given_name, &user.family_name) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        };
+        IdTokenProfile {
+            name,
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            preferred_username: Some(user.username.as_str().to_owned()),
+            updated_at: None,
+        }
+    } else {
+        IdTokenProfile::default()
+    };
+    let email = match (&user.email, scope.contains("email")) {
+        (Some(address), true) => Some(IdTokenEmail {
+            address: address.as_str().to_owned(),
+            verified: false,
+        }),
+        _ => None,
+    };
+    (profile, email)
+}
+
 /// What an ID token says of one sign-in.
 pub(crate) struct SignIn<'a> {
     pub user: &'a User,
@@ -55,29 +88,7 @@ impl TokenService {
             return Ok(None);
         }
         let user = sign_in.user;
-        let profile = if sign_in.scope.contains("profile") {
-            let name = match (&user.given_name, &user.family_name) {
-                (Some(g), Some(f)) => Some(format!("{g} {f}")),
-                (Some(one), None) | (None, Some(one)) => Some(one.clone()),
-                (None, None) => None,
-            };
-            IdTokenProfile {
-                name,
-                given_name: user.given_name.clone(),
-                family_name: user.family_name.clone(),
-                preferred_username: Some(user.username.as_str().to_owned()),
-                updated_at: None,
-            }
-        } else {
-            IdTokenProfile::default()
-        };
-        let email = match (&user.email, sign_in.scope.contains("email")) {
-            (Some(address), true) => Some(IdTokenEmail {
-                address: address.as_str().to_owned(),
-                verified: false,
-            }),
-            _ => None,
-        };
+        let (profile, email) = released_claims(user, sign_in.scope);
         let claims = IdTokenClaims {
             issuer: self.issuer.clone(),
             subject: user.id.to_string(),

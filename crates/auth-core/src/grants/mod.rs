@@ -9,7 +9,7 @@ pub mod authorization_code;
 mod client_auth;
 mod client_credentials;
 pub mod device_code;
-pub(crate) mod id_token;
+pub mod id_token;
 pub mod introspection;
 mod password;
 pub mod refresh_token;
