@@ -67,6 +67,14 @@ client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clie
 app_id=$(run client create --name bench-app --public --first-party \
   --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code --scope read --json 2>/dev/null \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+# Relying parties of OpenID Connect, one per ID token algorithm.
+oidc_client() {
+  run client create --name "bench-$1" --public --first-party --id-token-alg "$1" \
+    --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code --scope openid --json 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])'
+}
+rs256_id=$(oidc_client RS256)
+eddsa_id=$(oidc_client EdDSA)
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
 
 RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
@@ -113,19 +121,30 @@ read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" measure -t32 -c32 -
 # the codes last.
 verifier="bench-verifier-$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')"
 challenge=$(python3 -c 'import base64,hashlib,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$verifier")
-authorize_path="/authorize?response_type=code&client_id=$app_id&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=read&code_challenge=$challenge&code_challenge_method=S256"
-cookie=$(python3 bench/sign_in.py "http://127.0.0.1:$PORT" "${authorize_path#*\?}" bench bench-password)
-read -r az_rps az_p50 az_p99 < <(url="http://127.0.0.1:$PORT/authorize" BENCH_COOKIE="$cookie" \
-  BENCH_AUTHORIZE_PATH="$authorize_path" BENCH_CODES="$work/codes" \
-  measure -t2 -c32 -d"$DURATION" -s bench/authorize.lua)
 code_seconds=$(( ${DURATION%s} / 2 ))
-read -r cg_rps cg_p50 cg_p99 < <(BENCH_CODES="$work/codes" BENCH_CLIENT="$app_id" \
-  BENCH_REDIRECT="http%3A%2F%2F127.0.0.1%3A9%2Fcallback" BENCH_VERIFIER="$verifier" \
-  BENCH_REPORT="$work/code-report" measure -t2 -c32 -d"${code_seconds}s" -s bench/code.lua)
-if grep -q "Non-2xx" "$work/code-report"; then
-  echo "some code redemptions failed (or the codes ran out):" >&2
-  grep "Non-2xx" "$work/code-report" >&2
-fi
+# Prints "issue_rps issue_p50 issue_p99 redeem_rps redeem_p50 redeem_p99"
+# for client $1 asking for scope $2.
+code_grant() {
+  local client=$1 scope=$2 path cookie az cg
+  path="/authorize?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$scope&code_challenge=$challenge&code_challenge_method=S256"
+  cookie=$(python3 bench/sign_in.py "http://127.0.0.1:$PORT" "${path#*\?}" bench bench-password)
+  rm -f "$work"/codes.*
+  az=$(url="http://127.0.0.1:$PORT/authorize" BENCH_COOKIE="$cookie" \
+    BENCH_AUTHORIZE_PATH="$path" BENCH_CODES="$work/codes" \
+    measure -t2 -c32 -d"$DURATION" -s bench/authorize.lua)
+  cg=$(BENCH_CODES="$work/codes" BENCH_CLIENT="$client" \
+    BENCH_REDIRECT="http%3A%2F%2F127.0.0.1%3A9%2Fcallback" BENCH_VERIFIER="$verifier" \
+    BENCH_REPORT="$work/code-report" measure -t2 -c32 -d"${code_seconds}s" -s bench/code.lua)
+  if grep -q "Non-2xx" "$work/code-report"; then
+    echo "some code redemptions failed (or the codes ran out):" >&2
+    grep "Non-2xx" "$work/code-report" >&2
+  fi
+  echo "$az $cg"
+}
+read -r az_rps az_p50 az_p99 cg_rps cg_p50 cg_p99 < <(code_grant "$app_id" read)
+# The same with OpenID Connect: an ID token signed RS256, then EdDSA.
+read -r _ _ _ rs_rps rs_p50 rs_p99 < <(code_grant "$rs256_id" openid)
+read -r _ _ _ ed_rps ed_p50 ed_p99 < <(code_grant "$eddsa_id" openid)
 
 # Introspection of one PASETO and one reference token, by the bench client.
 paseto_token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
@@ -159,6 +178,8 @@ section=$(cat <<MD
 | refresh_token (rotation) | 32 | $rt_rps | $rt_p50 | $rt_p99 |
 | GET /authorize with an SSO session (code issued) | 32 | $az_rps | $az_p50 | $az_p99 |
 | authorization_code with PKCE (codes prepared above) | 32 | $cg_rps | $cg_p50 | $cg_p99 |
+| the same with \`openid\`: ID token RS256 | 32 | $rs_rps | $rs_p50 | $rs_p99 |
+| the same with \`openid\`: ID token EdDSA | 32 | $ed_rps | $ed_p50 | $ed_p99 |
 | introspection, PASETO token | 32 | $ip_rps | $ip_p50 | $ip_p99 |
 | introspection, reference token | 32 | $ir_rps | $ir_p50 | $ir_p99 |
 

@@ -140,9 +140,7 @@ pub(crate) async fn authorize_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::body::require_form(&req)?;
-    let body = crate::body::read_limited(payload, state.limits.max_body_bytes).await?;
-    let params = FormParams::parse(&body).map_err(ApiError::from);
+    let params = crate::body::read_form(&req, payload, state.limits.max_body_bytes).await;
     authorization_request(&req, &state, params).await
 }
 

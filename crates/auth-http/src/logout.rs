@@ -64,14 +64,8 @@ pub(crate) async fn end_session_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::body::require_form(&req)?;
-    let body = crate::body::read_limited(payload, state.limits.max_body_bytes).await?;
-    begin(
-        &req,
-        &state,
-        FormParams::parse(&body).map_err(ApiError::from),
-    )
-    .await
+    let params = crate::body::read_form(&req, payload, state.limits.max_body_bytes).await;
+    begin(&req, &state, params).await
 }
 
 /// The confirmation page's form: the request again, and the CSRF token.

@@ -8,31 +8,67 @@ use crate::AppState;
 
 const CLIENT_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
-/// RFC 8414 section 2, listing only what this server implements.
+/// What both metadata documents say alike (RFC 8414 section 2, OpenID
+/// Connect Discovery 1.0 section 3): the same values in each.
 #[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ServerMetadata {
+pub(crate) struct Common {
     issuer: String,
     authorization_endpoint: String,
     token_endpoint: String,
     userinfo_endpoint: String,
+    /// The JWS keys of ID tokens and JWT access tokens (`GET /jwks`).
+    jwks_uri: String,
     introspection_endpoint: String,
-    device_authorization_endpoint: String,
     revocation_endpoint: String,
+    device_authorization_endpoint: String,
+    scopes_supported: [&'static str; 3],
+    response_types_supported: [&'static str; 1],
+    response_modes_supported: [&'static str; 1],
+    grant_types_supported: [&'static str; 5],
+    token_endpoint_auth_methods_supported: [&'static str; 3],
+    code_challenge_methods_supported: [&'static str; 2],
+    /// RFC 9207: every authorization response carries `iss`.
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl Common {
+    fn of(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: format!("{issuer}/authorize"),
+            token_endpoint: format!("{issuer}/token"),
+            userinfo_endpoint: format!("{issuer}/userinfo"),
+            jwks_uri: format!("{issuer}/jwks"),
+            introspection_endpoint: format!("{issuer}/introspect"),
+            revocation_endpoint: format!("{issuer}/revoke"),
+            device_authorization_endpoint: format!("{issuer}/device_authorization"),
+            scopes_supported: OPENID_SCOPES,
+            response_types_supported: ["code"],
+            response_modes_supported: ["query"],
+            grant_types_supported: [
+                "authorization_code",
+                "password",
+                "client_credentials",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code",
+            ],
+            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+            code_challenge_methods_supported: ["S256", "plain"],
+            authorization_response_iss_parameter_supported: true,
+        }
+    }
+}
+
+/// RFC 8414 section 2, listing only what this server implements.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ServerMetadata {
+    #[serde(flatten)]
+    common: Common,
     introspection_endpoint_auth_methods_supported: [&'static str; 3],
     revocation_endpoint_auth_methods_supported: [&'static str; 3],
     /// Where the PASERK public keys are (`GET /.well-known/paserk`).
     paserk_uri: String,
-    response_types_supported: [&'static str; 1],
-    response_modes_supported: [&'static str; 1],
-    grant_types_supported: [&'static str; 5],
-    code_challenge_methods_supported: [&'static str; 2],
-    token_endpoint_auth_methods_supported: [&'static str; 3],
     access_token_formats_supported: [&'static str; 3],
-    /// RFC 9207: every authorization response carries `iss`.
-    authorization_response_iss_parameter_supported: bool,
-    /// The JWS keys of ID tokens (`GET /jwks`).
-    jwks_uri: String,
-    scopes_supported: [&'static str; 3],
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
@@ -44,31 +80,11 @@ pub(crate) struct ServerMetadata {
 pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse {
     let issuer = state.issuer();
     HttpResponse::Ok().json(ServerMetadata {
-        issuer: issuer.to_owned(),
-        authorization_endpoint: format!("{issuer}/authorize"),
-        token_endpoint: format!("{issuer}/token"),
-        userinfo_endpoint: format!("{issuer}/userinfo"),
-        introspection_endpoint: format!("{issuer}/introspect"),
-        device_authorization_endpoint: format!("{issuer}/device_authorization"),
-        revocation_endpoint: format!("{issuer}/revoke"),
+        common: Common::of(issuer),
         introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         paserk_uri: format!("{issuer}/.well-known/paserk"),
-        response_types_supported: ["code"],
-        response_modes_supported: ["query"],
-        grant_types_supported: [
-            "authorization_code",
-            "password",
-            "client_credentials",
-            "refresh_token",
-            "urn:ietf:params:oauth:grant-type:device_code",
-        ],
-        code_challenge_methods_supported: ["S256", "plain"],
-        token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         access_token_formats_supported: ["paseto.v4.public", "reference", "jwt"],
-        authorization_response_iss_parameter_supported: true,
-        jwks_uri: format!("{issuer}/jwks"),
-        scopes_supported: OPENID_SCOPES,
     })
 }
 
@@ -99,27 +115,14 @@ const CLAIMS: [&str; 15] = [
 /// 8414 document, and what this provider signs and releases.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct OpenIdConfiguration {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    userinfo_endpoint: String,
-    jwks_uri: String,
-    introspection_endpoint: String,
-    revocation_endpoint: String,
-    device_authorization_endpoint: String,
+    #[serde(flatten)]
+    common: Common,
     /// RP-Initiated Logout 1.0.
     end_session_endpoint: String,
-    scopes_supported: [&'static str; 3],
-    response_types_supported: [&'static str; 1],
-    response_modes_supported: [&'static str; 1],
-    grant_types_supported: [&'static str; 5],
     subject_types_supported: [&'static str; 1],
     /// Always RS256 (Core section 15.1), and EdDSA.
     id_token_signing_alg_values_supported: Vec<&'static str>,
-    token_endpoint_auth_methods_supported: [&'static str; 3],
     claims_supported: [&'static str; 15],
-    code_challenge_methods_supported: [&'static str; 2],
-    authorization_response_iss_parameter_supported: bool,
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
@@ -141,31 +144,11 @@ pub(crate) async fn openid_configuration(state: Data<AppState>) -> HttpResponse 
         .collect();
     algorithms.sort_by_key(|a| *a != "RS256");
     HttpResponse::Ok().json(OpenIdConfiguration {
-        issuer: issuer.to_owned(),
-        authorization_endpoint: format!("{issuer}/authorize"),
-        token_endpoint: format!("{issuer}/token"),
-        userinfo_endpoint: format!("{issuer}/userinfo"),
-        jwks_uri: format!("{issuer}/jwks"),
-        introspection_endpoint: format!("{issuer}/introspect"),
-        revocation_endpoint: format!("{issuer}/revoke"),
-        device_authorization_endpoint: format!("{issuer}/device_authorization"),
+        common: Common::of(issuer),
         end_session_endpoint: format!("{issuer}/end_session"),
-        scopes_supported: OPENID_SCOPES,
-        response_types_supported: ["code"],
-        response_modes_supported: ["query"],
-        grant_types_supported: [
-            "authorization_code",
-            "password",
-            "client_credentials",
-            "refresh_token",
-            "urn:ietf:params:oauth:grant-type:device_code",
-        ],
         subject_types_supported: ["public"],
         id_token_signing_alg_values_supported: algorithms,
-        token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
         claims_supported: CLAIMS,
-        code_challenge_methods_supported: ["S256", "plain"],
-        authorization_response_iss_parameter_supported: true,
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,

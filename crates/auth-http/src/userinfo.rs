@@ -35,7 +35,10 @@ pub(crate) struct OpenIdUserInfo {
 /// with `openid`, the full account otherwise.
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
-#[expect(dead_code, reason = "describes the handler's two answers, for the OpenAPI document")]
+#[expect(
+    dead_code,
+    reason = "describes the handler's two answers, for the OpenAPI document"
+)]
 pub(crate) enum Account<'a> {
     OpenId(OpenIdUserInfo),
     Full(UserInfo<'a>),
