@@ -93,7 +93,7 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
 const OPENID_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
 /// The claims an ID token or userinfo may carry.
-const CLAIMS: [&str; 15] = [
+const CLAIMS: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -107,6 +107,7 @@ const CLAIMS: [&str; 15] = [
     "given_name",
     "family_name",
     "preferred_username",
+    "updated_at",
     "email",
     "email_verified",
 ];
@@ -122,7 +123,7 @@ pub(crate) struct OpenIdConfiguration {
     subject_types_supported: [&'static str; 1],
     /// Always RS256 (Core section 15.1), and EdDSA.
     id_token_signing_alg_values_supported: Vec<&'static str>,
-    claims_supported: [&'static str; 15],
+    claims_supported: [&'static str; 16],
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,

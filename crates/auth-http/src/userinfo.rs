@@ -25,6 +25,9 @@ pub(crate) struct OpenIdUserInfo {
     family_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     preferred_username: Option<String>,
+    /// Seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,6 +190,7 @@ async fn respond(
             given_name: profile.given_name,
             family_name: profile.family_name,
             preferred_username: profile.preferred_username,
+            updated_at: profile.updated_at.map(|t| t.timestamp()),
             email: email.as_ref().map(|e| e.address.clone()),
             email_verified: email.map(|e| e.verified),
         }));

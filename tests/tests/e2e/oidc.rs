@@ -121,6 +121,7 @@ on_both_backends! {
         assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
         assert_eq!(claims["auth_time"], signed_in_at.timestamp());
         assert_eq!(claims["preferred_username"], "michael");
+        assert!(claims["updated_at"].as_i64().is_some(), "{claims}");
         assert_eq!(claims["email"], "michael_lee@gmail.com");
         assert_eq!(claims["email_verified"], false);
         let exp = claims["exp"].as_i64().unwrap();

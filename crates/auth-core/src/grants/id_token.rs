@@ -51,7 +51,9 @@ pub fn released_claims(
             given_name: user.given_name.clone(),
             family_name: user.family_name.clone(),
             preferred_username: Some(user.username.as_str().to_owned()),
-            updated_at: None,
+            // Nothing changes a profile after registration yet (the account
+            // page will): it was last updated when it was created.
+            updated_at: Some(user.created_at),
         }
     } else {
         IdTokenProfile::default()
