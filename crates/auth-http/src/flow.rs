@@ -20,12 +20,13 @@ pub(crate) const FLOW_LEGACY: &str = "legacy";
 pub(crate) const FLOW_DEVICE: &str = "device";
 
 /// An authorization request's parameters (RFC 6749 section 4.1.1, RFC 7636
-/// section 4.3), as `GET /authorize` and the hosted pages take them.
-#[derive(utoipa::IntoParams)]
+/// section 4.3, OpenID Connect Core section 3.1.2.1), as `GET /authorize`
+/// takes them in its query and `POST /authorize` in its form body.
+#[derive(utoipa::IntoParams, utoipa::ToSchema)]
 #[into_params(parameter_in = Query)]
 #[expect(
     dead_code,
-    reason = "describes the query the handler parses, for the OpenAPI document"
+    reason = "describes what the handlers parse, for the OpenAPI document"
 )]
 pub(crate) struct AuthorizationParams {
     /// `code`.
@@ -149,6 +150,24 @@ pub(crate) fn redirect_with(
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// What a browser that followed a link with a malformed query or form is
+/// shown: a page saying why, titled `title`; any other error (an outage, a
+/// body too large) is answered as usual.
+pub(crate) fn invalid_link(
+    state: &AppState,
+    title: &str,
+    error: ApiError,
+) -> Result<HttpResponse, ApiError> {
+    match error {
+        ApiError::OAuth(e) => {
+            Ok(state
+                .pages
+                .error(StatusCode::BAD_REQUEST, title, e.description()))
+        }
+        other => Err(other),
+    }
 }
 
 /// Delivers a refusal: an error page when the client or redirect URI is not

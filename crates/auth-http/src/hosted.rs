@@ -131,7 +131,7 @@ pub(crate) async fn authorize(
 /// page rather than single sign-on.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = AuthorizationForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = AuthorizationParams, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/authorize")]
@@ -144,28 +144,6 @@ pub(crate) async fn authorize_post(
     authorization_request(&req, &state, params).await
 }
 
-/// The authorization request's form for `POST /authorize`.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct AuthorizationForm {
-    /// Prefills the login form's name.
-    login_hint: Option<String>,
-    nonce: Option<String>,
-    prompt: Option<String>,
-    max_age: Option<u32>,
-    id_token_hint: Option<String>,
-    response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    scope: Option<String>,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-}
-
 async fn authorization_request(
     req: &HttpRequest,
     state: &AppState,
@@ -173,14 +151,7 @@ async fn authorization_request(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = match params {
         Ok(p) => p,
-        Err(ApiError::OAuth(e)) => {
-            return Ok(state.pages.error(
-                StatusCode::BAD_REQUEST,
-                "This sign-in link is not valid",
-                e.description(),
-            ));
-        }
-        Err(e) => return Err(e),
+        Err(e) => return crate::flow::invalid_link(state, "This sign-in link is not valid", e),
     };
     // OpenID Connect Core section 3.1.2.1: a hint of who is signing in,
     // shown in the login form (never trusted: the user may change it).

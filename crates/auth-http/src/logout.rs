@@ -13,8 +13,11 @@ use crate::AppState;
 use crate::body::FormParams;
 use crate::browser::{Csrf, cleared_session_cookie, current_sign_in, session_cookie_of};
 use crate::error::ApiError;
-use crate::flow::redirect_with;
+use crate::flow::{invalid_link, redirect_with};
 use crate::openapi::PageResponses;
+
+/// The title of every refusal page here.
+const INVALID: &str = "This sign-out link is not valid";
 
 /// A logout request's parameters (section 2).
 #[derive(utoipa::IntoParams, utoipa::ToSchema)]
@@ -110,14 +113,7 @@ async fn begin(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = match params {
         Ok(p) => p,
-        Err(ApiError::OAuth(e)) => {
-            return Ok(state.pages.error(
-                StatusCode::BAD_REQUEST,
-                "This sign-out link is not valid",
-                e.description(),
-            ));
-        }
-        Err(e) => return Err(e),
+        Err(e) => return invalid_link(state, INVALID, e),
     };
     let request = take(&mut params);
     let session = current_sign_in(req, state).await?;
@@ -133,16 +129,12 @@ async fn begin(
 
 fn refused(state: &AppState, refusal: Refusal) -> Result<HttpResponse, ApiError> {
     match refusal {
-        Refusal::Untrusted(message) => Ok(state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This sign-out link is not valid",
-            &message,
-        )),
-        Refusal::Redirect { error, .. } => Ok(state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This sign-out link is not valid",
-            error.description(),
-        )),
+        Refusal::Untrusted(message) => {
+            Ok(state
+                .pages
+                .error(StatusCode::BAD_REQUEST, INVALID, &message))
+        }
+        Refusal::Redirect { error, .. } => invalid_link(state, INVALID, error.into()),
         Refusal::Failed(e) => Err(e.into()),
     }
 }

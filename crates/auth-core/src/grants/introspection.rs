@@ -13,10 +13,18 @@ const PASETO_PREFIX: &str = "v4.public.";
 /// A JWS in compact form starts with its base64url-encoded JSON header.
 const JWT_PREFIX: &str = "eyJ";
 
+/// Whether `token` is a compact JWS: the JSON header's prefix and three
+/// dot-separated parts. A reference or refresh token is one base64url
+/// string without dots, which may itself begin with `eyJ` (one in 64³), so
+/// the prefix alone would misread it.
+fn is_jwt(token: &str) -> bool {
+    token.starts_with(JWT_PREFIX) && token.split('.').count() == 3
+}
+
 /// Whether `token` is self-contained (PASETO or JWT) rather than a
 /// reference to look up.
 fn self_contained(token: &str) -> bool {
-    token.starts_with(PASETO_PREFIX) || token.starts_with(JWT_PREFIX)
+    token.starts_with(PASETO_PREFIX) || is_jwt(token)
 }
 
 /// Which kind of token a hint or a lookup named.
@@ -58,7 +66,7 @@ impl TokenService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, crate::ports::TokenRejection> {
-        if token.starts_with(JWT_PREFIX) {
+        if is_jwt(token) {
             self.ports.jwt.verify(token, now)
         } else {
             self.ports.codec.verify(token, now)
@@ -247,5 +255,20 @@ impl TokenService {
             }
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod token_shape_tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_token_that_happens_to_begin_like_a_jwt_is_looked_up() {
+        // 43 base64url characters, no dot: what OsRandom draws.
+        let reference = "eyJhbGciOiJSUzI1NiJ9abcdefghijklmnopqrstuvw";
+        assert!(!self_contained(reference));
+        assert!(self_contained("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+        assert!(self_contained("v4.public.payload"));
+        assert!(!self_contained("eyJa.b"));
     }
 }
