@@ -253,6 +253,7 @@ impl TestApp {
                 issuer: Some(issuer),
                 key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.into()),
                 bind: None,
+                github: Default::default(),
             },
         )
         .expect("settings");

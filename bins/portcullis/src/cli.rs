@@ -41,8 +41,32 @@ pub struct Cli {
         hide_env_values = true
     )]
     key_encryption_key: Option<String>,
+    #[command(flatten)]
+    github: GitHubArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The GitHub OAuth app, from the environment (or flags); each overrides
+/// the settings file's `[github]`.
+#[derive(Debug, Args)]
+struct GitHubArgs {
+    #[arg(long, global = true, env = "PORTCULLIS_GITHUB_CLIENT_ID", hide = true)]
+    github_client_id: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_GITHUB_CLIENT_SECRET",
+        hide_env_values = true,
+        hide = true
+    )]
+    github_client_secret: Option<String>,
+    /// Default https://github.com.
+    #[arg(long, global = true, env = "PORTCULLIS_GITHUB_WEB_URL", hide = true)]
+    github_web_url: Option<String>,
+    /// Default https://api.github.com.
+    #[arg(long, global = true, env = "PORTCULLIS_GITHUB_API_URL", hide = true)]
+    github_api_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +242,13 @@ impl Cli {
                 database_url: self.database_url.clone(),
                 issuer,
                 key_encryption_key: self.key_encryption_key.clone(),
+                github: crate::settings::GitHubFile {
+                    client_id: self.github.github_client_id.clone(),
+                    client_secret: self.github.github_client_secret.clone(),
+                    web_url: self.github.github_web_url.clone(),
+                    api_url: self.github.github_api_url.clone(),
+                    scope: None,
+                },
             },
         )
     }

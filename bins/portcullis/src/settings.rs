@@ -22,6 +22,23 @@ pub struct DialectSettings {
     pub key_secret: Option<bool>,
     /// Seed 004.
     pub spring_oauth: Option<bool>,
+    /// Seed 003 (also off when no GitHub app is configured, or when
+    /// `external_login_client_id` is empty).
+    pub external_login: Option<bool>,
+}
+
+/// `[github]`: the GitHub OAuth app users sign in through.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubFile {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Default `https://github.com` (GitHub Enterprise: its own URL).
+    pub web_url: Option<String>,
+    /// Default `https://api.github.com` (GitHub Enterprise: `https://HOST/api/v3`).
+    pub api_url: Option<String>,
+    /// Default `read:user user:email`.
+    pub scope: Option<String>,
 }
 
 /// The settings file, every key optional.
@@ -68,6 +85,19 @@ pub struct FileSettings {
     /// How often expired rows are deleted.
     pub sweep_interval_secs: Option<u64>,
     pub password_hash: Option<HashSettings>,
+    /// The GitHub OAuth app (`[github]`).
+    pub github: Option<GitHubFile>,
+    /// The client seed 003's external login API acts for; an empty string
+    /// turns the API off.
+    pub external_login_client_id: Option<String>,
+    /// Where seed 003's web flow may send the browser after the callback
+    /// (its `redirect` parameter), set on the API's client when it is
+    /// created.
+    pub external_login_redirect_uris: Option<Vec<String>>,
+    /// How long `POST /login/oauth2/device/complete` waits for the person.
+    pub upstream_device_wait_secs: Option<u64>,
+    /// The deadline of every call to an upstream provider.
+    pub upstream_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -102,7 +132,29 @@ pub struct Settings {
     pub key_reload: std::time::Duration,
     pub key_activation_delay: Duration,
     pub sweep_interval: std::time::Duration,
+    /// The GitHub OAuth app, when configured.
+    pub github: Option<GitHubSettings>,
+    /// The client seed 003's external login API acts for, if enabled.
+    pub external_login_client_id: Option<String>,
+    pub external_login_redirect_uris: Vec<String>,
+    pub upstream_device_wait: Duration,
+    pub upstream_timeout: std::time::Duration,
 }
+
+/// A configured GitHub OAuth app.
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    pub client_id: String,
+    pub client_secret: auth_core::types::OpaqueToken,
+    pub web_url: url::Url,
+    pub api_url: url::Url,
+    pub scope: String,
+}
+
+/// github.com's endpoints, the defaults.
+pub const GITHUB_WEB_URL: &str = "https://github.com";
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_EXTERNAL_LOGIN_CLIENT: &str = "external-login-api";
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
@@ -120,6 +172,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub issuer: Option<String>,
     pub key_encryption_key: Option<String>,
+    /// `PORTCULLIS_GITHUB_*`.
+    pub github: GitHubFile,
 }
 
 impl Settings {
@@ -210,6 +264,7 @@ impl Settings {
             "registration_window_secs",
         )?;
         let key_reload_secs = bounded(file.key_reload_secs, 30, 1..=86_400, "key_reload_secs")?;
+        let github = github_settings(file.github.clone().unwrap_or_default(), overrides.github)?;
         Ok(Self {
             bind,
             database_url: database_url.clone(),
@@ -291,7 +346,32 @@ impl Settings {
                 redirect_login: dialects.redirect_login.unwrap_or(true),
                 pkce_json: dialects.pkce_json.unwrap_or(true),
                 spring_oauth: dialects.spring_oauth.unwrap_or(true),
+                external_login: dialects.external_login.unwrap_or(true) && github.is_some(),
             },
+            external_login_client_id: match (
+                file.external_login_client_id,
+                dialects.external_login,
+                &github,
+            ) {
+                (_, Some(false), _) | (_, _, None) => None,
+                (Some(id), _, _) if id.is_empty() => None,
+                (Some(id), _, _) => Some(id),
+                (None, _, _) => Some(DEFAULT_EXTERNAL_LOGIN_CLIENT.into()),
+            },
+            github,
+            external_login_redirect_uris: file.external_login_redirect_uris.unwrap_or_default(),
+            upstream_device_wait: Duration::seconds(bounded(
+                file.upstream_device_wait_secs,
+                25,
+                1..=900,
+                "upstream_device_wait_secs",
+            )? as i64),
+            upstream_timeout: std::time::Duration::from_secs(bounded(
+                file.upstream_timeout_secs,
+                10,
+                1..=120,
+                "upstream_timeout_secs",
+            )?),
             key_encryption_key: overrides.key_encryption_key.or(file.key_encryption_key),
             key_file: file
                 .key_file
@@ -314,6 +394,39 @@ impl Settings {
             )?),
         })
     }
+}
+
+/// The GitHub app from the file and the environment (which wins), if it
+/// has an id and a secret; one without the other is an error, not a
+/// silently missing button.
+fn github_settings(file: GitHubFile, env: GitHubFile) -> anyhow::Result<Option<GitHubSettings>> {
+    let pick = |env: Option<String>, file: Option<String>| env.or(file).filter(|v| !v.is_empty());
+    let id = pick(env.client_id, file.client_id);
+    let secret = pick(env.client_secret, file.client_secret);
+    let (client_id, client_secret) = match (id, secret) {
+        (None, None) => return Ok(None),
+        (Some(id), Some(secret)) => (id, secret),
+        (Some(_), None) => anyhow::bail!("the GitHub client id is set but its secret is not"),
+        (None, Some(_)) => anyhow::bail!("the GitHub client secret is set but its id is not"),
+    };
+    let url = |value: Option<String>, default: &str, name: &str| -> anyhow::Result<url::Url> {
+        let raw = value.unwrap_or_else(|| default.to_owned());
+        let parsed =
+            url::Url::parse(&raw).with_context(|| format!("invalid GitHub {name} {raw:?}"))?;
+        anyhow::ensure!(
+            matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some(),
+            "invalid GitHub {name} {raw:?}: an http(s) URL is needed"
+        );
+        Ok(parsed)
+    };
+    Ok(Some(GitHubSettings {
+        client_id,
+        client_secret: auth_core::types::OpaqueToken::new(client_secret),
+        web_url: url(pick(env.web_url, file.web_url), GITHUB_WEB_URL, "web URL")?,
+        api_url: url(pick(env.api_url, file.api_url), GITHUB_API_URL, "API URL")?,
+        scope: pick(env.scope, file.scope)
+            .unwrap_or_else(|| auth_federation::GITHUB_DEFAULT_SCOPE.to_owned()),
+    }))
 }
 
 /// A size or count from the settings file, refused outside its range.

@@ -8,12 +8,14 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
+use auth_core::federation::Federation;
 use auth_core::grants::{Ports, TokenService};
-use auth_core::ports::{ClientRepository, Clock};
-use auth_core::types::{ClientId, Dialect, GrantType, Scope, TokenFormat};
+use auth_core::ports::{ClientRepository, Clock, FederationRepository, IdentityProvider};
+use auth_core::types::{ClientId, Dialect, GrantType, ProviderName, Scope, TokenFormat};
 use auth_crypto::{
     Argon2Hasher, JwsRing, JwtCodec, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest,
 };
+use auth_federation::{GitHub, GitHubConfig, UpstreamHttp};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::{CachedAccessTokens, CachedClients, Database};
 
@@ -33,6 +35,8 @@ pub struct Services {
     pub ring: KeyRing,
     pub jws: JwsRing,
     pub sealer: Arc<KeySealer>,
+    /// The upstream identity providers configured.
+    pub federation: Arc<Federation>,
 }
 
 impl Services {
@@ -72,6 +76,11 @@ impl Services {
             settings.issuer.clone(),
         )
         .with_throttles(settings.throttles);
+        let federation = Arc::new(Federation::new(
+            shared_federation(&database),
+            Arc::new(sealer.session_sealer()?),
+            providers(settings)?,
+        ));
         Ok(Self {
             database,
             access_tokens,
@@ -80,8 +89,36 @@ impl Services {
             ring,
             jws,
             sealer: Arc::new(sealer),
+            federation,
         })
     }
+}
+
+fn shared_federation(database: &Database) -> Arc<dyn FederationRepository> {
+    Arc::new(database.clone())
+}
+
+/// The upstream providers the settings configure, by name.
+fn providers(
+    settings: &Settings,
+) -> anyhow::Result<Vec<(ProviderName, Arc<dyn IdentityProvider>)>> {
+    let http = UpstreamHttp::new(auth_federation::Limits {
+        timeout: settings.upstream_timeout,
+        ..Default::default()
+    })?;
+    let mut providers: Vec<(ProviderName, Arc<dyn IdentityProvider>)> = Vec::new();
+    if let Some(github) = &settings.github {
+        let name = ProviderName::parse("github")?;
+        let config = GitHubConfig {
+            client_id: github.client_id.clone(),
+            client_secret: github.client_secret.clone(),
+            web_url: github.web_url.clone(),
+            api_url: github.api_url.clone(),
+            scope: github.scope.clone(),
+        };
+        providers.push((name.clone(), Arc::new(GitHub::new(name, config, http))));
+    }
+    Ok(providers)
 }
 
 /// Seed 002's requests name no client: they act for this one, created on
@@ -125,6 +162,53 @@ async fn ensure_key_secret_client(
     Ok(id)
 }
 
+/// Seed 003's requests name no client: they act for this one, created on
+/// first start: public, registered for the external-login dialect only,
+/// issuing reference tokens (revocable, looked up by `GET /v1/login/token`).
+async fn ensure_external_login_client(
+    services: &Services,
+    settings: &Settings,
+    id: &str,
+    clock: &dyn Clock,
+) -> anyhow::Result<ClientId> {
+    let id = ClientId::parse(id).context("invalid external_login_client_id")?;
+    if services.database.find(&id).await?.is_none() {
+        let redirect_uris = settings
+            .external_login_redirect_uris
+            .iter()
+            .map(|u| auth_core::types::RedirectUri::parse(u))
+            .collect::<Result<Vec<_>, _>>()
+            .context("invalid external_login_redirect_uris")?;
+        let spec = ClientSpec {
+            id: Some(id.clone()),
+            name: "External login API (seed 003)".into(),
+            public: true,
+            redirect_uris,
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            scope: Scope::default(),
+            access_token_ttl: None,
+            refresh_mode: None,
+            first_party: true,
+            dialects: vec![Dialect::ExternalLogin],
+            allow_plain_pkce: false,
+            id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
+            token_format: TokenFormat::Reference,
+            audiences: vec![],
+            bare_native_schemes: false,
+        };
+        match register_client(&services.tokens, spec, clock.now()).await {
+            Ok(_) => {
+                tracing::info!(client_id = %id, "created the client of the external login API (seed 003)")
+            }
+            Err(RegistrationError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::info!(client_id = %id, "the external login API (/v1/oauth2, /v1/login/...) acts for this client");
+    Ok(id)
+}
+
 /// Hides a password in a database URL before it reaches a log line.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -154,6 +238,12 @@ impl Application {
             Some(id) => Some(ensure_key_secret_client(&services, id, clock.as_ref()).await?),
             None => None,
         };
+        let external_login_client = match &settings.external_login_client_id {
+            Some(id) => {
+                Some(ensure_external_login_client(&services, settings, id, clock.as_ref()).await?)
+            }
+            None => None,
+        };
         crate::background::reload_keys(services.clone(), settings.key_reload);
         crate::background::follow_revocations(services.clone());
         crate::background::checkpoint(services.clone(), std::time::Duration::from_secs(1));
@@ -179,6 +269,9 @@ impl Application {
             key_secret_client,
             metrics: Arc::new(auth_http::Metrics::default()),
             dialects: settings.dialects,
+            federation: services.federation.clone(),
+            external_login_client,
+            upstream_device_wait: settings.upstream_device_wait,
         });
         let dialects = settings.dialects;
         let key_secret = state.key_secret_client.is_some();

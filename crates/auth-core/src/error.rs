@@ -120,6 +120,9 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidToken, d)
     }
+    pub fn access_denied(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::AccessDenied, d)
+    }
 }
 
 /// What a storage port can fail with.
@@ -156,6 +159,22 @@ pub enum CryptoError {
     NoSigningKey,
     #[error("cryptographic operation failed: {0}")]
     Failed(String),
+}
+
+/// What an upstream identity provider can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The provider refused: a wrong or used code, a revoked token, an
+    /// ID token that does not check out. The person is not signed in.
+    #[error("the provider refused the sign-in: {0}")]
+    Refused(String),
+    /// The provider could not be asked: unreachable, too slow, a 5xx, a
+    /// redirect, or an answer too large or not understood.
+    #[error("the provider could not be reached or answered nonsense: {0}")]
+    Failed(String),
+    /// The provider does not offer this flow.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Everything a flow can end with other than success.

@@ -28,6 +28,13 @@ pub enum SecurityEvent {
     TokenRevoked { client: ClientId },
     /// A client asked for a grant or a dialect it is not registered for.
     ClientRefused { client: ClientId },
+    /// A sign-in through an upstream provider was refused (the provider
+    /// refused, a state or session was forged, replayed or expired, the
+    /// account is disabled).
+    UpstreamLoginRefused { user: Option<UserId> },
+    /// An upstream identity arrived with the email address of an existing
+    /// account it is not linked to: nothing was linked or created.
+    UpstreamEmailInUse { user: UserId },
 }
 
 impl SecurityEvent {
@@ -41,12 +48,17 @@ impl SecurityEvent {
             Self::RefreshReplayed { .. } => "refresh_replayed",
             Self::TokenRevoked { .. } => "token_revoked",
             Self::ClientRefused { .. } => "client_refused",
+            Self::UpstreamLoginRefused { .. } => "upstream_login_refused",
+            Self::UpstreamEmailInUse { .. } => "upstream_email_in_use",
         }
     }
 
     pub fn client_id(&self) -> Option<&ClientId> {
         match self {
-            Self::LoginFailed { .. } | Self::LoginThrottled { .. } => None,
+            Self::LoginFailed { .. }
+            | Self::LoginThrottled { .. }
+            | Self::UpstreamLoginRefused { .. }
+            | Self::UpstreamEmailInUse { .. } => None,
             Self::ClientAuthFailed { client }
             | Self::CodeReplayed { client, .. }
             | Self::RefreshReplayed { client, .. }
@@ -59,8 +71,9 @@ impl SecurityEvent {
         match self {
             Self::LoginFailed { user }
             | Self::LoginThrottled { user }
+            | Self::UpstreamLoginRefused { user }
             | Self::RefreshReplayed { user, .. } => *user,
-            Self::CodeReplayed { user, .. } => Some(*user),
+            Self::CodeReplayed { user, .. } | Self::UpstreamEmailInUse { user } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. } => None,
@@ -88,6 +101,13 @@ impl fmt::Display for SecurityEvent {
             Self::ClientRefused { .. } => {
                 f.write_str("a client asked for something it is not registered for")
             }
+            Self::UpstreamLoginRefused { .. } => {
+                f.write_str("a sign-in through an upstream provider was refused")
+            }
+            Self::UpstreamEmailInUse { .. } => f.write_str(
+                "an upstream identity came with the email of an account it is not linked to; \
+                 nothing was linked",
+            ),
         }
     }
 }

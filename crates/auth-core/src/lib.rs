@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod authorize;
 pub mod error;
 pub mod events;
+pub mod federation;
 pub mod grants;
 pub mod keys;
 pub mod logout;

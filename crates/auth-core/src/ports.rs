@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::error::{CryptoError, StoreError};
+use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DeviceStatus, Digest, FamilyId, IdTokenClaims, IdTokenHint,
-    IssuedFromCode, KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password, PasswordHash,
-    RefreshTokenRecord, SigningKey, User, UserId,
+    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, FamilyId, FederatedLink, IdTokenClaims,
+    IdTokenHint, IssuedFromCode, KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password,
+    PasswordHash, ProviderName, RefreshTokenRecord, SigningKey, UpstreamDevice, UpstreamIdentity,
+    UpstreamSubject, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -295,6 +296,7 @@ pub struct SweepReport {
     pub sessions: u64,
     pub device_authorizations: u64,
     pub throttle_counters: u64,
+    pub upstream_flows: u64,
 }
 
 impl SweepReport {
@@ -306,6 +308,7 @@ impl SweepReport {
             + self.sessions
             + self.device_authorizations
             + self.throttle_counters
+            + self.upstream_flows
     }
 }
 
@@ -356,4 +359,126 @@ pub trait DeviceAuthorizationRepository: Send + Sync {
         refresh: Option<&RefreshTokenRecord>,
         access: Option<&AccessTokenRecord>,
     ) -> Result<bool, StoreError>;
+}
+
+/// Seals small payloads (an upstream flow's state, a device session) so the
+/// party holding one can neither read, forge nor alter it: authenticated
+/// encryption under a server key, bound to `purpose` so a payload sealed
+/// for one use is refused for another.
+pub trait Sealer: Send + Sync {
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, CryptoError>;
+    /// Fails for anything not sealed by this server for `purpose`.
+    fn unseal(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, CryptoError>;
+}
+
+/// What the core sends an upstream provider to begin a web sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamRequest<'a> {
+    pub state: &'a str,
+    /// RFC 7636 S256 challenge of the flow's verifier.
+    pub code_challenge: &'a str,
+    /// OpenID Connect's `nonce` (ignored by plain OAuth providers).
+    pub nonce: &'a str,
+    /// Our callback, registered with the provider.
+    pub redirect_uri: &'a str,
+}
+
+/// What the callback hands back to the provider to finish a web sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamCallback<'a> {
+    pub code: &'a str,
+    pub code_verifier: &'a str,
+    pub nonce: &'a str,
+    pub redirect_uri: &'a str,
+    /// RFC 9207's `iss` parameter, when the provider sent one.
+    pub issuer: Option<&'a str>,
+}
+
+/// An upstream identity provider (GitHub, an OpenID provider). Every call
+/// is bounded in time and size by the adapter; a provider that cannot be
+/// reached, answers 5xx or nonsense is an [`UpstreamError::Failed`].
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// The name on the hosted login page's button ("GitHub").
+    fn display_name(&self) -> &str;
+    /// Where to send the person's browser.
+    fn authorization_url(&self, request: &UpstreamRequest<'_>) -> Result<String, UpstreamError>;
+    /// Redeems the code the provider sent to the callback and tells who
+    /// signed in.
+    async fn finish(
+        &self,
+        callback: &UpstreamCallback<'_>,
+    ) -> Result<UpstreamIdentity, UpstreamError>;
+    /// Begins a device authorization (RFC 8628) at the provider.
+    async fn start_device(&self, now: DateTime<Utc>) -> Result<UpstreamDevice, UpstreamError>;
+    /// Polls it once.
+    async fn poll_device(&self, device_code: &OpaqueToken) -> Result<DevicePoll, UpstreamError>;
+    /// The identity behind an access token the provider issued.
+    async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError>;
+}
+
+/// Upstream identities linked to accounts, and the sign-ins under way.
+#[async_trait]
+pub trait FederationRepository: Send + Sync {
+    /// The account `subject` at `provider` is linked to.
+    async fn find_linked_user(
+        &self,
+        provider: &ProviderName,
+        subject: &UpstreamSubject,
+    ) -> Result<Option<User>, StoreError>;
+    /// Creates the account and its link as one write; a name already taken
+    /// or an identity already linked is a conflict and nothing is stored.
+    async fn create_linked_user(
+        &self,
+        user: &NewUser,
+        link: &FederatedLink,
+    ) -> Result<(), StoreError>;
+    /// Links an identity to an existing account; a conflict if it is
+    /// linked already (to anyone).
+    async fn link(&self, link: &FederatedLink) -> Result<(), StoreError>;
+    /// The identities linked to `user`.
+    async fn links_of(&self, user: UserId) -> Result<Vec<FederatedLink>, StoreError>;
+    /// Records a sign-in under way, to be finished once.
+    async fn insert_flow(&self, flow: &UpstreamFlow) -> Result<(), StoreError>;
+    /// Records who signed in on a flow still open and not yet finished;
+    /// `false` when it is unknown, expired or finished already.
+    async fn finish_flow(
+        &self,
+        id: Uuid,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Takes (deletes and returns) an open flow, finished or not, so that
+    /// only one caller ever gets it.
+    async fn take_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError>;
+    /// Takes a finished flow; `None` when it is unknown, expired or not
+    /// finished (see [`Self::find_flow`]).
+    async fn take_finished_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError>;
+    /// An open flow, finished or not.
+    async fn find_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError>;
+}
+
+/// A sign-in through an upstream provider, from its start until its token
+/// is handed out. Its secrets (the PKCE verifier, the nonce, the device
+/// code) are not here: they travel sealed in the flow's `state` or session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFlow {
+    pub id: Uuid,
+    pub provider: ProviderName,
+    /// Who signed in, once the callback has run.
+    pub user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }

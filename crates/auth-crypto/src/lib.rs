@@ -18,4 +18,4 @@ pub use jws::{JwsRing, JwtCodec, generate_jws_key};
 pub use paseto::{KeyRing, PasetoCodec, generate_signing_key};
 pub use password::{Argon2Hasher, HashCost};
 pub use random::OsRandom;
-pub use sealing::KeySealer;
+pub use sealing::{KeySealer, SessionSealer};

@@ -63,6 +63,10 @@ pub struct Dialects {
     pub pkce_json: bool,
     /// Seed 004: `POST /oauth/token` and `GET /me/`.
     pub spring_oauth: bool,
+    /// Seed 003: sign-in through GitHub at `/v1/oauth2`, `/v1/login/...`
+    /// and `/login/oauth2/device/...` (served only when a provider and the
+    /// API's client are configured too).
+    pub external_login: bool,
 }
 
 impl Default for Dialects {
@@ -71,6 +75,7 @@ impl Default for Dialects {
             redirect_login: true,
             pkce_json: true,
             spring_oauth: true,
+            external_login: true,
         }
     }
 }
@@ -93,6 +98,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The seed APIs switched on.
     pub dialects: Dialects,
+    /// The upstream identity providers and the federation rules.
+    pub federation: Arc<auth_core::federation::Federation>,
+    /// The client seed 003's external login API acts for; `None` turns it off.
+    pub external_login_client: Option<auth_core::types::ClientId>,
+    /// How long `POST /login/oauth2/device/complete` waits for the person
+    /// to finish at the provider before answering "not yet".
+    pub upstream_device_wait: chrono::Duration,
 }
 
 impl AppState {
@@ -178,5 +190,15 @@ fn register(
     }
     if dialects.spring_oauth {
         cfg.service(token::spring).service(userinfo::me_slash);
+    }
+    if dialects.external_login {
+        use dialects::external_login as seed003;
+        cfg.service(seed003::exchange)
+            .service(seed003::token_info)
+            .service(seed003::device_start)
+            .service(seed003::device_complete)
+            .service(seed003::web_authorize)
+            .service(seed003::web_callback)
+            .service(seed003::web_poll);
     }
 }

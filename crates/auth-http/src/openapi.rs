@@ -48,6 +48,7 @@ pub(crate) struct Document(String);
         (name = "redirect-login", description = "Seed 000: redirect login"),
         (name = "pkce-json", description = "Seed 001: PKCE JSON"),
         (name = "key-secret", description = "Seed 002: key/secret"),
+        (name = "external-login", description = "Seed 003: external login through GitHub"),
         (name = "spring-oauth", description = "Seed 004: Spring Security OAuth"),
     ),
 )]

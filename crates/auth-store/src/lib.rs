@@ -13,6 +13,7 @@ mod client_cache;
 mod clients;
 mod codes;
 mod devices;
+mod federation;
 mod keys;
 mod migrate;
 mod rows;

@@ -23,7 +23,7 @@ pub(crate) struct CorruptRow {
     detail: String,
 }
 
-fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::backend(CorruptRow {
         table,
         detail: detail.to_string(),

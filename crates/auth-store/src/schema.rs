@@ -144,12 +144,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    federated_identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    upstream_flows (id) {
+        id -> Text,
+        provider -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> clients (client_id));
+diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(login_names -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_names,
+    federated_identities,
+    upstream_flows,
     clients,
     refresh_tokens,
     revoked_access_tokens,

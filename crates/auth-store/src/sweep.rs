@@ -10,7 +10,7 @@ use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
     access_tokens, authorization_codes, device_authorizations, refresh_tokens,
-    revoked_access_tokens, sessions, throttle_counters,
+    revoked_access_tokens, sessions, throttle_counters, upstream_flows,
 };
 
 /// Deletes expired rows of one table in batches: select a batch of keys,
@@ -85,6 +85,7 @@ impl Sweeper for Database {
                 batch
             ),
             throttle_counters: sweep_table!(self, throttle_counters, key, String, now, batch),
+            upstream_flows: sweep_table!(self, upstream_flows, id, String, now, batch),
         })
     }
 }

@@ -177,6 +177,7 @@ on_both_backends! {
                 key_secret: Some(false),
                 spring_oauth: Some(false),
                 redirect_login: Some(false),
+                external_login: Some(false),
             }),
             ..Default::default()
         }).await;

@@ -252,6 +252,7 @@ on_both_backends! {
                 pkce_json: Some(false),
                 key_secret: Some(false),
                 spring_oauth: Some(false),
+                external_login: Some(false),
             }),
             ..Default::default()
         }).await;

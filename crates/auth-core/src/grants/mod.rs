@@ -385,6 +385,28 @@ impl TokenService {
         })
     }
 
+    /// Issues the token of a sign-in through an upstream provider (seed
+    /// 003): the client must be registered for the external-login dialect;
+    /// the token is one access token with the client's scope, no refresh
+    /// token, and a reference token whatever the client's format, since
+    /// the dialect looks it up by id and it must be revocable.
+    pub(crate) async fn issue_federated(
+        &self,
+        client: &Client,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FlowError> {
+        require_dialect(client, Dialect::ExternalLogin)?;
+        let reference = Client {
+            token_format: TokenFormat::Reference,
+            ..client.clone()
+        };
+        let signed = self
+            .access_token(&reference, user.to_string(), &client.scope, None, now)
+            .await?;
+        Ok(signed.into_issued(None, None, client.scope.clone(), Some(user)))
+    }
+
     /// Issues the tokens for a user: an access token, and a refresh token in
     /// a new family when the client may refresh. Only a grant that has
     /// passed its gate calls this.

@@ -150,14 +150,18 @@ pub enum Dialect {
     KeySecret,
     /// Seed 004: `POST /oauth/token` with the lower-case `bearer` answer.
     SpringOauth,
+    /// Seed 003: sign-in through an upstream provider (GitHub), answered
+    /// with the document's token objects.
+    ExternalLogin,
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 4] = [
+    pub const ALL: [Dialect; 5] = [
         Self::RedirectLogin,
         Self::PkceJson,
         Self::KeySecret,
         Self::SpringOauth,
+        Self::ExternalLogin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +170,7 @@ impl Dialect {
             Self::PkceJson => "pkce-json",
             Self::KeySecret => "key-secret",
             Self::SpringOauth => "spring-oauth",
+            Self::ExternalLogin => "external-login",
         }
     }
 

@@ -3,6 +3,7 @@
 mod client;
 mod code;
 mod device;
+mod federation;
 mod id_token;
 mod lifetime;
 mod pkce;
@@ -17,6 +18,9 @@ pub use client::{
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
+pub use federation::{
+    DevicePoll, FederatedLink, ProviderName, UpstreamDevice, UpstreamIdentity, UpstreamSubject,
+};
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};

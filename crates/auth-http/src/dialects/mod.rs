@@ -2,6 +2,7 @@
 //! A dialect translates its request shape into the core's commands and the
 //! core's answer into its documented response shape; it holds no rules of
 //! its own.
+pub(crate) mod external_login;
 pub(crate) mod key_secret;
 pub(crate) mod pkce_json;
 pub(crate) mod redirect_login;

@@ -1,0 +1,654 @@
+//! Signing in through upstream identity providers (GitHub, OpenID
+//! providers): the flows' state, finding or creating the account behind an
+//! upstream identity, and what may be issued for it.
+//!
+//! The account rule: an identity is (provider, upstream subject), linked to
+//! one account. Its first sign-in creates an account; later ones find it.
+//! An upstream email equal to an existing account's login name never links
+//! or creates anything by itself: the sign-in is refused, and the owner of
+//! that account links the provider while signed in to it (the account
+//! takeover some providers have shipped is an email match that linked
+//! silently).
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use crate::error::{FlowError, OAuthError, StoreError, UpstreamError};
+use crate::events::SecurityEvent;
+use crate::grants::TokenService;
+use crate::ports::{
+    FederationRepository, IdentityProvider, Sealer, UpstreamCallback, UpstreamFlow, UpstreamRequest,
+};
+use crate::types::{
+    Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, UpstreamIdentity, User,
+    UserId, Username,
+};
+
+/// How long a web sign-in may take from its start to its callback and poll.
+pub const WEB_FLOW_LIFETIME: Duration = Duration::minutes(10);
+
+/// What sealing binds a web flow's state and a device session to.
+const STATE_PURPOSE: &str = "portcullis upstream state v1";
+const DEVICE_PURPOSE: &str = "portcullis upstream device session v1";
+
+/// Why a federated sign-in did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    /// No provider of that name is configured.
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    /// The request itself is wrong (a parameter missing or malformed).
+    #[error("{0}")]
+    Invalid(String),
+    /// The sign-in was refused: the provider refused, the state or session
+    /// is not valid, the account cannot be used. Carries the security event.
+    #[error(transparent)]
+    Refused(OAuthError),
+    /// The person has not finished at the provider yet.
+    #[error("the sign-in at the provider is not finished yet")]
+    Pending,
+    /// The provider could not be asked.
+    #[error("{0}")]
+    Upstream(String),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<StoreError> for FederationError {
+    fn from(e: StoreError) -> Self {
+        Self::Flow(e.into())
+    }
+}
+
+impl From<crate::error::CryptoError> for FederationError {
+    fn from(e: crate::error::CryptoError) -> Self {
+        Self::Flow(e.into())
+    }
+}
+
+impl From<UpstreamError> for FederationError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Refused(why) => refused(format!("the provider refused: {why}"), None),
+            UpstreamError::Failed(why) => Self::Upstream(format!("the provider failed: {why}")),
+            UpstreamError::Unsupported(what) => Self::Invalid(what.to_owned()),
+        }
+    }
+}
+
+fn refused(description: String, user: Option<UserId>) -> FederationError {
+    FederationError::Refused(
+        OAuthError::access_denied(description)
+            .with_event(SecurityEvent::UpstreamLoginRefused { user }),
+    )
+}
+
+/// A web sign-in begun: where to send the person, and the flow's handle.
+#[derive(Debug, Clone)]
+pub struct WebStart {
+    pub url: String,
+    /// The OAuth `state`: sealed, so it also carries the flow's secrets.
+    pub state: String,
+}
+
+/// A finished web callback.
+#[derive(Debug, Clone)]
+pub struct WebFinished {
+    pub user: User,
+    /// Where the flow's starter asked the browser to go afterwards.
+    pub redirect: Option<String>,
+}
+
+/// A device sign-in begun at the provider.
+#[derive(Debug, Clone)]
+pub struct DeviceStart {
+    pub verification_uri: String,
+    pub user_code: String,
+    pub expires_at: DateTime<Utc>,
+    /// Everything needed to finish, sealed.
+    pub session: String,
+}
+
+/// One step of finishing a device sign-in.
+#[derive(Debug)]
+pub enum DeviceStep {
+    Issued(IssuedTokens),
+    /// Not finished at the provider: ask again after `interval`.
+    Pending {
+        interval: Duration,
+    },
+}
+
+/// The sealed content of a web flow's `state`.
+#[derive(Serialize, Deserialize)]
+struct SealedState {
+    flow: Uuid,
+    provider: String,
+    verifier: String,
+    nonce: String,
+    callback: String,
+    redirect: Option<String>,
+    expires: i64,
+}
+
+/// The sealed content of a device session.
+#[derive(Serialize, Deserialize)]
+struct SealedDevice {
+    flow: Uuid,
+    provider: String,
+    device_code: String,
+    interval: i64,
+    expires: i64,
+}
+
+/// The configured providers and the ports federation needs.
+pub struct Federation {
+    providers: BTreeMap<ProviderName, Arc<dyn IdentityProvider>>,
+    repository: Arc<dyn FederationRepository>,
+    sealer: Arc<dyn Sealer>,
+}
+
+impl Federation {
+    pub fn new(
+        repository: Arc<dyn FederationRepository>,
+        sealer: Arc<dyn Sealer>,
+        providers: impl IntoIterator<Item = (ProviderName, Arc<dyn IdentityProvider>)>,
+    ) -> Self {
+        Self {
+            providers: providers.into_iter().collect(),
+            repository,
+            sealer,
+        }
+    }
+
+    /// The configured providers' names and display names, in name order.
+    pub fn providers(&self) -> impl Iterator<Item = (&ProviderName, &str)> {
+        self.providers.iter().map(|(n, p)| (n, p.display_name()))
+    }
+
+    fn provider(
+        &self,
+        name: &str,
+    ) -> Result<(ProviderName, &dyn IdentityProvider), FederationError> {
+        let parsed =
+            ProviderName::parse(name).map_err(|_| FederationError::UnknownProvider(name.into()))?;
+        let provider = self
+            .providers
+            .get(&parsed)
+            .ok_or_else(|| FederationError::UnknownProvider(name.into()))?;
+        Ok((parsed, provider.as_ref()))
+    }
+
+    /// Begins a web sign-in at `provider`, whose answer comes to `callback`;
+    /// `redirect` (already checked by the caller) is handed back when the
+    /// callback has run.
+    pub async fn begin_web(
+        &self,
+        service: &TokenService,
+        provider: &str,
+        callback: &str,
+        redirect: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<WebStart, FederationError> {
+        let (name, upstream) = self.provider(provider)?;
+        let random = &service.ports().random;
+        let verifier = random.token();
+        let nonce = random.token();
+        let flow = UpstreamFlow {
+            id: random.uuid(),
+            provider: name.clone(),
+            user_id: None,
+            created_at: now,
+            expires_at: now + WEB_FLOW_LIFETIME,
+        };
+        let state = self.seal(
+            STATE_PURPOSE,
+            &SealedState {
+                flow: flow.id,
+                provider: name.to_string(),
+                verifier: verifier.expose().to_owned(),
+                nonce: nonce.expose().to_owned(),
+                callback: callback.to_owned(),
+                redirect,
+                expires: flow.expires_at.timestamp(),
+            },
+        )?;
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes()));
+        let url = upstream.authorization_url(&UpstreamRequest {
+            state: &state,
+            code_challenge: &challenge,
+            nonce: nonce.expose(),
+            redirect_uri: callback,
+        })?;
+        self.repository.insert_flow(&flow).await?;
+        Ok(WebStart { url, state })
+    }
+
+    /// Runs a web flow's callback: redeems `code` at the provider, finds or
+    /// creates the account, and records it on the flow. A state runs its
+    /// callback once.
+    pub async fn finish_web(
+        &self,
+        service: &TokenService,
+        provider: &str,
+        state: &str,
+        code: &str,
+        issuer: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<WebFinished, FederationError> {
+        let sealed: SealedState = self.unseal(STATE_PURPOSE, state, now)?;
+        let (name, upstream) = self.provider(provider)?;
+        if sealed.provider != name.as_str() {
+            return Err(refused(
+                "the state belongs to another provider".into(),
+                None,
+            ));
+        }
+        // Refuse a used or expired state before asking the provider.
+        match self.repository.find_flow(sealed.flow, now).await? {
+            Some(flow) if flow.user_id.is_none() => {}
+            _ => return Err(used_state()),
+        }
+        let identity = upstream
+            .finish(&UpstreamCallback {
+                code,
+                code_verifier: &sealed.verifier,
+                nonce: &sealed.nonce,
+                redirect_uri: &sealed.callback,
+                issuer,
+            })
+            .await?;
+        let user = self.account_for(service, &identity, now).await?;
+        if !self
+            .repository
+            .finish_flow(sealed.flow, user.id, now)
+            .await?
+        {
+            return Err(used_state());
+        }
+        Ok(WebFinished {
+            user,
+            redirect: sealed.redirect,
+        })
+    }
+
+    /// Hands out the token of a finished web flow, once.
+    pub async fn poll_web(
+        &self,
+        service: &TokenService,
+        client: &Client,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FederationError> {
+        let sealed: SealedState = self.unseal(STATE_PURPOSE, state, now)?;
+        if let Some(flow) = self.repository.take_finished_flow(sealed.flow, now).await? {
+            let user = flow.user_id.ok_or_else(used_state)?;
+            return self.issue(service, client, user, now).await;
+        }
+        match self.repository.find_flow(sealed.flow, now).await? {
+            Some(_) => Err(FederationError::Pending),
+            None => Err(used_state()),
+        }
+    }
+
+    /// Begins a device sign-in at `provider`.
+    pub async fn start_device(
+        &self,
+        service: &TokenService,
+        provider: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceStart, FederationError> {
+        let (name, upstream) = self.provider(provider)?;
+        let device = upstream.start_device(now).await?;
+        let flow = UpstreamFlow {
+            id: service.ports().random.uuid(),
+            provider: name.clone(),
+            user_id: None,
+            created_at: now,
+            expires_at: device.expires_at,
+        };
+        let session = self.seal(
+            DEVICE_PURPOSE,
+            &SealedDevice {
+                flow: flow.id,
+                provider: name.to_string(),
+                device_code: device.device_code.expose().to_owned(),
+                interval: device.interval.num_seconds(),
+                expires: device.expires_at.timestamp(),
+            },
+        )?;
+        self.repository.insert_flow(&flow).await?;
+        Ok(DeviceStart {
+            verification_uri: device.verification_uri,
+            user_code: device.user_code,
+            expires_at: device.expires_at,
+            session,
+        })
+    }
+
+    /// Polls the provider once for a device sign-in; when the person has
+    /// finished, takes the session (once) and issues the token.
+    pub async fn complete_device(
+        &self,
+        service: &TokenService,
+        client: &Client,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceStep, FederationError> {
+        let sealed: SealedDevice = self.unseal(DEVICE_PURPOSE, session, now)?;
+        let (_, upstream) = self.provider(&sealed.provider)?;
+        if self.repository.find_flow(sealed.flow, now).await?.is_none() {
+            return Err(used_session());
+        }
+        let interval = Duration::seconds(sealed.interval.max(1));
+        let device_code = crate::types::OpaqueToken::new(sealed.device_code);
+        match upstream.poll_device(&device_code).await? {
+            DevicePoll::Done(identity) => {
+                let user = self.account_for(service, &identity, now).await?;
+                if self.repository.take_flow(sealed.flow, now).await?.is_none() {
+                    return Err(used_session());
+                }
+                Ok(DeviceStep::Issued(
+                    self.issue(service, client, user.id, now).await?,
+                ))
+            }
+            DevicePoll::Pending => Ok(DeviceStep::Pending { interval }),
+            // RFC 8628 section 3.5: every later poll waits five seconds more.
+            DevicePoll::SlowDown => Ok(DeviceStep::Pending {
+                interval: interval + Duration::seconds(5),
+            }),
+            DevicePoll::Denied => Err(refused(
+                "the sign-in was refused at the provider".into(),
+                None,
+            )),
+            DevicePoll::Expired => Err(refused(
+                "the sign-in at the provider expired; start again".into(),
+                None,
+            )),
+        }
+    }
+
+    /// Exchanges an access token the provider issued for one of ours.
+    pub async fn exchange_token(
+        &self,
+        service: &TokenService,
+        client: &Client,
+        provider: &str,
+        access_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FederationError> {
+        let (_, upstream) = self.provider(provider)?;
+        let identity = upstream.identity(access_token).await?;
+        let user = self.account_for(service, &identity, now).await?;
+        self.issue(service, client, user.id, now).await
+    }
+
+    /// The account `identity` is linked to, or a new one. Never one found
+    /// by email: see the module's account rule.
+    pub async fn account_for(
+        &self,
+        service: &TokenService,
+        identity: &UpstreamIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<User, FederationError> {
+        let users = &service.ports().users;
+        // A few rounds: a concurrent first sign-in of the same identity may
+        // create the account between our lookup and our insert.
+        for _ in 0..3 {
+            if let Some(user) = self
+                .repository
+                .find_linked_user(&identity.provider, &identity.subject)
+                .await?
+            {
+                if user.disabled {
+                    return Err(refused("this account is disabled".into(), Some(user.id)));
+                }
+                return Ok(user);
+            }
+            if let Some(email) = &identity.email
+                && let Some(owner) = users.find_by_login(email.as_str()).await?
+            {
+                return Err(FederationError::Refused(
+                    OAuthError::access_denied(format!(
+                        "an account with the email address {} already exists; sign in to \
+                         it and link {} from the account page",
+                        email.as_str(),
+                        identity.provider
+                    ))
+                    .with_event(SecurityEvent::UpstreamEmailInUse { user: owner.id }),
+                ));
+            }
+            match self.create_account(service, identity, now).await {
+                Ok(user) => return Ok(user),
+                Err(FederationError::Flow(FlowError::Store(StoreError::Conflict(_)))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(FederationError::Flow(
+            StoreError::Conflict("federated identity").into(),
+        ))
+    }
+
+    /// Creates the account of a first sign-in with the first free login
+    /// name among the provider's hint and names made from the provider.
+    async fn create_account(
+        &self,
+        service: &TokenService,
+        identity: &UpstreamIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<User, FederationError> {
+        let ports = service.ports();
+        let link = |user_id| FederatedLink {
+            provider: identity.provider.clone(),
+            subject: identity.subject.clone(),
+            user_id,
+            created_at: now,
+        };
+        let mut last = None;
+        for username in login_names(identity, ports.random.uuid()) {
+            if ports
+                .users
+                .find_by_login(username.as_str())
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let user = User {
+                id: UserId::new(ports.random.uuid()),
+                username,
+                email: identity.email.clone(),
+                password_hash: None,
+                given_name: identity.given_name.clone(),
+                family_name: identity.family_name.clone(),
+                disabled: false,
+                created_at: now,
+            };
+            match self
+                .repository
+                .create_linked_user(&user, &link(user.id))
+                .await
+            {
+                Ok(()) => return Ok(user),
+                Err(e @ StoreError::Conflict(_)) => last = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.unwrap_or(StoreError::Conflict("user")).into())
+    }
+
+    /// Links `identity` to the signed-in `user`: the only way an upstream
+    /// identity joins an existing account.
+    pub async fn link(
+        &self,
+        user: UserId,
+        identity: &UpstreamIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<(), FederationError> {
+        let link = FederatedLink {
+            provider: identity.provider.clone(),
+            subject: identity.subject.clone(),
+            user_id: user,
+            created_at: now,
+        };
+        match self.repository.link(&link).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(refused(
+                format!(
+                    "this {} identity is linked to another account already",
+                    identity.provider
+                ),
+                Some(user),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The identities linked to `user`.
+    pub async fn links_of(&self, user: UserId) -> Result<Vec<FederatedLink>, FederationError> {
+        Ok(self.repository.links_of(user).await?)
+    }
+
+    async fn issue(
+        &self,
+        service: &TokenService,
+        client: &Client,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FederationError> {
+        Ok(service.issue_federated(client, user, now).await?)
+    }
+
+    fn seal<T: Serialize>(&self, purpose: &str, value: &T) -> Result<String, FederationError> {
+        let plain = serde_json::to_vec(value)
+            .map_err(|e| crate::error::CryptoError::Failed(e.to_string()))?;
+        Ok(self.sealer.seal(purpose, &plain)?)
+    }
+
+    /// Opens a sealed state or session that has not expired; anything else
+    /// is refused alike.
+    fn unseal<T: for<'de> Deserialize<'de> + Expiring>(
+        &self,
+        purpose: &str,
+        sealed: &str,
+        now: DateTime<Utc>,
+    ) -> Result<T, FederationError> {
+        let not_valid = || {
+            refused(
+                if purpose == DEVICE_PURPOSE {
+                    "the session is not valid".into()
+                } else {
+                    "the state is not valid".into()
+                },
+                None,
+            )
+        };
+        let plain = self
+            .sealer
+            .unseal(purpose, sealed)
+            .map_err(|_| not_valid())?;
+        let value: T = serde_json::from_slice(&plain).map_err(|_| not_valid())?;
+        if value.expires() <= now.timestamp() {
+            return Err(if purpose == DEVICE_PURPOSE {
+                used_session()
+            } else {
+                used_state()
+            });
+        }
+        Ok(value)
+    }
+}
+
+trait Expiring {
+    fn expires(&self) -> i64;
+}
+
+impl Expiring for SealedState {
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+impl Expiring for SealedDevice {
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+fn used_state() -> FederationError {
+    refused("the state is unknown, expired or used already".into(), None)
+}
+
+fn used_session() -> FederationError {
+    refused(
+        "the session is unknown, expired or used already".into(),
+        None,
+    )
+}
+
+/// Login names to try for a new account, in order: the provider's hint,
+/// the hint prefixed with the provider, the provider and the upstream
+/// subject, and a random one. A name shaped like an email address is
+/// skipped: it could be another account's sign-in address.
+fn login_names(identity: &UpstreamIdentity, random: Uuid) -> Vec<Username> {
+    let provider = identity.provider.as_str();
+    let hint = identity.login.as_deref().unwrap_or_default();
+    [
+        hint.to_owned(),
+        format!("{provider}-{hint}"),
+        format!("{provider}-{}", identity.subject.as_str()),
+        format!("{provider}-{}", random.simple()),
+    ]
+    .iter()
+    .filter(|name| !name.is_empty() && !name.ends_with('-') && Email::parse(name).is_err())
+    .filter_map(|name| Username::parse(name).ok())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::UpstreamSubject;
+
+    fn identity(login: Option<&str>) -> UpstreamIdentity {
+        UpstreamIdentity {
+            provider: ProviderName::parse("github").unwrap(),
+            subject: UpstreamSubject::parse("583231").unwrap(),
+            email: None,
+            login: login.map(str::to_owned),
+            given_name: None,
+            family_name: None,
+        }
+    }
+
+    #[test]
+    fn login_names_start_from_the_hint_and_end_random() {
+        let names: Vec<String> = login_names(&identity(Some("Octocat")), Uuid::nil())
+            .into_iter()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "octocat",
+                "github-octocat",
+                "github-583231",
+                "github-00000000000000000000000000000000"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hint_shaped_like_an_email_or_not_a_name_is_skipped() {
+        for hint in [Some("someone@example.com"), Some("a b"), None] {
+            let names = login_names(&identity(hint), Uuid::nil());
+            assert_eq!(names[0].as_str(), "github-583231", "{hint:?}");
+        }
+    }
+}

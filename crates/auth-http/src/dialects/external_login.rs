@@ -1,0 +1,542 @@
+//! Seed 003, "external login": sign-in through an upstream provider
+//! (GitHub), answered with the document's token objects
+//! `{data:{id, accountId, createdAt, expiresAt}, secret:{value}}` and its
+//! errors: 400 `{"errors":[...]}`, 401 `{"error": ...}`, 500
+//! `{"error": ...}` (and 503 with the same body while the database is
+//! unreachable). The requests name no client: the dialect acts for the
+//! configured one (`AppState::external_login_client`). The rules (which
+//! account an identity signs in, what is issued) are the core's
+//! (`auth_core::federation`).
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
+use auth_core::FlowError;
+use auth_core::error::StoreError;
+use auth_core::federation::{DeviceStep, FederationError};
+use auth_core::types::{Client, Dialect, IssuedTokens};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::body::{media_type, read_limited};
+
+/// The provider the document's device flow and callback name.
+const GITHUB: &str = "github";
+
+/// An error in the document's shapes.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoginApiError {
+    /// 400: what is wrong with the request, one sentence per issue.
+    #[error("invalid request: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// 401: the sign-in failed (or is not finished yet).
+    #[error(transparent)]
+    Failed(FederationError),
+    /// 500: the provider could not be asked, or something failed here.
+    #[error("{0}")]
+    External(String),
+    /// 503: the database is unreachable; nothing was changed.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+}
+
+/// The document's 400 body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Issues {
+    errors: Vec<String>,
+}
+
+/// The document's 401 and 500 body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Failure {
+    error: String,
+}
+
+impl From<FederationError> for LoginApiError {
+    fn from(e: FederationError) -> Self {
+        match e {
+            FederationError::UnknownProvider(name) => Self::Invalid(vec![format!(
+                "provider {:?} is not supported",
+                name.chars().take(32).collect::<String>()
+            )]),
+            FederationError::Invalid(why) => Self::Invalid(vec![why]),
+            FederationError::Upstream(why) => Self::External(why),
+            FederationError::Flow(FlowError::Store(StoreError::Unavailable(cause))) => {
+                tracing::error!(error = %cause, "request failed");
+                Self::Unavailable
+            }
+            FederationError::Flow(FlowError::Store(e)) => {
+                tracing::error!(error = %e, "request failed");
+                Self::External("the server could not complete the request".into())
+            }
+            FederationError::Flow(FlowError::Crypto(e)) => {
+                tracing::error!(error = %e, "request failed");
+                Self::External("the server could not complete the request".into())
+            }
+            refused => Self::Failed(refused),
+        }
+    }
+}
+
+impl From<FlowError> for LoginApiError {
+    fn from(e: FlowError) -> Self {
+        FederationError::Flow(e).into()
+    }
+}
+
+impl ResponseError for LoginApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Failed(_) => StatusCode::UNAUTHORIZED,
+            Self::External(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        let mut response = match self {
+            Self::Invalid(issues) => response.json(Issues {
+                errors: issues.clone(),
+            }),
+            Self::Failed(e) => response.json(Failure {
+                error: match e {
+                    FederationError::Refused(e) => e.description().to_owned(),
+                    FederationError::Flow(FlowError::OAuth(e)) => e.description().to_owned(),
+                    other => other.to_string(),
+                },
+            }),
+            Self::External(why) => response.json(Failure {
+                error: format!("external service call failed: {why}"),
+            }),
+            Self::Unavailable => response.json(Failure {
+                error: "the service is temporarily unavailable; try again shortly".into(),
+            }),
+        };
+        let event = match self {
+            Self::Failed(FederationError::Refused(e))
+            | Self::Failed(FederationError::Flow(FlowError::OAuth(e))) => e.event(),
+            _ => None,
+        };
+        if let Some(event) = event {
+            crate::security::attach(&mut response, event.clone());
+        }
+        response
+    }
+}
+
+/// The document's token object.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenObject {
+    data: TokenData,
+    secret: Secret,
+}
+
+/// What a token is: its id, its account, and its lifetime.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenData {
+    id: String,
+    account_id: String,
+    created_at: String,
+    expires_at: String,
+}
+
+/// The token itself, a bearer token for every other endpoint.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Secret {
+    value: String,
+}
+
+/// `GET /v1/login/oauth2/web/authorize`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WebStart {
+    url: String,
+    state: String,
+}
+
+/// `POST /login/oauth2/device/start`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeviceStart {
+    url: String,
+    user_code: String,
+    expires: String,
+    encoded_session: String,
+}
+
+/// The callback's answer: `{}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Empty {}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn token_object(issued: &IssuedTokens) -> HttpResponse {
+    let created = issued.expires_at - chrono::Duration::seconds(issued.expires_in);
+    no_store(TokenObject {
+        data: TokenData {
+            id: issued.token_id.to_string(),
+            account_id: issued.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            created_at: timestamp(created),
+            expires_at: timestamp(issued.expires_at),
+        },
+        secret: Secret {
+            value: issued.access_token.expose().to_owned(),
+        },
+    })
+}
+
+fn no_store(body: impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// The configured client, which must be registered for this dialect.
+async fn client(state: &AppState) -> Result<Client, LoginApiError> {
+    let id = state.external_login_client.as_ref().ok_or_else(|| {
+        LoginApiError::Invalid(vec![
+            "the external login API is not enabled on this server".into(),
+        ])
+    })?;
+    Ok(state
+        .tokens
+        .dialect_client(Dialect::ExternalLogin, id)
+        .await?)
+}
+
+/// The query's parameters by name; a repeated one is an issue.
+fn query(req: &HttpRequest) -> Result<Vec<(String, String)>, LoginApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| LoginApiError::Invalid(vec!["the query string is malformed".into()]))?;
+    let mut issues = Vec::new();
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(n, _)| n == name) {
+            issues.push(format!("{name} is given more than once"));
+        }
+    }
+    if issues.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(LoginApiError::Invalid(issues))
+    }
+}
+
+/// The required parameters, in order, or every missing one as an issue.
+fn required<const N: usize>(
+    pairs: &[(String, String)],
+    names: [&str; N],
+) -> Result<[String; N], LoginApiError> {
+    let mut issues = Vec::new();
+    let values = names.map(
+        |name| match pairs.iter().find(|(n, v)| n == name && !v.is_empty()) {
+            Some((_, v)) => v.clone(),
+            None => {
+                issues.push(format!("{name} is required"));
+                String::new()
+            }
+        },
+    );
+    if issues.is_empty() {
+        Ok(values)
+    } else {
+        Err(LoginApiError::Invalid(issues))
+    }
+}
+
+fn optional(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(n, v)| n == name && !v.is_empty())
+        .map(|(_, v)| v.clone())
+}
+
+/// Our callback for `provider`, as registered with it.
+fn callback(state: &AppState, provider: &str) -> String {
+    format!("{}/v1/login/oauth2/web/callback/{provider}", state.issuer())
+}
+
+/// `POST /v1/oauth2?provider=github&access-token=...`: a token for the
+/// account behind an access token the provider issued.
+#[utoipa::path(
+    tag = "external-login",
+    params(
+        ("provider" = String, Query, description = "The provider: `github`"),
+        ("access-token" = String, Query, description = "An access token the provider issued"),
+    ),
+    responses(
+        (status = 200, description = "A token", body = TokenObject),
+        (status = 400, description = "What is wrong with the request", body = Issues),
+        (status = 401, description = "The sign-in failed", body = Failure),
+        (status = 500, description = "The provider could not be asked", body = Failure),
+    ),
+)]
+#[post("/v1/oauth2")]
+pub(crate) async fn exchange(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let [provider, access_token] = required(&query(&req)?, ["provider", "access-token"])?;
+    let client = client(&state).await?;
+    let issued = state
+        .federation
+        .exchange_token(
+            &state.tokens,
+            &client,
+            &provider,
+            &access_token,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(token_object(&issued))
+}
+
+/// `GET /v1/login/token`: what the presented token is.
+#[utoipa::path(
+    tag = "external-login",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token", body = TokenData),
+        (status = 401, description = "No token, or not one of this API's", body = Failure),
+    ),
+)]
+#[get("/v1/login/token")]
+pub(crate) async fn token_info(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let failed = |why: &str| {
+        LoginApiError::Failed(FederationError::Refused(
+            auth_core::OAuthError::invalid_token(why.to_owned()),
+        ))
+    };
+    let claims = match crate::bearer::authenticate(&req, &state).await {
+        Ok(claims) => claims,
+        Err(crate::error::ApiError::Unavailable(_)) => return Err(LoginApiError::Unavailable),
+        Err(_) => return Err(failed("a valid bearer token is required")),
+    };
+    let client = client(&state).await?;
+    if claims.client_id != client.id {
+        return Err(failed("the token was not issued by this login API"));
+    }
+    Ok(no_store(TokenData {
+        id: claims.token_id.to_string(),
+        account_id: claims.subject,
+        created_at: timestamp(claims.issued_at),
+        expires_at: timestamp(claims.expires_at),
+    }))
+}
+
+/// `POST /login/oauth2/device/start`: begins GitHub's device flow.
+#[utoipa::path(
+    tag = "external-login",
+    responses(
+        (status = 200, description = "Where to enter which code, and the sealed session", body = DeviceStart),
+        (status = 500, description = "The provider could not be asked", body = Failure),
+    ),
+)]
+#[post("/login/oauth2/device/start")]
+pub(crate) async fn device_start(state: Data<AppState>) -> Result<HttpResponse, LoginApiError> {
+    client(&state).await?;
+    let started = state
+        .federation
+        .start_device(&state.tokens, GITHUB, state.clock.now())
+        .await?;
+    Ok(no_store(DeviceStart {
+        url: started.verification_uri,
+        user_code: started.user_code,
+        expires: timestamp(started.expires_at),
+        encoded_session: started.session,
+    }))
+}
+
+/// `POST /login/oauth2/device/complete` with the `encodedSession` as a
+/// JSON string: waits (up to the configured bound) for the person to
+/// finish at GitHub, polling as often as GitHub allows.
+#[utoipa::path(
+    tag = "external-login",
+    request_body(content = String, content_type = "application/json", description = "The encodedSession"),
+    responses(
+        (status = 200, description = "A token", body = TokenObject),
+        (status = 400, description = "What is wrong with the request", body = Issues),
+        (status = 401, description = "Refused, expired, used, or not finished in time: call again", body = Failure),
+        (status = 500, description = "The provider could not be asked", body = Failure),
+    ),
+)]
+#[post("/login/oauth2/device/complete")]
+pub(crate) async fn device_complete(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let not_a_string = || {
+        LoginApiError::Invalid(vec![
+            "the body must be the encodedSession as a JSON string".into(),
+        ])
+    };
+    if media_type(&req) != "application/json" {
+        return Err(not_a_string());
+    }
+    let body = read_limited(payload, state.limits.max_body_bytes)
+        .await
+        .map_err(|_| not_a_string())?;
+    let session: String = serde_json::from_slice(&body).map_err(|_| not_a_string())?;
+    if session.is_empty() {
+        return Err(not_a_string());
+    }
+    let client = client(&state).await?;
+    let deadline = state.clock.now() + state.upstream_device_wait;
+    loop {
+        let now = state.clock.now();
+        match state
+            .federation
+            .complete_device(&state.tokens, &client, &session, now)
+            .await?
+        {
+            DeviceStep::Issued(issued) => return Ok(token_object(&issued)),
+            DeviceStep::Pending { interval } => {
+                if now + interval > deadline {
+                    return Err(LoginApiError::Failed(FederationError::Pending));
+                }
+                let wait = interval
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(5));
+                actix_web::rt::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// `GET /v1/login/oauth2/web/authorize?provider=github[&redirect=...]`:
+/// where to send the person, and the `state` to poll with. `redirect`
+/// must be one of the client's registered redirect URIs (anything else
+/// would make this server an open redirector).
+#[utoipa::path(
+    tag = "external-login",
+    params(
+        ("provider" = String, Query, description = "The provider: `github`"),
+        ("redirect" = Option<String>, Query, description = "Where the callback sends the browser afterwards; one of the client's redirect URIs"),
+    ),
+    responses(
+        (status = 200, description = "The provider's authorization URL and the state", body = WebStart),
+        (status = 400, description = "What is wrong with the request", body = Issues),
+        (status = 500, description = "The flow could not be started", body = Failure),
+    ),
+)]
+#[get("/v1/login/oauth2/web/authorize")]
+pub(crate) async fn web_authorize(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let pairs = query(&req)?;
+    let [provider] = required(&pairs, ["provider"])?;
+    let client = client(&state).await?;
+    let redirect = optional(&pairs, "redirect");
+    if let Some(target) = &redirect
+        && !client.redirect_uris.iter().any(|r| r.as_str() == target)
+    {
+        return Err(LoginApiError::Invalid(vec![
+            "redirect is not one of this API's registered redirect URIs".into(),
+        ]));
+    }
+    let started = state
+        .federation
+        .begin_web(
+            &state.tokens,
+            &provider,
+            &callback(&state, &provider),
+            redirect,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(no_store(WebStart {
+        url: started.url,
+        state: started.state,
+    }))
+}
+
+/// `GET /v1/login/oauth2/web/callback/github?code=...&state=...`: the
+/// provider sends the browser here; the sign-in is recorded for the poll.
+#[utoipa::path(
+    tag = "external-login",
+    params(
+        ("provider" = String, Path, description = "The provider: `github`"),
+        ("code" = String, Query, description = "The provider's authorization code"),
+        ("state" = String, Query, description = "The state from the authorize call"),
+    ),
+    responses(
+        (status = 200, description = "Signed in; the token waits for the poll", body = Empty),
+        (status = 302, description = "Signed in; on to the redirect given to the authorize call"),
+        (status = 400, description = "What is wrong with the request", body = Issues),
+        (status = 401, description = "The sign-in failed", body = Failure),
+        (status = 500, description = "The provider could not be asked", body = Failure),
+    ),
+)]
+#[get("/v1/login/oauth2/web/callback/{provider}")]
+pub(crate) async fn web_callback(
+    req: HttpRequest,
+    provider: actix_web::web::Path<String>,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let pairs = query(&req)?;
+    client(&state).await?;
+    // The person refused at the provider (RFC 6749 section 4.1.2.1).
+    if let Some(error) = optional(&pairs, "error") {
+        return Err(LoginApiError::Failed(FederationError::Refused(
+            auth_core::OAuthError::access_denied(format!(
+                "the provider did not authorize the sign-in: {}",
+                error.chars().take(64).collect::<String>()
+            ))
+            .with_event(auth_core::events::SecurityEvent::UpstreamLoginRefused { user: None }),
+        )));
+    }
+    let [code, flow_state] = required(&pairs, ["code", "state"])?;
+    let finished = state
+        .federation
+        .finish_web(
+            &state.tokens,
+            &provider,
+            &flow_state,
+            &code,
+            optional(&pairs, "iss").as_deref(),
+            state.clock.now(),
+        )
+        .await?;
+    Ok(match finished.redirect {
+        Some(target) => HttpResponse::Found()
+            .insert_header((header::LOCATION, target))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => no_store(Empty {}),
+    })
+}
+
+/// `GET /v1/login/oauth2/web/poll?state=...`: the token of a finished web
+/// sign-in, handed out once; 401 while it is not finished.
+#[utoipa::path(
+    tag = "external-login",
+    params(("state" = String, Query, description = "The state from the authorize call")),
+    responses(
+        (status = 200, description = "A token", body = TokenObject),
+        (status = 400, description = "What is wrong with the request", body = Issues),
+        (status = 401, description = "Not finished yet, or the state is unknown, expired or used", body = Failure),
+    ),
+)]
+#[get("/v1/login/oauth2/web/poll")]
+pub(crate) async fn web_poll(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
+    let [flow_state] = required(&query(&req)?, ["state"])?;
+    let client = client(&state).await?;
+    let issued = state
+        .federation
+        .poll_web(&state.tokens, &client, &flow_state, state.clock.now())
+        .await?;
+    Ok(token_object(&issued))
+}

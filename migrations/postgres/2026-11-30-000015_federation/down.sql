@@ -1,0 +1,2 @@
+DROP TABLE upstream_flows;
+DROP TABLE federated_identities;
