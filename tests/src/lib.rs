@@ -18,6 +18,8 @@ use portcullis::settings::{FileSettings, Overrides, Settings};
 
 pub use auth_store::Backend;
 
+pub mod fake_github;
+
 /// The key-encryption key of every test server: fixed, so a restarted
 /// server reads the keys its predecessor sealed, and no key file is
 /// written into the source tree.
@@ -396,6 +398,9 @@ impl TestApp {
              || COALESCE(CAST(rotated_at AS TEXT), '-') || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') AS line \
              FROM refresh_tokens ORDER BY 1",
             "SELECT 'revoked ' || token_id AS line FROM revoked_access_tokens ORDER BY token_id",
+            "SELECT 'link ' || provider || ' ' || subject || ' ' || user_id AS line \
+             FROM federated_identities ORDER BY 1",
+            "SELECT 'access ' || token_id AS line FROM access_tokens ORDER BY 1",
         ];
         let mut out = Vec::new();
         for q in queries {

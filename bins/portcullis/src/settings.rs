@@ -489,9 +489,64 @@ mod tests {
     }
 
     #[test]
+    fn github_from_the_file_and_the_environment() {
+        let file: FileSettings =
+            toml::from_str("[github]\nclient_id = \"from-file\"\nclient_secret = \"s3cret\"\n")
+                .unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
+        let github = s.github.as_ref().unwrap();
+        assert_eq!(github.client_id, "from-file");
+        assert_eq!(github.web_url.as_str(), "https://github.com/");
+        assert_eq!(github.api_url.as_str(), "https://api.github.com/");
+        assert!(s.dialects.external_login);
+        assert_eq!(
+            s.external_login_client_id.as_deref(),
+            Some(DEFAULT_EXTERNAL_LOGIN_CLIENT)
+        );
+        // The secret never shows in a debug print.
+        assert!(!format!("{s:?}").contains("s3cret"));
+        // The environment wins, field by field.
+        let env = Overrides {
+            github: GitHubFile {
+                client_id: Some("from-env".into()),
+                web_url: Some("http://127.0.0.1:9999".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let file: FileSettings =
+            toml::from_str("[github]\nclient_id = \"f\"\nclient_secret = \"s\"\n").unwrap();
+        let s = Settings::resolve(file, env).unwrap();
+        let github = s.github.unwrap();
+        assert_eq!(github.client_id, "from-env");
+        assert_eq!(github.web_url.as_str(), "http://127.0.0.1:9999/");
+        // Half a registration, or a URL that is not one, is an error.
+        for bad in [
+            "[github]\nclient_id = \"x\"\n",
+            "[github]\nclient_secret = \"x\"\n",
+            "[github]\nclient_id = \"x\"\nclient_secret = \"y\"\napi_url = \"ftp://h\"\n",
+            "[github]\nclient_id = \"x\"\nclient_secret = \"y\"\nweb_url = \"not a url\"\n",
+        ] {
+            let file: FileSettings = toml::from_str(bad).unwrap();
+            assert!(
+                Settings::resolve(file, Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn dialect_switches() {
         let d = Settings::resolve(FileSettings::default(), Overrides::default()).unwrap();
-        assert_eq!(d.dialects, auth_http::Dialects::default());
+        // Seed 003 needs a GitHub app.
+        assert_eq!(
+            d.dialects,
+            auth_http::Dialects {
+                external_login: false,
+                ..Default::default()
+            }
+        );
+        assert_eq!(d.external_login_client_id, None);
         assert_eq!(
             d.key_secret_client_id.as_deref(),
             Some(DEFAULT_KEY_SECRET_CLIENT)

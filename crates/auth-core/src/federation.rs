@@ -23,7 +23,8 @@ use crate::error::{FlowError, OAuthError, StoreError, UpstreamError};
 use crate::events::SecurityEvent;
 use crate::grants::TokenService;
 use crate::ports::{
-    FederationRepository, IdentityProvider, Sealer, UpstreamCallback, UpstreamFlow, UpstreamRequest,
+    FederationRepository, IdentityProvider, PollSchedule, Sealer, UpstreamCallback, UpstreamFlow,
+    UpstreamRequest,
 };
 use crate::types::{
     Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, UpstreamIdentity, User,
@@ -204,6 +205,7 @@ impl Federation {
             id: random.uuid(),
             provider: name.clone(),
             user_id: None,
+            polling: None,
             created_at: now,
             expires_at: now + WEB_FLOW_LIFETIME,
         };
@@ -310,6 +312,7 @@ impl Federation {
             id: service.ports().random.uuid(),
             provider: name.clone(),
             user_id: None,
+            polling: None,
             created_at: now,
             expires_at: device.expires_at,
         };
@@ -343,12 +346,35 @@ impl Federation {
     ) -> Result<DeviceStep, FederationError> {
         let sealed: SealedDevice = self.unseal(DEVICE_PURPOSE, session, now)?;
         let (_, upstream) = self.provider(&sealed.provider)?;
-        if self.repository.find_flow(sealed.flow, now).await?.is_none() {
+        let Some(flow) = self.repository.find_flow(sealed.flow, now).await? else {
             return Err(used_session());
-        }
-        let interval = Duration::seconds(sealed.interval.max(1));
+        };
+        // RFC 8628 section 3.5: never poll sooner than the provider allows,
+        // however often our caller asks.
+        let interval = match flow.polling {
+            Some(schedule) if schedule.next_poll_at > now => {
+                return Ok(DeviceStep::Pending {
+                    interval: schedule.next_poll_at - now,
+                });
+            }
+            Some(schedule) => schedule.interval,
+            None => Duration::seconds(sealed.interval.max(1)),
+        };
         let device_code = crate::types::OpaqueToken::new(sealed.device_code);
-        match upstream.poll_device(&device_code).await? {
+        let poll = upstream.poll_device(&device_code).await?;
+        let schedule = |interval| async move {
+            self.repository
+                .schedule_poll(
+                    sealed.flow,
+                    PollSchedule {
+                        interval,
+                        next_poll_at: now + interval,
+                    },
+                )
+                .await
+                .map(|()| DeviceStep::Pending { interval })
+        };
+        match poll {
             DevicePoll::Done(identity) => {
                 let user = self.account_for(service, &identity, now).await?;
                 if self.repository.take_flow(sealed.flow, now).await?.is_none() {
@@ -358,11 +384,9 @@ impl Federation {
                     self.issue(service, client, user.id, now).await?,
                 ))
             }
-            DevicePoll::Pending => Ok(DeviceStep::Pending { interval }),
+            DevicePoll::Pending => Ok(schedule(interval).await?),
             // RFC 8628 section 3.5: every later poll waits five seconds more.
-            DevicePoll::SlowDown => Ok(DeviceStep::Pending {
-                interval: interval + Duration::seconds(5),
-            }),
+            DevicePoll::SlowDown => Ok(schedule(interval + Duration::seconds(5)).await?),
             DevicePoll::Denied => Err(refused(
                 "the sign-in was refused at the provider".into(),
                 None,

@@ -462,12 +462,21 @@ pub trait FederationRepository: Send + Sync {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<UpstreamFlow>, StoreError>;
+    /// Records a device flow's poll: the next may come at `schedule`.
+    async fn schedule_poll(&self, id: Uuid, schedule: PollSchedule) -> Result<(), StoreError>;
     /// An open flow, finished or not.
     async fn find_flow(
         &self,
         id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<UpstreamFlow>, StoreError>;
+}
+
+/// When a device flow may poll its provider next, and how often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSchedule {
+    pub interval: chrono::Duration,
+    pub next_poll_at: DateTime<Utc>,
 }
 
 /// A sign-in through an upstream provider, from its start until its token
@@ -479,6 +488,8 @@ pub struct UpstreamFlow {
     pub provider: ProviderName,
     /// Who signed in, once the callback has run.
     pub user_id: Option<UserId>,
+    /// A device flow's polling schedule, once it has polled.
+    pub polling: Option<PollSchedule>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }

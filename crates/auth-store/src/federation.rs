@@ -2,7 +2,7 @@
 //! accounts, and the upstream sign-ins under way.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{FederationRepository, UpstreamFlow};
+use auth_core::ports::{FederationRepository, PollSchedule, UpstreamFlow};
 use auth_core::types::{FederatedLink, NewUser, ProviderName, UpstreamSubject, User, UserId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -55,6 +55,8 @@ struct FlowRow {
     id: String,
     provider: String,
     user_id: Option<String>,
+    poll_interval_secs: Option<i64>,
+    next_poll_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
 }
@@ -65,6 +67,8 @@ impl From<&UpstreamFlow> for FlowRow {
             id: f.id.to_string(),
             provider: f.provider.as_str().to_owned(),
             user_id: f.user_id.map(|u| u.to_string()),
+            poll_interval_secs: f.polling.map(|p| p.interval.num_seconds()),
+            next_poll_at: f.polling.map(|p| naive(p.next_poll_at)),
             created_at: naive(f.created_at),
             expires_at: naive(f.expires_at),
         }
@@ -84,6 +88,13 @@ impl TryFrom<FlowRow> for UpstreamFlow {
                 .map(|u| Uuid::parse_str(&u).map(UserId::new))
                 .transpose()
                 .map_err(|e| bad(&e))?,
+            polling: match (r.poll_interval_secs, r.next_poll_at) {
+                (Some(secs), Some(next)) => Some(PollSchedule {
+                    interval: chrono::Duration::seconds(secs),
+                    next_poll_at: next.and_utc(),
+                }),
+                _ => None,
+            },
             created_at: r.created_at.and_utc(),
             expires_at: r.expires_at.and_utc(),
         })
@@ -273,6 +284,23 @@ impl FederationRepository for Database {
         .optional()
         .map_err(query_error))?;
         flow(row)
+    }
+
+    async fn schedule_poll(&self, id: Uuid, schedule: PollSchedule) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let (secs, next) = (
+            schedule.interval.num_seconds(),
+            naive(schedule.next_poll_at),
+        );
+        with_conn!(writer self, |conn| diesel::update(flows::table.filter(flows::id.eq(&id)))
+            .set((
+                flows::poll_interval_secs.eq(Some(secs)),
+                flows::next_poll_at.eq(Some(next)),
+            ))
+            .execute(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(())
     }
 
     async fn find_flow(

@@ -158,6 +158,8 @@ diesel::table! {
         id -> Text,
         provider -> Text,
         user_id -> Nullable<Text>,
+        poll_interval_secs -> Nullable<BigInt>,
+        next_poll_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }

@@ -15,6 +15,10 @@ CREATE TABLE upstream_flows (
     id TEXT PRIMARY KEY NOT NULL,
     provider TEXT NOT NULL,
     user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+    -- A device flow's polling: not before next_poll_at, every
+    -- poll_interval_secs (grown by the provider's slow_down).
+    poll_interval_secs BIGINT,
+    next_poll_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     expires_at TIMESTAMP NOT NULL
 );

@@ -6,6 +6,7 @@ mod boundaries;
 mod browser;
 mod concurrency;
 mod device;
+mod federation;
 mod lifecycle;
 mod metadata;
 mod oidc;

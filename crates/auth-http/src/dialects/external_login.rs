@@ -390,9 +390,17 @@ pub(crate) async fn device_complete(
         return Err(not_a_string());
     }
     let client = client(&state).await?;
-    let deadline = state.clock.now() + state.upstream_device_wait;
+    // The wait is measured on the monotonic clock, and the time handed to
+    // the core moves on with it from the request's start (so an injected
+    // clock that stands still, as in tests, still sees the wait pass).
+    let (started, start) = (std::time::Instant::now(), state.clock.now());
+    let wait = state
+        .upstream_device_wait
+        .to_std()
+        .unwrap_or(std::time::Duration::ZERO);
     loop {
-        let now = state.clock.now();
+        let elapsed = started.elapsed();
+        let now = start + chrono::Duration::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX);
         match state
             .federation
             .complete_device(&state.tokens, &client, &session, now)
@@ -400,13 +408,13 @@ pub(crate) async fn device_complete(
         {
             DeviceStep::Issued(issued) => return Ok(token_object(&issued)),
             DeviceStep::Pending { interval } => {
-                if now + interval > deadline {
-                    return Err(LoginApiError::Failed(FederationError::Pending));
-                }
-                let wait = interval
+                let interval = interval
                     .to_std()
                     .unwrap_or(std::time::Duration::from_secs(5));
-                actix_web::rt::time::sleep(wait).await;
+                if elapsed + interval > wait {
+                    return Err(LoginApiError::Failed(FederationError::Pending));
+                }
+                actix_web::rt::time::sleep(interval).await;
             }
         }
     }

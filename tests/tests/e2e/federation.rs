@@ -1,0 +1,443 @@
+//! Sign-in through GitHub (a fake one on 127.0.0.1) and seed 003's
+//! external login API, request for request as its document shows, checked
+//! field by field; and the account rules: found again by GitHub's id, never
+//! linked by email.
+use std::collections::BTreeSet;
+use std::time::Duration as StdDuration;
+
+use portcullis::settings::{FileSettings, GitHubFile};
+use portcullis_tests::fake_github::{
+    Behaviour, CLIENT_ID, CLIENT_SECRET, DeviceStep, FakeEmail, FakeGitHub, FakeUser,
+};
+use portcullis_tests::{Reply, ScratchDb, TestApp, location, on_both_backends, param};
+use serde_json::json;
+
+const DONE: &str = "https://app.example/signed-in";
+
+fn keys(v: &serde_json::Value) -> BTreeSet<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+async fn spawn(db: ScratchDb, github: &FakeGitHub) -> TestApp {
+    TestApp::spawn_with(
+        db,
+        FileSettings {
+            github: Some(GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some(github.base.clone()),
+                api_url: Some(github.base.clone()),
+                scope: None,
+            }),
+            external_login_redirect_uris: Some(vec![DONE.into()]),
+            upstream_timeout_secs: Some(1),
+            upstream_device_wait_secs: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+fn octocat() -> FakeUser {
+    FakeUser::new(583231, "octocat", "octocat@github.example")
+}
+
+async fn exchange(app: &TestApp, query: &str) -> Reply {
+    Reply::from(
+        app.http
+            .post(app.url(&format!("/v1/oauth2{query}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// A token object exactly as the document shows it; returns (id,
+/// accountId, secret).
+fn token_object(reply: &Reply) -> (String, String, String) {
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(keys(&reply.body), BTreeSet::from(["data", "secret"]));
+    let data = &reply.body["data"];
+    assert_eq!(
+        keys(data),
+        BTreeSet::from(["id", "accountId", "createdAt", "expiresAt"])
+    );
+    assert_eq!(keys(&reply.body["secret"]), BTreeSet::from(["value"]));
+    let id = data["id"].as_str().unwrap();
+    uuid::Uuid::parse_str(id).expect("the token id is a UUID");
+    for at in ["createdAt", "expiresAt"] {
+        let t = data[at].as_str().unwrap();
+        assert!(
+            t.ends_with('Z') && t.len() == 20,
+            "{at} {t} is not like 2019-08-24T14:15:22Z"
+        );
+        chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    }
+    assert!(data["createdAt"].as_str() < data["expiresAt"].as_str());
+    (
+        id.to_owned(),
+        data["accountId"].as_str().unwrap().to_owned(),
+        reply.body["secret"]["value"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The document's 400: `{"errors": [...]}`, each naming an issue.
+fn issues(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(
+        keys(&reply.body),
+        BTreeSet::from(["errors"]),
+        "{}",
+        reply.text
+    );
+    reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The document's 401 and 500: `{"error": "..."}`.
+fn failure(reply: &Reply, status: u16) -> String {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(
+        keys(&reply.body),
+        BTreeSet::from(["error"]),
+        "{}",
+        reply.text
+    );
+    reply.body["error"].as_str().unwrap().to_owned()
+}
+
+/// Follows the authorization URL to the fake GitHub (which approves at
+/// once) and returns our callback's path and query.
+async fn approve_at_github(app: &TestApp, url: &str) -> String {
+    let at_github = app.http.get(url).send().await.unwrap();
+    assert_eq!(
+        at_github.status(),
+        302,
+        "GitHub refused the authorization request"
+    );
+    let back = url::Url::parse(at_github.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(back.origin().ascii_serialization(), "http://issuer.test");
+    format!("{}?{}", back.path(), back.query().unwrap_or_default())
+}
+
+async fn get(app: &TestApp, path_and_query: &str) -> Reply {
+    Reply::from(app.http.get(app.url(path_and_query)).send().await.unwrap()).await
+}
+
+async fn start_web(app: &TestApp, query: &str) -> (String, String) {
+    let started = get(app, &format!("/v1/login/oauth2/web/authorize{query}")).await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(keys(&started.body), BTreeSet::from(["url", "state"]));
+    (
+        started.str("url").to_owned(),
+        started.str("state").to_owned(),
+    )
+}
+
+fn poll_path(state: &str) -> String {
+    format!(
+        "/v1/login/oauth2/web/poll?state={}",
+        url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    )
+}
+
+async fn complete(app: &TestApp, body: serde_json::Value) -> Reply {
+    app.post_json("/login/oauth2/device/complete", &body).await
+}
+
+on_both_backends! {
+    an_access_token_from_github_is_exchanged_for_a_token_of_ours => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+
+        let reply = exchange(&app, "?provider=github&access-token=gho_octo").await;
+        let (id, account, secret) = token_object(&reply);
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+
+        // The secret is a bearer token: the document's token endpoint...
+        let info = app.get_bearer("/v1/login/token", &secret).await;
+        assert_eq!(info.status, 200, "{}", info.text);
+        assert_eq!(info.body, reply.body["data"]);
+        // ... and OpenID Connect's userinfo name the same account.
+        let me = app.get_bearer("/userinfo", &secret).await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.str("sub"), account);
+
+        // The account was made from GitHub's identity: its login as the
+        // username, its verified primary email.
+        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        assert_eq!(user.username.as_str(), "octocat");
+        assert_eq!(user.email.as_ref().map(|e| e.as_str()), Some("octocat@github.example"));
+        assert!(user.password_hash.is_none());
+
+        // The next sign-in finds it again, by GitHub's id, even after the
+        // person renamed themselves on GitHub.
+        let renamed = FakeUser { login: "octocat-renamed".into(), ..octocat() };
+        github.add_token("gho_octo2", renamed, Behaviour::Normal);
+        let again = exchange(&app, "?provider=github&access-token=gho_octo2").await;
+        let (id2, account2, _) = token_object(&again);
+        assert_eq!(account2, account);
+        assert_ne!(id2, id);
+
+        // Revoked, the token stops working on the document's endpoint.
+        let revoked = app
+            .post_form("/revoke", None, &[("token", &secret), ("client_id", "external-login-api")])
+            .await;
+        assert_eq!(revoked.status, 200, "{}", revoked.text);
+        let gone = app.get_bearer("/v1/login/token", &secret).await;
+        assert!(failure(&gone, 401).contains("bearer token"));
+    };
+
+    the_exchange_answers_every_failure_in_the_documents_shapes_and_creates_nothing => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let before = app.fingerprint().await;
+
+        // 400: every issue listed.
+        let both = issues(&exchange(&app, "").await);
+        assert_eq!(both, ["provider is required", "access-token is required"]);
+        assert_eq!(issues(&exchange(&app, "?provider=github").await), ["access-token is required"]);
+        let unknown = issues(&exchange(&app, "?provider=gitlab&access-token=x").await);
+        assert!(unknown[0].contains("not supported"), "{unknown:?}");
+        let twice = issues(&exchange(&app, "?provider=github&provider=github&access-token=x").await);
+        assert!(twice[0].contains("more than once"));
+
+        // 401: GitHub does not know the token, or it was revoked.
+        assert!(failure(&exchange(&app, "?provider=github&access-token=gho_unknown").await, 401).contains("not valid"));
+        github.add_token("gho_revoked", octocat(), Behaviour::Revoked);
+        failure(&exchange(&app, "?provider=github&access-token=gho_revoked").await, 401);
+
+        // 500: GitHub failing, slow, redirecting or sending too much.
+        for (token, behaviour, says) in [
+            ("gho_5xx", Behaviour::ServerError, "502"),
+            ("gho_slow", Behaviour::Slow(StdDuration::from_secs(3)), "in time"),
+            ("gho_redirect", Behaviour::Redirect, "redirect"),
+            ("gho_huge", Behaviour::Huge, "larger"),
+        ] {
+            github.add_token(token, octocat(), behaviour);
+            let started = std::time::Instant::now();
+            let reply = exchange(&app, &format!("?provider=github&access-token={token}")).await;
+            let error = failure(&reply, 500);
+            assert!(error.starts_with("external service call failed"), "{error}");
+            assert!(error.contains(says), "{token}: {error}");
+            assert!(started.elapsed() < StdDuration::from_secs(3), "{token} was waited for");
+        }
+        assert_eq!(app.fingerprint().await, before, "a failed sign-in stored something");
+    };
+
+    an_upstream_email_of_an_existing_account_links_and_creates_nothing => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        app.user("victim", Some("victim@example.com"), "correct horse battery").await;
+        let before = app.fingerprint().await;
+
+        // GitHub vouches for the address: still no silent link, no account.
+        github.add_token("gho_attacker", FakeUser::new(7, "attacker", "Victim@Example.com"), Behaviour::Normal);
+        let refused = failure(&exchange(&app, "?provider=github&access-token=gho_attacker").await, 401);
+        assert!(refused.contains("already exists") && refused.contains("link"), "{refused}");
+        assert_eq!(app.fingerprint().await, before);
+        assert!(!portcullis_tests::log_lines_with("upstream_email_in_use").is_empty());
+
+        // An unverified or secondary address is not the person's: the
+        // account is created without it, and is not the victim's.
+        let unverified = FakeUser {
+            emails: vec![FakeEmail { email: "victim@example.com".into(), primary: true, verified: false }],
+            ..FakeUser::new(8, "someone", "")
+        };
+        github.add_token("gho_unverified", unverified, Behaviour::Normal);
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_unverified").await);
+        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        assert_eq!(user.username.as_str(), "someone");
+        assert_eq!(user.email, None);
+
+        // Private emails (the token may not list them): no email either.
+        let private = FakeUser { emails_visible: false, ..FakeUser::new(9, "private", "p@example.com") };
+        github.add_token("gho_private", private, Behaviour::Normal);
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_private").await);
+        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        assert_eq!(user.email, None);
+
+        // A GitHub login equal to a local username gets another name.
+        github.add_token("gho_namesake", FakeUser::new(10, "victim", "namesake@example.org"), Behaviour::Normal);
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_namesake").await);
+        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        assert_eq!(user.username.as_str(), "github-victim");
+    };
+
+    the_web_flow_hands_its_token_to_one_poll => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+
+        let (url, state) = start_web(&app, "?provider=github").await;
+        let authorize = url::Url::parse(&url).unwrap();
+        assert!(url.starts_with(&format!("{}/login/oauth/authorize?", github.base)));
+        assert_eq!(param(&authorize, "client_id").as_deref(), Some(CLIENT_ID));
+        assert_eq!(param(&authorize, "state").as_deref(), Some(state.as_str()));
+        assert_eq!(param(&authorize, "code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(
+            param(&authorize, "redirect_uri").as_deref(),
+            Some("http://issuer.test/v1/login/oauth2/web/callback/github")
+        );
+        // The state is sealed: it does not show the flow's secrets.
+        assert!(state.starts_with("v4.local.") && !state.contains("verifier"));
+
+        // Before the person approves, the poll says so.
+        let early = get(&app, &poll_path(&state)).await;
+        assert!(failure(&early, 401).contains("not finished"));
+
+        let callback = approve_at_github(&app, &url).await;
+        let done = get(&app, &callback).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.body, json!({}));
+
+        let (_, account, secret) = token_object(&get(&app, &poll_path(&state)).await);
+        assert_eq!(app.get_bearer("/v1/login/token", &secret).await.body["accountId"], account);
+        // Handed out once.
+        failure(&get(&app, &poll_path(&state)).await, 401);
+        // The callback runs once.
+        let replayed = get(&app, &callback).await;
+        assert!(failure(&replayed, 401).contains("used"));
+    };
+
+    the_web_flows_state_cannot_be_forged_altered_or_used_elsewhere => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        let (url, state) = start_web(&app, "?provider=github").await;
+        let callback = approve_at_github(&app, &url).await;
+        let code = param(&url::Url::parse(&format!("http://x{callback}")).unwrap(), "code").unwrap();
+        let before = app.fingerprint().await;
+
+        let mut altered = state.clone().into_bytes();
+        let i = altered.len() - 3;
+        altered[i] = if altered[i] == b'a' { b'b' } else { b'a' };
+        let altered = String::from_utf8(altered).unwrap();
+        for bad in [altered.as_str(), "v4.local.forged", "made-up"] {
+            let path = format!(
+                "/v1/login/oauth2/web/callback/github?code={code}&state={}",
+                url::form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
+            );
+            assert!(failure(&get(&app, &path).await, 401).contains("state"), "{bad}");
+            failure(&get(&app, &poll_path(bad)).await, 401);
+        }
+        // Missing parameters are the document's 400.
+        let missing = issues(&get(&app, "/v1/login/oauth2/web/callback/github").await);
+        assert_eq!(missing, ["code is required", "state is required"]);
+        assert_eq!(issues(&get(&app, "/v1/login/oauth2/web/poll").await), ["state is required"]);
+        assert_eq!(issues(&get(&app, "/v1/login/oauth2/web/authorize").await), ["provider is required"]);
+        // The person refusing at GitHub.
+        let denied = get(&app, "/v1/login/oauth2/web/callback/github?error=access_denied&state=x").await;
+        assert!(failure(&denied, 401).contains("access_denied"));
+        // A code GitHub does not know (wrong or used): refused by GitHub.
+        let wrong = format!(
+            "/v1/login/oauth2/web/callback/github?code=code-999&state={}",
+            url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+        );
+        assert!(failure(&get(&app, &wrong).await, 401).contains("bad_verification_code"));
+        assert_eq!(app.fingerprint().await, before);
+
+        // A redirect that is not the client's registered one would make us
+        // an open redirector: refused. The registered one is where the
+        // callback sends the browser.
+        let open = issues(&get(&app, "/v1/login/oauth2/web/authorize?provider=github&redirect=https://evil.example/").await);
+        assert!(open[0].contains("redirect"), "{open:?}");
+        let (url, state) = start_web(&app, &format!("?provider=github&redirect={DONE}")).await;
+        github.sign_in_next("gho_octo");
+        let callback = approve_at_github(&app, &url).await;
+        let done = get(&app, &callback).await;
+        assert_eq!(done.status, 302);
+        assert_eq!(location(&done).as_str(), DONE);
+        token_object(&get(&app, &poll_path(&state)).await);
+    };
+
+    the_device_flow_waits_for_github_as_often_as_github_allows => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.script_device([DeviceStep::Pending, DeviceStep::Token("gho_octo".into())]);
+
+        let started = app.post_json("/login/oauth2/device/start", &json!(null)).await;
+        assert_eq!(started.status, 200, "{}", started.text);
+        assert_eq!(keys(&started.body), BTreeSet::from(["url", "userCode", "expires", "encodedSession"]));
+        assert!(started.str("url").ends_with("/login/device"));
+        assert!(started.str("userCode").starts_with("WDJB-"));
+        chrono::DateTime::parse_from_rfc3339(started.str("expires")).unwrap();
+        let session = started.str("encodedSession").to_owned();
+        assert!(session.starts_with("v4.local.") && !session.contains("device-"));
+
+        let reply = complete(&app, json!(session)).await;
+        let (_, account, secret) = token_object(&reply);
+        assert_eq!(app.get_bearer("/userinfo", &secret).await.str("sub"), account);
+        // Two polls, at least GitHub's interval (1 s) apart.
+        let polls = github.device_polls();
+        assert_eq!(polls.len(), 2);
+        assert!(polls[1] - polls[0] >= StdDuration::from_millis(950));
+
+        // Replayed: the session was used.
+        assert!(failure(&complete(&app, json!(session)).await, 401).contains("used"));
+    };
+
+    the_device_flow_refuses_what_it_must => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let before = app.fingerprint().await;
+
+        // Not a JSON string: the document's 400.
+        for body in [json!({"encodedSession": "x"}), json!(""), json!(7)] {
+            issues(&complete(&app, body).await);
+        }
+        // Forged or altered sessions.
+        github.script_device([DeviceStep::Denied]);
+        let session = app.post_json("/login/oauth2/device/start", &json!(null)).await.str("encodedSession").to_owned();
+        let mut altered = session.clone().into_bytes();
+        let i = altered.len() - 4;
+        altered[i] = if altered[i] == b'a' { b'b' } else { b'a' };
+        for bad in [String::from_utf8(altered).unwrap(), "v4.local.forged".into()] {
+            assert!(failure(&complete(&app, json!(bad)).await, 401).contains("not valid"));
+        }
+        // The person refused at GitHub.
+        assert!(failure(&complete(&app, json!(session)).await, 401).contains("refused"));
+        // Expired at GitHub.
+        github.script_device([DeviceStep::Expired]);
+        let session = app.post_json("/login/oauth2/device/start", &json!(null)).await.str("encodedSession").to_owned();
+        assert!(failure(&complete(&app, json!(session)).await, 401).contains("expired"));
+        assert_eq!(app.fingerprint().await, before);
+
+        // GitHub asks us to slow down: the next poll waits five seconds
+        // more, longer than this server waits (3 s), so the answer is "not
+        // yet"; asked again at once, we do not poll GitHub early.
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.script_device([DeviceStep::SlowDown, DeviceStep::Token("gho_octo".into())]);
+        let session = app.post_json("/login/oauth2/device/start", &json!(null)).await.str("encodedSession").to_owned();
+        let polls_before = github.device_polls().len();
+        assert!(failure(&complete(&app, json!(session)).await, 401).contains("not finished"));
+        assert!(failure(&complete(&app, json!(session)).await, 401).contains("not finished"));
+        assert_eq!(github.device_polls().len(), polls_before + 1, "polled GitHub before the interval");
+    };
+
+    the_external_login_api_is_off_without_github => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        for (method, path) in [
+            ("POST", "/v1/oauth2?provider=github&access-token=x"),
+            ("GET", "/v1/login/token"),
+            ("POST", "/login/oauth2/device/start"),
+            ("GET", "/v1/login/oauth2/web/authorize?provider=github"),
+        ] {
+            let r = app.http.request(method.parse().unwrap(), app.url(path)).send().await.unwrap();
+            assert_eq!(r.status(), 404, "{method} {path}");
+        }
+    };
+}
