@@ -96,14 +96,38 @@ pub struct WebStart {
     pub url: String,
     /// The OAuth `state`: sealed, so it also carries the flow's secrets.
     pub state: String,
+    /// For a browser's flow, the value of the cookie that binds it to that
+    /// browser: its callback is refused anywhere else.
+    pub binding: Option<crate::types::OpaqueToken>,
 }
 
-/// A finished web callback.
+/// What a finished web callback did.
 #[derive(Debug, Clone)]
-pub struct WebFinished {
-    pub user: User,
-    /// Where the flow's starter asked the browser to go afterwards.
-    pub redirect: Option<String>,
+pub enum WebOutcome {
+    /// Someone signed in (`Poll`: the token waits for the poll).
+    SignedIn {
+        user: User,
+        /// Where the flow's starter asked to go afterwards.
+        return_to: Option<String>,
+    },
+    /// The identity was linked to the signed-in user.
+    Linked {
+        user: UserId,
+        provider: ProviderName,
+        return_to: Option<String>,
+    },
+}
+
+/// What the callback presents besides the provider's answer.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackContext<'a> {
+    /// The purposes this callback serves: seed 003's serves `Poll` only,
+    /// the hosted one `SignIn` and `Link`.
+    pub browser: bool,
+    /// The binding cookie's value, if the browser sent one.
+    pub binding: Option<&'a str>,
+    /// Who is signed in in this browser.
+    pub signed_in: Option<UserId>,
 }
 
 /// A device sign-in begun at the provider.
@@ -126,15 +150,30 @@ pub enum DeviceStep {
     },
 }
 
+/// What a web sign-in is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebPurpose {
+    /// Seed 003: the token is handed to whoever polls with the state.
+    Poll,
+    /// The hosted login page: the browser that started it signs in.
+    SignIn,
+    /// The account's side: link the identity to this signed-in user.
+    Link(UserId),
+}
+
 /// The sealed content of a web flow's `state`.
 #[derive(Serialize, Deserialize)]
 struct SealedState {
     flow: Uuid,
     provider: String,
+    purpose: WebPurpose,
     verifier: String,
     nonce: String,
     callback: String,
-    redirect: Option<String>,
+    /// Handed back when the callback has run (where to go next).
+    return_to: Option<String>,
+    /// SHA-256 of the cookie binding the flow to the browser that began it.
+    binding: Option<String>,
     expires: i64,
 }
 
@@ -173,6 +212,14 @@ impl Federation {
         self.providers.iter().map(|(n, p)| (n, p.display_name()))
     }
 
+    /// The origins the providers send browsers to.
+    pub fn browser_origins(&self) -> Vec<String> {
+        self.providers
+            .values()
+            .map(|p| p.browser_origin())
+            .collect()
+    }
+
     fn provider(
         &self,
         name: &str,
@@ -186,21 +233,24 @@ impl Federation {
         Ok((parsed, provider.as_ref()))
     }
 
-    /// Begins a web sign-in at `provider`, whose answer comes to `callback`;
-    /// `redirect` (already checked by the caller) is handed back when the
-    /// callback has run.
+    /// Begins a web sign-in at `provider` for `purpose`, whose answer comes
+    /// to `callback`; `return_to` (checked by the caller) is handed back
+    /// when the callback has run. A browser's flow (`SignIn`, `Link`) is
+    /// bound to the browser by a cookie.
     pub async fn begin_web(
         &self,
         service: &TokenService,
         provider: &str,
+        purpose: WebPurpose,
         callback: &str,
-        redirect: Option<String>,
+        return_to: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<WebStart, FederationError> {
         let (name, upstream) = self.provider(provider)?;
         let random = &service.ports().random;
         let verifier = random.token();
         let nonce = random.token();
+        let binding = (purpose != WebPurpose::Poll).then(|| random.token());
         let flow = UpstreamFlow {
             id: random.uuid(),
             provider: name.clone(),
@@ -214,10 +264,12 @@ impl Federation {
             &SealedState {
                 flow: flow.id,
                 provider: name.to_string(),
+                purpose,
                 verifier: verifier.expose().to_owned(),
                 nonce: nonce.expose().to_owned(),
                 callback: callback.to_owned(),
-                redirect,
+                return_to,
+                binding: binding.as_ref().map(|b| fingerprint(b.expose())),
                 expires: flow.expires_at.timestamp(),
             },
         )?;
@@ -229,12 +281,18 @@ impl Federation {
             redirect_uri: callback,
         })?;
         self.repository.insert_flow(&flow).await?;
-        Ok(WebStart { url, state })
+        Ok(WebStart {
+            url,
+            state,
+            binding,
+        })
     }
 
-    /// Runs a web flow's callback: redeems `code` at the provider, finds or
-    /// creates the account, and records it on the flow. A state runs its
-    /// callback once.
+    /// Runs a web flow's callback: redeems `code` at the provider and, by
+    /// the flow's purpose, finds or creates the account (recorded on the
+    /// flow for the poll, or signed in at once) or links the identity. A
+    /// state runs its callback once, at the callback of its purpose, in the
+    /// browser that began it.
     pub async fn finish_web(
         &self,
         service: &TokenService,
@@ -242,14 +300,34 @@ impl Federation {
         state: &str,
         code: &str,
         issuer: Option<&str>,
+        context: CallbackContext<'_>,
         now: DateTime<Utc>,
-    ) -> Result<WebFinished, FederationError> {
+    ) -> Result<WebOutcome, FederationError> {
         let sealed: SealedState = self.unseal(STATE_PURPOSE, state, now)?;
         let (name, upstream) = self.provider(provider)?;
         if sealed.provider != name.as_str() {
             return Err(refused(
                 "the state belongs to another provider".into(),
                 None,
+            ));
+        }
+        if context.browser == (sealed.purpose == WebPurpose::Poll) {
+            return Err(refused("the state belongs to another flow".into(), None));
+        }
+        if let Some(expected) = &sealed.binding
+            && context.binding.map(fingerprint).as_ref() != Some(expected)
+        {
+            return Err(refused(
+                "this sign-in was started in another browser; start it again here".into(),
+                None,
+            ));
+        }
+        if let WebPurpose::Link(user) = sealed.purpose
+            && context.signed_in != Some(user)
+        {
+            return Err(refused(
+                "sign in to the account again to link it".into(),
+                Some(user),
             ));
         }
         // Refuse a used or expired state before asking the provider.
@@ -266,18 +344,46 @@ impl Federation {
                 issuer,
             })
             .await?;
-        let user = self.account_for(service, &identity, now).await?;
-        if !self
-            .repository
-            .finish_flow(sealed.flow, user.id, now)
-            .await?
-        {
-            return Err(used_state());
+        match sealed.purpose {
+            WebPurpose::Poll => {
+                let user = self.account_for(service, &identity, now).await?;
+                if !self
+                    .repository
+                    .finish_flow(sealed.flow, user.id, now)
+                    .await?
+                {
+                    return Err(used_state());
+                }
+                Ok(WebOutcome::SignedIn {
+                    user,
+                    return_to: sealed.return_to,
+                })
+            }
+            WebPurpose::SignIn => {
+                let user = self.account_for(service, &identity, now).await?;
+                self.take_once(sealed.flow, now).await?;
+                Ok(WebOutcome::SignedIn {
+                    user,
+                    return_to: sealed.return_to,
+                })
+            }
+            WebPurpose::Link(user) => {
+                self.take_once(sealed.flow, now).await?;
+                self.link(user, &identity, now).await?;
+                Ok(WebOutcome::Linked {
+                    user,
+                    provider: identity.provider,
+                    return_to: sealed.return_to,
+                })
+            }
         }
-        Ok(WebFinished {
-            user,
-            redirect: sealed.redirect,
-        })
+    }
+
+    async fn take_once(&self, flow: Uuid, now: DateTime<Utc>) -> Result<(), FederationError> {
+        match self.repository.take_flow(flow, now).await? {
+            Some(_) => Ok(()),
+            None => Err(used_state()),
+        }
     }
 
     /// Hands out the token of a finished web flow, once.
@@ -289,6 +395,9 @@ impl Federation {
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FederationError> {
         let sealed: SealedState = self.unseal(STATE_PURPOSE, state, now)?;
+        if sealed.purpose != WebPurpose::Poll {
+            return Err(refused("the state belongs to another flow".into(), None));
+        }
         if let Some(flow) = self.repository.take_finished_flow(sealed.flow, now).await? {
             let user = flow.user_id.ok_or_else(used_state)?;
             return self.issue(service, client, user, now).await;
@@ -603,6 +712,11 @@ impl Expiring for SealedDevice {
     fn expires(&self) -> i64 {
         self.expires
     }
+}
+
+/// SHA-256 of a binding cookie, as the sealed state keeps it.
+fn fingerprint(binding: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(binding.as_bytes()))
 }
 
 fn used_state() -> FederationError {

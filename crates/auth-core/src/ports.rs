@@ -401,6 +401,9 @@ pub struct UpstreamCallback<'a> {
 pub trait IdentityProvider: Send + Sync {
     /// The name on the hosted login page's button ("GitHub").
     fn display_name(&self) -> &str;
+    /// The origin (`https://github.com`) the browser is sent to: a page
+    /// whose form leads there must allow it (CSP `form-action`).
+    fn browser_origin(&self) -> String;
     /// Where to send the person's browser.
     fn authorization_url(&self, request: &UpstreamRequest<'_>) -> Result<String, UpstreamError>;
     /// Redeems the code the provider sent to the callback and tells who

@@ -180,6 +180,10 @@ impl IdentityProvider for GitHub {
         "GitHub"
     }
 
+    fn browser_origin(&self) -> String {
+        self.config.web_url.origin().ascii_serialization()
+    }
+
     fn authorization_url(&self, request: &UpstreamRequest<'_>) -> Result<String, UpstreamError> {
         let mut url = self.web("login/oauth/authorize")?;
         url.query_pairs_mut()

@@ -25,7 +25,7 @@ const SESSION_COOKIE: &str = "portcullis_session";
 
 /// A cookie's name: with the `__Host-` prefix whenever cookies are Secure
 /// (an https issuer); browsers set such a cookie only from this host itself.
-fn cookie_name(state: &AppState, base: &'static str) -> String {
+pub(crate) fn cookie_name(state: &AppState, base: &'static str) -> String {
     if state.secure_cookies {
         format!("__Host-{base}")
     } else {

@@ -60,6 +60,8 @@ struct FormPage<'a> {
     pending: Vec<(&'static str, String)>,
     csrf: String,
     query: String,
+    /// The upstream providers' buttons: (name, display name).
+    providers: Vec<(String, String)>,
 }
 
 /// Renders the login or register page for `pending`, setting the CSRF
@@ -85,11 +87,19 @@ async fn form_page(
         pending: pending.fields(),
         csrf: csrf.token(state),
         query: pending.query(),
+        providers: state
+            .federation
+            .providers()
+            .map(|(name, display)| (name.to_string(), display.to_owned()))
+            .collect(),
         ..fill
     };
+    // The forms lead to the client (after a password) or to a provider.
+    let mut targets = state.federation.browser_origins();
+    targets.extend(redirect_to.as_ref().and_then(crate::pages::csp_source));
     let mut response = state
         .pages
-        .render_for(status, template, &page, redirect_to.as_ref());
+        .render_with_targets(status, template, &page, &targets);
     if let Some(c) = csrf.cookie(state) {
         let _ = response.add_cookie(&c);
     }
@@ -346,7 +356,7 @@ pub(crate) async fn login(
 
 /// Starts the session and continues the flow, setting the cookie on
 /// whatever response the flow gives.
-async fn signed_in(
+pub(crate) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
     pending: &Pending,

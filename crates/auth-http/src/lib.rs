@@ -22,6 +22,7 @@ mod openapi;
 mod pages;
 mod security;
 mod token;
+mod upstream;
 mod userinfo;
 
 use std::sync::Arc;
@@ -160,6 +161,9 @@ fn register(
         .service(dialects::register)
         .service(hosted::consent)
         .service(hosted::logout)
+        .service(upstream::start)
+        .service(upstream::link)
+        .service(upstream::callback)
         .service(logout::end_session)
         .service(logout::end_session_post)
         .service(logout::confirm)

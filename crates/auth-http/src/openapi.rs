@@ -282,6 +282,27 @@ impl IntoResponses for RegisterResponses {
     }
 }
 
+/// What the upstream sign-in pages answer: a hosted page's answers, and
+/// an unknown provider or one that could not be reached.
+pub(crate) struct UpstreamPageResponses;
+
+impl IntoResponses for UpstreamPageResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut all = PageResponses::responses();
+        all.extend(set(vec![
+            (
+                "404",
+                html_response("No provider of that name is configured"),
+            ),
+            (
+                "502",
+                html_response("The provider could not be reached; the page says so"),
+            ),
+        ]));
+        all
+    }
+}
+
 /// What a hosted page answers, to its `GET` and to its form's post: the
 /// page (again with a message when something was refused), a redirect
 /// onwards, or, for a request the page cannot even be shown for, the JSON

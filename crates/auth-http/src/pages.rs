@@ -37,6 +37,7 @@ impl Pages {
             template!("device.html"),
             template!("logout.html"),
             template!("signed_out.html"),
+            template!("linked.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })
@@ -62,6 +63,20 @@ impl Pages {
         data: &impl Serialize,
         redirect_to: Option<&RedirectUri>,
     ) -> HttpResponse {
+        let targets: Vec<String> = redirect_to.and_then(csp_source).into_iter().collect();
+        self.render_with_targets(status, name, data, &targets)
+    }
+
+    /// Renders a page whose forms may end in redirects to the origins
+    /// `targets` (CSP source expressions) besides this server: a client's
+    /// redirect URI, an upstream provider's authorization endpoint.
+    pub fn render_with_targets(
+        &self,
+        status: StatusCode,
+        name: &str,
+        data: &impl Serialize,
+        targets: &[String],
+    ) -> HttpResponse {
         let rendered = Context::from_serialize(data).and_then(|ctx| self.tera.render(name, &ctx));
         match rendered {
             Ok(html) => HttpResponse::build(status)
@@ -72,7 +87,7 @@ impl Pages {
                 .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
                 .insert_header((
                     header::CONTENT_SECURITY_POLICY,
-                    content_security_policy(redirect_to),
+                    content_security_policy(targets),
                 ))
                 .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
                 .body(html),
@@ -96,11 +111,11 @@ impl Pages {
 /// The pages load nothing from anywhere, may not be framed (clickjacking of
 /// the consent button), and post their forms only to this server and, where
 /// a form ends in a redirect to a client, to that client.
-fn content_security_policy(redirect_to: Option<&RedirectUri>) -> HeaderValue {
+fn content_security_policy(targets: &[String]) -> HeaderValue {
     let mut form_action = String::from("'self'");
-    if let Some(source) = redirect_to.and_then(csp_source) {
+    for source in targets {
         form_action.push(' ');
-        form_action.push_str(&source);
+        form_action.push_str(source);
     }
     let policy = format!(
         "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
@@ -115,7 +130,7 @@ fn content_security_policy(redirect_to: Option<&RedirectUri>) -> HeaderValue {
 
 /// The CSP source expression that matches a redirect URI: its origin for
 /// http and https, its scheme for a native app's private-use scheme.
-fn csp_source(uri: &RedirectUri) -> Option<String> {
+pub(crate) fn csp_source(uri: &RedirectUri) -> Option<String> {
     let url = url::Url::parse(uri.as_str()).ok()?;
     match url.scheme() {
         "http" | "https" => {
@@ -134,7 +149,7 @@ mod tests {
     fn form_action_names_the_redirect_target() {
         let csp = |uri: &str| {
             let uri = RedirectUri::parse(uri).unwrap();
-            content_security_policy(Some(&uri))
+            content_security_policy(&csp_source(&uri).into_iter().collect::<Vec<_>>())
                 .to_str()
                 .unwrap()
                 .to_owned()
@@ -145,7 +160,7 @@ mod tests {
         );
         assert!(csp("https://app.example/cb").contains("form-action 'self' https://app.example;"));
         assert!(csp("com.example.app:/cb").contains("form-action 'self' com.example.app:;"));
-        let plain = content_security_policy(None);
+        let plain = content_security_policy(&[]);
         assert!(plain.to_str().unwrap().contains("form-action 'self';"));
         assert!(plain.to_str().unwrap().contains("default-src 'none'"));
     }

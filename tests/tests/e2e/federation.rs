@@ -441,3 +441,204 @@ on_both_backends! {
         }
     };
 }
+
+/// The hidden fields of the page's form that posts to `action`.
+fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action} in {html}"));
+    let end = html[start..].find("</form>").unwrap() + start;
+    portcullis_tests::hidden_fields(&html[start..end])
+}
+
+/// The page's CSRF field (every form of a page carries the same).
+fn csrf_of(html: &str) -> Vec<(String, String)> {
+    portcullis_tests::csrf_field(html)
+        .into_iter()
+        .take(1)
+        .collect()
+}
+
+async fn app_client(app: &TestApp) -> String {
+    app.client(portcullis_tests::ClientSetup {
+        public: true,
+        grants: &["authorization_code", "refresh_token"],
+        redirect_uris: &["myapp://callback"],
+        first_party: true,
+        ..Default::default()
+    })
+    .await
+    .0
+}
+
+/// Presses "Sign in with GitHub" on the login page of an authorization
+/// request in browser `b`, approves at GitHub, and returns our callback.
+async fn press_github(
+    app: &TestApp,
+    b: &reqwest::Client,
+    github: &FakeGitHub,
+    client: &str,
+) -> String {
+    let page = app
+        .get_with(
+            b,
+            &crate::browser::authorize_path(client, "myapp://callback", "xyz"),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Sign in with GitHub"));
+    // The page may lead the browser to GitHub.
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", github.base)),
+        "{csp}"
+    );
+    let form = form_fields(&page.text, "/login/upstream/github");
+    let to_github = app.post_with(b, "/login/upstream/github", &form).await;
+    assert_eq!(to_github.status, 303, "{}", to_github.text);
+    let url = location(&to_github);
+    assert!(url.as_str().starts_with(&github.base));
+    assert_eq!(
+        param(&url, "redirect_uri").as_deref(),
+        Some("http://issuer.test/login/upstream/github/callback")
+    );
+    approve_at_github(app, url.as_str()).await
+}
+
+on_both_backends! {
+    the_login_pages_github_button_signs_in_and_continues_the_authorization => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let client = app_client(&app).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+
+        let b = portcullis_tests::browser();
+        let callback = press_github(&app, &b, &github, &client).await;
+        // Back from GitHub: signed in, and on to the client with a code.
+        let back = app.get_with(&b, &callback).await;
+        assert_eq!(back.status, 303, "{}", back.text);
+        let to_client = location(&back);
+        assert!(to_client.as_str().starts_with("myapp://callback?"), "{to_client}");
+        assert_eq!(param(&to_client, "state").as_deref(), Some("xyz"));
+        let code = param(&to_client, "code").unwrap();
+        let tokens = app
+            .post_form("/token", None, &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &client),
+                ("code", &code),
+                ("redirect_uri", "myapp://callback"),
+                ("code_verifier", crate::browser::VERIFIER),
+            ])
+            .await;
+        assert_eq!(tokens.status, 200, "{}", tokens.text);
+        let me = app.get_bearer("/userinfo", tokens.str("access_token")).await;
+        // The same account seed 003's exchange finds for this GitHub user.
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_octo").await);
+        assert_eq!(me.str("sub"), account);
+
+        // The SSO session is set: the next authorization needs no login.
+        let again = app
+            .get_with(&b, &crate::browser::authorize_path(&client, "myapp://callback", "again"))
+            .await;
+        assert_eq!(again.status, 302, "{}", again.text);
+        assert!(param(&location(&again), "code").is_some());
+        // The callback runs once.
+        let replayed = app.get_with(&b, &callback).await;
+        assert_eq!(replayed.status, 401, "{}", replayed.text);
+    };
+
+    an_upstream_sign_in_is_bound_to_the_browser_and_the_flow_that_began_it => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let client = app_client(&app).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        let b = portcullis_tests::browser();
+        let callback = press_github(&app, &b, &github, &client).await;
+        let before = app.fingerprint().await;
+
+        // Another browser (an attacker's link to a victim) is refused.
+        let other = portcullis_tests::browser();
+        let refused = app.get_with(&other, &callback).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("another browser"));
+        // The hosted flow's state is no good at seed 003's callback, and
+        // seed 003's is no good here.
+        let seed_callback = callback.replace("/login/upstream/github/callback", "/v1/login/oauth2/web/callback/github");
+        assert!(failure(&get(&app, &seed_callback).await, 401).contains("another flow"));
+        let (url, _) = start_web(&app, "?provider=github").await;
+        let seed_back = approve_at_github(&app, &url).await;
+        let hosted_back = seed_back.replace("/v1/login/oauth2/web/callback/github", "/login/upstream/github/callback");
+        let crossed = app.get_with(&b, &hosted_back).await;
+        assert_eq!(crossed.status, 401);
+        assert!(crossed.text.contains("another flow"));
+        // A GET cannot start a flow; a post without the CSRF token neither.
+        let no_csrf = app.post_with(&b, "/login/upstream/github", &[("flow".into(), "authorize".into())]).await;
+        assert_eq!(no_csrf.status, 403);
+        assert_eq!(app.fingerprint().await, before);
+
+        // The browser that began it still can, once.
+        let back = app.get_with(&b, &callback).await;
+        assert_eq!(back.status, 303, "{}", back.text);
+    };
+
+    a_signed_in_account_links_github_and_only_so => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let client = app_client(&app).await;
+        let local = app.user("michael", Some("octocat@github.example"), "correct-horse").await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+
+        // Before linking, GitHub's identity with the account's email is
+        // refused on the login page, and nothing is created.
+        github.sign_in_next("gho_octo");
+        let b = portcullis_tests::browser();
+        let callback = press_github(&app, &b, &github, &client).await;
+        let refused = app.get_with(&b, &callback).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("already exists"));
+
+        // Not signed in: no linking.
+        let page = app.get_with(&b, "/login").await;
+        let csrf = csrf_of(&page.text);
+        let anonymous = app.post_with(&b, "/account/upstream/github/link", &csrf).await;
+        assert_eq!(anonymous.status, 401);
+
+        // Signed in with the password, the account links GitHub.
+        let form = form_fields(&page.text, "/login");
+        let form = crate::browser::with(form, &[("username", "michael"), ("password", "correct-horse")]);
+        let signed_in = app.post_with(&b, "/login", &form).await;
+        assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+        let page = app.get_with(&b, "/login").await;
+        let csrf = csrf_of(&page.text);
+        let to_github = app.post_with(&b, "/account/upstream/github/link", &csrf).await;
+        assert_eq!(to_github.status, 303, "{}", to_github.text);
+        github.sign_in_next("gho_octo");
+        let back = approve_at_github(&app, location(&to_github).as_str()).await;
+        // The link is finished only in the session that asked for it.
+        let elsewhere = app.get_with(&portcullis_tests::browser(), &back).await;
+        assert_eq!(elsewhere.status, 401);
+        let linked = app.get_with(&b, &back).await;
+        assert_eq!(linked.status, 200, "{}", linked.text);
+        assert!(linked.text.contains("linked"));
+
+        // Now GitHub signs in to that account.
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_octo").await);
+        assert_eq!(account, local);
+
+        // An identity linked to one account cannot be linked to another.
+        app.user("other", None, "correct-horse").await;
+        let b2 = portcullis_tests::browser();
+        let page = app.get_with(&b2, "/login").await;
+        let form = crate::browser::with(form_fields(&page.text, "/login"), &[("username", "other"), ("password", "correct-horse")]);
+        app.post_with(&b2, "/login", &form).await;
+        let page = app.get_with(&b2, "/login").await;
+        let to_github = app.post_with(&b2, "/account/upstream/github/link", &csrf_of(&page.text)).await;
+        github.sign_in_next("gho_octo");
+        let back = approve_at_github(&app, location(&to_github).as_str()).await;
+        let taken = app.get_with(&b2, &back).await;
+        assert_eq!(taken.status, 401, "{}", taken.text);
+        assert!(taken.text.contains("another account"));
+    };
+}

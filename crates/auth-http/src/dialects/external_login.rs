@@ -13,7 +13,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
 use auth_core::FlowError;
 use auth_core::error::StoreError;
-use auth_core::federation::{DeviceStep, FederationError};
+use auth_core::federation::{CallbackContext, DeviceStep, FederationError, WebOutcome, WebPurpose};
 use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -457,6 +457,7 @@ pub(crate) async fn web_authorize(
         .begin_web(
             &state.tokens,
             &provider,
+            WebPurpose::Poll,
             &callback(&state, &provider),
             redirect,
             state.clock.now(),
@@ -512,10 +513,18 @@ pub(crate) async fn web_callback(
             &flow_state,
             &code,
             optional(&pairs, "iss").as_deref(),
+            CallbackContext {
+                browser: false,
+                binding: None,
+                signed_in: None,
+            },
             state.clock.now(),
         )
         .await?;
-    Ok(match finished.redirect {
+    let return_to = match finished {
+        WebOutcome::SignedIn { return_to, .. } | WebOutcome::Linked { return_to, .. } => return_to,
+    };
+    Ok(match return_to {
         Some(target) => HttpResponse::Found()
             .insert_header((header::LOCATION, target))
             .insert_header((header::CACHE_CONTROL, "no-store"))

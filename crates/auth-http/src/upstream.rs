@@ -1,0 +1,286 @@
+//! Signing in, and linking an account, through an upstream provider from
+//! the hosted pages: the login page's "Sign in with ..." buttons post here
+//! (CSRF token, origin check), the browser goes to the provider with a
+//! sealed `state` bound to it by a cookie, and the provider sends it back
+//! to the callback, which signs it in and continues the authorization
+//! request it was in the middle of, exactly as a password login does.
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::{Data, Path, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use auth_core::FlowError;
+use auth_core::error::StoreError;
+use auth_core::federation::{CallbackContext, FederationError, WebOutcome, WebPurpose};
+
+use crate::AppState;
+use crate::body::FormParams;
+use crate::browser::{Csrf, cookie_name, current_sign_in};
+use crate::error::ApiError;
+use crate::flow::{FLOW_AUTHORIZE, Pending, refusal_response};
+use crate::openapi::UpstreamPageResponses;
+
+/// The cookie binding an upstream flow to the browser that began it.
+const BINDING_COOKIE: &str = "portcullis_upstream";
+
+/// Our callback for `provider`, as registered with it.
+fn callback_uri(state: &AppState, provider: &str) -> String {
+    format!("{}/login/upstream/{provider}/callback", state.issuer())
+}
+
+fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    // Lax: the provider's redirect back is a top-level GET navigation.
+    Cookie::build(cookie_name(state, BINDING_COOKIE), value)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::seconds(
+            auth_core::federation::WEB_FLOW_LIFETIME.num_seconds(),
+        ))
+        .finish()
+}
+
+fn cleared_binding_cookie(state: &AppState) -> Cookie<'static> {
+    let mut c = binding_cookie(state, String::new());
+    c.make_removal();
+    c
+}
+
+/// Sends the browser to the provider, bound to it by the cookie.
+fn to_provider(state: &AppState, started: auth_core::federation::WebStart) -> HttpResponse {
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, started.url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish();
+    if let Some(binding) = started.binding {
+        let _ = response.add_cookie(&binding_cookie(state, binding.into_inner()));
+    }
+    response
+}
+
+/// A federation failure as a page.
+fn failure_page(state: &AppState, e: FederationError) -> Result<HttpResponse, ApiError> {
+    let title = "Signing in through the provider failed";
+    Ok(match e {
+        FederationError::Refused(e) => {
+            state
+                .pages
+                .error(StatusCode::UNAUTHORIZED, title, e.description())
+        }
+        FederationError::UnknownProvider(_) => state.pages.error(
+            StatusCode::NOT_FOUND,
+            title,
+            "This server does not sign in through that provider.",
+        ),
+        FederationError::Invalid(why) => state.pages.error(StatusCode::BAD_REQUEST, title, &why),
+        FederationError::Pending => state.pages.error(
+            StatusCode::UNAUTHORIZED,
+            title,
+            "The sign-in at the provider is not finished.",
+        ),
+        FederationError::Upstream(why) => {
+            tracing::warn!(error = %why, "upstream provider failed");
+            state.pages.error(
+                StatusCode::BAD_GATEWAY,
+                title,
+                "The provider could not be reached just now. Try again in a moment.",
+            )
+        }
+        FederationError::Flow(FlowError::OAuth(e)) => {
+            state
+                .pages
+                .error(StatusCode::BAD_REQUEST, title, e.description())
+        }
+        FederationError::Flow(e @ FlowError::Store(StoreError::Unavailable(_))) => {
+            return Err(e.into());
+        }
+        FederationError::Flow(e) => return Err(e.into()),
+    })
+}
+
+/// The form of a "Sign in with ..." button: the pending request's fields.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct UpstreamForm {
+    csrf_token: String,
+    #[schema(inline)]
+    #[serde(flatten)]
+    pending: crate::flow::PendingFields,
+}
+
+/// `POST /login/upstream/{provider}`: the login page's button.
+#[utoipa::path(
+    tag = "pages",
+    params(("provider" = String, Path, description = "A configured provider: `github`")),
+    request_body(content = UpstreamForm, content_type = "application/x-www-form-urlencoded"),
+    responses(UpstreamPageResponses),
+)]
+#[post("/login/upstream/{provider}")]
+pub(crate) async fn start(
+    req: HttpRequest,
+    provider: Path<String>,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = Csrf::read_form(&req, payload, &state).await?;
+    let pending = Pending::take_from(&mut params);
+    // Refuse a request that could not be continued before leaving for the
+    // provider.
+    if pending.is_legacy() {
+        if let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await? {
+            return Ok(*page);
+        }
+    } else if pending.flow.as_deref() == Some(FLOW_AUTHORIZE)
+        && let Err(refusal) = state.tokens.validate_authorization(&pending.request).await
+    {
+        return refusal_response(&state, refusal);
+    }
+    match state
+        .federation
+        .begin_web(
+            &state.tokens,
+            &provider,
+            WebPurpose::SignIn,
+            &callback_uri(&state, &provider),
+            Some(pending.query()),
+            state.clock.now(),
+        )
+        .await
+    {
+        Ok(started) => Ok(to_provider(&state, started)),
+        Err(e) => failure_page(&state, e),
+    }
+}
+
+/// `POST /account/upstream/{provider}/link`: links the signed-in account
+/// to the person's identity at the provider, the only way an upstream
+/// identity joins an existing account.
+#[utoipa::path(
+    tag = "pages",
+    params(("provider" = String, Path, description = "A configured provider: `github`")),
+    request_body(content = crate::hosted::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(UpstreamPageResponses),
+)]
+#[post("/account/upstream/{provider}/link")]
+pub(crate) async fn link(
+    req: HttpRequest,
+    provider: Path<String>,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Csrf::read_form(&req, payload, &state).await?;
+    let Some(who) = current_sign_in(&req, &state).await? else {
+        return Ok(state.pages.error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Sign in to your account, then link it to the provider.",
+        ));
+    };
+    match state
+        .federation
+        .begin_web(
+            &state.tokens,
+            &provider,
+            WebPurpose::Link(who.user),
+            &callback_uri(&state, &provider),
+            None,
+            state.clock.now(),
+        )
+        .await
+    {
+        Ok(started) => Ok(to_provider(&state, started)),
+        Err(e) => failure_page(&state, e),
+    }
+}
+
+/// `GET /login/upstream/{provider}/callback`: the provider sends the
+/// browser back here.
+#[utoipa::path(
+    tag = "pages",
+    params(
+        ("provider" = String, Path, description = "A configured provider: `github`"),
+        ("code" = Option<String>, Query, description = "The provider's authorization code"),
+        ("state" = Option<String>, Query, description = "The sealed state"),
+        ("error" = Option<String>, Query, description = "The provider's refusal"),
+        ("iss" = Option<String>, Query, description = "RFC 9207: the provider's issuer"),
+    ),
+    responses(UpstreamPageResponses),
+)]
+#[get("/login/upstream/{provider}/callback")]
+pub(crate) async fn callback(
+    req: HttpRequest,
+    provider: Path<String>,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let title = "Signing in through the provider failed";
+    let mut params = match FormParams::parse(req.query_string().as_bytes()) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(state
+                .pages
+                .error(StatusCode::BAD_REQUEST, title, e.description()));
+        }
+    };
+    if params.take("error").is_some() {
+        return Ok(state.pages.error(
+            StatusCode::UNAUTHORIZED,
+            title,
+            "The provider did not authorize the sign-in.",
+        ));
+    }
+    let (Some(code), Some(flow_state)) = (params.take("code"), params.take("state")) else {
+        return Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            title,
+            "The provider's answer has no code or no state.",
+        ));
+    };
+    let binding = req.cookie(&cookie_name(&state, BINDING_COOKIE));
+    let signed_in = current_sign_in(&req, &state).await?.map(|s| s.user);
+    let outcome = state
+        .federation
+        .finish_web(
+            &state.tokens,
+            &provider,
+            &flow_state,
+            &code,
+            params.take("iss").as_deref(),
+            CallbackContext {
+                browser: true,
+                binding: binding.as_ref().map(|c| c.value()),
+                signed_in,
+            },
+            state.clock.now(),
+        )
+        .await;
+    // The binding cookie goes once its flow is done; a refused callback
+    // (another flow's state, say) leaves the browser's own flow standing.
+    let mut response = match outcome {
+        Ok(WebOutcome::SignedIn { user, return_to }) => {
+            let mut carried =
+                FormParams::parse(return_to.unwrap_or_default().as_bytes()).unwrap_or_default();
+            let pending = Pending::take_from(&mut carried);
+            crate::hosted::signed_in(&req, &state, &pending, user.id).await?
+        }
+        Ok(WebOutcome::Linked { provider, .. }) => state.pages.render(
+            StatusCode::OK,
+            "linked.html",
+            &serde_json::json!({ "title": "Account linked", "provider": provider.as_str() }),
+        ),
+        Err(e) => {
+            if let FederationError::Refused(refusal) = &e
+                && let Some(event) = refusal.event()
+            {
+                crate::security::log(event, &req);
+            }
+            return failure_page(&state, e);
+        }
+    };
+    let _ = response.add_cookie(&cleared_binding_cookie(&state));
+    Ok(response)
+}
