@@ -118,6 +118,17 @@ pub enum WebOutcome {
     },
 }
 
+/// What the provider sent the browser back with.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderAnswer<'a> {
+    /// The provider named in the callback's path.
+    pub provider: &'a str,
+    pub state: &'a str,
+    pub code: &'a str,
+    /// RFC 9207's `iss`, when sent.
+    pub issuer: Option<&'a str>,
+}
+
 /// What the callback presents besides the provider's answer.
 #[derive(Debug, Clone, Copy)]
 pub struct CallbackContext<'a> {
@@ -296,15 +307,12 @@ impl Federation {
     pub async fn finish_web(
         &self,
         service: &TokenService,
-        provider: &str,
-        state: &str,
-        code: &str,
-        issuer: Option<&str>,
+        answer: ProviderAnswer<'_>,
         context: CallbackContext<'_>,
         now: DateTime<Utc>,
     ) -> Result<WebOutcome, FederationError> {
-        let sealed: SealedState = self.unseal(STATE_PURPOSE, state, now)?;
-        let (name, upstream) = self.provider(provider)?;
+        let sealed: SealedState = self.unseal(STATE_PURPOSE, answer.state, now)?;
+        let (name, upstream) = self.provider(answer.provider)?;
         if sealed.provider != name.as_str() {
             return Err(refused(
                 "the state belongs to another provider".into(),
@@ -337,11 +345,11 @@ impl Federation {
         }
         let identity = upstream
             .finish(&UpstreamCallback {
-                code,
+                code: answer.code,
                 code_verifier: &sealed.verifier,
                 nonce: &sealed.nonce,
                 redirect_uri: &sealed.callback,
-                issuer,
+                issuer: answer.issuer,
             })
             .await?;
         match sealed.purpose {

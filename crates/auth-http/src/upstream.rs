@@ -12,7 +12,9 @@ use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::FlowError;
 use auth_core::error::StoreError;
-use auth_core::federation::{CallbackContext, FederationError, WebOutcome, WebPurpose};
+use auth_core::federation::{
+    CallbackContext, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
+};
 
 use crate::AppState;
 use crate::body::FormParams;
@@ -246,10 +248,12 @@ pub(crate) async fn callback(
         .federation
         .finish_web(
             &state.tokens,
-            &provider,
-            &flow_state,
-            &code,
-            params.take("iss").as_deref(),
+            ProviderAnswer {
+                provider: &provider,
+                state: &flow_state,
+                code: &code,
+                issuer: params.take("iss").as_deref(),
+            },
             CallbackContext {
                 browser: true,
                 binding: binding.as_ref().map(|c| c.value()),

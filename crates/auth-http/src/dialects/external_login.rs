@@ -13,7 +13,9 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
 use auth_core::FlowError;
 use auth_core::error::StoreError;
-use auth_core::federation::{CallbackContext, DeviceStep, FederationError, WebOutcome, WebPurpose};
+use auth_core::federation::{
+    CallbackContext, DeviceStep, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
+};
 use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -509,10 +511,12 @@ pub(crate) async fn web_callback(
         .federation
         .finish_web(
             &state.tokens,
-            &provider,
-            &flow_state,
-            &code,
-            optional(&pairs, "iss").as_deref(),
+            ProviderAnswer {
+                provider: &provider,
+                state: &flow_state,
+                code: &code,
+                issuer: optional(&pairs, "iss").as_deref(),
+            },
             CallbackContext {
                 browser: false,
                 binding: None,
