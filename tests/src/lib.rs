@@ -231,7 +231,7 @@ impl TestApp {
     /// Boots with `file` settings; the bind address, database and cheap
     /// argon2 parameters are set here.
     pub async fn spawn_with(db: ScratchDb, mut file: FileSettings) -> Self {
-        file.bind = Some("127.0.0.1:0".into());
+        file.bind = file.bind.or(Some("127.0.0.1:0".into()));
         file.workers = Some(2);
         file.pool_size = file.pool_size.or(Some(8));
         // Every test client comes from 127.0.0.1: registration throttles
@@ -256,6 +256,7 @@ impl TestApp {
                 key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.into()),
                 bind: None,
                 github: Default::default(),
+                providers: Default::default(),
             },
         )
         .expect("settings");

@@ -249,9 +249,44 @@ impl Cli {
                     api_url: self.github.github_api_url.clone(),
                     scope: None,
                 },
+                providers: providers_from_env(std::env::vars()),
             },
         )
     }
+}
+
+/// `PORTCULLIS_PROVIDER_NAME_FIELD` variables: the provider `name` (lower
+/// case, `_` read as `-`) and one of its fields.
+fn providers_from_env(
+    vars: impl Iterator<Item = (String, String)>,
+) -> std::collections::BTreeMap<String, crate::settings::ProviderFile> {
+    let mut out = std::collections::BTreeMap::<String, crate::settings::ProviderFile>::new();
+    for (key, value) in vars {
+        let Some(rest) = key.strip_prefix("PORTCULLIS_PROVIDER_") else {
+            continue;
+        };
+        for (suffix, field) in [
+            ("_CLIENT_SECRET", 0),
+            ("_CLIENT_ID", 1),
+            ("_ISSUER", 2),
+            ("_DISPLAY_NAME", 3),
+        ] {
+            if let Some(name) = rest.strip_suffix(suffix).filter(|n| !n.is_empty()) {
+                let entry = out
+                    .entry(name.to_lowercase().replace('_', "-"))
+                    .or_default();
+                let slot = match field {
+                    0 => &mut entry.client_secret,
+                    1 => &mut entry.client_id,
+                    2 => &mut entry.issuer,
+                    _ => &mut entry.display_name,
+                };
+                *slot = Some(value);
+                break;
+            }
+        }
+    }
+    out
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -41,6 +41,25 @@ pub struct GitHubFile {
     pub scope: Option<String>,
 }
 
+/// `[providers.NAME]`: an OpenID provider people sign in through.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    /// The button's label (default: the name).
+    pub display_name: Option<String>,
+    /// Its issuer identifier; its endpoints are discovered from it.
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Default `openid email profile`.
+    pub scope: Option<String>,
+    /// Any endpoint given here is used instead of discovery's.
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+}
+
 /// The settings file, every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +106,8 @@ pub struct FileSettings {
     pub password_hash: Option<HashSettings>,
     /// The GitHub OAuth app (`[github]`).
     pub github: Option<GitHubFile>,
+    /// OpenID providers by name (`[providers.NAME]`).
+    pub providers: Option<std::collections::BTreeMap<String, ProviderFile>>,
     /// The client seed 003's external login API acts for; an empty string
     /// turns the API off.
     pub external_login_client_id: Option<String>,
@@ -134,6 +155,8 @@ pub struct Settings {
     pub sweep_interval: std::time::Duration,
     /// The GitHub OAuth app, when configured.
     pub github: Option<GitHubSettings>,
+    /// The OpenID providers configured, by name.
+    pub oidc_providers: Vec<(auth_core::types::ProviderName, OidcSettings)>,
     /// The client seed 003's external login API acts for, if enabled.
     pub external_login_client_id: Option<String>,
     pub external_login_redirect_uris: Vec<String>,
@@ -149,6 +172,20 @@ pub struct GitHubSettings {
     pub web_url: url::Url,
     pub api_url: url::Url,
     pub scope: String,
+}
+
+/// A configured OpenID provider.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: auth_core::types::OpaqueToken,
+    pub scope: String,
+    pub authorization_endpoint: Option<url::Url>,
+    pub token_endpoint: Option<url::Url>,
+    pub userinfo_endpoint: Option<url::Url>,
+    pub jwks_uri: Option<url::Url>,
 }
 
 /// github.com's endpoints, the defaults.
@@ -174,6 +211,8 @@ pub struct Overrides {
     pub key_encryption_key: Option<String>,
     /// `PORTCULLIS_GITHUB_*`.
     pub github: GitHubFile,
+    /// `PORTCULLIS_PROVIDER_NAME_{ISSUER,CLIENT_ID,CLIENT_SECRET,DISPLAY_NAME}`.
+    pub providers: std::collections::BTreeMap<String, ProviderFile>,
 }
 
 impl Settings {
@@ -265,6 +304,10 @@ impl Settings {
         )?;
         let key_reload_secs = bounded(file.key_reload_secs, 30, 1..=86_400, "key_reload_secs")?;
         let github = github_settings(file.github.clone().unwrap_or_default(), overrides.github)?;
+        let oidc_providers = oidc_settings(
+            file.providers.clone().unwrap_or_default(),
+            overrides.providers,
+        )?;
         Ok(Self {
             bind,
             database_url: database_url.clone(),
@@ -359,6 +402,7 @@ impl Settings {
                 (None, _, _) => Some(DEFAULT_EXTERNAL_LOGIN_CLIENT.into()),
             },
             github,
+            oidc_providers,
             external_login_redirect_uris: file.external_login_redirect_uris.unwrap_or_default(),
             upstream_device_wait: Duration::seconds(bounded(
                 file.upstream_device_wait_secs,
@@ -427,6 +471,76 @@ fn github_settings(file: GitHubFile, env: GitHubFile) -> anyhow::Result<Option<G
         scope: pick(env.scope, file.scope)
             .unwrap_or_else(|| auth_federation::GITHUB_DEFAULT_SCOPE.to_owned()),
     }))
+}
+
+/// The OpenID providers of the file and the environment (which wins,
+/// field by field).
+fn oidc_settings(
+    mut file: std::collections::BTreeMap<String, ProviderFile>,
+    env: std::collections::BTreeMap<String, ProviderFile>,
+) -> anyhow::Result<Vec<(auth_core::types::ProviderName, OidcSettings)>> {
+    for (name, from_env) in env {
+        let entry = file.entry(name).or_default();
+        let take = |env: Option<String>, file: &mut Option<String>| {
+            if env.is_some() {
+                *file = env;
+            }
+        };
+        take(from_env.issuer, &mut entry.issuer);
+        take(from_env.client_id, &mut entry.client_id);
+        take(from_env.client_secret, &mut entry.client_secret);
+        take(from_env.display_name, &mut entry.display_name);
+    }
+    let endpoint =
+        |name: &str, what: &str, raw: Option<String>| -> anyhow::Result<Option<url::Url>> {
+            raw.map(|raw| {
+                let url = url::Url::parse(&raw)
+                    .with_context(|| format!("provider {name}: invalid {what} {raw:?}"))?;
+                anyhow::ensure!(
+                    matches!(url.scheme(), "https" | "http") && url.host().is_some(),
+                    "provider {name}: {what} must be an http(s) URL"
+                );
+                Ok(url)
+            })
+            .transpose()
+        };
+    let mut out = Vec::new();
+    for (name, p) in file {
+        let parsed = auth_core::types::ProviderName::parse(&name)
+            .with_context(|| format!("invalid provider name {name:?}"))?;
+        anyhow::ensure!(
+            name != "github",
+            "the provider name github is GitHub's ([github]); name this one otherwise"
+        );
+        let need = |v: Option<String>, what: &str| {
+            v.filter(|v| !v.is_empty())
+                .with_context(|| format!("provider {name}: {what} is not set"))
+        };
+        let issuer = need(p.issuer, "issuer")?;
+        endpoint(&name, "issuer", Some(issuer.clone()))?;
+        out.push((
+            parsed,
+            OidcSettings {
+                display_name: p.display_name.unwrap_or_else(|| name.clone()),
+                issuer,
+                client_id: need(p.client_id, "client_id")?,
+                client_secret: auth_core::types::OpaqueToken::new(need(
+                    p.client_secret,
+                    "client_secret",
+                )?),
+                scope: p.scope.unwrap_or_else(|| "openid email profile".into()),
+                authorization_endpoint: endpoint(
+                    &name,
+                    "authorization_endpoint",
+                    p.authorization_endpoint,
+                )?,
+                token_endpoint: endpoint(&name, "token_endpoint", p.token_endpoint)?,
+                userinfo_endpoint: endpoint(&name, "userinfo_endpoint", p.userinfo_endpoint)?,
+                jwks_uri: endpoint(&name, "jwks_uri", p.jwks_uri)?,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// A size or count from the settings file, refused outside its range.

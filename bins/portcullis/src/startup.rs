@@ -15,7 +15,7 @@ use auth_core::types::{ClientId, Dialect, GrantType, ProviderName, Scope, TokenF
 use auth_crypto::{
     Argon2Hasher, JwsRing, JwtCodec, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest,
 };
-use auth_federation::{GitHub, GitHubConfig, UpstreamHttp};
+use auth_federation::{Endpoints, GitHub, GitHubConfig, OidcConfig, OpenIdProvider, UpstreamHttp};
 use auth_http::{AppState, Limits, Pages};
 use auth_store::{CachedAccessTokens, CachedClients, Database};
 
@@ -116,7 +116,29 @@ fn providers(
             api_url: github.api_url.clone(),
             scope: github.scope.clone(),
         };
-        providers.push((name.clone(), Arc::new(GitHub::new(name, config, http))));
+        providers.push((
+            name.clone(),
+            Arc::new(GitHub::new(name, config, http.clone())),
+        ));
+    }
+    for (name, p) in &settings.oidc_providers {
+        let config = OidcConfig {
+            display_name: p.display_name.clone(),
+            issuer: p.issuer.clone(),
+            client_id: p.client_id.clone(),
+            client_secret: p.client_secret.clone(),
+            scope: p.scope.clone(),
+            endpoints: Endpoints {
+                authorization: p.authorization_endpoint.clone(),
+                token: p.token_endpoint.clone(),
+                userinfo: p.userinfo_endpoint.clone(),
+                jwks: p.jwks_uri.clone(),
+            },
+        };
+        providers.push((
+            name.clone(),
+            Arc::new(OpenIdProvider::new(name.clone(), config, http.clone())),
+        ));
     }
     Ok(providers)
 }

@@ -285,6 +285,7 @@ impl Federation {
             },
         )?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes()));
+        upstream.prepare().await?;
         let url = upstream.authorization_url(&UpstreamRequest {
             state: &state,
             code_challenge: &challenge,
@@ -350,6 +351,7 @@ impl Federation {
                 nonce: &sealed.nonce,
                 redirect_uri: &sealed.callback,
                 issuer: answer.issuer,
+                now,
             })
             .await?;
         match sealed.purpose {

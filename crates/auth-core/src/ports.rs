@@ -392,6 +392,8 @@ pub struct UpstreamCallback<'a> {
     pub redirect_uri: &'a str,
     /// RFC 9207's `iss` parameter, when the provider sent one.
     pub issuer: Option<&'a str>,
+    /// What an ID token's times are checked against.
+    pub now: DateTime<Utc>,
 }
 
 /// An upstream identity provider (GitHub, an OpenID provider). Every call
@@ -404,6 +406,11 @@ pub trait IdentityProvider: Send + Sync {
     /// The origin (`https://github.com`) the browser is sent to: a page
     /// whose form leads there must allow it (CSP `form-action`).
     fn browser_origin(&self) -> String;
+    /// Whatever must be known before [`Self::authorization_url`] (an
+    /// OpenID provider's discovered endpoints).
+    async fn prepare(&self) -> Result<(), UpstreamError> {
+        Ok(())
+    }
     /// Where to send the person's browser.
     fn authorization_url(&self, request: &UpstreamRequest<'_>) -> Result<String, UpstreamError>;
     /// Redeems the code the provider sent to the callback and tells who

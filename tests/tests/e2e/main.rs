@@ -18,3 +18,4 @@ mod seeds;
 mod store;
 mod throttles;
 mod token_endpoint;
+mod upstream_oidc;

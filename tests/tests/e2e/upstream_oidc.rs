@@ -1,0 +1,271 @@
+//! Sign-in through a generic OpenID provider, played by a second
+//! Portcullis node: discovery, the code flow with PKCE, state and nonce,
+//! the ID token checked against the provider's JWKS, and RFC 9207's `iss`.
+//! The browser keeps one cookie jar per site, as it would for two hosts.
+use portcullis::settings::{FileSettings, GitHubFile, ProviderFile};
+use portcullis_tests::fake_github::{CLIENT_ID, CLIENT_SECRET, FakeGitHub};
+use portcullis_tests::{
+    Backend, ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, location,
+    on_both_backends, param,
+};
+
+/// The downstream node's address: chosen before either node starts, so
+/// the upstream can register its callback (a loopback URI: plain http is
+/// refused for any other host).
+fn downstream_port() -> (u16, String) {
+    let port = free_port();
+    (
+        port,
+        format!("http://127.0.0.1:{port}/login/upstream/corp/callback"),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The upstream provider: a Portcullis node on its own port and issuer,
+/// with a confidential client for the downstream node and a user.
+async fn upstream(callback: &str) -> (TestApp, String, String) {
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let node = TestApp::spawn_with(
+        ScratchDb::new(Backend::Sqlite).await.unwrap(),
+        FileSettings {
+            bind: Some(format!("127.0.0.1:{port}")),
+            issuer: Some(issuer.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (client, secret) = node
+        .client(ClientSetup {
+            public: false,
+            grants: &["authorization_code", "password"],
+            redirect_uris: &[callback],
+            scope: "openid email profile",
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    node.user("alice", Some("alice@corp.example"), "correct-horse")
+        .await;
+    (node, client, secret.unwrap())
+}
+
+/// The downstream node, signing in through `corp` (and GitHub, so the
+/// external login API is on).
+async fn downstream(db: ScratchDb, port: u16, provider: ProviderFile) -> (TestApp, String) {
+    let github = FakeGitHub::start().await;
+    let app = TestApp::spawn_with(
+        db,
+        FileSettings {
+            bind: Some(format!("127.0.0.1:{port}")),
+            issuer: Some(format!("http://127.0.0.1:{port}")),
+            providers: Some([("corp".to_owned(), provider)].into()),
+            github: Some(GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some(github.base.clone()),
+                api_url: Some(github.base.clone()),
+                scope: None,
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &["myapp://callback"],
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    (app, client)
+}
+
+fn corp(node: &TestApp, client: &str, secret: &str) -> ProviderFile {
+    ProviderFile {
+        display_name: Some("Corp SSO".into()),
+        issuer: Some(node.base.clone()),
+        client_id: Some(client.into()),
+        client_secret: Some(secret.into()),
+        ..Default::default()
+    }
+}
+
+/// Presses "Sign in with Corp SSO" downstream; returns the browser, and
+/// the authorization URL at the upstream node.
+async fn press_corp(
+    app: &TestApp,
+    client: &str,
+    upstream_origin: &str,
+) -> (reqwest::Client, url::Url) {
+    let b = browser();
+    let page = app
+        .get_with(
+            &b,
+            &crate::browser::authorize_path(client, "myapp://callback", "s1"),
+        )
+        .await;
+    assert!(page.text.contains("Sign in with Corp SSO"), "{}", page.text);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains(upstream_origin), "{csp}");
+    let start = page.text.find("action=\"/login/upstream/corp\"").unwrap();
+    let end = page.text[start..].find("</form>").unwrap() + start;
+    let form = hidden_fields(&page.text[start..end]);
+    let to_upstream = app.post_with(&b, "/login/upstream/corp", &form).await;
+    assert_eq!(to_upstream.status, 303, "{}", to_upstream.text);
+    (b, location(&to_upstream))
+}
+
+/// Signs alice in at the upstream node (its own cookie jar) and returns
+/// where it sends the browser back.
+async fn sign_in_upstream(authorize: &url::Url) -> url::Url {
+    let b = browser();
+    let page = Reply::from(b.get(authorize.as_str()).send().await.unwrap()).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let mut form = hidden_fields(&page.text);
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), "correct-horse".into()));
+    let login = format!("{}/login", authorize.origin().ascii_serialization());
+    let done = Reply::from(b.post(login).form(&form).send().await.unwrap()).await;
+    assert!(matches!(done.status, 302 | 303), "{}", done.text);
+    location(&done)
+}
+
+fn path_of(url: &url::Url) -> String {
+    format!("{}?{}", url.path(), url.query().unwrap_or_default())
+}
+
+/// `url` with query parameter `name` set to `value` (or removed).
+fn with_param(url: &url::Url, name: &str, value: Option<&str>) -> url::Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .chain(value.map(|v| (name.to_owned(), v.to_owned())))
+        .collect();
+    let mut out = url.clone();
+    out.query_pairs_mut().clear().extend_pairs(pairs);
+    out
+}
+
+on_both_backends! {
+    a_second_portcullis_signs_people_in_as_an_openid_provider => |db: ScratchDb| async move {
+        let (port, callback) = downstream_port();
+        let (node, client_at_node, secret) = upstream(&callback).await;
+        let (app, client) = downstream(db, port, corp(&node, &client_at_node, &secret)).await;
+
+        let (b, authorize) = press_corp(&app, &client, &node.base).await;
+        assert!(authorize.as_str().starts_with(&format!("{}/authorize?", node.base)));
+        for (name, value) in [("response_type", "code"), ("client_id", client_at_node.as_str()), ("redirect_uri", callback.as_str()), ("code_challenge_method", "S256")] {
+            assert_eq!(param(&authorize, name).as_deref(), Some(value), "{name}");
+        }
+        assert!(param(&authorize, "scope").unwrap().split(' ').any(|s| s == "openid"));
+        assert!(param(&authorize, "nonce").is_some());
+
+        let back = sign_in_upstream(&authorize).await;
+        // RFC 9207: the provider says who it is.
+        assert_eq!(param(&back, "iss").as_deref(), Some(node.base.as_str()));
+        let signed_in = app.get_with(&b, &path_of(&back)).await;
+        assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+        let to_client = location(&signed_in);
+        assert_eq!(param(&to_client, "state").as_deref(), Some("s1"));
+        let code = param(&to_client, "code").unwrap();
+        let tokens = app
+            .post_form("/token", None, &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &client),
+                ("code", &code),
+                ("redirect_uri", "myapp://callback"),
+                ("code_verifier", crate::browser::VERIFIER),
+            ])
+            .await;
+        assert_eq!(tokens.status, 200, "{}", tokens.text);
+        let me = app.get_bearer("/userinfo", tokens.str("access_token")).await;
+        let account = me.str("sub").to_owned();
+        // The new account took the provider's preferred_username.
+        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        assert_eq!(user.username.as_str(), "alice");
+        // The upstream says the email is not verified: none is taken.
+        assert_eq!(user.email, None);
+
+        // The same person through seed 003's exchange with an access token
+        // the provider issued (its userinfo endpoint names them): found again.
+        let upstream_token = node
+            .post_form("/token", Some((&client_at_node, &secret)), &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct-horse"),
+                ("scope", "openid"),
+            ])
+            .await;
+        assert_eq!(upstream_token.status, 200, "{}", upstream_token.text);
+        let exchanged = Reply::from(
+            app.http
+                .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={}", upstream_token.str("access_token"))))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+        assert_eq!(exchanged.body["data"]["accountId"], account.as_str());
+    };
+
+    an_id_token_with_another_nonce_or_issuer_is_refused => |db: ScratchDb| async move {
+        let (port, callback) = downstream_port();
+        let (node, client_at_node, secret) = upstream(&callback).await;
+        let (app, client) = downstream(db, port, corp(&node, &client_at_node, &secret)).await;
+        let before = app.fingerprint().await;
+
+        // The nonce changed on the way to the provider: its ID token
+        // carries a nonce that is not this sign-in's.
+        let (b, authorize) = press_corp(&app, &client, &node.base).await;
+        let tampered = with_param(&authorize, "nonce", Some("not-the-nonce"));
+        let back = sign_in_upstream(&tampered).await;
+        let refused = app.get_with(&b, &path_of(&back)).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("nonce"), "{}", refused.text);
+
+        // An `iss` naming another issuer (RFC 9207: a mix-up).
+        let (b, authorize) = press_corp(&app, &client, &node.base).await;
+        let back = sign_in_upstream(&authorize).await;
+        let mixed = with_param(&back, "iss", Some("https://evil.example"));
+        let refused = app.get_with(&b, &path_of(&mixed)).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("RFC 9207"), "{}", refused.text);
+        assert_eq!(app.fingerprint().await, before);
+    };
+
+    an_id_token_from_another_issuer_than_configured_is_refused => |db: ScratchDb| async move {
+        let (port, callback) = downstream_port();
+        let (node, client_at_node, secret) = upstream(&callback).await;
+        // Endpoints given one by one, and an issuer that is not the node's.
+        let endpoint = |path: &str| Some(format!("{}{path}", node.base));
+        let provider = ProviderFile {
+            issuer: Some("https://corp.example".into()),
+            authorization_endpoint: endpoint("/authorize"),
+            token_endpoint: endpoint("/token"),
+            jwks_uri: endpoint("/jwks"),
+            ..corp(&node, &client_at_node, &secret)
+        };
+        let (app, client) = downstream(db, port, provider).await;
+        let before = app.fingerprint().await;
+        let (b, authorize) = press_corp(&app, &client, &node.base).await;
+        let back = sign_in_upstream(&authorize).await;
+        // Without the `iss` parameter, the ID token's own `iss` decides.
+        let stripped = with_param(&back, "iss", None);
+        let refused = app.get_with(&b, &path_of(&stripped)).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(refused.text.contains("another issuer"), "{}", refused.text);
+        assert_eq!(app.fingerprint().await, before);
+    };
+}
