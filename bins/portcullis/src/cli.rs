@@ -91,6 +91,26 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect the settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Read the settings file and the environment as `serve` would, refuse
+    /// what is wrong (non-zero exit), and print what is configured. Secrets
+    /// are reported as set or not, never printed.
+    Check {
+        /// Address `serve` would listen on.
+        #[arg(long, env = "PORTCULLIS_BIND")]
+        bind: Option<String>,
+        /// Public base URL `serve` would use.
+        #[arg(long, env = "PORTCULLIS_ISSUER")]
+        issuer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +275,23 @@ impl Cli {
     }
 }
 
+/// A report as indented `key: value` lines.
+fn print_report(indent: &str, value: &serde_json::Value) {
+    let Some(fields) = value.as_object() else {
+        return;
+    };
+    for (key, value) in fields {
+        match value {
+            serde_json::Value::Object(_) => {
+                println!("{indent}{key}:");
+                print_report(&format!("{indent}  "), value);
+            }
+            serde_json::Value::String(s) => println!("{indent}{key}: {s}"),
+            other => println!("{indent}{key}: {other}"),
+        }
+    }
+}
+
 /// `PORTCULLIS_PROVIDER_NAME_FIELD` variables: the provider `name` (lower
 /// case, `_` read as `-`) and one of its fields.
 fn providers_from_env(
@@ -310,6 +347,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             app.run().await?;
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check { bind, issuer, json }) => {
+            let settings = cli.settings(bind.clone(), issuer.clone())?;
+            let report = settings.report();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report("", &report);
+            }
             Ok(())
         }
         Command::Migrate => {

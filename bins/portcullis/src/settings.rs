@@ -440,6 +440,61 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// What is configured, for `portcullis config check`: every secret as
+    /// `"set"` or `"not set"`, never its value.
+    pub fn report(&self) -> serde_json::Value {
+        use serde_json::json;
+        let set = |present: bool| if present { "set" } else { "not set" };
+        let providers: serde_json::Map<String, serde_json::Value> = self
+            .oidc_providers
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.to_string(),
+                    json!({
+                        "display_name": p.display_name,
+                        "issuer": p.issuer,
+                        "client_id": p.client_id,
+                        "client_secret": set(!p.client_secret.expose().is_empty()),
+                        "scope": p.scope,
+                        "endpoints": if p.authorization_endpoint.is_some() || p.token_endpoint.is_some() || p.jwks_uri.is_some() {
+                            "partly configured, the rest discovered"
+                        } else {
+                            "discovered from the issuer"
+                        },
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "bind": self.bind,
+            "issuer": self.issuer,
+            "database": crate::startup::redact(&self.database_url),
+            "key_encryption_key": if self.key_encryption_key.is_some() {
+                "set".to_owned()
+            } else {
+                format!("from the key file {}", self.key_file.display())
+            },
+            "dialects": {
+                "redirect_login": self.dialects.redirect_login,
+                "pkce_json": self.dialects.pkce_json,
+                "key_secret": self.key_secret_client_id.clone().map_or(json!(false), |id| json!({ "client": id })),
+                "spring_oauth": self.dialects.spring_oauth,
+                "external_login": self.external_login_client_id.clone().map_or(json!(false), |id| json!({ "client": id })),
+            },
+            "github": self.github.as_ref().map_or(json!("not configured"), |g| json!({
+                "client_id": g.client_id,
+                "client_secret": set(!g.client_secret.expose().is_empty()),
+                "web_url": g.web_url.as_str(),
+                "api_url": g.api_url.as_str(),
+                "scope": g.scope,
+            })),
+            "providers": providers,
+        })
+    }
+}
+
 /// The GitHub app from the file and the environment (which wins), if it
 /// has an id and a secret; one without the other is an error, not a
 /// silently missing button.

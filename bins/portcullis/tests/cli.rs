@@ -746,3 +746,79 @@ async fn a_killed_server_logs_no_one_out_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     survives_kill_9(db, dir.path()).await;
 }
+
+#[test]
+fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
+    let cli = Cli::new();
+    let settings = cli.dir.path().join("portcullis.toml");
+    std::fs::write(
+        &settings,
+        "[github]\nclient_id = \"Iv1.abc\"\nclient_secret = \"github-secret-value\"\n\
+         [providers.corp]\nissuer = \"https://sso.corp.example\"\nclient_id = \"portcullis\"\n",
+    )
+    .unwrap();
+    let path = settings.to_str().unwrap();
+    // The provider's secret comes from the environment.
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["--config", path, "config", "check"])
+            .args(extra)
+            .current_dir(cli.dir.path())
+            .env(
+                "PORTCULLIS_PROVIDER_CORP_CLIENT_SECRET",
+                "corp-secret-value",
+            )
+            .env("PORTCULLIS_GITHUB_WEB_URL", "https://github.corp.example")
+            .env_remove("PORTCULLIS_KEY_ENCRYPTION_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = check(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("github-secret-value") && !text.contains("corp-secret-value"));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["github"]["client_id"], "Iv1.abc");
+    assert_eq!(report["github"]["client_secret"], "set");
+    assert_eq!(report["github"]["web_url"], "https://github.corp.example/");
+    assert_eq!(report["github"]["api_url"], "https://api.github.com/");
+    assert_eq!(
+        report["providers"]["corp"]["issuer"],
+        "https://sso.corp.example"
+    );
+    assert_eq!(report["providers"]["corp"]["client_secret"], "set");
+    assert_eq!(
+        report["dialects"]["external_login"]["client"],
+        "external-login-api"
+    );
+    // The text form says the same.
+    let out = check(&[]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("client_secret: set") && !text.contains("github-secret-value"));
+
+    // Without the provider's secret, or with half a GitHub app: refused.
+    let out = cli.run(&["--config", path, "config", "check"], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("provider corp: client_secret is not set")
+    );
+    std::fs::write(&settings, "[github]\nclient_id = \"x\"\n").unwrap();
+    let out = cli.run(&["--config", path, "config", "check"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("secret is not"));
+    std::fs::write(
+        &settings,
+        "[github]\nclient_id = \"x\"\nclient_secret = \"y\"\nunknown = 1\n",
+    )
+    .unwrap();
+    assert!(
+        !cli.run(&["--config", path, "config", "check"], None)
+            .status
+            .success()
+    );
+}
