@@ -282,8 +282,9 @@ impl IntoResponses for RegisterResponses {
     }
 }
 
-/// What the upstream sign-in pages answer: a hosted page's answers, and
-/// an unknown provider or one that could not be reached.
+/// What the upstream sign-in pages answer: a hosted page's answers (400
+/// also for a provider that is not configured), and a provider that could
+/// not be reached.
 pub(crate) struct UpstreamPageResponses;
 
 impl IntoResponses for UpstreamPageResponses {

@@ -72,7 +72,7 @@ fn failure_page(state: &AppState, e: FederationError) -> Result<HttpResponse, Ap
                 .error(StatusCode::UNAUTHORIZED, title, e.description())
         }
         FederationError::UnknownProvider(_) => state.pages.error(
-            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
             title,
             "This server does not sign in through that provider.",
         ),

@@ -428,6 +428,22 @@ on_both_backends! {
         assert_eq!(github.device_polls().len(), polls_before + 1, "polled GitHub before the interval");
     };
 
+    the_external_login_api_is_described_when_it_is_served => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let document: serde_json::Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+        for (path, method) in [
+            ("/v1/oauth2", "post"), ("/v1/login/token", "get"), ("/login/oauth2/device/start", "post"),
+            ("/login/oauth2/device/complete", "post"), ("/v1/login/oauth2/web/authorize", "get"),
+            ("/v1/login/oauth2/web/callback/{provider}", "get"), ("/v1/login/oauth2/web/poll", "get"),
+        ] {
+            let operation = &document["paths"][path][method];
+            assert_eq!(operation["tags"][0], "external-login", "{method} {path}");
+        }
+        let token = &document["components"]["schemas"]["TokenObject"]["properties"];
+        assert!(token["data"].is_object() && token["secret"].is_object());
+    };
+
     the_external_login_api_is_off_without_github => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
         for (method, path) in [

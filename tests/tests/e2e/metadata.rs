@@ -139,10 +139,12 @@ on_both_backends! {
         let listed = operations(&document);
         let expected: Vec<(String, String)> = [
             ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/openid-configuration", "GET"), ("/.well-known/paserk", "GET"),
+            ("/account/upstream/{provider}/link", "POST"),
             ("/authenticate", "POST"), ("/authorize", "GET"), ("/authorize", "POST"), ("/consent", "POST"),
             ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
             ("/end_session", "GET"), ("/end_session", "POST"), ("/end_session/confirm", "POST"),
             ("/healthz", "GET"), ("/introspect", "POST"), ("/jwks", "GET"), ("/login", "GET"), ("/login", "POST"),
+            ("/login/upstream/{provider}", "POST"), ("/login/upstream/{provider}/callback", "GET"),
             ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
             ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),
             ("/refresh", "POST"), ("/register", "GET"), ("/register", "POST"), ("/revoke", "POST"),

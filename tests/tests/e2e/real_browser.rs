@@ -299,3 +299,56 @@ portcullis_tests::on_both_backends! {
         browser.close().await.unwrap();
     };
 }
+
+portcullis_tests::on_both_backends! {
+    chromium_signs_in_through_github_for_a_client_on_another_origin => |db: ScratchDb| async move {
+        use portcullis_tests::fake_github::{Behaviour, CLIENT_ID, CLIENT_SECRET, FakeGitHub, FakeUser};
+        let Some((_driver, port)) = start_driver().await else {
+            return;
+        };
+        let github = FakeGitHub::start().await;
+        github.add_token("gho_octo", FakeUser::new(583231, "octocat", "octocat@github.example"), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        // GitHub sends the browser back to the issuer: the server's own
+        // address here.
+        let server_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings {
+            bind: Some(format!("127.0.0.1:{server_port}")),
+            issuer: Some(format!("http://127.0.0.1:{server_port}")),
+            github: Some(portcullis::settings::GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some(github.base.clone()),
+                api_url: Some(github.base.clone()),
+                scope: None,
+            }),
+            ..Default::default()
+        }).await;
+        let callback = Callback::start().await;
+        let callback_uri = callback.uri();
+        let (client, _) = app
+            .client(ClientSetup {
+                public: true,
+                grants: &["authorization_code"],
+                redirect_uris: &[callback_uri.as_str()],
+                scope: "read",
+                first_party: true,
+                ..Default::default()
+            })
+            .await;
+        let profile = tempfile::tempdir().unwrap();
+        let browser = open_browser(port, &profile).await;
+        let query = authorize_query(&client, &callback_uri, "via-github");
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
+        // The button posts the form; the answer sends Chromium to GitHub
+        // (which the page's CSP must allow), GitHub back to the callback,
+        // and the callback on to the client.
+        click_submit(&browser, "form[action='/login/upstream/github'] button").await;
+        let landed = arrival(&browser, &callback).await;
+        assert_eq!(query_param(&landed, "state").as_deref(), Some("via-github"));
+        let code = query_param(&landed, "code").expect("a code");
+        redeem(&app, &client, &code, &callback_uri).await;
+        browser.close().await.unwrap();
+    };
+}
