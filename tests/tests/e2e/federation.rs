@@ -658,3 +658,69 @@ on_both_backends! {
         assert!(taken.text.contains("another account"));
     };
 }
+
+on_both_backends! {
+    racing_polls_and_completes_hand_out_one_token => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        let (url, state) = start_web(&app, "?provider=github").await;
+        let callback = approve_at_github(&app, &url).await;
+        // Callbacks racing: one finishes the flow.
+        let callbacks = race_get(&app, &callback, 16).await;
+        assert_eq!(callbacks.iter().filter(|r| r.status == 200).count(), 1);
+        assert!(callbacks.iter().all(|r| r.status == 200 || r.status == 401));
+        // Polls racing: one token.
+        let polls = race_get(&app, &poll_path(&state), 16).await;
+        assert_eq!(polls.iter().filter(|r| r.status == 200).count(), 1);
+
+        // Completes racing on one device session: one token.
+        github.script_device([DeviceStep::Token("gho_octo".into())]);
+        let session = app.post_json("/login/oauth2/device/start", &json!(null)).await.str("encodedSession").to_owned();
+        let completes = race_post(&app, "/login/oauth2/device/complete", json!(session), 8).await;
+        assert_eq!(completes.iter().filter(|r| r.status == 200).count(), 1, "{:?}", completes.iter().map(|r| &r.text).collect::<Vec<_>>());
+    };
+
+    a_github_that_cannot_be_reached_is_the_documents_500 => |db: ScratchDb| async move {
+        // Nothing listens on port 9 of the loopback address.
+        let app = TestApp::spawn_with(db, FileSettings {
+            github: Some(GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some("http://127.0.0.1:9".into()),
+                api_url: Some("http://127.0.0.1:9".into()),
+                scope: None,
+            }),
+            ..Default::default()
+        }).await;
+        let before = app.fingerprint().await;
+        let started = app.post_json("/login/oauth2/device/start", &json!(null)).await;
+        assert!(failure(&started, 500).contains("could not be reached"));
+        let exchanged = exchange(&app, "?provider=github&access-token=gho_x").await;
+        assert!(failure(&exchanged, 500).contains("could not be reached"));
+        assert_eq!(app.fingerprint().await, before);
+    };
+}
+
+/// `n` copies of a GET at once.
+async fn race_get(app: &TestApp, path: &str, n: usize) -> Vec<Reply> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (http, url) = (app.http.clone(), app.url(path));
+        set.spawn(async move { Reply::from(http.get(url).send().await.unwrap()).await });
+    }
+    set.join_all().await
+}
+
+/// `n` copies of a JSON POST at once.
+async fn race_post(app: &TestApp, path: &str, body: serde_json::Value, n: usize) -> Vec<Reply> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (http, url, body) = (app.http.clone(), app.url(path), body.clone());
+        set.spawn(
+            async move { Reply::from(http.post(url).json(&body).send().await.unwrap()).await },
+        );
+    }
+    set.join_all().await
+}
