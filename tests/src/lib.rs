@@ -624,6 +624,40 @@ impl TestApp {
         .await
     }
 
+    /// Redeems an authorization code with its PKCE verifier, as a public
+    /// client does.
+    pub async fn redeem_code(
+        &self,
+        client: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Reply {
+        self.post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", client),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// The stored account with the id `id` (which must exist).
+    pub async fn account(&self, id: &str) -> auth_core::types::User {
+        let id = auth_core::types::UserId::new(id.parse().expect("a user id"));
+        self.services
+            .tokens
+            .user(id)
+            .await
+            .expect("lookup")
+            .expect("the account exists")
+    }
+
     /// POST a JSON body.
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
         Reply::from(

@@ -175,7 +175,7 @@ on_both_backends! {
 
         // The account was made from GitHub's identity: its login as the
         // username, its verified primary email.
-        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        let user = app.account(&account).await;
         assert_eq!(user.username.as_str(), "octocat");
         assert_eq!(user.email.as_ref().map(|e| e.as_str()), Some("octocat@github.example"));
         assert!(user.password_hash.is_none());
@@ -256,7 +256,7 @@ on_both_backends! {
         };
         github.add_token("gho_unverified", unverified, Behaviour::Normal);
         let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_unverified").await);
-        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        let user = app.account(&account).await;
         assert_eq!(user.username.as_str(), "someone");
         assert_eq!(user.email, None);
 
@@ -264,13 +264,13 @@ on_both_backends! {
         let private = FakeUser { emails_visible: false, ..FakeUser::new(9, "private", "p@example.com") };
         github.add_token("gho_private", private, Behaviour::Normal);
         let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_private").await);
-        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        let user = app.account(&account).await;
         assert_eq!(user.email, None);
 
         // A GitHub login equal to a local username gets another name.
         github.add_token("gho_namesake", FakeUser::new(10, "victim", "namesake@example.org"), Behaviour::Normal);
         let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_namesake").await);
-        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        let user = app.account(&account).await;
         assert_eq!(user.username.as_str(), "github-victim");
     };
 
@@ -538,15 +538,7 @@ on_both_backends! {
         assert!(to_client.as_str().starts_with("myapp://callback?"), "{to_client}");
         assert_eq!(param(&to_client, "state").as_deref(), Some("xyz"));
         let code = param(&to_client, "code").unwrap();
-        let tokens = app
-            .post_form("/token", None, &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &client),
-                ("code", &code),
-                ("redirect_uri", "myapp://callback"),
-                ("code_verifier", crate::browser::VERIFIER),
-            ])
-            .await;
+        let tokens = app.redeem_code(&client, &code, "myapp://callback", crate::browser::VERIFIER).await;
         assert_eq!(tokens.status, 200, "{}", tokens.text);
         let me = app.get_bearer("/userinfo", tokens.str("access_token")).await;
         // The same account seed 003's exchange finds for this GitHub user.

@@ -179,20 +179,12 @@ on_both_backends! {
         let to_client = location(&signed_in);
         assert_eq!(param(&to_client, "state").as_deref(), Some("s1"));
         let code = param(&to_client, "code").unwrap();
-        let tokens = app
-            .post_form("/token", None, &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &client),
-                ("code", &code),
-                ("redirect_uri", "myapp://callback"),
-                ("code_verifier", crate::browser::VERIFIER),
-            ])
-            .await;
+        let tokens = app.redeem_code(&client, &code, "myapp://callback", crate::browser::VERIFIER).await;
         assert_eq!(tokens.status, 200, "{}", tokens.text);
         let me = app.get_bearer("/userinfo", tokens.str("access_token")).await;
         let account = me.str("sub").to_owned();
         // The new account took the provider's preferred_username.
-        let user = app.services.tokens.user(auth_core::types::UserId::new(account.parse().unwrap())).await.unwrap().unwrap();
+        let user = app.account(&account).await;
         assert_eq!(user.username.as_str(), "alice");
         // The upstream says the email is not verified: none is taken.
         assert_eq!(user.email, None);
