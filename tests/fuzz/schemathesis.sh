@@ -24,8 +24,10 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID=
+GITHUB_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$GITHUB_PID" ] && kill "$GITHUB_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -33,6 +35,13 @@ trap cleanup EXIT
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# A GitHub stand-in, so seed 003's external login API is served and fuzzed.
+github_port=$(free_port)
+python3 tests/fuzz/fake_github.py "$github_port" &
+GITHUB_PID=$!
+export PORTCULLIS_GITHUB_CLIENT_ID=fuzz-app PORTCULLIS_GITHUB_CLIENT_SECRET=fuzz-secret
+export PORTCULLIS_GITHUB_WEB_URL=http://127.0.0.1:$github_port PORTCULLIS_GITHUB_API_URL=http://127.0.0.1:$github_port
 
 fuzz() {
   local name=$1 database=$2

@@ -117,6 +117,16 @@ impl UpstreamHttp {
     }
 }
 
+/// Whether `token` can be a bearer token at all (RFC 6750 section 2.1's
+/// characters, at most 4 KiB): anything else is refused before it reaches
+/// a header.
+pub(crate) fn is_token(token: &str) -> bool {
+    (1..=4096).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+}
+
 /// reqwest's message without the URL, which may carry a query with a
 /// credential in it.
 fn without_url(e: &reqwest::Error) -> String {
@@ -127,4 +137,18 @@ fn without_url(e: &reqwest::Error) -> String {
         e = cause.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_checked_before_they_reach_a_header() {
+        assert!(is_token("gho_16C7e42F292c6912E7710c838347Ae178B4a"));
+        assert!(is_token("v4.public.eyJ-_~+/="));
+        for bad in ["", "a b", "a\nb", "é", "a\u{0}", &"a".repeat(4097)] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+    }
 }

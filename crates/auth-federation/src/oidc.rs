@@ -450,6 +450,9 @@ impl IdentityProvider for OpenIdProvider {
 
     /// The identity behind an access token, from the userinfo endpoint.
     async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError> {
+        if !crate::http::is_token(access_token) {
+            return Err(refused("that is not an access token"));
+        }
         let who = self.who();
         let userinfo =
             self.endpoints()
