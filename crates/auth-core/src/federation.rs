@@ -762,7 +762,10 @@ fn login_names(identity: &UpstreamIdentity, random: Uuid) -> Vec<Username> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::UpstreamSubject;
+    use crate::events::SecurityEvent;
+    use crate::grants::fakes::{Federated, Sealed, Upstream, World, t0};
+    use crate::policy::TokenPolicy;
+    use crate::types::{GrantType, UpstreamSubject};
 
     fn identity(login: Option<&str>) -> UpstreamIdentity {
         UpstreamIdentity {
@@ -773,6 +776,334 @@ mod tests {
             given_name: None,
             family_name: None,
         }
+    }
+
+    struct Setup {
+        world: World,
+        repository: Arc<Federated>,
+        upstream: Arc<Upstream>,
+        federation: Federation,
+        client: Client,
+    }
+
+    fn setup() -> Setup {
+        let world = World::new(TokenPolicy::default());
+        let repository = Arc::new(Federated {
+            users: world.users.clone(),
+            ..Federated::default()
+        });
+        let upstream = Arc::new(Upstream::default());
+        let federation = Federation::new(
+            repository.clone(),
+            Arc::new(Sealed::default()),
+            [(
+                ProviderName::parse("github").unwrap(),
+                upstream.clone() as Arc<dyn IdentityProvider>,
+            )],
+        );
+        let mut client =
+            world.add_client("seed-003", None, &[GrantType::AuthorizationCode], "read");
+        client.dialects = vec![crate::types::Dialect::ExternalLogin];
+        Setup {
+            world,
+            repository,
+            upstream,
+            federation,
+            client,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_sign_in_creates_the_account_and_the_next_finds_it() {
+        let s = setup();
+        let mut first = identity(Some("Octocat"));
+        first.email = Some(Email::parse("octo@example.org").unwrap());
+        let user = s
+            .federation
+            .account_for(&s.world.service, &first, t0())
+            .await
+            .unwrap();
+        assert_eq!(user.username.as_str(), "octocat");
+        assert_eq!(user.email, first.email);
+        assert!(user.password_hash.is_none());
+        // Renamed upstream, the same identity finds the same account.
+        let renamed = identity(Some("someone-else"));
+        let again = s
+            .federation
+            .account_for(&s.world.service, &renamed, t0())
+            .await
+            .unwrap();
+        assert_eq!(again.id, user.id);
+        assert_eq!(s.world.users.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_email_of_another_account_links_and_creates_nothing() {
+        let s = setup();
+        let owner = s.world.add_user("victim", Some("victim@example.org"), "pw");
+        let mut attacker = identity(Some("attacker"));
+        attacker.email = Some(Email::parse("victim@example.org").unwrap());
+        let refused = s
+            .federation
+            .account_for(&s.world.service, &attacker, t0())
+            .await;
+        let Err(FederationError::Refused(e)) = refused else {
+            panic!("not refused: {refused:?}");
+        };
+        assert_eq!(
+            e.event(),
+            Some(&SecurityEvent::UpstreamEmailInUse { user: owner.id })
+        );
+        assert_eq!(s.world.users.0.lock().unwrap().len(), 1);
+        assert!(s.repository.links.lock().unwrap().is_empty());
+        // Linked from the account's side, the identity signs in to it.
+        s.federation.link(owner.id, &attacker, t0()).await.unwrap();
+        let found = s
+            .federation
+            .account_for(&s.world.service, &attacker, t0())
+            .await
+            .unwrap();
+        assert_eq!(found.id, owner.id);
+    }
+
+    #[tokio::test]
+    async fn a_first_sign_in_that_loses_a_race_finds_the_winners_account() {
+        let s = setup();
+        let winner = User {
+            id: UserId::new(Uuid::new_v4()),
+            username: Username::parse("octocat").unwrap(),
+            email: None,
+            password_hash: None,
+            given_name: None,
+            family_name: None,
+            disabled: false,
+            created_at: t0(),
+        };
+        *s.repository.race_next_create.lock().unwrap() = Some(winner.clone());
+        let user = s
+            .federation
+            .account_for(&s.world.service, &identity(Some("octocat")), t0())
+            .await
+            .unwrap();
+        assert_eq!(user.id, winner.id);
+        assert_eq!(s.world.users.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_does_not_sign_in_upstream_either() {
+        let s = setup();
+        let user = s
+            .federation
+            .account_for(&s.world.service, &identity(None), t0())
+            .await
+            .unwrap();
+        s.world.users.0.lock().unwrap()[0].disabled = true;
+        let refused = s
+            .federation
+            .account_for(&s.world.service, &identity(None), t0())
+            .await;
+        assert!(matches!(refused, Err(FederationError::Refused(e))
+            if e.event() == Some(&SecurityEvent::UpstreamLoginRefused { user: Some(user.id) })));
+    }
+
+    #[tokio::test]
+    async fn a_poll_flows_state_serves_its_own_callback_and_poll_once() {
+        let s = setup();
+        *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
+        let service = &s.world.service;
+        let start = s
+            .federation
+            .begin_web(
+                service,
+                "github",
+                WebPurpose::Poll,
+                "https://id.test/cb",
+                None,
+                t0(),
+            )
+            .await
+            .unwrap();
+        assert!(start.binding.is_none());
+        assert!(matches!(
+            s.federation
+                .poll_web(service, &s.client, &start.state, t0())
+                .await,
+            Err(FederationError::Pending)
+        ));
+        let answer = ProviderAnswer {
+            provider: "github",
+            state: &start.state,
+            code: "c",
+            issuer: None,
+        };
+        let browser = CallbackContext {
+            browser: true,
+            binding: None,
+            signed_in: None,
+        };
+        let api = CallbackContext {
+            browser: false,
+            ..browser
+        };
+        // Not at the hosted pages' callback.
+        assert!(
+            s.federation
+                .finish_web(service, answer, browser, t0())
+                .await
+                .is_err()
+        );
+        s.federation
+            .finish_web(service, answer, api, t0())
+            .await
+            .unwrap();
+        assert!(
+            s.federation
+                .finish_web(service, answer, api, t0())
+                .await
+                .is_err()
+        );
+        let issued = s
+            .federation
+            .poll_web(service, &s.client, &start.state, t0())
+            .await
+            .unwrap();
+        assert!(issued.refresh_token.is_none());
+        assert!(
+            s.federation
+                .poll_web(service, &s.client, &start.state, t0())
+                .await
+                .is_err()
+        );
+        // Expired states are refused alike.
+        let late = s
+            .federation
+            .begin_web(
+                service,
+                "github",
+                WebPurpose::Poll,
+                "https://id.test/cb",
+                None,
+                t0(),
+            )
+            .await
+            .unwrap();
+        let later = t0() + WEB_FLOW_LIFETIME;
+        assert!(
+            s.federation
+                .poll_web(service, &s.client, &late.state, later)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_session() {
+        let s = setup();
+        *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
+        let service = &s.world.service;
+        let owner = s.world.add_user("michael", None, "pw");
+        let start = s
+            .federation
+            .begin_web(
+                service,
+                "github",
+                WebPurpose::Link(owner.id),
+                "https://id.test/cb",
+                None,
+                t0(),
+            )
+            .await
+            .unwrap();
+        let binding = start.binding.clone().unwrap();
+        let answer = ProviderAnswer {
+            provider: "github",
+            state: &start.state,
+            code: "c",
+            issuer: None,
+        };
+        let here = CallbackContext {
+            browser: true,
+            binding: Some(binding.expose()),
+            signed_in: Some(owner.id),
+        };
+        for wrong in [
+            CallbackContext {
+                binding: None,
+                ..here
+            },
+            CallbackContext {
+                binding: Some("another-browser"),
+                ..here
+            },
+            CallbackContext {
+                signed_in: None,
+                ..here
+            },
+        ] {
+            assert!(
+                s.federation
+                    .finish_web(service, answer, wrong, t0())
+                    .await
+                    .is_err()
+            );
+        }
+        let linked = s
+            .federation
+            .finish_web(service, answer, here, t0())
+            .await
+            .unwrap();
+        assert!(matches!(linked, WebOutcome::Linked { user, .. } if user == owner.id));
+        assert_eq!(s.federation.links_of(owner.id).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn device_polls_keep_the_providers_pace() {
+        let s = setup();
+        let service = &s.world.service;
+        s.upstream.polls.lock().unwrap().extend([
+            DevicePoll::Pending,
+            DevicePoll::SlowDown,
+            DevicePoll::Done(identity(Some("octocat"))),
+        ]);
+        let started = s
+            .federation
+            .start_device(service, "github", t0())
+            .await
+            .unwrap();
+        let step = |at| {
+            s.federation
+                .complete_device(service, &s.client, &started.session, at)
+        };
+        let five = Duration::seconds(5);
+        assert!(
+            matches!(step(t0()).await.unwrap(), DeviceStep::Pending { interval } if interval == five)
+        );
+        // Asked again at once: no poll, the wait that is left.
+        let soon = t0() + Duration::seconds(2);
+        assert!(
+            matches!(step(soon).await.unwrap(), DeviceStep::Pending { interval } if interval == Duration::seconds(3))
+        );
+        assert_eq!(
+            s.upstream.polled.load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+        // slow_down: five seconds more from then on.
+        let slowed = step(t0() + five).await.unwrap();
+        assert!(
+            matches!(slowed, DeviceStep::Pending { interval } if interval == Duration::seconds(10))
+        );
+        assert!(matches!(
+            step(t0() + five + five).await.unwrap(),
+            DeviceStep::Pending { .. }
+        ));
+        let done = step(t0() + Duration::seconds(15)).await.unwrap();
+        assert!(matches!(done, DeviceStep::Issued(_)));
+        // The session is used.
+        assert!(step(t0() + Duration::seconds(30)).await.is_err());
+        assert_eq!(
+            s.upstream.polled.load(std::sync::atomic::Ordering::SeqCst),
+            3
+        );
     }
 
     #[test]

@@ -657,3 +657,236 @@ impl World {
         user
     }
 }
+
+/// Links and flows in memory, over the users of [`Users`]. With
+/// `race_next_create` set, the next creation loses to a concurrent one
+/// that linked the identity to another account first.
+#[derive(Default)]
+pub struct Federated {
+    pub users: Arc<Users>,
+    pub links: Mutex<Vec<FederatedLink>>,
+    pub flows: Mutex<Vec<UpstreamFlow>>,
+    pub race_next_create: Mutex<Option<User>>,
+}
+
+#[async_trait]
+impl FederationRepository for Federated {
+    async fn find_linked_user(
+        &self,
+        provider: &ProviderName,
+        subject: &UpstreamSubject,
+    ) -> Result<Option<User>, StoreError> {
+        let user = self
+            .links
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| &l.provider == provider && &l.subject == subject)
+            .map(|l| l.user_id);
+        match user {
+            Some(id) => self.users.find_by_id(id).await,
+            None => Ok(None),
+        }
+    }
+    async fn create_linked_user(
+        &self,
+        user: &NewUser,
+        link: &FederatedLink,
+    ) -> Result<(), StoreError> {
+        if let Some(winner) = self.race_next_create.lock().unwrap().take() {
+            self.users.0.lock().unwrap().push(winner.clone());
+            self.links.lock().unwrap().push(FederatedLink {
+                user_id: winner.id,
+                ..link.clone()
+            });
+            return Err(StoreError::Conflict("user"));
+        }
+        if self
+            .links
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.provider == link.provider && l.subject == link.subject)
+        {
+            return Err(StoreError::Conflict("federated identity"));
+        }
+        self.users.create(user).await?;
+        self.links.lock().unwrap().push(link.clone());
+        Ok(())
+    }
+    async fn link(&self, link: &FederatedLink) -> Result<(), StoreError> {
+        let mut links = self.links.lock().unwrap();
+        if links
+            .iter()
+            .any(|l| l.provider == link.provider && l.subject == link.subject)
+        {
+            return Err(StoreError::Conflict("federated identity"));
+        }
+        links.push(link.clone());
+        Ok(())
+    }
+    async fn links_of(&self, user: UserId) -> Result<Vec<FederatedLink>, StoreError> {
+        Ok(self
+            .links
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.user_id == user)
+            .cloned()
+            .collect())
+    }
+    async fn insert_flow(&self, flow: &UpstreamFlow) -> Result<(), StoreError> {
+        self.flows.lock().unwrap().push(flow.clone());
+        Ok(())
+    }
+    async fn finish_flow(
+        &self,
+        id: Uuid,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut flows = self.flows.lock().unwrap();
+        let open = flows
+            .iter_mut()
+            .find(|f| f.id == id && f.user_id.is_none() && f.expires_at > now);
+        Ok(open.map(|f| f.user_id = Some(user)).is_some())
+    }
+    async fn take_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError> {
+        let mut flows = self.flows.lock().unwrap();
+        let at = flows.iter().position(|f| f.id == id && f.expires_at > now);
+        Ok(at.map(|i| flows.remove(i)))
+    }
+    async fn take_finished_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError> {
+        let mut flows = self.flows.lock().unwrap();
+        let at = flows
+            .iter()
+            .position(|f| f.id == id && f.user_id.is_some() && f.expires_at > now);
+        Ok(at.map(|i| flows.remove(i)))
+    }
+    async fn schedule_poll(&self, id: Uuid, schedule: PollSchedule) -> Result<(), StoreError> {
+        if let Some(f) = self.flows.lock().unwrap().iter_mut().find(|f| f.id == id) {
+            f.polling = Some(schedule);
+        }
+        Ok(())
+    }
+    async fn find_flow(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UpstreamFlow>, StoreError> {
+        Ok(self
+            .flows
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| f.id == id && f.expires_at > now)
+            .cloned())
+    }
+}
+
+/// "Seals" by keeping the payload here and handing out its index with the
+/// purpose: unforgeable within a test, and bound to its purpose.
+#[derive(Default)]
+pub struct Sealed(Mutex<Vec<(String, Vec<u8>)>>);
+
+impl Sealer for Sealed {
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, CryptoError> {
+        let mut all = self.0.lock().unwrap();
+        all.push((purpose.to_owned(), plaintext.to_vec()));
+        Ok(format!("sealed-{}", all.len() - 1))
+    }
+    fn unseal(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let index: usize = sealed
+            .strip_prefix("sealed-")
+            .and_then(|i| i.parse().ok())
+            .ok_or_else(|| CryptoError::Failed("not sealed".into()))?;
+        match self.0.lock().unwrap().get(index) {
+            Some((p, plain)) if p == purpose => Ok(plain.clone()),
+            _ => Err(CryptoError::Failed("not sealed for this".into())),
+        }
+    }
+}
+
+/// A provider whose answers the test scripts: the identity a web sign-in
+/// or a token names, and the device polls' answers in order.
+#[derive(Default)]
+pub struct Upstream {
+    pub identity: Mutex<Option<UpstreamIdentity>>,
+    pub polls: Mutex<std::collections::VecDeque<DevicePoll>>,
+    pub polled: AtomicUsize,
+}
+
+#[async_trait]
+impl IdentityProvider for Upstream {
+    fn display_name(&self) -> &str {
+        "Upstream"
+    }
+    fn browser_origin(&self) -> String {
+        "https://upstream.test".into()
+    }
+    fn authorization_url(
+        &self,
+        request: &UpstreamRequest<'_>,
+    ) -> Result<String, crate::error::UpstreamError> {
+        Ok(format!(
+            "https://upstream.test/authorize?state={}",
+            request.state
+        ))
+    }
+    async fn finish(
+        &self,
+        _callback: &UpstreamCallback<'_>,
+    ) -> Result<UpstreamIdentity, crate::error::UpstreamError> {
+        self.identity
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| crate::error::UpstreamError::Refused("bad_verification_code".into()))
+    }
+    async fn start_device(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamDevice, crate::error::UpstreamError> {
+        Ok(UpstreamDevice {
+            verification_uri: "https://upstream.test/device".into(),
+            user_code: "WDJB-MJHT".into(),
+            device_code: OpaqueToken::new("device-code".into()),
+            expires_at: now + Duration::minutes(15),
+            interval: Duration::seconds(5),
+        })
+    }
+    async fn poll_device(
+        &self,
+        _device_code: &OpaqueToken,
+    ) -> Result<DevicePoll, crate::error::UpstreamError> {
+        self.polled.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .polls
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(DevicePoll::Expired))
+    }
+    async fn identity(
+        &self,
+        _access_token: &str,
+    ) -> Result<UpstreamIdentity, crate::error::UpstreamError> {
+        self.finish(&UpstreamCallback {
+            code: "",
+            code_verifier: "",
+            nonce: "",
+            redirect_uri: "",
+            issuer: None,
+            now: t0(),
+        })
+        .await
+    }
+}
