@@ -98,7 +98,15 @@ fn auth_core_pulls_in_no_io_crate() {
 #[test]
 fn auth_http_knows_no_adapter() {
     let deps = normal_closure(&metadata(), "auth-http");
-    for adapter in ["auth-crypto", "auth-store", "diesel", "argon2", "pasetors"] {
+    for adapter in [
+        "auth-crypto",
+        "auth-store",
+        "auth-federation",
+        "diesel",
+        "argon2",
+        "pasetors",
+        "reqwest",
+    ] {
         assert!(!deps.contains(adapter), "auth-http depends on {adapter}");
     }
 }
@@ -117,4 +125,21 @@ fn auth_verifier_does_no_io() {
     ] {
         assert!(!deps.contains(io), "auth-verifier depends on {io}");
     }
+}
+
+#[test]
+fn auth_federation_knows_no_storage_nor_our_http_surface() {
+    let deps = normal_closure(&metadata(), "auth-federation");
+    for other in [
+        "auth-store",
+        "auth-http",
+        "auth-crypto",
+        "diesel",
+        "actix-web",
+        "tera",
+    ] {
+        assert!(!deps.contains(other), "auth-federation depends on {other}");
+    }
+    // Upstream HTTPS through rustls, no OpenSSL.
+    assert!(deps.contains("rustls") && !deps.contains("openssl"));
 }
