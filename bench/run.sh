@@ -104,8 +104,6 @@ measure() {
 
 read -r cc_rps cc_p50 cc_p99 < <(BENCH_BODY="grant_type=client_credentials" \
   measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
-read -r pw_rps pw_p50 pw_p99 < <(BENCH_BODY="grant_type=password&username=bench&password=bench-password" \
-  measure -t2 -c16 -d"$DURATION" -s bench/form.lua)
 
 # One refresh chain per connection: 32 logins give 32 independent families.
 : >"$work/tokens"
@@ -162,11 +160,30 @@ read -r ip_rps ip_p50 ip_p99 < <(url=$introspect_url BENCH_BODY="token=$paseto_t
 read -r ir_rps ir_p50 ir_p99 < <(url=$introspect_url BENCH_BODY="token=$reference_token" \
   measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
 
+# The password grant against the argon2id ceiling. The machine's speed
+# drifts by more than the gap being measured, so the two are measured in
+# turn, three times (the hasher alone while the server idles, then the
+# grant), and each round's ratio is kept: the median ratio is reported,
+# with the spread.
+pw_rounds=()
+for _ in 1 2 3; do
+  rate=$("$target"/release/examples/hash_rate 2>/dev/null)
+  read -r rps p50 p99 < <(BENCH_BODY="grant_type=password&username=bench&password=bench-password" \
+    measure -t2 -c16 -d"$DURATION" -s bench/form.lua)
+  pw_rounds+=("$rate $rps $p50 $p99")
+done
+read -r hash_rate pw_rps pw_p50 pw_p99 pw_share pw_spread < <(python3 - "${pw_rounds[@]}" <<'PY'
+import sys
+rounds = [r.split() for r in sys.argv[1:]]
+ratios = sorted((100 * float(rps) / float(rate), rate, rps, p50, p99) for rate, rps, p50, p99 in rounds)
+share, rate, rps, p50, p99 = ratios[len(ratios) // 2]
+print(rate, rps, p50, p99, f"{share:.0f}", f"{ratios[0][0]:.0f}-{ratios[-1][0]:.0f}")
+PY
+)
+
 if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; tail -5 "$work/server.log" >&2; fi
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-hash_rate=$("$target"/release/examples/hash_rate 2>/dev/null)
-pw_share=$(python3 -c "print(f'{100*float(\"$pw_rps\")/float(\"$hash_rate\"):.0f}')")
 
 section=$(cat <<MD
 ### $backend ($(date -u +%Y-%m-%d), $(nproc) cores, wrk on the same machine)
@@ -183,7 +200,7 @@ section=$(cat <<MD
 | introspection, PASETO token | 32 | $ip_rps | $ip_p50 | $ip_p99 |
 | introspection, reference token | 32 | $ir_rps | $ir_p50 | $ir_p99 |
 
-argon2id alone on all cores: $hash_rate verifications/s; the password grant reached $pw_share% of it.
+argon2id alone on all cores (measured in turn with the password grant, three rounds; the median round): $hash_rate verifications/s; the password grant reached $pw_share% of it (rounds: $pw_spread%).
 Idle resident memory after start-up: $((idle_kib / 1024)) MiB.
 MD
 )

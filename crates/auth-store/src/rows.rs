@@ -217,6 +217,10 @@ impl TryFrom<ClientRow> for Client {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// None is NULL, not "the column's default": the statement's text then
+// never depends on the values, so Diesel prepares it once per connection
+// and finds it again by type instead of rebuilding the SQL each time.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct RefreshRow {
     pub digest: Vec<u8>,
     pub family_id: String,
@@ -337,6 +341,10 @@ impl TryFrom<KeyRow> for SigningKey {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// None is NULL, not "the column's default": the statement's text then
+// never depends on the values, so Diesel prepares it once per connection
+// and finds it again by type instead of rebuilding the SQL each time.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct CodeRow {
     pub digest: Vec<u8>,
     pub client_id: String,
@@ -428,6 +436,10 @@ impl TryFrom<CodeRow> for AuthorizationCode {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// None is NULL, not "the column's default": the statement's text then
+// never depends on the values, so Diesel prepares it once per connection
+// and finds it again by type instead of rebuilding the SQL each time.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct SessionRow {
     pub digest: Vec<u8>,
     pub user_id: String,
@@ -466,6 +478,10 @@ impl TryFrom<SessionRow> for BrowserSession {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = access_tokens)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// None is NULL, not "the column's default": the statement's text then
+// never depends on the values, so Diesel prepares it once per connection
+// and finds it again by type instead of rebuilding the SQL each time.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct AccessRow {
     pub digest: Vec<u8>,
     pub token_id: String,

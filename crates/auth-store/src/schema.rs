@@ -47,6 +47,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         family_expires_at -> Timestamp,
         parent_digest -> Nullable<Binary>,
+        successor_digest -> Nullable<Binary>,
         superseded_at -> Nullable<Timestamp>,
         access_token_id -> Nullable<Text>,
         access_expires_at -> Nullable<Timestamp>,

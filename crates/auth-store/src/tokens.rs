@@ -16,10 +16,11 @@ use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
 
-/// Marks a refresh token rotated, only if it is still active at `$now`.
-/// (PostgreSQL runs the same condition inside its single-statement rotation.)
+/// Marks a refresh token rotated in favour of `$new`, only if it is still
+/// active at `$now`. (PostgreSQL runs the same condition inside its
+/// single-statement rotation.)
 macro_rules! retire_refresh {
-    ($old:expr, $now:expr) => {
+    ($old:expr, $new:expr, $now:expr) => {
         diesel::update(
             rt::table
                 .filter(rt::digest.eq(&$old))
@@ -27,7 +28,10 @@ macro_rules! retire_refresh {
                 .filter(rt::revoked_at.is_null())
                 .filter(rt::expires_at.gt($now)),
         )
-        .set(rt::rotated_at.eq(Some($now)))
+        .set((
+            rt::rotated_at.eq(Some($now)),
+            rt::successor_digest.eq(Some(&$new)),
+        ))
     };
 }
 
@@ -113,13 +117,14 @@ async fn revoke_access_pg(
     Ok(())
 }
 
-/// Supersedes the unseen successor of the token `$old` (never rotated, not
-/// revoked) at `$now`, returning the access token issued with it.
+/// Supersedes `$successor`, the successor of a presented token, if it was
+/// never seen (never rotated, not revoked) at `$now`, returning the access
+/// token issued with it.
 macro_rules! supersede_unseen {
-    ($old:expr, $now:expr) => {
+    ($successor:expr, $now:expr) => {
         diesel::update(
             rt::table
-                .filter(rt::parent_digest.eq(&$old))
+                .filter(rt::digest.eq(&$successor))
                 .filter(rt::rotated_at.is_null())
                 .filter(rt::revoked_at.is_null()),
         )
@@ -226,7 +231,7 @@ impl TokenRepository for Database {
                 writer
                     .run_sync(store_error("refresh token"), move |conn| {
                         use diesel::RunQueryDsl as Sync;
-                        let retired = Sync::execute(retire_refresh!(old, now), conn)?;
+                        let retired = Sync::execute(retire_refresh!(old, row.digest, now), conn)?;
                         if retired > 0 {
                             Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
                             if let Some(access) = &access {
@@ -248,7 +253,7 @@ impl TokenRepository for Database {
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let rotate = diesel::sql_query(
                     "WITH retired AS (\
-                       UPDATE refresh_tokens SET rotated_at = $1 \
+                       UPDATE refresh_tokens SET rotated_at = $1, successor_digest = $3 \
                        WHERE digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                        RETURNING 1) \
                      INSERT INTO refresh_tokens \
@@ -307,8 +312,14 @@ impl TokenRepository for Database {
                 writer
                     .run_sync(store_error("refresh token"), move |conn| {
                         use diesel::RunQueryDsl as Sync;
+                        let successor: Option<Option<Vec<u8>>> =
+                            Sync::first(rt::table.find(&old).select(rt::successor_digest), conn)
+                                .optional()?;
+                        let Some(successor) = successor.flatten() else {
+                            return Ok(Superseded::NotActive);
+                        };
                         let unseen: UnseenAccess =
-                            Sync::get_results(supersede_unseen!(old, now), conn)?;
+                            Sync::get_results(supersede_unseen!(successor, now), conn)?;
                         if !unseen.is_empty() {
                             for (id, until) in &unseen {
                                 if let (Some(id), Some(until)) = (id, until) {
@@ -316,6 +327,11 @@ impl TokenRepository for Database {
                                 }
                             }
                             store_grant_sync(conn, Some(&row), new_access.as_ref())?;
+                            Sync::execute(
+                                diesel::update(rt::table.find(&old))
+                                    .set(rt::successor_digest.eq(Some(&row.digest))),
+                                conn,
+                            )?;
                         }
                         Ok(superseded(&unseen))
                     })
@@ -327,14 +343,18 @@ impl TokenRepository for Database {
             Database::Postgres(pool) => {
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 conn.transaction(async |conn| {
-                    diesel::sql_query(
-                        "SELECT digest FROM refresh_tokens WHERE digest = $1 FOR UPDATE",
-                    )
-                    .bind::<diesel::sql_types::Binary, _>(&old)
-                    .execute(conn)
-                    .await?;
+                    let successor: Option<Option<Vec<u8>>> = rt::table
+                        .find(&old)
+                        .select(rt::successor_digest)
+                        .for_update()
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let Some(successor) = successor.flatten() else {
+                        return Ok(Superseded::NotActive);
+                    };
                     let unseen: UnseenAccess =
-                        supersede_unseen!(old, now).get_results(conn).await?;
+                        supersede_unseen!(successor, now).get_results(conn).await?;
                     if !unseen.is_empty() {
                         for (id, until) in &unseen {
                             if let (Some(id), Some(until)) = (id, until) {
@@ -342,6 +362,10 @@ impl TokenRepository for Database {
                             }
                         }
                         store_grant_pg(conn, Some(&row), new_access.as_ref()).await?;
+                        diesel::update(rt::table.find(&old))
+                            .set(rt::successor_digest.eq(Some(&row.digest)))
+                            .execute(conn)
+                            .await?;
                     }
                     Ok(superseded(&unseen))
                 })
