@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A/B of refresh with rotation between release binaries (two builds of
+# different commits, say): each round runs every binary in turn on a fresh
+# database (SQLite, or a new PostgreSQL database when PG_ADMIN is set), 32
+# password logins, then 32 refresh chains with wrk -t32 -c32. Prints one
+# line per round with each binary's req/s; compare ratios round by round,
+# since this machine's speed drifts more than the differences measured.
+#
+#   bash bench/ab.sh DURATION ROUNDS BIN_A BIN_B [BIN...]
+#   PG_ADMIN=postgres://postgres@127.0.0.1:5432/postgres bash bench/ab.sh 8s 5 A B
+#
+# A binary named BIN+noparent runs with the refresh_tokens_parent index
+# dropped first (for builds from before migration 000016).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+DUR=$1; ROUNDS=$2; shift 2
+BINS=("$@")
+PORT=18181
+run_one() {
+  local bin=$1 work hook=""; work=$(mktemp -d)
+  local dburl="sqlite://$work/b.db" pgname=""
+  if [ -n "${PG_ADMIN:-}" ]; then pgname="ab_$$_$RANDOM"; psql -q "$PG_ADMIN" -c "CREATE DATABASE $pgname" >/dev/null; dburl="${PG_ADMIN%/*}/$pgname"; fi
+  case "$bin" in *+noparent) bin=${bin%+noparent}; hook="DROP INDEX refresh_tokens_parent;";; esac
+  cat > "$work/s.toml" <<TOML
+bind = "127.0.0.1:$PORT"
+database_url = "$dburl"
+[password_hash]
+memory_kib = 64
+iterations = 1
+parallelism = 1
+TOML
+  local run="$bin --config $work/s.toml"
+  local creds; creds=$($run client create --name b --grant-type password --grant-type refresh_token --scope read --json 2>/dev/null)
+  local id secret
+  id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")
+  secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
+  printf 'bench-password' | $run user create --username bench --password-stdin >/dev/null 2>&1
+  if [ -n "$hook" ]; then python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' "$work/b.db" "$hook"; fi
+  RUST_LOG=warn $bin --config "$work/s.toml" serve >"$work/log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  : > "$work/tokens"
+  for _ in $(seq 32); do
+    curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d 'grant_type=password&username=bench&password=bench-password&scope=read' \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$work/tokens"
+  done
+  local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
+  BENCH_TOKENS="$work/tokens" BENCH_AUTH="$auth" wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+  kill $pid; wait $pid 2>/dev/null || true
+  if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
+  rm -rf "$work"
+}
+for r in $(seq "$ROUNDS"); do
+  line="round $r:"
+  for b in "${BINS[@]}"; do line="$line $(run_one "$b")"; done
+  echo "$line"
+done
