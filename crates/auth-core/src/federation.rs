@@ -27,8 +27,8 @@ use crate::ports::{
     UpstreamRequest,
 };
 use crate::types::{
-    Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, UpstreamIdentity, User,
-    UserId, Username,
+    Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, RedirectUri,
+    UpstreamIdentity, User, UserId, Username,
 };
 
 /// How long a web sign-in may take from its start to its callback and poll.
@@ -298,6 +298,42 @@ impl Federation {
             state,
             binding,
         })
+    }
+
+    /// Begins seed 003's polled web flow for `client`. `redirect`, where the
+    /// callback sends the browser afterwards, must be one of the client's
+    /// registered redirect URIs (the one redirect match,
+    /// [`RedirectUri::resolve`]): any other would make the server an open
+    /// redirector.
+    pub async fn begin_polled_web(
+        &self,
+        service: &TokenService,
+        client: &Client,
+        provider: &str,
+        callback: &str,
+        redirect: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<WebStart, FederationError> {
+        let return_to = redirect
+            .map(|target| {
+                RedirectUri::resolve(&client.redirect_uris, Some(target))
+                    .map(|uri| uri.as_str().to_owned())
+                    .map_err(|_| {
+                        FederationError::Invalid(
+                            "redirect is not one of this API's registered redirect URIs".into(),
+                        )
+                    })
+            })
+            .transpose()?;
+        self.begin_web(
+            service,
+            provider,
+            WebPurpose::Poll,
+            callback,
+            return_to,
+            now,
+        )
+        .await
     }
 
     /// Runs a web flow's callback: redeems `code` at the provider and, by
@@ -993,6 +1029,61 @@ mod tests {
                 .poll_web(service, &s.client, &late.state, later)
                 .await
                 .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_polled_flow_redirects_only_to_a_registered_uri() {
+        let mut s = setup();
+        s.client.redirect_uris = vec![RedirectUri::parse("https://app.example/done").unwrap()];
+        let service = &s.world.service;
+        let cb = "https://id.test/cb";
+        for bad in [
+            "https://evil.example/",
+            "https://app.example/done/x",
+            "https://app.example/",
+        ] {
+            let refused = s
+                .federation
+                .begin_polled_web(service, &s.client, "github", cb, Some(bad), t0())
+                .await;
+            assert!(matches!(refused, Err(FederationError::Invalid(_))), "{bad}");
+        }
+        assert!(
+            s.repository.flows.lock().unwrap().is_empty(),
+            "a refused start stored a flow"
+        );
+        let start = s
+            .federation
+            .begin_polled_web(
+                service,
+                &s.client,
+                "github",
+                cb,
+                Some("https://app.example/done"),
+                t0(),
+            )
+            .await
+            .unwrap();
+        *s.upstream.identity.lock().unwrap() = Some(identity(None));
+        let answer = ProviderAnswer {
+            provider: "github",
+            state: &start.state,
+            code: "c",
+            issuer: None,
+        };
+        let api = CallbackContext {
+            browser: false,
+            binding: None,
+            signed_in: None,
+        };
+        let done = s
+            .federation
+            .finish_web(service, answer, api, t0())
+            .await
+            .unwrap();
+        assert!(
+            matches!(done, WebOutcome::SignedIn { return_to: Some(t), .. } if t == "https://app.example/done")
         );
     }
 

@@ -12,21 +12,23 @@ pub(crate) async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<AccessClaims, ApiError> {
+    verify(presented(req)?, state).await
+}
+
+/// The bearer token of the request's `Authorization` header (RFC 6750
+/// section 2.1), not yet verified.
+pub(crate) fn presented(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
         _ => {
-            return Err(OAuthError::invalid_token(
-                "the Authorization header is not a bearer token",
-            )
-            .into());
+            Err(OAuthError::invalid_token("the Authorization header is not a bearer token").into())
         }
-    };
-    verify(token, state).await
+    }
 }
 
 /// Verifies a bearer token however it was presented.

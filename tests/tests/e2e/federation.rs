@@ -195,7 +195,21 @@ on_both_backends! {
             .await;
         assert_eq!(revoked.status, 200, "{}", revoked.text);
         let gone = app.get_bearer("/v1/login/token", &secret).await;
-        assert!(failure(&gone, 401).contains("bearer token"));
+        assert!(failure(&gone, 401).contains("revoked"));
+        // A valid token of another client is not one of this API's.
+        let (other, other_secret) = app
+            .client(portcullis_tests::ClientSetup {
+                grants: &["client_credentials"],
+                ..Default::default()
+            })
+            .await;
+        let foreign = app
+            .post_form("/token", Some((&other, other_secret.as_deref().unwrap())), &[("grant_type", "client_credentials")])
+            .await;
+        let foreign = app.get_bearer("/v1/login/token", foreign.str("access_token")).await;
+        assert!(failure(&foreign, 401).contains("not issued by this API"));
+        let none = get(&app, "/v1/login/token").await;
+        assert!(failure(&none, 401).contains("bearer token"));
     };
 
     the_exchange_answers_every_failure_in_the_documents_shapes_and_creates_nothing => |db: ScratchDb| async move {

@@ -113,6 +113,22 @@ impl TokenService {
         }
     }
 
+    /// A bearer token of `client`'s own: a valid token issued to another
+    /// client is refused alike (a dialect's "what is my token" answers only
+    /// about the tokens that dialect issued).
+    pub async fn verify_access_of(
+        &self,
+        client: &Client,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, FlowError> {
+        let claims = self.verify_access(token, now).await?;
+        if claims.client_id != client.id {
+            return Err(OAuthError::invalid_token("the token was not issued by this API").into());
+        }
+        Ok(claims)
+    }
+
     /// RFC 7662: the facts of an active token, for an authenticated
     /// `caller`; `None` for anything expired, revoked, malformed or unknown,
     /// and for a token the caller does not serve (issued to another client

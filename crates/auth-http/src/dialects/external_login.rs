@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
 use auth_core::FlowError;
 use auth_core::error::StoreError;
 use auth_core::federation::{
-    CallbackContext, DeviceStep, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
+    CallbackContext, DeviceStep, FederationError, ProviderAnswer, WebOutcome,
 };
 use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -312,20 +312,23 @@ pub(crate) async fn token_info(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
-    let failed = |why: &str| {
+    let client = client(&state).await?;
+    let refused = |why: String| {
         LoginApiError::Failed(FederationError::Refused(
-            auth_core::OAuthError::invalid_token(why.to_owned()),
+            auth_core::OAuthError::invalid_token(why),
         ))
     };
-    let claims = match crate::bearer::authenticate(&req, &state).await {
+    let token = crate::bearer::presented(&req)
+        .map_err(|_| refused("a valid bearer token is required".into()))?;
+    let claims = match state
+        .tokens
+        .verify_access_of(&client, token, state.clock.now())
+        .await
+    {
         Ok(claims) => claims,
-        Err(crate::error::ApiError::Unavailable(_)) => return Err(LoginApiError::Unavailable),
-        Err(_) => return Err(failed("a valid bearer token is required")),
+        Err(FlowError::OAuth(e)) => return Err(refused(e.description().to_owned())),
+        Err(e) => return Err(e.into()),
     };
-    let client = client(&state).await?;
-    if claims.client_id != client.id {
-        return Err(failed("the token was not issued by this login API"));
-    }
     Ok(no_store(TokenData {
         id: claims.token_id.to_string(),
         account_id: claims.subject,
@@ -446,22 +449,14 @@ pub(crate) async fn web_authorize(
     let pairs = query(&req)?;
     let [provider] = required(&pairs, ["provider"])?;
     let client = client(&state).await?;
-    let redirect = optional(&pairs, "redirect");
-    if let Some(target) = &redirect
-        && !client.redirect_uris.iter().any(|r| r.as_str() == target)
-    {
-        return Err(LoginApiError::Invalid(vec![
-            "redirect is not one of this API's registered redirect URIs".into(),
-        ]));
-    }
     let started = state
         .federation
-        .begin_web(
+        .begin_polled_web(
             &state.tokens,
+            &client,
             &provider,
-            WebPurpose::Poll,
             &callback(&state, &provider),
-            redirect,
+            optional(&pairs, "redirect").as_deref(),
             state.clock.now(),
         )
         .await?;
