@@ -302,25 +302,21 @@ fn providers_from_env(
         let Some(rest) = key.strip_prefix("PORTCULLIS_PROVIDER_") else {
             continue;
         };
-        for (suffix, field) in [
-            ("_CLIENT_SECRET", 0),
-            ("_CLIENT_ID", 1),
-            ("_ISSUER", 2),
-            ("_DISPLAY_NAME", 3),
-        ] {
-            if let Some(name) = rest.strip_suffix(suffix).filter(|n| !n.is_empty()) {
-                let entry = out
-                    .entry(name.to_lowercase().replace('_', "-"))
-                    .or_default();
-                let slot = match field {
-                    0 => &mut entry.client_secret,
-                    1 => &mut entry.client_id,
-                    2 => &mut entry.issuer,
-                    _ => &mut entry.display_name,
-                };
-                *slot = Some(value);
-                break;
-            }
+        for suffix in ["_CLIENT_SECRET", "_CLIENT_ID", "_ISSUER", "_DISPLAY_NAME"] {
+            let Some(name) = rest.strip_suffix(suffix).filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let entry = out
+                .entry(name.to_lowercase().replace('_', "-"))
+                .or_default();
+            let slot = match suffix {
+                "_CLIENT_SECRET" => &mut entry.client_secret,
+                "_CLIENT_ID" => &mut entry.client_id,
+                "_ISSUER" => &mut entry.issuer,
+                _ => &mut entry.display_name,
+            };
+            *slot = Some(value);
+            break;
         }
     }
     out
@@ -662,5 +658,33 @@ async fn keys(
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_come_from_the_environment_by_name_and_field() {
+        let vars = [
+            ("PORTCULLIS_PROVIDER_CORP_SSO_CLIENT_ID", "id"),
+            ("PORTCULLIS_PROVIDER_CORP_SSO_CLIENT_SECRET", "secret"),
+            ("PORTCULLIS_PROVIDER_GITLAB_ISSUER", "https://gitlab.com"),
+            ("PORTCULLIS_PROVIDER_GITLAB_DISPLAY_NAME", "GitLab"),
+            ("PORTCULLIS_PROVIDER__CLIENT_ID", "no name"),
+            ("PORTCULLIS_PROVIDER_X_UNKNOWN", "ignored"),
+            ("PORTCULLIS_BIND", "ignored"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let found = providers_from_env(vars.into_iter());
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["corp-sso", "gitlab"]);
+        assert_eq!(found["corp-sso"].client_id.as_deref(), Some("id"));
+        assert_eq!(found["corp-sso"].client_secret.as_deref(), Some("secret"));
+        assert_eq!(
+            found["gitlab"].issuer.as_deref(),
+            Some("https://gitlab.com")
+        );
+        assert_eq!(found["gitlab"].display_name.as_deref(), Some("GitLab"));
     }
 }

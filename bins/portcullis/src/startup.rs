@@ -10,7 +10,7 @@ use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::federation::Federation;
 use auth_core::grants::{Ports, TokenService};
-use auth_core::ports::{ClientRepository, Clock, FederationRepository, IdentityProvider};
+use auth_core::ports::{ClientRepository, Clock, IdentityProvider};
 use auth_core::types::{ClientId, Dialect, GrantType, ProviderName, Scope, TokenFormat};
 use auth_crypto::{
     Argon2Hasher, JwsRing, JwtCodec, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest,
@@ -77,7 +77,7 @@ impl Services {
         )
         .with_throttles(settings.throttles);
         let federation = Arc::new(Federation::new(
-            shared_federation(&database),
+            Arc::new(database.clone()),
             Arc::new(sealer.session_sealer()?),
             providers(settings)?,
         ));
@@ -92,10 +92,6 @@ impl Services {
             federation,
         })
     }
-}
-
-fn shared_federation(database: &Database) -> Arc<dyn FederationRepository> {
-    Arc::new(database.clone())
 }
 
 /// The upstream providers the settings configure, by name.

@@ -83,6 +83,19 @@ impl From<UpstreamError> for FederationError {
     }
 }
 
+/// The provider sent the browser back with an error instead of a code
+/// (RFC 6749 section 4.1.2.1: the person refused, or the provider would
+/// not): the sign-in is refused, and that is a security event.
+pub fn declined_upstream(error: &str) -> FederationError {
+    refused(
+        format!(
+            "the provider did not authorize the sign-in: {}",
+            error.chars().take(64).collect::<String>()
+        ),
+        None,
+    )
+}
+
 fn refused(description: String, user: Option<UserId>) -> FederationError {
     FederationError::Refused(
         OAuthError::access_denied(description)
@@ -446,7 +459,7 @@ impl Federation {
         }
         if let Some(flow) = self.repository.take_finished_flow(sealed.flow, now).await? {
             let user = flow.user_id.ok_or_else(used_state)?;
-            return self.issue(service, client, user, now).await;
+            return Ok(service.issue_federated(client, user, now).await?);
         }
         match self.repository.find_flow(sealed.flow, now).await? {
             Some(_) => Err(FederationError::Pending),
@@ -536,7 +549,7 @@ impl Federation {
                     return Err(used_session());
                 }
                 Ok(DeviceStep::Issued(
-                    self.issue(service, client, user.id, now).await?,
+                    service.issue_federated(client, user.id, now).await?,
                 ))
             }
             DevicePoll::Pending => Ok(schedule(interval).await?),
@@ -565,7 +578,7 @@ impl Federation {
         let (_, upstream) = self.provider(provider)?;
         let identity = upstream.identity(access_token).await?;
         let user = self.account_for(service, &identity, now).await?;
-        self.issue(service, client, user.id, now).await
+        Ok(service.issue_federated(client, user.id, now).await?)
     }
 
     /// The account `identity` is linked to, or a new one. Never one found
@@ -694,16 +707,6 @@ impl Federation {
         Ok(self.repository.links_of(user).await?)
     }
 
-    async fn issue(
-        &self,
-        service: &TokenService,
-        client: &Client,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<IssuedTokens, FederationError> {
-        Ok(service.issue_federated(client, user, now).await?)
-    }
-
     fn seal<T: Serialize>(&self, purpose: &str, value: &T) -> Result<String, FederationError> {
         let plain = serde_json::to_vec(value)
             .map_err(|e| crate::error::CryptoError::Failed(e.to_string()))?;
@@ -711,34 +714,27 @@ impl Federation {
     }
 
     /// Opens a sealed state or session that has not expired; anything else
-    /// is refused alike.
+    /// is refused alike (`not_valid` for what this server did not seal for
+    /// `purpose`, `expired` for what it did, too long ago).
     fn unseal<T: for<'de> Deserialize<'de> + Expiring>(
         &self,
         purpose: &str,
         sealed: &str,
         now: DateTime<Utc>,
     ) -> Result<T, FederationError> {
-        let not_valid = || {
-            refused(
-                if purpose == DEVICE_PURPOSE {
-                    "the session is not valid".into()
-                } else {
-                    "the state is not valid".into()
-                },
-                None,
-            )
+        let (not_valid, expired): (&str, fn() -> FederationError) = if purpose == DEVICE_PURPOSE {
+            ("the session is not valid", used_session)
+        } else {
+            ("the state is not valid", used_state)
         };
-        let plain = self
+        let value: T = self
             .sealer
             .unseal(purpose, sealed)
-            .map_err(|_| not_valid())?;
-        let value: T = serde_json::from_slice(&plain).map_err(|_| not_valid())?;
+            .ok()
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .ok_or_else(|| refused(not_valid.into(), None))?;
         if value.expires() <= now.timestamp() {
-            return Err(if purpose == DEVICE_PURPOSE {
-                used_session()
-            } else {
-                used_state()
-            });
+            return Err(expired());
         }
         Ok(value)
     }

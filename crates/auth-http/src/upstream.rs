@@ -102,6 +102,20 @@ fn failure_page(state: &AppState, e: FederationError) -> Result<HttpResponse, Ap
     })
 }
 
+/// A failed callback's page, its security event logged.
+fn refused_page(
+    req: &HttpRequest,
+    state: &AppState,
+    e: FederationError,
+) -> Result<HttpResponse, ApiError> {
+    if let FederationError::Refused(refusal) = &e
+        && let Some(event) = refusal.event()
+    {
+        crate::security::log(event, req);
+    }
+    failure_page(state, e)
+}
+
 /// The form of a "Sign in with ..." button: the pending request's fields.
 #[derive(utoipa::ToSchema)]
 #[expect(
@@ -228,12 +242,12 @@ pub(crate) async fn callback(
                 .error(StatusCode::BAD_REQUEST, title, e.description()));
         }
     };
-    if params.take("error").is_some() {
-        return Ok(state.pages.error(
-            StatusCode::UNAUTHORIZED,
-            title,
-            "The provider did not authorize the sign-in.",
-        ));
+    if let Some(error) = params.take("error") {
+        return refused_page(
+            &req,
+            &state,
+            auth_core::federation::declined_upstream(&error),
+        );
     }
     let (Some(code), Some(flow_state)) = (params.take("code"), params.take("state")) else {
         return Ok(state.pages.error(
@@ -276,14 +290,7 @@ pub(crate) async fn callback(
             "linked.html",
             &serde_json::json!({ "title": "Account linked", "provider": provider.as_str() }),
         ),
-        Err(e) => {
-            if let FederationError::Refused(refusal) = &e
-                && let Some(event) = refusal.event()
-            {
-                crate::security::log(event, &req);
-            }
-            return failure_page(&state, e);
-        }
+        Err(e) => return refused_page(&req, &state, e),
     };
     let _ = response.add_cookie(&cleared_binding_cookie(&state));
     Ok(response)

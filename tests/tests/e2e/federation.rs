@@ -598,6 +598,10 @@ on_both_backends! {
         // A GET cannot start a flow; a post without the CSRF token neither.
         let no_csrf = app.post_with(&b, "/login/upstream/github", &[("flow".into(), "authorize".into())]).await;
         assert_eq!(no_csrf.status, 403);
+        // The provider sending an error back is a refusal, logged.
+        let declined = app.get_with(&b, "/login/upstream/github/callback?error=access_denied&state=x").await;
+        assert_eq!(declined.status, 401);
+        assert!(declined.text.contains("did not authorize"), "{}", declined.text);
         assert_eq!(app.fingerprint().await, before);
 
         // The browser that began it still can, once.

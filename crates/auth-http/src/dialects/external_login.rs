@@ -35,9 +35,13 @@ pub(crate) enum LoginApiError {
     /// 401: the sign-in failed (or is not finished yet).
     #[error(transparent)]
     Failed(FederationError),
-    /// 500: the provider could not be asked, or something failed here.
+    /// 500: the provider could not be asked.
     #[error("{0}")]
     External(String),
+    /// 500: something failed here (storage, cryptography); the cause is
+    /// logged, the body says only that.
+    #[error("internal error")]
+    Internal,
     /// 503: the database is unreachable; nothing was changed.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -70,11 +74,11 @@ impl From<FederationError> for LoginApiError {
             }
             FederationError::Flow(FlowError::Store(e)) => {
                 tracing::error!(error = %e, "request failed");
-                Self::External("the server could not complete the request".into())
+                Self::Internal
             }
             FederationError::Flow(FlowError::Crypto(e)) => {
                 tracing::error!(error = %e, "request failed");
-                Self::External("the server could not complete the request".into())
+                Self::Internal
             }
             refused => Self::Failed(refused),
         }
@@ -92,7 +96,7 @@ impl ResponseError for LoginApiError {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::Failed(_) => StatusCode::UNAUTHORIZED,
-            Self::External(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::External(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -113,6 +117,9 @@ impl ResponseError for LoginApiError {
             }),
             Self::External(why) => response.json(Failure {
                 error: format!("external service call failed: {why}"),
+            }),
+            Self::Internal => response.json(Failure {
+                error: "the server could not complete the request".into(),
             }),
             Self::Unavailable => response.json(Failure {
                 error: "the service is temporarily unavailable; try again shortly".into(),
@@ -493,13 +500,7 @@ pub(crate) async fn web_callback(
     client(&state).await?;
     // The person refused at the provider (RFC 6749 section 4.1.2.1).
     if let Some(error) = optional(&pairs, "error") {
-        return Err(LoginApiError::Failed(FederationError::Refused(
-            auth_core::OAuthError::access_denied(format!(
-                "the provider did not authorize the sign-in: {}",
-                error.chars().take(64).collect::<String>()
-            ))
-            .with_event(auth_core::events::SecurityEvent::UpstreamLoginRefused { user: None }),
-        )));
+        return Err(auth_core::federation::declined_upstream(&error).into());
     }
     let [code, flow_state] = required(&pairs, ["code", "state"])?;
     let finished = state
@@ -555,4 +556,41 @@ pub(crate) async fn web_poll(
         .poll_web(&state.tokens, &client, &flow_state, state.clock.now())
         .await?;
     Ok(token_object(&issued))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_upstream_failure_reads_as_an_external_service_failing() {
+        let body = |e: LoginApiError| {
+            let response = e.error_response();
+            let status = response.status();
+            let bytes = futures_executor(actix_web::body::to_bytes(response.into_body()))
+                .unwrap_or_default();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        };
+        let (status, text) = body(FederationError::Upstream("GitHub answered 502".into()).into());
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            text.contains("external service call failed: GitHub answered 502"),
+            "{text}"
+        );
+        let fault = FlowError::Store(StoreError::backend(std::io::Error::other("syntax error")));
+        let (status, text) = body(FederationError::Flow(fault).into());
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !text.contains("external") && !text.contains("syntax"),
+            "{text}"
+        );
+        let outage = FlowError::Store(StoreError::unavailable(std::io::Error::other("refused")));
+        let (status, _) = body(FederationError::Flow(outage).into());
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// Drives a body future that is ready at once (a JSON body in memory).
+    fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+        actix_web::rt::System::new().block_on(f)
+    }
 }
