@@ -140,7 +140,7 @@ impl Services {
             .fold(self.tokens.policy().access_token_ttl, Duration::max);
         let gone = auth_core::keys::prunable(&keys, retention, now);
         for id in &gone {
-            self.database.delete(id).await?;
+            KeyRepository::delete(&self.database, id).await?;
             tracing::warn!(target: "security", event = "key_pruned", key_id = %id, "a retired signing key was deleted");
         }
         Ok(gone)

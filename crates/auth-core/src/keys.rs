@@ -31,8 +31,12 @@ pub fn prunable(keys: &[SigningKey], retention: Duration, now: DateTime<Utc>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grants::fakes::t0;
     use crate::types::OpaqueToken;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
 
     fn key(id: &str, activates: DateTime<Utc>) -> SigningKey {
         SigningKey {

@@ -18,7 +18,7 @@ use crate::types::{
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
@@ -75,7 +75,7 @@ pub struct PublicKey {
 }
 
 /// Issues and verifies self-contained access tokens.
-#[cfg_attr(test, mockall::automock)]
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenCodec: Send + Sync {
     fn issue(&self, claims: &AccessClaims) -> Result<String, CryptoError>;
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection>;
@@ -102,6 +102,7 @@ pub trait IdTokenSigner: Send + Sync {
     fn read_hint(&self, token: &str) -> Result<IdTokenHint, TokenRejection>;
 }
 
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Fails with `StoreError::Conflict` when the username or email is taken.
@@ -122,12 +123,20 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ClientRepository: Send + Sync {
     /// Fails with `StoreError::Conflict` when the id is taken.
     async fn create(&self, client: &NewClient) -> Result<(), StoreError>;
     async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn list(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces the registration with `client.id` (every field but the id
+    /// and the creation time); `false` when there is none.
+    async fn update(&self, client: &Client) -> Result<bool, StoreError>;
+    /// Removes a client and, in the same step, everything issued to it:
+    /// refresh tokens, stored access tokens, codes and device
+    /// authorizations. `false` when there is none.
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
 }
 
 /// The result of trying to rotate a refresh token.
@@ -150,6 +159,7 @@ pub enum Superseded {
     NotActive,
 }
 
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TokenRepository: Send + Sync {
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
@@ -166,19 +176,19 @@ pub trait TokenRepository: Send + Sync {
     /// Atomically retires `old` (only if it is still active at `now`) and
     /// stores `new`, with the reference access token issued in the same
     /// answer, if any. All of it happens or none of it.
-    async fn rotate_refresh(
+    async fn rotate_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
     /// Stores a new grant's refresh token and reference access token
     /// together, or neither.
-    async fn insert_grant(
+    async fn insert_grant<'a>(
         &self,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<(), StoreError>;
     /// A retry of the rotation of `old` whose answer was lost: atomically
     /// supersedes `old`'s successor, only if that successor was never
@@ -186,11 +196,11 @@ pub trait TokenRepository: Send + Sync {
     /// was issued with it, and stores `new` in its place, so at most one
     /// successor of a token, and one answer, is ever live. `NotActive` when
     /// the successor was used: the retry is a replay.
-    async fn supersede_refresh(
+    async fn supersede_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError>;
     /// Revokes a grant: every refresh token of the family (returns how many
@@ -225,6 +235,7 @@ pub trait TokenRepository: Send + Sync {
 }
 
 /// Attempt counters shared by every node (see `throttle`).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ThrottleRepository: Send + Sync {
     /// Counts one attempt for `key` unless `limit` attempts were already
@@ -259,6 +270,7 @@ pub trait Readiness: Send + Sync {
     async fn ready(&self) -> Result<(), StoreError>;
 }
 
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuthorizationCodeRepository: Send + Sync {
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
@@ -268,16 +280,17 @@ pub trait AuthorizationCodeRepository: Send + Sync {
     /// wins), records what the redemption issues so a second redemption
     /// always finds what to revoke, and stores those tokens. All of it or
     /// none of it.
-    async fn consume_code(
+    async fn consume_code<'a>(
         &self,
         digest: &Digest,
         now: DateTime<Utc>,
         issued: &IssuedFromCode,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<bool, StoreError>;
 }
 
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     async fn create_session(&self, session: &BrowserSession) -> Result<(), StoreError>;
@@ -353,11 +366,11 @@ pub trait DeviceAuthorizationRepository: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Marks an approved authorization redeemed and stores the tokens it
     /// issues, in one atomic step; `true` for the one poll that wins.
-    async fn redeem_device(
+    async fn redeem_device<'a>(
         &self,
         device_digest: &Digest,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<bool, StoreError>;
 }
 
@@ -428,6 +441,7 @@ pub trait IdentityProvider: Send + Sync {
 }
 
 /// Upstream identities linked to accounts, and the sign-ins under way.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait FederationRepository: Send + Sync {
     /// The account `subject` at `provider` is linked to.

@@ -191,10 +191,10 @@ impl TokenRepository for CachedAccessTokens {
         result
     }
 
-    async fn insert_grant(
+    async fn insert_grant<'a>(
         &self,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<(), StoreError> {
         self.inner.insert_grant(refresh, access).await
     }
@@ -229,21 +229,21 @@ impl TokenRepository for CachedAccessTokens {
         self.inner.find_refresh_with_owner(digest).await
     }
 
-    async fn rotate_refresh(
+    async fn rotate_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
         self.inner.rotate_refresh(old, new, access, now).await
     }
 
-    async fn supersede_refresh(
+    async fn supersede_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError> {
         let outcome = self.inner.supersede_refresh(old, new, access, now).await?;

@@ -102,6 +102,18 @@ impl ClientRepository for CachedClients {
     async fn list(&self) -> Result<Vec<Client>, StoreError> {
         self.inner.list().await
     }
+
+    async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+        let updated = self.inner.update(client).await;
+        self.forget(&client.id);
+        updated
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let deleted = self.inner.delete(id).await;
+        self.forget(id);
+        deleted
+    }
 }
 
 #[cfg(test)]
@@ -110,30 +122,30 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts lookups; knows one client once it is created.
+    /// Counts lookups of the clients it keeps in memory.
     #[derive(Default)]
     struct Counting {
         finds: AtomicUsize,
-        stored: std::sync::Mutex<Vec<Client>>,
+        stored: auth_memory::MemoryStore,
     }
 
     #[async_trait]
     impl ClientRepository for Counting {
         async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
-            self.stored.lock().unwrap().push(client.clone());
-            Ok(())
+            self.stored.create(client).await
         }
         async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
             self.finds.fetch_add(1, Ordering::SeqCst);
-            Ok(self
-                .stored
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|c| &c.id == id)
-                .cloned())
+            self.stored.find(id).await
         }
         async fn list(&self) -> Result<Vec<Client>, StoreError> {
-            Ok(self.stored.lock().unwrap().clone())
+            ClientRepository::list(&self.stored).await
+        }
+        async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+            self.stored.update(client).await
+        }
+        async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+            ClientRepository::delete(&self.stored, id).await
         }
     }
 
@@ -196,6 +208,12 @@ mod tests {
         }
         async fn list(&self) -> Result<Vec<Client>, StoreError> {
             self.0.list().await
+        }
+        async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+            self.0.update(client).await
+        }
+        async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+            self.0.delete(id).await
         }
     }
 

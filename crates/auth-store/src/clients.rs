@@ -42,4 +42,25 @@ impl ClientRepository for Database {
             .map_err(query_error))?;
         rows.into_iter().map(Client::try_from).collect()
     }
+
+    async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+        let row = ClientRow::from(client);
+        let n = with_conn!(writer self, |conn| diesel::update(clients::table.find(&row.id))
+            .set(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error("client")))?;
+        Ok(n > 0)
+    }
+
+    /// The client's tokens, codes and device authorizations go with it
+    /// (their foreign keys cascade), in the same statement.
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let id = id.as_str().to_owned();
+        let n = with_conn!(writer self, |conn| diesel::delete(clients::table.find(&id))
+            .execute(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(n > 0)
+    }
 }

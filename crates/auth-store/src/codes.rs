@@ -55,13 +55,13 @@ impl AuthorizationCodeRepository for Database {
         row.map(AuthorizationCode::try_from).transpose()
     }
 
-    async fn consume_code(
+    async fn consume_code<'a>(
         &self,
         digest: &Digest,
         now: DateTime<Utc>,
         issued: &IssuedFromCode,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<bool, StoreError> {
         let key = digest.as_bytes().to_vec();
         let now = naive(now);

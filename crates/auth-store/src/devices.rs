@@ -189,11 +189,11 @@ impl DeviceAuthorizationRepository for Database {
         Ok(())
     }
 
-    async fn redeem_device(
+    async fn redeem_device<'a>(
         &self,
         device_digest: &Digest,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<bool, StoreError> {
         let key = device_digest.as_bytes().to_vec();
         // The conditional UPDATE decides the one poll that wins; its tokens

@@ -90,9 +90,10 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
 pub(crate) struct ClientRow {
     pub id: String,
     pub name: String,
@@ -103,6 +104,8 @@ pub(crate) struct ClientRow {
     pub scope: String,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_mode: Option<String>,
+    /// An update keeps the registration's creation time.
+    #[diesel(skip_update)]
     pub created_at: NaiveDateTime,
     pub first_party: bool,
     pub legacy_token_redirect: bool,

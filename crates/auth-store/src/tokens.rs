@@ -201,11 +201,11 @@ impl TokenRepository for Database {
         Ok(Some((record, usable)))
     }
 
-    async fn rotate_refresh(
+    async fn rotate_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError> {
         let old = old.as_bytes().to_vec();
@@ -293,11 +293,11 @@ impl TokenRepository for Database {
         }
     }
 
-    async fn supersede_refresh(
+    async fn supersede_refresh<'a>(
         &self,
         old: &Digest,
         new: &RefreshTokenRecord,
-        access: Option<&AccessTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
         now: DateTime<Utc>,
     ) -> Result<Superseded, StoreError> {
         let old = old.as_bytes().to_vec();
@@ -469,10 +469,10 @@ impl TokenRepository for Database {
         }
     }
 
-    async fn insert_grant(
+    async fn insert_grant<'a>(
         &self,
-        refresh: Option<&RefreshTokenRecord>,
-        access: Option<&AccessTokenRecord>,
+        refresh: Option<&'a RefreshTokenRecord>,
+        access: Option<&'a AccessTokenRecord>,
     ) -> Result<(), StoreError> {
         let refresh = refresh.map(RefreshRow::from);
         let access = access.map(AccessRow::from);

@@ -143,3 +143,17 @@ fn auth_federation_knows_no_storage_nor_our_http_surface() {
     // Upstream HTTPS through rustls, no OpenSSL.
     assert!(deps.contains("rustls") && !deps.contains("openssl"));
 }
+
+/// The in-memory store is an adapter with no I/O: it needs the core and
+/// nothing of ours besides, so an embedder's tests pull in nothing else.
+#[test]
+fn auth_memory_does_no_io_and_needs_only_the_core() {
+    let deps = normal_closure(&metadata(), "auth-memory");
+    let bad: Vec<_> = FORBIDDEN_IN_CORE
+        .iter()
+        .filter(|c| deps.contains(**c))
+        .collect();
+    assert!(bad.is_empty(), "auth-memory depends on {bad:?}");
+    let ours: Vec<_> = deps.iter().filter(|d| d.starts_with("auth-")).collect();
+    assert_eq!(ours, ["auth-core"], "auth-memory depends on {ours:?}");
+}

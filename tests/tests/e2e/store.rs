@@ -5,13 +5,80 @@ use auth_core::ports::{
     TokenRepository, UserRepository,
 };
 use auth_core::types::*;
+use std::sync::Arc;
+
+use auth_core::ports::{
+    DeviceAuthorizationRepository, FederationRepository, Readiness, Sweeper, ThrottleRepository,
+};
+use auth_memory::MemoryStore;
 use auth_store::Database;
 use chrono::{Duration, TimeZone, Utc};
-use portcullis_tests::{ScratchDb, on_both_backends};
+use portcullis_tests::{Backend, ScratchDb, on_both_backends};
 use uuid::Uuid;
 
 async fn open(db: &ScratchDb) -> Database {
     Database::open(db.url(), 8).await.expect("database opens")
+}
+
+/// Every repository port at once: what a store adapter implements.
+trait Repositories:
+    UserRepository
+    + ClientRepository
+    + TokenRepository
+    + AuthorizationCodeRepository
+    + SessionRepository
+    + KeyRepository
+    + DeviceAuthorizationRepository
+    + ThrottleRepository
+    + FederationRepository
+    + Sweeper
+    + Readiness
+{
+}
+
+impl<T> Repositories for T where
+    T: UserRepository
+        + ClientRepository
+        + TokenRepository
+        + AuthorizationCodeRepository
+        + SessionRepository
+        + KeyRepository
+        + DeviceAuthorizationRepository
+        + ThrottleRepository
+        + FederationRepository
+        + Sweeper
+        + Readiness
+{
+}
+
+/// The contract, run against SQLite, PostgreSQL and the in-memory store.
+macro_rules! on_every_store {
+    ($($name:ident => $body:expr;)*) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = ScratchDb::new(Backend::Sqlite).await.unwrap();
+                let store: Arc<dyn Repositories> = Arc::new(open(&db).await);
+                ($body)(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                match ScratchDb::new(Backend::Postgres).await {
+                    Some(db) => {
+                        let store: Arc<dyn Repositories> = Arc::new(open(&db).await);
+                        ($body)(store).await
+                    }
+                    None => eprintln!("{} is not set: PostgreSQL variant not run", portcullis_tests::POSTGRES_ENV),
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                let store: Arc<dyn Repositories> = Arc::new(MemoryStore::new());
+                ($body)(store).await;
+            }
+        }
+    )*};
 }
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -75,28 +142,26 @@ fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> Re
     }
 }
 
-on_both_backends! {
-    users_round_trip_and_conflict => |db: ScratchDb| async move {
-        let d = open(&db).await;
+on_every_store! {
+    users_round_trip_and_conflict => |d: Arc<dyn Repositories>| async move {
         let u = user("John", Some("John@Example.org"));
-        UserRepository::create(&d, &u).await.unwrap();
+        UserRepository::create(&*d, &u).await.unwrap();
         let by_name = d.find_by_login("john").await.unwrap().unwrap();
         assert_eq!(by_name.id, u.id);
         assert_eq!(by_name.given_name.as_deref(), Some("Given"));
         assert_eq!(d.find_by_login("john@example.org").await.unwrap().unwrap().id, u.id);
         assert!(d.find_by_login("nobody").await.unwrap().is_none());
         assert_eq!(d.find_by_id(u.id).await.unwrap().unwrap().username.as_str(), "john");
-        let dup = UserRepository::create(&d, &user("john", None)).await;
+        let dup = UserRepository::create(&*d, &user("john", None)).await;
         assert!(matches!(dup, Err(StoreError::Conflict("user"))), "{dup:?}");
-        let dup_email = UserRepository::create(&d, &user("other", Some("john@example.org"))).await;
+        let dup_email = UserRepository::create(&*d, &user("other", Some("john@example.org"))).await;
         assert!(matches!(dup_email, Err(StoreError::Conflict("user"))));
-        assert_eq!(UserRepository::list(&d).await.unwrap().len(), 1);
+        assert_eq!(UserRepository::list(&*d).await.unwrap().len(), 1);
     };
 
-    clients_round_trip => |db: ScratchDb| async move {
-        let d = open(&db).await;
+    clients_round_trip => |d: Arc<dyn Repositories>| async move {
         let c = client("breakout_app");
-        ClientRepository::create(&d, &c).await.unwrap();
+        ClientRepository::create(&*d, &c).await.unwrap();
         let back = d.find(&c.id).await.unwrap().unwrap();
         assert_eq!(back.auth, c.auth);
         assert_eq!(back.redirect_uris, c.redirect_uris);
@@ -106,15 +171,46 @@ on_both_backends! {
         assert_eq!(back.refresh_mode, c.refresh_mode);
         assert_eq!((back.first_party, back.dialects.as_slice(), back.allow_plain_pkce), (true, [Dialect::RedirectLogin, Dialect::SpringOauth].as_slice(), false));
         assert_eq!(back.token_format, TokenFormat::Reference);
-        assert!(matches!(ClientRepository::create(&d, &c).await, Err(StoreError::Conflict("client"))));
+        assert!(matches!(ClientRepository::create(&*d, &c).await, Err(StoreError::Conflict("client"))));
         assert!(d.find(&ClientId::parse("nope").unwrap()).await.unwrap().is_none());
     };
 
-    refresh_rotation_is_conditional => |db: ScratchDb| async move {
-        let d = open(&db).await;
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+    clients_update_and_delete_with_what_was_issued_to_them => |d: Arc<dyn Repositories>| async move {
+        let c = client("app");
+        ClientRepository::create(&*d, &c).await.unwrap();
+        ClientRepository::create(&*d, &client("other")).await.unwrap();
+        let changed = Client {
+            name: "renamed".into(),
+            redirect_uris: vec![RedirectUri::parse("https://b.example/cb").unwrap()],
+            scope: Scope::parse("read").unwrap(),
+            access_token_ttl: None,
+            created_at: t0() + Duration::days(9),
+            ..c.clone()
+        };
+        assert!(ClientRepository::update(&*d, &changed).await.unwrap());
+        let back = d.find(&c.id).await.unwrap().unwrap();
+        assert_eq!((back.name.as_str(), back.redirect_uris.len(), back.access_token_ttl), ("renamed", 1, None));
+        assert_eq!(back.created_at, c.created_at, "the creation time is kept");
+        let unknown = Client { id: ClientId::parse("nope").unwrap(), ..c.clone() };
+        assert!(!ClientRepository::update(&*d, &unknown).await.unwrap());
+
+        let family = FamilyId::new(Uuid::new_v4());
+        d.insert_refresh(&refresh(1, family, "app", None)).await.unwrap();
+        d.insert_refresh(&refresh(2, FamilyId::new(Uuid::new_v4()), "other", None)).await.unwrap();
+        let access = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: c.id.clone(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
+        d.insert_access(&access).await.unwrap();
+        assert!(ClientRepository::delete(&*d, &c.id).await.unwrap());
+        assert!(!ClientRepository::delete(&*d, &c.id).await.unwrap());
+        assert!(d.find(&c.id).await.unwrap().is_none());
+        assert!(d.find_refresh(&Digest::from_bytes([1; 32])).await.unwrap().is_none());
+        assert!(d.find_access(&access.digest).await.unwrap().is_none());
+        assert!(d.find_refresh(&Digest::from_bytes([2; 32])).await.unwrap().is_some(), "another client's token stays");
+    };
+
+    refresh_rotation_is_conditional => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let u = user("alice", None);
-        UserRepository::create(&d, &u).await.unwrap();
+        UserRepository::create(&*d, &u).await.unwrap();
         let family = FamilyId::new(Uuid::new_v4());
         let first = refresh(1, family, "app", Some(u.id));
         d.insert_refresh(&first).await.unwrap();
@@ -138,12 +234,12 @@ on_both_backends! {
         // token may not act for them.
         assert_eq!(d.find_refresh_with_owner(&other.digest).await.unwrap(), Some((other.clone(), true)));
         let carol = User { disabled: true, ..user("carol", None) };
-        UserRepository::create(&d, &carol).await.unwrap();
+        UserRepository::create(&*d, &carol).await.unwrap();
         let disabled = refresh(5, FamilyId::new(Uuid::new_v4()), "app", Some(carol.id));
         d.insert_refresh(&disabled).await.unwrap();
         assert_eq!(d.find_refresh_with_owner(&disabled.digest).await.unwrap(), Some((disabled.clone(), false)));
         assert_eq!(d.find_refresh_with_owner(&refresh(6, family, "app", None).digest).await.unwrap(), None);
-        ClientRepository::create(&d, &client("app")).await.ok();
+        ClientRepository::create(&*d, &client("app")).await.ok();
         let of_family = AccessTokenRecord { digest: Digest::from_bytes([9; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: now, expires_at: now + Duration::hours(1), family: Some(family) };
         d.insert_access(&of_family).await.unwrap();
         let listed_until = now + Duration::hours(1);
@@ -159,9 +255,8 @@ on_both_backends! {
         assert_eq!(d.rotate_refresh(&second.digest, &third, None, now).await.unwrap(), RotateOutcome::NotActive);
     };
 
-    a_failed_rotation_insert_rolls_back => |db: ScratchDb| async move {
-        let d = open(&db).await;
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+    a_failed_rotation_insert_rolls_back => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let family = FamilyId::new(Uuid::new_v4());
         let first = refresh(1, family, "app", None);
         let taken = refresh(2, family, "app", None);
@@ -173,9 +268,8 @@ on_both_backends! {
         assert!(d.find_refresh(&first.digest).await.unwrap().unwrap().rotated_at.is_none());
     };
 
-    concurrent_rotations_have_one_winner => |db: ScratchDb| async move {
-        let d = open(&db).await;
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+    concurrent_rotations_have_one_winner => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let family = FamilyId::new(Uuid::new_v4());
         let first = refresh(0, family, "app", None);
         d.insert_refresh(&first).await.unwrap();
@@ -195,15 +289,14 @@ on_both_backends! {
         assert_eq!(won, 1);
     };
 
-    access_revocation_list => |db: ScratchDb| async move {
-        let d = open(&db).await;
+    access_revocation_list => |d: Arc<dyn Repositories>| async move {
         let id = Uuid::new_v4();
         assert!(!d.is_access_revoked(id, None).await.unwrap());
         d.revoke_access(id, t0()).await.unwrap();
         d.revoke_access(id, t0()).await.unwrap();
         assert!(d.is_access_revoked(id, None).await.unwrap());
         // Revoking the id of a stored reference token deletes the token.
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
         d.insert_access(&reference).await.unwrap();
         assert!(d.find_access(&reference.digest).await.unwrap().is_some());
@@ -211,26 +304,24 @@ on_both_backends! {
         assert!(d.find_access(&reference.digest).await.unwrap().is_none());
     };
 
-    signing_keys_newest_first => |db: ScratchDb| async move {
-        let d = open(&db).await;
+    signing_keys_newest_first => |d: Arc<dyn Repositories>| async move {
         let old = auth_crypto::generate_signing_key(t0(), t0()).unwrap();
         let new = auth_crypto::generate_signing_key(t0(), t0() + Duration::days(1)).unwrap();
         d.insert(&old).await.unwrap();
         d.insert(&new).await.unwrap();
-        let keys = KeyRepository::list(&d).await.unwrap();
+        let keys = KeyRepository::list(&*d).await.unwrap();
         assert_eq!(keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(), vec![new.key_id.clone(), old.key_id.clone()]);
         assert_eq!(keys[1].secret_key, old.secret_key);
         assert_eq!(keys[0].activates_at, t0() + Duration::days(1));
-        assert!(d.delete(&old.key_id).await.unwrap());
-        assert!(!d.delete(&old.key_id).await.unwrap());
-        assert_eq!(KeyRepository::list(&d).await.unwrap().len(), 1);
+        assert!(KeyRepository::delete(&*d, &old.key_id).await.unwrap());
+        assert!(!KeyRepository::delete(&*d, &old.key_id).await.unwrap());
+        assert_eq!(KeyRepository::list(&*d).await.unwrap().len(), 1);
     };
 
-    codes_round_trip_and_are_consumed_once => |db: ScratchDb| async move {
-        let d = open(&db).await;
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+    codes_round_trip_and_are_consumed_once => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let u = user("alice", None);
-        UserRepository::create(&d, &u).await.unwrap();
+        UserRepository::create(&*d, &u).await.unwrap();
         let code = AuthorizationCode {
             digest: Digest::from_bytes([5; 32]),
             client_id: ClientId::parse("app").unwrap(),
@@ -275,10 +366,9 @@ nonce: Some("n-0S6".into()),
         assert_eq!(back.issued, Some(issued));
     };
 
-    sessions_round_trip => |db: ScratchDb| async move {
-        let d = open(&db).await;
+    sessions_round_trip => |d: Arc<dyn Repositories>| async move {
         let u = user("alice", None);
-        UserRepository::create(&d, &u).await.unwrap();
+        UserRepository::create(&*d, &u).await.unwrap();
         let s = BrowserSession { digest: Digest::from_bytes([6; 32]), user_id: u.id, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
         d.create_session(&s).await.unwrap();
         assert_eq!(d.find_session(&s.digest).await.unwrap().unwrap(), s);
@@ -288,12 +378,10 @@ nonce: Some("n-0S6".into()),
         assert!(d.find_session(&s.digest).await.unwrap().is_none());
     };
 
-    sweep_deletes_only_expired_rows => |db: ScratchDb| async move {
-        use auth_core::ports::Sweeper;
-        let d = open(&db).await;
-        ClientRepository::create(&d, &client("app")).await.unwrap();
+    sweep_deletes_only_expired_rows => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
         let u = user("alice", None);
-        UserRepository::create(&d, &u).await.unwrap();
+        UserRepository::create(&*d, &u).await.unwrap();
         let family = FamilyId::new(Uuid::new_v4());
         // Seven expired refresh tokens (more than one batch of 3) and one live one.
         for i in 0..7u8 {
@@ -320,8 +408,17 @@ nonce: Some("n-0S6".into()),
         assert!(d.find_session(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert!(d.find_access(&Digest::from_bytes([2; 32])).await.unwrap().is_some());
         assert_eq!(d.sweep_expired(t0(), 3).await.unwrap().total(), 0);
+    };
+}
+
+on_both_backends! {
+    a_checkpoint_keeps_what_was_written => |db: ScratchDb| async move {
+        let d = open(&db).await;
+        ClientRepository::create(&d, &client("app")).await.unwrap();
+        let live = refresh(100, FamilyId::new(Uuid::new_v4()), "app", None);
+        d.insert_refresh(&live).await.unwrap();
         d.checkpoint().await.unwrap();
-        assert!(d.find_refresh(&Digest::from_bytes([100; 32])).await.unwrap().is_some());
+        assert!(d.find_refresh(&live.digest).await.unwrap().is_some());
     };
 
     migrations_are_idempotent => |db: ScratchDb| async move {

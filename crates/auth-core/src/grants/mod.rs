@@ -543,8 +543,3 @@ pub(crate) fn resolve_scope(
         )),
     }
 }
-
-#[cfg(test)]
-pub(crate) mod fakes;
-#[cfg(test)]
-mod tests;

@@ -305,3 +305,114 @@ async fn finish(
         .await?;
     Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::types::{ClientAuth, ClientId, Digest, FamilyId, KeyAlgorithm, TokenFormat};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    fn client() -> Client {
+        Client {
+            id: ClientId::parse("app").unwrap(),
+            name: "app".into(),
+            auth: ClientAuth::Public,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![crate::types::GrantType::RefreshToken],
+            scope: Scope::parse("read").unwrap(),
+            access_token_ttl: None,
+            refresh_mode: None,
+            first_party: true,
+            dialects: vec![],
+            allow_plain_pkce: false,
+            id_token_algorithm: KeyAlgorithm::Rs256,
+            token_format: TokenFormat::Paseto,
+            audiences: vec![],
+            created_at: t0(),
+        }
+    }
+
+    #[test]
+    fn refresh_state_of_each_record() {
+        let c = client();
+        let base = RefreshTokenRecord {
+            digest: Digest::from_bytes([1; 32]),
+            family: FamilyId::new(uuid::Uuid::nil()),
+            client_id: c.id.clone(),
+            user_id: None,
+            scope: Scope::parse("read").unwrap(),
+            issued_at: t0(),
+            expires_at: t0() + Duration::days(1),
+            family_expires_at: t0() + Duration::days(30),
+            rotated_at: None,
+            revoked_at: None,
+            parent: None,
+            superseded_at: None,
+            issued_with: None,
+        };
+        let with = |f: &dyn Fn(&mut RefreshTokenRecord)| {
+            let mut r = base.clone();
+            f(&mut r);
+            r
+        };
+        let cases = [
+            (base.clone(), t0(), RefreshState::Active),
+            (
+                with(&|r| r.rotated_at = Some(t0())),
+                t0(),
+                RefreshState::Rotated { at: t0() },
+            ),
+            (
+                with(&|r| r.revoked_at = Some(t0())),
+                t0(),
+                RefreshState::Revoked,
+            ),
+            (
+                base.clone(),
+                t0() + Duration::days(1),
+                RefreshState::Expired,
+            ),
+            // Revocation wins over everything else.
+            (
+                with(&|r| {
+                    r.revoked_at = Some(t0());
+                    r.rotated_at = Some(t0())
+                }),
+                t0(),
+                RefreshState::Revoked,
+            ),
+        ];
+        for (record, now, expect) in cases {
+            assert_eq!(RefreshState::of(&record, now), expect);
+        }
+        let policy = TokenPolicy::default();
+        let rotated = with(&|r| r.rotated_at = Some(t0()));
+        // Within the retry window a rotated token is retried; after it, a replay.
+        assert!(matches!(
+            present(&rotated, &c, None, t0() + Duration::seconds(60), &policy).unwrap(),
+            RefreshStep::Supersede { .. }
+        ));
+        assert_eq!(
+            present(&rotated, &c, None, t0() + Duration::seconds(61), &policy).unwrap(),
+            RefreshStep::RevokeFamily
+        );
+        let superseded = with(&|r| {
+            r.revoked_at = Some(t0());
+            r.superseded_at = Some(t0())
+        });
+        assert_eq!(
+            RefreshState::of(&superseded, t0()),
+            RefreshState::Superseded
+        );
+        assert_eq!(
+            present(&superseded, &c, None, t0(), &policy).unwrap(),
+            RefreshStep::RevokeFamily
+        );
+    }
+}

@@ -1,12 +1,16 @@
 //! Unit tests of every grant transition over in-memory fakes and a fixed clock.
 use chrono::Duration;
 
-use super::fakes::{World, t0};
-use super::refresh_token::{RefreshState, RefreshStep, present};
-use super::*;
-use crate::error::ErrorCode;
-use crate::policy::RefreshMode;
-use crate::types::{ClientId, GrantType as G, OpaqueToken};
+use auth_core::error::{ErrorCode, FlowError};
+use auth_core::grants::*;
+use auth_core::policy::TokenPolicy;
+use auth_core::ports::{TokenRepository as _, UserRepository as _};
+use auth_core::types::{Scope, UserId};
+
+use crate::doubles::t0;
+use crate::world::World;
+use auth_core::policy::RefreshMode;
+use auth_core::types::{ClientId, GrantType as G, OpaqueToken};
 
 fn creds(id: &str, secret: Option<&str>) -> ClientCredentials {
     ClientCredentials {
@@ -40,8 +44,10 @@ fn refresh(token: &OpaqueToken, scope: Option<&str>) -> GrantRequest {
 #[tokio::test]
 async fn client_authentication_cases() {
     let w = World::new(TokenPolicy::default());
-    w.add_client("conf", Some("s3cret"), &[G::ClientCredentials], "read");
-    w.add_client("pub", None, &[G::AuthorizationCode], "read");
+    w.add_client("conf", Some("s3cret"), &[G::ClientCredentials], "read")
+        .await;
+    w.add_client("pub", None, &[G::AuthorizationCode], "read")
+        .await;
     // (credentials, expect success)
     let cases = [
         (creds("conf", Some("s3cret")), true),
@@ -64,7 +70,7 @@ async fn client_authentication_cases() {
 #[tokio::test]
 async fn grant_type_must_be_registered() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("c", Some("s"), &[G::Password], "read");
+    let c = w.add_client("c", Some("s"), &[G::Password], "read").await;
     let r = w
         .service
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
@@ -75,7 +81,9 @@ async fn grant_type_must_be_registered() {
 #[tokio::test]
 async fn client_credentials_scopes_and_no_refresh_token() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("c", Some("s"), &[G::ClientCredentials], "read write");
+    let c = w
+        .add_client("c", Some("s"), &[G::ClientCredentials], "read write")
+        .await;
     let t = w
         .service
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
@@ -112,7 +120,9 @@ async fn client_credentials_scopes_and_no_refresh_token() {
 #[tokio::test]
 async fn client_credentials_refused_for_public_clients() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("p", None, &[G::ClientCredentials], "read");
+    let c = w
+        .add_client("p", None, &[G::ClientCredentials], "read")
+        .await;
     let r = w
         .service
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
@@ -123,7 +133,9 @@ async fn client_credentials_refused_for_public_clients() {
 #[tokio::test]
 async fn per_client_access_ttl() {
     let w = World::new(TokenPolicy::default());
-    let mut c = w.add_client("c", Some("s"), &[G::ClientCredentials], "");
+    let mut c = w
+        .add_client("c", Some("s"), &[G::ClientCredentials], "")
+        .await;
     c.access_token_ttl = Some(Duration::seconds(42961));
     let t = w
         .service
@@ -137,13 +149,17 @@ async fn per_client_access_ttl() {
 #[tokio::test]
 async fn password_grant_by_username_or_email() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client(
-        "app",
-        Some("s"),
-        &[G::Password, G::RefreshToken],
-        "read write",
-    );
-    let u = w.add_user("admin", Some("admin@break-out.org"), "password");
+    let c = w
+        .add_client(
+            "app",
+            Some("s"),
+            &[G::Password, G::RefreshToken],
+            "read write",
+        )
+        .await;
+    let u = w
+        .add_user("admin", Some("admin@break-out.org"), "password")
+        .await;
     for login in ["admin", "ADMIN", "admin@break-out.org"] {
         let t = w
             .service
@@ -154,17 +170,18 @@ async fn password_grant_by_username_or_email() {
         assert!(t.refresh_token.is_some());
         assert!(t.access_token.expose().starts_with(&u.id.to_string()));
     }
-    assert_eq!(w.tokens.refresh.lock().unwrap().len(), 3);
+    assert_eq!(w.store.refresh_tokens().len(), 3);
 }
 
 #[tokio::test]
 async fn password_grant_refusals_look_alike_and_cost_alike() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read");
-    w.add_user("alice", None, "correct horse");
-    let mut bob = w.add_user("bob", None, "battery staple");
-    bob.disabled = true;
-    w.users.0.lock().unwrap()[1] = bob;
+    let c = w
+        .add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read")
+        .await;
+    w.add_user("alice", None, "correct horse").await;
+    let bob = w.add_user("bob", None, "battery staple").await;
+    w.disable(bob.id).await;
     let cases = [
         ("alice", "wrong"),
         ("mallory", "whatever"),
@@ -190,14 +207,14 @@ async fn password_grant_refusals_look_alike_and_cost_alike() {
     }
     descriptions.dedup();
     assert_eq!(descriptions.len(), 1, "{descriptions:?}");
-    assert!(w.tokens.refresh.lock().unwrap().is_empty());
+    assert!(w.store.refresh_tokens().is_empty());
 }
 
 #[tokio::test]
 async fn password_grant_scope_and_refresh_permission() {
     let w = World::new(TokenPolicy::default());
-    let c = w.add_client("app", Some("s"), &[G::Password], "read");
-    w.add_user("alice", None, "pw");
+    let c = w.add_client("app", Some("s"), &[G::Password], "read").await;
+    w.add_user("alice", None, "pw").await;
     let t = w
         .service
         .exchange(&c, password("alice", "pw", None), t0())
@@ -214,15 +231,17 @@ async fn password_grant_scope_and_refresh_permission() {
 async fn logged_in(
     w: &World,
     policy_client: Option<RefreshMode>,
-) -> (crate::types::Client, OpaqueToken) {
-    let mut c = w.add_client(
-        "app",
-        Some("s"),
-        &[G::Password, G::RefreshToken],
-        "read write",
-    );
+) -> (auth_core::types::Client, OpaqueToken) {
+    let mut c = w
+        .add_client(
+            "app",
+            Some("s"),
+            &[G::Password, G::RefreshToken],
+            "read write",
+        )
+        .await;
     c.refresh_mode = policy_client;
-    w.add_user("alice", None, "pw");
+    w.add_user("alice", None, "pw").await;
     let t = w
         .service
         .exchange(&c, password("alice", "pw", None), t0())
@@ -257,10 +276,8 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     assert!(
-        w.tokens
-            .refresh
-            .lock()
-            .unwrap()
+        w.store
+            .refresh_tokens()
             .iter()
             .all(|r| r.revoked_at.is_some())
     );
@@ -270,25 +287,27 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
 async fn refresh_by_another_client_changes_nothing() {
     let w = World::new(TokenPolicy::default());
     let (_, rt) = logged_in(&w, None).await;
-    let other = w.add_client("other", Some("s"), &[G::RefreshToken], "read write");
-    let before = w.tokens.refresh.lock().unwrap().clone();
+    let other = w
+        .add_client("other", Some("s"), &[G::RefreshToken], "read write")
+        .await;
+    let before = w.store.refresh_tokens();
     let r = w.service.exchange(&other, refresh(&rt, None), t0()).await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert_eq!(*w.tokens.refresh.lock().unwrap(), before);
+    assert_eq!(w.store.refresh_tokens(), before);
 }
 
 #[tokio::test]
 async fn refresh_scope_may_narrow_but_not_widen() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, None).await;
-    let before = w.tokens.refresh.lock().unwrap().clone();
+    let before = w.store.refresh_tokens();
     let r = w
         .service
         .exchange(&c, refresh(&rt, Some("read write admin")), t0())
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidScope);
     assert_eq!(
-        *w.tokens.refresh.lock().unwrap(),
+        w.store.refresh_tokens(),
         before,
         "a refused refresh rotates nothing"
     );
@@ -327,7 +346,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_rotates() {
             .unwrap();
         rt = t.refresh_token.unwrap();
     }
-    let last = w.tokens.refresh.lock().unwrap().last().cloned().unwrap();
+    let last = w.store.refresh_tokens().last().cloned().unwrap();
     assert_eq!(last.family_expires_at, t0() + Duration::days(25));
     assert_eq!(
         last.expires_at,
@@ -359,16 +378,15 @@ async fn refresh_expired_unknown_and_disabled() {
         code_of(w.service.exchange(&c, refresh(&unknown, None), t0()).await),
         ErrorCode::InvalidGrant
     );
-    w.users.0.lock().unwrap()[0].disabled = true;
+    let alice = w.store.find_by_login("alice").await.unwrap().unwrap();
+    w.disable(alice.id).await;
     assert_eq!(
         code_of(w.service.exchange(&c, refresh(&rt, None), t0()).await),
         ErrorCode::InvalidGrant
     );
     assert!(
-        w.tokens
-            .refresh
-            .lock()
-            .unwrap()
+        w.store
+            .refresh_tokens()
             .iter()
             .all(|r| r.rotated_at.is_none())
     );
@@ -386,17 +404,7 @@ async fn reuse_mode_keeps_the_refresh_token() {
             .unwrap();
         assert_eq!(t.refresh_token.as_ref(), Some(&rt));
     }
-    assert_eq!(w.tokens.refresh.lock().unwrap().len(), 1);
-}
-
-fn live(w: &World) -> usize {
-    w.tokens
-        .refresh
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.revoked_at.is_none() && r.rotated_at.is_none())
-        .count()
+    assert_eq!(w.store.refresh_tokens().len(), 1);
 }
 
 /// A client whose answer was lost presents the token it holds again: within
@@ -418,7 +426,7 @@ async fn a_lost_answer_is_retried_not_a_replay() {
         .await
         .unwrap();
     assert_ne!(lost.refresh_token, retried.refresh_token);
-    assert_eq!(live(&w), 1, "at most one successor is live");
+    assert_eq!(w.live(), 1, "at most one successor is live");
     // The retried pair goes on rotating.
     let next = w
         .service
@@ -439,7 +447,7 @@ async fn a_lost_answer_is_retried_not_a_replay() {
         )
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert_eq!(live(&w), 0, "the family is revoked");
+    assert_eq!(w.live(), 0, "the family is revoked");
     let r = w
         .service
         .exchange(
@@ -475,7 +483,7 @@ async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
         .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(2))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert_eq!(live(&w), 0);
+    assert_eq!(w.live(), 0);
 
     let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
@@ -488,132 +496,38 @@ async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
         .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(61))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-    assert_eq!(live(&w), 0);
-}
-
-#[tokio::test]
-async fn a_lost_rotation_race_is_decided_again_as_a_replay() {
-    let w = World::new(TokenPolicy::default());
-    let (c, rt) = logged_in(&w, None).await;
-    // Another request rotates the token between our read and our write.
-    let digest = w.service.ports().digest.digest(rt.expose());
-    let record = w.tokens.find_refresh(&digest).await.unwrap().unwrap();
-    let step = present(&record, &c, None, t0(), w.service.policy()).unwrap();
-    assert!(matches!(step, RefreshStep::Rotate { .. }));
-    w.tokens.refresh.lock().unwrap()[0].rotated_at = Some(t0());
-    let r = w
-        .service
-        .exchange(&c, refresh(&rt, None), t0() + Duration::seconds(1))
-        .await;
-    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-}
-
-#[test]
-fn refresh_state_of_each_record() {
-    let w = World::new(TokenPolicy::default());
-    let c = w.add_client("app", Some("s"), &[G::RefreshToken], "read");
-    let base = crate::types::RefreshTokenRecord {
-        digest: crate::types::Digest::from_bytes([1; 32]),
-        family: crate::types::FamilyId::new(uuid::Uuid::nil()),
-        client_id: c.id.clone(),
-        user_id: None,
-        scope: Scope::parse("read").unwrap(),
-        issued_at: t0(),
-        expires_at: t0() + Duration::days(1),
-        family_expires_at: t0() + Duration::days(30),
-        rotated_at: None,
-        revoked_at: None,
-        parent: None,
-        superseded_at: None,
-        issued_with: None,
-    };
-    let with = |f: &dyn Fn(&mut crate::types::RefreshTokenRecord)| {
-        let mut r = base.clone();
-        f(&mut r);
-        r
-    };
-    let cases = [
-        (base.clone(), t0(), RefreshState::Active),
-        (
-            with(&|r| r.rotated_at = Some(t0())),
-            t0(),
-            RefreshState::Rotated { at: t0() },
-        ),
-        (
-            with(&|r| r.revoked_at = Some(t0())),
-            t0(),
-            RefreshState::Revoked,
-        ),
-        (
-            base.clone(),
-            t0() + Duration::days(1),
-            RefreshState::Expired,
-        ),
-        // Revocation wins over everything else.
-        (
-            with(&|r| {
-                r.revoked_at = Some(t0());
-                r.rotated_at = Some(t0())
-            }),
-            t0(),
-            RefreshState::Revoked,
-        ),
-    ];
-    for (record, now, expect) in cases {
-        assert_eq!(RefreshState::of(&record, now), expect);
-    }
-    let policy = TokenPolicy::default();
-    let rotated = with(&|r| r.rotated_at = Some(t0()));
-    // Within the retry window a rotated token is retried; after it, a replay.
-    assert!(matches!(
-        present(&rotated, &c, None, t0() + Duration::seconds(60), &policy).unwrap(),
-        RefreshStep::Supersede { .. }
-    ));
-    assert_eq!(
-        present(&rotated, &c, None, t0() + Duration::seconds(61), &policy).unwrap(),
-        RefreshStep::RevokeFamily
-    );
-    let superseded = with(&|r| {
-        r.revoked_at = Some(t0());
-        r.superseded_at = Some(t0())
-    });
-    assert_eq!(
-        RefreshState::of(&superseded, t0()),
-        RefreshState::Superseded
-    );
-    assert_eq!(
-        present(&superseded, &c, None, t0(), &policy).unwrap(),
-        RefreshStep::RevokeFamily
-    );
+    assert_eq!(w.live(), 0);
 }
 
 mod authorization_code {
     use super::*;
-    use crate::authorize::{AuthorizationRequest, Consent, Refusal, SignedIn};
+    use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, SignedIn};
 
     /// A user who signed in at `t0()`.
-    fn signed_in(user: crate::types::UserId) -> SignedIn {
+    fn signed_in(user: auth_core::types::UserId) -> SignedIn {
         SignedIn {
             user,
             authenticated_at: t0(),
         }
     }
-    use crate::types::{Dialect, RedirectUri};
+    use auth_core::types::{Dialect, RedirectUri};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-    fn world(public: bool) -> (World, crate::types::Client, crate::types::UserId) {
+    async fn world(public: bool) -> (World, auth_core::types::Client, auth_core::types::UserId) {
         let w = World::new(TokenPolicy::default());
-        let mut c = w.add_client(
-            "app",
-            (!public).then_some("s"),
-            &[G::AuthorizationCode, G::RefreshToken],
-            "read write",
-        );
+        let mut c = w
+            .add_client(
+                "app",
+                (!public).then_some("s"),
+                &[G::AuthorizationCode, G::RefreshToken],
+                "read write",
+            )
+            .await;
         c.redirect_uris = vec![RedirectUri::parse("myapp://callback").unwrap()];
-        w.clients.0.lock().unwrap()[0] = c.clone();
-        let u = w.add_user("alice", None, "pw");
+        w.set_client(&c).await;
+        let u = w.add_user("alice", None, "pw").await;
         (w, c, u.id)
     }
 
@@ -645,7 +559,7 @@ mod authorization_code {
 
     #[tokio::test]
     async fn validation_refusals_and_how_they_are_delivered() {
-        let (w, _, _) = world(true);
+        let (w, _, _) = world(true).await;
         // (request, Some(error code) for a redirect, None for an error page)
         let cases: Vec<(AuthorizationRequest, Option<ErrorCode>)> = vec![
             (request(|r| r.client_id = None), None),
@@ -721,8 +635,10 @@ mod authorization_code {
     /// request only from a client registered for the dialect.
     #[tokio::test]
     async fn codes_need_consent_for_third_parties_and_dialects_need_registration() {
-        let (w, _, user) = world(true);
-        w.clients.0.lock().unwrap()[0].first_party = false;
+        let (w, c, user) = world(true).await;
+        let mut c = c.clone();
+        c.first_party = false;
+        w.set_client(&c).await;
         let valid = w
             .service
             .validate_authorization(&request(|_| {}))
@@ -734,7 +650,7 @@ mod authorization_code {
             .issue_code(&valid, signed_in(user), Consent::NotAsked, t0())
             .await;
         assert_eq!(code_of(refused), ErrorCode::AccessDenied);
-        assert!(w.codes.0.lock().unwrap().is_empty(), "no code was stored");
+        assert!(w.store.codes().is_empty(), "no code was stored");
         assert!(
             w.service
                 .issue_code(&valid, signed_in(user), Consent::Given, t0())
@@ -752,9 +668,9 @@ mod authorization_code {
             }
             other => panic!("{other:?}"),
         }
-        let mut c = w.clients.0.lock().unwrap()[0].clone();
+        let mut c = c.clone();
         c.dialects = vec![Dialect::PkceJson];
-        w.clients.0.lock().unwrap()[0] = c;
+        w.set_client(&c).await;
         assert!(
             w.service
                 .validate_authorization_in(Dialect::PkceJson, &request(|_| {}))
@@ -765,7 +681,7 @@ mod authorization_code {
 
     #[tokio::test]
     async fn code_redeems_once_with_the_right_verifier() {
-        let (w, c, user) = world(true);
+        let (w, c, user) = world(true).await;
         let valid = w
             .service
             .validate_authorization(&request(|_| {}))
@@ -796,7 +712,7 @@ mod authorization_code {
                 .exchange(&c, redeem(&code, redirect, verifier), t0())
                 .await;
             assert_eq!(code_of(r), expect);
-            assert!(w.codes.0.lock().unwrap()[0].consumed_at.is_none());
+            assert!(w.store.codes()[0].consumed_at.is_none());
         }
         let t = w
             .service
@@ -820,21 +736,17 @@ mod authorization_code {
             )
             .await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
-        assert!(
-            w.tokens
-                .revoked_access
-                .lock()
-                .unwrap()
-                .contains(&t.token_id)
-        );
+        assert!(w.store.is_access_revoked(t.token_id, None).await.unwrap());
         let r = w.service.exchange(&c, refresh(&rt, None), t0()).await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     }
 
     #[tokio::test]
     async fn expired_code_and_other_client() {
-        let (w, c, user) = world(true);
-        let other = w.add_client("other", None, &[G::AuthorizationCode], "read");
+        let (w, c, user) = world(true).await;
+        let other = w
+            .add_client("other", None, &[G::AuthorizationCode], "read")
+            .await;
         let valid = w
             .service
             .validate_authorization(&request(|_| {}))
@@ -870,7 +782,7 @@ mod authorization_code {
 
     #[tokio::test]
     async fn confidential_client_without_pkce_must_repeat_the_redirect_uri() {
-        let (w, c, user) = world(false);
+        let (w, c, user) = world(false).await;
         let req = request(|r| {
             r.code_challenge = None;
             r.code_challenge_method = None;
@@ -905,17 +817,17 @@ mod authorization_code {
 
     #[tokio::test]
     async fn sessions_expire_when_idle_or_old_and_end_at_logout() {
-        let (w, _, user) = world(true);
+        let (w, _, user) = world(true).await;
         let policy = w.service.policy().clone();
         let id = w.service.start_session(user, t0()).await.unwrap();
         assert_eq!(
             w.service.resume_session(id.expose(), t0()).await.unwrap(),
-            Some(crate::authorize::SignedIn {
+            Some(auth_core::authorize::SignedIn {
                 user,
                 authenticated_at: t0()
             })
         );
-        let stored = w.sessions.0.lock().unwrap()[0].clone();
+        let stored = w.store.sessions()[0].clone();
         assert_ne!(
             stored.digest.as_bytes().to_vec(),
             id.expose().as_bytes().to_vec()
@@ -966,19 +878,20 @@ mod authorization_code {
 
 mod lifecycle {
     use super::*;
-    use crate::types::TokenFormat;
 
     #[tokio::test]
     async fn reference_tokens_are_stored_by_digest_and_checked_by_lookup() {
         let w = World::new(TokenPolicy::default());
-        let mut c = w.add_client("app", Some("s"), &[G::ClientCredentials], "read");
-        c.token_format = TokenFormat::Reference;
+        let mut c = w
+            .add_client("app", Some("s"), &[G::ClientCredentials], "read")
+            .await;
+        c.token_format = auth_core::types::TokenFormat::Reference;
         let t = w
             .service
             .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
             .await
             .unwrap();
-        let stored = w.tokens.access.lock().unwrap()[0].clone();
+        let stored = w.store.access_tokens()[0].clone();
         assert_ne!(
             stored.digest.as_bytes().to_vec(),
             t.access_token.expose().as_bytes().to_vec()
@@ -1004,10 +917,14 @@ mod lifecycle {
     #[tokio::test]
     async fn revocation_is_for_the_owner_only() {
         let w = World::new(TokenPolicy::default());
-        let mut c = w.add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read");
-        c.token_format = TokenFormat::Reference;
-        let other = w.add_client("other", Some("s"), &[G::Password], "read");
-        w.add_user("alice", None, "pw");
+        let mut c = w
+            .add_client("app", Some("s"), &[G::Password, G::RefreshToken], "read")
+            .await;
+        c.token_format = auth_core::types::TokenFormat::Reference;
+        let other = w
+            .add_client("other", Some("s"), &[G::Password], "read")
+            .await;
+        w.add_user("alice", None, "pw").await;
         let t = w
             .service
             .exchange(&c, password("alice", "pw", None), t0())
@@ -1049,7 +966,7 @@ mod lifecycle {
             .unwrap();
         assert_eq!(
             active.kind,
-            crate::grants::introspection::TokenKind::Refresh
+            auth_core::grants::introspection::TokenKind::Refresh
         );
         w.service.revoke(&c, rt.expose(), None, t0()).await.unwrap();
         assert!(
@@ -1066,7 +983,7 @@ mod lifecycle {
 
 mod device {
     use super::*;
-    use crate::types::UserCode;
+    use auth_core::types::UserCode;
 
     fn poll(code: &OpaqueToken) -> GrantRequest {
         GrantRequest::DeviceCode {
@@ -1077,8 +994,10 @@ mod device {
     #[tokio::test]
     async fn every_polling_answer_then_tokens_once() {
         let w = World::new(TokenPolicy::default());
-        let c = w.add_client("tv", None, &[G::DeviceCode, G::RefreshToken], "read");
-        let u = w.add_user("alice", None, "pw");
+        let c = w
+            .add_client("tv", None, &[G::DeviceCode, G::RefreshToken], "read")
+            .await;
+        let u = w.add_user("alice", None, "pw").await;
         let start = w
             .service
             .start_device_authorization(&c, None, t0())
@@ -1103,7 +1022,7 @@ mod device {
             ),
             ErrorCode::SlowDown
         );
-        assert_eq!(w.devices.0.lock().unwrap()[0].interval, 10);
+        assert_eq!(w.store.device_authorizations()[0].interval, 10);
         assert_eq!(
             code_of(
                 w.service
@@ -1122,13 +1041,13 @@ mod device {
         );
         // The user approves the code as typed.
         let typed = UserCode::parse(&start.user_code.display().to_lowercase()).unwrap();
-        assert!(
+        assert!(matches!(
             w.service
-                .find_user_code(&typed, at(31))
+                .look_up_user_code(u.id, &start.user_code.display().to_lowercase(), at(31))
                 .await
-                .unwrap()
-                .is_some()
-        );
+                .unwrap(),
+            auth_core::grants::device_code::UserCodeLookup::Found(..)
+        ));
         assert!(
             w.service
                 .decide_device(&typed, Some(u.id), at(31))
@@ -1159,8 +1078,8 @@ mod device {
     #[tokio::test]
     async fn denied_expired_unknown_and_foreign() {
         let w = World::new(TokenPolicy::default());
-        let c = w.add_client("tv", None, &[G::DeviceCode], "read");
-        let other = w.add_client("other", None, &[G::DeviceCode], "read");
+        let c = w.add_client("tv", None, &[G::DeviceCode], "read").await;
+        let other = w.add_client("other", None, &[G::DeviceCode], "read").await;
         let denied = w
             .service
             .start_device_authorization(&c, None, t0())
@@ -1188,13 +1107,17 @@ mod device {
             code_of(w.service.exchange(&c, poll(&late.device_code), after).await),
             ErrorCode::ExpiredToken
         );
-        assert!(
+        assert!(matches!(
             w.service
-                .find_user_code(&late.user_code, after)
+                .look_up_user_code(
+                    UserId::new(uuid::Uuid::nil()),
+                    &late.user_code.display(),
+                    after
+                )
                 .await
-                .unwrap()
-                .is_none()
-        );
+                .unwrap(),
+            auth_core::grants::device_code::UserCodeLookup::NotFound
+        ));
         assert_eq!(
             code_of(
                 w.service
@@ -1208,7 +1131,9 @@ mod device {
             code_of(w.service.exchange(&c, poll(&unknown), t0()).await),
             ErrorCode::InvalidGrant
         );
-        let no_grant = w.add_client("web", None, &[G::AuthorizationCode], "read");
+        let no_grant = w
+            .add_client("web", None, &[G::AuthorizationCode], "read")
+            .await;
         assert!(
             w.service
                 .start_device_authorization(&no_grant, None, t0())
@@ -1223,9 +1148,11 @@ async fn introspection_tells_a_clients_own_token_from_a_users() {
     let w = World::new(TokenPolicy::default());
     // Generated client ids are UUIDs, like user ids.
     let id = "0b5a1c2e-8a51-4f5e-9a3b-2f6f7d9c1e00";
-    let mut c = w.add_client(id, Some("s"), &[G::ClientCredentials, G::Password], "read");
-    c.token_format = TokenFormat::Reference;
-    let alice = w.add_user("alice", None, "pw");
+    let mut c = w
+        .add_client(id, Some("s"), &[G::ClientCredentials, G::Password], "read")
+        .await;
+    c.token_format = auth_core::types::TokenFormat::Reference;
+    let alice = w.add_user("alice", None, "pw").await;
     let own = w
         .service
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())

@@ -1,0 +1,236 @@
+//! Every storage port of [`auth_core`] kept in process memory.
+//!
+//! [`MemoryStore`] implements the repositories (users, clients, tokens,
+//! codes, sessions, device authorizations, throttle counters, signing keys,
+//! federated identities), the sweeper and the readiness probe, with the
+//! same contract the SQLite and PostgreSQL adapters pass: every step that
+//! must not race is atomic (one lock over all tables), conflicts are
+//! [`StoreError::Conflict`], and a multi-table step (a code's redemption
+//! with its tokens, disabling an account) happens whole.
+//!
+//! It is meant for two uses: an embedding service's tests, and a
+//! single-process service that may forget everything on restart (every
+//! token, session and account goes with the process). It does no I/O.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth_core::ports::UserRepository;
+//! use auth_memory::MemoryStore;
+//!
+//! let store = MemoryStore::new();
+//! let users: Arc<dyn UserRepository> = Arc::new(store.clone());
+//! # let _ = users;
+//! ```
+#![deny(missing_docs)]
+
+mod federation;
+mod grants;
+mod inspect;
+mod tables;
+mod tokens;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::{
+    ClientRepository, KeyRepository, Readiness, SweepReport, Sweeper, ThrottleRepository,
+    UserRepository,
+};
+use auth_core::types::{Client, ClientId, NewClient, NewUser, SigningKey, User, UserId};
+use chrono::{DateTime, Duration, Utc};
+
+use tables::Tables;
+
+/// Every repository in memory. Clones share the same tables, so one store
+/// can be handed to [`auth_core::grants::Ports`] as each of its ports.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tables, locked. A panic while the lock was held cannot leave
+    /// them half-changed (every step validates before it writes), so a
+    /// poisoned lock is taken over rather than propagated.
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
+        self.tables().insert_user(user)
+    }
+
+    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.tables().user_by_login(login).cloned())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.tables().users.get(&id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        let mut users: Vec<User> = self.tables().users.values().cloned().collect();
+        users.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        Ok(users)
+    }
+
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        user.disabled = disabled;
+        if disabled {
+            t.sessions.retain(|_, s| s.user_id != id);
+            for r in t.refresh.values_mut() {
+                if r.user_id == Some(id) && r.revoked_at.is_none() {
+                    r.revoked_at = Some(now);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ClientRepository for MemoryStore {
+    async fn create(&self, client: &NewClient) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        if t.clients.iter().any(|c| c.id == client.id) {
+            return Err(StoreError::Conflict("client"));
+        }
+        t.clients.push(client.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.tables().clients.iter().find(|c| &c.id == id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        Ok(self.tables().clients.clone())
+    }
+
+    async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let Some(stored) = t.clients.iter_mut().find(|c| c.id == client.id) else {
+            return Ok(false);
+        };
+        *stored = Client {
+            created_at: stored.created_at,
+            ..client.clone()
+        };
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let before = t.clients.len();
+        t.clients.retain(|c| &c.id != id);
+        if t.clients.len() == before {
+            return Ok(false);
+        }
+        t.refresh.retain(|_, r| &r.client_id != id);
+        t.access.retain(|_, a| &a.client_id != id);
+        t.codes.retain(|_, c| &c.client_id != id);
+        t.devices.retain(|_, d| &d.client_id != id);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ThrottleRepository for MemoryStore {
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let counter = t
+            .throttles
+            .entry(key.to_owned())
+            .or_insert((0, now + window));
+        if counter.1 <= now {
+            *counter = (0, now + window);
+        }
+        if counter.0 >= limit {
+            return Ok(false);
+        }
+        counter.0 += 1;
+        Ok(true)
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(counter) = self.tables().throttles.get_mut(key) {
+            counter.0 = counter.0.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.tables().throttles.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyRepository for MemoryStore {
+    async fn list(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let mut keys = self.tables().keys.clone();
+        keys.sort_by_key(|k| std::cmp::Reverse(k.activates_at));
+        Ok(keys)
+    }
+
+    async fn insert(&self, key: &SigningKey) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        if t.keys.iter().any(|k| k.key_id == key.key_id) {
+            return Err(StoreError::Conflict("signing key"));
+        }
+        t.keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, key_id: &str) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let before = t.keys.len();
+        t.keys.retain(|k| k.key_id != key_id);
+        Ok(t.keys.len() < before)
+    }
+}
+
+/// Memory is always there.
+#[async_trait]
+impl Readiness for MemoryStore {
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Sweeper for MemoryStore {
+    /// Deletes everything expired at `now` in one step; `batch` bounds a
+    /// database statement's lock and means nothing here.
+    async fn sweep_expired(
+        &self,
+        now: DateTime<Utc>,
+        _batch: i64,
+    ) -> Result<SweepReport, StoreError> {
+        Ok(self.tables().sweep(now))
+    }
+}

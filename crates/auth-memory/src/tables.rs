@@ -1,0 +1,117 @@
+//! The tables behind one lock, and the steps several ports share.
+use std::collections::HashMap;
+
+use auth_core::error::StoreError;
+use auth_core::ports::{SweepReport, UpstreamFlow};
+use auth_core::types::{
+    AccessTokenRecord, AuthorizationCode, BrowserSession, Client, DeviceAuthorization, Digest,
+    FederatedLink, RefreshTokenRecord, SigningKey, User, UserId,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// What a database would hold, keyed as its unique indexes are.
+#[derive(Default)]
+pub(crate) struct Tables {
+    pub users: HashMap<UserId, User>,
+    /// In creation order, as `list` returns them.
+    pub clients: Vec<Client>,
+    pub refresh: HashMap<Digest, RefreshTokenRecord>,
+    /// A rotated token's successor: the one a retry of it supersedes.
+    pub successors: HashMap<Digest, Digest>,
+    pub access: HashMap<Digest, AccessTokenRecord>,
+    /// Revoked access token ids and families, listed until the time given.
+    pub revoked: HashMap<Uuid, DateTime<Utc>>,
+    pub codes: HashMap<Digest, AuthorizationCode>,
+    pub sessions: HashMap<Digest, BrowserSession>,
+    pub devices: HashMap<Digest, DeviceAuthorization>,
+    /// Attempts and the end of their window, per key.
+    pub throttles: HashMap<String, (u32, DateTime<Utc>)>,
+    pub keys: Vec<SigningKey>,
+    pub links: Vec<FederatedLink>,
+    pub flows: HashMap<Uuid, UpstreamFlow>,
+}
+
+impl Tables {
+    /// Login names are unique across usernames and emails together, as
+    /// the databases' indexes make them.
+    pub fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
+        let names = |u: &User| {
+            let mut names = vec![u.username.as_str().to_owned()];
+            names.extend(u.email.as_ref().map(|e| e.as_str().to_owned()));
+            names
+        };
+        let taken = names(user);
+        if self.users.contains_key(&user.id)
+            || self
+                .users
+                .values()
+                .any(|u| names(u).iter().any(|n| taken.contains(n)))
+        {
+            return Err(StoreError::Conflict("user"));
+        }
+        self.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    pub fn user_by_login(&self, login: &str) -> Option<&User> {
+        self.users.values().find(|u| {
+            u.username.as_str() == login || u.email.as_ref().is_some_and(|e| e.as_str() == login)
+        })
+    }
+
+    /// Checks a grant's rows against the unique digests before storing
+    /// either, so a conflict stores neither.
+    pub fn insert_grant(
+        &mut self,
+        refresh: Option<&RefreshTokenRecord>,
+        access: Option<&AccessTokenRecord>,
+    ) -> Result<(), StoreError> {
+        if refresh.is_some_and(|r| self.refresh.contains_key(&r.digest)) {
+            return Err(StoreError::Conflict("refresh token"));
+        }
+        if access.is_some_and(|a| self.access.contains_key(&a.digest)) {
+            return Err(StoreError::Conflict("access token"));
+        }
+        if let Some(r) = refresh {
+            self.refresh.insert(r.digest, r.clone());
+        }
+        if let Some(a) = access {
+            self.access.insert(a.digest, a.clone());
+        }
+        Ok(())
+    }
+
+    /// Lists an access token id as revoked until `until` and forgets a
+    /// reference token with that id.
+    pub fn revoke_access(&mut self, token_id: Uuid, until: DateTime<Utc>) {
+        self.revoked.entry(token_id).or_insert(until);
+        self.access.retain(|_, a| a.token_id != token_id);
+    }
+
+    pub fn sweep(&mut self, now: DateTime<Utc>) -> SweepReport {
+        fn expired<K, V>(
+            map: &mut HashMap<K, V>,
+            expiry: impl Fn(&V) -> DateTime<Utc>,
+            now: DateTime<Utc>,
+        ) -> u64 {
+            let before = map.len();
+            map.retain(|_, v| expiry(v) > now);
+            (before - map.len()) as u64
+        }
+        let refresh_tokens = expired(&mut self.refresh, |r| r.expires_at, now);
+        let refresh = &self.refresh;
+        // A successor matters only while its parent can be presented again.
+        self.successors.retain(|old, _| refresh.contains_key(old));
+        SweepReport {
+            refresh_tokens,
+            access_tokens: expired(&mut self.access, |a| a.expires_at, now),
+            revoked_access_tokens: expired(&mut self.revoked, |until| *until, now),
+            authorization_codes: expired(&mut self.codes, |c| c.expires_at, now),
+            sessions: expired(&mut self.sessions, |s| s.expires_at, now),
+            device_authorizations: expired(&mut self.devices, |d| d.expires_at, now),
+            throttle_counters: expired(&mut self.throttles, |c| c.1, now),
+            upstream_flows: expired(&mut self.flows, |f| f.expires_at, now),
+        }
+    }
+}
