@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use auth_core::accounts::{
-    ClientSpec, UserSpec, register_client, register_user, set_user_disabled,
+    ClientSpec, RegistrationError, UserSpec, delete_client, delete_user, end_user_sessions,
+    find_user, register_client, register_user, rotate_client_secret, set_user_disabled,
+    set_user_password, update_client,
 };
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
@@ -94,6 +96,22 @@ enum Command {
     /// Inspect the settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage browser sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// End every browser session of an account: it signs in again
+    /// everywhere (its refresh tokens stay; `user set-password` ends those).
+    Revoke {
+        /// Username, email or user id.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +163,65 @@ enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a client's registration; what is not given stays. A list
+    /// given (redirect URIs, grant types, ...) replaces the old one.
+    Update(Box<ClientUpdate>),
+    /// Delete a client: its tokens, codes and device authorizations stop
+    /// working at once.
+    Delete {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a confidential client a new secret, shown once; the old one
+    /// stops working at once.
+    RotateSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ClientUpdate {
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Allowed redirect URI (repeatable; replaces the list).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable; replaces the list).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable; replaces the list).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Allowed scope token (repeatable or space-separated; replaces the scope).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long = "access-token-ttl")]
+    access_token_ttl: Option<i64>,
+    /// rotate or reuse.
+    #[arg(long = "refresh-mode")]
+    refresh_mode: Option<String>,
+    /// true: users are not asked for consent; false: they are.
+    #[arg(long = "first-party")]
+    first_party: Option<bool>,
+    /// A seed API the client speaks (repeatable; replaces the list).
+    #[arg(long = "dialect")]
+    dialects: Vec<String>,
+    /// paseto, reference or jwt.
+    #[arg(long = "token-format")]
+    token_format: Option<String>,
+    /// A client whose tokens it may introspect (repeatable; replaces the list).
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// Accept new private-use redirect schemes that are not reverse domain names.
+    #[arg(long = "bare-native-scheme")]
+    bare_native_scheme: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -248,6 +325,27 @@ enum UserCommand {
     /// Enable a disabled account again (its old sessions and refresh tokens
     /// stay ended).
     Enable {
+        /// Username, email or user id.
+        who: String,
+    },
+    /// Show an account.
+    Show {
+        /// Username, email or user id.
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an account's password, read from standard input; its sessions
+    /// end and its refresh tokens are revoked.
+    SetPassword {
+        /// Username, email or user id.
+        who: String,
+        /// Read the password from standard input (required).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+    },
+    /// Delete an account with its sessions, tokens and linked identities.
+    Delete {
         /// Username, email or user id.
         who: String,
     },
@@ -382,90 +480,125 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let services = Services::open(&settings, &clock).await?;
             keys(cmd, &services, &settings, &clock).await
         }
+        Command::Sessions(SessionsCommand::Revoke { user, json }) => {
+            let services = Services::open(&cli.settings(None, None)?, &clock).await?;
+            let (account, ended) = end_user_sessions(&services.tokens, user)
+                .await?
+                .with_context(|| format!("no account is named {user:?}"))?;
+            tracing::warn!(target: "security", event = "sessions_revoked", user_id = %account.id, ended, "an operator ended an account's sessions");
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"user_id": account.id.to_string(), "sessions_ended": ended})
+                );
+            } else {
+                println!("{}: {ended} sessions ended", account.id);
+            }
+            Ok(())
+        }
     }
+}
+
+fn client_id(raw: &str) -> anyhow::Result<ClientId> {
+    ClientId::parse(raw).with_context(|| format!("invalid client id {raw:?}"))
+}
+
+fn redirect_uris(raw: &[String], flag: &str) -> anyhow::Result<Vec<RedirectUri>> {
+    raw.iter()
+        .map(|u| RedirectUri::parse(u).with_context(|| format!("invalid {flag} {u}")))
+        .collect()
+}
+
+fn grant_types(raw: &[String]) -> anyhow::Result<Vec<GrantType>> {
+    raw.iter()
+        .map(|g| {
+            g.parse::<GrantType>()
+                .with_context(|| format!("invalid --grant-type {g}"))
+        })
+        .collect()
+}
+
+fn dialects(raw: &[String]) -> anyhow::Result<Vec<Dialect>> {
+    raw.iter()
+        .map(|d| {
+            Dialect::parse(d).with_context(|| {
+                format!(
+                    "invalid --dialect {d} (redirect-login, pkce-json, key-secret or spring-oauth)"
+                )
+            })
+        })
+        .collect()
+}
+
+fn audiences(raw: &[String]) -> anyhow::Result<Vec<ClientId>> {
+    raw.iter()
+        .map(|a| ClientId::parse(a).with_context(|| format!("invalid --audience {a:?}")))
+        .collect()
+}
+
+fn refresh_mode(raw: &str) -> anyhow::Result<RefreshMode> {
+    RefreshMode::parse(raw)
+        .with_context(|| format!("invalid --refresh-mode {raw} (rotate or reuse)"))
+}
+
+fn token_format(raw: &str) -> anyhow::Result<TokenFormat> {
+    TokenFormat::parse(raw)
+        .with_context(|| format!("invalid --token-format {raw} (paseto, reference or jwt)"))
+}
+
+/// A registration refused by a rule is the operator's error, said plainly.
+fn registration(e: RegistrationError) -> anyhow::Error {
+    match e {
+        RegistrationError::Flow(e) => anyhow::Error::new(e),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// Reads a password from standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<Password> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.strip_suffix('\n').unwrap_or(&password);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(Password::parse(password)?)
 }
 
 async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Create(args) => {
             let spec = ClientSpec {
-                id: args
-                    .id
-                    .as_deref()
-                    .map(ClientId::parse)
-                    .transpose()
-                    .context("invalid --id")?,
+                id: args.id.as_deref().map(client_id).transpose()?,
                 name: args.name.clone(),
                 public: args.public,
-                redirect_uris: args
-                    .redirect_uris
-                    .iter()
-                    .map(|u| {
-                        RedirectUri::parse(u).with_context(|| format!("invalid --redirect-uri {u}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-                post_logout_redirect_uris: args
-                    .post_logout_redirect_uris
-                    .iter()
-                    .map(|u| {
-                        RedirectUri::parse(u)
-                            .with_context(|| format!("invalid --post-logout-redirect-uri {u}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-                grant_types: args
-                    .grant_types
-                    .iter()
-                    .map(|g| {
-                        g.parse::<GrantType>()
-                            .with_context(|| format!("invalid --grant-type {g}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
+                redirect_uris: redirect_uris(&args.redirect_uris, "--redirect-uri")?,
+                post_logout_redirect_uris: redirect_uris(
+                    &args.post_logout_redirect_uris,
+                    "--post-logout-redirect-uri",
+                )?,
+                grant_types: grant_types(&args.grant_types)?,
                 scope: Scope::parse(&args.scopes.join(" ")).context("invalid --scope")?,
                 access_token_ttl: args
                     .access_token_ttl
                     .map(|s| LifetimeRange::ACCESS_TOKEN.seconds(s))
                     .transpose()
                     .context("invalid --access-token-ttl")?,
-                refresh_mode: args
-                    .refresh_mode
-                    .as_deref()
-                    .map(|m| {
-                        RefreshMode::parse(m).with_context(|| {
-                            format!("invalid --refresh-mode {m} (rotate or reuse)")
-                        })
-                    })
-                    .transpose()?,
+                refresh_mode: args.refresh_mode.as_deref().map(refresh_mode).transpose()?,
                 first_party: args.first_party,
-                dialects: args
-                    .dialects
-                    .iter()
-                    .map(|d| {
-                        Dialect::parse(d).with_context(|| {
-                            format!(
-                                "invalid --dialect {d} (redirect-login, pkce-json, key-secret or spring-oauth)"
-                            )
-                        })
-                    })
-                    .chain(args.legacy_token_redirect.then_some(Ok(Dialect::RedirectLogin)))
-                    .collect::<anyhow::Result<_>>()?,
+                dialects: dialects(&args.dialects)?
+                    .into_iter()
+                    .chain(args.legacy_token_redirect.then_some(Dialect::RedirectLogin))
+                    .collect(),
                 allow_plain_pkce: args.allow_plain_pkce,
                 id_token_algorithm: args.id_token_algorithm,
-                token_format: TokenFormat::parse(&args.token_format).with_context(|| {
-                    format!(
-                        "invalid --token-format {} (paseto, reference or jwt)",
-                        args.token_format
-                    )
-                })?,
+                token_format: token_format(&args.token_format)?,
                 bare_native_schemes: args.bare_native_scheme,
-                audiences: args
-                    .audiences
-                    .iter()
-                    .map(|a| {
-                        ClientId::parse(a).with_context(|| format!("invalid --audience {a:?}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?,
+                audiences: audiences(&args.audiences)?,
             };
-            let (client, secret) = register_client(&services.tokens, spec, clock.now()).await?;
+            let (client, secret) = register_client(&services.tokens, spec, clock.now())
+                .await
+                .map_err(registration)?;
             let secret = secret.map(|s| s.into_inner());
             if args.json {
                 println!(
@@ -483,27 +616,115 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
             }
             Ok(())
         }
+        ClientCommand::Update(args) => {
+            let id = client_id(&args.client_id)?;
+            let current = services
+                .tokens
+                .client(&id)
+                .await?
+                .with_context(|| format!("no client has the id {id}"))?;
+            let mut spec = ClientSpec::of(&current);
+            if let Some(name) = &args.name {
+                spec.name = name.clone();
+            }
+            if !args.redirect_uris.is_empty() {
+                spec.redirect_uris = redirect_uris(&args.redirect_uris, "--redirect-uri")?;
+            }
+            if !args.post_logout_redirect_uris.is_empty() {
+                spec.post_logout_redirect_uris = redirect_uris(
+                    &args.post_logout_redirect_uris,
+                    "--post-logout-redirect-uri",
+                )?;
+            }
+            if !args.grant_types.is_empty() {
+                spec.grant_types = grant_types(&args.grant_types)?;
+            }
+            if !args.scopes.is_empty() {
+                spec.scope = Scope::parse(&args.scopes.join(" ")).context("invalid --scope")?;
+            }
+            if let Some(ttl) = args.access_token_ttl {
+                spec.access_token_ttl = Some(
+                    LifetimeRange::ACCESS_TOKEN
+                        .seconds(ttl)
+                        .context("invalid --access-token-ttl")?,
+                );
+            }
+            if let Some(mode) = &args.refresh_mode {
+                spec.refresh_mode = Some(refresh_mode(mode)?);
+            }
+            if let Some(first_party) = args.first_party {
+                spec.first_party = first_party;
+            }
+            if !args.dialects.is_empty() {
+                spec.dialects = dialects(&args.dialects)?;
+            }
+            if let Some(format) = &args.token_format {
+                spec.token_format = token_format(format)?;
+            }
+            if !args.audiences.is_empty() {
+                spec.audiences = audiences(&args.audiences)?;
+            }
+            spec.bare_native_schemes = args.bare_native_scheme;
+            let client = update_client(&services.tokens, &id, spec)
+                .await
+                .map_err(registration)?
+                .with_context(|| format!("no client has the id {id}"))?;
+            tracing::warn!(target: "security", event = "client_updated", client_id = %client.id, "an operator changed a client");
+            if args.json {
+                println!("{}", client_json(&client));
+            } else {
+                println!("{} updated", client.id);
+            }
+            Ok(())
+        }
+        ClientCommand::Delete {
+            client_id: raw,
+            json,
+        } => {
+            let id = client_id(raw)?;
+            if !delete_client(&services.tokens, &id).await? {
+                anyhow::bail!("no client has the id {id}");
+            }
+            tracing::warn!(target: "security", event = "client_deleted", client_id = %id, "an operator deleted a client");
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"client_id": id.as_str(), "deleted": true})
+                );
+            } else {
+                println!("{id} deleted");
+            }
+            Ok(())
+        }
+        ClientCommand::RotateSecret {
+            client_id: raw,
+            json,
+        } => {
+            let id = client_id(raw)?;
+            let secret = rotate_client_secret(&services.tokens, &id)
+                .await
+                .map_err(registration)?
+                .with_context(|| format!("no client has the id {id}"))?
+                .into_inner();
+            tracing::warn!(target: "security", event = "client_secret_rotated", client_id = %id, "an operator rotated a client secret");
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"client_id": id.as_str(), "client_secret": secret})
+                );
+            } else {
+                println!(
+                    "client_id: {id}\nclient_secret: {secret}\n(shown once; the old secret no longer works)"
+                );
+            }
+            Ok(())
+        }
         ClientCommand::List { json } => {
             let clients = ClientRepository::list(&services.database).await?;
             for c in clients {
                 let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 if *json {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "client_id": c.id.as_str(), "name": c.name, "public": c.is_public(),
-                            "grant_types": grants, "scope": c.scope.to_string(),
-                            "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
-                            "first_party": c.first_party,
-                            "legacy_token_redirect": c.speaks(Dialect::RedirectLogin),
-                            "dialects": c.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-                            "allow_plain_pkce": c.allow_plain_pkce,
-                            "id_token_algorithm": c.id_token_algorithm.as_str(),
-                            "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
-                            "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
-                            "token_format": c.token_format.as_str(),
-                        })
-                    );
+                    println!("{}", client_json(&c));
                 } else {
                     let kind = if c.is_public() {
                         "public"
@@ -533,21 +754,66 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
             family_name,
             password_stdin: _,
         } => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("cannot read the password from standard input")?;
-            let password = password.strip_suffix('\n').unwrap_or(&password);
-            let password = password.strip_suffix('\r').unwrap_or(password);
             let spec = UserSpec {
                 username: Username::parse(username)?,
                 email: email.as_deref().map(Email::parse).transpose()?,
-                password: Password::parse(password)?,
+                password: password_from_stdin()?,
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
             };
-            let user = register_user(&services.tokens, spec, clock.now()).await?;
+            let user = register_user(&services.tokens, spec, clock.now())
+                .await
+                .map_err(registration)?;
             println!("user_id: {}", user.id);
+            Ok(())
+        }
+        UserCommand::Show { who, json } => {
+            let user = find_user(&services.tokens, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let links = services.federation.links_of(user.id).await?;
+            let shown = serde_json::json!({
+                "id": user.id.to_string(),
+                "username": user.username.as_str(),
+                "email": user.email.as_ref().map(|e| e.as_str()),
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+                "disabled": user.disabled,
+                "has_password": user.password_hash.is_some(),
+                "created_at": user.created_at.to_rfc3339(),
+                "linked_identities": links.iter().map(|l| serde_json::json!({
+                    "provider": l.provider.as_str(), "subject": l.subject.as_str(),
+                    "linked_at": l.created_at.to_rfc3339(),
+                })).collect::<Vec<_>>(),
+            });
+            if *json {
+                println!("{shown}");
+            } else {
+                print_report("", &shown);
+            }
+            Ok(())
+        }
+        UserCommand::SetPassword {
+            who,
+            password_stdin: _,
+        } => {
+            let password = password_from_stdin()?;
+            let user = set_user_password(&services.tokens, who, &password, clock.now())
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            tracing::warn!(target: "security", event = "password_set", user_id = %user.id, "an operator set an account's password");
+            println!(
+                "{}: password set; its sessions and refresh tokens ended",
+                user.id
+            );
+            Ok(())
+        }
+        UserCommand::Delete { who } => {
+            let user = delete_user(&services.tokens, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            tracing::warn!(target: "security", event = "account_deleted", user_id = %user.id, "an operator deleted an account");
+            println!("{} deleted", user.id);
             Ok(())
         }
         UserCommand::List { json } => {
@@ -584,6 +850,27 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
             Ok(())
         }
     }
+}
+
+/// A client's registration as `client list --json` and `client update
+/// --json` print it (never its secret's digest).
+fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.id.as_str(), "name": c.name, "public": c.is_public(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scope.to_string(),
+        "redirect_uris": c.redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "post_logout_redirect_uris": c.post_logout_redirect_uris.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "first_party": c.first_party,
+        "legacy_token_redirect": c.speaks(Dialect::RedirectLogin),
+        "dialects": c.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        "allow_plain_pkce": c.allow_plain_pkce,
+        "id_token_algorithm": c.id_token_algorithm.as_str(),
+        "access_token_ttl": c.access_token_ttl.map(|d| d.num_seconds()),
+        "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
+        "token_format": c.token_format.as_str(),
+        "audiences": c.audiences.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    })
 }
 
 async fn keys(

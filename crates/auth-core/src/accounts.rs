@@ -81,6 +81,41 @@ pub async fn register_client(
     now: DateTime<Utc>,
 ) -> Result<(Client, Option<OpaqueToken>), RegistrationError> {
     let ports = &service.ports;
+    let id = match spec.id.clone() {
+        Some(id) => id,
+        None => ClientId::parse(&ports.random.uuid().simple().to_string())
+            .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
+    };
+    let (auth, secret) = if spec.public {
+        (ClientAuth::Public, None)
+    } else {
+        let (digest, secret) = new_secret(service);
+        (
+            ClientAuth::Confidential {
+                secret_digest: digest,
+            },
+            Some(secret),
+        )
+    };
+    let client = client_from(spec, id, auth, now)?;
+    ports.clients.create(&client).await?;
+    Ok((client, secret))
+}
+
+/// A fresh client secret and its digest (the only thing stored).
+fn new_secret(service: &TokenService) -> (crate::types::Digest, OpaqueToken) {
+    let secret = service.ports.random.token();
+    (service.ports.digest.digest(secret.expose()), secret)
+}
+
+/// The registration `spec` describes, checked against every rule a client
+/// must keep, whether it is created or changed.
+fn client_from(
+    spec: ClientSpec,
+    id: ClientId,
+    auth: ClientAuth,
+    created_at: DateTime<Utc>,
+) -> Result<Client, RegistrationError> {
     let grant_types = if spec.grant_types.is_empty() {
         Client::default_grant_types(spec.public)
     } else {
@@ -127,19 +162,7 @@ pub async fn register_client(
             "the client name must be 1 to 200 characters".into(),
         ));
     }
-    let id = match spec.id {
-        Some(id) => id,
-        None => ClientId::parse(&ports.random.uuid().simple().to_string())
-            .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
-    };
-    let (auth, secret) = if spec.public {
-        (ClientAuth::Public, None)
-    } else {
-        let secret = ports.random.token();
-        let secret_digest = ports.digest.digest(secret.expose());
-        (ClientAuth::Confidential { secret_digest }, Some(secret))
-    };
-    let client = Client {
+    Ok(Client {
         id,
         name: spec.name.trim().to_owned(),
         auth,
@@ -159,10 +182,104 @@ pub async fn register_client(
         id_token_algorithm: spec.id_token_algorithm,
         token_format: spec.token_format,
         audiences: spec.audiences,
-        created_at: now,
+        created_at,
+    })
+}
+
+impl ClientSpec {
+    /// The registration of `client` as a spec, to change some of it and
+    /// [`update_client`] with the rest as it was.
+    pub fn of(client: &Client) -> Self {
+        Self {
+            id: Some(client.id.clone()),
+            name: client.name.clone(),
+            public: client.is_public(),
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            grant_types: client.grant_types.clone(),
+            scope: client.scope.clone(),
+            access_token_ttl: client.access_token_ttl,
+            refresh_mode: client.refresh_mode,
+            first_party: client.first_party,
+            dialects: client.dialects.clone(),
+            allow_plain_pkce: client.allow_plain_pkce,
+            id_token_algorithm: client.id_token_algorithm,
+            token_format: client.token_format,
+            audiences: client.audiences.clone(),
+            bare_native_schemes: false,
+        }
+    }
+}
+
+/// Changes a client's registration to `spec` under the same rules as
+/// [`register_client`]; its id, secret and creation time stay. Whether it
+/// is public cannot change (a new client is registered instead). `None`
+/// when there is no such client.
+pub async fn update_client(
+    service: &TokenService,
+    id: &ClientId,
+    spec: ClientSpec,
+) -> Result<Option<Client>, RegistrationError> {
+    let ports = &service.ports;
+    let Some(current) = ports.clients.find(id).await? else {
+        return Ok(None);
     };
-    ports.clients.create(&client).await?;
-    Ok((client, secret))
+    if spec.public != current.is_public() {
+        return Err(RegistrationError::Invalid(
+            "a client cannot change between public and confidential; register a new one".into(),
+        ));
+    }
+    if spec.id.as_ref().is_some_and(|new| new != id) {
+        return Err(RegistrationError::Invalid(
+            "a client's id cannot change".into(),
+        ));
+    }
+    // The URIs it has were accepted when registered; only new ones meet
+    // the reverse-domain rule (unless the operator waives it again).
+    let mut spec = spec;
+    if !spec.bare_native_schemes {
+        for uri in spec
+            .redirect_uris
+            .iter()
+            .filter(|u| !current.redirect_uris.contains(u))
+        {
+            uri.require_reverse_dns()
+                .map_err(|e| RegistrationError::Invalid(format!("{uri}: {e}")))?;
+        }
+        spec.bare_native_schemes = true;
+    }
+    let client = client_from(spec, id.clone(), current.auth.clone(), current.created_at)?;
+    Ok(ports.clients.update(&client).await?.then_some(client))
+}
+
+/// Deletes a client; everything issued to it stops working at once:
+/// stored tokens, codes and device authorizations go with it, and its
+/// self-contained access tokens are refused (they name a client that no
+/// longer exists). `false` when there is no such client.
+pub async fn delete_client(service: &TokenService, id: &ClientId) -> Result<bool, FlowError> {
+    Ok(service.ports.clients.delete(id).await?)
+}
+
+/// Gives a confidential client a new secret, returned once in the clear;
+/// the old one stops working at once. `None` when there is no such client.
+pub async fn rotate_client_secret(
+    service: &TokenService,
+    id: &ClientId,
+) -> Result<Option<OpaqueToken>, RegistrationError> {
+    let ports = &service.ports;
+    let Some(mut client) = ports.clients.find(id).await? else {
+        return Ok(None);
+    };
+    if client.is_public() {
+        return Err(RegistrationError::Invalid(
+            "a public client has no secret to rotate".into(),
+        ));
+    }
+    let (digest, secret) = new_secret(service);
+    client.auth = ClientAuth::Confidential {
+        secret_digest: digest,
+    };
+    Ok(ports.clients.update(&client).await?.then_some(secret))
 }
 
 /// Finds an account by username, email or id, as an operator names it.
@@ -197,6 +314,56 @@ pub async fn set_user_disabled(
         return Ok(None);
     }
     Ok(Some(User { disabled, ..user }))
+}
+
+/// Sets the password of the account `who` names (username, email or id),
+/// as an operator does; its browser sessions end and its refresh tokens
+/// are revoked in the same step, so whoever knew the old password is
+/// signed out everywhere. `None` when there is no such account.
+pub async fn set_user_password(
+    service: &TokenService,
+    who: &str,
+    password: &Password,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, FlowError> {
+    let ports = &service.ports;
+    let Some(user) = find_user(service, who).await? else {
+        return Ok(None);
+    };
+    let hash = ports.hasher.hash(password).await?;
+    if !ports.users.set_password(user.id, &hash, now).await? {
+        return Ok(None);
+    }
+    Ok(Some(User {
+        password_hash: Some(hash),
+        ..user
+    }))
+}
+
+/// Deletes the account `who` names and everything that is its (sessions,
+/// refresh tokens, codes, linked identities); its access tokens are
+/// refused from then on (they name an account that no longer exists).
+/// `None` when there is no such account.
+pub async fn delete_user(service: &TokenService, who: &str) -> Result<Option<User>, FlowError> {
+    let Some(user) = find_user(service, who).await? else {
+        return Ok(None);
+    };
+    Ok(service.ports.users.delete(user.id).await?.then_some(user))
+}
+
+/// Ends every browser session of the account `who` names: it must sign
+/// in again everywhere. Its refresh tokens are untouched (see
+/// [`set_user_password`] to end those too). `None` when there is no such
+/// account, else the account and how many sessions ended.
+pub async fn end_user_sessions(
+    service: &TokenService,
+    who: &str,
+) -> Result<Option<(User, u64)>, FlowError> {
+    let Some(user) = find_user(service, who).await? else {
+        return Ok(None);
+    };
+    let ended = service.ports.sessions.delete_user_sessions(user.id).await?;
+    Ok(Some((user, ended)))
 }
 
 /// What registering a user takes, already parsed.

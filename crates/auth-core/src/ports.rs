@@ -121,6 +121,20 @@ pub trait UserRepository: Send + Sync {
         disabled: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Replaces an account's password hash and, in the same step, ends its
+    /// browser sessions and revokes its refresh tokens at `now`: whoever
+    /// held the old password holds nothing afterwards. `false` when no such
+    /// user exists.
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes an account and, in the same step, everything that is its:
+    /// sessions, refresh tokens, codes, device authorizations, linked
+    /// upstream identities. `false` when no such user exists.
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -297,6 +311,8 @@ pub trait SessionRepository: Send + Sync {
     async fn find_session(&self, digest: &Digest) -> Result<Option<BrowserSession>, StoreError>;
     async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError>;
     async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
+    /// Ends every browser session of `user`; how many there were.
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
 }
 
 /// How many expired rows one sweep deleted, per kind.

@@ -6,7 +6,7 @@ use auth_core::ports::{
 };
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, DeviceAuthorization, DeviceStatus,
-    Digest, IssuedFromCode, RefreshTokenRecord,
+    Digest, IssuedFromCode, RefreshTokenRecord, UserId,
 };
 use chrono::{DateTime, Utc};
 
@@ -74,6 +74,13 @@ impl SessionRepository for MemoryStore {
     async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
         self.tables().sessions.remove(digest);
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let mut t = self.tables();
+        let before = t.sessions.len();
+        t.sessions.retain(|_, s| s.user_id != user);
+        Ok((before - t.sessions.len()) as u64)
     }
 }
 

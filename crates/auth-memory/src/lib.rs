@@ -37,7 +37,9 @@ use auth_core::ports::{
     ClientRepository, KeyRepository, Readiness, SweepReport, Sweeper, ThrottleRepository,
     UserRepository,
 };
-use auth_core::types::{Client, ClientId, NewClient, NewUser, SigningKey, User, UserId};
+use auth_core::types::{
+    Client, ClientId, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
+};
 use chrono::{DateTime, Duration, Utc};
 
 use tables::Tables;
@@ -95,13 +97,38 @@ impl UserRepository for MemoryStore {
         };
         user.disabled = disabled;
         if disabled {
-            t.sessions.retain(|_, s| s.user_id != id);
-            for r in t.refresh.values_mut() {
-                if r.user_id == Some(id) && r.revoked_at.is_none() {
-                    r.revoked_at = Some(now);
-                }
-            }
+            t.end_sessions_and_refresh_tokens(id, now);
         }
+        Ok(true)
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        user.password_hash = Some(hash.clone());
+        t.end_sessions_and_refresh_tokens(id, now);
+        Ok(true)
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        if t.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        t.sessions.retain(|_, s| s.user_id != id);
+        t.refresh.retain(|_, r| r.user_id != Some(id));
+        t.codes.retain(|_, c| c.user_id != id);
+        t.devices
+            .retain(|_, d| d.status != auth_core::types::DeviceStatus::Approved(id));
+        t.links.retain(|l| l.user_id != id);
+        t.flows.retain(|_, f| f.user_id != Some(id));
         Ok(true)
     }
 }

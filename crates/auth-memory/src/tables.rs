@@ -82,6 +82,16 @@ impl Tables {
         Ok(())
     }
 
+    /// Ends a user's browser sessions and revokes their refresh tokens.
+    pub fn end_sessions_and_refresh_tokens(&mut self, user: UserId, now: DateTime<Utc>) {
+        self.sessions.retain(|_, s| s.user_id != user);
+        for r in self.refresh.values_mut() {
+            if r.user_id == Some(user) && r.revoked_at.is_none() {
+                r.revoked_at = Some(now);
+            }
+        }
+    }
+
     /// Lists an access token id as revoked until `until` and forgets a
     /// reference token with that id.
     pub fn revoke_access(&mut self, token_id: Uuid, until: DateTime<Utc>) {

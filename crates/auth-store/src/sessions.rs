@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::SessionRepository;
-use auth_core::types::{BrowserSession, Digest};
+use auth_core::types::{BrowserSession, Digest, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -53,5 +53,16 @@ impl SessionRepository for Database {
             .await
             .map_err(query_error))?;
         Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let user = user.to_string();
+        let n = with_conn!(writer self, |conn| diesel::delete(
+            sessions::table.filter(sessions::user_id.eq(&user))
+        )
+        .execute(conn)
+        .await
+        .map_err(query_error))?;
+        Ok(n as u64)
     }
 }

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::UserRepository;
-use auth_core::types::{NewUser, User, UserId};
+use auth_core::types::{NewUser, PasswordHash, User, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -211,5 +211,80 @@ impl UserRepository for Database {
                 Ok(found.found > 0)
             }
         }
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, hash, now) = (id.to_string(), hash.as_str().to_owned(), naive(now));
+        match self {
+            // One write on the writer thread, in its own savepoint.
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(StoreError::backend, move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let found = Sync::execute(
+                            diesel::update(users::table.find(&id))
+                                .set(users::password_hash.eq(Some(&hash))),
+                            conn,
+                        )?;
+                        if found > 0 {
+                            Sync::execute(
+                                diesel::delete(sessions::table.filter(sessions::user_id.eq(&id))),
+                                conn,
+                            )?;
+                            Sync::execute(
+                                diesel::update(
+                                    refresh_tokens::table
+                                        .filter(refresh_tokens::user_id.eq(&id))
+                                        .filter(refresh_tokens::revoked_at.is_null()),
+                                )
+                                .set(refresh_tokens::revoked_at.eq(now)),
+                                conn,
+                            )?;
+                        }
+                        Ok(found > 0)
+                    })
+                    .await
+            }
+            // One statement, as `set_disabled`.
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{Text, Timestamp};
+                #[derive(QueryableByName)]
+                struct Found {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    found: i64,
+                }
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                let found: Found = diesel::sql_query(
+                    "WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
+                     s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u)), \
+                     r AS (UPDATE refresh_tokens SET revoked_at = $3 \
+                           WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM u)) \
+                     SELECT COUNT(*) AS found FROM u",
+                )
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(&hash)
+                .bind::<Timestamp, _>(now)
+                .get_result(&mut conn)
+                .await
+                .map_err(query_error)?;
+                Ok(found.found > 0)
+            }
+        }
+    }
+
+    /// Its sessions, tokens, codes, device authorizations and links go
+    /// with it: their foreign keys cascade, in the same statement.
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let n = with_conn!(writer self, |conn| diesel::delete(users::table.find(&id))
+            .execute(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(n > 0)
     }
 }

@@ -10,6 +10,7 @@ mod federation;
 mod lifecycle;
 mod metadata;
 mod oidc;
+mod operator;
 mod outage;
 mod real_browser;
 mod relying_party;

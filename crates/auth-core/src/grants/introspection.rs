@@ -80,13 +80,12 @@ impl TokenService {
     ) -> Result<AccessClaims, FlowError> {
         let invalid =
             || OAuthError::invalid_token("the access token is invalid, expired or revoked");
-        if self_contained(token) {
+        let claims = if self_contained(token) {
             let claims = self
                 .verify_self_contained(token, now)
                 .map_err(|_| invalid())?;
             // A self-contained token stays valid until it expires unless its
-            // id is on the revocation list.
-            // Its own id or its grant's family on the revocation list.
+            // own id or its grant's family is on the revocation list.
             if self
                 .ports
                 .tokens
@@ -95,7 +94,7 @@ impl TokenService {
             {
                 return Err(invalid().into());
             }
-            Ok(claims)
+            claims
         } else {
             // Revoking a reference token deletes its row, so the lookup is
             // the revocation check too.
@@ -109,8 +108,14 @@ impl TokenService {
             if record.expires_at <= now {
                 return Err(invalid().into());
             }
-            Ok(record.claims(&self.issuer))
+            record.claims(&self.issuer)
+        };
+        // A deleted client's tokens stop working, whatever a cache in front
+        // of the store still remembers.
+        if self.ports.clients.find(&claims.client_id).await?.is_none() {
+            return Err(invalid().into());
         }
+        Ok(claims)
     }
 
     /// A bearer token of `client`'s own: a valid token issued to another
@@ -149,11 +154,16 @@ impl TokenService {
             .into());
         }
         let found = self.active_token(token, hint, now).await?;
-        let Some(mut active) = found.filter(|active| {
-            ClientId::parse(&active.client_id).is_ok_and(|holder| caller.serves(&holder))
+        let Some((mut active, holder)) = found.and_then(|active| {
+            let holder = ClientId::parse(&active.client_id).ok()?;
+            caller.serves(&holder).then_some((active, holder))
         }) else {
             return Ok(None);
         };
+        // A deleted client's tokens are no longer active.
+        if self.ports.clients.find(&holder).await?.is_none() {
+            return Ok(None);
+        }
         // A user's token is active only while the account exists and is
         // enabled.
         if let Some(id) = active.user_id {

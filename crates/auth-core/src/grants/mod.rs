@@ -210,6 +210,11 @@ impl TokenService {
     }
 
     /// The account with `id`, if it exists.
+    /// The client registered as `id`, if any.
+    pub async fn client(&self, id: &crate::types::ClientId) -> Result<Option<Client>, FlowError> {
+        Ok(self.ports.clients.find(id).await?)
+    }
+
     pub async fn user(&self, id: UserId) -> Result<Option<crate::types::User>, FlowError> {
         Ok(self.ports.users.find_by_id(id).await?)
     }
