@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use auth_core::accounts::{
-    ClientSpec, RegistrationError, UserSpec, delete_client, delete_user, end_user_sessions,
-    find_user, register_client, register_user, rotate_client_secret, set_user_disabled,
-    set_user_password, update_client,
+    ClientSpec, UserSpec, delete_client, delete_user, end_user_sessions, find_user,
+    register_client, register_user, rotate_client_secret, set_user_disabled, set_user_password,
+    update_client,
 };
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock, UserRepository};
@@ -546,14 +546,6 @@ fn token_format(raw: &str) -> anyhow::Result<TokenFormat> {
         .with_context(|| format!("invalid --token-format {raw} (paseto, reference or jwt)"))
 }
 
-/// A registration refused by a rule is the operator's error, said plainly.
-fn registration(e: RegistrationError) -> anyhow::Error {
-    match e {
-        RegistrationError::Flow(e) => anyhow::Error::new(e),
-        other => anyhow::anyhow!("{other}"),
-    }
-}
-
 /// Reads a password from standard input, without its line ending.
 fn password_from_stdin() -> anyhow::Result<Password> {
     let mut password = String::new();
@@ -596,9 +588,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                 bare_native_schemes: args.bare_native_scheme,
                 audiences: audiences(&args.audiences)?,
             };
-            let (client, secret) = register_client(&services.tokens, spec, clock.now())
-                .await
-                .map_err(registration)?;
+            let (client, secret) = register_client(&services.tokens, spec, clock.now()).await?;
             let secret = secret.map(|s| s.into_inner());
             if args.json {
                 println!(
@@ -666,8 +656,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
             }
             spec.bare_native_schemes = args.bare_native_scheme;
             let client = update_client(&services.tokens, &id, spec)
-                .await
-                .map_err(registration)?
+                .await?
                 .with_context(|| format!("no client has the id {id}"))?;
             tracing::warn!(target: "security", event = "client_updated", client_id = %client.id, "an operator changed a client");
             if args.json {
@@ -702,8 +691,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
         } => {
             let id = client_id(raw)?;
             let secret = rotate_client_secret(&services.tokens, &id)
-                .await
-                .map_err(registration)?
+                .await?
                 .with_context(|| format!("no client has the id {id}"))?
                 .into_inner();
             tracing::warn!(target: "security", event = "client_secret_rotated", client_id = %id, "an operator rotated a client secret");
@@ -761,9 +749,7 @@ async fn user(cmd: &UserCommand, services: &Services, clock: &dyn Clock) -> anyh
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
             };
-            let user = register_user(&services.tokens, spec, clock.now())
-                .await
-                .map_err(registration)?;
+            let user = register_user(&services.tokens, spec, clock.now()).await?;
             println!("user_id: {}", user.id);
             Ok(())
         }

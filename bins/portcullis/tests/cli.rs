@@ -822,3 +822,163 @@ fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
             .success()
     );
 }
+
+/// `client update`, `rotate-secret` and `delete` as an operator runs them:
+/// what they print, and a non-zero exit that changes nothing on bad input.
+#[test]
+fn client_update_rotate_secret_and_delete() {
+    let cli = Cli::new();
+    let created: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "app",
+            "--id",
+            "app",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read write",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let row = || -> serde_json::Value {
+        let list = cli.ok(&["client", "list", "--json"], None);
+        serde_json::from_str(list.lines().next().unwrap()).unwrap()
+    };
+    let before = row();
+
+    // Refused: a new bare native scheme, an unknown format, an unknown client.
+    for (args, says) in [
+        (
+            &["client", "update", "app", "--redirect-uri", "myapp://cb"][..],
+            "reverse domain name",
+        ),
+        (
+            &["client", "update", "app", "--token-format", "xml"],
+            "invalid --token-format",
+        ),
+        (
+            &["client", "update", "nobody", "--name", "x"],
+            "no client has the id",
+        ),
+        (
+            &["client", "rotate-secret", "nobody"],
+            "no client has the id",
+        ),
+        (&["client", "delete", "bad:id"], "invalid client id"),
+    ] {
+        let out = cli.run(args, None);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(row(), before, "refused updates changed nothing");
+
+    let updated: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "client", "update", "app", "--scope", "read", "--name", "renamed", "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        (updated["scope"].as_str(), updated["name"].as_str()),
+        (Some("read"), Some("renamed"))
+    );
+    assert_eq!(
+        updated["redirect_uris"], before["redirect_uris"],
+        "what is not given stays"
+    );
+    assert_eq!(row()["scope"], "read");
+
+    let rotated: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["client", "rotate-secret", "app", "--json"], None)).unwrap();
+    let secret = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 43);
+    assert_ne!(Some(secret), created["client_secret"].as_str());
+
+    let deleted = cli.ok(&["client", "delete", "app"], None);
+    assert_eq!(deleted.trim(), "app deleted");
+    assert_eq!(cli.ok(&["client", "list"], None), "");
+    assert!(
+        !cli.run(&["client", "delete", "app"], None).status.success(),
+        "deleted once"
+    );
+}
+
+/// `user show`, `set-password`, `sessions revoke` and `user delete`.
+#[test]
+fn user_show_set_password_sessions_and_delete() {
+    let cli = Cli::new();
+    let created = cli.ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--password-stdin",
+        ],
+        Some("correct-horse"),
+    );
+    let id = created.trim().trim_start_matches("user_id: ").to_owned();
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["user", "show", "ALICE@example.org", "--json"], None))
+            .unwrap();
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["username"], "alice");
+    assert_eq!(shown["has_password"], true);
+    assert_eq!(shown["linked_identities"], serde_json::json!([]));
+    let text = cli.ok(&["user", "show", &id], None);
+    assert!(
+        text.contains("username: alice") && !text.contains("argon2"),
+        "{text}"
+    );
+
+    let out = cli.ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("battery-staple\n"),
+    );
+    assert!(out.contains("password set"), "{out}");
+    for (args, stdin, says) in [
+        (
+            &["user", "set-password", "nobody", "--password-stdin"][..],
+            Some("x-long-enough"),
+            "no account is named",
+        ),
+        (&["user", "set-password", "alice"], None, "--password-stdin"),
+        (&["user", "show", "nobody"], None, "no account is named"),
+        (
+            &["sessions", "revoke", "--user", "nobody"],
+            None,
+            "no account is named",
+        ),
+        (&["user", "delete", "nobody"], None, "no account is named"),
+    ] {
+        let out = cli.run(args, stdin);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+
+    let revoked: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["sessions", "revoke", "--user", "alice", "--json"], None))
+            .unwrap();
+    assert_eq!(
+        revoked,
+        serde_json::json!({"user_id": id, "sessions_ended": 0})
+    );
+
+    assert_eq!(
+        cli.ok(&["user", "delete", "alice"], None).trim(),
+        format!("{id} deleted")
+    );
+    assert_eq!(cli.ok(&["user", "list"], None), "");
+}

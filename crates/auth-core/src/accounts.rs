@@ -97,7 +97,7 @@ pub async fn register_client(
             Some(secret),
         )
     };
-    let client = client_from(spec, id, auth, now)?;
+    let client = client_from(spec, id, auth, now, &[])?;
     ports.clients.create(&client).await?;
     Ok((client, secret))
 }
@@ -109,12 +109,15 @@ fn new_secret(service: &TokenService) -> (crate::types::Digest, OpaqueToken) {
 }
 
 /// The registration `spec` describes, checked against every rule a client
-/// must keep, whether it is created or changed.
+/// must keep, whether it is created or changed. The redirect URIs in
+/// `accepted` were accepted before (a change keeps them as they were);
+/// every other one meets the reverse-domain rule unless `spec` waives it.
 fn client_from(
     spec: ClientSpec,
     id: ClientId,
     auth: ClientAuth,
     created_at: DateTime<Utc>,
+    accepted: &[RedirectUri],
 ) -> Result<Client, RegistrationError> {
     let grant_types = if spec.grant_types.is_empty() {
         Client::default_grant_types(spec.public)
@@ -147,7 +150,7 @@ fn client_from(
         ));
     }
     if !spec.bare_native_schemes {
-        for uri in &spec.redirect_uris {
+        for uri in spec.redirect_uris.iter().filter(|u| !accepted.contains(u)) {
             uri.require_reverse_dns()
                 .map_err(|e| RegistrationError::Invalid(format!("{uri}: {e}")))?;
         }
@@ -234,21 +237,13 @@ pub async fn update_client(
             "a client's id cannot change".into(),
         ));
     }
-    // The URIs it has were accepted when registered; only new ones meet
-    // the reverse-domain rule (unless the operator waives it again).
-    let mut spec = spec;
-    if !spec.bare_native_schemes {
-        for uri in spec
-            .redirect_uris
-            .iter()
-            .filter(|u| !current.redirect_uris.contains(u))
-        {
-            uri.require_reverse_dns()
-                .map_err(|e| RegistrationError::Invalid(format!("{uri}: {e}")))?;
-        }
-        spec.bare_native_schemes = true;
-    }
-    let client = client_from(spec, id.clone(), current.auth.clone(), current.created_at)?;
+    let client = client_from(
+        spec,
+        id.clone(),
+        current.auth.clone(),
+        current.created_at,
+        &current.redirect_uris,
+    )?;
     Ok(ports.clients.update(&client).await?.then_some(client))
 }
 

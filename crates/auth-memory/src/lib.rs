@@ -97,7 +97,7 @@ impl UserRepository for MemoryStore {
         };
         user.disabled = disabled;
         if disabled {
-            t.end_sessions_and_refresh_tokens(id, now);
+            t.sign_out_everywhere(id, now);
         }
         Ok(true)
     }
@@ -113,7 +113,7 @@ impl UserRepository for MemoryStore {
             return Ok(false);
         };
         user.password_hash = Some(hash.clone());
-        t.end_sessions_and_refresh_tokens(id, now);
+        t.sign_out_everywhere(id, now);
         Ok(true)
     }
 

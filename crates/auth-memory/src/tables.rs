@@ -83,7 +83,7 @@ impl Tables {
     }
 
     /// Ends a user's browser sessions and revokes their refresh tokens.
-    pub fn end_sessions_and_refresh_tokens(&mut self, user: UserId, now: DateTime<Utc>) {
+    pub fn sign_out_everywhere(&mut self, user: UserId, now: DateTime<Utc>) {
         self.sessions.retain(|_, s| s.user_id != user);
         for r in self.refresh.values_mut() {
             if r.user_id == Some(user) && r.revoked_at.is_none() {

@@ -53,6 +53,37 @@ impl Database {
     }
 }
 
+/// How many accounts a PostgreSQL statement found (0 or 1).
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    found: i64,
+}
+
+/// Ends an account's browser sessions and revokes its refresh tokens,
+/// inside a SQLite write (the caller's savepoint).
+fn sign_out_everywhere(
+    conn: &mut diesel::SqliteConnection,
+    id: &str,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as Sync;
+    Sync::execute(
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(id))),
+        conn,
+    )?;
+    Sync::execute(
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now)),
+        conn,
+    )?;
+    Ok(())
+}
+
 #[async_trait]
 impl UserRepository for Database {
     /// The user row and its login names (the username and, when it
@@ -167,19 +198,7 @@ impl UserRepository for Database {
                             conn,
                         )?;
                         if found > 0 && disabled {
-                            Sync::execute(
-                                diesel::delete(sessions::table.filter(sessions::user_id.eq(&id))),
-                                conn,
-                            )?;
-                            Sync::execute(
-                                diesel::update(
-                                    refresh_tokens::table
-                                        .filter(refresh_tokens::user_id.eq(&id))
-                                        .filter(refresh_tokens::revoked_at.is_null()),
-                                )
-                                .set(refresh_tokens::revoked_at.eq(now)),
-                                conn,
-                            )?;
+                            sign_out_everywhere(conn, &id, now)?;
                         }
                         Ok(found > 0)
                     })
@@ -189,11 +208,6 @@ impl UserRepository for Database {
             // commit with it.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Bool, Text, Timestamp};
-                #[derive(QueryableByName)]
-                struct Found {
-                    #[diesel(sql_type = diesel::sql_types::BigInt)]
-                    found: i64,
-                }
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let found: Found = diesel::sql_query(
                     "WITH u AS (UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id), \
@@ -232,19 +246,7 @@ impl UserRepository for Database {
                             conn,
                         )?;
                         if found > 0 {
-                            Sync::execute(
-                                diesel::delete(sessions::table.filter(sessions::user_id.eq(&id))),
-                                conn,
-                            )?;
-                            Sync::execute(
-                                diesel::update(
-                                    refresh_tokens::table
-                                        .filter(refresh_tokens::user_id.eq(&id))
-                                        .filter(refresh_tokens::revoked_at.is_null()),
-                                )
-                                .set(refresh_tokens::revoked_at.eq(now)),
-                                conn,
-                            )?;
+                            sign_out_everywhere(conn, &id, now)?;
                         }
                         Ok(found > 0)
                     })
@@ -253,11 +255,6 @@ impl UserRepository for Database {
             // One statement, as `set_disabled`.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Text, Timestamp};
-                #[derive(QueryableByName)]
-                struct Found {
-                    #[diesel(sql_type = diesel::sql_types::BigInt)]
-                    found: i64,
-                }
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 let found: Found = diesel::sql_query(
                     "WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \

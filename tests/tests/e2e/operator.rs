@@ -2,12 +2,14 @@
 //! `user set-password/delete`), each checked by what a client sees
 //! afterwards, and each refused where it must be.
 use auth_core::accounts::{
-    ClientSpec, RegistrationError, delete_client, delete_user, rotate_client_secret,
-    set_user_password, update_client,
+    ClientSpec, RegistrationError, delete_client, delete_user, end_user_sessions,
+    rotate_client_secret, set_user_password, update_client,
 };
 use auth_core::ports::Clock as _;
 use auth_core::types::{ClientId, Password, RedirectUri, Scope};
 use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+
+use crate::browser::{authorize_path, log_in};
 
 const GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
 
@@ -253,8 +255,81 @@ async fn a_deleted_account_holds_nothing(db: ScratchDb) {
         sign_in(&app, &id, &secret, "correct horse").await.status,
         400
     );
-    let stored = app.fingerprint().await.join("\n");
-    assert!(!stored.contains(&user_id), "nothing of the account is left");
+    let stored = app.fingerprint().await;
+    assert!(
+        stored
+            .iter()
+            .all(|line| !line.starts_with("user ") && !line.starts_with("refresh ")),
+        "nothing of the account is left: {stored:?}"
+    );
+}
+
+/// A browser signed in through the hosted login page (user michael).
+async fn signed_in_browser(app: &TestApp) -> (reqwest::Client, String) {
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &["myapp://callback"],
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", None, "correct-horse").await;
+    let b = portcullis_tests::browser();
+    let r = log_in(app, &b, &authorize_path(&client, "myapp://callback", "s1")).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(signed_in(app, &b, &client).await, "the session signs in");
+    (b, client)
+}
+
+/// Whether the browser's session still stands: `/authorize` answers with
+/// a code at once instead of the login page.
+async fn signed_in(app: &TestApp, b: &reqwest::Client, client: &str) -> bool {
+    let r = app
+        .get_with(b, &authorize_path(client, "myapp://callback", "s2"))
+        .await;
+    match r.status {
+        302 => true,
+        200 if r.text.contains("current-password") => false,
+        other => panic!("unexpected answer {other}: {}", r.text),
+    }
+}
+
+async fn revoking_sessions_signs_the_browser_out(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let (b, client) = signed_in_browser(&app).await;
+    // Another account's sessions are not this one's.
+    app.user("alice", None, "correct horse").await;
+    let (_, ended) = end_user_sessions(&app.services.tokens, "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended, 0);
+    assert!(signed_in(&app, &b, &client).await);
+    let (_, ended) = end_user_sessions(&app.services.tokens, "michael")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert!(!signed_in(&app, &b, &client).await, "the session ended");
+    assert!(
+        end_user_sessions(&app.services.tokens, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_new_password_signs_the_browser_out(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let (b, client) = signed_in_browser(&app).await;
+    let new = Password::parse("battery staple").unwrap();
+    set_user_password(&app.services.tokens, "michael", &new, app.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!signed_in(&app, &b, &client).await);
 }
 
 on_both_backends! {
@@ -264,4 +339,6 @@ on_both_backends! {
     an_update_follows_the_registration_rules => an_update_follows_the_registration_rules;
     a_new_password_ends_the_old_ones_grants => a_new_password_ends_the_old_ones_grants;
     a_deleted_account_holds_nothing => a_deleted_account_holds_nothing;
+    revoking_sessions_signs_the_browser_out => revoking_sessions_signs_the_browser_out;
+    a_new_password_signs_the_browser_out => a_new_password_signs_the_browser_out;
 }

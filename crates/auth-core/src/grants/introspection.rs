@@ -154,16 +154,13 @@ impl TokenService {
             .into());
         }
         let found = self.active_token(token, hint, now).await?;
-        let Some((mut active, holder)) = found.and_then(|active| {
-            let holder = ClientId::parse(&active.client_id).ok()?;
-            caller.serves(&holder).then_some((active, holder))
+        // A deleted client's tokens are not found: its access tokens are
+        // refused by `verify_access`, its refresh tokens went with it.
+        let Some(mut active) = found.filter(|active| {
+            ClientId::parse(&active.client_id).is_ok_and(|holder| caller.serves(&holder))
         }) else {
             return Ok(None);
         };
-        // A deleted client's tokens are no longer active.
-        if self.ports.clients.find(&holder).await?.is_none() {
-            return Ok(None);
-        }
         // A user's token is active only while the account exists and is
         // enabled.
         if let Some(id) = active.user_id {
