@@ -11,6 +11,9 @@
 #
 # A binary named BIN+noparent runs with the refresh_tokens_parent index
 # dropped first (for builds from before migration 000016).
+#
+# AB_SCENARIO=introspect measures POST /introspect of one PASETO access
+# token instead (wrk -t2 -c32, as bench/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -31,7 +34,7 @@ iterations = 1
 parallelism = 1
 TOML
   local run="$bin --config $work/s.toml"
-  local creds; creds=$($run client create --name b --grant-type password --grant-type refresh_token --scope read --json 2>/dev/null)
+  local creds; creds=$($run client create --name b --grant-type password --grant-type refresh_token --grant-type client_credentials --scope read --json 2>/dev/null)
   local id secret
   id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")
   secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
@@ -40,12 +43,22 @@ TOML
   RUST_LOG=warn $bin --config "$work/s.toml" serve >"$work/log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
+  if [ "${AB_SCENARIO:-refresh}" = introspect ]; then
+    local token; token=$(curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d grant_type=client_credentials \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: $auth" -d "token=$token" "http://127.0.0.1:$PORT/introspect" | grep -q '"active":true'
+    BENCH_BODY="token=$token" BENCH_AUTH="$auth" wrk -t2 -c32 -d"$DUR" -s bench/form.lua "http://127.0.0.1:$PORT/introspect" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+    kill $pid; wait $pid 2>/dev/null || true
+    if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
+    rm -rf "$work"
+    return
+  fi
   : > "$work/tokens"
   for _ in $(seq 32); do
     curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d 'grant_type=password&username=bench&password=bench-password&scope=read' \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$work/tokens"
   done
-  local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
   BENCH_TOKENS="$work/tokens" BENCH_AUTH="$auth" wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
   kill $pid; wait $pid 2>/dev/null || true
   if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi

@@ -2,16 +2,13 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use auth_core::OAuthError;
-use auth_core::types::AccessClaims;
+use auth_core::grants::introspection::Bearer;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Verifies the request's bearer token and checks the revocation list.
-pub(crate) async fn authenticate(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<AccessClaims, ApiError> {
+/// Verifies the request's bearer token (see `TokenService::verify_access`).
+pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Bearer, ApiError> {
     verify(presented(req)?, state).await
 }
 
@@ -32,6 +29,6 @@ pub(crate) fn presented(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 /// Verifies a bearer token however it was presented.
-pub(crate) async fn verify(token: &str, state: &AppState) -> Result<AccessClaims, ApiError> {
+pub(crate) async fn verify(token: &str, state: &AppState) -> Result<Bearer, ApiError> {
     Ok(state.tokens.verify_access(token, state.clock.now()).await?)
 }

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::OAuthError;
-use auth_core::types::UserId;
+use auth_core::grants::introspection::Bearer;
 use serde::Serialize;
 
 use crate::AppState;
@@ -115,7 +115,7 @@ pub(crate) async fn userinfo_post(
     } else {
         None
     };
-    let claims = match in_body {
+    let bearer = match in_body {
         Some(_) if req.headers().contains_key(header::AUTHORIZATION) => {
             return Err(OAuthError::invalid_request(
                 "the access token is in both the Authorization header and the body; send it once",
@@ -125,7 +125,7 @@ pub(crate) async fn userinfo_post(
         Some(token) => bearer::verify(&token, &state).await?,
         None => bearer::authenticate(&req, &state).await?,
     };
-    respond(claims, &state).await
+    respond(bearer)
 }
 
 /// `GET /me`: the same as `/userinfo`.
@@ -160,25 +160,15 @@ pub(crate) async fn me_slash(
 }
 
 async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let claims = bearer::authenticate(&req, &state).await?;
-    respond(claims, &state).await
+    let bearer = bearer::authenticate(&req, &state).await?;
+    respond(bearer)
 }
 
-async fn respond(
-    claims: auth_core::types::AccessClaims,
-    state: &AppState,
-) -> Result<HttpResponse, ApiError> {
-    let no_user = || OAuthError::invalid_token("this token does not belong to a user");
-    let id = claims
-        .subject
-        .parse()
-        .map(UserId::new)
-        .map_err(|_| no_user())?;
-    let user = state
-        .user(id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(no_user)?;
+/// The account the token acts for (checked enabled by `verify_access`).
+fn respond(bearer: Bearer) -> Result<HttpResponse, ApiError> {
+    let Bearer { claims, user } = bearer;
+    let user =
+        user.ok_or_else(|| OAuthError::invalid_token("this token does not belong to a user"))?;
     // A token with `openid`: OpenID Connect Core section 5.3.2, the
     // claims its scopes release. Any other: the account as the dialects'
     // clients read it.

@@ -110,11 +110,13 @@ async fn me(tokens: web::Data<TokenService>, request: HttpRequest) -> HttpRespon
             .finish();
     };
     match tokens.verify_access(bearer, Utc::now()).await {
-        Ok(claims) => HttpResponse::Ok().json(json!({
-            "subject": claims.subject,
-            "client_id": claims.client_id.as_str(),
-            "scope": claims.scope.to_string(),
-        })),
+        Ok(auth_core::grants::introspection::Bearer { claims, .. }) => {
+            HttpResponse::Ok().json(json!({
+                "subject": claims.subject,
+                "client_id": claims.client_id.as_str(),
+                "scope": claims.scope.to_string(),
+            }))
+        }
         Err(e) => refused(e),
     }
 }

@@ -38,7 +38,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let claims = tokens
         .verify_access(service.access_token.expose(), now)
-        .await?;
+        .await?
+        .claims;
     println!(
         "client_credentials: subject {} scope {}",
         claims.subject, claims.scope

@@ -185,9 +185,19 @@ on_both_backends! {
         let renamed = FakeUser { login: "octocat-renamed".into(), ..octocat() };
         github.add_token("gho_octo2", renamed, Behaviour::Normal);
         let again = exchange(&app, "?provider=github&access-token=gho_octo2").await;
-        let (id2, account2, _) = token_object(&again);
+        let (id2, account2, second) = token_object(&again);
         assert_eq!(account2, account);
         assert_ne!(id2, id);
+
+        // A disabled account's token answers nowhere, the document's
+        // endpoint included.
+        use auth_core::ports::Clock as _;
+        let disable = |disabled| auth_core::accounts::set_user_disabled(&app.services.tokens, &account, disabled, app.clock.now());
+        disable(true).await.unwrap().unwrap();
+        let refused = app.get_bearer("/v1/login/token", &second).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert_eq!(app.get_bearer("/userinfo", &second).await.status, 401);
+        disable(false).await.unwrap().unwrap();
 
         // Revoked, the token stops working on the document's endpoint.
         let revoked = app

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::grants::refresh_token::RefreshState;
-use crate::types::{AccessClaims, Client, ClientId, Scope, UserId};
+use crate::types::{AccessClaims, Client, ClientId, Scope, User, UserId};
 
 use super::TokenService;
 
@@ -25,6 +25,25 @@ fn is_jwt(token: &str) -> bool {
 /// reference to look up.
 fn self_contained(token: &str) -> bool {
     token.starts_with(PASETO_PREFIX) || is_jwt(token)
+}
+
+/// A verified access token and the account it acts for.
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    pub claims: AccessClaims,
+    /// The token's user, enabled; `None` for a token a client holds for
+    /// itself.
+    pub user: Option<User>,
+}
+
+/// The account an access token acts for: none for a token a client holds
+/// for itself, whose subject is the client's id (client ids may be UUIDs
+/// too).
+fn owner(claims: &AccessClaims) -> Option<UserId> {
+    if claims.subject == claims.client_id.as_str() {
+        return None;
+    }
+    claims.subject.parse().ok().map(UserId::new)
 }
 
 /// Which kind of token a hint or a lookup named.
@@ -73,11 +92,16 @@ impl TokenService {
         }
     }
 
+    /// Verifies a bearer access token: its signature or stored record, its
+    /// expiry, the revocation list, that its client still exists and that
+    /// the account it acts for exists and is enabled. Every use of a bearer
+    /// token (userinfo, introspection, a dialect's token info, an
+    /// embedder's routes) goes through this one check.
     pub async fn verify_access(
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<AccessClaims, FlowError> {
+    ) -> Result<Bearer, FlowError> {
         let invalid =
             || OAuthError::invalid_token("the access token is invalid, expired or revoked");
         let claims = if self_contained(token) {
@@ -115,7 +139,15 @@ impl TokenService {
         if self.ports.clients.find(&claims.client_id).await?.is_none() {
             return Err(invalid().into());
         }
-        Ok(claims)
+        // A user's token acts only while the account exists and is enabled.
+        let user = match owner(&claims) {
+            None => None,
+            Some(id) => match self.ports.users.find_by_id(id).await? {
+                Some(user) if !user.disabled => Some(user),
+                _ => return Err(invalid().into()),
+            },
+        };
+        Ok(Bearer { claims, user })
     }
 
     /// A bearer token of `client`'s own: a valid token issued to another
@@ -127,11 +159,11 @@ impl TokenService {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, FlowError> {
-        let claims = self.verify_access(token, now).await?;
-        if claims.client_id != client.id {
+        let bearer = self.verify_access(token, now).await?;
+        if bearer.claims.client_id != client.id {
             return Err(OAuthError::invalid_token("the token was not issued by this API").into());
         }
-        Ok(claims)
+        Ok(bearer.claims)
     }
 
     /// RFC 7662: the facts of an active token, for an authenticated
@@ -162,8 +194,8 @@ impl TokenService {
             return Ok(None);
         };
         // A user's token is active only while the account exists and is
-        // enabled.
-        if let Some(id) = active.user_id {
+        // enabled (an access token's account was checked by `verify_access`).
+        if let (Some(id), None) = (active.user_id, &active.username) {
             match self.ports.users.find_by_id(id).await? {
                 Some(user) if !user.disabled => active.username = Some(user.username.to_string()),
                 _ => return Ok(None),
@@ -187,18 +219,12 @@ impl TokenService {
         for kind in order {
             let found = match kind {
                 TokenKind::Access => match self.verify_access(token, now).await {
-                    Ok(c) => Some(ActiveToken {
+                    Ok(Bearer { claims: c, user }) => Some(ActiveToken {
                         kind,
                         client_id: c.client_id.to_string(),
-                        // A token a client holds for itself has the client's
-                        // id as subject (and client ids may be UUIDs too).
-                        user_id: if c.subject == c.client_id.as_str() {
-                            None
-                        } else {
-                            c.subject.parse().ok().map(UserId::new)
-                        },
+                        user_id: user.as_ref().map(|u| u.id),
+                        username: user.map(|u| u.username.to_string()),
                         subject: c.subject,
-                        username: None,
                         scope: c.scope,
                         issued_at: c.issued_at,
                         expires_at: c.expires_at,

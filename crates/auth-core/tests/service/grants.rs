@@ -896,14 +896,18 @@ mod lifecycle {
             stored.digest.as_bytes().to_vec(),
             t.access_token.expose().as_bytes().to_vec()
         );
-        let claims = w
+        let bearer = w
             .service
             .verify_access(t.access_token.expose(), t0())
             .await
             .unwrap();
         assert_eq!(
-            (claims.subject.as_str(), claims.token_id),
+            (bearer.claims.subject.as_str(), bearer.claims.token_id),
             ("app", t.token_id)
+        );
+        assert!(
+            bearer.user.is_none(),
+            "a client's own token acts for no one"
         );
         assert!(
             w.service
@@ -912,6 +916,57 @@ mod lifecycle {
                 .is_err()
         );
         assert!(w.service.verify_access("unknown", t0()).await.is_err());
+    }
+
+    /// A user's access token acts only while the account exists and is
+    /// enabled, and only while its client exists: every bearer check
+    /// (userinfo, a dialect's token info, an embedder) refuses it otherwise.
+    #[tokio::test]
+    async fn a_users_token_needs_its_account_and_its_client() {
+        let w = World::new(TokenPolicy::default());
+        let mut c = w.add_client("app", Some("s"), &[G::Password], "read").await;
+        c.token_format = auth_core::types::TokenFormat::Reference;
+        w.set_client(&c).await;
+        let alice = w.add_user("alice", None, "pw").await;
+        let bob = w.add_user("bob", None, "pw").await;
+        let token = |user: &'static str| {
+            let (w, c) = (&w, &c);
+            async move {
+                let t = w
+                    .service
+                    .exchange(c, password(user, "pw", None), t0())
+                    .await
+                    .unwrap();
+                t.access_token.expose().to_owned()
+            }
+        };
+        let (for_alice, for_bob) = (token("alice").await, token("bob").await);
+        let bearer = w.service.verify_access(&for_alice, t0()).await.unwrap();
+        assert_eq!(bearer.user.map(|u| u.id), Some(alice.id));
+
+        w.disable(alice.id).await;
+        assert!(
+            w.service.verify_access(&for_alice, t0()).await.is_err(),
+            "disabled"
+        );
+        assert!(w.store.delete(bob.id).await.unwrap());
+        assert!(
+            w.service.verify_access(&for_bob, t0()).await.is_err(),
+            "deleted"
+        );
+
+        w.add_user("carol", None, "pw").await;
+        let for_carol = token("carol").await;
+        assert!(w.service.verify_access(&for_carol, t0()).await.is_ok());
+        assert!(
+            auth_core::ports::ClientRepository::delete(&w.store, &c.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            w.service.verify_access(&for_carol, t0()).await.is_err(),
+            "its client deleted"
+        );
     }
 
     #[tokio::test]
