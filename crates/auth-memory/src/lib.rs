@@ -119,7 +119,7 @@ impl UserRepository for MemoryStore {
 
     async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
         let mut t = self.tables();
-        if t.users.remove(&id).is_none() {
+        if t.remove_user(id).is_none() {
             return Ok(false);
         }
         t.sessions.retain(|_, s| s.user_id != id);

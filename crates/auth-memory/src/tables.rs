@@ -14,6 +14,9 @@ use uuid::Uuid;
 #[derive(Default)]
 pub(crate) struct Tables {
     pub users: HashMap<UserId, User>,
+    /// Every username and email, to its account: unique across both, as
+    /// the databases' indexes make them, and found without a scan.
+    logins: HashMap<String, UserId>,
     /// In creation order, as `list` returns them.
     pub clients: Vec<Client>,
     pub refresh: HashMap<Digest, RefreshTokenRecord>,
@@ -33,31 +36,30 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    /// Login names are unique across usernames and emails together, as
-    /// the databases' indexes make them.
+    /// Stores a user whose id and login names are all free.
     pub fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
-        let names = |u: &User| {
-            let mut names = vec![u.username.as_str().to_owned()];
-            names.extend(u.email.as_ref().map(|e| e.as_str().to_owned()));
-            names
-        };
-        let taken = names(user);
-        if self.users.contains_key(&user.id)
-            || self
-                .users
-                .values()
-                .any(|u| names(u).iter().any(|n| taken.contains(n)))
-        {
+        let names = login_names(user);
+        if self.users.contains_key(&user.id) || names.iter().any(|n| self.logins.contains_key(*n)) {
             return Err(StoreError::Conflict("user"));
+        }
+        for name in names {
+            self.logins.insert(name.to_owned(), user.id);
         }
         self.users.insert(user.id, user.clone());
         Ok(())
     }
 
     pub fn user_by_login(&self, login: &str) -> Option<&User> {
-        self.users.values().find(|u| {
-            u.username.as_str() == login || u.email.as_ref().is_some_and(|e| e.as_str() == login)
-        })
+        self.logins.get(login).and_then(|id| self.users.get(id))
+    }
+
+    /// Removes a user and its login names.
+    pub fn remove_user(&mut self, id: UserId) -> Option<User> {
+        let user = self.users.remove(&id)?;
+        for name in login_names(&user) {
+            self.logins.remove(name);
+        }
+        Some(user)
     }
 
     /// Checks a grant's rows against the unique digests before storing
@@ -124,4 +126,11 @@ impl Tables {
             upstream_flows: expired(&mut self.flows, |f| f.expires_at, now),
         }
     }
+}
+
+/// The names an account signs in with.
+fn login_names(user: &User) -> Vec<&str> {
+    let mut names = vec![user.username.as_str()];
+    names.extend(user.email.as_ref().map(|e| e.as_str()));
+    names
 }

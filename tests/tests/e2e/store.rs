@@ -378,6 +378,44 @@ nonce: Some("n-0S6".into()),
         assert!(d.find_session(&s.digest).await.unwrap().is_none());
     };
 
+    a_new_password_or_a_deletion_signs_the_account_out => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
+        let (alice, bob) = (user("alice", None), user("bob", None));
+        UserRepository::create(&*d, &alice).await.unwrap();
+        UserRepository::create(&*d, &bob).await.unwrap();
+        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
+            d.create_session(&session(b, u)).await.unwrap();
+        }
+        let (alices, bobs) = (refresh(10, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id)), refresh(11, FamilyId::new(Uuid::new_v4()), "app", Some(bob.id)));
+        d.insert_refresh(&alices).await.unwrap();
+        d.insert_refresh(&bobs).await.unwrap();
+        let link = FederatedLink { provider: ProviderName::parse("github").unwrap(), subject: UpstreamSubject::parse("42").unwrap(), user_id: alice.id, created_at: t0() };
+        d.link(&link).await.unwrap();
+
+        // Ending sessions ends the account's own, and says how many.
+        assert_eq!(d.delete_user_sessions(bob.id).await.unwrap(), 1);
+        assert!(d.find_session(&Digest::from_bytes([1; 32])).await.unwrap().is_some());
+
+        let hash = PasswordHash::new("$argon2id$v=19$m=8,t=1,p=1$new$hash".into());
+        let now = t0() + Duration::minutes(1);
+        assert!(d.set_password(alice.id, &hash, now).await.unwrap());
+        assert!(!d.set_password(UserId::new(Uuid::new_v4()), &hash, now).await.unwrap());
+        assert_eq!(d.find_by_id(alice.id).await.unwrap().unwrap().password_hash, Some(hash));
+        assert!(d.find_session(&Digest::from_bytes([1; 32])).await.unwrap().is_none());
+        assert!(d.find_session(&Digest::from_bytes([2; 32])).await.unwrap().is_none());
+        assert_eq!(d.find_refresh(&alices.digest).await.unwrap().unwrap().revoked_at, Some(now));
+        assert_eq!(d.find_refresh(&bobs.digest).await.unwrap().unwrap().revoked_at, None, "another account's token stays");
+
+        assert!(UserRepository::delete(&*d, alice.id).await.unwrap());
+        assert!(!UserRepository::delete(&*d, alice.id).await.unwrap());
+        assert!(d.find_by_login("alice").await.unwrap().is_none());
+        assert!(d.find_refresh(&alices.digest).await.unwrap().is_none());
+        assert!(d.links_of(alice.id).await.unwrap().is_empty());
+        assert!(d.find_linked_user(&link.provider, &link.subject).await.unwrap().is_none());
+        assert!(d.find_by_login("bob").await.unwrap().is_some());
+    };
+
     sweep_deletes_only_expired_rows => |d: Arc<dyn Repositories>| async move {
         ClientRepository::create(&*d, &client("app")).await.unwrap();
         let u = user("alice", None);
