@@ -35,6 +35,14 @@ pub enum SecurityEvent {
     /// An upstream identity arrived with the email address of an existing
     /// account it is not linked to: nothing was linked or created.
     UpstreamEmailInUse { user: UserId },
+    /// The account holder changed their password on the account page:
+    /// every other session ended and every refresh token was revoked.
+    PasswordChanged { user: UserId },
+    /// The account holder took back an application's access: its grants
+    /// (refresh tokens and the access tokens issued with them) ended.
+    ApplicationRevoked { user: UserId, client: ClientId },
+    /// The account holder unlinked an upstream identity.
+    IdentityUnlinked { user: UserId },
 }
 
 impl SecurityEvent {
@@ -50,6 +58,9 @@ impl SecurityEvent {
             Self::ClientRefused { .. } => "client_refused",
             Self::UpstreamLoginRefused { .. } => "upstream_login_refused",
             Self::UpstreamEmailInUse { .. } => "upstream_email_in_use",
+            Self::PasswordChanged { .. } => "password_changed",
+            Self::ApplicationRevoked { .. } => "application_revoked",
+            Self::IdentityUnlinked { .. } => "identity_unlinked",
         }
     }
 
@@ -58,8 +69,11 @@ impl SecurityEvent {
             Self::LoginFailed { .. }
             | Self::LoginThrottled { .. }
             | Self::UpstreamLoginRefused { .. }
-            | Self::UpstreamEmailInUse { .. } => None,
+            | Self::UpstreamEmailInUse { .. }
+            | Self::PasswordChanged { .. }
+            | Self::IdentityUnlinked { .. } => None,
             Self::ClientAuthFailed { client }
+            | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
             | Self::RefreshReplayed { client, .. }
             | Self::TokenRevoked { client }
@@ -73,7 +87,11 @@ impl SecurityEvent {
             | Self::LoginThrottled { user }
             | Self::UpstreamLoginRefused { user }
             | Self::RefreshReplayed { user, .. } => *user,
-            Self::CodeReplayed { user, .. } | Self::UpstreamEmailInUse { user } => Some(*user),
+            Self::CodeReplayed { user, .. }
+            | Self::UpstreamEmailInUse { user }
+            | Self::PasswordChanged { user }
+            | Self::ApplicationRevoked { user, .. }
+            | Self::IdentityUnlinked { user } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. } => None,
@@ -108,6 +126,15 @@ impl fmt::Display for SecurityEvent {
                 "an upstream identity came with the email of an account it is not linked to; \
                  nothing was linked",
             ),
+            Self::PasswordChanged { .. } => f.write_str(
+                "the account holder changed the password; other sessions and refresh tokens ended",
+            ),
+            Self::ApplicationRevoked { .. } => {
+                f.write_str("the account holder took back an application's access")
+            }
+            Self::IdentityUnlinked { .. } => {
+                f.write_str("the account holder unlinked an upstream identity")
+            }
         }
     }
 }

@@ -23,8 +23,8 @@ use crate::error::{FlowError, OAuthError, StoreError, UpstreamError};
 use crate::events::SecurityEvent;
 use crate::grants::TokenService;
 use crate::ports::{
-    FederationRepository, IdentityProvider, PollSchedule, Sealer, UpstreamCallback, UpstreamFlow,
-    UpstreamRequest,
+    FederationRepository, IdentityProvider, PollSchedule, Sealer, Unlinked, UpstreamCallback,
+    UpstreamFlow, UpstreamRequest,
 };
 use crate::types::{
     Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, RedirectUri,
@@ -699,6 +699,27 @@ impl Federation {
                 Some(user),
             )),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Unlinks the signed-in `user`'s identity at `provider`. Refused while
+    /// it is the account's only way to sign in (no password, no other
+    /// link): the person would be locked out. `Ok(None)` when nothing of
+    /// that provider was linked; the event to log when it was removed.
+    pub async fn unlink(
+        &self,
+        user: UserId,
+        provider: &str,
+    ) -> Result<Option<SecurityEvent>, FederationError> {
+        let provider = ProviderName::parse(provider)
+            .map_err(|_| FederationError::UnknownProvider(provider.into()))?;
+        match self.repository.unlink(user, &provider).await? {
+            Unlinked::Removed => Ok(Some(SecurityEvent::IdentityUnlinked { user })),
+            Unlinked::NotLinked => Ok(None),
+            Unlinked::LastSignIn => Err(FederationError::Invalid(format!(
+                "your {provider} identity is this account's only way to sign in; \
+                 set a password or link another provider before unlinking it"
+            ))),
         }
     }
 

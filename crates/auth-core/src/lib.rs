@@ -14,6 +14,7 @@ pub mod federation;
 pub mod grants;
 pub mod keys;
 pub mod logout;
+pub mod own_account;
 pub mod policy;
 pub mod ports;
 pub mod sessions;

@@ -246,6 +246,13 @@ pub trait TokenRepository: Send + Sync {
     /// Stores a reference access token.
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError>;
     async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError>;
+    /// The live refresh tokens of `user` (not rotated, not revoked, not
+    /// expired at `now`): one per grant the account holds.
+    async fn live_refresh_of(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError>;
 }
 
 /// Attempt counters shared by every node (see `throttle`).
@@ -313,6 +320,11 @@ pub trait SessionRepository: Send + Sync {
     async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
     /// Ends every browser session of `user`; how many there were.
     async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
+    /// Every stored session of `user`, expired or not (the caller judges).
+    async fn sessions_of(&self, user: UserId) -> Result<Vec<BrowserSession>, StoreError>;
+    /// Ends the session `digest` only if it is `user`'s: `false` when no
+    /// session of `user` has that digest. One conditional statement.
+    async fn delete_session_of(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError>;
 }
 
 /// How many expired rows one sweep deleted, per kind.
@@ -456,6 +468,32 @@ pub trait IdentityProvider: Send + Sync {
     async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError>;
 }
 
+/// What [`FederationRepository::unlink`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The identity is no longer linked.
+    Removed,
+    /// The account had no identity at that provider.
+    NotLinked,
+    /// Kept: it is the account's only way to sign in.
+    LastSignIn,
+}
+
+impl Unlinked {
+    /// The rule every store applies inside its one step: an account
+    /// (`has_password`: `None` if there is none) with `linked` identities at
+    /// the provider and `others` elsewhere loses them only if it can still
+    /// sign in afterwards.
+    pub fn decide(has_password: Option<bool>, linked: u64, others: u64) -> Self {
+        match has_password {
+            Some(_) if linked == 0 => Self::NotLinked,
+            None => Self::NotLinked,
+            Some(false) if others == 0 => Self::LastSignIn,
+            Some(_) => Self::Removed,
+        }
+    }
+}
+
 /// Upstream identities linked to accounts, and the sign-ins under way.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -478,6 +516,10 @@ pub trait FederationRepository: Send + Sync {
     async fn link(&self, link: &FederatedLink) -> Result<(), StoreError>;
     /// The identities linked to `user`.
     async fn links_of(&self, user: UserId) -> Result<Vec<FederatedLink>, StoreError>;
+    /// Removes `user`'s identity at `provider`, unless it is the account's
+    /// last way to sign in (no password and no other link): decided and
+    /// done in one step, so two unlinks racing cannot both pass the check.
+    async fn unlink(&self, user: UserId, provider: &ProviderName) -> Result<Unlinked, StoreError>;
     /// Records a sign-in under way, to be finished once.
     async fn insert_flow(&self, flow: &UpstreamFlow) -> Result<(), StoreError>;
     /// Records who signed in on a flow still open and not yet finished;

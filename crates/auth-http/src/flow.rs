@@ -255,9 +255,10 @@ pub(crate) async fn proceed(
             .insert_header((header::LOCATION, format!("/device?{query}")))
             .finish());
     }
+    // Signed in for no client: on to the account page.
     if !pending.has_client() {
         return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
+            .insert_header((header::LOCATION, "/account"))
             .finish());
     }
     let valid = match state.tokens.validate_authorization(&pending.request).await {

@@ -4,6 +4,7 @@
 //! It depends on `auth-core` only and receives adapters as trait objects
 //! inside [`AppState`]; it knows nothing of Diesel, argon2 or pasetors.
 
+mod account;
 mod bearer;
 mod body;
 mod browser;
@@ -153,7 +154,13 @@ fn register(
     dialects: Dialects,
     key_secret: bool,
 ) {
-    cfg.service(hosted::authorize)
+    cfg.service(account::front_door)
+        .service(account::account_page)
+        .service(account::change_password)
+        .service(account::end_session)
+        .service(account::revoke_application)
+        .service(account::unlink)
+        .service(hosted::authorize)
         .service(hosted::authorize_post)
         .service(hosted::login_page)
         .service(hosted::login)

@@ -38,6 +38,8 @@ impl Pages {
             template!("logout.html"),
             template!("signed_out.html"),
             template!("linked.html"),
+            template!("index.html"),
+            template!("account.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

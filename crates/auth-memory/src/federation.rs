@@ -1,7 +1,7 @@
 //! Upstream identities linked to accounts, and the sign-ins under way.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{FederationRepository, PollSchedule, UpstreamFlow};
+use auth_core::ports::{FederationRepository, PollSchedule, Unlinked, UpstreamFlow};
 use auth_core::types::{FederatedLink, NewUser, ProviderName, UpstreamSubject, User, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -70,6 +70,23 @@ impl FederationRepository for MemoryStore {
             .filter(|l| l.user_id == user)
             .cloned()
             .collect())
+    }
+
+    async fn unlink(&self, user: UserId, provider: &ProviderName) -> Result<Unlinked, StoreError> {
+        let mut t = self.tables();
+        let has_password = t.users.get(&user).map(|u| u.password_hash.is_some());
+        let mine = |l: &FederatedLink| l.user_id == user;
+        let count = |same: bool| {
+            t.links
+                .iter()
+                .filter(|l| mine(l) && (&l.provider == provider) == same)
+                .count() as u64
+        };
+        let decision = Unlinked::decide(has_password, count(true), count(false));
+        if decision == Unlinked::Removed {
+            t.links.retain(|l| !(mine(l) && &l.provider == provider));
+        }
+        Ok(decision)
     }
 
     async fn insert_flow(&self, flow: &UpstreamFlow) -> Result<(), StoreError> {

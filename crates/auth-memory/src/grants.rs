@@ -82,6 +82,27 @@ impl SessionRepository for MemoryStore {
         t.sessions.retain(|_, s| s.user_id != user);
         Ok((before - t.sessions.len()) as u64)
     }
+
+    async fn sessions_of(&self, user: UserId) -> Result<Vec<BrowserSession>, StoreError> {
+        let t = self.tables();
+        let mut found: Vec<BrowserSession> = t
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user)
+            .cloned()
+            .collect();
+        found.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(found)
+    }
+
+    async fn delete_session_of(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        if t.sessions.get(digest).is_some_and(|s| s.user_id == user) {
+            t.sessions.remove(digest);
+            return Ok(true);
+        }
+        Ok(false)
+    }
 }
 
 #[async_trait]

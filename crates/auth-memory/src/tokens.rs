@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
-use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
+use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -142,5 +142,26 @@ impl TokenRepository for MemoryStore {
 
     async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError> {
         Ok(self.tables().access.get(digest).cloned())
+    }
+
+    async fn live_refresh_of(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError> {
+        let t = self.tables();
+        let mut live: Vec<RefreshTokenRecord> = t
+            .refresh
+            .values()
+            .filter(|r| {
+                r.user_id == Some(user)
+                    && r.rotated_at.is_none()
+                    && r.revoked_at.is_none()
+                    && r.expires_at > now
+            })
+            .cloned()
+            .collect();
+        live.sort_by_key(|t| std::cmp::Reverse(t.issued_at));
+        Ok(live)
     }
 }

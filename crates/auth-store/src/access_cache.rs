@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
-use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
+use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, UserId};
 use chrono::{DateTime, Utc};
 use diesel_async::SimpleAsyncConnection;
 use uuid::Uuid;
@@ -209,6 +209,14 @@ impl TokenRepository for CachedAccessTokens {
         family: Option<FamilyId>,
     ) -> Result<bool, StoreError> {
         self.inner.is_access_revoked(token_id, family).await
+    }
+
+    async fn live_refresh_of(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError> {
+        self.inner.live_refresh_of(user, now).await
     }
 
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {

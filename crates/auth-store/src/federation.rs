@@ -2,7 +2,7 @@
 //! accounts, and the upstream sign-ins under way.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{FederationRepository, PollSchedule, UpstreamFlow};
+use auth_core::ports::{FederationRepository, PollSchedule, Unlinked, UpstreamFlow};
 use auth_core::types::{FederatedLink, NewUser, ProviderName, UpstreamSubject, User, UserId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -213,6 +213,92 @@ impl FederationRepository for Database {
             .await
             .map_err(query_error))?;
         rows.into_iter().map(FederatedLink::try_from).collect()
+    }
+
+    /// Decided and done in one write: SQLite's one writer runs it alone; on
+    /// PostgreSQL the account's row is locked first, so two unlinks of one
+    /// account run one after the other and the second sees the first.
+    async fn unlink(&self, user: UserId, provider: &ProviderName) -> Result<Unlinked, StoreError> {
+        let (user, provider) = (user.to_string(), provider.as_str().to_owned());
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(query_error, move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let has_password: Option<bool> = Sync::first(
+                            users::table
+                                .find(&user)
+                                .select(users::password_hash.is_not_null()),
+                            conn,
+                        )
+                        .optional()?;
+                        let linked: i64 = Sync::get_result(
+                            fed::table
+                                .filter(fed::user_id.eq(&user))
+                                .filter(fed::provider.eq(&provider))
+                                .count(),
+                            conn,
+                        )?;
+                        let others: i64 = Sync::get_result(
+                            fed::table
+                                .filter(fed::user_id.eq(&user))
+                                .filter(fed::provider.ne(&provider))
+                                .count(),
+                            conn,
+                        )?;
+                        let decision = Unlinked::decide(has_password, linked as u64, others as u64);
+                        if decision == Unlinked::Removed {
+                            Sync::execute(
+                                diesel::delete(
+                                    fed::table
+                                        .filter(fed::user_id.eq(&user))
+                                        .filter(fed::provider.eq(&provider)),
+                                ),
+                                conn,
+                            )?;
+                        }
+                        Ok(decision)
+                    })
+                    .await
+            }
+            Database::Postgres(pool) => {
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                conn.transaction(async |conn| {
+                    let has_password: Option<bool> = users::table
+                        .find(&user)
+                        .select(users::password_hash.is_not_null())
+                        .for_update()
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let linked: i64 = fed::table
+                        .filter(fed::user_id.eq(&user))
+                        .filter(fed::provider.eq(&provider))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    let others: i64 = fed::table
+                        .filter(fed::user_id.eq(&user))
+                        .filter(fed::provider.ne(&provider))
+                        .count()
+                        .get_result(conn)
+                        .await?;
+                    let decision = Unlinked::decide(has_password, linked as u64, others as u64);
+                    if decision == Unlinked::Removed {
+                        diesel::delete(
+                            fed::table
+                                .filter(fed::user_id.eq(&user))
+                                .filter(fed::provider.eq(&provider)),
+                        )
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(decision)
+                })
+                .await
+                .map_err(query_error)
+            }
+        }
     }
 
     async fn insert_flow(&self, flow: &UpstreamFlow) -> Result<(), StoreError> {

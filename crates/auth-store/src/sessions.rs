@@ -65,4 +65,29 @@ impl SessionRepository for Database {
         .map_err(query_error))?;
         Ok(n as u64)
     }
+
+    async fn sessions_of(&self, user: UserId) -> Result<Vec<BrowserSession>, StoreError> {
+        let user = user.to_string();
+        let rows: Vec<SessionRow> = with_conn!(self, |conn| sessions::table
+            .filter(sessions::user_id.eq(&user))
+            .order(sessions::created_at.desc())
+            .select(SessionRow::as_select())
+            .load(conn)
+            .await
+            .map_err(query_error))?;
+        rows.into_iter().map(BrowserSession::try_from).collect()
+    }
+
+    async fn delete_session_of(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError> {
+        let (user, key) = (user.to_string(), digest.as_bytes().to_vec());
+        let n = with_conn!(writer self, |conn| diesel::delete(
+            sessions::table
+                .filter(sessions::digest.eq(&key))
+                .filter(sessions::user_id.eq(&user))
+        )
+        .execute(conn)
+        .await
+        .map_err(query_error))?;
+        Ok(n == 1)
+    }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
-use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord};
+use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, UserId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
@@ -527,6 +527,25 @@ impl TokenRepository for Database {
             .optional()
             .map_err(query_error))?;
         row.map(AccessTokenRecord::try_from).transpose()
+    }
+
+    async fn live_refresh_of(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RefreshTokenRecord>, StoreError> {
+        let (user, now) = (user.to_string(), naive(now));
+        let rows: Vec<RefreshRow> = with_conn!(self, |conn| rt::table
+            .filter(rt::user_id.eq(&user))
+            .filter(rt::rotated_at.is_null())
+            .filter(rt::revoked_at.is_null())
+            .filter(rt::expires_at.gt(now))
+            .order(rt::issued_at.desc())
+            .select(RefreshRow::as_select())
+            .load(conn)
+            .await
+            .map_err(query_error))?;
+        rows.into_iter().map(RefreshTokenRecord::try_from).collect()
     }
 
     async fn is_access_revoked(

@@ -676,6 +676,46 @@ on_both_backends! {
         let taken = app.get_with(&b2, &back).await;
         assert_eq!(taken.status, 401, "{}", taken.text);
         assert!(taken.text.contains("another account"));
+
+        // The account page shows the link and unlinks it: the password
+        // remains a way to sign in. Another account cannot unlink it.
+        let others = app.get_with(&b2, "/account").await;
+        let refused = app.post_with(&b2, "/account/upstream/github/unlink", &csrf_of(&others.text)).await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        let page = app.get_with(&b, "/account").await;
+        assert!(page.text.contains("/account/upstream/github/unlink") && page.text.contains("583231"), "{}", page.text);
+        let unlinked = app.post_with(&b, "/account/upstream/github/unlink", &csrf_of(&page.text)).await;
+        assert_eq!((unlinked.status, unlinked.header("location")), (303, Some("/account?notice=unlinked")), "{}", unlinked.text);
+        let page = app.get_with(&b, "/account").await;
+        assert!(page.text.contains("/account/upstream/github/link"), "a link button again");
+        let r = exchange(&app, "?provider=github&access-token=gho_octo").await;
+        assert_eq!(r.status, 401, "GitHub no longer signs in to the account: {}", r.text);
+    };
+
+    an_accounts_only_way_to_sign_in_is_not_unlinked => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        let client = app_client(&app).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        // The first sign-in through GitHub creates an account without a password.
+        let b = portcullis_tests::browser();
+        let callback = press_github(&app, &b, &github, &client).await;
+        assert_eq!(app.get_with(&b, &callback).await.status, 303);
+        let (_, account, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_octo").await);
+        let page = app.get_with(&b, "/account").await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("has no password") && !page.text.contains("/account/password"));
+        let refused = app.post_with(&b, "/account/upstream/github/unlink", &csrf_of(&page.text)).await;
+        assert_eq!(refused.status, 400);
+        assert!(refused.text.contains("only way to sign in"), "{}", refused.text);
+        let (_, still, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_octo").await);
+        assert_eq!(still, account, "the link is kept");
+        // Without a password there is none to change either.
+        let change = crate::browser::with(csrf_of(&page.text), &[("current_password", ""), ("new_password", "a-long-passphrase"), ("confirm_password", "a-long-passphrase")]);
+        let r = app.post_with(&b, "/account/password", &change).await;
+        assert_eq!(r.status, 400);
+        assert!(r.text.contains("has no password"));
     };
 }
 

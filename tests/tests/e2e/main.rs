@@ -1,4 +1,5 @@
 //! End-to-end tests: the real server over HTTP, on SQLite and PostgreSQL.
+mod account_page;
 mod accounts;
 mod architecture;
 mod bad_input;

@@ -138,8 +138,10 @@ on_both_backends! {
         assert_eq!(document["openapi"], "3.1.0");
         let listed = operations(&document);
         let expected: Vec<(String, String)> = [
+            ("/", "GET"),
             ("/.well-known/oauth-authorization-server", "GET"), ("/.well-known/openid-configuration", "GET"), ("/.well-known/paserk", "GET"),
-            ("/account/upstream/{provider}/link", "POST"),
+            ("/account", "GET"), ("/account/applications/revoke", "POST"), ("/account/password", "POST"), ("/account/sessions/end", "POST"),
+            ("/account/upstream/{provider}/link", "POST"), ("/account/upstream/{provider}/unlink", "POST"),
             ("/authenticate", "POST"), ("/authorize", "GET"), ("/authorize", "POST"), ("/consent", "POST"),
             ("/device", "GET"), ("/device", "POST"), ("/device_authorization", "POST"),
             ("/end_session", "GET"), ("/end_session", "POST"), ("/end_session/confirm", "POST"),

@@ -6,7 +6,7 @@
 //! `chromium-driver`; `.ci/run` installs them). Without them the test says
 //! so and passes, unless `PORTCULLIS_REQUIRE_BROWSER` is set, as CI sets it.
 //! With `PORTCULLIS_SAVE_SCREENSHOT` set it writes the login page to
-//! `docs/img/login.png`.
+//! `docs/img/login.png` and the account page to `docs/img/account.png`.
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -349,6 +349,97 @@ portcullis_tests::on_both_backends! {
         assert_eq!(query_param(&landed, "state").as_deref(), Some("via-github"));
         let code = query_param(&landed, "code").expect("a code");
         redeem(&app, &client, &code, &callback_uri).await;
+        browser.close().await.unwrap();
+    };
+}
+
+portcullis_tests::on_both_backends! {
+    chromium_manages_the_account_on_its_page => |db: ScratchDb| async move {
+        let Some((_driver, port)) = start_driver().await else {
+            return;
+        };
+        let app = TestApp::spawn(db).await;
+        let callback = Callback::start().await;
+        let callback_uri = callback.uri();
+        let (client, _) = app
+            .client(ClientSetup {
+                id: Some("photo-app"),
+                public: true,
+                grants: &["authorization_code", "refresh_token"],
+                redirect_uris: &[callback_uri.as_str()],
+                scope: "read",
+                ..Default::default()
+            })
+            .await;
+        app.user("michael", Some("michael_lee@gmail.com"), "correct-horse").await;
+
+        // Another browser signed in as the same person (a phone, say).
+        let phone = portcullis_tests::browser();
+        let page = app.get_with(&phone, "/login").await;
+        let mut form = portcullis_tests::hidden_fields(&page.text);
+        form.extend([("username".to_owned(), "michael".to_owned()), ("password".to_owned(), "correct-horse".to_owned())]);
+        assert_eq!(app.post_with(&phone, "/login", &form).await.status, 303);
+
+        // Chromium signs in for the application, which redeems its code.
+        let profile = tempfile::tempdir().unwrap();
+        let browser = open_browser(port, &profile).await;
+        let query = authorize_query(&client, &callback_uri, "photos");
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "button[type=submit]").await;
+        let landed = arrival(&browser, &callback).await;
+        let code = query_param(&landed, "code").expect("a code");
+        let tokens = app
+            .post_form("/token", None, &[
+                ("grant_type", "authorization_code"), ("client_id", &client), ("code", &code),
+                ("redirect_uri", &callback_uri), ("code_verifier", VERIFIER),
+            ])
+            .await;
+        assert_eq!(tokens.status, 200, "{}", tokens.text);
+        let refresh_token = tokens.str("refresh_token").to_owned();
+
+        // The front door leads to the account page.
+        browser.goto(&app.url("/")).await.unwrap();
+        browser.find(Locator::LinkText("Manage your account")).await.unwrap().click().await.unwrap();
+        assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
+        let text = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        assert!(text.contains("michael_lee@gmail.com") && text.contains("photo-app"), "{text}");
+        assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 2);
+        if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
+            browser.set_window_size(900, 1250).await.unwrap();
+            let png = browser.screenshot().await.unwrap();
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/account.png");
+            std::fs::write(path, png).unwrap();
+        }
+
+        // End the phone's session: the row that is not this browser's.
+        click_submit(&browser, "tr:not(:has(.tag)) form[action='/account/sessions/end'] button").await;
+        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("signed out"));
+        assert_eq!(app.get_with(&phone, "/account").await.status, 303, "the phone is signed out");
+        assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 1);
+
+        // Take back the application's access: its refresh token is refused.
+        click_submit(&browser, "form[action='/account/applications/revoke'] button").await;
+        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("taken back"));
+        let r = app
+            .post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &refresh_token)])
+            .await;
+        assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+
+        // Change the password: this browser stays signed in, the old one fails.
+        for (id, text) in [("current_password", "correct-horse"), ("new_password", "a-new-passphrase"), ("confirm_password", "a-new-passphrase")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "form[action='/account/password'] button").await;
+        assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
+        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("password was changed"));
+        let fresh = portcullis_tests::browser();
+        let page = app.get_with(&fresh, "/login").await;
+        let mut old = portcullis_tests::hidden_fields(&page.text);
+        old.extend([("username".to_owned(), "michael".to_owned()), ("password".to_owned(), "correct-horse".to_owned())]);
+        assert_eq!(app.post_with(&fresh, "/login", &old).await.status, 401, "the old password no longer signs in");
         browser.close().await.unwrap();
     };
 }

@@ -416,6 +416,87 @@ nonce: Some("n-0S6".into()),
         assert!(d.find_by_login("bob").await.unwrap().is_some());
     };
 
+    an_accounts_own_sessions_and_live_grants => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
+        let (alice, bob) = (user("alice", None), user("bob", None));
+        UserRepository::create(&*d, &alice).await.unwrap();
+        UserRepository::create(&*d, &bob).await.unwrap();
+        let session = |b: u8, user: UserId, minutes: i64| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0() + Duration::minutes(minutes), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        for (b, u, m) in [(1, alice.id, 0), (2, alice.id, 5), (3, bob.id, 1)] {
+            d.create_session(&session(b, u, m)).await.unwrap();
+        }
+        let alices: Vec<Digest> = d.sessions_of(alice.id).await.unwrap().iter().map(|s| s.digest).collect();
+        assert_eq!(alices, vec![Digest::from_bytes([2; 32]), Digest::from_bytes([1; 32])], "alice's only, newest first");
+        // Another account's session is never ended through this account.
+        assert!(!d.delete_session_of(alice.id, &Digest::from_bytes([3; 32])).await.unwrap());
+        assert!(d.find_session(&Digest::from_bytes([3; 32])).await.unwrap().is_some());
+        assert!(d.delete_session_of(alice.id, &Digest::from_bytes([1; 32])).await.unwrap());
+        assert!(!d.delete_session_of(alice.id, &Digest::from_bytes([1; 32])).await.unwrap(), "once");
+        assert_eq!(d.sessions_of(alice.id).await.unwrap().len(), 1);
+
+        // Live grants: not rotated, not revoked, not expired; the account's own.
+        let live = refresh(20, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id));
+        let rotated = refresh(21, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id));
+        let successor = RefreshTokenRecord { digest: Digest::from_bytes([22; 32]), parent: Some(rotated.digest), ..rotated.clone() };
+        let expired = RefreshTokenRecord { expires_at: t0() + Duration::minutes(1), ..refresh(23, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id)) };
+        let revoked = refresh(24, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id));
+        let bobs = refresh(25, FamilyId::new(Uuid::new_v4()), "app", Some(bob.id));
+        for t in [&live, &rotated, &expired, &revoked, &bobs] {
+            d.insert_refresh(t).await.unwrap();
+        }
+        let now = t0() + Duration::minutes(2);
+        assert!(matches!(d.rotate_refresh(&rotated.digest, &successor, None, now).await.unwrap(), RotateOutcome::Rotated));
+        d.revoke_family(revoked.family, now, now).await.unwrap();
+        let mut found: Vec<Digest> = d.live_refresh_of(alice.id, now).await.unwrap().iter().map(|t| t.digest).collect();
+        found.sort_by_key(|d| d.as_bytes()[0]);
+        assert_eq!(found, vec![live.digest, successor.digest]);
+        assert_eq!(d.live_refresh_of(bob.id, now).await.unwrap().len(), 1);
+    };
+
+    unlinking_keeps_a_way_to_sign_in => |d: Arc<dyn Repositories>| async move {
+        use auth_core::ports::Unlinked;
+        let github = ProviderName::parse("github").unwrap();
+        let other = ProviderName::parse("corp").unwrap();
+        let with_password = user("alice", None);
+        let without = User { password_hash: None, ..user("bob", None) };
+        UserRepository::create(&*d, &with_password).await.unwrap();
+        UserRepository::create(&*d, &without).await.unwrap();
+        let link = |p: &ProviderName, subject: &str, user: UserId| FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(subject).unwrap(), user_id: user, created_at: t0() };
+        d.link(&link(&github, "1", with_password.id)).await.unwrap();
+        d.link(&link(&github, "2", without.id)).await.unwrap();
+        d.link(&link(&other, "3", without.id)).await.unwrap();
+
+        assert_eq!(d.unlink(with_password.id, &other).await.unwrap(), Unlinked::NotLinked);
+        assert_eq!(d.unlink(with_password.id, &github).await.unwrap(), Unlinked::Removed, "a password remains");
+        assert!(d.links_of(with_password.id).await.unwrap().is_empty());
+        assert_eq!(d.unlink(without.id, &github).await.unwrap(), Unlinked::Removed, "another link remains");
+        assert_eq!(d.unlink(without.id, &other).await.unwrap(), Unlinked::LastSignIn);
+        assert_eq!(d.links_of(without.id).await.unwrap().len(), 1, "the last one is kept");
+        assert_eq!(d.unlink(UserId::new(Uuid::new_v4()), &github).await.unwrap(), Unlinked::NotLinked);
+    };
+
+    racing_unlinks_leave_a_way_to_sign_in => |d: Arc<dyn Repositories>| async move {
+        use auth_core::ports::Unlinked;
+        let without = User { password_hash: None, ..user("bob", None) };
+        UserRepository::create(&*d, &without).await.unwrap();
+        let providers: Vec<ProviderName> = ["a", "b", "c", "d"].iter().map(|p| ProviderName::parse(p).unwrap()).collect();
+        for (i, p) in providers.iter().enumerate() {
+            d.link(&FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(&i.to_string()).unwrap(), user_id: without.id, created_at: t0() }).await.unwrap();
+        }
+        let tasks: Vec<_> = providers.iter().map(|p| {
+            let (d, p) = (d.clone(), p.clone());
+            tokio::spawn(async move { d.unlink(without.id, &p).await.unwrap() })
+        }).collect();
+        let mut removed = 0;
+        for t in tasks {
+            if t.await.unwrap() == Unlinked::Removed {
+                removed += 1;
+            }
+        }
+        assert_eq!(removed, 3, "all but one");
+        assert_eq!(d.links_of(without.id).await.unwrap().len(), 1);
+    };
+
     sweep_deletes_only_expired_rows => |d: Arc<dyn Repositories>| async move {
         ClientRepository::create(&*d, &client("app")).await.unwrap();
         let u = user("alice", None);

@@ -238,7 +238,7 @@ impl TokenService {
     /// 10.4): its refresh tokens and every access token issued in it, on
     /// every node. Self-contained tokens of the family are refused until the
     /// longest of them has expired.
-    async fn revoke_grant(
+    pub(crate) async fn revoke_grant(
         &self,
         family: FamilyId,
         client: &Client,

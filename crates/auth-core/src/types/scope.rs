@@ -62,6 +62,11 @@ impl Scope {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+
+    /// Every token of either scope (each was checked when it was parsed).
+    pub fn union(&self, other: &Scope) -> Scope {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
 }
 
 impl fmt::Display for Scope {

@@ -8,4 +8,5 @@ mod doubles;
 mod failures;
 mod federation;
 mod grants;
+mod own_account;
 mod world;

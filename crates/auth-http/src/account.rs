@@ -1,0 +1,560 @@
+//! The front door (`GET /`) and the account holder's page (`/account`):
+//! profile, password change, sessions, applications, linked identities.
+//!
+//! Hosted-page rules as for the login pages: every form post goes through
+//! [`Csrf::read_form`] (origin check and CSRF token) before anything else,
+//! the account is always the browser's live session's, and every answer is
+//! a page or a redirect back to the page (post/redirect/get), never JSON.
+//! The rules themselves (what the current password must be, which sessions
+//! and grants are the account's, when an identity may be unlinked) are the
+//! core's (`auth_core::own_account`, `Federation::unlink`).
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::{Data, Path, Payload};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use auth_core::authorize::SignedIn;
+use auth_core::federation::FederationError;
+use auth_core::own_account::{AccountOverview, PasswordChangeError, SessionHandle};
+use auth_core::types::ClientId;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::browser::{Csrf, current_sign_in, session_cookie, session_cookie_of};
+use crate::error::ApiError;
+use crate::openapi::PageResponses;
+
+/// What a redirect back to the page may announce: the query names one of
+/// these, never free text, so nothing a link carries is shown.
+const NOTICES: [(&str, &str); 5] = [
+    (
+        "password",
+        "Your password was changed. Every other session was signed out and \
+         every application must sign in again.",
+    ),
+    ("session", "The session was signed out."),
+    (
+        "application",
+        "The application's access was taken back; it must ask you again.",
+    ),
+    ("unlinked", "The identity was unlinked from your account."),
+    (
+        "linked",
+        "The identity was linked: you can sign in with it.",
+    ),
+];
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// Attaches a security event to a response, when there is one.
+fn with_event(
+    mut response: HttpResponse,
+    event: Option<auth_core::events::SecurityEvent>,
+) -> HttpResponse {
+    if let Some(event) = event {
+        crate::security::attach(&mut response, event);
+    }
+    response
+}
+
+#[derive(Serialize)]
+struct FrontDoor {
+    title: &'static str,
+    issuer: String,
+    username: Option<String>,
+    csrf: String,
+}
+
+/// `GET /`: what this server is, and the way in.
+#[utoipa::path(tag = "pages", responses(PageResponses))]
+#[get("/")]
+pub(crate) async fn front_door(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let username = match current_sign_in(&req, &state).await? {
+        Some(who) => Some(crate::browser::username_of(&state, who.user).await?),
+        None => None,
+    };
+    let csrf = Csrf::of(&req, &state);
+    let page = FrontDoor {
+        title: "Portcullis",
+        issuer: state.issuer().to_owned(),
+        username,
+        csrf: csrf.token(&state),
+    };
+    let mut response = state.pages.render(StatusCode::OK, "index.html", &page);
+    if let Some(c) = csrf.cookie(&state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+/// `GET /account`'s query: which notice to show.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the query the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct AccountParams {
+    /// `password`, `session`, `application`, `unlinked` or `linked`.
+    notice: Option<String>,
+}
+
+/// `GET /account`: the account page; without a session, the login page
+/// (which comes back here).
+#[utoipa::path(tag = "pages", params(AccountParams), responses(PageResponses))]
+#[get("/account")]
+pub(crate) async fn account_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    let mut query = crate::body::FormParams::parse(req.query_string().as_bytes())?;
+    let notice = query
+        .take("notice")
+        .and_then(|n| NOTICES.iter().find(|(k, _)| *k == n).map(|(_, text)| *text));
+    viewer.show(notice, None, StatusCode::OK).await
+}
+
+/// The signed-in browser a page is for: its live session and cookie.
+struct Viewer<'a> {
+    req: &'a HttpRequest,
+    state: &'a AppState,
+    who: SignedIn,
+    cookie: String,
+}
+
+impl<'a> Viewer<'a> {
+    /// The browser's viewer, if it is signed in.
+    async fn of(req: &'a HttpRequest, state: &'a AppState) -> Result<Option<Self>, ApiError> {
+        let Some(who) = current_sign_in(req, state).await? else {
+            return Ok(None);
+        };
+        Ok(session_cookie_of(req, state).map(|c| Self {
+            req,
+            state,
+            who,
+            cookie: c.value().to_owned(),
+        }))
+    }
+
+    /// The account page with `notice` or `error` above it.
+    async fn show(
+        &self,
+        notice: Option<&str>,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Result<HttpResponse, ApiError> {
+        let shown = Shown { notice, error };
+        render(self.req, self.state, &self.who, &self.cookie, shown, status).await
+    }
+
+    /// The account page again, saying why a post changed nothing.
+    async fn refuse(&self, status: StatusCode, message: &str) -> Result<HttpResponse, ApiError> {
+        self.show(None, Some(message), status).await
+    }
+}
+
+/// A notice or an error shown above the page.
+struct Shown<'a> {
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    handle: String,
+    created_at: String,
+    last_seen_at: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct ApplicationRow {
+    client_id: String,
+    name: String,
+    scope: String,
+    grants: usize,
+    last_used_at: String,
+}
+
+#[derive(Serialize)]
+struct ProviderRow {
+    name: String,
+    display_name: String,
+    /// The linked identity's subject at the provider, if linked.
+    subject: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AccountPage<'a> {
+    title: &'static str,
+    wide: bool,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    csrf: String,
+    username: String,
+    email: Option<String>,
+    name: Option<String>,
+    created_at: String,
+    has_password: bool,
+    min_password: usize,
+    sessions: Vec<SessionRow>,
+    applications: Vec<ApplicationRow>,
+    providers: Vec<ProviderRow>,
+}
+
+/// A moment as the page shows it, in UTC.
+fn shown(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    cookie: &str,
+    shown_above: Shown<'_>,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let Some(overview) = state.tokens.account_overview(who, cookie, now).await? else {
+        return Ok(see_other("/login"));
+    };
+    let links = state
+        .federation
+        .links_of(who.user)
+        .await
+        .map_err(federation_fault)?;
+    let AccountOverview {
+        user,
+        sessions,
+        applications,
+    } = overview;
+    let name = [user.given_name.as_deref(), user.family_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let providers = state
+        .federation
+        .providers()
+        .map(|(name, display)| ProviderRow {
+            name: name.to_string(),
+            display_name: display.to_owned(),
+            subject: links
+                .iter()
+                .find(|l| &l.provider == name)
+                .map(|l| l.subject.as_str().to_owned()),
+        })
+        .collect();
+    let csrf = Csrf::of(req, state);
+    let page = AccountPage {
+        title: "Your account",
+        wide: true,
+        notice: shown_above.notice,
+        error: shown_above.error,
+        csrf: csrf.token(state),
+        username: user.username.to_string(),
+        email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+        name: (!name.is_empty()).then_some(name),
+        created_at: shown(user.created_at),
+        has_password: user.password_hash.is_some(),
+        min_password: state.min_password_length,
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                handle: s.handle.encode(),
+                created_at: shown(s.created_at),
+                last_seen_at: shown(s.last_seen_at),
+                current: s.current,
+            })
+            .collect(),
+        applications: applications
+            .into_iter()
+            .map(|a| ApplicationRow {
+                client_id: a.client_id.to_string(),
+                name: a.name,
+                scope: a.scope.to_string(),
+                grants: a.grants,
+                last_used_at: shown(a.last_used_at),
+            })
+            .collect(),
+        providers,
+    };
+    // The link buttons lead to the providers.
+    let targets = state.federation.browser_origins();
+    let mut response = state
+        .pages
+        .render_with_targets(status, "account.html", &page, &targets);
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+/// A federation failure that is not the person's doing.
+fn federation_fault(e: FederationError) -> ApiError {
+    match e {
+        FederationError::Flow(f) => f.into(),
+        other => ApiError::Internal(Box::new(other)),
+    }
+}
+
+/// The password change form.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+/// `POST /account/password`: changes the password (the current one
+/// required); every other session ends, every refresh token is revoked,
+/// and this browser gets a new session.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = PasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/password")]
+pub(crate) async fn change_password(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    let current = form.take("current_password").unwrap_or_default();
+    let new = form.take("new_password").unwrap_or_default();
+    let confirm = form.take("confirm_password").unwrap_or_default();
+    if new != confirm {
+        let message = "The new password and its confirmation differ.".to_owned();
+        return viewer.refuse(StatusCode::BAD_REQUEST, &message).await;
+    }
+    let changed = state
+        .tokens
+        .change_password(
+            &viewer.who,
+            current,
+            new,
+            state.min_password_length,
+            state.clock.now(),
+        )
+        .await;
+    match changed {
+        Ok((session, event)) => {
+            let mut response = see_other("/account?notice=password");
+            let _ = response.add_cookie(&session_cookie(&state, session.into_inner()));
+            Ok(with_event(response, Some(event)))
+        }
+        Err(PasswordChangeError::WrongCurrent(event)) => {
+            let message = "The current password is incorrect.".to_owned();
+            let page = viewer.refuse(StatusCode::UNAUTHORIZED, &message).await?;
+            Ok(with_event(page, Some(event)))
+        }
+        Err(PasswordChangeError::Throttled(event)) => {
+            let message = "Too many failed attempts. Wait a few minutes and try again.".to_owned();
+            let page = viewer
+                .refuse(StatusCode::TOO_MANY_REQUESTS, &message)
+                .await?;
+            Ok(with_event(page, Some(event)))
+        }
+        Err(PasswordChangeError::Invalid(why)) => {
+            viewer
+                .refuse(StatusCode::BAD_REQUEST, &format!("The {why}."))
+                .await
+        }
+        Err(PasswordChangeError::NoPassword) => {
+            let message =
+                "This account signs in through a provider and has no password.".to_owned();
+            viewer.refuse(StatusCode::BAD_REQUEST, &message).await
+        }
+        Err(PasswordChangeError::Flow(e)) => Err(e.into()),
+    }
+}
+
+/// The form that ends one session.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct EndSessionForm {
+    csrf_token: String,
+    /// The session's handle, as the page lists it.
+    session: String,
+}
+
+/// `POST /account/sessions/end`: signs one of the account's sessions out
+/// (this browser's own too: then it is signed out).
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = EndSessionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/sessions/end")]
+pub(crate) async fn end_session(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    let handle = form
+        .take("session")
+        .as_deref()
+        .and_then(SessionHandle::parse);
+    let ended = match &handle {
+        Some(handle) => state.tokens.end_own_session(&viewer.who, handle).await?,
+        None => false,
+    };
+    if !ended {
+        return viewer
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "That session is not one of yours, or it has ended already.",
+            )
+            .await;
+    }
+    // Its own session ended: the browser is signed out.
+    if state
+        .tokens
+        .resume_session(&viewer.cookie, state.clock.now())
+        .await?
+        .is_none()
+    {
+        let mut response = see_other("/login");
+        let _ = response.add_cookie(&crate::browser::cleared_session_cookie(&state));
+        return Ok(response);
+    }
+    Ok(see_other("/account?notice=session"))
+}
+
+/// The form that takes back an application's access.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct RevokeApplicationForm {
+    csrf_token: String,
+    /// The application's client id, as the page lists it.
+    client_id: String,
+}
+
+/// `POST /account/applications/revoke`: revokes every grant the
+/// application holds of this account (its refresh tokens and the access
+/// tokens issued with them).
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = RevokeApplicationForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/applications/revoke")]
+pub(crate) async fn revoke_application(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    let client = form
+        .take("client_id")
+        .and_then(|c| ClientId::parse(&c).ok());
+    let (ended, event) = match &client {
+        Some(client) => {
+            state
+                .tokens
+                .revoke_application(&viewer.who, client, state.clock.now())
+                .await?
+        }
+        None => (0, None),
+    };
+    if ended == 0 {
+        return viewer
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "That application holds no access to your account.",
+            )
+            .await;
+    }
+    Ok(with_event(see_other("/account?notice=application"), event))
+}
+
+/// `POST /account/upstream/{provider}/unlink`: unlinks the account's
+/// identity at the provider, unless it is the only way to sign in.
+#[utoipa::path(
+    tag = "pages",
+    params(("provider" = String, Path, description = "A configured provider: `github`")),
+    request_body(content = crate::hosted::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/upstream/{provider}/unlink")]
+pub(crate) async fn unlink(
+    req: HttpRequest,
+    provider: Path<String>,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    match state.federation.unlink(viewer.who.user, &provider).await {
+        Ok(Some(event)) => Ok(with_event(
+            see_other("/account?notice=unlinked"),
+            Some(event),
+        )),
+        Ok(None) => {
+            viewer
+                .refuse(
+                    StatusCode::BAD_REQUEST,
+                    "No identity at that provider is linked to your account.",
+                )
+                .await
+        }
+        Err(FederationError::Invalid(why)) => {
+            viewer
+                .refuse(StatusCode::BAD_REQUEST, &format!("{}.", capitalized(&why)))
+                .await
+        }
+        Err(FederationError::UnknownProvider(_)) => {
+            viewer
+                .refuse(
+                    StatusCode::BAD_REQUEST,
+                    "This server does not sign in through that provider.",
+                )
+                .await
+        }
+        Err(e) => Err(federation_fault(e)),
+    }
+}
+
+/// `s` with its first letter in upper case, for a sentence on the page.
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,2 @@
+DROP INDEX refresh_tokens_user;
+DROP INDEX sessions_user;
