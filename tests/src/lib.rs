@@ -254,9 +254,7 @@ impl TestApp {
                 database_url: Some(db.url().to_owned()),
                 issuer: Some(issuer),
                 key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.into()),
-                bind: None,
-                github: Default::default(),
-                providers: Default::default(),
+                ..Default::default()
             },
         )
         .expect("settings");

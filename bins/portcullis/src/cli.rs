@@ -43,6 +43,15 @@ pub struct Cli {
         hide_env_values = true
     )]
     key_encryption_key: Option<String>,
+    /// Log lines as `text` (default) or `json` objects.
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_FORMAT", value_enum)]
+    log_format: Option<crate::logging::LogFormat>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key-file).
+    #[arg(long, global = true, env = "PORTCULLIS_TLS_CERT_FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, global = true, env = "PORTCULLIS_TLS_KEY_FILE")]
+    tls_key_file: Option<PathBuf>,
     #[command(flatten)]
     github: GitHubArgs,
     #[command(subcommand)]
@@ -353,9 +362,107 @@ enum UserCommand {
 
 impl Cli {
     fn settings(&self, bind: Option<String>, issuer: Option<String>) -> anyhow::Result<Settings> {
+        let providers = providers_from_env(std::env::vars());
+        let set = [
+            ("bind", "PORTCULLIS_BIND", "--bind", bind.is_some()),
+            (
+                "database_url",
+                "PORTCULLIS_DATABASE_URL",
+                "--database",
+                self.database_url.is_some(),
+            ),
+            ("issuer", "PORTCULLIS_ISSUER", "--issuer", issuer.is_some()),
+            (
+                "key_encryption_key",
+                "PORTCULLIS_KEY_ENCRYPTION_KEY",
+                "--key-encryption-key",
+                self.key_encryption_key.is_some(),
+            ),
+            (
+                "log_format",
+                "PORTCULLIS_LOG_FORMAT",
+                "--log-format",
+                self.log_format.is_some(),
+            ),
+            (
+                "tls_cert_file",
+                "PORTCULLIS_TLS_CERT_FILE",
+                "--tls-cert-file",
+                self.tls_cert_file.is_some(),
+            ),
+            (
+                "tls_key_file",
+                "PORTCULLIS_TLS_KEY_FILE",
+                "--tls-key-file",
+                self.tls_key_file.is_some(),
+            ),
+            (
+                "github.client_id",
+                "PORTCULLIS_GITHUB_CLIENT_ID",
+                "--github-client-id",
+                self.github.github_client_id.is_some(),
+            ),
+            (
+                "github.client_secret",
+                "PORTCULLIS_GITHUB_CLIENT_SECRET",
+                "--github-client-secret",
+                self.github.github_client_secret.is_some(),
+            ),
+            (
+                "github.web_url",
+                "PORTCULLIS_GITHUB_WEB_URL",
+                "--github-web-url",
+                self.github.github_web_url.is_some(),
+            ),
+            (
+                "github.api_url",
+                "PORTCULLIS_GITHUB_API_URL",
+                "--github-api-url",
+                self.github.github_api_url.is_some(),
+            ),
+        ];
+        // clap merges a flag and its variable: the variable is the origin
+        // when it is set, the flag otherwise.
+        let mut origins: Vec<(String, String)> = set
+            .iter()
+            .filter(|(_, _, _, present)| *present)
+            .map(|(name, var, flag, _)| {
+                let origin = if std::env::var_os(var).is_some() {
+                    format!("environment {var}")
+                } else {
+                    format!("flag {flag}")
+                };
+                ((*name).to_owned(), origin)
+            })
+            .collect();
+        for (name, provider) in &providers {
+            let var = name.to_uppercase().replace('-', "_");
+            for (field, suffix, present) in [
+                ("issuer", "ISSUER", provider.issuer.is_some()),
+                ("client_id", "CLIENT_ID", provider.client_id.is_some()),
+                (
+                    "client_secret",
+                    "CLIENT_SECRET",
+                    provider.client_secret.is_some(),
+                ),
+                (
+                    "display_name",
+                    "DISPLAY_NAME",
+                    provider.display_name.is_some(),
+                ),
+            ] {
+                if present {
+                    origins.push((
+                        format!("providers.{name}.{field}"),
+                        format!("environment PORTCULLIS_PROVIDER_{var}_{suffix}"),
+                    ));
+                }
+            }
+        }
         Settings::load(
             self.config.as_deref(),
             Overrides {
+                origins,
                 bind,
                 database_url: self.database_url.clone(),
                 issuer,
@@ -367,9 +474,20 @@ impl Cli {
                     api_url: self.github.github_api_url.clone(),
                     scope: None,
                 },
-                providers: providers_from_env(std::env::vars()),
+                providers,
+                log_format: self.log_format,
+                tls_cert_file: self.tls_cert_file.clone(),
+                tls_key_file: self.tls_key_file.clone(),
             },
         )
+    }
+
+    /// How to log: the settings' `log_format`, or text when the settings do
+    /// not load (the command then reports why).
+    pub fn log_format(&self) -> crate::logging::LogFormat {
+        self.settings(None, None)
+            .map(|s| s.log_format)
+            .unwrap_or_default()
     }
 }
 
@@ -420,6 +538,32 @@ fn providers_from_env(
     out
 }
 
+/// What a first start tells the operator to do next: the commands that
+/// create the first client and the first user (the same flags `serve` got
+/// apply, so they reach the same database).
+fn first_start_hint(no_clients: bool, no_users: bool, issuer: &str) -> Option<String> {
+    let mut steps = Vec::new();
+    if no_clients {
+        steps.push(
+            "create a client: portcullis client create --name my-app --public \
+             --redirect-uri http://127.0.0.1:3000/callback --scope openid",
+        );
+    }
+    if no_users {
+        steps.push(
+            "create a user: printf '%s' 'a-long-password' | portcullis user create \
+             --username alice --email alice@example.com --password-stdin",
+        );
+    }
+    (!steps.is_empty()).then(|| {
+        format!(
+            "first start: {}; then sign in at {}/",
+            steps.join("; "),
+            issuer.trim_end_matches('/')
+        )
+    })
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock;
     match &cli.command {
@@ -432,13 +576,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "portcullis is listening on {}",
                 settings.bind
             );
-            if ClientRepository::list(&app.services.database)
+            // The seed APIs' own clients, made at start-up, do not count.
+            let own = [
+                &settings.key_secret_client_id,
+                &settings.external_login_client_id,
+            ];
+            let no_clients = ClientRepository::list(&app.services.database)
                 .await?
-                .is_empty()
-            {
-                tracing::info!(
-                    "no clients yet; create one with: portcullis client create --name my-app --grant-type client_credentials"
-                );
+                .iter()
+                .all(|c| own.iter().any(|id| id.as_deref() == Some(c.id.as_str())));
+            let no_users = UserRepository::list(&app.services.database)
+                .await?
+                .is_empty();
+            if let Some(hint) = first_start_hint(no_clients, no_users, &settings.issuer) {
+                tracing::info!("{hint}");
             }
             app.run().await?;
             Ok(())

@@ -6,7 +6,9 @@ pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod keys;
+pub mod logging;
 pub mod settings;
 pub mod startup;
+pub mod tls;
 
 pub use startup::{Application, Services};

@@ -1,18 +1,10 @@
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into a log file.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let cli = portcullis::cli::Cli::parse();
+    portcullis::logging::init(cli.log_format());
     // Blocking work is bounded by its own limits (one connection per pooled
     // SQLite query, one argon2 hash per core), so a small blocking pool is
     // enough; tokio's default of 512 threads only costs memory under load.
@@ -27,7 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(portcullis::cli::run(portcullis::cli::Cli::parse())) {
+    match runtime.block_on(portcullis::cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,6 +1,9 @@
 //! Settings: built-in defaults, then a TOML file, then `PORTCULLIS_*`
 //! environment variables (and command-line flags), each overriding the last.
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::logging::LogFormat;
+use crate::tls::TlsFiles;
 
 use anyhow::Context as _;
 use auth_core::TokenPolicy;
@@ -119,6 +122,13 @@ pub struct FileSettings {
     pub upstream_device_wait_secs: Option<u64>,
     /// The deadline of every call to an upstream provider.
     pub upstream_timeout_secs: Option<u64>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<LogFormat>,
+    /// Serve HTTPS with this PEM certificate chain and `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// How often the certificate files are checked for a change.
+    pub tls_reload_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -162,6 +172,13 @@ pub struct Settings {
     pub external_login_redirect_uris: Vec<String>,
     pub upstream_device_wait: Duration,
     pub upstream_timeout: std::time::Duration,
+    pub log_format: LogFormat,
+    /// HTTPS served by the node itself, when configured.
+    pub tls: Option<TlsFiles>,
+    pub tls_reload: std::time::Duration,
+    /// Where each setting that is not a built-in default came from, by name
+    /// (`github.client_id`), as [`Settings::load`] found them.
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 /// A configured GitHub OAuth app.
@@ -213,20 +230,38 @@ pub struct Overrides {
     pub github: GitHubFile,
     /// `PORTCULLIS_PROVIDER_NAME_{ISSUER,CLIENT_ID,CLIENT_SECRET,DISPLAY_NAME}`.
     pub providers: std::collections::BTreeMap<String, ProviderFile>,
+    pub log_format: Option<LogFormat>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Where each set override came from, by setting name
+    /// (`"bind"` → `"environment PORTCULLIS_BIND"`), for `config check`.
+    pub origins: Vec<(String, String)>,
 }
 
 impl Settings {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut sources = std::collections::BTreeMap::new();
         let from_file = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read settings file {}", path.display()))?;
-                toml::from_str(&text)
+                let table: toml::Table = toml::from_str(&text)
+                    .with_context(|| format!("settings file {} is not valid", path.display()))?;
+                let origin = format!("file {}", path.display());
+                for key in keys_of(&table, "") {
+                    sources.insert(key, origin.clone());
+                }
+                table
+                    .try_into()
                     .with_context(|| format!("settings file {} is not valid", path.display()))?
             }
             None => FileSettings::default(),
         };
-        Self::resolve(from_file, overrides)
+        // What the environment or a flag set wins over the file.
+        sources.extend(overrides.origins.iter().cloned());
+        let mut settings = Self::resolve(from_file, overrides)?;
+        settings.sources = sources;
+        Ok(settings)
     }
 
     pub fn resolve(file: FileSettings, overrides: Overrides) -> anyhow::Result<Self> {
@@ -234,10 +269,19 @@ impl Settings {
             .bind
             .or(file.bind)
             .unwrap_or_else(|| DEFAULT_BIND.into());
+        let tls = match (
+            overrides.tls_cert_file.or(file.tls_cert_file),
+            overrides.tls_key_file.or(file.tls_key_file),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => anyhow::bail!("tls_cert_file and tls_key_file go together: set both or neither"),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = overrides
             .issuer
             .or(file.issuer)
-            .unwrap_or_else(|| format!("http://{bind}"));
+            .unwrap_or_else(|| format!("{scheme}://{bind}"));
         let dialects = file.dialects.clone().unwrap_or_default();
         let defaults = TokenPolicy::default();
         let secs = |v: Option<i64>, d: Duration, range: LifetimeRange, name: &str| {
@@ -436,6 +480,15 @@ impl Settings {
                 1..=7 * 86_400,
                 "sweep_interval_secs",
             )?),
+            log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+            tls,
+            sources: Default::default(),
+            tls_reload: std::time::Duration::from_secs(bounded(
+                file.tls_reload_secs,
+                60,
+                1..=86_400,
+                "tls_reload_secs",
+            )?),
         })
     }
 }
@@ -491,8 +544,32 @@ impl Settings {
                 "scope": g.scope,
             })),
             "providers": providers,
+            "log_format": self.log_format.as_str(),
+            // Names and origins only, never values.
+            "sources": self.sources.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "everything else": "built-in default",
+            "tls": self.tls.as_ref().map_or(json!("off: plain HTTP"), |t| json!({
+                "cert_file": t.cert.display().to_string(),
+                "key_file": t.key.display().to_string(),
+                "reload_check_secs": self.tls_reload.as_secs(),
+            })),
         })
     }
+}
+
+/// The dotted names of every value in a settings table
+/// (`providers.corp.issuer`).
+fn keys_of(table: &toml::Table, prefix: &str) -> Vec<String> {
+    table
+        .iter()
+        .flat_map(|(key, value)| {
+            let name = format!("{prefix}{key}");
+            match value {
+                toml::Value::Table(inner) => keys_of(inner, &format!("{name}.")),
+                _ => vec![name],
+            }
+        })
+        .collect()
 }
 
 /// The GitHub app from the file and the environment (which wins), if it

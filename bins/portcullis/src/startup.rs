@@ -293,7 +293,7 @@ impl Application {
         });
         let dialects = settings.dialects;
         let key_secret = state.key_secret_client.is_some();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
@@ -301,8 +301,14 @@ impl Application {
                 .wrap_fn(auth_http::logged)
                 .wrap(auth_http::default_headers())
                 .configure(|cfg| auth_http::routes(cfg, dialects, key_secret))
-        })
-        .listen(listener)?;
+        });
+        let mut server = match &settings.tls {
+            Some(files) => server.listen_rustls_0_23(
+                listener,
+                crate::tls::server_config(files, settings.tls_reload)?,
+            )?,
+            None => server.listen(listener)?,
+        };
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }

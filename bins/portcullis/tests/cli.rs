@@ -770,6 +770,7 @@ fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
             )
             .env("PORTCULLIS_GITHUB_WEB_URL", "https://github.corp.example")
             .env_remove("PORTCULLIS_KEY_ENCRYPTION_KEY")
+            .env_remove("PORTCULLIS_BIND")
             .output()
             .unwrap()
     };
@@ -795,6 +796,28 @@ fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
         report["dialects"]["external_login"]["client"],
         "external-login-api"
     );
+    // Where each setting came from; names and origins, never values.
+    let sources = &report["sources"];
+    assert_eq!(sources["github.client_id"], format!("file {path}"));
+    assert_eq!(sources["github.client_secret"], format!("file {path}"));
+    assert_eq!(
+        sources["github.web_url"],
+        "environment PORTCULLIS_GITHUB_WEB_URL"
+    );
+    assert_eq!(sources["providers.corp.issuer"], format!("file {path}"));
+    assert_eq!(
+        sources["providers.corp.client_secret"],
+        "environment PORTCULLIS_PROVIDER_CORP_CLIENT_SECRET"
+    );
+    assert!(
+        sources.get("bind").is_none(),
+        "a default has no source entry"
+    );
+    assert_eq!(report["everything else"], "built-in default");
+    let flagged = check(&["--json", "--bind", "127.0.0.1:9999"]);
+    let flagged: serde_json::Value = serde_json::from_slice(&flagged.stdout).unwrap();
+    assert_eq!(flagged["sources"]["bind"], "flag --bind");
+    assert_eq!(flagged["bind"], "127.0.0.1:9999");
     // The text form says the same.
     let out = check(&[]);
     assert!(out.status.success());
@@ -981,4 +1004,236 @@ fn user_show_set_password_sessions_and_delete() {
         format!("{id} deleted")
     );
     assert_eq!(cli.ok(&["user", "list"], None), "");
+}
+
+/// A `serve` process on a free port in `dir`, its standard error piped.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Served {
+    fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .arg("serve")
+            .current_dir(dir)
+            .env_remove("PORTCULLIS_DATABASE_URL")
+            .env_remove("PORTCULLIS_CONFIG")
+            .env_remove("PORTCULLIS_LOG_FORMAT")
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Self { child, port }
+    }
+
+    /// Stops it and returns what it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let out = self.child.wait_with_output().unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_plain_off_a_terminal_and_json_when_asked() {
+    let http = reqwest::Client::new();
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start(dir.path(), &[], &[("PORTCULLIS_LOG_FORMAT", format)]);
+        let base = format!("http://127.0.0.1:{}", served.port);
+        wait_ready(&http, &base).await;
+        // A refusal that is logged as a security event.
+        let r = http
+            .post(format!("{base}/token"))
+            .basic_auth("nobody", Some("wrong"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let log = served.stop();
+        assert!(
+            !log.contains('\u{1b}'),
+            "no terminal escapes in a log file: {log}"
+        );
+        match format {
+            "text" => {
+                assert!(log.contains("portcullis is listening"), "{log}");
+                // A first start says how to create the first client and user.
+                assert!(
+                    log.contains("portcullis client create")
+                        && log.contains("portcullis user create"),
+                    "{log}"
+                );
+                assert!(log.contains("event=\"client_auth_failed\""), "{log}");
+            }
+            _ => {
+                let lines: Vec<serde_json::Value> = log
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                    .collect();
+                assert!(
+                    lines
+                        .iter()
+                        .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+                );
+                assert!(lines.iter().any(|l| {
+                    l["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("portcullis is listening"))
+                }));
+                let event = lines
+                    .iter()
+                    .find(|l| l["event"] == "client_auth_failed")
+                    .unwrap_or_else(|| panic!("no security event in {log}"));
+                assert_eq!(
+                    (event["target"].as_str(), event["level"].as_str()),
+                    (Some("security"), Some("WARN"))
+                );
+                assert_eq!(event["client_id"], "nobody");
+            }
+        }
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM.
+fn certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A client that trusts only `cert`; HTTP/1.1 only when `http1`.
+fn trusting(cert: &str, http1: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()]);
+    if http1 {
+        builder = builder.http1_only();
+    }
+    builder.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_terminates_tls_and_reloads_a_renewed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate();
+    std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &key).unwrap();
+    std::fs::write(dir.path().join("settings.toml"), "tls_reload_secs = 1\n").unwrap();
+    let tls = [
+        ("PORTCULLIS_TLS_CERT_FILE", "cert.pem"),
+        ("PORTCULLIS_TLS_KEY_FILE", "key.pem"),
+    ];
+    let served = Served::start(dir.path(), &["--config", "settings.toml"], &tls);
+    let base = format!("https://127.0.0.1:{}", served.port);
+    let h2 = trusting(&cert, false);
+    wait_ready(&h2, &base).await;
+    let r = h2
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2, "HTTP/2 by ALPN");
+    let metadata: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        metadata["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:"),
+        "{metadata}"
+    );
+    let r = trusting(&cert, true)
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status(), r.version()),
+        (reqwest::StatusCode::OK, reqwest::Version::HTTP_11)
+    );
+    // Plain HTTP on the TLS port is not served.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{}/healthz", served.port))
+            .await
+            .map_or(true, |r| !r.status().is_success())
+    );
+
+    // A renewed certificate is served to new connections without a restart;
+    // a broken one (the key of another certificate) is not taken.
+    let (renewed, renewed_key) = certificate();
+    let (_, stray_key) = certificate();
+    std::fs::write(dir.path().join("cert.pem"), &renewed).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &stray_key).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        trusting(&cert, false)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok(),
+        "the pair in use is kept"
+    );
+    std::fs::write(dir.path().join("key.pem"), &renewed_key).unwrap();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if trusting(&renewed, false)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(reloaded, "the renewed certificate is served");
+    assert!(
+        trusting(&cert, false)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the old one no longer"
+    );
+    let log = served.stop();
+    assert!(
+        log.contains("TLS certificate not reloaded") && log.contains("TLS certificate reloaded"),
+        "{log}"
+    );
+
+    // A key that is not the certificate's, or half a pair: serve refuses to start.
+    let (other, _) = certificate();
+    std::fs::write(dir.path().join("cert.pem"), &other).unwrap();
+    let out = Served::start(dir.path(), &[], &tls)
+        .child
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not the key of the certificate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Served::start(dir.path(), &[], &tls[..1])
+        .child
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("go together"));
 }

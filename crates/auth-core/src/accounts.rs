@@ -16,25 +16,34 @@ use crate::types::{
 pub struct ClientSpec {
     /// A chosen id; `None` generates one.
     pub id: Option<ClientId>,
+    /// Its display name.
     pub name: String,
+    /// A public client (no secret, PKCE required) rather than a confidential one.
     pub public: bool,
+    /// Where codes may be sent; each must pass the redirect URI rules.
     pub redirect_uris: Vec<RedirectUri>,
     /// Where RP-initiated logout may send the browser afterwards.
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// Empty means [`Client::default_grant_types`].
     pub grant_types: Vec<GrantType>,
+    /// The scopes it may ask for.
     pub scope: Scope,
+    /// Its own access token lifetime, instead of the policy's.
     pub access_token_ttl: Option<Duration>,
+    /// Its own refresh mode (rotate or reuse), instead of the policy's.
     pub refresh_mode: Option<RefreshMode>,
+    /// Trusted by the operator: its users are not asked for consent.
     pub first_party: bool,
     /// The seed APIs the client speaks; none unless named. Seed 000's
     /// redirect login ([`Dialect::RedirectLogin`]) also makes one-month
     /// access tokens and a refresh token that stays the same this client's
     /// defaults, as its document says, unless set explicitly.
     pub dialects: Vec<Dialect>,
+    /// Accepts `code_challenge_method=plain` (RFC 7636 section 4.2).
     pub allow_plain_pkce: bool,
     /// The JWS algorithm of its ID tokens (`RS256` or `EdDSA`).
     pub id_token_algorithm: KeyAlgorithm,
+    /// Its access tokens' format.
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens it may introspect.
     pub audiences: Vec<ClientId>,
@@ -48,13 +57,16 @@ pub struct ClientSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     #[error("{0}")]
+    /// A rule is broken; the message names it.
     Invalid(String),
     #[error("{0} already exists")]
+    /// The name (username, email, client id) is taken.
     Conflict(&'static str),
     /// Too many registrations from this address, or in total, just now.
     #[error("too many registrations; try again later")]
     Throttled,
     #[error(transparent)]
+    /// A store or crypto failure; nothing was registered.
     Flow(#[from] FlowError),
 }
 
@@ -364,10 +376,15 @@ pub async fn end_user_sessions(
 /// What registering a user takes, already parsed.
 #[derive(Debug, Clone)]
 pub struct UserSpec {
+    /// The login name.
     pub username: Username,
+    /// The email, also a login name.
     pub email: Option<Email>,
+    /// The password, hashed before it is stored.
     pub password: Password,
+    /// First name, for the `profile` scope.
     pub given_name: Option<String>,
+    /// Last name, for the `profile` scope.
     pub family_name: Option<String>,
 }
 

@@ -14,12 +14,19 @@ use crate::types::{
 /// The raw parameters of an authorization request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthorizationRequest {
+    /// `client_id` (RFC 6749 section 4.1.1).
     pub client_id: Option<String>,
+    /// `redirect_uri`: optional when the client has exactly one.
     pub redirect_uri: Option<String>,
+    /// `response_type`: only `code` is served.
     pub response_type: Option<String>,
+    /// `scope`, space-separated.
     pub scope: Option<String>,
+    /// `state`, handed back to the client unchanged.
     pub state: Option<String>,
+    /// RFC 7636 `code_challenge`.
     pub code_challenge: Option<String>,
+    /// RFC 7636 `code_challenge_method`: `S256`, or `plain` where allowed.
     pub code_challenge_method: Option<String>,
     /// OpenID Connect Core section 3.1.2.1: echoed in the ID token.
     pub nonce: Option<String>,
@@ -87,12 +94,19 @@ const MAX_NONCE_CHARS: usize = 512;
 /// A request that passed every check.
 #[derive(Debug, Clone)]
 pub struct ValidRequest {
+    /// The client, as registered.
     pub client: Client,
+    /// The redirect URI the code and any error go to, matched exactly.
     pub redirect_uri: RedirectUri,
+    /// The scope granted: the one asked for, or all the client may have.
     pub scope: Scope,
+    /// The client's `state`.
     pub state: Option<String>,
+    /// The PKCE challenge the code will be bound to.
     pub challenge: Option<CodeChallenge>,
+    /// OpenID Connect's `nonce`, for the ID token.
     pub nonce: Option<String>,
+    /// What `prompt` asked for.
     pub prompt: Prompt,
     /// The oldest sign-in the client accepts.
     pub max_age: Option<chrono::Duration>,
@@ -105,7 +119,9 @@ pub struct ValidRequest {
 /// moment they last authenticated (OpenID Connect's `auth_time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignedIn {
+    /// The account.
     pub user: UserId,
+    /// When it authenticated (a password, an upstream provider).
     pub authenticated_at: DateTime<Utc>,
 }
 
@@ -118,8 +134,11 @@ pub enum Refusal {
     Untrusted(String),
     /// Everything else goes back to the client's redirect URI.
     Redirect {
+        /// The client's validated redirect URI.
         redirect_uri: RedirectUri,
+        /// The error for the client.
         error: OAuthError,
+        /// The client's `state`, echoed.
         state: Option<String>,
     },
     /// Storage or cryptography failed.
@@ -448,7 +467,10 @@ fn require_consent(client: &Client, consent: Consent) -> Result<(), OAuthError> 
 /// A valid seed 000 redirect-login request.
 #[derive(Debug, Clone)]
 pub struct ValidRedirectLogin {
+    /// The client (seed 000's redirect login is first-party only).
     pub client: Client,
+    /// Where the tokens go, matched exactly.
     pub redirect_uri: RedirectUri,
+    /// The scope granted.
     pub scope: Scope,
 }

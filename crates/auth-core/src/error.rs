@@ -10,27 +10,44 @@ use crate::events::SecurityEvent;
 /// and RFC 6750 section 3.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    /// The request is missing a parameter, repeats one, or is malformed.
     InvalidRequest,
+    /// Client authentication failed (unknown client, wrong or missing secret).
     InvalidClient,
+    /// The grant (code, refresh token, credentials) is invalid, expired, revoked or another client's.
     InvalidGrant,
+    /// The client is not allowed this grant type or request.
     UnauthorizedClient,
+    /// The server does not know the grant type.
     UnsupportedGrantType,
+    /// The scope asked for is malformed or beyond what the client may have.
     InvalidScope,
+    /// The user or the server refused the request.
     AccessDenied,
+    /// The authorization endpoint does not serve this `response_type`.
     UnsupportedResponseType,
+    /// An unexpected fault on the server's side.
     ServerError,
+    /// The server cannot answer just now (an outage, a throttle); try again later.
     TemporarilyUnavailable,
+    /// RFC 8628: the user has not finished at the verification page yet.
     AuthorizationPending,
+    /// RFC 8628: the device polls too often; add 5 seconds to its interval.
     SlowDown,
+    /// RFC 8628: the device code expired before the user approved it.
     ExpiredToken,
+    /// RFC 6750: the access token is invalid, expired or revoked.
     InvalidToken,
     /// OpenID Connect Core section 3.1.2.6, for `prompt=none`.
     LoginRequired,
+    /// OpenID Connect: `prompt=none`, but the user has not consented.
     ConsentRequired,
+    /// OpenID Connect: `prompt=none`, but the user must sign in or act first.
     InteractionRequired,
 }
 
 impl ErrorCode {
+    /// The code as the wire spells it (`invalid_grant`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request",
@@ -72,6 +89,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// An error with `code` and a human-readable `description`.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
@@ -91,35 +109,45 @@ impl OAuthError {
         self.event.as_deref()
     }
 
+    /// The RFC error code.
     pub fn code(&self) -> ErrorCode {
         self.code
     }
 
+    /// The `error_description`: says what was wrong, never anything secret.
     pub fn description(&self) -> &str {
         &self.description
     }
 
+    /// An `invalid_request` error.
     pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
     }
+    /// An `invalid_client` error.
     pub fn invalid_client(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidClient, d)
     }
+    /// An `invalid_grant` error.
     pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidGrant, d)
     }
+    /// An `unauthorized_client` error.
     pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::UnauthorizedClient, d)
     }
+    /// An `unsupported_grant_type` error.
     pub fn unsupported_grant_type(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::UnsupportedGrantType, d)
     }
+    /// An `invalid_scope` error.
     pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidScope, d)
     }
+    /// An `invalid_token` error.
     pub fn invalid_token(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidToken, d)
     }
+    /// An `access_denied` error.
     pub fn access_denied(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::AccessDenied, d)
     }
@@ -142,10 +170,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A backend fault, wrapping its cause.
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(e))
     }
 
+    /// An outage, wrapping its cause.
     pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Unavailable(Box::new(e))
     }
@@ -156,8 +186,10 @@ impl StoreError {
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("no signing key is available")]
+    /// No key may sign now (none made yet, or every key is retired).
     NoSigningKey,
     #[error("cryptographic operation failed: {0}")]
+    /// The primitive failed; the message says which and why.
     Failed(String),
 }
 

@@ -10,39 +10,80 @@ use crate::types::{ClientId, FamilyId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityEvent {
     /// A wrong password, an unknown login, or a disabled account.
-    LoginFailed { user: Option<UserId> },
+    LoginFailed {
+        /// The account the login names, if any.
+        user: Option<UserId>,
+    },
     /// Too many failed logins: this one was not even checked.
-    LoginThrottled { user: Option<UserId> },
+    LoginThrottled {
+        /// The account the login names, if any.
+        user: Option<UserId>,
+    },
     /// A client presented a wrong secret, none, or an unknown id.
-    ClientAuthFailed { client: ClientId },
+    ClientAuthFailed {
+        /// The client id as presented.
+        client: ClientId,
+    },
     /// A used authorization code came again; what it issued was revoked.
-    CodeReplayed { client: ClientId, user: UserId },
+    CodeReplayed {
+        /// The client that redeemed it.
+        client: ClientId,
+        /// The account it was issued for.
+        user: UserId,
+    },
     /// A rotated refresh token came again; its whole family was revoked.
     RefreshReplayed {
+        /// The client the family belongs to.
         client: ClientId,
+        /// The account it acted for, if any.
         user: Option<UserId>,
+        /// The family revoked.
         family: FamilyId,
+        /// How many of its tokens were newly revoked.
         revoked: u64,
     },
     /// A client revoked one of its tokens.
-    TokenRevoked { client: ClientId },
+    TokenRevoked {
+        /// The client that revoked it.
+        client: ClientId,
+    },
     /// A client asked for a grant or a dialect it is not registered for.
-    ClientRefused { client: ClientId },
+    ClientRefused {
+        /// The client refused.
+        client: ClientId,
+    },
     /// A sign-in through an upstream provider was refused (the provider
     /// refused, a state or session was forged, replayed or expired, the
     /// account is disabled).
-    UpstreamLoginRefused { user: Option<UserId> },
+    UpstreamLoginRefused {
+        /// The account concerned, when known.
+        user: Option<UserId>,
+    },
     /// An upstream identity arrived with the email address of an existing
     /// account it is not linked to: nothing was linked or created.
-    UpstreamEmailInUse { user: UserId },
+    UpstreamEmailInUse {
+        /// The account whose login name the email is.
+        user: UserId,
+    },
     /// The account holder changed their password on the account page:
     /// every other session ended and every refresh token was revoked.
-    PasswordChanged { user: UserId },
+    PasswordChanged {
+        /// The account.
+        user: UserId,
+    },
     /// The account holder took back an application's access: its grants
     /// (refresh tokens and the access tokens issued with them) ended.
-    ApplicationRevoked { user: UserId, client: ClientId },
+    ApplicationRevoked {
+        /// The account.
+        user: UserId,
+        /// The application whose grants ended.
+        client: ClientId,
+    },
     /// The account holder unlinked an upstream identity.
-    IdentityUnlinked { user: UserId },
+    IdentityUnlinked {
+        /// The account.
+        user: UserId,
+    },
 }
 
 impl SecurityEvent {
@@ -64,6 +105,7 @@ impl SecurityEvent {
         }
     }
 
+    /// The client the event names, if any.
     pub fn client_id(&self) -> Option<&ClientId> {
         match self {
             Self::LoginFailed { .. }
@@ -81,6 +123,7 @@ impl SecurityEvent {
         }
     }
 
+    /// The account the event names, if any.
     pub fn user_id(&self) -> Option<UserId> {
         match self {
             Self::LoginFailed { user }

@@ -58,6 +58,7 @@ pub enum FederationError {
     #[error("{0}")]
     Upstream(String),
     #[error(transparent)]
+    /// A store, crypto or grant failure; nothing was issued.
     Flow(#[from] FlowError),
 }
 
@@ -106,6 +107,7 @@ fn refused(description: String, user: Option<UserId>) -> FederationError {
 /// A web sign-in begun: where to send the person, and the flow's handle.
 #[derive(Debug, Clone)]
 pub struct WebStart {
+    /// The provider's authorization URL to send the browser to.
     pub url: String,
     /// The OAuth `state`: sealed, so it also carries the flow's secrets.
     pub state: String,
@@ -119,14 +121,18 @@ pub struct WebStart {
 pub enum WebOutcome {
     /// Someone signed in (`Poll`: the token waits for the poll).
     SignedIn {
+        /// The account signed in (found again, or created).
         user: User,
         /// Where the flow's starter asked to go afterwards.
         return_to: Option<String>,
     },
     /// The identity was linked to the signed-in user.
     Linked {
+        /// The account it is linked to.
         user: UserId,
+        /// The provider.
         provider: ProviderName,
+        /// Where the flow's starter asked to go afterwards.
         return_to: Option<String>,
     },
 }
@@ -136,7 +142,9 @@ pub enum WebOutcome {
 pub struct ProviderAnswer<'a> {
     /// The provider named in the callback's path.
     pub provider: &'a str,
+    /// The sealed `state` the provider handed back.
     pub state: &'a str,
+    /// The provider's authorization code.
     pub code: &'a str,
     /// RFC 9207's `iss`, when sent.
     pub issuer: Option<&'a str>,
@@ -157,8 +165,11 @@ pub struct CallbackContext<'a> {
 /// A device sign-in begun at the provider.
 #[derive(Debug, Clone)]
 pub struct DeviceStart {
+    /// Where the person enters the code, at the provider.
     pub verification_uri: String,
+    /// The code to show the person.
     pub user_code: String,
+    /// When the device sign-in ends unfinished.
     pub expires_at: DateTime<Utc>,
     /// Everything needed to finish, sealed.
     pub session: String,
@@ -167,9 +178,11 @@ pub struct DeviceStart {
 /// One step of finishing a device sign-in.
 #[derive(Debug)]
 pub enum DeviceStep {
+    /// Finished: the tokens.
     Issued(IssuedTokens),
     /// Not finished at the provider: ask again after `interval`.
     Pending {
+        /// How long to wait before asking again.
         interval: Duration,
     },
 }
@@ -219,6 +232,8 @@ pub struct Federation {
 }
 
 impl Federation {
+    /// Federation over `repository`, sealing states with `sealer`, through
+    /// `providers` by name.
     pub fn new(
         repository: Arc<dyn FederationRepository>,
         sealer: Arc<dyn Sealer>,

@@ -5,6 +5,7 @@
 //! grant state machines. It does no I/O: it knows nothing of actix, diesel,
 //! tokio, argon2, pasetors or any wire format. Time always comes in as an
 //! argument, so every flow can be tested with a fixed clock.
+#![deny(missing_docs)]
 
 pub mod accounts;
 pub mod authorize;

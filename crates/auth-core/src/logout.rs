@@ -8,9 +8,13 @@ use crate::types::{ClientId, RedirectUri};
 /// The raw parameters of a logout request (section 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogoutRequest {
+    /// An ID token this server issued, naming who is logging out.
     pub id_token_hint: Option<String>,
+    /// The client asking, when no hint names it.
     pub client_id: Option<String>,
+    /// Where to send the browser afterwards; must be registered exactly.
     pub post_logout_redirect_uri: Option<String>,
+    /// Handed back on that redirect.
     pub state: Option<String>,
 }
 

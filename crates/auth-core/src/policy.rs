@@ -15,6 +15,7 @@ pub enum RefreshMode {
 }
 
 impl RefreshMode {
+    /// The mode's name in settings and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Rotate => "rotate",
@@ -22,6 +23,7 @@ impl RefreshMode {
         }
     }
 
+    /// The mode named `s`, if any.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "rotate" => Some(Self::Rotate),
@@ -34,12 +36,16 @@ impl RefreshMode {
 /// Server-wide token policy; a client may override parts of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPolicy {
+    /// How long an access token lives (one hour by default).
     pub access_token_ttl: Duration,
+    /// How long a refresh token lives from its issue (each rotation issues a new one).
     pub refresh_token_ttl: Duration,
     /// How long a refresh token family lives at most from the grant that
     /// started it, however often it is rotated; then the user signs in again.
     pub refresh_family_lifetime: Duration,
+    /// How long an authorization code may be redeemed (300 seconds).
     pub authorization_code_ttl: Duration,
+    /// Whether refresh tokens rotate (the default) or stay.
     pub refresh_mode: RefreshMode,
     /// The retry window: how long after a rotation the old refresh token may
     /// be presented again without counting as a replay, for a client that
@@ -70,10 +76,12 @@ impl Default for TokenPolicy {
 }
 
 impl TokenPolicy {
+    /// The access token lifetime for `client`: its own, or the policy's.
     pub fn access_ttl_for(&self, client: &Client) -> Duration {
         client.access_token_ttl.unwrap_or(self.access_token_ttl)
     }
 
+    /// The refresh mode for `client`: its own, or the policy's.
     pub fn refresh_mode_for(&self, client: &Client) -> RefreshMode {
         client.refresh_mode.unwrap_or(self.refresh_mode)
     }

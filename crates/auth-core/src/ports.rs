@@ -20,6 +20,7 @@ use crate::types::{
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> DateTime<Utc>;
 }
 
@@ -33,13 +34,16 @@ pub trait RandomSource: Send + Sync {
 
 /// Digests of bearer secrets; verification compares in constant time.
 pub trait SecretDigest: Send + Sync {
+    /// The digest under which `secret` is stored.
     fn digest(&self, secret: &str) -> Digest;
+    /// Whether `secret` has the digest `expected`, compared in constant time.
     fn verify(&self, secret: &str, expected: &Digest) -> bool;
 }
 
 /// Password hashing. Implementations must not block the async executor.
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password for storage (argon2id in production).
     async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError>;
     /// Verifies `password` against `hash`. With `None` (unknown user) it still
     /// spends the time of one verification and returns `false`, so response
@@ -56,12 +60,16 @@ pub trait PasswordHasher: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRejection {
     #[error("the token is malformed")]
+    /// Not a token of a known format.
     Malformed,
     #[error("the token was signed by an unknown key")]
+    /// Its key id names no published key.
     UnknownKey,
     #[error("the token signature or claims are invalid")]
+    /// The signature or a claim (issuer, audience, not-before) is wrong.
     Invalid,
     #[error("the token has expired")]
+    /// Its `exp` has passed.
     Expired,
 }
 
@@ -77,7 +85,9 @@ pub struct PublicKey {
 /// Issues and verifies self-contained access tokens.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenCodec: Send + Sync {
+    /// Signs `claims` into a self-contained access token.
     fn issue(&self, claims: &AccessClaims) -> Result<String, CryptoError>;
+    /// Verifies a self-contained access token's signature and times against `now`.
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRejection>;
     /// The keys resource servers should trust, current first.
     fn public_keys(&self) -> Vec<PublicKey>;
@@ -104,12 +114,15 @@ pub trait IdTokenSigner: Send + Sync {
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// The accounts: who may sign in, and with what.
 pub trait UserRepository: Send + Sync {
     /// Fails with `StoreError::Conflict` when the username or email is taken.
     async fn create(&self, user: &NewUser) -> Result<(), StoreError>;
     /// Finds a user by username or email (both stored lower-cased).
     async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    /// The account with this id.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Every account, for the operator's listing.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
     /// Disables or enables an account in one atomic step. Disabling also
     /// ends its browser sessions and revokes its refresh tokens at `now`, so
@@ -139,10 +152,13 @@ pub trait UserRepository: Send + Sync {
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// The registered clients.
 pub trait ClientRepository: Send + Sync {
     /// Fails with `StoreError::Conflict` when the id is taken.
     async fn create(&self, client: &NewClient) -> Result<(), StoreError>;
+    /// The client with this id.
     async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+    /// Every client, for the operator's listing.
     async fn list(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces the registration with `client.id` (every field but the id
     /// and the creation time); `false` when there is none.
@@ -168,15 +184,23 @@ pub enum RotateOutcome {
 pub enum Superseded {
     /// The successor was replaced; the access token issued with it (if its
     /// id was recorded) is revoked.
-    Replaced { revoked_access: Option<Uuid> },
+    Replaced {
+        /// The access token issued with the successor, now revoked.
+        revoked_access: Option<Uuid>,
+    },
     /// The successor was already presented (or revoked): nothing changed.
     NotActive,
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Refresh tokens and stored (reference) access tokens, and the revocation
+/// list of self-contained ones. Every step a race could split is one method.
 pub trait TokenRepository: Send + Sync {
+    /// Stores one refresh token on its own (the grants store theirs through
+    /// [`TokenRepository::insert_grant`]); for set-up and tests.
     async fn insert_refresh(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// The refresh token with this digest, whatever its state.
     async fn find_refresh(&self, digest: &Digest)
     -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Finds a refresh token together with whether it may still act for its
@@ -245,6 +269,7 @@ pub trait TokenRepository: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Stores a reference access token.
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError>;
+    /// The reference access token with this digest.
     async fn find_access(&self, digest: &Digest) -> Result<Option<AccessTokenRecord>, StoreError>;
     /// The live refresh tokens of `user` (not rotated, not revoked, not
     /// expired at `now`): one per grant the account holds.
@@ -277,9 +302,11 @@ pub trait ThrottleRepository: Send + Sync {
 }
 
 #[async_trait]
+/// The signing keys, sealed at rest.
 pub trait KeyRepository: Send + Sync {
     /// All stored signing keys, latest activation first.
     async fn list(&self) -> Result<Vec<SigningKey>, StoreError>;
+    /// Stores a new key.
     async fn insert(&self, key: &SigningKey) -> Result<(), StoreError>;
     /// Removes a retired key; returns whether it existed.
     async fn delete(&self, key_id: &str) -> Result<bool, StoreError>;
@@ -288,13 +315,17 @@ pub trait KeyRepository: Send + Sync {
 /// Whether the service's dependencies answer; for readiness probes.
 #[async_trait]
 pub trait Readiness: Send + Sync {
+    /// `Ok` when the store answers now.
     async fn ready(&self) -> Result<(), StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Authorization codes, stored as digests.
 pub trait AuthorizationCodeRepository: Send + Sync {
+    /// Stores a new code.
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// The code with this digest, used or not.
     async fn find_code(&self, digest: &Digest) -> Result<Option<AuthorizationCode>, StoreError>;
     /// Redeems a code in one atomic step: marks it used (only if it is not
     /// yet: a single conditional statement, `true` for the one request that
@@ -313,10 +344,15 @@ pub trait AuthorizationCodeRepository: Send + Sync {
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Browser sessions (single sign-on), stored as digests of their cookies.
 pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
     async fn create_session(&self, session: &BrowserSession) -> Result<(), StoreError>;
+    /// The session with this digest, expired or not (the caller judges).
     async fn find_session(&self, digest: &Digest) -> Result<Option<BrowserSession>, StoreError>;
+    /// Records that the session was seen at `now` (its idle timeout restarts).
     async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Ends the session with this digest (logout); a missing one is no error.
     async fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
     /// Ends every browser session of `user`; how many there were.
     async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
@@ -330,17 +366,26 @@ pub trait SessionRepository: Send + Sync {
 /// How many expired rows one sweep deleted, per kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Refresh tokens past their expiry.
     pub refresh_tokens: u64,
+    /// Reference access tokens past their expiry.
     pub access_tokens: u64,
+    /// Revocation-list entries whose token has expired anyway.
     pub revoked_access_tokens: u64,
+    /// Authorization codes past their expiry.
     pub authorization_codes: u64,
+    /// Browser sessions past their absolute lifetime.
     pub sessions: u64,
+    /// Device authorizations past their expiry.
     pub device_authorizations: u64,
+    /// Throttle counters whose window has ended.
     pub throttle_counters: u64,
+    /// Upstream sign-ins past their expiry.
     pub upstream_flows: u64,
 }
 
 impl SweepReport {
+    /// All rows deleted, of every kind.
     pub fn total(&self) -> u64 {
         self.refresh_tokens
             + self.access_tokens
@@ -367,12 +412,16 @@ pub trait Sweeper: Send + Sync {
 }
 
 #[async_trait]
+/// Device authorizations (RFC 8628), by device code and by user code.
 pub trait DeviceAuthorizationRepository: Send + Sync {
+    /// Stores a new device authorization; a taken device or user code is a conflict.
     async fn insert_device(&self, d: &DeviceAuthorization) -> Result<(), StoreError>;
+    /// The device authorization with this device code digest.
     async fn find_device(
         &self,
         device_digest: &Digest,
     ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// The device authorization whose user code has this digest.
     async fn find_by_user_code(
         &self,
         user_code_digest: &Digest,
@@ -407,6 +456,7 @@ pub trait DeviceAuthorizationRepository: Send + Sync {
 /// encryption under a server key, bound to `purpose` so a payload sealed
 /// for one use is refused for another.
 pub trait Sealer: Send + Sync {
+    /// Seals `plaintext` for `purpose`; the result is safe to hand out.
     fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, CryptoError>;
     /// Fails for anything not sealed by this server for `purpose`.
     fn unseal(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, CryptoError>;
@@ -415,6 +465,7 @@ pub trait Sealer: Send + Sync {
 /// What the core sends an upstream provider to begin a web sign-in.
 #[derive(Debug, Clone, Copy)]
 pub struct UpstreamRequest<'a> {
+    /// The sealed flow state the provider hands back to the callback.
     pub state: &'a str,
     /// RFC 7636 S256 challenge of the flow's verifier.
     pub code_challenge: &'a str,
@@ -427,9 +478,13 @@ pub struct UpstreamRequest<'a> {
 /// What the callback hands back to the provider to finish a web sign-in.
 #[derive(Debug, Clone, Copy)]
 pub struct UpstreamCallback<'a> {
+    /// The provider's authorization code from the callback.
     pub code: &'a str,
+    /// The flow's PKCE verifier (RFC 7636), unsealed from the state.
     pub code_verifier: &'a str,
+    /// The nonce the ID token must carry (OpenID Connect).
     pub nonce: &'a str,
+    /// The callback the code was issued for, sent again at redemption.
     pub redirect_uri: &'a str,
     /// RFC 9207's `iss` parameter, when the provider sent one.
     pub issuer: Option<&'a str>,
@@ -557,7 +612,9 @@ pub trait FederationRepository: Send + Sync {
 /// When a device flow may poll its provider next, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollSchedule {
+    /// How long to wait between polls (grown by `slow_down`).
     pub interval: chrono::Duration,
+    /// The earliest moment the provider may be polled again.
     pub next_poll_at: DateTime<Utc>,
 }
 
@@ -566,12 +623,16 @@ pub struct PollSchedule {
 /// code) are not here: they travel sealed in the flow's `state` or session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamFlow {
+    /// The flow's id, sealed into its state or session.
     pub id: Uuid,
+    /// The provider it signs in through.
     pub provider: ProviderName,
     /// Who signed in, once the callback has run.
     pub user_id: Option<UserId>,
     /// A device flow's polling schedule, once it has polled.
     pub polling: Option<PollSchedule>,
+    /// When it began.
     pub created_at: DateTime<Utc>,
+    /// When its state or session stops being accepted.
     pub expires_at: DateTime<Utc>,
 }

@@ -1,6 +1,6 @@
 //! Throttles: how many attempts a key may make within a window.
 //!
-//! The counters live behind [`ThrottleRepository`], in the database, so
+//! The counters live behind [`ThrottleRepository`](crate::ports::ThrottleRepository), in the database, so
 //! every node and every restart shares them. An attempt is *reserved* before
 //! the work it guards (hashing a password, looking up a code): one
 //! conditional statement counts it only while the key is under its limit,
@@ -13,7 +13,9 @@ use crate::types::UserId;
 /// attempt counted; then refused until the window has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
+    /// Attempts allowed within the window.
     pub max_attempts: u32,
+    /// How long the window lasts from its first attempt.
     pub window: Duration,
 }
 

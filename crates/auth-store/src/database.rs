@@ -108,7 +108,7 @@ impl Target {
 #[derive(Clone)]
 pub enum Database {
     /// SQLite admits one writer at a time: reads run on a pool of
-    /// connections beside it (WAL), writes go through the one [`Writer`],
+    /// connections beside it (WAL), writes go through the one `Writer`,
     /// which commits concurrent writes together.
     Sqlite {
         readers: Pool<SqliteInline>,

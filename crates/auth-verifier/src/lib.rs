@@ -21,6 +21,7 @@
 //! if claims.has_scope("read") { /* serve */ }
 //! # Ok(()) }
 //! ```
+#![deny(missing_docs)]
 use chrono::{DateTime, Utc};
 use pasetors::Public;
 use pasetors::footer::Footer;
@@ -37,27 +38,42 @@ pub enum KeySetError {
     #[error(
         "the key set is not valid JSON of the form {{\"keys\": [{{\"kid\", \"paserk\"}}]}}: {0}"
     )]
+    /// The body is not the key set document.
     Document(#[from] serde_json::Error),
     #[error("key {kid} is not a k4.public PASERK")]
-    Key { kid: String },
+    /// A key is not a `k4.public` PASERK.
+    Key {
+        /// The key's id in the document.
+        kid: String,
+    },
     #[error("key {kid} does not match its id")]
-    KeyId { kid: String },
+    /// A key's `kid` is not the PASERK id of the key.
+    KeyId {
+        /// The key's id in the document.
+        kid: String,
+    },
 }
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("the token is not a PASETO v4.public token with a key id")]
+    /// Not a PASETO v4.public token with a key id in its footer.
     Malformed,
     #[error("the token was signed by a key not in the key set")]
+    /// Signed by a key the key set does not hold (refetch it: a key may be new).
     UnknownKey,
     #[error("the token's signature or claims are invalid")]
+    /// The signature, or a claim's form, is wrong.
     Invalid,
     #[error("the token has expired")]
+    /// Its `exp` has passed, or its `nbf` has not come.
     Expired,
     #[error("the token was issued by another issuer")]
+    /// Its `iss` is not the expected issuer.
     WrongIssuer,
     #[error("the token is meant for another audience")]
+    /// Its `aud` is not the expected audience.
     WrongAudience,
 }
 
@@ -90,14 +106,19 @@ impl Expected {
 /// The claims of a verified access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
+    /// The issuer (`iss`), checked against the expected one.
     pub issuer: String,
     /// The user id, or the client id for a client_credentials token.
     pub subject: String,
     /// The client the token was issued to (also its audience).
     pub client_id: String,
+    /// The scopes granted.
     pub scope: Vec<String>,
+    /// When it was issued (`iat`).
     pub issued_at: DateTime<Utc>,
+    /// Before this it is not valid (`nbf`).
     pub not_before: DateTime<Utc>,
+    /// When it expires (`exp`).
     pub expires_at: DateTime<Utc>,
     /// Unique per token (`jti`).
     pub token_id: String,
@@ -107,6 +128,7 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scope.iter().any(|s| s == scope)
     }
@@ -175,6 +197,7 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    /// The ids of the keys held, as the key set names them.
     pub fn key_ids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.id.as_str())
     }

@@ -353,6 +353,35 @@ portcullis_tests::on_both_backends! {
     };
 }
 
+/// Waits until the page shows a notice containing `text` (a form's answer
+/// has loaded), and fails with the page it is on otherwise.
+async fn notice(browser: &fantoccini::Client, text: &str) {
+    for _ in 0..100 {
+        if let Ok(found) = browser.find(Locator::Css("p.notice")).await
+            && found.text().await.is_ok_and(|t| t.contains(text))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let html = browser.source().await.unwrap_or_default();
+    panic!("no notice saying {text:?}: {html}");
+}
+
+/// Waits until the browser shows a page titled `title` (a link's or a
+/// form's answer has loaded).
+async fn titled(browser: &fantoccini::Client, title: &str) {
+    for _ in 0..100 {
+        if browser.title().await.is_ok_and(|t| t == title)
+            && browser.find(Locator::Css("main")).await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never showed {title:?}");
+}
+
 portcullis_tests::on_both_backends! {
     chromium_manages_the_account_on_its_page => |db: ScratchDb| async move {
         let Some((_driver, port)) = start_driver().await else {
@@ -403,7 +432,7 @@ portcullis_tests::on_both_backends! {
         // The front door leads to the account page.
         browser.goto(&app.url("/")).await.unwrap();
         browser.find(Locator::LinkText("Manage your account")).await.unwrap().click().await.unwrap();
-        assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
+        titled(&browser, "Your account · Portcullis").await;
         let text = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
         assert!(text.contains("michael_lee@gmail.com") && text.contains("photo-app"), "{text}");
         assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 2);
@@ -416,13 +445,13 @@ portcullis_tests::on_both_backends! {
 
         // End the phone's session: the row that is not this browser's.
         click_submit(&browser, "tr:not(:has(.tag)) form[action='/account/sessions/end'] button").await;
-        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("signed out"));
+        notice(&browser, "session was signed out").await;
         assert_eq!(app.get_with(&phone, "/account").await.status, 303, "the phone is signed out");
         assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 1);
 
         // Take back the application's access: its refresh token is refused.
         click_submit(&browser, "form[action='/account/applications/revoke'] button").await;
-        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("taken back"));
+        notice(&browser, "taken back").await;
         let r = app
             .post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &refresh_token)])
             .await;
@@ -433,8 +462,8 @@ portcullis_tests::on_both_backends! {
             browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
         }
         click_submit(&browser, "form[action='/account/password'] button").await;
+        notice(&browser, "password was changed").await;
         assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
-        assert!(browser.find(Locator::Css("p.notice")).await.unwrap().text().await.unwrap().contains("password was changed"));
         let fresh = portcullis_tests::browser();
         let page = app.get_with(&fresh, "/login").await;
         let mut old = portcullis_tests::hidden_fields(&page.text);

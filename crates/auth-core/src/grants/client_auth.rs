@@ -9,7 +9,9 @@ use super::TokenService;
 /// taken it from the Basic header or the body (never both).
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
+    /// The client id presented.
     pub client_id: ClientId,
+    /// Its secret, for a confidential client; `None` for a public one.
     pub secret: Option<OpaqueToken>,
 }
 

@@ -23,9 +23,13 @@ pub const DEFAULT_INTERVAL: i64 = 5;
 /// What `POST /device_authorization` hands back.
 #[derive(Debug, Clone)]
 pub struct DeviceStart {
+    /// The code the device polls with.
     pub device_code: OpaqueToken,
+    /// The code the user enters at the verification page.
     pub user_code: UserCode,
+    /// Seconds until both expire.
     pub expires_in: i64,
+    /// Seconds the device must wait between polls.
     pub interval: i64,
 }
 
@@ -35,9 +39,15 @@ pub enum PollStep {
     /// Not decided yet; the poll is recorded.
     Pending,
     /// Polled sooner than the interval: refuse and add 5 seconds to it.
-    SlowDown { new_interval: i64 },
+    SlowDown {
+        /// The interval from now on, in seconds.
+        new_interval: i64,
+    },
     /// Approved: issue tokens, once.
-    Issue { user: UserId },
+    Issue {
+        /// The account that approved.
+        user: UserId,
+    },
 }
 
 /// The transition function of a poll. Pure.
@@ -207,7 +217,9 @@ pub enum UserCodeLookup {
 /// What a user is asked to approve for a pending device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceApproval {
+    /// The device's client, by name.
     pub client_name: String,
+    /// What it asks for.
     pub scope: Scope,
 }
 

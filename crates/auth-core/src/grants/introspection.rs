@@ -30,6 +30,7 @@ fn self_contained(token: &str) -> bool {
 /// A verified access token and the account it acts for.
 #[derive(Debug, Clone)]
 pub struct Bearer {
+    /// The token's verified claims.
     pub claims: AccessClaims,
     /// The token's user, enabled; `None` for a token a client holds for
     /// itself.
@@ -49,7 +50,9 @@ fn owner(claims: &AccessClaims) -> Option<UserId> {
 /// Which kind of token a hint or a lookup named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
+    /// An access token (self-contained or reference).
     Access,
+    /// A refresh token.
     Refresh,
 }
 
@@ -67,14 +70,21 @@ impl TokenKind {
 /// An active token's facts, as introspection reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveToken {
+    /// Which kind of token it is.
     pub kind: TokenKind,
+    /// The client it was issued to.
     pub client_id: String,
+    /// Its subject: the user id, or the client id for a client's own.
     pub subject: String,
+    /// The account it acts for, if any.
     pub user_id: Option<UserId>,
     /// The owner's username, for a user's token.
     pub username: Option<String>,
+    /// What it allows.
     pub scope: Scope,
+    /// When it was issued.
     pub issued_at: DateTime<Utc>,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
 }
 

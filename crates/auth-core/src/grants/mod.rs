@@ -38,20 +38,31 @@ use crate::types::{
 /// binary wire concrete ones in, tests wire fakes.
 #[derive(Clone)]
 pub struct Ports {
+    /// The accounts.
     pub users: Arc<dyn UserRepository>,
+    /// The registered clients.
     pub clients: Arc<dyn ClientRepository>,
+    /// Refresh tokens, reference access tokens and the revocation list.
     pub tokens: Arc<dyn TokenRepository>,
+    /// Authorization codes.
     pub codes: Arc<dyn AuthorizationCodeRepository>,
+    /// Device authorizations (RFC 8628).
     pub devices: Arc<dyn DeviceAuthorizationRepository>,
+    /// Browser sessions.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Attempt counters shared by every node.
     pub throttles: Arc<dyn ThrottleRepository>,
+    /// Hashes and verifies passwords.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Issues and verifies PASETO access tokens.
     pub codec: Arc<dyn TokenCodec>,
     /// Signs OpenID Connect ID tokens.
     pub id_tokens: Arc<dyn IdTokenSigner>,
     /// Issues and verifies JWT access tokens (RFC 9068).
     pub jwt: Arc<dyn TokenCodec>,
+    /// Digests secrets for storage and compares them in constant time.
     pub digest: Arc<dyn SecretDigest>,
+    /// Random tokens and ids.
     pub random: Arc<dyn RandomSource>,
 }
 
@@ -60,28 +71,43 @@ pub struct Ports {
 pub enum GrantRequest {
     /// RFC 6749 section 4.3.
     Password {
+        /// The login: a username or an email.
         username: String,
+        /// The password, as sent.
         password: String,
+        /// The scope asked for; all the client may have when absent.
         scope: Option<Scope>,
     },
     /// RFC 6749 section 4.4.
-    ClientCredentials { scope: Option<Scope> },
+    ClientCredentials {
+        /// The scope asked for; all the client may have when absent.
+        scope: Option<Scope>,
+    },
     /// RFC 6749 section 6.
     RefreshToken {
+        /// The refresh token presented.
         refresh_token: OpaqueToken,
+        /// A narrower scope for this access token only (RFC 6749 section 6).
         scope: Option<Scope>,
     },
     /// RFC 8628 section 3.4.
-    DeviceCode { device_code: OpaqueToken },
+    DeviceCode {
+        /// The device code the device authorization endpoint issued.
+        device_code: OpaqueToken,
+    },
     /// RFC 6749 section 4.1.3 with RFC 7636 section 4.5.
     AuthorizationCode {
+        /// The code the authorization endpoint issued.
         code: OpaqueToken,
+        /// The redirect URI of the authorization request, when it named one.
         redirect_uri: Option<String>,
+        /// The PKCE verifier (RFC 7636), when the request sent a challenge.
         code_verifier: Option<String>,
     },
 }
 
 impl GrantRequest {
+    /// The grant type this request is for.
     pub fn grant_type(&self) -> GrantType {
         match self {
             Self::Password { .. } => GrantType::Password,
@@ -103,6 +129,8 @@ pub struct TokenService {
 }
 
 impl TokenService {
+    /// The service over `ports`, with `policy`, issuing tokens as `issuer`
+    /// (the public base URL, the `iss` of every token).
     pub fn new(ports: Ports, policy: TokenPolicy, issuer: impl Into<String>) -> Self {
         Self {
             ports,
@@ -125,10 +153,12 @@ impl TokenService {
         &self.ports
     }
 
+    /// The token policy in force (lifetimes, refresh mode, sessions).
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
     }
 
+    /// The issuer identifier, as configured.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -215,6 +245,7 @@ impl TokenService {
         Ok(self.ports.clients.find(id).await?)
     }
 
+    /// The account with this id, if it exists.
     pub async fn user(&self, id: UserId) -> Result<Option<crate::types::User>, FlowError> {
         Ok(self.ports.users.find_by_id(id).await?)
     }

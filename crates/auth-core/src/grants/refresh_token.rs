@@ -3,7 +3,7 @@
 //!
 //! A stored refresh token is in one of four states ([`RefreshState`]);
 //! [`present`] is the pure transition function that decides what presenting
-//! it in that state must do ([`RefreshStep`]). [`run`] carries the step out
+//! it in that state must do ([`RefreshStep`]). `run` carries the step out
 //! through the ports.
 use chrono::{DateTime, Utc};
 
@@ -18,19 +18,24 @@ use super::TokenService;
 /// The state of a stored refresh token at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshState {
+    /// Presentable: not rotated, revoked or expired.
     Active,
     /// Exchanged for a successor at `at`.
     Rotated {
+        /// When it was rotated.
         at: DateTime<Utc>,
     },
     /// Replaced, unseen, by a retry of its parent's rotation: the client
     /// that retried never received it, so whoever presents it held a copy.
     Superseded,
+    /// Revoked (by a client, a replay, the account's holder or an operator).
     Revoked,
+    /// Past its expiry.
     Expired,
 }
 
 impl RefreshState {
+    /// The state of `record` at `now`.
     pub fn of(record: &RefreshTokenRecord, now: DateTime<Utc>) -> Self {
         if record.superseded_at.is_some() {
             Self::Superseded
@@ -50,14 +55,23 @@ impl RefreshState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshStep {
     /// Retire the token and issue a successor in the same family.
-    Rotate { scope: Scope },
+    Rotate {
+        /// The scope of the grant, kept for the successor.
+        scope: Scope,
+    },
     /// Keep the token (reuse mode) and issue only a new access token.
-    Keep { scope: Scope },
+    Keep {
+        /// The scope of the grant.
+        scope: Scope,
+    },
     /// The token was rotated moments ago (within the retry window) and is
     /// presented again: the client most likely never received the answer
     /// (a crash, a timeout, a reset connection). Replace the unseen
     /// successor with a new one, if it is still unseen.
-    Supersede { scope: Scope },
+    Supersede {
+        /// The scope of the grant, kept for the new successor.
+        scope: Scope,
+    },
     /// A retired token came back: someone holds a copy. Revoke the family.
     RevokeFamily,
 }

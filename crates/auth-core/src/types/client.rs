@@ -12,6 +12,7 @@ use crate::policy::RefreshMode;
 pub struct ClientId(String);
 
 impl ClientId {
+    /// Parses a client id: 1 to 128 characters of `A-Z a-z 0-9 . _ ~ -`.
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let len = raw.chars().count();
         if !(1..=128).contains(&len) {
@@ -33,6 +34,7 @@ impl ClientId {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The id as stored and sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -48,7 +50,10 @@ impl fmt::Display for ClientId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientAuth {
     /// A confidential client holds a secret; only its digest is stored.
-    Confidential { secret_digest: Digest },
+    Confidential {
+        /// The SHA-256 digest of its secret.
+        secret_digest: Digest,
+    },
     /// A public client (native app, SPA) holds no secret and must use PKCE.
     Public,
 }
@@ -56,18 +61,25 @@ pub enum ClientAuth {
 /// The grant types this server implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
+    /// RFC 6749 section 4.1, with RFC 7636 PKCE.
     AuthorizationCode,
+    /// RFC 6749 section 6.
     RefreshToken,
+    /// RFC 6749 section 4.3 (first-party apps and the seed dialects).
     Password,
+    /// RFC 6749 section 4.4: a client acting for itself.
     ClientCredentials,
+    /// RFC 8628: a device without a browser.
     DeviceCode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown grant type {0:?}")]
+/// A `grant_type` this server does not implement (the text as given).
 pub struct ParseGrantTypeError(pub String);
 
 impl GrantType {
+    /// Every grant type, in the order they are listed.
     pub const ALL: [GrantType; 5] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
@@ -76,6 +88,7 @@ impl GrantType {
         Self::DeviceCode,
     ];
 
+    /// The grant type as RFC 6749 and RFC 8628 spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AuthorizationCode => "authorization_code",
@@ -119,6 +132,7 @@ pub enum TokenFormat {
 }
 
 impl TokenFormat {
+    /// The format's name in settings and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Paseto => "paseto",
@@ -127,6 +141,7 @@ impl TokenFormat {
         }
     }
 
+    /// The format named `s`, if any.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "paseto" => Some(Self::Paseto),
@@ -156,6 +171,7 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Every dialect.
     pub const ALL: [Dialect; 5] = [
         Self::RedirectLogin,
         Self::PkceJson,
@@ -164,6 +180,7 @@ impl Dialect {
         Self::ExternalLogin,
     ];
 
+    /// The dialect's name in settings and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RedirectLogin => "redirect-login",
@@ -174,6 +191,7 @@ impl Dialect {
         }
     }
 
+    /// The dialect named `s`, if any.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.as_str() == s)
     }
@@ -188,13 +206,18 @@ impl fmt::Display for Dialect {
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// Its id, unique.
     pub id: ClientId,
+    /// Its display name, shown on the consent and account pages.
     pub name: String,
+    /// How it authenticates.
     pub auth: ClientAuth,
+    /// Where codes may be sent, each matched exactly (RFC 9700 section 4.1).
     pub redirect_uris: Vec<RedirectUri>,
     /// Where RP-initiated logout may send the browser afterwards, each
     /// matched exactly (OpenID Connect RP-Initiated Logout 1.0 section 3).
     pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// The grants it may use.
     pub grant_types: Vec<GrantType>,
     /// The scopes this client may ask for; a request without `scope` gets all.
     pub scope: Scope,
@@ -214,19 +237,23 @@ pub struct Client {
     /// The JWS algorithm its ID tokens are signed with (`RS256` unless it
     /// registered `EdDSA`).
     pub id_token_algorithm: KeyAlgorithm,
+    /// How its access tokens are issued: PASETO, reference or JWT.
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens this client may
     /// introspect besides its own (RFC 7662 section 4: a protected resource
     /// learns only about tokens meant for it).
     pub audiences: Vec<ClientId>,
+    /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
 
 impl Client {
+    /// Whether it holds no secret (and so must use PKCE).
     pub fn is_public(&self) -> bool {
         matches!(self.auth, ClientAuth::Public)
     }
 
+    /// Whether it is registered for `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }

@@ -55,8 +55,11 @@ impl std::fmt::Debug for UserCode {
 /// Where a device authorization stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceStatus {
+    /// Waiting for the user at the verification page.
     Pending,
+    /// Approved by this account; the next poll gets the tokens.
     Approved(UserId),
+    /// The user refused.
     Denied,
     /// Tokens were issued; the device code is spent.
     Redeemed,
@@ -65,15 +68,23 @@ pub enum DeviceStatus {
 /// A stored device authorization (codes by digest only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceAuthorization {
+    /// The SHA-256 digest of the device code.
     pub device_digest: Digest,
+    /// The SHA-256 digest of the user code (normalized).
     pub user_code_digest: Digest,
+    /// The client (the device) that asked.
     pub client_id: ClientId,
+    /// The scope asked for.
     pub scope: Scope,
+    /// When it was issued.
     pub issued_at: DateTime<Utc>,
+    /// When it ends unfinished.
     pub expires_at: DateTime<Utc>,
     /// Seconds the device must wait between polls; grows by 5 on `slow_down`.
     pub interval: i64,
+    /// When the device last polled, for `slow_down`.
     pub last_polled_at: Option<DateTime<Utc>>,
+    /// Where it stands.
     pub status: DeviceStatus,
 }
 

@@ -13,6 +13,7 @@ use super::{Email, UserId, ValueError};
 pub struct ProviderName(String);
 
 impl ProviderName {
+    /// Parses a provider name: 1 to 32 characters of `a-z 0-9 -`.
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let len = raw.len();
         if !(1..=32).contains(&len) {
@@ -34,6 +35,7 @@ impl ProviderName {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The name as configured.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -52,6 +54,7 @@ impl fmt::Display for ProviderName {
 pub struct UpstreamSubject(String);
 
 impl UpstreamSubject {
+    /// Parses a subject: 1 to 255 bytes, no control characters.
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if raw.is_empty() || raw.len() > 255 {
             return Err(ValueError::Length {
@@ -69,6 +72,7 @@ impl UpstreamSubject {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The subject as the provider gave it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -78,14 +82,18 @@ impl UpstreamSubject {
 /// here: `email` is set only when the provider says it is verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamIdentity {
+    /// The provider it is at.
     pub provider: ProviderName,
+    /// Its stable id there (GitHub's numeric id, an OpenID `sub`).
     pub subject: UpstreamSubject,
     /// A verified email address, if the provider shared one.
     pub email: Option<Email>,
     /// The provider's login or preferred name, a hint for the new
     /// account's login name (never an identifier).
     pub login: Option<String>,
+    /// First name, if the provider gave one.
     pub given_name: Option<String>,
+    /// Last name, if the provider gave one.
     pub family_name: Option<String>,
 }
 
@@ -93,9 +101,13 @@ pub struct UpstreamIdentity {
 /// an identity belongs to one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FederatedLink {
+    /// The provider.
     pub provider: ProviderName,
+    /// The identity's stable id there.
     pub subject: UpstreamSubject,
+    /// The account it signs in to.
     pub user_id: UserId,
+    /// When it was linked.
     pub created_at: DateTime<Utc>,
 }
 
@@ -104,9 +116,11 @@ pub struct FederatedLink {
 pub struct UpstreamDevice {
     /// Where the person enters the code.
     pub verification_uri: String,
+    /// The code to show the person.
     pub user_code: String,
     /// The provider's device code: a credential, never shown to anyone.
     pub device_code: super::OpaqueToken,
+    /// When it ends unfinished.
     pub expires_at: DateTime<Utc>,
     /// The least time between two polls.
     pub interval: chrono::Duration,

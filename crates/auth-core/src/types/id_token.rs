@@ -7,12 +7,15 @@ use super::ClientId;
 /// (standard claims, released by scope).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenClaims {
+    /// The issuer (`iss`).
     pub issuer: String,
     /// The same subject as in access tokens and userinfo: the user id.
     pub subject: String,
     /// The client; also `azp`.
     pub audience: ClientId,
+    /// When it was issued (`iat`).
     pub issued_at: DateTime<Utc>,
+    /// When it expires (`exp`, five minutes after issue).
     pub expires_at: DateTime<Utc>,
     /// When the user last authenticated (section 2, `auth_time`).
     pub auth_time: Option<DateTime<Utc>>,
@@ -30,24 +33,33 @@ pub struct IdTokenClaims {
 /// What an `id_token_hint` says, once its signature is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenHint {
+    /// Its `iss`: must be this server.
     pub issuer: String,
+    /// Its `sub`: the account it was issued for.
     pub subject: String,
+    /// Its `aud`: the client it was issued to.
     pub audience: String,
 }
 
 /// The `profile` scope's claims this server knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdTokenProfile {
+    /// The full name: given and family names joined.
     pub name: Option<String>,
+    /// First name.
     pub given_name: Option<String>,
+    /// Last name.
     pub family_name: Option<String>,
+    /// The username.
     pub preferred_username: Option<String>,
+    /// When the profile last changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// The `email` scope's claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenEmail {
+    /// The account's email.
     pub address: String,
     /// This server does not verify addresses yet: always `false`.
     pub verified: bool,

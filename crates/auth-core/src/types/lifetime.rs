@@ -5,8 +5,11 @@ use chrono::Duration;
 /// Which lifetime, and the range it must lie in (whole seconds, inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LifetimeRange {
+    /// The setting's name, for the error message.
     pub what: &'static str,
+    /// The shortest allowed, in seconds.
     pub min_secs: i64,
+    /// The longest allowed, in seconds.
     pub max_secs: i64,
 }
 
@@ -57,7 +60,9 @@ impl LifetimeRange {
     range.max_secs
 )]
 pub struct LifetimeError {
+    /// The range broken.
     pub range: LifetimeRange,
+    /// The value given.
     pub secs: i64,
 }
 

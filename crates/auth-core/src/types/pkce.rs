@@ -4,10 +4,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a PKCE parameter was refused.
 pub enum PkceError {
     #[error("code_challenge_method must be S256 or plain")]
+    /// A method other than `S256` or `plain`.
     UnknownMethod,
     #[error("{0} must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)")]
+    /// The named parameter breaks RFC 7636 section 4.1's form.
     Malformed(&'static str),
 }
 
@@ -21,6 +24,7 @@ pub enum ChallengeMethod {
 }
 
 impl ChallengeMethod {
+    /// Parses `code_challenge_method`.
     pub fn parse(raw: &str) -> Result<Self, PkceError> {
         match raw {
             "S256" => Ok(Self::S256),
@@ -29,6 +33,7 @@ impl ChallengeMethod {
         }
     }
 
+    /// The method as RFC 7636 spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::S256 => "S256",
@@ -53,6 +58,7 @@ pub struct CodeChallenge {
 }
 
 impl CodeChallenge {
+    /// Parses a `code_challenge` made with `method`.
     pub fn parse(value: &str, method: ChallengeMethod) -> Result<Self, PkceError> {
         if !well_formed(value) {
             return Err(PkceError::Malformed("code_challenge"));
@@ -63,10 +69,12 @@ impl CodeChallenge {
         })
     }
 
+    /// The challenge as sent.
     pub fn value(&self) -> &str {
         &self.value
     }
 
+    /// How it was made.
     pub fn method(&self) -> ChallengeMethod {
         self.method
     }
@@ -87,6 +95,7 @@ impl CodeChallenge {
 pub struct CodeVerifier(String);
 
 impl CodeVerifier {
+    /// Parses a `code_verifier`: 43 to 128 unreserved characters.
     pub fn parse(raw: &str) -> Result<Self, PkceError> {
         if well_formed(raw) {
             Ok(Self(raw.to_owned()))

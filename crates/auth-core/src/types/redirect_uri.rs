@@ -7,26 +7,34 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectUriError {
     #[error("a redirect URI must be an absolute URI")]
+    /// Not an absolute URI.
     NotAbsolute,
     #[error("a redirect URI must not contain a fragment (RFC 6749 section 3.1.2)")]
+    /// It has a `#fragment`.
     Fragment,
     #[error("a redirect URI must not contain whitespace or control characters")]
+    /// It has whitespace or control characters.
     Whitespace,
     #[error("the {0}: scheme can run code or read files in a browser: it is never a redirect URI")]
+    /// `javascript:`, `data:`, `file:` and the like.
     DangerousScheme(String),
     #[error("a redirect URI must not carry a user name or password (user@host)")]
+    /// It carries `user@` or `user:password@`.
     UserInfo,
     #[error(
         "plain http is allowed only to a loopback IP literal such as http://127.0.0.1/cb or \
          http://[::1]/cb (RFC 8252 section 7.3; not \"localhost\", section 8.3); use https"
     )]
+    /// Plain http to something other than a loopback IP.
     PlainHttp,
     #[error("an https redirect URI must name a host")]
+    /// An https URI without a host.
     NoHost,
     #[error(
         "the private-use scheme {0:?} is not a reverse domain name such as com.example.app \
          (RFC 8252 section 7.1)"
     )]
+    /// A private-use scheme that is not a reverse domain name.
     BareScheme(String),
 }
 
@@ -137,6 +145,7 @@ impl RedirectUri {
         registered == asked && asked.username().is_empty() && asked.fragment().is_none()
     }
 
+    /// The URI as registered.
     pub fn as_str(&self) -> &str {
         &self.0
     }

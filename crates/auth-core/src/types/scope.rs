@@ -3,10 +3,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a scope was refused.
 pub enum ScopeError {
     #[error("scope token {0:?} contains a character RFC 6749 section 3.3 forbids")]
+    /// A token with a character RFC 6749 section 3.3 forbids.
     BadToken(String),
     #[error("scope is longer than {0} bytes")]
+    /// Longer than the given number of bytes.
     TooLong(usize),
 }
 
@@ -47,18 +50,22 @@ impl Scope {
         Self::parse(&joined.join(" "))
     }
 
+    /// Whether it holds no token.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether every token of it is in `other`.
     pub fn is_subset(&self, other: &Scope) -> bool {
         self.0.is_subset(&other.0)
     }
 
+    /// Whether it holds `token`.
     pub fn contains(&self, token: &str) -> bool {
         self.0.contains(token)
     }
 
+    /// Its tokens, in sorted order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }

@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Digest([u8; 32]);
 
 impl Digest {
+    /// The digest with these bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
@@ -16,6 +17,7 @@ impl Digest {
         <[u8; 32]>::try_from(bytes).ok().map(Self)
     }
 
+    /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -39,14 +41,17 @@ impl fmt::Debug for Digest {
 pub struct OpaqueToken(String);
 
 impl OpaqueToken {
+    /// Wraps a secret value.
     pub fn new(value: String) -> Self {
         Self(value)
     }
 
+    /// The secret, for the one place that must send or check it.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// The secret, consumed.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -59,13 +64,23 @@ impl fmt::Debug for OpaqueToken {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a password was refused.
 pub enum PasswordError {
     #[error("the password is empty")]
+    /// Nothing was given.
     Empty,
     #[error("the password is longer than {max} bytes")]
-    TooLong { max: usize },
+    /// Longer than [`Password::MAX_BYTES`].
+    TooLong {
+        /// The most bytes allowed.
+        max: usize,
+    },
     #[error("the password is shorter than {min} characters")]
-    TooShort { min: usize },
+    /// Shorter than a registration rule asks.
+    TooShort {
+        /// The fewest characters allowed.
+        min: usize,
+    },
 }
 
 /// A password in the clear, bounded so that a megabyte password cannot make
@@ -74,8 +89,10 @@ pub enum PasswordError {
 pub struct Password(String);
 
 impl Password {
+    /// The longest password accepted, in bytes.
     pub const MAX_BYTES: usize = 1024;
 
+    /// Parses a password: not empty, at most [`Password::MAX_BYTES`].
     pub fn parse(raw: impl Into<String>) -> Result<Self, PasswordError> {
         let raw = raw.into();
         if raw.is_empty() {
@@ -99,6 +116,7 @@ impl Password {
         }
     }
 
+    /// The password, for the hasher.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -115,10 +133,12 @@ impl fmt::Debug for Password {
 pub struct PasswordHash(String);
 
 impl PasswordHash {
+    /// Wraps a PHC string read back from storage or made by the hasher.
     pub fn new(phc: String) -> Self {
         Self(phc)
     }
 
+    /// The PHC string.
     pub fn as_str(&self) -> &str {
         &self.0
     }

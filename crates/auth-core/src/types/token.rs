@@ -8,13 +8,17 @@ use super::{ClientId, Digest, OpaqueToken, Scope, UserId};
 /// The claims of a self-contained access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessClaims {
+    /// The issuer identifier (`iss`).
     pub issuer: String,
     /// The user id, or the client id for a client_credentials token.
     pub subject: String,
     /// The client the token was issued to; also its audience.
     pub client_id: ClientId,
+    /// What the token allows.
     pub scope: Scope,
+    /// When it was issued (`iat`).
     pub issued_at: DateTime<Utc>,
+    /// When it expires (`exp`).
     pub expires_at: DateTime<Utc>,
     /// Unique id, used by the revocation list.
     pub token_id: Uuid,
@@ -29,9 +33,11 @@ pub struct AccessClaims {
 pub struct FamilyId(Uuid);
 
 impl FamilyId {
+    /// The family with this id.
     pub fn new(id: Uuid) -> Self {
         Self(id)
     }
+    /// Its id.
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
@@ -40,11 +46,17 @@ impl FamilyId {
 /// A stored refresh token (by digest only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
+    /// The SHA-256 digest of the token; the token itself is never stored.
     pub digest: Digest,
+    /// The sign-in it belongs to, shared by every rotation.
     pub family: FamilyId,
+    /// The client it was issued to.
     pub client_id: ClientId,
+    /// The account it acts for; `None` for a client's own.
     pub user_id: Option<UserId>,
+    /// What it allows (the grant's scope, kept across rotations).
     pub scope: Scope,
+    /// When it was issued.
     pub issued_at: DateTime<Utc>,
     /// When this token expires: a lifetime after its issue, but never after
     /// its family ends.
@@ -52,7 +64,9 @@ pub struct RefreshTokenRecord {
     /// When the family ends, however often it is rotated: every successor
     /// inherits it from the token it replaces.
     pub family_expires_at: DateTime<Utc>,
+    /// When it was presented and replaced by a successor.
     pub rotated_at: Option<DateTime<Utc>>,
+    /// When it was revoked (by a client, a replay, the account's holder or an operator).
     pub revoked_at: Option<DateTime<Utc>>,
     /// The token this one replaced, if it was issued by a refresh.
     pub parent: Option<Digest>,
@@ -68,20 +82,28 @@ pub struct RefreshTokenRecord {
 /// An access token's id and expiry, as the revocation list needs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IssuedAccess {
+    /// The access token's `jti`.
     pub token_id: Uuid,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
 }
 
 /// A stored reference (opaque) access token, by digest only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenRecord {
+    /// The SHA-256 digest of the token; the token itself is never stored.
     pub digest: Digest,
+    /// Its id, as on the revocation list.
     pub token_id: Uuid,
+    /// The client it was issued to.
     pub client_id: ClientId,
     /// The user id, or the client id for a client_credentials token.
     pub subject: String,
+    /// What it allows.
     pub scope: Scope,
+    /// When it was issued.
     pub issued_at: DateTime<Utc>,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
     /// The refresh token family it was issued in, if any.
     pub family: Option<FamilyId>,
@@ -159,12 +181,16 @@ impl std::fmt::Display for KeyAlgorithm {
 /// is its public JWK, its secret a PKCS#8 document in base64url.
 #[derive(Clone)]
 pub struct SigningKey {
+    /// Its id: the PASERK id or the RFC 7638 thumbprint.
     pub key_id: String,
+    /// What it signs with.
     pub algorithm: KeyAlgorithm,
+    /// The public key as published (PASERK `k4.public` or a JWK).
     pub public_key: String,
     /// As stored: sealed (a PASETO v4.local token under the key-encryption
     /// key) or, once unsealed for use, the secret key.
     pub secret_key: OpaqueToken,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When the key starts signing. Until then it is only published, so
     /// resource servers that cache the key set know it before they meet it.
@@ -172,6 +198,7 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// Whether it may sign at `now` (its activation has come).
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.activates_at <= now
     }
@@ -191,12 +218,17 @@ impl std::fmt::Debug for SigningKey {
 /// What a successful grant hands back to the web layer.
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
+    /// The access token to hand the client.
     pub access_token: OpaqueToken,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
     /// Seconds from issue to expiry.
     pub expires_in: i64,
+    /// The refresh token, when the grant issues one.
     pub refresh_token: Option<OpaqueToken>,
+    /// The scope granted.
     pub scope: Scope,
+    /// The account the tokens act for; `None` for a client's own.
     pub user_id: Option<UserId>,
     /// The access token's `jti`, for the revocation list.
     pub token_id: Uuid,

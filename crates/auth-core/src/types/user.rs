@@ -6,16 +6,28 @@ use uuid::Uuid;
 use super::PasswordHash;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A value that breaks the rules of its type, named by `what`.
 pub enum ValueError {
     #[error("{what} must be between {min} and {max} characters")]
+    /// Too short or too long.
     Length {
+        /// Which value.
         what: &'static str,
+        /// The fewest characters allowed.
         min: usize,
+        /// The most characters allowed.
         max: usize,
     },
     #[error("{what} contains a character that is not allowed: {ch:?}")]
-    Character { what: &'static str, ch: char },
+    /// A character the value may not hold.
+    Character {
+        /// Which value.
+        what: &'static str,
+        /// The first character not allowed.
+        ch: char,
+    },
     #[error("{0} is not a valid email address")]
+    /// Not an email address (the first 64 characters of it).
     Email(String),
 }
 
@@ -23,12 +35,15 @@ pub enum ValueError {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(transparent)]
+/// An account's id: a UUID, the `sub` of its tokens.
 pub struct UserId(Uuid);
 
 impl UserId {
+    /// The account id `id`.
     pub fn new(id: Uuid) -> Self {
         Self(id)
     }
+    /// The UUID.
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
@@ -46,6 +61,7 @@ impl fmt::Display for UserId {
 pub struct Username(String);
 
 impl Username {
+    /// Parses a username (trimmed, lower-cased).
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let raw = raw.trim();
         let len = raw.chars().count();
@@ -68,6 +84,7 @@ impl Username {
         Ok(Self(raw.to_lowercase()))
     }
 
+    /// The name as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,6 +103,7 @@ impl fmt::Display for Username {
 pub struct Email(String);
 
 impl Email {
+    /// Parses an address: one `@`, a dot in the domain, no spaces (lower-cased).
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let raw = raw.trim();
         let bad = || ValueError::Email(raw.chars().take(64).collect());
@@ -104,6 +122,7 @@ impl Email {
         Ok(Self(raw.to_lowercase()))
     }
 
+    /// The address as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -112,13 +131,21 @@ impl Email {
 /// A stored account.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// Its id.
     pub id: UserId,
+    /// Its username, a login name.
     pub username: Username,
+    /// Its email, also a login name.
     pub email: Option<Email>,
+    /// The argon2id hash of its password; `None` for an account that signs in only through upstream providers.
     pub password_hash: Option<PasswordHash>,
+    /// First name, released by the `profile` scope.
     pub given_name: Option<String>,
+    /// Last name, released by the `profile` scope.
     pub family_name: Option<String>,
+    /// Signs in nowhere while set; its tokens are refused.
     pub disabled: bool,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
 }
 
