@@ -8,13 +8,26 @@ use crate::startup::Services;
 
 /// Runs `job` every `interval` until the process ends; a failure is logged
 /// and the next tick tries again.
-fn every<F, Fut>(interval: Duration, what: &'static str, mut job: F)
+fn every<F, Fut>(interval: Duration, what: &'static str, job: F)
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
+    every_from(tokio::time::Instant::now(), interval, what, job);
+}
+
+/// As [`every`], the first run at `first`.
+fn every_from<F, Fut>(
+    first: tokio::time::Instant,
+    interval: Duration,
+    what: &'static str,
+    mut job: F,
+) where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval_at(first, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -41,13 +54,34 @@ pub fn reload_keys(services: Arc<Services>, interval: Duration) {
 
 /// Deletes expired tokens, codes, sessions and revocation entries, in
 /// batches of `batch` rows.
-pub fn sweep(services: Arc<Services>, clock: Arc<dyn Clock>, interval: Duration, batch: i64) {
-    every(interval, "sweeping expired rows", move || {
-        let (services, clock) = (services.clone(), clock.clone());
+///
+/// The first sweep runs one interval after start-up, not at once: a node
+/// that starts (or restarts under load, or joins a cluster) serves its
+/// first requests without the sweep's writes beside them, and nodes
+/// started together do not all sweep at the same moment. Each sweep paces
+/// itself between batches (see `auth_store`), logs what it deleted, and is
+/// counted in `/metrics`.
+pub fn sweep(
+    services: Arc<Services>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<auth_http::Metrics>,
+    interval: Duration,
+    batch: i64,
+) {
+    let first = tokio::time::Instant::now() + interval;
+    every_from(first, interval, "sweeping expired rows", move || {
+        let (services, clock, metrics) = (services.clone(), clock.clone(), metrics.clone());
         async move {
+            let started = std::time::Instant::now();
             let report = services.database.sweep_expired(clock.now(), batch).await?;
+            let took = started.elapsed();
+            metrics.record_sweep(&report, took);
             if report.total() > 0 {
-                tracing::info!(?report, "swept expired rows");
+                tracing::info!(
+                    ?report,
+                    took_ms = took.as_millis() as u64,
+                    "swept expired rows"
+                );
             }
             Ok(())
         }

@@ -265,11 +265,13 @@ impl Application {
         crate::background::reload_keys(services.clone(), settings.key_reload);
         crate::background::follow_revocations(services.clone());
         crate::background::checkpoint(services.clone(), std::time::Duration::from_secs(1));
+        let metrics = Arc::new(auth_http::Metrics::default());
         crate::background::sweep(
             services.clone(),
             clock.clone(),
+            metrics.clone(),
             settings.sweep_interval,
-            1000,
+            500,
         );
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -285,7 +287,7 @@ impl Application {
             secure_cookies: settings.issuer.starts_with("https://"),
             min_password_length: settings.min_password_length,
             key_secret_client,
-            metrics: Arc::new(auth_http::Metrics::default()),
+            metrics,
             dialects: settings.dialects,
             federation: services.federation.clone(),
             external_login_client,

@@ -13,9 +13,15 @@ use crate::schema::{
     revoked_access_tokens, sessions, throttle_counters, upstream_flows,
 };
 
-/// Deletes expired rows of one table in batches: select a batch of keys,
-/// delete them, repeat until none are left. Each statement is short, so
-/// requests are never blocked behind a long delete.
+/// How much longer than a batch's delete took the sweep then rests: the
+/// sweep holds the (SQLite: single) writer at most a fifth of the time, so
+/// request writes keep their latency however much has expired.
+const REST_PER_BATCH: u32 = 4;
+
+/// Deletes expired rows of one table in batches: select a batch of keys
+/// (through the table's `expires_at` index), delete them, rest, repeat
+/// until none are left. Each statement is short, so requests are never
+/// blocked behind a long delete.
 macro_rules! sweep_table {
     ($db:expr, $table:ident, $key:ident, $key_ty:ty, $now:expr, $batch:expr) => {{
         let mut deleted = 0u64;
@@ -31,6 +37,7 @@ macro_rules! sweep_table {
             if found == 0 {
                 break;
             }
+            let started = std::time::Instant::now();
             let n = with_conn!(writer $db, |conn| diesel::delete(
                 $table::table.filter($table::$key.eq_any(&keys))
             )
@@ -41,7 +48,7 @@ macro_rules! sweep_table {
             if found < $batch {
                 break;
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(started.elapsed() * REST_PER_BATCH).await;
         }
         deleted
     }};

@@ -389,3 +389,28 @@ on_both_backends! {
     revoking_a_paseto_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, false);
     revoking_a_reference_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, true);
 }
+
+on_both_backends! {
+    the_sweep_waits_a_round_then_deletes_and_reports => |db: ScratchDb| async move {
+        use auth_core::ports::{Clock as _, SessionRepository as _};
+        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings { sweep_interval_secs: Some(3), ..Default::default() }).await;
+        let user = auth_core::types::UserId::new(app.user("alice", None, "pw-alice-1").await.parse().unwrap());
+        app.services.tokens.start_session(user, app.clock.now()).await.unwrap();
+        app.clock.advance(Duration::days(2));
+        // Not at start-up: the first sweep is a round away.
+        assert_eq!(app.services.database.sessions_of(user).await.unwrap().len(), 1);
+        let mut swept = false;
+        for _ in 0..80 {
+            if app.services.database.sessions_of(user).await.unwrap().is_empty() {
+                swept = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(swept, "the expired session was swept");
+        let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1"), "{metrics}");
+        assert!(metrics.contains("portcullis_sweeps_total"), "{metrics}");
+        assert!(metrics.contains("portcullis_sweep_seconds_total"), "{metrics}");
+    };
+}

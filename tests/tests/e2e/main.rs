@@ -13,6 +13,7 @@ mod metadata;
 mod oidc;
 mod operator;
 mod outage;
+mod query_plans;
 mod real_browser;
 mod relying_party;
 mod rotation;

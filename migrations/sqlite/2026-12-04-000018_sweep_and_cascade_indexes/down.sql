@@ -1,0 +1,11 @@
+DROP INDEX upstream_flows_user;
+DROP INDEX access_tokens_client;
+DROP INDEX refresh_tokens_client;
+DROP INDEX device_authorizations_user;
+DROP INDEX device_authorizations_client;
+DROP INDEX device_authorizations_expires;
+DROP INDEX revoked_access_tokens_expires;
+DROP INDEX authorization_codes_user;
+DROP INDEX authorization_codes_client;
+DROP INDEX authorization_codes_expires;
+DROP INDEX sessions_expires;
