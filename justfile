@@ -17,4 +17,5 @@ ci:
 # uses a fresh database on that server.
 bench db="":
     bash bench/run.sh {{db}}
+    bash bench/memory.sh
     cargo bench -p auth-crypto --bench crypto

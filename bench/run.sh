@@ -83,7 +83,8 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.1
 done
-sleep 1
+# jemalloc returns start-up's pages after its 10 s decay: measure after it.
+sleep 15
 idle_kib=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
 export BENCH_AUTH="Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
