@@ -113,7 +113,7 @@ impl TokenService {
         let Some(user) = ports.users.find_by_id(who.user).await? else {
             return Ok(None);
         };
-        let current = ports.digest.digest(cookie);
+        let current = self.session_handle(cookie).0;
         let idle = self.policy().session_idle_timeout;
         let mut sessions: Vec<SessionView> = ports
             .sessions
@@ -237,6 +237,12 @@ impl TokenService {
         }
         let session = self.start_session(user.id, now).await?;
         Ok((session, SecurityEvent::PasswordChanged { user: user.id }))
+    }
+
+    /// The handle of the session whose cookie is `cookie`, to tell the
+    /// browser's own session among those listed.
+    pub fn session_handle(&self, cookie: &str) -> SessionHandle {
+        SessionHandle(self.ports().digest.digest(cookie))
     }
 
     /// Ends one browser session of the signed-in `who`; `false` when the

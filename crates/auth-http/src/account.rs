@@ -435,12 +435,7 @@ pub(crate) async fn end_session(
             .await;
     }
     // Its own session ended: the browser is signed out.
-    if state
-        .tokens
-        .resume_session(&viewer.cookie, state.clock.now())
-        .await?
-        .is_none()
-    {
+    if handle.as_ref() == Some(&state.tokens.session_handle(&viewer.cookie)) {
         let mut response = see_other("/login");
         let _ = response.add_cookie(&crate::browser::cleared_session_cookie(&state));
         return Ok(response);
