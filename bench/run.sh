@@ -83,8 +83,7 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.1
 done
-# jemalloc returns start-up's pages after its 10 s decay: measure after it.
-sleep 15
+sleep 1
 idle_kib=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
 export BENCH_AUTH="Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
