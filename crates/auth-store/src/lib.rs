@@ -19,6 +19,7 @@ mod migrate;
 mod rows;
 mod schema;
 mod sessions;
+mod statements;
 mod sweep;
 mod throttles;
 mod tokens;

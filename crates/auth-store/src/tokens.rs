@@ -15,6 +15,7 @@ use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
+use crate::statements::RotateRefreshPg;
 
 /// Marks a refresh token rotated in favour of `$new`, only if it is still
 /// active at `$now`. (PostgreSQL runs the same condition inside its
@@ -249,29 +250,12 @@ impl TokenRepository for Database {
             // its row from the UPDATE's RETURNING, so the rotation is atomic
             // without a transaction and costs one round trip instead of four.
             Database::Postgres(pool) => {
-                use diesel::sql_types::{Binary, Nullable, Text, Timestamp};
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let rotate = diesel::sql_query(
-                    "WITH retired AS (\
-                       UPDATE refresh_tokens SET rotated_at = $1, successor_digest = $3 \
-                       WHERE digest = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
-                       RETURNING 1) \
-                     INSERT INTO refresh_tokens \
-                       (digest, family_id, client_id, user_id, scope, issued_at, expires_at, family_expires_at, parent_digest, access_token_id, access_expires_at) \
-                     SELECT $3, $4, $5, $6, $7, $8, $9, $10, $2, $11, $12 FROM retired",
-                )
-                .bind::<Timestamp, _>(now)
-                .bind::<Binary, _>(&old)
-                .bind::<Binary, _>(&row.digest)
-                .bind::<Text, _>(&row.family_id)
-                .bind::<Text, _>(&row.client_id)
-                .bind::<Nullable<Text>, _>(&row.user_id)
-                .bind::<Text, _>(&row.scope)
-                .bind::<Timestamp, _>(row.issued_at)
-                .bind::<Timestamp, _>(row.expires_at)
-                .bind::<Timestamp, _>(row.family_expires_at)
-                .bind::<Nullable<Text>, _>(&row.access_token_id)
-                .bind::<Nullable<Timestamp>, _>(row.access_expires_at);
+                let rotate = RotateRefreshPg {
+                    now,
+                    old: &old,
+                    successor: &row,
+                };
                 // A reference access token is stored in the same
                 // transaction; a self-contained one needs no row.
                 let inserted = match access {
