@@ -12,10 +12,13 @@ test:
 ci:
     bash .ci/run
 
-# Load benchmark of the token endpoint, then the criterion micro-benchmarks.
-# `just bench` uses a temporary SQLite file; `just bench postgres://postgres@127.0.0.1:5432/postgres`
-# uses a fresh database on that server.
-bench db="":
+# Load benchmark of the token endpoint on an empty database and on one seeded
+# with a million users (bench/seed.py), then memory and the criterion
+# micro-benchmarks. `just bench` uses a temporary SQLite file;
+# `just bench postgres://postgres@127.0.0.1:5432/postgres` a fresh database on
+# that server; `just bench "" 100000` seeds fewer users.
+bench db="" rows="1000000":
     bash bench/run.sh {{db}}
+    bash bench/run.sh --rows {{rows}} {{db}}
     bash bench/memory.sh
     cargo bench -p auth-crypto --bench crypto

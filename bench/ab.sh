@@ -13,7 +13,8 @@
 # dropped first (for builds from before migration 000016).
 #
 # AB_SCENARIO=introspect measures POST /introspect of one PASETO access
-# token instead (wrk -t2 -c32, as bench/run.sh).
+# token instead (wrk -t2 -c32, as bench/run.sh); AB_SCENARIO=password the
+# password grant at the default argon2id cost (wrk -t2 -c16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -28,11 +29,11 @@ run_one() {
   cat > "$work/s.toml" <<TOML
 bind = "127.0.0.1:$PORT"
 database_url = "$dburl"
-[password_hash]
-memory_kib = 64
-iterations = 1
-parallelism = 1
+login_max_attempts = 1000
 TOML
+  if [ "${AB_SCENARIO:-refresh}" != password ]; then
+    printf '[password_hash]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n' >>"$work/s.toml"
+  fi
   local run="$bin --config $work/s.toml"
   local creds; creds=$($run client create --name b --grant-type password --grant-type refresh_token --grant-type client_credentials --scope read --json 2>/dev/null)
   local id secret
@@ -44,6 +45,14 @@ TOML
   local pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
+  if [ "${AB_SCENARIO:-refresh}" = password ]; then
+    BENCH_BODY="grant_type=password&username=bench&password=bench-password" BENCH_AUTH="$auth" \
+      wrk -t2 -c16 -d"$DUR" -s bench/form.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+    kill $pid; wait $pid 2>/dev/null || true
+    if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
+    rm -rf "$work"
+    return
+  fi
   if [ "${AB_SCENARIO:-refresh}" = introspect ]; then
     local token; token=$(curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d grant_type=client_credentials \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -59,7 +68,7 @@ TOML
     curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d 'grant_type=password&username=bench&password=bench-password&scope=read' \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$work/tokens"
   done
-  BENCH_TOKENS="$work/tokens" BENCH_AUTH="$auth" wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+  BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 BENCH_AUTH="$auth" wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
   kill $pid; wait $pid 2>/dev/null || true
   if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
   rm -rf "$work"

@@ -62,7 +62,7 @@ for _ in $(seq 1 32); do
   curl -fs -H "Authorization: $BENCH_AUTH" -d "grant_type=password&username=bench&password=bench-password" "$url" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >>"$work/tokens"
 done
-BENCH_TOKENS="$work/tokens" wrk -t32 -c32 -d"${LOAD}s" -s bench/refresh.lua "$url" >/dev/null
+BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 wrk -t32 -c32 -d"${LOAD}s" -s bench/refresh.lua "$url" >/dev/null
 token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 BENCH_BODY="token=$token" wrk -t2 -c32 -d"${LOAD}s" -s bench/form.lua "http://127.0.0.1:$PORT/introspect" >/dev/null

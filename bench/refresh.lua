@@ -1,29 +1,40 @@
--- Each wrk thread holds one connection and one refresh token chain: the
+-- Refresh token chains with rotation. Thread n (of BENCH_THREADS, one
+-- connection each) takes every BENCH_THREADS-th line of BENCH_TOKENS and
+-- refreshes its chains in turn: the token a response returns is the one
+-- that chain presents next, as a real client with rotation would do. A
+-- thread stops at the first answer without a refresh token.
+wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
--- token each response returns is the one the next request presents, as a
--- real client with rotation would do.
-local tokens = {}
 local counter = 0
 
 function setup(thread)
   counter = counter + 1
-  if #tokens == 0 then
-    for line in io.lines(os.getenv("BENCH_TOKENS")) do
-      tokens[#tokens + 1] = line
+  thread:set("id", counter)
+end
+
+function init(args)
+  local threads = tonumber(os.getenv("BENCH_THREADS"))
+  chains = {}
+  local line_number = 0
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    if line_number % threads == id - 1 then
+      chains[#chains + 1] = line
     end
+    line_number = line_number + 1
   end
-  thread:set("rt", tokens[counter])
+  current = 1
 end
 
 function request()
-  return wrk.format("POST", nil, nil, "grant_type=refresh_token&refresh_token=" .. rt)
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. chains[current])
 end
 
 function response(status, headers, body)
   local next_rt = body:match('"refresh_token":"([^"]+)"')
   if next_rt then
-    rt = next_rt
+    chains[current] = next_rt
+    current = current % #chains + 1
   else
     wrk.thread:stop()
   end

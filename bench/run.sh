@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Load benchmark of the token endpoint: `just bench [DATABASE_URL]`.
+# Load benchmark of the token endpoint: `bash bench/run.sh [--rows N] [DATABASE_URL]`.
 #
 # Builds release, starts the server on a scratch database (a temporary
 # SQLite file by default; with a postgres:// URL, a fresh database created on
-# that server and dropped afterwards), creates clients and a user, drives the
-# client_credentials, password, refresh_token and authorization_code grants
-# (codes issued by GET /authorize to a signed-in browser's session) and
-# introspection with wrk, measures the argon2id ceiling by timing the hasher
-# alone, and writes the figures to docs/benchmarks.md. CARGO_TARGET_DIR is
+# that server and dropped afterwards), creates clients and a user, seeds the
+# database (bench/seed.py: N users with 5N refresh tokens, N reference
+# tokens, sessions and codes, 0 by default, and always the working set the
+# benchmark presents: 1,000 refresh families and 100,000 reference tokens),
+# drives the client_credentials, password, refresh_token and
+# authorization_code grants (codes issued by GET /authorize to a signed-in
+# browser's session) and introspection with wrk, measures the argon2id
+# ceiling by timing the hasher alone, and writes the figures to
+# docs/benchmarks.md (and bench/results.json, from which the side-by-side
+# table of empty and seeded databases is drawn). CARGO_TARGET_DIR is
 # honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+ROWS=0
+if [ "${1:-}" = "--rows" ]; then
+  ROWS=${2:?--rows needs a number}
+  shift 2
+fi
+case "$ROWS" in ''|*[!0-9]*) echo "--rows takes a number of users" >&2; exit 2 ;; esac
 DB_ARG=${1:-}
 DURATION=${BENCH_DURATION:-10s}
 PORT=${BENCH_PORT:-18080}
@@ -76,6 +87,11 @@ oidc_client() {
 rs256_id=$(oidc_client RS256)
 eddsa_id=$(oidc_client EdDSA)
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
+user_id=$(run user show bench --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+seed_started=$(date +%s)
+python3 bench/seed.py "$db_url" --rows "$ROWS" --client "$client_id" --reference-client "$ref_id" \
+  --user "$user_id" --families-out "$work/families" --references-out "$work/references"
+seed_seconds=$(( $(date +%s) - seed_started ))
 
 RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -111,7 +127,12 @@ for _ in $(seq 1 32); do
   curl -fs -H "Authorization: $BENCH_AUTH" -d "grant_type=password&username=bench&password=bench-password" "$url" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >>"$work/tokens"
 done
-read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
+read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 \
+  measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
+# The same over the 1,000 seeded families: each connection refreshes its
+# share of them in turn.
+read -r rf_rps rf_p50 rf_p99 < <(BENCH_TOKENS="$work/families" BENCH_THREADS=32 \
+  measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
 # The code grant. A browser signs in once through the hosted page; codes are
 # then issued by GET /authorize to its SSO session (a 302, no page, no
 # hash), collected by wrk into one file per thread, and redeemed once each
@@ -159,6 +180,11 @@ read -r ip_rps ip_p50 ip_p99 < <(url=$introspect_url BENCH_BODY="token=$paseto_t
   measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
 read -r ir_rps ir_p50 ir_p99 < <(url=$introspect_url BENCH_BODY="token=$reference_token" \
   measure -t2 -c32 -d"$DURATION" -s bench/form.lua)
+# Over the 100,000 seeded reference tokens, each asked about in turn.
+read -r id_rps id_p50 id_p99 < <(url=$introspect_url BENCH_TOKENS="$work/references" BENCH_THREADS=2 \
+  BENCH_REPORT="$work/introspect-report" measure -t2 -c32 -d"$DURATION" -s bench/introspect.lua)
+grep -q '^inactive answers: 0$' "$work/introspect-report" \
+  || { echo "introspection found seeded tokens inactive:" >&2; grep '^inactive' "$work/introspect-report" >&2; exit 1; }
 
 # The password grant against the argon2id ceiling. The machine's speed
 # drifts by more than the gap being measured, so the two are measured in
@@ -185,36 +211,19 @@ if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; 
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 
-section=$(cat <<MD
-### $backend ($(date -u +%Y-%m-%d), $(nproc) cores, wrk on the same machine)
-
-| request | connections | req/s | p50 | p99 |
-|---|---|---|---|---|
-| client_credentials | 32 | $cc_rps | $cc_p50 | $cc_p99 |
-| password (argon2id 19 MiB, t=2, p=1) | 16 | $pw_rps | $pw_p50 | $pw_p99 |
-| refresh_token (rotation) | 32 | $rt_rps | $rt_p50 | $rt_p99 |
-| GET /authorize with an SSO session (code issued) | 32 | $az_rps | $az_p50 | $az_p99 |
-| authorization_code with PKCE (codes prepared above) | 32 | $cg_rps | $cg_p50 | $cg_p99 |
-| the same with \`openid\`: ID token RS256 | 32 | $rs_rps | $rs_p50 | $rs_p99 |
-| the same with \`openid\`: ID token EdDSA | 32 | $ed_rps | $ed_p50 | $ed_p99 |
-| introspection, PASETO token | 32 | $ip_rps | $ip_p50 | $ip_p99 |
-| introspection, reference token | 32 | $ir_rps | $ir_p50 | $ir_p99 |
-
-argon2id alone on all cores (measured in turn with the password grant, three rounds; the median round): $hash_rate verifications/s; the password grant reached $pw_share% of it (rounds: $pw_spread%).
-Idle resident memory after start-up: $((idle_kib / 1024)) MiB.
-MD
-)
-python3 - "$backend" "$section" <<'PY'
-import re, sys, pathlib
-backend, section = sys.argv[1], sys.argv[2]
-path = pathlib.Path("docs/benchmarks.md")
-text = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by `just bench` (bench/run.sh). Figures are from one run; rerun to compare.\n"
-start, end = f"<!-- bench:{backend} -->", f"<!-- /bench:{backend} -->"
-block = f"{start}\n{section}\n{end}"
-if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + block + "\n"
-path.write_text(text)
-PY
-echo "$section"
+rows_label=$([ "$ROWS" = 0 ] && echo "empty database" || echo "$ROWS users seeded in ${seed_seconds} s")
+python3 bench/report.py "$backend" "$ROWS" \
+  "heading=$backend, $rows_label ($(date -u +%Y-%m-%d), $(nproc) cores, wrk on the same machine)" \
+  "note=argon2id alone on all cores (measured in turn with the password grant, three rounds; the median round): $hash_rate verifications/s; the password grant reached $pw_share% of it (rounds: $pw_spread%)." \
+  "note=Idle resident memory after start-up: $((idle_kib / 1024)) MiB." \
+  "client_credentials|client_credentials|32|$cc_rps|$cc_p50|$cc_p99" \
+  "password|password (argon2id 19 MiB, t=2, p=1)|16|$pw_rps|$pw_p50|$pw_p99" \
+  "refresh|refresh_token (rotation), 32 families|32|$rt_rps|$rt_p50|$rt_p99" \
+  "refresh_many|refresh_token (rotation), 1,000 families in turn|32|$rf_rps|$rf_p50|$rf_p99" \
+  "authorize|GET /authorize with an SSO session (code issued)|32|$az_rps|$az_p50|$az_p99" \
+  "code|authorization_code with PKCE (codes prepared above)|32|$cg_rps|$cg_p50|$cg_p99" \
+  "code_rs256|the same with \`openid\`: ID token RS256|32|$rs_rps|$rs_p50|$rs_p99" \
+  "code_eddsa|the same with \`openid\`: ID token EdDSA|32|$ed_rps|$ed_p50|$ed_p99" \
+  "introspect_paseto|introspection, PASETO token|32|$ip_rps|$ip_p50|$ip_p99" \
+  "introspect_reference|introspection, one reference token (cached)|32|$ir_rps|$ir_p50|$ir_p99" \
+  "introspect_distinct|introspection, 100,000 distinct reference tokens in turn|32|$id_rps|$id_p50|$id_p99"
