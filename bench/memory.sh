@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resident memory of the release server: idle after start-up, the peak
 # under the benchmark's load (client_credentials, refresh with rotation and
-# introspection, 32 connections each), and what is left a while after the
+# introspection, 32 connections each, and the password grant with 16), and
+# what is left a while after the
 # load stops. `bash bench/memory.sh [SECONDS_OF_LOAD] [SECONDS_AFTER]`;
 # BIN names another build to compare (an allocator experiment).
 set -euo pipefail
@@ -66,6 +67,8 @@ BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 wrk -t32 -c32 -d"${LOAD}s" -s bench
 token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 BENCH_BODY="token=$token" wrk -t2 -c32 -d"${LOAD}s" -s bench/form.lua "http://127.0.0.1:$PORT/introspect" >/dev/null
+BENCH_BODY="grant_type=password&username=bench&password=bench-password" \
+  wrk -t2 -c16 -d"${LOAD}s" -s bench/form.lua "$url" >/dev/null
 
 sleep "$AFTER"
 after=$(rss)

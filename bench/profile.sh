@@ -6,7 +6,8 @@
 #
 #   bash bench/profile.sh SCENARIO [DATABASE_URL]
 #
-# SCENARIO: client_credentials | refresh (1,000 seeded families in turn)
+# SCENARIO: client_credentials | password (argon2id at the default cost)
+#         | refresh (1,000 seeded families in turn)
 #         | introspect (100,000 seeded reference tokens in turn)
 # DATABASE_URL: a scratch SQLite file by default; with a postgres:// URL, a
 # fresh database on that server. BIN names another build; BENCH_DURATION
@@ -49,11 +50,12 @@ esac
 cat > "$work/settings.toml" <<TOML
 bind = "127.0.0.1:$PORT"
 database_url = "$db_url"
+login_max_attempts = 1000
 TOML
 run() { "$BIN" --config "$work/settings.toml" "$@"; }
 json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
 ref=$(run client create --name profile-reference --grant-type client_credentials --token-format reference --json 2>/dev/null)
-creds=$(run client create --name profile --grant-type client_credentials --grant-type refresh_token \
+creds=$(run client create --name profile --grant-type client_credentials --grant-type password --grant-type refresh_token \
   --scope read --scope write --audience "$(json "$ref" client_id)" --json 2>/dev/null)
 client_id=$(json "$creds" client_id)
 printf 'profile-password' | run user create --username profile --password-stdin >/dev/null 2>&1
@@ -72,6 +74,8 @@ sleep 1
 export BENCH_AUTH="Basic $(printf '%s:%s' "$client_id" "$(json "$creds" client_secret)" | base64 -w0)"
 case "$SCENARIO" in
   client_credentials) url=/token; load=(-t1 -c32 -s bench/form.lua); export BENCH_BODY="grant_type=client_credentials" ;;
+  password) url=/token; load=(-t1 -c16 -s bench/form.lua)
+    export BENCH_BODY="grant_type=password&username=profile&password=profile-password" ;;
   refresh) url=/token; load=(-t32 -c32 -s bench/refresh.lua); export BENCH_TOKENS="$work/families" BENCH_THREADS=32 ;;
   introspect) url=/introspect; load=(-t1 -c32 -s bench/introspect.lua); export BENCH_TOKENS="$work/references" BENCH_THREADS=1 ;;
   *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;

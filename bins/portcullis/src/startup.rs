@@ -37,6 +37,9 @@ pub struct Services {
     pub sealer: Arc<KeySealer>,
     /// The upstream identity providers configured.
     pub federation: Arc<Federation>,
+    /// The password hasher (also in `ports`), for `serve` to release its
+    /// idle working memory.
+    pub hasher: Argon2Hasher,
 }
 
 impl Services {
@@ -63,7 +66,7 @@ impl Services {
             devices: shared.clone(),
             sessions: shared.clone(),
             throttles: shared,
-            hasher: Arc::new(hasher),
+            hasher: Arc::new(hasher.clone()),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
             id_tokens: Arc::new(jws.clone()),
             jwt: Arc::new(JwtCodec::new(jws.clone(), &settings.issuer)),
@@ -90,6 +93,7 @@ impl Services {
             jws,
             sealer: Arc::new(sealer),
             federation,
+            hasher,
         })
     }
 }
@@ -265,6 +269,10 @@ impl Application {
         crate::background::reload_keys(services.clone(), settings.key_reload);
         crate::background::follow_revocations(services.clone());
         crate::background::checkpoint(services.clone(), std::time::Duration::from_secs(1));
+        crate::background::release_hash_memory(
+            services.clone(),
+            std::time::Duration::from_secs(10),
+        );
         let metrics = Arc::new(auth_http::Metrics::default());
         crate::background::sweep(
             services.clone(),
