@@ -45,30 +45,29 @@ TOML
   local pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
-  if [ "${AB_SCENARIO:-refresh}" = password ]; then
-    BENCH_BODY="grant_type=password&username=bench&password=bench-password" BENCH_AUTH="$auth" \
-      wrk -t2 -c16 -d"$DUR" -s bench/form.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
-    kill $pid; wait $pid 2>/dev/null || true
-    if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
-    rm -rf "$work"
-    return
-  fi
-  if [ "${AB_SCENARIO:-refresh}" = introspect ]; then
-    local token; token=$(curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d grant_type=client_credentials \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-    curl -s -H "Authorization: $auth" -d "token=$token" "http://127.0.0.1:$PORT/introspect" | grep -q '"active":true'
-    BENCH_BODY="token=$token" BENCH_AUTH="$auth" wrk -t2 -c32 -d"$DUR" -s bench/form.lua "http://127.0.0.1:$PORT/introspect" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
-    kill $pid; wait $pid 2>/dev/null || true
-    if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
-    rm -rf "$work"
-    return
-  fi
-  : > "$work/tokens"
-  for _ in $(seq 32); do
-    curl -s -u "$id:$secret" "http://127.0.0.1:$PORT/token" -d 'grant_type=password&username=bench&password=bench-password&scope=read' \
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$work/tokens"
-  done
-  BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 BENCH_AUTH="$auth" wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "http://127.0.0.1:$PORT/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+  local base="http://127.0.0.1:$PORT"
+  case "${AB_SCENARIO:-refresh}" in
+    password)
+      BENCH_BODY="grant_type=password&username=bench&password=bench-password" BENCH_AUTH="$auth" \
+        wrk -t2 -c16 -d"$DUR" -s bench/form.lua "$base/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+      ;;
+    introspect)
+      local token; token=$(curl -s -u "$id:$secret" "$base/token" -d grant_type=client_credentials \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+      curl -s -H "Authorization: $auth" -d "token=$token" "$base/introspect" | grep -q '"active":true'
+      BENCH_BODY="token=$token" BENCH_AUTH="$auth" \
+        wrk -t2 -c32 -d"$DUR" -s bench/form.lua "$base/introspect" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+      ;;
+    *)
+      : > "$work/tokens"
+      for _ in $(seq 32); do
+        curl -s -u "$id:$secret" "$base/token" -d 'grant_type=password&username=bench&password=bench-password&scope=read' \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >> "$work/tokens"
+      done
+      BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 BENCH_AUTH="$auth" \
+        wrk -t32 -c32 -d"$DUR" -s bench/refresh.lua "$base/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+      ;;
+  esac
   kill $pid; wait $pid 2>/dev/null || true
   if [ -n "$pgname" ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE $pgname WITH (FORCE)" >/dev/null; fi
   rm -rf "$work"

@@ -1,7 +1,8 @@
--- Introspection over many distinct tokens: thread n (of BENCH_THREADS, one
--- connection each) takes every BENCH_THREADS-th token of BENCH_TOKENS and
+-- Introspection over many distinct tokens: thread n (of BENCH_THREADS)
+-- takes every BENCH_THREADS-th token of BENCH_TOKENS (bench/share.lua) and
 -- asks about each in turn. Answers that are not "active": true are counted
 -- and reported, since a benchmark of inactive answers would flatter.
+package.path = "bench/?.lua;" .. package.path
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
@@ -15,15 +16,7 @@ function setup(thread)
 end
 
 function init(args)
-  local count = tonumber(os.getenv("BENCH_THREADS"))
-  tokens = {}
-  local line_number = 0
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do
-    if line_number % count == id - 1 then
-      tokens[#tokens + 1] = "token=" .. line
-    end
-    line_number = line_number + 1
-  end
+  tokens = require("share").lines(id, "token=")
   current = 1
   inactive = 0
 end

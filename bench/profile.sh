@@ -15,60 +15,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCENARIO=${1:?scenario: client_credentials, refresh or introspect}
+SCENARIO=${1:?scenario: client_credentials, password, refresh or introspect}
 DB_ARG=${2:-}
 DURATION=${BENCH_DURATION:-10s}
 PORT=${BENCH_PORT:-18070}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 command -v perf >/dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
-if [ -z "${BIN:-}" ]; then
-  cargo build --release -p portcullis
-  BIN=${CARGO_TARGET_DIR:-target}/release/portcullis
-fi
-
-work=$(mktemp -d)
-server_pid=""
-pg_admin=""
-pg_name=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  if [ -n "$pg_name" ]; then psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_name WITH (FORCE)" >/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-case "$DB_ARG" in
-  "") db_url="sqlite://$work/bench.db" ;;
-  postgres://*|postgresql://*)
-    pg_admin=$DB_ARG
-    pg_name="portcullis_profile_$$"
-    psql -q "$pg_admin" -c "CREATE DATABASE $pg_name" >/dev/null
-    db_url="${pg_admin%/*}/$pg_name"
-    ;;
-  *) echo "usage: bash bench/profile.sh SCENARIO [postgres://URL]" >&2; exit 2 ;;
-esac
-
-cat > "$work/settings.toml" <<TOML
-bind = "127.0.0.1:$PORT"
-database_url = "$db_url"
-login_max_attempts = 1000
-TOML
-run() { "$BIN" --config "$work/settings.toml" "$@"; }
-json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
+source bench/common.sh
+release_bin
+scratch_database "$DB_ARG"
+write_settings
 ref=$(run client create --name profile-reference --grant-type client_credentials --token-format reference --json 2>/dev/null)
 creds=$(run client create --name profile --grant-type client_credentials --grant-type password --grant-type refresh_token \
   --scope read --scope write --audience "$(json "$ref" client_id)" --json 2>/dev/null)
 client_id=$(json "$creds" client_id)
 printf 'profile-password' | run user create --username profile --password-stdin >/dev/null 2>&1
-user_id=$(run user show profile --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+user_id=$(run user show profile --json 2>/dev/null | json_in id)
 python3 bench/seed.py "$db_url" --rows 0 --client "$client_id" --reference-client "$(json "$ref" client_id)" \
   --user "$user_id" --families-out "$work/families" --references-out "$work/references" 2>/dev/null
 
-RUST_LOG=warn taskset -c 0 "$BIN" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
-  sleep 0.1
-done
+start_server taskset -c 0
 sleep 1
 
 export BENCH_AUTH="Basic $(printf '%s:%s' "$client_id" "$(json "$creds" client_secret)" | base64 -w0)"

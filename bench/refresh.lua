@@ -3,6 +3,7 @@
 -- refreshes its chains in turn: the token a response returns is the one
 -- that chain presents next, as a real client with rotation would do. A
 -- thread stops at the first answer without a refresh token.
+package.path = "bench/?.lua;" .. package.path
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
@@ -14,15 +15,7 @@ function setup(thread)
 end
 
 function init(args)
-  local threads = tonumber(os.getenv("BENCH_THREADS"))
-  chains = {}
-  local line_number = 0
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do
-    if line_number % threads == id - 1 then
-      chains[#chains + 1] = line
-    end
-    line_number = line_number + 1
-  end
+  chains = require("share").lines(id, "")
   current = 1
 end
 

@@ -27,78 +27,40 @@ DB_ARG=${1:-}
 DURATION=${BENCH_DURATION:-10s}
 PORT=${BENCH_PORT:-18080}
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -p portcullis
+source bench/common.sh
+release_bin
 cargo build --release -p auth-crypto --example hash_rate
-
-work=$(mktemp -d)
-server_pid=""
-pg_admin=""
-pg_name=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  if [ -n "$pg_name" ]; then psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_name WITH (FORCE)" >/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-case "$DB_ARG" in
-  "") backend=sqlite; db_url="sqlite://$work/bench.db" ;;
-  postgres://*|postgresql://*)
-    backend=postgres
-    pg_admin=$DB_ARG
-    pg_name="portcullis_bench_$$"
-    psql -q "$pg_admin" -c "CREATE DATABASE $pg_name" >/dev/null
-    db_url="${pg_admin%/*}/$pg_name"
-    ;;
-  sqlite://*) backend=sqlite; db_url=$DB_ARG ;;
-  *) echo "usage: just bench [sqlite://FILE | postgres://URL]" >&2; exit 2 ;;
-esac
-
-target=${CARGO_TARGET_DIR:-target}
-bin=$target/release/portcullis
-# One account signs in from 16 connections at once: every attempt in flight
-# holds a throttle reservation until it succeeds, so the limit is raised.
-cat > "$work/settings.toml" <<TOML
-bind = "127.0.0.1:$PORT"
-database_url = "$db_url"
-login_max_attempts = 1000
-TOML
-run() { "$bin" --config "$work/settings.toml" "$@"; }
+scratch_database "$DB_ARG"
+write_settings
 
 ref_creds=$(run client create --name bench-reference --grant-type client_credentials --token-format reference --json 2>/dev/null)
-ref_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$ref_creds")
-ref_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$ref_creds")
+ref_id=$(json "$ref_creds" client_id)
+ref_secret=$(json "$ref_creds" client_secret)
 # The bench client also introspects: as a resource server it serves the
 # reference client's tokens too (introspection answers only about those).
 creds=$(run client create --name bench --grant-type client_credentials --grant-type password \
   --grant-type refresh_token --scope read --scope write --audience "$ref_id" --json 2>/dev/null)
-client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")
-client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
+client_id=$(json "$creds" client_id)
+client_secret=$(json "$creds" client_secret)
 app_id=$(run client create --name bench-app --public --first-party \
   --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code --scope read --json 2>/dev/null \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+  | json_in client_id)
 # Relying parties of OpenID Connect, one per ID token algorithm.
 oidc_client() {
   run client create --name "bench-$1" --public --first-party --id-token-alg "$1" \
     --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code --scope openid --json 2>/dev/null \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])'
+    | json_in client_id
 }
 rs256_id=$(oidc_client RS256)
 eddsa_id=$(oidc_client EdDSA)
 printf 'bench-password' | run user create --username bench --password-stdin >/dev/null 2>&1
-user_id=$(run user show bench --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+user_id=$(run user show bench --json 2>/dev/null | json_in id)
 seed_started=$(date +%s)
 python3 bench/seed.py "$db_url" --rows "$ROWS" --client "$client_id" --reference-client "$ref_id" \
   --user "$user_id" --families-out "$work/families" --references-out "$work/references"
 seed_seconds=$(( $(date +%s) - seed_started ))
 
-RUST_LOG=warn "$bin" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
-  sleep 0.1
-done
+start_server
 sleep 1
 idle_kib=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 
@@ -125,7 +87,7 @@ read -r cc_rps cc_p50 cc_p99 < <(BENCH_BODY="grant_type=client_credentials" \
 : >"$work/tokens"
 for _ in $(seq 1 32); do
   curl -fs -H "Authorization: $BENCH_AUTH" -d "grant_type=password&username=bench&password=bench-password" "$url" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])' >>"$work/tokens"
+    | json_in refresh_token >>"$work/tokens"
 done
 read -r rt_rps rt_p50 rt_p99 < <(BENCH_TOKENS="$work/tokens" BENCH_THREADS=32 \
   measure -t32 -c32 -d"$DURATION" -s bench/refresh.lua)
@@ -167,9 +129,9 @@ read -r _ _ _ ed_rps ed_p50 ed_p99 < <(code_grant "$eddsa_id" openid)
 
 # Introspection of one PASETO and one reference token, by the bench client.
 paseto_token=$(curl -fs -H "Authorization: $BENCH_AUTH" -d grant_type=client_credentials "$url" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  | json_in access_token)
 reference_token=$(curl -fs -u "$ref_id:$ref_secret" -d grant_type=client_credentials "$url" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  | json_in access_token)
 introspect_url="http://127.0.0.1:$PORT/introspect"
 # A benchmark of "active": false answers would flatter the figures.
 for t in "$paseto_token" "$reference_token"; do
@@ -193,7 +155,7 @@ grep -q '^inactive answers: 0$' "$work/introspect-report" \
 # with the spread.
 pw_rounds=()
 for _ in 1 2 3; do
-  rate=$("$target"/release/examples/hash_rate 2>/dev/null)
+  rate=$("${CARGO_TARGET_DIR:-target}"/release/examples/hash_rate 2>/dev/null)
   read -r rps p50 p99 < <(BENCH_BODY="grant_type=password&username=bench&password=bench-password" \
     measure -t2 -c16 -d"$DURATION" -s bench/form.lua)
   pw_rounds+=("$rate $rps $p50 $p99")

@@ -134,10 +134,8 @@ def refresh_chains(db, first, count, client, user_expr, revoked_every, expired_e
     value = lambda k: token("seedrt", db, f"{f} * 10 + {k}")
     length = f"(1 + {f} % 9)"
     last = f"k.i = {length}"
-    revoked = f"({revoked_every} > 0 AND {f} % {revoked_every} = 0)" if revoked_every else "1 = 0"
-    expired = (
-        f"({expired_every} > 0 AND {f} % {expired_every} = 1)" if expired_every else "1 = 0"
-    )
+    revoked = f"{f} % {revoked_every} = 0" if revoked_every else "1 = 0"
+    expired = f"{f} % {expired_every} = 1" if expired_every else "1 = 0"
     when = lambda cond, yes, no: f"CASE WHEN {cond} THEN {yes} ELSE {no} END"
     return f"""WITH RECURSIVE {cte(db, 'f', count)}, {cte(db, 'k', 9)}
 INSERT INTO refresh_tokens

@@ -4,9 +4,9 @@ use clap::Parser as _;
 
 /// jemalloc rather than glibc's malloc: glibc keeps an arena per thread that
 /// ever allocated and rarely gives their pages back, so what a load grew
-/// stays resident (bench/memory.sh: 70 MiB under load, still 70 MiB after),
-/// where jemalloc's background thread returns pages left unused for its
-/// decay time. Its settings are built in (`JEMALLOC_SYS_WITH_MALLOC_CONF`
+/// stays resident (bench/memory.sh: 168 MiB under load, still 168 MiB
+/// after), where jemalloc's background thread returns pages left unused for
+/// its decay time. Its settings are built in (`JEMALLOC_SYS_WITH_MALLOC_CONF`
 /// in .cargo/config.toml, which says why each is there).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

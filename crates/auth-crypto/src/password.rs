@@ -81,10 +81,15 @@ impl Scratch {
     /// Frees the sets no job used since the last call; returns the bytes freed.
     fn release_idle(&self) -> usize {
         let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        let before: usize = spare.iter().map(|s| s.blocks.len()).sum();
-        spare.retain_mut(|s| std::mem::take(&mut s.used_since_release));
-        let after: usize = spare.iter().map(|s| s.blocks.len()).sum();
-        (before - after) * Block::SIZE
+        let mut freed = 0;
+        spare.retain_mut(|s| {
+            let used = std::mem::take(&mut s.used_since_release);
+            if !used {
+                freed += s.blocks.len() * Block::SIZE;
+            }
+            used
+        });
+        freed
     }
 }
 
@@ -99,7 +104,6 @@ impl Scratch {
 pub struct Argon2Hasher {
     params: Params,
     pool: Arc<rayon::ThreadPool>,
-    threads: usize,
     scratch: Arc<Scratch>,
     /// A hash of a random password with the configured cost, verified when
     /// the user is unknown so that such a request costs the same time.
@@ -138,7 +142,6 @@ impl Argon2Hasher {
         Ok(Self {
             params,
             pool: Arc::new(pool),
-            threads: cores,
             scratch: Arc::default(),
             dummy,
         })
@@ -197,12 +200,13 @@ impl Argon2Hasher {
         let Some(out) = buffer.get_mut(..expected.len()) else {
             return false;
         };
-        let engine = Argon2::new(algorithm, version, params.clone());
-        let computed = self
-            .scratch
-            .with_blocks(params.block_count(), self.threads, |blocks| {
-                engine.hash_password_into_with_memory(password, salt, out, blocks)
-            });
+        let count = params.block_count();
+        let engine = Argon2::new(algorithm, version, params);
+        // One set kept per hashing thread: no more verifications run at once.
+        let keep = self.pool.current_num_threads();
+        let computed = self.scratch.with_blocks(count, keep, |blocks| {
+            engine.hash_password_into_with_memory(password, salt, out, blocks)
+        });
         computed.is_ok() && Output::new(out).is_ok_and(|o| &o == expected)
     }
 }
