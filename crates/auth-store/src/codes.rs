@@ -12,24 +12,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, CodeRow, RefreshRow, naive};
 use crate::schema::authorization_codes as codes;
-
-/// The conditional UPDATE that consumes a code and records what its
-/// redemption issues.
-macro_rules! consume {
-    ($key:expr, $now:expr, $family:expr, $token_id:expr, $expires:expr) => {
-        diesel::update(
-            codes::table
-                .filter(codes::digest.eq(&$key))
-                .filter(codes::consumed_at.is_null()),
-        )
-        .set((
-            codes::consumed_at.eq(Some($now)),
-            codes::issued_family_id.eq(&$family),
-            codes::issued_access_token_id.eq(Some(&$token_id)),
-            codes::issued_access_expires_at.eq(Some($expires)),
-        ))
-    };
-}
+use crate::statements::ConsumeCode;
 
 #[async_trait]
 impl AuthorizationCodeRepository for Database {
@@ -73,7 +56,13 @@ impl AuthorizationCodeRepository for Database {
         decide_then_store!(
             self,
             "authorization code",
-            consume!(key, now, family, token_id, expires),
+            ConsumeCode {
+                digest: &key,
+                now,
+                family: family.as_deref(),
+                access_token_id: &token_id,
+                access_expires_at: expires,
+            },
             refresh.map(RefreshRow::from),
             access.map(AccessRow::from)
         )

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{SessionRow, naive};
 use crate::schema::sessions;
+use crate::statements::TouchSession;
 
 #[async_trait]
 impl SessionRepository for Database {
@@ -38,8 +39,7 @@ impl SessionRepository for Database {
     async fn touch_session(&self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError> {
         let key = digest.as_bytes().to_vec();
         let now = naive(now);
-        with_conn!(writer self, |conn| diesel::update(sessions::table.find(&key))
-            .set(sessions::last_seen_at.eq(now))
+        with_conn!(writer self, |conn| TouchSession { digest: &key, now }
             .execute(conn)
             .await
             .map_err(query_error))?;

@@ -1,12 +1,16 @@
-//! Hand-written statements that Diesel's query builder cannot express (an
-//! upsert with a conditional update, an UPDATE feeding an INSERT), as query
-//! types of their own.
+//! Hand-written statements of the request paths, as query types of their
+//! own: those the query builder cannot express (an upsert with a
+//! conditional update, an UPDATE feeding an INSERT) and the UPDATEs of the
+//! hottest paths.
 //!
-//! Why not `diesel::sql_query`: Diesel never caches a raw SQL query as a
-//! prepared statement, so on PostgreSQL every execution costs an extra round
-//! trip to parse and plan it before the one that runs it; these sit on the
-//! login and refresh paths. A type with a static query id is prepared once
-//! per connection and found again by its type.
+//! Why: Diesel never caches a raw `sql_query`, nor any UPDATE its query
+//! builder makes (a changeset of optional columns could change the text),
+//! as a prepared statement. Such a statement is parsed and planned on every
+//! request (SQLite's parser showed in the refresh profile), and on
+//! PostgreSQL costs an extra round trip before the one that runs it. A type
+//! with a static query id is prepared once per connection and found again
+//! by its type. `tests/tests/e2e/query_plans.rs` checks which statements of
+//! the request paths are kept prepared.
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::backend::Backend;
@@ -14,6 +18,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text, Timestamp};
+use diesel::sqlite::Sqlite;
 
 use crate::rows::RefreshRow;
 
@@ -25,6 +30,8 @@ macro_rules! static_statement {
             type QueryId = $ty<'static>;
             const HAS_STATIC_QUERY_ID: bool = true;
         }
+        // Runnable on SQLite's synchronous writer connection too.
+        impl<Conn> diesel::RunQueryDsl<Conn> for $ty<'_> {}
     };
 }
 
@@ -135,3 +142,89 @@ impl QueryFragment<Pg> for RotateRefreshPg<'_> {
         Ok(())
     }
 }
+
+/// Implements `QueryFragment` for both our backends with one body (`$out`
+/// the pass), where a generic impl would need a bound per bound type.
+macro_rules! on_both_backends {
+    ($ty:ident, |$this:ident, $out:ident| $body:block) => {
+        impl QueryFragment<Sqlite> for $ty<'_> {
+            fn walk_ast<'b>(&'b self, mut $out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                let $this = self;
+                $body
+            }
+        }
+        impl QueryFragment<Pg> for $ty<'_> {
+            fn walk_ast<'b>(&'b self, mut $out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                let $this = self;
+                $body
+            }
+        }
+    };
+}
+
+/// Retires a refresh token in favour of its successor, only if it is live
+/// at `now` (SQLite's rotation; PostgreSQL's is [`RotateRefreshPg`]). The
+/// conditional UPDATE is the race's referee: one of two rotations changes
+/// the row.
+pub(crate) struct RetireRefresh<'a> {
+    pub old: &'a [u8],
+    pub successor: &'a [u8],
+    pub now: NaiveDateTime,
+}
+
+static_statement!(RetireRefresh);
+
+on_both_backends!(RetireRefresh, |this, out| {
+    out.push_sql("UPDATE refresh_tokens SET rotated_at = ");
+    out.push_bind_param::<Timestamp, _>(&this.now)?;
+    out.push_sql(", successor_digest = ");
+    out.push_bind_param::<Binary, _>(this.successor)?;
+    out.push_sql(" WHERE digest = ");
+    out.push_bind_param::<Binary, _>(this.old)?;
+    out.push_sql(" AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ");
+    out.push_bind_param::<Timestamp, _>(&this.now)?;
+    Ok(())
+});
+
+/// Consumes an authorization code if it is unused, recording what its
+/// redemption issues (so a second redemption finds what to revoke).
+pub(crate) struct ConsumeCode<'a> {
+    pub digest: &'a [u8],
+    pub now: NaiveDateTime,
+    pub family: Option<&'a str>,
+    pub access_token_id: &'a str,
+    pub access_expires_at: NaiveDateTime,
+}
+
+static_statement!(ConsumeCode);
+
+on_both_backends!(ConsumeCode, |this, out| {
+    out.push_sql("UPDATE authorization_codes SET consumed_at = ");
+    out.push_bind_param::<Timestamp, _>(&this.now)?;
+    out.push_sql(", issued_family_id = ");
+    out.push_bind_param::<Nullable<Text>, _>(&this.family)?;
+    out.push_sql(", issued_access_token_id = ");
+    out.push_bind_param::<Text, _>(this.access_token_id)?;
+    out.push_sql(", issued_access_expires_at = ");
+    out.push_bind_param::<Timestamp, _>(&this.access_expires_at)?;
+    out.push_sql(" WHERE digest = ");
+    out.push_bind_param::<Binary, _>(this.digest)?;
+    out.push_sql(" AND consumed_at IS NULL");
+    Ok(())
+});
+
+/// Records that a browser session was seen (every SSO authorization does).
+pub(crate) struct TouchSession<'a> {
+    pub digest: &'a [u8],
+    pub now: NaiveDateTime,
+}
+
+static_statement!(TouchSession);
+
+on_both_backends!(TouchSession, |this, out| {
+    out.push_sql("UPDATE sessions SET last_seen_at = ");
+    out.push_bind_param::<Timestamp, _>(&this.now)?;
+    out.push_sql(" WHERE digest = ");
+    out.push_bind_param::<Binary, _>(this.digest)?;
+    Ok(())
+});

@@ -15,26 +15,7 @@ use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
-use crate::statements::RotateRefreshPg;
-
-/// Marks a refresh token rotated in favour of `$new`, only if it is still
-/// active at `$now`. (PostgreSQL runs the same condition inside its
-/// single-statement rotation.)
-macro_rules! retire_refresh {
-    ($old:expr, $new:expr, $now:expr) => {
-        diesel::update(
-            rt::table
-                .filter(rt::digest.eq(&$old))
-                .filter(rt::rotated_at.is_null())
-                .filter(rt::revoked_at.is_null())
-                .filter(rt::expires_at.gt($now)),
-        )
-        .set((
-            rt::rotated_at.eq(Some($now)),
-            rt::successor_digest.eq(Some(&$new)),
-        ))
-    };
-}
+use crate::statements::{RetireRefresh, RotateRefreshPg};
 
 /// Stores a grant's rows inside a SQLite write (a savepoint of its own).
 pub(crate) fn store_grant_sync(
@@ -232,7 +213,12 @@ impl TokenRepository for Database {
                 writer
                     .run_sync(store_error("refresh token"), move |conn| {
                         use diesel::RunQueryDsl as Sync;
-                        let retired = Sync::execute(retire_refresh!(old, row.digest, now), conn)?;
+                        let retire = RetireRefresh {
+                            old: &old,
+                            successor: &row.digest,
+                            now,
+                        };
+                        let retired = Sync::execute(retire, conn)?;
                         if retired > 0 {
                             Sync::execute(diesel::insert_into(rt::table).values(&row), conn)?;
                             if let Some(access) = &access {
@@ -537,10 +523,13 @@ impl TokenRepository for Database {
         token_id: Uuid,
         family: Option<FamilyId>,
     ) -> Result<bool, StoreError> {
-        let mut ids = vec![token_id.to_string()];
-        ids.extend(family.map(|f| f.as_uuid().to_string()));
+        // The token's own id or its family's (the token's id again when it
+        // has none): two equalities, not an `IN` list, so the statement's
+        // text is one and Diesel keeps it prepared.
+        let id = token_id.to_string();
+        let family = family.map_or_else(|| id.clone(), |f| f.as_uuid().to_string());
         let found: Option<String> = with_conn!(self, |conn| revoked::table
-            .filter(revoked::token_id.eq_any(&ids))
+            .filter(revoked::token_id.eq(&id).or(revoked::token_id.eq(&family)))
             .select(revoked::token_id)
             .first(conn)
             .await

@@ -18,6 +18,11 @@ use crate::browser::with;
 /// The statements seen, by the URL of the connection that sent them.
 static SEEN: Mutex<BTreeMap<String, BTreeSet<String>>> = Mutex::new(BTreeMap::new());
 
+/// The statements Diesel prepared and kept in a connection's statement
+/// cache, by the connection's URL. A raw `sql_query` never gets there: it
+/// is parsed and planned anew each time it runs.
+static CACHED: Mutex<BTreeMap<String, BTreeSet<String>>> = Mutex::new(BTreeMap::new());
+
 /// One connection's recorder: it learns its URL when it connects.
 struct Recorder {
     url: Option<String>,
@@ -28,6 +33,15 @@ impl Instrumentation for Recorder {
         match event {
             InstrumentationEvent::StartEstablishConnection { url, .. } => {
                 self.url = Some(url.to_owned());
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                let Some(url) = &self.url else { return };
+                if let Ok(mut cached) = CACHED.lock() {
+                    cached
+                        .entry(url.clone())
+                        .or_default()
+                        .insert(sql.to_owned());
+                }
             }
             InstrumentationEvent::StartQuery { query, .. } => {
                 let Some(url) = &self.url else { return };
@@ -369,5 +383,43 @@ on_both_backends! {
             }
         }
         assert!(scans.is_empty(), "{} of {} statements scan a table:\n{}", scans.len(), statements.len(), scans.join("\n"));
+
+        // The statements of the hot paths are kept prepared on their
+        // connection, not parsed and planned per request (auth-store's
+        // statements.rs): every one these flows ran, except those named
+        // here, which run once per revocation, retried refresh, device poll
+        // or account, not per request of a flow.
+        let cached: BTreeSet<String> = CACHED
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(conn, _)| **conn == url || conn.ends_with(&path))
+            .flat_map(|(_, s)| s.iter().cloned())
+            .collect();
+        let rare = [
+            "WITH listed AS (",
+            "WITH r AS (",
+            "WITH u AS (",
+            "UPDATE refresh_tokens SET revoked_at",
+            "UPDATE refresh_tokens SET successor_digest",
+            "UPDATE throttle_counters SET attempts",
+            "UPDATE device_authorizations",
+        ];
+        let unquoted = |sql: &str| sql.replace(['`', '"'], "");
+        let uncached: Vec<&String> = statements
+            .iter()
+            .filter(|s| !cached.contains(*s) && !rare.iter().any(|r| unquoted(s).starts_with(r)))
+            .collect();
+        assert!(uncached.is_empty(), "parsed anew on every request:\n{uncached:#?}");
+        // The login, refresh and code paths' own UPDATEs and upserts are
+        // among those checked (a raw or query-builder UPDATE would not be).
+        let is_cached = |needle: &str| cached.iter().any(|sql| unquoted(sql).contains(needle));
+        assert!(is_cached("INSERT INTO throttle_counters"), "{cached:#?}");
+        assert!(is_cached("UPDATE authorization_codes SET consumed_at"), "{cached:#?}");
+        if url.starts_with("postgres") {
+            assert!(is_cached("WITH retired AS (UPDATE refresh_tokens"), "{cached:#?}");
+        } else {
+            assert!(is_cached("UPDATE refresh_tokens SET rotated_at"), "{cached:#?}");
+        }
     };
 }
