@@ -66,14 +66,16 @@ where
         out.push_bind_param::<Text, _>(self.key)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.window_end)?;
+        // A row at zero attempts was cleared by a success (`ClearAttempts`):
+        // it starts a new window, as an absent row does.
         out.push_sql(
             ", 1) ON CONFLICT (key) DO UPDATE SET \
-             attempts = CASE WHEN throttle_counters.expires_at <= ",
+             attempts = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
         );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
             " THEN 1 ELSE throttle_counters.attempts + 1 END, \
-             expires_at = CASE WHEN throttle_counters.expires_at <= ",
+             expires_at = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
         );
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(
@@ -210,6 +212,26 @@ on_both_backends!(ConsumeCode, |this, out| {
     out.push_sql(" WHERE digest = ");
     out.push_bind_param::<Binary, _>(this.digest)?;
     out.push_sql(" AND consumed_at IS NULL");
+    Ok(())
+});
+
+/// Forgets a throttle key's attempts (a successful login): the count goes
+/// to zero, which [`ReserveAttempt`] takes as the start of a new window.
+pub(crate) struct ClearAttempts<'a> {
+    pub key: &'a str,
+}
+
+static_statement!(ClearAttempts);
+
+// A success sets the count to zero rather than deleting the row: an account
+// that signs in again finds its row and updates it in place (on PostgreSQL
+// a HOT update, no index entry written), where a DELETE and the next
+// login's INSERT wrote a new tuple and index entry each time and left dead
+// ones behind. The sweep deletes the row once its window has passed.
+on_both_backends!(ClearAttempts, |this, out| {
+    out.push_sql("UPDATE throttle_counters SET attempts = 0 WHERE key = ");
+    out.push_bind_param::<Text, _>(this.key)?;
+    out.push_sql(" AND attempts > 0");
     Ok(())
 });
 

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::{Database, query_error};
 use crate::rows::naive;
 use crate::schema::throttle_counters as tc;
-use crate::statements::ReserveAttempt;
+use crate::statements::{ClearAttempts, ReserveAttempt};
 
 #[async_trait]
 impl ThrottleRepository for Database {
@@ -50,7 +50,7 @@ impl ThrottleRepository for Database {
 
     async fn clear(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
-        with_conn!(writer self, |conn| diesel::delete(tc::table.filter(tc::key.eq(key)))
+        with_conn!(writer self, |conn| ClearAttempts { key: &key }
             .execute(conn)
             .await
             .map_err(query_error))?;

@@ -402,7 +402,8 @@ on_both_backends! {
             "WITH u AS (",
             "UPDATE refresh_tokens SET revoked_at",
             "UPDATE refresh_tokens SET successor_digest",
-            "UPDATE throttle_counters SET attempts",
+            // A reservation given back (a device code that was found).
+            "UPDATE throttle_counters SET attempts = (",
             "UPDATE device_authorizations",
         ];
         let unquoted = |sql: &str| sql.replace(['`', '"'], "");
@@ -415,6 +416,7 @@ on_both_backends! {
         // among those checked (a raw or query-builder UPDATE would not be).
         let is_cached = |needle: &str| cached.iter().any(|sql| unquoted(sql).contains(needle));
         assert!(is_cached("INSERT INTO throttle_counters"), "{cached:#?}");
+        assert!(is_cached("UPDATE throttle_counters SET attempts = 0"), "{cached:#?}");
         assert!(is_cached("UPDATE authorization_codes SET consumed_at"), "{cached:#?}");
         if url.starts_with("postgres") {
             assert!(is_cached("WITH retired AS (UPDATE refresh_tokens"), "{cached:#?}");

@@ -58,6 +58,16 @@ on_both_backends! {
         // After the window, the right password works and clears the count.
         other.clock.advance(chrono::Duration::minutes(15));
         assert_eq!(attempt(&other, (&id, &secret), "alice", "correct-horse").await, "ok");
+        // A cleared count starts a new window at the next failure, not at the
+        // success: four failures 14 minutes on, a fifth 2 minutes later (past
+        // a window started at the success), and the sixth is refused.
+        other.clock.advance(chrono::Duration::minutes(14));
+        for i in 0..4 {
+            assert_eq!(attempt(&other, (&id, &secret), "alice", &format!("late-{i}")).await, WRONG);
+        }
+        other.clock.advance(chrono::Duration::minutes(2));
+        assert_eq!(attempt(&other, (&id, &secret), "alice", "late-4").await, WRONG);
+        assert_eq!(attempt(&other, (&id, &secret), "alice", "correct-horse").await, THROTTLED);
         // Unknown names are throttled alike, by name.
         for _ in 0..5 {
             assert_eq!(attempt(&other, (&id, &secret), "nobody", "x").await, WRONG);
