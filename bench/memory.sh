@@ -2,7 +2,9 @@
 # Resident memory of the release server: idle after start-up, the peak
 # under the benchmark's load (client_credentials, refresh with rotation and
 # introspection, 32 connections each, and the password grant with 16), and
-# what is left a while after the load stops. `bash bench/memory.sh [SECONDS_OF_LOAD] [SECONDS_AFTER]`;
+# what is left a while after the load stops.
+# `bash bench/memory.sh [SECONDS_OF_LOAD] [SECONDS_AFTER] [DATABASE_URL]` (a
+# scratch SQLite file by default, or a fresh database on a postgres:// server);
 # BIN names another build to compare (an allocator experiment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ AFTER=${2:-20}
 PORT=${BENCH_PORT:-18090}
 source bench/common.sh
 release_bin
-scratch_database ""
+scratch_database "${3:-}"
 write_settings
 creds=$(run client create --name bench --grant-type client_credentials --grant-type password \
   --grant-type refresh_token --scope read --json 2>/dev/null)

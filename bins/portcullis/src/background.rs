@@ -97,7 +97,7 @@ pub fn checkpoint(services: Arc<Services>, interval: Duration) {
 }
 
 /// Frees argon2id's working memory left unused for a whole `interval`
-/// (19 MiB per hashing thread at the default cost): kept while logins keep
+/// (12 MiB per hashing thread at the default cost): kept while logins keep
 /// coming, given back when they stop.
 pub fn release_hash_memory(services: Arc<Services>, interval: Duration) {
     let first = tokio::time::Instant::now() + interval;
