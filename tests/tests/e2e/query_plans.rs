@@ -425,3 +425,26 @@ on_both_backends! {
         }
     };
 }
+
+/// Kept prepared is not enough on SQLite: a statement whose plan looked at
+/// a bound value is marked stale when that parameter is bound again, and
+/// SQLite parses it anew at the next step, which the statement cache above
+/// cannot see. `LIMIT ?` is such a parameter, so every `.first()` lookup
+/// was parsed per request until the bundled SQLite was built with the query
+/// planner stability guarantee (`.cargo/config.toml`), under which no plan
+/// depends on a bound value.
+#[test]
+fn sqlite_plans_never_depend_on_bound_values() {
+    use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
+    #[derive(QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+        .load(&mut conn)
+        .unwrap();
+    let options: Vec<&str> = options.iter().map(|o| o.compile_options.as_str()).collect();
+    assert!(options.contains(&"ENABLE_QPSG"), "{options:?}");
+}
