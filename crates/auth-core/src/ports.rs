@@ -295,9 +295,11 @@ pub trait ThrottleRepository: Send + Sync {
         window: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Gives back one reserved attempt (it turned out not to count).
+    /// Gives back one reserved attempt (it turned out not to count). A count
+    /// given back to zero starts a new window at the next attempt.
     async fn release(&self, key: &str) -> Result<(), StoreError>;
-    /// Forgets every attempt of `key` (a successful login).
+    /// Forgets every attempt of `key` (a successful login); the next attempt
+    /// starts a new window.
     async fn clear(&self, key: &str) -> Result<(), StoreError>;
 }
 

@@ -193,7 +193,10 @@ impl ThrottleRepository for MemoryStore {
             .throttles
             .entry(key.to_owned())
             .or_insert((0, now + window));
-        if counter.1 <= now {
+        // A window that has passed, or a count cleared or given back to
+        // zero, starts a new window with this attempt (as the databases'
+        // `ReserveAttempt` does).
+        if counter.1 <= now || counter.0 == 0 {
             *counter = (0, now + window);
         }
         if counter.0 >= limit {

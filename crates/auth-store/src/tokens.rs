@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection as _, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::access_cache::REVOCATION_CHANNEL;
-use crate::database::{Database, outage_if_lost, query_error, store_error};
+use crate::database::{Database, query_error, store_error};
 use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
@@ -454,20 +454,18 @@ impl TokenRepository for Database {
                     })
                     .await
             }
-            Database::Postgres(pool) => {
-                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let result = if refresh.is_some() && access.is_some() {
-                    conn.transaction(async |conn| {
-                        store_grant_pg(conn, refresh.as_ref(), access.as_ref()).await
-                    })
-                    .await
+            Database::Postgres(pool) => with_conn!(@pooled pool, |conn| {
+                let (refresh, access) = (refresh.as_ref(), access.as_ref());
+                if refresh.is_some() && access.is_some() {
+                    conn.transaction(async |conn| store_grant_pg(conn, refresh, access).await)
+                        .await
                 } else {
                     // One row is one statement, atomic by itself: BEGIN and
                     // COMMIT would be two more round trips for nothing.
-                    store_grant_pg(&mut conn, refresh.as_ref(), access.as_ref()).await
-                };
-                outage_if_lost(result.map_err(store_error("token")), &mut *conn)
-            }
+                    store_grant_pg(conn, refresh, access).await
+                }
+                .map_err(store_error("token"))
+            }),
         }
     }
 

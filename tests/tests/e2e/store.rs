@@ -143,6 +143,52 @@ fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> Re
 }
 
 on_every_store! {
+    throttle_windows_start_at_the_first_counted_attempt => |d: Arc<dyn Repositories>| async move {
+        let window = Duration::minutes(15);
+        let at = |minutes| t0() + Duration::minutes(minutes);
+        let reserve = |key: &'static str, minutes| {
+            let d = d.clone();
+            async move { d.reserve(key, 2, window, at(minutes)).await.unwrap() }
+        };
+        // Two within the window, then refused until it has passed.
+        assert!(reserve("a", 0).await && reserve("a", 1).await);
+        assert!(!reserve("a", 14).await);
+        assert!(reserve("a", 15).await, "the window ended");
+        // A cleared count starts a new window at the next attempt, not at the
+        // old one's start: at minute 14 and 16 (past minute 15) both count in
+        // one window, so a third is refused.
+        assert!(reserve("b", 0).await);
+        d.clear("b").await.unwrap();
+        assert!(reserve("b", 14).await && reserve("b", 16).await);
+        assert!(!reserve("b", 16).await, "one window from minute 14");
+        // A count given back to zero does the same.
+        assert!(reserve("c", 0).await);
+        d.release("c").await.unwrap();
+        assert!(reserve("c", 14).await && reserve("c", 16).await);
+        assert!(!reserve("c", 16).await, "one window from minute 14");
+        // A count given back above zero keeps its window.
+        assert!(reserve("e", 0).await && reserve("e", 1).await);
+        d.release("e").await.unwrap();
+        assert!(reserve("e", 2).await && !reserve("e", 3).await);
+        assert!(reserve("e", 15).await, "the window of minute 0 ended");
+        // Other keys have budgets of their own.
+        assert!(reserve("f", 14).await);
+    };
+
+    a_burst_of_reservations_is_counted_one_by_one => |d: Arc<dyn Repositories>| async move {
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let d = d.clone();
+                tokio::spawn(async move { d.reserve("burst", 5, Duration::minutes(15), t0()).await.unwrap() })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            allowed += usize::from(t.await.unwrap());
+        }
+        assert_eq!(allowed, 5);
+    };
+
     users_round_trip_and_conflict => |d: Arc<dyn Repositories>| async move {
         let u = user("John", Some("John@Example.org"));
         UserRepository::create(&*d, &u).await.unwrap();
