@@ -435,7 +435,7 @@ impl TokenService {
     ) -> Result<IssuedTokens, FlowError> {
         require_dialect(&request.client, Dialect::RedirectLogin)?;
         require_consent(&request.client, Consent::NotAsked)?;
-        self.tokens_for_user(&request.client, user, request.scope.clone(), now)
+        self.tokens_for_user(&request.client, user, request.scope.clone(), None, now)
             .await
     }
 }

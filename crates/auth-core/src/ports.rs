@@ -222,11 +222,14 @@ pub trait TokenRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
     /// Stores a new grant's refresh token and reference access token
-    /// together, or neither.
+    /// together, or neither. With `cleared`, the throttle key of the login
+    /// that earned the grant, that key's attempts are forgotten in the same
+    /// write (as [`ThrottleRepository::clear`] does), or not at all.
     async fn insert_grant<'a>(
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
+        cleared: Option<&'a str>,
     ) -> Result<(), StoreError>;
     /// A retry of the rotation of `old` whose answer was lost: atomically
     /// supersedes `old`'s successor, only if that successor was never

@@ -60,8 +60,14 @@ impl TokenRepository for MemoryStore {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
+        cleared: Option<&'a str>,
     ) -> Result<(), StoreError> {
-        self.tables().insert_grant(refresh, access)
+        let mut t = self.tables();
+        t.insert_grant(refresh, access)?;
+        if let Some(key) = cleared {
+            t.throttles.remove(key);
+        }
+        Ok(())
     }
 
     async fn supersede_refresh<'a>(

@@ -195,8 +195,9 @@ impl TokenRepository for CachedAccessTokens {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
+        cleared: Option<&'a str>,
     ) -> Result<(), StoreError> {
-        self.inner.insert_grant(refresh, access).await
+        self.inner.insert_grant(refresh, access, cleared).await
     }
 
     async fn insert_access(&self, token: &AccessTokenRecord) -> Result<(), StoreError> {

@@ -235,6 +235,31 @@ on_both_backends!(ClearAttempts, |this, out| {
     Ok(())
 });
 
+/// `then`, a write on PostgreSQL, with [`ClearAttempts`] of `key` in the
+/// same statement (a data-modifying WITH, which runs whether or not the
+/// rest reads it): a login's reset rides on the write that stores what the
+/// login earned, atomic with it and without a round trip of its own.
+pub(crate) struct ClearingPg<'a, Q> {
+    pub key: &'a str,
+    pub then: Q,
+}
+
+impl<Q: QueryId> QueryId for ClearingPg<'_, Q> {
+    type QueryId = ClearingPg<'static, Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Conn, Q> diesel::RunQueryDsl<Conn> for ClearingPg<'_, Q> {}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for ClearingPg<'_, Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH cleared AS (UPDATE throttle_counters SET attempts = 0 WHERE key = ");
+        out.push_bind_param::<Text, _>(self.key)?;
+        out.push_sql(" AND attempts > 0) ");
+        self.then.walk_ast(out.reborrow())
+    }
+}
+
 /// Records that a browser session was seen (every SSO authorization does).
 pub(crate) struct TouchSession<'a> {
     pub digest: &'a [u8],

@@ -15,7 +15,7 @@ use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
-use crate::statements::{RetireRefresh, RotateRefreshPg};
+use crate::statements::{ClearAttempts, ClearingPg, RetireRefresh, RotateRefreshPg};
 
 /// Stores a grant's rows inside a SQLite write (a savepoint of its own).
 pub(crate) fn store_grant_sync(
@@ -443,26 +443,48 @@ impl TokenRepository for Database {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
+        cleared: Option<&'a str>,
     ) -> Result<(), StoreError> {
         let refresh = refresh.map(RefreshRow::from);
         let access = access.map(AccessRow::from);
+        let cleared = cleared.map(str::to_owned);
         match self {
             Database::Sqlite { writer, .. } => {
                 writer
                     .run_sync(store_error("token"), move |conn| {
-                        store_grant_sync(conn, refresh.as_ref(), access.as_ref())
+                        store_grant_sync(conn, refresh.as_ref(), access.as_ref())?;
+                        if let Some(key) = &cleared {
+                            diesel::RunQueryDsl::execute(ClearAttempts { key }, conn)?;
+                        }
+                        Ok(())
                     })
                     .await
             }
             Database::Postgres(pool) => with_conn!(@pooled pool, |conn| {
                 let (refresh, access) = (refresh.as_ref(), access.as_ref());
-                if refresh.is_some() && access.is_some() {
-                    conn.transaction(async |conn| store_grant_pg(conn, refresh, access).await)
+                match (refresh, access, cleared.as_deref()) {
+                    (Some(_), Some(_), _) => {
+                        conn.transaction(async |conn| {
+                            if let Some(key) = cleared.as_deref() {
+                                ClearAttempts { key }.execute(conn).await?;
+                            }
+                            store_grant_pg(conn, refresh, access).await
+                        })
                         .await
-                } else {
-                    // One row is one statement, atomic by itself: BEGIN and
-                    // COMMIT would be two more round trips for nothing.
-                    store_grant_pg(conn, refresh, access).await
+                    }
+                    // One row is one statement, atomic by itself, the
+                    // reset riding on it: BEGIN, COMMIT and a statement of
+                    // its own would be three more round trips for nothing.
+                    (Some(row), None, Some(key)) => {
+                        let then = diesel::insert_into(rt::table).values(row);
+                        ClearingPg { key, then }.execute(conn).await.map(drop)
+                    }
+                    (None, Some(row), Some(key)) => {
+                        let then = diesel::insert_into(access::table).values(row);
+                        ClearingPg { key, then }.execute(conn).await.map(drop)
+                    }
+                    (None, None, Some(key)) => ClearAttempts { key }.execute(conn).await.map(drop),
+                    (_, _, None) => store_grant_pg(conn, refresh, access).await,
                 }
                 .map_err(store_error("token"))
             }),

@@ -189,6 +189,54 @@ on_every_store! {
         assert_eq!(allowed, 5);
     };
 
+    a_login_grant_resets_its_throttle_in_the_same_write => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
+        let window = Duration::minutes(15);
+        let exhaust = |key: &'static str| {
+            let d = d.clone();
+            async move {
+                assert!(d.reserve(key, 1, window, t0()).await.unwrap());
+                assert!(!d.reserve(key, 1, window, t0()).await.unwrap());
+            }
+        };
+        let may_try = |key: &'static str| {
+            let d = d.clone();
+            async move { d.reserve(key, 1, window, t0()).await.unwrap() }
+        };
+        let access = |byte: u8| AccessTokenRecord { digest: Digest::from_bytes([byte; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
+        let family = || FamilyId::new(Uuid::new_v4());
+        // A grant that cannot be stored (its digest is taken) resets nothing.
+        d.insert_refresh(&refresh(1, family(), "app", None)).await.unwrap();
+        exhaust("taken").await;
+        let clash = d.insert_grant(Some(&refresh(1, family(), "app", None)), None, Some("taken")).await;
+        assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+        assert!(!may_try("taken").await, "the failed grant left the attempts counted");
+        // Whatever the grant's rows, the reset commits with them.
+        let (with_refresh, with_access) = (refresh(2, family(), "app", None), access(3));
+        let both = (refresh(4, family(), "app", None), access(5));
+        let cases: [(&'static str, Option<&RefreshTokenRecord>, Option<&AccessTokenRecord>); 4] = [
+            ("refresh", Some(&with_refresh), None),
+            ("access", None, Some(&with_access)),
+            ("both", Some(&both.0), Some(&both.1)),
+            ("none", None, None),
+        ];
+        for (key, refresh, access) in cases {
+            exhaust(key).await;
+            d.insert_grant(refresh, access, Some(key)).await.unwrap();
+            assert!(may_try(key).await, "{key}: the login's attempts were forgotten");
+            if let Some(r) = refresh {
+                assert!(d.find_refresh(&r.digest).await.unwrap().is_some(), "{key}");
+            }
+            if let Some(a) = access {
+                assert!(d.find_access(&a.digest).await.unwrap().is_some(), "{key}");
+            }
+        }
+        // Without a key, no counter is touched.
+        exhaust("kept").await;
+        d.insert_grant(Some(&refresh(6, family(), "app", None)), None, None).await.unwrap();
+        assert!(!may_try("kept").await);
+    };
+
     users_round_trip_and_conflict => |d: Arc<dyn Repositories>| async move {
         let u = user("John", Some("John@Example.org"));
         UserRepository::create(&*d, &u).await.unwrap();

@@ -445,19 +445,21 @@ impl TokenService {
 
     /// Issues the tokens for a user: an access token, and a refresh token in
     /// a new family when the client may refresh. Only a grant that has
-    /// passed its gate calls this.
+    /// passed its gate calls this; a login that earned it passes its
+    /// throttle key in `cleared`, to be reset in the same write.
     pub(crate) async fn tokens_for_user(
         &self,
         client: &Client,
         user_id: UserId,
         scope: Scope,
+        cleared: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
         let grant = self.prepare_grant(client, user_id, scope, now)?;
         // Both rows in one step: a failure leaves no half-issued grant.
         self.ports
             .tokens
-            .insert_grant(grant.refresh_row(), grant.access_row())
+            .insert_grant(grant.refresh_row(), grant.access_row(), cleared)
             .await?;
         Ok(grant.into_issued())
     }

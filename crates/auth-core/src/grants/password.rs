@@ -19,21 +19,49 @@ pub(super) async fn run(
     // Scope is checked first: it depends only on the client, and refusing it
     // before touching the user store reveals nothing about accounts.
     let scope = resolve_scope(scope, &client.scope)?;
-    let user = service.verify_credentials(login, password, now).await?;
-    service.tokens_for_user(client, user.id, scope, now).await
+    let login = service.check_credentials(login, password, now).await?;
+    // The reset of the login's throttle is stored in the grant's own write:
+    // one statement fewer per sign-in, and a grant that fails to commit
+    // leaves the attempt counted, as any failed login does.
+    service
+        .tokens_for_user(client, login.user.id, scope, Some(&login.throttle_key), now)
+        .await
+}
+
+/// A login whose password was right, its attempt still counted: whoever
+/// takes it forgets the attempts of `throttle_key`, in a write of its own
+/// ([`TokenService::verify_credentials`]) or in the write that stores what
+/// the login earned.
+pub(crate) struct CheckedLogin {
+    pub(crate) user: User,
+    pub(crate) throttle_key: String,
 }
 
 impl TokenService {
     /// Checks a login (username or email) and password. Unknown users,
     /// unparsable passwords and disabled accounts all pay one full
     /// verification and get the same refusal, so neither the answer nor its
-    /// timing tells them apart.
+    /// timing tells them apart. A success forgets the login's failed
+    /// attempts.
     pub async fn verify_credentials(
         &self,
         login: &str,
         password: String,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
+        let checked = self.check_credentials(login, password, now).await?;
+        self.ports.throttles.clear(&checked.throttle_key).await?;
+        Ok(checked.user)
+    }
+
+    /// [`Self::verify_credentials`] but for the throttle's reset, which is
+    /// left to the caller.
+    pub(crate) async fn check_credentials(
+        &self,
+        login: &str,
+        password: String,
+        now: DateTime<Utc>,
+    ) -> Result<CheckedLogin, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = login.trim().to_lowercase();
         let user = if login.is_empty() {
@@ -73,10 +101,10 @@ impl TokenService {
             }
         };
         match user {
-            Some(u) if verified && !u.disabled => {
-                self.ports.throttles.clear(&key).await?;
-                Ok(u)
-            }
+            Some(u) if verified && !u.disabled => Ok(CheckedLogin {
+                user: u,
+                throttle_key: key,
+            }),
             // The reserved attempt stays counted as the failure.
             _ => Err(refused()
                 .with_event(SecurityEvent::LoginFailed {
