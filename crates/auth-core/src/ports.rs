@@ -283,6 +283,15 @@ pub trait TokenRepository: Send + Sync {
     ) -> Result<Vec<RefreshTokenRecord>, StoreError>;
 }
 
+/// What [`ThrottleRepository::reserve_login`] found and decided.
+#[derive(Debug, Clone)]
+pub struct LoginReservation {
+    /// The account the login names, if any.
+    pub user: Option<User>,
+    /// Whether the attempt was counted and may go ahead.
+    pub allowed: bool,
+}
+
 /// Attempt counters shared by every node (see `throttle`).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -298,6 +307,19 @@ pub trait ThrottleRepository: Send + Sync {
         window: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// The account `login` names (as [`UserRepository::find_by_login`]),
+    /// and one attempt reserved (as [`Self::reserve`]) against its key,
+    /// [`login_key`](crate::throttle::login_key): the account's whatever
+    /// name reached it, or the name's when it names none. A database may do
+    /// both in one statement: a sign-in's lookup costs no round trip of its
+    /// own.
+    async fn reserve_login(
+        &self,
+        login: &str,
+        limit: u32,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LoginReservation, StoreError>;
     /// Gives back one reserved attempt (it turned out not to count). A count
     /// given back to zero starts a new window at the next attempt.
     async fn release(&self, key: &str) -> Result<(), StoreError>;

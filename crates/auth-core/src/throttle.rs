@@ -5,8 +5,10 @@
 //! the work it guards (hashing a password, looking up a code): one
 //! conditional statement counts it only while the key is under its limit,
 //! so a burst of parallel attempts is counted as strictly as a sequence.
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
+use crate::error::StoreError;
+use crate::ports::{LoginReservation, ThrottleRepository, UserRepository};
 use crate::types::UserId;
 
 /// At most `max_attempts` within `window`, which starts at the first
@@ -58,14 +60,38 @@ impl Default for Throttles {
     }
 }
 
+/// The start of an account's login key; its id follows. A store that
+/// finds the account and counts the attempt in one statement
+/// ([`ThrottleRepository::reserve_login`](crate::ports::ThrottleRepository::reserve_login))
+/// builds the key from it.
+pub const LOGIN_ACCOUNT_PREFIX: &str = "login:user:";
+
 /// The key a login's attempts count against: the account, however it is
 /// named (username or email), or the name itself when it names none, so
 /// unknown names are throttled alike and reveal nothing.
-pub(crate) fn login_key(user: Option<UserId>, login: &str) -> String {
+pub fn login_key(user: Option<UserId>, login: &str) -> String {
     match user {
-        Some(id) => format!("login:user:{id}"),
+        Some(id) => format!("{LOGIN_ACCOUNT_PREFIX}{id}"),
         None => format!("login:name:{login}"),
     }
+}
+
+/// [`ThrottleRepository::reserve_login`] in two steps, the lookup then the
+/// reservation: for a store that cannot do both in one statement.
+pub async fn reserve_login_stepwise<S>(
+    store: &S,
+    login: &str,
+    limit: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<LoginReservation, StoreError>
+where
+    S: UserRepository + ThrottleRepository + ?Sized,
+{
+    let user = store.find_by_login(login).await?;
+    let key = login_key(user.as_ref().map(|u| u.id), login);
+    let allowed = store.reserve(&key, limit, window, now).await?;
+    Ok(LoginReservation { user, allowed })
 }
 
 /// The key a user's device-code attempts count against.

@@ -34,9 +34,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{
-    ClientRepository, KeyRepository, Readiness, SweepReport, Sweeper, ThrottleRepository,
-    UserRepository,
+    ClientRepository, KeyRepository, LoginReservation, Readiness, SweepReport, Sweeper,
+    ThrottleRepository, UserRepository,
 };
+use auth_core::throttle::reserve_login_stepwise;
 use auth_core::types::{
     Client, ClientId, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
 };
@@ -204,6 +205,16 @@ impl ThrottleRepository for MemoryStore {
         }
         counter.0 += 1;
         Ok(true)
+    }
+
+    async fn reserve_login(
+        &self,
+        login: &str,
+        limit: u32,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LoginReservation, StoreError> {
+        reserve_login_stepwise(self, login, limit, window, now).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {

@@ -14,13 +14,15 @@
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::backend::Backend;
+use diesel::expression::Expression;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Binary, HasSqlType, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Binary, Bool, HasSqlType, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 use crate::rows::RefreshRow;
+use crate::schema::users;
 
 /// Marks `$ty` as a statement whose SQL text never depends on its values,
 /// so Diesel caches it by type.
@@ -66,26 +68,96 @@ where
         out.push_bind_param::<Text, _>(self.key)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.window_end)?;
-        // A row at zero attempts was cleared by a success (`ClearAttempts`):
-        // it starts a new window, as an absent row does.
+        out.push_sql(", 1) ");
+        push_counting(&mut out, &self.now, &self.limit)
+    }
+}
+
+/// The conflict clause of an attempt's upsert: the key's count goes up
+/// only if its window has ended (a new one starts, at one) or it is under
+/// `limit`; `RETURNING attempts` yields a row only for an attempt counted.
+fn push_counting<'b, DB>(
+    out: &mut AstPass<'_, 'b, DB>,
+    now: &'b NaiveDateTime,
+    limit: &'b i64,
+) -> QueryResult<()>
+where
+    DB: Backend + HasSqlType<Timestamp> + HasSqlType<BigInt>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    // A row at zero attempts was cleared by a success (`ClearAttempts`):
+    // it starts a new window, as an absent row does.
+    out.push_sql(
+        "ON CONFLICT (key) DO UPDATE SET \
+         attempts = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
+    );
+    out.push_bind_param::<Timestamp, _>(now)?;
+    out.push_sql(
+        " THEN 1 ELSE throttle_counters.attempts + 1 END, \
+         expires_at = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
+    );
+    out.push_bind_param::<Timestamp, _>(now)?;
+    out.push_sql(
+        " THEN excluded.expires_at ELSE throttle_counters.expires_at END \
+         WHERE throttle_counters.expires_at <= ",
+    );
+    out.push_bind_param::<Timestamp, _>(now)?;
+    out.push_sql(" OR throttle_counters.attempts < ");
+    out.push_bind_param::<BigInt, _>(limit)?;
+    out.push_sql(" RETURNING attempts");
+    Ok(())
+}
+
+/// A sign-in's first step on PostgreSQL in one statement: the account a
+/// login name belongs to, and an attempt counted as [`ReserveAttempt`]
+/// counts it, against the account's key (`account_prefix` and its id) or,
+/// when the name belongs to none, `name_key`. Yields whether the attempt
+/// was counted, then the account's row (all NULL without one).
+pub(crate) struct ReserveLoginPg<'a> {
+    pub login: &'a str,
+    pub account_prefix: &'a str,
+    pub name_key: &'a str,
+    /// When a window started now ends.
+    pub window_end: NaiveDateTime,
+    pub now: NaiveDateTime,
+    pub limit: i64,
+}
+
+static_statement!(ReserveLoginPg);
+
+/// The SQL types of a `users` row, in the table's column order.
+type UserColumns = <<users::table as diesel::Table>::AllColumns as Expression>::SqlType;
+
+impl Query for ReserveLoginPg<'_> {
+    type SqlType = (Bool, Nullable<UserColumns>);
+}
+
+impl QueryFragment<Pg> for ReserveLoginPg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH account AS (SELECT ");
+        let columns: &'static _ = &users::all_columns;
+        columns.walk_ast(out.reborrow())?;
         out.push_sql(
-            ", 1) ON CONFLICT (key) DO UPDATE SET \
-             attempts = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
+            " FROM login_names INNER JOIN users ON users.id = login_names.user_id \
+             WHERE login_names.name = ",
         );
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_bind_param::<Text, _>(self.login)?;
         out.push_sql(
-            " THEN 1 ELSE throttle_counters.attempts + 1 END, \
-             expires_at = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
+            "), counted AS (INSERT INTO throttle_counters (key, expires_at, attempts) \
+             SELECT COALESCE((SELECT ",
         );
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_bind_param::<Text, _>(self.account_prefix)?;
+        out.push_sql(" || account.id FROM account), ");
+        out.push_bind_param::<Text, _>(self.name_key)?;
+        out.push_sql("), ");
+        out.push_bind_param::<Timestamp, _>(&self.window_end)?;
+        out.push_sql(", 1 ");
+        push_counting(&mut out, &self.now, &self.limit)?;
         out.push_sql(
-            " THEN excluded.expires_at ELSE throttle_counters.expires_at END \
-             WHERE throttle_counters.expires_at <= ",
+            ") SELECT EXISTS (SELECT 1 FROM counted), account.* \
+             FROM (SELECT 1) AS one LEFT JOIN account ON true",
         );
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(" OR throttle_counters.attempts < ");
-        out.push_bind_param::<BigInt, _>(&self.limit)?;
-        out.push_sql(" RETURNING attempts");
         Ok(())
     }
 }

@@ -1,16 +1,19 @@
 //! `ThrottleRepository` over Diesel: one conditional upsert per attempt
-//! (`statements::ReserveAttempt`).
+//! (`statements::ReserveAttempt`); on PostgreSQL a sign-in's account lookup
+//! rides in the same statement (`statements::ReserveLoginPg`).
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::ThrottleRepository;
+use auth_core::ports::{LoginReservation, ThrottleRepository};
+use auth_core::throttle::{LOGIN_ACCOUNT_PREFIX, login_key, reserve_login_stepwise};
+use auth_core::types::User;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::database::{Database, query_error};
-use crate::rows::naive;
+use crate::rows::{UserRow, naive};
 use crate::schema::throttle_counters as tc;
-use crate::statements::{ClearAttempts, ReserveAttempt};
+use crate::statements::{ClearAttempts, ReserveAttempt, ReserveLoginPg};
 
 #[async_trait]
 impl ThrottleRepository for Database {
@@ -34,6 +37,40 @@ impl ThrottleRepository for Database {
         .await
         .map_err(query_error))?;
         Ok(!counted.is_empty())
+    }
+
+    async fn reserve_login(
+        &self,
+        login: &str,
+        limit: u32,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LoginReservation, StoreError> {
+        let pool = match self {
+            // The lookup reads from a reader while the reservation queues
+            // for the one writer: two steps, as in the memory store.
+            Database::Sqlite { .. } => {
+                return reserve_login_stepwise(self, login, limit, window, now).await;
+            }
+            Database::Postgres(pool) => pool,
+        };
+        let name_key = login_key(None, login);
+        let (window_end, now) = (naive(now + window), naive(now));
+        let (allowed, row): (bool, Option<UserRow>) = with_conn!(@pooled pool, |conn| {
+            ReserveLoginPg {
+                login,
+                account_prefix: LOGIN_ACCOUNT_PREFIX,
+                name_key: &name_key,
+                window_end,
+                now,
+                limit: i64::from(limit),
+            }
+            .get_result(conn)
+            .await
+            .map_err(query_error)
+        })?;
+        let user = row.map(User::try_from).transpose()?;
+        Ok(LoginReservation { user, allowed })
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {

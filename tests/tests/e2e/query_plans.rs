@@ -420,7 +420,9 @@ on_both_backends! {
         assert!(is_cached("UPDATE authorization_codes SET consumed_at"), "{cached:#?}");
         if url.starts_with("postgres") {
             assert!(is_cached("WITH retired AS (UPDATE refresh_tokens"), "{cached:#?}");
-            // The password grant's reset rides on its grant's INSERT.
+            // A sign-in's account lookup rides on its reservation, and the
+            // password grant's reset on its grant's INSERT.
+            assert!(is_cached("WITH account AS (SELECT"), "{cached:#?}");
             assert!(is_cached("WITH cleared AS (UPDATE throttle_counters"), "{cached:#?}");
         } else {
             assert!(is_cached("UPDATE refresh_tokens SET rotated_at"), "{cached:#?}");

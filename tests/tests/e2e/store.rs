@@ -189,6 +189,51 @@ on_every_store! {
         assert_eq!(allowed, 5);
     };
 
+    a_login_finds_its_account_and_counts_against_it => |d: Arc<dyn Repositories>| async move {
+        use auth_core::throttle::login_key;
+        let alice = user("alice", Some("alice@example.org"));
+        UserRepository::create(&*d, &alice).await.unwrap();
+        let window = Duration::minutes(15);
+        let attempt = |login: &'static str| {
+            let d = d.clone();
+            async move { d.reserve_login(login, 3, window, t0()).await.unwrap() }
+        };
+        // Either name finds the account, with its row, and counts against
+        // one key: the account's.
+        let first = attempt("alice").await;
+        assert!(first.allowed);
+        assert_eq!(first.user.as_ref().map(|u| (u.id, u.username.as_str(), u.given_name.as_deref())), Some((alice.id, "alice", Some("Given"))));
+        assert!(attempt("alice@example.org").await.allowed);
+        assert!(attempt("alice").await.allowed);
+        let refused = attempt("alice@example.org").await;
+        assert!(!refused.allowed, "three attempts, by either name");
+        assert_eq!(refused.user.map(|u| u.id), Some(alice.id), "a refusal still names the account");
+        // The key is the one the core clears on success.
+        d.clear(&login_key(Some(alice.id), "alice")).await.unwrap();
+        assert!(attempt("alice").await.allowed);
+        // A name of no account counts against the name.
+        for _ in 0..3 {
+            let r = attempt("nobody").await;
+            assert!(r.allowed && r.user.is_none());
+        }
+        assert!(!attempt("nobody").await.allowed);
+        assert!(!d.reserve(&login_key(None, "nobody"), 3, window, t0()).await.unwrap());
+        // A burst counts one by one.
+        let bob = user("bob", None);
+        UserRepository::create(&*d, &bob).await.unwrap();
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let d = d.clone();
+                tokio::spawn(async move { d.reserve_login("bob", 5, window, t0()).await.unwrap().allowed })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            allowed += usize::from(t.await.unwrap());
+        }
+        assert_eq!(allowed, 5);
+    };
+
     a_login_grant_resets_its_throttle_in_the_same_write => |d: Arc<dyn Repositories>| async move {
         ClientRepository::create(&*d, &client("app")).await.unwrap();
         let window = Duration::minutes(15);

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
+use crate::ports::LoginReservation;
 use crate::throttle::login_key;
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
@@ -64,21 +65,16 @@ impl TokenService {
     ) -> Result<CheckedLogin, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = login.trim().to_lowercase();
-        let user = if login.is_empty() {
-            None
-        } else {
-            self.ports.users.find_by_login(&login).await?
-        };
         // One counter per account however it is named; the attempt is
         // reserved before the hash, so a burst counts as a sequence would.
-        let key = login_key(user.as_ref().map(|u| u.id), &login);
         let policy = self.throttles.login;
-        if !self
+        let LoginReservation { user, allowed } = self
             .ports
             .throttles
-            .reserve(&key, policy.max_attempts, policy.window, now)
-            .await?
-        {
+            .reserve_login(&login, policy.max_attempts, policy.window, now)
+            .await?;
+        let key = login_key(user.as_ref().map(|u| u.id), &login);
+        if !allowed {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts for this login; try again later",
             )
