@@ -1,6 +1,6 @@
 //! Throttles: how many attempts a key may make within a window.
 //!
-//! The counters live behind [`ThrottleRepository`](crate::ports::ThrottleRepository), in the database, so
+//! The counters live behind [`ThrottleRepository`], in the database, so
 //! every node and every restart shares them. An attempt is *reserved* before
 //! the work it guards (hashing a password, looking up a code): one
 //! conditional statement counts it only while the key is under its limit,
@@ -62,8 +62,7 @@ impl Default for Throttles {
 
 /// The start of an account's login key; its id follows. A store that
 /// finds the account and counts the attempt in one statement
-/// ([`ThrottleRepository::reserve_login`](crate::ports::ThrottleRepository::reserve_login))
-/// builds the key from it.
+/// ([`ThrottleRepository::reserve_login`]) builds the key from it.
 pub const LOGIN_ACCOUNT_PREFIX: &str = "login:user:";
 
 /// The key a login's attempts count against: the account, however it is
