@@ -142,6 +142,20 @@ fn refresh(byte: u8, family: FamilyId, client: &str, user: Option<UserId>) -> Re
     }
 }
 
+/// How many of `n` calls of `attempt`, all in flight at once, were allowed.
+async fn allowed_in_burst<F, Fut>(n: usize, attempt: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(attempt())).collect();
+    let mut allowed = 0;
+    for t in tasks {
+        allowed += usize::from(t.await.unwrap());
+    }
+    allowed
+}
+
 on_every_store! {
     throttle_windows_start_at_the_first_counted_attempt => |d: Arc<dyn Repositories>| async move {
         let window = Duration::minutes(15);
@@ -176,16 +190,11 @@ on_every_store! {
     };
 
     a_burst_of_reservations_is_counted_one_by_one => |d: Arc<dyn Repositories>| async move {
-        let tasks: Vec<_> = (0..40)
-            .map(|_| {
-                let d = d.clone();
-                tokio::spawn(async move { d.reserve("burst", 5, Duration::minutes(15), t0()).await.unwrap() })
-            })
-            .collect();
-        let mut allowed = 0;
-        for t in tasks {
-            allowed += usize::from(t.await.unwrap());
-        }
+        let allowed = allowed_in_burst(40, || {
+            let d = d.clone();
+            async move { d.reserve("burst", 5, Duration::minutes(15), t0()).await.unwrap() }
+        })
+        .await;
         assert_eq!(allowed, 5);
     };
 
@@ -221,16 +230,11 @@ on_every_store! {
         // A burst counts one by one.
         let bob = user("bob", None);
         UserRepository::create(&*d, &bob).await.unwrap();
-        let tasks: Vec<_> = (0..40)
-            .map(|_| {
-                let d = d.clone();
-                tokio::spawn(async move { d.reserve_login("bob", 5, window, t0()).await.unwrap().allowed })
-            })
-            .collect();
-        let mut allowed = 0;
-        for t in tasks {
-            allowed += usize::from(t.await.unwrap());
-        }
+        let allowed = allowed_in_burst(40, || {
+            let d = d.clone();
+            async move { d.reserve_login("bob", 5, window, t0()).await.unwrap().allowed }
+        })
+        .await;
         assert_eq!(allowed, 5);
     };
 
