@@ -18,7 +18,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
         form = self.rfile.read(length).decode(errors="replace")
-        if self.path.startswith("/login/device/code"):
+        if self.path.startswith("/applications/"):
+            # GitHub's "check a token": no token here is the app's.
+            self.answer(404, {"message": "Not Found"})
+        elif self.path.startswith("/login/device/code"):
             self.answer(200, {"device_code": "fuzz-device", "user_code": "FUZZ-0001",
                               "verification_uri": "http://127.0.0.1/login/device",
                               "expires_in": 900, "interval": 5})

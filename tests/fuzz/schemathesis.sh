@@ -42,6 +42,9 @@ python3 tests/fuzz/fake_github.py "$github_port" &
 GITHUB_PID=$!
 export PORTCULLIS_GITHUB_CLIENT_ID=fuzz-app PORTCULLIS_GITHUB_CLIENT_SECRET=fuzz-secret
 export PORTCULLIS_GITHUB_WEB_URL=http://127.0.0.1:$github_port PORTCULLIS_GITHUB_API_URL=http://127.0.0.1:$github_port
+# Seed 003's API is off unless the operator turns it on.
+printf '[dialects]\nexternal_login = true\n' >"$WORK/portcullis.toml"
+export PORTCULLIS_CONFIG=$WORK/portcullis.toml
 
 fuzz() {
   local name=$1 database=$2

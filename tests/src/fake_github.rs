@@ -62,6 +62,15 @@ pub enum Behaviour {
     Revoked,
 }
 
+/// Who a token was issued to, besides our OAuth app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issuer {
+    /// Another OAuth app the person authorized (or a GitHub App, a CLI).
+    OtherApp,
+    /// A personal access token.
+    Personal,
+}
+
 /// What the device flow's polls answer, in order; `Token(t)` ends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceStep {
@@ -81,6 +90,10 @@ struct Code {
 #[derive(Default)]
 struct State {
     tokens: HashMap<String, (FakeUser, Behaviour)>,
+    /// Tokens not issued to our app; the rest are ours.
+    foreign: HashMap<String, Issuer>,
+    /// How many "check a token" calls came.
+    checks: usize,
     next_login: Option<String>,
     codes: HashMap<String, Code>,
     next_device: VecDeque<DeviceStep>,
@@ -108,6 +121,7 @@ impl FakeGitHub {
                 .service(device_code)
                 .service(user_endpoint)
                 .service(emails_endpoint)
+                .service(check_token)
         })
         .workers(1)
         .bind("127.0.0.1:0")
@@ -123,6 +137,19 @@ impl FakeGitHub {
     /// `token` is an access token of `user`, answered as `behaviour` says.
     pub fn add_token(&self, token: &str, user: FakeUser, behaviour: Behaviour) {
         self.lock().tokens.insert(token.into(), (user, behaviour));
+    }
+
+    /// `token` names `user` at `GET /user` as any token does, but was issued
+    /// by `issuer`, not to our app: GitHub's "check a token" says 404.
+    pub fn add_foreign_token(&self, token: &str, user: FakeUser, issuer: Issuer) {
+        let mut s = self.lock();
+        s.tokens.insert(token.into(), (user, Behaviour::Normal));
+        s.foreign.insert(token.into(), issuer);
+    }
+
+    /// How many "check a token" calls GitHub has answered.
+    pub fn token_checks(&self) -> usize {
+        self.lock().checks
     }
 
     /// The next person to approve at `/login/oauth/authorize` holds `token`.
@@ -335,4 +362,48 @@ async fn emails_endpoint(req: HttpRequest, state: Shared) -> HttpResponse {
             .map(|e| json!({"email": e.email, "primary": e.primary, "verified": e.verified, "visibility": "private"}))
             .collect::<Vec<_>>(),
     )
+}
+
+/// GitHub's "check a token": `POST /applications/{client_id}/token` with
+/// Basic `client_id:client_secret` and `{"access_token": ...}`; 200 with
+/// the app for a token of that OAuth app, 404 for anything else.
+#[post("/applications/{client_id}/token")]
+async fn check_token(
+    req: HttpRequest,
+    state: Shared,
+    path: actix_web::web::Path<String>,
+    body: actix_web::web::Json<serde_json::Value>,
+) -> HttpResponse {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(&expected);
+    let mut s = state.lock().unwrap();
+    s.checks += 1;
+    if !authorized || path.into_inner() != CLIENT_ID {
+        return HttpResponse::NotFound().json(json!({"message": "Not Found"}));
+    }
+    let token = body
+        .get("access_token")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default();
+    match s.tokens.get(token) {
+        Some((user, behaviour))
+            if *behaviour != Behaviour::Revoked && !s.foreign.contains_key(token) =>
+        {
+            HttpResponse::Ok().json(json!({
+                "id": 1,
+                "token": token,
+                "app": {"client_id": CLIENT_ID, "name": "Portcullis", "url": "http://issuer.test"},
+                "user": {"login": user.login, "id": user.id},
+                "scopes": ["read:user", "user:email"],
+            }))
+        }
+        _ => HttpResponse::NotFound().json(json!({"message": "Not Found"})),
+    }
 }

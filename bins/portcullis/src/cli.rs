@@ -633,10 +633,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sessions(SessionsCommand::Revoke { user, json }) => {
             let services = Services::open(&cli.settings(None, None)?, &clock).await?;
-            let (account, ended) = end_user_sessions(&services.tokens, user)
+            let (account, ended) = end_user_sessions(&services.tokens, user, clock.now())
                 .await?
                 .with_context(|| format!("no account is named {user:?}"))?;
-            tracing::warn!(target: "security", event = "sessions_revoked", user_id = %account.id, ended, "an operator ended an account's sessions");
+            tracing::warn!(target: "security", event = "sessions_revoked", user_id = %account.id, ended, "an operator signed an account out everywhere: sessions, refresh and access tokens");
             if *json {
                 println!(
                     "{}",

@@ -25,8 +25,10 @@ pub struct DialectSettings {
     pub key_secret: Option<bool>,
     /// Seed 004.
     pub spring_oauth: Option<bool>,
-    /// Seed 003 (also off when no GitHub app is configured, or when
-    /// `external_login_client_id` is empty).
+    /// Seed 003: off unless turned on (it turns a provider's token into
+    /// one of ours, `docs/federation.md` says why that is the operator's
+    /// choice); also off when no GitHub app is configured, or when
+    /// `external_login_client_id` is empty.
     pub external_login: Option<bool>,
 }
 
@@ -61,6 +63,7 @@ pub struct ProviderFile {
     pub token_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: Option<String>,
+    pub introspection_endpoint: Option<String>,
 }
 
 /// The settings file, every key optional.
@@ -203,6 +206,7 @@ pub struct OidcSettings {
     pub token_endpoint: Option<url::Url>,
     pub userinfo_endpoint: Option<url::Url>,
     pub jwks_uri: Option<url::Url>,
+    pub introspection_endpoint: Option<url::Url>,
 }
 
 /// github.com's endpoints, the defaults.
@@ -433,14 +437,14 @@ impl Settings {
                 redirect_login: dialects.redirect_login.unwrap_or(true),
                 pkce_json: dialects.pkce_json.unwrap_or(true),
                 spring_oauth: dialects.spring_oauth.unwrap_or(true),
-                external_login: dialects.external_login.unwrap_or(true) && github.is_some(),
+                external_login: dialects.external_login == Some(true) && github.is_some(),
             },
             external_login_client_id: match (
                 file.external_login_client_id,
                 dialects.external_login,
                 &github,
             ) {
-                (_, Some(false), _) | (_, _, None) => None,
+                (_, Some(false) | None, _) | (_, _, None) => None,
                 (Some(id), _, _) if id.is_empty() => None,
                 (Some(id), _, _) => Some(id),
                 (None, _, _) => Some(DEFAULT_EXTERNAL_LOGIN_CLIENT.into()),
@@ -669,6 +673,11 @@ fn oidc_settings(
                 token_endpoint: endpoint(&name, "token_endpoint", p.token_endpoint)?,
                 userinfo_endpoint: endpoint(&name, "userinfo_endpoint", p.userinfo_endpoint)?,
                 jwks_uri: endpoint(&name, "jwks_uri", p.jwks_uri)?,
+                introspection_endpoint: endpoint(
+                    &name,
+                    "introspection_endpoint",
+                    p.introspection_endpoint,
+                )?,
             },
         ));
     }
@@ -744,6 +753,14 @@ mod tests {
         assert_eq!(github.client_id, "from-file");
         assert_eq!(github.web_url.as_str(), "https://github.com/");
         assert_eq!(github.api_url.as_str(), "https://api.github.com/");
+        // Seed 003's token exchange stays off until the operator turns it on.
+        assert!(!s.dialects.external_login);
+        assert_eq!(s.external_login_client_id, None);
+        let file: FileSettings = toml::from_str(
+            "[dialects]\nexternal_login = true\n[github]\nclient_id = \"from-file\"\nclient_secret = \"s3cret\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(file, Overrides::default()).unwrap();
         assert!(s.dialects.external_login);
         assert_eq!(
             s.external_login_client_id.as_deref(),

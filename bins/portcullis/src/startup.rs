@@ -133,6 +133,7 @@ fn providers(
                 token: p.token_endpoint.clone(),
                 userinfo: p.userinfo_endpoint.clone(),
                 jwks: p.jwks_uri.clone(),
+                introspection: p.introspection_endpoint.clone(),
             },
         };
         providers.push((

@@ -753,7 +753,8 @@ fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
     let settings = cli.dir.path().join("portcullis.toml");
     std::fs::write(
         &settings,
-        "[github]\nclient_id = \"Iv1.abc\"\nclient_secret = \"github-secret-value\"\n\
+        "[dialects]\nexternal_login = true\n\
+         [github]\nclient_id = \"Iv1.abc\"\nclient_secret = \"github-secret-value\"\n\
          [providers.corp]\nissuer = \"https://sso.corp.example\"\nclient_id = \"portcullis\"\n",
     )
     .unwrap();

@@ -304,7 +304,7 @@ pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>
 }
 
 /// Disables or enables the account `who` names. A disabled account signs in
-/// nowhere: its sessions end and its refresh tokens are revoked at once, and
+/// nowhere: it is signed out everywhere at once (as [`end_user_sessions`]), and
 /// every check of its access tokens, codes and device approvals refuses it
 /// while it stays disabled. `None` when no account has that name.
 pub async fn set_user_disabled(
@@ -324,9 +324,10 @@ pub async fn set_user_disabled(
 }
 
 /// Sets the password of the account `who` names (username, email or id),
-/// as an operator does; its browser sessions end and its refresh tokens
-/// are revoked in the same step, so whoever knew the old password is
-/// signed out everywhere. `None` when there is no such account.
+/// as an operator does; in the same step it is signed out everywhere (as
+/// [`end_user_sessions`]: sessions, refresh tokens and access tokens of
+/// every format), so whoever knew the old password holds nothing. `None`
+/// when there is no such account.
 pub async fn set_user_password(
     service: &TokenService,
     who: &str,
@@ -358,18 +359,27 @@ pub async fn delete_user(service: &TokenService, who: &str) -> Result<Option<Use
     Ok(service.ports.users.delete(user.id).await?.then_some(user))
 }
 
-/// Ends every browser session of the account `who` names: it must sign
-/// in again everywhere. Its refresh tokens are untouched (see
-/// [`set_user_password`] to end those too). `None` when there is no such
-/// account, else the account and how many sessions ended.
+/// Signs the account `who` names out everywhere, in one step: its browser
+/// sessions end, its refresh tokens and reference access tokens are
+/// revoked, and its token generation is raised so that every
+/// self-contained access token it holds is refused at once. `None` when
+/// there is no such account, else the account and how many sessions ended.
 pub async fn end_user_sessions(
     service: &TokenService,
     who: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<(User, u64)>, FlowError> {
     let Some(user) = find_user(service, who).await? else {
         return Ok(None);
     };
-    let ended = service.ports.sessions.delete_user_sessions(user.id).await?;
+    let Some(ended) = service
+        .ports
+        .users
+        .sign_out_everywhere(user.id, now)
+        .await?
+    else {
+        return Ok(None);
+    };
     Ok(Some((user, ended)))
 }
 
@@ -462,6 +472,7 @@ async fn create_user(
         family_name: spec.family_name,
         disabled: false,
         created_at: now,
+        token_generation: Default::default(),
     };
     ports.users.create(&user).await?;
     Ok(user)

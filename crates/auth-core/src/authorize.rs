@@ -435,7 +435,13 @@ impl TokenService {
     ) -> Result<IssuedTokens, FlowError> {
         require_dialect(&request.client, Dialect::RedirectLogin)?;
         require_consent(&request.client, Consent::NotAsked)?;
-        self.tokens_for_user(&request.client, user, request.scope.clone(), None, now)
+        let owner = match self.ports.users.find_by_id(user).await? {
+            Some(u) if !u.disabled => u.token_owner(),
+            _ => {
+                return Err(OAuthError::access_denied("the account cannot sign in").into());
+            }
+        };
+        self.tokens_for_user(&request.client, owner, request.scope.clone(), None, now)
             .await
     }
 }

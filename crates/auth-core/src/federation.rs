@@ -37,6 +37,7 @@ pub const WEB_FLOW_LIFETIME: Duration = Duration::minutes(10);
 /// What sealing binds a web flow's state and a device session to.
 const STATE_PURPOSE: &str = "portcullis upstream state v1";
 const DEVICE_PURPOSE: &str = "portcullis upstream device session v1";
+const CONFIRM_PURPOSE: &str = "portcullis upstream polled confirmation v1";
 
 /// Why a federated sign-in did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +120,12 @@ pub struct WebStart {
 /// What a finished web callback did.
 #[derive(Debug, Clone)]
 pub enum WebOutcome {
+    /// A polled sign-in (seed 003) came back from the provider: nothing is
+    /// signed in until the person confirms, on our own page, that they
+    /// meant to sign in to this application as this account. Whoever
+    /// starts a polled flow receives the token of whoever finishes it, so
+    /// a link sent by someone else must not finish it with one click.
+    Confirm(PolledConfirmation),
     /// Someone signed in (`Poll`: the token waits for the poll).
     SignedIn {
         /// The account signed in (found again, or created).
@@ -135,6 +142,47 @@ pub enum WebOutcome {
         /// Where the flow's starter asked to go afterwards.
         return_to: Option<String>,
     },
+}
+
+/// A polled sign-in waiting for the person's confirmation.
+#[derive(Debug, Clone)]
+pub struct PolledConfirmation {
+    /// The sealed confirmation the page's form posts back.
+    pub sealed: String,
+    /// The provider's display name ("GitHub").
+    pub provider: String,
+    /// The account at the provider, as the person knows it (its login,
+    /// else its email, else its id there).
+    pub account: String,
+}
+
+/// What the person answered on the confirmation page.
+#[derive(Debug, Clone)]
+pub enum Confirmed {
+    /// Signed in: the token waits for the poll.
+    SignedIn {
+        /// The account signed in.
+        user: User,
+        /// Where the flow's starter asked to go afterwards.
+        return_to: Option<String>,
+    },
+    /// Refused: the flow is over, its poll gets nothing.
+    Declined,
+}
+
+/// The sealed content of a polled sign-in's confirmation: the identity the
+/// provider vouched for, waiting for the person's word.
+#[derive(Serialize, Deserialize)]
+struct SealedConfirmation {
+    flow: Uuid,
+    provider: String,
+    subject: String,
+    email: Option<String>,
+    login: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    return_to: Option<String>,
+    expires: i64,
 }
 
 /// What the provider sent the browser back with.
@@ -420,18 +468,30 @@ impl Federation {
             .await?;
         match sealed.purpose {
             WebPurpose::Poll => {
-                let user = self.account_for(service, &identity, now).await?;
-                if !self
-                    .repository
-                    .finish_flow(sealed.flow, user.id, now)
-                    .await?
-                {
-                    return Err(used_state());
-                }
-                Ok(WebOutcome::SignedIn {
-                    user,
-                    return_to: sealed.return_to,
-                })
+                let account = identity
+                    .login
+                    .clone()
+                    .or_else(|| identity.email.as_ref().map(|e| e.as_str().to_owned()))
+                    .unwrap_or_else(|| identity.subject.as_str().to_owned());
+                let confirmation = self.seal(
+                    CONFIRM_PURPOSE,
+                    &SealedConfirmation {
+                        flow: sealed.flow,
+                        provider: identity.provider.to_string(),
+                        subject: identity.subject.as_str().to_owned(),
+                        email: identity.email.as_ref().map(|e| e.as_str().to_owned()),
+                        login: identity.login.clone(),
+                        given_name: identity.given_name.clone(),
+                        family_name: identity.family_name.clone(),
+                        return_to: sealed.return_to,
+                        expires: sealed.expires,
+                    },
+                )?;
+                Ok(WebOutcome::Confirm(PolledConfirmation {
+                    sealed: confirmation,
+                    provider: upstream.display_name().to_owned(),
+                    account,
+                }))
             }
             WebPurpose::SignIn => {
                 let user = self.account_for(service, &identity, now).await?;
@@ -451,6 +511,41 @@ impl Federation {
                 })
             }
         }
+    }
+
+    /// The person's answer on a polled sign-in's confirmation page: `true`
+    /// signs the provider's identity in (finding or creating its account)
+    /// and leaves the token for the poll; `false` ends the flow, so its
+    /// poll gets nothing. Either happens once per flow.
+    pub async fn confirm_polled(
+        &self,
+        service: &TokenService,
+        confirmation: &str,
+        approve: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Confirmed, FederationError> {
+        let sealed: SealedConfirmation = self.unseal(CONFIRM_PURPOSE, confirmation, now)?;
+        match self.repository.find_flow(sealed.flow, now).await? {
+            Some(flow) if flow.user_id.is_none() => {}
+            _ => return Err(used_state()),
+        }
+        if !approve {
+            self.take_once(sealed.flow, now).await?;
+            return Ok(Confirmed::Declined);
+        }
+        let identity = sealed.identity()?;
+        let user = self.account_for(service, &identity, now).await?;
+        if !self
+            .repository
+            .finish_flow(sealed.flow, user.id, now)
+            .await?
+        {
+            return Err(used_state());
+        }
+        Ok(Confirmed::SignedIn {
+            user,
+            return_to: sealed.return_to,
+        })
     }
 
     async fn take_once(&self, flow: Uuid, now: DateTime<Utc>) -> Result<(), FederationError> {
@@ -474,7 +569,12 @@ impl Federation {
         }
         if let Some(flow) = self.repository.take_finished_flow(sealed.flow, now).await? {
             let user = flow.user_id.ok_or_else(used_state)?;
-            return Ok(service.issue_federated(client, user, now).await?);
+            // The account may have been disabled since the callback.
+            let owner = match service.ports().users.find_by_id(user).await? {
+                Some(u) if !u.disabled => u.token_owner(),
+                _ => return Err(refused("this account is disabled".into(), Some(user))),
+            };
+            return Ok(service.issue_federated(client, owner, now).await?);
         }
         match self.repository.find_flow(sealed.flow, now).await? {
             Some(_) => Err(FederationError::Pending),
@@ -564,7 +664,9 @@ impl Federation {
                     return Err(used_session());
                 }
                 Ok(DeviceStep::Issued(
-                    service.issue_federated(client, user.id, now).await?,
+                    service
+                        .issue_federated(client, user.token_owner(), now)
+                        .await?,
                 ))
             }
             DevicePoll::Pending => Ok(schedule(interval).await?),
@@ -591,9 +693,11 @@ impl Federation {
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FederationError> {
         let (_, upstream) = self.provider(provider)?;
-        let identity = upstream.identity(access_token).await?;
+        let identity = upstream.identity(access_token, now).await?;
         let user = self.account_for(service, &identity, now).await?;
-        Ok(service.issue_federated(client, user.id, now).await?)
+        Ok(service
+            .issue_federated(client, user.token_owner(), now)
+            .await?)
     }
 
     /// The account `identity` is linked to, or a new one. Never one found
@@ -676,6 +780,7 @@ impl Federation {
                 family_name: identity.family_name.clone(),
                 disabled: false,
                 created_at: now,
+                token_generation: Default::default(),
             };
             match self
                 .repository
@@ -783,6 +888,27 @@ trait Expiring {
 impl Expiring for SealedState {
     fn expires(&self) -> i64 {
         self.expires
+    }
+}
+
+impl Expiring for SealedConfirmation {
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+impl SealedConfirmation {
+    /// The identity it carries, parsed again (it was ours when sealed).
+    fn identity(&self) -> Result<UpstreamIdentity, FederationError> {
+        let bad = || refused("the confirmation is not valid".into(), None);
+        Ok(UpstreamIdentity {
+            provider: ProviderName::parse(&self.provider).map_err(|_| bad())?,
+            subject: crate::types::UpstreamSubject::parse(&self.subject).map_err(|_| bad())?,
+            email: self.email.as_deref().and_then(|e| Email::parse(e).ok()),
+            login: self.login.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+        })
     }
 }
 

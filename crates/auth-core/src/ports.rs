@@ -125,25 +125,36 @@ pub trait UserRepository: Send + Sync {
     /// Every account, for the operator's listing.
     async fn list(&self) -> Result<Vec<User>, StoreError>;
     /// Disables or enables an account in one atomic step. Disabling also
-    /// ends its browser sessions and revokes its refresh tokens at `now`, so
-    /// enabling it again brings none of them back. `false` when no such
-    /// user exists.
+    /// signs it out everywhere (as [`Self::sign_out_everywhere`]), so
+    /// enabling it again brings none of its tokens back. `false` when no
+    /// such user exists.
     async fn set_disabled(
         &self,
         id: UserId,
         disabled: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Replaces an account's password hash and, in the same step, ends its
-    /// browser sessions and revokes its refresh tokens at `now`: whoever
-    /// held the old password holds nothing afterwards. `false` when no such
-    /// user exists.
+    /// Replaces an account's password hash and, in the same step, signs it
+    /// out everywhere (as [`Self::sign_out_everywhere`]): whoever held the
+    /// old password holds nothing afterwards. `false` when no such user
+    /// exists.
     async fn set_password(
         &self,
         id: UserId,
         hash: &PasswordHash,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Ends everything an account holds, in one atomic step: its browser
+    /// sessions are deleted, its refresh tokens revoked at `now`, its
+    /// reference access tokens deleted, and its token generation raised so
+    /// that its self-contained access tokens are refused too. A client's
+    /// own tokens are untouched. `None` when no such user exists, else how
+    /// many sessions ended.
+    async fn sign_out_everywhere(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
     /// Deletes an account and, in the same step, everything that is its:
     /// sessions, refresh tokens, codes, device authorizations, linked
     /// upstream identities. `false` when no such user exists.
@@ -203,14 +214,13 @@ pub trait TokenRepository: Send + Sync {
     /// The refresh token with this digest, whatever its state.
     async fn find_refresh(&self, digest: &Digest)
     -> Result<Option<RefreshTokenRecord>, StoreError>;
-    /// Finds a refresh token together with whether it may still act for its
-    /// owner: `false` when the user it was issued to is gone or disabled,
-    /// `true` for a token of a client alone. One lookup where the refresh
-    /// grant would otherwise need two.
+    /// Finds a refresh token together with who it may still act for (see
+    /// [`RefreshOwner`]). One lookup where the refresh grant would
+    /// otherwise need two.
     async fn find_refresh_with_owner(
         &self,
         digest: &Digest,
-    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError>;
+    ) -> Result<Option<(RefreshTokenRecord, RefreshOwner)>, StoreError>;
     /// Atomically retires `old` (only if it is still active at `now`) and
     /// stores `new`, with the reference access token issued in the same
     /// answer, if any. All of it happens or none of it.
@@ -519,6 +529,17 @@ pub struct UpstreamCallback<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Who a refresh token acts for, as its lookup found them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOwner {
+    /// A client's own token (no account).
+    Client,
+    /// An enabled account, now in this token generation.
+    User(crate::types::TokenGeneration),
+    /// The account it was issued to is gone or disabled.
+    Unusable,
+}
+
 /// An upstream identity provider (GitHub, an OpenID provider). Every call
 /// is bounded in time and size by the adapter; a provider that cannot be
 /// reached, answers 5xx or nonsense is an [`UpstreamError::Failed`].
@@ -546,8 +567,15 @@ pub trait IdentityProvider: Send + Sync {
     async fn start_device(&self, now: DateTime<Utc>) -> Result<UpstreamDevice, UpstreamError>;
     /// Polls it once.
     async fn poll_device(&self, device_code: &OpaqueToken) -> Result<DevicePoll, UpstreamError>;
-    /// The identity behind an access token the provider issued.
-    async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError>;
+    /// The identity behind a token presented to us (seed 003's exchange),
+    /// only if the provider issued it to this server's own registration:
+    /// a token issued to any other app names its holder as well, and must
+    /// not sign them in here. Times are checked against `now`.
+    async fn identity(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamIdentity, UpstreamError>;
 }
 
 /// What [`FederationRepository::unlink`] did.

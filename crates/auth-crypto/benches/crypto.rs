@@ -21,6 +21,7 @@ fn primitives(c: &mut Criterion) {
         expires_at: now + Duration::hours(1),
         token_id: uuid::Uuid::new_v4(),
         family: None,
+        generation: Default::default(),
     };
     let token = codec.issue(&claims).unwrap();
     c.bench_function("paseto_issue", |b| b.iter(|| codec.issue(&claims).unwrap()));

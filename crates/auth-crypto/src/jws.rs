@@ -14,7 +14,7 @@ use auth_core::error::CryptoError;
 use auth_core::ports::{IdTokenSigner, TokenCodec, TokenRejection};
 use auth_core::types::{
     AccessClaims, ClientId, FamilyId, IdTokenClaims, IdTokenHint, KeyAlgorithm, OpaqueToken, Scope,
-    SigningKey,
+    SigningKey, TokenGeneration,
 };
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -348,6 +348,12 @@ impl TokenCodec for JwtCodec {
         if let (Some(family), Some(object)) = (c.family, payload.as_object_mut()) {
             object.insert("fid".into(), family.as_uuid().to_string().into());
         }
+        if let (true, Some(object)) = (
+            c.generation != TokenGeneration::default(),
+            payload.as_object_mut(),
+        ) {
+            object.insert("gen".into(), c.generation.get().into());
+        }
         let payload = serde_json::to_vec(&payload).map_err(failed)?;
         self.ring
             .sign(KeyAlgorithm::Rs256, &payload, c.issued_at, Typ::AccessToken)
@@ -402,6 +408,14 @@ impl TokenCodec for JwtCodec {
                     uuid::Uuid::parse_str(f).map_err(|_| TokenRejection::Invalid)?,
                 )),
                 None => None,
+            },
+            generation: match claims.get("gen") {
+                None => TokenGeneration::default(),
+                Some(g) => TokenGeneration::new(
+                    g.as_u64()
+                        .and_then(|g| u32::try_from(g).ok())
+                        .ok_or(TokenRejection::Invalid)?,
+                ),
             },
         })
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
 use auth_core::types::{
-    AccessClaims, ClientId, FamilyId, KeyAlgorithm, OpaqueToken, Scope, SigningKey,
+    AccessClaims, ClientId, FamilyId, KeyAlgorithm, OpaqueToken, Scope, SigningKey, TokenGeneration,
 };
 use auth_verifier::{Expected, KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -209,6 +209,9 @@ impl TokenCodec for PasetoCodec {
         if let Some(family) = c.family {
             payload["fid"] = json!(family.as_uuid().to_string());
         }
+        if c.generation != TokenGeneration::default() {
+            payload["gen"] = json!(c.generation.get());
+        }
         let message = serde_json::to_vec(&payload).map_err(failed)?;
         PublicToken::sign(&key.secret, &message, Some(key.footer.as_bytes()), None).map_err(failed)
     }
@@ -254,6 +257,7 @@ impl TokenCodec for PasetoCodec {
                 .map(|f| f.parse().map(FamilyId::new))
                 .transpose()
                 .map_err(|_| TokenRejection::Invalid)?,
+            generation: TokenGeneration::new(c.generation),
         };
         if let Ok(mut memo) = ring.verified.lock() {
             if memo.len() >= MAX_VERIFIED {
@@ -298,6 +302,7 @@ mod tests {
             expires_at: t0() + Duration::hours(1),
             token_id: uuid::Uuid::new_v4(),
             family: Some(FamilyId::new(uuid::Uuid::from_u128(7))),
+            generation: TokenGeneration::new(3),
         }
     }
 

@@ -105,6 +105,41 @@ impl GitHub {
         })
     }
 
+    /// GitHub's "check a token" call (`POST /applications/{client_id}/token`,
+    /// authenticated as our app): 200 with our `app.client_id` for a token
+    /// of our OAuth app, 404 or 422 for anything else, personal access
+    /// tokens included.
+    async fn check_issued_to_us(&self, token: &str) -> Result<(), UpstreamError> {
+        let client_id: String =
+            url::form_urlencoded::byte_serialize(self.config.client_id.as_bytes()).collect();
+        let url = self.api(&format!("applications/{client_id}/token"))?;
+        let request = self
+            .http
+            .post(url.as_str())
+            .basic_auth(
+                &self.config.client_id,
+                Some(self.config.client_secret.expose()),
+            )
+            .json(&serde_json::json!({ "access_token": token }));
+        let answer = self.http.send(WHO, request).await?;
+        match answer.status {
+            StatusCode::OK => {
+                let check: TokenCheck = answer.json(WHO)?;
+                if check.app.client_id == self.config.client_id {
+                    Ok(())
+                } else {
+                    Err(not_ours())
+                }
+            }
+            StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => Err(not_ours()),
+            // Our own credentials were refused: our configuration, not the person.
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(UpstreamError::Failed(
+                "GitHub refused this server's client id or secret".into(),
+            )),
+            _ => Err(unexpected(&answer)),
+        }
+    }
+
     /// The primary address, if GitHub says it is verified. Without the
     /// `user:email` scope GitHub refuses the list: then there is none.
     async fn primary_email(&self, bearer: &str) -> Result<Option<Email>, UpstreamError> {
@@ -141,6 +176,14 @@ fn join(base: &Url, path: &str) -> Result<Url, UpstreamError> {
         .map_err(|e| UpstreamError::Failed(format!("bad GitHub URL: {e}")))
 }
 
+fn not_ours() -> UpstreamError {
+    UpstreamError::Refused(
+        "the GitHub token was not issued to this server's GitHub app (another app's token, \
+         a personal access token, or not valid)"
+            .into(),
+    )
+}
+
 fn unexpected(answer: &Answer) -> UpstreamError {
     UpstreamError::Failed(format!("GitHub answered {}", answer.status))
 }
@@ -150,6 +193,17 @@ struct TokenAnswer {
     access_token: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+}
+
+/// The part of GitHub's "check a token" answer we read.
+#[derive(Deserialize)]
+struct TokenCheck {
+    app: CheckedApp,
+}
+
+#[derive(Deserialize)]
+struct CheckedApp {
+    client_id: String,
 }
 
 #[derive(Deserialize)]
@@ -270,7 +324,15 @@ impl IdentityProvider for GitHub {
         }
     }
 
-    async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError> {
+    /// A token presented to us is trusted only once GitHub says it was
+    /// issued to our OAuth app: any other app's token, a GitHub App's, a
+    /// CLI's or a personal access token names its holder just as well, and
+    /// whoever holds one of those must not sign in as that person here.
+    async fn identity(
+        &self,
+        access_token: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<UpstreamIdentity, UpstreamError> {
         if access_token.is_empty()
             || access_token
                 .chars()
@@ -278,6 +340,7 @@ impl IdentityProvider for GitHub {
         {
             return Err(UpstreamError::Refused("that is not a GitHub token".into()));
         }
+        self.check_issued_to_us(access_token).await?;
         self.user(access_token).await
     }
 }

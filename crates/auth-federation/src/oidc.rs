@@ -32,6 +32,9 @@ pub struct Endpoints {
     pub token: Option<Url>,
     pub userinfo: Option<Url>,
     pub jwks: Option<Url>,
+    /// RFC 7662 introspection, the only way an access token presented to
+    /// us is known to be issued to our client.
+    pub introspection: Option<Url>,
 }
 
 /// An OpenID provider's registration.
@@ -56,6 +59,7 @@ struct Resolved {
     token: Url,
     userinfo: Option<Url>,
     jwks: Url,
+    introspection: Option<Url>,
 }
 
 /// The OpenID provider adapter.
@@ -74,6 +78,7 @@ struct Discovery {
     token_endpoint: Url,
     userinfo_endpoint: Option<Url>,
     jwks_uri: Url,
+    introspection_endpoint: Option<Url>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +97,19 @@ struct Claims {
     preferred_username: Option<String>,
     given_name: Option<String>,
     family_name: Option<String>,
+}
+
+impl Claims {
+    fn subject_only(sub: String) -> Self {
+        Self {
+            sub,
+            email: None,
+            email_verified: None,
+            preferred_username: None,
+            given_name: None,
+            family_name: None,
+        }
+    }
 }
 
 /// The ID token's own claims, checked against the flow.
@@ -167,6 +185,7 @@ impl OpenIdProvider {
                 token: token.clone(),
                 userinfo: given.userinfo.clone(),
                 jwks: jwks.clone(),
+                introspection: given.introspection.clone(),
             },
             _ => {
                 let found = self.discover().await?;
@@ -178,6 +197,7 @@ impl OpenIdProvider {
                     token: given.token.clone().unwrap_or(found.token_endpoint),
                     userinfo: given.userinfo.clone().or(found.userinfo_endpoint),
                     jwks: given.jwks.clone().unwrap_or(found.jwks_uri),
+                    introspection: given.introspection.clone().or(found.introspection_endpoint),
                 }
             }
         };
@@ -237,10 +257,12 @@ impl OpenIdProvider {
     }
 
     /// Checks an ID token in full and reads who it names.
+    /// `nonce` is the sign-in's; `None` for an ID token presented to the
+    /// exchange, which no sign-in of ours asked for.
     async fn verify_id_token(
         &self,
         token: &str,
-        nonce: &str,
+        nonce: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Claims, UpstreamError> {
         let header =
@@ -301,7 +323,9 @@ impl OpenIdProvider {
         if checks.iat - LEEWAY_SECS > now {
             return Err(refused("the ID token was issued in the future"));
         }
-        if checks.nonce.as_deref() != Some(nonce) {
+        if let Some(nonce) = nonce
+            && checks.nonce.as_deref() != Some(nonce)
+        {
             return Err(refused("the ID token's nonce is not this sign-in's"));
         }
         serde_json::from_value(data.claims).map_err(|_| refused("the ID token has no subject"))
@@ -431,7 +455,7 @@ impl IdentityProvider for OpenIdProvider {
             .id_token
             .ok_or_else(|| failed(format!("{who} sent no ID token")))?;
         let claims = self
-            .verify_id_token(&id_token, callback.nonce, callback.now)
+            .verify_id_token(&id_token, Some(callback.nonce), callback.now)
             .await?;
         self.identity(claims)
     }
@@ -448,24 +472,99 @@ impl IdentityProvider for OpenIdProvider {
         ))
     }
 
-    /// The identity behind an access token, from the userinfo endpoint.
-    async fn identity(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError> {
-        if !crate::http::is_token(access_token) {
-            return Err(refused("that is not an access token"));
+    /// The identity behind a token presented to the exchange, only if it
+    /// was issued to our client: an ID token checked in full (signature,
+    /// `iss`, `aud`/`azp` naming our client, `exp`), or an access token the
+    /// provider's introspection (RFC 7662) says is active and ours. A
+    /// userinfo answer alone proves nothing of the sort: any app's token
+    /// gets one.
+    async fn identity(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamIdentity, UpstreamError> {
+        if !crate::http::is_token(token) {
+            return Err(refused("that is not a token"));
         }
+        let claims = match jsonwebtoken::decode_header(token) {
+            // A JWT access token (RFC 9068) says so in its `typ`; any other
+            // JWT is taken for an ID token, and must check as one.
+            Ok(header) if !is_access_token_typ(header.typ.as_deref()) => {
+                self.verify_id_token(token, None, now).await?
+            }
+            _ => self.introspect_ours(token).await?,
+        };
+        self.identity(claims)
+    }
+}
+
+/// Whether a JWT's `typ` names an access token (RFC 9068 section 2.1).
+fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t == "at+jwt" || t == "application/at+jwt"
+    })
+}
+
+/// What an introspection answer says of a token.
+#[derive(Deserialize)]
+struct Introspected {
+    active: bool,
+    client_id: Option<String>,
+    aud: Option<Audience>,
+    sub: Option<String>,
+}
+
+impl OpenIdProvider {
+    /// Asks the provider's introspection endpoint, as our client, whether
+    /// `token` is an active access token issued to us; then who it names,
+    /// from userinfo when the provider has one (its `sub` must be the
+    /// introspected one).
+    async fn introspect_ours(&self, token: &str) -> Result<Claims, UpstreamError> {
         let who = self.who();
-        let userinfo =
-            self.endpoints()
-                .await?
-                .userinfo
-                .clone()
-                .ok_or(UpstreamError::Unsupported(
-                    "the provider has no userinfo endpoint",
-                ))?;
+        let endpoints = self.endpoints().await?;
+        let introspection = endpoints
+            .introspection
+            .clone()
+            .ok_or(UpstreamError::Unsupported(
+                "this provider offers no token introspection, so its access tokens cannot be \
+             exchanged here; exchange an ID token issued to this server instead",
+            ))?;
+        let request = self
+            .http
+            .post(introspection.as_str())
+            .basic_auth(
+                &self.config.client_id,
+                Some(self.config.client_secret.expose()),
+            )
+            .form(&[("token", token), ("token_type_hint", "access_token")]);
+        let answer = self.http.send(&who, request).await?;
+        match answer.status {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(failed(format!("{who} refused this server's client")));
+            }
+            other => return Err(failed(format!("{who} answered introspection with {other}"))),
+        }
+        let found: Introspected = answer.json(&who)?;
+        let client = self.config.client_id.as_str();
+        let ours = found.client_id.as_deref() == Some(client)
+            || found.aud.as_ref().is_some_and(|aud| aud.contains(client));
+        if !found.active || !ours {
+            return Err(refused(
+                "the access token is not active or was not issued to this server",
+            ));
+        }
+        let subject = found
+            .sub
+            .ok_or_else(|| refused("the provider's introspection names no subject"))?;
+        let Some(userinfo) = endpoints.userinfo.clone() else {
+            return Ok(Claims::subject_only(subject));
+        };
         let request = self
             .http
             .get(userinfo.as_str())
-            .header(AUTHORIZATION, format!("Bearer {access_token}"));
+            .header(AUTHORIZATION, format!("Bearer {token}"));
         let answer = self.http.send(&who, request).await?;
         match answer.status {
             StatusCode::OK => {}
@@ -474,6 +573,12 @@ impl IdentityProvider for OpenIdProvider {
             }
             other => return Err(failed(format!("{who} answered {other}"))),
         }
-        self.identity(answer.json(&who)?)
+        let claims: Claims = answer.json(&who)?;
+        if claims.sub != subject {
+            return Err(refused(
+                "the provider's userinfo names another subject than its introspection",
+            ));
+        }
+        Ok(claims)
     }
 }

@@ -210,6 +210,7 @@ fn register(
             .service(seed003::device_complete)
             .service(seed003::web_authorize)
             .service(seed003::web_callback)
+            .service(seed003::web_confirm)
             .service(seed003::web_poll);
     }
 }

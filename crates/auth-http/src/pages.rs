@@ -40,6 +40,8 @@ impl Pages {
             template!("linked.html"),
             template!("index.html"),
             template!("account.html"),
+            template!("confirm_polled.html"),
+            template!("polled_done.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

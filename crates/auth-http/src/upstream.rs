@@ -290,6 +290,13 @@ pub(crate) async fn callback(
             "linked.html",
             &serde_json::json!({ "title": "Account linked", "provider": provider.as_str() }),
         ),
+        // Only a polled flow asks for confirmation, and the core refuses
+        // a polled flow's state at this callback.
+        Ok(WebOutcome::Confirm(_)) => {
+            return Err(ApiError::Internal(
+                "a browser's flow asked for a polled flow's confirmation".into(),
+            ));
+        }
         Err(e) => return refused_page(&req, &state, e),
     };
     let _ = response.add_cookie(&cleared_binding_cookie(&state));

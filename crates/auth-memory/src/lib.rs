@@ -118,6 +118,18 @@ impl UserRepository for MemoryStore {
         Ok(true)
     }
 
+    async fn sign_out_everywhere(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut t = self.tables();
+        if !t.users.contains_key(&id) {
+            return Ok(None);
+        }
+        Ok(Some(t.sign_out_everywhere(id, now)))
+    }
+
     async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
         let mut t = self.tables();
         if t.remove_user(id).is_none() {

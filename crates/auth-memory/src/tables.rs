@@ -5,7 +5,7 @@ use auth_core::error::StoreError;
 use auth_core::ports::{SweepReport, UpstreamFlow};
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, Client, DeviceAuthorization, Digest,
-    FederatedLink, RefreshTokenRecord, SigningKey, User, UserId,
+    FederatedLink, RefreshTokenRecord, SigningKey, TokenGeneration, User, UserId,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -85,13 +85,24 @@ impl Tables {
     }
 
     /// Ends a user's browser sessions and revokes their refresh tokens.
-    pub fn sign_out_everywhere(&mut self, user: UserId, now: DateTime<Utc>) {
+    /// Ends what the account holds: sessions, refresh tokens, reference
+    /// access tokens, and raises its token generation. How many sessions
+    /// ended.
+    pub fn sign_out_everywhere(&mut self, user: UserId, now: DateTime<Utc>) -> u64 {
+        let before = self.sessions.len();
         self.sessions.retain(|_, s| s.user_id != user);
+        let ended = (before - self.sessions.len()) as u64;
         for r in self.refresh.values_mut() {
             if r.user_id == Some(user) && r.revoked_at.is_none() {
                 r.revoked_at = Some(now);
             }
         }
+        let subject = user.to_string();
+        self.access.retain(|_, a| a.subject != subject);
+        if let Some(u) = self.users.get_mut(&user) {
+            u.token_generation = TokenGeneration::new(u.token_generation.get().saturating_add(1));
+        }
+        ended
     }
 
     /// Lists an access token id as revoked until `until` and forgets a

@@ -1,7 +1,7 @@
 //! Refresh and access tokens and the revocation list.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
+use auth_core::ports::{RefreshOwner, RotateOutcome, Superseded, TokenRepository};
 use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -24,13 +24,17 @@ impl TokenRepository for MemoryStore {
     async fn find_refresh_with_owner(
         &self,
         digest: &Digest,
-    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError> {
+    ) -> Result<Option<(RefreshTokenRecord, RefreshOwner)>, StoreError> {
         let t = self.tables();
         Ok(t.refresh.get(digest).map(|r| {
-            let usable = r
-                .user_id
-                .is_none_or(|id| t.users.get(&id).is_some_and(|u| !u.disabled));
-            (r.clone(), usable)
+            let owner = match r.user_id {
+                None => RefreshOwner::Client,
+                Some(id) => match t.users.get(&id) {
+                    Some(u) if !u.disabled => RefreshOwner::User(u.token_generation),
+                    _ => RefreshOwner::Unusable,
+                },
+            };
+            (r.clone(), owner)
         }))
     }
 

@@ -234,7 +234,7 @@ impl TokenRepository for CachedAccessTokens {
     async fn find_refresh_with_owner(
         &self,
         digest: &Digest,
-    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError> {
+    ) -> Result<Option<(RefreshTokenRecord, auth_core::ports::RefreshOwner)>, StoreError> {
         self.inner.find_refresh_with_owner(digest).await
     }
 
@@ -295,6 +295,7 @@ mod tests {
             issued_at: at,
             expires_at: at + chrono::Duration::hours(1),
             family: None,
+            generation: Default::default(),
         }
     }
 

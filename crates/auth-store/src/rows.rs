@@ -6,7 +6,7 @@ use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
     IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
-    Scope, SigningKey, TokenFormat, User, UserId, Username,
+    Scope, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -50,6 +50,7 @@ pub(crate) struct UserRow {
     pub family_name: Option<String>,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    pub token_generation: i32,
 }
 
 impl From<&User> for UserRow {
@@ -63,8 +64,22 @@ impl From<&User> for UserRow {
             family_name: u.family_name.clone(),
             disabled: u.disabled,
             created_at: naive(u.created_at),
+            token_generation: generation_column(u.token_generation),
         }
     }
+}
+
+/// A token generation as its `INTEGER` column holds it: a count that grows
+/// by one per sign-out everywhere cannot reach 2^31 in practice, and one
+/// that did would stay at the top, refusing nothing old as new.
+pub(crate) fn generation_column(generation: TokenGeneration) -> i32 {
+    i32::try_from(generation.get()).unwrap_or(i32::MAX)
+}
+
+fn generation_of(column: i32, table: &'static str) -> Result<TokenGeneration, StoreError> {
+    u32::try_from(column)
+        .map(TokenGeneration::new)
+        .map_err(|e| corrupt(table, e))
 }
 
 impl TryFrom<UserRow> for User {
@@ -86,6 +101,7 @@ impl TryFrom<UserRow> for User {
             family_name: r.family_name,
             disabled: r.disabled,
             created_at: utc(r.created_at),
+            token_generation: generation_of(r.token_generation, "users")?,
         })
     }
 }
@@ -494,6 +510,7 @@ pub(crate) struct AccessRow {
     pub issued_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub family_id: Option<String>,
+    pub generation: i32,
 }
 
 impl From<&AccessTokenRecord> for AccessRow {
@@ -507,6 +524,7 @@ impl From<&AccessTokenRecord> for AccessRow {
             issued_at: naive(a.issued_at),
             expires_at: naive(a.expires_at),
             family_id: a.family.map(|f| f.as_uuid().to_string()),
+            generation: generation_column(a.generation),
         }
     }
 }
@@ -529,6 +547,7 @@ impl TryFrom<AccessRow> for AccessTokenRecord {
                 .map(|f| Uuid::parse_str(&f).map(FamilyId::new))
                 .transpose()
                 .map_err(|e| bad(&e))?,
+            generation: generation_of(r.generation, "access_tokens")?,
         })
     }
 }

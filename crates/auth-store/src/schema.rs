@@ -9,6 +9,7 @@ diesel::table! {
         family_name -> Nullable<Text>,
         disabled -> Bool,
         created_at -> Timestamp,
+        token_generation -> Integer,
     }
 }
 
@@ -112,6 +113,7 @@ diesel::table! {
         issued_at -> Timestamp,
         expires_at -> Timestamp,
         family_id -> Nullable<Text>,
+        generation -> Integer,
     }
 }
 

@@ -2,8 +2,10 @@
 //! revocation list.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::ports::{RotateOutcome, Superseded, TokenRepository};
-use auth_core::types::{AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, UserId};
+use auth_core::ports::{RefreshOwner, RotateOutcome, Superseded, TokenRepository};
+use auth_core::types::{
+    AccessTokenRecord, Digest, FamilyId, RefreshTokenRecord, TokenGeneration, UserId,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
@@ -165,22 +167,35 @@ impl TokenRepository for Database {
     async fn find_refresh_with_owner(
         &self,
         digest: &Digest,
-    ) -> Result<Option<(RefreshTokenRecord, bool)>, StoreError> {
+    ) -> Result<Option<(RefreshTokenRecord, RefreshOwner)>, StoreError> {
         let key = digest.as_bytes().to_vec();
-        let row: Option<(RefreshRow, Option<bool>)> = with_conn!(self, |conn| rt::table
+        type Owner = (Option<bool>, Option<i32>);
+        let row: Option<(RefreshRow, Owner)> = with_conn!(self, |conn| rt::table
             .left_join(users::table)
             .filter(rt::digest.eq(&key))
-            .select((RefreshRow::as_select(), users::disabled.nullable()))
+            .select((
+                RefreshRow::as_select(),
+                (
+                    users::disabled.nullable(),
+                    users::token_generation.nullable(),
+                ),
+            ))
             .first(conn)
             .await
             .optional()
             .map_err(query_error))?;
-        let Some((row, owner_disabled)) = row else {
+        let Some((row, owner)) = row else {
             return Ok(None);
         };
         let record = RefreshTokenRecord::try_from(row)?;
-        let usable = record.user_id.is_none() || owner_disabled == Some(false);
-        Ok(Some((record, usable)))
+        let owner = match (record.user_id, owner) {
+            (None, _) => RefreshOwner::Client,
+            (Some(_), (Some(false), Some(generation))) => RefreshOwner::User(TokenGeneration::new(
+                u32::try_from(generation).unwrap_or(u32::MAX),
+            )),
+            (Some(_), _) => RefreshOwner::Unusable,
+        };
+        Ok(Some((record, owner)))
     }
 
     async fn rotate_refresh<'a>(

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::database::{Database, query_error, store_error};
 use crate::rows::{UserRow, naive};
-use crate::schema::{login_names, refresh_tokens, sessions, users};
+use crate::schema::{access_tokens, login_names, refresh_tokens, sessions, users};
 
 /// An account whose username or email does not sign it in, because the
 /// name belonged to another account when login names became unique.
@@ -53,22 +53,45 @@ impl Database {
     }
 }
 
-/// How many accounts a PostgreSQL statement found (0 or 1).
+/// How many accounts a PostgreSQL statement found (0 or 1), and how many
+/// of its sessions it ended.
 #[derive(QueryableByName)]
-struct Found {
+struct SignedOut {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     found: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    ended: i64,
 }
 
-/// Ends an account's browser sessions and revokes its refresh tokens,
-/// inside a SQLite write (the caller's savepoint).
+/// One PostgreSQL statement that updates the account (`$1` its id) with
+/// `set` and, where `when` holds, signs it out everywhere: its sessions
+/// deleted, its refresh tokens revoked at `now` (a placeholder), its
+/// reference access tokens deleted and its token generation raised.
+/// Data-modifying CTEs share the statement's snapshot and commit with it.
+fn sign_out_pg(set: Option<&str>, when: &str, now: &str) -> String {
+    let set = set.map(|s| format!("{s}, ")).unwrap_or_default();
+    format!(
+        "WITH u AS (UPDATE users SET {set}\
+           token_generation = token_generation + CASE WHEN {when} THEN 1 ELSE 0 END \
+           WHERE id = $1 RETURNING id), \
+         s AS (DELETE FROM sessions WHERE {when} AND user_id IN (SELECT id FROM u) RETURNING 1), \
+         r AS (UPDATE refresh_tokens SET revoked_at = {now} \
+               WHERE {when} AND revoked_at IS NULL AND user_id IN (SELECT id FROM u)), \
+         a AS (DELETE FROM access_tokens WHERE {when} AND subject IN (SELECT id FROM u)) \
+         SELECT (SELECT COUNT(*) FROM u) AS found, (SELECT COUNT(*) FROM s) AS ended"
+    )
+}
+
+/// Signs an account out everywhere inside a SQLite write (the caller's
+/// savepoint): sessions deleted, refresh tokens revoked, reference access
+/// tokens deleted, token generation raised. How many sessions ended.
 fn sign_out_everywhere(
     conn: &mut diesel::SqliteConnection,
     id: &str,
     now: chrono::NaiveDateTime,
-) -> diesel::QueryResult<()> {
+) -> diesel::QueryResult<usize> {
     use diesel::RunQueryDsl as Sync;
-    Sync::execute(
+    let ended = Sync::execute(
         diesel::delete(sessions::table.filter(sessions::user_id.eq(id))),
         conn,
     )?;
@@ -81,7 +104,16 @@ fn sign_out_everywhere(
         .set(refresh_tokens::revoked_at.eq(now)),
         conn,
     )?;
-    Ok(())
+    Sync::execute(
+        diesel::delete(access_tokens::table.filter(access_tokens::subject.eq(id))),
+        conn,
+    )?;
+    Sync::execute(
+        diesel::update(users::table.find(id))
+            .set(users::token_generation.eq(users::token_generation + 1)),
+        conn,
+    )?;
+    Ok(ended)
 }
 
 #[async_trait]
@@ -204,25 +236,18 @@ impl UserRepository for Database {
                     })
                     .await
             }
-            // One statement: data-modifying CTEs share its snapshot and
-            // commit with it.
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Bool, Text, Timestamp};
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let found: Found = diesel::sql_query(
-                    "WITH u AS (UPDATE users SET disabled = $2 WHERE id = $1 RETURNING id), \
-                     s AS (DELETE FROM sessions WHERE $2 AND user_id IN (SELECT id FROM u)), \
-                     r AS (UPDATE refresh_tokens SET revoked_at = $3 \
-                           WHERE $2 AND revoked_at IS NULL AND user_id IN (SELECT id FROM u)) \
-                     SELECT COUNT(*) AS found FROM u",
-                )
-                .bind::<Text, _>(&id)
-                .bind::<Bool, _>(disabled)
-                .bind::<Timestamp, _>(now)
-                .get_result(&mut conn)
-                .await
-                .map_err(query_error)?;
-                Ok(found.found > 0)
+                let done: SignedOut =
+                    diesel::sql_query(sign_out_pg(Some("disabled = $2"), "$2", "$3"))
+                        .bind::<Text, _>(&id)
+                        .bind::<Bool, _>(disabled)
+                        .bind::<Timestamp, _>(now)
+                        .get_result(&mut conn)
+                        .await
+                        .map_err(query_error)?;
+                Ok(done.found > 0)
             }
         }
     }
@@ -256,20 +281,50 @@ impl UserRepository for Database {
             Database::Postgres(pool) => {
                 use diesel::sql_types::{Text, Timestamp};
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
-                let found: Found = diesel::sql_query(
-                    "WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
-                     s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u)), \
-                     r AS (UPDATE refresh_tokens SET revoked_at = $3 \
-                           WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM u)) \
-                     SELECT COUNT(*) AS found FROM u",
-                )
-                .bind::<Text, _>(&id)
-                .bind::<Text, _>(&hash)
-                .bind::<Timestamp, _>(now)
-                .get_result(&mut conn)
-                .await
-                .map_err(query_error)?;
-                Ok(found.found > 0)
+                let done: SignedOut =
+                    diesel::sql_query(sign_out_pg(Some("password_hash = $2"), "TRUE", "$3"))
+                        .bind::<Text, _>(&id)
+                        .bind::<Text, _>(&hash)
+                        .bind::<Timestamp, _>(now)
+                        .get_result(&mut conn)
+                        .await
+                        .map_err(query_error)?;
+                Ok(done.found > 0)
+            }
+        }
+    }
+
+    async fn sign_out_everywhere(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let (id, now) = (id.to_string(), naive(now));
+        match self {
+            Database::Sqlite { writer, .. } => {
+                writer
+                    .run_sync(StoreError::backend, move |conn| {
+                        use diesel::RunQueryDsl as Sync;
+                        let found: i64 =
+                            Sync::get_result(users::table.filter(users::id.eq(&id)).count(), conn)?;
+                        if found == 0 {
+                            return Ok(None);
+                        }
+                        let ended = sign_out_everywhere(conn, &id, now)?;
+                        Ok(Some(ended as u64))
+                    })
+                    .await
+            }
+            Database::Postgres(pool) => {
+                use diesel::sql_types::{Text, Timestamp};
+                let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
+                let done: SignedOut = diesel::sql_query(sign_out_pg(None, "TRUE", "$2"))
+                    .bind::<Text, _>(&id)
+                    .bind::<Timestamp, _>(now)
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(query_error)?;
+                Ok((done.found > 0).then_some(u64::try_from(done.ended).unwrap_or(0)))
             }
         }
     }

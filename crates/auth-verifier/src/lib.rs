@@ -125,6 +125,12 @@ pub struct Claims {
     /// The grant the token was issued in (`fid`, the refresh token family),
     /// when it has one: the issuer uses it to revoke the grant's tokens.
     pub family: Option<String>,
+    /// The token generation of the account it acts for (`gen`, 0 when
+    /// absent). The issuer raises an account's generation when it ends all
+    /// of its tokens (a password change, a disabled account); offline
+    /// verification cannot see that until the token expires, so a resource
+    /// server that must know at once asks introspection.
+    pub generation: u32,
 }
 
 impl Claims {
@@ -284,6 +290,13 @@ impl KeySet {
                 None | Some(Value::Null) => None,
                 Some(Value::String(f)) => Some(f.clone()),
                 Some(_) => return Err(Rejection::Invalid),
+            },
+            generation: match v.get("gen") {
+                None | Some(Value::Null) => 0,
+                Some(g) => g
+                    .as_u64()
+                    .and_then(|g| u32::try_from(g).ok())
+                    .ok_or(Rejection::Invalid)?,
             },
         })
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
-use portcullis::settings::{FileSettings, GitHubFile};
+use portcullis::settings::{DialectSettings, FileSettings, GitHubFile};
 use portcullis_tests::fake_github::{
     Behaviour, CLIENT_ID, CLIENT_SECRET, DeviceStep, FakeEmail, FakeGitHub, FakeUser,
 };
@@ -32,6 +32,10 @@ async fn spawn(db: ScratchDb, github: &FakeGitHub) -> TestApp {
                 web_url: Some(github.base.clone()),
                 api_url: Some(github.base.clone()),
                 scope: None,
+            }),
+            dialects: Some(DialectSettings {
+                external_login: Some(true),
+                ..Default::default()
             }),
             external_login_redirect_uris: Some(vec![DONE.into()]),
             upstream_timeout_secs: Some(1),
@@ -150,6 +154,22 @@ fn poll_path(state: &str) -> String {
     )
 }
 
+/// Opens seed 003's callback in the browser `b`: the confirmation page.
+async fn confirmation_page(app: &TestApp, b: &reqwest::Client, callback: &str) -> Reply {
+    let page = app.get_with(b, callback).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    page
+}
+
+/// Answers the confirmation page in `b`: `allow` or `deny`.
+async fn answer(app: &TestApp, b: &reqwest::Client, page: &Reply, decision: &str) -> Reply {
+    let mut form = form_fields(&page.text, "/v1/login/oauth2/web/confirm");
+    form.push(("decision".into(), decision.into()));
+    app.post_with(b, "/v1/login/oauth2/web/confirm", &form)
+        .await
+}
+
 async fn complete(app: &TestApp, body: serde_json::Value) -> Reply {
     app.post_json("/login/oauth2/device/complete", &body).await
 }
@@ -259,6 +279,31 @@ on_both_backends! {
         assert_eq!(app.fingerprint().await, before, "a failed sign-in stored something");
     };
 
+    a_github_token_issued_to_another_app_or_a_person_signs_no_one_in => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        // The victim has an account here, made by a sign-in through our app.
+        github.add_token("gho_ours", octocat(), Behaviour::Normal);
+        let (_, victim, _) = token_object(&exchange(&app, "?provider=github&access-token=gho_ours").await);
+        let checks = github.token_checks();
+        assert!(checks >= 1, "GitHub's check was not asked");
+        let before = app.fingerprint().await;
+
+        // A token of another OAuth app the victim authorized, and their
+        // personal access token: GitHub's /user names the victim for both.
+        github.add_foreign_token("gho_other_app", octocat(), portcullis_tests::fake_github::Issuer::OtherApp);
+        github.add_foreign_token("ghp_personal", octocat(), portcullis_tests::fake_github::Issuer::Personal);
+        for token in ["gho_other_app", "ghp_personal"] {
+            let refused = exchange(&app, &format!("?provider=github&access-token={token}")).await;
+            let error = failure(&refused, 401);
+            assert!(error.contains("not issued to this server"), "{token}: {error}");
+            assert!(!refused.text.contains(&victim), "{token}: the account leaked");
+        }
+        assert_eq!(github.token_checks(), checks + 2);
+        assert_eq!(app.fingerprint().await, before, "a refused exchange stored something");
+        assert!(!portcullis_tests::log_lines_with("upstream_login_refused").is_empty());
+    };
+
     an_upstream_email_of_an_existing_account_links_and_creates_nothing => |db: ScratchDb| async move {
         let github = FakeGitHub::start().await;
         let app = spawn(db, &github).await;
@@ -322,17 +367,70 @@ on_both_backends! {
         assert!(failure(&early, 401).contains("not finished"));
 
         let callback = approve_at_github(&app, &url).await;
-        let done = get(&app, &callback).await;
-        assert_eq!(done.status, 200, "{}", done.text);
-        assert_eq!(done.body, json!({}));
+        // The callback signs no one in: it asks, on our origin, naming the
+        // application and the GitHub account.
+        let b = portcullis_tests::browser();
+        let page = confirmation_page(&app, &b, &callback).await;
+        assert!(page.text.contains("Sign in to <strong>External login API (seed 003)</strong>"), "{}", page.text);
+        assert!(page.text.contains("<strong>octocat</strong>"), "{}", page.text);
+        assert!(failure(&get(&app, &poll_path(&state)).await, 401).contains("not finished"));
+        // The callback runs once: GitHub's code is spent.
+        failure(&get(&app, &callback).await, 401);
 
+        let signed_in = answer(&app, &b, &page, "allow").await;
+        assert_eq!(signed_in.status, 200, "{}", signed_in.text);
+        assert!(signed_in.text.contains("You are signed in to"), "{}", signed_in.text);
         let (_, account, secret) = token_object(&get(&app, &poll_path(&state)).await);
         assert_eq!(app.get_bearer("/v1/login/token", &secret).await.body["accountId"], account);
+        assert_eq!(app.account(&account).await.username.as_str(), "octocat");
         // Handed out once.
         failure(&get(&app, &poll_path(&state)).await, 401);
-        // The callback runs once.
-        let replayed = get(&app, &callback).await;
-        assert!(failure(&replayed, 401).contains("used"));
+        // The confirmation counts once.
+        let again = answer(&app, &b, &page, "allow").await;
+        assert_eq!(again.status, 401, "{}", again.text);
+        assert!(again.text.contains("used"), "{}", again.text);
+    };
+
+    a_polled_sign_in_is_finished_only_by_the_button_on_our_page => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        github.sign_in_next("gho_octo");
+        // An attacker starts a flow and sends its GitHub URL to the victim.
+        let (url, state) = start_web(&app, "?provider=github").await;
+        let callback = approve_at_github(&app, &url).await;
+        let victim = portcullis_tests::browser();
+        let page = confirmation_page(&app, &victim, &callback).await;
+        let before = app.fingerprint().await;
+
+        // A forged answer: no CSRF token, another browser's, another site.
+        let mut no_csrf = form_fields(&page.text, "/v1/login/oauth2/web/confirm");
+        no_csrf.retain(|(k, _)| k != "csrf_token");
+        no_csrf.push(("decision".into(), "allow".into()));
+        assert_eq!(app.post_with(&victim, "/v1/login/oauth2/web/confirm", &no_csrf).await.status, 403);
+        let elsewhere = portcullis_tests::browser();
+        assert_eq!(answer(&app, &elsewhere, &page, "allow").await.status, 403);
+        let mut form = form_fields(&page.text, "/v1/login/oauth2/web/confirm");
+        form.push(("decision".into(), "allow".into()));
+        let cross_site = victim
+            .post(app.url("/v1/login/oauth2/web/confirm"))
+            .header("sec-fetch-site", "cross-site")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross_site.status(), 403);
+        assert!(failure(&get(&app, &poll_path(&state)).await, 401).contains("not finished"));
+        assert_eq!(app.fingerprint().await, before, "nothing was signed in");
+
+        // The victim refuses: the flow is over, the attacker's poll gets nothing.
+        let refused = answer(&app, &victim, &page, "deny").await;
+        assert_eq!(refused.status, 200, "{}", refused.text);
+        assert!(refused.text.contains("Nobody was signed in"), "{}", refused.text);
+        assert!(failure(&get(&app, &poll_path(&state)).await, 401).contains("used"));
+        let late = answer(&app, &victim, &page, "allow").await;
+        assert_eq!(late.status, 401, "{}", late.text);
+        assert!(app.fingerprint().await.iter().all(|row| !row.contains("octocat")), "no account was made");
     };
 
     the_web_flows_state_cannot_be_forged_altered_or_used_elsewhere => |db: ScratchDb| async move {
@@ -381,8 +479,10 @@ on_both_backends! {
         let (url, state) = start_web(&app, &format!("?provider=github&redirect={DONE}")).await;
         github.sign_in_next("gho_octo");
         let callback = approve_at_github(&app, &url).await;
-        let done = get(&app, &callback).await;
-        assert_eq!(done.status, 302);
+        let b = portcullis_tests::browser();
+        let page = confirmation_page(&app, &b, &callback).await;
+        let done = answer(&app, &b, &page, "allow").await;
+        assert_eq!(done.status, 303, "{}", done.text);
         assert_eq!(location(&done).as_str(), DONE);
         token_object(&get(&app, &poll_path(&state)).await);
     };
@@ -466,6 +566,24 @@ on_both_backends! {
         }
         let token = &document["components"]["schemas"]["TokenObject"]["properties"];
         assert!(token["data"].is_object() && token["secret"].is_object());
+    };
+
+    the_external_login_api_is_off_until_the_operator_turns_it_on => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        let app = TestApp::spawn_with(db, FileSettings {
+            github: Some(GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some(github.base.clone()),
+                api_url: Some(github.base.clone()),
+                scope: None,
+            }),
+            ..Default::default()
+        }).await;
+        let r = exchange(&app, "?provider=github&access-token=gho_octo").await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(github.token_checks(), 0);
     };
 
     the_external_login_api_is_off_without_github => |db: ScratchDb| async move {
@@ -725,12 +843,30 @@ on_both_backends! {
         let app = spawn(db, &github).await;
         github.add_token("gho_octo", octocat(), Behaviour::Normal);
         github.sign_in_next("gho_octo");
-        let (url, state) = start_web(&app, "?provider=github").await;
+        let (url, _) = start_web(&app, "?provider=github").await;
         let callback = approve_at_github(&app, &url).await;
-        // Callbacks racing: one finishes the flow.
+        // Callbacks racing: one redeems GitHub's code and asks.
         let callbacks = race_get(&app, &callback, 16).await;
         assert_eq!(callbacks.iter().filter(|r| r.status == 200).count(), 1);
         assert!(callbacks.iter().all(|r| r.status == 200 || r.status == 401));
+        // Confirmations racing: one signs in.
+        github.sign_in_next("gho_octo");
+        let (url, state) = start_web(&app, "?provider=github").await;
+        let callback = approve_at_github(&app, &url).await;
+        let b = portcullis_tests::browser();
+        let page = confirmation_page(&app, &b, &callback).await;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (app_b, page_text) = (b.clone(), page.text.clone());
+            let url = app.url("/v1/login/oauth2/web/confirm");
+            set.spawn(async move {
+                let mut form = form_fields(&page_text, "/v1/login/oauth2/web/confirm");
+                form.push(("decision".into(), "allow".into()));
+                app_b.post(url).form(&form).send().await.unwrap().status().as_u16()
+            });
+        }
+        let answers = set.join_all().await;
+        assert_eq!(answers.iter().filter(|s| **s == 200).count(), 1, "{answers:?}");
         // Polls racing: one token.
         let polls = race_get(&app, &poll_path(&state), 16).await;
         assert_eq!(polls.iter().filter(|r| r.status == 200).count(), 1);
@@ -751,6 +887,10 @@ on_both_backends! {
                 web_url: Some("http://127.0.0.1:9".into()),
                 api_url: Some("http://127.0.0.1:9".into()),
                 scope: None,
+            }),
+            dialects: Some(DialectSettings {
+                external_login: Some(true),
+                ..Default::default()
             }),
             ..Default::default()
         }).await;

@@ -16,6 +16,7 @@ mod outage;
 mod query_plans;
 mod real_browser;
 mod relying_party;
+mod revocation;
 mod rotation;
 mod seeds;
 mod store;

@@ -301,20 +301,20 @@ async fn revoking_sessions_signs_the_browser_out(db: ScratchDb) {
     let (b, client) = signed_in_browser(&app).await;
     // Another account's sessions are not this one's.
     app.user("alice", None, "correct horse").await;
-    let (_, ended) = end_user_sessions(&app.services.tokens, "alice")
+    let (_, ended) = end_user_sessions(&app.services.tokens, "alice", app.clock.now())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(ended, 0);
     assert!(signed_in(&app, &b, &client).await);
-    let (_, ended) = end_user_sessions(&app.services.tokens, "michael")
+    let (_, ended) = end_user_sessions(&app.services.tokens, "michael", app.clock.now())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(ended, 1);
     assert!(!signed_in(&app, &b, &client).await, "the session ended");
     assert!(
-        end_user_sessions(&app.services.tokens, "nobody")
+        end_user_sessions(&app.services.tokens, "nobody", app.clock.now())
             .await
             .unwrap()
             .is_none()

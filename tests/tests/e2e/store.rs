@@ -1,8 +1,8 @@
 //! The repository contract, run against every backend.
 use auth_core::error::StoreError;
 use auth_core::ports::{
-    AuthorizationCodeRepository, ClientRepository, KeyRepository, RotateOutcome, SessionRepository,
-    TokenRepository, UserRepository,
+    AuthorizationCodeRepository, ClientRepository, KeyRepository, RefreshOwner, RotateOutcome,
+    SessionRepository, TokenRepository, UserRepository,
 };
 use auth_core::types::*;
 use std::sync::Arc;
@@ -95,6 +95,7 @@ fn user(name: &str, email: Option<&str>) -> User {
         family_name: None,
         disabled: false,
         created_at: t0(),
+        token_generation: Default::default(),
     }
 }
 
@@ -252,7 +253,7 @@ on_every_store! {
             let d = d.clone();
             async move { d.reserve(key, 1, window, t0()).await.unwrap() }
         };
-        let access = |byte: u8| AccessTokenRecord { digest: Digest::from_bytes([byte; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
+        let access = |byte: u8| AccessTokenRecord { digest: Digest::from_bytes([byte; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None, generation: Default::default() };
         let family = || FamilyId::new(Uuid::new_v4());
         // A grant that cannot be stored (its digest is taken) resets nothing.
         d.insert_refresh(&refresh(1, family(), "app", None)).await.unwrap();
@@ -340,7 +341,7 @@ on_every_store! {
         let family = FamilyId::new(Uuid::new_v4());
         d.insert_refresh(&refresh(1, family, "app", None)).await.unwrap();
         d.insert_refresh(&refresh(2, FamilyId::new(Uuid::new_v4()), "other", None)).await.unwrap();
-        let access = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: c.id.clone(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
+        let access = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: c.id.clone(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None, generation: Default::default() };
         d.insert_access(&access).await.unwrap();
         assert!(ClientRepository::delete(&*d, &c.id).await.unwrap());
         assert!(!ClientRepository::delete(&*d, &c.id).await.unwrap());
@@ -358,7 +359,7 @@ on_every_store! {
         let first = refresh(1, family, "app", Some(u.id));
         d.insert_refresh(&first).await.unwrap();
         assert_eq!(d.find_refresh(&first.digest).await.unwrap().unwrap(), first);
-        assert_eq!(d.find_refresh_with_owner(&first.digest).await.unwrap(), Some((first.clone(), true)));
+        assert_eq!(d.find_refresh_with_owner(&first.digest).await.unwrap(), Some((first.clone(), RefreshOwner::User(TokenGeneration::default()))));
         let second = refresh(2, family, "app", Some(u.id));
         let now = t0() + Duration::minutes(1);
         assert_eq!(d.rotate_refresh(&first.digest, &second, None, now).await.unwrap(), RotateOutcome::Rotated);
@@ -375,15 +376,15 @@ on_every_store! {
         d.insert_refresh(&other).await.unwrap();
         // A client's own token has no owner to check; a disabled owner's
         // token may not act for them.
-        assert_eq!(d.find_refresh_with_owner(&other.digest).await.unwrap(), Some((other.clone(), true)));
+        assert_eq!(d.find_refresh_with_owner(&other.digest).await.unwrap(), Some((other.clone(), RefreshOwner::Client)));
         let carol = User { disabled: true, ..user("carol", None) };
         UserRepository::create(&*d, &carol).await.unwrap();
         let disabled = refresh(5, FamilyId::new(Uuid::new_v4()), "app", Some(carol.id));
         d.insert_refresh(&disabled).await.unwrap();
-        assert_eq!(d.find_refresh_with_owner(&disabled.digest).await.unwrap(), Some((disabled.clone(), false)));
+        assert_eq!(d.find_refresh_with_owner(&disabled.digest).await.unwrap(), Some((disabled.clone(), RefreshOwner::Unusable)));
         assert_eq!(d.find_refresh_with_owner(&refresh(6, family, "app", None).digest).await.unwrap(), None);
         ClientRepository::create(&*d, &client("app")).await.ok();
-        let of_family = AccessTokenRecord { digest: Digest::from_bytes([9; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: now, expires_at: now + Duration::hours(1), family: Some(family) };
+        let of_family = AccessTokenRecord { digest: Digest::from_bytes([9; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: now, expires_at: now + Duration::hours(1), family: Some(family), generation: Default::default() };
         d.insert_access(&of_family).await.unwrap();
         let listed_until = now + Duration::hours(1);
         assert_eq!(d.revoke_family(family, now, listed_until).await.unwrap(), 2);
@@ -440,7 +441,7 @@ on_every_store! {
         assert!(d.is_access_revoked(id, None).await.unwrap());
         // Revoking the id of a stored reference token deletes the token.
         ClientRepository::create(&*d, &client("app")).await.unwrap();
-        let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None };
+        let reference = AccessTokenRecord { digest: Digest::from_bytes([3; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None, generation: Default::default() };
         d.insert_access(&reference).await.unwrap();
         assert!(d.find_access(&reference.digest).await.unwrap().is_some());
         d.revoke_access(reference.token_id, reference.expires_at).await.unwrap();
@@ -559,6 +560,56 @@ nonce: Some("n-0S6".into()),
         assert!(d.find_by_login("bob").await.unwrap().is_some());
     };
 
+    signing_out_everywhere_ends_what_the_account_holds_and_raises_its_generation => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
+        let (alice, bob) = (user("alice", None), user("bob", None));
+        UserRepository::create(&*d, &alice).await.unwrap();
+        UserRepository::create(&*d, &bob).await.unwrap();
+        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
+            d.create_session(&session(b, u)).await.unwrap();
+        }
+        let (alices, bobs) = (refresh(10, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id)), refresh(11, FamilyId::new(Uuid::new_v4()), "app", Some(bob.id)));
+        d.insert_refresh(&alices).await.unwrap();
+        d.insert_refresh(&bobs).await.unwrap();
+        let access = |b: u8, subject: String| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject, scope: Scope::default(), issued_at: t0(), expires_at: t0() + Duration::hours(1), family: None, generation: Default::default() };
+        let (alices_access, bobs_access, apps_own) = (access(20, alice.id.to_string()), access(21, bob.id.to_string()), access(22, "app".into()));
+        for a in [&alices_access, &bobs_access, &apps_own] {
+            d.insert_access(a).await.unwrap();
+        }
+        let generation = |u: UserId| { let d = d.clone(); async move { d.find_by_id(u).await.unwrap().unwrap().token_generation } };
+        assert_eq!(generation(alice.id).await, TokenGeneration::default());
+
+        let now = t0() + Duration::minutes(1);
+        assert_eq!(d.sign_out_everywhere(alice.id, now).await.unwrap(), Some(2));
+        assert_eq!(d.sign_out_everywhere(UserId::new(Uuid::new_v4()), now).await.unwrap(), None);
+        assert!(d.find_session(&Digest::from_bytes([1; 32])).await.unwrap().is_none());
+        assert!(d.find_session(&Digest::from_bytes([3; 32])).await.unwrap().is_some(), "another account's session stays");
+        assert_eq!(d.find_refresh(&alices.digest).await.unwrap().unwrap().revoked_at, Some(now));
+        assert_eq!(d.find_refresh(&bobs.digest).await.unwrap().unwrap().revoked_at, None);
+        assert!(d.find_access(&alices_access.digest).await.unwrap().is_none());
+        assert!(d.find_access(&bobs_access.digest).await.unwrap().is_some());
+        assert!(d.find_access(&apps_own.digest).await.unwrap().is_some(), "a client's own token stays");
+        assert_eq!(generation(alice.id).await, TokenGeneration::new(1));
+        assert_eq!(generation(bob.id).await, TokenGeneration::default());
+        // The refresh grant's lookup sees the raised generation.
+        let later = refresh(12, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id));
+        d.insert_refresh(&later).await.unwrap();
+        assert_eq!(d.find_refresh_with_owner(&later.digest).await.unwrap(), Some((later.clone(), RefreshOwner::User(TokenGeneration::new(1)))));
+
+        // A new password and disabling raise it too; enabling does not.
+        let hash = PasswordHash::new("$argon2id$v=19$m=8,t=1,p=1$new$hash".into());
+        assert!(d.set_password(alice.id, &hash, now).await.unwrap());
+        assert_eq!(generation(alice.id).await, TokenGeneration::new(2));
+        assert!(d.set_disabled(alice.id, true, now).await.unwrap());
+        assert!(d.set_disabled(alice.id, false, now).await.unwrap());
+        assert_eq!(generation(alice.id).await, TokenGeneration::new(3));
+        // A reference token remembers the generation it was issued in.
+        let stamped = AccessTokenRecord { generation: TokenGeneration::new(3), ..access(23, alice.id.to_string()) };
+        d.insert_access(&stamped).await.unwrap();
+        assert_eq!(d.find_access(&stamped.digest).await.unwrap(), Some(stamped));
+    };
+
     an_accounts_own_sessions_and_live_grants => |d: Arc<dyn Repositories>| async move {
         ClientRepository::create(&*d, &client("app")).await.unwrap();
         let (alice, bob) = (user("alice", None), user("bob", None));
@@ -658,7 +709,7 @@ nonce: Some("n-0S6".into()),
         let session = |b: u8, expires| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: u.id, created_at: t0(), expires_at: expires, last_seen_at: t0() };
         d.create_session(&session(1, t0() - Duration::seconds(1))).await.unwrap();
         d.create_session(&session(2, t0() + Duration::hours(1))).await.unwrap();
-        let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires, family: None };
+        let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires, family: None, generation: Default::default() };
         d.insert_access(&access(1, t0())).await.unwrap();
         d.insert_access(&access(2, t0() + Duration::seconds(1))).await.unwrap();
 

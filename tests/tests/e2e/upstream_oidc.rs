@@ -2,7 +2,7 @@
 //! Portcullis node: discovery, the code flow with PKCE, state and nonce,
 //! the ID token checked against the provider's JWKS, and RFC 9207's `iss`.
 //! The browser keeps one cookie jar per site, as it would for two hosts.
-use portcullis::settings::{FileSettings, GitHubFile, ProviderFile};
+use portcullis::settings::{DialectSettings, FileSettings, GitHubFile, ProviderFile};
 use portcullis_tests::fake_github::{CLIENT_ID, CLIENT_SECRET, FakeGitHub};
 use portcullis_tests::{
     Backend, ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, location,
@@ -45,7 +45,7 @@ async fn upstream(callback: &str) -> (TestApp, String, String) {
     let (client, secret) = node
         .client(ClientSetup {
             public: false,
-            grants: &["authorization_code", "password"],
+            grants: &["authorization_code", "password", "refresh_token"],
             redirect_uris: &[callback],
             scope: "openid email profile",
             first_party: true,
@@ -73,6 +73,10 @@ async fn downstream(db: ScratchDb, port: u16, provider: ProviderFile) -> (TestAp
                 web_url: Some(github.base.clone()),
                 api_url: Some(github.base.clone()),
                 scope: None,
+            }),
+            dialects: Some(DialectSettings {
+                external_login: Some(true),
+                ..Default::default()
             }),
             ..Default::default()
         },
@@ -190,7 +194,7 @@ on_both_backends! {
         assert_eq!(user.email, None);
 
         // The same person through seed 003's exchange with an access token
-        // the provider issued (its userinfo endpoint names them): found again.
+        // the provider issued to us (its introspection says so): found again.
         let upstream_token = node
             .post_form("/token", Some((&client_at_node, &secret)), &[
                 ("grant_type", "password"),
@@ -210,6 +214,117 @@ on_both_backends! {
         .await;
         assert_eq!(exchanged.status, 200, "{}", exchanged.text);
         assert_eq!(exchanged.body["data"]["accountId"], account.as_str());
+    };
+
+    only_tokens_the_provider_issued_to_us_are_exchanged => |db: ScratchDb| async move {
+        let (port, callback) = downstream_port();
+        let (node, client_at_node, secret) = upstream(&callback).await;
+        let (app, _) = downstream(db, port, corp(&node, &client_at_node, &secret)).await;
+        // Another application at the provider that alice also uses.
+        let (other, other_secret) = node
+            .client(ClientSetup {
+                public: false,
+                grants: &["password", "refresh_token"],
+                scope: "openid email profile",
+                first_party: true,
+                ..Default::default()
+            })
+            .await;
+        let other_secret = other_secret.unwrap();
+        // Alice's tokens at the provider, for a client: an access token and,
+        // through a refresh of an `openid` grant, an ID token.
+        let tokens_of = |client: String, secret: String| {
+            let node = &node;
+            async move {
+                let first = node
+                    .post_form("/token", Some((&client, &secret)), &[
+                        ("grant_type", "password"),
+                        ("username", "alice"),
+                        ("password", "correct-horse"),
+                        ("scope", "openid"),
+                    ])
+                    .await;
+                assert_eq!(first.status, 200, "{}", first.text);
+                let refreshed = node
+                    .post_form("/token", Some((&client, &secret)), &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", first.str("refresh_token")),
+                    ])
+                    .await;
+                assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+                (refreshed.str("access_token").to_owned(), refreshed.str("id_token").to_owned())
+            }
+        };
+        let exchange = |token: String| {
+            let app = &app;
+            async move {
+                Reply::from(
+                    app.http
+                        .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={token}")))
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        let (ours_access, ours_id) = tokens_of(client_at_node.clone(), secret.clone()).await;
+        let (theirs_access, theirs_id) = tokens_of(other, other_secret).await;
+
+        // Issued to us: the access token (introspection says it is ours) and
+        // the ID token (its audience is us) find the same account.
+        let by_access = exchange(ours_access).await;
+        assert_eq!(by_access.status, 200, "{}", by_access.text);
+        let account = by_access.body["data"]["accountId"].as_str().unwrap().to_owned();
+        let by_id = exchange(ours_id).await;
+        assert_eq!(by_id.status, 200, "{}", by_id.text);
+        assert_eq!(by_id.body["data"]["accountId"], account.as_str());
+
+        // Issued to another application: both name alice at the provider's
+        // userinfo, and neither signs her in here.
+        let before = app.fingerprint().await;
+        let by_their_access = exchange(theirs_access).await;
+        assert_eq!(by_their_access.status, 401, "{}", by_their_access.text);
+        assert!(by_their_access.text.contains("not issued to this server"), "{}", by_their_access.text);
+        let by_their_id = exchange(theirs_id).await;
+        assert_eq!(by_their_id.status, 401, "{}", by_their_id.text);
+        assert!(by_their_id.text.contains("another client"), "{}", by_their_id.text);
+        assert_eq!(app.fingerprint().await, before);
+    };
+
+    a_provider_without_introspection_exchanges_no_access_token => |db: ScratchDb| async move {
+        let (port, callback) = downstream_port();
+        let (node, client_at_node, secret) = upstream(&callback).await;
+        // Endpoints given one by one: no introspection endpoint among them.
+        let endpoint = |path: &str| Some(format!("{}{path}", node.base));
+        let provider = ProviderFile {
+            authorization_endpoint: endpoint("/authorize"),
+            token_endpoint: endpoint("/token"),
+            userinfo_endpoint: endpoint("/userinfo"),
+            jwks_uri: endpoint("/jwks"),
+            ..corp(&node, &client_at_node, &secret)
+        };
+        let (app, _) = downstream(db, port, provider).await;
+        let token = node
+            .post_form("/token", Some((&client_at_node, &secret)), &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct-horse"),
+                ("scope", "openid"),
+            ])
+            .await;
+        let before = app.fingerprint().await;
+        let refused = Reply::from(
+            app.http
+                .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={}", token.str("access_token"))))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        assert!(refused.text.contains("introspection"), "{}", refused.text);
+        assert_eq!(app.fingerprint().await, before);
     };
 
     an_id_token_with_another_nonce_or_issuer_is_refused => |db: ScratchDb| async move {

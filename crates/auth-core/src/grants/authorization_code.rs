@@ -122,7 +122,7 @@ pub(super) async fn redeem(
     };
     // Signed before anything is committed; the ids are recorded by the
     // consumption itself, and the tokens stored with it.
-    let grant = service.prepare_grant(client, code.user_id, code.scope.clone(), now)?;
+    let grant = service.prepare_grant(client, user.token_owner(), code.scope.clone(), now)?;
     let sign_in = SignIn {
         user: &user,
         scope: &code.scope,

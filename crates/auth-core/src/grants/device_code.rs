@@ -256,8 +256,8 @@ pub(super) async fn poll(
         }
         PollStep::Issue { user } => {
             // An approval by an account disabled since is not redeemed.
-            match ports.users.find_by_id(user).await? {
-                Some(u) if !u.disabled => {}
+            let owner = match ports.users.find_by_id(user).await? {
+                Some(u) if !u.disabled => u.token_owner(),
                 _ => {
                     return Err(OAuthError::new(
                         ErrorCode::AccessDenied,
@@ -265,9 +265,9 @@ pub(super) async fn poll(
                     )
                     .into());
                 }
-            }
+            };
             // Signed first, then redeemed with the tokens stored in the same step.
-            let grant = service.prepare_grant(client, user, d.scope, now)?;
+            let grant = service.prepare_grant(client, owner, d.scope, now)?;
             let won = ports
                 .devices
                 .redeem_device(&digest, grant.refresh_row(), grant.access_row())

@@ -149,11 +149,17 @@ impl TokenService {
         if self.ports.clients.find(&claims.client_id).await?.is_none() {
             return Err(invalid().into());
         }
-        // A user's token acts only while the account exists and is enabled.
+        // A user's token acts only while the account exists and is enabled,
+        // and only if it was issued in the account's current token
+        // generation: ending every token of an account raises it.
         let user = match owner(&claims) {
             None => None,
             Some(id) => match self.ports.users.find_by_id(id).await? {
-                Some(user) if !user.disabled => Some(user),
+                Some(user)
+                    if !user.disabled && claims.generation.is_current(user.token_generation) =>
+                {
+                    Some(user)
+                }
                 _ => return Err(invalid().into()),
             },
         };

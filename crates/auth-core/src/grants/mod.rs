@@ -31,7 +31,7 @@ use crate::ports::{
 use crate::throttle::Throttles;
 use crate::types::{
     AccessClaims, AccessTokenRecord, Client, ClientId, Dialect, FamilyId, GrantType, IssuedTokens,
-    OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, UserId,
+    OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, TokenGeneration, TokenOwner, UserId,
 };
 
 /// The adapters a grant needs, as trait objects: the web layer and the
@@ -288,7 +288,7 @@ impl TokenService {
     async fn access_token(
         &self,
         client: &Client,
-        subject: String,
+        subject: Subject,
         scope: &Scope,
         family: Option<FamilyId>,
         now: DateTime<Utc>,
@@ -302,15 +302,20 @@ impl TokenService {
     pub(crate) fn prepare_access(
         &self,
         client: &Client,
-        subject: String,
+        subject: Subject,
         scope: &Scope,
         family: Option<FamilyId>,
         now: DateTime<Utc>,
     ) -> Result<PreparedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
+        let (subject, generation) = match subject {
+            Subject::Client => (client.id.to_string(), TokenGeneration::default()),
+            Subject::User(owner) => (owner.id.to_string(), owner.generation),
+        };
         let claims = AccessClaims {
             issuer: self.issuer.clone(),
             subject,
+            generation,
             client_id: client.id.clone(),
             scope: scope.clone(),
             issued_at: now,
@@ -332,6 +337,7 @@ impl TokenService {
                     issued_at: claims.issued_at,
                     expires_at: claims.expires_at,
                     family,
+                    generation,
                 };
                 (token, Some(record))
             }
@@ -404,20 +410,20 @@ impl TokenService {
     pub(crate) fn prepare_grant(
         &self,
         client: &Client,
-        user: UserId,
+        owner: TokenOwner,
         scope: Scope,
         now: DateTime<Utc>,
     ) -> Result<PreparedGrant, FlowError> {
         let refresh = client
             .allows(GrantType::RefreshToken)
-            .then(|| self.new_refresh(client, Some(user), &scope, None, now));
+            .then(|| self.new_refresh(client, Some(owner.id), &scope, None, now));
         let family = refresh.as_ref().map(|(_, record)| record.family);
-        let access = self.prepare_access(client, user.to_string(), &scope, family, now)?;
+        let access = self.prepare_access(client, Subject::User(owner), &scope, family, now)?;
         Ok(PreparedGrant {
             refresh,
             access,
             scope,
-            user,
+            user: owner.id,
         })
     }
 
@@ -429,7 +435,7 @@ impl TokenService {
     pub(crate) async fn issue_federated(
         &self,
         client: &Client,
-        user: UserId,
+        user: TokenOwner,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
         require_dialect(client, Dialect::ExternalLogin)?;
@@ -438,9 +444,9 @@ impl TokenService {
             ..client.clone()
         };
         let signed = self
-            .access_token(&reference, user.to_string(), &client.scope, None, now)
+            .access_token(&reference, Subject::User(user), &client.scope, None, now)
             .await?;
-        Ok(signed.into_issued(None, None, client.scope.clone(), Some(user)))
+        Ok(signed.into_issued(None, None, client.scope.clone(), Some(user.id)))
     }
 
     /// Issues the tokens for a user: an access token, and a refresh token in
@@ -450,12 +456,12 @@ impl TokenService {
     pub(crate) async fn tokens_for_user(
         &self,
         client: &Client,
-        user_id: UserId,
+        owner: TokenOwner,
         scope: Scope,
         cleared: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        let grant = self.prepare_grant(client, user_id, scope, now)?;
+        let grant = self.prepare_grant(client, owner, scope, now)?;
         // Both rows in one step: a failure leaves no half-issued grant.
         self.ports
             .tokens
@@ -463,6 +469,16 @@ impl TokenService {
             .await?;
         Ok(grant.into_issued())
     }
+}
+
+/// Who an access token acts for: the client itself, or an account in its
+/// current token generation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Subject {
+    /// A client's own token (client credentials).
+    Client,
+    /// A user's token.
+    User(TokenOwner),
 }
 
 /// A new grant's tokens, signed and not yet stored: the grant's decisive

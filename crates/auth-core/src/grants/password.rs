@@ -25,7 +25,13 @@ pub(super) async fn run(
     // one statement fewer per sign-in, and a grant that fails to commit
     // leaves the attempt counted, as any failed login does.
     service
-        .tokens_for_user(client, login.user.id, scope, Some(&login.throttle_key), now)
+        .tokens_for_user(
+            client,
+            login.user.token_owner(),
+            scope,
+            Some(&login.throttle_key),
+            now,
+        )
         .await
 }
 

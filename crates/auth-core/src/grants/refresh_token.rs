@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::policy::{RefreshMode, TokenPolicy};
-use crate::ports::{RotateOutcome, Superseded};
-use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope};
+use crate::ports::{RefreshOwner, RotateOutcome, Superseded};
+use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope, TokenOwner};
 
-use super::TokenService;
+use super::{Subject, TokenService};
 
 /// The state of a stored refresh token at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,9 +144,15 @@ pub(super) async fn run(
 ) -> Result<IssuedTokens, FlowError> {
     let ports = &service.ports;
     let digest = ports.digest.digest(presented.expose());
-    // The account must still exist and be enabled.
-    let Some((record, true)) = ports.tokens.find_refresh_with_owner(&digest).await? else {
+    // The account must still exist and be enabled; its tokens are issued
+    // in its current token generation.
+    let Some((record, owner)) = ports.tokens.find_refresh_with_owner(&digest).await? else {
         return Err(not_valid().into());
+    };
+    let subject = match (record.user_id, owner) {
+        (None, RefreshOwner::Client) => Subject::Client,
+        (Some(id), RefreshOwner::User(generation)) => Subject::User(TokenOwner { id, generation }),
+        _ => return Err(not_valid().into()),
     };
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
     // OpenID Connect Core section 12.2: a refresh of a grant with `openid`
@@ -192,6 +198,7 @@ pub(super) async fn run(
                     service,
                     client,
                     &record,
+                    subject,
                     scope,
                     Some(presented.clone()),
                     now,
@@ -211,7 +218,7 @@ pub(super) async fn run(
             }
             RefreshStep::Supersede { scope } => {
                 let (access, token, successor) =
-                    signed_successor(service, client, &record, &scope, now)?;
+                    signed_successor(service, client, &record, subject, &scope, now)?;
                 let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
@@ -230,7 +237,7 @@ pub(super) async fn run(
             }
             RefreshStep::Rotate { scope } => {
                 let (access, token, successor) =
-                    signed_successor(service, client, &record, &scope, now)?;
+                    signed_successor(service, client, &record, subject, &scope, now)?;
                 let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
@@ -260,26 +267,15 @@ fn signed_successor(
     service: &TokenService,
     client: &Client,
     record: &RefreshTokenRecord,
+    subject: Subject,
     scope: &Scope,
     now: DateTime<Utc>,
 ) -> Result<(super::PreparedAccess, OpaqueToken, RefreshTokenRecord), FlowError> {
-    let access = service.prepare_access(
-        client,
-        subject_of(client, record),
-        scope,
-        Some(record.family),
-        now,
-    )?;
+    let access = service.prepare_access(client, subject, scope, Some(record.family), now)?;
     let (token, mut successor) =
         service.new_refresh(client, record.user_id, scope, Some(record), now);
     successor.issued_with = Some(access.issued());
     Ok((access, token, successor))
-}
-
-fn subject_of(client: &Client, record: &RefreshTokenRecord) -> String {
-    record
-        .user_id
-        .map_or_else(|| client.id.to_string(), |u| u.to_string())
 }
 
 /// The answer, once the rotation committed with the access token in it.
@@ -304,18 +300,13 @@ async fn finish(
     service: &TokenService,
     client: &Client,
     record: &RefreshTokenRecord,
+    subject: Subject,
     scope: Scope,
     refresh_token: Option<OpaqueToken>,
     now: DateTime<Utc>,
 ) -> Result<IssuedTokens, FlowError> {
     let access = service
-        .access_token(
-            client,
-            subject_of(client, record),
-            &scope,
-            Some(record.family),
-            now,
-        )
+        .access_token(client, subject, &scope, Some(record.family), now)
         .await?;
     Ok(access.into_issued(refresh_token, Some(record.family), scope, record.user_id))
 }

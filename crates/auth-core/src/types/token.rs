@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{ClientId, Digest, OpaqueToken, Scope, UserId};
+use super::{ClientId, Digest, OpaqueToken, Scope, TokenGeneration, UserId};
 
 /// The claims of a self-contained access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,9 @@ pub struct AccessClaims {
     /// The refresh token family (the grant) the token was issued in, if
     /// any: revoking the family revokes the token too (RFC 7009 section 2.1).
     pub family: Option<FamilyId>,
+    /// The token generation of the account it acts for (`gen`; the first,
+    /// 0, when absent and for a client's own token).
+    pub generation: TokenGeneration,
 }
 
 /// Refresh tokens of one lineage share a family id: replaying a rotated token
@@ -107,6 +110,8 @@ pub struct AccessTokenRecord {
     pub expires_at: DateTime<Utc>,
     /// The refresh token family it was issued in, if any.
     pub family: Option<FamilyId>,
+    /// The token generation of the account it acts for.
+    pub generation: TokenGeneration,
 }
 
 impl AccessTokenRecord {
@@ -121,6 +126,7 @@ impl AccessTokenRecord {
             expires_at: self.expires_at,
             token_id: self.token_id,
             family: self.family,
+            generation: self.generation,
         }
     }
 }

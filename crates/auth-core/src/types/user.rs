@@ -147,6 +147,55 @@ pub struct User {
     pub disabled: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The generation its tokens are issued in: raised each time every
+    /// token of the account is ended (a password change, disabling, an
+    /// operator's sign-out), so that an access token of an earlier
+    /// generation is refused wherever it is verified.
+    pub token_generation: TokenGeneration,
+}
+
+impl User {
+    /// The account as the tokens issued for it name it.
+    pub fn token_owner(&self) -> TokenOwner {
+        TokenOwner {
+            id: self.id,
+            generation: self.token_generation,
+        }
+    }
+}
+
+/// A count on an account, raised each time all its tokens are ended. A
+/// count rather than an instant: a token and the revocation that ends it
+/// can fall within one second (or one reading of a coarse clock), and a
+/// count orders them anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenGeneration(u32);
+
+impl TokenGeneration {
+    /// The generation numbered `n`.
+    pub fn new(n: u32) -> Self {
+        Self(n)
+    }
+
+    /// Its number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Whether a token issued in this generation is still good for an
+    /// account now in `current`.
+    pub fn is_current(self, current: TokenGeneration) -> bool {
+        self >= current
+    }
+}
+
+/// Who a user's tokens are issued for: the account and its generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// The account.
+    pub id: UserId,
+    /// Its token generation at issuance.
+    pub generation: TokenGeneration,
 }
 
 /// What registration hands to the user repository.

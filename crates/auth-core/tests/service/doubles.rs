@@ -199,14 +199,18 @@ impl IdentityProvider for Upstream {
             .pop_front()
             .unwrap_or(DevicePoll::Expired))
     }
-    async fn identity(&self, _access_token: &str) -> Result<UpstreamIdentity, UpstreamError> {
+    async fn identity(
+        &self,
+        _token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpstreamIdentity, UpstreamError> {
         self.finish(&UpstreamCallback {
             code: "",
             code_verifier: "",
             nonce: "",
             redirect_uri: "",
             issuer: None,
-            now: t0(),
+            now,
         })
         .await
     }

@@ -61,7 +61,12 @@ async fn a_failed_rotation_write_is_a_store_error_and_nothing_else() {
         .expect_find_refresh_with_owner()
         .with(eq(record.digest))
         .times(1)
-        .returning(move |_| Ok(Some((record.clone(), true))));
+        .returning(move |_| {
+            Ok(Some((
+                record.clone(),
+                auth_core::ports::RefreshOwner::Client,
+            )))
+        });
     tokens
         .expect_rotate_refresh()
         .times(1)
@@ -95,7 +100,12 @@ async fn a_lost_rotation_race_whose_successor_was_used_revokes_the_family_once()
     tokens
         .expect_find_refresh_with_owner()
         .times(1)
-        .returning(move |_| Ok(Some((record.clone(), true))));
+        .returning(move |_| {
+            Ok(Some((
+                record.clone(),
+                auth_core::ports::RefreshOwner::Client,
+            )))
+        });
     tokens
         .expect_rotate_refresh()
         .times(1)

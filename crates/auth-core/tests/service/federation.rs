@@ -131,6 +131,7 @@ async fn a_first_sign_in_that_loses_a_race_finds_the_winners_account() {
         family_name: None,
         disabled: false,
         created_at: t0(),
+        token_generation: Default::default(),
     };
     // Until the creation is tried, nobody is linked; then the winner is.
     let created = Arc::new(AtomicBool::new(false));

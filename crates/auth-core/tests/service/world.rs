@@ -121,6 +121,7 @@ impl World {
             family_name: None,
             disabled: false,
             created_at: t0(),
+            token_generation: Default::default(),
         };
         UserRepository::create(&self.store, &user).await.unwrap();
         user

@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
 use auth_core::FlowError;
 use auth_core::error::StoreError;
 use auth_core::federation::{
-    CallbackContext, DeviceStep, FederationError, ProviderAnswer, WebOutcome,
+    CallbackContext, Confirmed, DeviceStep, FederationError, ProviderAnswer, WebOutcome,
 };
 use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -22,6 +22,9 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::body::{media_type, read_limited};
+use crate::browser::Csrf;
+use crate::error::ApiError;
+use crate::openapi::PageResponses;
 
 /// The provider the document's device flow and callback name.
 const GITHUB: &str = "github";
@@ -176,10 +179,6 @@ pub(crate) struct DeviceStart {
     expires: String,
     encoded_session: String,
 }
-
-/// The callback's answer: `{}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Empty {}
 
 fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -474,7 +473,11 @@ pub(crate) async fn web_authorize(
 }
 
 /// `GET /v1/login/oauth2/web/callback/github?code=...&state=...`: the
-/// provider sends the browser here; the sign-in is recorded for the poll.
+/// provider sends the browser here. Nothing is signed in yet: the page
+/// asks the person, on our origin, whether they mean to sign in to this
+/// application as the account the provider named (whoever started the
+/// flow receives the token, so a link someone else sent must not finish
+/// it with one click). Failures answer in the document's shapes.
 #[utoipa::path(
     tag = "external-login",
     params(
@@ -483,8 +486,7 @@ pub(crate) async fn web_authorize(
         ("state" = String, Query, description = "The state from the authorize call"),
     ),
     responses(
-        (status = 200, description = "Signed in; the token waits for the poll", body = Empty),
-        (status = 302, description = "Signed in; on to the redirect given to the authorize call"),
+        (status = 200, description = "The confirmation page: sign in to the application as this account?", content_type = "text/html"),
         (status = 400, description = "What is wrong with the request", body = Issues),
         (status = 401, description = "The sign-in failed", body = Failure),
         (status = 500, description = "The provider could not be asked", body = Failure),
@@ -497,7 +499,7 @@ pub(crate) async fn web_callback(
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
     let pairs = query(&req)?;
-    client(&state).await?;
+    let client = client(&state).await?;
     // The person refused at the provider (RFC 6749 section 4.1.2.1).
     if let Some(error) = optional(&pairs, "error") {
         return Err(auth_core::federation::declined_upstream(&error).into());
@@ -521,16 +523,141 @@ pub(crate) async fn web_callback(
             state.clock.now(),
         )
         .await?;
-    let return_to = match finished {
-        WebOutcome::SignedIn { return_to, .. } | WebOutcome::Linked { return_to, .. } => return_to,
+    let WebOutcome::Confirm(pending) = finished else {
+        return Err(LoginApiError::Internal);
     };
-    Ok(match return_to {
-        Some(target) => HttpResponse::Found()
+    let csrf = Csrf::of(&req, &state);
+    let mut page = state.pages.render(
+        StatusCode::OK,
+        "confirm_polled.html",
+        &serde_json::json!({
+            "title": format!("Sign in to {}?", client.name),
+            "application": client.name,
+            "account": pending.account,
+            "provider": pending.provider,
+            "confirmation": pending.sealed,
+            "csrf": csrf.token(&state),
+        }),
+    );
+    if let Some(c) = csrf.cookie(&state) {
+        let _ = page.add_cookie(&c);
+    }
+    Ok(page)
+}
+
+/// The confirmation page's form: the sealed confirmation and the answer.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes what the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct ConfirmForm {
+    csrf_token: String,
+    /// The sealed confirmation the page carried.
+    confirmation: String,
+    /// `allow` signs in; anything else refuses and ends the flow.
+    decision: String,
+}
+
+/// `POST /v1/login/oauth2/web/confirm`: the person's answer on the
+/// confirmation page (CSRF token and origin checked). `allow` signs the
+/// provider's account in and leaves the token for the poll, then goes on
+/// to the `redirect` given to the authorize call, if any; anything else
+/// ends the flow, and its poll gets nothing.
+#[utoipa::path(
+    tag = "external-login",
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/v1/login/oauth2/web/confirm")]
+pub(crate) async fn web_confirm(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let client = match client(&state).await {
+        Ok(client) => client,
+        Err(e) => return Ok(failure_page(&req, &state, e)),
+    };
+    let Some(confirmation) = form.take("confirmation") else {
+        return Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The form has no confirmation.",
+        ));
+    };
+    let approve = form.take("decision").as_deref() == Some("allow");
+    let answered = state
+        .federation
+        .confirm_polled(&state.tokens, &confirmation, approve, state.clock.now())
+        .await;
+    let done = |title: &str, message: String, status| {
+        state.pages.render(
+            status,
+            "polled_done.html",
+            &serde_json::json!({ "title": title, "message": message, "application": client.name }),
+        )
+    };
+    Ok(match answered {
+        Ok(Confirmed::SignedIn {
+            return_to: Some(target),
+            ..
+        }) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, target))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        None => no_store(Empty {}),
+        Ok(Confirmed::SignedIn { user, .. }) => done(
+            "Signed in",
+            format!(
+                "You are signed in to {} as {}.",
+                client.name,
+                user.username.as_str()
+            ),
+            StatusCode::OK,
+        ),
+        Ok(Confirmed::Declined) => done(
+            "Sign-in refused",
+            format!("Nobody was signed in to {}.", client.name),
+            StatusCode::OK,
+        ),
+        Err(e) => failure_page(&req, &state, e.into()),
     })
+}
+
+/// A confirmation that failed, as a page: the browser shows it, not a
+/// program. A refusal's security event is logged.
+fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpResponse {
+    let title = "Sign-in failed";
+    match e {
+        LoginApiError::Invalid(issues) => {
+            state
+                .pages
+                .error(StatusCode::BAD_REQUEST, title, &issues.join(" "))
+        }
+        LoginApiError::Failed(e) => {
+            let message = match &e {
+                FederationError::Refused(refusal) => {
+                    if let Some(event) = refusal.event() {
+                        crate::security::log(event, req);
+                    }
+                    refusal.description().to_owned()
+                }
+                other => other.to_string(),
+            };
+            state.pages.error(StatusCode::UNAUTHORIZED, title, &message)
+        }
+        LoginApiError::External(_) | LoginApiError::Internal => state.pages.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            title,
+            "The server could not complete the sign-in.",
+        ),
+        LoginApiError::Unavailable => state.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            title,
+            "The service is temporarily unavailable; try again shortly.",
+        ),
+    }
 }
 
 /// `GET /v1/login/oauth2/web/poll?state=...`: the token of a finished web
