@@ -218,10 +218,36 @@ async fn a_poll_flows_state_serves_its_own_callback_and_poll_once() {
             .await
             .is_err()
     );
-    s.federation
+    // The callback signs no one in: it asks the person first.
+    let WebOutcome::Confirm(asked) = s
+        .federation
         .finish_web(service, answer, api, t0())
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("a polled callback must ask for confirmation");
+    };
+    assert_eq!(asked.account, "octocat");
+    assert!(matches!(
+        s.federation
+            .poll_web(service, &s.client, &start.state, t0())
+            .await,
+        Err(FederationError::Pending)
+    ));
+    assert!(matches!(
+        s.federation
+            .confirm_polled(service, &asked.sealed, true, t0())
+            .await
+            .unwrap(),
+        Confirmed::SignedIn { .. }
+    ));
+    // Once: neither the confirmation nor the callback counts again.
+    assert!(
+        s.federation
+            .confirm_polled(service, &asked.sealed, true, t0())
+            .await
+            .is_err()
+    );
     assert!(
         s.federation
             .finish_web(service, answer, api, t0())
@@ -307,13 +333,90 @@ async fn a_polled_flow_redirects_only_to_a_registered_uri() {
         binding: None,
         signed_in: None,
     };
-    let done = s
+    let WebOutcome::Confirm(asked) = s
         .federation
         .finish_web(service, answer, api, t0())
         .await
+        .unwrap()
+    else {
+        panic!("a polled callback must ask for confirmation");
+    };
+    let done = s
+        .federation
+        .confirm_polled(service, &asked.sealed, true, t0())
+        .await
         .unwrap();
     assert!(
-        matches!(done, WebOutcome::SignedIn { return_to: Some(t), .. } if t == "https://app.example/done")
+        matches!(done, Confirmed::SignedIn { return_to: Some(t), .. } if t == "https://app.example/done")
+    );
+}
+
+#[tokio::test]
+async fn a_refused_confirmation_ends_the_polled_flow_and_signs_no_one_in() {
+    let s = setup().await;
+    *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
+    let service = &s.world.service;
+    let start = s
+        .federation
+        .begin_polled_web(
+            service,
+            &s.client,
+            "github",
+            "https://id.example/cb",
+            None,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let answer = ProviderAnswer {
+        provider: "github",
+        state: &start.state,
+        code: "c",
+        issuer: None,
+    };
+    let api = CallbackContext {
+        browser: false,
+        binding: None,
+        signed_in: None,
+    };
+    let WebOutcome::Confirm(asked) = s
+        .federation
+        .finish_web(service, answer, api, t0())
+        .await
+        .unwrap()
+    else {
+        panic!("a polled callback must ask for confirmation");
+    };
+    assert!(matches!(
+        s.federation
+            .confirm_polled(service, &asked.sealed, false, t0())
+            .await
+            .unwrap(),
+        Confirmed::Declined
+    ));
+    assert!(s.world.store.links().is_empty(), "no account was made");
+    assert!(
+        s.federation
+            .poll_web(service, &s.client, &start.state, t0())
+            .await
+            .is_err()
+    );
+    assert!(
+        s.federation
+            .confirm_polled(service, &asked.sealed, true, t0())
+            .await
+            .is_err()
+    );
+    // A confirmation altered by one character is not ours.
+    let mut forged = asked.sealed.clone().into_bytes();
+    let i = forged.len() - 2;
+    forged[i] = if forged[i] == b'a' { b'b' } else { b'a' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(
+        s.federation
+            .confirm_polled(service, &forged, true, t0())
+            .await
+            .is_err()
     );
 }
 
