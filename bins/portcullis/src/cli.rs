@@ -616,6 +616,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     c.user_id, c.name, c.held_by
                 );
             }
+            for c in database.look_alike_names().await? {
+                println!(
+                    "look-alike: account {}'s name {} looks like a name of account {}; it \
+                     still signs in, and no new name may look like either",
+                    c.user_id, c.name, c.held_by
+                );
+            }
             Ok(())
         }
         Command::Client(cmd) => {

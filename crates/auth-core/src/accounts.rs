@@ -299,7 +299,7 @@ pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>
     }
     Ok(ports
         .users
-        .find_by_login(&who.trim().to_lowercase())
+        .find_by_login(&crate::types::LoginName::lookup(who))
         .await?)
 }
 

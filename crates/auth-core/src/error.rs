@@ -153,6 +153,10 @@ impl OAuthError {
     }
 }
 
+/// What [`StoreError::Conflict`] names when a new login name looks like
+/// an existing one (their UTS #39 skeletons are equal).
+pub const LOOK_ALIKE: &str = "a name that looks like this one";
+
 /// What a storage port can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

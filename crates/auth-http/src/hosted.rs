@@ -453,6 +453,14 @@ pub(crate) async fn register_form(
     let peer = crate::security::peer(&req);
     let user = match register_user_from(&state.tokens, &peer, spec, state.clock.now()).await {
         Ok(user) => user,
+        Err(RegistrationError::Conflict(auth_core::error::LOOK_ALIKE)) => {
+            return refuse(
+                "That username looks like one already registered (letters from another \
+                 script, or characters that look alike). Choose another."
+                    .into(),
+            )
+            .await;
+        }
         Err(RegistrationError::Conflict(_)) => {
             return refuse("That username or email is already registered.".into()).await;
         }

@@ -6,6 +6,7 @@ use auth_core::ports::{SweepReport, UpstreamFlow};
 use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, Client, DeviceAuthorization, Digest,
     FederatedLink, RefreshTokenRecord, SigningKey, TokenGeneration, User, UserId,
+    confusable_skeleton,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -33,6 +34,8 @@ pub(crate) struct Tables {
     pub keys: Vec<SigningKey>,
     pub links: Vec<FederatedLink>,
     pub flows: HashMap<Uuid, UpstreamFlow>,
+    /// The login names' confusable skeletons: no two alike.
+    pub skeletons: std::collections::HashSet<String>,
 }
 
 impl Tables {
@@ -42,6 +45,12 @@ impl Tables {
         if self.users.contains_key(&user.id) || names.iter().any(|n| self.logins.contains_key(*n)) {
             return Err(StoreError::Conflict("user"));
         }
+        // The databases' unique index on the names' confusable skeletons.
+        let skeletons: Vec<String> = names.iter().map(|n| confusable_skeleton(n)).collect();
+        if skeletons.iter().any(|s| self.skeletons.contains(s)) {
+            return Err(StoreError::Conflict(auth_core::error::LOOK_ALIKE));
+        }
+        self.skeletons.extend(skeletons);
         for name in names {
             self.logins.insert(name.to_owned(), user.id);
         }
@@ -58,6 +67,7 @@ impl Tables {
         let user = self.users.remove(&id)?;
         for name in login_names(&user) {
             self.logins.remove(name);
+            self.skeletons.remove(&confusable_skeleton(name));
         }
         Some(user)
     }
@@ -142,6 +152,11 @@ impl Tables {
 /// The names an account signs in with.
 fn login_names(user: &User) -> Vec<&str> {
     let mut names = vec![user.username.as_str()];
-    names.extend(user.email.as_ref().map(|e| e.as_str()));
+    names.extend(
+        user.email
+            .as_ref()
+            .map(|e| e.as_str())
+            .filter(|e| *e != user.username.as_str()),
+    );
     names
 }

@@ -233,8 +233,20 @@ pub(crate) fn store_error(what: &'static str) -> impl Fn(diesel::result::Error) 
     move |e| match e {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => StoreError::Conflict(what),
+            info,
+        ) => {
+            // The look-alike rule's index (`login_names_skeleton`) is the
+            // one conflict whose message must differ from "taken".
+            let look_alike = info.message().contains("skeleton")
+                || info
+                    .constraint_name()
+                    .is_some_and(|c| c.contains("skeleton"));
+            StoreError::Conflict(if look_alike {
+                auth_core::error::LOOK_ALIKE
+            } else {
+                what
+            })
+        }
         other => query_error(other),
     }
 }
@@ -353,6 +365,7 @@ impl Database {
             }
         };
         db.ping().await.map_err(OpenError::Connect)?;
+        db.fill_skeletons().await.map_err(OpenError::Connect)?;
         Ok(db)
     }
 

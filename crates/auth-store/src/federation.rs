@@ -103,17 +103,6 @@ impl TryFrom<FlowRow> for UpstreamFlow {
 
 /// The login names of a new account: its username, and its email when
 /// that differs.
-fn names_of(row: &UserRow) -> Vec<(String, String)> {
-    let mut names = vec![(row.username.clone(), row.id.clone())];
-    names.extend(
-        row.email
-            .clone()
-            .filter(|e| *e != row.username)
-            .map(|e| (e, row.id.clone())),
-    );
-    names
-}
-
 fn flow(row: Option<FlowRow>) -> Result<Option<UpstreamFlow>, StoreError> {
     row.map(UpstreamFlow::try_from).transpose()
 }
@@ -146,7 +135,7 @@ impl FederationRepository for Database {
         link: &FederatedLink,
     ) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        let names = names_of(&row);
+        let names = crate::users::login_name_rows(&row);
         let link = LinkRow::from(link);
         match self {
             Database::Sqlite { writer, .. } => {
@@ -154,12 +143,9 @@ impl FederationRepository for Database {
                     .run_sync(store_error("user"), move |conn| {
                         use diesel::RunQueryDsl as Sync;
                         Sync::execute(diesel::insert_into(users::table).values(&row), conn)?;
-                        for (name, id) in &names {
+                        for name in &names {
                             Sync::execute(
-                                diesel::insert_into(login_names::table).values((
-                                    login_names::name.eq(name),
-                                    login_names::user_id.eq(id),
-                                )),
+                                diesel::insert_into(login_names::table).values(name),
                                 conn,
                             )?;
                         }
@@ -175,9 +161,9 @@ impl FederationRepository for Database {
                         .values(&row)
                         .execute(conn)
                         .await?;
-                    for (name, id) in &names {
+                    for name in &names {
                         diesel::insert_into(login_names::table)
-                            .values((login_names::name.eq(name), login_names::user_id.eq(id)))
+                            .values(name)
                             .execute(conn)
                             .await?;
                     }

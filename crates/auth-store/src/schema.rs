@@ -144,6 +144,7 @@ diesel::table! {
     login_names (name) {
         name -> Text,
         user_id -> Text,
+        skeleton -> Nullable<Text>,
     }
 }
 

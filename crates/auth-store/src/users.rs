@@ -53,6 +53,102 @@ impl Database {
     }
 }
 
+/// A login name's row: the name, its account, and its confusable skeleton
+/// (unique: a look-alike of an existing name is a conflict).
+#[derive(Insertable)]
+#[diesel(table_name = login_names)]
+pub(crate) struct LoginNameRow {
+    pub name: String,
+    pub user_id: String,
+    pub skeleton: Option<String>,
+}
+
+impl LoginNameRow {
+    fn new(name: &str, user_id: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            user_id: user_id.to_owned(),
+            skeleton: Some(auth_core::types::confusable_skeleton(name)),
+        }
+    }
+}
+
+/// The login names of a new account: its username and, when it differs,
+/// its email.
+pub(crate) fn login_name_rows(row: &UserRow) -> Vec<LoginNameRow> {
+    let mut names = vec![LoginNameRow::new(&row.username, &row.id)];
+    names.extend(
+        row.email
+            .as_deref()
+            .filter(|e| *e != row.username)
+            .map(|e| LoginNameRow::new(e, &row.id)),
+    );
+    names
+}
+
+impl Database {
+    /// Gives every login name that has none its confusable skeleton, the
+    /// oldest account's names first, so that of two existing look-alikes
+    /// the older keeps the skeleton. A name whose skeleton an older name
+    /// holds is left without one (it still signs in) and is reported by
+    /// [`Self::look_alike_names`]. Runs at every open; after the first it
+    /// finds only those.
+    pub(crate) async fn fill_skeletons(&self) -> Result<(), StoreError> {
+        let names: Vec<String> = with_conn!(self, |conn| login_names::table
+            .inner_join(users::table)
+            .filter(login_names::skeleton.is_null())
+            .order((users::created_at, login_names::name))
+            .select(login_names::name)
+            .load(conn)
+            .await
+            .map_err(query_error))?;
+        for name in names {
+            let skeleton = auth_core::types::confusable_skeleton(&name);
+            let filled = with_conn!(writer self, |conn| diesel::update(login_names::table.find(&name))
+                .set(login_names::skeleton.eq(&skeleton))
+                .execute(conn)
+                .await
+                .map_err(store_error("login name")));
+            match filled {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The login names that look like an older account's name (they came
+    /// before the look-alike rule): left as they are, for an operator.
+    pub async fn look_alike_names(&self) -> Result<Vec<LoginNameConflict>, StoreError> {
+        let orphans: Vec<(String, String)> = with_conn!(self, |conn| login_names::table
+            .filter(login_names::skeleton.is_null())
+            .order(login_names::name)
+            .select((login_names::name, login_names::user_id))
+            .load(conn)
+            .await
+            .map_err(query_error))?;
+        let mut out = Vec::new();
+        for (name, user_id) in orphans {
+            let skeleton = auth_core::types::confusable_skeleton(&name);
+            let holder: Option<(String, String)> = with_conn!(self, |conn| login_names::table
+                .filter(login_names::skeleton.eq(&skeleton))
+                .select((login_names::name, login_names::user_id))
+                .first(conn)
+                .await
+                .optional()
+                .map_err(query_error))?;
+            if let Some((like, held_by)) = holder {
+                out.push(LoginNameConflict {
+                    user_id,
+                    name: format!("{name} (looks like {like})"),
+                    held_by,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// How many accounts a PostgreSQL statement found (0 or 1), and how many
 /// of its sessions it ended.
 #[derive(QueryableByName)]
@@ -123,8 +219,7 @@ impl UserRepository for Database {
     /// any account, in either column, is a conflict and nothing is stored.
     async fn create(&self, user: &NewUser) -> Result<(), StoreError> {
         let row = UserRow::from(user);
-        let mut names = vec![row.username.clone()];
-        names.extend(row.email.clone().filter(|e| *e != row.username));
+        let names = login_name_rows(&row);
         match self {
             Database::Sqlite { writer, .. } => {
                 writer
@@ -133,10 +228,7 @@ impl UserRepository for Database {
                         Sync::execute(diesel::insert_into(users::table).values(&row), conn)?;
                         for name in &names {
                             Sync::execute(
-                                diesel::insert_into(login_names::table).values((
-                                    login_names::name.eq(name),
-                                    login_names::user_id.eq(&row.id),
-                                )),
+                                diesel::insert_into(login_names::table).values(name),
                                 conn,
                             )?;
                         }
@@ -153,9 +245,9 @@ impl UserRepository for Database {
                     "WITH u AS (\
                        INSERT INTO users (id, username, email, password_hash, given_name, family_name, disabled, created_at) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, username, email) \
-                     INSERT INTO login_names (name, user_id) \
-                       SELECT username, id FROM u \
-                       UNION ALL SELECT email, id FROM u WHERE email IS NOT NULL AND email <> username",
+                     INSERT INTO login_names (name, user_id, skeleton) \
+                       SELECT username, id, $9 FROM u \
+                       UNION ALL SELECT email, id, $10 FROM u WHERE email IS NOT NULL AND email <> username",
                 )
                 .bind::<Text, _>(&row.id)
                 .bind::<Text, _>(&row.username)
@@ -165,6 +257,12 @@ impl UserRepository for Database {
                 .bind::<Nullable<Text>, _>(&row.family_name)
                 .bind::<Bool, _>(row.disabled)
                 .bind::<Timestamp, _>(row.created_at)
+                .bind::<Text, _>(auth_core::types::confusable_skeleton(&row.username))
+                .bind::<Nullable<Text>, _>(
+                    row.email
+                        .as_deref()
+                        .map(auth_core::types::confusable_skeleton),
+                )
                 .execute(&mut conn)
                 .await
                 .map_err(store_error("user"))?;

@@ -167,4 +167,78 @@ on_both_backends! {
         let found = auth_core::accounts::find_user(&app.services.tokens, "alice@example.com").await.unwrap().unwrap();
         assert_eq!(found.id.to_string(), alice);
     };
+
+    one_person_one_name_look_alikes_are_refused => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let alice = app.user("alice", Some("alice@bücher.example"), "correct-horse").await;
+        let before = app.fingerprint().await;
+        let b = browser();
+        let register = |username: &'static str, email: &'static str| {
+            let (app, b) = (&app, &b);
+            async move {
+                let page = app.get_with(b, "/register").await;
+                let form = with(hidden_fields(&page.text), &[
+                    ("username", username), ("email", email), ("password", "a-long-passphrase"),
+                ]);
+                app.post_with(b, "/register", &form).await
+            }
+        };
+        // Full width is the same name: taken.
+        let r = register("ａｌｉｃｅ", "wide@example.org").await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("already registered"), "{}", r.text);
+        // A Cyrillic а, or an і, in an otherwise Latin name: a look-alike.
+        for alike in ["аlice", "alіce"] {
+            let r = register(alike, "other@example.org").await;
+            assert_eq!(r.status, 400, "{alike}: {}", r.text);
+            assert!(r.text.contains("looks like one already registered"), "{alike}: {}", r.text);
+        }
+        // The seed dialects and the operator's CLI are refused alike.
+        let r = app.post_json("/register", &serde_json::json!({"username": "аlice", "password": "1234"})).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(app.fingerprint().await, before, "nothing was created");
+
+        // Every form of the name signs in the one account, and clients see
+        // the stored name; the email's domain is compared in its IDNA form.
+        for login in ["ＡＬＩＣＥ", "Alice", "alice@xn--bcher-kva.example", "ALICE@BÜCHER.example"] {
+            let t = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "password"), ("username", login), ("password", "correct-horse")]).await;
+            assert_eq!(t.status, 200, "{login}: {}", t.text);
+            let me = app.get_bearer("/me", t.str("access_token")).await;
+            assert_eq!(me.str("sub"), alice);
+        }
+        let user = app.account(&alice).await;
+        assert_eq!(user.username.as_str(), "alice");
+        assert_eq!(user.email.unwrap().as_str(), "alice@xn--bcher-kva.example");
+        // A name of its own registers.
+        let r = register("alicia", "alicia@example.org").await;
+        assert!(matches!(r.status, 200 | 303), "{}", r.text);
+    };
+
+    migrate_leaves_existing_look_alikes_and_lists_them => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let alice = app.user("alice", None, "correct-horse").await;
+        // An account written before the look-alike rule: its name has no
+        // skeleton yet, as after the migration.
+        let old = uuid::Uuid::new_v4().to_string();
+        portcullis_tests::execute(&app.database, &format!(
+            "INSERT INTO users (id, username, email, password_hash, disabled, created_at) \
+             VALUES ('{old}', 'аlice', NULL, NULL, false, CURRENT_TIMESTAMP)"
+        )).await;
+        portcullis_tests::execute(&app.database, &format!(
+            "INSERT INTO login_names (name, user_id) VALUES ('аlice', '{old}')"
+        )).await;
+        // The next start fills what it can; the look-alike keeps none.
+        let reopened = auth_store::Database::open(app.db.url(), 2).await.unwrap();
+        let listed = reopened.look_alike_names().await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!((listed[0].user_id.as_str(), listed[0].held_by.as_str()), (old.as_str(), alice.as_str()));
+        assert!(listed[0].name.contains("аlice") && listed[0].name.contains("looks like alice"), "{}", listed[0].name);
+        // Both still sign in by their own names.
+        for (name, id) in [("alice", &alice), ("аlice", &old)] {
+            let found = auth_core::accounts::find_user(&app.services.tokens, name).await.unwrap().unwrap();
+            assert_eq!(&found.id.to_string(), id);
+        }
+    };
 }

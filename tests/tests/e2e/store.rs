@@ -300,6 +300,14 @@ on_every_store! {
         assert!(matches!(dup, Err(StoreError::Conflict("user"))), "{dup:?}");
         let dup_email = UserRepository::create(&*d, &user("other", Some("john@example.org"))).await;
         assert!(matches!(dup_email, Err(StoreError::Conflict("user"))));
+        // A look-alike of a name (Cyrillic о in john), as a username or an
+        // email, is a conflict of its own kind; the names that came with it
+        // are not stored either.
+        for (name, email) in [("jоhn", None), ("other", Some("jоhn@example.org"))] {
+            let alike = UserRepository::create(&*d, &user(name, email)).await;
+            assert!(matches!(alike, Err(StoreError::Conflict(auth_core::error::LOOK_ALIKE))), "{name}: {alike:?}");
+        }
+        assert!(d.find_by_login("other").await.unwrap().is_none());
         assert_eq!(UserRepository::list(&*d).await.unwrap().len(), 1);
     };
 

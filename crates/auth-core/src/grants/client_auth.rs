@@ -84,7 +84,7 @@ impl TokenService {
         let named = self
             .ports
             .users
-            .find_by_login(&login.trim().to_lowercase())
+            .find_by_login(&crate::types::LoginName::lookup(login))
             .await?;
         Ok(named.is_some_and(|u| u.id == owner))
     }

@@ -70,7 +70,7 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<CheckedLogin, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
-        let login = login.trim().to_lowercase();
+        let login = crate::types::LoginName::lookup(login);
         // One counter per account however it is named; the attempt is
         // reserved before the hash, so a burst counts as a sequence would.
         let policy = self.throttles.login;

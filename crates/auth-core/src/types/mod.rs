@@ -31,4 +31,7 @@ pub use token::{
     AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, KeyAlgorithm,
     RefreshTokenRecord, SigningKey,
 };
-pub use user::{Email, NewUser, TokenGeneration, TokenOwner, User, UserId, Username, ValueError};
+pub use user::{
+    Email, LoginName, NewUser, TokenGeneration, TokenOwner, User, UserId, Username, ValueError,
+    confusable_skeleton,
+};

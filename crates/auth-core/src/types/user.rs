@@ -55,24 +55,38 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A login name: 1 to 64 characters, letters, digits and `._-@+`, compared
-/// case-insensitively (stored lower-cased) so `John` and `john` are one user.
+/// A username: RFC 8265's `UsernameCaseMapped` profile (full- and
+/// half-width forms mapped to their plain ones, upper case folded to lower,
+/// NFC), then 1 to 64 characters among letters, digits and `._-@+`. So
+/// `ＡＬＩＣＥ`, `Alice` and `alice` are one name; a look-alike in another
+/// script (`аlice` with a Cyrillic `а`) is a name of its own, which
+/// [`confusable_skeleton`] lets registration refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
-    /// Parses a username (trimmed, lower-cased).
+    /// Parses a username (trimmed, then enforced by `UsernameCaseMapped`).
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let raw = raw.trim();
-        let len = raw.chars().count();
-        if !(1..=64).contains(&len) {
-            return Err(ValueError::Length {
-                what: "username",
-                min: 1,
-                max: 64,
-            });
+        let length = || ValueError::Length {
+            what: "username",
+            min: 1,
+            max: 64,
+        };
+        if raw.is_empty() || raw.chars().count() > 256 {
+            return Err(length());
         }
-        if let Some(ch) = raw
+        let enforced = precis_username(raw).map_err(|e| match e {
+            PrecisRefusal::Empty => length(),
+            PrecisRefusal::Character(ch) => ValueError::Character {
+                what: "username",
+                ch,
+            },
+        })?;
+        if !(1..=64).contains(&enforced.chars().count()) {
+            return Err(length());
+        }
+        if let Some(ch) = enforced
             .chars()
             .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')))
         {
@@ -81,7 +95,7 @@ impl Username {
                 ch,
             });
         }
-        Ok(Self(raw.to_lowercase()))
+        Ok(Self(enforced))
     }
 
     /// The name as stored.
@@ -96,6 +110,80 @@ impl fmt::Display for Username {
     }
 }
 
+/// Why PRECIS refused a string.
+enum PrecisRefusal {
+    Empty,
+    Character(char),
+}
+
+/// RFC 8265 section 3.3's `UsernameCaseMapped`, enforced.
+fn precis_username(raw: &str) -> Result<String, PrecisRefusal> {
+    use precis_core::profile::PrecisFastInvocation as _;
+    precis_profiles::UsernameCaseMapped::enforce(raw)
+        .map(|name| name.into_owned())
+        .map_err(|e| match e {
+            precis_core::Error::Invalid => PrecisRefusal::Empty,
+            precis_core::Error::BadCodepoint(info) => {
+                PrecisRefusal::Character(char::from_u32(info.cp).unwrap_or('\u{fffd}'))
+            }
+            // Unassigned code points and the like: name the first
+            // character that is not plain ASCII, the likeliest culprit.
+            _ => PrecisRefusal::Character(
+                raw.chars()
+                    .find(|c| !c.is_ascii_alphanumeric())
+                    .unwrap_or('\u{fffd}'),
+            ),
+        })
+}
+
+/// A login as typed at a sign-in (a username or an email address), in
+/// the one normal form names are stored and looked up in: an email as
+/// [`Email`] keeps it, any other name as [`Username`] does. `None` for
+/// what can name no account (it is then looked up nowhere, and a sign-in
+/// fails as for an unknown name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoginName(String);
+
+impl LoginName {
+    /// The normal form of `raw`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        if let Ok(username) = Username::parse(raw) {
+            // A name with an `@` may be an email address whose domain has
+            // an IDNA form; the email's normal form is the stored one then.
+            if username.as_str().contains('@')
+                && let Ok(email) = Email::parse(raw)
+            {
+                return Some(Self(email.0));
+            }
+            return Some(Self(username.0));
+        }
+        Email::parse(raw).ok().map(|e| Self(e.0))
+    }
+
+    /// The name as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What a sign-in looks `raw` up as: its normal form, or, for text that
+    /// is no valid name, the text trimmed and lower-cased (which finds a
+    /// name stored under older rules, and nothing else), so every login is
+    /// looked up and counted alike.
+    pub fn lookup(raw: &str) -> String {
+        Self::parse(raw).map_or_else(|| raw.trim().to_lowercase(), |n| n.0)
+    }
+}
+
+/// UTS #39's confusable skeleton of a stored login name: two names with
+/// one skeleton look alike (`alice` and `аlice`, `paypal` and `pаypаl`),
+/// so a new name whose skeleton an existing name has is refused. For
+/// comparison only, never shown.
+pub fn confusable_skeleton(name: &str) -> String {
+    unicode_security::confusable_detection::skeleton(name)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// An email address, lower-cased. The check is the practical one (one `@`,
 /// a dotted domain, no spaces, at most 254 characters): deliverability is
 /// proven by mail, not by a parser.
@@ -103,7 +191,10 @@ impl fmt::Display for Username {
 pub struct Email(String);
 
 impl Email {
-    /// Parses an address: one `@`, a dot in the domain, no spaces (lower-cased).
+    /// Parses an address: one `@`, a dot in the domain, no spaces. The local
+    /// part is lower-cased, the domain put in its IDNA ASCII form
+    /// (`bücher.example` as `xn--bcher-kva.example`), so an address is
+    /// compared as mail would route it.
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let raw = raw.trim();
         let bad = || ValueError::Email(raw.chars().take(64).collect());
@@ -119,7 +210,11 @@ impl Email {
         {
             return Err(bad());
         }
-        Ok(Self(raw.to_lowercase()))
+        let domain = idna::domain_to_ascii(domain).map_err(|_| bad())?;
+        if domain.is_empty() || domain.len() > 253 {
+            return Err(bad());
+        }
+        Ok(Self(format!("{}@{domain}", local.to_lowercase())))
     }
 
     /// The address as stored.
@@ -232,5 +327,74 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// (input, its stored form or None when refused)
+    fn check_usernames(cases: &[(&str, Option<&str>)]) {
+        for (input, expect) in cases {
+            let got = Username::parse(input).ok().map(|u| u.0);
+            assert_eq!(got.as_deref(), *expect, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn usernames_follow_precis_username_case_mapped() {
+        check_usernames(&[
+            // Width mapping and case folding: one name.
+            ("ａｌｉｃｅ", Some("alice")),
+            ("ＡＬＩＣＥ", Some("alice")),
+            ("Alice", Some("alice")),
+            // Another script is another name (refused later as a look-alike).
+            ("аlice", Some("аlice")),
+            ("Müller", Some("müller")),
+            // Spaces and symbols PRECIS or our rule refuse.
+            ("al ice", None),
+            ("alice\u{200b}", None),
+            ("al!ce", None),
+        ]);
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton() {
+        let skeleton = |name: &str| confusable_skeleton(Username::parse(name).unwrap().as_str());
+        for alike in ["аlice", "ａｌｉｃｅ", "alіce"] {
+            assert_eq!(skeleton(alike), skeleton("alice"), "{alike}");
+        }
+        for other in ["alicia", "bob", "aiice"] {
+            assert_ne!(skeleton(other), skeleton("alice"), "{other}");
+        }
+    }
+
+    #[test]
+    fn email_domains_are_compared_in_their_idna_form() {
+        let stored = |raw: &str| Email::parse(raw).unwrap().0;
+        assert_eq!(
+            stored("Carol@Bücher.Example"),
+            "carol@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            stored("carol@xn--bcher-kva.example"),
+            "carol@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            stored("carol@ＢÜＣＨＥＲ.example"),
+            "carol@xn--bcher-kva.example"
+        );
+    }
+
+    #[test]
+    fn a_login_is_looked_up_in_the_stored_form() {
+        assert_eq!(LoginName::lookup("ＡＬＩＣＥ"), "alice");
+        assert_eq!(LoginName::lookup(" Alice "), "alice");
+        assert_eq!(
+            LoginName::lookup("carol@bücher.example"),
+            "carol@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            LoginName::lookup("MICHAEL_LEE@GMAIL.COM"),
+            "michael_lee@gmail.com"
+        );
+        // No valid name: looked up as typed, lower-cased (finds nothing new).
+        assert_eq!(LoginName::lookup("A B"), "a b");
     }
 }

@@ -1,0 +1,2 @@
+DROP INDEX login_names_skeleton;
+ALTER TABLE login_names DROP COLUMN skeleton;
