@@ -84,6 +84,23 @@ pub enum SecurityEvent {
         /// The account.
         user: UserId,
     },
+    /// The account holder linked an upstream identity: from now on it
+    /// signs in to the account too.
+    IdentityLinked {
+        /// The account.
+        user: UserId,
+    },
+    /// Someone signed in with the account's password (token endpoint,
+    /// hosted page, a dialect).
+    LoginSucceeded {
+        /// The account.
+        user: UserId,
+    },
+    /// A first sign-in through an upstream provider created an account.
+    UpstreamAccountCreated {
+        /// The new account.
+        user: UserId,
+    },
 }
 
 impl SecurityEvent {
@@ -102,6 +119,9 @@ impl SecurityEvent {
             Self::PasswordChanged { .. } => "password_changed",
             Self::ApplicationRevoked { .. } => "application_revoked",
             Self::IdentityUnlinked { .. } => "identity_unlinked",
+            Self::IdentityLinked { .. } => "identity_linked",
+            Self::LoginSucceeded { .. } => "login_succeeded",
+            Self::UpstreamAccountCreated { .. } => "upstream_account_created",
         }
     }
 
@@ -113,7 +133,10 @@ impl SecurityEvent {
             | Self::UpstreamLoginRefused { .. }
             | Self::UpstreamEmailInUse { .. }
             | Self::PasswordChanged { .. }
-            | Self::IdentityUnlinked { .. } => None,
+            | Self::IdentityUnlinked { .. }
+            | Self::IdentityLinked { .. }
+            | Self::LoginSucceeded { .. }
+            | Self::UpstreamAccountCreated { .. } => None,
             Self::ClientAuthFailed { client }
             | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
@@ -134,7 +157,10 @@ impl SecurityEvent {
             | Self::UpstreamEmailInUse { user }
             | Self::PasswordChanged { user }
             | Self::ApplicationRevoked { user, .. }
-            | Self::IdentityUnlinked { user } => Some(*user),
+            | Self::IdentityUnlinked { user }
+            | Self::IdentityLinked { user }
+            | Self::LoginSucceeded { user }
+            | Self::UpstreamAccountCreated { user } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. } => None,
@@ -177,6 +203,13 @@ impl fmt::Display for SecurityEvent {
             }
             Self::IdentityUnlinked { .. } => {
                 f.write_str("the account holder unlinked an upstream identity")
+            }
+            Self::IdentityLinked { .. } => {
+                f.write_str("the account holder linked an upstream identity")
+            }
+            Self::LoginSucceeded { .. } => f.write_str("a login succeeded"),
+            Self::UpstreamAccountCreated { .. } => {
+                f.write_str("a first sign-in through an upstream provider created an account")
             }
         }
     }

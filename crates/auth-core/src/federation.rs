@@ -31,6 +31,11 @@ use crate::types::{
     UpstreamIdentity, User, UserId, Username,
 };
 
+/// How recent the sign-in of a session must be for it to link an upstream
+/// identity without the password again: a stolen cookie alone must not
+/// give its thief a way in that outlives a password change.
+pub const LINK_REAUTHENTICATION: Duration = Duration::minutes(5);
+
 /// How long a web sign-in may take from its start to its callback and poll.
 pub const WEB_FLOW_LIFETIME: Duration = Duration::minutes(10);
 
@@ -324,7 +329,27 @@ impl Federation {
     /// to `callback`; `return_to` (checked by the caller) is handed back
     /// when the callback has run. A browser's flow (`SignIn`, `Link`) is
     /// bound to the browser by a cookie.
+    /// Linking goes through [`Self::begin_link`], which asks for a fresh
+    /// sign-in first; `WebPurpose::Link` is refused here.
     pub async fn begin_web(
+        &self,
+        service: &TokenService,
+        provider: &str,
+        purpose: WebPurpose,
+        callback: &str,
+        return_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<WebStart, FederationError> {
+        if matches!(purpose, WebPurpose::Link(_)) {
+            return Err(FederationError::Invalid(
+                "linking an identity starts from the account page".into(),
+            ));
+        }
+        self.start_web(service, provider, purpose, callback, return_to, now)
+            .await
+    }
+
+    async fn start_web(
         &self,
         service: &TokenService,
         provider: &str,
@@ -374,6 +399,67 @@ impl Federation {
             state,
             binding,
         })
+    }
+
+    /// Begins linking an upstream identity to the signed-in account `who`.
+    /// A session that signed in more than [`LINK_REAUTHENTICATION`] ago
+    /// must give the account's password again (checked and counted as a
+    /// login is); an account without one signs in again through a
+    /// provider first.
+    pub async fn begin_link(
+        &self,
+        service: &TokenService,
+        who: &crate::authorize::SignedIn,
+        password: Option<String>,
+        provider: &str,
+        callback: &str,
+        now: DateTime<Utc>,
+    ) -> Result<WebStart, FederationError> {
+        if now - who.authenticated_at > LINK_REAUTHENTICATION {
+            let user = service
+                .ports()
+                .users
+                .find_by_id(who.user)
+                .await?
+                .ok_or_else(|| refused("the account is gone".into(), Some(who.user)))?;
+            let reauthenticate =
+                |why: &str| FederationError::Refused(OAuthError::access_denied(why.to_owned()));
+            match password.filter(|p| !p.is_empty()) {
+                _ if user.password_hash.is_none() => {
+                    return Err(reauthenticate(
+                        "to link another identity, sign out and sign in again (within five \
+                         minutes), so that we know it is you",
+                    ));
+                }
+                None => {
+                    return Err(reauthenticate(
+                        "to link another identity, enter your password (you signed in more \
+                         than five minutes ago)",
+                    ));
+                }
+                Some(password) => {
+                    let verified = service
+                        .verify_credentials(user.username.as_str(), password, now)
+                        .await
+                        .map_err(|e| match e {
+                            FlowError::OAuth(e) => FederationError::Refused(e),
+                            other => FederationError::Flow(other),
+                        })?;
+                    if verified.id != user.id {
+                        return Err(refused("the password is incorrect".into(), Some(user.id)));
+                    }
+                }
+            }
+        }
+        self.start_web(
+            service,
+            provider,
+            WebPurpose::Link(who.user),
+            callback,
+            None,
+            now,
+        )
+        .await
     }
 
     /// Begins seed 003's polled web flow for `client`. `redirect`, where the

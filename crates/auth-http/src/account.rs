@@ -44,6 +44,14 @@ const NOTICES: [(&str, &str); 5] = [
     ),
 ];
 
+/// The text of the notice named `key`.
+fn notice_text(key: &str) -> &'static str {
+    NOTICES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, text)| *text)
+}
+
 fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))
@@ -210,6 +218,13 @@ struct AccountPage<'a> {
     sessions: Vec<SessionRow>,
     applications: Vec<ApplicationRow>,
     providers: Vec<ProviderRow>,
+    /// Linking asks for the password: the session signed in too long ago.
+    link_needs_password: bool,
+    /// Linking needs a new sign-in (no password to ask for).
+    link_needs_sign_in: bool,
+    /// After a password change: the identities that also sign in to the
+    /// account, for the person to check.
+    linked_after_password_change: Vec<String>,
 }
 
 /// A moment as the page shows it, in UTC.
@@ -256,6 +271,21 @@ async fn render(
                 .map(|l| l.subject.as_str().to_owned()),
         })
         .collect();
+    let stale = now - who.authenticated_at > auth_core::federation::LINK_REAUTHENTICATION;
+    let has_password = user.password_hash.is_some();
+    let password_changed = shown_above
+        .notice
+        .is_some_and(|n| n == notice_text("password"));
+    let linked_after_password_change = if password_changed {
+        state
+            .federation
+            .providers()
+            .filter(|(name, _)| links.iter().any(|l| &l.provider == *name))
+            .map(|(_, display)| display.to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let csrf = Csrf::of(req, state);
     let page = AccountPage {
         title: "Your account",
@@ -267,7 +297,7 @@ async fn render(
         email: user.email.as_ref().map(|e| e.as_str().to_owned()),
         name: (!name.is_empty()).then_some(name),
         created_at: shown(user.created_at),
-        has_password: user.password_hash.is_some(),
+        has_password,
         min_password: state.min_password_length,
         sessions: sessions
             .into_iter()
@@ -289,6 +319,9 @@ async fn render(
             })
             .collect(),
         providers,
+        link_needs_password: stale && has_password,
+        link_needs_sign_in: stale && !has_password,
+        linked_after_password_change,
     };
     // The link buttons lead to the providers.
     let targets = state.federation.browser_origins();

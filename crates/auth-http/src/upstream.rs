@@ -189,7 +189,7 @@ pub(crate) async fn link(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Csrf::read_form(&req, payload, &state).await?;
+    let mut form = Csrf::read_form(&req, payload, &state).await?;
     let Some(who) = current_sign_in(&req, &state).await? else {
         return Ok(state.pages.error(
             StatusCode::UNAUTHORIZED,
@@ -199,18 +199,18 @@ pub(crate) async fn link(
     };
     match state
         .federation
-        .begin_web(
+        .begin_link(
             &state.tokens,
+            &who,
+            form.take("password"),
             &provider,
-            WebPurpose::Link(who.user),
             &callback_uri(&state, &provider),
-            None,
             state.clock.now(),
         )
         .await
     {
         Ok(started) => Ok(to_provider(&state, started)),
-        Err(e) => failure_page(&state, e),
+        Err(e) => refused_page(&req, &state, e),
     }
 }
 
@@ -285,11 +285,17 @@ pub(crate) async fn callback(
             let pending = Pending::take_from(&mut carried);
             crate::hosted::signed_in(&req, &state, &pending, user.id).await?
         }
-        Ok(WebOutcome::Linked { provider, .. }) => state.pages.render(
-            StatusCode::OK,
-            "linked.html",
-            &serde_json::json!({ "title": "Account linked", "provider": provider.as_str() }),
-        ),
+        Ok(WebOutcome::Linked { user, provider, .. }) => {
+            crate::security::log(
+                &auth_core::events::SecurityEvent::IdentityLinked { user },
+                &req,
+            );
+            state.pages.render(
+                StatusCode::OK,
+                "linked.html",
+                &serde_json::json!({ "title": "Account linked", "provider": provider.as_str() }),
+            )
+        }
         // Only a polled flow asks for confirmation, and the core refuses
         // a polled flow's state at this callback.
         Ok(WebOutcome::Confirm(_)) => {

@@ -737,6 +737,48 @@ on_both_backends! {
         assert_eq!(back.status, 303, "{}", back.text);
     };
 
+    linking_after_five_minutes_asks_for_the_password_and_a_password_change_shows_the_links => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        let app = spawn(db, &github).await;
+        app.user("michael", None, "correct-horse").await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        let b = portcullis_tests::browser();
+        let page = app.get_with(&b, "/login").await;
+        let form = crate::browser::with(form_fields(&page.text, "/login"), &[("username", "michael"), ("password", "correct-horse")]);
+        assert_eq!(app.post_with(&b, "/login", &form).await.status, 303);
+        // Six minutes on, a stolen cookie alone links nothing.
+        app.clock.advance(chrono::Duration::minutes(6));
+        let page = app.get_with(&b, "/account").await;
+        assert!(page.text.contains("name=\"password\""), "the link form asks for the password");
+        let no_password = app.post_with(&b, "/account/upstream/github/link", &csrf_of(&page.text)).await;
+        assert_eq!(no_password.status, 401, "{}", no_password.text);
+        assert!(no_password.text.contains("enter your password"), "{}", no_password.text);
+        let wrong = crate::browser::with(csrf_of(&page.text), &[("password", "wrong-horse")]);
+        let refused = app.post_with(&b, "/account/upstream/github/link", &wrong).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert!(!portcullis_tests::log_lines_with("login_failed").is_empty());
+        // With the password it goes on to GitHub, and the link is logged.
+        let right = crate::browser::with(csrf_of(&page.text), &[("password", "correct-horse")]);
+        let to_github = app.post_with(&b, "/account/upstream/github/link", &right).await;
+        assert_eq!(to_github.status, 303, "{}", to_github.text);
+        github.sign_in_next("gho_octo");
+        let back = approve_at_github(&app, location(&to_github).as_str()).await;
+        let linked = app.get_with(&b, &back).await;
+        assert_eq!(linked.status, 200, "{}", linked.text);
+        assert!(!portcullis_tests::log_lines_with("identity_linked").is_empty());
+
+        // After a password change the page names what else signs in.
+        let page = app.get_with(&b, "/account").await;
+        let change = crate::browser::with(csrf_of(&page.text), &[("current_password", "correct-horse"), ("new_password", "battery-staple"), ("confirm_password", "battery-staple")]);
+        let changed = app.post_with(&b, "/account/password", &change).await;
+        assert_eq!(changed.status, 303, "{}", changed.text);
+        let page = app.get_with(&b, "/account?notice=password").await;
+        assert!(page.text.contains("These identities can also sign in to your account: GitHub"), "{}", page.text);
+        assert!(page.text.contains("/account/upstream/github/unlink"));
+        // Without the notice, no such line.
+        assert!(!app.get_with(&b, "/account").await.text.contains("linked-check"));
+    };
+
     a_signed_in_account_links_github_and_only_so => |db: ScratchDb| async move {
         let github = FakeGitHub::start().await;
         let app = spawn(db, &github).await;

@@ -421,21 +421,108 @@ async fn a_refused_confirmation_ends_the_polled_flow_and_signs_no_one_in() {
 }
 
 #[tokio::test]
+async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
+    let s = setup().await;
+    let service = &s.world.service;
+    let owner = s.world.add_user("michael", None, "pw").await;
+    let link = |authenticated_at, password: Option<&'static str>| {
+        let who = auth_core::authorize::SignedIn {
+            user: owner.id,
+            authenticated_at,
+        };
+        let federation = &s.federation;
+        async move {
+            federation
+                .begin_link(
+                    service,
+                    &who,
+                    password.map(str::to_owned),
+                    "github",
+                    "https://id.test/cb",
+                    t0(),
+                )
+                .await
+        }
+    };
+    let stale = t0() - LINK_REAUTHENTICATION - Duration::seconds(1);
+    assert!(link(t0() - LINK_REAUTHENTICATION, None).await.is_ok());
+    // A stolen cookie of an older session alone links nothing.
+    let Err(FederationError::Refused(e)) = link(stale, None).await else {
+        panic!("a stale session linked without the password");
+    };
+    assert!(e.description().contains("password"), "{}", e.description());
+    // A wrong password is a failed login, counted and logged.
+    let Err(FederationError::Refused(e)) = link(stale, Some("wrong")).await else {
+        panic!("a wrong password linked");
+    };
+    assert!(matches!(e.event(), Some(SecurityEvent::LoginFailed { .. })));
+    assert!(link(stale, Some("pw")).await.is_ok());
+    // An account without a password signs in again first.
+    let passwordless = User {
+        id: UserId::new(Uuid::new_v4()),
+        username: Username::parse("octo").unwrap(),
+        email: None,
+        password_hash: None,
+        given_name: None,
+        family_name: None,
+        disabled: false,
+        created_at: t0(),
+        token_generation: Default::default(),
+    };
+    auth_core::ports::UserRepository::create(&s.world.store, &passwordless)
+        .await
+        .unwrap();
+    let Err(FederationError::Refused(e)) = s
+        .federation
+        .begin_link(
+            service,
+            &auth_core::authorize::SignedIn {
+                user: passwordless.id,
+                authenticated_at: stale,
+            },
+            Some("pw".into()),
+            "github",
+            "https://id.test/cb",
+            t0(),
+        )
+        .await
+    else {
+        panic!("a passwordless account linked from a stale session");
+    };
+    assert!(
+        e.description().contains("sign in again"),
+        "{}",
+        e.description()
+    );
+    // Linking starts nowhere else.
+    assert!(matches!(
+        s.federation
+            .begin_web(
+                service,
+                "github",
+                WebPurpose::Link(owner.id),
+                "https://id.test/cb",
+                None,
+                t0()
+            )
+            .await,
+        Err(FederationError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
 async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_session() {
     let s = setup().await;
     *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
     let service = &s.world.service;
     let owner = s.world.add_user("michael", None, "pw").await;
+    let fresh = auth_core::authorize::SignedIn {
+        user: owner.id,
+        authenticated_at: t0(),
+    };
     let start = s
         .federation
-        .begin_web(
-            service,
-            "github",
-            WebPurpose::Link(owner.id),
-            "https://id.test/cb",
-            None,
-            t0(),
-        )
+        .begin_link(service, &fresh, None, "github", "https://id.test/cb", t0())
         .await
         .unwrap();
     let binding = start.binding.clone().unwrap();
