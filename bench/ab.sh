@@ -28,6 +28,7 @@ run_one() {
   case "$bin" in *+noparent) bin=${bin%+noparent}; hook="DROP INDEX refresh_tokens_parent;";; esac
   cat > "$work/s.toml" <<TOML
 bind = "127.0.0.1:$PORT"
+metrics_bind = "127.0.0.1:0"
 database_url = "$dburl"
 login_max_attempts = 1000
 TOML

@@ -52,6 +52,7 @@ scratch_database() {
 write_settings() {
   cat > "$work/settings.toml" <<TOML
 bind = "127.0.0.1:$PORT"
+metrics_bind = "127.0.0.1:0"
 database_url = "$db_url"
 login_max_attempts = 1000
 TOML

@@ -43,7 +43,7 @@ GITHUB_PID=$!
 export PORTCULLIS_GITHUB_CLIENT_ID=fuzz-app PORTCULLIS_GITHUB_CLIENT_SECRET=fuzz-secret
 export PORTCULLIS_GITHUB_WEB_URL=http://127.0.0.1:$github_port PORTCULLIS_GITHUB_API_URL=http://127.0.0.1:$github_port
 # Seed 003's API is off unless the operator turns it on.
-printf '[dialects]\nexternal_login = true\n' >"$WORK/portcullis.toml"
+printf 'metrics_bind = "127.0.0.1:0"\n[dialects]\nexternal_login = true\n' >"$WORK/portcullis.toml"
 export PORTCULLIS_CONFIG=$WORK/portcullis.toml
 
 fuzz() {

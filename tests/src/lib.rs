@@ -216,6 +216,8 @@ impl Clock for ManualClock {
 /// The real server, running in-process on a free port.
 pub struct TestApp {
     pub base: String,
+    /// The operations listener's base URL (`/metrics`, `/healthz`, `/readyz`).
+    pub operations: String,
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub database: Database,
@@ -232,6 +234,7 @@ impl TestApp {
     /// argon2 parameters are set here.
     pub async fn spawn_with(db: ScratchDb, mut file: FileSettings) -> Self {
         file.bind = file.bind.or(Some("127.0.0.1:0".into()));
+        file.metrics_bind = file.metrics_bind.or(Some("127.0.0.1:0".into()));
         file.workers = Some(2);
         file.pool_size = file.pool_size.or(Some(8));
         // Every test client comes from 127.0.0.1: registration throttles
@@ -263,10 +266,12 @@ impl TestApp {
             .await
             .expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let operations = format!("http://127.0.0.1:{}", app.metrics_port());
         let services = app.services.clone();
         tokio::spawn(app.run());
         Self {
             base,
+            operations,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -280,6 +285,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `path` on the operations listener.
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("{}{path}", self.operations)
     }
 
     /// Registers a client through the same code path as `portcullis client create`.

@@ -52,6 +52,10 @@ pub struct Cli {
     /// The certificate's PEM private key.
     #[arg(long, global = true, env = "PORTCULLIS_TLS_KEY_FILE")]
     tls_key_file: Option<PathBuf>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, off the public
+    /// listener (default 127.0.0.1:9464).
+    #[arg(long, global = true, env = "PORTCULLIS_METRICS_BIND")]
+    metrics_bind: Option<String>,
     #[command(flatten)]
     github: GitHubArgs,
     #[command(subcommand)]
@@ -366,6 +370,12 @@ impl Cli {
         let set = [
             ("bind", "PORTCULLIS_BIND", "--bind", bind.is_some()),
             (
+                "metrics_bind",
+                "PORTCULLIS_METRICS_BIND",
+                "--metrics-bind",
+                self.metrics_bind.is_some(),
+            ),
+            (
                 "database_url",
                 "PORTCULLIS_DATABASE_URL",
                 "--database",
@@ -464,6 +474,7 @@ impl Cli {
             Overrides {
                 origins,
                 bind,
+                metrics_bind: self.metrics_bind.clone(),
                 database_url: self.database_url.clone(),
                 issuer,
                 key_encryption_key: self.key_encryption_key.clone(),
@@ -573,6 +584,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(
                 issuer = %settings.issuer,
                 database = %redact(&settings.database_url),
+                metrics = %settings.metrics_bind,
                 "portcullis is listening on {}",
                 settings.bind
             );

@@ -71,6 +71,8 @@ pub struct ProviderFile {
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     pub bind: Option<String>,
+    /// The operations listener (`/metrics`, `/healthz`, `/readyz`).
+    pub metrics_bind: Option<String>,
     pub database_url: Option<String>,
     pub issuer: Option<String>,
     pub pool_size: Option<usize>,
@@ -146,6 +148,8 @@ pub struct HashSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: String,
+    /// The operations listener: `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_bind: String,
     pub database_url: String,
     pub issuer: String,
     pub pool_size: usize,
@@ -215,6 +219,40 @@ pub const GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_EXTERNAL_LOGIN_CLIENT: &str = "external-login-api";
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Where `/metrics` is served: the loopback interface, off the public
+/// listener (it tells the world the traffic per route).
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9464";
+
+/// A listening address must be an IP address and a port: a name would be
+/// resolved, and could listen somewhere unexpected.
+fn socket_address(value: &str, name: &str) -> anyhow::Result<()> {
+    value
+        .parse::<std::net::SocketAddr>()
+        .map(|_| ())
+        .with_context(|| {
+            format!("invalid {name} {value:?}: an IP address and a port, like 127.0.0.1:8080")
+        })
+}
+
+/// The issuer is the `iss` of every token and the base of every URL we
+/// publish: an absolute http(s) URL with a host, no query, no fragment.
+fn check_issuer(issuer: &str) -> anyhow::Result<()> {
+    let bad = |why: &str| anyhow::anyhow!("invalid issuer {issuer:?}: {why}");
+    let url = url::Url::parse(issuer).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("it must be an http or https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it must name a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || issuer.contains(['?', '#']) {
+        return Err(bad("it may have no query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it may hold no user name or password"));
+    }
+    Ok(())
+}
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
 /// Database connections per node. More than a few per core only adds
 /// PostgreSQL backends competing for the CPU (measured on 2 cores: 8 and 16
@@ -227,6 +265,8 @@ pub const DEFAULT_KEY_SECRET_CLIENT: &str = "key-secret-api";
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub bind: Option<String>,
+    /// `PORTCULLIS_METRICS_BIND`.
+    pub metrics_bind: Option<String>,
     pub database_url: Option<String>,
     pub issuer: Option<String>,
     pub key_encryption_key: Option<String>,
@@ -282,10 +322,17 @@ impl Settings {
             _ => anyhow::bail!("tls_cert_file and tls_key_file go together: set both or neither"),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
+        socket_address(&bind, "bind")?;
+        let metrics_bind = overrides
+            .metrics_bind
+            .or(file.metrics_bind)
+            .unwrap_or_else(|| DEFAULT_METRICS_BIND.into());
+        socket_address(&metrics_bind, "metrics_bind")?;
         let issuer = overrides
             .issuer
             .or(file.issuer)
             .unwrap_or_else(|| format!("{scheme}://{bind}"));
+        check_issuer(&issuer)?;
         let dialects = file.dialects.clone().unwrap_or_default();
         let defaults = TokenPolicy::default();
         let secs = |v: Option<i64>, d: Duration, range: LifetimeRange, name: &str| {
@@ -358,6 +405,7 @@ impl Settings {
         )?;
         Ok(Self {
             bind,
+            metrics_bind,
             database_url: database_url.clone(),
             issuer,
             pool_size: bounded(file.pool_size, DEFAULT_POOL_SIZE, 1..=256, "pool_size")?,
@@ -526,6 +574,7 @@ impl Settings {
             .collect();
         json!({
             "bind": self.bind,
+            "metrics_bind": self.metrics_bind,
             "issuer": self.issuer,
             "database": crate::startup::redact(&self.database_url),
             "key_encryption_key": if self.key_encryption_key.is_some() {
@@ -796,6 +845,37 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_issuer_is_an_absolute_http_url_and_binds_are_socket_addresses() {
+        let with = |toml_text: &str| {
+            let file: FileSettings = toml::from_str(toml_text).unwrap();
+            Settings::resolve(file, Overrides::default())
+        };
+        for good in [
+            "issuer = \"https://id.example.com\"",
+            "issuer = \"http://127.0.0.1:8080/base\"",
+            "bind = \"[::1]:8080\"",
+            "metrics_bind = \"0.0.0.0:9464\"",
+        ] {
+            assert!(with(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("issuer = \"id.example.com\"", "issuer"),
+            ("issuer = \"ftp://id.example.com\"", "http or https"),
+            ("issuer = \"https://id.example.com/?tenant=1\"", "query"),
+            ("issuer = \"https://id.example.com/#x\"", "fragment"),
+            ("issuer = \"https://user:pw@id.example.com\"", "user name"),
+            ("bind = \"localhost:8080\"", "bind"),
+            ("bind = \"127.0.0.1\"", "bind"),
+            ("metrics_bind = \"metrics\"", "metrics_bind"),
+        ] {
+            let error = format!("{:#}", with(bad).unwrap_err());
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+        let s = with("").unwrap();
+        assert_eq!(s.metrics_bind, DEFAULT_METRICS_BIND);
     }
 
     #[test]

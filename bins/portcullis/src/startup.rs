@@ -249,7 +249,9 @@ pub fn redact(url: &str) -> String {
 /// A bound, not yet running, server.
 pub struct Application {
     server: Server,
+    operations: Server,
     port: u16,
+    metrics_port: u16,
     pub services: Arc<Services>,
 }
 
@@ -304,13 +306,32 @@ impl Application {
         });
         let dialects = settings.dialects;
         let key_secret = state.key_secret_client.is_some();
+        let hsts = settings.tls.is_some() || settings.issuer.starts_with("https://");
+        // The operations listener: metrics are for the operator, not for
+        // the world (they tell the traffic per route); its health routes
+        // answer there too, for probes that stay inside.
+        let operations = TcpListener::bind(&settings.metrics_bind).with_context(|| {
+            format!("cannot listen on {} (metrics_bind)", settings.metrics_bind)
+        })?;
+        let metrics_port = operations.local_addr()?.port();
+        let ops_state = state.clone();
+        let operations = HttpServer::new(move || {
+            App::new()
+                .app_data(ops_state.clone())
+                .wrap(auth_http::default_headers(false))
+                .configure(auth_http::operations_routes)
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(operations)?
+        .run();
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
                 .wrap_fn(auth_http::logged)
-                .wrap(auth_http::default_headers())
+                .wrap(auth_http::default_headers(hsts))
                 .configure(|cfg| auth_http::routes(cfg, dialects, key_secret))
         });
         let mut server = match &settings.tls {
@@ -328,7 +349,9 @@ impl Application {
         let server = server.shutdown_timeout(10).run();
         Ok(Self {
             server,
+            operations,
             port,
+            metrics_port,
             services,
         })
     }
@@ -337,9 +360,22 @@ impl Application {
         self.port
     }
 
-    /// Serves until a shutdown signal.
+    /// The operations listener's port (`/metrics`, `/healthz`, `/readyz`).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// Serves until a shutdown signal; the operations listener stops with
+    /// the public one.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.operations.handle();
+        let public = async {
+            let served = self.server.await;
+            handle.stop(true).await;
+            served
+        };
+        let (served, _) = tokio::join!(public, self.operations);
+        served
     }
 }
 

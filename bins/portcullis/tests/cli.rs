@@ -536,6 +536,7 @@ fn start_server(dir: &std::path::Path, db: &CrashDb, port: u16) -> std::process:
         .current_dir(dir)
         .env("PORTCULLIS_DATABASE_URL", &db.url)
         .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_METRICS_BIND", "127.0.0.1:0")
         .env(
             "PORTCULLIS_KEY_ENCRYPTION_KEY",
             "k4.local.DeIp_VsoClLz7g9f8TyP11Zev7f_7tYRtE8TQ11tKxo",
@@ -1028,6 +1029,7 @@ impl Served {
             .env_remove("PORTCULLIS_CONFIG")
             .env_remove("PORTCULLIS_LOG_FORMAT")
             .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_METRICS_BIND", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::null())

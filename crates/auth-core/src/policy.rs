@@ -68,7 +68,7 @@ impl Default for TokenPolicy {
             refresh_family_lifetime: Duration::days(365),
             authorization_code_ttl: Duration::seconds(300),
             refresh_mode: RefreshMode::Rotate,
-            refresh_grace: Duration::seconds(60),
+            refresh_grace: Duration::seconds(10),
             session_lifetime: Duration::hours(12),
             session_idle_timeout: Duration::hours(2),
         }

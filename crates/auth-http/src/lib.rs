@@ -128,9 +128,28 @@ impl AppState {
 /// Headers every response carries. `Referrer-Policy: no-referrer`: a page
 /// or redirect of ours never leaks its URL (with a code, a state or a
 /// client's query) to the next site through `Referer`.
-pub fn default_headers() -> actix_web::middleware::DefaultHeaders {
-    actix_web::middleware::DefaultHeaders::new()
-        .add((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
+/// `X-Content-Type-Options: nosniff`: a browser takes every answer for the
+/// type it says, never a JSON error for a script or a page. With `hsts`
+/// (TLS served here, or an https issuer in front), `Strict-Transport-Security`
+/// for a year: a browser that came once never speaks plain HTTP to us again.
+pub fn default_headers(hsts: bool) -> actix_web::middleware::DefaultHeaders {
+    use actix_web::http::header;
+    let headers = actix_web::middleware::DefaultHeaders::new()
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if hsts {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    }
+}
+
+/// The operations listener's routes (`metrics_bind`, kept off the public
+/// one): `GET /metrics`, `GET /healthz` and `GET /readyz`.
+pub fn operations_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(metrics::export)
+        .service(health::live)
+        .service(health::ready);
 }
 
 /// Registers every route of the standard endpoints and of the dialects
@@ -189,7 +208,6 @@ fn register(
         .service(metadata::jwks)
         .service(health::live)
         .service(health::ready)
-        .service(metrics::export)
         .service(openapi::serve);
     if dialects.pkce_json {
         cfg.service(dialects::pkce_json::sign_in)

@@ -117,7 +117,18 @@ async fn introspection_and_revocation(db: ScratchDb, reference: bool) {
         i.body["exp"].as_i64().unwrap() - i.body["iat"].as_i64().unwrap(),
         3600
     );
+    // A refresh token is its client's alone: the resource server that
+    // serves the client's access tokens learns nothing of it.
     let r = w.introspect(&rt, Some("refresh_token")).await;
+    assert_eq!(r.body, serde_json::json!({"active": false}));
+    let r = w
+        .app
+        .post_form(
+            "/introspect",
+            Some((&w.id, &w.secret)),
+            &[("token", rt.as_str()), ("token_type_hint", "refresh_token")],
+        )
+        .await;
     assert_eq!(
         (r.body["active"].as_bool(), r.str("token_type")),
         (Some(true), "refresh_token")
@@ -152,10 +163,7 @@ async fn introspection_and_revocation(db: ScratchDb, reference: bool) {
         .await;
     let successor = refreshed.str("refresh_token").to_owned();
     assert_eq!(w.revoke((&w.id, &w.secret), &successor).await.status, 200);
-    assert_eq!(
-        w.introspect(&successor, Some("refresh_token")).await.body["active"],
-        false
-    );
+    assert!(!w.active_at(&w.app, &successor).await);
     let r = w
         .app
         .post_form(
@@ -200,7 +208,10 @@ async fn introspection_needs_a_resource_server_that_serves_the_token(db: Scratch
         })
         .await;
     let t = w.login().await;
-    for token in [t.str("access_token"), t.str("refresh_token")] {
+    for (token, refresh) in [
+        (t.str("access_token"), false),
+        (t.str("refresh_token"), true),
+    ] {
         // A public client: 401, and nothing about the token.
         let r = w
             .app
@@ -224,9 +235,10 @@ async fn introspection_needs_a_resource_server_that_serves_the_token(db: Scratch
             .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body, serde_json::json!({"active": false}), "{}", r.text);
-        // The token's own client, and the resource server serving it.
+        // The token's own client; the resource server serving it, for an
+        // access token only (a refresh token is its client's alone).
         assert!(w.active_at(&w.app, token).await);
-        assert_eq!(w.introspect(token, None).await.body["active"], true);
+        assert_eq!(w.introspect(token, None).await.body["active"], !refresh);
     }
     // Wrong secret: 401 as for any client authentication failure.
     let r = w
@@ -402,7 +414,7 @@ on_both_backends! {
         // The sweep reports when it has gone through every table.
         let mut metrics = String::new();
         for _ in 0..100 {
-            metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            metrics = app.http.get(app.ops_url("/metrics")).send().await.unwrap().text().await.unwrap();
             if metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1") {
                 break;
             }

@@ -59,6 +59,28 @@ on_both_backends! {
         assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
     };
 
+    every_answer_says_nosniff_and_an_https_issuer_says_hsts => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        for path in ["/.well-known/openid-configuration", "/login", "/no-such-path", "/token"] {
+            let r = app.http.get(app.url(path)).send().await.unwrap();
+            assert_eq!(r.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
+            assert!(r.headers().get("strict-transport-security").is_none(), "{path}: no HSTS over plain http");
+        }
+        let refused = app.post_form("/token", Some(("nobody", "wrong")), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(refused.header("x-content-type-options"), Some("nosniff"));
+        // Behind an https issuer (TLS terminated in front), every answer
+        // tells the browser to stay on https.
+        let https = TestApp::spawn_with(
+            portcullis_tests::ScratchDb::new(portcullis_tests::Backend::Sqlite).await.unwrap(),
+            portcullis::settings::FileSettings { issuer: Some("https://id.example".into()), ..Default::default() },
+        ).await;
+        for path in ["/.well-known/openid-configuration", "/login", "/no-such-path"] {
+            let r = https.http.get(https.url(path)).send().await.unwrap();
+            assert_eq!(r.headers().get("strict-transport-security").map(|v| v.to_str().unwrap()), Some("max-age=31536000"), "{path}");
+            assert_eq!(r.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
+        }
+    };
+
     metrics_count_requests_by_route_pattern_and_status => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
         let (id, secret) = app.client(ClientSetup::default()).await;
@@ -76,7 +98,7 @@ on_both_backends! {
             let r = app.http.request(method, app.url("/token")).send().await.unwrap();
             assert!(r.status().is_client_error());
         }
-        let m = app.http.get(app.url("/metrics")).send().await.unwrap();
+        let m = app.http.get(app.ops_url("/metrics")).send().await.unwrap();
         assert_eq!(m.status(), 200);
         assert!(m.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
         let text = m.text().await.unwrap();
@@ -89,6 +111,13 @@ on_both_backends! {
         }
         assert!(text.contains(r#"method="other""#), "{text}");
         assert!(!text.contains(&secret), "nothing secret");
+        // Metrics are served on the operations listener only; both listeners
+        // answer the health probes.
+        assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), 404);
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(app.http.get(app.url(probe)).send().await.unwrap().status(), 200, "public {probe}");
+            assert_eq!(app.http.get(app.ops_url(probe)).send().await.unwrap().status(), 200, "operations {probe}");
+        }
     };
 
     the_signing_key_survives_a_restart => |db: ScratchDb| async move {
@@ -147,7 +176,7 @@ on_both_backends! {
             ("/end_session", "GET"), ("/end_session", "POST"), ("/end_session/confirm", "POST"),
             ("/healthz", "GET"), ("/introspect", "POST"), ("/jwks", "GET"), ("/login", "GET"), ("/login", "POST"),
             ("/login/upstream/{provider}", "POST"), ("/login/upstream/{provider}/callback", "GET"),
-            ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"), ("/metrics", "GET"),
+            ("/logout", "POST"), ("/me", "GET"), ("/me/", "GET"),
             ("/oauth/token", "POST"), ("/openapi.json", "GET"), ("/readyz", "GET"),
             ("/refresh", "POST"), ("/register", "GET"), ("/register", "POST"), ("/revoke", "POST"),
             ("/sign-in", "POST"), ("/token", "GET"), ("/token", "POST"), ("/userinfo", "GET"), ("/userinfo", "POST"),

@@ -204,8 +204,14 @@ impl TokenService {
         let found = self.active_token(token, hint, now).await?;
         // A deleted client's tokens are not found: its access tokens are
         // refused by `verify_access`, its refresh tokens went with it.
+        // A refresh token is its client's alone: a resource server serves
+        // access tokens, and must never learn of (or probe for) the
+        // credential that mints them.
         let Some(mut active) = found.filter(|active| {
-            ClientId::parse(&active.client_id).is_ok_and(|holder| caller.serves(&holder))
+            ClientId::parse(&active.client_id).is_ok_and(|holder| match active.kind {
+                TokenKind::Access => caller.serves(&holder),
+                TokenKind::Refresh => holder == caller.id,
+            })
         }) else {
             return Ok(None);
         };
