@@ -318,6 +318,9 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<(OpaqueToken, i64), FlowError> {
         let user = who.user;
+        if let Err(Refusal::Redirect { error, .. }) = self.require_hinted_subject(request, &who) {
+            return Err(error.into());
+        }
         require_consent(&request.client, consent)?;
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
@@ -337,6 +340,27 @@ impl TokenService {
         };
         self.ports().codes.insert_code(&record).await?;
         Ok((code, ttl.num_seconds()))
+    }
+
+    /// OpenID Connect Core section 3.1.2.1: a request with an
+    /// `id_token_hint` is answered positively only for the user the hint
+    /// names; someone else signing in gets `login_required`, not a code.
+    pub fn require_hinted_subject(
+        &self,
+        request: &ValidRequest,
+        who: &SignedIn,
+    ) -> Result<(), Refusal> {
+        match request.expected_subject.as_deref() {
+            Some(subject) if subject != who.user.to_string() => Err(Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: OAuthError::new(
+                    crate::ErrorCode::LoginRequired,
+                    "the signed-in user is not the one the id_token_hint names",
+                ),
+                state: request.state.clone(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Decides, for a valid request and the browser's session (if any),

@@ -268,6 +268,13 @@ impl IdTokenSigner for JwsRing {
 
     fn read_hint(&self, token: &str) -> Result<IdTokenHint, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        // JWT access tokens are signed with the same keys: one of them is
+        // no ID token, whatever its claims (RFC 9068 section 2.1's `typ`).
+        if header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
+            return Err(TokenRejection::Invalid);
+        }
         let kid = header.kid.ok_or(TokenRejection::Malformed)?;
         let keys = self.snapshot();
         let key = keys

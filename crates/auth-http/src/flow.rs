@@ -265,6 +265,9 @@ pub(crate) async fn proceed(
         Ok(v) => v,
         Err(r) => return refusal_response(state, r),
     };
+    if let Err(r) = state.tokens.require_hinted_subject(&valid, &who) {
+        return refusal_response(state, r);
+    }
     // `prompt=consent` asks even where the operator would not.
     if valid.client.first_party && !valid.prompt.consent {
         return code_redirect(state, &valid, who, Consent::NotAsked, status).await;

@@ -446,6 +446,37 @@ on_both_backends! {
         let path = with(&authorize_path(&client, REDIRECT, "h4").replace("scope=read", "scope=openid"), "id_token_hint=eyJhbGciOiJub25lIn0.e30.");
         let r = app.get_with(&b, &path).await;
         assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
+        // Dana signs in afresh on a browser with no session, answering a
+        // request whose hint names the first user: no code, login_required
+        // (OpenID Connect Core 3.1.2.1).
+        let fresh = browser();
+        let path = with(&authorize_path(&client, REDIRECT, "h5").replace("scope=read", "scope=openid"), &format!("id_token_hint={id_token}"));
+        let page = app.get_with(&fresh, &path).await;
+        assert_eq!(page.status, 200, "the login page");
+        let form = crate::browser::with(portcullis_tests::hidden_fields(&page.text), &[("username", "dana"), ("password", "correct-horse-2")]);
+        let r = app.post_with(&fresh, "/login", &form).await;
+        let back = location(&r);
+        assert!(param(&back, "code").is_none(), "{back}");
+        assert_eq!(param(&back, "error").as_deref(), Some("login_required"), "{back}");
+        assert_eq!(param(&back, "state").as_deref(), Some("h5"));
+    };
+
+    a_jwt_access_token_is_no_id_token_hint => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (client, b, _) = signed_in_with_id_token(&app).await;
+        let (jwt_client, secret) = app.client(ClientSetup { jwt_tokens: true, ..Default::default() }).await;
+        app.user("erin", None, "correct-horse-3").await;
+        let t = app.post_form("/token", Some((&jwt_client, &secret.unwrap())), &[("grant_type", "password"), ("username", "erin"), ("password", "correct-horse-3")]).await;
+        let access = t.str("access_token").to_owned();
+        assert_eq!(access.split('.').count(), 3, "a JWT");
+        // At logout: refused, the session intact (no silent sign-out).
+        let r = app.get_with(&b, &logout_path(&[("id_token_hint", &access)])).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(has_session(&app, &b, &client).await);
+        // At authorization: refused as not an ID token of ours.
+        let path = with(&authorize_path(&client, REDIRECT, "j1").replace("scope=read", "scope=openid"), &format!("id_token_hint={access}"));
+        let r = app.get_with(&b, &path).await;
+        assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"), "{}", r.text);
     };
 }
 

@@ -399,12 +399,21 @@ mod tests {
         let policy = TokenPolicy::default();
         let rotated = with(&|r| r.rotated_at = Some(t0()));
         // Within the retry window a rotated token is retried; after it, a replay.
+        let window = policy.refresh_grace;
+        assert_eq!(window, Duration::seconds(10), "the default retry window");
         assert!(matches!(
-            present(&rotated, &c, None, t0() + Duration::seconds(60), &policy).unwrap(),
+            present(&rotated, &c, None, t0() + window, &policy).unwrap(),
             RefreshStep::Supersede { .. }
         ));
         assert_eq!(
-            present(&rotated, &c, None, t0() + Duration::seconds(61), &policy).unwrap(),
+            present(
+                &rotated,
+                &c,
+                None,
+                t0() + window + Duration::seconds(1),
+                &policy
+            )
+            .unwrap(),
             RefreshStep::RevokeFamily
         );
         let superseded = with(&|r| {
