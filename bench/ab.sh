@@ -36,6 +36,7 @@ TOML
     printf '[password_hash]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n' >>"$work/s.toml"
   fi
   local run="$bin --config $work/s.toml"
+  $run migrate >/dev/null
   local creds; creds=$($run client create --name b --grant-type password --grant-type refresh_token --grant-type client_credentials --scope read --json 2>/dev/null)
   local id secret
   id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$creds")

@@ -56,6 +56,8 @@ metrics_bind = "127.0.0.1:0"
 database_url = "$db_url"
 login_max_attempts = 1000
 TOML
+  # The operator's commands open an existing database only.
+  "$BIN" --config "$work/settings.toml" migrate >/dev/null
 }
 
 # The binary's commands with those settings.

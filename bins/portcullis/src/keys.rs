@@ -15,7 +15,7 @@ use crate::startup::Services;
 
 /// The key-encryption key: from configuration, else from the key file,
 /// else a new one written to the key file (mode 0600).
-pub fn load_sealer(settings: &Settings) -> anyhow::Result<KeySealer> {
+pub async fn load_sealer(settings: &Settings, database: &Database) -> anyhow::Result<KeySealer> {
     if let Some(kek) = &settings.key_encryption_key {
         return KeySealer::from_paserk(kek).context("PORTCULLIS_KEY_ENCRYPTION_KEY is not valid");
     }
@@ -29,6 +29,20 @@ pub fn load_sealer(settings: &Settings) -> anyhow::Result<KeySealer> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         return KeySealer::from_paserk(&text)
             .with_context(|| format!("{} holds no valid key", path.display()));
+    }
+    // Keys sealed under a key-encryption key that is not here: a new one
+    // would read none of them, and writing it would hide the mistake (a
+    // wrong working directory, a missing variable).
+    if !KeyRepository::list(database)
+        .await
+        .context("cannot read signing keys")?
+        .is_empty()
+    {
+        anyhow::bail!(
+            "the database holds signing keys, but their key-encryption key is not here: \
+             set PORTCULLIS_KEY_ENCRYPTION_KEY or `key_file` (looked for {}); no new one was made",
+            path.display()
+        );
     }
     let (sealer, paserk) = KeySealer::generate()?;
     let mut file = std::fs::OpenOptions::new()

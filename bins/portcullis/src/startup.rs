@@ -43,11 +43,29 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services over an existing database (the operator's commands).
     pub async fn open(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Self> {
+        let database = Database::open_existing(&settings.database_url, settings.pool_size)
+            .await
+            .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
+        Self::over(database, settings, clock).await
+    }
+
+    /// The services over the database, created and migrated as needed
+    /// (`serve`).
+    pub async fn open_or_create(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Self> {
         let database = Database::open(&settings.database_url, settings.pool_size)
             .await
             .with_context(|| format!("cannot open database {}", redact(&settings.database_url)))?;
-        let sealer = crate::keys::load_sealer(settings)?;
+        Self::over(database, settings, clock).await
+    }
+
+    async fn over(
+        database: Database,
+        settings: &Settings,
+        clock: &dyn Clock,
+    ) -> anyhow::Result<Self> {
+        let sealer = crate::keys::load_sealer(settings, &database).await?;
         let (ring, jws) = crate::keys::load_rings(&database, &sealer, clock).await?;
         let hasher =
             Argon2Hasher::new(settings.hash_cost).context("invalid password hash settings")?;
@@ -258,7 +276,7 @@ pub struct Application {
 impl Application {
     /// Builds everything and binds `settings.bind` (port 0 picks a free port).
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let services = Arc::new(Services::open(settings, clock.as_ref()).await?);
+        let services = Arc::new(Services::open_or_create(settings, clock.as_ref()).await?);
         let key_secret_client = match &settings.key_secret_client_id {
             Some(id) => Some(ensure_key_secret_client(&services, id, clock.as_ref()).await?),
             None => None,

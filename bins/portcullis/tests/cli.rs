@@ -9,7 +9,17 @@ struct Cli {
 }
 
 impl Cli {
+    /// A scratch directory whose default database exists: the operator's
+    /// commands open an existing database only, as after `serve` or
+    /// `migrate`.
     fn new() -> Self {
+        let cli = Self::empty();
+        cli.ok(&["migrate"], None);
+        cli
+    }
+
+    /// A scratch directory with nothing in it.
+    fn empty() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
         }
@@ -176,6 +186,67 @@ fn migrate_and_settings_file() {
     let out = cli.run(&["--config", "bad.toml", "migrate"], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_command_creates_no_database_and_no_key_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cli = Cli::empty();
+    let dir = cli.dir.path();
+    // A command pointed at a database that is not there refuses, and
+    // leaves nothing behind.
+    for args in [
+        &["user", "list"][..],
+        &["client", "list"],
+        &["--database", "sqlite://typo.db", "keys", "list"],
+    ] {
+        let out = cli.run(args, None);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("there is no database"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        0,
+        "no database and no key file were made"
+    );
+    // `serve` creates the database, its owner's alone (and so the WAL
+    // files SQLite makes beside it while it runs), and the key file.
+    let served = Served::start(dir, &[], &[]);
+    wait_ready(
+        &reqwest::Client::new(),
+        &format!("http://127.0.0.1:{}", served.port),
+    )
+    .await;
+    for name in [
+        "portcullis.db",
+        "portcullis.db-wal",
+        "portcullis.db-shm",
+        "portcullis.db.kek",
+    ] {
+        let mode = std::fs::metadata(dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+    served.stop();
+    cli.ok(&["client", "list"], None);
+    // The database has keys; without their key-encryption key a command
+    // refuses, and writes no new key file beside it.
+    std::fs::rename(dir.join("portcullis.db.kek"), dir.join("moved.kek")).unwrap();
+    let out = cli.run(&["client", "list"], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key-encryption key is not here"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("portcullis.db.kek").exists());
 }
 
 #[test]
@@ -621,6 +692,7 @@ async fn survives_kill_9(db: CrashDb, dir: &std::path::Path) {
         assert!(out.status.success(), "{args:?}");
         String::from_utf8(out.stdout).unwrap()
     };
+    run(&["migrate"], None);
     let creds: serde_json::Value = serde_json::from_str(&run(
         &[
             "client",

@@ -73,6 +73,30 @@ pub enum OpenError {
     Connect(#[source] StoreError),
     #[error("migrations failed: {0}")]
     Migrate(String),
+    /// [`Database::open_existing`] found no SQLite file there.
+    #[error(
+        "there is no database at {0}: `portcullis migrate` or `portcullis serve` creates one \
+         (check --database or PORTCULLIS_DATABASE_URL)"
+    )]
+    Missing(String),
+}
+
+/// Creates an empty SQLite file at `path` with mode 0600 when there is
+/// none, so the database (and the `-wal` and `-shm` files SQLite then
+/// creates with the database file's permissions) is its owner's alone:
+/// it holds password hashes and token digests.
+fn create_private(path: &str) -> Result<(), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(OpenError::Connect(StoreError::backend(e))),
+    }
 }
 
 /// A parsed database URL.
@@ -343,8 +367,30 @@ where
 impl Database {
     /// Opens a pool for `url` (`sqlite://FILE` or `postgres://...`) and runs
     /// pending migrations.
+    /// Opens the database at `url`, creating (a SQLite file, readable by
+    /// its owner only) and migrating it as needed.
     pub async fn open(url: &str, max_connections: usize) -> Result<Self, OpenError> {
         let target = Target::parse(url)?;
+        if let Target::Sqlite(path) = &target {
+            create_private(path)?;
+        }
+        Self::open_target(target, max_connections).await
+    }
+
+    /// Opens an existing database: a SQLite file that is not there is an
+    /// error, never a new empty database (an operator's command pointed at
+    /// the wrong path must not leave one behind).
+    pub async fn open_existing(url: &str, max_connections: usize) -> Result<Self, OpenError> {
+        let target = Target::parse(url)?;
+        if let Target::Sqlite(path) = &target
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(OpenError::Missing(path.clone()));
+        }
+        Self::open_target(target, max_connections).await
+    }
+
+    async fn open_target(target: Target, max_connections: usize) -> Result<Self, OpenError> {
         crate::migrate::run(&target).await?;
         let db = match target {
             Target::Sqlite(path) => Self::Sqlite {
