@@ -681,10 +681,7 @@ fn redirect_uris(raw: &[String], flag: &str) -> anyhow::Result<Vec<RedirectUri>>
 
 fn grant_types(raw: &[String]) -> anyhow::Result<Vec<GrantType>> {
     raw.iter()
-        .map(|g| {
-            g.parse::<GrantType>()
-                .with_context(|| format!("invalid --grant-type {g}"))
-        })
+        .map(|g| GrantType::from_operator(g).with_context(|| format!("invalid --grant-type {g}")))
         .collect()
 }
 

@@ -250,6 +250,48 @@ async fn an_operators_command_creates_no_database_and_no_key_file() {
 }
 
 #[test]
+fn the_device_grant_by_its_short_name_and_redirect_uris_in_their_normal_form() {
+    let cli = Cli::new();
+    let out = cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "tv",
+            "--public",
+            "--grant-type",
+            "device_code",
+            "--json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let list = cli.ok(&["client", "list", "--json"], None);
+    assert!(
+        list.contains("urn:ietf:params:oauth:grant-type:device_code"),
+        "{list}"
+    );
+    assert!(v["client_id"].is_string());
+    let out = cli.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "web",
+            "--redirect-uri",
+            "HTTPS://App.Example:443/cb",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("normal form") && error.contains("https://app.example/cb"),
+        "{error}"
+    );
+}
+
+#[test]
 fn browser_flow_flags() {
     let cli = Cli::new();
     cli.ok(

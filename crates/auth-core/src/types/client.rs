@@ -100,6 +100,17 @@ impl GrantType {
     }
 }
 
+impl GrantType {
+    /// A grant type as an operator names it: as the RFCs spell it, or the
+    /// device grant by its short name `device_code` (its URN is long to type).
+    pub fn from_operator(name: &str) -> Result<Self, ParseGrantTypeError> {
+        match name {
+            "device_code" => Ok(Self::DeviceCode),
+            other => other.parse(),
+        }
+    }
+}
+
 impl FromStr for GrantType {
     type Err = ParseGrantTypeError;
 
@@ -307,5 +318,16 @@ mod tests {
             assert_eq!(g.as_str().parse::<GrantType>().unwrap(), g);
         }
         assert!("implicit".parse::<GrantType>().is_err());
+        // On the wire only the URN names the device grant; an operator may
+        // use its short name.
+        assert!("device_code".parse::<GrantType>().is_err());
+        assert_eq!(
+            GrantType::from_operator("device_code").unwrap(),
+            GrantType::DeviceCode
+        );
+        assert_eq!(
+            GrantType::from_operator("password").unwrap(),
+            GrantType::Password
+        );
     }
 }

@@ -36,6 +36,13 @@ pub enum RedirectUriError {
     )]
     /// A private-use scheme that is not a reverse domain name.
     BareScheme(String),
+    #[error(
+        "a redirect URI is matched exactly as registered, so it must be written in its normal \
+         form: {0} (lower-case scheme and host, no default port, a path, percent-encoding as \
+         the URL standard writes it)"
+    )]
+    /// Not written as the URL standard writes it; carries the normal form.
+    NotNormal(String),
 }
 
 /// What kind of redirection endpoint a URI is (RFC 8252 section 7).
@@ -78,6 +85,12 @@ impl RedirectUri {
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(RedirectUriError::UserInfo);
+        }
+        // Registered and requested URIs are compared as strings: one that a
+        // parser would write differently (`HTTPS://App.Example:443`) would
+        // match what its author did not mean, or nothing at all.
+        if url.as_str() != raw {
+            return Err(RedirectUriError::NotNormal(url.as_str().to_owned()));
         }
         match scheme {
             "https" if url.host_str().is_none_or(str::is_empty) => Err(RedirectUriError::NoHost),
@@ -232,6 +245,16 @@ mod tests {
         check("http://app.example/cb", Err(E::PlainHttp));
         check("http://localhost:9000/cb", Err(E::PlainHttp));
         check("http://10.0.0.1/cb", Err(E::PlainHttp));
+        // Written otherwise than it is compared: the normal form is named.
+        for (typed, normal) in [
+            ("HTTPS://App.Example/cb", "https://app.example/cb"),
+            ("https://app.example", "https://app.example/"),
+            ("https://app.example:443/cb", "https://app.example/cb"),
+            ("https://app.example/a/../cb", "https://app.example/cb"),
+            ("http://127.0.0.1:80/cb", "http://127.0.0.1/cb"),
+        ] {
+            check(typed, Err(E::NotNormal(normal.into())));
+        }
     }
 
     #[test]
