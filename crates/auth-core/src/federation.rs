@@ -137,6 +137,8 @@ pub enum WebOutcome {
         user: User,
         /// Where the flow's starter asked to go afterwards.
         return_to: Option<String>,
+        /// `upstream_account_created` when this sign-in created the account.
+        event: Option<SecurityEvent>,
     },
     /// The identity was linked to the signed-in user.
     Linked {
@@ -170,6 +172,8 @@ pub enum Confirmed {
         user: User,
         /// Where the flow's starter asked to go afterwards.
         return_to: Option<String>,
+        /// `upstream_account_created` when this sign-in created the account.
+        event: Option<SecurityEvent>,
     },
     /// Refused: the flow is over, its poll gets nothing.
     Declined,
@@ -580,11 +584,12 @@ impl Federation {
                 }))
             }
             WebPurpose::SignIn => {
-                let user = self.account_for(service, &identity, now).await?;
+                let (user, event) = self.find_or_create(service, &identity, now).await?;
                 self.take_once(sealed.flow, now).await?;
                 Ok(WebOutcome::SignedIn {
                     user,
                     return_to: sealed.return_to,
+                    event,
                 })
             }
             WebPurpose::Link(user) => {
@@ -620,7 +625,7 @@ impl Federation {
             return Ok(Confirmed::Declined);
         }
         let identity = sealed.identity()?;
-        let user = self.account_for(service, &identity, now).await?;
+        let (user, event) = self.find_or_create(service, &identity, now).await?;
         if !self
             .repository
             .finish_flow(sealed.flow, user.id, now)
@@ -631,6 +636,7 @@ impl Federation {
         Ok(Confirmed::SignedIn {
             user,
             return_to: sealed.return_to,
+            event,
         })
     }
 
@@ -745,15 +751,15 @@ impl Federation {
         };
         match poll {
             DevicePoll::Done(identity) => {
-                let user = self.account_for(service, &identity, now).await?;
+                let (user, event) = self.find_or_create(service, &identity, now).await?;
                 if self.repository.take_flow(sealed.flow, now).await?.is_none() {
                     return Err(used_session());
                 }
-                Ok(DeviceStep::Issued(
-                    service
-                        .issue_federated(client, user.token_owner(), now)
-                        .await?,
-                ))
+                let mut issued = service
+                    .issue_federated(client, user.token_owner(), now)
+                    .await?;
+                issued.event = event;
+                Ok(DeviceStep::Issued(issued))
             }
             DevicePoll::Pending => Ok(schedule(interval).await?),
             // RFC 8628 section 3.5: every later poll waits five seconds more.
@@ -780,10 +786,12 @@ impl Federation {
     ) -> Result<IssuedTokens, FederationError> {
         let (_, upstream) = self.provider(provider)?;
         let identity = upstream.identity(access_token, now).await?;
-        let user = self.account_for(service, &identity, now).await?;
-        Ok(service
+        let (user, event) = self.find_or_create(service, &identity, now).await?;
+        let mut issued = service
             .issue_federated(client, user.token_owner(), now)
-            .await?)
+            .await?;
+        issued.event = event;
+        Ok(issued)
     }
 
     /// The account `identity` is linked to, or a new one. Never one found
@@ -794,6 +802,17 @@ impl Federation {
         identity: &UpstreamIdentity,
         now: DateTime<Utc>,
     ) -> Result<User, FederationError> {
+        Ok(self.find_or_create(service, identity, now).await?.0)
+    }
+
+    /// [`Self::account_for`], with `upstream_account_created` when the
+    /// account is new.
+    async fn find_or_create(
+        &self,
+        service: &TokenService,
+        identity: &UpstreamIdentity,
+        now: DateTime<Utc>,
+    ) -> Result<(User, Option<SecurityEvent>), FederationError> {
         let users = &service.ports().users;
         // A few rounds: a concurrent first sign-in of the same identity may
         // create the account between our lookup and our insert.
@@ -806,7 +825,7 @@ impl Federation {
                 if user.disabled {
                     return Err(refused("this account is disabled".into(), Some(user.id)));
                 }
-                return Ok(user);
+                return Ok((user, None));
             }
             if let Some(email) = &identity.email
                 && let Some(owner) = users.find_by_login(email.as_str()).await?
@@ -822,7 +841,10 @@ impl Federation {
                 ));
             }
             match self.create_account(service, identity, now).await {
-                Ok(user) => return Ok(user),
+                Ok(user) => {
+                    let created = SecurityEvent::UpstreamAccountCreated { user: user.id };
+                    return Ok((user, Some(created)));
+                }
                 Err(FederationError::Flow(FlowError::Store(StoreError::Conflict(_)))) => continue,
                 Err(e) => return Err(e),
             }

@@ -58,17 +58,6 @@ fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// Attaches a security event to a response, when there is one.
-fn with_event(
-    mut response: HttpResponse,
-    event: Option<auth_core::events::SecurityEvent>,
-) -> HttpResponse {
-    if let Some(event) = event {
-        crate::security::attach(&mut response, event);
-    }
-    response
-}
-
 #[derive(Serialize)]
 struct FrontDoor {
     title: &'static str,
@@ -394,19 +383,19 @@ pub(crate) async fn change_password(
         Ok((session, event)) => {
             let mut response = see_other("/account?notice=password");
             let _ = response.add_cookie(&session_cookie(&state, session.into_inner()));
-            Ok(with_event(response, Some(event)))
+            Ok(crate::security::with_event(response, Some(event)))
         }
         Err(PasswordChangeError::WrongCurrent(event)) => {
             let message = "The current password is incorrect.".to_owned();
             let page = viewer.refuse(StatusCode::UNAUTHORIZED, &message).await?;
-            Ok(with_event(page, Some(event)))
+            Ok(crate::security::with_event(page, Some(event)))
         }
         Err(PasswordChangeError::Throttled(event)) => {
             let message = "Too many failed attempts. Wait a few minutes and try again.".to_owned();
             let page = viewer
                 .refuse(StatusCode::TOO_MANY_REQUESTS, &message)
                 .await?;
-            Ok(with_event(page, Some(event)))
+            Ok(crate::security::with_event(page, Some(event)))
         }
         Err(PasswordChangeError::Invalid(why)) => {
             viewer
@@ -526,7 +515,10 @@ pub(crate) async fn revoke_application(
             )
             .await;
     }
-    Ok(with_event(see_other("/account?notice=application"), event))
+    Ok(crate::security::with_event(
+        see_other("/account?notice=application"),
+        event,
+    ))
 }
 
 /// `POST /account/upstream/{provider}/unlink`: unlinks the account's
@@ -549,7 +541,7 @@ pub(crate) async fn unlink(
         return Ok(see_other("/login"));
     };
     match state.federation.unlink(viewer.who.user, &provider).await {
-        Ok(Some(event)) => Ok(with_event(
+        Ok(Some(event)) => Ok(crate::security::with_event(
             see_other("/account?notice=unlinked"),
             Some(event),
         )),

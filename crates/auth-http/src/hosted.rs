@@ -351,7 +351,11 @@ pub(crate) async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    signed_in(&req, &state, &pending, user.id).await
+    let response = signed_in(&req, &state, &pending, user.id).await?;
+    Ok(crate::security::with_event(
+        response,
+        Some(SecurityEvent::LoginSucceeded { user: user.id }),
+    ))
 }
 
 /// Starts the session and continues the flow, setting the cookie on

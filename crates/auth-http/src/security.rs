@@ -25,6 +25,15 @@ pub(crate) fn attach(response: &mut HttpResponse, event: SecurityEvent) {
     response.extensions_mut().insert(Pending(event));
 }
 
+/// `response` with `event` attached, when there is one: what an issue or
+/// a success amounts to for the log (`login_succeeded`, ...).
+pub(crate) fn with_event(mut response: HttpResponse, event: Option<SecurityEvent>) -> HttpResponse {
+    if let Some(event) = event {
+        attach(&mut response, event);
+    }
+    response
+}
+
 /// Middleware body for `App::wrap_fn`: logs the event a response carries.
 pub fn logged<S, B>(
     req: ServiceRequest,

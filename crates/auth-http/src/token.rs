@@ -189,7 +189,7 @@ pub(crate) fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuth
 
 /// RFC 6749 section 5.1: the body, and `Cache-Control: no-store`.
 fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
+    let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
         .json(TokenResponse {
@@ -199,5 +199,6 @@ fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpRespon
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
             scope: issued.scope.to_string(),
             id_token: issued.id_token.as_ref().map(OpaqueToken::expose),
-        })
+        });
+    crate::security::with_event(response, issued.event.clone())
 }

@@ -279,7 +279,14 @@ pub(crate) async fn callback(
     // The binding cookie goes once its flow is done; a refused callback
     // (another flow's state, say) leaves the browser's own flow standing.
     let mut response = match outcome {
-        Ok(WebOutcome::SignedIn { user, return_to }) => {
+        Ok(WebOutcome::SignedIn {
+            user,
+            return_to,
+            event,
+        }) => {
+            if let Some(event) = &event {
+                crate::security::log(event, &req);
+            }
             let mut carried =
                 FormParams::parse(return_to.unwrap_or_default().as_bytes()).unwrap_or_default();
             let pending = Pending::take_from(&mut carried);

@@ -241,4 +241,23 @@ on_both_backends! {
             assert_eq!(&found.id.to_string(), id);
         }
     };
+
+    a_sign_in_is_a_security_event_too => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let alice = app.user("alice", None, "correct-horse").await;
+        let succeeded = || portcullis_tests::log_lines_with("login_succeeded").into_iter().filter(|l| l.contains(&alice)).count();
+        let t = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "password"), ("username", "alice"), ("password", "correct-horse")]).await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        assert_eq!(succeeded(), 1, "the password grant");
+        let wrong = app.post_form("/token", Some((&id, &secret)), &[("grant_type", "password"), ("username", "alice"), ("password", "wrong-horse")]).await;
+        assert_eq!(wrong.status, 400);
+        assert_eq!(succeeded(), 1, "a failure is not a success");
+        let b = browser();
+        let page = app.get_with(&b, "/login").await;
+        let form = with(hidden_fields(&page.text), &[("username", "alice"), ("password", "correct-horse")]);
+        assert_eq!(app.post_with(&b, "/login", &form).await.status, 303);
+        assert_eq!(succeeded(), 2, "the hosted login page");
+    };
 }

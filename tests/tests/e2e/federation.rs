@@ -183,6 +183,8 @@ on_both_backends! {
         let reply = exchange(&app, "?provider=github&access-token=gho_octo").await;
         let (id, account, secret) = token_object(&reply);
         assert_eq!(reply.header("cache-control"), Some("no-store"));
+        let created = || portcullis_tests::log_lines_with("upstream_account_created").into_iter().filter(|l| l.contains(&account)).count();
+        assert_eq!(created(), 1, "the new account is a security event");
 
         // The secret is a bearer token: the document's token endpoint...
         let info = app.get_bearer("/v1/login/token", &secret).await;
@@ -207,6 +209,7 @@ on_both_backends! {
         let again = exchange(&app, "?provider=github&access-token=gho_octo2").await;
         let (id2, account2, second) = token_object(&again);
         assert_eq!(account2, account);
+        assert_eq!(created(), 1, "found again, not created");
         assert_ne!(id2, id);
 
         // A disabled account's token answers nowhere, the document's

@@ -564,6 +564,7 @@ impl SignedAccess {
             token_id: self.token_id,
             family,
             id_token: None,
+            event: None,
         }
     }
 }

@@ -24,7 +24,7 @@ pub(super) async fn run(
     // The reset of the login's throttle is stored in the grant's own write:
     // one statement fewer per sign-in, and a grant that fails to commit
     // leaves the attempt counted, as any failed login does.
-    service
+    let mut issued = service
         .tokens_for_user(
             client,
             login.user.token_owner(),
@@ -32,7 +32,11 @@ pub(super) async fn run(
             Some(&login.throttle_key),
             now,
         )
-        .await
+        .await?;
+    issued.event = Some(SecurityEvent::LoginSucceeded {
+        user: login.user.id,
+    });
+    Ok(issued)
 }
 
 /// A login whose password was right, its attempt still counted: whoever

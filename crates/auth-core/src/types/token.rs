@@ -242,4 +242,8 @@ pub struct IssuedTokens {
     pub family: Option<FamilyId>,
     /// The OpenID Connect ID token, when `openid` was granted.
     pub id_token: Option<OpaqueToken>,
+    /// What the issue amounts to for the security log, when it is worth a
+    /// line: a password that signed in, an account an upstream sign-in
+    /// created.
+    pub event: Option<crate::events::SecurityEvent>,
 }

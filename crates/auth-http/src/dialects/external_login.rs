@@ -186,7 +186,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 
 fn token_object(issued: &IssuedTokens) -> HttpResponse {
     let created = issued.expires_at - chrono::Duration::seconds(issued.expires_in);
-    no_store(TokenObject {
+    let response = no_store(TokenObject {
         data: TokenData {
             id: issued.token_id.to_string(),
             account_id: issued.user_id.map(|u| u.to_string()).unwrap_or_default(),
@@ -196,7 +196,8 @@ fn token_object(issued: &IssuedTokens) -> HttpResponse {
         secret: Secret {
             value: issued.access_token.expose().to_owned(),
         },
-    })
+    });
+    crate::security::with_event(response, issued.event.clone())
 }
 
 fn no_store(body: impl Serialize) -> HttpResponse {
@@ -602,19 +603,26 @@ pub(crate) async fn web_confirm(
     Ok(match answered {
         Ok(Confirmed::SignedIn {
             return_to: Some(target),
+            event,
             ..
-        }) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, target))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
-        Ok(Confirmed::SignedIn { user, .. }) => done(
-            "Signed in",
-            format!(
-                "You are signed in to {} as {}.",
-                client.name,
-                user.username.as_str()
+        }) => crate::security::with_event(
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish(),
+            event,
+        ),
+        Ok(Confirmed::SignedIn { user, event, .. }) => crate::security::with_event(
+            done(
+                "Signed in",
+                format!(
+                    "You are signed in to {} as {}.",
+                    client.name,
+                    user.username.as_str()
+                ),
+                StatusCode::OK,
             ),
-            StatusCode::OK,
+            event,
         ),
         Ok(Confirmed::Declined) => done(
             "Sign-in refused",

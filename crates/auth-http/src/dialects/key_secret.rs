@@ -163,10 +163,11 @@ pub(crate) async fn authenticate(
         .tokens
         .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
-    Ok(no_store(Tokens {
+    let response = no_store(Tokens {
         access_token: issued.access_token.expose(),
         refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
-    }))
+    });
+    Ok(crate::security::with_event(response, issued.event))
 }
 
 /// `POST /refresh {"refresh_token"}`.

@@ -162,7 +162,11 @@ pub(crate) async fn sign_in(
         .tokens
         .verify_credentials(&email, password, state.clock.now())
         .await?;
-    code_response(&state, &valid, user.id).await
+    let response = code_response(&state, &valid, user.id).await?;
+    Ok(crate::security::with_event(
+        response,
+        Some(auth_core::events::SecurityEvent::LoginSucceeded { user: user.id }),
+    ))
 }
 
 /// `POST /register` with the document's body: creates the account and
@@ -284,7 +288,7 @@ pub(crate) async fn token(
         .tokens
         .exchange_in(Dialect::PkceJson, &client, grant, state.clock.now())
         .await?;
-    Ok(HttpResponse::Ok()
+    let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenResponse {
@@ -292,7 +296,8 @@ pub(crate) async fn token(
             expires_in: issued.expires_in,
             token_type: "Bearer",
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
-        }))
+        });
+    Ok(crate::security::with_event(response, issued.event))
 }
 
 /// The client a presented refresh token was issued to, as credentials

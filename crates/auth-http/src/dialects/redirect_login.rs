@@ -271,7 +271,8 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
         .tokens
         .exchange_in(Dialect::RedirectLogin, &client, request, now)
         .await?;
-    Ok(HttpResponse::Ok()
+    let event = issued.event.clone();
+    let response = HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(LegacyTokenResponse {
             access_token: Some(issued.access_token.into_inner()),
@@ -280,5 +281,6 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
             status_code: 201,
             error: None,
             success: true,
-        }))
+        });
+    Ok(crate::security::with_event(response, event))
 }
