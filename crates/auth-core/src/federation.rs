@@ -240,7 +240,7 @@ pub struct DeviceStart {
 #[derive(Debug)]
 pub enum DeviceStep {
     /// Finished: the tokens.
-    Issued(IssuedTokens),
+    Issued(Box<IssuedTokens>),
     /// Not finished at the provider: ask again after `interval`.
     Pending {
         /// How long to wait before asking again.
@@ -763,7 +763,7 @@ impl Federation {
                     .issue_federated(client, user.token_owner(), now)
                     .await?;
                 issued.event = event;
-                Ok(DeviceStep::Issued(issued))
+                Ok(DeviceStep::Issued(Box::new(issued)))
             }
             DevicePoll::Pending => Ok(schedule(interval).await?),
             // RFC 8628 section 3.5: every later poll waits five seconds more.
