@@ -241,6 +241,8 @@ impl TestApp {
         // stay out of the way unless a test sets them.
         file.registration_max_per_address = file.registration_max_per_address.or(Some(1_000_000));
         file.registration_max_total = file.registration_max_total.or(Some(1_000_000));
+        file.external_login_max_per_address =
+            file.external_login_max_per_address.or(Some(1_000_000));
         file.password_hash = Some(portcullis::settings::HashSettings {
             memory_kib: HashCost::TEST_ONLY.memory_kib,
             iterations: HashCost::TEST_ONLY.iterations,

@@ -92,6 +92,10 @@ pub struct FileSettings {
     pub registration_max_per_address: Option<u32>,
     pub registration_max_total: Option<u32>,
     pub registration_window_secs: Option<i64>,
+    /// Seed 003's calls that ask GitHub or store a flow, per client
+    /// address within `external_login_window_secs`.
+    pub external_login_max_per_address: Option<u32>,
+    pub external_login_window_secs: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
@@ -466,6 +470,20 @@ impl Settings {
                         "registration_max_total",
                     )?,
                     window: registration_window,
+                },
+                upstream_per_address: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.external_login_max_per_address,
+                        30,
+                        1..=1_000_000,
+                        "external_login_max_per_address",
+                    )?,
+                    window: secs(
+                        file.external_login_window_secs,
+                        Duration::minutes(10),
+                        LifetimeRange::THROTTLE_WINDOW,
+                        "external_login_window_secs",
+                    )?,
                 },
             },
             hash_cost,

@@ -197,6 +197,38 @@ pub enum CryptoError {
     Failed(String),
 }
 
+/// What we say when a provider answered an OAuth error `code`: a fixed
+/// sentence per code RFC 6749 and its extensions define (the code's
+/// characters are the provider's, so an unknown one is not repeated), and
+/// never the provider's own description, which whoever crafts a callback
+/// link could fill with text of their choosing for our page to show.
+pub fn provider_refusal(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "you declined the sign-in at the provider",
+        "login_required"
+        | "interaction_required"
+        | "consent_required"
+        | "account_selection_required" => "the provider needs you to sign in there first",
+        "temporarily_unavailable" | "server_error" | "slow_down" => {
+            "the provider could not complete the sign-in just now; try again in a moment"
+        }
+        "invalid_grant" | "bad_verification_code" | "expired_token" => {
+            "the provider's code was not valid (used, expired or for another sign-in); start again"
+        }
+        "invalid_request"
+        | "invalid_scope"
+        | "unauthorized_client"
+        | "unsupported_response_type"
+        | "redirect_uri_mismatch"
+        | "incorrect_client_credentials"
+        | "invalid_client" => {
+            "the provider refused this server's request; an operator should check the \
+             registration at the provider"
+        }
+        _ => "the provider did not authorize the sign-in",
+    }
+}
+
 /// What an upstream identity provider can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {

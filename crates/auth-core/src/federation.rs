@@ -63,6 +63,10 @@ pub enum FederationError {
     /// The provider could not be asked.
     #[error("{0}")]
     Upstream(String),
+    /// Too many calls from this client address just now; nothing was asked
+    /// or stored.
+    #[error("too many sign-ins from this address just now; try again in a few minutes")]
+    Throttled,
     #[error(transparent)]
     /// A store, crypto or grant failure; nothing was issued.
     Flow(#[from] FlowError),
@@ -94,13 +98,7 @@ impl From<UpstreamError> for FederationError {
 /// (RFC 6749 section 4.1.2.1: the person refused, or the provider would
 /// not): the sign-in is refused, and that is a security event.
 pub fn declined_upstream(error: &str) -> FederationError {
-    refused(
-        format!(
-            "the provider did not authorize the sign-in: {}",
-            error.chars().take(64).collect::<String>()
-        ),
-        None,
-    )
+    refused(crate::error::provider_refusal(error).to_owned(), None)
 }
 
 fn refused(description: String, user: Option<UserId>) -> FederationError {
@@ -331,6 +329,34 @@ impl Federation {
             .get(&parsed)
             .ok_or_else(|| FederationError::UnknownProvider(name.into()))?;
         Ok((parsed, provider.as_ref()))
+    }
+
+    /// Counts a call of seed 003's API from the client address `from`
+    /// against [`crate::throttle::Throttles::upstream_per_address`], before
+    /// the provider is asked or a flow stored: each such call costs an
+    /// upstream round trip or a row, and one address must not run up either.
+    pub async fn admit_caller(
+        &self,
+        service: &TokenService,
+        from: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), FederationError> {
+        let policy = service.throttles.upstream_per_address;
+        let allowed = service
+            .ports()
+            .throttles
+            .reserve(
+                &crate::throttle::upstream_key(from),
+                policy.max_attempts,
+                policy.window,
+                now,
+            )
+            .await?;
+        if allowed {
+            Ok(())
+        } else {
+            Err(FederationError::Throttled)
+        }
     }
 
     /// Begins a web sign-in at `provider` for `purpose`, whose answer comes

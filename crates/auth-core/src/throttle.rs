@@ -41,6 +41,9 @@ pub struct Throttles {
     pub registration_per_address: ThrottlePolicy,
     /// Self-service registrations in total.
     pub registration_total: ThrottlePolicy,
+    /// Seed 003's calls that ask a provider or store a flow, per client
+    /// address: each costs an upstream round trip or a row.
+    pub upstream_per_address: ThrottlePolicy,
 }
 
 impl Default for Throttles {
@@ -55,6 +58,10 @@ impl Default for Throttles {
             registration_total: ThrottlePolicy {
                 max_attempts: 1_000,
                 window: Duration::hours(1),
+            },
+            upstream_per_address: ThrottlePolicy {
+                max_attempts: 30,
+                window: Duration::minutes(10),
             },
         }
     }
@@ -96,6 +103,11 @@ where
 /// The key a user's device-code attempts count against.
 pub(crate) fn device_code_key(user: UserId) -> String {
     format!("device-code:{user}")
+}
+
+/// The key seed 003's upstream calls from `address` count against.
+pub(crate) fn upstream_key(address: &str) -> String {
+    format!("upstream:address:{address}")
 }
 
 /// The key registrations from `address` count against, or with `None` the

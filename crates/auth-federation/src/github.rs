@@ -192,7 +192,6 @@ fn unexpected(answer: &Answer) -> UpstreamError {
 struct TokenAnswer {
     access_token: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// The part of GitHub's "check a token" answer we read.
@@ -270,10 +269,7 @@ impl IdentityProvider for GitHub {
             (_, Some(e)) if e == "incorrect_client_credentials" => Err(UpstreamError::Failed(
                 "GitHub refused this server's client id or secret".into(),
             )),
-            (_, Some(e)) => Err(UpstreamError::Refused(describe(
-                &e,
-                answer.error_description.as_deref(),
-            ))),
+            (_, Some(e)) => Err(UpstreamError::Refused(describe(&e))),
             (None, None) => Err(UpstreamError::Failed(
                 "GitHub's token answer has neither a token nor an error".into(),
             )),
@@ -314,10 +310,7 @@ impl IdentityProvider for GitHub {
             (_, Some("slow_down")) => Ok(DevicePoll::SlowDown),
             (_, Some("expired_token")) => Ok(DevicePoll::Expired),
             (_, Some("access_denied")) => Ok(DevicePoll::Denied),
-            (_, Some(e)) => Err(UpstreamError::Refused(describe(
-                e,
-                answer.error_description.as_deref(),
-            ))),
+            (_, Some(e)) => Err(UpstreamError::Refused(describe(e))),
             (None, None) => Err(UpstreamError::Failed(
                 "GitHub's token answer has neither a token nor an error".into(),
             )),
@@ -347,10 +340,8 @@ impl IdentityProvider for GitHub {
 
 /// GitHub's error code, with its description when it sent one (bounded:
 /// it ends up in a client's error body).
-fn describe(code: &str, description: Option<&str>) -> String {
-    let code: String = code.chars().take(64).collect();
-    match description {
-        Some(d) => format!("{code}: {}", d.chars().take(200).collect::<String>()),
-        None => code,
-    }
+/// GitHub's error code as a fixed sentence; its description is never
+/// repeated (it ends up on a page and in a client's error body).
+fn describe(code: &str) -> String {
+    auth_core::error::provider_refusal(code).to_owned()
 }

@@ -85,7 +85,6 @@ struct Discovery {
 struct TokenAnswer {
     id_token: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// The claims read from an ID token or a userinfo answer.
@@ -434,12 +433,9 @@ impl IdentityProvider for OpenIdProvider {
         let answer = self.http.send(&who, request).await?;
         let token: TokenAnswer = answer.json(&who)?;
         if let Some(error) = token.error {
-            let description = token.error_description.unwrap_or_default();
-            let text = format!(
-                "{}: {}",
-                error.chars().take(64).collect::<String>(),
-                description.chars().take(200).collect::<String>()
-            );
+            // A fixed sentence per code: the provider's description is
+            // never repeated to the person or a client.
+            let text = auth_core::error::provider_refusal(&error);
             return Err(
                 if error == "invalid_client" || error == "unauthorized_client" {
                     failed(format!("{who} refused this server's client: {text}"))

@@ -82,8 +82,14 @@ fn failure_page(state: &AppState, e: FederationError) -> Result<HttpResponse, Ap
             title,
             "The sign-in at the provider is not finished.",
         ),
+        FederationError::Throttled => state.pages.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            title,
+            "Too many sign-ins from this address just now. Try again in a few minutes.",
+        ),
         FederationError::Upstream(why) => {
-            tracing::warn!(error = %why, "upstream provider failed");
+            // Debug-formatted: a provider's text cannot forge a log line.
+            tracing::warn!(error = ?why, "upstream provider failed");
             state.pages.error(
                 StatusCode::BAD_GATEWAY,
                 title,

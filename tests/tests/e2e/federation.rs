@@ -465,13 +465,13 @@ on_both_backends! {
         assert_eq!(issues(&get(&app, "/v1/login/oauth2/web/authorize").await), ["provider is required"]);
         // The person refusing at GitHub.
         let denied = get(&app, "/v1/login/oauth2/web/callback/github?error=access_denied&state=x").await;
-        assert!(failure(&denied, 401).contains("access_denied"));
+        assert!(failure(&denied, 401).contains("declined"));
         // A code GitHub does not know (wrong or used): refused by GitHub.
         let wrong = format!(
             "/v1/login/oauth2/web/callback/github?code=code-999&state={}",
             url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
         );
-        assert!(failure(&get(&app, &wrong).await, 401).contains("bad_verification_code"));
+        assert!(failure(&get(&app, &wrong).await, 401).contains("code was not valid"));
         assert_eq!(app.fingerprint().await, before);
 
         // A redirect that is not the client's registered one would make us
@@ -569,6 +569,39 @@ on_both_backends! {
         }
         let token = &document["components"]["schemas"]["TokenObject"]["properties"];
         assert!(token["data"].is_object() && token["secret"].is_object());
+    };
+
+    calls_that_ask_github_or_store_a_flow_are_throttled_per_address => |db: ScratchDb| async move {
+        let github = FakeGitHub::start().await;
+        github.add_token("gho_octo", octocat(), Behaviour::Normal);
+        let app = TestApp::spawn_with(db, FileSettings {
+            github: Some(GitHubFile {
+                client_id: Some(CLIENT_ID.into()),
+                client_secret: Some(CLIENT_SECRET.into()),
+                web_url: Some(github.base.clone()),
+                api_url: Some(github.base.clone()),
+                scope: None,
+            }),
+            dialects: Some(DialectSettings { external_login: Some(true), ..Default::default() }),
+            external_login_max_per_address: Some(3),
+            ..Default::default()
+        }).await;
+        token_object(&exchange(&app, "?provider=github&access-token=gho_octo").await);
+        start_web(&app, "?provider=github").await;
+        assert_eq!(app.post_json("/login/oauth2/device/start", &json!(null)).await.status, 200);
+        let before = app.fingerprint().await;
+        let checks = github.token_checks();
+        for refused in [
+            exchange(&app, "?provider=github&access-token=gho_octo").await,
+            get(&app, "/v1/login/oauth2/web/authorize?provider=github").await,
+            app.post_json("/login/oauth2/device/start", &json!(null)).await,
+        ] {
+            assert!(failure(&refused, 429).contains("too many"), "{}", refused.text);
+        }
+        assert_eq!(github.token_checks(), checks, "GitHub was not asked");
+        assert_eq!(app.fingerprint().await, before, "nothing was stored");
+        // The token info endpoint asks no provider: not throttled.
+        assert_ne!(get(&app, "/v1/login/token").await.status, 429);
     };
 
     the_external_login_api_is_off_until_the_operator_turns_it_on => |db: ScratchDb| async move {
@@ -732,7 +765,16 @@ on_both_backends! {
         // The provider sending an error back is a refusal, logged.
         let declined = app.get_with(&b, "/login/upstream/github/callback?error=access_denied&state=x").await;
         assert_eq!(declined.status, 401);
-        assert!(declined.text.contains("did not authorize"), "{}", declined.text);
+        assert!(declined.text.contains("declined"), "{}", declined.text);
+        // Whoever crafts a callback link chooses nothing the page says.
+        for crafted in [
+            "error=access_denied&error_description=Call+0800+SCAM+to+unlock&state=x",
+            "error=Call_0800_SCAM&state=x",
+        ] {
+            let page = app.get_with(&b, &format!("/login/upstream/github/callback?{crafted}")).await;
+            assert_eq!(page.status, 401);
+            assert!(!page.text.contains("0800"), "{}", page.text);
+        }
         assert_eq!(app.fingerprint().await, before);
 
         // The browser that began it still can, once.

@@ -41,6 +41,9 @@ pub(crate) enum LoginApiError {
     /// 500: the provider could not be asked.
     #[error("{0}")]
     External(String),
+    /// 429: too many calls from this address just now.
+    #[error("too many sign-ins from this address just now; try again in a few minutes")]
+    Throttled,
     /// 500: something failed here (storage, cryptography); the cause is
     /// logged, the body says only that.
     #[error("internal error")]
@@ -71,6 +74,7 @@ impl From<FederationError> for LoginApiError {
             )]),
             FederationError::Invalid(why) => Self::Invalid(vec![why]),
             FederationError::Upstream(why) => Self::External(why),
+            FederationError::Throttled => Self::Throttled,
             FederationError::Flow(FlowError::Store(StoreError::Unavailable(cause))) => {
                 tracing::error!(error = %cause, "request failed");
                 Self::Unavailable
@@ -100,6 +104,7 @@ impl ResponseError for LoginApiError {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::Failed(_) => StatusCode::UNAUTHORIZED,
             Self::External(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -123,6 +128,9 @@ impl ResponseError for LoginApiError {
             }),
             Self::Internal => response.json(Failure {
                 error: "the server could not complete the request".into(),
+            }),
+            Self::Throttled => response.json(Failure {
+                error: self.to_string(),
             }),
             Self::Unavailable => response.json(Failure {
                 error: "the service is temporarily unavailable; try again shortly".into(),
@@ -206,6 +214,16 @@ fn no_store(body: impl Serialize) -> HttpResponse {
         .json(body)
 }
 
+/// Counts this call against the per-address throttle of the calls that
+/// ask the provider or store a flow (the core's rule).
+async fn admit(req: &HttpRequest, state: &AppState) -> Result<(), LoginApiError> {
+    let peer = crate::security::peer(req);
+    Ok(state
+        .federation
+        .admit_caller(&state.tokens, &peer, state.clock.now())
+        .await?)
+}
+
 /// The configured client, which must be registered for this dialect.
 async fn client(state: &AppState) -> Result<Client, LoginApiError> {
     let id = state.external_login_client.as_ref().ok_or_else(|| {
@@ -283,6 +301,7 @@ fn callback(state: &AppState, provider: &str) -> String {
         (status = 400, description = "What is wrong with the request", body = Issues),
         (status = 401, description = "The sign-in failed", body = Failure),
         (status = 500, description = "The provider could not be asked", body = Failure),
+        (status = 429, description = "Too many calls from this address just now", body = Failure),
     ),
 )]
 #[post("/v1/oauth2")]
@@ -292,6 +311,7 @@ pub(crate) async fn exchange(
 ) -> Result<HttpResponse, LoginApiError> {
     let [provider, access_token] = required(&query(&req)?, ["provider", "access-token"])?;
     let client = client(&state).await?;
+    admit(&req, &state).await?;
     let issued = state
         .federation
         .exchange_token(
@@ -350,11 +370,16 @@ pub(crate) async fn token_info(
     responses(
         (status = 200, description = "Where to enter which code, and the sealed session", body = DeviceStart),
         (status = 500, description = "The provider could not be asked", body = Failure),
+        (status = 429, description = "Too many calls from this address just now", body = Failure),
     ),
 )]
 #[post("/login/oauth2/device/start")]
-pub(crate) async fn device_start(state: Data<AppState>) -> Result<HttpResponse, LoginApiError> {
+pub(crate) async fn device_start(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, LoginApiError> {
     client(&state).await?;
+    admit(&req, &state).await?;
     let started = state
         .federation
         .start_device(&state.tokens, GITHUB, state.clock.now())
@@ -378,6 +403,7 @@ pub(crate) async fn device_start(state: Data<AppState>) -> Result<HttpResponse, 
         (status = 400, description = "What is wrong with the request", body = Issues),
         (status = 401, description = "Refused, expired, used, or not finished in time: call again", body = Failure),
         (status = 500, description = "The provider could not be asked", body = Failure),
+        (status = 429, description = "Too many calls from this address just now", body = Failure),
     ),
 )]
 #[post("/login/oauth2/device/complete")]
@@ -402,6 +428,7 @@ pub(crate) async fn device_complete(
         return Err(not_a_string());
     }
     let client = client(&state).await?;
+    admit(&req, &state).await?;
     // The wait is measured on the monotonic clock, and the time handed to
     // the core moves on with it from the request's start (so an injected
     // clock that stands still, as in tests, still sees the wait pass).
@@ -446,6 +473,7 @@ pub(crate) async fn device_complete(
         (status = 200, description = "The provider's authorization URL and the state", body = WebStart),
         (status = 400, description = "What is wrong with the request", body = Issues),
         (status = 500, description = "The flow could not be started", body = Failure),
+        (status = 429, description = "Too many calls from this address just now", body = Failure),
     ),
 )]
 #[get("/v1/login/oauth2/web/authorize")]
@@ -456,6 +484,7 @@ pub(crate) async fn web_authorize(
     let pairs = query(&req)?;
     let [provider] = required(&pairs, ["provider"])?;
     let client = client(&state).await?;
+    admit(&req, &state).await?;
     let started = state
         .federation
         .begin_polled_web(
@@ -491,6 +520,7 @@ pub(crate) async fn web_authorize(
         (status = 400, description = "What is wrong with the request", body = Issues),
         (status = 401, description = "The sign-in failed", body = Failure),
         (status = 500, description = "The provider could not be asked", body = Failure),
+        (status = 429, description = "Too many calls from this address just now", body = Failure),
     ),
 )]
 #[get("/v1/login/oauth2/web/callback/{provider}")]
@@ -506,6 +536,7 @@ pub(crate) async fn web_callback(
         return Err(auth_core::federation::declined_upstream(&error).into());
     }
     let [code, flow_state] = required(&pairs, ["code", "state"])?;
+    admit(&req, &state).await?;
     let finished = state
         .federation
         .finish_web(
@@ -659,6 +690,11 @@ fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpRe
             StatusCode::INTERNAL_SERVER_ERROR,
             title,
             "The server could not complete the sign-in.",
+        ),
+        LoginApiError::Throttled => state.pages.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            title,
+            "Too many sign-ins from this address just now. Try again in a few minutes.",
         ),
         LoginApiError::Unavailable => state.pages.error(
             StatusCode::SERVICE_UNAVAILABLE,
