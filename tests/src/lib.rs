@@ -345,6 +345,12 @@ impl TestApp {
                 .iter()
                 .map(|a| ClientId::parse(a).unwrap())
                 .collect(),
+            allowed_origins: (!spec.allowed_origins.is_empty()).then(|| {
+                spec.allowed_origins
+                    .iter()
+                    .map(|o| auth_core::types::WebOrigin::parse(o).unwrap())
+                    .collect()
+            }),
         };
         let (c, secret) = register_client(&self.services.tokens, spec, self.clock.now())
             .await
@@ -472,6 +478,8 @@ pub struct ClientSetup<'a> {
     pub post_logout_redirect_uris: &'a [&'a str],
     /// JWT access tokens (RFC 9068) instead of PASETO.
     pub jwt_tokens: bool,
+    /// Web origins allowed by name (CORS); none: the redirect URIs'.
+    pub allowed_origins: &'a [&'a str],
 }
 
 impl Default for ClientSetup<'_> {
@@ -491,6 +499,7 @@ impl Default for ClientSetup<'_> {
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             post_logout_redirect_uris: &[],
             jwt_tokens: false,
+            allowed_origins: &[],
         }
     }
 }

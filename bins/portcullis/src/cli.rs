@@ -230,6 +230,10 @@ struct ClientUpdate {
     /// A client whose tokens it may introspect (repeatable; replaces the list).
     #[arg(long = "audience")]
     audiences: Vec<String>,
+    /// A web origin its browser code runs on (CORS; repeatable, replaces
+    /// the list; `derived` goes back to its redirect URIs' origins).
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
     /// Accept new private-use redirect schemes that are not reverse domain names.
     #[arg(long = "bare-native-scheme")]
     bare_native_scheme: bool,
@@ -298,6 +302,11 @@ struct ClientCreate {
     /// (repeatable); a client always may introspect its own.
     #[arg(long = "audience")]
     audiences: Vec<String>,
+    /// A web origin its browser code runs on, allowed to read the token,
+    /// revocation and userinfo answers (CORS; repeatable). Default: the
+    /// origins of its https and loopback redirect URIs.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
     /// Accept a private-use redirect scheme that is not a reverse domain
     /// name (myapp://callback), for an existing native app that cannot
     /// change it. Any app may claim such a scheme (RFC 8252 section 7.1).
@@ -703,6 +712,18 @@ fn audiences(raw: &[String]) -> anyhow::Result<Vec<ClientId>> {
         .collect()
 }
 
+/// `--allowed-origin` values: none given, or `derived`, is `None` (the
+/// redirect URIs' origins).
+fn allowed_origins(raw: &[String]) -> anyhow::Result<Option<Vec<auth_core::types::WebOrigin>>> {
+    if raw.is_empty() || raw == ["derived"] {
+        return Ok(None);
+    }
+    raw.iter()
+        .map(|o| auth_core::types::WebOrigin::parse(o).context("invalid --allowed-origin"))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Some)
+}
+
 fn refresh_mode(raw: &str) -> anyhow::Result<RefreshMode> {
     RefreshMode::parse(raw)
         .with_context(|| format!("invalid --refresh-mode {raw} (rotate or reuse)"))
@@ -754,6 +775,7 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
                 token_format: token_format(&args.token_format)?,
                 bare_native_schemes: args.bare_native_scheme,
                 audiences: audiences(&args.audiences)?,
+                allowed_origins: allowed_origins(&args.allowed_origins)?,
             };
             let (client, secret) = register_client(&services.tokens, spec, clock.now()).await?;
             let secret = secret.map(|s| s.into_inner());
@@ -820,6 +842,9 @@ async fn client(cmd: &ClientCommand, services: &Services, clock: &dyn Clock) -> 
             }
             if !args.audiences.is_empty() {
                 spec.audiences = audiences(&args.audiences)?;
+            }
+            if !args.allowed_origins.is_empty() {
+                spec.allowed_origins = allowed_origins(&args.allowed_origins)?;
             }
             spec.bare_native_schemes = args.bare_native_scheme;
             let client = update_client(&services.tokens, &id, spec)
@@ -1023,6 +1048,10 @@ fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
         "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
         "token_format": c.token_format.as_str(),
         "audiences": c.audiences.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "allowed_origins": match &c.allowed_origins {
+            Some(all) => serde_json::json!(all.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
+            None => serde_json::json!("derived from the redirect URIs"),
+        },
     })
 }
 

@@ -188,6 +188,7 @@ async fn ensure_key_secret_client(
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            allowed_origins: None,
             bare_native_schemes: false,
         };
         match register_client(&services.tokens, spec, clock.now()).await {
@@ -236,6 +237,7 @@ async fn ensure_external_login_client(
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Reference,
             audiences: vec![],
+            allowed_origins: None,
             bare_native_schemes: false,
         };
         match register_client(&services.tokens, spec, clock.now()).await {
@@ -347,6 +349,7 @@ impl Application {
             let metrics = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
+                .wrap_fn(auth_http::cors)
                 .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
                 .wrap_fn(auth_http::logged)
                 .wrap(auth_http::default_headers(hsts))

@@ -47,6 +47,9 @@ pub struct ClientSpec {
     pub token_format: TokenFormat,
     /// As a resource server, the clients whose tokens it may introspect.
     pub audiences: Vec<ClientId>,
+    /// The web origins its browser code runs on (CORS); `None` derives them
+    /// from its https and loopback redirect URIs.
+    pub allowed_origins: Option<Vec<crate::types::WebOrigin>>,
     /// Accepts private-use schemes that are not reverse domain names
     /// (`myapp://callback`, as seed 001's document shows): only for an
     /// existing app that cannot change, since any app may claim such a scheme.
@@ -197,6 +200,7 @@ fn client_from(
         id_token_algorithm: spec.id_token_algorithm,
         token_format: spec.token_format,
         audiences: spec.audiences,
+        allowed_origins: spec.allowed_origins,
         created_at,
     })
 }
@@ -221,6 +225,7 @@ impl ClientSpec {
             id_token_algorithm: client.id_token_algorithm,
             token_format: client.token_format,
             audiences: client.audiences.clone(),
+            allowed_origins: client.allowed_origins.clone(),
             bare_native_schemes: false,
         }
     }

@@ -83,6 +83,7 @@ pub(crate) async fn introspect(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
+    crate::cors::allow_for(&req, &client, true);
     let now = state.clock.now();
     let facts = state
         .tokens
@@ -125,6 +126,7 @@ pub(crate) async fn revoke(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
+    crate::cors::allow_for(&req, &client, false);
     state
         .tokens
         .revoke(&client, &token, hint.as_deref(), state.clock.now())

@@ -9,6 +9,7 @@ mod bearer;
 mod body;
 mod browser;
 mod client_auth;
+mod cors;
 mod device;
 mod dialects;
 mod error;
@@ -32,6 +33,7 @@ use actix_web::web;
 use auth_core::grants::TokenService;
 use auth_core::ports::{Clock, Readiness};
 
+pub use cors::cors;
 pub use error::ApiError;
 pub use metrics::{Metrics, measured};
 pub use openapi::document as openapi_document;

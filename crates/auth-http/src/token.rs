@@ -139,6 +139,7 @@ async fn exchange(
     let credentials = client_auth::take(&req, &mut params)?;
     let grant = parse_grant(&mut params)?;
     let client = state.tokens.authenticate_client(&credentials).await?;
+    crate::cors::allow_for(&req, &client, false);
     let now = state.clock.now();
     let issued = match dialect {
         Some(dialect) => {

@@ -125,6 +125,7 @@ pub(crate) async fn userinfo_post(
         Some(token) => bearer::verify(&token, &state).await?,
         None => bearer::authenticate(&req, &state).await?,
     };
+    crate::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
     respond(bearer)
 }
 
@@ -161,6 +162,7 @@ pub(crate) async fn me_slash(
 
 async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let bearer = bearer::authenticate(&req, &state).await?;
+    crate::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
     respond(bearer)
 }
 

@@ -6,7 +6,7 @@ use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
     IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
-    Scope, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username,
+    Scope, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username, WebOrigin,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -135,6 +135,8 @@ pub(crate) struct ClientRow {
     pub audiences: String,
     /// Space-separated dialect names.
     pub dialects: String,
+    /// Space-separated origins; `NULL`: derived from the redirect URIs.
+    pub allowed_origins: Option<String>,
 }
 
 impl From<&Client> for ClientRow {
@@ -168,6 +170,10 @@ impl From<&Client> for ClientRow {
             token_format: c.token_format.as_str().to_owned(),
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
+            allowed_origins: c
+                .allowed_origins
+                .as_ref()
+                .map(|all| join(all.iter().map(WebOrigin::as_str).collect())),
         }
     }
 }
@@ -227,6 +233,15 @@ impl TryFrom<ClientRow> for Client {
                 .split_whitespace()
                 .map(ClientId::parse)
                 .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
+            allowed_origins: r
+                .allowed_origins
+                .map(|all| {
+                    all.split_whitespace()
+                        .map(WebOrigin::parse)
+                        .collect::<Result<_, _>>()
+                })
+                .transpose()
                 .map_err(|e| bad(&e))?,
             created_at: utc(r.created_at),
         })

@@ -32,6 +32,7 @@ diesel::table! {
         dialects -> Text,
         id_token_algorithm -> Nullable<Text>,
         post_logout_redirect_uris -> Text,
+        allowed_origins -> Nullable<Text>,
     }
 }
 

@@ -6,6 +6,7 @@ mod bad_input;
 mod boundaries;
 mod browser;
 mod concurrency;
+mod cors;
 mod device;
 mod federation;
 mod lifecycle;

@@ -472,3 +472,140 @@ portcullis_tests::on_both_backends! {
         browser.close().await.unwrap();
     };
 }
+
+/// A single-page app on its own origin: every path answers one page whose
+/// script, back from the authorization server with `?code=...&state=CLIENT`,
+/// redeems the code with PKCE through `fetch()` to `/token` and reads
+/// `/userinfo` with the access token (a preflighted request), then writes
+/// what it read, or why it could not, into `#out`.
+struct SinglePageApp {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SinglePageApp {
+    async fn start(issuer: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let page = format!(
+            r#"<!doctype html><title>Single-page app</title><pre id="out">working</pre>
+<script>
+const out = (text) => {{ document.getElementById("out").textContent = text; }};
+const params = new URLSearchParams(location.search);
+(async () => {{
+  try {{
+    const answer = await fetch("{issuer}/token", {{
+      method: "POST",
+      headers: {{ "content-type": "application/x-www-form-urlencoded" }},
+      body: new URLSearchParams({{
+        grant_type: "authorization_code", code: params.get("code"),
+        redirect_uri: location.origin + "/cb", client_id: params.get("state"),
+        code_verifier: "{VERIFIER}",
+      }}),
+    }});
+    const tokens = await answer.json();
+    const me = await fetch("{issuer}/userinfo", {{
+      headers: {{ authorization: "Bearer " + tokens.access_token }},
+    }});
+    out("userinfo " + JSON.stringify(await me.json()));
+  }} catch (e) {{
+    out("failed " + e);
+  }}
+}})();
+</script>"#
+        );
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let page = page.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                        page.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Self { port, task }
+    }
+
+    fn callback(&self) -> String {
+        format!("http://127.0.0.1:{}/cb", self.port)
+    }
+}
+
+impl Drop for SinglePageApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the single-page app wrote, once it wrote something.
+async fn spa_result(browser: &fantoccini::Client) -> String {
+    for _ in 0..100 {
+        if let Ok(out) = browser.find(Locator::Id("out")).await
+            && let Ok(text) = out.text().await
+            && text != "working"
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the single-page app wrote nothing");
+}
+
+portcullis_tests::on_both_backends! {
+    a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch => |db: ScratchDb| async move {
+        let Some((_driver, port)) = start_driver().await else {
+            return;
+        };
+        let app = TestApp::spawn(db).await;
+        let spa = SinglePageApp::start(&app.base).await;
+        let callback = spa.callback();
+        // Its loopback redirect URI makes its origin (any port) allowed.
+        let (allowed, _) = app
+            .client(ClientSetup {
+                id: Some("spa"),
+                public: true,
+                grants: &["authorization_code"],
+                redirect_uris: &[callback.as_str()],
+                scope: "read",
+                ..Default::default()
+            })
+            .await;
+        // The same app registered for another origin only: the browser
+        // refuses it the answers.
+        let (elsewhere, _) = app
+            .client(ClientSetup {
+                id: Some("spa-elsewhere"),
+                public: true,
+                grants: &["authorization_code"],
+                redirect_uris: &[callback.as_str()],
+                scope: "read",
+                allowed_origins: &["https://elsewhere.example"],
+                ..Default::default()
+            })
+            .await;
+        app.user("michael", None, "correct-horse").await;
+        let profile = tempfile::tempdir().unwrap();
+        let browser = open_browser(port, &profile).await;
+
+        let query = authorize_query(&allowed, &callback, &allowed);
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+        }
+        click_submit(&browser, "button[type=submit]").await;
+        let read = spa_result(&browser).await;
+        assert!(read.starts_with("userinfo ") && read.contains("\"username\":\"michael\""), "{read}");
+
+        let query = authorize_query(&elsewhere, &callback, &elsewhere);
+        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
+        let read = spa_result(&browser).await;
+        assert!(read.starts_with("failed TypeError"), "the browser let it read: {read}");
+        browser.close().await.unwrap();
+    };
+}

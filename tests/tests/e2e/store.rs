@@ -121,6 +121,7 @@ fn client(id: &str) -> Client {
         id_token_algorithm: auth_core::types::KeyAlgorithm::EdDsa,
         token_format: TokenFormat::Reference,
         audiences: vec![],
+        allowed_origins: None,
         created_at: t0(),
     }
 }

@@ -339,6 +339,7 @@ mod tests {
             id_token_algorithm: KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            allowed_origins: None,
             created_at: t0(),
         }
     }

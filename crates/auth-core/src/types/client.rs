@@ -3,7 +3,8 @@ use chrono::{DateTime, Duration, Utc};
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Digest, KeyAlgorithm, RedirectUri, Scope, ValueError};
+use super::redirect_uri::origin_matches;
+use super::{Digest, KeyAlgorithm, RedirectUri, Scope, ValueError, WebOrigin};
 use crate::policy::RefreshMode;
 
 /// A client identifier: 1 to 128 characters from the URL-safe set
@@ -254,11 +255,39 @@ pub struct Client {
     /// introspect besides its own (RFC 7662 section 4: a protected resource
     /// learns only about tokens meant for it).
     pub audiences: Vec<ClientId>,
+    /// The web origins its browser code runs on, allowed to read our
+    /// token, revocation and userinfo answers (CORS); `None` for the
+    /// origins of its https and loopback redirect URIs.
+    pub allowed_origins: Option<Vec<WebOrigin>>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
 
 impl Client {
+    /// Whether browser code on `origin` may read this client's answers at
+    /// the token, revocation and userinfo endpoints: an origin registered
+    /// for it, or, when none are, the origin of one of its https or
+    /// loopback redirect URIs (a loopback one on any port).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        match &self.allowed_origins {
+            Some(allowed) => allowed.iter().any(|a| origin_matches(a, origin)),
+            None => self
+                .redirect_uris
+                .iter()
+                .filter_map(RedirectUri::web_origin)
+                .any(|a| origin_matches(&a, origin)),
+        }
+    }
+
+    /// [`Self::allows_origin`] for introspection, which a resource server
+    /// asks from its back end: only an origin the operator registered for
+    /// it by name, never one derived from redirect URIs.
+    pub fn allows_origin_by_name(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .as_deref()
+            .is_some_and(|allowed| allowed.iter().any(|a| origin_matches(a, origin)))
+    }
+
     /// Whether it holds no secret (and so must use PKCE).
     pub fn is_public(&self) -> bool {
         matches!(self.auth, ClientAuth::Public)

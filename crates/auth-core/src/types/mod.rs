@@ -24,7 +24,7 @@ pub use federation::{
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
-pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
 pub use token::{

@@ -186,6 +186,75 @@ impl RedirectUri {
     }
 }
 
+/// A web origin (`https://app.example`, `http://127.0.0.1:5173`): where a
+/// browser app runs, allowed to read our answers across origins (CORS).
+/// https, or http to a loopback IP, as redirect URIs; scheme, host and
+/// port only, written as the URL standard serializes an origin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebOrigin(String);
+
+/// Why a web origin was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an allowed origin is a scheme, a host and an optional port, written as \
+     https://app.example or http://127.0.0.1:5173 (https, or http to a loopback IP), \
+     with no path: {0:?}"
+)]
+pub struct WebOriginError(pub String);
+
+impl WebOrigin {
+    /// Parses an origin as an operator registers it.
+    pub fn parse(raw: &str) -> Result<Self, WebOriginError> {
+        let bad = || WebOriginError(raw.chars().take(100).collect());
+        let url = url::Url::parse(raw).map_err(|_| bad())?;
+        let origin = url.origin().ascii_serialization();
+        let secure = match url.scheme() {
+            "https" => url.host_str().is_some_and(|h| !h.is_empty()),
+            "http" => loopback_ip(&url).is_some(),
+            _ => false,
+        };
+        if !secure || origin != raw {
+            return Err(bad());
+        }
+        Ok(Self(origin))
+    }
+
+    /// The origin as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl RedirectUri {
+    /// The origin a browser app redirected to here runs on: for an https
+    /// or loopback redirect URI, its scheme, host and port; none for a
+    /// native app's private-use scheme.
+    pub fn web_origin(&self) -> Option<WebOrigin> {
+        self.kind()
+            .filter(|k| *k != RedirectKind::PrivateUse)
+            .and_then(|_| url::Url::parse(&self.0).ok())
+            .map(|url| WebOrigin(url.origin().ascii_serialization()))
+    }
+}
+
+/// Whether `origin` (as a browser sends it) is `allowed`; a loopback
+/// origin on any port, as loopback redirect URIs are (RFC 8252 section 7.3).
+pub(crate) fn origin_matches(allowed: &WebOrigin, origin: &str) -> bool {
+    if allowed.0 == origin {
+        return true;
+    }
+    let (Ok(mut a), Ok(mut b)) = (url::Url::parse(&allowed.0), url::Url::parse(origin)) else {
+        return false;
+    };
+    if loopback_ip(&a).is_none() || b.origin().ascii_serialization() != origin {
+        return false;
+    }
+    let (Ok(()), Ok(())) = (a.set_port(None), b.set_port(None)) else {
+        return false;
+    };
+    a == b
+}
+
 fn loopback_ip(url: &url::Url) -> Option<IpAddr> {
     let ip = match url.host()? {
         url::Host::Ipv4(v4) => IpAddr::V4(v4),

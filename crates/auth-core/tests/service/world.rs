@@ -98,6 +98,7 @@ impl World {
             id_token_algorithm: KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            allowed_origins: None,
             created_at: t0(),
         };
         ClientRepository::create(&self.store, &client)

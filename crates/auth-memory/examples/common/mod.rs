@@ -71,6 +71,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
             id_token_algorithm: KeyAlgorithm::EdDsa,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            allowed_origins: None,
             bare_native_schemes: false,
         },
         now,
