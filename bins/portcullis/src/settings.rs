@@ -133,6 +133,9 @@ pub struct FileSettings {
     pub upstream_timeout_secs: Option<u64>,
     /// `text` (default) or `json`.
     pub log_format: Option<LogFormat>,
+    /// `[scopes]`: what each custom scope lets a client do, in words the
+    /// consent page shows (`read = "Read your photos"`).
+    pub scopes: Option<std::collections::BTreeMap<String, String>>,
     /// Serve HTTPS with this PEM certificate chain and `tls_key_file`.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
@@ -151,6 +154,8 @@ pub struct HashSettings {
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `[scopes]`'s descriptions for the consent page.
+    pub scope_descriptions: std::collections::BTreeMap<String, String>,
     pub bind: String,
     /// The operations listener: `/metrics`, `/healthz`, `/readyz`.
     pub metrics_bind: String,
@@ -407,7 +412,19 @@ impl Settings {
             file.providers.clone().unwrap_or_default(),
             overrides.providers,
         )?;
+        let scope_descriptions = file.scopes.clone().unwrap_or_default();
+        for (scope, description) in &scope_descriptions {
+            auth_core::types::Scope::parse(scope)
+                .ok()
+                .filter(|s| s.iter().count() == 1)
+                .with_context(|| format!("[scopes]: {scope:?} is not one scope token"))?;
+            anyhow::ensure!(
+                (1..=200).contains(&description.chars().count()),
+                "[scopes]: the description of {scope:?} must be 1 to 200 characters"
+            );
+        }
         Ok(Self {
+            scope_descriptions,
             bind,
             metrics_bind,
             database_url: database_url.clone(),

@@ -323,6 +323,7 @@ impl Application {
             federation: services.federation.clone(),
             external_login_client,
             upstream_device_wait: settings.upstream_device_wait,
+            scope_descriptions: Arc::new(settings.scope_descriptions.clone()),
         });
         let dialects = settings.dialects;
         let key_secret = state.key_secret_client.is_some();

@@ -321,6 +321,30 @@ impl TokenService {
         if let Err(Refusal::Redirect { error, .. }) = self.require_hinted_subject(request, &who) {
             return Err(error.into());
         }
+        // A consent given before counts when it covers the scope (and the
+        // request did not ask to be asked again); one given now is kept.
+        let consent = match consent {
+            Consent::NotAsked
+                if !request.client.first_party
+                    && !request.prompt.consent
+                    && self.consent_covers(request, user).await? =>
+            {
+                Consent::Given
+            }
+            Consent::Given if !request.client.first_party => {
+                let sessions = &self.ports().sessions;
+                let earlier = sessions.find_consent(user, &request.client.id).await?;
+                let scope = match earlier {
+                    Some(earlier) => earlier.union(&request.scope),
+                    None => request.scope.clone(),
+                };
+                sessions
+                    .remember_consent(user, &request.client.id, &scope, now)
+                    .await?;
+                Consent::Given
+            }
+            other => other,
+        };
         require_consent(&request.client, consent)?;
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
@@ -396,14 +420,55 @@ impl TokenService {
                 crate::ErrorCode::LoginRequired,
                 "prompt=none, and the user is not signed in (or not recently enough for max_age)",
             ),
-            (p, Some(_)) if p.none && !request.client.first_party => refuse(
-                crate::ErrorCode::ConsentRequired,
-                "prompt=none, and this client's users are asked for consent",
-            ),
             (p, _) if p.login => SignInStep::Login,
             (_, Some(who)) => SignInStep::Continue(who),
             (_, None) => SignInStep::Login,
         }
+    }
+
+    /// Whether `user` must be asked, on the consent page, to let the
+    /// request's client act for them: never for a first-party client
+    /// unless `prompt=consent`; for a third-party one unless a consent
+    /// they gave before covers the scope asked (and `prompt=consent` does
+    /// not ask again). With `prompt=none` a needed page is `consent_required`.
+    pub async fn consent_step(
+        &self,
+        request: &ValidRequest,
+        user: UserId,
+    ) -> Result<ConsentStep, FlowError> {
+        let ask = if request.prompt.consent {
+            true
+        } else if request.client.first_party {
+            false
+        } else {
+            !self.consent_covers(request, user).await?
+        };
+        Ok(match (ask, request.prompt.none) {
+            (false, _) => ConsentStep::Skip,
+            (true, false) => ConsentStep::Ask,
+            (true, true) => ConsentStep::Refuse(Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: OAuthError::new(
+                    crate::ErrorCode::ConsentRequired,
+                    "prompt=none, and this client needs the user's consent",
+                ),
+                state: request.state.clone(),
+            }),
+        })
+    }
+
+    /// Whether a remembered consent of `user` covers the request's scope.
+    async fn consent_covers(
+        &self,
+        request: &ValidRequest,
+        user: UserId,
+    ) -> Result<bool, FlowError> {
+        Ok(self
+            .ports()
+            .sessions
+            .find_consent(user, &request.client.id)
+            .await?
+            .is_some_and(|granted| request.scope.is_subset(&granted)))
     }
 
     /// Refuses, before anything is stored, a code that [`Self::issue_code`]
@@ -468,6 +533,17 @@ impl TokenService {
         self.tokens_for_user(&request.client, owner, request.scope.clone(), None, now)
             .await
     }
+}
+
+/// What the consent decision for a signed-in user is.
+#[derive(Debug)]
+pub enum ConsentStep {
+    /// No page: a first-party client, or a consent remembered.
+    Skip,
+    /// Show the consent page.
+    Ask,
+    /// `prompt=none` and consent is needed: refused.
+    Refuse(Refusal),
 }
 
 /// Whether the user was asked, on the hosted consent page, to let the

@@ -283,6 +283,17 @@ impl TokenService {
                 ended += 1;
             }
         }
+        // The consent goes too: the application must ask again. A consent
+        // with no live grant left is itself something taken back.
+        if ports
+            .sessions
+            .find_consent(who.user, client)
+            .await?
+            .is_some()
+        {
+            ports.sessions.forget_consent(who.user, client).await?;
+            ended = ended.max(1);
+        }
         let event = (ended > 0).then(|| SecurityEvent::ApplicationRevoked {
             user: who.user,
             client: client.clone(),

@@ -13,8 +13,8 @@ use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
     DeviceAuthorization, DevicePoll, DeviceStatus, Digest, FamilyId, FederatedLink, IdTokenClaims,
     IdTokenHint, IssuedFromCode, KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password,
-    PasswordHash, ProviderName, RefreshTokenRecord, SigningKey, UpstreamDevice, UpstreamIdentity,
-    UpstreamSubject, User, UserId,
+    PasswordHash, ProviderName, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
+    UpstreamIdentity, UpstreamSubject, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -398,6 +398,23 @@ pub trait SessionRepository: Send + Sync {
     /// Ends the session `digest` only if it is `user`'s: `false` when no
     /// session of `user` has that digest. One conditional statement.
     async fn delete_session_of(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError>;
+    /// The scope `user` consented to for `client`, if they did.
+    async fn find_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Scope>, StoreError>;
+    /// Remembers that `user` consented to `scope` for `client` at `now`,
+    /// replacing what was remembered.
+    async fn remember_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Forgets `user`'s consent for `client`; none is no error.
+    async fn forget_consent(&self, user: UserId, client: &ClientId) -> Result<(), StoreError>;
 }
 
 /// How many expired rows one sweep deleted, per kind.

@@ -4,7 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, SignedIn, ValidRequest};
+use auth_core::authorize::{
+    AuthorizationRequest, Consent, ConsentStep, Refusal, SignedIn, ValidRequest,
+};
 use auth_core::types::RedirectUri;
 use serde::Serialize;
 
@@ -228,7 +230,7 @@ struct ConsentPage<'a> {
     title: &'static str,
     client_name: &'a str,
     username: String,
-    scopes: Vec<&'a str>,
+    scopes: Vec<String>,
     pending: Vec<(&'static str, String)>,
     csrf: String,
 }
@@ -268,9 +270,14 @@ pub(crate) async fn proceed(
     if let Err(r) = state.tokens.require_hinted_subject(&valid, &who) {
         return refusal_response(state, r);
     }
-    // `prompt=consent` asks even where the operator would not.
-    if valid.client.first_party && !valid.prompt.consent {
-        return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
+    // `prompt=consent` asks even where the operator would not; a consent
+    // remembered from before spares the page.
+    match state.tokens.consent_step(&valid, who.user).await? {
+        ConsentStep::Skip => {
+            return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
+        }
+        ConsentStep::Refuse(r) => return refusal_response(state, r),
+        ConsentStep::Ask => {}
     }
     let username = crate::browser::username_of(state, who.user).await?;
     let csrf = Csrf::of(req, state);
@@ -281,7 +288,11 @@ pub(crate) async fn proceed(
             title: "Allow access?",
             client_name: &valid.client.name,
             username,
-            scopes: valid.scope.iter().collect(),
+            scopes: valid
+                .scope
+                .iter()
+                .map(|s| auth_core::types::describe_scope(s, &state.scope_descriptions))
+                .collect(),
             pending: pending.fields(),
             csrf: csrf.token(state),
         },

@@ -109,6 +109,9 @@ pub struct AppState {
     /// How long `POST /login/oauth2/device/complete` waits for the person
     /// to finish at the provider before answering "not yet".
     pub upstream_device_wait: chrono::Duration,
+    /// What the consent page says a scope lets a client do (`[scopes]`),
+    /// besides the standard scopes' own words.
+    pub scope_descriptions: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl AppState {

@@ -103,6 +103,39 @@ impl SessionRepository for MemoryStore {
         }
         Ok(false)
     }
+
+    async fn find_consent(
+        &self,
+        user: UserId,
+        client: &auth_core::types::ClientId,
+    ) -> Result<Option<auth_core::types::Scope>, StoreError> {
+        Ok(self.tables().consents.get(&(user, client.clone())).cloned())
+    }
+
+    async fn remember_consent(
+        &self,
+        user: UserId,
+        client: &auth_core::types::ClientId,
+        scope: &auth_core::types::Scope,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        // The databases' foreign keys: both must exist.
+        if !t.users.contains_key(&user) || !t.clients.iter().any(|c| &c.id == client) {
+            return Err(StoreError::Conflict("consent"));
+        }
+        t.consents.insert((user, client.clone()), scope.clone());
+        Ok(())
+    }
+
+    async fn forget_consent(
+        &self,
+        user: UserId,
+        client: &auth_core::types::ClientId,
+    ) -> Result<(), StoreError> {
+        self.tables().consents.remove(&(user, client.clone()));
+        Ok(())
+    }
 }
 
 #[async_trait]

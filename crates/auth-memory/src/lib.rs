@@ -188,6 +188,7 @@ impl ClientRepository for MemoryStore {
         t.access.retain(|_, a| &a.client_id != id);
         t.codes.retain(|_, c| &c.client_id != id);
         t.devices.retain(|_, d| &d.client_id != id);
+        t.consents.retain(|(_, c), _| c != id);
         Ok(true)
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Tables {
     pub flows: HashMap<Uuid, UpstreamFlow>,
     /// The login names' confusable skeletons: no two alike.
     pub skeletons: std::collections::HashSet<String>,
+    /// Consents to third-party clients, by (user, client).
+    pub consents: HashMap<(UserId, auth_core::types::ClientId), auth_core::types::Scope>,
 }
 
 impl Tables {
@@ -65,6 +67,7 @@ impl Tables {
     /// Removes a user and its login names.
     pub fn remove_user(&mut self, id: UserId) -> Option<User> {
         let user = self.users.remove(&id)?;
+        self.consents.retain(|(u, _), _| *u != id);
         for name in login_names(&user) {
             self.logins.remove(name);
             self.skeletons.remove(&confusable_skeleton(name));

@@ -95,6 +95,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (digest) {
         digest -> Binary,
         user_id -> Text,

@@ -2,14 +2,15 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::SessionRepository;
-use auth_core::types::{BrowserSession, Digest, UserId};
+use auth_core::types::{BrowserSession, ClientId, Digest, Scope, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::database::{Database, query_error, store_error};
+use crate::rows::corrupt;
 use crate::rows::{SessionRow, naive};
-use crate::schema::sessions;
+use crate::schema::{consents, sessions};
 use crate::statements::TouchSession;
 
 #[async_trait]
@@ -89,5 +90,57 @@ impl SessionRepository for Database {
         .await
         .map_err(query_error))?;
         Ok(n == 1)
+    }
+
+    async fn find_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Scope>, StoreError> {
+        let (user, client) = (user.to_string(), client.as_str().to_owned());
+        let scope: Option<String> = with_conn!(self, |conn| consents::table
+            .find((&user, &client))
+            .select(consents::scope)
+            .first(conn)
+            .await
+            .optional()
+            .map_err(query_error))?;
+        scope
+            .map(|s| Scope::parse(&s).map_err(|e| corrupt("consents", e)))
+            .transpose()
+    }
+
+    async fn remember_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+        scope: &Scope,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let row = (
+            consents::user_id.eq(user.to_string()),
+            consents::client_id.eq(client.as_str().to_owned()),
+            consents::scope.eq(scope.to_string()),
+            consents::granted_at.eq(naive(now)),
+        );
+        let (scope, at) = (scope.to_string(), naive(now));
+        with_conn!(writer self, |conn| diesel::insert_into(consents::table)
+            .values(row)
+            .on_conflict((consents::user_id, consents::client_id))
+            .do_update()
+            .set((consents::scope.eq(&scope), consents::granted_at.eq(at)))
+            .execute(conn)
+            .await
+            .map_err(store_error("consent")))?;
+        Ok(())
+    }
+
+    async fn forget_consent(&self, user: UserId, client: &ClientId) -> Result<(), StoreError> {
+        let (user, client) = (user.to_string(), client.as_str().to_owned());
+        with_conn!(writer self, |conn| diesel::delete(consents::table.find((&user, &client)))
+            .execute(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(())
     }
 }

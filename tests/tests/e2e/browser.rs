@@ -228,7 +228,9 @@ on_both_backends! {
         let b = browser();
         let r = log_in(&app, &b, &authorize_path(&a, "myapp://callback", "c1")).await;
         assert_eq!(r.status, 200, "a consent page, not a redirect");
-        assert!(r.text.contains("Allow access?") && r.text.contains("<li>read</li>"), "{}", r.text);
+        // A scope nobody described is said to be so, never shown bare.
+        assert!(r.text.contains("Allow access?") && r.text.contains("not described by this server"), "{}", r.text);
+        assert!(!r.text.contains("<li>read</li>"), "{}", r.text);
         // Login renewed the CSRF cookie once, and the page carries the new pair
         // (the posts below would be refused otherwise).
         let csrf_cookies = r.headers.get_all("set-cookie").iter().filter(|c| c.to_str().unwrap().starts_with("portcullis_csrf=")).count();
@@ -243,6 +245,56 @@ on_both_backends! {
         let ok = app.post_with(&b, "/consent", &allow).await;
         assert_eq!(ok.status, 303);
         assert!(param(&location(&ok), "code").is_some());
+    };
+
+    a_consent_is_remembered_shown_in_words_and_forgotten_with_the_application => |db: ScratchDb| async move {
+        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings {
+            scopes: Some([("read".to_owned(), "Read your photos".to_owned())].into()),
+            ..Default::default()
+        }).await;
+        let (a, _) = app.client(ClientSetup {
+            id: Some("partner"),
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &["myapp://callback"],
+            scope: "openid read write",
+            first_party: false,
+            ..Default::default()
+        }).await;
+        app.user("michael", Some("michael_lee@gmail.com"), "correct-horse").await;
+        let path = |state: &str, scope: &str, extra: &str| {
+            format!("{}{extra}", authorize_path(&a, "myapp://callback", state).replace("scope=read", &format!("scope={scope}")))
+        };
+        let b = browser();
+        // Asked once, in words: the standard scope's and the operator's.
+        let r = log_in(&app, &b, &path("c1", "openid+read", "")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("<li>Confirm who you are</li>") && r.text.contains("<li>Read your photos</li>"), "{}", r.text);
+        let ok = app.post_with(&b, "/consent", &with(hidden_fields(&r.text), &[("decision", "allow")])).await;
+        assert!(param(&location(&ok), "code").is_some());
+        // Within what was granted: no page, and prompt=none succeeds.
+        for (state, scope, extra) in [("c2", "openid+read", ""), ("c3", "read", ""), ("c4", "openid+read", "&prompt=none")] {
+            let r = app.get_with(&b, &path(state, scope, extra)).await;
+            assert_eq!(r.status, 302, "{state}: {}", r.text);
+            assert!(param(&location(&r), "code").is_some(), "{state}");
+        }
+        // prompt=consent asks again; a wider scope asks; prompt=none for it is refused.
+        let again = app.get_with(&b, &path("c5", "openid+read", "&prompt=consent")).await;
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert!(again.text.contains("Allow access?"));
+        let wider = app.get_with(&b, &path("c6", "openid+read+write", "")).await;
+        assert_eq!(wider.status, 200, "{}", wider.text);
+        let refused = app.get_with(&b, &path("c7", "openid+read+write", "&prompt=none")).await;
+        assert_eq!(param(&location(&refused), "error").as_deref(), Some("consent_required"));
+        // Taking the application's access back on the account page forgets it.
+        let page = app.get_with(&b, "/account").await;
+        let csrf = portcullis_tests::csrf_field(&page.text).into_iter().take(1).collect();
+        let revoke = app.post_with(&b, "/account/applications/revoke", &with(csrf, &[("client_id", "partner")])).await;
+        assert_eq!(revoke.status, 303, "{}", revoke.text);
+        let asked = app.get_with(&b, &path("c8", "openid+read", "")).await;
+        assert_eq!(asked.status, 200, "asked again: {}", asked.text);
+        let refused = app.get_with(&b, &path("c9", "read", "&prompt=none")).await;
+        assert_eq!(param(&location(&refused), "error").as_deref(), Some("consent_required"));
     };
 
     token_endpoint_refusals_for_codes => |db: ScratchDb| async move {

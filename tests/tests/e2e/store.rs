@@ -619,6 +619,26 @@ nonce: Some("n-0S6".into()),
         assert_eq!(d.find_access(&stamped.digest).await.unwrap(), Some(stamped));
     };
 
+    consents_are_remembered_replaced_forgotten_and_go_with_the_account => |d: Arc<dyn Repositories>| async move {
+        ClientRepository::create(&*d, &client("app")).await.unwrap();
+        let (alice, bob) = (user("alice", None), user("bob", None));
+        UserRepository::create(&*d, &alice).await.unwrap();
+        UserRepository::create(&*d, &bob).await.unwrap();
+        let app = ClientId::parse("app").unwrap();
+        assert_eq!(d.find_consent(alice.id, &app).await.unwrap(), None);
+        d.remember_consent(alice.id, &app, &Scope::parse("openid read").unwrap(), t0()).await.unwrap();
+        d.remember_consent(bob.id, &app, &Scope::parse("read").unwrap(), t0()).await.unwrap();
+        assert_eq!(d.find_consent(alice.id, &app).await.unwrap(), Some(Scope::parse("openid read").unwrap()));
+        d.remember_consent(alice.id, &app, &Scope::parse("openid read write").unwrap(), t0()).await.unwrap();
+        assert_eq!(d.find_consent(alice.id, &app).await.unwrap(), Some(Scope::parse("openid read write").unwrap()));
+        d.forget_consent(alice.id, &app).await.unwrap();
+        d.forget_consent(alice.id, &app).await.unwrap();
+        assert_eq!(d.find_consent(alice.id, &app).await.unwrap(), None);
+        assert!(d.find_consent(bob.id, &app).await.unwrap().is_some(), "another account's stays");
+        assert!(UserRepository::delete(&*d, bob.id).await.unwrap());
+        assert_eq!(d.find_consent(bob.id, &app).await.unwrap(), None);
+    };
+
     an_accounts_own_sessions_and_live_grants => |d: Arc<dyn Repositories>| async move {
         ClientRepository::create(&*d, &client("app")).await.unwrap();
         let (alice, bob) = (user("alice", None), user("bob", None));

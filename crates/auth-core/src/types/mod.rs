@@ -25,7 +25,7 @@ pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
-pub use scope::{Scope, ScopeError};
+pub use scope::{Scope, ScopeError, describe_scope};
 pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
 pub use token::{
     AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, KeyAlgorithm,

@@ -18,6 +18,23 @@ pub enum ScopeError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope(BTreeSet<String>);
 
+/// What a scope lets a client do, in words a person reads on the consent
+/// page: the standard OpenID Connect scopes' own, an operator's
+/// description from `custom`, or, for a scope nobody described, words that
+/// say so rather than the bare token.
+pub fn describe_scope(scope: &str, custom: &std::collections::BTreeMap<String, String>) -> String {
+    if let Some(description) = custom.get(scope) {
+        return description.clone();
+    }
+    match scope {
+        "openid" => "Confirm who you are".into(),
+        "profile" => "See your name".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Keep access while you are away".into(),
+        other => format!("Use its \u{201c}{other}\u{201d} access (not described by this server)"),
+    }
+}
+
 impl Scope {
     const MAX_LEN: usize = 2048;
 
