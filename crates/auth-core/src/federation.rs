@@ -445,6 +445,7 @@ impl Federation {
         service: &TokenService,
         who: &crate::authorize::SignedIn,
         password: Option<String>,
+        from: &str,
         provider: &str,
         callback: &str,
         now: DateTime<Utc>,
@@ -473,7 +474,7 @@ impl Federation {
                 }
                 Some(password) => {
                     let verified = service
-                        .verify_credentials(user.username.as_str(), password, now)
+                        .verify_credentials(user.username.as_str(), password, from, now)
                         .await
                         .map_err(|e| match e {
                             FlowError::OAuth(e) => FederationError::Refused(e),

@@ -186,6 +186,7 @@ impl TokenService {
         current: String,
         new: String,
         min_chars: usize,
+        from: &str,
         now: DateTime<Utc>,
     ) -> Result<(crate::types::OpaqueToken, SecurityEvent), PasswordChangeError> {
         let ports = self.ports();
@@ -204,7 +205,7 @@ impl TokenService {
             .and_then(|p| p.require_min_chars(min_chars))
             .map_err(|e| PasswordChangeError::Invalid(format!("new password: {e}")))?;
         match self
-            .verify_credentials(user.username.as_str(), current, now)
+            .verify_credentials(user.username.as_str(), current, from, now)
             .await
         {
             Ok(verified) if verified.id == user.id => {}

@@ -323,9 +323,13 @@ pub trait ThrottleRepository: Send + Sync {
     /// name reached it, or the name's when it names none. A database may do
     /// both in one statement: a sign-in's lookup costs no round trip of its
     /// own.
+    /// The key is the one of the attempt's client address `from`
+    /// ([`login_key`](crate::throttle::login_key)'s), so one address's
+    /// failures lock out that address, not the account's owner.
     async fn reserve_login(
         &self,
         login: &str,
+        from: &str,
         limit: u32,
         window: chrono::Duration,
         now: DateTime<Utc>,

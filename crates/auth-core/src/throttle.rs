@@ -72,10 +72,23 @@ impl Default for Throttles {
 /// ([`ThrottleRepository::reserve_login`]) builds the key from it.
 pub const LOGIN_ACCOUNT_PREFIX: &str = "login:user:";
 
-/// The key a login's attempts count against: the account, however it is
-/// named (username or email), or the name itself when it names none, so
-/// unknown names are throttled alike and reveal nothing.
-pub fn login_key(user: Option<UserId>, login: &str) -> String {
+/// The key a login's attempts from the client address `from` count
+/// against: the account, however it is named (username or email), or the
+/// name itself when it names none (so unknown names are throttled alike
+/// and reveal nothing), at that address. Five wrong passwords from one
+/// address lock that address out, not the account's owner elsewhere.
+pub fn login_key(user: Option<UserId>, login: &str, from: &str) -> String {
+    format!("{}{}{from}", account_key(user, login), ADDRESS_SEPARATOR)
+}
+
+/// Between a login key's account and its address: a character no account
+/// id or login name holds.
+pub const ADDRESS_SEPARATOR: &str = " ";
+
+/// The key every address's attempts on one account count against too,
+/// with a limit ten times the per-address one: what a distributed guess
+/// runs into.
+pub fn account_key(user: Option<UserId>, login: &str) -> String {
     match user {
         Some(id) => format!("{LOGIN_ACCOUNT_PREFIX}{id}"),
         None => format!("login:name:{login}"),
@@ -87,6 +100,7 @@ pub fn login_key(user: Option<UserId>, login: &str) -> String {
 pub async fn reserve_login_stepwise<S>(
     store: &S,
     login: &str,
+    from: &str,
     limit: u32,
     window: Duration,
     now: DateTime<Utc>,
@@ -95,7 +109,7 @@ where
     S: UserRepository + ThrottleRepository + ?Sized,
 {
     let user = store.find_by_login(login).await?;
-    let key = login_key(user.as_ref().map(|u| u.id), login);
+    let key = login_key(user.as_ref().map(|u| u.id), login, from);
     let allowed = store.reserve(&key, limit, window, now).await?;
     Ok(LoginReservation { user, allowed })
 }

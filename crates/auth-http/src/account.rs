@@ -376,6 +376,7 @@ pub(crate) async fn change_password(
             current,
             new,
             state.min_password_length,
+            &crate::security::peer(&req),
             state.clock.now(),
         )
         .await;

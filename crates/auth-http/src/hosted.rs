@@ -332,7 +332,7 @@ pub(crate) async fn login(
     let now = state.clock.now();
     let user = match state
         .tokens
-        .verify_credentials(&username, password, now)
+        .verify_credentials(&username, password, &crate::security::peer(&req), now)
         .await
     {
         Ok(user) => user,

@@ -137,7 +137,7 @@ async fn exchange(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
-    let grant = parse_grant(&mut params)?;
+    let grant = parse_grant(&mut params, crate::security::peer(&req))?;
     let client = state.tokens.authenticate_client(&credentials).await?;
     crate::cors::allow_for(&req, &client, false);
     let now = state.clock.now();
@@ -155,7 +155,10 @@ async fn exchange(
 
 /// Parses the grant-specific parameters. Everything that can be refused
 /// without touching storage is refused here.
-pub(crate) fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuthError> {
+pub(crate) fn parse_grant(
+    params: &mut FormParams,
+    from: String,
+) -> Result<GrantRequest, OAuthError> {
     let grant_type = params.require("grant_type")?;
     let scope = params
         .take("scope")
@@ -167,6 +170,7 @@ pub(crate) fn parse_grant(params: &mut FormParams) -> Result<GrantRequest, OAuth
             username: params.require("username")?,
             password: params.require("password")?,
             scope,
+            from,
         }),
         Ok(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials { scope }),
         Ok(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {

@@ -209,6 +209,7 @@ pub(crate) async fn link(
             &state.tokens,
             &who,
             form.take("password"),
+            &crate::security::peer(&req),
             &provider,
             &callback_uri(&state, &provider),
             state.clock.now(),

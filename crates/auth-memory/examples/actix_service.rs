@@ -48,7 +48,11 @@ fn bad_request(description: &str) -> HttpResponse {
         .json(json!({"error": "invalid_request", "error_description": description}))
 }
 
-async fn token(tokens: web::Data<TokenService>, form: web::Form<TokenForm>) -> HttpResponse {
+async fn token(
+    req: actix_web::HttpRequest,
+    tokens: web::Data<TokenService>,
+    form: web::Form<TokenForm>,
+) -> HttpResponse {
     let form = form.into_inner();
     let Ok(client_id) = ClientId::parse(&form.client_id) else {
         return bad_request("client_id is malformed");
@@ -68,6 +72,10 @@ async fn token(tokens: web::Data<TokenService>, form: web::Form<TokenForm>) -> H
             username,
             password,
             scope,
+            from: req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
         },
         ("refresh_token", _, _, Some(token)) => GrantRequest::RefreshToken {
             refresh_token: OpaqueToken::new(token),

@@ -52,6 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 username: "ada".into(),
                 password: "correct horse battery staple".into(),
                 scope: None,
+                // Where the attempt came from: failures count per address.
+                from: "192.0.2.10".into(),
             },
             now,
         )

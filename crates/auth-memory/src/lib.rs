@@ -223,11 +223,12 @@ impl ThrottleRepository for MemoryStore {
     async fn reserve_login(
         &self,
         login: &str,
+        from: &str,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<LoginReservation, StoreError> {
-        reserve_login_stepwise(self, login, limit, window, now).await
+        reserve_login_stepwise(self, login, from, limit, window, now).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {

@@ -118,6 +118,8 @@ pub(crate) struct ReserveLoginPg<'a> {
     pub login: &'a str,
     pub account_prefix: &'a str,
     pub name_key: &'a str,
+    /// What follows the account's id in its key: the client address's part.
+    pub address_suffix: &'a str,
     /// When a window started now ends.
     pub window_end: NaiveDateTime,
     pub now: NaiveDateTime,
@@ -148,7 +150,9 @@ impl QueryFragment<Pg> for ReserveLoginPg<'_> {
              SELECT COALESCE((SELECT ",
         );
         out.push_bind_param::<Text, _>(self.account_prefix)?;
-        out.push_sql(" || account.id FROM account), ");
+        out.push_sql(" || account.id || ");
+        out.push_bind_param::<Text, _>(self.address_suffix)?;
+        out.push_sql(" FROM account), ");
         out.push_bind_param::<Text, _>(self.name_key)?;
         out.push_sql("), ");
         out.push_bind_param::<Timestamp, _>(&self.window_end)?;

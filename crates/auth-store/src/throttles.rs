@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{LoginReservation, ThrottleRepository};
-use auth_core::throttle::{LOGIN_ACCOUNT_PREFIX, login_key, reserve_login_stepwise};
+use auth_core::throttle::{
+    ADDRESS_SEPARATOR, LOGIN_ACCOUNT_PREFIX, login_key, reserve_login_stepwise,
+};
 use auth_core::types::User;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -42,6 +44,7 @@ impl ThrottleRepository for Database {
     async fn reserve_login(
         &self,
         login: &str,
+        from: &str,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
@@ -50,16 +53,18 @@ impl ThrottleRepository for Database {
             // The lookup reads from a reader while the reservation queues
             // for the one writer: two steps, as in the memory store.
             Database::Sqlite { .. } => {
-                return reserve_login_stepwise(self, login, limit, window, now).await;
+                return reserve_login_stepwise(self, login, from, limit, window, now).await;
             }
             Database::Postgres(pool) => pool,
         };
-        let name_key = login_key(None, login);
+        let name_key = login_key(None, login, from);
+        let address_suffix = format!("{ADDRESS_SEPARATOR}{from}");
         let (window_end, now) = (naive(now + window), naive(now));
         let (allowed, row): (bool, Option<UserRow>) = with_conn!(@pooled pool, |conn| {
             ReserveLoginPg {
                 login,
                 account_prefix: LOGIN_ACCOUNT_PREFIX,
+                address_suffix: &address_suffix,
                 name_key: &name_key,
                 window_end,
                 now,

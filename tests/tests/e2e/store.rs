@@ -207,7 +207,7 @@ on_every_store! {
         let window = Duration::minutes(15);
         let attempt = |login: &'static str| {
             let d = d.clone();
-            async move { d.reserve_login(login, 3, window, t0()).await.unwrap() }
+            async move { d.reserve_login(login, "203.0.113.7", 3, window, t0()).await.unwrap() }
         };
         // Either name finds the account, with its row, and counts against
         // one key: the account's.
@@ -220,7 +220,7 @@ on_every_store! {
         assert!(!refused.allowed, "three attempts, by either name");
         assert_eq!(refused.user.map(|u| u.id), Some(alice.id), "a refusal still names the account");
         // The key is the one the core clears on success.
-        d.clear(&login_key(Some(alice.id), "alice")).await.unwrap();
+        d.clear(&login_key(Some(alice.id), "alice", "203.0.113.7")).await.unwrap();
         assert!(attempt("alice").await.allowed);
         // A name of no account counts against the name.
         for _ in 0..3 {
@@ -228,13 +228,13 @@ on_every_store! {
             assert!(r.allowed && r.user.is_none());
         }
         assert!(!attempt("nobody").await.allowed);
-        assert!(!d.reserve(&login_key(None, "nobody"), 3, window, t0()).await.unwrap());
+        assert!(!d.reserve(&login_key(None, "nobody", "203.0.113.7"), 3, window, t0()).await.unwrap());
         // A burst counts one by one.
         let bob = user("bob", None);
         UserRepository::create(&*d, &bob).await.unwrap();
         let allowed = allowed_in_burst(40, || {
             let d = d.clone();
-            async move { d.reserve_login("bob", 5, window, t0()).await.unwrap().allowed }
+            async move { d.reserve_login("bob", "203.0.113.7", 5, window, t0()).await.unwrap().allowed }
         })
         .await;
         assert_eq!(allowed, 5);

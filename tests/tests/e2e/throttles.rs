@@ -27,7 +27,68 @@ async fn attempt(app: &TestApp, basic: (&str, &str), login: &str, password: &str
         .to_owned()
 }
 
+/// A password grant sent from the loopback address `from` (127.0.0.0/8 is
+/// all this machine's): as if from another client address.
+async fn attempt_from(
+    app: &TestApp,
+    from: &str,
+    basic: (&str, &str),
+    login: &str,
+    password: &str,
+) -> String {
+    let client = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = portcullis_tests::Reply::from(
+        client
+            .post(app.url("/token"))
+            .basic_auth(basic.0, Some(basic.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", login),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    if r.status == 200 {
+        return "ok".into();
+    }
+    r.body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 on_both_backends! {
+    wrong_passwords_from_one_address_lock_out_that_address_not_the_owner => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let basic = (id.as_str(), secret.as_str());
+        app.user("alice", Some("alice@example.org"), "correct-horse").await;
+        // Someone guesses from one address: five failures, then refused there,
+        // even with the right password.
+        for _ in 0..5 {
+            assert_eq!(attempt_from(&app, "127.0.0.2", basic, "alice", "guess").await, WRONG);
+        }
+        assert_eq!(attempt_from(&app, "127.0.0.2", basic, "alice", "correct-horse").await, THROTTLED);
+        // The owner, elsewhere, signs in.
+        assert_eq!(attempt_from(&app, "127.0.0.1", basic, "alice@example.org", "correct-horse").await, "ok");
+        // Guesses from many addresses meet the account's own limit, ten
+        // times the per-address one: then everyone waits (5 above + 45 here).
+        for n in 0..9 {
+            let from = format!("127.0.0.{}", 10 + n);
+            for _ in 0..5 {
+                assert_eq!(attempt_from(&app, &from, basic, "alice", "guess").await, WRONG, "{from}");
+            }
+        }
+        assert_eq!(attempt_from(&app, "127.0.0.1", basic, "alice", "correct-horse").await, THROTTLED);
+    };
+
     a_burst_of_wrong_passwords_is_counted_exactly => |db: ScratchDb| async move {
         let shared = db.share();
         let app = std::sync::Arc::new(TestApp::spawn(db).await);

@@ -77,6 +77,9 @@ pub enum GrantRequest {
         password: String,
         /// The scope asked for; all the client may have when absent.
         scope: Option<Scope>,
+        /// The client address the attempt came from: failed attempts are
+        /// counted per account and address.
+        from: String,
     },
     /// RFC 6749 section 4.4.
     ClientCredentials {
@@ -185,7 +188,8 @@ impl TokenService {
                 username,
                 password,
                 scope,
-            } => password::run(self, client, &username, password, scope, now).await,
+                from,
+            } => password::run(self, client, &username, password, scope, &from, now).await,
             GrantRequest::ClientCredentials { scope } => {
                 client_credentials::run(self, client, scope, now).await
             }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::ports::LoginReservation;
-use crate::throttle::login_key;
+use crate::throttle::{account_key, login_key};
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
 use super::{TokenService, resolve_scope};
@@ -15,12 +15,15 @@ pub(super) async fn run(
     login: &str,
     password: String,
     scope: Option<Scope>,
+    from: &str,
     now: DateTime<Utc>,
 ) -> Result<IssuedTokens, FlowError> {
     // Scope is checked first: it depends only on the client, and refusing it
     // before touching the user store reveals nothing about accounts.
     let scope = resolve_scope(scope, &client.scope)?;
-    let login = service.check_credentials(login, password, now).await?;
+    let login = service
+        .check_credentials(login, password, from, now)
+        .await?;
     // The reset of the login's throttle is stored in the grant's own write:
     // one statement fewer per sign-in, and a grant that fails to commit
     // leaves the attempt counted, as any failed login does.
@@ -58,9 +61,10 @@ impl TokenService {
         &self,
         login: &str,
         password: String,
+        from: &str,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
-        let checked = self.check_credentials(login, password, now).await?;
+        let checked = self.check_credentials(login, password, from, now).await?;
         self.ports.throttles.clear(&checked.throttle_key).await?;
         Ok(checked.user)
     }
@@ -71,19 +75,36 @@ impl TokenService {
         &self,
         login: &str,
         password: String,
+        from: &str,
         now: DateTime<Utc>,
     ) -> Result<CheckedLogin, FlowError> {
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = crate::types::LoginName::lookup(login);
-        // One counter per account however it is named; the attempt is
-        // reserved before the hash, so a burst counts as a sequence would.
+        // Two counters per account however it is named, both reserved
+        // before the hash, so a burst counts as a sequence would: the
+        // attempts from this address (the login policy's limit), and, only
+        // for attempts that address may still make, those from everywhere
+        // (ten times it). Wrong passwords from one address lock out that
+        // address; it takes many addresses to lock out the owner.
         let policy = self.throttles.login;
         let LoginReservation { user, allowed } = self
             .ports
             .throttles
-            .reserve_login(&login, policy.max_attempts, policy.window, now)
+            .reserve_login(&login, from, policy.max_attempts, policy.window, now)
             .await?;
-        let key = login_key(user.as_ref().map(|u| u.id), &login);
+        let user_id = user.as_ref().map(|u| u.id);
+        let key = login_key(user_id, &login, from);
+        let allowed = allowed
+            && self
+                .ports
+                .throttles
+                .reserve(
+                    &account_key(user_id, &login),
+                    policy.max_attempts.saturating_mul(10),
+                    policy.window,
+                    now,
+                )
+                .await?;
         if !allowed {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts for this login; try again later",
@@ -107,10 +128,19 @@ impl TokenService {
             }
         };
         match user {
-            Some(u) if verified && !u.disabled => Ok(CheckedLogin {
-                user: u,
-                throttle_key: key,
-            }),
+            Some(u) if verified && !u.disabled => {
+                // A success is no failure: the account-wide reservation is
+                // given back (the per-address one is cleared by whoever
+                // takes the login).
+                self.ports
+                    .throttles
+                    .release(&account_key(user_id, &login))
+                    .await?;
+                Ok(CheckedLogin {
+                    user: u,
+                    throttle_key: key,
+                })
+            }
             // The reserved attempt stays counted as the failure.
             _ => Err(refused()
                 .with_event(SecurityEvent::LoginFailed {

@@ -437,6 +437,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
                     service,
                     &who,
                     password.map(str::to_owned),
+                    "203.0.113.7",
                     "github",
                     "https://id.test/cb",
                     t0(),
@@ -481,6 +482,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
                 authenticated_at: stale,
             },
             Some("pw".into()),
+            "203.0.113.7",
             "github",
             "https://id.test/cb",
             t0(),
@@ -522,7 +524,15 @@ async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_sess
     };
     let start = s
         .federation
-        .begin_link(service, &fresh, None, "github", "https://id.test/cb", t0())
+        .begin_link(
+            service,
+            &fresh,
+            None,
+            "203.0.113.7",
+            "github",
+            "https://id.test/cb",
+            t0(),
+        )
         .await
         .unwrap();
     let binding = start.binding.clone().unwrap();

@@ -31,6 +31,7 @@ fn password(user: &str, pw: &str, scope: Option<&str>) -> GrantRequest {
         username: user.into(),
         password: pw.into(),
         scope: scope.map(|s| Scope::parse(s).unwrap()),
+        from: "203.0.113.7".into(),
     }
 }
 

@@ -24,6 +24,7 @@ fn password(user: &str, pw: &str) -> GrantRequest {
         username: user.into(),
         password: pw.into(),
         scope: None,
+        from: "203.0.113.7".into(),
     }
 }
 
@@ -123,6 +124,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
             "guess".into(),
             "new-password-1".into(),
             8,
+            "203.0.113.7",
             t0(),
         )
         .await;
@@ -134,7 +136,14 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     ));
     let short = w
         .service
-        .change_password(&me(&alice), "old-password".into(), "short".into(), 8, t0())
+        .change_password(
+            &me(&alice),
+            "old-password".into(),
+            "short".into(),
+            8,
+            "203.0.113.7",
+            t0(),
+        )
         .await;
     assert!(matches!(short, Err(PasswordChangeError::Invalid(_))));
     assert_eq!(stored(&w).await, before);
@@ -153,6 +162,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
             "old-password".into(),
             "new-password-1".into(),
             8,
+            "203.0.113.7",
             t0(),
         )
         .await
@@ -181,7 +191,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     assert!(w.service.exchange(&app, refresh, t0()).await.is_err());
     assert!(
         w.service
-            .verify_credentials("alice", "new-password-1".into(), t0())
+            .verify_credentials("alice", "new-password-1".into(), "203.0.113.7", t0())
             .await
             .is_ok()
     );
@@ -200,6 +210,7 @@ async fn wrong_current_passwords_meet_the_login_throttle() {
                 "guess".into(),
                 "new-password-1".into(),
                 8,
+                "203.0.113.7",
                 t0(),
             )
             .await;
@@ -217,6 +228,7 @@ async fn wrong_current_passwords_meet_the_login_throttle() {
             "old-password".into(),
             "new-password-1".into(),
             8,
+            "203.0.113.7",
             t0(),
         )
         .await;
@@ -235,7 +247,14 @@ async fn an_account_without_a_password_has_none_to_change() {
     w.store.create(&hashless).await.unwrap();
     let r = w
         .service
-        .change_password(&me(&alice), "".into(), "new-password-1".into(), 8, t0())
+        .change_password(
+            &me(&alice),
+            "".into(),
+            "new-password-1".into(),
+            8,
+            "203.0.113.7",
+            t0(),
+        )
         .await;
     assert!(matches!(r, Err(PasswordChangeError::NoPassword)));
 }

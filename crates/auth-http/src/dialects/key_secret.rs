@@ -158,6 +158,7 @@ pub(crate) async fn authenticate(
         username: login,
         password: secret,
         scope: None,
+        from: crate::security::peer(&req),
     };
     let issued = state
         .tokens

@@ -160,7 +160,12 @@ pub(crate) async fn sign_in(
     let password = field(&fields, "password")?;
     let user = state
         .tokens
-        .verify_credentials(&email, password, state.clock.now())
+        .verify_credentials(
+            &email,
+            password,
+            &crate::security::peer(&req),
+            state.clock.now(),
+        )
         .await?;
     let response = code_response(&state, &valid, user.id).await?;
     Ok(crate::security::with_event(
@@ -263,7 +268,7 @@ pub(crate) async fn token(
         )
         .into());
     }
-    let grant = crate::token::parse_grant(&mut params)?;
+    let grant = crate::token::parse_grant(&mut params, crate::security::peer(&req))?;
     if !matches!(
         grant,
         GrantRequest::AuthorizationCode { .. } | GrantRequest::RefreshToken { .. }

@@ -204,7 +204,7 @@ pub(crate) async fn token(
     payload: Payload,
     state: Data<AppState>,
 ) -> HttpResponse {
-    match token_inner(payload, &state).await {
+    match token_inner(payload, &state, crate::security::peer(&req)).await {
         Ok(r) => r,
         Err(e) => {
             if let Some(event) = e.event() {
@@ -215,7 +215,11 @@ pub(crate) async fn token(
     }
 }
 
-async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse, ApiError> {
+async fn token_inner(
+    payload: Payload,
+    state: &AppState,
+    from: String,
+) -> Result<HttpResponse, ApiError> {
     let body = read_limited(payload, state.limits.max_body_bytes).await?;
     let fields: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?;
@@ -241,6 +245,7 @@ async fn token_inner(payload: Payload, state: &AppState) -> Result<HttpResponse,
                 }
                 _ => None,
             },
+            from,
         },
         "refresh" => {
             let refresh_token = OpaqueToken::new(field(&fields, "refresh_token")?);
