@@ -108,6 +108,17 @@ fn refused(description: String, user: Option<UserId>) -> FederationError {
     )
 }
 
+/// What a session that signed in too long ago gives to link an identity:
+/// the account's password again, and where the attempt came from (it is
+/// counted as a login is).
+#[derive(Debug)]
+pub struct Reauthentication<'a> {
+    /// The password, when the person typed it.
+    pub password: Option<String>,
+    /// The client address.
+    pub from: &'a str,
+}
+
 /// A web sign-in begun: where to send the person, and the flow's handle.
 #[derive(Debug, Clone)]
 pub struct WebStart {
@@ -444,12 +455,12 @@ impl Federation {
         &self,
         service: &TokenService,
         who: &crate::authorize::SignedIn,
-        password: Option<String>,
-        from: &str,
+        proof: Reauthentication<'_>,
         provider: &str,
         callback: &str,
         now: DateTime<Utc>,
     ) -> Result<WebStart, FederationError> {
+        let Reauthentication { password, from } = proof;
         if now - who.authenticated_at > LINK_REAUTHENTICATION {
             let user = service
                 .ports()

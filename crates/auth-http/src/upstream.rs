@@ -208,8 +208,10 @@ pub(crate) async fn link(
         .begin_link(
             &state.tokens,
             &who,
-            form.take("password"),
-            &crate::security::peer(&req),
+            auth_core::federation::Reauthentication {
+                password: form.take("password"),
+                from: &crate::security::peer(&req),
+            },
             &provider,
             &callback_uri(&state, &provider),
             state.clock.now(),

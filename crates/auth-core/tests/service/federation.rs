@@ -436,8 +436,10 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
                 .begin_link(
                     service,
                     &who,
-                    password.map(str::to_owned),
-                    "203.0.113.7",
+                    Reauthentication {
+                        password: password.map(str::to_owned),
+                        from: "203.0.113.7",
+                    },
                     "github",
                     "https://id.test/cb",
                     t0(),
@@ -481,8 +483,10 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
                 user: passwordless.id,
                 authenticated_at: stale,
             },
-            Some("pw".into()),
-            "203.0.113.7",
+            Reauthentication {
+                password: Some("pw".into()),
+                from: "203.0.113.7",
+            },
             "github",
             "https://id.test/cb",
             t0(),
@@ -527,8 +531,10 @@ async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_sess
         .begin_link(
             service,
             &fresh,
-            None,
-            "203.0.113.7",
+            Reauthentication {
+                password: None,
+                from: "203.0.113.7",
+            },
             "github",
             "https://id.test/cb",
             t0(),
