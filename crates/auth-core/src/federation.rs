@@ -910,6 +910,7 @@ impl Federation {
             subject: identity.subject.clone(),
             user_id,
             created_at: now,
+            login: identity.login.clone(),
         };
         let mut last = None;
         for username in login_names(identity, ports.random.uuid()) {
@@ -958,6 +959,7 @@ impl Federation {
             subject: identity.subject.clone(),
             user_id: user,
             created_at: now,
+            login: identity.login.clone(),
         };
         match self.repository.link(&link).await {
             Ok(()) => Ok(()),

@@ -59,6 +59,9 @@ pub struct Application {
     pub client_id: ClientId,
     /// Its registered name.
     pub name: String,
+    /// Where it runs, to tell apart two applications of one name: the host
+    /// (or a native app's scheme) of its first redirect URI.
+    pub runs_at: Option<String>,
     /// What its grants allow, all of them together.
     pub scope: Scope,
     /// How many separate grants it holds (one per sign-in or device).
@@ -160,6 +163,7 @@ impl TokenService {
             by_client.insert(
                 token.client_id.clone(),
                 Application {
+                    runs_at: client.redirect_uris.first().and_then(|u| u.runs_at()),
                     client_id: token.client_id,
                     name: client.name,
                     scope: token.scope,

@@ -178,6 +178,7 @@ struct SessionRow {
 struct ApplicationRow {
     client_id: String,
     name: String,
+    runs_at: Option<String>,
     scope: String,
     grants: usize,
     last_used_at: String,
@@ -187,8 +188,10 @@ struct ApplicationRow {
 struct ProviderRow {
     name: String,
     display_name: String,
-    /// The linked identity's subject at the provider, if linked.
-    subject: Option<String>,
+    /// Whether an identity at the provider is linked.
+    linked: bool,
+    /// Its login name there, as the person knows it (not the internal id).
+    login: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -254,10 +257,11 @@ async fn render(
         .map(|(name, display)| ProviderRow {
             name: name.to_string(),
             display_name: display.to_owned(),
-            subject: links
+            linked: links.iter().any(|l| &l.provider == name),
+            login: links
                 .iter()
                 .find(|l| &l.provider == name)
-                .map(|l| l.subject.as_str().to_owned()),
+                .and_then(|l| l.login.clone()),
         })
         .collect();
     let stale = now - who.authenticated_at > auth_core::federation::LINK_REAUTHENTICATION;
@@ -302,6 +306,7 @@ async fn render(
             .map(|a| ApplicationRow {
                 client_id: a.client_id.to_string(),
                 name: a.name,
+                runs_at: a.runs_at,
                 scope: a.scope.to_string(),
                 grants: a.grants,
                 last_used_at: shown(a.last_used_at),

@@ -21,6 +21,7 @@ struct LinkRow {
     subject: String,
     user_id: String,
     created_at: NaiveDateTime,
+    login: Option<String>,
 }
 
 impl From<&FederatedLink> for LinkRow {
@@ -30,6 +31,7 @@ impl From<&FederatedLink> for LinkRow {
             subject: l.subject.as_str().to_owned(),
             user_id: l.user_id.to_string(),
             created_at: naive(l.created_at),
+            login: l.login.clone(),
         }
     }
 }
@@ -44,6 +46,7 @@ impl TryFrom<LinkRow> for FederatedLink {
             subject: UpstreamSubject::parse(&r.subject).map_err(|e| bad(&e))?,
             user_id: UserId::new(Uuid::parse_str(&r.user_id).map_err(|e| bad(&e))?),
             created_at: r.created_at.and_utc(),
+            login: r.login,
         })
     }
 }

@@ -164,6 +164,7 @@ diesel::table! {
         subject -> Text,
         user_id -> Text,
         created_at -> Timestamp,
+        login -> Nullable<Text>,
     }
 }
 

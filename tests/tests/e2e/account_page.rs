@@ -207,4 +207,25 @@ on_both_backends! {
         let r = app.post_with(&b, "/account/applications/revoke", &form(&page, &[("client_id", &id)])).await;
         assert_eq!(r.status, 400, "nothing left to take back");
     };
+
+    two_applications_of_one_name_are_told_apart_by_where_they_run => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        app.user("alice", None, "old-password").await;
+        for host in ["one.example", "two.example"] {
+            let uri = format!("https://{host}/cb");
+            let (id, secret) = app.client(ClientSetup {
+                grants: &["password", "refresh_token"],
+                redirect_uris: &[uri.as_str()],
+                ..Default::default()
+            }).await;
+            let t = app.post_form("/token", Some((&id, &secret.unwrap())), &[("grant_type", "password"), ("username", "alice"), ("password", "old-password")]).await;
+            assert_eq!(t.status, 200, "{}", t.text);
+        }
+        let b = browser();
+        sign_in(&app, &b, "alice", "old-password").await;
+        let page = account(&app, &b).await.text;
+        for host in ["one.example", "two.example"] {
+            assert!(page.contains(&format!("test client <span class=\"hint\">at {host}</span>")), "{page}");
+        }
+    };
 }

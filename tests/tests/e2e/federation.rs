@@ -888,7 +888,9 @@ on_both_backends! {
         let refused = app.post_with(&b2, "/account/upstream/github/unlink", &csrf_of(&others.text)).await;
         assert_eq!(refused.status, 400, "{}", refused.text);
         let page = app.get_with(&b, "/account").await;
-        assert!(page.text.contains("/account/upstream/github/unlink") && page.text.contains("583231"), "{}", page.text);
+        // The page names the GitHub account as its owner knows it, not its id.
+        assert!(page.text.contains("/account/upstream/github/unlink") && page.text.contains("linked as <strong>octocat</strong>"), "{}", page.text);
+        assert!(!page.text.contains("583231"), "{}", page.text);
         let unlinked = app.post_with(&b, "/account/upstream/github/unlink", &csrf_of(&page.text)).await;
         assert_eq!((unlinked.status, unlinked.header("location")), (303, Some("/account?notice=unlinked")), "{}", unlinked.text);
         let page = app.get_with(&b, "/account").await;

@@ -443,6 +443,16 @@ portcullis_tests::on_both_backends! {
             std::fs::write(path, png).unwrap();
         }
 
+        // On a phone's width the page does not scroll sideways.
+        browser.set_window_size(390, 844).await.unwrap();
+        let widths = browser
+            .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", vec![])
+            .await
+            .unwrap();
+        let (scroll, visible) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(scroll <= visible, "the account page is {scroll} px wide in a {visible} px window");
+        browser.set_window_size(720, 820).await.unwrap();
+
         // End the phone's session: the row that is not this browser's.
         click_submit(&browser, "tr:not(:has(.tag)) form[action='/account/sessions/end'] button").await;
         notice(&browser, "session was signed out").await;

@@ -543,7 +543,7 @@ nonce: Some("n-0S6".into()),
         let (alices, bobs) = (refresh(10, FamilyId::new(Uuid::new_v4()), "app", Some(alice.id)), refresh(11, FamilyId::new(Uuid::new_v4()), "app", Some(bob.id)));
         d.insert_refresh(&alices).await.unwrap();
         d.insert_refresh(&bobs).await.unwrap();
-        let link = FederatedLink { provider: ProviderName::parse("github").unwrap(), subject: UpstreamSubject::parse("42").unwrap(), user_id: alice.id, created_at: t0() };
+        let link = FederatedLink { provider: ProviderName::parse("github").unwrap(), subject: UpstreamSubject::parse("42").unwrap(), user_id: alice.id, created_at: t0(), login: None };
         d.link(&link).await.unwrap();
 
         // Ending sessions ends the account's own, and says how many.
@@ -684,7 +684,7 @@ nonce: Some("n-0S6".into()),
         let without = User { password_hash: None, ..user("bob", None) };
         UserRepository::create(&*d, &with_password).await.unwrap();
         UserRepository::create(&*d, &without).await.unwrap();
-        let link = |p: &ProviderName, subject: &str, user: UserId| FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(subject).unwrap(), user_id: user, created_at: t0() };
+        let link = |p: &ProviderName, subject: &str, user: UserId| FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(subject).unwrap(), user_id: user, created_at: t0(), login: Some("someone".into()) };
         d.link(&link(&github, "1", with_password.id)).await.unwrap();
         d.link(&link(&github, "2", without.id)).await.unwrap();
         d.link(&link(&other, "3", without.id)).await.unwrap();
@@ -704,7 +704,7 @@ nonce: Some("n-0S6".into()),
         UserRepository::create(&*d, &without).await.unwrap();
         let providers: Vec<ProviderName> = ["a", "b", "c", "d"].iter().map(|p| ProviderName::parse(p).unwrap()).collect();
         for (i, p) in providers.iter().enumerate() {
-            d.link(&FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(&i.to_string()).unwrap(), user_id: without.id, created_at: t0() }).await.unwrap();
+            d.link(&FederatedLink { provider: p.clone(), subject: UpstreamSubject::parse(&i.to_string()).unwrap(), user_id: without.id, created_at: t0(), login: None }).await.unwrap();
         }
         let tasks: Vec<_> = providers.iter().map(|p| {
             let (d, p) = (d.clone(), p.clone());

@@ -109,6 +109,9 @@ pub struct FederatedLink {
     pub user_id: UserId,
     /// When it was linked.
     pub created_at: DateTime<Utc>,
+    /// Its login name at the provider when it was linked (GitHub's
+    /// login), for people to recognize it; never an identifier.
+    pub login: Option<String>,
 }
 
 /// An upstream device authorization as started (RFC 8628 section 3.2).

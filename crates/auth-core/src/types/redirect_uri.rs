@@ -226,6 +226,16 @@ impl WebOrigin {
 }
 
 impl RedirectUri {
+    /// Where the app behind this URI runs, as a person recognizes it: the
+    /// host of an https or loopback URI, or a native app's scheme.
+    pub fn runs_at(&self) -> Option<String> {
+        let url = url::Url::parse(&self.0).ok()?;
+        match url.host_str() {
+            Some(host) if !host.is_empty() => Some(host.to_owned()),
+            _ => Some(url.scheme().to_owned()),
+        }
+    }
+
     /// The origin a browser app redirected to here runs on: for an https
     /// or loopback redirect URI, its scheme, host and port; none for a
     /// native app's private-use scheme.

@@ -1,0 +1,1 @@
+ALTER TABLE federated_identities DROP COLUMN login;
