@@ -22,17 +22,22 @@ fn keys(v: &serde_json::Value) -> BTreeSet<&str> {
         .collect()
 }
 
+/// Our GitHub OAuth app's registration at the GitHub at `base`.
+fn registration(base: &str) -> GitHubFile {
+    GitHubFile {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(CLIENT_SECRET.into()),
+        web_url: Some(base.into()),
+        api_url: Some(base.into()),
+        scope: None,
+    }
+}
+
 async fn spawn(db: ScratchDb, github: &FakeGitHub) -> TestApp {
     TestApp::spawn_with(
         db,
         FileSettings {
-            github: Some(GitHubFile {
-                client_id: Some(CLIENT_ID.into()),
-                client_secret: Some(CLIENT_SECRET.into()),
-                web_url: Some(github.base.clone()),
-                api_url: Some(github.base.clone()),
-                scope: None,
-            }),
+            github: Some(registration(&github.base)),
             dialects: Some(DialectSettings {
                 external_login: Some(true),
                 ..Default::default()
@@ -575,13 +580,7 @@ on_both_backends! {
         let github = FakeGitHub::start().await;
         github.add_token("gho_octo", octocat(), Behaviour::Normal);
         let app = TestApp::spawn_with(db, FileSettings {
-            github: Some(GitHubFile {
-                client_id: Some(CLIENT_ID.into()),
-                client_secret: Some(CLIENT_SECRET.into()),
-                web_url: Some(github.base.clone()),
-                api_url: Some(github.base.clone()),
-                scope: None,
-            }),
+            github: Some(registration(&github.base)),
             dialects: Some(DialectSettings { external_login: Some(true), ..Default::default() }),
             external_login_max_per_address: Some(3),
             ..Default::default()
@@ -608,13 +607,7 @@ on_both_backends! {
         let github = FakeGitHub::start().await;
         github.add_token("gho_octo", octocat(), Behaviour::Normal);
         let app = TestApp::spawn_with(db, FileSettings {
-            github: Some(GitHubFile {
-                client_id: Some(CLIENT_ID.into()),
-                client_secret: Some(CLIENT_SECRET.into()),
-                web_url: Some(github.base.clone()),
-                api_url: Some(github.base.clone()),
-                scope: None,
-            }),
+            github: Some(registration(&github.base)),
             ..Default::default()
         }).await;
         let r = exchange(&app, "?provider=github&access-token=gho_octo").await;

@@ -144,6 +144,18 @@ async fn sign_in_upstream(authorize: &url::Url) -> url::Url {
     location(&done)
 }
 
+/// Seed 003's exchange of `token` issued by the `corp` provider.
+async fn exchange_at(app: &TestApp, token: &str) -> Reply {
+    Reply::from(
+        app.http
+            .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={token}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 fn path_of(url: &url::Url) -> String {
     format!("{}?{}", url.path(), url.query().unwrap_or_default())
 }
@@ -204,14 +216,7 @@ on_both_backends! {
             ])
             .await;
         assert_eq!(upstream_token.status, 200, "{}", upstream_token.text);
-        let exchanged = Reply::from(
-            app.http
-                .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={}", upstream_token.str("access_token"))))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let exchanged = exchange_at(&app, upstream_token.str("access_token")).await;
         assert_eq!(exchanged.status, 200, "{}", exchanged.text);
         assert_eq!(exchanged.body["data"]["accountId"], account.as_str());
     };
@@ -257,16 +262,7 @@ on_both_backends! {
         };
         let exchange = |token: String| {
             let app = &app;
-            async move {
-                Reply::from(
-                    app.http
-                        .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={token}")))
-                        .send()
-                        .await
-                        .unwrap(),
-                )
-                .await
-            }
+            async move { exchange_at(app, &token).await }
         };
         let (ours_access, ours_id) = tokens_of(client_at_node.clone(), secret.clone()).await;
         let (theirs_access, theirs_id) = tokens_of(other, other_secret).await;
@@ -314,14 +310,7 @@ on_both_backends! {
             ])
             .await;
         let before = app.fingerprint().await;
-        let refused = Reply::from(
-            app.http
-                .post(app.url(&format!("/v1/oauth2?provider=corp&access-token={}", token.str("access_token"))))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let refused = exchange_at(&app, token.str("access_token")).await;
         assert_eq!(refused.status, 400, "{}", refused.text);
         assert!(refused.text.contains("introspection"), "{}", refused.text);
         assert_eq!(app.fingerprint().await, before);

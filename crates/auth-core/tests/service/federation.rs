@@ -322,25 +322,7 @@ async fn a_polled_flow_redirects_only_to_a_registered_uri() {
         .await
         .unwrap();
     *s.upstream.identity.lock().unwrap() = Some(identity(None));
-    let answer = ProviderAnswer {
-        provider: "github",
-        state: &start.state,
-        code: "c",
-        issuer: None,
-    };
-    let api = CallbackContext {
-        browser: false,
-        binding: None,
-        signed_in: None,
-    };
-    let WebOutcome::Confirm(asked) = s
-        .federation
-        .finish_web(service, answer, api, t0())
-        .await
-        .unwrap()
-    else {
-        panic!("a polled callback must ask for confirmation");
-    };
+    let asked = polled_callback(&s, &start.state).await;
     let done = s
         .federation
         .confirm_polled(service, &asked.sealed, true, t0())
@@ -349,6 +331,31 @@ async fn a_polled_flow_redirects_only_to_a_registered_uri() {
     assert!(
         matches!(done, Confirmed::SignedIn { return_to: Some(t), .. } if t == "https://app.example/done")
     );
+}
+
+/// Runs a polled flow's callback for `state` (seed 003's API, not a
+/// browser's): it must ask for confirmation; the question.
+async fn polled_callback(s: &Setup, state: &str) -> PolledConfirmation {
+    let answer = ProviderAnswer {
+        provider: "github",
+        state,
+        code: "c",
+        issuer: None,
+    };
+    let api = CallbackContext {
+        browser: false,
+        binding: None,
+        signed_in: None,
+    };
+    match s
+        .federation
+        .finish_web(&s.world.service, answer, api, t0())
+        .await
+        .unwrap()
+    {
+        WebOutcome::Confirm(asked) => asked,
+        other => panic!("a polled callback must ask for confirmation, not {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -368,25 +375,7 @@ async fn a_refused_confirmation_ends_the_polled_flow_and_signs_no_one_in() {
         )
         .await
         .unwrap();
-    let answer = ProviderAnswer {
-        provider: "github",
-        state: &start.state,
-        code: "c",
-        issuer: None,
-    };
-    let api = CallbackContext {
-        browser: false,
-        binding: None,
-        signed_in: None,
-    };
-    let WebOutcome::Confirm(asked) = s
-        .federation
-        .finish_web(service, answer, api, t0())
-        .await
-        .unwrap()
-    else {
-        panic!("a polled callback must ask for confirmation");
-    };
+    let asked = polled_callback(&s, &start.state).await;
     assert!(matches!(
         s.federation
             .confirm_polled(service, &asked.sealed, false, t0())
