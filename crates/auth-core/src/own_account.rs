@@ -49,6 +49,8 @@ pub struct SessionView {
     pub expires_at: DateTime<Utc>,
     /// The session of the browser asking.
     pub current: bool,
+    /// Where and how it signed in.
+    pub origin: crate::types::SessionOrigin,
 }
 
 /// An application that holds a live grant of the account (a refresh token
@@ -130,6 +132,7 @@ impl TokenService {
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 expires_at: s.expires_at,
+                origin: s.origin,
             })
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
@@ -240,7 +243,13 @@ impl TokenService {
         {
             return Err(PasswordChangeError::NoPassword);
         }
-        let session = self.start_session(user.id, now).await?;
+        // The browser that changed the password stays signed in, afresh.
+        let origin = crate::types::SessionOrigin {
+            user_agent: None,
+            address: Some(from.to_owned()),
+            method: Some("password".into()),
+        };
+        let session = self.start_session_from(user.id, origin, now).await?;
         Ok((session, SecurityEvent::PasswordChanged { user: user.id }))
     }
 

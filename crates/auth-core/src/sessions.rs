@@ -19,6 +19,17 @@ impl TokenService {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<OpaqueToken, FlowError> {
+        self.start_session_from(user, crate::types::SessionOrigin::default(), now)
+            .await
+    }
+
+    /// [`Self::start_session`], remembering where and how it signed in.
+    pub async fn start_session_from(
+        &self,
+        user: UserId,
+        origin: crate::types::SessionOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<OpaqueToken, FlowError> {
         let id = self.ports().random.token();
         let session = BrowserSession {
             digest: self.ports().digest.digest(id.expose()),
@@ -26,6 +37,7 @@ impl TokenService {
             created_at: now,
             expires_at: now + self.policy().session_lifetime,
             last_seen_at: now,
+            origin,
         };
         self.ports().sessions.create_session(&session).await?;
         Ok(id)

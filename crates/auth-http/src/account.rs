@@ -172,6 +172,29 @@ struct SessionRow {
     created_at: String,
     last_seen_at: String,
     current: bool,
+    /// The browser and its system, read from its User-Agent.
+    device: String,
+    address: Option<String>,
+    method: Option<String>,
+}
+
+/// "Firefox 133.0 on Linux", from a User-Agent (woothee's reading).
+fn device_of(user_agent: Option<&str>) -> String {
+    let Some(parsed) = user_agent.and_then(|ua| woothee::parser::Parser::new().parse(ua)) else {
+        return "an unknown browser".into();
+    };
+    let name = if parsed.name == "UNKNOWN" {
+        "an unknown browser".to_owned()
+    } else if parsed.version == "UNKNOWN" {
+        parsed.name.to_owned()
+    } else {
+        format!("{} {}", parsed.name, parsed.version)
+    };
+    if parsed.os == "UNKNOWN" {
+        name
+    } else {
+        format!("{name} on {}", parsed.os)
+    }
 }
 
 #[derive(Serialize)]
@@ -299,6 +322,9 @@ async fn render(
                 created_at: shown(s.created_at),
                 last_seen_at: shown(s.last_seen_at),
                 current: s.current,
+                device: device_of(s.origin.user_agent.as_deref()),
+                address: s.origin.address,
+                method: s.origin.method,
             })
             .collect(),
         applications: applications

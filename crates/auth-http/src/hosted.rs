@@ -351,7 +351,7 @@ pub(crate) async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    let response = signed_in(&req, &state, &pending, user.id).await?;
+    let response = signed_in(&req, &state, &pending, user.id, "password").await?;
     Ok(crate::security::with_event(
         response,
         Some(SecurityEvent::LoginSucceeded { user: user.id }),
@@ -365,12 +365,19 @@ pub(crate) async fn signed_in(
     state: &AppState,
     pending: &Pending,
     user: auth_core::types::UserId,
+    method: &str,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(old) = session_cookie_of(req, state) {
         state.tokens.end_session(old.value()).await?;
     }
     let now = state.clock.now();
-    let session = state.tokens.start_session(user, now).await?;
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let origin =
+        auth_core::types::SessionOrigin::new(user_agent, &crate::security::peer(req), method);
+    let session = state.tokens.start_session_from(user, origin, now).await?;
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
         user,
@@ -483,7 +490,7 @@ pub(crate) async fn register_form(
             .insert_header((header::LOCATION, location))
             .finish());
     }
-    signed_in(&req, &state, &pending, user.id).await
+    signed_in(&req, &state, &pending, user.id, "password").await
 }
 
 fn parse_registration(

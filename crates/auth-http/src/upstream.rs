@@ -299,7 +299,12 @@ pub(crate) async fn callback(
             let mut carried =
                 FormParams::parse(return_to.unwrap_or_default().as_bytes()).unwrap_or_default();
             let pending = Pending::take_from(&mut carried);
-            crate::hosted::signed_in(&req, &state, &pending, user.id).await?
+            let method = state
+                .federation
+                .providers()
+                .find(|(name, _)| name.as_str() == provider.as_str())
+                .map_or_else(|| provider.to_string(), |(_, display)| display.to_owned());
+            crate::hosted::signed_in(&req, &state, &pending, user.id, &method).await?
         }
         Ok(WebOutcome::Linked { user, provider, .. }) => {
             crate::security::log(

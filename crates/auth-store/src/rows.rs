@@ -6,7 +6,8 @@ use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
     IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
-    Scope, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username, WebOrigin,
+    Scope, SessionOrigin, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username,
+    WebOrigin,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -480,6 +481,9 @@ pub(crate) struct SessionRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+    pub signed_in_with: Option<String>,
 }
 
 impl From<&BrowserSession> for SessionRow {
@@ -490,6 +494,9 @@ impl From<&BrowserSession> for SessionRow {
             created_at: naive(s.created_at),
             expires_at: naive(s.expires_at),
             last_seen_at: naive(s.last_seen_at),
+            user_agent: s.origin.user_agent.clone(),
+            address: s.origin.address.clone(),
+            signed_in_with: s.origin.method.clone(),
         }
     }
 }
@@ -505,6 +512,11 @@ impl TryFrom<SessionRow> for BrowserSession {
             created_at: utc(r.created_at),
             expires_at: utc(r.expires_at),
             last_seen_at: utc(r.last_seen_at),
+            origin: SessionOrigin {
+                user_agent: r.user_agent,
+                address: r.address,
+                method: r.signed_in_with,
+            },
         })
     }
 }

@@ -110,6 +110,9 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         last_seen_at -> Timestamp,
+        user_agent -> Nullable<Text>,
+        address -> Nullable<Text>,
+        signed_in_with -> Nullable<Text>,
     }
 }
 

@@ -228,4 +228,29 @@ on_both_backends! {
             assert!(page.contains(&format!("test client <span class=\"hint\">at {host}</span>")), "{page}");
         }
     };
+
+    sessions_are_told_apart_by_browser_address_and_method => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        app.user("alice", None, "old-password").await;
+        let browser_at = |user_agent: &str, from: &str| {
+            reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(user_agent)
+                .local_address(from.parse::<std::net::IpAddr>().unwrap())
+                .build()
+                .unwrap()
+        };
+        let laptop = browser_at("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "127.0.0.3");
+        let office = browser_at("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "127.0.0.4");
+        sign_in(&app, &laptop, "alice", "old-password").await;
+        sign_in(&app, &office, "alice", "old-password").await;
+        let page = account(&app, &laptop).await.text;
+        let rows: Vec<&str> = page.split("<tr>").filter(|r| r.contains("/account/sessions/end")).collect();
+        assert_eq!(rows.len(), 2, "{page}");
+        let laptop_row = rows.iter().find(|r| r.contains("Firefox")).unwrap_or_else(|| panic!("{page}"));
+        assert!(laptop_row.contains("on Linux") && laptop_row.contains("from 127.0.0.3") && laptop_row.contains("with password") && laptop_row.contains("this browser"), "{laptop_row}");
+        let office_row = rows.iter().find(|r| r.contains("Chrome")).unwrap_or_else(|| panic!("{page}"));
+        assert!(office_row.contains("Windows") && office_row.contains("from 127.0.0.4") && !office_row.contains("this browser"), "{office_row}");
+    };
 }

@@ -522,7 +522,7 @@ nonce: Some("n-0S6".into()),
     sessions_round_trip => |d: Arc<dyn Repositories>| async move {
         let u = user("alice", None);
         UserRepository::create(&*d, &u).await.unwrap();
-        let s = BrowserSession { digest: Digest::from_bytes([6; 32]), user_id: u.id, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        let s = BrowserSession { digest: Digest::from_bytes([6; 32]), user_id: u.id, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0(), origin: Default::default() };
         d.create_session(&s).await.unwrap();
         assert_eq!(d.find_session(&s.digest).await.unwrap().unwrap(), s);
         d.touch_session(&s.digest, t0() + Duration::minutes(5)).await.unwrap();
@@ -536,7 +536,7 @@ nonce: Some("n-0S6".into()),
         let (alice, bob) = (user("alice", None), user("bob", None));
         UserRepository::create(&*d, &alice).await.unwrap();
         UserRepository::create(&*d, &bob).await.unwrap();
-        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0(), origin: Default::default() };
         for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
             d.create_session(&session(b, u)).await.unwrap();
         }
@@ -574,7 +574,7 @@ nonce: Some("n-0S6".into()),
         let (alice, bob) = (user("alice", None), user("bob", None));
         UserRepository::create(&*d, &alice).await.unwrap();
         UserRepository::create(&*d, &bob).await.unwrap();
-        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        let session = |b: u8, user: UserId| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0(), expires_at: t0() + Duration::hours(1), last_seen_at: t0(), origin: Default::default() };
         for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
             d.create_session(&session(b, u)).await.unwrap();
         }
@@ -644,7 +644,7 @@ nonce: Some("n-0S6".into()),
         let (alice, bob) = (user("alice", None), user("bob", None));
         UserRepository::create(&*d, &alice).await.unwrap();
         UserRepository::create(&*d, &bob).await.unwrap();
-        let session = |b: u8, user: UserId, minutes: i64| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0() + Duration::minutes(minutes), expires_at: t0() + Duration::hours(1), last_seen_at: t0() };
+        let session = |b: u8, user: UserId, minutes: i64| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: user, created_at: t0() + Duration::minutes(minutes), expires_at: t0() + Duration::hours(1), last_seen_at: t0(), origin: Default::default() };
         for (b, u, m) in [(1, alice.id, 0), (2, alice.id, 5), (3, bob.id, 1)] {
             d.create_session(&session(b, u, m)).await.unwrap();
         }
@@ -735,7 +735,7 @@ nonce: Some("n-0S6".into()),
         d.revoke_access(Uuid::new_v4(), t0() - Duration::seconds(1)).await.unwrap();
         let live_revocation = Uuid::new_v4();
         d.revoke_access(live_revocation, t0() + Duration::hours(1)).await.unwrap();
-        let session = |b: u8, expires| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: u.id, created_at: t0(), expires_at: expires, last_seen_at: t0() };
+        let session = |b: u8, expires| BrowserSession { digest: Digest::from_bytes([b; 32]), user_id: u.id, created_at: t0(), expires_at: expires, last_seen_at: t0(), origin: Default::default() };
         d.create_session(&session(1, t0() - Duration::seconds(1))).await.unwrap();
         d.create_session(&session(2, t0() + Duration::hours(1))).await.unwrap();
         let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires, family: None, generation: Default::default() };

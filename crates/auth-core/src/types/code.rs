@@ -59,4 +59,30 @@ pub struct BrowserSession {
     pub expires_at: DateTime<Utc>,
     /// When it was last seen (written at most once a minute).
     pub last_seen_at: DateTime<Utc>,
+    /// Where and how it signed in, for its owner to tell it apart.
+    pub origin: SessionOrigin,
+}
+
+/// Where a browser session signed in: shown to its owner, never a rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    /// The browser's `User-Agent`, at most 256 characters.
+    pub user_agent: Option<String>,
+    /// The client address.
+    pub address: Option<String>,
+    /// How it signed in: `password`, or the provider's name.
+    pub method: Option<String>,
+}
+
+impl SessionOrigin {
+    /// An origin with `user_agent` cut to 256 characters and stripped of
+    /// control characters (it is the browser's to write).
+    pub fn new(user_agent: Option<&str>, address: &str, method: &str) -> Self {
+        Self {
+            user_agent: user_agent
+                .map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect()),
+            address: Some(address.to_owned()),
+            method: Some(method.to_owned()),
+        }
+    }
 }

@@ -16,7 +16,7 @@ mod user;
 pub use client::{
     Client, ClientAuth, ClientId, Dialect, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
 };
-pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode};
+pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode, SessionOrigin};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
 pub use federation::{
     DevicePoll, FederatedLink, ProviderName, UpstreamDevice, UpstreamIdentity, UpstreamSubject,
