@@ -419,6 +419,23 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Forgets `user`'s consent for `client`; none is no error.
     async fn forget_consent(&self, user: UserId, client: &ClientId) -> Result<(), StoreError>;
+    /// Remembers the browser whose device cookie has `digest` as one that
+    /// signed in to `user` (until `expires_at`); again is no error.
+    async fn remember_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Whether the browser whose device cookie has `digest` signed in to
+    /// `user` before and is still remembered at `now`.
+    async fn is_known_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// How many expired rows one sweep deleted, per kind.

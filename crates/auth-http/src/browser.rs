@@ -22,6 +22,27 @@ use crate::error::ApiError;
 
 const CSRF_COOKIE: &str = "portcullis_csrf";
 const SESSION_COOKIE: &str = "portcullis_session";
+const DEVICE_COOKIE: &str = "portcullis_device";
+
+/// The device cookie a browser that signed in before carries, if any.
+pub(crate) fn device_cookie_of(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&cookie_name(state, DEVICE_COOKIE))
+        .map(|c| c.value().to_owned())
+}
+
+/// The device cookie for a browser that just signed in: it lasts as long
+/// as the server remembers the browser, and no script reads it.
+pub(crate) fn device_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build(cookie_name(state, DEVICE_COOKIE), value)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            auth_core::grants::TokenService::DEVICE_LIFETIME.num_seconds(),
+        ))
+        .finish()
+}
 
 /// A cookie's name: with the `__Host-` prefix whenever cookies are Secure
 /// (an https issuer); browsers set such a cookie only from this host itself.

@@ -332,7 +332,13 @@ pub(crate) async fn login(
     let now = state.clock.now();
     let user = match state
         .tokens
-        .verify_credentials(&username, password, &crate::security::peer(&req), now)
+        .verify_browser_credentials(
+            &username,
+            password,
+            &crate::security::peer(&req),
+            crate::browser::device_cookie_of(&req, &state).as_deref(),
+            now,
+        )
         .await
     {
         Ok(user) => user,
@@ -351,7 +357,10 @@ pub(crate) async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    let response = signed_in(&req, &state, &pending, user.id, "password").await?;
+    let mut response = signed_in(&req, &state, &pending, user.id, "password").await?;
+    // The browser is remembered: its own failed-login count from now on.
+    let device = state.tokens.remember_device(user.id, now).await?;
+    let _ = response.add_cookie(&crate::browser::device_cookie(&state, device.into_inner()));
     Ok(crate::security::with_event(
         response,
         Some(SecurityEvent::LoginSucceeded { user: user.id }),

@@ -128,6 +128,34 @@ impl SessionRepository for MemoryStore {
         Ok(())
     }
 
+    async fn remember_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        _now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        if !t.users.contains_key(&user) {
+            return Err(StoreError::Conflict("known device"));
+        }
+        t.devices_known.insert((*digest, user), expires_at);
+        Ok(())
+    }
+
+    async fn is_known_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .tables()
+            .devices_known
+            .get(&(*digest, user))
+            .is_some_and(|expires| *expires > now))
+    }
+
     async fn forget_consent(
         &self,
         user: UserId,

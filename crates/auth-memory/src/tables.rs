@@ -36,6 +36,8 @@ pub(crate) struct Tables {
     pub flows: HashMap<Uuid, UpstreamFlow>,
     /// The login names' confusable skeletons: no two alike.
     pub skeletons: std::collections::HashSet<String>,
+    /// Browsers that signed in before (device cookies' digests), per account.
+    pub devices_known: HashMap<(Digest, UserId), DateTime<Utc>>,
     /// Consents to third-party clients, by (user, client).
     pub consents: HashMap<(UserId, auth_core::types::ClientId), auth_core::types::Scope>,
 }
@@ -68,6 +70,7 @@ impl Tables {
     pub fn remove_user(&mut self, id: UserId) -> Option<User> {
         let user = self.users.remove(&id)?;
         self.consents.retain(|(u, _), _| *u != id);
+        self.devices_known.retain(|(_, u), _| *u != id);
         for name in login_names(&user) {
             self.logins.remove(name);
             self.skeletons.remove(&confusable_skeleton(name));

@@ -104,6 +104,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    known_devices (digest, user_id) {
+        digest -> Binary,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (digest) {
         digest -> Binary,
         user_id -> Text,

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::{Database, query_error, store_error};
 use crate::rows::corrupt;
 use crate::rows::{SessionRow, naive};
-use crate::schema::{consents, sessions};
+use crate::schema::{consents, known_devices, sessions};
 use crate::statements::TouchSession;
 
 #[async_trait]
@@ -133,6 +133,49 @@ impl SessionRepository for Database {
             .await
             .map_err(store_error("consent")))?;
         Ok(())
+    }
+
+    async fn remember_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let row = (
+            known_devices::digest.eq(digest.as_bytes().to_vec()),
+            known_devices::user_id.eq(user.to_string()),
+            known_devices::created_at.eq(naive(now)),
+            known_devices::expires_at.eq(naive(expires_at)),
+        );
+        let until = naive(expires_at);
+        with_conn!(writer self, |conn| diesel::insert_into(known_devices::table)
+            .values(row)
+            .on_conflict((known_devices::digest, known_devices::user_id))
+            .do_update()
+            .set(known_devices::expires_at.eq(until))
+            .execute(conn)
+            .await
+            .map_err(store_error("known device")))?;
+        Ok(())
+    }
+
+    async fn is_known_device(
+        &self,
+        digest: &Digest,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, user, now) = (digest.as_bytes().to_vec(), user.to_string(), naive(now));
+        let found: i64 = with_conn!(self, |conn| known_devices::table
+            .filter(known_devices::digest.eq(&key))
+            .filter(known_devices::user_id.eq(&user))
+            .filter(known_devices::expires_at.gt(now))
+            .count()
+            .get_result(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(found > 0)
     }
 
     async fn forget_consent(&self, user: UserId, client: &ClientId) -> Result<(), StoreError> {

@@ -63,7 +63,52 @@ async fn attempt_from(
         .to_owned()
 }
 
+/// Signs in on the hosted login page with `b`; the answer's status.
+async fn hosted_login(app: &TestApp, b: &reqwest::Client, password: &str) -> u16 {
+    let page = app.get_with(b, "/login").await;
+    let mut form = portcullis_tests::hidden_fields(&page.text);
+    form.extend([
+        ("username".to_owned(), "alice".to_owned()),
+        ("password".to_owned(), password.to_owned()),
+    ]);
+    app.post_with(b, "/login", &form).await.status
+}
+
 on_both_backends! {
+    a_browser_that_signed_in_before_is_let_through_the_account_wide_lock => |db: ScratchDb| async move {
+        let app = TestApp::spawn(db).await;
+        let (id, secret) = app.client(ClientSetup::default()).await;
+        let secret = secret.unwrap();
+        let basic = (id.as_str(), secret.as_str());
+        app.user("alice", None, "correct-horse").await;
+        // The owner's browser signs in once: it is remembered (a device cookie).
+        let owners = portcullis_tests::browser();
+        assert_eq!(hosted_login(&app, &owners, "correct-horse").await, 303);
+        // A guess spread over ten addresses sets off the account-wide lock.
+        for n in 0..10 {
+            let from = format!("127.0.0.{}", 30 + n);
+            for _ in 0..5 {
+                assert_eq!(attempt_from(&app, &from, basic, "alice", "guess").await, WRONG, "{from}");
+            }
+        }
+        assert_eq!(attempt_from(&app, "127.0.0.1", basic, "alice", "correct-horse").await, THROTTLED);
+        // A new browser waits; so does one with a made-up device cookie.
+        assert_eq!(hosted_login(&app, &portcullis_tests::browser(), "correct-horse").await, 429);
+        let jar_url = url::Url::parse(&app.base).unwrap();
+        let forger = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(std::sync::Arc::new({
+                let jar = reqwest::cookie::Jar::default();
+                jar.add_cookie_str("portcullis_device=made-up-value", &jar_url);
+                jar
+            }))
+            .build()
+            .unwrap();
+        assert_eq!(hosted_login(&app, &forger, "correct-horse").await, 429);
+        // The owner's browser signs in.
+        assert_eq!(hosted_login(&app, &owners, "correct-horse").await, 303);
+    };
+
     wrong_passwords_from_one_address_lock_out_that_address_not_the_owner => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
         let (id, secret) = app.client(ClientSetup::default()).await;

@@ -69,6 +69,54 @@ impl TokenService {
         Ok(checked.user)
     }
 
+    /// [`Self::verify_credentials`] for a browser that presented the device
+    /// cookie `device` (OWASP's device cookies): a browser that signed in
+    /// to the account before has a failed-login count of its own and is
+    /// let through the account-wide limit, so a guess spread over many
+    /// addresses does not lock its owner out. Any other cookie is counted
+    /// as a browser without one is, besides its own count.
+    pub async fn verify_browser_credentials(
+        &self,
+        login: &str,
+        password: String,
+        from: &str,
+        device: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<User, FlowError> {
+        let checked = self
+            .check_credentials_from(login, password, from, device, now)
+            .await?;
+        self.ports.throttles.clear(&checked.throttle_key).await?;
+        Ok(checked.user)
+    }
+
+    /// How long a browser that signed in is remembered (its device cookie).
+    pub const DEVICE_LIFETIME: chrono::Duration = chrono::Duration::days(90);
+
+    /// Remembers the browser that just signed in to `user`: the value of
+    /// the device cookie to give it.
+    pub async fn remember_device(
+        &self,
+        user: crate::types::UserId,
+        now: DateTime<Utc>,
+    ) -> Result<crate::types::OpaqueToken, FlowError> {
+        let cookie = self.ports.random.token();
+        self.ports
+            .sessions
+            .remember_device(
+                &self.device_digest(cookie.expose()),
+                user,
+                now,
+                now + Self::DEVICE_LIFETIME,
+            )
+            .await?;
+        Ok(cookie)
+    }
+
+    fn device_digest(&self, cookie: &str) -> crate::types::Digest {
+        self.ports.digest.digest(&format!("device:{cookie}"))
+    }
+
     /// [`Self::verify_credentials`] but for the throttle's reset, which is
     /// left to the caller.
     pub(crate) async fn check_credentials(
@@ -78,33 +126,72 @@ impl TokenService {
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<CheckedLogin, FlowError> {
+        self.check_credentials_from(login, password, from, None, now)
+            .await
+    }
+
+    async fn check_credentials_from(
+        &self,
+        login: &str,
+        password: String,
+        from: &str,
+        device: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CheckedLogin, FlowError> {
+        use base64::Engine as _;
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         let login = crate::types::LoginName::lookup(login);
-        // Two counters per account however it is named, both reserved
-        // before the hash, so a burst counts as a sequence would: the
-        // attempts from this address (the login policy's limit), and, only
-        // for attempts that address may still make, those from everywhere
-        // (ten times it). Wrong passwords from one address lock out that
-        // address; it takes many addresses to lock out the owner.
+        // Counters per account however it is named, each reserved before
+        // the hash, so a burst counts as a sequence would: the attempts
+        // from this address, or from this device cookie (the login
+        // policy's limit); then, unless the cookie is a known browser's,
+        // those from this address (when a cookie took the first count) and
+        // those from everywhere (ten times the limit). Wrong passwords from
+        // one address lock out that address; it takes many addresses to
+        // lock out the owner, and not at all in a browser they used before.
         let policy = self.throttles.login;
+        let device = device.map(|d| self.device_digest(d));
+        let first = match &device {
+            Some(d) => format!(
+                "device:{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.as_bytes())
+            ),
+            None => from.to_owned(),
+        };
         let LoginReservation { user, allowed } = self
             .ports
             .throttles
-            .reserve_login(&login, from, policy.max_attempts, policy.window, now)
+            .reserve_login(&login, &first, policy.max_attempts, policy.window, now)
             .await?;
         let user_id = user.as_ref().map(|u| u.id);
-        let key = login_key(user_id, &login, from);
-        let allowed = allowed
-            && self
-                .ports
-                .throttles
-                .reserve(
-                    &account_key(user_id, &login),
-                    policy.max_attempts.saturating_mul(10),
-                    policy.window,
-                    now,
-                )
-                .await?;
+        let key = login_key(user_id, &login, &first);
+        let known = match (&device, user_id) {
+            (Some(d), Some(id)) => self.ports.sessions.is_known_device(d, id, now).await?,
+            _ => false,
+        };
+        let mut reserved = Vec::new();
+        let mut allowed = allowed;
+        if !known {
+            let per_address = (device.is_some()).then(|| login_key(user_id, &login, from));
+            let account = Some(account_key(user_id, &login));
+            for (k, limit) in [
+                (per_address, policy.max_attempts),
+                (account, policy.max_attempts.saturating_mul(10)),
+            ] {
+                let Some(k) = k else { continue };
+                if !allowed {
+                    break;
+                }
+                allowed = self
+                    .ports
+                    .throttles
+                    .reserve(&k, limit, policy.window, now)
+                    .await?;
+                if allowed {
+                    reserved.push(k);
+                }
+            }
+        }
         if !allowed {
             return Err(OAuthError::invalid_grant(
                 "too many failed attempts for this login; try again later",
@@ -129,13 +216,12 @@ impl TokenService {
         };
         match user {
             Some(u) if verified && !u.disabled => {
-                // A success is no failure: the account-wide reservation is
-                // given back (the per-address one is cleared by whoever
-                // takes the login).
-                self.ports
-                    .throttles
-                    .release(&account_key(user_id, &login))
-                    .await?;
+                // A success is no failure: the further reservations are
+                // given back (the first one is cleared by whoever takes the
+                // login).
+                for k in &reserved {
+                    self.ports.throttles.release(k).await?;
+                }
                 Ok(CheckedLogin {
                     user: u,
                     throttle_key: key,
