@@ -420,7 +420,8 @@ pub trait SessionRepository: Send + Sync {
     /// Forgets `user`'s consent for `client`; none is no error.
     async fn forget_consent(&self, user: UserId, client: &ClientId) -> Result<(), StoreError>;
     /// Remembers the browser whose device cookie has `digest` as one that
-    /// signed in to `user` (until `expires_at`); again is no error.
+    /// signed in to `user` (until `expires_at`). Each cookie is a new
+    /// random value: the same one again is a conflict.
     async fn remember_device(
         &self,
         digest: &Digest,

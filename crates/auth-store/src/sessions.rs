@@ -148,12 +148,10 @@ impl SessionRepository for Database {
             known_devices::created_at.eq(naive(now)),
             known_devices::expires_at.eq(naive(expires_at)),
         );
-        let until = naive(expires_at);
+        // Every device cookie is a new random value: a plain insert (which
+        // Diesel keeps prepared; an upsert it would parse on every login).
         with_conn!(writer self, |conn| diesel::insert_into(known_devices::table)
             .values(row)
-            .on_conflict((known_devices::digest, known_devices::user_id))
-            .do_update()
-            .set(known_devices::expires_at.eq(until))
             .execute(conn)
             .await
             .map_err(store_error("known device")))?;
