@@ -131,11 +131,10 @@ macro_rules! on_both_backends {
                 ($body)(db).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(not(postgres_tests), ignore = "PORTCULLIS_TEST_POSTGRES was not set when the tests were built")]
             async fn postgres() {
-                match $crate::ScratchDb::new($crate::Backend::Postgres).await {
-                    Some(db) => ($body)(db).await,
-                    None => eprintln!("{} is not set: PostgreSQL variant not run", $crate::POSTGRES_ENV),
-                }
+                let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
+                ($body)(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
             }
         }
     )*};

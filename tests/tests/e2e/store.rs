@@ -63,14 +63,11 @@ macro_rules! on_every_store {
                 ($body)(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(not(postgres_tests), ignore = "PORTCULLIS_TEST_POSTGRES was not set when the tests were built")]
             async fn postgres() {
-                match ScratchDb::new(Backend::Postgres).await {
-                    Some(db) => {
-                        let store: Arc<dyn Repositories> = Arc::new(open(&db).await);
-                        ($body)(store).await
-                    }
-                    None => eprintln!("{} is not set: PostgreSQL variant not run", portcullis_tests::POSTGRES_ENV),
-                }
+                let db = ScratchDb::new(Backend::Postgres).await.expect("PORTCULLIS_TEST_POSTGRES is not set");
+                let store: Arc<dyn Repositories> = Arc::new(open(&db).await);
+                ($body)(store).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn memory() {
