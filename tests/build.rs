@@ -1,12 +1,22 @@
-//! Whether the PostgreSQL variants of the tests run: they need
-//! `PORTCULLIS_TEST_POSTGRES` (CI sets it). Without it they are built
-//! ignored, with that reason, so a run reports them as ignored instead of
-//! passing without having run; with it a server that cannot be reached
-//! fails them.
+//! Which tests can run here, decided when they are built, so that a test
+//! that cannot run is reported as ignored with its reason, never as passed:
+//! - the PostgreSQL variants need `PORTCULLIS_TEST_POSTGRES` (CI sets it);
+//!   with it, a server that cannot be reached fails them;
+//! - the real-browser tests need Debian's `chromedriver`, or
+//!   `PORTCULLIS_REQUIRE_BROWSER` (CI sets it), with which a missing driver
+//!   fails them.
 fn main() {
     println!("cargo::rerun-if-env-changed=PORTCULLIS_TEST_POSTGRES");
+    println!("cargo::rerun-if-env-changed=PORTCULLIS_REQUIRE_BROWSER");
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
+    println!("cargo::rustc-check-cfg=cfg(browser_tests)");
     if std::env::var("PORTCULLIS_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=postgres_tests");
+    }
+    let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if driver || std::env::var_os("PORTCULLIS_REQUIRE_BROWSER").is_some() {
+        println!("cargo::rustc-cfg=browser_tests");
     }
 }

@@ -122,6 +122,28 @@ impl Drop for ScratchDb {
 /// `PORTCULLIS_TEST_POSTGRES` is set.
 #[macro_export]
 macro_rules! on_both_backends {
+    // A real-browser test: also ignored, with the reason, where no
+    // chromedriver was found when the tests were built.
+    (browser: $($name:ident => $body:expr;)*) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(not(browser_tests), ignore = "chromedriver was not installed when the tests were built")]
+            async fn sqlite() {
+                let db = $crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap();
+                ($body)(db).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(
+                not(all(browser_tests, postgres_tests)),
+                ignore = "chromedriver or PORTCULLIS_TEST_POSTGRES was missing when the tests were built"
+            )]
+            async fn postgres() {
+                let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
+                ($body)(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
+            }
+        }
+    )*};
     ($($name:ident => $body:expr;)*) => {$(
         mod $name {
             use super::*;
