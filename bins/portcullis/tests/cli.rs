@@ -1267,6 +1267,13 @@ async fn serve_terminates_tls_and_reloads_a_renewed_certificate() {
         .await
         .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2, "HTTP/2 by ALPN");
+    // Served over TLS: every answer tells the browser to stay on https.
+    assert_eq!(
+        r.headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000")
+    );
     let metadata: serde_json::Value = r.json().await.unwrap();
     assert!(
         metadata["issuer"]

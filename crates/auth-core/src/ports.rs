@@ -458,6 +458,8 @@ pub struct SweepReport {
     pub throttle_counters: u64,
     /// Upstream sign-ins past their expiry.
     pub upstream_flows: u64,
+    /// Remembered browsers (device cookies) past their lifetime.
+    pub known_devices: u64,
 }
 
 impl SweepReport {
@@ -471,6 +473,7 @@ impl SweepReport {
             + self.device_authorizations
             + self.throttle_counters
             + self.upstream_flows
+            + self.known_devices
     }
 }
 

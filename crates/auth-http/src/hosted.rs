@@ -359,8 +359,14 @@ pub(crate) async fn login(
     };
     let mut response = signed_in(&req, &state, &pending, user.id, "password").await?;
     // The browser is remembered: its own failed-login count from now on.
-    let device = state.tokens.remember_device(user.id, now).await?;
-    let _ = response.add_cookie(&crate::browser::device_cookie(&state, device.into_inner()));
+    let presented = crate::browser::device_cookie_of(&req, &state);
+    if let Some(device) = state
+        .tokens
+        .remember_device(user.id, presented.as_deref(), now)
+        .await?
+    {
+        let _ = response.add_cookie(&crate::browser::device_cookie(&state, device.into_inner()));
+    }
     Ok(crate::security::with_event(
         response,
         Some(SecurityEvent::LoginSucceeded { user: user.id }),

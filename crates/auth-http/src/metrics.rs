@@ -136,6 +136,7 @@ impl Metrics {
             ("device_authorizations", report.device_authorizations),
             ("throttle_counters", report.throttle_counters),
             ("upstream_flows", report.upstream_flows),
+            ("known_devices", report.known_devices),
         ];
         for (table, rows) in tables {
             self.swept

@@ -151,6 +151,7 @@ impl Tables {
             device_authorizations: expired(&mut self.devices, |d| d.expires_at, now),
             throttle_counters: expired(&mut self.throttles, |c| c.1, now),
             upstream_flows: expired(&mut self.flows, |f| f.expires_at, now),
+            known_devices: expired(&mut self.devices_known, |until| *until, now),
         }
     }
 }

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
-    access_tokens, authorization_codes, device_authorizations, refresh_tokens,
+    access_tokens, authorization_codes, device_authorizations, known_devices, refresh_tokens,
     revoked_access_tokens, sessions, throttle_counters, upstream_flows,
 };
 
@@ -93,6 +93,9 @@ impl Sweeper for Database {
             ),
             throttle_counters: sweep_table!(self, throttle_counters, key, String, now, batch),
             upstream_flows: sweep_table!(self, upstream_flows, id, String, now, batch),
+            // Each device cookie is a new random value: its digest names
+            // its rows.
+            known_devices: sweep_table!(self, known_devices, digest, Vec<u8>, now, batch),
         })
     }
 }

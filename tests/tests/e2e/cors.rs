@@ -7,7 +7,7 @@ use portcullis_tests::{ClientSetup, Reply, ScratchDb, TestApp, on_both_backends}
 
 const SPA: &str = "https://spa.example";
 
-async fn with_origin(
+fn with_origin(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,
@@ -35,7 +35,7 @@ on_both_backends! {
 
         // A preflight is answered for the endpoints browser apps call.
         for path in ["/token", "/revoke", "/userinfo", "/introspect"] {
-            let r = Reply::from(with_origin(&app, reqwest::Method::OPTIONS, path, SPA).await
+            let r = Reply::from(with_origin(&app, reqwest::Method::OPTIONS, path, SPA)
                 .header("access-control-request-method", "POST")
                 .header("access-control-request-headers", "content-type, authorization")
                 .send().await.unwrap()).await;
@@ -48,7 +48,7 @@ on_both_backends! {
         }
         // Metadata and key sets: anyone.
         for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks", "/.well-known/paserk"] {
-            let r = Reply::from(with_origin(&app, reqwest::Method::GET, path, "https://anyone.example").await.send().await.unwrap()).await;
+            let r = Reply::from(with_origin(&app, reqwest::Method::GET, path, "https://anyone.example").send().await.unwrap()).await;
             assert_eq!((r.status, acao(&r)), (200, Some("*")), "{path}");
         }
 
@@ -58,7 +58,7 @@ on_both_backends! {
             let app = &app;
             let spa = spa.clone();
             async move {
-                Reply::from(with_origin(app, reqwest::Method::POST, "/token", origin).await
+                Reply::from(with_origin(app, reqwest::Method::POST, "/token", origin)
                     .form(&[("grant_type", "password"), ("client_id", spa.as_str()), ("username", "alice"), ("password", password)])
                     .send().await.unwrap()).await
             }
@@ -73,11 +73,11 @@ on_both_backends! {
         assert_eq!(acao(&evil), None, "another origin cannot read the answer");
         assert_eq!(evil.header("vary"), Some("Origin"));
         let token = ok.str("access_token").to_owned();
-        let me = Reply::from(with_origin(&app, reqwest::Method::GET, "/userinfo", SPA).await.bearer_auth(&token).send().await.unwrap()).await;
+        let me = Reply::from(with_origin(&app, reqwest::Method::GET, "/userinfo", SPA).bearer_auth(&token).send().await.unwrap()).await;
         assert_eq!((me.status, acao(&me)), (200, Some(SPA)));
-        let me = Reply::from(with_origin(&app, reqwest::Method::GET, "/userinfo", "https://evil.example").await.bearer_auth(&token).send().await.unwrap()).await;
+        let me = Reply::from(with_origin(&app, reqwest::Method::GET, "/userinfo", "https://evil.example").bearer_auth(&token).send().await.unwrap()).await;
         assert_eq!((me.status, acao(&me)), (200, None));
-        let revoked = Reply::from(with_origin(&app, reqwest::Method::POST, "/revoke", SPA).await
+        let revoked = Reply::from(with_origin(&app, reqwest::Method::POST, "/revoke", SPA)
             .form(&[("client_id", spa.as_str()), ("token", ok.str("refresh_token"))]).send().await.unwrap()).await;
         assert_eq!((revoked.status, acao(&revoked)), (200, Some(SPA)));
     };
@@ -94,7 +94,7 @@ on_both_backends! {
         let introspect = |origin: &'static str, id: String, secret: String| {
             let app = &app;
             async move {
-                Reply::from(with_origin(app, reqwest::Method::POST, "/introspect", origin).await
+                Reply::from(with_origin(app, reqwest::Method::POST, "/introspect", origin)
                     .basic_auth(&id, Some(&secret)).form(&[("token", "x")]).send().await.unwrap()).await
             }
         };
@@ -109,7 +109,7 @@ on_both_backends! {
         let r = introspect("https://console.example", named.clone(), named_secret.clone()).await;
         assert_eq!((r.status, acao(&r)), (200, Some("https://console.example")));
         // Named origins replace the derived: the redirect URI's is no longer one.
-        let t = Reply::from(with_origin(&app, reqwest::Method::POST, "/token", "https://rs.example").await
+        let t = Reply::from(with_origin(&app, reqwest::Method::POST, "/token", "https://rs.example")
             .basic_auth(&named, Some(&named_secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap()).await;
         assert_eq!((t.status, acao(&t)), (200, None));
         // A loopback redirect URI allows its loopback origin on any port.
@@ -119,7 +119,7 @@ on_both_backends! {
             redirect_uris: &["http://127.0.0.1/callback"],
             ..Default::default()
         }).await;
-        let r = Reply::from(with_origin(&app, reqwest::Method::POST, "/token", "http://127.0.0.1:5173").await
+        let r = Reply::from(with_origin(&app, reqwest::Method::POST, "/token", "http://127.0.0.1:5173")
             .form(&[("grant_type", "authorization_code"), ("client_id", native.as_str()), ("code", "x"), ("code_verifier", "x".repeat(43).as_str())])
             .send().await.unwrap()).await;
         assert_eq!((r.status, acao(&r)), (400, Some("http://127.0.0.1:5173")), "{}", r.text);

@@ -738,9 +738,14 @@ nonce: Some("n-0S6".into()),
         let access = |b: u8, expires| AccessTokenRecord { digest: Digest::from_bytes([b; 32]), token_id: Uuid::new_v4(), client_id: ClientId::parse("app").unwrap(), subject: "app".into(), scope: Scope::default(), issued_at: t0(), expires_at: expires, family: None, generation: Default::default() };
         d.insert_access(&access(1, t0())).await.unwrap();
         d.insert_access(&access(2, t0() + Duration::seconds(1))).await.unwrap();
+        // Remembered browsers: one past its lifetime, one not.
+        d.remember_device(&Digest::from_bytes([31; 32]), u.id, t0() - Duration::days(90), t0() - Duration::seconds(1)).await.unwrap();
+        d.remember_device(&Digest::from_bytes([32; 32]), u.id, t0(), t0() + Duration::days(90)).await.unwrap();
 
         let report = d.sweep_expired(t0(), 3).await.unwrap();
-        assert_eq!((report.refresh_tokens, report.revoked_access_tokens, report.sessions, report.access_tokens), (7, 1, 1, 1));
+        assert_eq!((report.refresh_tokens, report.revoked_access_tokens, report.sessions, report.access_tokens, report.known_devices), (7, 1, 1, 1, 1));
+        assert!(d.is_known_device(&Digest::from_bytes([32; 32]), u.id, t0()).await.unwrap());
+        assert!(!d.is_known_device(&Digest::from_bytes([31; 32]), u.id, t0() - Duration::days(1)).await.unwrap(), "swept");
         assert!(d.find_refresh(&Digest::from_bytes([100; 32])).await.unwrap().is_some());
         assert!(d.find_refresh(&Digest::from_bytes([0; 32])).await.unwrap().is_none());
         assert!(d.is_access_revoked(live_revocation, None).await.unwrap());

@@ -105,8 +105,16 @@ on_both_backends! {
             .build()
             .unwrap();
         assert_eq!(hosted_login(&app, &forger, "correct-horse").await, 429);
-        // The owner's browser signs in.
-        assert_eq!(hosted_login(&app, &owners, "correct-horse").await, 303);
+        // The owner's browser signs in, and keeps its cookie (no new one).
+        let page = app.get_with(&owners, "/login").await;
+        let mut form = portcullis_tests::hidden_fields(&page.text);
+        form.extend([("username".to_owned(), "alice".to_owned()), ("password".to_owned(), "correct-horse".to_owned())]);
+        let again = app.post_with(&owners, "/login", &form).await;
+        assert_eq!(again.status, 303, "{}", again.text);
+        assert!(
+            !again.headers.get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("portcullis_device=")),
+            "a remembered browser gets no new device cookie"
+        );
     };
 
     wrong_passwords_from_one_address_lock_out_that_address_not_the_owner => |db: ScratchDb| async move {

@@ -64,9 +64,8 @@ impl TokenService {
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
-        let checked = self.check_credentials(login, password, from, now).await?;
-        self.ports.throttles.clear(&checked.throttle_key).await?;
-        Ok(checked.user)
+        self.verify_browser_credentials(login, password, from, None, now)
+            .await
     }
 
     /// [`Self::verify_credentials`] for a browser that presented the device
@@ -94,12 +93,23 @@ impl TokenService {
     pub const DEVICE_LIFETIME: chrono::Duration = chrono::Duration::days(90);
 
     /// Remembers the browser that just signed in to `user`: the value of
-    /// the device cookie to give it.
+    /// a new device cookie to give it, or `None` when the cookie it
+    /// presented (`presented`) is already remembered for that account.
     pub async fn remember_device(
         &self,
         user: crate::types::UserId,
+        presented: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<crate::types::OpaqueToken, FlowError> {
+    ) -> Result<Option<crate::types::OpaqueToken>, FlowError> {
+        if let Some(cookie) = presented
+            && self
+                .ports
+                .sessions
+                .is_known_device(&self.device_digest(cookie), user, now)
+                .await?
+        {
+            return Ok(None);
+        }
         let cookie = self.ports.random.token();
         self.ports
             .sessions
@@ -110,7 +120,7 @@ impl TokenService {
                 now + Self::DEVICE_LIFETIME,
             )
             .await?;
-        Ok(cookie)
+        Ok(Some(cookie))
     }
 
     fn device_digest(&self, cookie: &str) -> crate::types::Digest {
