@@ -20,11 +20,11 @@ use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::{media_type, read_limited};
-use crate::browser::Csrf;
-use crate::error::ApiError;
-use crate::openapi::PageResponses;
+use crate::edge::body::{media_type, read_limited};
+use crate::edge::browser::Csrf;
+use crate::edge::error::ApiError;
+use crate::edge::responses::PageResponses;
+use crate::state::AppState;
 
 /// The provider the document's device flow and callback name.
 const GITHUB: &str = "github";
@@ -142,7 +142,7 @@ impl ResponseError for LoginApiError {
             _ => None,
         };
         if let Some(event) = event {
-            crate::security::attach(&mut response, event.clone());
+            crate::edge::security::attach(&mut response, event.clone());
         }
         response
     }
@@ -205,7 +205,7 @@ fn token_object(issued: &IssuedTokens) -> HttpResponse {
             value: issued.access_token.expose().to_owned(),
         },
     });
-    crate::security::with_event(response, issued.event.clone())
+    crate::edge::security::with_event(response, issued.event.clone())
 }
 
 fn no_store(body: impl Serialize) -> HttpResponse {
@@ -217,7 +217,7 @@ fn no_store(body: impl Serialize) -> HttpResponse {
 /// Counts this call against the per-address throttle of the calls that
 /// ask the provider or store a flow (the core's rule).
 async fn admit(req: &HttpRequest, state: &AppState) -> Result<(), LoginApiError> {
-    let peer = crate::security::peer(req);
+    let peer = crate::edge::security::peer(req);
     Ok(state
         .federation
         .admit_caller(&state.tokens, &peer, state.clock.now())
@@ -345,7 +345,7 @@ pub(crate) async fn token_info(
             auth_core::OAuthError::invalid_token(why),
         ))
     };
-    let token = crate::bearer::presented(&req)
+    let token = crate::edge::bearer::presented(&req)
         .map_err(|_| refused("a valid bearer token is required".into()))?;
     let claims = match state
         .tokens
@@ -636,14 +636,14 @@ pub(crate) async fn web_confirm(
             return_to: Some(target),
             event,
             ..
-        }) => crate::security::with_event(
+        }) => crate::edge::security::with_event(
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish(),
             event,
         ),
-        Ok(Confirmed::SignedIn { user, event, .. }) => crate::security::with_event(
+        Ok(Confirmed::SignedIn { user, event, .. }) => crate::edge::security::with_event(
             done(
                 "Signed in",
                 format!(
@@ -678,7 +678,7 @@ fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpRe
             let message = match &e {
                 FederationError::Refused(refusal) => {
                     if let Some(event) = refusal.event() {
-                        crate::security::log(event, req);
+                        crate::edge::security::log(event, req);
                     }
                     refusal.description().to_owned()
                 }

@@ -16,10 +16,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::field;
-use crate::AppState;
-use crate::body::{media_type, read_json_object};
-use crate::error::{ApiError, ErrorBody};
-use crate::openapi::ApiErrors;
+use crate::edge::body::{media_type, read_json_object};
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::edge::responses::ApiErrors;
+use crate::state::AppState;
 
 /// The configured client, which must be registered for this dialect (and
 /// public: the document's requests carry no client secret).
@@ -149,7 +149,7 @@ pub(crate) async fn authenticate(
     // The key names the account; an unknown or malformed key still costs
     // one password verification and reads like a wrong secret.
     let login = match key.parse().map(UserId::new) {
-        Ok(id) => crate::browser::username_of(&state, id).await?,
+        Ok(id) => crate::edge::browser::username_of(&state, id).await?,
         Err(_) => String::new(),
     };
     // The same gate as the password grant at /token: the client must be
@@ -158,7 +158,7 @@ pub(crate) async fn authenticate(
         username: login,
         password: secret,
         scope: None,
-        from: crate::security::peer(&req),
+        from: crate::edge::security::peer(&req),
     };
     let issued = state
         .tokens
@@ -168,7 +168,7 @@ pub(crate) async fn authenticate(
         access_token: issued.access_token.expose(),
         refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
     });
-    Ok(crate::security::with_event(response, issued.event))
+    Ok(crate::edge::security::with_event(response, issued.event))
 }
 
 /// `POST /refresh {"refresh_token"}`.

@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{field, optional_field};
-use crate::AppState;
-use crate::body::{FormParams, read_json_object};
-use crate::error::{ApiError, ErrorBody};
-use crate::openapi::ApiErrors;
+use crate::edge::body::{FormParams, read_json_object};
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::edge::responses::ApiErrors;
+use crate::state::AppState;
 
 /// The document's answer to sign-in and registration.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -149,7 +149,7 @@ pub(crate) async fn sign_in(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if crate::body::media_type(&req) != "application/json" {
+    if crate::edge::body::media_type(&req) != "application/json" {
         return Err(ApiError::UnsupportedMediaType(
             "POST /sign-in takes an application/json body",
         ));
@@ -163,12 +163,12 @@ pub(crate) async fn sign_in(
         .verify_credentials(
             &email,
             password,
-            &crate::security::peer(&req),
+            &crate::edge::security::peer(&req),
             state.clock.now(),
         )
         .await?;
     let response = code_response(&state, &valid, user.id).await?;
-    Ok(crate::security::with_event(
+    Ok(crate::edge::security::with_event(
         response,
         Some(auth_core::events::SecurityEvent::LoginSucceeded { user: user.id }),
     ))
@@ -268,7 +268,7 @@ pub(crate) async fn token(
         )
         .into());
     }
-    let grant = crate::token::parse_grant(&mut params, crate::security::peer(&req))?;
+    let grant = crate::edge::grant::parse_grant(&mut params, crate::edge::security::peer(&req))?;
     if !matches!(
         grant,
         GrantRequest::AuthorizationCode { .. } | GrantRequest::RefreshToken { .. }
@@ -302,7 +302,7 @@ pub(crate) async fn token(
             token_type: "Bearer",
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
         });
-    Ok(crate::security::with_event(response, issued.event))
+    Ok(crate::edge::security::with_event(response, issued.event))
 }
 
 /// The client a presented refresh token was issued to, as credentials

@@ -16,10 +16,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::field;
-use crate::AppState;
-use crate::body::read_limited;
-use crate::error::{ApiError, ErrorBody};
-use crate::flow::{Pending, redirect_with};
+use crate::edge::body::read_limited;
+use crate::edge::error::{ApiError, ErrorBody};
+use crate::edge::pending::Pending;
+use crate::edge::redirect::redirect_with;
+use crate::state::AppState;
 
 /// The document's clients send `scope=0` or a scope string; anything that
 /// is not a scope string means the client's registered scope.
@@ -204,11 +205,11 @@ pub(crate) async fn token(
     payload: Payload,
     state: Data<AppState>,
 ) -> HttpResponse {
-    match token_inner(payload, &state, crate::security::peer(&req)).await {
+    match token_inner(payload, &state, crate::edge::security::peer(&req)).await {
         Ok(r) => r,
         Err(e) => {
             if let Some(event) = e.event() {
-                crate::security::log(event, &req);
+                crate::edge::security::log(event, &req);
             }
             legacy_error(e)
         }
@@ -287,5 +288,5 @@ async fn token_inner(
             error: None,
             success: true,
         });
-    Ok(crate::security::with_event(response, event))
+    Ok(crate::edge::security::with_event(response, event))
 }

@@ -1,4 +1,4 @@
-//! `GET /metrics`: how many requests each route answered with which status,
+//! What `GET /metrics` reports: how many requests each route answered with which status,
 //! and how long they took, in the OpenMetrics text format Prometheus
 //! scrapes. [`measured`] records every request; routes are labelled by
 //! their pattern (never the raw path), so the label values stay few.
@@ -7,19 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
-use actix_web::web::Data;
-use actix_web::{HttpResponse, get};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::AppState;
-
 /// The content type of the OpenMetrics text format.
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -147,7 +142,7 @@ impl Metrics {
         self.sweep_seconds.inc_by(took.as_secs_f64());
     }
 
-    fn render(&self) -> Result<String, std::fmt::Error> {
+    pub(crate) fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
@@ -181,26 +176,6 @@ where
             started.elapsed(),
         );
         Ok(response)
-    }
-}
-
-/// `GET /metrics`: Prometheus' text format.
-#[utoipa::path(
-    tag = "operations",
-    responses((
-        status = 200,
-        description = "Request counts and latencies by route",
-        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
-    )),
-)]
-#[get("/metrics")]
-pub(crate) async fn export(state: Data<AppState>) -> HttpResponse {
-    match state.metrics.render() {
-        Ok(text) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(text),
-        Err(_) => HttpResponse::InternalServerError().finish(),
     }
 }
 

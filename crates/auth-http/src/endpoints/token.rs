@@ -3,16 +3,15 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, post};
-use auth_core::OAuthError;
-use auth_core::grants::GrantRequest;
-use auth_core::types::{Dialect, GrantType, IssuedTokens, OpaqueToken, Scope};
+use auth_core::types::{Dialect, IssuedTokens, OpaqueToken};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::{FormParams, media_type, read_form};
-use crate::client_auth;
-use crate::error::ApiError;
-use crate::openapi::{ApiErrors, TokenErrors};
+use crate::edge::body::{media_type, read_form};
+use crate::edge::client_auth;
+use crate::edge::error::ApiError;
+use crate::edge::grant::{TokenForm, parse_grant};
+use crate::edge::responses::{ApiErrors, TokenErrors};
+use crate::state::AppState;
 
 /// RFC 6749 section 5.1.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,48 +27,6 @@ pub(crate) struct TokenResponse<'a> {
     id_token: Option<&'a str>,
 }
 
-/// The token request's form (RFC 6749 sections 4.1.3, 4.3.2, 4.4.2 and 6,
-/// RFC 8628 section 3.4). A confidential client authenticates with HTTP
-/// Basic or with `client_id` and `client_secret` here; a public client
-/// sends its `client_id`.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct TokenForm {
-    grant_type: GrantTypeName,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    refresh_token: Option<String>,
-    device_code: Option<String>,
-}
-
-/// The grant types `/token` serves (which a client may use is its own
-/// registration's business).
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) enum GrantTypeName {
-    AuthorizationCode,
-    Password,
-    ClientCredentials,
-    RefreshToken,
-    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
-    DeviceCode,
-}
-
-/// What `POST /token` answers: RFC 6749's body to a form, seed 000's to
-/// its JSON request.
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 #[expect(
@@ -137,9 +94,9 @@ async fn exchange(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
-    let grant = parse_grant(&mut params, crate::security::peer(&req))?;
+    let grant = parse_grant(&mut params, crate::edge::security::peer(&req))?;
     let client = state.tokens.authenticate_client(&credentials).await?;
-    crate::cors::allow_for(&req, &client, false);
+    crate::edge::cors::allow_for(&req, &client, false);
     let now = state.clock.now();
     let issued = match dialect {
         Some(dialect) => {
@@ -151,45 +108,6 @@ async fn exchange(
         None => state.tokens.exchange(&client, grant, now).await?,
     };
     Ok(token_response(&issued, token_type))
-}
-
-/// Parses the grant-specific parameters. Everything that can be refused
-/// without touching storage is refused here.
-pub(crate) fn parse_grant(
-    params: &mut FormParams,
-    from: String,
-) -> Result<GrantRequest, OAuthError> {
-    let grant_type = params.require("grant_type")?;
-    let scope = params
-        .take("scope")
-        .map(|s| Scope::parse(&s))
-        .transpose()
-        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    match grant_type.parse::<GrantType>() {
-        Ok(GrantType::Password) => Ok(GrantRequest::Password {
-            username: params.require("username")?,
-            password: params.require("password")?,
-            scope,
-            from,
-        }),
-        Ok(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials { scope }),
-        Ok(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
-            refresh_token: OpaqueToken::new(params.require("refresh_token")?),
-            scope,
-        }),
-        Ok(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode {
-            code: OpaqueToken::new(params.require("code")?),
-            redirect_uri: params.take("redirect_uri"),
-            code_verifier: params.take("code_verifier"),
-        }),
-        Ok(GrantType::DeviceCode) => Ok(GrantRequest::DeviceCode {
-            device_code: OpaqueToken::new(params.require("device_code")?),
-        }),
-        Err(_) => Err(OAuthError::unsupported_grant_type(format!(
-            "the grant type {:?} is not supported",
-            grant_type.chars().take(64).collect::<String>()
-        ))),
-    }
 }
 
 /// RFC 6749 section 5.1: the body, and `Cache-Control: no-store`.
@@ -205,5 +123,5 @@ fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpRespon
             scope: issued.scope.to_string(),
             id_token: issued.id_token.as_ref().map(OpaqueToken::expose),
         });
-    crate::security::with_event(response, issued.event.clone())
+    crate::edge::security::with_event(response, issued.event.clone())
 }

@@ -12,16 +12,15 @@ use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::FormParams;
-use crate::browser::{
+use crate::edge::body::FormParams;
+use crate::edge::browser::{
     Csrf, cleared_session_cookie, current_sign_in, current_user, session_cookie, session_cookie_of,
 };
-use crate::error::ApiError;
-use crate::flow::{
-    AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending, proceed, refusal_response,
-};
-use crate::openapi::PageResponses;
+use crate::edge::error::ApiError;
+use crate::edge::pending::{AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending};
+use crate::edge::responses::PageResponses;
+use crate::pages::flow::{proceed, refusal_response};
+use crate::state::AppState;
 
 fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
     Ok(FormParams::parse(req.query_string().as_bytes())?)
@@ -96,7 +95,11 @@ async fn form_page(
     };
     // The forms lead to the client (after a password) or to a provider.
     let mut targets = state.federation.browser_origins();
-    targets.extend(redirect_to.as_ref().and_then(crate::pages::csp_source));
+    targets.extend(
+        redirect_to
+            .as_ref()
+            .and_then(crate::pages::render::csp_source),
+    );
     let mut response = state
         .pages
         .render_with_targets(status, template, &page, &targets);
@@ -150,7 +153,7 @@ pub(crate) async fn authorize_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = crate::body::read_form(&req, payload, state.limits.max_body_bytes).await;
+    let params = crate::edge::body::read_form(&req, payload, state.limits.max_body_bytes).await;
     authorization_request(&req, &state, params).await
 }
 
@@ -161,7 +164,9 @@ async fn authorization_request(
 ) -> Result<HttpResponse, ApiError> {
     let mut params = match params {
         Ok(p) => p,
-        Err(e) => return crate::flow::invalid_link(state, "This sign-in link is not valid", e),
+        Err(e) => {
+            return crate::pages::flow::invalid_link(state, "This sign-in link is not valid", e);
+        }
     };
     // OpenID Connect Core section 3.1.2.1: a hint of who is signing in,
     // shown in the login form (never trusted: the user may change it).
@@ -254,7 +259,7 @@ async fn signed_in_page(
         username: String,
         csrf: String,
     }
-    let username = crate::browser::username_of(state, user).await?;
+    let username = crate::edge::browser::username_of(state, user).await?;
     let csrf = Csrf::of(req, state);
     let mut response = state.pages.render(
         StatusCode::OK,
@@ -296,7 +301,7 @@ pub(crate) struct LoginForm {
     password: String,
     #[schema(inline)]
     #[serde(flatten)]
-    pending: crate::flow::PendingFields,
+    pending: crate::edge::pending::PendingFields,
 }
 
 /// `POST /login`: checks the credentials, starts a session (a new id: no
@@ -335,8 +340,8 @@ pub(crate) async fn login(
         .verify_browser_credentials(
             &username,
             password,
-            &crate::security::peer(&req),
-            crate::browser::device_cookie_of(&req, &state).as_deref(),
+            &crate::edge::security::peer(&req),
+            crate::edge::browser::device_cookie_of(&req, &state).as_deref(),
             now,
         )
         .await
@@ -344,7 +349,7 @@ pub(crate) async fn login(
         Ok(user) => user,
         Err(FlowError::OAuth(e)) => {
             if let Some(event) = e.event() {
-                crate::security::log(event, &req);
+                crate::edge::security::log(event, &req);
             }
             let throttled = matches!(e.event(), Some(SecurityEvent::LoginThrottled { .. }));
             return Ok(if throttled {
@@ -359,15 +364,18 @@ pub(crate) async fn login(
     };
     let mut response = signed_in(&req, &state, &pending, user.id, "password").await?;
     // The browser is remembered: its own failed-login count from now on.
-    let presented = crate::browser::device_cookie_of(&req, &state);
+    let presented = crate::edge::browser::device_cookie_of(&req, &state);
     if let Some(device) = state
         .tokens
         .remember_device(user.id, presented.as_deref(), now)
         .await?
     {
-        let _ = response.add_cookie(&crate::browser::device_cookie(&state, device.into_inner()));
+        let _ = response.add_cookie(&crate::edge::browser::device_cookie(
+            &state,
+            device.into_inner(),
+        ));
     }
-    Ok(crate::security::with_event(
+    Ok(crate::edge::security::with_event(
         response,
         Some(SecurityEvent::LoginSucceeded { user: user.id }),
     ))
@@ -391,7 +399,7 @@ pub(crate) async fn signed_in(
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let origin =
-        auth_core::types::SessionOrigin::new(user_agent, &crate::security::peer(req), method);
+        auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
     let session = state.tokens.start_session_from(user, origin, now).await?;
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
@@ -476,7 +484,7 @@ pub(crate) async fn register_form(
         Ok(spec) => spec,
         Err(message) => return refuse(message).await,
     };
-    let peer = crate::security::peer(&req);
+    let peer = crate::edge::security::peer(&req);
     let user = match register_user_from(&state.tokens, &peer, spec, state.clock.now()).await {
         Ok(user) => user,
         Err(RegistrationError::Conflict(auth_core::error::LOOK_ALIKE)) => {
@@ -542,7 +550,7 @@ pub(crate) struct ConsentForm {
     decision: Option<String>,
     #[schema(inline)]
     #[serde(flatten)]
-    pending: crate::flow::PendingFields,
+    pending: crate::edge::pending::PendingFields,
 }
 
 /// A form that carries nothing but its CSRF token.
@@ -588,7 +596,8 @@ pub(crate) async fn consent(
     match decision.as_deref() {
         Some("allow") => {
             let consent = auth_core::authorize::Consent::Given;
-            crate::flow::code_redirect(&state, &valid, who, consent, StatusCode::SEE_OTHER).await
+            crate::pages::flow::code_redirect(&state, &valid, who, consent, StatusCode::SEE_OTHER)
+                .await
         }
         _ => refusal_response(
             &state,

@@ -16,9 +16,9 @@ use auth_core::types::{Digest, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::AppState;
-use crate::body::{FormParams, read_form};
-use crate::error::ApiError;
+use crate::edge::body::{FormParams, read_form};
+use crate::edge::error::ApiError;
+use crate::state::AppState;
 
 const CSRF_COOKIE: &str = "portcullis_csrf";
 const SESSION_COOKIE: &str = "portcullis_session";
@@ -80,7 +80,7 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
         Ok(())
     } else {
         let message = "a form post from another site was refused";
-        crate::security::log_refusal(req, "origin_refused", message);
+        crate::edge::security::log_refusal(req, "origin_refused", message);
         Err(ApiError::Forbidden)
     }
 }
@@ -154,7 +154,7 @@ impl Csrf {
         let result = Self::check(req, state, posted);
         if result.is_err() {
             let message = "a form post without a valid CSRF token was refused";
-            crate::security::log_refusal(req, "csrf_refused", message);
+            crate::edge::security::log_refusal(req, "csrf_refused", message);
         }
         result
     }

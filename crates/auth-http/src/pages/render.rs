@@ -10,7 +10,7 @@ use tera::{Context, Tera};
 
 macro_rules! template {
     ($name:literal) => {
-        ($name, include_str!(concat!("../../../templates/", $name)))
+        ($name, include_str!(concat!("templates/", $name)))
     };
 }
 

@@ -16,12 +16,13 @@ use auth_core::federation::{
     CallbackContext, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
 };
 
-use crate::AppState;
-use crate::body::FormParams;
-use crate::browser::{Csrf, cookie_name, current_sign_in};
-use crate::error::ApiError;
-use crate::flow::{FLOW_AUTHORIZE, Pending, refusal_response};
-use crate::openapi::UpstreamPageResponses;
+use crate::edge::body::FormParams;
+use crate::edge::browser::{Csrf, cookie_name, current_sign_in};
+use crate::edge::error::ApiError;
+use crate::edge::pending::{FLOW_AUTHORIZE, Pending};
+use crate::edge::responses::UpstreamPageResponses;
+use crate::pages::flow::refusal_response;
+use crate::state::AppState;
 
 /// The cookie binding an upstream flow to the browser that began it.
 const BINDING_COOKIE: &str = "portcullis_upstream";
@@ -117,7 +118,7 @@ fn refused_page(
     if let FederationError::Refused(refusal) = &e
         && let Some(event) = refusal.event()
     {
-        crate::security::log(event, req);
+        crate::edge::security::log(event, req);
     }
     failure_page(state, e)
 }
@@ -132,7 +133,7 @@ pub(crate) struct UpstreamForm {
     csrf_token: String,
     #[schema(inline)]
     #[serde(flatten)]
-    pending: crate::flow::PendingFields,
+    pending: crate::edge::pending::PendingFields,
 }
 
 /// `POST /login/upstream/{provider}`: the login page's button.
@@ -185,7 +186,7 @@ pub(crate) async fn start(
 #[utoipa::path(
     tag = "pages",
     params(("provider" = String, Path, description = "A configured provider: `github`")),
-    request_body(content = crate::hosted::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = crate::pages::sign_in::CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses(UpstreamPageResponses),
 )]
 #[post("/account/upstream/{provider}/link")]
@@ -210,7 +211,7 @@ pub(crate) async fn link(
             &who,
             auth_core::federation::Reauthentication {
                 password: form.take("password"),
-                from: &crate::security::peer(&req),
+                from: &crate::edge::security::peer(&req),
             },
             &provider,
             &callback_uri(&state, &provider),
@@ -294,7 +295,7 @@ pub(crate) async fn callback(
             event,
         }) => {
             if let Some(event) = &event {
-                crate::security::log(event, &req);
+                crate::edge::security::log(event, &req);
             }
             let mut carried =
                 FormParams::parse(return_to.unwrap_or_default().as_bytes()).unwrap_or_default();
@@ -304,10 +305,10 @@ pub(crate) async fn callback(
                 .providers()
                 .find(|(name, _)| name.as_str() == provider.as_str())
                 .map_or_else(|| provider.to_string(), |(_, display)| display.to_owned());
-            crate::hosted::signed_in(&req, &state, &pending, user.id, &method).await?
+            crate::pages::sign_in::signed_in(&req, &state, &pending, user.id, &method).await?
         }
         Ok(WebOutcome::Linked { user, provider, .. }) => {
-            crate::security::log(
+            crate::edge::security::log(
                 &auth_core::events::SecurityEvent::IdentityLinked { user },
                 &req,
             );

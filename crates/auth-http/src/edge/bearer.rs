@@ -4,8 +4,8 @@ use actix_web::http::header;
 use auth_core::OAuthError;
 use auth_core::grants::introspection::Bearer;
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::edge::error::ApiError;
+use crate::state::AppState;
 
 /// Verifies the request's bearer token (see `TokenService::verify_access`).
 pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Bearer, ApiError> {

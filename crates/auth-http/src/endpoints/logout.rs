@@ -9,12 +9,13 @@ use auth_core::authorize::Refusal;
 use auth_core::logout::{LogoutPlan, LogoutRequest};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::FormParams;
-use crate::browser::{Csrf, cleared_session_cookie, current_sign_in, session_cookie_of};
-use crate::error::ApiError;
-use crate::flow::{invalid_link, redirect_with};
-use crate::openapi::PageResponses;
+use crate::edge::body::FormParams;
+use crate::edge::browser::{Csrf, cleared_session_cookie, current_sign_in, session_cookie_of};
+use crate::edge::error::ApiError;
+use crate::edge::redirect::redirect_with;
+use crate::edge::responses::PageResponses;
+use crate::pages::flow::invalid_link;
+use crate::state::AppState;
 
 /// The title of every refusal page here.
 const INVALID: &str = "This sign-out link is not valid";
@@ -67,7 +68,7 @@ pub(crate) async fn end_session_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = crate::body::read_form(&req, payload, state.limits.max_body_bytes).await;
+    let params = crate::edge::body::read_form(&req, payload, state.limits.max_body_bytes).await;
     begin(&req, &state, params).await
 }
 
@@ -173,7 +174,7 @@ async fn confirmation(
         &Page {
             title: "Sign out?",
             client_name: plan.client_name.as_deref(),
-            username: crate::browser::username_of(state, user).await?,
+            username: crate::edge::browser::username_of(state, user).await?,
             pending,
             csrf: csrf.token(state),
         },

@@ -19,10 +19,10 @@ use auth_core::types::ClientId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::browser::{Csrf, current_sign_in, session_cookie, session_cookie_of};
-use crate::error::ApiError;
-use crate::openapi::PageResponses;
+use crate::edge::browser::{Csrf, current_sign_in, session_cookie, session_cookie_of};
+use crate::edge::error::ApiError;
+use crate::edge::responses::PageResponses;
+use crate::state::AppState;
 
 /// What a redirect back to the page may announce: the query names one of
 /// these, never free text, so nothing a link carries is shown.
@@ -74,7 +74,7 @@ pub(crate) async fn front_door(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let username = match current_sign_in(&req, &state).await? {
-        Some(who) => Some(crate::browser::username_of(&state, who.user).await?),
+        Some(who) => Some(crate::edge::browser::username_of(&state, who.user).await?),
         None => None,
     };
     let csrf = Csrf::of(&req, &state);
@@ -114,7 +114,7 @@ pub(crate) async fn account_page(
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let mut query = crate::body::FormParams::parse(req.query_string().as_bytes())?;
+    let mut query = crate::edge::body::FormParams::parse(req.query_string().as_bytes())?;
     let notice = query
         .take("notice")
         .and_then(|n| NOTICES.iter().find(|(k, _)| *k == n).map(|(_, text)| *text));
@@ -407,7 +407,7 @@ pub(crate) async fn change_password(
             current,
             new,
             state.min_password_length,
-            &crate::security::peer(&req),
+            &crate::edge::security::peer(&req),
             state.clock.now(),
         )
         .await;
@@ -415,19 +415,19 @@ pub(crate) async fn change_password(
         Ok((session, event)) => {
             let mut response = see_other("/account?notice=password");
             let _ = response.add_cookie(&session_cookie(&state, session.into_inner()));
-            Ok(crate::security::with_event(response, Some(event)))
+            Ok(crate::edge::security::with_event(response, Some(event)))
         }
         Err(PasswordChangeError::WrongCurrent(event)) => {
             let message = "The current password is incorrect.".to_owned();
             let page = viewer.refuse(StatusCode::UNAUTHORIZED, &message).await?;
-            Ok(crate::security::with_event(page, Some(event)))
+            Ok(crate::edge::security::with_event(page, Some(event)))
         }
         Err(PasswordChangeError::Throttled(event)) => {
             let message = "Too many failed attempts. Wait a few minutes and try again.".to_owned();
             let page = viewer
                 .refuse(StatusCode::TOO_MANY_REQUESTS, &message)
                 .await?;
-            Ok(crate::security::with_event(page, Some(event)))
+            Ok(crate::edge::security::with_event(page, Some(event)))
         }
         Err(PasswordChangeError::Invalid(why)) => {
             viewer
@@ -491,7 +491,7 @@ pub(crate) async fn end_session(
     // Its own session ended: the browser is signed out.
     if handle.as_ref() == Some(&state.tokens.session_handle(&viewer.cookie)) {
         let mut response = see_other("/login");
-        let _ = response.add_cookie(&crate::browser::cleared_session_cookie(&state));
+        let _ = response.add_cookie(&crate::edge::browser::cleared_session_cookie(&state));
         return Ok(response);
     }
     Ok(see_other("/account?notice=session"))
@@ -547,7 +547,7 @@ pub(crate) async fn revoke_application(
             )
             .await;
     }
-    Ok(crate::security::with_event(
+    Ok(crate::edge::security::with_event(
         see_other("/account?notice=application"),
         event,
     ))
@@ -558,7 +558,7 @@ pub(crate) async fn revoke_application(
 #[utoipa::path(
     tag = "pages",
     params(("provider" = String, Path, description = "A configured provider: `github`")),
-    request_body(content = crate::hosted::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = crate::pages::sign_in::CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/account/upstream/{provider}/unlink")]
@@ -573,7 +573,7 @@ pub(crate) async fn unlink(
         return Ok(see_other("/login"));
     };
     match state.federation.unlink(viewer.who.user, &provider).await {
-        Ok(Some(event)) => Ok(crate::security::with_event(
+        Ok(Some(event)) => Ok(crate::edge::security::with_event(
             see_other("/account?notice=unlinked"),
             Some(event),
         )),

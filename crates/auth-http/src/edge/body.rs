@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::web::{Bytes, Payload};
 use auth_core::OAuthError;
 
-use crate::error::ApiError;
+use crate::edge::error::ApiError;
 
 /// Reads the whole body, refusing it with 413 as soon as it passes `limit`.
 pub(crate) async fn read_limited(payload: Payload, limit: usize) -> Result<Bytes, ApiError> {

@@ -3,7 +3,7 @@ use actix_web::web::Data;
 use actix_web::{HttpResponse, get};
 use serde::Serialize;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// A probe's answer.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -6,11 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::grants::introspection::TokenKind;
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::read_form;
-use crate::client_auth;
-use crate::error::ApiError;
-use crate::openapi::ApiErrors;
+use crate::edge::body::read_form;
+use crate::edge::client_auth;
+use crate::edge::error::ApiError;
+use crate::edge::responses::ApiErrors;
+use crate::state::AppState;
 
 /// Reads the form, authenticates the client, and returns the client with
 /// the `token` and `token_type_hint` parameters.
@@ -83,7 +83,7 @@ pub(crate) async fn introspect(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
-    crate::cors::allow_for(&req, &client, true);
+    crate::edge::cors::allow_for(&req, &client, true);
     let now = state.clock.now();
     let facts = state
         .tokens
@@ -126,7 +126,7 @@ pub(crate) async fn revoke(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
-    crate::cors::allow_for(&req, &client, false);
+    crate::edge::cors::allow_for(&req, &client, false);
     state
         .tokens
         .revoke(&client, &token, hint.as_deref(), state.clock.now())
@@ -134,7 +134,7 @@ pub(crate) async fn revoke(
     let mut response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish();
-    crate::security::attach(
+    crate::edge::security::attach(
         &mut response,
         auth_core::events::SecurityEvent::TokenRevoked { client: client.id },
     );

@@ -7,10 +7,10 @@ use auth_core::OAuthError;
 use auth_core::grants::introspection::Bearer;
 use serde::Serialize;
 
-use crate::AppState;
-use crate::bearer;
-use crate::error::ApiError;
-use crate::openapi::ApiErrors;
+use crate::edge::bearer;
+use crate::edge::error::ApiError;
+use crate::edge::responses::ApiErrors;
+use crate::state::AppState;
 
 /// OpenID Connect Core section 5.3.2: `sub` and the claims the token's
 /// scopes release.
@@ -108,8 +108,8 @@ pub(crate) async fn userinfo_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let in_body = if crate::body::media_type(&req) == "application/x-www-form-urlencoded" {
-        crate::body::read_form(&req, payload, state.limits.max_body_bytes)
+    let in_body = if crate::edge::body::media_type(&req) == "application/x-www-form-urlencoded" {
+        crate::edge::body::read_form(&req, payload, state.limits.max_body_bytes)
             .await?
             .take("access_token")
     } else {
@@ -125,7 +125,7 @@ pub(crate) async fn userinfo_post(
         Some(token) => bearer::verify(&token, &state).await?,
         None => bearer::authenticate(&req, &state).await?,
     };
-    crate::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
+    crate::edge::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
     respond(bearer)
 }
 
@@ -162,7 +162,7 @@ pub(crate) async fn me_slash(
 
 async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let bearer = bearer::authenticate(&req, &state).await?;
-    crate::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
+    crate::edge::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
     respond(bearer)
 }
 

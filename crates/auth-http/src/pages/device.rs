@@ -1,90 +1,18 @@
-//! The device authorization grant's endpoints (RFC 8628):
-//! `POST /device_authorization` for the device, and the `/device` page
-//! where a signed-in user enters the user code and decides.
+//! The `/device` page (RFC 8628 section 3.3), where a signed-in user enters
+//! the user code a device shows and decides.
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use auth_core::OAuthError;
 use auth_core::grants::device_code::{DeviceApproval, UserCodeLookup};
-use auth_core::types::{Scope, UserCode, UserId};
+use auth_core::types::{UserCode, UserId};
 use serde::Serialize;
 
-use crate::AppState;
-use crate::body::{FormParams, read_form};
-use crate::browser::{Csrf, current_user};
-use crate::client_auth;
-use crate::error::ApiError;
-use crate::flow::Pending;
-use crate::openapi::{ApiErrors, PageResponses};
-
-/// The device authorization request's form (RFC 8628 section 3.1).
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct DeviceAuthorizationForm {
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-}
-
-/// RFC 8628 section 3.2.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct DeviceAuthorization<'a> {
-    device_code: &'a str,
-    user_code: String,
-    verification_uri: String,
-    verification_uri_complete: String,
-    expires_in: i64,
-    interval: i64,
-}
-
-/// `POST /device_authorization` (RFC 8628 section 3.1).
-#[utoipa::path(
-    tag = "oauth",
-    request_body(
-        content = DeviceAuthorizationForm,
-        content_type = "application/x-www-form-urlencoded",
-    ),
-    security((), ("client_basic" = [])),
-    responses(
-        (status = 200, description = "The codes", body = DeviceAuthorization),
-        ApiErrors,
-    ),
-)]
-#[post("/device_authorization")]
-pub(crate) async fn start(
-    req: HttpRequest,
-    payload: Payload,
-    state: Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
-    let credentials = client_auth::take(&req, &mut params)?;
-    let scope = params
-        .take("scope")
-        .map(|s| Scope::parse(&s))
-        .transpose()
-        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    let client = state.tokens.authenticate_client(&credentials).await?;
-    let started = state
-        .tokens
-        .start_device_authorization(&client, scope, state.clock.now())
-        .await?;
-    let issuer = state.issuer();
-    let user_code = started.user_code.display();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(DeviceAuthorization {
-            device_code: started.device_code.expose(),
-            verification_uri: format!("{issuer}/device"),
-            verification_uri_complete: format!("{issuer}/device?user_code={user_code}"),
-            user_code,
-            expires_in: started.expires_in,
-            interval: started.interval,
-        }))
-}
+use crate::edge::body::FormParams;
+use crate::edge::browser::{Csrf, current_user};
+use crate::edge::error::ApiError;
+use crate::edge::pending::Pending;
+use crate::edge::responses::PageResponses;
+use crate::state::AppState;
 
 #[derive(Serialize, Default)]
 struct DevicePage<'a> {
@@ -112,7 +40,7 @@ async fn page(
     let csrf = Csrf::of(req, state);
     let data = DevicePage {
         title: "Connect a device",
-        username: crate::browser::username_of(state, user).await?,
+        username: crate::edge::browser::username_of(state, user).await?,
         csrf: csrf.token(state),
         ..fill
     };
@@ -130,11 +58,11 @@ async fn login_first(
     user_code: Option<String>,
 ) -> HttpResponse {
     let pending = Pending {
-        flow: Some(crate::flow::FLOW_DEVICE.into()),
+        flow: Some(crate::edge::pending::FLOW_DEVICE.into()),
         user_code,
         ..Pending::default()
     };
-    crate::hosted::login_form(req, state, &pending).await
+    crate::pages::sign_in::login_form(req, state, &pending).await
 }
 
 fn entry_form(message: Option<&'static str>, status: StatusCode) -> DevicePage<'static> {

@@ -59,7 +59,7 @@ pub(crate) fn allow_for(req: &HttpRequest, client: &Client, by_name_only: bool) 
 /// when the request came from another origin.
 pub(crate) async fn allow_for_bearer(
     req: &HttpRequest,
-    state: &crate::AppState,
+    state: &crate::state::AppState,
     client_id: &auth_core::types::ClientId,
 ) -> Result<(), crate::ApiError> {
     if origin_of(req.headers()).is_some()

@@ -175,7 +175,7 @@ impl ResponseError for ApiError {
             error_description: description,
         });
         if let Some(event) = self.event() {
-            crate::security::attach(&mut response, event.clone());
+            crate::edge::security::attach(&mut response, event.clone());
         }
         response
     }

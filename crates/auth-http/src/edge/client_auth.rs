@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 
-use crate::body::FormParams;
+use crate::edge::body::FormParams;
 
 fn bad_basic() -> OAuthError {
     OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials")

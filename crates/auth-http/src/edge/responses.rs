@@ -1,126 +1,13 @@
-//! The OpenAPI 3.1 document of every route, standard and dialects.
-//!
-//! Routes are registered only through [`utoipa_actix_web`]'s
-//! `ServiceConfig::service`, which accepts a handler only if it carries a
-//! `#[utoipa::path]` description: a route cannot exist undocumented, and
-//! the document is built by registering the same routes on a throwaway app,
-//! so it lists exactly what is served with the dialects switched on.
-//! Response bodies are the handlers' own serialized types.
+//! The OpenAPI descriptions of the answers the handlers give, shared by
+//! the endpoints, the pages and the dialects (their bodies are the handlers'
+//! own serialized types).
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
-use actix_web::web::Data;
-use actix_web::{App, HttpResponse, get};
-use utoipa::openapi::schema::{AnyOf, AnyOfBuilder, Schema};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::IntoResponses;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::{
     Content, ContentBuilder, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder,
 };
-use utoipa::{IntoResponses, Modify, OpenApi};
-use utoipa_actix_web::AppExt;
-
-use crate::Dialects;
-use crate::error::ErrorBody;
-
-/// The document as served, rendered once per app.
-pub(crate) struct Document(String);
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Portcullis",
-        description = "OAuth 2.0 authorization server: the standard endpoints, the hosted \
-                       pages, and the seed APIs (\"dialects\") switched on for this server. \
-                       See docs/api.md for the rules behind each answer.",
-    ),
-    components(schemas(
-        ErrorBody,
-        crate::dialects::redirect_login::LegacyTokenResponse,
-        crate::dialects::redirect_login::Registered,
-        crate::dialects::pkce_json::CodeResponse,
-        crate::dialects::key_secret::UserKey,
-    )),
-    modifiers(&SecuritySchemes),
-    tags(
-        (name = "oauth", description = "RFC 6749, 7009, 7662, 8414, 8628"),
-        (name = "pages", description = "The hosted HTML pages a browser is sent to"),
-        (name = "operations", description = "Probes, metrics and this document"),
-        (name = "redirect-login", description = "Seed 000: redirect login"),
-        (name = "pkce-json", description = "Seed 001: PKCE JSON"),
-        (name = "key-secret", description = "Seed 002: key/secret"),
-        (name = "external-login", description = "Seed 003: external login through GitHub"),
-        (name = "spring-oauth", description = "Seed 004: Spring Security OAuth"),
-    ),
-)]
-struct Base;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi
-            .components
-            .get_or_insert_with(utoipa::openapi::Components::new);
-        components.add_security_scheme(
-            "client_basic",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-/// The document describing the routes [`crate::routes`] registers with the
-/// same arguments.
-pub fn document(dialects: Dialects, key_secret: bool) -> utoipa::openapi::OpenApi {
-    let (_, mut api) = App::new()
-        .into_utoipa_app()
-        .openapi(Base::openapi())
-        .configure(|cfg| crate::register(cfg, dialects, key_secret))
-        .split_for_parts();
-    unions_as_any_of(&mut api);
-    api
-}
-
-/// An untagged union here (a registration body, a token answer) is told
-/// apart by the fields present, and a body with more fields than one shape
-/// needs can match several: `anyOf`, not the `oneOf` utoipa derives, is
-/// what the handlers accept.
-fn unions_as_any_of(api: &mut utoipa::openapi::OpenApi) {
-    let Some(components) = api.components.as_mut() else {
-        return;
-    };
-    for schema in components.schemas.values_mut() {
-        if let RefOr::T(Schema::OneOf(one_of)) = schema {
-            let mut any_of = AnyOf::new();
-            any_of.items = std::mem::take(&mut one_of.items);
-            any_of.description = one_of.description.take();
-            *schema = RefOr::T(Schema::AnyOf(any_of));
-        }
-    }
-}
-
-impl Document {
-    pub(crate) fn new(dialects: Dialects, key_secret: bool) -> Self {
-        // Serializing a document of plain maps and strings cannot fail; an
-        // empty body would make the failure visible rather than a panic.
-        Self(document(dialects, key_secret).to_json().unwrap_or_default())
-    }
-}
-
-/// `GET /openapi.json`.
-#[utoipa::path(
-    tag = "operations",
-    responses((status = 200, description = "This document", content_type = "application/json")),
-)]
-#[get("/openapi.json")]
-pub(crate) async fn serve(document: Data<Document>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(document.0.clone())
-}
 
 fn schema(names: &[&str]) -> RefOr<Schema> {
     match names {

@@ -1,0 +1,189 @@
+//! `portcullis user ...`: accounts, as an operator.
+use std::io::Read as _;
+
+use anyhow::Context as _;
+use auth_core::accounts::{
+    UserSpec, delete_user, find_user, register_user, set_user_disabled, set_user_password,
+};
+use auth_core::ports::{Clock, UserRepository};
+use auth_core::types::{Email, Password, Username};
+use clap::Subcommand;
+
+use super::print_report;
+use crate::startup::Services;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long = "given-name")]
+        given_name: Option<String>,
+        #[arg(long = "family-name")]
+        family_name: Option<String>,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account: it signs in nowhere, its sessions end, its refresh
+    /// tokens are revoked and its access tokens are refused.
+    Disable {
+        /// Username, email or user id.
+        who: String,
+    },
+    /// Enable a disabled account again (its old sessions and refresh tokens
+    /// stay ended).
+    Enable {
+        /// Username, email or user id.
+        who: String,
+    },
+    /// Show an account.
+    Show {
+        /// Username, email or user id.
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an account's password, read from standard input; its sessions
+    /// end and its refresh tokens are revoked.
+    SetPassword {
+        /// Username, email or user id.
+        who: String,
+        /// Read the password from standard input (required).
+        #[arg(long = "password-stdin", required = true)]
+        password_stdin: bool,
+    },
+    /// Delete an account with its sessions, tokens and linked identities.
+    Delete {
+        /// Username, email or user id.
+        who: String,
+    },
+}
+
+pub(crate) async fn run(
+    cmd: &UserCommand,
+    services: &Services,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            given_name,
+            family_name,
+            password_stdin: _,
+        } => {
+            let spec = UserSpec {
+                username: Username::parse(username)?,
+                email: email.as_deref().map(Email::parse).transpose()?,
+                password: password_from_stdin()?,
+                given_name: given_name.clone(),
+                family_name: family_name.clone(),
+            };
+            let user = register_user(&services.tokens, spec, clock.now()).await?;
+            println!("user_id: {}", user.id);
+            Ok(())
+        }
+        UserCommand::Show { who, json } => {
+            let user = find_user(&services.tokens, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let links = services.federation.links_of(user.id).await?;
+            let shown = serde_json::json!({
+                "id": user.id.to_string(),
+                "username": user.username.as_str(),
+                "email": user.email.as_ref().map(|e| e.as_str()),
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+                "disabled": user.disabled,
+                "has_password": user.password_hash.is_some(),
+                "created_at": user.created_at.to_rfc3339(),
+                "linked_identities": links.iter().map(|l| serde_json::json!({
+                    "provider": l.provider.as_str(), "subject": l.subject.as_str(),
+                    "linked_at": l.created_at.to_rfc3339(),
+                })).collect::<Vec<_>>(),
+            });
+            if *json {
+                println!("{shown}");
+            } else {
+                print_report("", &shown);
+            }
+            Ok(())
+        }
+        UserCommand::SetPassword {
+            who,
+            password_stdin: _,
+        } => {
+            let password = password_from_stdin()?;
+            let user = set_user_password(&services.tokens, who, &password, clock.now())
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            tracing::warn!(target: "security", event = "password_set", user_id = %user.id, "an operator set an account's password");
+            println!(
+                "{}: password set; its sessions and refresh tokens ended",
+                user.id
+            );
+            Ok(())
+        }
+        UserCommand::Delete { who } => {
+            let user = delete_user(&services.tokens, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            tracing::warn!(target: "security", event = "account_deleted", user_id = %user.id, "an operator deleted an account");
+            println!("{} deleted", user.id);
+            Ok(())
+        }
+        UserCommand::List { json } => {
+            for u in UserRepository::list(&services.database).await? {
+                let email = u.email.as_ref().map(|e| e.as_str()).unwrap_or("");
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": u.id.to_string(), "username": u.username.as_str(), "email": email, "disabled": u.disabled})
+                    );
+                } else {
+                    println!(
+                        "{}\t{}\t{email}\t{}",
+                        u.id,
+                        u.username,
+                        if u.disabled { "disabled" } else { "active" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Disable { who } | UserCommand::Enable { who } => {
+            let disable = matches!(cmd, UserCommand::Disable { .. });
+            let user = set_user_disabled(&services.tokens, who, disable, clock.now())
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let (event, done) = if disable {
+                ("account_disabled", "disabled")
+            } else {
+                ("account_enabled", "enabled")
+            };
+            tracing::warn!(target: "security", event, user_id = %user.id, "an operator {done} an account");
+            println!("{} {done}", user.id);
+            Ok(())
+        }
+    }
+}
+
+/// Reads a password from standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<Password> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.strip_suffix('\n').unwrap_or(&password);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(Password::parse(password)?)
+}

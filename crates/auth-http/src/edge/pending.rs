@@ -1,0 +1,142 @@
+//! The authorization request a browser is in the middle of, carried
+//! through the hosted pages as hidden fields (and, for seed 000, through
+//! its redirect login): its fields, its flow, and its parsing.
+use auth_core::authorize::AuthorizationRequest;
+/// Which flow a hosted page belongs to.
+pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
+/// Seed 000's redirect login.
+pub(crate) const FLOW_LEGACY: &str = "legacy";
+/// The device grant's code entry page.
+pub(crate) const FLOW_DEVICE: &str = "device";
+
+/// An authorization request's parameters (RFC 6749 section 4.1.1, RFC 7636
+/// section 4.3, OpenID Connect Core section 3.1.2.1), as `GET /authorize`
+/// takes them in its query and `POST /authorize` in its form body.
+#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes what the handlers parse, for the OpenAPI document"
+)]
+pub(crate) struct AuthorizationParams {
+    /// `code`.
+    response_type: Option<String>,
+    client_id: Option<String>,
+    /// Exactly as registered (a loopback redirect may use any port).
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    /// `S256`, or `plain` where the client is allowed it.
+    code_challenge_method: Option<String>,
+    /// Prefills the login form's name (`GET /authorize` only).
+    login_hint: Option<String>,
+    /// OpenID Connect: echoed in the ID token.
+    nonce: Option<String>,
+    /// OpenID Connect: `none`, or any of `login`, `consent`, `select_account`.
+    prompt: Option<String>,
+    /// OpenID Connect: the oldest sign-in accepted, in seconds.
+    max_age: Option<u32>,
+    /// OpenID Connect: an ID token naming the user the client expects.
+    id_token_hint: Option<String>,
+}
+
+/// The pending request's fields a hosted page carries as hidden inputs.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form the handler parses, for the OpenAPI document"
+)]
+pub(crate) struct PendingFields {
+    /// `authorize`, `legacy` (seed 000) or `device`.
+    flow: Option<String>,
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    nonce: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    id_token_hint: Option<String>,
+    /// The device grant's user code, when login came from `/device`.
+    user_code: Option<String>,
+}
+
+/// The authorization request a browser is in the middle of, carried through
+/// the hosted pages as hidden fields and re-validated at every step (it came
+/// from the browser, so it is never trusted).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pending {
+    pub flow: Option<String>,
+    /// The authorization request's own parameters, as the browser sent them.
+    pub request: AuthorizationRequest,
+    /// The device grant's user code, when login came from `/device`.
+    pub user_code: Option<String>,
+}
+
+impl Pending {
+    pub(crate) fn is_legacy(&self) -> bool {
+        self.flow.as_deref() == Some(FLOW_LEGACY)
+    }
+
+    pub(crate) fn has_client(&self) -> bool {
+        self.request
+            .client_id
+            .as_deref()
+            .is_some_and(|c| !c.is_empty())
+    }
+
+    /// The non-empty fields, as hidden inputs.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
+        let r = &self.request;
+        let all = [
+            ("flow", &self.flow),
+            ("client_id", &r.client_id),
+            ("redirect_uri", &r.redirect_uri),
+            ("response_type", &r.response_type),
+            ("scope", &r.scope),
+            ("state", &r.state),
+            ("code_challenge", &r.code_challenge),
+            ("code_challenge_method", &r.code_challenge_method),
+            ("nonce", &r.nonce),
+            ("prompt", &r.prompt),
+            ("max_age", &r.max_age),
+            ("id_token_hint", &r.id_token_hint),
+            ("user_code", &self.user_code),
+        ];
+        all.into_iter()
+            .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k, v.clone())))
+            .collect()
+    }
+
+    /// The fields as a query string, for links between the hosted pages.
+    pub(crate) fn query(&self) -> String {
+        serde_urlencoded::to_string(self.fields()).unwrap_or_default()
+    }
+}
+
+impl Pending {
+    /// Takes the pending request's fields out of parsed parameters.
+    pub(crate) fn take_from(params: &mut crate::edge::body::FormParams) -> Self {
+        Self {
+            flow: params.take("flow"),
+            request: AuthorizationRequest {
+                client_id: params.take("client_id"),
+                redirect_uri: params.take("redirect_uri"),
+                response_type: params.take("response_type"),
+                scope: params.take("scope"),
+                state: params.take("state"),
+                code_challenge: params.take("code_challenge"),
+                code_challenge_method: params.take("code_challenge_method"),
+                nonce: params.take("nonce"),
+                prompt: params.take("prompt"),
+                max_age: params.take("max_age"),
+                id_token_hint: params.take("id_token_hint"),
+            },
+            user_code: params.take("user_code"),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! What happens once a browser's user is known (consent, a code, or seed
+//! 000's token redirect), and the pages that refuse a pending request.
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::authorize::{Consent, ConsentStep, Refusal, SignedIn, ValidRequest};
+use serde::Serialize;
+
+use crate::edge::browser::Csrf;
+use crate::edge::error::ApiError;
+use crate::edge::pending::{FLOW_DEVICE, Pending};
+use crate::edge::redirect::redirect_with;
+use crate::state::AppState;
+
+/// What a browser that followed a link with a malformed query or form is
+/// shown: a page saying why, titled `title`; any other error (an outage, a
+/// body too large) is answered as usual.
+pub(crate) fn invalid_link(
+    state: &AppState,
+    title: &str,
+    error: ApiError,
+) -> Result<HttpResponse, ApiError> {
+    match error {
+        ApiError::OAuth(e) => {
+            Ok(state
+                .pages
+                .error(StatusCode::BAD_REQUEST, title, e.description()))
+        }
+        other => Err(other),
+    }
+}
+
+/// Delivers a refusal: an error page when the client or redirect URI is not
+/// trusted, else a redirect carrying `error`, `error_description`, `state`.
+pub(crate) fn refusal_response(
+    state: &AppState,
+    refusal: Refusal,
+) -> Result<HttpResponse, ApiError> {
+    match refusal {
+        Refusal::Untrusted(message) => Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            &message,
+        )),
+        Refusal::Redirect {
+            redirect_uri,
+            error,
+            state: client_state,
+        } => {
+            let mut params = vec![
+                ("error", error.code().as_str()),
+                ("error_description", error.description()),
+            ];
+            if let Some(s) = client_state.as_deref() {
+                params.push(("state", s));
+            }
+            params.push(("iss", state.issuer()));
+            Ok(redirect_with(&redirect_uri, &params, StatusCode::FOUND))
+        }
+        Refusal::Failed(e) => Err(e.into()),
+    }
+}
+
+/// Issues a code and sends the browser back to the client with it.
+pub(crate) async fn code_redirect(
+    state: &AppState,
+    valid: &ValidRequest,
+    who: SignedIn,
+    consent: Consent,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let (code, _) = state
+        .tokens
+        .issue_code(valid, who, consent, state.clock.now())
+        .await?;
+    let mut params = vec![("code", code.expose())];
+    if let Some(s) = valid.state.as_deref() {
+        params.push(("state", s));
+    }
+    // RFC 9207: the response names its issuer, so a client talking to
+    // several servers can tell which one answered (mix-up attacks).
+    params.push(("iss", state.issuer()));
+    Ok(redirect_with(&valid.redirect_uri, &params, status))
+}
+
+#[derive(Serialize)]
+struct ConsentPage<'a> {
+    title: &'static str,
+    client_name: &'a str,
+    username: String,
+    scopes: Vec<String>,
+    pending: Vec<(&'static str, String)>,
+    csrf: String,
+}
+
+/// What happens once the browser's user is known: seed 000's token
+/// redirect, consent for a third-party client, or a code at once.
+pub(crate) async fn proceed(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    who: SignedIn,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    if pending.is_legacy() {
+        return crate::dialects::redirect_login::complete(state, pending, who.user).await;
+    }
+    if pending.flow.as_deref() == Some(FLOW_DEVICE) {
+        let query = serde_urlencoded::to_string([(
+            "user_code",
+            pending.user_code.as_deref().unwrap_or(""),
+        )])
+        .unwrap_or_default();
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/device?{query}")))
+            .finish());
+    }
+    // Signed in for no client: on to the account page.
+    if !pending.has_client() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/account"))
+            .finish());
+    }
+    let valid = match state.tokens.validate_authorization(&pending.request).await {
+        Ok(v) => v,
+        Err(r) => return refusal_response(state, r),
+    };
+    if let Err(r) = state.tokens.require_hinted_subject(&valid, &who) {
+        return refusal_response(state, r);
+    }
+    // `prompt=consent` asks even where the operator would not; a consent
+    // remembered from before spares the page.
+    match state.tokens.consent_step(&valid, who.user).await? {
+        ConsentStep::Skip => {
+            return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
+        }
+        ConsentStep::Refuse(r) => return refusal_response(state, r),
+        ConsentStep::Ask => {}
+    }
+    let username = crate::edge::browser::username_of(state, who.user).await?;
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render_for(
+        StatusCode::OK,
+        "consent.html",
+        &ConsentPage {
+            title: "Allow access?",
+            client_name: &valid.client.name,
+            username,
+            scopes: valid
+                .scope
+                .iter()
+                .map(|s| auth_core::types::describe_scope(s, &state.scope_descriptions))
+                .collect(),
+            pending: pending.fields(),
+            csrf: csrf.token(state),
+        },
+        Some(&valid.redirect_uri),
+    );
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
