@@ -1,4 +1,5 @@
-//! Which tests can run here, decided when they are built, so that a test
+//! Which tests can run here (this script also builds `auth-store` and the
+//! binary, whose tests share the PostgreSQL rule), decided when they are built, so that a test
 //! that cannot run is reported as ignored with its reason, never as passed:
 //! - the PostgreSQL variants need `PORTCULLIS_TEST_POSTGRES` (CI sets it);
 //!   with it, a server that cannot be reached fails them;

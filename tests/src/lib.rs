@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use portcullis::Application;
 use portcullis::settings::{FileSettings, Overrides, Settings};
 
-pub use auth_store::Backend;
+pub use auth_contract::scratch::{Backend, POSTGRES_ENV, ScratchDb};
 
 pub mod fake_github;
 
@@ -24,99 +24,6 @@ pub mod fake_github;
 /// server reads the keys its predecessor sealed, and no key file is
 /// written into the source tree.
 pub const TEST_KEY_ENCRYPTION_KEY: &str = "k4.local.DeIp_VsoClLz7g9f8TyP11Zev7f_7tYRtE8TQ11tKxo";
-
-/// The environment variable naming the PostgreSQL server tests use.
-pub const POSTGRES_ENV: &str = "PORTCULLIS_TEST_POSTGRES";
-
-/// A database that exists for one test and is removed after it.
-pub enum ScratchDb {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-        url: String,
-    },
-    /// Another handle on a database a different `ScratchDb` owns (a second
-    /// node); dropping it removes nothing.
-    Shared { url: String },
-}
-
-impl ScratchDb {
-    /// A fresh database, or `None` for PostgreSQL when no server is
-    /// configured. A configured but unreachable server fails the test.
-    pub async fn new(backend: Backend) -> Option<Self> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
-                Some(Self::Sqlite { _dir: dir, url })
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
-                let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn =
-                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
-                        &admin_url,
-                    )
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}")
-                    });
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create scratch database");
-                let mut url = url::Url::parse(&admin_url).expect("valid PostgreSQL URL");
-                url.set_path(&name);
-                Some(Self::Postgres {
-                    admin_url,
-                    name,
-                    url: url.to_string(),
-                })
-            }
-        }
-    }
-
-    pub fn url(&self) -> &str {
-        match self {
-            Self::Sqlite { url, .. } | Self::Postgres { url, .. } | Self::Shared { url } => url,
-        }
-    }
-
-    /// A handle for a second server on the same database.
-    pub fn share(&self) -> Self {
-        Self::Shared {
-            url: self.url().to_owned(),
-        }
-    }
-}
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        if let Self::Postgres {
-            admin_url, name, ..
-        } = self
-        {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs inside the test's runtime; a thread with its own
-            // runtime can block on the DROP without stalling it.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                rt.block_on(async {
-                    let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&admin_url).await.ok()?;
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await
-                        .ok()
-                })
-            })
-            .join();
-        }
-    }
-}
 
 /// Runs a test body once per backend. PostgreSQL runs whenever
 /// `PORTCULLIS_TEST_POSTGRES` is set.
@@ -421,40 +328,73 @@ impl TestApp {
         Reply::from(resp).await
     }
 
-    /// A fingerprint of every stored row that a token request could change:
-    /// equal fingerprints before and after mean nothing changed.
+    /// A fingerprint of every stored row, of every table the database's own
+    /// catalogue lists (so a table added by a migration is in it without
+    /// anyone remembering to add it): one line per row, `table row`. Equal
+    /// fingerprints before and after mean nothing changed.
     pub async fn fingerprint(&self) -> Vec<String> {
+        self.fingerprint_without(&[]).await
+    }
+
+    /// The fingerprint of every table but `tables`: for a refusal that
+    /// writes by design (a throttle counts refused attempts; a flow the test
+    /// starts is a row), so that everything else is still proven unchanged.
+    pub async fn fingerprint_without(&self, tables: &[&str]) -> Vec<String> {
+        let sqlite = matches!(self.database, Database::Sqlite { .. });
+        let all = self
+            .lines(if sqlite {
+                "SELECT name AS line FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY name"
+            } else {
+                "SELECT tablename AS line FROM pg_tables WHERE schemaname = 'public' \
+                 AND tablename <> '__diesel_schema_migrations' ORDER BY tablename"
+            })
+            .await;
+        assert!(all.len() >= 15, "the catalogue lists only {all:?}");
+        let mut out = Vec::new();
+        for table in all.into_iter().filter(|t| !tables.contains(&t.as_str())) {
+            let row = if sqlite {
+                let columns = self
+                    .lines(&format!(
+                        "SELECT name AS line FROM pragma_table_info('{table}') ORDER BY cid"
+                    ))
+                    .await;
+                columns
+                    .iter()
+                    .map(|c| format!("quote(\"{c}\")"))
+                    .collect::<Vec<_>>()
+                    .join(" || ' ' || ")
+            } else {
+                "CAST(t.* AS TEXT)".to_owned()
+            };
+            out.extend(
+                self.lines(&format!(
+                    "SELECT '{table} ' || {row} AS line FROM \"{table}\" t ORDER BY 1"
+                ))
+                .await,
+            );
+        }
+        out
+    }
+
+    /// The single text column `line` of each row `sql` returns.
+    async fn lines(&self, sql: &str) -> Vec<String> {
         #[derive(QueryableByName)]
         struct Line {
             #[diesel(sql_type = Text)]
             line: String,
         }
-        let queries = [
-            "SELECT 'user ' || id || ' ' || username AS line FROM users ORDER BY id",
-            "SELECT 'client ' || id AS line FROM clients ORDER BY id",
-            "SELECT 'refresh ' || family_id || ' ' || client_id || ' ' || CAST(issued_at AS TEXT) || ' ' \
-             || COALESCE(CAST(rotated_at AS TEXT), '-') || ' ' || COALESCE(CAST(revoked_at AS TEXT), '-') AS line \
-             FROM refresh_tokens ORDER BY 1",
-            "SELECT 'revoked ' || token_id AS line FROM revoked_access_tokens ORDER BY token_id",
-            "SELECT 'link ' || provider || ' ' || subject || ' ' || user_id AS line \
-             FROM federated_identities ORDER BY 1",
-            "SELECT 'access ' || token_id AS line FROM access_tokens ORDER BY 1",
-        ];
-        let mut out = Vec::new();
-        for q in queries {
-            let lines: Vec<Line> = match &self.database {
-                Database::Sqlite { readers: pool, .. } => diesel::sql_query(q)
-                    .load(&mut *pool.get().await.unwrap())
-                    .await
-                    .unwrap(),
-                Database::Postgres(pool) => diesel::sql_query(q)
-                    .load(&mut *pool.get().await.unwrap())
-                    .await
-                    .unwrap(),
-            };
-            out.extend(lines.into_iter().map(|l| l.line));
-        }
-        out
+        let lines: Vec<Line> = match &self.database {
+            Database::Sqlite { readers: pool, .. } => diesel::sql_query(sql)
+                .load(&mut *pool.get().await.unwrap())
+                .await
+                .unwrap(),
+            Database::Postgres(pool) => diesel::sql_query(sql)
+                .load(&mut *pool.get().await.unwrap())
+                .await
+                .unwrap(),
+        };
+        lines.into_iter().map(|l| l.line).collect()
     }
 }
 

@@ -39,6 +39,10 @@ async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> bool 
     r.body["active"].as_bool().unwrap()
 }
 
+/// Every registration attempt counts in the registration throttle, refused
+/// or not, by design: these fingerprints leave that table out.
+const REGISTRATIONS_COUNTED: &[&str] = &["throttle_counters"];
+
 on_both_backends! {
     a_disabled_account_signs_in_nowhere => |db: ScratchDb| async move {
         let app = TestApp::spawn(db).await;
@@ -118,7 +122,7 @@ on_both_backends! {
         let (id, secret) = app.client(ClientSetup::default()).await;
         let secret = secret.unwrap();
         let alice = app.user("alice", Some("alice@example.com"), "correct-horse").await;
-        let before = app.fingerprint().await;
+        let before = app.fingerprint_without(REGISTRATIONS_COUNTED).await;
         // The review's reproduction: seed 000's JSON registration with
         // another account's email as the username.
         let r = app.post_json("/register", &serde_json::json!({"username": "alice@example.com", "password": "1234"})).await;
@@ -127,7 +131,7 @@ on_both_backends! {
         // The same name in another case.
         let r = app.post_json("/register", &serde_json::json!({"username": "ALICE", "password": "1234"})).await;
         assert_eq!(r.status, 409, "{}", r.text);
-        assert_eq!(app.fingerprint().await, before, "nothing was created");
+        assert_eq!(app.fingerprint_without(REGISTRATIONS_COUNTED).await, before, "nothing was created");
         // The hosted page: the email taken as a username.
         let b = browser();
         let page = app.get_with(&b, "/register").await;
@@ -137,7 +141,7 @@ on_both_backends! {
         let r = app.post_with(&b, "/register", &form).await;
         assert_eq!(r.status, 400);
         assert!(r.text.contains("already registered"), "{}", r.text);
-        assert_eq!(app.fingerprint().await, before);
+        assert_eq!(app.fingerprint_without(REGISTRATIONS_COUNTED).await, before);
         // A username that is the account's own email is fine.
         app.user("dave@example.org", Some("dave@example.org"), "correct-horse").await;
         // Every login name finds its one account.
@@ -173,7 +177,7 @@ on_both_backends! {
         let (id, secret) = app.client(ClientSetup::default()).await;
         let secret = secret.unwrap();
         let alice = app.user("alice", Some("alice@bücher.example"), "correct-horse").await;
-        let before = app.fingerprint().await;
+        let before = app.fingerprint_without(REGISTRATIONS_COUNTED).await;
         let b = browser();
         let register = |username: &'static str, email: &'static str| {
             let (app, b) = (&app, &b);
@@ -198,7 +202,7 @@ on_both_backends! {
         // The seed dialects and the operator's CLI are refused alike.
         let r = app.post_json("/register", &serde_json::json!({"username": "аlice", "password": "1234"})).await;
         assert_eq!(r.status, 409, "{}", r.text);
-        assert_eq!(app.fingerprint().await, before, "nothing was created");
+        assert_eq!(app.fingerprint_without(REGISTRATIONS_COUNTED).await, before, "nothing was created");
 
         // Every form of the name signs in the one account, and clients see
         // the stored name; the email's domain is compared in its IDNA form.

@@ -53,6 +53,12 @@ async fn send(app: &TestApp, case: &Case) -> Reply {
     Reply::from(req.send().await.unwrap()).await
 }
 
+fn filter_out(rows: Vec<String>, tables: &[&str]) -> Vec<String> {
+    rows.into_iter()
+        .filter(|r| !tables.iter().any(|t| r.starts_with(&format!("{t} "))))
+        .collect()
+}
+
 /// Sends each case and checks its answer and that the stored rows are unchanged.
 async fn check(app: &TestApp, cases: &[Case]) {
     for case in cases {
@@ -79,9 +85,16 @@ async fn check(app: &TestApp, cases: &[Case]) {
                 case.name
             );
         }
+        // A failed password login is counted against the name it tried
+        // (the throttle), known or not, by design; nothing else may change.
+        let counted: &[&str] = if ["wrong password", "unknown user"].contains(&case.name) {
+            &["throttle_counters"]
+        } else {
+            &[]
+        };
         assert_eq!(
-            app.fingerprint().await,
-            before,
+            app.fingerprint_without(counted).await,
+            filter_out(before, counted),
             "{}: the request changed stored rows",
             case.name
         );

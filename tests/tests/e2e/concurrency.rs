@@ -89,9 +89,9 @@ on_both_backends! {
             assert_eq!(r.await.unwrap(), 200);
         }
         let after = app.fingerprint().await;
-        let users = |rows: &[String]| rows.iter().filter(|l| l.starts_with("user ")).count();
+        let users = |rows: &[String]| rows.iter().filter(|l| l.starts_with("users ")).count();
         assert_eq!(users(&after), users(&before) + 8, "no half-created user");
-        let refresh_rows = |rows: &[String]| rows.iter().filter(|l| l.starts_with("refresh ")).count();
+        let refresh_rows = |rows: &[String]| rows.iter().filter(|l| l.starts_with("refresh_tokens ")).count();
         assert_eq!(refresh_rows(&after), refresh_rows(&before) + 16, "one successor per chain");
     };
 }

@@ -20,7 +20,6 @@ mod relying_party;
 mod revocation;
 mod rotation;
 mod seeds;
-mod store;
 mod throttles;
 mod token_endpoint;
 mod upstream_oidc;

@@ -259,7 +259,7 @@ async fn a_deleted_account_holds_nothing(db: ScratchDb) {
     assert!(
         stored
             .iter()
-            .all(|line| !line.starts_with("user ") && !line.starts_with("refresh ")),
+            .all(|line| !line.starts_with("users ") && !line.starts_with("refresh_tokens ")),
         "nothing of the account is left: {stored:?}"
     );
 }
