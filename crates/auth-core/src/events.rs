@@ -8,6 +8,7 @@ use crate::types::{ClientId, FamilyId, UserId};
 
 /// One security-relevant happening.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SecurityEvent {
     /// A wrong password, an unknown login, or a disabled account.
     LoginFailed {

@@ -243,6 +243,8 @@ impl TokenCodec for PasetoCodec {
                     TokenRejection::Invalid
                 }
                 Rejection::Expired => TokenRejection::Expired,
+                // A reason a later verifier refuses for is a refusal here.
+                _ => TokenRejection::Invalid,
             })?;
         let claims = AccessClaims {
             issuer: c.issuer,

@@ -34,6 +34,7 @@ use serde_json::Value;
 
 /// Why a key set document could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeySetError {
     #[error(
         "the key set is not valid JSON of the form {{\"keys\": [{{\"kid\", \"paserk\"}}]}}: {0}"
@@ -56,6 +57,7 @@ pub enum KeySetError {
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejection {
     #[error("the token is not a PASETO v4.public token with a key id")]
     /// Not a PASETO v4.public token with a key id in its footer.

@@ -68,6 +68,7 @@ pub struct Ports {
 
 /// A token request after parsing, before any check against stored state.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum GrantRequest {
     /// RFC 6749 section 4.3.
     Password {

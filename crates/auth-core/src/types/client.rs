@@ -131,6 +131,7 @@ impl fmt::Display for GrantType {
 
 /// The form of the access tokens a client receives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenFormat {
     /// Self-contained PASETO v4.public, verified offline against the key set.
     #[default]
@@ -168,6 +169,7 @@ impl TokenFormat {
 /// `docs/api.md`). A client speaks a dialect only if it was registered for
 /// it, and a dialect's request passes the same gate as `/token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Dialect {
     /// Seed 000: redirect login with tokens in the redirect, JSON `/token`.
     RedirectLogin,
