@@ -13,7 +13,8 @@ pub enum LogFormat {
     #[default]
     Text,
     /// One JSON object per line: `timestamp`, `level`, `target`, `message`
-    /// and the event's fields at the top level.
+    /// and the event's fields at the top level; a line written while a
+    /// request is served also has `span`, with the request's `id`.
     Json,
 }
 
@@ -39,7 +40,8 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The request's span: `"span": {"name": "request", "id": ...}`.
+            .with_current_span(true)
             .with_span_list(false)
             .init(),
     }

@@ -354,6 +354,9 @@ impl Application {
                 .wrap_fn(move |req, service| auth_http::measured(metrics.clone(), req, service))
                 .wrap_fn(auth_http::logged)
                 .wrap(auth_http::default_headers(hsts))
+                // Outermost: every line logged while a request is served,
+                // by any layer, carries its id.
+                .wrap_fn(auth_http::traced)
                 .configure(|cfg| auth_http::routes(cfg, dialects, key_secret))
         });
         let mut server = match &settings.tls {

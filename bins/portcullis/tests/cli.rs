@@ -1174,11 +1174,23 @@ async fn logs_are_plain_off_a_terminal_and_json_when_asked() {
         let r = http
             .post(format!("{base}/token"))
             .basic_auth("nobody", Some("wrong"))
+            .header("X-Request-Id", "probe-7")
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+        // The id a proxy gave is kept and named back; one that could break
+        // a log line is replaced by the node's own.
+        assert_eq!(r.headers()["x-request-id"], "probe-7");
+        let forged = http
+            .get(format!("{base}/healthz"))
+            .header("X-Request-Id", "x event=forged")
+            .send()
+            .await
+            .unwrap();
+        let made = forged.headers()["x-request-id"].to_str().unwrap();
+        assert!(made.len() > 8 && !made.contains(' '), "{made}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let log = served.stop();
         assert!(
@@ -1194,7 +1206,11 @@ async fn logs_are_plain_off_a_terminal_and_json_when_asked() {
                         && log.contains("portcullis user create"),
                     "{log}"
                 );
-                assert!(log.contains("event=\"client_auth_failed\""), "{log}");
+                let event = log
+                    .lines()
+                    .find(|l| l.contains("event=\"client_auth_failed\""))
+                    .unwrap_or_else(|| panic!("no security event in {log}"));
+                assert!(event.contains("request{id=probe-7}"), "{event}");
             }
             _ => {
                 let lines: Vec<serde_json::Value> = log
@@ -1221,6 +1237,10 @@ async fn logs_are_plain_off_a_terminal_and_json_when_asked() {
                     (Some("security"), Some("WARN"))
                 );
                 assert_eq!(event["client_id"], "nobody");
+                assert_eq!(
+                    (&event["span"]["name"], &event["span"]["id"]),
+                    (&serde_json::json!("request"), &serde_json::json!("probe-7"))
+                );
             }
         }
     }

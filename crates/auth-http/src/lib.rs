@@ -21,6 +21,7 @@ mod state;
 pub use edge::cors::cors;
 pub use edge::error::ApiError;
 pub use edge::metrics::{Metrics, measured};
+pub use edge::request_id::traced;
 pub use edge::security::logged;
 pub use pages::render::{Pages, TemplateError};
 pub use routes::{document as openapi_document, operations_routes, routes};

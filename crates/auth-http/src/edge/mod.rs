@@ -12,5 +12,6 @@ pub(crate) mod grant;
 pub(crate) mod metrics;
 pub(crate) mod pending;
 pub(crate) mod redirect;
+pub(crate) mod request_id;
 pub(crate) mod responses;
 pub(crate) mod security;
