@@ -280,7 +280,7 @@ impl TestApp {
                     .collect()
             }),
         };
-        let (c, secret) = register_client(&self.services.tokens, spec, self.clock.now())
+        let (c, secret) = register_client(&self.services.roles.accounts, spec, self.clock.now())
             .await
             .unwrap();
         (c.id.to_string(), secret.map(|s| s.into_inner()))
@@ -296,7 +296,7 @@ impl TestApp {
             given_name: None,
             family_name: None,
         };
-        register_user(&self.services.tokens, spec, self.clock.now())
+        register_user(&self.services.roles.accounts, spec, self.clock.now())
             .await
             .unwrap()
             .id
@@ -631,7 +631,8 @@ impl TestApp {
     pub async fn account(&self, id: &str) -> auth_core::types::User {
         let id = auth_core::types::UserId::new(id.parse().expect("a user id"));
         self.services
-            .tokens
+            .roles
+            .grants
             .user(id)
             .await
             .expect("lookup")

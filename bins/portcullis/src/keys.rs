@@ -151,7 +151,7 @@ impl Services {
         let retention = clients
             .iter()
             .filter_map(|c| c.access_token_ttl)
-            .fold(self.tokens.policy().access_token_ttl, Duration::max);
+            .fold(self.roles.grants.policy().access_token_ttl, Duration::max);
         let gone = auth_core::keys::prunable(&keys, retention, now);
         for id in &gone {
             KeyRepository::delete(&self.database, id).await?;

@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::federation::Federation;
-use auth_core::grants::{Ports, TokenService};
+use auth_core::ports::Ports;
 use auth_core::ports::{ClientRepository, Clock, IdentityProvider};
+use auth_core::service::{Core, Roles};
 use auth_core::types::{ClientId, Dialect, GrantType, ProviderName, Scope, TokenFormat};
 use auth_crypto::{
     Argon2Hasher, JwsRing, JwtCodec, KeyRing, KeySealer, OsRandom, PasetoCodec, Sha256Digest,
@@ -27,7 +28,8 @@ pub struct Services {
     /// Reference tokens remembered until revoked; `serve` runs its
     /// revocation listener.
     pub access_tokens: Arc<CachedAccessTokens>,
-    pub tokens: TokenService,
+    /// The core's role services.
+    pub roles: Roles,
     /// The adapters the core runs on. The binary wires them and may reach
     /// them (tests do, to check a token offline); the web layer gets only
     /// the core's operations.
@@ -91,12 +93,13 @@ impl Services {
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };
-        let tokens = TokenService::new(
+        let roles = Core::new(
             ports.clone(),
             settings.policy.clone(),
             settings.issuer.clone(),
         )
-        .with_throttles(settings.throttles);
+        .with_throttles(settings.throttles)
+        .into_roles();
         let federation = Arc::new(Federation::new(
             Arc::new(database.clone()),
             Arc::new(sealer.session_sealer()?),
@@ -105,7 +108,7 @@ impl Services {
         Ok(Self {
             database,
             access_tokens,
-            tokens,
+            roles,
             ports,
             ring,
             jws,
@@ -191,7 +194,7 @@ async fn ensure_key_secret_client(
             allowed_origins: None,
             bare_native_schemes: false,
         };
-        match register_client(&services.tokens, spec, clock.now()).await {
+        match register_client(&services.roles.accounts, spec, clock.now()).await {
             Ok(_) => {
                 tracing::info!(client_id = %id, "created the client of the key/secret API (seed 002)")
             }
@@ -240,7 +243,7 @@ async fn ensure_external_login_client(
             allowed_origins: None,
             bare_native_schemes: false,
         };
-        match register_client(&services.tokens, spec, clock.now()).await {
+        match register_client(&services.roles.accounts, spec, clock.now()).await {
             Ok(_) => {
                 tracing::info!(client_id = %id, "created the client of the external login API (seed 003)")
             }
@@ -308,7 +311,9 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            tokens: services.tokens.clone(),
+            grants: services.roles.grants.clone(),
+            sign_in: services.roles.sign_in.clone(),
+            accounts: services.roles.accounts.clone(),
             clock,
             readiness: Arc::new(services.database.clone()),
             limits: Limits {

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{FlowError, OAuthError, StoreError};
-use crate::grants::TokenService;
 use crate::policy::RefreshMode;
+use crate::service::Accounts;
 use crate::throttle::registration_key;
 use crate::types::{
     Client, ClientAuth, ClientId, Dialect, Email, GrantType, KeyAlgorithm, LifetimeRange,
@@ -91,7 +91,7 @@ impl From<crate::error::CryptoError> for RegistrationError {
 /// Registers a client. A confidential client's secret is returned once, in
 /// the clear, and stored only as a digest.
 pub async fn register_client(
-    service: &TokenService,
+    service: &Accounts,
     spec: ClientSpec,
     now: DateTime<Utc>,
 ) -> Result<(Client, Option<OpaqueToken>), RegistrationError> {
@@ -118,7 +118,7 @@ pub async fn register_client(
 }
 
 /// A fresh client secret and its digest (the only thing stored).
-fn new_secret(service: &TokenService) -> (crate::types::Digest, OpaqueToken) {
+fn new_secret(service: &Accounts) -> (crate::types::Digest, OpaqueToken) {
     let secret = service.ports.random.token();
     (service.ports.digest.digest(secret.expose()), secret)
 }
@@ -236,7 +236,7 @@ impl ClientSpec {
 /// is public cannot change (a new client is registered instead). `None`
 /// when there is no such client.
 pub async fn update_client(
-    service: &TokenService,
+    service: &Accounts,
     id: &ClientId,
     spec: ClientSpec,
 ) -> Result<Option<Client>, RegistrationError> {
@@ -268,14 +268,14 @@ pub async fn update_client(
 /// stored tokens, codes and device authorizations go with it, and its
 /// self-contained access tokens are refused (they name a client that no
 /// longer exists). `false` when there is no such client.
-pub async fn delete_client(service: &TokenService, id: &ClientId) -> Result<bool, FlowError> {
+pub async fn delete_client(service: &Accounts, id: &ClientId) -> Result<bool, FlowError> {
     Ok(service.ports.clients.delete(id).await?)
 }
 
 /// Gives a confidential client a new secret, returned once in the clear;
 /// the old one stops working at once. `None` when there is no such client.
 pub async fn rotate_client_secret(
-    service: &TokenService,
+    service: &Accounts,
     id: &ClientId,
 ) -> Result<Option<OpaqueToken>, RegistrationError> {
     let ports = &service.ports;
@@ -295,7 +295,7 @@ pub async fn rotate_client_secret(
 }
 
 /// Finds an account by username, email or id, as an operator names it.
-pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>, FlowError> {
+pub async fn find_user(service: &Accounts, who: &str) -> Result<Option<User>, FlowError> {
     let ports = &service.ports;
     if let Ok(id) = who.parse::<uuid::Uuid>()
         && let Some(user) = ports.users.find_by_id(UserId::new(id)).await?
@@ -313,7 +313,7 @@ pub async fn find_user(service: &TokenService, who: &str) -> Result<Option<User>
 /// every check of its access tokens, codes and device approvals refuses it
 /// while it stays disabled. `None` when no account has that name.
 pub async fn set_user_disabled(
-    service: &TokenService,
+    service: &Accounts,
     who: &str,
     disabled: bool,
     now: DateTime<Utc>,
@@ -334,7 +334,7 @@ pub async fn set_user_disabled(
 /// every format), so whoever knew the old password holds nothing. `None`
 /// when there is no such account.
 pub async fn set_user_password(
-    service: &TokenService,
+    service: &Accounts,
     who: &str,
     password: &Password,
     now: DateTime<Utc>,
@@ -357,7 +357,7 @@ pub async fn set_user_password(
 /// refresh tokens, codes, linked identities); its access tokens are
 /// refused from then on (they name an account that no longer exists).
 /// `None` when there is no such account.
-pub async fn delete_user(service: &TokenService, who: &str) -> Result<Option<User>, FlowError> {
+pub async fn delete_user(service: &Accounts, who: &str) -> Result<Option<User>, FlowError> {
     let Some(user) = find_user(service, who).await? else {
         return Ok(None);
     };
@@ -370,7 +370,7 @@ pub async fn delete_user(service: &TokenService, who: &str) -> Result<Option<Use
 /// self-contained access token it holds is refused at once. `None` when
 /// there is no such account, else the account and how many sessions ended.
 pub async fn end_user_sessions(
-    service: &TokenService,
+    service: &Accounts,
     who: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(User, u64)>, FlowError> {
@@ -406,7 +406,7 @@ pub struct UserSpec {
 /// Registers a user, as an operator does; fails with `Conflict` when the
 /// username or email is taken.
 pub async fn register_user(
-    service: &TokenService,
+    service: &Accounts,
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
@@ -420,7 +420,7 @@ pub async fn register_user(
 /// throttles before the password is hashed, so a flood of sign-ups can
 /// neither fill the user table nor occupy the hashing threads.
 pub async fn register_user_from(
-    service: &TokenService,
+    service: &Accounts,
     from: &str,
     spec: UserSpec,
     now: DateTime<Utc>,
@@ -462,7 +462,7 @@ fn check_login_names(spec: &UserSpec) -> Result<(), RegistrationError> {
 }
 
 async fn create_user(
-    service: &TokenService,
+    service: &Accounts,
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {

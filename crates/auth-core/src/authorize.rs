@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
-use crate::grants::{TokenService, require_dialect, resolve_scope};
+use crate::grants::{require_dialect, resolve_scope};
+use crate::service::BrowserSignIn;
 use crate::types::{
     AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, Dialect, GrantType,
     IssuedTokens, OpaqueToken, RedirectUri, Scope, UserId,
@@ -151,7 +152,7 @@ impl From<FlowError> for Refusal {
     }
 }
 
-impl TokenService {
+impl BrowserSignIn {
     /// Validates an authorization request. Client and redirect URI come
     /// first: until both are trusted, nothing may be redirected anywhere.
     pub async fn validate_authorization(

@@ -21,11 +21,11 @@ use uuid::Uuid;
 
 use crate::error::{FlowError, OAuthError, StoreError, UpstreamError};
 use crate::events::SecurityEvent;
-use crate::grants::TokenService;
 use crate::ports::{
     FederationRepository, IdentityProvider, PollSchedule, Sealer, Unlinked, UpstreamCallback,
     UpstreamFlow, UpstreamRequest,
 };
+use crate::service::Core;
 use crate::types::{
     Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, RedirectUri,
     UpstreamIdentity, User, UserId, Username,
@@ -348,7 +348,7 @@ impl Federation {
     /// upstream round trip or a row, and one address must not run up either.
     pub async fn admit_caller(
         &self,
-        service: &TokenService,
+        service: &Core,
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<(), FederationError> {
@@ -378,7 +378,7 @@ impl Federation {
     /// sign-in first; `WebPurpose::Link` is refused here.
     pub async fn begin_web(
         &self,
-        service: &TokenService,
+        service: &Core,
         provider: &str,
         purpose: WebPurpose,
         callback: &str,
@@ -396,7 +396,7 @@ impl Federation {
 
     async fn start_web(
         &self,
-        service: &TokenService,
+        service: &Core,
         provider: &str,
         purpose: WebPurpose,
         callback: &str,
@@ -453,7 +453,7 @@ impl Federation {
     /// provider first.
     pub async fn begin_link(
         &self,
-        service: &TokenService,
+        service: &Core,
         who: &crate::authorize::SignedIn,
         proof: Reauthentication<'_>,
         provider: &str,
@@ -515,7 +515,7 @@ impl Federation {
     /// redirector.
     pub async fn begin_polled_web(
         &self,
-        service: &TokenService,
+        service: &Core,
         client: &Client,
         provider: &str,
         callback: &str,
@@ -551,7 +551,7 @@ impl Federation {
     /// browser that began it.
     pub async fn finish_web(
         &self,
-        service: &TokenService,
+        service: &Core,
         answer: ProviderAnswer<'_>,
         context: CallbackContext<'_>,
         now: DateTime<Utc>,
@@ -652,7 +652,7 @@ impl Federation {
     /// poll gets nothing. Either happens once per flow.
     pub async fn confirm_polled(
         &self,
-        service: &TokenService,
+        service: &Core,
         confirmation: &str,
         approve: bool,
         now: DateTime<Utc>,
@@ -692,7 +692,7 @@ impl Federation {
     /// Hands out the token of a finished web flow, once.
     pub async fn poll_web(
         &self,
-        service: &TokenService,
+        service: &Core,
         client: &Client,
         state: &str,
         now: DateTime<Utc>,
@@ -719,7 +719,7 @@ impl Federation {
     /// Begins a device sign-in at `provider`.
     pub async fn start_device(
         &self,
-        service: &TokenService,
+        service: &Core,
         provider: &str,
         now: DateTime<Utc>,
     ) -> Result<DeviceStart, FederationError> {
@@ -756,7 +756,7 @@ impl Federation {
     /// finished, takes the session (once) and issues the token.
     pub async fn complete_device(
         &self,
-        service: &TokenService,
+        service: &Core,
         client: &Client,
         session: &str,
         now: DateTime<Utc>,
@@ -820,7 +820,7 @@ impl Federation {
     /// Exchanges an access token the provider issued for one of ours.
     pub async fn exchange_token(
         &self,
-        service: &TokenService,
+        service: &Core,
         client: &Client,
         provider: &str,
         access_token: &str,
@@ -840,7 +840,7 @@ impl Federation {
     /// by email: see the module's account rule.
     pub async fn account_for(
         &self,
-        service: &TokenService,
+        service: &Core,
         identity: &UpstreamIdentity,
         now: DateTime<Utc>,
     ) -> Result<User, FederationError> {
@@ -851,7 +851,7 @@ impl Federation {
     /// account is new.
     async fn find_or_create(
         &self,
-        service: &TokenService,
+        service: &Core,
         identity: &UpstreamIdentity,
         now: DateTime<Utc>,
     ) -> Result<(User, Option<SecurityEvent>), FederationError> {
@@ -900,7 +900,7 @@ impl Federation {
     /// name among the provider's hint and names made from the provider.
     async fn create_account(
         &self,
-        service: &TokenService,
+        service: &Core,
         identity: &UpstreamIdentity,
         now: DateTime<Utc>,
     ) -> Result<User, FederationError> {

@@ -18,6 +18,7 @@ pub mod logout;
 pub mod own_account;
 pub mod policy;
 pub mod ports;
+pub mod service;
 pub mod sessions;
 pub mod throttle;
 pub mod types;

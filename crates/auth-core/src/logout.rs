@@ -2,7 +2,7 @@
 //! where the browser may go afterwards, and whether the user must confirm.
 use crate::authorize::{Refusal, SignedIn};
 use crate::error::FlowError;
-use crate::grants::TokenService;
+use crate::service::BrowserSignIn;
 use crate::types::{ClientId, RedirectUri};
 
 /// The raw parameters of a logout request (section 2).
@@ -32,7 +32,7 @@ pub struct LogoutPlan {
     pub client_name: Option<String>,
 }
 
-impl TokenService {
+impl BrowserSignIn {
     /// Checks a logout request against the browser's `session`. Every
     /// refusal is for an error page: nothing may be redirected to a URI
     /// that was not verified.

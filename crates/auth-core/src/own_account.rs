@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::authorize::SignedIn;
 use crate::error::FlowError;
 use crate::events::SecurityEvent;
-use crate::grants::TokenService;
+use crate::service::Accounts;
 use crate::types::{BrowserSession, ClientId, Digest, Password, Scope, User, UserId};
 
 /// Names one of the account's browser sessions on its page: the base64url
@@ -105,7 +105,7 @@ pub enum PasswordChangeError {
     Flow(#[from] FlowError),
 }
 
-impl TokenService {
+impl Accounts {
     /// The account page's content for the signed-in `who`, whose browser
     /// holds the session cookie `cookie`. `None` when the account is gone.
     pub async fn account_overview(

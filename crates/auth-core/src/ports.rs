@@ -4,6 +4,8 @@
 //! Every step that must not race is a single port method (for example
 //! `TokenRepository::rotate_refresh`), implemented by the store as one
 //! conditional statement, so two requests cannot both win.
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -732,4 +734,36 @@ pub struct UpstreamFlow {
     pub created_at: DateTime<Utc>,
     /// When its state or session stops being accepted.
     pub expires_at: DateTime<Utc>,
+}
+
+/// The adapters a grant needs, as trait objects: the web layer and the
+/// binary wire concrete ones in, tests wire fakes.
+#[derive(Clone)]
+pub struct Ports {
+    /// The accounts.
+    pub users: Arc<dyn UserRepository>,
+    /// The registered clients.
+    pub clients: Arc<dyn ClientRepository>,
+    /// Refresh tokens, reference access tokens and the revocation list.
+    pub tokens: Arc<dyn TokenRepository>,
+    /// Authorization codes.
+    pub codes: Arc<dyn AuthorizationCodeRepository>,
+    /// Device authorizations (RFC 8628).
+    pub devices: Arc<dyn DeviceAuthorizationRepository>,
+    /// Browser sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Attempt counters shared by every node.
+    pub throttles: Arc<dyn ThrottleRepository>,
+    /// Hashes and verifies passwords.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Issues and verifies PASETO access tokens.
+    pub codec: Arc<dyn TokenCodec>,
+    /// Signs OpenID Connect ID tokens.
+    pub id_tokens: Arc<dyn IdTokenSigner>,
+    /// Issues and verifies JWT access tokens (RFC 9068).
+    pub jwt: Arc<dyn TokenCodec>,
+    /// Digests secrets for storage and compares them in constant time.
+    pub digest: Arc<dyn SecretDigest>,
+    /// Random tokens and ids.
+    pub random: Arc<dyn RandomSource>,
 }

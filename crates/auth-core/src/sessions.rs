@@ -4,14 +4,14 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::authorize::SignedIn;
 use crate::error::FlowError;
-use crate::grants::TokenService;
+use crate::service::{BrowserSignIn, Core};
 use crate::types::{BrowserSession, Digest, OpaqueToken, UserId};
 
 /// How often a session's last-seen time is written: more often would make
 /// every page view a database write.
 const TOUCH_EVERY: i64 = 60;
 
-impl TokenService {
+impl BrowserSignIn {
     /// Starts a session for `user`; the returned value goes in the cookie.
     /// Always a new id, so a session fixed before login is worthless.
     pub async fn start_session(
@@ -21,26 +21,6 @@ impl TokenService {
     ) -> Result<OpaqueToken, FlowError> {
         self.start_session_from(user, crate::types::SessionOrigin::default(), now)
             .await
-    }
-
-    /// [`Self::start_session`], remembering where and how it signed in.
-    pub async fn start_session_from(
-        &self,
-        user: UserId,
-        origin: crate::types::SessionOrigin,
-        now: DateTime<Utc>,
-    ) -> Result<OpaqueToken, FlowError> {
-        let id = self.ports().random.token();
-        let session = BrowserSession {
-            digest: self.ports().digest.digest(id.expose()),
-            user_id: user,
-            created_at: now,
-            expires_at: now + self.policy().session_lifetime,
-            last_seen_at: now,
-            origin,
-        };
-        self.ports().sessions.create_session(&session).await?;
-        Ok(id)
     }
 
     /// Who a session cookie stands for, if the session is alive: its user,
@@ -96,5 +76,30 @@ impl TokenService {
         let digest = self.ports().digest.digest(cookie);
         self.ports().sessions.delete_session(&digest).await?;
         Ok(())
+    }
+}
+
+impl Core {
+    /// Starts a session for `user`, remembering where and how it signed in;
+    /// the returned value goes in the cookie. Always a new id, so a session
+    /// fixed before login is worthless. Shared: a sign-in, and a password
+    /// change that keeps its browser signed in, both start one.
+    pub async fn start_session_from(
+        &self,
+        user: UserId,
+        origin: crate::types::SessionOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<OpaqueToken, FlowError> {
+        let id = self.ports().random.token();
+        let session = BrowserSession {
+            digest: self.ports().digest.digest(id.expose()),
+            user_id: user,
+            created_at: now,
+            expires_at: now + self.policy().session_lifetime,
+            last_seen_at: now,
+            origin,
+        };
+        self.ports().sessions.create_session(&session).await?;
+        Ok(id)
     }
 }

@@ -4,8 +4,8 @@
 //! error type), none of which imports it back.
 use std::sync::Arc;
 
-use auth_core::grants::TokenService;
 use auth_core::ports::{Clock, Readiness};
+use auth_core::service::{Accounts, BrowserSignIn, Grants};
 
 use crate::edge::error::ApiError;
 use crate::edge::metrics::Metrics;
@@ -58,7 +58,12 @@ impl Default for Dialects {
 /// Everything the handlers need, shared by all workers.
 #[derive(Clone)]
 pub struct AppState {
-    pub tokens: TokenService,
+    /// The token endpoint, introspection, revocation, the device grant.
+    pub grants: Grants,
+    /// The authorization endpoint, sessions, consent, logout.
+    pub sign_in: BrowserSignIn,
+    /// The account page's operations and registration.
+    pub accounts: Accounts,
     pub clock: Arc<dyn Clock>,
     pub readiness: Arc<dyn Readiness>,
     pub limits: Limits,
@@ -89,7 +94,7 @@ impl AppState {
     /// The issuer identifier as the metadata publishes it (no trailing
     /// slash); every response that names the issuer uses this one.
     pub(crate) fn issuer(&self) -> &str {
-        self.tokens.issuer().trim_end_matches('/')
+        self.grants.issuer().trim_end_matches('/')
     }
 
     /// The account with `id`, if it exists.
@@ -97,6 +102,6 @@ impl AppState {
         &self,
         id: auth_core::types::UserId,
     ) -> Result<Option<auth_core::types::User>, ApiError> {
-        Ok(self.tokens.user(id).await?)
+        Ok(self.grants.user(id).await?)
     }
 }

@@ -10,7 +10,8 @@ mod common;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode, web};
 use auth_core::error::{ErrorCode, FlowError};
-use auth_core::grants::{ClientCredentials, GrantRequest, TokenService};
+use auth_core::grants::{ClientCredentials, GrantRequest};
+use auth_core::service::Grants;
 use auth_core::types::{ClientId, OpaqueToken, Scope};
 use chrono::Utc;
 use serde::Deserialize;
@@ -50,7 +51,7 @@ fn bad_request(description: &str) -> HttpResponse {
 
 async fn token(
     req: actix_web::HttpRequest,
-    tokens: web::Data<TokenService>,
+    tokens: web::Data<Grants>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
@@ -106,7 +107,7 @@ async fn token(
 }
 
 /// A route of the service, for bearers of a valid access token only.
-async fn me(tokens: web::Data<TokenService>, request: HttpRequest) -> HttpResponse {
+async fn me(tokens: web::Data<Grants>, request: HttpRequest) -> HttpResponse {
     let bearer = request
         .headers()
         .get("Authorization")
@@ -137,7 +138,7 @@ async fn hello() -> &'static str {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let check = std::env::args().any(|a| a == "--check");
     let embedded = common::embed().await?;
-    let tokens = web::Data::new(embedded.tokens.clone());
+    let tokens = web::Data::new(embedded.grants.clone());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(tokens.clone())

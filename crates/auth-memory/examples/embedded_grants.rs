@@ -13,7 +13,7 @@ use chrono::Utc;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let common::Embedded {
-        tokens,
+        grants: tokens,
         client,
         client_secret,
     } = common::embed().await?;

@@ -46,7 +46,7 @@ use chrono::{DateTime, Duration, Utc};
 use tables::Tables;
 
 /// Every repository in memory. Clones share the same tables, so one store
-/// can be handed to [`auth_core::grants::Ports`] as each of its ports.
+/// can be handed to [`auth_core::ports::Ports`] as each of its ports.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,

@@ -13,7 +13,7 @@ use crate::browser::{authorize_path, log_in, with};
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 async fn disable(app: &TestApp, who: &str, disabled: bool) {
-    let done = set_user_disabled(&app.services.tokens, who, disabled, app.clock.now())
+    let done = set_user_disabled(&app.services.roles.accounts, who, disabled, app.clock.now())
         .await
         .unwrap();
     assert!(done.is_some_and(|u| u.disabled == disabled));
@@ -111,7 +111,7 @@ on_both_backends! {
         let page = app.get_with(&b, &authorize_path(&web, "myapp://callback", "s")).await;
         assert!(page.text.contains("name=\"password\""), "the old session stays ended");
         // Unknown names change nothing.
-        let none = set_user_disabled(&app.services.tokens, "nobody", true, app.clock.now()).await.unwrap();
+        let none = set_user_disabled(&app.services.roles.accounts, "nobody", true, app.clock.now()).await.unwrap();
         assert!(none.is_none());
     };
 }
@@ -168,7 +168,7 @@ on_both_backends! {
         assert_eq!(conflicts.len(), 1, "{conflicts:?}");
         assert_eq!((conflicts[0].user_id.as_str(), conflicts[0].name.as_str(), conflicts[0].held_by.as_str()), (old.as_str(), "alice@example.com", alice.as_str()));
         // And the login still finds exactly Alice.
-        let found = auth_core::accounts::find_user(&app.services.tokens, "alice@example.com").await.unwrap().unwrap();
+        let found = auth_core::accounts::find_user(&app.services.roles.accounts, "alice@example.com").await.unwrap().unwrap();
         assert_eq!(found.id.to_string(), alice);
     };
 
@@ -241,7 +241,7 @@ on_both_backends! {
         assert!(listed[0].name.contains("аlice") && listed[0].name.contains("looks like alice"), "{}", listed[0].name);
         // Both still sign in by their own names.
         for (name, id) in [("alice", &alice), ("аlice", &old)] {
-            let found = auth_core::accounts::find_user(&app.services.tokens, name).await.unwrap().unwrap();
+            let found = auth_core::accounts::find_user(&app.services.roles.accounts, name).await.unwrap().unwrap();
             assert_eq!(&found.id.to_string(), id);
         }
     };

@@ -227,7 +227,7 @@ on_both_backends! {
         // A disabled account's token answers nowhere, the document's
         // endpoint included.
         use auth_core::ports::Clock as _;
-        let disable = |disabled| auth_core::accounts::set_user_disabled(&app.services.tokens, &account, disabled, app.clock.now());
+        let disable = |disabled| auth_core::accounts::set_user_disabled(&app.services.roles.accounts, &account, disabled, app.clock.now());
         disable(true).await.unwrap().unwrap();
         let refused = app.get_bearer("/v1/login/token", &second).await;
         assert_eq!(refused.status, 401, "{}", refused.text);

@@ -410,7 +410,7 @@ on_both_backends! {
         use auth_core::ports::{Clock as _, SessionRepository as _};
         let app = TestApp::spawn_with(db, portcullis::settings::FileSettings { sweep_interval_secs: Some(3), ..Default::default() }).await;
         let user = auth_core::types::UserId::new(app.user("alice", None, "pw-alice-1").await.parse().unwrap());
-        app.services.tokens.start_session(user, app.clock.now()).await.unwrap();
+        app.services.roles.sign_in.start_session(user, app.clock.now()).await.unwrap();
         app.clock.advance(Duration::days(2));
         // Not at start-up: the first sweep is a round away.
         assert_eq!(app.services.database.sessions_of(user).await.unwrap().len(), 1);

@@ -49,21 +49,29 @@ async fn deleting_a_client_stops_its_tokens(db: ScratchDb, reference: bool) {
     let now = app.clock.now();
     assert!(
         app.services
-            .tokens
+            .roles
+            .grants
             .verify_access(&access, now)
             .await
             .is_ok()
     );
 
     let client = ClientId::parse(&id).unwrap();
-    assert!(delete_client(&app.services.tokens, &client).await.unwrap());
     assert!(
-        !delete_client(&app.services.tokens, &client).await.unwrap(),
+        delete_client(&app.services.roles.accounts, &client)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !delete_client(&app.services.roles.accounts, &client)
+            .await
+            .unwrap(),
         "deleted once"
     );
     assert!(
         app.services
-            .tokens
+            .roles
+            .grants
             .verify_access(&access, now)
             .await
             .is_err(),
@@ -89,7 +97,7 @@ async fn deleting_a_client_stops_its_tokens(db: ScratchDb, reference: bool) {
 async fn a_rotated_secret_replaces_the_old_one(db: ScratchDb) {
     let (app, id, old) = app_with_client(db, false).await;
     let client = ClientId::parse(&id).unwrap();
-    let new = rotate_client_secret(&app.services.tokens, &client)
+    let new = rotate_client_secret(&app.services.roles.accounts, &client)
         .await
         .unwrap()
         .unwrap();
@@ -117,18 +125,31 @@ async fn a_rotated_secret_replaces_the_old_one(db: ScratchDb) {
             ..Default::default()
         })
         .await;
-    let refused =
-        rotate_client_secret(&app.services.tokens, &ClientId::parse(&public).unwrap()).await;
+    let refused = rotate_client_secret(
+        &app.services.roles.accounts,
+        &ClientId::parse(&public).unwrap(),
+    )
+    .await;
     assert!(matches!(refused, Err(RegistrationError::Invalid(_))));
-    let unknown =
-        rotate_client_secret(&app.services.tokens, &ClientId::parse("nobody").unwrap()).await;
+    let unknown = rotate_client_secret(
+        &app.services.roles.accounts,
+        &ClientId::parse("nobody").unwrap(),
+    )
+    .await;
     assert!(matches!(unknown, Ok(None)));
 }
 
 async fn an_update_follows_the_registration_rules(db: ScratchDb) {
     let (app, id, secret) = app_with_client(db, false).await;
     let client = ClientId::parse(&id).unwrap();
-    let current = app.services.tokens.client(&client).await.unwrap().unwrap();
+    let current = app
+        .services
+        .roles
+        .grants
+        .client(&client)
+        .await
+        .unwrap()
+        .unwrap();
     let before = app.fingerprint().await;
 
     // Refused changes change nothing.
@@ -147,7 +168,7 @@ async fn an_update_follows_the_registration_rules(db: ScratchDb) {
         },
     ];
     for spec in refusals {
-        let r = update_client(&app.services.tokens, &client, spec).await;
+        let r = update_client(&app.services.roles.accounts, &client, spec).await;
         assert!(matches!(r, Err(RegistrationError::Invalid(_))), "{r:?}");
     }
     assert_eq!(app.fingerprint().await, before);
@@ -157,7 +178,7 @@ async fn an_update_follows_the_registration_rules(db: ScratchDb) {
         scope: Scope::parse("read").unwrap(),
         ..ClientSpec::of(&current)
     };
-    let changed = update_client(&app.services.tokens, &client, narrower)
+    let changed = update_client(&app.services.roles.accounts, &client, narrower)
         .await
         .unwrap()
         .unwrap();
@@ -188,13 +209,13 @@ async fn a_new_password_ends_the_old_ones_grants(db: ScratchDb) {
     let new = Password::parse("battery staple").unwrap();
     let now = app.clock.now();
     assert!(
-        set_user_password(&app.services.tokens, "alice", &new, now)
+        set_user_password(&app.services.roles.accounts, "alice", &new, now)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
-        set_user_password(&app.services.tokens, "nobody", &new, now)
+        set_user_password(&app.services.roles.accounts, "nobody", &new, now)
             .await
             .unwrap()
             .is_none()
@@ -231,13 +252,13 @@ async fn a_deleted_account_holds_nothing(db: ScratchDb) {
         signed_in.str("access_token").to_owned(),
         signed_in.str("refresh_token").to_owned(),
     );
-    let deleted = delete_user(&app.services.tokens, "alice@example.org")
+    let deleted = delete_user(&app.services.roles.accounts, "alice@example.org")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(deleted.id.to_string(), user_id);
     assert!(
-        delete_user(&app.services.tokens, &user_id)
+        delete_user(&app.services.roles.accounts, &user_id)
             .await
             .unwrap()
             .is_none()
@@ -301,20 +322,20 @@ async fn revoking_sessions_signs_the_browser_out(db: ScratchDb) {
     let (b, client) = signed_in_browser(&app).await;
     // Another account's sessions are not this one's.
     app.user("alice", None, "correct horse").await;
-    let (_, ended) = end_user_sessions(&app.services.tokens, "alice", app.clock.now())
+    let (_, ended) = end_user_sessions(&app.services.roles.accounts, "alice", app.clock.now())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(ended, 0);
     assert!(signed_in(&app, &b, &client).await);
-    let (_, ended) = end_user_sessions(&app.services.tokens, "michael", app.clock.now())
+    let (_, ended) = end_user_sessions(&app.services.roles.accounts, "michael", app.clock.now())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(ended, 1);
     assert!(!signed_in(&app, &b, &client).await, "the session ended");
     assert!(
-        end_user_sessions(&app.services.tokens, "nobody", app.clock.now())
+        end_user_sessions(&app.services.roles.accounts, "nobody", app.clock.now())
             .await
             .unwrap()
             .is_none()
@@ -325,10 +346,15 @@ async fn a_new_password_signs_the_browser_out(db: ScratchDb) {
     let app = TestApp::spawn(db).await;
     let (b, client) = signed_in_browser(&app).await;
     let new = Password::parse("battery staple").unwrap();
-    set_user_password(&app.services.tokens, "michael", &new, app.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    set_user_password(
+        &app.services.roles.accounts,
+        "michael",
+        &new,
+        app.clock.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(!signed_in(&app, &b, &client).await);
 }
 

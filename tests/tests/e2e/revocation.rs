@@ -157,7 +157,7 @@ async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
         }
         Trigger::OperatorPassword => {
             let new = Password::parse("new-password").unwrap();
-            set_user_password(&app.services.tokens, "alice", &new, now)
+            set_user_password(&app.services.roles.accounts, "alice", &new, now)
                 .await
                 .unwrap()
                 .unwrap();
@@ -166,7 +166,7 @@ async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
         Trigger::Disable => {
             // Enabling the account again brings none of its tokens back.
             for disabled in [true, false] {
-                set_user_disabled(&app.services.tokens, "alice", disabled, now)
+                set_user_disabled(&app.services.roles.accounts, "alice", disabled, now)
                     .await
                     .unwrap()
                     .unwrap();
@@ -174,7 +174,7 @@ async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
             "old-password"
         }
         Trigger::SignOutEverywhere => {
-            end_user_sessions(&app.services.tokens, "alice", now)
+            end_user_sessions(&app.services.roles.accounts, "alice", now)
                 .await
                 .unwrap()
                 .unwrap();

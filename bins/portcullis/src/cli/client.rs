@@ -198,7 +198,8 @@ pub(crate) async fn run(
                 audiences: audiences(&args.audiences)?,
                 allowed_origins: allowed_origins(&args.allowed_origins)?,
             };
-            let (client, secret) = register_client(&services.tokens, spec, clock.now()).await?;
+            let (client, secret) =
+                register_client(&services.roles.accounts, spec, clock.now()).await?;
             let secret = secret.map(|s| s.into_inner());
             if args.json {
                 println!(
@@ -219,7 +220,8 @@ pub(crate) async fn run(
         ClientCommand::Update(args) => {
             let id = client_id(&args.client_id)?;
             let current = services
-                .tokens
+                .roles
+                .grants
                 .client(&id)
                 .await?
                 .with_context(|| format!("no client has the id {id}"))?;
@@ -268,7 +270,7 @@ pub(crate) async fn run(
                 spec.allowed_origins = allowed_origins(&args.allowed_origins)?;
             }
             spec.bare_native_schemes = args.bare_native_scheme;
-            let client = update_client(&services.tokens, &id, spec)
+            let client = update_client(&services.roles.accounts, &id, spec)
                 .await?
                 .with_context(|| format!("no client has the id {id}"))?;
             tracing::warn!(target: "security", event = "client_updated", client_id = %client.id, "an operator changed a client");
@@ -284,7 +286,7 @@ pub(crate) async fn run(
             json,
         } => {
             let id = client_id(raw)?;
-            if !delete_client(&services.tokens, &id).await? {
+            if !delete_client(&services.roles.accounts, &id).await? {
                 anyhow::bail!("no client has the id {id}");
             }
             tracing::warn!(target: "security", event = "client_deleted", client_id = %id, "an operator deleted a client");
@@ -303,7 +305,7 @@ pub(crate) async fn run(
             json,
         } => {
             let id = client_id(raw)?;
-            let secret = rotate_client_secret(&services.tokens, &id)
+            let secret = rotate_client_secret(&services.roles.accounts, &id)
                 .await?
                 .with_context(|| format!("no client has the id {id}"))?
                 .into_inner();

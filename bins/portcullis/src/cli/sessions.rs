@@ -26,7 +26,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<()> {
     match cmd {
         SessionsCommand::Revoke { user, json } => {
-            let (account, ended) = end_user_sessions(&services.tokens, user, clock.now())
+            let (account, ended) = end_user_sessions(&services.roles.accounts, user, clock.now())
                 .await?
                 .with_context(|| format!("no account is named {user:?}"))?;
             tracing::warn!(target: "security", event = "sessions_revoked", user_id = %account.id, ended, "an operator signed an account out everywhere: sessions, refresh and access tokens");

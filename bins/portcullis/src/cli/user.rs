@@ -88,12 +88,12 @@ pub(crate) async fn run(
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
             };
-            let user = register_user(&services.tokens, spec, clock.now()).await?;
+            let user = register_user(&services.roles.accounts, spec, clock.now()).await?;
             println!("user_id: {}", user.id);
             Ok(())
         }
         UserCommand::Show { who, json } => {
-            let user = find_user(&services.tokens, who)
+            let user = find_user(&services.roles.accounts, who)
                 .await?
                 .with_context(|| format!("no account is named {who:?}"))?;
             let links = services.federation.links_of(user.id).await?;
@@ -123,7 +123,7 @@ pub(crate) async fn run(
             password_stdin: _,
         } => {
             let password = password_from_stdin()?;
-            let user = set_user_password(&services.tokens, who, &password, clock.now())
+            let user = set_user_password(&services.roles.accounts, who, &password, clock.now())
                 .await?
                 .with_context(|| format!("no account is named {who:?}"))?;
             tracing::warn!(target: "security", event = "password_set", user_id = %user.id, "an operator set an account's password");
@@ -134,7 +134,7 @@ pub(crate) async fn run(
             Ok(())
         }
         UserCommand::Delete { who } => {
-            let user = delete_user(&services.tokens, who)
+            let user = delete_user(&services.roles.accounts, who)
                 .await?
                 .with_context(|| format!("no account is named {who:?}"))?;
             tracing::warn!(target: "security", event = "account_deleted", user_id = %user.id, "an operator deleted an account");
@@ -162,7 +162,7 @@ pub(crate) async fn run(
         }
         UserCommand::Disable { who } | UserCommand::Enable { who } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
-            let user = set_user_disabled(&services.tokens, who, disable, clock.now())
+            let user = set_user_disabled(&services.roles.accounts, who, disable, clock.now())
                 .await?
                 .with_context(|| format!("no account is named {who:?}"))?;
             let (event, done) = if disable {

@@ -11,8 +11,8 @@ use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::types::{AuthorizationCode, Client, CodeVerifier, IssuedTokens, OpaqueToken};
 
-use super::TokenService;
 use super::id_token::SignIn;
+use crate::service::Core;
 
 fn not_valid() -> OAuthError {
     OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
@@ -77,7 +77,7 @@ pub fn check(
 }
 
 pub(super) async fn redeem(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     presented: &OpaqueToken,
     redirect_uri: Option<String>,

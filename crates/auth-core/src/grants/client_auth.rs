@@ -3,7 +3,7 @@ use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::types::{Client, ClientAuth, ClientId, OpaqueToken};
 
-use super::TokenService;
+use crate::service::Grants;
 
 /// What a request presented to identify its client, after the web layer has
 /// taken it from the Basic header or the body (never both).
@@ -15,7 +15,7 @@ pub struct ClientCredentials {
     pub secret: Option<OpaqueToken>,
 }
 
-impl TokenService {
+impl Grants {
     /// Authenticates a client. Every failure is the same `invalid_client`, so
     /// the answer does not tell which client ids exist.
     pub async fn authenticate_client(

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::types::{Client, IssuedTokens, Scope};
 
-use super::{TokenService, resolve_scope};
+use super::resolve_scope;
+use crate::service::Core;
 
 pub(super) async fn run(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     scope: Option<Scope>,
     now: DateTime<Utc>,

@@ -13,7 +13,8 @@ use crate::types::{
     UserCode, UserId,
 };
 
-use super::{TokenService, resolve_scope};
+use super::resolve_scope;
+use crate::service::{Core, Grants};
 
 /// How long a device authorization lives.
 pub const DEVICE_CODE_TTL: i64 = 600;
@@ -85,7 +86,7 @@ pub fn poll_step(
     }
 }
 
-impl TokenService {
+impl Grants {
     /// RFC 8628 section 3.1-3.2.
     pub async fn start_device_authorization(
         &self,
@@ -224,7 +225,7 @@ pub struct DeviceApproval {
 }
 
 pub(super) async fn poll(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     device_code: &OpaqueToken,
     now: DateTime<Utc>,

@@ -10,7 +10,7 @@ use crate::types::{
     Client, IdTokenClaims, IdTokenEmail, IdTokenProfile, KeyAlgorithm, OpaqueToken, User,
 };
 
-use super::TokenService;
+use crate::service::Core;
 
 /// The scope value that makes a request an OpenID Connect request.
 pub const OPENID: &str = "openid";
@@ -76,7 +76,7 @@ pub(crate) struct SignIn<'a> {
     pub auth_time: Option<DateTime<Utc>>,
 }
 
-impl TokenService {
+impl Core {
     /// A signed ID token for `sign_in` to `client`, issued with
     /// `access_token`; `None` unless the scope includes `openid`.
     pub(crate) fn id_token(

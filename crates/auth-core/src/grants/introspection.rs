@@ -6,7 +6,7 @@ use crate::error::{FlowError, OAuthError};
 use crate::grants::refresh_token::RefreshState;
 use crate::types::{AccessClaims, Client, ClientId, Scope, User, UserId};
 
-use super::TokenService;
+use crate::service::Grants;
 
 /// The prefix of a self-contained access token; anything else is looked up.
 const PASETO_PREFIX: &str = "v4.public.";
@@ -88,7 +88,7 @@ pub struct ActiveToken {
     pub expires_at: DateTime<Utc>,
 }
 
-impl TokenService {
+impl Grants {
     /// Checks a bearer access token of either format, and the revocation list.
     fn verify_self_contained(
         &self,

@@ -1,4 +1,5 @@
-//! The token endpoint's grants, one module each, behind one service.
+//! The token endpoint's grants, one module each, run by [`Grants`]; the
+//! token issuing they share is [`Core`]'s.
 //!
 //! A grant is a pure decision over what the store returned (see the state
 //! machine in `refresh_token`) followed by the port call that decision names.
@@ -13,150 +14,24 @@ pub mod id_token;
 pub mod introspection;
 mod password;
 pub mod refresh_token;
-
-use std::sync::Arc;
+mod request;
 
 use chrono::{DateTime, Utc};
 
 pub use client_auth::ClientCredentials;
+pub use request::GrantRequest;
+
+use crate::service::{Core, Grants};
 
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::policy::TokenPolicy;
-use crate::ports::{
-    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, IdTokenSigner,
-    PasswordHasher, RandomSource, SecretDigest, SessionRepository, ThrottleRepository, TokenCodec,
-    TokenRepository, UserRepository,
-};
-use crate::throttle::Throttles;
 use crate::types::{
     AccessClaims, AccessTokenRecord, Client, ClientId, Dialect, FamilyId, GrantType, IssuedTokens,
     OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, TokenGeneration, TokenOwner, UserId,
 };
 
-/// The adapters a grant needs, as trait objects: the web layer and the
-/// binary wire concrete ones in, tests wire fakes.
-#[derive(Clone)]
-pub struct Ports {
-    /// The accounts.
-    pub users: Arc<dyn UserRepository>,
-    /// The registered clients.
-    pub clients: Arc<dyn ClientRepository>,
-    /// Refresh tokens, reference access tokens and the revocation list.
-    pub tokens: Arc<dyn TokenRepository>,
-    /// Authorization codes.
-    pub codes: Arc<dyn AuthorizationCodeRepository>,
-    /// Device authorizations (RFC 8628).
-    pub devices: Arc<dyn DeviceAuthorizationRepository>,
-    /// Browser sessions.
-    pub sessions: Arc<dyn SessionRepository>,
-    /// Attempt counters shared by every node.
-    pub throttles: Arc<dyn ThrottleRepository>,
-    /// Hashes and verifies passwords.
-    pub hasher: Arc<dyn PasswordHasher>,
-    /// Issues and verifies PASETO access tokens.
-    pub codec: Arc<dyn TokenCodec>,
-    /// Signs OpenID Connect ID tokens.
-    pub id_tokens: Arc<dyn IdTokenSigner>,
-    /// Issues and verifies JWT access tokens (RFC 9068).
-    pub jwt: Arc<dyn TokenCodec>,
-    /// Digests secrets for storage and compares them in constant time.
-    pub digest: Arc<dyn SecretDigest>,
-    /// Random tokens and ids.
-    pub random: Arc<dyn RandomSource>,
-}
-
-/// A token request after parsing, before any check against stored state.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum GrantRequest {
-    /// RFC 6749 section 4.3.
-    Password {
-        /// The login: a username or an email.
-        username: String,
-        /// The password, as sent.
-        password: String,
-        /// The scope asked for; all the client may have when absent.
-        scope: Option<Scope>,
-        /// The client address the attempt came from: failed attempts are
-        /// counted per account and address.
-        from: String,
-    },
-    /// RFC 6749 section 4.4.
-    ClientCredentials {
-        /// The scope asked for; all the client may have when absent.
-        scope: Option<Scope>,
-    },
-    /// RFC 6749 section 6.
-    RefreshToken {
-        /// The refresh token presented.
-        refresh_token: OpaqueToken,
-        /// A narrower scope for this access token only (RFC 6749 section 6).
-        scope: Option<Scope>,
-    },
-    /// RFC 8628 section 3.4.
-    DeviceCode {
-        /// The device code the device authorization endpoint issued.
-        device_code: OpaqueToken,
-    },
-    /// RFC 6749 section 4.1.3 with RFC 7636 section 4.5.
-    AuthorizationCode {
-        /// The code the authorization endpoint issued.
-        code: OpaqueToken,
-        /// The redirect URI of the authorization request, when it named one.
-        redirect_uri: Option<String>,
-        /// The PKCE verifier (RFC 7636), when the request sent a challenge.
-        code_verifier: Option<String>,
-    },
-}
-
-impl GrantRequest {
-    /// The grant type this request is for.
-    pub fn grant_type(&self) -> GrantType {
-        match self {
-            Self::Password { .. } => GrantType::Password,
-            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
-            Self::RefreshToken { .. } => GrantType::RefreshToken,
-            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
-            Self::DeviceCode { .. } => GrantType::DeviceCode,
-        }
-    }
-}
-
-/// The token endpoint's logic: authenticates clients and runs grants.
-#[derive(Clone)]
-pub struct TokenService {
-    pub(crate) ports: Ports,
-    policy: TokenPolicy,
-    issuer: String,
-    pub(crate) throttles: Throttles,
-}
-
-impl TokenService {
-    /// The service over `ports`, with `policy`, issuing tokens as `issuer`
-    /// (the public base URL, the `iss` of every token).
-    pub fn new(ports: Ports, policy: TokenPolicy, issuer: impl Into<String>) -> Self {
-        Self {
-            ports,
-            policy,
-            issuer: issuer.into(),
-            throttles: Throttles::default(),
-        }
-    }
-
-    /// Replaces the default throttle policies.
-    pub fn with_throttles(mut self, throttles: Throttles) -> Self {
-        self.throttles = throttles;
-        self
-    }
-
-    /// The adapters, for the core's own modules only: the web layer and
-    /// the dialects reach storage and cryptography through operations, so
-    /// every rule lives once, here.
-    pub(crate) fn ports(&self) -> &Ports {
-        &self.ports
-    }
-
+impl Core {
     /// The token policy in force (lifetimes, refresh mode, sessions).
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
@@ -167,84 +42,6 @@ impl TokenService {
         &self.issuer
     }
 
-    /// Runs one grant for an authenticated client.
-    pub async fn exchange(
-        &self,
-        client: &Client,
-        request: GrantRequest,
-        now: DateTime<Utc>,
-    ) -> Result<IssuedTokens, FlowError> {
-        let grant = request.grant_type();
-        if !client.allows(grant) {
-            return Err(OAuthError::unauthorized_client(format!(
-                "this client is not allowed to use the {grant} grant"
-            ))
-            .with_event(SecurityEvent::ClientRefused {
-                client: client.id.clone(),
-            })
-            .into());
-        }
-        match request {
-            GrantRequest::Password {
-                username,
-                password,
-                scope,
-                from,
-            } => password::run(self, client, &username, password, scope, &from, now).await,
-            GrantRequest::ClientCredentials { scope } => {
-                client_credentials::run(self, client, scope, now).await
-            }
-            GrantRequest::RefreshToken {
-                refresh_token,
-                scope,
-            } => refresh_token::run(self, client, &refresh_token, scope, now).await,
-            GrantRequest::DeviceCode { device_code } => {
-                device_code::poll(self, client, &device_code, now).await
-            }
-            GrantRequest::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => {
-                authorization_code::redeem(self, client, &code, redirect_uri, code_verifier, now)
-                    .await
-            }
-        }
-    }
-
-    /// Runs one grant for a client speaking `dialect`: the client must have
-    /// been registered for it, and then the request passes the same gate as
-    /// a standard one.
-    pub async fn exchange_in(
-        &self,
-        dialect: Dialect,
-        client: &Client,
-        request: GrantRequest,
-        now: DateTime<Utc>,
-    ) -> Result<IssuedTokens, FlowError> {
-        require_dialect(client, dialect)?;
-        self.exchange(client, request, now).await
-    }
-
-    /// The client a dialect whose requests carry no secret acts for: it must
-    /// be registered for the dialect, and be public (a confidential client
-    /// authenticates, which such a request cannot do).
-    pub async fn dialect_client(
-        &self,
-        dialect: Dialect,
-        client_id: &ClientId,
-    ) -> Result<Client, FlowError> {
-        let client = self
-            .authenticate_client(&ClientCredentials {
-                client_id: client_id.clone(),
-                secret: None,
-            })
-            .await?;
-        require_dialect(&client, dialect)?;
-        Ok(client)
-    }
-
-    /// The account with `id`, if it exists.
     /// The client registered as `id`, if any.
     pub async fn client(&self, id: &crate::types::ClientId) -> Result<Option<Client>, FlowError> {
         Ok(self.ports.clients.find(id).await?)
@@ -473,6 +270,86 @@ impl TokenService {
             .insert_grant(grant.refresh_row(), grant.access_row(), cleared)
             .await?;
         Ok(grant.into_issued())
+    }
+}
+
+/// The token endpoint: client authentication and every grant.
+impl Grants {
+    /// Runs one grant for an authenticated client.
+    pub async fn exchange(
+        &self,
+        client: &Client,
+        request: GrantRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FlowError> {
+        let grant = request.grant_type();
+        if !client.allows(grant) {
+            return Err(OAuthError::unauthorized_client(format!(
+                "this client is not allowed to use the {grant} grant"
+            ))
+            .with_event(SecurityEvent::ClientRefused {
+                client: client.id.clone(),
+            })
+            .into());
+        }
+        match request {
+            GrantRequest::Password {
+                username,
+                password,
+                scope,
+                from,
+            } => password::run(self, client, &username, password, scope, &from, now).await,
+            GrantRequest::ClientCredentials { scope } => {
+                client_credentials::run(self, client, scope, now).await
+            }
+            GrantRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => refresh_token::run(self, client, &refresh_token, scope, now).await,
+            GrantRequest::DeviceCode { device_code } => {
+                device_code::poll(self, client, &device_code, now).await
+            }
+            GrantRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                authorization_code::redeem(self, client, &code, redirect_uri, code_verifier, now)
+                    .await
+            }
+        }
+    }
+
+    /// Runs one grant for a client speaking `dialect`: the client must have
+    /// been registered for it, and then the request passes the same gate as
+    /// a standard one.
+    pub async fn exchange_in(
+        &self,
+        dialect: Dialect,
+        client: &Client,
+        request: GrantRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, FlowError> {
+        require_dialect(client, dialect)?;
+        self.exchange(client, request, now).await
+    }
+
+    /// The client a dialect whose requests carry no secret acts for: it must
+    /// be registered for the dialect, and be public (a confidential client
+    /// authenticates, which such a request cannot do).
+    pub async fn dialect_client(
+        &self,
+        dialect: Dialect,
+        client_id: &ClientId,
+    ) -> Result<Client, FlowError> {
+        let client = self
+            .authenticate_client(&ClientCredentials {
+                client_id: client_id.clone(),
+                secret: None,
+            })
+            .await?;
+        require_dialect(&client, dialect)?;
+        Ok(client)
     }
 }
 

@@ -7,10 +7,11 @@ use crate::ports::LoginReservation;
 use crate::throttle::{account_key, login_key};
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
-use super::{TokenService, resolve_scope};
+use super::resolve_scope;
+use crate::service::Core;
 
 pub(super) async fn run(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     login: &str,
     password: String,
@@ -44,14 +45,14 @@ pub(super) async fn run(
 
 /// A login whose password was right, its attempt still counted: whoever
 /// takes it forgets the attempts of `throttle_key`, in a write of its own
-/// ([`TokenService::verify_credentials`]) or in the write that stores what
+/// ([`Core::verify_credentials`]) or in the write that stores what
 /// the login earned.
 pub(crate) struct CheckedLogin {
     pub(crate) user: User,
     pub(crate) throttle_key: String,
 }
 
-impl TokenService {
+impl Core {
     /// Checks a login (username or email) and password. Unknown users,
     /// unparsable passwords and disabled accounts all pay one full
     /// verification and get the same refusal, so neither the answer nor its
@@ -126,7 +127,9 @@ impl TokenService {
     fn device_digest(&self, cookie: &str) -> crate::types::Digest {
         self.ports.digest.digest(&format!("device:{cookie}"))
     }
+}
 
+impl Core {
     /// [`Self::verify_credentials`] but for the throttle's reset, which is
     /// left to the caller.
     pub(crate) async fn check_credentials(

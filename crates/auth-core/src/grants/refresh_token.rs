@@ -13,7 +13,8 @@ use crate::policy::{RefreshMode, TokenPolicy};
 use crate::ports::{RefreshOwner, RotateOutcome, Superseded};
 use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope, TokenOwner};
 
-use super::{Subject, TokenService};
+use super::Subject;
+use crate::service::Core;
 
 /// The state of a stored refresh token at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +137,7 @@ fn not_valid() -> OAuthError {
 }
 
 pub(super) async fn run(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     presented: &OpaqueToken,
     requested: Option<Scope>,
@@ -264,7 +265,7 @@ pub(super) async fn run(
 /// The access token and the successor of `record`, signed before anything
 /// is committed; the successor records the access token issued with it.
 fn signed_successor(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     record: &RefreshTokenRecord,
     subject: Subject,
@@ -297,7 +298,7 @@ fn issue(
 }
 
 async fn finish(
-    service: &TokenService,
+    service: &Core,
     client: &Client,
     record: &RefreshTokenRecord,
     subject: Subject,

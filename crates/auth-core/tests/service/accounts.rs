@@ -33,7 +33,7 @@ fn spec(public: bool, grants: Vec<GrantType>) -> ClientSpec {
 #[tokio::test]
 async fn confidential_clients_get_a_secret_stored_as_digest() {
     let w = World::new(TokenPolicy::default());
-    let (c, secret) = register_client(&w.service, spec(false, vec![]), t0())
+    let (c, secret) = register_client(&w.accounts, spec(false, vec![]), t0())
         .await
         .unwrap();
     let secret = secret.unwrap();
@@ -50,12 +50,12 @@ async fn confidential_clients_get_a_secret_stored_as_digest() {
 #[tokio::test]
 async fn public_clients_get_no_secret_and_no_client_credentials() {
     let w = World::new(TokenPolicy::default());
-    let (c, secret) = register_client(&w.service, spec(true, vec![]), t0())
+    let (c, secret) = register_client(&w.accounts, spec(true, vec![]), t0())
         .await
         .unwrap();
     assert!(secret.is_none() && c.is_public() && !c.allows(GrantType::ClientCredentials));
     let r = register_client(
-        &w.service,
+        &w.accounts,
         spec(true, vec![GrantType::ClientCredentials]),
         t0(),
     )
@@ -78,10 +78,10 @@ async fn users_are_stored_hashed_and_unique() {
         given_name: None,
         family_name: None,
     };
-    let u = register_user(&w.service, s.clone(), t0()).await.unwrap();
+    let u = register_user(&w.accounts, s.clone(), t0()).await.unwrap();
     assert_eq!(u.password_hash.unwrap().as_str(), "plain:1234");
     assert!(matches!(
-        register_user(&w.service, s, t0()).await,
+        register_user(&w.accounts, s, t0()).await,
         Err(RegistrationError::Conflict("user"))
     ));
 }

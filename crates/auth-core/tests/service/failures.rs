@@ -72,7 +72,7 @@ async fn a_failed_rotation_write_is_a_store_error_and_nothing_else() {
         .times(1)
         .returning(|_, _, _, _| Err(outage()));
     let w = w.replacing_tokens(tokens);
-    let r = w.service.exchange(&c, refresh(&presented), t0()).await;
+    let r = w.grants.exchange(&c, refresh(&presented), t0()).await;
     assert!(
         matches!(r, Err(FlowError::Store(StoreError::Unavailable(_)))),
         "{r:?}"
@@ -123,7 +123,7 @@ async fn a_lost_rotation_race_whose_successor_was_used_revokes_the_family_once()
         .times(1)
         .returning(|_, _, _| Ok(1));
     let w = w.replacing_tokens(tokens);
-    match w.service.exchange(&c, refresh(&presented), t0()).await {
+    match w.grants.exchange(&c, refresh(&presented), t0()).await {
         Err(FlowError::OAuth(e)) => assert_eq!(e.code(), ErrorCode::InvalidGrant),
         other => panic!("expected invalid_grant, got {other:?}"),
     }
@@ -189,7 +189,7 @@ fn redeem(code: &OpaqueToken) -> GrantRequest {
 #[tokio::test]
 async fn a_refused_code_consumption_issues_nothing() {
     let (w, c, code) = code_world(StoreOutcome::Fails).await;
-    let r = w.service.exchange(&c, redeem(&code), t0()).await;
+    let r = w.grants.exchange(&c, redeem(&code), t0()).await;
     assert!(matches!(r, Err(FlowError::Store(_))), "{r:?}");
     assert!(w.store.refresh_tokens().is_empty());
     assert!(w.store.access_tokens().is_empty());
@@ -200,7 +200,7 @@ async fn a_refused_code_consumption_issues_nothing() {
 #[tokio::test]
 async fn a_code_consumed_meanwhile_is_invalid_and_issues_nothing() {
     let (w, c, code) = code_world(StoreOutcome::LosesRace).await;
-    match w.service.exchange(&c, redeem(&code), t0()).await {
+    match w.grants.exchange(&c, redeem(&code), t0()).await {
         Err(FlowError::OAuth(e)) => assert_eq!(e.code(), ErrorCode::InvalidGrant),
         other => panic!("expected invalid_grant, got {other:?}"),
     }

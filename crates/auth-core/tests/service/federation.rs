@@ -67,7 +67,7 @@ async fn the_first_sign_in_creates_the_account_and_the_next_finds_it() {
     first.email = Some(Email::parse("octo@example.org").unwrap());
     let user = s
         .federation
-        .account_for(&s.world.service, &first, t0())
+        .account_for(&s.world.accounts, &first, t0())
         .await
         .unwrap();
     assert_eq!(user.username.as_str(), "octocat");
@@ -77,7 +77,7 @@ async fn the_first_sign_in_creates_the_account_and_the_next_finds_it() {
     let renamed = identity(Some("someone-else"));
     let again = s
         .federation
-        .account_for(&s.world.service, &renamed, t0())
+        .account_for(&s.world.accounts, &renamed, t0())
         .await
         .unwrap();
     assert_eq!(again.id, user.id);
@@ -95,7 +95,7 @@ async fn an_email_of_another_account_links_and_creates_nothing() {
     attacker.email = Some(Email::parse("victim@example.org").unwrap());
     let refused = s
         .federation
-        .account_for(&s.world.service, &attacker, t0())
+        .account_for(&s.world.accounts, &attacker, t0())
         .await;
     let Err(FederationError::Refused(e)) = refused else {
         panic!("not refused: {refused:?}");
@@ -110,7 +110,7 @@ async fn an_email_of_another_account_links_and_creates_nothing() {
     s.federation.link(owner.id, &attacker, t0()).await.unwrap();
     let found = s
         .federation
-        .account_for(&s.world.service, &attacker, t0())
+        .account_for(&s.world.accounts, &attacker, t0())
         .await
         .unwrap();
     assert_eq!(found.id, owner.id);
@@ -149,7 +149,7 @@ async fn a_first_sign_in_that_loses_a_race_finds_the_winners_account() {
         });
     let (federation, _) = federation(Arc::new(repository));
     let user = federation
-        .account_for(&world.service, &identity(Some("octocat")), t0())
+        .account_for(&world.accounts, &identity(Some("octocat")), t0())
         .await
         .unwrap();
     assert_eq!(user.id, winner.id);
@@ -160,13 +160,13 @@ async fn a_disabled_account_does_not_sign_in_upstream_either() {
     let s = setup().await;
     let user = s
         .federation
-        .account_for(&s.world.service, &identity(None), t0())
+        .account_for(&s.world.accounts, &identity(None), t0())
         .await
         .unwrap();
     s.world.disable(user.id).await;
     let refused = s
         .federation
-        .account_for(&s.world.service, &identity(None), t0())
+        .account_for(&s.world.accounts, &identity(None), t0())
         .await;
     assert!(matches!(refused, Err(FederationError::Refused(e))
         if e.event() == Some(&SecurityEvent::UpstreamLoginRefused { user: Some(user.id) })));
@@ -176,7 +176,7 @@ async fn a_disabled_account_does_not_sign_in_upstream_either() {
 async fn a_poll_flows_state_serves_its_own_callback_and_poll_once() {
     let s = setup().await;
     *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     let start = s
         .federation
         .begin_web(
@@ -292,7 +292,7 @@ async fn a_poll_flows_state_serves_its_own_callback_and_poll_once() {
 async fn a_polled_flow_redirects_only_to_a_registered_uri() {
     let mut s = setup().await;
     s.client.redirect_uris = vec![RedirectUri::parse("https://app.example/done").unwrap()];
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     let cb = "https://id.test/cb";
     for bad in [
         "https://evil.example/",
@@ -349,7 +349,7 @@ async fn polled_callback(s: &Setup, state: &str) -> PolledConfirmation {
     };
     match s
         .federation
-        .finish_web(&s.world.service, answer, api, t0())
+        .finish_web(&s.world.accounts, answer, api, t0())
         .await
         .unwrap()
     {
@@ -362,7 +362,7 @@ async fn polled_callback(s: &Setup, state: &str) -> PolledConfirmation {
 async fn a_refused_confirmation_ends_the_polled_flow_and_signs_no_one_in() {
     let s = setup().await;
     *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     let start = s
         .federation
         .begin_polled_web(
@@ -412,7 +412,7 @@ async fn a_refused_confirmation_ends_the_polled_flow_and_signs_no_one_in() {
 #[tokio::test]
 async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
     let s = setup().await;
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     let owner = s.world.add_user("michael", None, "pw").await;
     let link = |authenticated_at, password: Option<&'static str>| {
         let who = auth_core::authorize::SignedIn {
@@ -509,7 +509,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
 async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_session() {
     let s = setup().await;
     *s.upstream.identity.lock().unwrap() = Some(identity(Some("octocat")));
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     let owner = s.world.add_user("michael", None, "pw").await;
     let fresh = auth_core::authorize::SignedIn {
         user: owner.id,
@@ -575,7 +575,7 @@ async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_sess
 #[tokio::test]
 async fn device_polls_keep_the_providers_pace() {
     let s = setup().await;
-    let service = &s.world.service;
+    let service = &s.world.accounts;
     s.upstream.polls.lock().unwrap().extend([
         DevicePoll::Pending,
         DevicePoll::SlowDown,

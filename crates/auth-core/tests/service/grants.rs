@@ -59,7 +59,7 @@ async fn client_authentication_cases() {
         (creds("pub", Some("anything")), false),
     ];
     for (c, ok) in cases {
-        let r = w.service.authenticate_client(&c).await;
+        let r = w.grants.authenticate_client(&c).await;
         if ok {
             assert!(r.is_ok(), "{c:?}");
         } else {
@@ -73,7 +73,7 @@ async fn grant_type_must_be_registered() {
     let w = World::new(TokenPolicy::default());
     let c = w.add_client("c", Some("s"), &[G::Password], "read").await;
     let r = w
-        .service
+        .grants
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await;
     assert_eq!(code_of(r), ErrorCode::UnauthorizedClient);
@@ -86,7 +86,7 @@ async fn client_credentials_scopes_and_no_refresh_token() {
         .add_client("c", Some("s"), &[G::ClientCredentials], "read write")
         .await;
     let t = w
-        .service
+        .grants
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await
         .unwrap();
@@ -101,7 +101,7 @@ async fn client_credentials_scopes_and_no_refresh_token() {
         scope: Some(Scope::parse("read").unwrap()),
     };
     assert_eq!(
-        w.service
+        w.grants
             .exchange(&c, narrow, t0())
             .await
             .unwrap()
@@ -113,7 +113,7 @@ async fn client_credentials_scopes_and_no_refresh_token() {
         scope: Some(Scope::parse("admin").unwrap()),
     };
     assert_eq!(
-        code_of(w.service.exchange(&c, wide, t0()).await),
+        code_of(w.grants.exchange(&c, wide, t0()).await),
         ErrorCode::InvalidScope
     );
 }
@@ -125,7 +125,7 @@ async fn client_credentials_refused_for_public_clients() {
         .add_client("p", None, &[G::ClientCredentials], "read")
         .await;
     let r = w
-        .service
+        .grants
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await;
     assert_eq!(code_of(r), ErrorCode::UnauthorizedClient);
@@ -139,7 +139,7 @@ async fn per_client_access_ttl() {
         .await;
     c.access_token_ttl = Some(Duration::seconds(42961));
     let t = w
-        .service
+        .grants
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await
         .unwrap();
@@ -163,7 +163,7 @@ async fn password_grant_by_username_or_email() {
         .await;
     for login in ["admin", "ADMIN", "admin@break-out.org"] {
         let t = w
-            .service
+            .grants
             .exchange(&c, password(login, "password", Some("read write")), t0())
             .await
             .unwrap();
@@ -191,7 +191,7 @@ async fn password_grant_refusals_look_alike_and_cost_alike() {
     ];
     let mut descriptions = Vec::new();
     for (i, (user, pw)) in cases.into_iter().enumerate() {
-        match w.service.exchange(&c, password(user, pw, None), t0()).await {
+        match w.grants.exchange(&c, password(user, pw, None), t0()).await {
             Err(FlowError::OAuth(e)) => {
                 assert_eq!(e.code(), ErrorCode::InvalidGrant);
                 descriptions.push(e.description().to_owned());
@@ -217,13 +217,13 @@ async fn password_grant_scope_and_refresh_permission() {
     let c = w.add_client("app", Some("s"), &[G::Password], "read").await;
     w.add_user("alice", None, "pw").await;
     let t = w
-        .service
+        .grants
         .exchange(&c, password("alice", "pw", None), t0())
         .await
         .unwrap();
     assert!(t.refresh_token.is_none(), "client may not refresh");
     let r = w
-        .service
+        .grants
         .exchange(&c, password("alice", "pw", Some("read write")), t0())
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidScope);
@@ -244,7 +244,7 @@ async fn logged_in(
     c.refresh_mode = policy_client;
     w.add_user("alice", None, "pw").await;
     let t = w
-        .service
+        .grants
         .exchange(&c, password("alice", "pw", None), t0())
         .await
         .unwrap();
@@ -257,7 +257,7 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
     let (c, rt1) = logged_in(&w, None).await;
     let later = t0() + Duration::minutes(5);
     let t2 = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), later)
         .await
         .unwrap();
@@ -267,12 +267,12 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
     // Replaying the retired token after the retry window is refused and
     // kills its successor too.
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), later + Duration::seconds(61))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt2, None), later + Duration::seconds(62))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
@@ -292,7 +292,7 @@ async fn refresh_by_another_client_changes_nothing() {
         .add_client("other", Some("s"), &[G::RefreshToken], "read write")
         .await;
     let before = w.store.refresh_tokens();
-    let r = w.service.exchange(&other, refresh(&rt, None), t0()).await;
+    let r = w.grants.exchange(&other, refresh(&rt, None), t0()).await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     assert_eq!(w.store.refresh_tokens(), before);
 }
@@ -303,7 +303,7 @@ async fn refresh_scope_may_narrow_but_not_widen() {
     let (c, rt) = logged_in(&w, None).await;
     let before = w.store.refresh_tokens();
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt, Some("read write admin")), t0())
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidScope);
@@ -313,7 +313,7 @@ async fn refresh_scope_may_narrow_but_not_widen() {
         "a refused refresh rotates nothing"
     );
     let t = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt, Some("read")), t0())
         .await
         .unwrap();
@@ -322,7 +322,7 @@ async fn refresh_scope_may_narrow_but_not_widen() {
     // the successor keeps the grant's scope.
     let next = t.refresh_token.unwrap();
     let t = w
-        .service
+        .grants
         .exchange(&c, refresh(&next, None), t0())
         .await
         .unwrap();
@@ -341,7 +341,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_rotates() {
     // Rotating every 8 days keeps each token alive, until the family's end.
     for day in [8, 16, 24] {
         let t = w
-            .service
+            .grants
             .exchange(&c, refresh(&rt, None), t0() + Duration::days(day))
             .await
             .unwrap();
@@ -355,7 +355,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_rotates() {
         "capped, not day 34"
     );
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt, None), t0() + Duration::days(25))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
@@ -368,7 +368,7 @@ async fn refresh_expired_unknown_and_disabled() {
     let after_expiry = t0() + Duration::days(90);
     assert_eq!(
         code_of(
-            w.service
+            w.grants
                 .exchange(&c, refresh(&rt, None), after_expiry)
                 .await
         ),
@@ -376,13 +376,13 @@ async fn refresh_expired_unknown_and_disabled() {
     );
     let unknown = OpaqueToken::new("nope".into());
     assert_eq!(
-        code_of(w.service.exchange(&c, refresh(&unknown, None), t0()).await),
+        code_of(w.grants.exchange(&c, refresh(&unknown, None), t0()).await),
         ErrorCode::InvalidGrant
     );
     let alice = w.store.find_by_login("alice").await.unwrap().unwrap();
     w.disable(alice.id).await;
     assert_eq!(
-        code_of(w.service.exchange(&c, refresh(&rt, None), t0()).await),
+        code_of(w.grants.exchange(&c, refresh(&rt, None), t0()).await),
         ErrorCode::InvalidGrant
     );
     assert!(
@@ -399,7 +399,7 @@ async fn reuse_mode_keeps_the_refresh_token() {
     let (c, rt) = logged_in(&w, Some(RefreshMode::Reuse)).await;
     for i in 1..=3 {
         let t = w
-            .service
+            .grants
             .exchange(&c, refresh(&rt, None), t0() + Duration::minutes(i))
             .await
             .unwrap();
@@ -417,12 +417,12 @@ async fn a_lost_answer_is_retried_not_a_replay() {
     let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
     let lost = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), t0())
         .await
         .unwrap();
     let retried = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(5))
         .await
         .unwrap();
@@ -430,7 +430,7 @@ async fn a_lost_answer_is_retried_not_a_replay() {
     assert_eq!(w.live(), 1, "at most one successor is live");
     // The retried pair goes on rotating.
     let next = w
-        .service
+        .grants
         .exchange(
             &c,
             refresh(retried.refresh_token.as_ref().unwrap(), None),
@@ -440,7 +440,7 @@ async fn a_lost_answer_is_retried_not_a_replay() {
         .unwrap();
     // The lost successor comes back: someone else held it.
     let r = w
-        .service
+        .grants
         .exchange(
             &c,
             refresh(lost.refresh_token.as_ref().unwrap(), None),
@@ -450,7 +450,7 @@ async fn a_lost_answer_is_retried_not_a_replay() {
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     assert_eq!(w.live(), 0, "the family is revoked");
     let r = w
-        .service
+        .grants
         .exchange(
             &c,
             refresh(next.refresh_token.as_ref().unwrap(), None),
@@ -467,11 +467,11 @@ async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
     let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
     let t2 = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), t0())
         .await
         .unwrap();
-    w.service
+    w.grants
         .exchange(
             &c,
             refresh(t2.refresh_token.as_ref().unwrap(), None),
@@ -480,7 +480,7 @@ async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
         .await
         .unwrap();
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(2))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
@@ -488,12 +488,12 @@ async fn a_retry_after_the_successor_was_used_or_too_late_is_a_replay() {
 
     let w = World::new(TokenPolicy::default());
     let (c, rt1) = logged_in(&w, None).await;
-    w.service
+    w.grants
         .exchange(&c, refresh(&rt1, None), t0())
         .await
         .unwrap();
     let r = w
-        .service
+        .grants
         .exchange(&c, refresh(&rt1, None), t0() + Duration::seconds(61))
         .await;
     assert_eq!(code_of(r), ErrorCode::InvalidGrant);
@@ -606,7 +606,7 @@ mod authorization_code {
             ),
         ];
         for (req, expect) in cases {
-            match (w.service.validate_authorization(&req).await, expect) {
+            match (w.sign_in.validate_authorization(&req).await, expect) {
                 (Err(Refusal::Untrusted(_)), None) => {}
                 (
                     Err(Refusal::Redirect {
@@ -625,7 +625,7 @@ mod authorization_code {
         }
         // The one registered URI may be omitted.
         let ok = w
-            .service
+            .sign_in
             .validate_authorization(&request(|r| r.redirect_uri = None))
             .await
             .unwrap();
@@ -641,25 +641,25 @@ mod authorization_code {
         c.first_party = false;
         w.set_client(&c).await;
         let valid = w
-            .service
+            .sign_in
             .validate_authorization(&request(|_| {}))
             .await
             .unwrap();
         assert!(!valid.client.first_party);
         let refused = w
-            .service
+            .sign_in
             .issue_code(&valid, signed_in(user), Consent::NotAsked, t0())
             .await;
         assert_eq!(code_of(refused), ErrorCode::AccessDenied);
         assert!(w.store.codes().is_empty(), "no code was stored");
         assert!(
-            w.service
+            w.sign_in
                 .issue_code(&valid, signed_in(user), Consent::Given, t0())
                 .await
                 .is_ok()
         );
         match w
-            .service
+            .sign_in
             .validate_authorization_in(Dialect::PkceJson, &request(|_| {}))
             .await
         {
@@ -673,7 +673,7 @@ mod authorization_code {
         c.dialects = vec![Dialect::PkceJson];
         w.set_client(&c).await;
         assert!(
-            w.service
+            w.sign_in
                 .validate_authorization_in(Dialect::PkceJson, &request(|_| {}))
                 .await
                 .is_ok()
@@ -684,12 +684,12 @@ mod authorization_code {
     async fn code_redeems_once_with_the_right_verifier() {
         let (w, c, user) = world(true).await;
         let valid = w
-            .service
+            .sign_in
             .validate_authorization(&request(|_| {}))
             .await
             .unwrap();
         let (code, ttl) = w
-            .service
+            .sign_in
             .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
@@ -709,14 +709,14 @@ mod authorization_code {
             (Some("myapp://callback"), None, ErrorCode::InvalidGrant),
         ] {
             let r = w
-                .service
+                .grants
                 .exchange(&c, redeem(&code, redirect, verifier), t0())
                 .await;
             assert_eq!(code_of(r), expect);
             assert!(w.store.codes()[0].consumed_at.is_none());
         }
         let t = w
-            .service
+            .grants
             .exchange(
                 &c,
                 redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
@@ -729,7 +729,7 @@ mod authorization_code {
         let rt = t.refresh_token.clone().unwrap();
         // Replay: refused, and what the first redemption issued is revoked.
         let r = w
-            .service
+            .grants
             .exchange(
                 &c,
                 redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
@@ -738,7 +738,7 @@ mod authorization_code {
             .await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
         assert!(w.store.is_access_revoked(t.token_id, None).await.unwrap());
-        let r = w.service.exchange(&c, refresh(&rt, None), t0()).await;
+        let r = w.grants.exchange(&c, refresh(&rt, None), t0()).await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
     }
 
@@ -749,29 +749,29 @@ mod authorization_code {
             .add_client("other", None, &[G::AuthorizationCode], "read")
             .await;
         let valid = w
-            .service
+            .sign_in
             .validate_authorization(&request(|_| {}))
             .await
             .unwrap();
         let (code, _) = w
-            .service
+            .sign_in
             .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
         let r = w
-            .service
+            .grants
             .exchange(&other, redeem(&code, None, Some(VERIFIER)), t0())
             .await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
         let late = t0() + Duration::seconds(300);
         let r = w
-            .service
+            .grants
             .exchange(&c, redeem(&code, None, Some(VERIFIER)), late)
             .await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
         // Within its lifetime, with the redirect URI omitted (PKCE binds it).
         let t = w
-            .service
+            .grants
             .exchange(
                 &c,
                 redeem(&code, None, Some(VERIFIER)),
@@ -788,19 +788,16 @@ mod authorization_code {
             r.code_challenge = None;
             r.code_challenge_method = None;
         });
-        let valid = w.service.validate_authorization(&req).await.unwrap();
+        let valid = w.sign_in.validate_authorization(&req).await.unwrap();
         let (code, _) = w
-            .service
+            .sign_in
             .issue_code(&valid, signed_in(user), Consent::Given, t0())
             .await
             .unwrap();
-        let r = w
-            .service
-            .exchange(&c, redeem(&code, None, None), t0())
-            .await;
+        let r = w.grants.exchange(&c, redeem(&code, None, None), t0()).await;
         assert_eq!(code_of(r), ErrorCode::InvalidRequest);
         let r = w
-            .service
+            .grants
             .exchange(
                 &c,
                 redeem(&code, Some("myapp://callback"), Some(VERIFIER)),
@@ -809,7 +806,7 @@ mod authorization_code {
             .await;
         assert_eq!(code_of(r), ErrorCode::InvalidGrant);
         assert!(
-            w.service
+            w.grants
                 .exchange(&c, redeem(&code, Some("myapp://callback"), None), t0())
                 .await
                 .is_ok()
@@ -819,10 +816,10 @@ mod authorization_code {
     #[tokio::test]
     async fn sessions_expire_when_idle_or_old_and_end_at_logout() {
         let (w, _, user) = world(true).await;
-        let policy = w.service.policy().clone();
-        let id = w.service.start_session(user, t0()).await.unwrap();
+        let policy = w.grants.policy().clone();
+        let id = w.sign_in.start_session(user, t0()).await.unwrap();
         assert_eq!(
-            w.service.resume_session(id.expose(), t0()).await.unwrap(),
+            w.sign_in.resume_session(id.expose(), t0()).await.unwrap(),
             Some(auth_core::authorize::SignedIn {
                 user,
                 authenticated_at: t0()
@@ -838,7 +835,7 @@ mod authorization_code {
         while t + policy.session_idle_timeout / 2 < t0() + policy.session_lifetime {
             t += policy.session_idle_timeout / 2;
             assert_eq!(
-                w.service
+                w.sign_in
                     .resume_session(id.expose(), t)
                     .await
                     .unwrap()
@@ -848,30 +845,30 @@ mod authorization_code {
             );
         }
         assert_eq!(
-            w.service
+            w.sign_in
                 .resume_session(id.expose(), t0() + policy.session_lifetime)
                 .await
                 .unwrap(),
             None
         );
         // Idle too long.
-        let id = w.service.start_session(user, t0()).await.unwrap();
+        let id = w.sign_in.start_session(user, t0()).await.unwrap();
         assert_eq!(
-            w.service
+            w.sign_in
                 .resume_session(id.expose(), t0() + policy.session_idle_timeout)
                 .await
                 .unwrap(),
             None
         );
         // Logout.
-        let id = w.service.start_session(user, t0()).await.unwrap();
-        w.service.end_session(id.expose()).await.unwrap();
+        let id = w.sign_in.start_session(user, t0()).await.unwrap();
+        w.sign_in.end_session(id.expose()).await.unwrap();
         assert_eq!(
-            w.service.resume_session(id.expose(), t0()).await.unwrap(),
+            w.sign_in.resume_session(id.expose(), t0()).await.unwrap(),
             None
         );
         assert_eq!(
-            w.service.resume_session("forged", t0()).await.unwrap(),
+            w.sign_in.resume_session("forged", t0()).await.unwrap(),
             None
         );
     }
@@ -888,7 +885,7 @@ mod lifecycle {
             .await;
         c.token_format = auth_core::types::TokenFormat::Reference;
         let t = w
-            .service
+            .grants
             .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
             .await
             .unwrap();
@@ -898,7 +895,7 @@ mod lifecycle {
             t.access_token.expose().as_bytes().to_vec()
         );
         let bearer = w
-            .service
+            .grants
             .verify_access(t.access_token.expose(), t0())
             .await
             .unwrap();
@@ -911,12 +908,12 @@ mod lifecycle {
             "a client's own token acts for no one"
         );
         assert!(
-            w.service
+            w.grants
                 .verify_access(t.access_token.expose(), t0() + Duration::hours(1))
                 .await
                 .is_err()
         );
-        assert!(w.service.verify_access("unknown", t0()).await.is_err());
+        assert!(w.grants.verify_access("unknown", t0()).await.is_err());
     }
 
     /// A user's access token acts only while the account exists and is
@@ -934,7 +931,7 @@ mod lifecycle {
             let (w, c) = (&w, &c);
             async move {
                 let t = w
-                    .service
+                    .grants
                     .exchange(c, password(user, "pw", None), t0())
                     .await
                     .unwrap();
@@ -942,30 +939,30 @@ mod lifecycle {
             }
         };
         let (for_alice, for_bob) = (token("alice").await, token("bob").await);
-        let bearer = w.service.verify_access(&for_alice, t0()).await.unwrap();
+        let bearer = w.grants.verify_access(&for_alice, t0()).await.unwrap();
         assert_eq!(bearer.user.map(|u| u.id), Some(alice.id));
 
         w.disable(alice.id).await;
         assert!(
-            w.service.verify_access(&for_alice, t0()).await.is_err(),
+            w.grants.verify_access(&for_alice, t0()).await.is_err(),
             "disabled"
         );
         assert!(w.store.delete(bob.id).await.unwrap());
         assert!(
-            w.service.verify_access(&for_bob, t0()).await.is_err(),
+            w.grants.verify_access(&for_bob, t0()).await.is_err(),
             "deleted"
         );
 
         w.add_user("carol", None, "pw").await;
         let for_carol = token("carol").await;
-        assert!(w.service.verify_access(&for_carol, t0()).await.is_ok());
+        assert!(w.grants.verify_access(&for_carol, t0()).await.is_ok());
         assert!(
             auth_core::ports::ClientRepository::delete(&w.store, &c.id)
                 .await
                 .unwrap()
         );
         assert!(
-            w.service.verify_access(&for_carol, t0()).await.is_err(),
+            w.grants.verify_access(&for_carol, t0()).await.is_err(),
             "its client deleted"
         );
     }
@@ -982,40 +979,40 @@ mod lifecycle {
             .await;
         w.add_user("alice", None, "pw").await;
         let t = w
-            .service
+            .grants
             .exchange(&c, password("alice", "pw", None), t0())
             .await
             .unwrap();
         let at = t.access_token.expose();
         let rt = t.refresh_token.clone().unwrap();
         assert_eq!(
-            code_of(w.service.revoke(&other, at, None, t0()).await),
+            code_of(w.grants.revoke(&other, at, None, t0()).await),
             ErrorCode::UnauthorizedClient
         );
         assert_eq!(
-            code_of(w.service.revoke(&other, rt.expose(), None, t0()).await),
+            code_of(w.grants.revoke(&other, rt.expose(), None, t0()).await),
             ErrorCode::UnauthorizedClient
         );
         assert!(
-            w.service
+            w.grants
                 .introspect(&c, at, None, t0())
                 .await
                 .unwrap()
                 .is_some()
         );
-        w.service
+        w.grants
             .revoke(&c, at, Some("access_token"), t0())
             .await
             .unwrap();
         assert!(
-            w.service
+            w.grants
                 .introspect(&c, at, None, t0())
                 .await
                 .unwrap()
                 .is_none()
         );
         let active = w
-            .service
+            .grants
             .introspect(&c, rt.expose(), Some("refresh_token"), t0())
             .await
             .unwrap()
@@ -1024,16 +1021,16 @@ mod lifecycle {
             active.kind,
             auth_core::grants::introspection::TokenKind::Refresh
         );
-        w.service.revoke(&c, rt.expose(), None, t0()).await.unwrap();
+        w.grants.revoke(&c, rt.expose(), None, t0()).await.unwrap();
         assert!(
-            w.service
+            w.grants
                 .introspect(&c, rt.expose(), None, t0())
                 .await
                 .unwrap()
                 .is_none()
         );
         // Unknown tokens are not an error.
-        w.service.revoke(&c, "nothing", None, t0()).await.unwrap();
+        w.grants.revoke(&c, "nothing", None, t0()).await.unwrap();
     }
 }
 
@@ -1055,41 +1052,29 @@ mod device {
             .await;
         let u = w.add_user("alice", None, "pw").await;
         let start = w
-            .service
+            .grants
             .start_device_authorization(&c, None, t0())
             .await
             .unwrap();
         assert_eq!((start.expires_in, start.interval), (600, 5));
         let at = |s: i64| t0() + Duration::seconds(s);
         assert_eq!(
-            code_of(
-                w.service
-                    .exchange(&c, poll(&start.device_code), at(0))
-                    .await
-            ),
+            code_of(w.grants.exchange(&c, poll(&start.device_code), at(0)).await),
             ErrorCode::AuthorizationPending
         );
         // Too fast: slow_down, and the interval grows by 5 for good.
         assert_eq!(
-            code_of(
-                w.service
-                    .exchange(&c, poll(&start.device_code), at(3))
-                    .await
-            ),
+            code_of(w.grants.exchange(&c, poll(&start.device_code), at(3)).await),
             ErrorCode::SlowDown
         );
         assert_eq!(w.store.device_authorizations()[0].interval, 10);
         assert_eq!(
-            code_of(
-                w.service
-                    .exchange(&c, poll(&start.device_code), at(9))
-                    .await
-            ),
+            code_of(w.grants.exchange(&c, poll(&start.device_code), at(9)).await),
             ErrorCode::SlowDown
         );
         assert_eq!(
             code_of(
-                w.service
+                w.grants
                     .exchange(&c, poll(&start.device_code), at(30))
                     .await
             ),
@@ -1098,24 +1083,24 @@ mod device {
         // The user approves the code as typed.
         let typed = UserCode::parse(&start.user_code.display().to_lowercase()).unwrap();
         assert!(matches!(
-            w.service
+            w.grants
                 .look_up_user_code(u.id, &start.user_code.display().to_lowercase(), at(31))
                 .await
                 .unwrap(),
             auth_core::grants::device_code::UserCodeLookup::Found(..)
         ));
         assert!(
-            w.service
+            w.grants
                 .decide_device(&typed, Some(u.id), at(31))
                 .await
                 .unwrap()
         );
         assert!(
-            !w.service.decide_device(&typed, None, at(32)).await.unwrap(),
+            !w.grants.decide_device(&typed, None, at(32)).await.unwrap(),
             "decided once"
         );
         let t = w
-            .service
+            .grants
             .exchange(&c, poll(&start.device_code), at(45))
             .await
             .unwrap();
@@ -1123,7 +1108,7 @@ mod device {
         assert!(t.refresh_token.is_some());
         assert_eq!(
             code_of(
-                w.service
+                w.grants
                     .exchange(&c, poll(&start.device_code), at(60))
                     .await
             ),
@@ -1137,34 +1122,30 @@ mod device {
         let c = w.add_client("tv", None, &[G::DeviceCode], "read").await;
         let other = w.add_client("other", None, &[G::DeviceCode], "read").await;
         let denied = w
-            .service
+            .grants
             .start_device_authorization(&c, None, t0())
             .await
             .unwrap();
-        w.service
+        w.grants
             .decide_device(&denied.user_code, None, t0())
             .await
             .unwrap();
         assert_eq!(
-            code_of(
-                w.service
-                    .exchange(&c, poll(&denied.device_code), t0())
-                    .await
-            ),
+            code_of(w.grants.exchange(&c, poll(&denied.device_code), t0()).await),
             ErrorCode::AccessDenied
         );
         let late = w
-            .service
+            .grants
             .start_device_authorization(&c, None, t0())
             .await
             .unwrap();
         let after = t0() + Duration::seconds(600);
         assert_eq!(
-            code_of(w.service.exchange(&c, poll(&late.device_code), after).await),
+            code_of(w.grants.exchange(&c, poll(&late.device_code), after).await),
             ErrorCode::ExpiredToken
         );
         assert!(matches!(
-            w.service
+            w.grants
                 .look_up_user_code(
                     UserId::new(uuid::Uuid::nil()),
                     &late.user_code.display(),
@@ -1176,7 +1157,7 @@ mod device {
         ));
         assert_eq!(
             code_of(
-                w.service
+                w.grants
                     .exchange(&other, poll(&late.device_code), t0())
                     .await
             ),
@@ -1184,14 +1165,14 @@ mod device {
         );
         let unknown = OpaqueToken::new("nope".into());
         assert_eq!(
-            code_of(w.service.exchange(&c, poll(&unknown), t0()).await),
+            code_of(w.grants.exchange(&c, poll(&unknown), t0()).await),
             ErrorCode::InvalidGrant
         );
         let no_grant = w
             .add_client("web", None, &[G::AuthorizationCode], "read")
             .await;
         assert!(
-            w.service
+            w.grants
                 .start_device_authorization(&no_grant, None, t0())
                 .await
                 .is_err()
@@ -1210,24 +1191,24 @@ async fn introspection_tells_a_clients_own_token_from_a_users() {
     c.token_format = auth_core::types::TokenFormat::Reference;
     let alice = w.add_user("alice", None, "pw").await;
     let own = w
-        .service
+        .grants
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await
         .unwrap();
     let active = w
-        .service
+        .grants
         .introspect(&c, own.access_token.expose(), None, t0())
         .await
         .unwrap()
         .unwrap();
     assert_eq!((active.subject.as_str(), active.user_id), (id, None));
     let users = w
-        .service
+        .grants
         .exchange(&c, password("alice", "pw", None), t0())
         .await
         .unwrap();
     let active = w
-        .service
+        .grants
         .introspect(&c, users.access_token.expose(), None, t0())
         .await
         .unwrap()

@@ -49,25 +49,25 @@ async fn the_overview_shows_the_accounts_own_sessions_and_applications() {
         .await;
     let alice = w.add_user("alice", None, "pw-alice").await;
     let bob = w.add_user("bob", None, "pw-bob").await;
-    let mine = w.service.start_session(alice.id, t0()).await.unwrap();
-    w.service
+    let mine = w.sign_in.start_session(alice.id, t0()).await.unwrap();
+    w.sign_in
         .start_session(alice.id, t0() + Duration::minutes(1))
         .await
         .unwrap();
-    w.service.start_session(bob.id, t0()).await.unwrap();
+    w.sign_in.start_session(bob.id, t0()).await.unwrap();
     for _ in 0..2 {
-        w.service
+        w.grants
             .exchange(&app, password("alice", "pw-alice"), t0())
             .await
             .unwrap();
     }
-    w.service
+    w.grants
         .exchange(&other, password("bob", "pw-bob"), t0())
         .await
         .unwrap();
 
     let view = w
-        .service
+        .accounts
         .account_overview(&me(&alice), mine.expose(), t0())
         .await
         .unwrap()
@@ -84,7 +84,7 @@ async fn the_overview_shows_the_accounts_own_sessions_and_applications() {
     // Expired and idle sessions are not listed.
     let later = t0() + TokenPolicy::default().session_idle_timeout + Duration::minutes(2);
     let view = w
-        .service
+        .accounts
         .account_overview(&me(&alice), mine.expose(), later)
         .await
         .unwrap()
@@ -104,9 +104,9 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
         )
         .await;
     let alice = w.add_user("alice", None, "old-password").await;
-    let other_browser = w.service.start_session(alice.id, t0()).await.unwrap();
+    let other_browser = w.sign_in.start_session(alice.id, t0()).await.unwrap();
     let grant = w
-        .service
+        .grants
         .exchange(&app, password("alice", "old-password"), t0())
         .await
         .unwrap();
@@ -118,7 +118,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
 
     // Refusals change nothing.
     let wrong = w
-        .service
+        .accounts
         .change_password(
             &me(&alice),
             "guess".into(),
@@ -135,7 +135,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
         ))
     ));
     let short = w
-        .service
+        .accounts
         .change_password(
             &me(&alice),
             "old-password".into(),
@@ -148,7 +148,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     assert!(matches!(short, Err(PasswordChangeError::Invalid(_))));
     assert_eq!(stored(&w).await, before);
     assert!(
-        w.service
+        w.sign_in
             .resume_session(other_browser.expose(), t0())
             .await
             .unwrap()
@@ -156,7 +156,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     );
 
     let (session, event) = w
-        .service
+        .accounts
         .change_password(
             &me(&alice),
             "old-password".into(),
@@ -170,14 +170,14 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     assert_eq!(event, SecurityEvent::PasswordChanged { user: alice.id });
     assert_ne!(stored(&w).await, before);
     assert!(
-        w.service
+        w.sign_in
             .resume_session(other_browser.expose(), t0())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        w.service
+        w.sign_in
             .resume_session(session.expose(), t0())
             .await
             .unwrap()
@@ -188,9 +188,9 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
         refresh_token: grant.refresh_token.unwrap(),
         scope: None,
     };
-    assert!(w.service.exchange(&app, refresh, t0()).await.is_err());
+    assert!(w.grants.exchange(&app, refresh, t0()).await.is_err());
     assert!(
-        w.service
+        w.sign_in
             .verify_credentials("alice", "new-password-1".into(), "203.0.113.7", t0())
             .await
             .is_ok()
@@ -204,7 +204,7 @@ async fn wrong_current_passwords_meet_the_login_throttle() {
     let mut throttled = false;
     for _ in 0..20 {
         let r = w
-            .service
+            .accounts
             .change_password(
                 &me(&alice),
                 "guess".into(),
@@ -222,7 +222,7 @@ async fn wrong_current_passwords_meet_the_login_throttle() {
     assert!(throttled);
     // Throttled: even the right password is not checked now.
     let r = w
-        .service
+        .accounts
         .change_password(
             &me(&alice),
             "old-password".into(),
@@ -246,7 +246,7 @@ async fn an_account_without_a_password_has_none_to_change() {
     assert!(w.store.delete(alice.id).await.unwrap());
     w.store.create(&hashless).await.unwrap();
     let r = w
-        .service
+        .accounts
         .change_password(
             &me(&alice),
             "".into(),
@@ -264,12 +264,12 @@ async fn only_the_accounts_own_sessions_end() {
     let w = World::new(TokenPolicy::default());
     let alice = w.add_user("alice", None, "pw").await;
     let bob = w.add_user("bob", None, "pw").await;
-    let bobs = w.service.start_session(bob.id, t0()).await.unwrap();
-    let alices = w.service.start_session(alice.id, t0()).await.unwrap();
+    let bobs = w.sign_in.start_session(bob.id, t0()).await.unwrap();
+    let alices = w.sign_in.start_session(alice.id, t0()).await.unwrap();
     let view = |cookie: &OpaqueToken, who: &User| {
         let (w, cookie, who) = (&w, cookie.clone(), who.clone());
         async move {
-            w.service
+            w.accounts
                 .account_overview(&me(&who), cookie.expose(), t0())
                 .await
                 .unwrap()
@@ -278,13 +278,13 @@ async fn only_the_accounts_own_sessions_end() {
     };
     let bobs_handle = view(&bobs, &bob).await.sessions[0].handle.clone();
     assert!(
-        !w.service
+        !w.accounts
             .end_own_session(&me(&alice), &bobs_handle)
             .await
             .unwrap()
     );
     assert!(
-        w.service
+        w.sign_in
             .resume_session(bobs.expose(), t0())
             .await
             .unwrap()
@@ -298,13 +298,13 @@ async fn only_the_accounts_own_sessions_end() {
 
     let alices_handle = view(&alices, &alice).await.sessions[0].handle.clone();
     assert!(
-        w.service
+        w.accounts
             .end_own_session(&me(&alice), &alices_handle)
             .await
             .unwrap()
     );
     assert!(
-        w.service
+        w.sign_in
             .resume_session(alices.expose(), t0())
             .await
             .unwrap()
@@ -339,23 +339,23 @@ async fn taking_back_an_applications_access_revokes_its_grants_only() {
     let alice = w.add_user("alice", None, "pw-alice").await;
     let bob = w.add_user("bob", None, "pw-bob").await;
     let alices = w
-        .service
+        .grants
         .exchange(&app, password("alice", "pw-alice"), t0())
         .await
         .unwrap();
     let alices_other = w
-        .service
+        .grants
         .exchange(&other, password("alice", "pw-alice"), t0())
         .await
         .unwrap();
     let bobs = w
-        .service
+        .grants
         .exchange(&app, password("bob", "pw-bob"), t0())
         .await
         .unwrap();
 
     assert!(
-        w.service
+        w.grants
             .verify_access(bobs.access_token.expose(), t0())
             .await
             .is_ok(),
@@ -363,14 +363,14 @@ async fn taking_back_an_applications_access_revokes_its_grants_only() {
     );
     // Bob cannot take back what alice granted, nor a client he never used.
     let (ended, event) = w
-        .service
+        .accounts
         .revoke_application(&me(&bob), &other.id, t0())
         .await
         .unwrap();
     assert_eq!((ended, event), (0, None));
 
     let (ended, event) = w
-        .service
+        .accounts
         .revoke_application(&me(&alice), &app.id, t0())
         .await
         .unwrap();
@@ -383,7 +383,7 @@ async fn taking_back_an_applications_access_revokes_its_grants_only() {
         })
     );
     assert!(
-        w.service
+        w.grants
             .verify_access(alices.access_token.expose(), t0())
             .await
             .is_err(),
@@ -394,24 +394,24 @@ async fn taking_back_an_applications_access_revokes_its_grants_only() {
         scope: None,
     };
     assert!(
-        w.service
+        w.grants
             .exchange(&app, refresh(&alices), t0())
             .await
             .is_err()
     );
     assert!(
-        w.service
+        w.grants
             .exchange(&other, refresh(&alices_other), t0())
             .await
             .is_ok(),
         "another application keeps its access"
     );
     assert!(
-        w.service
+        w.grants
             .verify_access(bobs.access_token.expose(), t0())
             .await
             .is_ok(),
         "another account's grant stays"
     );
-    assert!(w.service.exchange(&app, refresh(&bobs), t0()).await.is_ok());
+    assert!(w.grants.exchange(&app, refresh(&bobs), t0()).await.is_ok());
 }

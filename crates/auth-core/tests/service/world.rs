@@ -1,13 +1,14 @@
-//! A token service wired over the in-memory store and the test doubles,
+//! The core's role services wired over the in-memory store and the test doubles,
 //! with handles for assertions.
 use std::sync::Arc;
 
-use auth_core::grants::{Ports, TokenService};
 use auth_core::policy::TokenPolicy;
+use auth_core::ports::Ports;
 use auth_core::ports::{
     AuthorizationCodeRepository, ClientRepository, SecretDigest as _, TokenRepository,
     UserRepository,
 };
+use auth_core::service::{Accounts, BrowserSignIn, Core, Grants, Roles};
 use auth_core::types::*;
 use auth_memory::MemoryStore;
 use uuid::Uuid;
@@ -19,7 +20,9 @@ const ISSUER: &str = "http://issuer.test";
 pub struct World {
     pub store: MemoryStore,
     pub hasher: Arc<Hasher>,
-    pub service: TokenService,
+    pub grants: Grants,
+    pub sign_in: BrowserSignIn,
+    pub accounts: Accounts,
     ports: Ports,
     policy: TokenPolicy,
 }
@@ -44,11 +47,17 @@ impl World {
             digest: Arc::new(Digests),
             random: Arc::new(Counter::default()),
         };
-        let service = TokenService::new(ports.clone(), policy.clone(), ISSUER);
+        let Roles {
+            grants,
+            sign_in,
+            accounts,
+        } = Core::new(ports.clone(), policy.clone(), ISSUER).into_roles();
         Self {
             store,
             hasher,
-            service,
+            grants,
+            sign_in,
+            accounts,
             ports,
             policy,
         }
@@ -66,7 +75,8 @@ impl World {
 
     fn replacing(mut self, adjust: impl FnOnce(&mut Ports)) -> Self {
         adjust(&mut self.ports);
-        self.service = TokenService::new(self.ports.clone(), self.policy.clone(), ISSUER);
+        let roles = Core::new(self.ports.clone(), self.policy.clone(), ISSUER).into_roles();
+        (self.grants, self.sign_in, self.accounts) = (roles.grants, roles.sign_in, roles.accounts);
         self
     }
 

@@ -220,7 +220,7 @@ async fn admit(req: &HttpRequest, state: &AppState) -> Result<(), LoginApiError>
     let peer = crate::edge::security::peer(req);
     Ok(state
         .federation
-        .admit_caller(&state.tokens, &peer, state.clock.now())
+        .admit_caller(&state.sign_in, &peer, state.clock.now())
         .await?)
 }
 
@@ -232,7 +232,7 @@ async fn client(state: &AppState) -> Result<Client, LoginApiError> {
         ])
     })?;
     Ok(state
-        .tokens
+        .grants
         .dialect_client(Dialect::ExternalLogin, id)
         .await?)
 }
@@ -315,7 +315,7 @@ pub(crate) async fn exchange(
     let issued = state
         .federation
         .exchange_token(
-            &state.tokens,
+            &state.sign_in,
             &client,
             &provider,
             &access_token,
@@ -348,7 +348,7 @@ pub(crate) async fn token_info(
     let token = crate::edge::bearer::presented(&req)
         .map_err(|_| refused("a valid bearer token is required".into()))?;
     let claims = match state
-        .tokens
+        .grants
         .verify_access_of(&client, token, state.clock.now())
         .await
     {
@@ -382,7 +382,7 @@ pub(crate) async fn device_start(
     admit(&req, &state).await?;
     let started = state
         .federation
-        .start_device(&state.tokens, GITHUB, state.clock.now())
+        .start_device(&state.sign_in, GITHUB, state.clock.now())
         .await?;
     Ok(no_store(DeviceStart {
         url: started.verification_uri,
@@ -442,7 +442,7 @@ pub(crate) async fn device_complete(
         let now = start + chrono::Duration::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX);
         match state
             .federation
-            .complete_device(&state.tokens, &client, &session, now)
+            .complete_device(&state.sign_in, &client, &session, now)
             .await?
         {
             DeviceStep::Issued(issued) => return Ok(token_object(&issued)),
@@ -488,7 +488,7 @@ pub(crate) async fn web_authorize(
     let started = state
         .federation
         .begin_polled_web(
-            &state.tokens,
+            &state.sign_in,
             &client,
             &provider,
             &callback(&state, &provider),
@@ -540,7 +540,7 @@ pub(crate) async fn web_callback(
     let finished = state
         .federation
         .finish_web(
-            &state.tokens,
+            &state.sign_in,
             ProviderAnswer {
                 provider: &provider,
                 state: &flow_state,
@@ -622,7 +622,7 @@ pub(crate) async fn web_confirm(
     let approve = form.take("decision").as_deref() == Some("allow");
     let answered = state
         .federation
-        .confirm_polled(&state.tokens, &confirmation, approve, state.clock.now())
+        .confirm_polled(&state.sign_in, &confirmation, approve, state.clock.now())
         .await;
     let done = |title: &str, message: String, status| {
         state.pages.render(
@@ -724,7 +724,7 @@ pub(crate) async fn web_poll(
     let client = client(&state).await?;
     let issued = state
         .federation
-        .poll_web(&state.tokens, &client, &flow_state, state.clock.now())
+        .poll_web(&state.sign_in, &client, &flow_state, state.clock.now())
         .await?;
     Ok(token_object(&issued))
 }

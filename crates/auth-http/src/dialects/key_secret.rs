@@ -27,7 +27,7 @@ async fn client(state: &AppState) -> Result<Client, ApiError> {
     let id = state.key_secret_client.as_ref().ok_or_else(|| {
         OAuthError::invalid_request("the key/secret API is not enabled on this server")
     })?;
-    Ok(state.tokens.dialect_client(Dialect::KeySecret, id).await?)
+    Ok(state.grants.dialect_client(Dialect::KeySecret, id).await?)
 }
 
 async fn json_body(
@@ -115,7 +115,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
+    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
         Ok(user) => Ok(no_store(UserKey {
             user_key: user.id.to_string(),
         })),
@@ -161,7 +161,7 @@ pub(crate) async fn authenticate(
         from: crate::edge::security::peer(&req),
     };
     let issued = state
-        .tokens
+        .grants
         .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
     let response = no_store(Tokens {
@@ -190,7 +190,7 @@ pub(crate) async fn refresh(
         scope: None,
     };
     let issued = state
-        .tokens
+        .grants
         .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
         .await?;
     Ok(no_store(Refreshed {

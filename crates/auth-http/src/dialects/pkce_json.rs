@@ -56,7 +56,7 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
 async fn validate(state: &AppState, fields: &Map<String, Value>) -> Result<ValidRequest, ApiError> {
     let request = authorization_request(fields)?;
     match state
-        .tokens
+        .sign_in
         .validate_authorization_in(Dialect::PkceJson, &request)
         .await
     {
@@ -73,7 +73,7 @@ async fn code_response(
     user: UserId,
 ) -> Result<HttpResponse, ApiError> {
     let (code, expires_in) = state
-        .tokens
+        .sign_in
         // No consent step in this dialect: a third-party client is refused
         // by the core and must send the user to GET /authorize.
         .issue_code(
@@ -159,7 +159,7 @@ pub(crate) async fn sign_in(
     let email = field(&fields, "email")?;
     let password = field(&fields, "password")?;
     let user = state
-        .tokens
+        .sign_in
         .verify_credentials(
             &email,
             password,
@@ -182,7 +182,7 @@ pub(crate) async fn register(
     fields: Map<String, Value>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = validate(state, &fields).await?;
-    state.tokens.check_consent(&valid, Consent::NotAsked)?;
+    state.sign_in.check_consent(&valid, Consent::NotAsked)?;
     let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
     let email = Email::parse(&field(&fields, "email")?).map_err(|e| invalid(&e))?;
     let spec = UserSpec {
@@ -193,7 +193,7 @@ pub(crate) async fn register(
         given_name: Some(field(&fields, "first_name")?),
         family_name: Some(field(&fields, "last_name")?),
     };
-    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
+    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
         Ok(user) => code_response(state, &valid, user.id).await,
         Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
             ErrorBody::invalid_request("an account with this email already exists"),
@@ -288,9 +288,9 @@ pub(crate) async fn token(
             OAuthError::invalid_client("the request names no client (client_id is missing)")
         })?,
     };
-    let client = state.tokens.authenticate_client(&credentials).await?;
+    let client = state.grants.authenticate_client(&credentials).await?;
     let issued = state
-        .tokens
+        .grants
         .exchange_in(Dialect::PkceJson, &client, grant, state.clock.now())
         .await?;
     let response = HttpResponse::Ok()
@@ -314,7 +314,7 @@ async fn refresh_token_client(
     let GrantRequest::RefreshToken { refresh_token, .. } = grant else {
         return Ok(None);
     };
-    let client_id = state.tokens.refresh_token_client(refresh_token).await?;
+    let client_id = state.grants.refresh_token_client(refresh_token).await?;
     Ok(client_id.map(|client_id| ClientCredentials {
         client_id,
         secret: None,

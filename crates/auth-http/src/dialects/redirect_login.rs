@@ -47,7 +47,7 @@ pub(crate) async fn validate(
     }
     let r = &pending.request;
     match state
-        .tokens
+        .sign_in
         .validate_redirect_login(
             r.client_id.as_deref(),
             r.redirect_uri.as_deref(),
@@ -74,7 +74,7 @@ pub(crate) async fn complete(
         Err(page) => return Ok(*page),
     };
     let issued = state
-        .tokens
+        .sign_in
         .redirect_login_tokens(&request, user, state.clock.now())
         .await?;
     let expiration = issued.expires_at.timestamp().to_string();
@@ -129,7 +129,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user_from(&state.tokens, peer, spec, state.clock.now()).await {
+    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
         Ok(user) => Ok(HttpResponse::Created().json(Registered {
             user_id: user.id.to_string(),
         })),
@@ -229,7 +229,7 @@ async fn token_inner(
     // The document's requests carry no secret: only a public client
     // registered for this dialect passes.
     let client = state
-        .tokens
+        .grants
         .dialect_client(Dialect::RedirectLogin, &client_id)
         .await?;
     let now = state.clock.now();
@@ -252,7 +252,7 @@ async fn token_inner(
             let refresh_token = OpaqueToken::new(field(&fields, "refresh_token")?);
             // The document's refresh names the user: it must be the token's owner.
             if !state
-                .tokens
+                .grants
                 .refresh_token_owned_by(&refresh_token, &username)
                 .await?
             {
@@ -274,7 +274,7 @@ async fn token_inner(
         }
     };
     let issued = state
-        .tokens
+        .grants
         .exchange_in(Dialect::RedirectLogin, &client, request, now)
         .await?;
     let event = issued.event.clone();

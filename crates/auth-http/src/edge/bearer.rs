@@ -7,7 +7,7 @@ use auth_core::grants::introspection::Bearer;
 use crate::edge::error::ApiError;
 use crate::state::AppState;
 
-/// Verifies the request's bearer token (see `TokenService::verify_access`).
+/// Verifies the request's bearer token (see `Grants::verify_access`).
 pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Bearer, ApiError> {
     verify(presented(req)?, state).await
 }
@@ -30,5 +30,5 @@ pub(crate) fn presented(req: &HttpRequest) -> Result<&str, ApiError> {
 
 /// Verifies a bearer token however it was presented.
 pub(crate) async fn verify(token: &str, state: &AppState) -> Result<Bearer, ApiError> {
-    Ok(state.tokens.verify_access(token, state.clock.now()).await?)
+    Ok(state.grants.verify_access(token, state.clock.now()).await?)
 }

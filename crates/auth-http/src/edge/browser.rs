@@ -39,7 +39,7 @@ pub(crate) fn device_cookie(state: &AppState, value: String) -> Cookie<'static> 
         .secure(state.secure_cookies)
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::seconds(
-            auth_core::grants::TokenService::DEVICE_LIFETIME.num_seconds(),
+            auth_core::service::Core::DEVICE_LIFETIME.num_seconds(),
         ))
         .finish()
 }
@@ -72,7 +72,7 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     };
     let allowed = match (header("sec-fetch-site"), header("origin")) {
         (Some(site), _) => matches!(site, "same-origin" | "none"),
-        (None, Some(origin)) => url::Url::parse(state.tokens.issuer())
+        (None, Some(origin)) => url::Url::parse(state.grants.issuer())
             .is_ok_and(|issuer| issuer.origin().ascii_serialization() == origin),
         (None, None) => true,
     };
@@ -108,7 +108,7 @@ impl Csrf {
                 is_new: false,
             },
             _ => Self {
-                value: state.tokens.new_browser_secret().into_inner(),
+                value: state.sign_in.new_browser_secret().into_inner(),
                 is_new: true,
             },
         }
@@ -116,7 +116,7 @@ impl Csrf {
 
     /// The token forms carry.
     pub(crate) fn token(&self, state: &AppState) -> String {
-        URL_SAFE_NO_PAD.encode(state.tokens.csrf_token(&self.value).as_bytes())
+        URL_SAFE_NO_PAD.encode(state.sign_in.csrf_token(&self.value).as_bytes())
     }
 
     /// Gives the browser a new CSRF value at login, so a value planted or
@@ -124,7 +124,7 @@ impl Csrf {
     /// the rest of this request use the new value, and the returned cookie
     /// goes on the response.
     pub(crate) fn renew(req: &HttpRequest, state: &AppState) -> Cookie<'static> {
-        let value = state.tokens.new_browser_secret().into_inner();
+        let value = state.sign_in.new_browser_secret().into_inner();
         req.extensions_mut().insert(Renewed(value.clone()));
         csrf_cookie(state, value)
     }
@@ -168,7 +168,7 @@ impl Csrf {
             .decode(posted)
             .map_err(|_| ApiError::Forbidden)?;
         let digest = Digest::from_slice(&bytes).ok_or(ApiError::Forbidden)?;
-        if state.tokens.csrf_token_matches(cookie.value(), &digest) {
+        if state.sign_in.csrf_token_matches(cookie.value(), &digest) {
             Ok(())
         } else {
             Err(ApiError::Forbidden)
@@ -204,7 +204,7 @@ pub(crate) async fn current_sign_in(
 ) -> Result<Option<auth_core::authorize::SignedIn>, ApiError> {
     match session_cookie_of(req, state) {
         Some(c) => Ok(state
-            .tokens
+            .sign_in
             .resume_session(c.value(), state.clock.now())
             .await?),
         None => Ok(None),
@@ -213,7 +213,7 @@ pub(crate) async fn current_sign_in(
 
 /// The session cookie for a new session.
 pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    let lifetime = state.tokens.policy().session_lifetime.num_seconds();
+    let lifetime = state.grants.policy().session_lifetime.num_seconds();
     Cookie::build(cookie_name(state, SESSION_COOKIE), value)
         .path("/")
         .http_only(true)

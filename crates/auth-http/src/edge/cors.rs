@@ -63,7 +63,7 @@ pub(crate) async fn allow_for_bearer(
     client_id: &auth_core::types::ClientId,
 ) -> Result<(), crate::ApiError> {
     if origin_of(req.headers()).is_some()
-        && let Some(client) = state.tokens.client(client_id).await?
+        && let Some(client) = state.grants.client(client_id).await?
     {
         allow_for(req, &client, false);
     }

@@ -62,9 +62,9 @@ pub(crate) async fn start(
         .map(|s| Scope::parse(&s))
         .transpose()
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    let client = state.tokens.authenticate_client(&credentials).await?;
+    let client = state.grants.authenticate_client(&credentials).await?;
     let started = state
-        .tokens
+        .grants
         .start_device_authorization(&client, scope, state.clock.now())
         .await?;
     let issuer = state.issuer();

@@ -23,7 +23,7 @@ async fn authenticated(
     let credentials = client_auth::take(req, &mut params)?;
     let token = params.require("token")?;
     let hint = params.take("token_type_hint");
-    let client = state.tokens.authenticate_client(&credentials).await?;
+    let client = state.grants.authenticate_client(&credentials).await?;
     Ok((client, token, hint))
 }
 
@@ -86,7 +86,7 @@ pub(crate) async fn introspect(
     crate::edge::cors::allow_for(&req, &client, true);
     let now = state.clock.now();
     let facts = state
-        .tokens
+        .grants
         .introspect(&client, &token, hint.as_deref(), now)
         .await?
         .map(|active| ActiveToken {
@@ -96,7 +96,7 @@ pub(crate) async fn introspect(
             username: active.username,
             exp: active.expires_at.timestamp(),
             iat: active.issued_at.timestamp(),
-            iss: state.tokens.issuer(),
+            iss: state.grants.issuer(),
             token_type: match active.kind {
                 TokenKind::Access => "Bearer",
                 TokenKind::Refresh => "refresh_token",
@@ -128,7 +128,7 @@ pub(crate) async fn revoke(
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
     crate::edge::cors::allow_for(&req, &client, false);
     state
-        .tokens
+        .grants
         .revoke(&client, &token, hint.as_deref(), state.clock.now())
         .await?;
     let mut response = HttpResponse::Ok()

@@ -1,7 +1,7 @@
 //! OpenID Connect RP-Initiated Logout 1.0 at `/end_session`: `GET` and
 //! `POST` (section 2), and the confirmation page's CSRF-checked post. The
 //! rules (which hint, which client, which redirect, whether to confirm) are
-//! the core's [`TokenService::plan_logout`].
+//! the core's `BrowserSignIn::plan_logout`.
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
@@ -101,7 +101,7 @@ pub(crate) async fn confirm(
     let mut params = Csrf::read_form(&req, payload, &state).await?;
     let request = take(&mut params);
     let session = current_sign_in(&req, &state).await?;
-    match state.tokens.plan_logout(&request, session).await {
+    match state.sign_in.plan_logout(&request, session).await {
         Ok(plan) => finish(&req, &state, plan).await,
         Err(refusal) => refused(&state, refusal),
     }
@@ -118,7 +118,7 @@ async fn begin(
     };
     let request = take(&mut params);
     let session = current_sign_in(req, state).await?;
-    let plan = match state.tokens.plan_logout(&request, session).await {
+    let plan = match state.sign_in.plan_logout(&request, session).await {
         Ok(plan) => plan,
         Err(refusal) => return refused(state, refusal),
     };
@@ -193,7 +193,7 @@ async fn finish(
     plan: LogoutPlan,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(c) = session_cookie_of(req, state) {
-        state.tokens.end_session(c.value()).await?;
+        state.sign_in.end_session(c.value()).await?;
     }
     let mut response = match &plan.redirect {
         Some((uri, client_state)) => {

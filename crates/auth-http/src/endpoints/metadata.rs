@@ -138,7 +138,7 @@ pub(crate) struct OpenIdConfiguration {
 pub(crate) async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
     let issuer = state.issuer();
     let mut algorithms: Vec<&'static str> = state
-        .tokens
+        .grants
         .id_token_algorithms()
         .into_iter()
         .map(|a| a.as_str())
@@ -173,7 +173,7 @@ pub(crate) struct Jwks {
 #[get("/jwks")]
 pub(crate) async fn jwks(state: Data<AppState>) -> HttpResponse {
     let keys = state
-        .tokens
+        .grants
         .id_token_keys()
         .iter()
         .filter_map(|k| serde_json::from_str(k).ok())
@@ -216,7 +216,7 @@ pub(crate) struct KeySet {
 #[get("/.well-known/paserk")]
 pub(crate) async fn key_set(state: Data<AppState>) -> HttpResponse {
     let keys = state
-        .tokens
+        .grants
         .public_keys()
         .into_iter()
         .map(|k| PublicKey {

@@ -95,17 +95,17 @@ async fn exchange(
     let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
     let credentials = client_auth::take(&req, &mut params)?;
     let grant = parse_grant(&mut params, crate::edge::security::peer(&req))?;
-    let client = state.tokens.authenticate_client(&credentials).await?;
+    let client = state.grants.authenticate_client(&credentials).await?;
     crate::edge::cors::allow_for(&req, &client, false);
     let now = state.clock.now();
     let issued = match dialect {
         Some(dialect) => {
             state
-                .tokens
+                .grants
                 .exchange_in(dialect, &client, grant, now)
                 .await?
         }
-        None => state.tokens.exchange(&client, grant, now).await?,
+        None => state.grants.exchange(&client, grant, now).await?,
     };
     Ok(token_response(&issued, token_type))
 }

@@ -256,7 +256,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let Some(overview) = state.tokens.account_overview(who, cookie, now).await? else {
+    let Some(overview) = state.accounts.account_overview(who, cookie, now).await? else {
         return Ok(see_other("/login"));
     };
     let links = state
@@ -401,7 +401,7 @@ pub(crate) async fn change_password(
         return viewer.refuse(StatusCode::BAD_REQUEST, &message).await;
     }
     let changed = state
-        .tokens
+        .accounts
         .change_password(
             &viewer.who,
             current,
@@ -477,7 +477,7 @@ pub(crate) async fn end_session(
         .as_deref()
         .and_then(SessionHandle::parse);
     let ended = match &handle {
-        Some(handle) => state.tokens.end_own_session(&viewer.who, handle).await?,
+        Some(handle) => state.accounts.end_own_session(&viewer.who, handle).await?,
         None => false,
     };
     if !ended {
@@ -489,7 +489,7 @@ pub(crate) async fn end_session(
             .await;
     }
     // Its own session ended: the browser is signed out.
-    if handle.as_ref() == Some(&state.tokens.session_handle(&viewer.cookie)) {
+    if handle.as_ref() == Some(&state.accounts.session_handle(&viewer.cookie)) {
         let mut response = see_other("/login");
         let _ = response.add_cookie(&crate::edge::browser::cleared_session_cookie(&state));
         return Ok(response);
@@ -533,7 +533,7 @@ pub(crate) async fn revoke_application(
     let (ended, event) = match &client {
         Some(client) => {
             state
-                .tokens
+                .accounts
                 .revoke_application(&viewer.who, client, state.clock.now())
                 .await?
         }

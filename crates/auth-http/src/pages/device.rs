@@ -84,7 +84,7 @@ async fn look_up(
 ) -> Result<Result<(UserCode, DeviceApproval), (&'static str, StatusCode)>, ApiError> {
     let now = state.clock.now();
     Ok(
-        match state.tokens.look_up_user_code(user, typed, now).await? {
+        match state.grants.look_up_user_code(user, typed, now).await? {
             UserCodeLookup::Found(code, approval) => Ok((code, approval)),
             UserCodeLookup::NotFound => Err((
                 "That code is not valid or has expired. Check the code on your device.",
@@ -222,7 +222,7 @@ pub(crate) async fn page_post(
         }
     };
     let decided = state
-        .tokens
+        .grants
         .decide_device(&code, allow.then_some(user), state.clock.now())
         .await?;
     let fill = match (decided, allow) {

@@ -70,7 +70,7 @@ pub(crate) async fn code_redirect(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let (code, _) = state
-        .tokens
+        .sign_in
         .issue_code(valid, who, consent, state.clock.now())
         .await?;
     let mut params = vec![("code", code.expose())];
@@ -121,16 +121,16 @@ pub(crate) async fn proceed(
             .insert_header((header::LOCATION, "/account"))
             .finish());
     }
-    let valid = match state.tokens.validate_authorization(&pending.request).await {
+    let valid = match state.sign_in.validate_authorization(&pending.request).await {
         Ok(v) => v,
         Err(r) => return refusal_response(state, r),
     };
-    if let Err(r) = state.tokens.require_hinted_subject(&valid, &who) {
+    if let Err(r) = state.sign_in.require_hinted_subject(&valid, &who) {
         return refusal_response(state, r);
     }
     // `prompt=consent` asks even where the operator would not; a consent
     // remembered from before spares the page.
-    match state.tokens.consent_step(&valid, who.user).await? {
+    match state.sign_in.consent_step(&valid, who.user).await? {
         ConsentStep::Skip => {
             return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
         }

@@ -39,7 +39,7 @@ async fn page_client(state: &AppState, pending: &Pending) -> (Option<String>, Op
             _ => (None, None),
         };
     }
-    match state.tokens.validate_authorization(&pending.request).await {
+    match state.sign_in.validate_authorization(&pending.request).await {
         Ok(valid) => (Some(valid.client.name), Some(valid.redirect_uri)),
         Err(_) => (None, None),
     }
@@ -173,13 +173,13 @@ async fn authorization_request(
     let login_hint = params.take("login_hint");
     let mut pending = Pending::take_from(&mut params);
     pending.flow = Some(FLOW_AUTHORIZE.into());
-    let valid = match state.tokens.validate_authorization(&pending.request).await {
+    let valid = match state.sign_in.validate_authorization(&pending.request).await {
         Ok(valid) => valid,
         Err(refusal) => return refusal_response(state, refusal),
     };
     let session = current_sign_in(req, state).await?;
     match state
-        .tokens
+        .sign_in
         .sign_in_step(&valid, session, state.clock.now())
     {
         // Single sign-on: the browser is already signed in.
@@ -336,7 +336,7 @@ pub(crate) async fn login(
     };
     let now = state.clock.now();
     let user = match state
-        .tokens
+        .sign_in
         .verify_browser_credentials(
             &username,
             password,
@@ -366,7 +366,7 @@ pub(crate) async fn login(
     // The browser is remembered: its own failed-login count from now on.
     let presented = crate::edge::browser::device_cookie_of(&req, &state);
     if let Some(device) = state
-        .tokens
+        .sign_in
         .remember_device(user.id, presented.as_deref(), now)
         .await?
     {
@@ -391,7 +391,7 @@ pub(crate) async fn signed_in(
     method: &str,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(old) = session_cookie_of(req, state) {
-        state.tokens.end_session(old.value()).await?;
+        state.sign_in.end_session(old.value()).await?;
     }
     let now = state.clock.now();
     let user_agent = req
@@ -400,7 +400,7 @@ pub(crate) async fn signed_in(
         .and_then(|v| v.to_str().ok());
     let origin =
         auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
-    let session = state.tokens.start_session_from(user, origin, now).await?;
+    let session = state.sign_in.start_session_from(user, origin, now).await?;
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
         user,
@@ -485,7 +485,7 @@ pub(crate) async fn register_form(
         Err(message) => return refuse(message).await,
     };
     let peer = crate::edge::security::peer(&req);
-    let user = match register_user_from(&state.tokens, &peer, spec, state.clock.now()).await {
+    let user = match register_user_from(&state.accounts, &peer, spec, state.clock.now()).await {
         Ok(user) => user,
         Err(RegistrationError::Conflict(auth_core::error::LOOK_ALIKE)) => {
             return refuse(
@@ -578,7 +578,7 @@ pub(crate) async fn consent(
     let mut params = Csrf::read_form(&req, payload, &state).await?;
     let decision = params.take("decision");
     let pending = Pending::take_from(&mut params);
-    let valid = match state.tokens.validate_authorization(&pending.request).await {
+    let valid = match state.sign_in.validate_authorization(&pending.request).await {
         Ok(v) => v,
         Err(r) => return refusal_response(&state, r),
     };
@@ -632,7 +632,7 @@ pub(crate) async fn logout(
     // The form carries nothing but its CSRF token.
     Csrf::read_form(&req, payload, &state).await?;
     if let Some(c) = session_cookie_of(&req, &state) {
-        state.tokens.end_session(c.value()).await?;
+        state.sign_in.end_session(c.value()).await?;
     }
     let mut response = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))

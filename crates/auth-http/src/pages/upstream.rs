@@ -159,14 +159,14 @@ pub(crate) async fn start(
             return Ok(*page);
         }
     } else if pending.flow.as_deref() == Some(FLOW_AUTHORIZE)
-        && let Err(refusal) = state.tokens.validate_authorization(&pending.request).await
+        && let Err(refusal) = state.sign_in.validate_authorization(&pending.request).await
     {
         return refusal_response(&state, refusal);
     }
     match state
         .federation
         .begin_web(
-            &state.tokens,
+            &state.sign_in,
             &provider,
             WebPurpose::SignIn,
             &callback_uri(&state, &provider),
@@ -207,7 +207,7 @@ pub(crate) async fn link(
     match state
         .federation
         .begin_link(
-            &state.tokens,
+            &state.sign_in,
             &who,
             auth_core::federation::Reauthentication {
                 password: form.take("password"),
@@ -271,7 +271,7 @@ pub(crate) async fn callback(
     let outcome = state
         .federation
         .finish_web(
-            &state.tokens,
+            &state.sign_in,
             ProviderAnswer {
                 provider: &provider,
                 state: &flow_state,

@@ -1,11 +1,12 @@
-//! What an embedding service writes once: the core's token service over
+//! What an embedding service writes once: the core's role services over
 //! the in-memory store and the crypto adapters, with one client and one
 //! user registered.
 use std::sync::Arc;
 
 use auth_core::accounts::{ClientSpec, UserSpec, register_client, register_user};
-use auth_core::grants::{Ports, TokenService};
 use auth_core::policy::TokenPolicy;
+use auth_core::ports::Ports;
+use auth_core::service::{Core, Grants};
 use auth_core::types::{
     Client, GrantType, KeyAlgorithm, OpaqueToken, Password, Scope, TokenFormat, Username,
 };
@@ -20,7 +21,7 @@ pub const ISSUER: &str = "https://auth.example.com";
 
 /// The service, and the client and user it knows.
 pub struct Embedded {
-    pub tokens: TokenService,
+    pub grants: Grants,
     pub client: Client,
     pub client_secret: OpaqueToken,
 }
@@ -47,10 +48,10 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
         digest: Arc::new(Sha256Digest),
         random: Arc::new(OsRandom),
     };
-    let tokens = TokenService::new(ports, TokenPolicy::default(), ISSUER);
+    let roles = Core::new(ports, TokenPolicy::default(), ISSUER).into_roles();
 
     let (client, secret) = register_client(
-        &tokens,
+        &roles.accounts,
         ClientSpec {
             id: None,
             name: "reports".into(),
@@ -78,7 +79,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
     )
     .await?;
     register_user(
-        &tokens,
+        &roles.accounts,
         UserSpec {
             username: Username::parse("ada")?,
             email: None,
@@ -91,7 +92,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
     .await?;
     let client_secret = secret.ok_or("a confidential client gets a secret")?;
     Ok(Embedded {
-        tokens,
+        grants: roles.grants,
         client,
         client_secret,
     })
