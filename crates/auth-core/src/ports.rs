@@ -87,6 +87,10 @@ pub struct PublicKey {
 /// Issues and verifies self-contained access tokens.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenCodec: Send + Sync {
+    /// Whether `token` is of this codec's format (its shape only, nothing
+    /// verified): the core asks each codec instead of knowing any format,
+    /// and looks up a token no codec recognises as a reference.
+    fn recognises(&self, token: &str) -> bool;
     /// Signs `claims` into a self-contained access token.
     fn issue(&self, claims: &AccessClaims) -> Result<String, CryptoError>;
     /// Verifies a self-contained access token's signature and times against `now`.

@@ -341,6 +341,14 @@ impl JwtCodec {
 }
 
 impl TokenCodec for JwtCodec {
+    /// A compact JWS: the base64url of a JSON header (`eyJ`) and three
+    /// dot-separated parts. A reference or refresh token is one base64url
+    /// string without dots, which may itself begin with `eyJ` (one in 64³),
+    /// so the prefix alone would misread it.
+    fn recognises(&self, token: &str) -> bool {
+        token.starts_with("eyJ") && token.split('.').count() == 3
+    }
+
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
         let mut payload = serde_json::json!({
             "iss": c.issuer,
@@ -505,6 +513,18 @@ mod tests {
 
     /// Each algorithm's tokens verify with an independent JOSE library
     /// against the published JWK, and name their key.
+    #[test]
+    fn a_reference_token_that_happens_to_begin_like_a_jwt_is_not_one() {
+        let now = Utc::now();
+        let key = generate_jws_key(KeyAlgorithm::EdDsa, now, now).unwrap();
+        let codec = JwtCodec::new(JwsRing::load(&[key]).unwrap(), "https://issuer.test");
+        // 43 base64url characters, no dot: what OsRandom draws.
+        assert!(!codec.recognises("eyJhbGciOiJSUzI1NiJ9abcdefghijklmnopqrstuvw"));
+        assert!(codec.recognises("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+        assert!(!codec.recognises("eyJa.b"));
+        assert!(!codec.recognises("v4.public.payload"));
+    }
+
     #[test]
     fn tokens_verify_with_jsonwebtoken_against_the_published_jwk() {
         let now = Utc::now();

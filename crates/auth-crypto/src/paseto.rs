@@ -188,6 +188,10 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl TokenCodec for PasetoCodec {
+    fn recognises(&self, token: &str) -> bool {
+        token.starts_with("v4.public.")
+    }
+
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
         let ring = self.ring.snapshot();
         let key = ring
