@@ -16,6 +16,8 @@
 # token instead (wrk -t2 -c32, as bench/run.sh); AB_SCENARIO=password the
 # password grant at the default argon2id cost (wrk -t2 -c16);
 # AB_SCENARIO=client_credentials the client credentials grant (wrk -t2 -c32).
+# AB_LOG sets the servers' RUST_LOG (default warn; the server's own default
+# is info, where the per-request span is recorded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -46,7 +48,7 @@ TOML
   secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$creds")
   printf 'bench-password' | $run user create --username bench --password-stdin >/dev/null 2>&1
   if [ -n "$hook" ]; then python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' "$work/b.db" "$hook"; fi
-  RUST_LOG=warn $bin --config "$work/s.toml" serve >"$work/log" 2>&1 &
+  RUST_LOG=${AB_LOG:-warn} $bin --config "$work/s.toml" serve >"$work/log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   local auth; auth="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
