@@ -25,20 +25,23 @@ pub mod fake_github;
 /// written into the source tree.
 pub const TEST_KEY_ENCRYPTION_KEY: &str = "k4.local.DeIp_VsoClLz7g9f8TyP11Zev7f_7tYRtE8TQ11tKxo";
 
-/// Runs a test body once per backend. PostgreSQL runs whenever
-/// `PORTCULLIS_TEST_POSTGRES` is set.
+/// The runner: each scenario named in the table is a plain
+/// `async fn name(db: ScratchDb)` beside it, run once per backend as the
+/// tests `name::sqlite` and `name::postgres` on a fresh scratch database.
+/// The PostgreSQL runs are built ignored, with the reason, when
+/// `PORTCULLIS_TEST_POSTGRES` was not set (see `build.rs`); a `browser:`
+/// table's scenarios also when no chromedriver was found.
 #[macro_export]
-macro_rules! on_both_backends {
-    // A real-browser test: also ignored, with the reason, where no
-    // chromedriver was found when the tests were built.
-    (browser: $($name:ident => $body:expr;)*) => {$(
+macro_rules! scenarios {
+    (browser: $($name:ident,)*) => {$(
         mod $name {
-            use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[cfg_attr(not(browser_tests), ignore = "chromedriver was not installed when the tests were built")]
+            #[cfg_attr(
+                not(browser_tests),
+                ignore = "chromedriver was not installed when the tests were built"
+            )]
             async fn sqlite() {
-                let db = $crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap();
-                ($body)(db).await;
+                super::$name($crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap()).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             #[cfg_attr(
@@ -47,23 +50,24 @@ macro_rules! on_both_backends {
             )]
             async fn postgres() {
                 let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
-                ($body)(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
+                super::$name(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
             }
         }
     )*};
-    ($($name:ident => $body:expr;)*) => {$(
+    ($($name:ident,)*) => {$(
         mod $name {
-            use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let db = $crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap();
-                ($body)(db).await;
+                super::$name($crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap()).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[cfg_attr(not(postgres_tests), ignore = "PORTCULLIS_TEST_POSTGRES was not set when the tests were built")]
+            #[cfg_attr(
+                not(postgres_tests),
+                ignore = "PORTCULLIS_TEST_POSTGRES was not set when the tests were built"
+            )]
             async fn postgres() {
                 let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
-                ($body)(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
+                super::$name(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
             }
         }
     )*};

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
-use portcullis_tests::{ClientSetup, Reply, ScratchDb, TestApp, on_both_backends};
+use portcullis_tests::{ClientSetup, Reply, ScratchDb, TestApp, scenarios};
 
 /// One bad request and what it must get.
 struct Case {
@@ -145,65 +145,242 @@ async fn world(db: ScratchDb) -> World {
     }
 }
 
-on_both_backends! {
-    refusals_change_nothing => |db: ScratchDb| async move {
-        let w = world(db).await;
-        let ok = basic(&w.id, &w.secret);
-        let pw = "grant_type=password&username=alice&password=correct-horse";
-        let cases = [
-            form("unknown client", basic("nobody", &w.secret), pw, 401, "invalid_client"),
-            form("wrong secret", basic(&w.id, "wrong"), pw, 401, "invalid_client"),
-            form("no client authentication", None, pw, 401, "invalid_client"),
-            form("Basic header that is not base64", Some("Basic !!!not-base64!!!".into()), pw, 401, "invalid_client"),
-            form("Basic header without a colon", Some(format!("Basic {}", STANDARD.encode(&w.id))), pw, 401, "invalid_client"),
-            form("secret in header and body", ok.clone(), format!("{pw}&client_secret={}", w.secret), 400, "invalid_request"),
-            form("public client with client_credentials", None, format!("grant_type=client_credentials&client_id={}", w.public_id), 400, "unauthorized_client"),
-            form("unknown grant type", ok.clone(), "grant_type=implicit", 400, "unsupported_grant_type"),
-            form("missing grant type", ok.clone(), "username=alice&password=x", 400, "invalid_request"),
-            form("missing password", ok.clone(), "grant_type=password&username=alice", 400, "invalid_request"),
-            form("duplicated parameter", ok.clone(), format!("{pw}&grant_type=password"), 400, "invalid_request"),
-            form("scope outside the client's", ok.clone(), format!("{pw}&scope=read+admin"), 400, "invalid_scope"),
-            form("malformed scope", ok.clone(), format!("{pw}&scope=%22quoted%22"), 400, "invalid_scope"),
-            form("wrong password", ok.clone(), "grant_type=password&username=alice&password=wrong", 400, "invalid_grant"),
-            form("unknown user", ok.clone(), "grant_type=password&username=mallory&password=wrong", 400, "invalid_grant"),
-            form("refresh token of another client", basic(&w.other.0, &w.other.1), format!("grant_type=refresh_token&refresh_token={}", w.refresh), 400, "invalid_grant"),
-            form("unknown refresh token", ok.clone(), "grant_type=refresh_token&refresh_token=not-a-token", 400, "invalid_grant"),
-            form("refresh scope wider than granted", ok.clone(), format!("grant_type=refresh_token&refresh_token={}&scope=admin", w.refresh), 400, "invalid_scope"),
-            form("oversized body", ok.clone(), format!("{pw}&pad={}", "x".repeat(20_000)), 413, "invalid_request"),
-            // POST /token with JSON is seed 000's dialect; /oauth/token takes forms only.
-            Case { name: "JSON where a form is required", path: "/oauth/token", authorization: ok.clone(), content_type: "application/json",
-                   body: r#"{"grant_type":"password","username":"alice","password":"correct-horse"}"#.into(), status: 415, error: "invalid_request" },
-            Case { name: "no content type", path: "/token", authorization: ok.clone(), content_type: "", body: pw.into(), status: 415, error: "invalid_request" },
-        ];
-        check(&w.app, &cases).await;
-    };
+async fn refusals_change_nothing(db: ScratchDb) {
+    let w = world(db).await;
+    let ok = basic(&w.id, &w.secret);
+    let pw = "grant_type=password&username=alice&password=correct-horse";
+    let cases = [
+        form(
+            "unknown client",
+            basic("nobody", &w.secret),
+            pw,
+            401,
+            "invalid_client",
+        ),
+        form(
+            "wrong secret",
+            basic(&w.id, "wrong"),
+            pw,
+            401,
+            "invalid_client",
+        ),
+        form("no client authentication", None, pw, 401, "invalid_client"),
+        form(
+            "Basic header that is not base64",
+            Some("Basic !!!not-base64!!!".into()),
+            pw,
+            401,
+            "invalid_client",
+        ),
+        form(
+            "Basic header without a colon",
+            Some(format!("Basic {}", STANDARD.encode(&w.id))),
+            pw,
+            401,
+            "invalid_client",
+        ),
+        form(
+            "secret in header and body",
+            ok.clone(),
+            format!("{pw}&client_secret={}", w.secret),
+            400,
+            "invalid_request",
+        ),
+        form(
+            "public client with client_credentials",
+            None,
+            format!("grant_type=client_credentials&client_id={}", w.public_id),
+            400,
+            "unauthorized_client",
+        ),
+        form(
+            "unknown grant type",
+            ok.clone(),
+            "grant_type=implicit",
+            400,
+            "unsupported_grant_type",
+        ),
+        form(
+            "missing grant type",
+            ok.clone(),
+            "username=alice&password=x",
+            400,
+            "invalid_request",
+        ),
+        form(
+            "missing password",
+            ok.clone(),
+            "grant_type=password&username=alice",
+            400,
+            "invalid_request",
+        ),
+        form(
+            "duplicated parameter",
+            ok.clone(),
+            format!("{pw}&grant_type=password"),
+            400,
+            "invalid_request",
+        ),
+        form(
+            "scope outside the client's",
+            ok.clone(),
+            format!("{pw}&scope=read+admin"),
+            400,
+            "invalid_scope",
+        ),
+        form(
+            "malformed scope",
+            ok.clone(),
+            format!("{pw}&scope=%22quoted%22"),
+            400,
+            "invalid_scope",
+        ),
+        form(
+            "wrong password",
+            ok.clone(),
+            "grant_type=password&username=alice&password=wrong",
+            400,
+            "invalid_grant",
+        ),
+        form(
+            "unknown user",
+            ok.clone(),
+            "grant_type=password&username=mallory&password=wrong",
+            400,
+            "invalid_grant",
+        ),
+        form(
+            "refresh token of another client",
+            basic(&w.other.0, &w.other.1),
+            format!("grant_type=refresh_token&refresh_token={}", w.refresh),
+            400,
+            "invalid_grant",
+        ),
+        form(
+            "unknown refresh token",
+            ok.clone(),
+            "grant_type=refresh_token&refresh_token=not-a-token",
+            400,
+            "invalid_grant",
+        ),
+        form(
+            "refresh scope wider than granted",
+            ok.clone(),
+            format!(
+                "grant_type=refresh_token&refresh_token={}&scope=admin",
+                w.refresh
+            ),
+            400,
+            "invalid_scope",
+        ),
+        form(
+            "oversized body",
+            ok.clone(),
+            format!("{pw}&pad={}", "x".repeat(20_000)),
+            413,
+            "invalid_request",
+        ),
+        // POST /token with JSON is seed 000's dialect; /oauth/token takes forms only.
+        Case {
+            name: "JSON where a form is required",
+            path: "/oauth/token",
+            authorization: ok.clone(),
+            content_type: "application/json",
+            body: r#"{"grant_type":"password","username":"alice","password":"correct-horse"}"#
+                .into(),
+            status: 415,
+            error: "invalid_request",
+        },
+        Case {
+            name: "no content type",
+            path: "/token",
+            authorization: ok.clone(),
+            content_type: "",
+            body: pw.into(),
+            status: 415,
+            error: "invalid_request",
+        },
+    ];
+    check(&w.app, &cases).await;
+}
 
-    unknown_user_and_wrong_password_read_the_same => |db: ScratchDb| async move {
-        let w = world(db).await;
-        let ok = basic(&w.id, &w.secret);
-        let wrong = send(&w.app, &form("", ok.clone(), "grant_type=password&username=alice&password=nope", 400, "")).await;
-        let unknown = send(&w.app, &form("", ok, "grant_type=password&username=mallory&password=nope", 400, "")).await;
-        assert_eq!(wrong.text, unknown.text);
-    };
+async fn unknown_user_and_wrong_password_read_the_same(db: ScratchDb) {
+    let w = world(db).await;
+    let ok = basic(&w.id, &w.secret);
+    let wrong = send(
+        &w.app,
+        &form(
+            "",
+            ok.clone(),
+            "grant_type=password&username=alice&password=nope",
+            400,
+            "",
+        ),
+    )
+    .await;
+    let unknown = send(
+        &w.app,
+        &form(
+            "",
+            ok,
+            "grant_type=password&username=mallory&password=nope",
+            400,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(wrong.text, unknown.text);
+}
 
-    expired_and_revoked_refresh_tokens_change_nothing => |db: ScratchDb| async move {
-        let w = world(db).await;
-        let ok = basic(&w.id, &w.secret);
-        let present = |rt: &str| form("refresh", ok.clone(), format!("grant_type=refresh_token&refresh_token={rt}"), 400, "invalid_grant");
-        // Rotate once, then replay: the family is revoked (that change is the point).
-        let r = send(&w.app, &Case { status: 200, ..present(&w.refresh) }).await;
-        assert_eq!(r.status, 200);
-        let successor = r.str("refresh_token").to_owned();
-        // After the retry window (a retry within it is not a replay).
-        w.app.clock.advance(Duration::seconds(61));
-        let r = send(&w.app, &present(&w.refresh)).await;
-        assert_eq!(r.error(), "invalid_grant");
-        // From here on, presenting either revoked token changes nothing.
-        check(&w.app, &[present(&w.refresh), present(&successor)]).await;
-        // A fresh login, then its refresh token expires.
-        let r = w.app.post_form("/token", Some((&w.id, &w.secret)), &[("grant_type", "password"), ("username", "alice"), ("password", "correct-horse")]).await;
-        let fresh = r.str("refresh_token").to_owned();
-        w.app.clock.advance(Duration::days(90));
-        check(&w.app, &[present(&fresh)]).await;
+async fn expired_and_revoked_refresh_tokens_change_nothing(db: ScratchDb) {
+    let w = world(db).await;
+    let ok = basic(&w.id, &w.secret);
+    let present = |rt: &str| {
+        form(
+            "refresh",
+            ok.clone(),
+            format!("grant_type=refresh_token&refresh_token={rt}"),
+            400,
+            "invalid_grant",
+        )
     };
+    // Rotate once, then replay: the family is revoked (that change is the point).
+    let r = send(
+        &w.app,
+        &Case {
+            status: 200,
+            ..present(&w.refresh)
+        },
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let successor = r.str("refresh_token").to_owned();
+    // After the retry window (a retry within it is not a replay).
+    w.app.clock.advance(Duration::seconds(61));
+    let r = send(&w.app, &present(&w.refresh)).await;
+    assert_eq!(r.error(), "invalid_grant");
+    // From here on, presenting either revoked token changes nothing.
+    check(&w.app, &[present(&w.refresh), present(&successor)]).await;
+    // A fresh login, then its refresh token expires.
+    let r = w
+        .app
+        .post_form(
+            "/token",
+            Some((&w.id, &w.secret)),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    let fresh = r.str("refresh_token").to_owned();
+    w.app.clock.advance(Duration::days(90));
+    check(&w.app, &[present(&fresh)]).await;
+}
+
+scenarios! {
+    refusals_change_nothing,
+    unknown_user_and_wrong_password_read_the_same,
+    expired_and_revoked_refresh_tokens_change_nothing,
 }

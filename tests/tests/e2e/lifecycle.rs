@@ -1,7 +1,7 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009) for every token kind,
 //! and reference access tokens.
 use chrono::Duration;
-use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, scenarios};
 
 struct World {
     app: TestApp,
@@ -252,10 +252,16 @@ async fn introspection_needs_a_resource_server_that_serves_the_token(db: Scratch
     assert_eq!(r.status, 401);
 }
 
-on_both_backends! {
-    paseto_tokens => |db: ScratchDb| introspection_and_revocation(db, false);
-    reference_tokens => |db: ScratchDb| introspection_and_revocation(db, true);
-    introspection_is_for_resource_servers => |db: ScratchDb| introspection_needs_a_resource_server_that_serves_the_token(db);
+async fn paseto_tokens(db: ScratchDb) {
+    introspection_and_revocation(db, false).await
+}
+
+async fn reference_tokens(db: ScratchDb) {
+    introspection_and_revocation(db, true).await
+}
+
+async fn introspection_is_for_resource_servers(db: ScratchDb) {
+    introspection_needs_a_resource_server_that_serves_the_token(db).await
 }
 
 /// Two nodes on one PostgreSQL database: a reference token node A has
@@ -400,32 +406,80 @@ async fn revoking_a_grant_reaches_its_access_tokens(db: ScratchDb, reference: bo
     assert!(w.active_at(&w.app, fresh.str("access_token")).await);
 }
 
-on_both_backends! {
-    revoking_a_paseto_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, false);
-    revoking_a_reference_grant_reaches_its_access_tokens => |db: ScratchDb| revoking_a_grant_reaches_its_access_tokens(db, true);
+async fn revoking_a_paseto_grant_reaches_its_access_tokens(db: ScratchDb) {
+    revoking_a_grant_reaches_its_access_tokens(db, false).await
 }
 
-on_both_backends! {
-    the_sweep_waits_a_round_then_deletes_and_reports => |db: ScratchDb| async move {
-        use auth_core::ports::{Clock as _, SessionRepository as _};
-        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings { sweep_interval_secs: Some(3), ..Default::default() }).await;
-        let user = auth_core::types::UserId::new(app.user("alice", None, "pw-alice-1").await.parse().unwrap());
-        app.services.roles.sign_in.start_session(user, app.clock.now()).await.unwrap();
-        app.clock.advance(Duration::days(2));
-        // Not at start-up: the first sweep is a round away.
-        assert_eq!(app.services.database.sessions_of(user).await.unwrap().len(), 1);
-        // The sweep reports when it has gone through every table.
-        let mut metrics = String::new();
-        for _ in 0..100 {
-            metrics = app.http.get(app.ops_url("/metrics")).send().await.unwrap().text().await.unwrap();
-            if metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+async fn revoking_a_reference_grant_reaches_its_access_tokens(db: ScratchDb) {
+    revoking_a_grant_reaches_its_access_tokens(db, true).await
+}
+
+async fn the_sweep_waits_a_round_then_deletes_and_reports(db: ScratchDb) {
+    use auth_core::ports::{Clock as _, SessionRepository as _};
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
+            sweep_interval_secs: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    let user =
+        auth_core::types::UserId::new(app.user("alice", None, "pw-alice-1").await.parse().unwrap());
+    app.services
+        .roles
+        .sign_in
+        .start_session(user, app.clock.now())
+        .await
+        .unwrap();
+    app.clock.advance(Duration::days(2));
+    // Not at start-up: the first sweep is a round away.
+    assert_eq!(
+        app.services.database.sessions_of(user).await.unwrap().len(),
+        1
+    );
+    // The sweep reports when it has gone through every table.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = app
+            .http
+            .get(app.ops_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1") {
+            break;
         }
-        assert!(metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1"), "{metrics}");
-        assert!(app.services.database.sessions_of(user).await.unwrap().is_empty(), "the expired session was swept");
-        assert!(metrics.contains("portcullis_sweeps_total"), "{metrics}");
-        assert!(metrics.contains("portcullis_sweep_seconds_total"), "{metrics}");
-    };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("portcullis_swept_rows_total{table=\"sessions\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        app.services
+            .database
+            .sessions_of(user)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the expired session was swept"
+    );
+    assert!(metrics.contains("portcullis_sweeps_total"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_sweep_seconds_total"),
+        "{metrics}"
+    );
+}
+
+scenarios! {
+    paseto_tokens,
+    reference_tokens,
+    introspection_is_for_resource_servers,
+    revoking_a_paseto_grant_reaches_its_access_tokens,
+    revoking_a_reference_grant_reaches_its_access_tokens,
+    the_sweep_waits_a_round_then_deletes_and_reports,
 }

@@ -7,7 +7,7 @@ use auth_core::accounts::{
 };
 use auth_core::ports::Clock as _;
 use auth_core::types::{ClientId, Password, RedirectUri, Scope};
-use portcullis_tests::{ClientSetup, ScratchDb, TestApp, on_both_backends};
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, scenarios};
 
 use crate::browser::{authorize_path, log_in};
 
@@ -358,13 +358,21 @@ async fn a_new_password_signs_the_browser_out(db: ScratchDb) {
     assert!(!signed_in(&app, &b, &client).await);
 }
 
-on_both_backends! {
-    deleting_a_client_stops_its_paseto_tokens => |db: ScratchDb| deleting_a_client_stops_its_tokens(db, false);
-    deleting_a_client_stops_its_reference_tokens => |db: ScratchDb| deleting_a_client_stops_its_tokens(db, true);
-    a_rotated_secret_replaces_the_old_one => a_rotated_secret_replaces_the_old_one;
-    an_update_follows_the_registration_rules => an_update_follows_the_registration_rules;
-    a_new_password_ends_the_old_ones_grants => a_new_password_ends_the_old_ones_grants;
-    a_deleted_account_holds_nothing => a_deleted_account_holds_nothing;
-    revoking_sessions_signs_the_browser_out => revoking_sessions_signs_the_browser_out;
-    a_new_password_signs_the_browser_out => a_new_password_signs_the_browser_out;
+async fn deleting_a_client_stops_its_paseto_tokens(db: ScratchDb) {
+    deleting_a_client_stops_its_tokens(db, false).await
+}
+
+async fn deleting_a_client_stops_its_reference_tokens(db: ScratchDb) {
+    deleting_a_client_stops_its_tokens(db, true).await
+}
+
+scenarios! {
+    deleting_a_client_stops_its_paseto_tokens,
+    deleting_a_client_stops_its_reference_tokens,
+    a_rotated_secret_replaces_the_old_one,
+    an_update_follows_the_registration_rules,
+    a_new_password_ends_the_old_ones_grants,
+    a_deleted_account_holds_nothing,
+    revoking_sessions_signs_the_browser_out,
+    a_new_password_signs_the_browser_out,
 }

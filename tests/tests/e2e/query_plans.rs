@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use diesel::QueryableByName;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::sql_types::Text;
-use portcullis_tests::{ClientSetup, ScratchDb, TestApp, browser, hidden_fields, on_both_backends};
+use portcullis_tests::{ClientSetup, ScratchDb, TestApp, browser, hidden_fields, scenarios};
 
 use crate::browser::with;
 
@@ -355,79 +355,107 @@ async fn serve_the_flows(app: &TestApp) {
     assert!(page.status == 200 || page.status == 303, "{}", page.text);
 }
 
-on_both_backends! {
-    every_query_on_a_request_path_uses_an_index => |db: ScratchDb| async move {
-        diesel::connection::set_default_instrumentation(recorder).unwrap();
-        let app = TestApp::spawn(db).await;
-        serve_the_flows(&app).await;
-        let url = app.db.url().to_owned();
-        let path = url.trim_start_matches("sqlite://").to_owned();
-        let statements: BTreeSet<String> = SEEN
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(conn, _)| **conn == url || conn.ends_with(&path))
-            .flat_map(|(_, s)| s.iter().cloned())
-            .filter(|s| !off_the_request_path(s))
-            .collect();
-        assert!(statements.len() > 20, "the workload was recorded: {statements:#?}");
-        // The check itself sees a scan where there is one.
-        let unindexed = "SELECT id FROM users WHERE given_name = 'x'";
-        assert!(!full_scans(&app, unindexed).await.unwrap().is_empty(), "a scan is reported");
-        let mut scans = Vec::new();
-        for sql in &statements {
-            match full_scans(&app, sql).await {
-                Ok(lines) if lines.is_empty() => {}
-                Ok(lines) => scans.push(format!("{sql}\n    {}", lines.join("\n    "))),
-                Err(e) => scans.push(format!("{sql}\n    no plan: {e}")),
-            }
+async fn every_query_on_a_request_path_uses_an_index(db: ScratchDb) {
+    diesel::connection::set_default_instrumentation(recorder).unwrap();
+    let app = TestApp::spawn(db).await;
+    serve_the_flows(&app).await;
+    let url = app.db.url().to_owned();
+    let path = url.trim_start_matches("sqlite://").to_owned();
+    let statements: BTreeSet<String> = SEEN
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(conn, _)| **conn == url || conn.ends_with(&path))
+        .flat_map(|(_, s)| s.iter().cloned())
+        .filter(|s| !off_the_request_path(s))
+        .collect();
+    assert!(
+        statements.len() > 20,
+        "the workload was recorded: {statements:#?}"
+    );
+    // The check itself sees a scan where there is one.
+    let unindexed = "SELECT id FROM users WHERE given_name = 'x'";
+    assert!(
+        !full_scans(&app, unindexed).await.unwrap().is_empty(),
+        "a scan is reported"
+    );
+    let mut scans = Vec::new();
+    for sql in &statements {
+        match full_scans(&app, sql).await {
+            Ok(lines) if lines.is_empty() => {}
+            Ok(lines) => scans.push(format!("{sql}\n    {}", lines.join("\n    "))),
+            Err(e) => scans.push(format!("{sql}\n    no plan: {e}")),
         }
-        assert!(scans.is_empty(), "{} of {} statements scan a table:\n{}", scans.len(), statements.len(), scans.join("\n"));
+    }
+    assert!(
+        scans.is_empty(),
+        "{} of {} statements scan a table:\n{}",
+        scans.len(),
+        statements.len(),
+        scans.join("\n")
+    );
 
-        // The statements of the hot paths are kept prepared on their
-        // connection, not parsed and planned per request (auth-store's
-        // statements.rs): every one these flows ran, except those named
-        // here, which run once per revocation, retried refresh, device poll
-        // or account, not per request of a flow.
-        let cached: BTreeSet<String> = CACHED
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(conn, _)| **conn == url || conn.ends_with(&path))
-            .flat_map(|(_, s)| s.iter().cloned())
-            .collect();
-        let rare = [
-            "WITH listed AS (",
-            "WITH r AS (",
-            "WITH u AS (",
-            "UPDATE refresh_tokens SET revoked_at",
-            "UPDATE refresh_tokens SET successor_digest",
-            // A reservation given back (a device code that was found).
-            "UPDATE throttle_counters SET attempts = (",
-            "UPDATE device_authorizations",
-        ];
-        let unquoted = |sql: &str| sql.replace(['`', '"'], "");
-        let uncached: Vec<&String> = statements
-            .iter()
-            .filter(|s| !cached.contains(*s) && !rare.iter().any(|r| unquoted(s).starts_with(r)))
-            .collect();
-        assert!(uncached.is_empty(), "parsed anew on every request:\n{uncached:#?}");
-        // The login, refresh and code paths' own UPDATEs and upserts are
-        // among those checked (a raw or query-builder UPDATE would not be).
-        let is_cached = |needle: &str| cached.iter().any(|sql| unquoted(sql).contains(needle));
-        assert!(is_cached("INSERT INTO throttle_counters"), "{cached:#?}");
-        assert!(is_cached("UPDATE throttle_counters SET attempts = 0"), "{cached:#?}");
-        assert!(is_cached("UPDATE authorization_codes SET consumed_at"), "{cached:#?}");
-        if url.starts_with("postgres") {
-            assert!(is_cached("WITH retired AS (UPDATE refresh_tokens"), "{cached:#?}");
-            // A sign-in's account lookup rides on its reservation, and the
-            // password grant's reset on its grant's INSERT.
-            assert!(is_cached("WITH account AS (SELECT"), "{cached:#?}");
-            assert!(is_cached("WITH cleared AS (UPDATE throttle_counters"), "{cached:#?}");
-        } else {
-            assert!(is_cached("UPDATE refresh_tokens SET rotated_at"), "{cached:#?}");
-        }
-    };
+    // The statements of the hot paths are kept prepared on their
+    // connection, not parsed and planned per request (auth-store's
+    // statements.rs): every one these flows ran, except those named
+    // here, which run once per revocation, retried refresh, device poll
+    // or account, not per request of a flow.
+    let cached: BTreeSet<String> = CACHED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(conn, _)| **conn == url || conn.ends_with(&path))
+        .flat_map(|(_, s)| s.iter().cloned())
+        .collect();
+    let rare = [
+        "WITH listed AS (",
+        "WITH r AS (",
+        "WITH u AS (",
+        "UPDATE refresh_tokens SET revoked_at",
+        "UPDATE refresh_tokens SET successor_digest",
+        // A reservation given back (a device code that was found).
+        "UPDATE throttle_counters SET attempts = (",
+        "UPDATE device_authorizations",
+    ];
+    let unquoted = |sql: &str| sql.replace(['`', '"'], "");
+    let uncached: Vec<&String> = statements
+        .iter()
+        .filter(|s| !cached.contains(*s) && !rare.iter().any(|r| unquoted(s).starts_with(r)))
+        .collect();
+    assert!(
+        uncached.is_empty(),
+        "parsed anew on every request:\n{uncached:#?}"
+    );
+    // The login, refresh and code paths' own UPDATEs and upserts are
+    // among those checked (a raw or query-builder UPDATE would not be).
+    let is_cached = |needle: &str| cached.iter().any(|sql| unquoted(sql).contains(needle));
+    assert!(is_cached("INSERT INTO throttle_counters"), "{cached:#?}");
+    assert!(
+        is_cached("UPDATE throttle_counters SET attempts = 0"),
+        "{cached:#?}"
+    );
+    assert!(
+        is_cached("UPDATE authorization_codes SET consumed_at"),
+        "{cached:#?}"
+    );
+    if url.starts_with("postgres") {
+        assert!(
+            is_cached("WITH retired AS (UPDATE refresh_tokens"),
+            "{cached:#?}"
+        );
+        // A sign-in's account lookup rides on its reservation, and the
+        // password grant's reset on its grant's INSERT.
+        assert!(is_cached("WITH account AS (SELECT"), "{cached:#?}");
+        assert!(
+            is_cached("WITH cleared AS (UPDATE throttle_counters"),
+            "{cached:#?}"
+        );
+    } else {
+        assert!(
+            is_cached("UPDATE refresh_tokens SET rotated_at"),
+            "{cached:#?}"
+        );
+    }
 }
 
 /// Kept prepared is not enough on SQLite: a statement whose plan looked at
@@ -451,4 +479,8 @@ fn sqlite_plans_never_depend_on_bound_values() {
         .unwrap();
     let options: Vec<&str> = options.iter().map(|o| o.compile_options.as_str()).collect();
     assert!(options.contains(&"ENABLE_QPSG"), "{options:?}");
+}
+
+scenarios! {
+    every_query_on_a_request_path_uses_an_index,
 }

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
+use portcullis_tests::scenarios;
 use portcullis_tests::{ClientSetup, ScratchDb, TestApp};
 use serde_json::json;
 
@@ -188,130 +189,190 @@ async fn click_submit(browser: &fantoccini::Client, selector: &str) {
         .unwrap();
 }
 
-portcullis_tests::on_both_backends! {
-    browser:
-    chromium_signs_in_and_consents_for_clients_on_another_origin => |db: ScratchDb| async move {
-        let Some((_driver, port)) = start_driver().await else {
-            return;
-        };
-        let app = TestApp::spawn(db).await;
-        let callback = Callback::start().await;
-        let callback_uri = callback.uri();
-        let redirect_uris = [callback_uri.as_str()];
-        let (first_party, _) = app
-            .client(ClientSetup {
-                id: Some("demo-app"),
-                public: true,
-                grants: &["authorization_code"],
-                redirect_uris: &redirect_uris,
-                scope: "read",
-                ..Default::default()
-            })
-            .await;
-        let (third_party, _) = app
-            .client(ClientSetup {
-                id: Some("partner-app"),
-                public: true,
-                grants: &["authorization_code"],
-                redirect_uris: &redirect_uris,
-                scope: "read",
-                first_party: false,
-                ..Default::default()
-            })
-            .await;
-        let (legacy, _) = app
-            .client(ClientSetup {
-                id: Some("legacy-app"),
-                public: true,
-                grants: &["password", "refresh_token"],
-                redirect_uris: &redirect_uris,
-                legacy: true,
-                ..Default::default()
-            })
-            .await;
-        app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
-            .await;
-
-        let profile = tempfile::tempdir().unwrap();
-        let browser = open_browser(port, &profile).await;
-
-        // A first-party client: sign in, then straight to its callback.
-        let query = authorize_query(&first_party, &callback_uri, "ahg84hek2n");
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
-        if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
-            let png = browser.screenshot().await.unwrap();
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/login.png");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, png).unwrap();
-        }
-        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "button[type=submit]").await;
-        let landed = arrival(&browser, &callback).await;
-        assert_eq!(landed.path(), "/cb");
-        assert_eq!(query_param(&landed, "state").as_deref(), Some("ahg84hek2n"));
-        let code = query_param(&landed, "code").expect("a code");
-        redeem(&app, &first_party, &code, &callback_uri).await;
-
-        // A third-party client: the session is there, so the consent page;
-        // allowing sends the browser to that client's callback.
-        let query = authorize_query(&third_party, &callback_uri, "xyz-third");
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        assert_eq!(browser.title().await.unwrap(), "Allow access? · Portcullis");
-        click_submit(&browser, "button[value=allow]").await;
-        let landed = arrival(&browser, &callback).await;
-        assert_eq!(query_param(&landed, "state").as_deref(), Some("xyz-third"));
-        let code = query_param(&landed, "code").expect("a code after consent");
-        redeem(&app, &third_party, &code, &callback_uri).await;
-
-        // Registration on the hosted page, in a browser with no session:
-        // the new account lands on the client's callback with a code.
-        browser.delete_all_cookies().await.unwrap();
-        let query = authorize_query(&first_party, &callback_uri, "new-account");
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        browser.find(Locator::LinkText("Create one")).await.unwrap().click().await.unwrap();
-        assert_eq!(browser.title().await.unwrap(), "Create an account · Portcullis");
-        for (id, text) in [("username", "newcomer"), ("email", "newcomer@example.org"), ("password", "a-long-passphrase")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "button[type=submit]").await;
-        let landed = arrival(&browser, &callback).await;
-        assert_eq!(query_param(&landed, "state").as_deref(), Some("new-account"));
-        assert!(query_param(&landed, "code").is_some());
-
-        // Seed 000's redirect login: the tokens arrive in the callback's query.
-        browser.delete_all_cookies().await.unwrap();
-        let login = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("client_id", legacy.as_str()), ("scope", "0"), ("redirect_uri", callback_uri.as_str())])
-            .finish();
-        browser.goto(&app.url(&format!("/login?{login}"))).await.unwrap();
-        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "button[type=submit]").await;
-        let landed = arrival(&browser, &callback).await;
-        let access = query_param(&landed, "access_token").expect("an access token in the redirect");
-        assert_eq!(app.get_bearer("/me", &access).await.str("username"), "michael");
-        browser.close().await.unwrap();
+async fn chromium_signs_in_and_consents_for_clients_on_another_origin(db: ScratchDb) {
+    let Some((_driver, port)) = start_driver().await else {
+        return;
     };
+    let app = TestApp::spawn(db).await;
+    let callback = Callback::start().await;
+    let callback_uri = callback.uri();
+    let redirect_uris = [callback_uri.as_str()];
+    let (first_party, _) = app
+        .client(ClientSetup {
+            id: Some("demo-app"),
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &redirect_uris,
+            scope: "read",
+            ..Default::default()
+        })
+        .await;
+    let (third_party, _) = app
+        .client(ClientSetup {
+            id: Some("partner-app"),
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &redirect_uris,
+            scope: "read",
+            first_party: false,
+            ..Default::default()
+        })
+        .await;
+    let (legacy, _) = app
+        .client(ClientSetup {
+            id: Some("legacy-app"),
+            public: true,
+            grants: &["password", "refresh_token"],
+            redirect_uris: &redirect_uris,
+            legacy: true,
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+
+    // A first-party client: sign in, then straight to its callback.
+    let query = authorize_query(&first_party, &callback_uri, "ahg84hek2n");
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
+    if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
+        let png = browser.screenshot().await.unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/login.png");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    let landed = arrival(&browser, &callback).await;
+    assert_eq!(landed.path(), "/cb");
+    assert_eq!(query_param(&landed, "state").as_deref(), Some("ahg84hek2n"));
+    let code = query_param(&landed, "code").expect("a code");
+    redeem(&app, &first_party, &code, &callback_uri).await;
+
+    // A third-party client: the session is there, so the consent page;
+    // allowing sends the browser to that client's callback.
+    let query = authorize_query(&third_party, &callback_uri, "xyz-third");
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(browser.title().await.unwrap(), "Allow access? · Portcullis");
+    click_submit(&browser, "button[value=allow]").await;
+    let landed = arrival(&browser, &callback).await;
+    assert_eq!(query_param(&landed, "state").as_deref(), Some("xyz-third"));
+    let code = query_param(&landed, "code").expect("a code after consent");
+    redeem(&app, &third_party, &code, &callback_uri).await;
+
+    // Registration on the hosted page, in a browser with no session:
+    // the new account lands on the client's callback with a code.
+    browser.delete_all_cookies().await.unwrap();
+    let query = authorize_query(&first_party, &callback_uri, "new-account");
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::LinkText("Create one"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        browser.title().await.unwrap(),
+        "Create an account · Portcullis"
+    );
+    for (id, text) in [
+        ("username", "newcomer"),
+        ("email", "newcomer@example.org"),
+        ("password", "a-long-passphrase"),
+    ] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    let landed = arrival(&browser, &callback).await;
+    assert_eq!(
+        query_param(&landed, "state").as_deref(),
+        Some("new-account")
+    );
+    assert!(query_param(&landed, "code").is_some());
+
+    // Seed 000's redirect login: the tokens arrive in the callback's query.
+    browser.delete_all_cookies().await.unwrap();
+    let login = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", legacy.as_str()),
+            ("scope", "0"),
+            ("redirect_uri", callback_uri.as_str()),
+        ])
+        .finish();
+    browser
+        .goto(&app.url(&format!("/login?{login}")))
+        .await
+        .unwrap();
+    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    let landed = arrival(&browser, &callback).await;
+    let access = query_param(&landed, "access_token").expect("an access token in the redirect");
+    assert_eq!(
+        app.get_bearer("/me", &access).await.str("username"),
+        "michael"
+    );
+    browser.close().await.unwrap();
 }
 
-portcullis_tests::on_both_backends! {
-    browser:
-    chromium_signs_in_through_github_for_a_client_on_another_origin => |db: ScratchDb| async move {
-        use portcullis_tests::fake_github::{Behaviour, CLIENT_ID, CLIENT_SECRET, FakeGitHub, FakeUser};
-        let Some((_driver, port)) = start_driver().await else {
-            return;
-        };
-        let github = FakeGitHub::start().await;
-        github.add_token("gho_octo", FakeUser::new(583231, "octocat", "octocat@github.example"), Behaviour::Normal);
-        github.sign_in_next("gho_octo");
-        // GitHub sends the browser back to the issuer: the server's own
-        // address here.
-        let server_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let app = TestApp::spawn_with(db, portcullis::settings::FileSettings {
+async fn chromium_signs_in_through_github_for_a_client_on_another_origin(db: ScratchDb) {
+    use portcullis_tests::fake_github::{
+        Behaviour, CLIENT_ID, CLIENT_SECRET, FakeGitHub, FakeUser,
+    };
+    let Some((_driver, port)) = start_driver().await else {
+        return;
+    };
+    let github = FakeGitHub::start().await;
+    github.add_token(
+        "gho_octo",
+        FakeUser::new(583231, "octocat", "octocat@github.example"),
+        Behaviour::Normal,
+    );
+    github.sign_in_next("gho_octo");
+    // GitHub sends the browser back to the issuer: the server's own
+    // address here.
+    let server_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
             bind: Some(format!("127.0.0.1:{server_port}")),
             issuer: Some(format!("http://127.0.0.1:{server_port}")),
             github: Some(portcullis::settings::GitHubFile {
@@ -322,34 +383,38 @@ portcullis_tests::on_both_backends! {
                 scope: None,
             }),
             ..Default::default()
-        }).await;
-        let callback = Callback::start().await;
-        let callback_uri = callback.uri();
-        let (client, _) = app
-            .client(ClientSetup {
-                public: true,
-                grants: &["authorization_code"],
-                redirect_uris: &[callback_uri.as_str()],
-                scope: "read",
-                first_party: true,
-                ..Default::default()
-            })
-            .await;
-        let profile = tempfile::tempdir().unwrap();
-        let browser = open_browser(port, &profile).await;
-        let query = authorize_query(&client, &callback_uri, "via-github");
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
-        // The button posts the form; the answer sends Chromium to GitHub
-        // (which the page's CSP must allow), GitHub back to the callback,
-        // and the callback on to the client.
-        click_submit(&browser, "form[action='/login/upstream/github'] button").await;
-        let landed = arrival(&browser, &callback).await;
-        assert_eq!(query_param(&landed, "state").as_deref(), Some("via-github"));
-        let code = query_param(&landed, "code").expect("a code");
-        redeem(&app, &client, &code, &callback_uri).await;
-        browser.close().await.unwrap();
-    };
+        },
+    )
+    .await;
+    let callback = Callback::start().await;
+    let callback_uri = callback.uri();
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &[callback_uri.as_str()],
+            scope: "read",
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+    let query = authorize_query(&client, &callback_uri, "via-github");
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(browser.title().await.unwrap(), "Sign in · Portcullis");
+    // The button posts the form; the answer sends Chromium to GitHub
+    // (which the page's CSP must allow), GitHub back to the callback,
+    // and the callback on to the client.
+    click_submit(&browser, "form[action='/login/upstream/github'] button").await;
+    let landed = arrival(&browser, &callback).await;
+    assert_eq!(query_param(&landed, "state").as_deref(), Some("via-github"));
+    let code = query_param(&landed, "code").expect("a code");
+    redeem(&app, &client, &code, &callback_uri).await;
+    browser.close().await.unwrap();
 }
 
 /// Waits until the page shows a notice containing `text` (a form's answer
@@ -381,106 +446,195 @@ async fn titled(browser: &fantoccini::Client, title: &str) {
     panic!("the browser never showed {title:?}");
 }
 
-portcullis_tests::on_both_backends! {
-    browser:
-    chromium_manages_the_account_on_its_page => |db: ScratchDb| async move {
-        let Some((_driver, port)) = start_driver().await else {
-            return;
-        };
-        let app = TestApp::spawn(db).await;
-        let callback = Callback::start().await;
-        let callback_uri = callback.uri();
-        let (client, _) = app
-            .client(ClientSetup {
-                id: Some("photo-app"),
-                public: true,
-                grants: &["authorization_code", "refresh_token"],
-                redirect_uris: &[callback_uri.as_str()],
-                scope: "read",
-                ..Default::default()
-            })
-            .await;
-        app.user("michael", Some("michael_lee@gmail.com"), "correct-horse").await;
+async fn chromium_manages_the_account_on_its_page(db: ScratchDb) {
+    let Some((_driver, port)) = start_driver().await else {
+        return;
+    };
+    let app = TestApp::spawn(db).await;
+    let callback = Callback::start().await;
+    let callback_uri = callback.uri();
+    let (client, _) = app
+        .client(ClientSetup {
+            id: Some("photo-app"),
+            public: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &[callback_uri.as_str()],
+            scope: "read",
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
 
-        // Another browser signed in as the same person (a phone, say).
-        let phone = portcullis_tests::browser();
-        let page = app.get_with(&phone, "/login").await;
-        let mut form = portcullis_tests::hidden_fields(&page.text);
-        form.extend([("username".to_owned(), "michael".to_owned()), ("password".to_owned(), "correct-horse".to_owned())]);
-        assert_eq!(app.post_with(&phone, "/login", &form).await.status, 303);
+    // Another browser signed in as the same person (a phone, say).
+    let phone = portcullis_tests::browser();
+    let page = app.get_with(&phone, "/login").await;
+    let mut form = portcullis_tests::hidden_fields(&page.text);
+    form.extend([
+        ("username".to_owned(), "michael".to_owned()),
+        ("password".to_owned(), "correct-horse".to_owned()),
+    ]);
+    assert_eq!(app.post_with(&phone, "/login", &form).await.status, 303);
 
-        // Chromium signs in for the application, which redeems its code.
-        let profile = tempfile::tempdir().unwrap();
-        let browser = open_browser(port, &profile).await;
-        let query = authorize_query(&client, &callback_uri, "photos");
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "button[type=submit]").await;
-        let landed = arrival(&browser, &callback).await;
-        let code = query_param(&landed, "code").expect("a code");
-        let tokens = app
-            .post_form("/token", None, &[
-                ("grant_type", "authorization_code"), ("client_id", &client), ("code", &code),
-                ("redirect_uri", &callback_uri), ("code_verifier", VERIFIER),
-            ])
-            .await;
-        assert_eq!(tokens.status, 200, "{}", tokens.text);
-        let refresh_token = tokens.str("refresh_token").to_owned();
-
-        // The front door leads to the account page.
-        browser.goto(&app.url("/")).await.unwrap();
-        browser.find(Locator::LinkText("Manage your account")).await.unwrap().click().await.unwrap();
-        titled(&browser, "Your account · Portcullis").await;
-        let text = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
-        assert!(text.contains("michael_lee@gmail.com") && text.contains("photo-app"), "{text}");
-        assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 2);
-        if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
-            browser.set_window_size(900, 1250).await.unwrap();
-            let png = browser.screenshot().await.unwrap();
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/account.png");
-            std::fs::write(path, png).unwrap();
-        }
-
-        // On a phone's width the page does not scroll sideways.
-        browser.set_window_size(390, 844).await.unwrap();
-        let widths = browser
-            .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", vec![])
+    // Chromium signs in for the application, which redeems its code.
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+    let query = authorize_query(&client, &callback_uri, "photos");
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
             .await
             .unwrap();
-        let (scroll, visible) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-        assert!(scroll <= visible, "the account page is {scroll} px wide in a {visible} px window");
-        browser.set_window_size(720, 820).await.unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    let landed = arrival(&browser, &callback).await;
+    let code = query_param(&landed, "code").expect("a code");
+    let tokens = app
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &client),
+                ("code", &code),
+                ("redirect_uri", &callback_uri),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let refresh_token = tokens.str("refresh_token").to_owned();
 
-        // End the phone's session: the row that is not this browser's.
-        click_submit(&browser, "tr:not(:has(.tag)) form[action='/account/sessions/end'] button").await;
-        notice(&browser, "session was signed out").await;
-        assert_eq!(app.get_with(&phone, "/account").await.status, 303, "the phone is signed out");
-        assert_eq!(browser.find_all(Locator::Css("form[action='/account/sessions/end']")).await.unwrap().len(), 1);
+    // The front door leads to the account page.
+    browser.goto(&app.url("/")).await.unwrap();
+    browser
+        .find(Locator::LinkText("Manage your account"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    titled(&browser, "Your account · Portcullis").await;
+    let text = browser
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("michael_lee@gmail.com") && text.contains("photo-app"),
+        "{text}"
+    );
+    assert_eq!(
+        browser
+            .find_all(Locator::Css("form[action='/account/sessions/end']"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    if std::env::var_os("PORTCULLIS_SAVE_SCREENSHOT").is_some() {
+        browser.set_window_size(900, 1250).await.unwrap();
+        let png = browser.screenshot().await.unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img/account.png");
+        std::fs::write(path, png).unwrap();
+    }
 
-        // Take back the application's access: its refresh token is refused.
-        click_submit(&browser, "form[action='/account/applications/revoke'] button").await;
-        notice(&browser, "taken back").await;
-        let r = app
-            .post_form("/token", None, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &refresh_token)])
-            .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+    // On a phone's width the page does not scroll sideways.
+    browser.set_window_size(390, 844).await.unwrap();
+    let widths = browser
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, visible) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        scroll <= visible,
+        "the account page is {scroll} px wide in a {visible} px window"
+    );
+    browser.set_window_size(720, 820).await.unwrap();
 
-        // Change the password: this browser stays signed in, the old one fails.
-        for (id, text) in [("current_password", "correct-horse"), ("new_password", "a-new-passphrase"), ("confirm_password", "a-new-passphrase")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "form[action='/account/password'] button").await;
-        notice(&browser, "password was changed").await;
-        assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
-        let fresh = portcullis_tests::browser();
-        let page = app.get_with(&fresh, "/login").await;
-        let mut old = portcullis_tests::hidden_fields(&page.text);
-        old.extend([("username".to_owned(), "michael".to_owned()), ("password".to_owned(), "correct-horse".to_owned())]);
-        assert_eq!(app.post_with(&fresh, "/login", &old).await.status, 401, "the old password no longer signs in");
-        browser.close().await.unwrap();
-    };
+    // End the phone's session: the row that is not this browser's.
+    click_submit(
+        &browser,
+        "tr:not(:has(.tag)) form[action='/account/sessions/end'] button",
+    )
+    .await;
+    notice(&browser, "session was signed out").await;
+    assert_eq!(
+        app.get_with(&phone, "/account").await.status,
+        303,
+        "the phone is signed out"
+    );
+    assert_eq!(
+        browser
+            .find_all(Locator::Css("form[action='/account/sessions/end']"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Take back the application's access: its refresh token is refused.
+    click_submit(
+        &browser,
+        "form[action='/account/applications/revoke'] button",
+    )
+    .await;
+    notice(&browser, "taken back").await;
+    let r = app
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &client),
+                ("refresh_token", &refresh_token),
+            ],
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+
+    // Change the password: this browser stays signed in, the old one fails.
+    for (id, text) in [
+        ("current_password", "correct-horse"),
+        ("new_password", "a-new-passphrase"),
+        ("confirm_password", "a-new-passphrase"),
+    ] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "form[action='/account/password'] button").await;
+    notice(&browser, "password was changed").await;
+    assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
+    let fresh = portcullis_tests::browser();
+    let page = app.get_with(&fresh, "/login").await;
+    let mut old = portcullis_tests::hidden_fields(&page.text);
+    old.extend([
+        ("username".to_owned(), "michael".to_owned()),
+        ("password".to_owned(), "correct-horse".to_owned()),
+    ]);
+    assert_eq!(
+        app.post_with(&fresh, "/login", &old).await.status,
+        401,
+        "the old password no longer signs in"
+    );
+    browser.close().await.unwrap();
 }
 
 /// A single-page app on its own origin: every path answers one page whose
@@ -567,56 +721,79 @@ async fn spa_result(browser: &fantoccini::Client) -> String {
     panic!("the single-page app wrote nothing");
 }
 
-portcullis_tests::on_both_backends! {
-    browser:
-    a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch => |db: ScratchDb| async move {
-        let Some((_driver, port)) = start_driver().await else {
-            return;
-        };
-        let app = TestApp::spawn(db).await;
-        let spa = SinglePageApp::start(&app.base).await;
-        let callback = spa.callback();
-        // Its loopback redirect URI makes its origin (any port) allowed.
-        let (allowed, _) = app
-            .client(ClientSetup {
-                id: Some("spa"),
-                public: true,
-                grants: &["authorization_code"],
-                redirect_uris: &[callback.as_str()],
-                scope: "read",
-                ..Default::default()
-            })
-            .await;
-        // The same app registered for another origin only: the browser
-        // refuses it the answers.
-        let (elsewhere, _) = app
-            .client(ClientSetup {
-                id: Some("spa-elsewhere"),
-                public: true,
-                grants: &["authorization_code"],
-                redirect_uris: &[callback.as_str()],
-                scope: "read",
-                allowed_origins: &["https://elsewhere.example"],
-                ..Default::default()
-            })
-            .await;
-        app.user("michael", None, "correct-horse").await;
-        let profile = tempfile::tempdir().unwrap();
-        let browser = open_browser(port, &profile).await;
-
-        let query = authorize_query(&allowed, &callback, &allowed);
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-            browser.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
-        }
-        click_submit(&browser, "button[type=submit]").await;
-        let read = spa_result(&browser).await;
-        assert!(read.starts_with("userinfo ") && read.contains("\"username\":\"michael\""), "{read}");
-
-        let query = authorize_query(&elsewhere, &callback, &elsewhere);
-        browser.goto(&app.url(&format!("/authorize?{query}"))).await.unwrap();
-        let read = spa_result(&browser).await;
-        assert!(read.starts_with("failed TypeError"), "the browser let it read: {read}");
-        browser.close().await.unwrap();
+async fn a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch(db: ScratchDb) {
+    let Some((_driver, port)) = start_driver().await else {
+        return;
     };
+    let app = TestApp::spawn(db).await;
+    let spa = SinglePageApp::start(&app.base).await;
+    let callback = spa.callback();
+    // Its loopback redirect URI makes its origin (any port) allowed.
+    let (allowed, _) = app
+        .client(ClientSetup {
+            id: Some("spa"),
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &[callback.as_str()],
+            scope: "read",
+            ..Default::default()
+        })
+        .await;
+    // The same app registered for another origin only: the browser
+    // refuses it the answers.
+    let (elsewhere, _) = app
+        .client(ClientSetup {
+            id: Some("spa-elsewhere"),
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &[callback.as_str()],
+            scope: "read",
+            allowed_origins: &["https://elsewhere.example"],
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", None, "correct-horse").await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+
+    let query = authorize_query(&allowed, &callback, &allowed);
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    let read = spa_result(&browser).await;
+    assert!(
+        read.starts_with("userinfo ") && read.contains("\"username\":\"michael\""),
+        "{read}"
+    );
+
+    let query = authorize_query(&elsewhere, &callback, &elsewhere);
+    browser
+        .goto(&app.url(&format!("/authorize?{query}")))
+        .await
+        .unwrap();
+    let read = spa_result(&browser).await;
+    assert!(
+        read.starts_with("failed TypeError"),
+        "the browser let it read: {read}"
+    );
+    browser.close().await.unwrap();
+}
+
+scenarios! {
+    browser:
+    chromium_signs_in_and_consents_for_clients_on_another_origin,
+    chromium_signs_in_through_github_for_a_client_on_another_origin,
+    chromium_manages_the_account_on_its_page,
+    a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch,
 }

@@ -9,7 +9,7 @@ use auth_core::accounts::{end_user_sessions, set_user_disabled, set_user_passwor
 use auth_core::ports::Clock as _;
 use auth_core::types::Password;
 use portcullis_tests::{
-    ClientSetup, ScratchDb, TestApp, browser, csrf_field, hidden_fields, on_both_backends,
+    ClientSetup, ScratchDb, TestApp, browser, csrf_field, hidden_fields, scenarios,
 };
 
 use crate::browser::with;
@@ -203,9 +203,25 @@ async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
     }
 }
 
-on_both_backends! {
-    a_password_changed_on_the_account_page_ends_every_access_token => |db: ScratchDb| every_access_token_ends(db, Trigger::AccountPage);
-    a_password_set_by_the_operator_ends_every_access_token => |db: ScratchDb| every_access_token_ends(db, Trigger::OperatorPassword);
-    disabling_an_account_ends_every_access_token_for_good => |db: ScratchDb| every_access_token_ends(db, Trigger::Disable);
-    signing_out_everywhere_ends_every_access_token => |db: ScratchDb| every_access_token_ends(db, Trigger::SignOutEverywhere);
+async fn a_password_changed_on_the_account_page_ends_every_access_token(db: ScratchDb) {
+    every_access_token_ends(db, Trigger::AccountPage).await
+}
+
+async fn a_password_set_by_the_operator_ends_every_access_token(db: ScratchDb) {
+    every_access_token_ends(db, Trigger::OperatorPassword).await
+}
+
+async fn disabling_an_account_ends_every_access_token_for_good(db: ScratchDb) {
+    every_access_token_ends(db, Trigger::Disable).await
+}
+
+async fn signing_out_everywhere_ends_every_access_token(db: ScratchDb) {
+    every_access_token_ends(db, Trigger::SignOutEverywhere).await
+}
+
+scenarios! {
+    a_password_changed_on_the_account_page_ends_every_access_token,
+    a_password_set_by_the_operator_ends_every_access_token,
+    disabling_an_account_ends_every_access_token_for_good,
+    signing_out_everywhere_ends_every_access_token,
 }
