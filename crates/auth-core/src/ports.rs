@@ -524,7 +524,7 @@ pub trait DeviceAuthorizationRepository: Send + Sync {
         &self,
         device_digest: &Digest,
         now: DateTime<Utc>,
-        interval: i64,
+        interval: chrono::Duration,
     ) -> Result<(), StoreError>;
     /// Marks an approved authorization redeemed and stores the tokens it
     /// issues, in one atomic step; `true` for the one poll that wins.

@@ -9,7 +9,7 @@ use crate::types::{BrowserSession, Digest, OpaqueToken, UserId};
 
 /// How often a session's last-seen time is written: more often would make
 /// every page view a database write.
-const TOUCH_EVERY: i64 = 60;
+const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 impl BrowserSignIn {
     /// Starts a session for `user`; the returned value goes in the cookie.
@@ -39,7 +39,7 @@ impl BrowserSignIn {
             self.ports().sessions.delete_session(&digest).await?;
             return Ok(None);
         }
-        if now - session.last_seen_at >= Duration::seconds(TOUCH_EVERY) {
+        if now - session.last_seen_at >= TOUCH_EVERY {
             self.ports().sessions.touch_session(&digest, now).await?;
         }
         let alive = match self.ports().users.find_by_id(session.user_id).await? {

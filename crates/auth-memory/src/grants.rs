@@ -219,7 +219,7 @@ impl DeviceAuthorizationRepository for MemoryStore {
         &self,
         device_digest: &Digest,
         now: DateTime<Utc>,
-        interval: i64,
+        interval: chrono::Duration,
     ) -> Result<(), StoreError> {
         if let Some(d) = self.tables().devices.get_mut(device_digest) {
             d.last_polled_at = Some(now);

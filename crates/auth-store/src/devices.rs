@@ -55,7 +55,7 @@ impl From<&DeviceAuthorization> for DeviceRow {
             scope: d.scope.to_string(),
             issued_at: naive(d.issued_at),
             expires_at: naive(d.expires_at),
-            poll_interval: d.interval,
+            poll_interval: d.interval.num_seconds(),
             last_polled_at: d.last_polled_at.map(naive),
             status: status.to_owned(),
             user_id,
@@ -90,7 +90,7 @@ impl TryFrom<DeviceRow> for DeviceAuthorization {
             scope: Scope::parse(&r.scope).map_err(corrupt)?,
             issued_at: r.issued_at.and_utc(),
             expires_at: r.expires_at.and_utc(),
-            interval: r.poll_interval,
+            interval: chrono::Duration::seconds(r.poll_interval),
             last_polled_at: r.last_polled_at.map(|t| t.and_utc()),
             status,
         })
@@ -177,9 +177,11 @@ impl DeviceAuthorizationRepository for Database {
         &self,
         device_digest: &Digest,
         now: DateTime<Utc>,
-        interval: i64,
+        interval: chrono::Duration,
     ) -> Result<(), StoreError> {
         let key = device_digest.as_bytes().to_vec();
+        // Stored in whole seconds, as RFC 8628 counts the interval.
+        let interval = interval.num_seconds();
         let now = naive(now);
         with_conn!(writer self, |conn| diesel::update(dev::table.find(&key))
             .set((dev::last_polled_at.eq(Some(now)), dev::poll_interval.eq(interval)))

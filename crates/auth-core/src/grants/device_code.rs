@@ -17,9 +17,11 @@ use super::resolve_scope;
 use crate::service::{Core, Grants};
 
 /// How long a device authorization lives.
-pub const DEVICE_CODE_TTL: i64 = 600;
-/// The polling interval a device starts with, in seconds.
-pub const DEFAULT_INTERVAL: i64 = 5;
+pub const DEVICE_CODE_TTL: Duration = Duration::minutes(10);
+/// The polling interval a device starts with.
+pub const DEFAULT_INTERVAL: Duration = Duration::seconds(5);
+/// What each `slow_down` adds to the interval (RFC 8628 section 3.5).
+const SLOW_DOWN_STEP: Duration = Duration::seconds(5);
 
 /// What `POST /device_authorization` hands back.
 #[derive(Debug, Clone)]
@@ -28,10 +30,10 @@ pub struct DeviceStart {
     pub device_code: OpaqueToken,
     /// The code the user enters at the verification page.
     pub user_code: UserCode,
-    /// Seconds until both expire.
-    pub expires_in: i64,
-    /// Seconds the device must wait between polls.
-    pub interval: i64,
+    /// Until both expire.
+    pub expires_in: Duration,
+    /// How long the device must wait between polls.
+    pub interval: Duration,
 }
 
 /// What one poll leads to.
@@ -41,8 +43,8 @@ pub enum PollStep {
     Pending,
     /// Polled sooner than the interval: refuse and add 5 seconds to it.
     SlowDown {
-        /// The interval from now on, in seconds.
-        new_interval: i64,
+        /// The interval from now on.
+        new_interval: Duration,
     },
     /// Approved: issue tokens, once.
     Issue {
@@ -78,8 +80,8 @@ pub fn poll_step(
         DeviceStatus::Pending => match d.last_polled_at {
             // "the interval MUST be increased by 5 seconds for this and all
             // subsequent requests" (RFC 8628 section 3.5).
-            Some(last) if now - last < Duration::seconds(d.interval) => Ok(PollStep::SlowDown {
-                new_interval: d.interval + 5,
+            Some(last) if now - last < d.interval => Ok(PollStep::SlowDown {
+                new_interval: d.interval + SLOW_DOWN_STEP,
             }),
             _ => Ok(PollStep::Pending),
         },
@@ -112,7 +114,7 @@ impl Grants {
             client_id: client.id.clone(),
             scope,
             issued_at: now,
-            expires_at: now + Duration::seconds(DEVICE_CODE_TTL),
+            expires_at: now + DEVICE_CODE_TTL,
             interval: DEFAULT_INTERVAL,
             last_polled_at: None,
             status: DeviceStatus::Pending,

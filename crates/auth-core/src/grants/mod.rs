@@ -148,7 +148,7 @@ impl Core {
             signed: SignedAccess {
                 token,
                 expires_at: claims.expires_at,
-                expires_in: ttl.num_seconds(),
+                expires_in: ttl,
                 token_id: claims.token_id,
             },
             record,
@@ -424,7 +424,7 @@ impl PreparedAccess {
 pub(crate) struct SignedAccess {
     token: OpaqueToken,
     expires_at: DateTime<Utc>,
-    expires_in: i64,
+    expires_in: chrono::Duration,
     token_id: uuid::Uuid,
 }
 

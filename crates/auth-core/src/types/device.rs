@@ -80,8 +80,9 @@ pub struct DeviceAuthorization {
     pub issued_at: DateTime<Utc>,
     /// When it ends unfinished.
     pub expires_at: DateTime<Utc>,
-    /// Seconds the device must wait between polls; grows by 5 on `slow_down`.
-    pub interval: i64,
+    /// How long the device must wait between polls; grows by five seconds
+    /// on `slow_down`.
+    pub interval: chrono::Duration,
     /// When the device last polled, for `slow_down`.
     pub last_polled_at: Option<DateTime<Utc>>,
     /// Where it stands.

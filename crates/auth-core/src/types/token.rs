@@ -228,8 +228,8 @@ pub struct IssuedTokens {
     pub access_token: OpaqueToken,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
-    /// Seconds from issue to expiry.
-    pub expires_in: i64,
+    /// From issue to expiry.
+    pub expires_in: chrono::Duration,
     /// The refresh token, when the grant issues one.
     pub refresh_token: Option<OpaqueToken>,
     /// The scope granted.

@@ -92,7 +92,7 @@ async fn client_credentials_scopes_and_no_refresh_token() {
         .unwrap();
     assert_eq!(t.scope.to_string(), "read write");
     assert!(t.refresh_token.is_none());
-    assert_eq!(t.expires_in, 3600);
+    assert_eq!(t.expires_in, Duration::hours(1));
     assert_eq!(
         t.access_token.expose(),
         format!("c|c|read write|{}", (t0() + Duration::hours(1)).timestamp())
@@ -143,7 +143,7 @@ async fn per_client_access_ttl() {
         .exchange(&c, GrantRequest::ClientCredentials { scope: None }, t0())
         .await
         .unwrap();
-    assert_eq!(t.expires_in, 42961);
+    assert_eq!(t.expires_in, Duration::seconds(42961));
     assert_eq!(t.expires_at, t0() + Duration::seconds(42961));
 }
 
@@ -1056,7 +1056,10 @@ mod device {
             .start_device_authorization(&c, None, t0())
             .await
             .unwrap();
-        assert_eq!((start.expires_in, start.interval), (600, 5));
+        assert_eq!(
+            (start.expires_in, start.interval),
+            (Duration::minutes(10), Duration::seconds(5))
+        );
         let at = |s: i64| t0() + Duration::seconds(s);
         assert_eq!(
             code_of(w.grants.exchange(&c, poll(&start.device_code), at(0)).await),
@@ -1067,7 +1070,10 @@ mod device {
             code_of(w.grants.exchange(&c, poll(&start.device_code), at(3)).await),
             ErrorCode::SlowDown
         );
-        assert_eq!(w.store.device_authorizations()[0].interval, 10);
+        assert_eq!(
+            w.store.device_authorizations()[0].interval,
+            Duration::seconds(10)
+        );
         assert_eq!(
             code_of(w.grants.exchange(&c, poll(&start.device_code), at(9)).await),
             ErrorCode::SlowDown

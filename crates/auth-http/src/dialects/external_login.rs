@@ -193,7 +193,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 fn token_object(issued: &IssuedTokens) -> HttpResponse {
-    let created = issued.expires_at - chrono::Duration::seconds(issued.expires_in);
+    let created = issued.expires_at - issued.expires_in;
     let response = no_store(TokenObject {
         data: TokenData {
             id: issued.token_id.to_string(),

@@ -298,7 +298,7 @@ pub(crate) async fn token(
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenResponse {
             access_token: issued.access_token.expose(),
-            expires_in: issued.expires_in,
+            expires_in: issued.expires_in.num_seconds(),
             token_type: "Bearer",
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
         });

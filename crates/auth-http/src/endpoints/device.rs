@@ -76,7 +76,7 @@ pub(crate) async fn start(
             verification_uri: format!("{issuer}/device"),
             verification_uri_complete: format!("{issuer}/device?user_code={user_code}"),
             user_code,
-            expires_in: started.expires_in,
-            interval: started.interval,
+            expires_in: started.expires_in.num_seconds(),
+            interval: started.interval.num_seconds(),
         }))
 }

@@ -118,7 +118,7 @@ fn token_response(issued: &IssuedTokens, token_type: &'static str) -> HttpRespon
         .json(TokenResponse {
             access_token: issued.access_token.expose(),
             token_type,
-            expires_in: issued.expires_in,
+            expires_in: issued.expires_in.num_seconds(),
             refresh_token: issued.refresh_token.as_ref().map(OpaqueToken::expose),
             scope: issued.scope.to_string(),
             id_token: issued.id_token.as_ref().map(OpaqueToken::expose),
