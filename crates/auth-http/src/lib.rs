@@ -4,7 +4,7 @@
 //! It depends on `auth-core` only and receives adapters as trait objects
 //! inside [`AppState`]; it knows nothing of Diesel, argon2 or pasetors.
 //!
-//! Floors, each importing only from those below it: [`state`] (what every
+//! Floors, each importing only from those below it: `state` (what every
 //! handler shares); `edge` (bodies, cookies, client authentication, errors,
 //! the pending authorization request); `dialects` (the seed APIs); `pages`
 //! (the hosted pages, which hand seed 000's sign-in to its dialect);

@@ -74,7 +74,7 @@ pub struct AppState {
     pub min_password_length: usize,
     /// The client seed 002's key/secret API acts for; `None` turns it off.
     pub key_secret_client: Option<auth_core::types::ClientId>,
-    /// What `GET /metrics` reports; recorded by [`measured`].
+    /// What `GET /metrics` reports; recorded by [`crate::measured`].
     pub metrics: Arc<Metrics>,
     /// The seed APIs switched on.
     pub dialects: Dialects,
