@@ -29,14 +29,6 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start_driver() -> Option<(Driver, u16)> {
     let binary = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
@@ -44,7 +36,7 @@ async fn start_driver() -> Option<(Driver, u16)> {
     // Built to run (see build.rs): a driver gone since, or required by
     // PORTCULLIS_REQUIRE_BROWSER and missing, fails the test.
     let binary = binary.expect("chromedriver is not installed");
-    let port = free_port();
+    let port = portcullis_tests::unclaimed_port();
     let child = Command::new(binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -365,11 +357,7 @@ async fn chromium_signs_in_through_github_for_a_client_on_another_origin(db: Scr
     github.sign_in_next("gho_octo");
     // GitHub sends the browser back to the issuer: the server's own
     // address here.
-    let server_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let server_port = portcullis_tests::unclaimed_port();
     let app = TestApp::spawn_with(
         db,
         portcullis::settings::FileSettings {

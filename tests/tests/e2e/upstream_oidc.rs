@@ -20,25 +20,17 @@ const STARTED_AND_COUNTED: &[&str] = &["throttle_counters", "upstream_flows"];
 /// the upstream can register its callback (a loopback URI: plain http is
 /// refused for any other host).
 fn downstream_port() -> (u16, String) {
-    let port = free_port();
+    let port = portcullis_tests::unclaimed_port();
     (
         port,
         format!("http://127.0.0.1:{port}/login/upstream/corp/callback"),
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The upstream provider: a Portcullis node on its own port and issuer,
 /// with a confidential client for the downstream node and a user.
 async fn upstream(callback: &str) -> (TestApp, String, String) {
-    let port = free_port();
+    let port = portcullis_tests::unclaimed_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let node = TestApp::spawn_with(
         ScratchDb::new(Backend::Sqlite).await.unwrap(),
