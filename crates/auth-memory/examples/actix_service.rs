@@ -10,7 +10,7 @@ mod common;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode, web};
 use auth_core::error::{ErrorCode, FlowError};
-use auth_core::grants::{ClientCredentials, GrantRequest};
+use auth_core::grants::{ClientCredentials, GrantRequest, Login};
 use auth_core::service::Grants;
 use auth_core::types::{ClientId, OpaqueToken, Scope};
 use chrono::Utc;
@@ -70,7 +70,7 @@ async fn token(
     ) {
         ("client_credentials", ..) => GrantRequest::ClientCredentials { scope },
         ("password", Some(username), Some(password), _) => GrantRequest::Password {
-            username,
+            login: Login::Name(username),
             password,
             scope,
             from: req

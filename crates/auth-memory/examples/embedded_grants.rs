@@ -6,7 +6,7 @@
 //! `cargo run -p auth-memory --example embedded_grants`
 mod common;
 
-use auth_core::grants::{ClientCredentials, GrantRequest};
+use auth_core::grants::{ClientCredentials, GrantRequest, Login};
 use auth_core::types::Scope;
 use chrono::Utc;
 
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .exchange(
             &client,
             GrantRequest::Password {
-                username: "ada".into(),
+                login: Login::Name("ada".into()),
                 password: "correct horse battery staple".into(),
                 scope: None,
                 // Where the attempt came from: failures count per address.

@@ -19,7 +19,7 @@ mod request;
 use chrono::{DateTime, Utc};
 
 pub use client_auth::ClientCredentials;
-pub use request::GrantRequest;
+pub use request::{GrantRequest, Login};
 
 use crate::service::{Core, Grants};
 
@@ -294,11 +294,11 @@ impl Grants {
         }
         match request {
             GrantRequest::Password {
-                username,
+                login,
                 password,
                 scope,
                 from,
-            } => password::run(self, client, &username, password, scope, &from, now).await,
+            } => password::run(self, client, &login, password, scope, &from, now).await,
             GrantRequest::ClientCredentials { scope } => {
                 client_credentials::run(self, client, scope, now).await
             }

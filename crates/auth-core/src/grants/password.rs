@@ -7,13 +7,13 @@ use crate::ports::LoginReservation;
 use crate::throttle::{account_key, login_key};
 use crate::types::{Client, IssuedTokens, Password, Scope, User};
 
-use super::resolve_scope;
+use super::{Login, resolve_scope};
 use crate::service::Core;
 
 pub(super) async fn run(
     service: &Core,
     client: &Client,
-    login: &str,
+    login: &Login,
     password: String,
     scope: Option<Scope>,
     from: &str,
@@ -83,8 +83,9 @@ impl Core {
         device: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
+        let login = Login::Name(login.to_owned());
         let checked = self
-            .check_credentials_from(login, password, from, device, now)
+            .check_credentials_from(&login, password, from, device, now)
             .await?;
         self.ports.throttles.clear(&checked.throttle_key).await?;
         Ok(checked.user)
@@ -134,7 +135,7 @@ impl Core {
     /// left to the caller.
     pub(crate) async fn check_credentials(
         &self,
-        login: &str,
+        login: &Login,
         password: String,
         from: &str,
         now: DateTime<Utc>,
@@ -145,7 +146,7 @@ impl Core {
 
     async fn check_credentials_from(
         &self,
-        login: &str,
+        login: &Login,
         password: String,
         from: &str,
         device: Option<&str>,
@@ -153,7 +154,6 @@ impl Core {
     ) -> Result<CheckedLogin, FlowError> {
         use base64::Engine as _;
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
-        let login = crate::types::LoginName::lookup(login);
         // Counters per account however it is named, each reserved before
         // the hash, so a burst counts as a sequence would: the attempts
         // from this address, or from this device cookie (the login
@@ -171,11 +171,30 @@ impl Core {
             ),
             None => from.to_owned(),
         };
-        let LoginReservation { user, allowed } = self
-            .ports
-            .throttles
-            .reserve_login(&login, &first, policy.max_attempts, policy.window, now)
-            .await?;
+        let (login, LoginReservation { user, allowed }) = match login {
+            Login::Name(raw) => {
+                let login = crate::types::LoginName::lookup(raw);
+                let reserved = self
+                    .ports
+                    .throttles
+                    .reserve_login(&login, &first, policy.max_attempts, policy.window, now)
+                    .await?;
+                (login, reserved)
+            }
+            // By id: the account, then the reservation against the same
+            // key a sign-in by its name counts against.
+            Login::Account(id) => {
+                let user = self.ports.users.find_by_id(*id).await?;
+                let login = id.to_string();
+                let key = login_key(user.as_ref().map(|u| u.id), &login, &first);
+                let allowed = self
+                    .ports
+                    .throttles
+                    .reserve(&key, policy.max_attempts, policy.window, now)
+                    .await?;
+                (login, LoginReservation { user, allowed })
+            }
+        };
         let user_id = user.as_ref().map(|u| u.id);
         let key = login_key(user_id, &login, &first);
         let known = match (&device, user_id) {

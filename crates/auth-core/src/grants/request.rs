@@ -1,5 +1,5 @@
 //! A token request as the token endpoint parsed it.
-use crate::types::{GrantType, OpaqueToken, Scope};
+use crate::types::{GrantType, OpaqueToken, Scope, UserId};
 
 /// A token request after parsing, before any check against stored state.
 #[derive(Debug, Clone)]
@@ -7,8 +7,8 @@ use crate::types::{GrantType, OpaqueToken, Scope};
 pub enum GrantRequest {
     /// RFC 6749 section 4.3.
     Password {
-        /// The login: a username or an email.
-        username: String,
+        /// Whom the login names.
+        login: Login,
         /// The password, as sent.
         password: String,
         /// The scope asked for; all the client may have when absent.
@@ -56,4 +56,16 @@ impl GrantRequest {
             Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
+}
+
+/// Whom a password login names, as its API gives it: looked up once, in
+/// the form it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Login {
+    /// A username or an email, as typed (normalised where it is looked up).
+    Name(String),
+    /// An account by its id: seed 002's user key. Looked up by id, never
+    /// turned into a name and back.
+    Account(UserId),
 }

@@ -28,7 +28,7 @@ fn code_of(r: Result<impl std::fmt::Debug, FlowError>) -> ErrorCode {
 
 fn password(user: &str, pw: &str, scope: Option<&str>) -> GrantRequest {
     GrantRequest::Password {
-        username: user.into(),
+        login: Login::Name(user.into()),
         password: pw.into(),
         scope: scope.map(|s| Scope::parse(s).unwrap()),
         from: "203.0.113.7".into(),
@@ -65,6 +65,53 @@ async fn client_authentication_cases() {
         } else {
             assert_eq!(code_of(r), ErrorCode::InvalidClient, "{c:?}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_login_by_account_id_is_that_accounts_login() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = World::new(TokenPolicy::default());
+    let c = w.add_client("app", Some("s"), &[G::Password], "read").await;
+    let alice = w.add_user("alice", None, "correct horse").await;
+    let by_id = |id: UserId, pw: &str| GrantRequest::Password {
+        login: Login::Account(id),
+        password: pw.into(),
+        scope: None,
+        from: "203.0.113.7".into(),
+    };
+    let issued = w
+        .grants
+        .exchange(&c, by_id(alice.id, "correct horse"), t0())
+        .await;
+    assert!(issued.is_ok(), "{issued:?}");
+    // An id of no account reads as a wrong password, after one verification.
+    let before = w.hasher.verifications.load(SeqCst);
+    let nobody = UserId::new(uuid::Uuid::new_v4());
+    let r = w
+        .grants
+        .exchange(&c, by_id(nobody, "correct horse"), t0())
+        .await;
+    assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+    assert_eq!(w.hasher.verifications.load(SeqCst), before + 1);
+    // Failures by name and by id count against the same account: once the
+    // name has used up the address's attempts, the id is refused too, even
+    // with the right password.
+    let limit = auth_core::throttle::Throttles::default().login.max_attempts;
+    for _ in 0..limit {
+        let r = w
+            .grants
+            .exchange(&c, password("alice", "wrong", None), t0())
+            .await;
+        assert_eq!(code_of(r), ErrorCode::InvalidGrant);
+    }
+    let r = w
+        .grants
+        .exchange(&c, by_id(alice.id, "correct horse"), t0())
+        .await;
+    match r {
+        Err(FlowError::OAuth(e)) => assert!(e.description().contains("too many"), "{e:?}"),
+        other => panic!("expected the throttle, got {other:?}"),
     }
 }
 

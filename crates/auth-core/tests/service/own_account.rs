@@ -21,7 +21,7 @@ fn me(user: &User) -> SignedIn {
 
 fn password(user: &str, pw: &str) -> GrantRequest {
     GrantRequest::Password {
-        username: user.into(),
+        login: auth_core::grants::Login::Name(user.into()),
         password: pw.into(),
         scope: None,
         from: "203.0.113.7".into(),

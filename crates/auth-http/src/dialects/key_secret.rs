@@ -10,7 +10,7 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
-use auth_core::grants::GrantRequest;
+use auth_core::grants::{GrantRequest, Login};
 use auth_core::types::{Client, Dialect, OpaqueToken, Password, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -146,16 +146,17 @@ pub(crate) async fn authenticate(
     let client = client(&state).await?;
     let key = field(&fields, "user_key")?;
     let secret = field(&fields, "user_secret")?;
-    // The key names the account; an unknown or malformed key still costs
-    // one password verification and reads like a wrong secret.
+    // The key names the account by its id, looked up as such; an unknown
+    // or malformed key still costs one password verification and reads
+    // like a wrong secret.
     let login = match key.parse().map(UserId::new) {
-        Ok(id) => crate::edge::browser::username_of(&state, id).await?,
-        Err(_) => String::new(),
+        Ok(id) => Login::Account(id),
+        Err(_) => Login::Name(String::new()),
     };
     // The same gate as the password grant at /token: the client must be
     // allowed it, and the throttle and timing rules apply.
     let request = GrantRequest::Password {
-        username: login,
+        login,
         password: secret,
         scope: None,
         from: crate::edge::security::peer(&req),

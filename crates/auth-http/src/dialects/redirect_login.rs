@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{Refusal, ValidRedirectLogin};
-use auth_core::grants::GrantRequest;
+use auth_core::grants::{GrantRequest, Login};
 use auth_core::types::{ClientId, Dialect, OpaqueToken, Password, Scope, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -236,7 +236,7 @@ async fn token_inner(
     let username = field(&fields, "username")?;
     let request = match field(&fields, "response_type")?.as_str() {
         "code" => GrantRequest::Password {
-            username,
+            login: Login::Name(username),
             password: field(&fields, "password")?,
             // `scope` is a number in the document's example; only a scope
             // string narrows the grant.

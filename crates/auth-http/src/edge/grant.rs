@@ -2,7 +2,7 @@
 //! 8628 section 3.4) as a form, parsed into the core's [`GrantRequest`]:
 //! shared by `/token`, `/oauth/token` and seed 001's `GET /token`.
 use auth_core::OAuthError;
-use auth_core::grants::GrantRequest;
+use auth_core::grants::{GrantRequest, Login};
 use auth_core::types::{GrantType, OpaqueToken, Scope};
 
 use crate::edge::body::FormParams;
@@ -63,7 +63,7 @@ pub(crate) fn parse_grant(
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
     match grant_type.parse::<GrantType>() {
         Ok(GrantType::Password) => Ok(GrantRequest::Password {
-            username: params.require("username")?,
+            login: Login::Name(params.require("username")?),
             password: params.require("password")?,
             scope,
             from,
