@@ -45,6 +45,9 @@ pub(crate) async fn validate(
     if !state.dialects.redirect_login {
         return Ok(page("Redirect login is not enabled on this server."));
     }
+    if let Some(valid) = pending.valid_redirect_login.get() {
+        return Ok(Ok(valid.clone()));
+    }
     let r = &pending.request;
     match state
         .sign_in
@@ -55,7 +58,10 @@ pub(crate) async fn validate(
         )
         .await
     {
-        Ok(valid) => Ok(Ok(valid)),
+        Ok(valid) => Ok(Ok(pending
+            .valid_redirect_login
+            .get_or_init(|| valid)
+            .clone())),
         Err(Refusal::Untrusted(m)) => Ok(page(&m)),
         Err(Refusal::Redirect { error, .. }) => Ok(page(error.description())),
         Err(Refusal::Failed(e)) => Err(e.into()),

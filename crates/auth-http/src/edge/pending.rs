@@ -1,7 +1,7 @@
 //! The authorization request a browser is in the middle of, carried
 //! through the hosted pages as hidden fields (and, for seed 000, through
 //! its redirect login): its fields, its flow, and its parsing.
-use auth_core::authorize::AuthorizationRequest;
+use auth_core::authorize::{AuthorizationRequest, ValidRedirectLogin};
 /// Which flow a hosted page belongs to.
 pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
 /// Seed 000's redirect login.
@@ -75,6 +75,11 @@ pub(crate) struct Pending {
     pub request: AuthorizationRequest,
     /// The device grant's user code, when login came from `/device`.
     pub user_code: Option<String>,
+    /// Seed 000's request once the core found it valid in this request:
+    /// validated once per request (a login post reads it before the
+    /// password, for its page, and to issue the tokens), never carried
+    /// from one request to the next.
+    pub(crate) valid_redirect_login: std::cell::OnceCell<ValidRedirectLogin>,
 }
 
 impl Pending {
@@ -137,6 +142,7 @@ impl Pending {
                 id_token_hint: params.take("id_token_hint"),
             },
             user_code: params.take("user_code"),
+            valid_redirect_login: std::cell::OnceCell::new(),
         }
     }
 }
