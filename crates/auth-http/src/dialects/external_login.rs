@@ -220,7 +220,7 @@ async fn admit(req: &HttpRequest, state: &AppState) -> Result<(), LoginApiError>
     let peer = crate::edge::security::peer(req);
     Ok(state
         .federation
-        .admit_caller(&state.sign_in, &peer, state.clock.now())
+        .admit_caller(&state.sign_in, &peer, crate::edge::now::of(req, state))
         .await?)
 }
 
@@ -319,7 +319,7 @@ pub(crate) async fn exchange(
             &client,
             &provider,
             &access_token,
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await?;
     Ok(token_object(&issued))
@@ -349,7 +349,7 @@ pub(crate) async fn token_info(
         .map_err(|_| refused("a valid bearer token is required".into()))?;
     let claims = match state
         .grants
-        .verify_access_of(&client, token, state.clock.now())
+        .verify_access_of(&client, token, crate::edge::now::of(&req, &state))
         .await
     {
         Ok(claims) => claims,
@@ -382,7 +382,7 @@ pub(crate) async fn device_start(
     admit(&req, &state).await?;
     let started = state
         .federation
-        .start_device(&state.sign_in, GITHUB, state.clock.now())
+        .start_device(&state.sign_in, GITHUB, crate::edge::now::of(&req, &state))
         .await?;
     Ok(no_store(DeviceStart {
         url: started.verification_uri,
@@ -432,7 +432,10 @@ pub(crate) async fn device_complete(
     // The wait is measured on the monotonic clock, and the time handed to
     // the core moves on with it from the request's start (so an injected
     // clock that stands still, as in tests, still sees the wait pass).
-    let (started, start) = (std::time::Instant::now(), state.clock.now());
+    let (started, start) = (
+        std::time::Instant::now(),
+        crate::edge::now::of(&req, &state),
+    );
     let wait = state
         .upstream_device_wait
         .to_std()
@@ -493,7 +496,7 @@ pub(crate) async fn web_authorize(
             &provider,
             &callback(&state, &provider),
             optional(&pairs, "redirect").as_deref(),
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await?;
     Ok(no_store(WebStart {
@@ -552,7 +555,7 @@ pub(crate) async fn web_callback(
                 binding: None,
                 signed_in: None,
             },
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await?;
     let WebOutcome::Confirm(pending) = finished else {
@@ -622,7 +625,12 @@ pub(crate) async fn web_confirm(
     let approve = form.take("decision").as_deref() == Some("allow");
     let answered = state
         .federation
-        .confirm_polled(&state.sign_in, &confirmation, approve, state.clock.now())
+        .confirm_polled(
+            &state.sign_in,
+            &confirmation,
+            approve,
+            crate::edge::now::of(&req, &state),
+        )
         .await;
     let done = |title: &str, message: String, status| {
         state.pages.render(
@@ -724,7 +732,12 @@ pub(crate) async fn web_poll(
     let client = client(&state).await?;
     let issued = state
         .federation
-        .poll_web(&state.sign_in, &client, &flow_state, state.clock.now())
+        .poll_web(
+            &state.sign_in,
+            &client,
+            &flow_state,
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     Ok(token_object(&issued))
 }

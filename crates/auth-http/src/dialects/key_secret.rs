@@ -105,6 +105,7 @@ pub(crate) async fn register(
     state: &AppState,
     peer: &str,
     fields: Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     client(state).await?;
     let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
@@ -115,7 +116,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
+    match register_user_from(&state.accounts, peer, spec, now).await {
         Ok(user) => Ok(no_store(UserKey {
             user_key: user.id.to_string(),
         })),
@@ -163,7 +164,12 @@ pub(crate) async fn authenticate(
     };
     let issued = state
         .grants
-        .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
+        .exchange_in(
+            Dialect::KeySecret,
+            &client,
+            request,
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     let response = no_store(Tokens {
         access_token: issued.access_token.expose(),
@@ -192,7 +198,12 @@ pub(crate) async fn refresh(
     };
     let issued = state
         .grants
-        .exchange_in(Dialect::KeySecret, &client, request, state.clock.now())
+        .exchange_in(
+            Dialect::KeySecret,
+            &client,
+            request,
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     Ok(no_store(Refreshed {
         access_token: issued.access_token.expose(),

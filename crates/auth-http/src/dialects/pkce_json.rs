@@ -71,6 +71,7 @@ async fn code_response(
     state: &AppState,
     valid: &ValidRequest,
     user: UserId,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, expires_in) = state
         .sign_in
@@ -81,10 +82,10 @@ async fn code_response(
             // The credentials were checked by this very request.
             auth_core::authorize::SignedIn {
                 user,
-                authenticated_at: state.clock.now(),
+                authenticated_at: now,
             },
             Consent::NotAsked,
-            state.clock.now(),
+            now,
         )
         .await?;
     Ok(HttpResponse::Ok()
@@ -164,10 +165,11 @@ pub(crate) async fn sign_in(
             &email,
             password,
             &crate::edge::security::peer(&req),
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await?;
-    let response = code_response(&state, &valid, user.id).await?;
+    let response =
+        code_response(&state, &valid, user.id, crate::edge::now::of(&req, &state)).await?;
     Ok(crate::edge::security::with_event(
         response,
         Some(auth_core::events::SecurityEvent::LoginSucceeded { user: user.id }),
@@ -180,6 +182,7 @@ pub(crate) async fn register(
     state: &AppState,
     peer: &str,
     fields: Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = validate(state, &fields).await?;
     state.sign_in.check_consent(&valid, Consent::NotAsked)?;
@@ -193,8 +196,8 @@ pub(crate) async fn register(
         given_name: Some(field(&fields, "first_name")?),
         family_name: Some(field(&fields, "last_name")?),
     };
-    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
-        Ok(user) => code_response(state, &valid, user.id).await,
+    match register_user_from(&state.accounts, peer, spec, now).await {
+        Ok(user) => code_response(state, &valid, user.id, now).await,
         Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
             ErrorBody::invalid_request("an account with this email already exists"),
         )),
@@ -291,7 +294,12 @@ pub(crate) async fn token(
     let client = state.grants.authenticate_client(&credentials).await?;
     let issued = state
         .grants
-        .exchange_in(Dialect::PkceJson, &client, grant, state.clock.now())
+        .exchange_in(
+            Dialect::PkceJson,
+            &client,
+            grant,
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

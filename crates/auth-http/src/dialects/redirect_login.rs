@@ -74,6 +74,7 @@ pub(crate) async fn complete(
     state: &AppState,
     pending: &Pending,
     user: UserId,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     let request = match validate(state, pending).await? {
         Ok(r) => r,
@@ -81,7 +82,7 @@ pub(crate) async fn complete(
     };
     let issued = state
         .sign_in
-        .redirect_login_tokens(&request, user, state.clock.now())
+        .redirect_login_tokens(&request, user, now)
         .await?;
     let expiration = issued.expires_at.timestamp().to_string();
     let user_id = user.to_string();
@@ -120,6 +121,7 @@ pub(crate) async fn register(
     state: &AppState,
     peer: &str,
     fields: Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     let username = Username::parse(&field(&fields, "username")?)
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
@@ -135,7 +137,7 @@ pub(crate) async fn register(
         given_name: None,
         family_name: None,
     };
-    match register_user_from(&state.accounts, peer, spec, state.clock.now()).await {
+    match register_user_from(&state.accounts, peer, spec, now).await {
         Ok(user) => Ok(HttpResponse::Created().json(Registered {
             user_id: user.id.to_string(),
         })),
@@ -211,7 +213,14 @@ pub(crate) async fn token(
     payload: Payload,
     state: Data<AppState>,
 ) -> HttpResponse {
-    match token_inner(payload, &state, crate::edge::security::peer(&req)).await {
+    match token_inner(
+        payload,
+        &state,
+        crate::edge::security::peer(&req),
+        crate::edge::now::of(&req, &state),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             if let Some(event) = e.event() {
@@ -226,6 +235,7 @@ async fn token_inner(
     payload: Payload,
     state: &AppState,
     from: String,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_limited(payload, state.limits.max_body_bytes).await?;
     let fields: Map<String, Value> = serde_json::from_slice(&body)
@@ -238,7 +248,6 @@ async fn token_inner(
         .grants
         .dialect_client(Dialect::RedirectLogin, &client_id)
         .await?;
-    let now = state.clock.now();
     let username = field(&fields, "username")?;
     let request = match field(&fields, "response_type")?.as_str() {
         "code" => GrantRequest::Password {

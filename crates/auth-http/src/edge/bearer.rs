@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// Verifies the request's bearer token (see `Grants::verify_access`).
 pub(crate) async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Bearer, ApiError> {
-    verify(presented(req)?, state).await
+    verify(presented(req)?, req, state).await
 }
 
 /// The bearer token of the request's `Authorization` header (RFC 6750
@@ -29,6 +29,11 @@ pub(crate) fn presented(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 /// Verifies a bearer token however it was presented.
-pub(crate) async fn verify(token: &str, state: &AppState) -> Result<Bearer, ApiError> {
-    Ok(state.grants.verify_access(token, state.clock.now()).await?)
+pub(crate) async fn verify(
+    token: &str,
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Bearer, ApiError> {
+    let now = crate::edge::now::of(req, state);
+    Ok(state.grants.verify_access(token, now).await?)
 }

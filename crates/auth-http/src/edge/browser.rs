@@ -205,7 +205,7 @@ pub(crate) async fn current_sign_in(
     match session_cookie_of(req, state) {
         Some(c) => Ok(state
             .sign_in
-            .resume_session(c.value(), state.clock.now())
+            .resume_session(c.value(), crate::edge::now::of(req, state))
             .await?),
         None => Ok(None),
     }

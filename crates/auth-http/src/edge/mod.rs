@@ -10,6 +10,7 @@ pub(crate) mod cors;
 pub(crate) mod error;
 pub(crate) mod grant;
 pub(crate) mod metrics;
+pub(crate) mod now;
 pub(crate) mod pending;
 pub(crate) mod redirect;
 pub(crate) mod request_id;

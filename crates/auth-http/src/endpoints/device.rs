@@ -65,7 +65,7 @@ pub(crate) async fn start(
     let client = state.grants.authenticate_client(&credentials).await?;
     let started = state
         .grants
-        .start_device_authorization(&client, scope, state.clock.now())
+        .start_device_authorization(&client, scope, crate::edge::now::of(&req, &state))
         .await?;
     let issuer = state.issuer();
     let user_code = started.user_code.display();

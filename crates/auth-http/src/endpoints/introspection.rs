@@ -84,7 +84,7 @@ pub(crate) async fn introspect(
 ) -> Result<HttpResponse, ApiError> {
     let (client, token, hint) = authenticated(&req, payload, &state).await?;
     crate::edge::cors::allow_for(&req, &client, true);
-    let now = state.clock.now();
+    let now = crate::edge::now::of(&req, &state);
     let facts = state
         .grants
         .introspect(&client, &token, hint.as_deref(), now)
@@ -129,7 +129,12 @@ pub(crate) async fn revoke(
     crate::edge::cors::allow_for(&req, &client, false);
     state
         .grants
-        .revoke(&client, &token, hint.as_deref(), state.clock.now())
+        .revoke(
+            &client,
+            &token,
+            hint.as_deref(),
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     let mut response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -97,7 +97,7 @@ async fn exchange(
     let grant = parse_grant(&mut params, crate::edge::security::peer(&req))?;
     let client = state.grants.authenticate_client(&credentials).await?;
     crate::edge::cors::allow_for(&req, &client, false);
-    let now = state.clock.now();
+    let now = crate::edge::now::of(&req, &state);
     let issued = match dialect {
         Some(dialect) => {
             state

@@ -122,7 +122,7 @@ pub(crate) async fn userinfo_post(
             )
             .into());
         }
-        Some(token) => bearer::verify(&token, &state).await?,
+        Some(token) => bearer::verify(&token, &req, &state).await?,
         None => bearer::authenticate(&req, &state).await?,
     };
     crate::edge::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;

@@ -255,7 +255,7 @@ async fn render(
     shown_above: Shown<'_>,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
+    let now = crate::edge::now::of(req, state);
     let Some(overview) = state.accounts.account_overview(who, cookie, now).await? else {
         return Ok(see_other("/login"));
     };
@@ -408,7 +408,7 @@ pub(crate) async fn change_password(
             new,
             state.min_password_length,
             &crate::edge::security::peer(&req),
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await;
     match changed {
@@ -534,7 +534,7 @@ pub(crate) async fn revoke_application(
         Some(client) => {
             state
                 .accounts
-                .revoke_application(&viewer.who, client, state.clock.now())
+                .revoke_application(&viewer.who, client, crate::edge::now::of(&req, &state))
                 .await?
         }
         None => (0, None),

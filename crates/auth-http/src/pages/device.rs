@@ -81,8 +81,8 @@ async fn look_up(
     state: &AppState,
     user: UserId,
     typed: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Result<(UserCode, DeviceApproval), (&'static str, StatusCode)>, ApiError> {
-    let now = state.clock.now();
     Ok(
         match state.grants.look_up_user_code(user, typed, now).await? {
             UserCodeLookup::Found(code, approval) => Ok((code, approval)),
@@ -116,7 +116,7 @@ async fn ask(
     user: UserId,
     typed: &str,
 ) -> Result<HttpResponse, ApiError> {
-    match look_up(state, user, typed).await? {
+    match look_up(state, user, typed, crate::edge::now::of(req, state)).await? {
         Ok((code, approval)) => {
             let (display, fill) = question(&code, approval);
             let fill = DevicePage {
@@ -208,7 +208,8 @@ pub(crate) async fn page_post(
         Some("deny") => false,
         _ => return ask(&req, &state, user, &typed).await,
     };
-    let code = match look_up(&state, user, &typed).await? {
+    let now = crate::edge::now::of(&req, &state);
+    let code = match look_up(&state, user, &typed, now).await? {
         Ok((code, _)) => code,
         Err((message, status)) => {
             return page(
@@ -223,7 +224,11 @@ pub(crate) async fn page_post(
     };
     let decided = state
         .grants
-        .decide_device(&code, allow.then_some(user), state.clock.now())
+        .decide_device(
+            &code,
+            allow.then_some(user),
+            crate::edge::now::of(&req, &state),
+        )
         .await?;
     let fill = match (decided, allow) {
         (true, true) => DevicePage {

@@ -68,11 +68,9 @@ pub(crate) async fn code_redirect(
     who: SignedIn,
     consent: Consent,
     status: StatusCode,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, _) = state
-        .sign_in
-        .issue_code(valid, who, consent, state.clock.now())
-        .await?;
+    let (code, _) = state.sign_in.issue_code(valid, who, consent, now).await?;
     let mut params = vec![("code", code.expose())];
     if let Some(s) = valid.state.as_deref() {
         params.push(("state", s));
@@ -103,7 +101,8 @@ pub(crate) async fn proceed(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     if pending.is_legacy() {
-        return crate::dialects::redirect_login::complete(state, pending, who.user).await;
+        let now = crate::edge::now::of(req, state);
+        return crate::dialects::redirect_login::complete(state, pending, who.user, now).await;
     }
     if pending.flow.as_deref() == Some(FLOW_DEVICE) {
         let query = serde_urlencoded::to_string([(
@@ -132,7 +131,8 @@ pub(crate) async fn proceed(
     // remembered from before spares the page.
     match state.sign_in.consent_step(&valid, who.user).await? {
         ConsentStep::Skip => {
-            return code_redirect(state, &valid, who, Consent::NotAsked, status).await;
+            let now = crate::edge::now::of(req, state);
+            return code_redirect(state, &valid, who, Consent::NotAsked, status, now).await;
         }
         ConsentStep::Refuse(r) => return refusal_response(state, r),
         ConsentStep::Ask => {}

@@ -95,16 +95,17 @@ pub(crate) async fn register(
             let has = |k: &str| fields.contains_key(k);
             let on = state.dialects;
             let peer = crate::edge::security::peer(&req);
+            let now = crate::edge::now::of(&req, &state);
             if on.redirect_login && has("username") && has("password") && fields.len() == 2 {
-                redirect_login::register(&state, &peer, fields).await
+                redirect_login::register(&state, &peer, fields, now).await
             } else if on.pkce_json && has("client_id") && has("email") && has("code_challenge") {
-                pkce_json::register(&state, &peer, fields).await
+                pkce_json::register(&state, &peer, fields, now).await
             } else if state.key_secret_client.is_some()
                 && has("user_id")
                 && has("user_secret")
                 && fields.len() == 2
             {
-                key_secret::register(&state, &peer, fields).await
+                key_secret::register(&state, &peer, fields, now).await
             } else {
                 Err(shape_error())
             }

@@ -180,7 +180,7 @@ async fn authorization_request(
     let session = current_sign_in(req, state).await?;
     match state
         .sign_in
-        .sign_in_step(&valid, session, state.clock.now())
+        .sign_in_step(&valid, session, crate::edge::now::of(req, state))
     {
         // Single sign-on: the browser is already signed in.
         SignInStep::Continue(who) => proceed(req, state, &pending, who, StatusCode::FOUND).await,
@@ -334,7 +334,7 @@ pub(crate) async fn login(
         };
         form_page(&req, &state, "login.html", status, &pending, fill)
     };
-    let now = state.clock.now();
+    let now = crate::edge::now::of(&req, &state);
     let user = match state
         .sign_in
         .verify_browser_credentials(
@@ -393,7 +393,7 @@ pub(crate) async fn signed_in(
     if let Some(old) = session_cookie_of(req, state) {
         state.sign_in.end_session(old.value()).await?;
     }
-    let now = state.clock.now();
+    let now = crate::edge::now::of(req, state);
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -485,7 +485,14 @@ pub(crate) async fn register_form(
         Err(message) => return refuse(message).await,
     };
     let peer = crate::edge::security::peer(&req);
-    let user = match register_user_from(&state.accounts, &peer, spec, state.clock.now()).await {
+    let user = match register_user_from(
+        &state.accounts,
+        &peer,
+        spec,
+        crate::edge::now::of(&req, &state),
+    )
+    .await
+    {
         Ok(user) => user,
         Err(RegistrationError::Conflict(auth_core::error::LOOK_ALIKE)) => {
             return refuse(
@@ -596,8 +603,15 @@ pub(crate) async fn consent(
     match decision.as_deref() {
         Some("allow") => {
             let consent = auth_core::authorize::Consent::Given;
-            crate::pages::flow::code_redirect(&state, &valid, who, consent, StatusCode::SEE_OTHER)
-                .await
+            crate::pages::flow::code_redirect(
+                &state,
+                &valid,
+                who,
+                consent,
+                StatusCode::SEE_OTHER,
+                crate::edge::now::of(&req, &state),
+            )
+            .await
         }
         _ => refusal_response(
             &state,

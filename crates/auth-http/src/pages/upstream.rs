@@ -171,7 +171,7 @@ pub(crate) async fn start(
             WebPurpose::SignIn,
             &callback_uri(&state, &provider),
             Some(pending.query()),
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await
     {
@@ -215,7 +215,7 @@ pub(crate) async fn link(
             },
             &provider,
             &callback_uri(&state, &provider),
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await
     {
@@ -283,7 +283,7 @@ pub(crate) async fn callback(
                 binding: binding.as_ref().map(|c| c.value()),
                 signed_in,
             },
-            state.clock.now(),
+            crate::edge::now::of(&req, &state),
         )
         .await;
     // The binding cookie goes once its flow is done; a refused callback
