@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use portcullis::Application;
 use portcullis::settings::{FileSettings, Overrides, Settings};
 
-pub use auth_contract::scratch::{Backend, POSTGRES_ENV, ScratchDb};
+pub use auth_contract::scratch::{Backend, POSTGRES_ENV, ScratchDb, unclaimed_port};
 
 pub mod fake_github;
 
@@ -24,21 +24,6 @@ pub mod fake_github;
 /// server reads the keys its predecessor sealed, and no key file is
 /// written into the source tree.
 pub const TEST_KEY_ENCRYPTION_KEY: &str = "k4.local.DeIp_VsoClLz7g9f8TyP11Zev7f_7tYRtE8TQ11tKxo";
-
-/// A port that was free a moment ago, for a server that must be named
-/// before it listens (a callback registered upstream first, a driver
-/// started with a port). Drawn below the kernel's ephemeral range
-/// (32768-60999 here), so the outgoing connections of the tests running
-/// beside this one cannot take it between the check and the bind, as they
-/// could a port the kernel handed out for `:0`.
-pub fn unclaimed_port() -> u16 {
-    loop {
-        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 /// The runner: each scenario named in the table is a plain
 /// `async fn name(db: ScratchDb)` beside it, run once per backend as the

@@ -758,11 +758,7 @@ async fn survives_kill_9(db: CrashDb, dir: &std::path::Path) {
         &["user", "create", "--username", "alice", "--password-stdin"],
         Some("correct-horse"),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = auth_contract::scratch::unclaimed_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -1131,11 +1127,7 @@ struct Served {
 
 impl Served {
     fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = auth_contract::scratch::unclaimed_port();
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)
             .arg("serve")

@@ -1,6 +1,7 @@
 //! Databases that exist for one test and are removed after it: a SQLite
 //! file in a temporary directory, or a PostgreSQL database with a random
-//! name on the server `PORTCULLIS_TEST_POSTGRES` names.
+//! name on the server `PORTCULLIS_TEST_POSTGRES` names; and ports for test
+//! servers that must be named before they listen.
 #![allow(
     clippy::expect_used,
     clippy::panic,
@@ -117,6 +118,21 @@ impl Drop for ScratchDb {
                 })
             })
             .join();
+        }
+    }
+}
+
+/// A port that was free a moment ago, for a server that must be named
+/// before it listens (a callback registered upstream first, a driver
+/// started with a port). Drawn below the kernel's ephemeral range
+/// (32768-60999 here), so the outgoing connections of the tests running
+/// beside this one cannot take it between the check and the bind, as they
+/// could a port the kernel handed out for `:0`.
+pub fn unclaimed_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
 }
