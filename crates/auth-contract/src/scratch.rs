@@ -71,16 +71,6 @@ impl ScratchDb {
         }
     }
 
-    /// Which database this is.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite { .. } => Backend::Sqlite,
-            Self::Postgres { .. } => Backend::Postgres,
-            Self::Shared { url } if url.starts_with("sqlite:") => Backend::Sqlite,
-            Self::Shared { .. } => Backend::Postgres,
-        }
-    }
-
     pub fn url(&self) -> &str {
         match self {
             Self::Sqlite { url, .. } | Self::Postgres { url, .. } | Self::Shared { url } => url,

@@ -484,16 +484,14 @@ impl Federation {
                     ));
                 }
                 Some(password) => {
-                    let verified = service
-                        .verify_credentials(user.username.as_str(), password, from, now)
+                    let login = crate::grants::Login::Account(user.id);
+                    service
+                        .verify_credentials(&login, password, from, now)
                         .await
                         .map_err(|e| match e {
                             FlowError::OAuth(e) => FederationError::Refused(e),
                             other => FederationError::Flow(other),
                         })?;
-                    if verified.id != user.id {
-                        return Err(refused("the password is incorrect".into(), Some(user.id)));
-                    }
                 }
             }
         }

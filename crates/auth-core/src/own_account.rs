@@ -211,18 +211,10 @@ impl Accounts {
         let new = Password::parse(new)
             .and_then(|p| p.require_min_chars(min_chars))
             .map_err(|e| PasswordChangeError::Invalid(format!("new password: {e}")))?;
-        match self
-            .verify_credentials(user.username.as_str(), current, from, now)
-            .await
-        {
-            Ok(verified) if verified.id == user.id => {}
-            // A login name is one account's (see `accounts`): not reachable.
-            Ok(_) => {
-                let event = SecurityEvent::LoginFailed {
-                    user: Some(user.id),
-                };
-                return Err(PasswordChangeError::WrongCurrent(event));
-            }
+        // The account by its id: the same throttle as its sign-ins.
+        let login = crate::grants::Login::Account(user.id);
+        match self.verify_credentials(&login, current, from, now).await {
+            Ok(_) => {}
             Err(FlowError::OAuth(e)) => {
                 let event = e.event().cloned().unwrap_or(SecurityEvent::LoginFailed {
                     user: Some(user.id),

@@ -18,10 +18,14 @@ async fn open(db: &ScratchDb) -> Database {
     Database::open(db.url(), 8).await.unwrap()
 }
 
-async fn store(backend: Backend) -> (Arc<dyn Repositories>, ScratchDb) {
-    let db = ScratchDb::new(backend)
+async fn scratch(backend: Backend) -> ScratchDb {
+    ScratchDb::new(backend)
         .await
-        .unwrap_or_else(|| panic!("{} is not set", auth_contract::scratch::POSTGRES_ENV));
+        .unwrap_or_else(|| panic!("{} is not set", auth_contract::scratch::POSTGRES_ENV))
+}
+
+async fn store(backend: Backend) -> (Arc<dyn Repositories>, ScratchDb) {
+    let db = scratch(backend).await;
     (Arc::new(open(&db).await), db)
 }
 
@@ -64,7 +68,7 @@ mod postgres {
 }
 
 async fn a_checkpoint_keeps_what_was_written(backend: Backend) {
-    let (_, db) = store(backend).await;
+    let db = scratch(backend).await;
     let d = open(&db).await;
     ClientRepository::create(&d, &client("app")).await.unwrap();
     let live = refresh(100, FamilyId::new(uuid::Uuid::new_v4()), "app", None);
@@ -74,7 +78,7 @@ async fn a_checkpoint_keeps_what_was_written(backend: Backend) {
 }
 
 async fn migrations_are_idempotent(backend: Backend) {
-    let (_, db) = store(backend).await;
+    let db = scratch(backend).await;
     open(&db).await;
     let d = open(&db).await;
     d.ping().await.unwrap();

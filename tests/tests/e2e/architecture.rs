@@ -157,3 +157,107 @@ fn auth_memory_does_no_io_and_needs_only_the_core() {
     let ours: Vec<_> = deps.iter().filter(|d| d.starts_with("auth-")).collect();
     assert_eq!(ours, ["auth-core"], "auth-memory depends on {ours:?}");
 }
+
+/// The web crate's modules, each with the modules of the crate it names
+/// (`crate::a::b`), test code left out.
+fn web_module_imports() -> HashMap<String, BTreeSet<String>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/auth-http/src");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let name_of = |path: &std::path::Path| {
+        let rel = path.strip_prefix(&root).unwrap().with_extension("");
+        let name = rel.to_string_lossy().replace('/', "::");
+        name.strip_suffix("::mod")
+            .map(str::to_owned)
+            .unwrap_or(name)
+    };
+    let modules: BTreeSet<String> = files.iter().map(|f| name_of(f)).collect();
+    let mut imports = HashMap::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let mut named = BTreeSet::new();
+        // `crate::a::b::Item`, `crate::a::{b, c}`: the longest module path.
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            let path: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+            let mut targets = Vec::new();
+            if rest[path.len()..].starts_with('{') {
+                let group = &rest[path.len() + 1..rest.find('}').unwrap_or(rest.len())];
+                for item in group.split(',') {
+                    let item = item.trim().split("::").next().unwrap_or_default();
+                    targets.push([parts.clone(), vec![item]].concat());
+                }
+            } else {
+                targets.push(parts);
+            }
+            for target in targets {
+                if let Some(module) = (1..=target.len())
+                    .rev()
+                    .map(|n| target[..n].join("::"))
+                    .find(|m| modules.contains(m))
+                {
+                    named.insert(module);
+                }
+            }
+        }
+        let me = name_of(file);
+        named.remove(&me);
+        imports.insert(me, named);
+    }
+    imports
+}
+
+/// docs/architecture.md: in auth-http, no module imports one that imports
+/// it back (the crate root only declares and re-exports, and is left out).
+#[test]
+fn the_web_crates_modules_import_in_one_direction() {
+    let mut imports = web_module_imports();
+    imports.remove("lib");
+    for edges in imports.values_mut() {
+        edges.remove("lib");
+    }
+    assert!(imports.len() > 30, "modules read: {:?}", imports.keys());
+    // A depth-first walk from every module; a module met again on its own
+    // path is a cycle.
+    fn walk(
+        module: &str,
+        imports: &HashMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|m| m == module) {
+            return Some(path[start..].to_vec());
+        }
+        if !done.insert(module.to_owned()) {
+            return None;
+        }
+        path.push(module.to_owned());
+        for next in imports.get(module).into_iter().flatten() {
+            if let Some(cycle) = walk(next, imports, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for module in imports.keys() {
+        let cycle = walk(module, &imports, &mut Vec::new(), &mut done);
+        assert_eq!(cycle, None, "an import cycle in auth-http");
+    }
+}

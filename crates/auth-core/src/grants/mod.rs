@@ -19,6 +19,7 @@ mod request;
 use chrono::{DateTime, Utc};
 
 pub use client_auth::ClientCredentials;
+pub use password::BrowserLogin;
 pub use request::{GrantRequest, Login};
 
 use crate::service::{Core, Grants};

@@ -50,23 +50,39 @@ pub(super) async fn run(
 pub(crate) struct CheckedLogin {
     pub(crate) user: User,
     pub(crate) throttle_key: String,
+    /// The device cookie presented is one this account's browser was
+    /// given at an earlier sign-in.
+    pub(crate) known_device: bool,
+}
+
+/// A browser's successful login: the account, and a device cookie to give
+/// the browser when it has none of this account's yet.
+#[derive(Debug)]
+pub struct BrowserLogin {
+    /// The account signed in.
+    pub user: User,
+    /// The value of a new device cookie, when the browser is new to the
+    /// account.
+    pub device_cookie: Option<crate::types::OpaqueToken>,
 }
 
 impl Core {
-    /// Checks a login (username or email) and password. Unknown users,
-    /// unparsable passwords and disabled accounts all pay one full
-    /// verification and get the same refusal, so neither the answer nor its
-    /// timing tells them apart. A success forgets the login's failed
-    /// attempts.
+    /// Checks a login and its password. Unknown users, unparsable
+    /// passwords and disabled accounts all pay one full verification and
+    /// get the same refusal, so neither the answer nor its timing tells
+    /// them apart. A success forgets the login's failed attempts.
     pub async fn verify_credentials(
         &self,
-        login: &str,
+        login: &Login,
         password: String,
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
-        self.verify_browser_credentials(login, password, from, None, now)
-            .await
+        let checked = self
+            .check_credentials_from(login, password, from, None, now)
+            .await?;
+        self.ports.throttles.clear(&checked.throttle_key).await?;
+        Ok(checked.user)
     }
 
     /// [`Self::verify_credentials`] for a browser that presented the device
@@ -74,7 +90,9 @@ impl Core {
     /// to the account before has a failed-login count of its own and is
     /// let through the account-wide limit, so a guess spread over many
     /// addresses does not lock its owner out. Any other cookie is counted
-    /// as a browser without one is, besides its own count.
+    /// as a browser without one is, besides its own count. A success
+    /// remembers the browser: the answer carries a new device cookie to
+    /// give it, unless the one it presented is already the account's.
     pub async fn verify_browser_credentials(
         &self,
         login: &str,
@@ -82,36 +100,33 @@ impl Core {
         from: &str,
         device: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<User, FlowError> {
+    ) -> Result<BrowserLogin, FlowError> {
         let login = Login::Name(login.to_owned());
         let checked = self
             .check_credentials_from(&login, password, from, device, now)
             .await?;
         self.ports.throttles.clear(&checked.throttle_key).await?;
-        Ok(checked.user)
+        let device_cookie = if checked.known_device {
+            None
+        } else {
+            Some(self.remember_device(checked.user.id, now).await?)
+        };
+        Ok(BrowserLogin {
+            user: checked.user,
+            device_cookie,
+        })
     }
 
     /// How long a browser that signed in is remembered (its device cookie).
     pub const DEVICE_LIFETIME: chrono::Duration = chrono::Duration::days(90);
 
-    /// Remembers the browser that just signed in to `user`: the value of
-    /// a new device cookie to give it, or `None` when the cookie it
-    /// presented (`presented`) is already remembered for that account.
-    pub async fn remember_device(
+    /// Remembers a browser that just signed in to `user`: the value of its
+    /// new device cookie.
+    async fn remember_device(
         &self,
         user: crate::types::UserId,
-        presented: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Option<crate::types::OpaqueToken>, FlowError> {
-        if let Some(cookie) = presented
-            && self
-                .ports
-                .sessions
-                .is_known_device(&self.device_digest(cookie), user, now)
-                .await?
-        {
-            return Ok(None);
-        }
+    ) -> Result<crate::types::OpaqueToken, FlowError> {
         let cookie = self.ports.random.token();
         self.ports
             .sessions
@@ -122,15 +137,13 @@ impl Core {
                 now + Self::DEVICE_LIFETIME,
             )
             .await?;
-        Ok(Some(cookie))
+        Ok(cookie)
     }
 
     fn device_digest(&self, cookie: &str) -> crate::types::Digest {
         self.ports.digest.digest(&format!("device:{cookie}"))
     }
-}
 
-impl Core {
     /// [`Self::verify_credentials`] but for the throttle's reset, which is
     /// left to the caller.
     pub(crate) async fn check_credentials(
@@ -257,6 +270,7 @@ impl Core {
                 Ok(CheckedLogin {
                     user: u,
                     throttle_key: key,
+                    known_device: known,
                 })
             }
             // The reserved attempt stays counted as the failure.

@@ -191,7 +191,12 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
     assert!(w.grants.exchange(&app, refresh, t0()).await.is_err());
     assert!(
         w.sign_in
-            .verify_credentials("alice", "new-password-1".into(), "203.0.113.7", t0())
+            .verify_credentials(
+                &auth_core::grants::Login::Name("alice".into()),
+                "new-password-1".into(),
+                "203.0.113.7",
+                t0()
+            )
             .await
             .is_ok()
     );

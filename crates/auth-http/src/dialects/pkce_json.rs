@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
-use auth_core::grants::{ClientCredentials, GrantRequest};
+use auth_core::grants::{ClientCredentials, GrantRequest, Login};
 use auth_core::types::{ClientId, Dialect, Email, OpaqueToken, Password, UserId, Username};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -162,7 +162,7 @@ pub(crate) async fn sign_in(
     let user = state
         .sign_in
         .verify_credentials(
-            &email,
+            &Login::Name(email),
             password,
             &crate::edge::security::peer(&req),
             crate::edge::now::of(&req, &state),

@@ -335,7 +335,7 @@ pub(crate) async fn login(
         form_page(&req, &state, "login.html", status, &pending, fill)
     };
     let now = crate::edge::now::of(&req, &state);
-    let user = match state
+    let login = match state
         .sign_in
         .verify_browser_credentials(
             &username,
@@ -346,7 +346,7 @@ pub(crate) async fn login(
         )
         .await
     {
-        Ok(user) => user,
+        Ok(login) => login,
         Err(FlowError::OAuth(e)) => {
             if let Some(event) = e.event() {
                 crate::edge::security::log(event, &req);
@@ -362,14 +362,10 @@ pub(crate) async fn login(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut response = signed_in(&req, &state, &pending, user.id, "password").await?;
+    let user = login.user.id;
+    let mut response = signed_in(&req, &state, &pending, user, "password").await?;
     // The browser is remembered: its own failed-login count from now on.
-    let presented = crate::edge::browser::device_cookie_of(&req, &state);
-    if let Some(device) = state
-        .sign_in
-        .remember_device(user.id, presented.as_deref(), now)
-        .await?
-    {
+    if let Some(device) = login.device_cookie {
         let _ = response.add_cookie(&crate::edge::browser::device_cookie(
             &state,
             device.into_inner(),
@@ -377,7 +373,7 @@ pub(crate) async fn login(
     }
     Ok(crate::edge::security::with_event(
         response,
-        Some(SecurityEvent::LoginSucceeded { user: user.id }),
+        Some(SecurityEvent::LoginSucceeded { user }),
     ))
 }
 
