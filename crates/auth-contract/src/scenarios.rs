@@ -1,6 +1,7 @@
 //! The scenarios of the contract, one `async fn` each, taking the store
 //! under test. Each states, in its name, the rule it holds the store to.
 #![allow(clippy::unwrap_used, reason = "a failed step is a failed test")]
+use auth_core::types::LoginName;
 use std::sync::Arc;
 
 use auth_core::error::StoreError;
@@ -67,7 +68,7 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
     let attempt = |login: &'static str| {
         let d = d.clone();
         async move {
-            d.reserve_login(login, "203.0.113.7", 3, window, t0())
+            d.reserve_login(&LoginName::lookup(login), "203.0.113.7", 3, window, t0())
                 .await
                 .unwrap()
         }
@@ -114,7 +115,7 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
     let allowed = allowed_in_burst(40, || {
         let d = d.clone();
         async move {
-            d.reserve_login("bob", "203.0.113.7", 5, window, t0())
+            d.reserve_login(&LoginName::lookup("bob"), "203.0.113.7", 5, window, t0())
                 .await
                 .unwrap()
                 .allowed
@@ -205,18 +206,27 @@ pub async fn a_login_grant_resets_its_throttle_in_the_same_write(d: Arc<dyn Repo
 pub async fn users_round_trip_and_conflict(d: Arc<dyn Repositories>) {
     let u = user("John", Some("John@Example.org"));
     UserRepository::create(&*d, &u).await.unwrap();
-    let by_name = d.find_by_login("john").await.unwrap().unwrap();
+    let by_name = d
+        .find_by_login(&LoginName::lookup("john"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_name.id, u.id);
     assert_eq!(by_name.given_name.as_deref(), Some("Given"));
     assert_eq!(
-        d.find_by_login("john@example.org")
+        d.find_by_login(&LoginName::lookup("john@example.org"))
             .await
             .unwrap()
             .unwrap()
             .id,
         u.id
     );
-    assert!(d.find_by_login("nobody").await.unwrap().is_none());
+    assert!(
+        d.find_by_login(&LoginName::lookup("nobody"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         d.find_by_id(u.id).await.unwrap().unwrap().username.as_str(),
         "john"
@@ -238,7 +248,12 @@ pub async fn users_round_trip_and_conflict(d: Arc<dyn Repositories>) {
             "{name}: {alike:?}"
         );
     }
-    assert!(d.find_by_login("other").await.unwrap().is_none());
+    assert!(
+        d.find_by_login(&LoginName::lookup("other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(UserRepository::list(&*d).await.unwrap().len(), 1);
 }
 
@@ -743,7 +758,12 @@ pub async fn a_new_password_or_a_deletion_signs_the_account_out(d: Arc<dyn Repos
 
     assert!(UserRepository::delete(&*d, alice.id).await.unwrap());
     assert!(!UserRepository::delete(&*d, alice.id).await.unwrap());
-    assert!(d.find_by_login("alice").await.unwrap().is_none());
+    assert!(
+        d.find_by_login(&LoginName::lookup("alice"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(d.find_refresh(&alices.digest).await.unwrap().is_none());
     assert!(d.links_of(alice.id).await.unwrap().is_empty());
     assert!(
@@ -752,7 +772,12 @@ pub async fn a_new_password_or_a_deletion_signs_the_account_out(d: Arc<dyn Repos
             .unwrap()
             .is_none()
     );
-    assert!(d.find_by_login("bob").await.unwrap().is_some());
+    assert!(
+        d.find_by_login(&LoginName::lookup("bob"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 pub async fn signing_out_everywhere_ends_what_the_account_holds_and_raises_its_generation(

@@ -27,7 +27,7 @@ use crate::ports::{
 };
 use crate::service::Core;
 use crate::types::{
-    Client, DevicePoll, Email, FederatedLink, IssuedTokens, ProviderName, RedirectUri,
+    Client, DevicePoll, Email, FederatedLink, IssuedTokens, LoginName, ProviderName, RedirectUri,
     UpstreamIdentity, User, UserId, Username,
 };
 
@@ -114,7 +114,7 @@ fn refused(description: String, user: Option<UserId>) -> FederationError {
 #[derive(Debug)]
 pub struct Reauthentication<'a> {
     /// The password, when the person typed it.
-    pub password: Option<String>,
+    pub password: Option<crate::types::PasswordAttempt>,
     /// The client address.
     pub from: &'a str,
 }
@@ -868,7 +868,7 @@ impl Federation {
                 return Ok((user, None));
             }
             if let Some(email) = &identity.email
-                && let Some(owner) = users.find_by_login(email.as_str()).await?
+                && let Some(owner) = users.find_by_login(&LoginName::from(email)).await?
             {
                 return Err(FederationError::Refused(
                     OAuthError::access_denied(format!(
@@ -914,7 +914,7 @@ impl Federation {
         for username in login_names(identity, ports.random.uuid()) {
             if ports
                 .users
-                .find_by_login(username.as_str())
+                .find_by_login(&LoginName::from(&username))
                 .await?
                 .is_some()
             {

@@ -213,6 +213,7 @@ impl Accounts {
             .map_err(|e| PasswordChangeError::Invalid(format!("new password: {e}")))?;
         // The account by its id: the same throttle as its sign-ins.
         let login = crate::grants::Login::Account(user.id);
+        let current = crate::types::PasswordAttempt::new(current);
         match self.verify_credentials(&login, current, from, now).await {
             Ok(_) => {}
             Err(FlowError::OAuth(e)) => {

@@ -14,8 +14,8 @@ use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
     DeviceAuthorization, DevicePoll, DeviceStatus, Digest, FamilyId, FederatedLink, IdTokenClaims,
-    IdTokenHint, IssuedFromCode, KeyAlgorithm, NewClient, NewUser, OpaqueToken, Password,
-    PasswordHash, ProviderName, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
+    IdTokenHint, IssuedFromCode, KeyAlgorithm, LoginName, NewClient, NewUser, OpaqueToken,
+    Password, PasswordHash, ProviderName, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
     UpstreamIdentity, UpstreamSubject, User, UserId,
 };
 
@@ -125,7 +125,7 @@ pub trait UserRepository: Send + Sync {
     /// Fails with `StoreError::Conflict` when the username or email is taken.
     async fn create(&self, user: &NewUser) -> Result<(), StoreError>;
     /// Finds a user by username or email (both stored lower-cased).
-    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    async fn find_by_login(&self, login: &LoginName) -> Result<Option<User>, StoreError>;
     /// The account with this id.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// Every account, for the operator's listing.
@@ -334,7 +334,7 @@ pub trait ThrottleRepository: Send + Sync {
     /// failures lock out that address, not the account's owner.
     async fn reserve_login(
         &self,
-        login: &str,
+        login: &LoginName,
         from: &str,
         limit: u32,
         window: chrono::Duration,

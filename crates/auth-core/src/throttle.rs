@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::StoreError;
 use crate::ports::{LoginReservation, ThrottleRepository, UserRepository};
-use crate::types::UserId;
+use crate::types::{LoginName, UserId};
 
 /// At most `max_attempts` within `window`, which starts at the first
 /// attempt counted; then refused until the window has passed.
@@ -99,7 +99,7 @@ pub fn account_key(user: Option<UserId>, login: &str) -> String {
 /// reservation: for a store that cannot do both in one statement.
 pub async fn reserve_login_stepwise<S>(
     store: &S,
-    login: &str,
+    login: &LoginName,
     from: &str,
     limit: u32,
     window: Duration,
@@ -109,7 +109,7 @@ where
     S: UserRepository + ThrottleRepository + ?Sized,
 {
     let user = store.find_by_login(login).await?;
-    let key = login_key(user.as_ref().map(|u| u.id), login, from);
+    let key = login_key(user.as_ref().map(|u| u.id), login.as_str(), from);
     let allowed = store.reserve(&key, limit, window, now).await?;
     Ok(LoginReservation { user, allowed })
 }

@@ -70,8 +70,8 @@ async fn token(
     ) {
         ("client_credentials", ..) => GrantRequest::ClientCredentials { scope },
         ("password", Some(username), Some(password), _) => GrantRequest::Password {
-            login: Login::Name(username),
-            password,
+            login: Login::Name(username.as_str().into()),
+            password: password.into(),
             scope,
             from: req
                 .peer_addr()

@@ -39,7 +39,7 @@ use auth_core::ports::{
 };
 use auth_core::throttle::reserve_login_stepwise;
 use auth_core::types::{
-    Client, ClientId, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
+    Client, ClientId, LoginName, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -72,8 +72,8 @@ impl UserRepository for MemoryStore {
         self.tables().insert_user(user)
     }
 
-    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-        Ok(self.tables().user_by_login(login).cloned())
+    async fn find_by_login(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        Ok(self.tables().user_by_login(login.as_str()).cloned())
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -222,7 +222,7 @@ impl ThrottleRepository for MemoryStore {
 
     async fn reserve_login(
         &self,
-        login: &str,
+        login: &LoginName,
         from: &str,
         limit: u32,
         window: Duration,

@@ -7,7 +7,7 @@ use auth_core::ports::{LoginReservation, ThrottleRepository};
 use auth_core::throttle::{
     ADDRESS_SEPARATOR, LOGIN_ACCOUNT_PREFIX, login_key, reserve_login_stepwise,
 };
-use auth_core::types::User;
+use auth_core::types::{LoginName, User};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -43,7 +43,7 @@ impl ThrottleRepository for Database {
 
     async fn reserve_login(
         &self,
-        login: &str,
+        login: &LoginName,
         from: &str,
         limit: u32,
         window: Duration,
@@ -57,12 +57,12 @@ impl ThrottleRepository for Database {
             }
             Database::Postgres(pool) => pool,
         };
-        let name_key = login_key(None, login, from);
+        let name_key = login_key(None, login.as_str(), from);
         let address_suffix = format!("{ADDRESS_SEPARATOR}{from}");
         let (window_end, now) = (naive(now + window), naive(now));
         let (allowed, row): (bool, Option<UserRow>) = with_conn!(@pooled pool, |conn| {
             ReserveLoginPg {
-                login,
+                login: login.as_str(),
                 account_prefix: LOGIN_ACCOUNT_PREFIX,
                 address_suffix: &address_suffix,
                 name_key: &name_key,

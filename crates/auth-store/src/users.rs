@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::UserRepository;
-use auth_core::types::{NewUser, PasswordHash, User, UserId};
+use auth_core::types::{LoginName, NewUser, PasswordHash, User, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -273,7 +273,8 @@ impl UserRepository for Database {
 
     /// Through the login names: a name belongs to one account at most, so
     /// the answer never depends on row order.
-    async fn find_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+    async fn find_by_login(&self, login: &LoginName) -> Result<Option<User>, StoreError> {
+        let login = login.as_str();
         let row: Option<UserRow> = with_conn!(self, |conn| login_names::table
             .inner_join(users::table)
             .filter(login_names::name.eq(login))

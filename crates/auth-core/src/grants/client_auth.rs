@@ -69,7 +69,7 @@ impl Grants {
     pub async fn refresh_token_owned_by(
         &self,
         token: &OpaqueToken,
-        login: &str,
+        login: &crate::types::LoginName,
     ) -> Result<bool, FlowError> {
         let digest = self.ports.digest.digest(token.expose());
         let Some(owner) = self
@@ -81,11 +81,7 @@ impl Grants {
         else {
             return Ok(false);
         };
-        let named = self
-            .ports
-            .users
-            .find_by_login(&crate::types::LoginName::lookup(login))
-            .await?;
+        let named = self.ports.users.find_by_login(login).await?;
         Ok(named.is_some_and(|u| u.id == owner))
     }
 }

@@ -5,7 +5,7 @@ use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::ports::LoginReservation;
 use crate::throttle::{account_key, login_key};
-use crate::types::{Client, IssuedTokens, Password, Scope, User};
+use crate::types::{Client, IssuedTokens, LoginName, Password, PasswordAttempt, Scope, User};
 
 use super::{Login, resolve_scope};
 use crate::service::Core;
@@ -14,7 +14,7 @@ pub(super) async fn run(
     service: &Core,
     client: &Client,
     login: &Login,
-    password: String,
+    password: PasswordAttempt,
     scope: Option<Scope>,
     from: &str,
     now: DateTime<Utc>,
@@ -74,7 +74,7 @@ impl Core {
     pub async fn verify_credentials(
         &self,
         login: &Login,
-        password: String,
+        password: PasswordAttempt,
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<User, FlowError> {
@@ -95,13 +95,13 @@ impl Core {
     /// give it, unless the one it presented is already the account's.
     pub async fn verify_browser_credentials(
         &self,
-        login: &str,
-        password: String,
+        login: &LoginName,
+        password: PasswordAttempt,
         from: &str,
         device: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<BrowserLogin, FlowError> {
-        let login = Login::Name(login.to_owned());
+        let login = Login::Name(login.clone());
         let checked = self
             .check_credentials_from(&login, password, from, device, now)
             .await?;
@@ -149,7 +149,7 @@ impl Core {
     pub(crate) async fn check_credentials(
         &self,
         login: &Login,
-        password: String,
+        password: PasswordAttempt,
         from: &str,
         now: DateTime<Utc>,
     ) -> Result<CheckedLogin, FlowError> {
@@ -160,7 +160,7 @@ impl Core {
     async fn check_credentials_from(
         &self,
         login: &Login,
-        password: String,
+        password: PasswordAttempt,
         from: &str,
         device: Option<&str>,
         now: DateTime<Utc>,
@@ -185,14 +185,13 @@ impl Core {
             None => from.to_owned(),
         };
         let (login, LoginReservation { user, allowed }) = match login {
-            Login::Name(raw) => {
-                let login = crate::types::LoginName::lookup(raw);
+            Login::Name(name) => {
                 let reserved = self
                     .ports
                     .throttles
-                    .reserve_login(&login, &first, policy.max_attempts, policy.window, now)
+                    .reserve_login(name, &first, policy.max_attempts, policy.window, now)
                     .await?;
-                (login, reserved)
+                (name.to_string(), reserved)
             }
             // By id: the account, then the reservation against the same
             // key a sign-in by its name counts against.
@@ -246,7 +245,7 @@ impl Core {
             })
             .into());
         }
-        let verified = match Password::parse(password) {
+        let verified = match Password::parse(password.into_inner()) {
             Ok(p) => {
                 self.ports
                     .hasher

@@ -1,5 +1,5 @@
 //! A token request as the token endpoint parsed it.
-use crate::types::{GrantType, OpaqueToken, Scope, UserId};
+use crate::types::{GrantType, LoginName, OpaqueToken, PasswordAttempt, Scope, UserId};
 
 /// A token request after parsing, before any check against stored state.
 #[derive(Debug, Clone)]
@@ -10,7 +10,7 @@ pub enum GrantRequest {
         /// Whom the login names.
         login: Login,
         /// The password, as sent.
-        password: String,
+        password: PasswordAttempt,
         /// The scope asked for; all the client may have when absent.
         scope: Option<Scope>,
         /// The client address the attempt came from: failed attempts are
@@ -63,8 +63,8 @@ impl GrantRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Login {
-    /// A username or an email, as typed (normalised where it is looked up).
-    Name(String),
+    /// A username or an email, in the form it is looked up in.
+    Name(LoginName),
     /// An account by its id: seed 002's user key. Looked up by id, never
     /// turned into a name and back.
     Account(UserId),

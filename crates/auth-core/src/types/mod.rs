@@ -26,7 +26,7 @@ pub use lifetime::{LifetimeError, LifetimeRange};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};
-pub use secret::{Digest, OpaqueToken, Password, PasswordError, PasswordHash};
+pub use secret::{Digest, OpaqueToken, Password, PasswordAttempt, PasswordError, PasswordHash};
 pub use token::{
     AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, KeyAlgorithm,
     RefreshTokenRecord, SigningKey,

@@ -128,6 +128,48 @@ impl fmt::Debug for Password {
     }
 }
 
+/// A password as a sign-in sent it, not yet checked: the check parses it
+/// into a [`Password`] and takes one it cannot parse as a wrong one (the
+/// same cost, the same answer), so a sign-in's refusal says nothing about
+/// why. Never printed.
+#[derive(Clone)]
+pub struct PasswordAttempt(String);
+
+impl PasswordAttempt {
+    /// Wraps the password as sent.
+    pub fn new(sent: impl Into<String>) -> Self {
+        Self(sent.into())
+    }
+
+    /// Whether nothing was sent.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The password as sent, for the check.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl From<&str> for PasswordAttempt {
+    fn from(sent: &str) -> Self {
+        Self::new(sent)
+    }
+}
+
+impl From<String> for PasswordAttempt {
+    fn from(sent: String) -> Self {
+        Self(sent)
+    }
+}
+
+impl fmt::Debug for PasswordAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordAttempt(<redacted>)")
+    }
+}
+
 /// A password hash in PHC string form (`$argon2id$...`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);

@@ -138,15 +138,15 @@ fn precis_username(raw: &str) -> Result<String, PrecisRefusal> {
 
 /// A login as typed at a sign-in (a username or an email address), in
 /// the one normal form names are stored and looked up in: an email as
-/// [`Email`] keeps it, any other name as [`Username`] does. `None` for
-/// what can name no account (it is then looked up nowhere, and a sign-in
-/// fails as for an unknown name).
+/// [`Email`] keeps it, any other name as [`Username`] does. Made once, at
+/// the edge ([`LoginName::lookup`]); every lookup and throttle below takes
+/// it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LoginName(String);
 
 impl LoginName {
-    /// The normal form of `raw`.
-    pub fn parse(raw: &str) -> Option<Self> {
+    /// The normal form of `raw`; `None` for what can name no account.
+    fn parse(raw: &str) -> Option<Self> {
         if let Ok(username) = Username::parse(raw) {
             // A name with an `@` may be an email address whose domain has
             // an IDNA form; the email's normal form is the stored one then.
@@ -169,8 +169,33 @@ impl LoginName {
     /// is no valid name, the text trimmed and lower-cased (which finds a
     /// name stored under older rules, and nothing else), so every login is
     /// looked up and counted alike.
-    pub fn lookup(raw: &str) -> String {
-        Self::parse(raw).map_or_else(|| raw.trim().to_lowercase(), |n| n.0)
+    pub fn lookup(raw: &str) -> Self {
+        Self::parse(raw).unwrap_or_else(|| Self(raw.trim().to_lowercase()))
+    }
+}
+
+impl From<&str> for LoginName {
+    /// [`LoginName::lookup`].
+    fn from(raw: &str) -> Self {
+        Self::lookup(raw)
+    }
+}
+
+impl From<&Username> for LoginName {
+    fn from(name: &Username) -> Self {
+        Self(name.0.clone())
+    }
+}
+
+impl From<&Email> for LoginName {
+    fn from(email: &Email) -> Self {
+        Self(email.0.clone())
+    }
+}
+
+impl fmt::Display for LoginName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -384,17 +409,17 @@ mod tests {
 
     #[test]
     fn a_login_is_looked_up_in_the_stored_form() {
-        assert_eq!(LoginName::lookup("ＡＬＩＣＥ"), "alice");
-        assert_eq!(LoginName::lookup(" Alice "), "alice");
+        assert_eq!(LoginName::lookup("ＡＬＩＣＥ").as_str(), "alice");
+        assert_eq!(LoginName::lookup(" Alice ").as_str(), "alice");
         assert_eq!(
-            LoginName::lookup("carol@bücher.example"),
+            LoginName::lookup("carol@bücher.example").as_str(),
             "carol@xn--bcher-kva.example"
         );
         assert_eq!(
-            LoginName::lookup("MICHAEL_LEE@GMAIL.COM"),
+            LoginName::lookup("MICHAEL_LEE@GMAIL.COM").as_str(),
             "michael_lee@gmail.com"
         );
         // No valid name: looked up as typed, lower-cased (finds nothing new).
-        assert_eq!(LoginName::lookup("A B"), "a b");
+        assert_eq!(LoginName::lookup("A B").as_str(), "a b");
     }
 }

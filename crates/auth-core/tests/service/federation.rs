@@ -426,7 +426,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
                     service,
                     &who,
                     Reauthentication {
-                        password: password.map(str::to_owned),
+                        password: password.map(Into::into),
                         from: "203.0.113.7",
                     },
                     "github",

@@ -426,7 +426,12 @@ async fn refresh_expired_unknown_and_disabled() {
         code_of(w.grants.exchange(&c, refresh(&unknown, None), t0()).await),
         ErrorCode::InvalidGrant
     );
-    let alice = w.store.find_by_login("alice").await.unwrap().unwrap();
+    let alice = w
+        .store
+        .find_by_login(&"alice".into())
+        .await
+        .unwrap()
+        .unwrap();
     w.disable(alice.id).await;
     assert_eq!(
         code_of(w.grants.exchange(&c, refresh(&rt, None), t0()).await),

@@ -18,9 +18,11 @@ use auth_core::federation::{
 };
 use auth_core::types::{Client, Dialect, IssuedTokens};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::edge::body::{media_type, read_limited};
+use crate::edge::body::{expose, media_type, present, read_limited};
 use crate::edge::browser::Csrf;
 use crate::edge::error::ApiError;
 use crate::edge::responses::PageResponses;
@@ -237,38 +239,25 @@ async fn client(state: &AppState) -> Result<Client, LoginApiError> {
         .await?)
 }
 
-/// The query's parameters by name; a repeated one is an issue.
-fn query(req: &HttpRequest) -> Result<Vec<(String, String)>, LoginApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| LoginApiError::Invalid(vec!["the query string is malformed".into()]))?;
-    let mut issues = Vec::new();
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(n, _)| n == name) {
-            issues.push(format!("{name} is given more than once"));
-        }
-    }
-    if issues.is_empty() {
-        Ok(pairs)
-    } else {
-        Err(LoginApiError::Invalid(issues))
-    }
+/// The query as the endpoint's own struct; a malformed or repeated
+/// parameter is an issue in the document's shape.
+fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, LoginApiError> {
+    crate::edge::body::read_query(req)
+        .map_err(|e| LoginApiError::Invalid(vec![e.description().to_owned()]))
 }
 
 /// The required parameters, in order, or every missing one as an issue.
 fn required<const N: usize>(
-    pairs: &[(String, String)],
-    names: [&str; N],
+    values: [(Option<String>, &str); N],
 ) -> Result<[String; N], LoginApiError> {
     let mut issues = Vec::new();
-    let values = names.map(
-        |name| match pairs.iter().find(|(n, v)| n == name && !v.is_empty()) {
-            Some((_, v)) => v.clone(),
-            None => {
-                issues.push(format!("{name} is required"));
-                String::new()
-            }
-        },
-    );
+    let values = values.map(|(value, name)| match present(value) {
+        Some(v) => v,
+        None => {
+            issues.push(format!("{name} is required"));
+            String::new()
+        }
+    });
     if issues.is_empty() {
         Ok(values)
     } else {
@@ -276,11 +265,38 @@ fn required<const N: usize>(
     }
 }
 
-fn optional(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(n, v)| n == name && !v.is_empty())
-        .map(|(_, v)| v.clone())
+/// `POST /v1/oauth2`'s query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExchangeQuery {
+    /// The provider: `github`.
+    #[param(value_type = String)]
+    provider: Option<String>,
+    /// An access token the provider issued.
+    #[serde(rename = "access-token")]
+    #[param(rename = "access-token", value_type = String)]
+    access_token: Option<SecretString>,
+}
+
+/// `GET /v1/login/oauth2/web/authorize`'s query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WebAuthorizeQuery {
+    /// The provider: `github`.
+    #[param(value_type = String)]
+    provider: Option<String>,
+    /// Where the callback sends the browser afterwards; one of the
+    /// client's redirect URIs.
+    redirect: Option<String>,
+}
+
+/// `GET /v1/login/oauth2/web/poll`'s query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PollQuery {
+    /// The state from the authorize call.
+    #[param(value_type = String)]
+    state: Option<String>,
 }
 
 /// Our callback for `provider`, as registered with it.
@@ -292,10 +308,7 @@ fn callback(state: &AppState, provider: &str) -> String {
 /// account behind an access token the provider issued.
 #[utoipa::path(
     tag = "external-login",
-    params(
-        ("provider" = String, Query, description = "The provider: `github`"),
-        ("access-token" = String, Query, description = "An access token the provider issued"),
-    ),
+    params(ExchangeQuery),
     responses(
         (status = 200, description = "A token", body = TokenObject),
         (status = 400, description = "What is wrong with the request", body = Issues),
@@ -309,7 +322,11 @@ pub(crate) async fn exchange(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
-    let [provider, access_token] = required(&query(&req)?, ["provider", "access-token"])?;
+    let q: ExchangeQuery = query(&req)?;
+    let [provider, access_token] = required([
+        (q.provider, "provider"),
+        (q.access_token.map(expose), "access-token"),
+    ])?;
     let client = client(&state).await?;
     admit(&req, &state).await?;
     let issued = state
@@ -468,10 +485,7 @@ pub(crate) async fn device_complete(
 /// would make this server an open redirector).
 #[utoipa::path(
     tag = "external-login",
-    params(
-        ("provider" = String, Query, description = "The provider: `github`"),
-        ("redirect" = Option<String>, Query, description = "Where the callback sends the browser afterwards; one of the client's redirect URIs"),
-    ),
+    params(WebAuthorizeQuery),
     responses(
         (status = 200, description = "The provider's authorization URL and the state", body = WebStart),
         (status = 400, description = "What is wrong with the request", body = Issues),
@@ -484,8 +498,8 @@ pub(crate) async fn web_authorize(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
-    let pairs = query(&req)?;
-    let [provider] = required(&pairs, ["provider"])?;
+    let q: WebAuthorizeQuery = query(&req)?;
+    let [provider] = required([(q.provider, "provider")])?;
     let client = client(&state).await?;
     admit(&req, &state).await?;
     let started = state
@@ -495,7 +509,7 @@ pub(crate) async fn web_authorize(
             &client,
             &provider,
             &callback(&state, &provider),
-            optional(&pairs, "redirect").as_deref(),
+            present(q.redirect).as_deref(),
             crate::edge::now::of(&req, &state),
         )
         .await?;
@@ -515,8 +529,7 @@ pub(crate) async fn web_authorize(
     tag = "external-login",
     params(
         ("provider" = String, Path, description = "The provider: `github`"),
-        ("code" = String, Query, description = "The provider's authorization code"),
-        ("state" = String, Query, description = "The state from the authorize call"),
+        crate::pages::upstream::CallbackParams,
     ),
     responses(
         (status = 200, description = "The confirmation page: sign in to the application as this account?", content_type = "text/html"),
@@ -532,13 +545,13 @@ pub(crate) async fn web_callback(
     provider: actix_web::web::Path<String>,
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
-    let pairs = query(&req)?;
+    let q: crate::pages::upstream::CallbackParams = query(&req)?;
     let client = client(&state).await?;
     // The person refused at the provider (RFC 6749 section 4.1.2.1).
-    if let Some(error) = optional(&pairs, "error") {
+    if let Some(error) = present(q.error) {
         return Err(auth_core::federation::declined_upstream(&error).into());
     }
-    let [code, flow_state] = required(&pairs, ["code", "state"])?;
+    let [code, flow_state] = required([(q.code.map(expose), "code"), (q.state, "state")])?;
     admit(&req, &state).await?;
     let finished = state
         .federation
@@ -548,7 +561,7 @@ pub(crate) async fn web_callback(
                 provider: &provider,
                 state: &flow_state,
                 code: &code,
-                issuer: optional(&pairs, "iss").as_deref(),
+                issuer: q.iss.as_deref(),
             },
             CallbackContext {
                 browser: false,
@@ -581,17 +594,14 @@ pub(crate) async fn web_callback(
 }
 
 /// The confirmation page's form: the sealed confirmation and the answer.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConfirmForm {
-    csrf_token: String,
     /// The sealed confirmation the page carried.
-    confirmation: String,
+    #[schema(value_type = String)]
+    confirmation: Option<String>,
     /// `allow` signs in; anything else refuses and ends the flow.
-    decision: String,
+    #[schema(value_type = String)]
+    decision: Option<String>,
 }
 
 /// `POST /v1/login/oauth2/web/confirm`: the person's answer on the
@@ -601,7 +611,7 @@ pub(crate) struct ConfirmForm {
 /// ends the flow, and its poll gets nothing.
 #[utoipa::path(
     tag = "external-login",
-    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = crate::edge::browser::PagePost<ConfirmForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/v1/login/oauth2/web/confirm")]
@@ -610,19 +620,19 @@ pub(crate) async fn web_confirm(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let form: ConfirmForm = Csrf::read_form(&req, payload, &state).await?;
     let client = match client(&state).await {
         Ok(client) => client,
         Err(e) => return Ok(failure_page(&req, &state, e)),
     };
-    let Some(confirmation) = form.take("confirmation") else {
+    let Some(confirmation) = crate::edge::body::present(form.confirmation) else {
         return Ok(state.pages.error(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
             "The form has no confirmation.",
         ));
     };
-    let approve = form.take("decision").as_deref() == Some("allow");
+    let approve = form.decision.as_deref() == Some("allow");
     let answered = state
         .federation
         .confirm_polled(
@@ -716,7 +726,7 @@ fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpRe
 /// sign-in, handed out once; 401 while it is not finished.
 #[utoipa::path(
     tag = "external-login",
-    params(("state" = String, Query, description = "The state from the authorize call")),
+    params(PollQuery),
     responses(
         (status = 200, description = "A token", body = TokenObject),
         (status = 400, description = "What is wrong with the request", body = Issues),
@@ -728,7 +738,8 @@ pub(crate) async fn web_poll(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, LoginApiError> {
-    let [flow_state] = required(&query(&req)?, ["state"])?;
+    let q: PollQuery = query(&req)?;
+    let [flow_state] = required([(q.state, "state")])?;
     let client = client(&state).await?;
     let issued = state
         .federation

@@ -11,12 +11,13 @@ use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::grants::{GrantRequest, Login};
-use auth_core::types::{Client, Dialect, OpaqueToken, Password, UserId, Username};
-use serde::Serialize;
+use auth_core::types::{Client, Dialect, LoginName, OpaqueToken, Password, UserId, Username};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::field;
-use crate::edge::body::{media_type, read_json_object};
+use super::{field, parse_json};
+use crate::edge::body::{expose, media_type, password, read_json_object};
 use crate::edge::error::{ApiError, ErrorBody};
 use crate::edge::responses::ApiErrors;
 use crate::state::AppState;
@@ -50,14 +51,12 @@ fn no_store(body: impl Serialize) -> HttpResponse {
 }
 
 /// The document's registration body.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Registration {
-    user_id: String,
-    user_secret: String,
+    #[schema(value_type = String)]
+    user_id: Option<String>,
+    #[schema(value_type = String)]
+    user_secret: Option<SecretString>,
 }
 
 /// The document's answer to a registration: the account's key.
@@ -67,14 +66,12 @@ pub(crate) struct UserKey {
 }
 
 /// The document's authentication body.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Authentication {
-    user_key: String,
-    user_secret: String,
+    #[schema(value_type = String)]
+    user_key: Option<String>,
+    #[schema(value_type = String)]
+    user_secret: Option<SecretString>,
 }
 
 /// The document's answer to an authentication.
@@ -85,13 +82,10 @@ pub(crate) struct Tokens<'a> {
 }
 
 /// The document's refresh body.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Refresh {
-    refresh_token: String,
+    #[schema(value_type = String)]
+    refresh_token: Option<SecretString>,
 }
 
 /// The document's answer to a refresh: the refresh token stays the same.
@@ -104,15 +98,16 @@ pub(crate) struct Refreshed<'a> {
 pub(crate) async fn register(
     state: &AppState,
     peer: &str,
-    fields: Map<String, Value>,
+    body: Registration,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
     client(state).await?;
     let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
     let spec = UserSpec {
-        username: Username::parse(&field(&fields, "user_id")?).map_err(|e| invalid(&e))?,
+        username: Username::parse(&field(body.user_id, "user_id")?).map_err(|e| invalid(&e))?,
         email: None,
-        password: Password::parse(field(&fields, "user_secret")?).map_err(|e| invalid(&e))?,
+        password: Password::parse(expose(field(body.user_secret, "user_secret")?))
+            .map_err(|e| invalid(&e))?,
         given_name: None,
         family_name: None,
     };
@@ -143,16 +138,16 @@ pub(crate) async fn authenticate(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = json_body(&req, payload, &state).await?;
+    let body: Authentication = parse_json(json_body(&req, payload, &state).await?)?;
     let client = client(&state).await?;
-    let key = field(&fields, "user_key")?;
-    let secret = field(&fields, "user_secret")?;
+    let key = field(body.user_key, "user_key")?;
+    let secret = password(field(body.user_secret, "user_secret")?);
     // The key names the account by its id, looked up as such; an unknown
     // or malformed key still costs one password verification and reads
     // like a wrong secret.
     let login = match key.parse().map(UserId::new) {
         Ok(id) => Login::Account(id),
-        Err(_) => Login::Name(String::new()),
+        Err(_) => Login::Name(LoginName::lookup("")),
     };
     // The same gate as the password grant at /token: the client must be
     // allowed it, and the throttle and timing rules apply.
@@ -190,10 +185,10 @@ pub(crate) async fn refresh(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = json_body(&req, payload, &state).await?;
+    let body: Refresh = parse_json(json_body(&req, payload, &state).await?)?;
     let client = client(&state).await?;
     let request = GrantRequest::RefreshToken {
-        refresh_token: OpaqueToken::new(field(&fields, "refresh_token")?),
+        refresh_token: OpaqueToken::new(expose(field(body.refresh_token, "refresh_token")?)),
         scope: None,
     };
     let issued = state

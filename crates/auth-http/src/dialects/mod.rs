@@ -8,46 +8,55 @@ pub(crate) mod pkce_json;
 pub(crate) mod redirect_login;
 
 use auth_core::OAuthError;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+use crate::edge::body::{Text, present};
 
 /// What a registration refused by its throttle is told.
 pub(crate) const REGISTRATION_THROTTLED: &str =
     "too many registrations from this address or in total; try again later";
 
 /// The dialects' JSON registration bodies, told apart by their fields.
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, utoipa::ToSchema)]
 #[serde(untagged)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
 pub(crate) enum RegisterJson {
     RedirectLogin(redirect_login::Registration),
     PkceJson(Box<pkce_json::Registration>),
     KeySecret(key_secret::Registration),
 }
 
-/// A required string field of a JSON body.
-pub(crate) fn field(fields: &Map<String, Value>, name: &'static str) -> Result<String, OAuthError> {
-    match fields.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => Err(OAuthError::invalid_request(
-            format!("the field {name} is missing"),
-        )),
-        Some(_) => Err(OAuthError::invalid_request(format!(
-            "the field {name} must be a string"
-        ))),
+impl RegisterJson {
+    /// The shape `fields` has among the dialects switched on (`None`
+    /// when it has none of them), parsed as that dialect's body.
+    pub(crate) fn recognise(
+        fields: Map<String, Value>,
+        on: crate::state::Dialects,
+        key_secret: bool,
+    ) -> Option<Result<Self, OAuthError>> {
+        let has = |k: &str| fields.contains_key(k);
+        if on.redirect_login && has("username") && has("password") && fields.len() == 2 {
+            Some(parse_json(fields).map(Self::RedirectLogin))
+        } else if on.pkce_json && has("client_id") && has("email") && has("code_challenge") {
+            Some(parse_json(fields).map(|r| Self::PkceJson(Box::new(r))))
+        } else if key_secret && has("user_id") && has("user_secret") && fields.len() == 2 {
+            Some(parse_json(fields).map(Self::KeySecret))
+        } else {
+            None
+        }
     }
 }
 
-/// An optional string field of a JSON body.
-pub(crate) fn optional_field(
-    fields: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, OAuthError> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(_) => field(fields, name).map(Some),
-    }
+/// A JSON body as the dialect's own request struct (its parser, schema
+/// and redacting `Debug`): fields the struct does not name are ignored, and
+/// one of the wrong type is refused in the parser's words.
+pub(crate) fn parse_json<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, OAuthError> {
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| OAuthError::invalid_request(format!("the body is not valid: {e}")))
+}
+
+/// A field a JSON body must carry: absent, `null` and `""` are missing.
+pub(crate) fn field<T: Text>(value: Option<T>, name: &'static str) -> Result<T, OAuthError> {
+    present(value)
+        .ok_or_else(|| OAuthError::invalid_request(format!("the field {name} is missing")))
 }

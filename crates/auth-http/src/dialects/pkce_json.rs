@@ -9,13 +9,16 @@ use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{AuthorizationRequest, Consent, Refusal, ValidRequest};
 use auth_core::grants::{ClientCredentials, GrantRequest, Login};
-use auth_core::types::{ClientId, Dialect, Email, OpaqueToken, Password, UserId, Username};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use auth_core::types::{
+    ClientId, Dialect, Email, LoginName, OpaqueToken, Password, UserId, Username,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
-use super::{field, optional_field};
-use crate::edge::body::{FormParams, read_json_object};
+use super::{field, parse_json};
+use crate::edge::body::{expose, present, read_json_object};
 use crate::edge::error::{ApiError, ErrorBody};
+use crate::edge::grant::TokenForm;
 use crate::edge::responses::ApiErrors;
 use crate::state::AppState;
 
@@ -29,8 +32,8 @@ pub(crate) struct CodeResponse<'a> {
 
 /// The authorization request fields of a sign-in or register body. The
 /// document's sign-in example names the method `SHA256`: it means S256.
-fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationRequest, OAuthError> {
-    let method = optional_field(fields, "code_challenge_method")?.map(|m| {
+fn authorization_request(fields: RequestFields) -> Result<AuthorizationRequest, OAuthError> {
+    let method = present(fields.code_challenge_method).map(|m| {
         if m.eq_ignore_ascii_case("sha256") || m.eq_ignore_ascii_case("sha-256") {
             "S256".to_owned()
         } else {
@@ -38,14 +41,14 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
         }
     });
     Ok(AuthorizationRequest {
-        client_id: Some(field(fields, "client_id")?),
-        redirect_uri: optional_field(fields, "redirect_uri")?,
-        response_type: Some(field(fields, "response_type")?),
-        scope: optional_field(fields, "scope")?,
-        state: optional_field(fields, "state")?,
-        code_challenge: Some(field(fields, "code_challenge")?),
+        client_id: Some(field(fields.client_id, "client_id")?),
+        redirect_uri: present(fields.redirect_uri),
+        response_type: Some(field(fields.response_type, "response_type")?),
+        scope: present(fields.scope),
+        state: present(fields.state),
+        code_challenge: Some(field(fields.code_challenge, "code_challenge")?),
         code_challenge_method: method,
-        nonce: optional_field(fields, "nonce")?,
+        nonce: present(fields.nonce),
         // Its sign-in checks the credentials in the request itself.
         prompt: None,
         max_age: None,
@@ -53,7 +56,7 @@ fn authorization_request(fields: &Map<String, Value>) -> Result<AuthorizationReq
     })
 }
 
-async fn validate(state: &AppState, fields: &Map<String, Value>) -> Result<ValidRequest, ApiError> {
+async fn validate(state: &AppState, fields: RequestFields) -> Result<ValidRequest, ApiError> {
     let request = authorization_request(fields)?;
     match state
         .sign_in
@@ -97,42 +100,52 @@ async fn code_response(
         }))
 }
 
-async fn json_body(payload: Payload, state: &AppState) -> Result<Map<String, Value>, ApiError> {
-    read_json_object(payload, state.limits.max_body_bytes).await
+async fn json_body(payload: Payload, state: &AppState) -> Result<SignIn, ApiError> {
+    Ok(parse_json(
+        read_json_object(payload, state.limits.max_body_bytes).await?,
+    )?)
 }
 
 /// The document's sign-in body: an authorization request and the
 /// credentials.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct SignIn {
-    client_id: String,
+    #[serde(flatten)]
+    #[schema(inline)]
+    request: RequestFields,
+    #[schema(value_type = String)]
+    email: Option<String>,
+    #[schema(value_type = String)]
+    password: Option<SecretString>,
+}
+
+/// The authorization request a sign-in or registration body carries.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct RequestFields {
+    #[schema(value_type = String)]
+    client_id: Option<String>,
     /// `code`.
-    response_type: String,
+    #[schema(value_type = String)]
+    response_type: Option<String>,
     redirect_uri: Option<String>,
     scope: Option<String>,
     state: Option<String>,
-    code_challenge: String,
+    #[schema(value_type = String)]
+    code_challenge: Option<String>,
     /// `S256` (the document's `SHA256` means it).
     code_challenge_method: Option<String>,
-    email: String,
-    password: String,
+    nonce: Option<String>,
 }
 
 /// The document's registration body: sign-in's, with the person's names.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Registration {
     #[serde(flatten)]
     sign_in: SignIn,
-    first_name: String,
-    last_name: String,
+    #[schema(value_type = String)]
+    first_name: Option<String>,
+    #[schema(value_type = String)]
+    last_name: Option<String>,
 }
 
 /// `POST /sign-in`.
@@ -155,10 +168,10 @@ pub(crate) async fn sign_in(
             "POST /sign-in takes an application/json body",
         ));
     }
-    let fields = json_body(payload, &state).await?;
-    let valid = validate(&state, &fields).await?;
-    let email = field(&fields, "email")?;
-    let password = field(&fields, "password")?;
+    let body = json_body(payload, &state).await?;
+    let valid = validate(&state, body.request).await?;
+    let email = LoginName::lookup(&field(body.email, "email")?);
+    let password = crate::edge::body::password(field(body.password, "password")?);
     let user = state
         .sign_in
         .verify_credentials(
@@ -181,20 +194,26 @@ pub(crate) async fn sign_in(
 pub(crate) async fn register(
     state: &AppState,
     peer: &str,
-    fields: Map<String, Value>,
+    body: Registration,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
-    let valid = validate(state, &fields).await?;
+    let Registration {
+        sign_in: credentials,
+        first_name,
+        last_name,
+    } = body;
+    let valid = validate(state, credentials.request).await?;
     state.sign_in.check_consent(&valid, Consent::NotAsked)?;
     let invalid = |e: &dyn std::fmt::Display| OAuthError::invalid_request(e.to_string());
-    let email = Email::parse(&field(&fields, "email")?).map_err(|e| invalid(&e))?;
+    let email = Email::parse(&field(credentials.email, "email")?).map_err(|e| invalid(&e))?;
     let spec = UserSpec {
         // The document's accounts have no separate username: the email is the login.
         username: Username::parse(email.as_str()).map_err(|e| invalid(&e))?,
         email: Some(email),
-        password: Password::parse(field(&fields, "password")?).map_err(|e| invalid(&e))?,
-        given_name: Some(field(&fields, "first_name")?),
-        family_name: Some(field(&fields, "last_name")?),
+        password: Password::parse(expose(field(credentials.password, "password")?))
+            .map_err(|e| invalid(&e))?,
+        given_name: Some(field(first_name, "first_name")?),
+        family_name: Some(field(last_name, "last_name")?),
     };
     match register_user_from(&state.accounts, peer, spec, now).await {
         Ok(user) => code_response(state, &valid, user.id, now).await,
@@ -220,24 +239,6 @@ pub(crate) struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
-/// `GET /token`'s query.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct TokenQuery {
-    /// `authorization_code` or `refresh_token`.
-    grant_type: String,
-    client_id: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-    refresh_token: Option<String>,
-    scope: Option<String>,
-}
-
 /// `GET /token` with query parameters, as seed 001's document shows it:
 /// the `authorization_code` and `refresh_token` grants of a public client,
 /// nothing else. A URL ends up in logs and browser history, so a secret or
@@ -245,7 +246,7 @@ pub(crate) struct TokenQuery {
 /// refresh request carries no client id: the token's own client is used.
 #[utoipa::path(
     tag = "pkce-json",
-    params(TokenQuery),
+    params(TokenForm),
     responses(
         (status = 200, description = "The tokens", body = TokenResponse),
         ApiErrors,
@@ -256,14 +257,12 @@ pub(crate) async fn token(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = FormParams::parse(req.query_string().as_bytes())?;
-    for secret in ["client_secret", "password"] {
-        if params.peek(secret).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "GET /token takes no {secret}: a URL is no place for a secret; use POST /token"
-            ))
-            .into());
-        }
+    let mut form: TokenForm = crate::edge::body::read_query(&req)?;
+    if let Some(secret) = form.secret_named() {
+        return Err(OAuthError::invalid_request(format!(
+            "GET /token takes no {secret}: a URL is no place for a secret; use POST /token"
+        ))
+        .into());
     }
     if req.headers().contains_key(header::AUTHORIZATION) {
         return Err(OAuthError::invalid_client(
@@ -271,7 +270,8 @@ pub(crate) async fn token(
         )
         .into());
     }
-    let grant = crate::edge::grant::parse_grant(&mut params, crate::edge::security::peer(&req))?;
+    let client_id = crate::edge::body::present(std::mem::take(&mut form.client.client_id));
+    let grant = form.grant(crate::edge::security::peer(&req))?;
     if !matches!(
         grant,
         GrantRequest::AuthorizationCode { .. } | GrantRequest::RefreshToken { .. }
@@ -281,7 +281,7 @@ pub(crate) async fn token(
         )
         .into());
     }
-    let credentials = match params.take("client_id") {
+    let credentials = match client_id {
         Some(id) => ClientCredentials {
             client_id: ClientId::parse(&id)
                 .map_err(|_| OAuthError::invalid_client("client authentication failed"))?,

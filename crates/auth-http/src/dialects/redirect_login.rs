@@ -11,12 +11,15 @@ use auth_core::OAuthError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{Refusal, ValidRedirectLogin};
 use auth_core::grants::{GrantRequest, Login};
-use auth_core::types::{ClientId, Dialect, OpaqueToken, Password, Scope, UserId, Username};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use auth_core::types::{
+    ClientId, Dialect, LoginName, OpaqueToken, Password, Scope, UserId, Username,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::field;
-use crate::edge::body::read_limited;
+use crate::edge::body::{expose, read_json_object};
 use crate::edge::error::{ApiError, ErrorBody};
 use crate::edge::pending::Pending;
 use crate::edge::redirect::redirect_with;
@@ -100,14 +103,12 @@ pub(crate) async fn complete(
 }
 
 /// The document's registration body.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Registration {
-    username: String,
-    password: String,
+    #[schema(value_type = String)]
+    username: Option<String>,
+    #[schema(value_type = String)]
+    password: Option<SecretString>,
 }
 
 /// The document's answer to a registration.
@@ -120,15 +121,15 @@ pub(crate) struct Registered {
 pub(crate) async fn register(
     state: &AppState,
     peer: &str,
-    fields: Map<String, Value>,
+    body: Registration,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
-    let username = Username::parse(&field(&fields, "username")?)
+    let username = Username::parse(&field(body.username, "username")?)
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     // The document's own example registers the password "1234": the
     // dialect's clients choose their passwords, so only emptiness and the
     // length cap are refused here.
-    let password = Password::parse(field(&fields, "password")?)
+    let password = Password::parse(expose(field(body.password, "password")?))
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     let spec = UserSpec {
         username,
@@ -154,18 +155,19 @@ pub(crate) async fn register(
 
 /// The document's token request: `response_type` `code` with the
 /// password, or `refresh` with the refresh token.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LegacyTokenRequest {
-    client_id: String,
+    #[schema(value_type = String)]
+    client_id: Option<String>,
     /// `code` or `refresh`.
-    response_type: String,
-    username: String,
-    password: Option<String>,
-    refresh_token: Option<String>,
+    #[schema(value_type = String)]
+    response_type: Option<String>,
+    #[schema(value_type = String)]
+    username: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    refresh_token: Option<SecretString>,
     /// A scope string narrows the grant; the document's example sends a number.
     scope: Option<serde_json::Value>,
 }
@@ -237,10 +239,9 @@ async fn token_inner(
     from: String,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_limited(payload, state.limits.max_body_bytes).await?;
-    let fields: Map<String, Value> = serde_json::from_slice(&body)
-        .map_err(|_| OAuthError::invalid_request("the body is not a JSON object"))?;
-    let client_id = ClientId::parse(&field(&fields, "client_id")?)
+    let body: LegacyTokenRequest =
+        super::parse_json(read_json_object(payload, state.limits.max_body_bytes).await?)?;
+    let client_id = ClientId::parse(&field(body.client_id, "client_id")?)
         .map_err(|_| OAuthError::invalid_client("client authentication failed"))?;
     // The document's requests carry no secret: only a public client
     // registered for this dialect passes.
@@ -248,14 +249,14 @@ async fn token_inner(
         .grants
         .dialect_client(Dialect::RedirectLogin, &client_id)
         .await?;
-    let username = field(&fields, "username")?;
-    let request = match field(&fields, "response_type")?.as_str() {
+    let username = LoginName::lookup(&field(body.username, "username")?);
+    let request = match field(body.response_type, "response_type")?.as_str() {
         "code" => GrantRequest::Password {
             login: Login::Name(username),
-            password: field(&fields, "password")?,
+            password: crate::edge::body::password(field(body.password, "password")?),
             // `scope` is a number in the document's example; only a scope
             // string narrows the grant.
-            scope: match fields.get("scope") {
+            scope: match &body.scope {
                 Some(Value::String(s)) if !s.is_empty() => {
                     Some(Scope::parse(s).map_err(|e| OAuthError::invalid_scope(e.to_string()))?)
                 }
@@ -264,7 +265,8 @@ async fn token_inner(
             from,
         },
         "refresh" => {
-            let refresh_token = OpaqueToken::new(field(&fields, "refresh_token")?);
+            let refresh_token =
+                OpaqueToken::new(expose(field(body.refresh_token, "refresh_token")?));
             // The document's refresh names the user: it must be the token's owner.
             if !state
                 .grants

@@ -5,6 +5,8 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Payload};
 use auth_core::OAuthError;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::de::DeserializeOwned;
 
 use crate::edge::error::ApiError;
 
@@ -17,9 +19,19 @@ pub(crate) async fn read_limited(payload: Payload, limit: usize) -> Result<Bytes
     }
 }
 
-/// Reads a form body: content type checked, size limited, parsed by RFC
-/// 6749's rules.
-pub(crate) async fn read_form(
+/// Reads a form body into the endpoint's form struct: content type
+/// checked, size limited, parsed by RFC 6749's rules
+/// ([`FormParams::parse_into`]).
+pub(crate) async fn read_form<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    Ok(read_form_params(req, payload, limit).await?.into_form()?)
+}
+
+/// [`read_form`], stopping at the parameters.
+async fn read_form_params(
     req: &HttpRequest,
     payload: Payload,
     limit: usize,
@@ -27,6 +39,49 @@ pub(crate) async fn read_form(
     require_form(req)?;
     let body = read_limited(payload, limit).await?;
     Ok(FormParams::parse(&body)?)
+}
+
+/// A query string parsed into the endpoint's form struct.
+pub(crate) fn read_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, OAuthError> {
+    FormParams::parse_into(req.query_string().as_bytes())
+}
+
+/// A text a request must carry: absent (or, in JSON, `""`) is missing.
+pub(crate) trait Text {
+    fn is_blank(&self) -> bool;
+}
+
+impl Text for String {
+    fn is_blank(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Text for SecretString {
+    fn is_blank(&self) -> bool {
+        self.expose_secret().is_empty()
+    }
+}
+
+/// The form parameter `name`, which the request must carry.
+pub(crate) fn required<T: Text>(value: Option<T>, name: &'static str) -> Result<T, OAuthError> {
+    present(value)
+        .ok_or_else(|| OAuthError::invalid_request(format!("the parameter {name} is missing")))
+}
+
+/// `value` unless it is absent or blank.
+pub(crate) fn present<T: Text>(value: Option<T>) -> Option<T> {
+    value.filter(|v| !v.is_blank())
+}
+
+/// A password as a sign-in sent it, for the core's check.
+pub(crate) fn password(secret: SecretString) -> auth_core::types::PasswordAttempt {
+    auth_core::types::PasswordAttempt::new(secret.expose_secret())
+}
+
+/// A secret's text, for the one place that checks it.
+pub(crate) fn expose(secret: SecretString) -> String {
+    secret.expose_secret().to_owned()
 }
 
 /// Reads a JSON object body, size limited.
@@ -67,8 +122,15 @@ pub(crate) fn require_form(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// Form parameters, parsed by RFC 6749's rules: a parameter sent twice is an
 /// error (section 3.2), and one sent without a value counts as omitted.
-#[derive(Debug, Default)]
+/// Their values may be secrets, so `Debug` names the parameters only.
+#[derive(Default)]
 pub(crate) struct FormParams(HashMap<String, String>);
+
+impl std::fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl FormParams {
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, OAuthError> {
@@ -91,17 +153,25 @@ impl FormParams {
         Ok(Self(map))
     }
 
-    pub(crate) fn peek(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    /// The parameters as the endpoint's own form struct, which is at once
+    /// its parser, its OpenAPI schema and its redacting `Debug`: its fields
+    /// are optional strings (or `secrecy` strings for secrets), and each
+    /// handler says what a missing one means. Parameters the struct does
+    /// not name are ignored (RFC 6749 section 3.1).
+    pub(crate) fn into_form<T: DeserializeOwned>(self) -> Result<T, OAuthError> {
+        let fields = self
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect::<serde_json::Map<_, _>>();
+        serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| OAuthError::invalid_request(format!("the form is not valid: {e}")))
     }
 
-    pub(crate) fn take(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name)
-    }
-
-    pub(crate) fn require(&mut self, name: &'static str) -> Result<String, OAuthError> {
-        self.take(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("the parameter {name} is missing")))
+    /// Parses a query string or form body straight into the endpoint's
+    /// form struct ([`Self::parse`], then [`Self::into_form`]).
+    pub(crate) fn parse_into<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, OAuthError> {
+        Self::parse(bytes)?.into_form()
     }
 }
 
@@ -113,9 +183,9 @@ mod tests {
     fn duplicates_are_refused_and_empty_values_omitted() {
         assert!(FormParams::parse(b"a=1&a=2").is_err());
         assert!(FormParams::parse(b"a=&a=2").is_err());
-        let mut p = FormParams::parse(b"a=&b=x+y&c=%40").unwrap();
-        assert_eq!(p.take("a"), None);
-        assert_eq!(p.take("b").as_deref(), Some("x y"));
-        assert_eq!(p.take("c").as_deref(), Some("@"));
+        let p = FormParams::parse(b"a=&b=x+y&c=%40").unwrap();
+        assert_eq!(p.0.get("a"), None);
+        assert_eq!(p.0.get("b").map(String::as_str), Some("x y"));
+        assert_eq!(p.0.get("c").map(String::as_str), Some("@"));
     }
 }

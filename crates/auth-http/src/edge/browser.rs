@@ -16,9 +16,26 @@ use auth_core::types::{Digest, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::edge::body::{FormParams, read_form};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::edge::body::read_form;
 use crate::edge::error::ApiError;
 use crate::state::AppState;
+
+/// A hosted page's form post: the CSRF token, then the page's own form.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct PagePost<T> {
+    #[schema(value_type = String)]
+    csrf_token: Option<SecretString>,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NoFields {}
 
 const CSRF_COOKIE: &str = "portcullis_csrf";
 const SESSION_COOKIE: &str = "portcullis_session";
@@ -135,17 +152,22 @@ impl Csrf {
     }
 
     /// Reads a hosted page's form post and checks its `csrf_token` against
-    /// the browser's cookie (403 otherwise). Every form post of the hosted
-    /// pages comes in through here, so none can skip the check.
-    pub(crate) async fn read_form(
+    /// the browser's cookie (403 otherwise) before the page's own fields
+    /// are looked at. Every form post of the hosted pages comes in through
+    /// here, so none can skip the check.
+    pub(crate) async fn read_form<T: DeserializeOwned>(
         req: &HttpRequest,
         payload: Payload,
         state: &AppState,
-    ) -> Result<FormParams, ApiError> {
+    ) -> Result<T, ApiError> {
         check_origin(req, state)?;
-        let mut params = read_form(req, payload, state.limits.max_body_bytes).await?;
-        Self::verify(req, state, params.take("csrf_token").as_deref())?;
-        Ok(params)
+        let post: PagePost<T> = read_form(req, payload, state.limits.max_body_bytes).await?;
+        Self::verify(
+            req,
+            state,
+            post.csrf_token.as_ref().map(|t| t.expose_secret()),
+        )?;
+        Ok(post.form)
     }
 
     /// Checks a posted token against the browser's cookie: a post without a

@@ -8,7 +8,21 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 
-use crate::edge::body::FormParams;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::edge::body::{expose, present};
+
+/// A client's credentials in a form body (RFC 6749 section 2.3.1), for a
+/// client that does not use HTTP Basic; a public client sends only its id.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ClientFields {
+    pub(crate) client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    pub(crate) client_secret: Option<SecretString>,
+}
 
 fn bad_basic() -> OAuthError {
     OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials")
@@ -39,16 +53,16 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
     Ok((decode(id)?, decode(secret)?))
 }
 
-/// Takes the client's credentials from the Basic header or from the body
-/// (`client_id`, `client_secret`), removing them from `params`. Using both
-/// mechanisms at once is refused (RFC 6749 section 2.3: "MUST NOT use more
-/// than one authentication method in each request").
-pub(crate) fn take(
+/// The client's credentials, from the Basic header or from the body's
+/// `client_id` and `client_secret`. Using both mechanisms at once is
+/// refused (RFC 6749 section 2.3: "MUST NOT use more than one
+/// authentication method in each request").
+pub(crate) fn credentials(
     req: &HttpRequest,
-    params: &mut FormParams,
+    fields: ClientFields,
 ) -> Result<ClientCredentials, OAuthError> {
-    let body_id = params.take("client_id");
-    let body_secret = params.take("client_secret");
+    let body_id = present(fields.client_id);
+    let body_secret = present(fields.client_secret).map(expose);
     let header = req.headers().get(header::AUTHORIZATION);
     let (id, secret) = match header {
         Some(value) => {

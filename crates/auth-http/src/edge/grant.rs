@@ -3,87 +3,169 @@
 //! shared by `/token`, `/oauth/token` and seed 001's `GET /token`.
 use auth_core::OAuthError;
 use auth_core::grants::{GrantRequest, Login};
-use auth_core::types::{GrantType, OpaqueToken, Scope};
+use auth_core::types::{GrantType, LoginName, OpaqueToken, Scope};
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
-use crate::edge::body::FormParams;
+use crate::edge::body::{expose, password, present, required};
+use crate::edge::client_auth::ClientFields;
 
 /// The token request's form (RFC 6749 sections 4.1.3, 4.3.2, 4.4.2 and 6,
 /// RFC 8628 section 3.4). A confidential client authenticates with HTTP
 /// Basic or with `client_id` and `client_secret` here; a public client
-/// sends its `client_id`.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+/// sends its `client_id`. Which fields a grant needs is [`Self::grant`]'s
+/// business; secrets stay redacted in `Debug`.
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TokenForm {
-    grant_type: GrantTypeName,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    grant_type: Option<GrantTypeName>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub(crate) client: ClientFields,
     scope: Option<String>,
-    code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    code: Option<SecretString>,
     redirect_uri: Option<String>,
-    code_verifier: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    code_verifier: Option<SecretString>,
     username: Option<String>,
-    password: Option<String>,
-    refresh_token: Option<String>,
-    device_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    password: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    refresh_token: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    device_code: Option<SecretString>,
 }
 
-/// The grant types `/token` serves (which a client may use is its own
-/// registration's business).
-#[derive(utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) enum GrantTypeName {
-    AuthorizationCode,
-    Password,
-    ClientCredentials,
-    RefreshToken,
-    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
-    DeviceCode,
+/// A `grant_type` value: one `/token` serves, or another, kept to name it
+/// in the `unsupported_grant_type` refusal (which a client may use is its
+/// own registration's business).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "String")]
+pub(crate) struct GrantTypeName(Result<GrantType, String>);
+
+impl From<String> for GrantTypeName {
+    fn from(value: String) -> Self {
+        Self(value.parse::<GrantType>().map_err(|_| value))
+    }
 }
 
-/// What `POST /token` answers: RFC 6749's body to a form, seed 000's to
-/// its JSON request.
-/// Parses the grant-specific parameters. Everything that can be refused
-/// without touching storage is refused here.
-pub(crate) fn parse_grant(
-    params: &mut FormParams,
-    from: String,
-) -> Result<GrantRequest, OAuthError> {
-    let grant_type = params.require("grant_type")?;
-    let scope = params
-        .take("scope")
-        .map(|s| Scope::parse(&s))
-        .transpose()
-        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    match grant_type.parse::<GrantType>() {
-        Ok(GrantType::Password) => Ok(GrantRequest::Password {
-            login: Login::Name(params.require("username")?),
-            password: params.require("password")?,
-            scope,
-            from,
-        }),
-        Ok(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials { scope }),
-        Ok(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
-            refresh_token: OpaqueToken::new(params.require("refresh_token")?),
-            scope,
-        }),
-        Ok(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode {
-            code: OpaqueToken::new(params.require("code")?),
-            redirect_uri: params.take("redirect_uri"),
-            code_verifier: params.take("code_verifier"),
-        }),
-        Ok(GrantType::DeviceCode) => Ok(GrantRequest::DeviceCode {
-            device_code: OpaqueToken::new(params.require("device_code")?),
-        }),
-        Err(_) => Err(OAuthError::unsupported_grant_type(format!(
-            "the grant type {:?} is not supported",
-            grant_type.chars().take(64).collect::<String>()
-        ))),
+/// The grant types `/token` serves, as the document lists them.
+const SERVED: [GrantType; 5] = [
+    GrantType::AuthorizationCode,
+    GrantType::Password,
+    GrantType::ClientCredentials,
+    GrantType::RefreshToken,
+    GrantType::DeviceCode,
+];
+
+impl utoipa::PartialSchema for GrantTypeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(SERVED.iter().map(|g| g.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for GrantTypeName {}
+
+impl TokenForm {
+    /// The grant-specific request. Everything that can be refused without
+    /// touching storage is refused here; `from` is the client's address,
+    /// which failed passwords are counted by.
+    pub(crate) fn grant(self, from: String) -> Result<GrantRequest, OAuthError> {
+        let grant_type = self
+            .grant_type
+            .ok_or_else(|| OAuthError::invalid_request("the parameter grant_type is missing"))?;
+        let scope = present(self.scope)
+            .map(|s| Scope::parse(&s))
+            .transpose()
+            .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+        let token = |value: Option<SecretString>, name| {
+            required(value, name).map(|s| OpaqueToken::new(expose(s)))
+        };
+        match grant_type.0 {
+            Ok(GrantType::Password) => Ok(GrantRequest::Password {
+                login: Login::Name(LoginName::lookup(&required(self.username, "username")?)),
+                password: password(required(self.password, "password")?),
+                scope,
+                from,
+            }),
+            Ok(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials { scope }),
+            Ok(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
+                refresh_token: token(self.refresh_token, "refresh_token")?,
+                scope,
+            }),
+            Ok(GrantType::AuthorizationCode) => Ok(GrantRequest::AuthorizationCode {
+                code: token(self.code, "code")?,
+                redirect_uri: present(self.redirect_uri),
+                code_verifier: present(self.code_verifier).map(expose),
+            }),
+            Ok(GrantType::DeviceCode) => Ok(GrantRequest::DeviceCode {
+                device_code: token(self.device_code, "device_code")?,
+            }),
+            Err(other) => Err(OAuthError::unsupported_grant_type(format!(
+                "the grant type {:?} is not supported",
+                other.chars().take(64).collect::<String>()
+            ))),
+        }
+    }
+
+    /// Whether the form carries a client secret or a password: seed 001's
+    /// `GET /token` refuses both in a URL.
+    pub(crate) fn secret_named(&self) -> Option<&'static str> {
+        if self.client.client_secret.is_some() {
+            Some("client_secret")
+        } else if self.password.is_some() {
+            Some("password")
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edge::body::FormParams;
+
+    fn form(body: &str) -> TokenForm {
+        FormParams::parse_into(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_form_parses_each_grant_and_names_what_is_missing() {
+        let grant = form("grant_type=password&username=alice&password=pw&scope=a+b")
+            .grant("10.0.0.1".into())
+            .unwrap();
+        assert!(
+            matches!(grant, GrantRequest::Password { ref login, ref password, .. }
+            if *login == Login::Name(LoginName::lookup("Alice"))
+                && password.clone().into_inner() == "pw")
+        );
+        let refused = form("grant_type=password&username=alice")
+            .grant(String::new())
+            .unwrap_err();
+        assert_eq!(refused.description(), "the parameter password is missing");
+        let unknown = form("grant_type=magic").grant(String::new()).unwrap_err();
+        assert_eq!(unknown.code(), auth_core::ErrorCode::UnsupportedGrantType);
+        assert!(form("").grant(String::new()).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let printed = format!(
+            "{:?}",
+            form("grant_type=refresh_token&refresh_token=rt-secret&client_secret=cs-secret")
+        );
+        assert!(!printed.contains("rt-secret") && !printed.contains("cs-secret"));
     }
 }

@@ -2,6 +2,8 @@
 //! through the hosted pages as hidden fields (and, for seed 000, through
 //! its redirect login): its fields, its flow, and its parsing.
 use auth_core::authorize::{AuthorizationRequest, ValidRedirectLogin};
+use serde::Deserialize;
+
 /// Which flow a hosted page belongs to.
 pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
 /// Seed 000's redirect login.
@@ -9,16 +11,13 @@ pub(crate) const FLOW_LEGACY: &str = "legacy";
 /// The device grant's code entry page.
 pub(crate) const FLOW_DEVICE: &str = "device";
 
-/// An authorization request's parameters (RFC 6749 section 4.1.1, RFC 7636
-/// section 4.3, OpenID Connect Core section 3.1.2.1), as `GET /authorize`
-/// takes them in its query and `POST /authorize` in its form body.
-#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+/// An authorization request's own parameters (RFC 6749 section 4.1.1, RFC
+/// 7636 section 4.3, OpenID Connect Core section 3.1.2.1), parsed as the
+/// browser sent them: the core validates them (and again at every step,
+/// since they come back from the browser each time).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes what the handlers parse, for the OpenAPI document"
-)]
-pub(crate) struct AuthorizationParams {
+pub(crate) struct RequestFields {
     /// `code`.
     response_type: Option<String>,
     client_id: Option<String>,
@@ -29,40 +28,83 @@ pub(crate) struct AuthorizationParams {
     code_challenge: Option<String>,
     /// `S256`, or `plain` where the client is allowed it.
     code_challenge_method: Option<String>,
-    /// Prefills the login form's name (`GET /authorize` only).
-    login_hint: Option<String>,
     /// OpenID Connect: echoed in the ID token.
     nonce: Option<String>,
     /// OpenID Connect: `none`, or any of `login`, `consent`, `select_account`.
     prompt: Option<String>,
-    /// OpenID Connect: the oldest sign-in accepted, in seconds.
-    max_age: Option<u32>,
+    /// OpenID Connect: the oldest sign-in accepted, in seconds (the core
+    /// refuses what is not a number, by redirect).
+    #[schema(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>)]
+    max_age: Option<String>,
     /// OpenID Connect: an ID token naming the user the client expects.
     id_token_hint: Option<String>,
 }
 
+impl From<RequestFields> for AuthorizationRequest {
+    fn from(f: RequestFields) -> Self {
+        let present = crate::edge::body::present;
+        Self {
+            client_id: present(f.client_id),
+            redirect_uri: present(f.redirect_uri),
+            response_type: present(f.response_type),
+            scope: present(f.scope),
+            state: present(f.state),
+            code_challenge: present(f.code_challenge),
+            code_challenge_method: present(f.code_challenge_method),
+            nonce: present(f.nonce),
+            prompt: present(f.prompt),
+            max_age: present(f.max_age),
+            id_token_hint: present(f.id_token_hint),
+        }
+    }
+}
+
+/// `GET /authorize`'s query and `POST /authorize`'s form body.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuthorizationParams {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub(crate) request: RequestFields,
+    /// Prefills the login form's name (OpenID Connect Core section
+    /// 3.1.2.1; never trusted: the person may change it).
+    pub(crate) login_hint: Option<String>,
+}
+
 /// The pending request's fields a hosted page carries as hidden inputs.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PendingFields {
     /// `authorize`, `legacy` (seed 000) or `device`.
     flow: Option<String>,
-    response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    scope: Option<String>,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-    nonce: Option<String>,
-    prompt: Option<String>,
-    max_age: Option<String>,
-    id_token_hint: Option<String>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    request: RequestFields,
     /// The device grant's user code, when login came from `/device`.
     user_code: Option<String>,
+}
+
+impl From<RequestFields> for PendingFields {
+    /// A request as `/authorize` received it: no flow yet, no user code.
+    fn from(request: RequestFields) -> Self {
+        Self {
+            request,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<PendingFields> for Pending {
+    fn from(f: PendingFields) -> Self {
+        let present = crate::edge::body::present;
+        Self {
+            flow: present(f.flow),
+            request: f.request.into(),
+            user_code: present(f.user_code),
+            valid_redirect_login: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 /// The authorization request a browser is in the middle of, carried through
@@ -120,29 +162,5 @@ impl Pending {
     /// The fields as a query string, for links between the hosted pages.
     pub(crate) fn query(&self) -> String {
         serde_urlencoded::to_string(self.fields()).unwrap_or_default()
-    }
-}
-
-impl Pending {
-    /// Takes the pending request's fields out of parsed parameters.
-    pub(crate) fn take_from(params: &mut crate::edge::body::FormParams) -> Self {
-        Self {
-            flow: params.take("flow"),
-            request: AuthorizationRequest {
-                client_id: params.take("client_id"),
-                redirect_uri: params.take("redirect_uri"),
-                response_type: params.take("response_type"),
-                scope: params.take("scope"),
-                state: params.take("state"),
-                code_challenge: params.take("code_challenge"),
-                code_challenge_method: params.take("code_challenge_method"),
-                nonce: params.take("nonce"),
-                prompt: params.take("prompt"),
-                max_age: params.take("max_age"),
-                id_token_hint: params.take("id_token_hint"),
-            },
-            user_code: params.take("user_code"),
-            valid_redirect_login: std::cell::OnceCell::new(),
-        }
     }
 }

@@ -5,23 +5,20 @@ use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::OAuthError;
 use auth_core::types::Scope;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::edge::body::read_form;
-use crate::edge::client_auth;
+use crate::edge::body::{present, read_form};
+use crate::edge::client_auth::{self, ClientFields};
 use crate::edge::error::ApiError;
 use crate::edge::responses::ApiErrors;
 use crate::state::AppState;
 
 /// The device authorization request's form (RFC 8628 section 3.1).
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct DeviceAuthorizationForm {
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    client: ClientFields,
     scope: Option<String>,
 }
 
@@ -55,10 +52,10 @@ pub(crate) async fn start(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
-    let credentials = client_auth::take(&req, &mut params)?;
-    let scope = params
-        .take("scope")
+    let form: DeviceAuthorizationForm =
+        read_form(&req, payload, state.limits.max_body_bytes).await?;
+    let credentials = client_auth::credentials(&req, form.client)?;
+    let scope = present(form.scope)
         .map(|s| Scope::parse(&s))
         .transpose()
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;

@@ -6,8 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, post};
 use auth_core::grants::introspection::TokenKind;
 use serde::Serialize;
 
-use crate::edge::body::read_form;
-use crate::edge::client_auth;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::edge::body::{expose, present, read_form, required};
+use crate::edge::client_auth::{self, ClientFields};
 use crate::edge::error::ApiError;
 use crate::edge::responses::ApiErrors;
 use crate::state::AppState;
@@ -19,10 +22,10 @@ async fn authenticated(
     payload: Payload,
     state: &AppState,
 ) -> Result<(auth_core::types::Client, String, Option<String>), ApiError> {
-    let mut params = read_form(req, payload, state.limits.max_body_bytes).await?;
-    let credentials = client_auth::take(req, &mut params)?;
-    let token = params.require("token")?;
-    let hint = params.take("token_type_hint");
+    let form: TokenForm = read_form(req, payload, state.limits.max_body_bytes).await?;
+    let credentials = client_auth::credentials(req, form.client)?;
+    let token = expose(required(form.token, "token")?);
+    let hint = present(form.token_type_hint);
     let client = state.grants.authenticate_client(&credentials).await?;
     Ok((client, token, hint))
 }
@@ -30,17 +33,15 @@ async fn authenticated(
 /// The form of `/introspect` (RFC 7662 section 2.1) and `/revoke` (RFC
 /// 7009 section 2.1); the client authenticates with HTTP Basic or the
 /// `client_id` and `client_secret` fields.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct TokenForm {
-    token: String,
+    #[schema(value_type = String)]
+    token: Option<SecretString>,
     /// `access_token` or `refresh_token`.
     token_type_hint: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    client: ClientFields,
 }
 
 /// RFC 7662 section 2.2: only `active` for a token that is not active or

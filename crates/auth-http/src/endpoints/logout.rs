@@ -9,8 +9,12 @@ use auth_core::authorize::Refusal;
 use auth_core::logout::{LogoutPlan, LogoutRequest};
 use serde::Serialize;
 
-use crate::edge::body::FormParams;
-use crate::edge::browser::{Csrf, cleared_session_cookie, current_sign_in, session_cookie_of};
+use serde::Deserialize;
+
+use crate::edge::body::present;
+use crate::edge::browser::{
+    Csrf, PagePost, cleared_session_cookie, current_sign_in, session_cookie_of,
+};
 use crate::edge::error::ApiError;
 use crate::edge::redirect::redirect_with;
 use crate::edge::responses::PageResponses;
@@ -21,12 +25,8 @@ use crate::state::AppState;
 const INVALID: &str = "This sign-out link is not valid";
 
 /// A logout request's parameters (section 2).
-#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
 pub(crate) struct LogoutParams {
     /// An ID token this server issued to the client (it may have expired).
     id_token_hint: Option<String>,
@@ -36,12 +36,14 @@ pub(crate) struct LogoutParams {
     state: Option<String>,
 }
 
-fn take(params: &mut FormParams) -> LogoutRequest {
-    LogoutRequest {
-        id_token_hint: params.take("id_token_hint"),
-        client_id: params.take("client_id"),
-        post_logout_redirect_uri: params.take("post_logout_redirect_uri"),
-        state: params.take("state"),
+impl From<LogoutParams> for LogoutRequest {
+    fn from(p: LogoutParams) -> Self {
+        Self {
+            id_token_hint: present(p.id_token_hint),
+            client_id: present(p.client_id),
+            post_logout_redirect_uri: present(p.post_logout_redirect_uri),
+            state: present(p.state),
+        }
     }
 }
 
@@ -52,7 +54,7 @@ pub(crate) async fn end_session(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = FormParams::parse(req.query_string().as_bytes());
+    let params = crate::edge::body::read_query(&req);
     begin(&req, &state, params.map_err(ApiError::from)).await
 }
 
@@ -72,24 +74,10 @@ pub(crate) async fn end_session_post(
     begin(&req, &state, params).await
 }
 
-/// The confirmation page's form: the request again, and the CSRF token.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct ConfirmForm {
-    csrf_token: String,
-    id_token_hint: Option<String>,
-    client_id: Option<String>,
-    post_logout_redirect_uri: Option<String>,
-    state: Option<String>,
-}
-
 /// `POST /end_session/confirm`: the user confirmed on the page.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<LogoutParams>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/end_session/confirm")]
@@ -98,8 +86,8 @@ pub(crate) async fn confirm(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let request = take(&mut params);
+    let params: LogoutParams = Csrf::read_form(&req, payload, &state).await?;
+    let request = LogoutRequest::from(params);
     let session = current_sign_in(&req, &state).await?;
     match state.sign_in.plan_logout(&request, session).await {
         Ok(plan) => finish(&req, &state, plan).await,
@@ -110,13 +98,13 @@ pub(crate) async fn confirm(
 async fn begin(
     req: &HttpRequest,
     state: &AppState,
-    params: Result<FormParams, ApiError>,
+    params: Result<LogoutParams, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = match params {
+    let params = match params {
         Ok(p) => p,
         Err(e) => return invalid_link(state, INVALID, e),
     };
-    let request = take(&mut params);
+    let request = LogoutRequest::from(params);
     let session = current_sign_in(req, state).await?;
     let plan = match state.sign_in.plan_logout(&request, session).await {
         Ok(plan) => plan,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::edge::body::{media_type, read_form};
 use crate::edge::client_auth;
 use crate::edge::error::ApiError;
-use crate::edge::grant::{TokenForm, parse_grant};
+use crate::edge::grant::TokenForm;
 use crate::edge::responses::{ApiErrors, TokenErrors};
 use crate::state::AppState;
 
@@ -92,9 +92,9 @@ async fn exchange(
     dialect: Option<Dialect>,
     token_type: &'static str,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = read_form(&req, payload, state.limits.max_body_bytes).await?;
-    let credentials = client_auth::take(&req, &mut params)?;
-    let grant = parse_grant(&mut params, crate::edge::security::peer(&req))?;
+    let mut form: TokenForm = read_form(&req, payload, state.limits.max_body_bytes).await?;
+    let credentials = client_auth::credentials(&req, std::mem::take(&mut form.client))?;
+    let grant = form.grant(crate::edge::security::peer(&req))?;
     let client = state.grants.authenticate_client(&credentials).await?;
     crate::edge::cors::allow_for(&req, &client, false);
     let now = crate::edge::now::of(&req, &state);

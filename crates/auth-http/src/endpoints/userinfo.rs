@@ -81,13 +81,10 @@ pub(crate) async fn userinfo(
 }
 
 /// `POST /userinfo`'s form: the token as RFC 6750 section 2.2 sends it.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct UserInfoForm {
-    access_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    access_token: Option<secrecy::SecretString>,
 }
 
 /// `POST /userinfo` (OpenID Connect Core section 5.3.1): the bearer token in
@@ -109,9 +106,9 @@ pub(crate) async fn userinfo_post(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let in_body = if crate::edge::body::media_type(&req) == "application/x-www-form-urlencoded" {
-        crate::edge::body::read_form(&req, payload, state.limits.max_body_bytes)
-            .await?
-            .take("access_token")
+        let form: UserInfoForm =
+            crate::edge::body::read_form(&req, payload, state.limits.max_body_bytes).await?;
+        crate::edge::body::present(form.access_token).map(crate::edge::body::expose)
     } else {
         None
     };

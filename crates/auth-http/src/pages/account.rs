@@ -19,7 +19,12 @@ use auth_core::types::ClientId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::edge::body::expose;
 use crate::edge::browser::{Csrf, current_sign_in, session_cookie, session_cookie_of};
+use crate::edge::browser::{NoFields, PagePost};
 use crate::edge::error::ApiError;
 use crate::edge::responses::PageResponses;
 use crate::state::AppState;
@@ -92,12 +97,8 @@ pub(crate) async fn front_door(
 }
 
 /// `GET /account`'s query: which notice to show.
-#[derive(utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes the query the handler parses, for the OpenAPI document"
-)]
 pub(crate) struct AccountParams {
     /// `password`, `session`, `application`, `unlinked` or `linked`.
     notice: Option<String>,
@@ -114,9 +115,9 @@ pub(crate) async fn account_page(
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let mut query = crate::edge::body::FormParams::parse(req.query_string().as_bytes())?;
+    let query: AccountParams = crate::edge::body::read_query(&req)?;
     let notice = query
-        .take("notice")
+        .notice
         .and_then(|n| NOTICES.iter().find(|(k, _)| *k == n).map(|(_, text)| *text));
     viewer.show(notice, None, StatusCode::OK).await
 }
@@ -363,16 +364,14 @@ fn federation_fault(e: FederationError) -> ApiError {
 }
 
 /// The password change form.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PasswordForm {
-    csrf_token: String,
-    current_password: String,
-    new_password: String,
-    confirm_password: String,
+    #[schema(value_type = String)]
+    current_password: Option<SecretString>,
+    #[schema(value_type = String)]
+    new_password: Option<SecretString>,
+    #[schema(value_type = String)]
+    confirm_password: Option<SecretString>,
 }
 
 /// `POST /account/password`: changes the password (the current one
@@ -380,7 +379,7 @@ pub(crate) struct PasswordForm {
 /// and this browser gets a new session.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = PasswordForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<PasswordForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/account/password")]
@@ -389,13 +388,13 @@ pub(crate) async fn change_password(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let form: PasswordForm = Csrf::read_form(&req, payload, &state).await?;
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let current = form.take("current_password").unwrap_or_default();
-    let new = form.take("new_password").unwrap_or_default();
-    let confirm = form.take("confirm_password").unwrap_or_default();
+    let current = form.current_password.map(expose).unwrap_or_default();
+    let new = form.new_password.map(expose).unwrap_or_default();
+    let confirm = form.confirm_password.map(expose).unwrap_or_default();
     if new != confirm {
         let message = "The new password and its confirmation differ.".to_owned();
         return viewer.refuse(StatusCode::BAD_REQUEST, &message).await;
@@ -444,22 +443,18 @@ pub(crate) async fn change_password(
 }
 
 /// The form that ends one session.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct EndSessionForm {
-    csrf_token: String,
     /// The session's handle, as the page lists it.
-    session: String,
+    #[schema(value_type = String)]
+    session: Option<String>,
 }
 
 /// `POST /account/sessions/end`: signs one of the account's sessions out
 /// (this browser's own too: then it is signed out).
 #[utoipa::path(
     tag = "pages",
-    request_body(content = EndSessionForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<EndSessionForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/account/sessions/end")]
@@ -468,14 +463,11 @@ pub(crate) async fn end_session(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let form: EndSessionForm = Csrf::read_form(&req, payload, &state).await?;
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let handle = form
-        .take("session")
-        .as_deref()
-        .and_then(SessionHandle::parse);
+    let handle = form.session.as_deref().and_then(SessionHandle::parse);
     let ended = match &handle {
         Some(handle) => state.accounts.end_own_session(&viewer.who, handle).await?,
         None => false,
@@ -498,15 +490,11 @@ pub(crate) async fn end_session(
 }
 
 /// The form that takes back an application's access.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct RevokeApplicationForm {
-    csrf_token: String,
     /// The application's client id, as the page lists it.
-    client_id: String,
+    #[schema(value_type = String)]
+    client_id: Option<String>,
 }
 
 /// `POST /account/applications/revoke`: revokes every grant the
@@ -514,7 +502,7 @@ pub(crate) struct RevokeApplicationForm {
 /// tokens issued with them).
 #[utoipa::path(
     tag = "pages",
-    request_body(content = RevokeApplicationForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<RevokeApplicationForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/account/applications/revoke")]
@@ -523,13 +511,11 @@ pub(crate) async fn revoke_application(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let form: RevokeApplicationForm = Csrf::read_form(&req, payload, &state).await?;
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let client = form
-        .take("client_id")
-        .and_then(|c| ClientId::parse(&c).ok());
+    let client = form.client_id.and_then(|c| ClientId::parse(&c).ok());
     let (ended, event) = match &client {
         Some(client) => {
             state
@@ -558,7 +544,7 @@ pub(crate) async fn revoke_application(
 #[utoipa::path(
     tag = "pages",
     params(("provider" = String, Path, description = "A configured provider: `github`")),
-    request_body(content = crate::pages::sign_in::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<NoFields>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/account/upstream/{provider}/unlink")]
@@ -568,7 +554,7 @@ pub(crate) async fn unlink(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Csrf::read_form(&req, payload, &state).await?;
+    let NoFields {} = Csrf::read_form(&req, payload, &state).await?;
     let Some(viewer) = Viewer::of(&req, &state).await? else {
         return Ok(see_other("/login"));
     };

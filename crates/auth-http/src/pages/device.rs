@@ -7,7 +7,6 @@ use auth_core::grants::device_code::{DeviceApproval, UserCodeLookup};
 use auth_core::types::{UserCode, UserId};
 use serde::Serialize;
 
-use crate::edge::body::FormParams;
 use crate::edge::browser::{Csrf, current_user};
 use crate::edge::error::ApiError;
 use crate::edge::pending::Pending;
@@ -132,26 +131,18 @@ async fn ask(
 }
 
 /// `GET /device`'s query.
-#[derive(utoipa::IntoParams)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
 pub(crate) struct DevicePageQuery {
     /// The code the device shows (`verification_uri_complete` carries it).
     user_code: Option<String>,
 }
 
 /// The `/device` page's form: a typed code, or the decision on it.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct DevicePageForm {
-    csrf_token: String,
-    user_code: String,
+    #[schema(value_type = String)]
+    user_code: Option<String>,
     /// `allow` or `deny`; absent when the code was just typed.
     decision: Option<String>,
 }
@@ -164,8 +155,8 @@ pub(crate) async fn page_get(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = FormParams::parse(req.query_string().as_bytes())?;
-    let user_code = params.take("user_code").filter(|c| !c.is_empty());
+    let query: DevicePageQuery = crate::edge::body::read_query(&req)?;
+    let user_code = crate::edge::body::present(query.user_code);
     let Some(user) = current_user(&req, &state).await? else {
         return Ok(login_first(&req, &state, user_code).await);
     };
@@ -188,7 +179,7 @@ pub(crate) async fn page_get(
 /// the user's decision on it (answered with the decision actually stored).
 #[utoipa::path(
     tag = "pages",
-    request_body(content = DevicePageForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = crate::edge::browser::PagePost<DevicePageForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/device")]
@@ -197,9 +188,9 @@ pub(crate) async fn page_post(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let typed = params.take("user_code").unwrap_or_default();
-    let decision = params.take("decision");
+    let form: DevicePageForm = Csrf::read_form(&req, payload, &state).await?;
+    let typed = form.user_code.unwrap_or_default();
+    let decision = form.decision;
     let Some(user) = current_user(&req, &state).await? else {
         return Ok(login_first(&req, &state, Some(typed)).await);
     };

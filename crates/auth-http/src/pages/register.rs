@@ -35,24 +35,6 @@ fn register_shapes(state: &AppState) -> String {
     )
 }
 
-/// The hosted registration page's form.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct RegisterForm {
-    csrf_token: String,
-    username: String,
-    email: String,
-    password: String,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    #[schema(inline)]
-    #[serde(flatten)]
-    pending: crate::edge::pending::PendingFields,
-}
-
 /// What a JSON registration answers with 200: seed 001's code or seed
 /// 002's account key (seed 000 answers 201).
 #[derive(utoipa::ToSchema)]
@@ -71,7 +53,7 @@ pub(crate) enum Registered<'a> {
 #[utoipa::path(
     tag = "pages",
     request_body(content(
-        (RegisterForm = "application/x-www-form-urlencoded"),
+        (crate::edge::browser::PagePost<crate::pages::sign_in::RegisterForm> = "application/x-www-form-urlencoded"),
         (RegisterJson = "application/json"),
     )),
     responses(RegisterResponses),
@@ -92,22 +74,22 @@ pub(crate) async fn register(
                 || ApiError::OAuth(OAuthError::invalid_request(register_shapes(&state)));
             let fields: Map<String, Value> =
                 serde_json::from_slice(&body).map_err(|_| shape_error())?;
-            let has = |k: &str| fields.contains_key(k);
-            let on = state.dialects;
+            let key_secret_on = state.key_secret_client.is_some();
+            let Some(body) = RegisterJson::recognise(fields, state.dialects, key_secret_on) else {
+                return Err(shape_error());
+            };
             let peer = crate::edge::security::peer(&req);
             let now = crate::edge::now::of(&req, &state);
-            if on.redirect_login && has("username") && has("password") && fields.len() == 2 {
-                redirect_login::register(&state, &peer, fields, now).await
-            } else if on.pkce_json && has("client_id") && has("email") && has("code_challenge") {
-                pkce_json::register(&state, &peer, fields, now).await
-            } else if state.key_secret_client.is_some()
-                && has("user_id")
-                && has("user_secret")
-                && fields.len() == 2
-            {
-                key_secret::register(&state, &peer, fields, now).await
-            } else {
-                Err(shape_error())
+            match body? {
+                RegisterJson::RedirectLogin(body) => {
+                    redirect_login::register(&state, &peer, body, now).await
+                }
+                RegisterJson::PkceJson(body) => {
+                    pkce_json::register(&state, &peer, *body, now).await
+                }
+                RegisterJson::KeySecret(body) => {
+                    key_secret::register(&state, &peer, body, now).await
+                }
             }
         }
         _ => Err(ApiError::UnsupportedMediaType(

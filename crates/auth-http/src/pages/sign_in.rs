@@ -12,19 +12,21 @@ use auth_core::events::SecurityEvent;
 use auth_core::types::{Email, Password, RedirectUri, Username};
 use serde::Serialize;
 
-use crate::edge::body::FormParams;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::edge::body::{expose, read_query};
 use crate::edge::browser::{
-    Csrf, cleared_session_cookie, current_sign_in, current_user, session_cookie, session_cookie_of,
+    Csrf, NoFields, PagePost, cleared_session_cookie, current_sign_in, current_user,
+    session_cookie, session_cookie_of,
 };
 use crate::edge::error::ApiError;
-use crate::edge::pending::{AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending};
+use crate::edge::pending::{
+    AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending, PendingFields,
+};
 use crate::edge::responses::PageResponses;
 use crate::pages::flow::{proceed, refusal_response};
 use crate::state::AppState;
-
-fn query_params(req: &HttpRequest) -> Result<FormParams, ApiError> {
-    Ok(FormParams::parse(req.query_string().as_bytes())?)
-}
 
 /// The client a page is shown for, and where its form's redirect may end:
 /// the validated redirect URI of the pending request (seed 000's or a
@@ -133,7 +135,7 @@ pub(crate) async fn authorize(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query_params(&req);
+    let params = read_query(&req).map_err(ApiError::from);
     authorization_request(&req, &state, params).await
 }
 
@@ -160,9 +162,9 @@ pub(crate) async fn authorize_post(
 async fn authorization_request(
     req: &HttpRequest,
     state: &AppState,
-    params: Result<FormParams, ApiError>,
+    params: Result<AuthorizationParams, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = match params {
+    let params = match params {
         Ok(p) => p,
         Err(e) => {
             return crate::pages::flow::invalid_link(state, "This sign-in link is not valid", e);
@@ -170,8 +172,8 @@ async fn authorization_request(
     };
     // OpenID Connect Core section 3.1.2.1: a hint of who is signing in,
     // shown in the login form (never trusted: the user may change it).
-    let login_hint = params.take("login_hint");
-    let mut pending = Pending::take_from(&mut params);
+    let login_hint = params.login_hint;
+    let mut pending = Pending::from(PendingFields::from(params.request));
     pending.flow = Some(FLOW_AUTHORIZE.into());
     let valid = match state.sign_in.validate_authorization(&pending.request).await {
         Ok(valid) => valid,
@@ -202,19 +204,15 @@ async fn authorization_request(
 
 /// `GET /login`: the login page. With `client_id` and no `flow` it is seed
 /// 000's redirect login.
-#[utoipa::path(
-    tag = "pages",
-    params(AuthorizationParams, LoginPageParams),
-    responses(PageResponses)
-)]
+#[utoipa::path(tag = "pages", params(LoginPageParams), responses(PageResponses))]
 #[get("/login")]
 pub(crate) async fn login_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = query_params(&req)?;
-    let notice = params.take("notice");
-    let mut pending = Pending::take_from(&mut params);
+    let params: LoginPageParams = read_query(&req)?;
+    let notice = params.notice;
+    let mut pending = Pending::from(params.pending);
     if pending.flow.is_none() && pending.has_client() {
         // Only seed 000 sends a client here directly; with that dialect off
         // the request is refused by `validate` below like any bad link.
@@ -276,39 +274,33 @@ async fn signed_in_page(
     Ok(response)
 }
 
-/// `GET /login`'s own parameters.
-#[derive(utoipa::IntoParams)]
+/// `GET /login`'s query: the pending request, and a notice to show.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "describes the query the handler parses, for the OpenAPI document"
-)]
 pub(crate) struct LoginPageParams {
     /// `registered` shows that the account was just created.
     notice: Option<String>,
+    #[serde(flatten)]
+    pending: PendingFields,
 }
 
-/// The login form: the credentials, the CSRF token, and the pending
-/// authorization request's fields carried as hidden inputs.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+/// The login form: the credentials, and the pending authorization
+/// request's fields carried as hidden inputs.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginForm {
-    csrf_token: String,
-    username: String,
-    password: String,
+    username: Option<String>,
+    #[schema(value_type = String)]
+    password: Option<SecretString>,
     #[schema(inline)]
     #[serde(flatten)]
-    pending: crate::edge::pending::PendingFields,
+    pending: PendingFields,
 }
 
 /// `POST /login`: checks the credentials, starts a session (a new id: no
 /// fixation) and continues the pending request.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<LoginForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/login")]
@@ -317,10 +309,10 @@ pub(crate) async fn login(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let username = params.take("username").unwrap_or_default();
-    let password = params.take("password").unwrap_or_default();
-    let pending = Pending::take_from(&mut params);
+    let form: LoginForm = Csrf::read_form(&req, payload, &state).await?;
+    let username = form.username.unwrap_or_default();
+    let password = crate::edge::body::password(form.password.unwrap_or_default());
+    let pending = Pending::from(form.pending);
     if pending.is_legacy()
         && let Err(page) = crate::dialects::redirect_login::validate(&state, &pending).await?
     {
@@ -338,7 +330,7 @@ pub(crate) async fn login(
     let login = match state
         .sign_in
         .verify_browser_credentials(
-            &username,
+            &auth_core::types::LoginName::lookup(&username),
             password,
             &crate::edge::security::peer(&req),
             crate::edge::browser::device_cookie_of(&req, &state).as_deref(),
@@ -409,14 +401,13 @@ pub(crate) async fn signed_in(
 }
 
 /// `GET /register`: the registration page.
-#[utoipa::path(tag = "pages", params(AuthorizationParams), responses(PageResponses))]
+#[utoipa::path(tag = "pages", params(PendingFields), responses(PageResponses))]
 #[get("/register")]
 pub(crate) async fn register_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = query_params(&req)?;
-    let pending = Pending::take_from(&mut params);
+    let pending = Pending::from(read_query::<PendingFields>(&req)?);
     Ok(form_page(
         &req,
         &state,
@@ -436,13 +427,13 @@ pub(crate) async fn register_form(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let username = params.take("username").unwrap_or_default();
-    let email = params.take("email").unwrap_or_default();
-    let password = params.take("password").unwrap_or_default();
-    let given_name = params.take("given_name").unwrap_or_default();
-    let family_name = params.take("family_name").unwrap_or_default();
-    let pending = Pending::take_from(&mut params);
+    let form: RegisterForm = Csrf::read_form(&req, payload, &state).await?;
+    let username = form.username.unwrap_or_default();
+    let email = form.email.unwrap_or_default();
+    let password = form.password.map(expose).unwrap_or_default();
+    let given_name = form.given_name.unwrap_or_default();
+    let family_name = form.family_name.unwrap_or_default();
+    let pending = Pending::from(form.pending);
     let refuse = |message: String| {
         let (req, state, pending) = (&req, &state, &pending);
         let (username, email, given_name, family_name) =
@@ -542,34 +533,35 @@ fn parse_registration(
     })
 }
 
+/// The hosted registration page's form (after its CSRF token).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct RegisterForm {
+    #[schema(value_type = String)]
+    pub(crate) username: Option<String>,
+    #[schema(value_type = String)]
+    pub(crate) email: Option<String>,
+    #[schema(value_type = String)]
+    pub(crate) password: Option<SecretString>,
+    pub(crate) given_name: Option<String>,
+    pub(crate) family_name: Option<String>,
+    #[schema(inline)]
+    #[serde(flatten)]
+    pub(crate) pending: PendingFields,
+}
+
 /// The consent form: `allow` issues the code, anything else denies.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConsentForm {
-    csrf_token: String,
     decision: Option<String>,
     #[schema(inline)]
     #[serde(flatten)]
-    pending: crate::edge::pending::PendingFields,
-}
-
-/// A form that carries nothing but its CSRF token.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes the form the handler parses, for the OpenAPI document"
-)]
-pub(crate) struct CsrfForm {
-    csrf_token: String,
+    pending: PendingFields,
 }
 
 /// `POST /consent`: the user's decision for a third-party client.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<ConsentForm>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/consent")]
@@ -578,9 +570,9 @@ pub(crate) async fn consent(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let decision = params.take("decision");
-    let pending = Pending::take_from(&mut params);
+    let form: ConsentForm = Csrf::read_form(&req, payload, &state).await?;
+    let decision = form.decision;
+    let pending = Pending::from(form.pending);
     let valid = match state.sign_in.validate_authorization(&pending.request).await {
         Ok(v) => v,
         Err(r) => return refusal_response(&state, r),
@@ -630,7 +622,7 @@ pub(crate) async fn consent(
 /// `POST /logout`: ends the session.
 #[utoipa::path(
     tag = "pages",
-    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<NoFields>, content_type = "application/x-www-form-urlencoded"),
     responses(PageResponses),
 )]
 #[post("/logout")]
@@ -640,7 +632,7 @@ pub(crate) async fn logout(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     // The form carries nothing but its CSRF token.
-    Csrf::read_form(&req, payload, &state).await?;
+    let NoFields {} = Csrf::read_form(&req, payload, &state).await?;
     if let Some(c) = session_cookie_of(&req, &state) {
         state.sign_in.end_session(c.value()).await?;
     }

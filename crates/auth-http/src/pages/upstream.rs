@@ -16,10 +16,13 @@ use auth_core::federation::{
     CallbackContext, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
 };
 
-use crate::edge::body::FormParams;
-use crate::edge::browser::{Csrf, cookie_name, current_sign_in};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use crate::edge::body::{FormParams, present, read_query};
+use crate::edge::browser::{Csrf, PagePost, cookie_name, current_sign_in};
 use crate::edge::error::ApiError;
-use crate::edge::pending::{FLOW_AUTHORIZE, Pending};
+use crate::edge::pending::{FLOW_AUTHORIZE, Pending, PendingFields};
 use crate::edge::responses::UpstreamPageResponses;
 use crate::pages::flow::refusal_response;
 use crate::state::AppState;
@@ -124,23 +127,42 @@ fn refused_page(
 }
 
 /// The form of a "Sign in with ..." button: the pending request's fields.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "describes what the handler parses, for the OpenAPI document"
-)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct UpstreamForm {
-    csrf_token: String,
     #[schema(inline)]
     #[serde(flatten)]
     pending: crate::edge::pending::PendingFields,
+}
+
+/// The link button's form: the password again, when the session is too
+/// old to link without it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct LinkForm {
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
+}
+
+/// What the provider sends the browser back with (RFC 6749 section
+/// 4.1.2 and 4.1.2.1, RFC 9207).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackParams {
+    /// The provider's authorization code.
+    #[param(value_type = Option<String>)]
+    pub(crate) code: Option<SecretString>,
+    /// The state of the flow.
+    pub(crate) state: Option<String>,
+    /// The provider's refusal.
+    pub(crate) error: Option<String>,
+    /// RFC 9207: the provider's issuer.
+    pub(crate) iss: Option<String>,
 }
 
 /// `POST /login/upstream/{provider}`: the login page's button.
 #[utoipa::path(
     tag = "pages",
     params(("provider" = String, Path, description = "A configured provider: `github`")),
-    request_body(content = UpstreamForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<UpstreamForm>, content_type = "application/x-www-form-urlencoded"),
     responses(UpstreamPageResponses),
 )]
 #[post("/login/upstream/{provider}")]
@@ -150,8 +172,8 @@ pub(crate) async fn start(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = Csrf::read_form(&req, payload, &state).await?;
-    let pending = Pending::take_from(&mut params);
+    let form: UpstreamForm = Csrf::read_form(&req, payload, &state).await?;
+    let pending = Pending::from(form.pending);
     // Refuse a request that could not be continued before leaving for the
     // provider.
     if pending.is_legacy() {
@@ -186,7 +208,7 @@ pub(crate) async fn start(
 #[utoipa::path(
     tag = "pages",
     params(("provider" = String, Path, description = "A configured provider: `github`")),
-    request_body(content = crate::pages::sign_in::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PagePost<LinkForm>, content_type = "application/x-www-form-urlencoded"),
     responses(UpstreamPageResponses),
 )]
 #[post("/account/upstream/{provider}/link")]
@@ -196,7 +218,7 @@ pub(crate) async fn link(
     payload: Payload,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut form = Csrf::read_form(&req, payload, &state).await?;
+    let form: LinkForm = Csrf::read_form(&req, payload, &state).await?;
     let Some(who) = current_sign_in(&req, &state).await? else {
         return Ok(state.pages.error(
             StatusCode::UNAUTHORIZED,
@@ -210,7 +232,7 @@ pub(crate) async fn link(
             &state.sign_in,
             &who,
             auth_core::federation::Reauthentication {
-                password: form.take("password"),
+                password: present(form.password).map(crate::edge::body::password),
                 from: &crate::edge::security::peer(&req),
             },
             &provider,
@@ -230,10 +252,7 @@ pub(crate) async fn link(
     tag = "pages",
     params(
         ("provider" = String, Path, description = "A configured provider: `github`"),
-        ("code" = Option<String>, Query, description = "The provider's authorization code"),
-        ("state" = Option<String>, Query, description = "The sealed state"),
-        ("error" = Option<String>, Query, description = "The provider's refusal"),
-        ("iss" = Option<String>, Query, description = "RFC 9207: the provider's issuer"),
+        CallbackParams,
     ),
     responses(UpstreamPageResponses),
 )]
@@ -244,7 +263,7 @@ pub(crate) async fn callback(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let title = "Signing in through the provider failed";
-    let mut params = match FormParams::parse(req.query_string().as_bytes()) {
+    let params: CallbackParams = match read_query(&req) {
         Ok(p) => p,
         Err(e) => {
             return Ok(state
@@ -252,14 +271,14 @@ pub(crate) async fn callback(
                 .error(StatusCode::BAD_REQUEST, title, e.description()));
         }
     };
-    if let Some(error) = params.take("error") {
+    if let Some(error) = present(params.error) {
         return refused_page(
             &req,
             &state,
             auth_core::federation::declined_upstream(&error),
         );
     }
-    let (Some(code), Some(flow_state)) = (params.take("code"), params.take("state")) else {
+    let (Some(code), Some(flow_state)) = (present(params.code), present(params.state)) else {
         return Ok(state.pages.error(
             StatusCode::BAD_REQUEST,
             title,
@@ -275,8 +294,8 @@ pub(crate) async fn callback(
             ProviderAnswer {
                 provider: &provider,
                 state: &flow_state,
-                code: &code,
-                issuer: params.take("iss").as_deref(),
+                code: code.expose_secret(),
+                issuer: params.iss.as_deref(),
             },
             CallbackContext {
                 browser: true,
@@ -297,9 +316,12 @@ pub(crate) async fn callback(
             if let Some(event) = &event {
                 crate::edge::security::log(event, &req);
             }
-            let mut carried =
-                FormParams::parse(return_to.unwrap_or_default().as_bytes()).unwrap_or_default();
-            let pending = Pending::take_from(&mut carried);
+            // The pending request this flow left with, carried through
+            // the provider as a query string sealed in the state.
+            let carried: PendingFields =
+                FormParams::parse_into(return_to.unwrap_or_default().as_bytes())
+                    .unwrap_or_default();
+            let pending = Pending::from(carried);
             let method = state
                 .federation
                 .providers()
