@@ -1,7 +1,7 @@
 //! The scenarios of the contract, one `async fn` each, taking the store
 //! under test. Each states, in its name, the rule it holds the store to.
 #![allow(clippy::unwrap_used, reason = "a failed step is a failed test")]
-use auth_core::types::LoginName;
+use auth_core::types::{LoginName, Subject};
 use std::sync::Arc;
 
 use auth_core::error::StoreError;
@@ -143,7 +143,7 @@ pub async fn a_login_grant_resets_its_throttle_in_the_same_write(d: Arc<dyn Repo
         digest: Digest::from_bytes([byte; 32]),
         token_id: Uuid::new_v4(),
         client_id: ClientId::parse("app").unwrap(),
-        subject: "app".into(),
+        subject: Subject::Client(ClientId::parse("app").unwrap()),
         scope: Scope::default(),
         issued_at: t0(),
         expires_at: t0() + Duration::hours(1),
@@ -334,7 +334,7 @@ pub async fn clients_update_and_delete_with_what_was_issued_to_them(d: Arc<dyn R
         digest: Digest::from_bytes([3; 32]),
         token_id: Uuid::new_v4(),
         client_id: c.id.clone(),
-        subject: "app".into(),
+        subject: Subject::Client(ClientId::parse("app").unwrap()),
         scope: Scope::default(),
         issued_at: t0(),
         expires_at: t0() + Duration::hours(1),
@@ -440,7 +440,7 @@ pub async fn refresh_rotation_is_conditional(d: Arc<dyn Repositories>) {
         digest: Digest::from_bytes([9; 32]),
         token_id: Uuid::new_v4(),
         client_id: ClientId::parse("app").unwrap(),
-        subject: "app".into(),
+        subject: Subject::Client(ClientId::parse("app").unwrap()),
         scope: Scope::default(),
         issued_at: now,
         expires_at: now + Duration::hours(1),
@@ -548,7 +548,7 @@ pub async fn access_revocation_list(d: Arc<dyn Repositories>) {
         digest: Digest::from_bytes([3; 32]),
         token_id: Uuid::new_v4(),
         client_id: ClientId::parse("app").unwrap(),
-        subject: "app".into(),
+        subject: Subject::Client(ClientId::parse("app").unwrap()),
         scope: Scope::default(),
         issued_at: t0(),
         expires_at: t0() + Duration::hours(1),
@@ -804,7 +804,7 @@ pub async fn signing_out_everywhere_ends_what_the_account_holds_and_raises_its_g
     );
     d.insert_refresh(&alices).await.unwrap();
     d.insert_refresh(&bobs).await.unwrap();
-    let access = |b: u8, subject: String| AccessTokenRecord {
+    let access = |b: u8, subject: Subject| AccessTokenRecord {
         digest: Digest::from_bytes([b; 32]),
         token_id: Uuid::new_v4(),
         client_id: ClientId::parse("app").unwrap(),
@@ -816,9 +816,9 @@ pub async fn signing_out_everywhere_ends_what_the_account_holds_and_raises_its_g
         generation: Default::default(),
     };
     let (alices_access, bobs_access, apps_own) = (
-        access(20, alice.id.to_string()),
-        access(21, bob.id.to_string()),
-        access(22, "app".into()),
+        access(20, Subject::User(alice.id)),
+        access(21, Subject::User(bob.id)),
+        access(22, Subject::Client(ClientId::parse("app").unwrap())),
     );
     for a in [&alices_access, &bobs_access, &apps_own] {
         d.insert_access(a).await.unwrap();
@@ -897,7 +897,7 @@ pub async fn signing_out_everywhere_ends_what_the_account_holds_and_raises_its_g
     // A reference token remembers the generation it was issued in.
     let stamped = AccessTokenRecord {
         generation: TokenGeneration::new(3),
-        ..access(23, alice.id.to_string())
+        ..access(23, Subject::User(alice.id))
     };
     d.insert_access(&stamped).await.unwrap();
     assert_eq!(d.find_access(&stamped.digest).await.unwrap(), Some(stamped));
@@ -1167,7 +1167,7 @@ pub async fn sweep_deletes_only_expired_rows(d: Arc<dyn Repositories>) {
         digest: Digest::from_bytes([b; 32]),
         token_id: Uuid::new_v4(),
         client_id: ClientId::parse("app").unwrap(),
-        subject: "app".into(),
+        subject: Subject::Client(ClientId::parse("app").unwrap()),
         scope: Scope::default(),
         issued_at: t0(),
         expires_at: expires,

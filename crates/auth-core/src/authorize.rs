@@ -113,7 +113,7 @@ pub struct ValidRequest {
     pub max_age: Option<chrono::Duration>,
     /// The user an `id_token_hint` names: a session of anyone else does not
     /// serve.
-    pub expected_subject: Option<String>,
+    pub expected_subject: Option<crate::types::UserId>,
 }
 
 /// Who is signing in, and since when: a browser session's user and the
@@ -375,8 +375,8 @@ impl BrowserSignIn {
         request: &ValidRequest,
         who: &SignedIn,
     ) -> Result<(), Refusal> {
-        match request.expected_subject.as_deref() {
-            Some(subject) if subject != who.user.to_string() => Err(Refusal::Redirect {
+        match request.expected_subject {
+            Some(subject) if subject != who.user => Err(Refusal::Redirect {
                 redirect_uri: request.redirect_uri.clone(),
                 error: OAuthError::new(
                     crate::ErrorCode::LoginRequired,
@@ -404,10 +404,7 @@ impl BrowserSignIn {
             request
                 .max_age
                 .is_none_or(|max_age| now - who.authenticated_at <= max_age)
-                && request
-                    .expected_subject
-                    .as_deref()
-                    .is_none_or(|sub| sub == who.user.to_string())
+                && request.expected_subject.is_none_or(|sub| sub == who.user)
         });
         let refuse = |code: crate::ErrorCode, description: &'static str| {
             SignInStep::Refuse(Refusal::Redirect {

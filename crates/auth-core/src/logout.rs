@@ -98,7 +98,7 @@ impl BrowserSignIn {
             }
         };
         let tied_to_session = match (&session, &hint) {
-            (Some(who), Some(hint)) => hint.subject == who.user.to_string(),
+            (Some(who), Some(hint)) => hint.subject == who.user,
             _ => false,
         };
         Ok(LogoutPlan {

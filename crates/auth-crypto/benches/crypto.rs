@@ -14,7 +14,9 @@ fn primitives(c: &mut Criterion) {
     let codec = PasetoCodec::new(KeyRing::load(&[key]).unwrap(), "http://127.0.0.1:8080");
     let claims = AccessClaims {
         issuer: "http://127.0.0.1:8080".into(),
-        subject: "0190a8f0-0000-7000-8000-000000000000".into(),
+        subject: auth_core::types::Subject::User(auth_core::types::UserId::new(
+            uuid::Uuid::parse_str("0190a8f0-0000-7000-8000-000000000000").unwrap(),
+        )),
         client_id: ClientId::parse("bench").unwrap(),
         scope: Scope::parse("read write").unwrap(),
         issued_at: now,
@@ -34,7 +36,9 @@ fn primitives(c: &mut Criterion) {
     let ring = auth_crypto::JwsRing::load(&[rsa, ed]).unwrap();
     let id_claims = IdTokenClaims {
         issuer: "http://127.0.0.1:8080".into(),
-        subject: "0190a8f0-0000-7000-8000-000000000000".into(),
+        subject: auth_core::types::UserId::new(
+            uuid::Uuid::parse_str("0190a8f0-0000-7000-8000-000000000000").unwrap(),
+        ),
         audience: ClientId::parse("bench").unwrap(),
         issued_at: now,
         expires_at: now + Duration::minutes(5),

@@ -14,7 +14,7 @@ use auth_core::error::CryptoError;
 use auth_core::ports::{IdTokenSigner, TokenCodec, TokenRejection};
 use auth_core::types::{
     AccessClaims, ClientId, FamilyId, IdTokenClaims, IdTokenHint, KeyAlgorithm, OpaqueToken, Scope,
-    SigningKey, TokenGeneration,
+    SigningKey, Subject, TokenGeneration, UserId,
 };
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -303,7 +303,10 @@ impl IdTokenSigner for JwsRing {
         };
         Ok(IdTokenHint {
             issuer: text("iss")?,
-            subject: text("sub")?,
+            subject: text("sub")?
+                .parse()
+                .map(UserId::new)
+                .map_err(|_| TokenRejection::Invalid)?,
             audience: text("aud")?,
         })
     }
@@ -352,7 +355,7 @@ impl TokenCodec for JwtCodec {
     fn issue(&self, c: &AccessClaims) -> Result<String, CryptoError> {
         let mut payload = serde_json::json!({
             "iss": c.issuer,
-            "sub": c.subject,
+            "sub": c.subject.to_string(),
             "aud": c.client_id.as_str(),
             "client_id": c.client_id.as_str(),
             "exp": c.expires_at.timestamp(),
@@ -410,10 +413,12 @@ impl TokenCodec for JwtCodec {
         if expires_at <= now {
             return Err(TokenRejection::Expired);
         }
+        let client_id = ClientId::parse(text("client_id")?).map_err(|_| TokenRejection::Invalid)?;
         Ok(AccessClaims {
             issuer: text("iss")?.to_owned(),
-            subject: text("sub")?.to_owned(),
-            client_id: ClientId::parse(text("client_id")?).map_err(|_| TokenRejection::Invalid)?,
+            subject: Subject::from_claim(text("sub")?, &client_id)
+                .ok_or(TokenRejection::Invalid)?,
+            client_id,
             scope: Scope::parse(text("scope")?).map_err(|_| TokenRejection::Invalid)?,
             issued_at: time("iat")?,
             expires_at,
@@ -446,7 +451,7 @@ impl TokenCodec for JwtCodec {
 fn id_token_payload(c: &IdTokenClaims) -> serde_json::Value {
     let mut payload = serde_json::json!({
         "iss": c.issuer,
-        "sub": c.subject,
+        "sub": c.subject.to_string(),
         "aud": c.audience.as_str(),
         "exp": c.expires_at.timestamp(),
         "iat": c.issued_at.timestamp(),
@@ -493,7 +498,9 @@ mod tests {
     fn claims(now: DateTime<Utc>) -> IdTokenClaims {
         IdTokenClaims {
             issuer: "https://issuer.test".into(),
-            subject: "0191c1d2-0000-7000-8000-000000000001".into(),
+            subject: auth_core::types::UserId::new(
+                uuid::Uuid::parse_str("0191c1d2-0000-7000-8000-000000000001").unwrap(),
+            ),
             audience: ClientId::parse("app").unwrap(),
             issued_at: now,
             expires_at: now + Duration::minutes(5),

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use auth_core::error::CryptoError;
 use auth_core::ports::{PublicKey, TokenCodec, TokenRejection};
 use auth_core::types::{
-    AccessClaims, ClientId, FamilyId, KeyAlgorithm, OpaqueToken, Scope, SigningKey, TokenGeneration,
+    AccessClaims, ClientId, FamilyId, KeyAlgorithm, OpaqueToken, Scope, SigningKey, Subject,
+    TokenGeneration,
 };
 use auth_verifier::{Expected, KeySet, Rejection};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -201,7 +202,7 @@ impl TokenCodec for PasetoCodec {
             .ok_or(CryptoError::NoSigningKey)?;
         let mut payload = json!({
             "iss": c.issuer,
-            "sub": c.subject,
+            "sub": c.subject.to_string(),
             "aud": c.client_id.as_str(),
             "exp": rfc3339(c.expires_at),
             "iat": rfc3339(c.issued_at),
@@ -250,10 +251,11 @@ impl TokenCodec for PasetoCodec {
                 // A reason a later verifier refuses for is a refusal here.
                 _ => TokenRejection::Invalid,
             })?;
+        let client_id = ClientId::parse(&c.client_id).map_err(|_| TokenRejection::Invalid)?;
         let claims = AccessClaims {
             issuer: c.issuer,
-            subject: c.subject,
-            client_id: ClientId::parse(&c.client_id).map_err(|_| TokenRejection::Invalid)?,
+            subject: Subject::from_claim(&c.subject, &client_id).ok_or(TokenRejection::Invalid)?,
+            client_id,
             scope: Scope::from_tokens(&c.scope).map_err(|_| TokenRejection::Invalid)?,
             issued_at: c.issued_at,
             expires_at: c.expires_at,
@@ -301,7 +303,9 @@ mod tests {
     fn claims() -> AccessClaims {
         AccessClaims {
             issuer: ISSUER.into(),
-            subject: "user-1".into(),
+            subject: auth_core::types::Subject::User(auth_core::types::UserId::new(
+                uuid::Uuid::nil(),
+            )),
             client_id: ClientId::parse("app").unwrap(),
             scope: Scope::parse("read write").unwrap(),
             issued_at: t0(),

@@ -121,7 +121,7 @@ async fn me(tokens: web::Data<Grants>, request: HttpRequest) -> HttpResponse {
     match tokens.verify_access(bearer, Utc::now()).await {
         Ok(auth_core::grants::introspection::Bearer { claims, .. }) => {
             HttpResponse::Ok().json(json!({
-                "subject": claims.subject,
+                "subject": claims.subject.to_string(),
                 "client_id": claims.client_id.as_str(),
                 "scope": claims.scope.to_string(),
             }))

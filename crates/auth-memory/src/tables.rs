@@ -113,8 +113,7 @@ impl Tables {
                 r.revoked_at = Some(now);
             }
         }
-        let subject = user.to_string();
-        self.access.retain(|_, a| a.subject != subject);
+        self.access.retain(|_, a| a.subject.user() != Some(user));
         if let Some(u) = self.users.get_mut(&user) {
             u.token_generation = TokenGeneration::new(u.token_generation.get().saturating_add(1));
         }

@@ -290,7 +290,7 @@ mod tests {
             digest: Digest::from_bytes([byte; 32]),
             token_id: Uuid::from_u128(u128::from(byte)),
             client_id: ClientId::parse("app").unwrap(),
-            subject: "app".into(),
+            subject: auth_core::types::Subject::Client(ClientId::parse("app").unwrap()),
             scope: Scope::parse("read").unwrap(),
             issued_at: at,
             expires_at: at + chrono::Duration::hours(1),

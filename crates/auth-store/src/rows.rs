@@ -6,8 +6,8 @@ use auth_core::types::{
     AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
     IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
-    Scope, SessionOrigin, SigningKey, TokenFormat, TokenGeneration, User, UserId, Username,
-    WebOrigin,
+    Scope, SessionOrigin, SigningKey, Subject, TokenFormat, TokenGeneration, User, UserId,
+    Username, WebOrigin,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -546,7 +546,7 @@ impl From<&AccessTokenRecord> for AccessRow {
             digest: a.digest.as_bytes().to_vec(),
             token_id: a.token_id.to_string(),
             client_id: a.client_id.as_str().to_owned(),
-            subject: a.subject.clone(),
+            subject: a.subject.to_string(),
             scope: a.scope.to_string(),
             issued_at: naive(a.issued_at),
             expires_at: naive(a.expires_at),
@@ -561,11 +561,13 @@ impl TryFrom<AccessRow> for AccessTokenRecord {
 
     fn try_from(r: AccessRow) -> Result<Self, StoreError> {
         let bad = |e: &dyn std::fmt::Display| corrupt("access_tokens", e);
+        let client_id = ClientId::parse(&r.client_id).map_err(|e| bad(&e))?;
         Ok(AccessTokenRecord {
             digest: Digest::from_slice(&r.digest).ok_or_else(|| bad(&"digest length"))?,
             token_id: Uuid::parse_str(&r.token_id).map_err(|e| bad(&e))?,
-            client_id: ClientId::parse(&r.client_id).map_err(|e| bad(&e))?,
-            subject: r.subject,
+            subject: Subject::from_claim(&r.subject, &client_id)
+                .ok_or_else(|| bad(&"subject names neither the client nor an account"))?,
+            client_id,
             scope: Scope::parse(&r.scope).map_err(|e| bad(&e))?,
             issued_at: utc(r.issued_at),
             expires_at: utc(r.expires_at),

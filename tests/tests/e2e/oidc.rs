@@ -651,7 +651,7 @@ async fn logout_refusals_show_a_page_and_end_nothing(db: ScratchDb) {
     let foreign = auth_crypto::JwsRing::load(&[stranger]).unwrap();
     let claims = auth_core::types::IdTokenClaims {
         issuer: "https://other.example".into(),
-        subject: payload["sub"].as_str().unwrap().into(),
+        subject: auth_core::types::UserId::new(payload["sub"].as_str().unwrap().parse().unwrap()),
         audience: auth_core::types::ClientId::parse(&client).unwrap(),
         issued_at: app.clock.now(),
         expires_at: app.clock.now() + Duration::minutes(5),

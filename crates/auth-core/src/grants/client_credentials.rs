@@ -23,7 +23,7 @@ pub(super) async fn run(
     }
     let scope = resolve_scope(scope, &client.scope)?;
     let access = service
-        .access_token(client, super::Subject::Client, &scope, None, now)
+        .access_token(client, super::TokenFor::Client, &scope, None, now)
         .await?;
     // "A refresh token SHOULD NOT be included." (RFC 6749 section 4.4.3)
     Ok(access.into_issued(None, None, scope, None))

@@ -93,7 +93,7 @@ impl Core {
         let (profile, email) = released_claims(user, sign_in.scope);
         let claims = IdTokenClaims {
             issuer: self.issuer.clone(),
-            subject: user.id.to_string(),
+            subject: user.id,
             audience: client.id.clone(),
             issued_at: now,
             expires_at: now + ID_TOKEN_LIFETIME,

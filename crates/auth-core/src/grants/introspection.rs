@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::grants::refresh_token::RefreshState;
 use crate::ports::TokenCodec;
-use crate::types::{AccessClaims, Client, ClientId, Scope, User, UserId};
+use crate::types::{AccessClaims, Client, ClientId, Scope, Subject, User, UserId};
 
 use crate::service::Grants;
 
@@ -17,16 +17,6 @@ pub struct Bearer {
     /// The token's user, enabled; `None` for a token a client holds for
     /// itself.
     pub user: Option<User>,
-}
-
-/// The account an access token acts for: none for a token a client holds
-/// for itself, whose subject is the client's id (client ids may be UUIDs
-/// too).
-fn owner(claims: &AccessClaims) -> Option<UserId> {
-    if claims.subject == claims.client_id.as_str() {
-        return None;
-    }
-    claims.subject.parse().ok().map(UserId::new)
 }
 
 /// Which kind of token a hint or a lookup named.
@@ -56,8 +46,8 @@ pub struct ActiveToken {
     pub kind: TokenKind,
     /// The client it was issued to.
     pub client_id: String,
-    /// Its subject: the user id, or the client id for a client's own.
-    pub subject: String,
+    /// Whom it acts for.
+    pub subject: Subject,
     /// The account it acts for, if any.
     pub user_id: Option<UserId>,
     /// The owner's username, for a user's token.
@@ -129,7 +119,7 @@ impl Grants {
         // A user's token acts only while the account exists and is enabled,
         // and only if it was issued in the account's current token
         // generation: ending every token of an account raises it.
-        let user = match owner(&claims) {
+        let user = match claims.subject.user() {
             None => None,
             Some(id) => match self.ports.users.find_by_id(id).await? {
                 Some(user)
@@ -238,9 +228,10 @@ impl Grants {
                             Some(ActiveToken {
                                 kind,
                                 client_id: r.client_id.to_string(),
-                                subject: r
-                                    .user_id
-                                    .map_or_else(|| r.client_id.to_string(), |u| u.to_string()),
+                                subject: r.user_id.map_or_else(
+                                    || Subject::Client(r.client_id.clone()),
+                                    Subject::User,
+                                ),
                                 user_id: r.user_id,
                                 username: None,
                                 scope: r.scope,

@@ -29,7 +29,8 @@ use crate::events::SecurityEvent;
 use crate::policy::TokenPolicy;
 use crate::types::{
     AccessClaims, AccessTokenRecord, Client, ClientId, Dialect, FamilyId, GrantType, IssuedTokens,
-    OpaqueToken, RefreshTokenRecord, Scope, TokenFormat, TokenGeneration, TokenOwner, UserId,
+    OpaqueToken, RefreshTokenRecord, Scope, Subject, TokenFormat, TokenGeneration, TokenOwner,
+    UserId,
 };
 
 impl Core {
@@ -91,7 +92,7 @@ impl Core {
     async fn access_token(
         &self,
         client: &Client,
-        subject: Subject,
+        subject: TokenFor,
         scope: &Scope,
         family: Option<FamilyId>,
         now: DateTime<Utc>,
@@ -105,15 +106,18 @@ impl Core {
     pub(crate) fn prepare_access(
         &self,
         client: &Client,
-        subject: Subject,
+        subject: TokenFor,
         scope: &Scope,
         family: Option<FamilyId>,
         now: DateTime<Utc>,
     ) -> Result<PreparedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
         let (subject, generation) = match subject {
-            Subject::Client => (client.id.to_string(), TokenGeneration::default()),
-            Subject::User(owner) => (owner.id.to_string(), owner.generation),
+            TokenFor::Client => (
+                Subject::Client(client.id.clone()),
+                TokenGeneration::default(),
+            ),
+            TokenFor::User(owner) => (Subject::User(owner.id), owner.generation),
         };
         let claims = AccessClaims {
             issuer: self.issuer.clone(),
@@ -221,7 +225,7 @@ impl Core {
             .allows(GrantType::RefreshToken)
             .then(|| self.new_refresh(client, Some(owner.id), &scope, None, now));
         let family = refresh.as_ref().map(|(_, record)| record.family);
-        let access = self.prepare_access(client, Subject::User(owner), &scope, family, now)?;
+        let access = self.prepare_access(client, TokenFor::User(owner), &scope, family, now)?;
         Ok(PreparedGrant {
             refresh,
             access,
@@ -247,7 +251,7 @@ impl Core {
             ..client.clone()
         };
         let signed = self
-            .access_token(&reference, Subject::User(user), &client.scope, None, now)
+            .access_token(&reference, TokenFor::User(user), &client.scope, None, now)
             .await?;
         Ok(signed.into_issued(None, None, client.scope.clone(), Some(user.id)))
     }
@@ -357,7 +361,7 @@ impl Grants {
 /// Who an access token acts for: the client itself, or an account in its
 /// current token generation.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Subject {
+pub(crate) enum TokenFor {
     /// A client's own token (client credentials).
     Client,
     /// A user's token.

@@ -13,7 +13,7 @@ use crate::policy::{RefreshMode, TokenPolicy};
 use crate::ports::{RefreshOwner, RotateOutcome, Superseded};
 use crate::types::{Client, IssuedTokens, OpaqueToken, RefreshTokenRecord, Scope, TokenOwner};
 
-use super::Subject;
+use super::TokenFor;
 use crate::service::Core;
 
 /// The state of a stored refresh token at a given moment.
@@ -151,8 +151,8 @@ pub(super) async fn run(
         return Err(not_valid().into());
     };
     let subject = match (record.user_id, owner) {
-        (None, RefreshOwner::Client) => Subject::Client,
-        (Some(id), RefreshOwner::User(generation)) => Subject::User(TokenOwner { id, generation }),
+        (None, RefreshOwner::Client) => TokenFor::Client,
+        (Some(id), RefreshOwner::User(generation)) => TokenFor::User(TokenOwner { id, generation }),
         _ => return Err(not_valid().into()),
     };
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
@@ -268,7 +268,7 @@ fn signed_successor(
     service: &Core,
     client: &Client,
     record: &RefreshTokenRecord,
-    subject: Subject,
+    subject: TokenFor,
     scope: &Scope,
     now: DateTime<Utc>,
 ) -> Result<(super::PreparedAccess, OpaqueToken, RefreshTokenRecord), FlowError> {
@@ -301,7 +301,7 @@ async fn finish(
     service: &Core,
     client: &Client,
     record: &RefreshTokenRecord,
-    subject: Subject,
+    subject: TokenFor,
     scope: Scope,
     refresh_token: Option<OpaqueToken>,
     now: DateTime<Utc>,

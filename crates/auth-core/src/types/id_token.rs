@@ -1,7 +1,7 @@
 //! The claims of an OpenID Connect ID token.
 use chrono::{DateTime, Utc};
 
-use super::ClientId;
+use super::{ClientId, UserId};
 
 /// OpenID Connect Core section 2 (registered claims) and section 5.1
 /// (standard claims, released by scope).
@@ -9,8 +9,8 @@ use super::ClientId;
 pub struct IdTokenClaims {
     /// The issuer (`iss`).
     pub issuer: String,
-    /// The same subject as in access tokens and userinfo: the user id.
-    pub subject: String,
+    /// The same subject as in access tokens and userinfo: the account.
+    pub subject: UserId,
     /// The client; also `azp`.
     pub audience: ClientId,
     /// When it was issued (`iat`).
@@ -36,7 +36,7 @@ pub struct IdTokenHint {
     /// Its `iss`: must be this server.
     pub issuer: String,
     /// Its `sub`: the account it was issued for.
-    pub subject: String,
+    pub subject: UserId,
     /// Its `aud`: the client it was issued to.
     pub audience: String,
 }

@@ -29,7 +29,7 @@ pub use scope::{Scope, ScopeError, describe_scope};
 pub use secret::{Digest, OpaqueToken, Password, PasswordAttempt, PasswordError, PasswordHash};
 pub use token::{
     AccessClaims, AccessTokenRecord, FamilyId, IssuedAccess, IssuedTokens, KeyAlgorithm,
-    RefreshTokenRecord, SigningKey,
+    RefreshTokenRecord, SigningKey, Subject,
 };
 pub use user::{
     Email, LoginName, NewUser, TokenGeneration, TokenOwner, User, UserId, Username, ValueError,

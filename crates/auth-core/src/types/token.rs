@@ -5,13 +5,57 @@ use uuid::Uuid;
 
 use super::{ClientId, Digest, OpaqueToken, Scope, TokenGeneration, UserId};
 
+/// Whom an access token acts for: an account, or, for a client's own
+/// token (client credentials), the client. On the wire it is the `sub`
+/// claim, the account's id or the client's id; [`Subject::from_claim`] is
+/// the one place that reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// An account's token.
+    User(UserId),
+    /// A client's own token.
+    Client(ClientId),
+}
+
+impl Subject {
+    /// Reads a `sub` claim back, knowing the token's client: the client's
+    /// own id names the client (client ids may be UUIDs too), anything
+    /// else must be an account's id. `None` for neither.
+    pub fn from_claim(sub: &str, client: &ClientId) -> Option<Self> {
+        if sub == client.as_str() {
+            return Some(Self::Client(client.clone()));
+        }
+        Uuid::parse_str(sub)
+            .ok()
+            .map(|id| Self::User(UserId::new(id)))
+    }
+
+    /// The account, for an account's token.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            Self::User(id) => Some(*id),
+            Self::Client(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Subject {
+    /// The `sub` claim.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(id) => id.fmt(f),
+            Self::Client(id) => f.write_str(id.as_str()),
+        }
+    }
+}
+
 /// The claims of a self-contained access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessClaims {
     /// The issuer identifier (`iss`).
     pub issuer: String,
-    /// The user id, or the client id for a client_credentials token.
-    pub subject: String,
+    /// Whom it acts for (`sub`).
+    pub subject: Subject,
     /// The client the token was issued to; also its audience.
     pub client_id: ClientId,
     /// What the token allows.
@@ -100,8 +144,8 @@ pub struct AccessTokenRecord {
     pub token_id: Uuid,
     /// The client it was issued to.
     pub client_id: ClientId,
-    /// The user id, or the client id for a client_credentials token.
-    pub subject: String,
+    /// Whom it acts for.
+    pub subject: Subject,
     /// What it allows.
     pub scope: Scope,
     /// When it was issued.
@@ -246,4 +290,28 @@ pub struct IssuedTokens {
     /// line: a password that signed in, an account an upstream sign-in
     /// created.
     pub event: Option<crate::events::SecurityEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_reads_back_as_it_was_written() {
+        let app = ClientId::parse("app").unwrap();
+        let uuid_client = ClientId::parse("0191c1d2-0000-7000-8000-000000000009").unwrap();
+        let user = UserId::new(Uuid::parse_str("0191c1d2-0000-7000-8000-000000000001").unwrap());
+        for (subject, client) in [
+            (Subject::User(user), &app),
+            (Subject::Client(app.clone()), &app),
+            // A client whose id is a UUID is still the client.
+            (Subject::Client(uuid_client.clone()), &uuid_client),
+        ] {
+            let claim = subject.to_string();
+            assert_eq!(Subject::from_claim(&claim, client), Some(subject));
+        }
+        assert_eq!(Subject::from_claim("someone", &app), None);
+        assert_eq!(Subject::User(user).user(), Some(user));
+        assert_eq!(Subject::Client(app).user(), None);
+    }
 }

@@ -90,7 +90,10 @@ impl IdTokenSigner for IdTokens {
         match token.split('|').collect::<Vec<_>>()[..] {
             ["id", subject, audience, ..] => Ok(IdTokenHint {
                 issuer: "http://issuer.test".into(),
-                subject: subject.into(),
+                subject: subject
+                    .parse()
+                    .map(auth_core::types::UserId::new)
+                    .map_err(|_| TokenRejection::Invalid)?,
                 audience: audience.into(),
             }),
             _ => Err(TokenRejection::Malformed),

@@ -952,7 +952,10 @@ mod lifecycle {
             .await
             .unwrap();
         assert_eq!(
-            (bearer.claims.subject.as_str(), bearer.claims.token_id),
+            (
+                bearer.claims.subject.to_string().as_str(),
+                bearer.claims.token_id
+            ),
             ("app", t.token_id)
         );
         assert!(
@@ -1259,7 +1262,10 @@ async fn introspection_tells_a_clients_own_token_from_a_users() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((active.subject.as_str(), active.user_id), (id, None));
+    assert_eq!(
+        (active.subject.to_string().as_str(), active.user_id),
+        (id, None)
+    );
     let users = w
         .grants
         .exchange(&c, password("alice", "pw", None), t0())

@@ -375,7 +375,7 @@ pub(crate) async fn token_info(
     };
     Ok(no_store(TokenData {
         id: claims.token_id.to_string(),
-        account_id: claims.subject,
+        account_id: claims.subject.to_string(),
         created_at: timestamp(claims.issued_at),
         expires_at: timestamp(claims.expires_at),
     }))

@@ -93,7 +93,7 @@ pub(crate) async fn introspect(
         .map(|active| ActiveToken {
             scope: active.scope.to_string(),
             client_id: active.client_id,
-            sub: active.subject,
+            sub: active.subject.to_string(),
             username: active.username,
             exp: active.expires_at.timestamp(),
             iat: active.issued_at.timestamp(),
