@@ -99,3 +99,14 @@ pub fn signing_key(n: u8, activates_at: chrono::DateTime<Utc>) -> SigningKey {
         activates_at,
     }
 }
+
+/// A throttle key for a scenario that needs distinct keys and cares not
+/// which kind.
+pub fn throttle(label: &str) -> auth_core::throttle::ThrottleKey {
+    auth_core::throttle::ThrottleKey::Upstream(label.to_owned())
+}
+
+/// The address the scenarios' sign-ins come from.
+pub fn from_address() -> auth_core::throttle::AttemptSource {
+    auth_core::throttle::AttemptSource::Address("203.0.113.7".to_owned())
+}

@@ -20,7 +20,11 @@ pub async fn throttle_windows_start_at_the_first_counted_attempt(d: Arc<dyn Repo
     let at = |minutes| t0() + Duration::minutes(minutes);
     let reserve = |key: &'static str, minutes| {
         let d = d.clone();
-        async move { d.reserve(key, 2, window, at(minutes)).await.unwrap() }
+        async move {
+            d.reserve(&throttle(key), 2, window, at(minutes))
+                .await
+                .unwrap()
+        }
     };
     // Two within the window, then refused until it has passed.
     assert!(reserve("a", 0).await && reserve("a", 1).await);
@@ -30,17 +34,17 @@ pub async fn throttle_windows_start_at_the_first_counted_attempt(d: Arc<dyn Repo
     // old one's start: at minute 14 and 16 (past minute 15) both count in
     // one window, so a third is refused.
     assert!(reserve("b", 0).await);
-    d.clear("b").await.unwrap();
+    d.clear(&throttle("b")).await.unwrap();
     assert!(reserve("b", 14).await && reserve("b", 16).await);
     assert!(!reserve("b", 16).await, "one window from minute 14");
     // A count given back to zero does the same.
     assert!(reserve("c", 0).await);
-    d.release("c").await.unwrap();
+    d.release(&throttle("c")).await.unwrap();
     assert!(reserve("c", 14).await && reserve("c", 16).await);
     assert!(!reserve("c", 16).await, "one window from minute 14");
     // A count given back above zero keeps its window.
     assert!(reserve("e", 0).await && reserve("e", 1).await);
-    d.release("e").await.unwrap();
+    d.release(&throttle("e")).await.unwrap();
     assert!(reserve("e", 2).await && !reserve("e", 3).await);
     assert!(reserve("e", 15).await, "the window of minute 0 ended");
     // Other keys have budgets of their own.
@@ -51,7 +55,7 @@ pub async fn a_burst_of_reservations_is_counted_one_by_one(d: Arc<dyn Repositori
     let allowed = allowed_in_burst(40, || {
         let d = d.clone();
         async move {
-            d.reserve("burst", 5, Duration::minutes(15), t0())
+            d.reserve(&throttle("burst"), 5, Duration::minutes(15), t0())
                 .await
                 .unwrap()
         }
@@ -68,7 +72,7 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
     let attempt = |login: &'static str| {
         let d = d.clone();
         async move {
-            d.reserve_login(&LoginName::lookup(login), "203.0.113.7", 3, window, t0())
+            d.reserve_login(&LoginName::lookup(login), from_address(), 3, window, t0())
                 .await
                 .unwrap()
         }
@@ -94,7 +98,7 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
         "a refusal still names the account"
     );
     // The key is the one the core clears on success.
-    d.clear(&login_key(Some(alice.id), "alice", "203.0.113.7"))
+    d.clear(&login_key(Some(alice.id), &"alice".into(), from_address()))
         .await
         .unwrap();
     assert!(attempt("alice").await.allowed);
@@ -105,9 +109,14 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
     }
     assert!(!attempt("nobody").await.allowed);
     assert!(
-        !d.reserve(&login_key(None, "nobody", "203.0.113.7"), 3, window, t0())
-            .await
-            .unwrap()
+        !d.reserve(
+            &login_key(None, &"nobody".into(), from_address()),
+            3,
+            window,
+            t0()
+        )
+        .await
+        .unwrap()
     );
     // A burst counts one by one.
     let bob = user("bob", None);
@@ -115,7 +124,7 @@ pub async fn a_login_finds_its_account_and_counts_against_it(d: Arc<dyn Reposito
     let allowed = allowed_in_burst(40, || {
         let d = d.clone();
         async move {
-            d.reserve_login(&LoginName::lookup("bob"), "203.0.113.7", 5, window, t0())
+            d.reserve_login(&LoginName::lookup("bob"), from_address(), 5, window, t0())
                 .await
                 .unwrap()
                 .allowed
@@ -131,13 +140,13 @@ pub async fn a_login_grant_resets_its_throttle_in_the_same_write(d: Arc<dyn Repo
     let exhaust = |key: &'static str| {
         let d = d.clone();
         async move {
-            assert!(d.reserve(key, 1, window, t0()).await.unwrap());
-            assert!(!d.reserve(key, 1, window, t0()).await.unwrap());
+            assert!(d.reserve(&throttle(key), 1, window, t0()).await.unwrap());
+            assert!(!d.reserve(&throttle(key), 1, window, t0()).await.unwrap());
         }
     };
     let may_try = |key: &'static str| {
         let d = d.clone();
-        async move { d.reserve(key, 1, window, t0()).await.unwrap() }
+        async move { d.reserve(&throttle(key), 1, window, t0()).await.unwrap() }
     };
     let access = |byte: u8| AccessTokenRecord {
         digest: Digest::from_bytes([byte; 32]),
@@ -160,7 +169,7 @@ pub async fn a_login_grant_resets_its_throttle_in_the_same_write(d: Arc<dyn Repo
         .insert_grant(
             Some(&refresh(1, family(), "app", None)),
             None,
-            Some("taken"),
+            Some(&throttle("taken")),
         )
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
@@ -183,7 +192,9 @@ pub async fn a_login_grant_resets_its_throttle_in_the_same_write(d: Arc<dyn Repo
     ];
     for (key, refresh, access) in cases {
         exhaust(key).await;
-        d.insert_grant(refresh, access, Some(key)).await.unwrap();
+        d.insert_grant(refresh, access, Some(&throttle(key)))
+            .await
+            .unwrap();
         assert!(
             may_try(key).await,
             "{key}: the login's attempts were forgotten"

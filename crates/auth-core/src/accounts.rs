@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::error::{FlowError, OAuthError, StoreError};
 use crate::policy::RefreshMode;
 use crate::service::Accounts;
-use crate::throttle::registration_key;
+use crate::throttle::ThrottleKey;
 use crate::types::{
     Client, ClientAuth, ClientId, Dialect, Email, GrantType, KeyAlgorithm, LifetimeRange,
     OpaqueToken, Password, RedirectUri, Scope, TokenFormat, User, UserId, Username,
@@ -429,10 +429,13 @@ pub async fn register_user_from(
     let throttles = service.throttles;
     for (key, policy) in [
         (
-            registration_key(Some(from)),
+            ThrottleKey::Registration(Some(from.to_owned())),
             throttles.registration_per_address,
         ),
-        (registration_key(None), throttles.registration_total),
+        (
+            ThrottleKey::Registration(None),
+            throttles.registration_total,
+        ),
     ] {
         let allowed = service
             .ports

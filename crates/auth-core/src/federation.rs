@@ -357,7 +357,7 @@ impl Federation {
             .ports()
             .throttles
             .reserve(
-                &crate::throttle::upstream_key(from),
+                &crate::throttle::ThrottleKey::Upstream(from.to_owned()),
                 policy.max_attempts,
                 policy.window,
                 now,

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{CryptoError, StoreError, UpstreamError};
+use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
     DeviceAuthorization, DevicePoll, DeviceStatus, Digest, FamilyId, FederatedLink, IdTokenClaims,
@@ -245,7 +246,7 @@ pub trait TokenRepository: Send + Sync {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
-        cleared: Option<&'a str>,
+        cleared: Option<&'a ThrottleKey>,
     ) -> Result<(), StoreError>;
     /// A retry of the rotation of `old` whose answer was lost: atomically
     /// supersedes `old`'s successor, only if that successor was never
@@ -318,7 +319,7 @@ pub trait ThrottleRepository: Send + Sync {
     /// statement: parallel attempts cannot slip past the limit.
     async fn reserve(
         &self,
-        key: &str,
+        key: &ThrottleKey,
         limit: u32,
         window: chrono::Duration,
         now: DateTime<Utc>,
@@ -329,23 +330,22 @@ pub trait ThrottleRepository: Send + Sync {
     /// name reached it, or the name's when it names none. A database may do
     /// both in one statement: a sign-in's lookup costs no round trip of its
     /// own.
-    /// The key is the one of the attempt's client address `from`
-    /// ([`login_key`](crate::throttle::login_key)'s), so one address's
+    /// The key is the one of the attempt's `source`, so one address's
     /// failures lock out that address, not the account's owner.
     async fn reserve_login(
         &self,
         login: &LoginName,
-        from: &str,
+        source: AttemptSource,
         limit: u32,
         window: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<LoginReservation, StoreError>;
     /// Gives back one reserved attempt (it turned out not to count). A count
     /// given back to zero starts a new window at the next attempt.
-    async fn release(&self, key: &str) -> Result<(), StoreError>;
+    async fn release(&self, key: &ThrottleKey) -> Result<(), StoreError>;
     /// Forgets every attempt of `key` (a successful login); the next attempt
     /// starts a new window.
-    async fn clear(&self, key: &str) -> Result<(), StoreError>;
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::StoreError;
 use crate::ports::{LoginReservation, ThrottleRepository, UserRepository};
-use crate::types::{LoginName, UserId};
+use crate::types::{Digest, LoginName, UserId};
 
 /// At most `max_attempts` within `window`, which starts at the first
 /// attempt counted; then refused until the window has passed.
@@ -67,31 +67,75 @@ impl Default for Throttles {
     }
 }
 
-/// The start of an account's login key; its id follows. A store that
-/// finds the account and counts the attempt in one statement
-/// ([`ThrottleRepository::reserve_login`]) builds the key from it.
-pub const LOGIN_ACCOUNT_PREFIX: &str = "login:user:";
-
-/// The key a login's attempts from the client address `from` count
-/// against: the account, however it is named (username or email), or the
-/// name itself when it names none (so unknown names are throttled alike
-/// and reveal nothing), at that address. Five wrong passwords from one
-/// address lock that address out, not the account's owner elsewhere.
-pub fn login_key(user: Option<UserId>, login: &str, from: &str) -> String {
-    format!("{}{}{from}", account_key(user, login), ADDRESS_SEPARATOR)
+/// What a throttle counts attempts against. A store keeps each variant in
+/// columns of its own (see `auth-store`'s `throttles.rs`), never as a
+/// string format, so no key is spelled out twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// A sign-in's attempts on `account` from `source`, or from every
+    /// source (`None`): the account-wide count a distributed guess runs
+    /// into.
+    Login {
+        /// The account, however it was named; or the name, when it names
+        /// none (so unknown names are throttled alike and reveal nothing).
+        account: LoginTarget,
+        /// Where the attempts come from.
+        source: Option<AttemptSource>,
+    },
+    /// Wrong device user codes typed by a signed-in account.
+    DeviceCode(UserId),
+    /// Seed 003's calls that ask a provider or store a flow, from a client
+    /// address.
+    Upstream(String),
+    /// Self-service registrations from a client address, or (`None`) in
+    /// total.
+    Registration(Option<String>),
 }
 
-/// Between a login key's account and its address: a character no account
-/// id or login name holds.
-pub const ADDRESS_SEPARATOR: &str = " ";
+/// Whose sign-in attempts a [`ThrottleKey::Login`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoginTarget {
+    /// An account, by whichever name (or its id) it was reached.
+    Account(UserId),
+    /// A login name that names no account.
+    Name(LoginName),
+}
 
-/// The key every address's attempts on one account count against too,
-/// with a limit ten times the per-address one: what a distributed guess
+/// Where a sign-in attempt comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AttemptSource {
+    /// A client address.
+    Address(String),
+    /// A browser, by the digest of the device cookie it presented (OWASP's
+    /// device cookies).
+    Device(Digest),
+}
+
+/// The key a login's attempts from `source` count against: the account,
+/// however it is named (username or email), or the name itself when it
+/// names none, from that source. Five wrong passwords from one address
+/// lock out that address, not the account's owner elsewhere.
+pub fn login_key(user: Option<UserId>, login: &LoginName, source: AttemptSource) -> ThrottleKey {
+    ThrottleKey::Login {
+        account: login_target(user, login),
+        source: Some(source),
+    }
+}
+
+/// The key every source's attempts on one account count against too,
+/// with a limit ten times the per-source one: what a distributed guess
 /// runs into.
-pub fn account_key(user: Option<UserId>, login: &str) -> String {
+pub fn account_key(user: Option<UserId>, login: &LoginName) -> ThrottleKey {
+    ThrottleKey::Login {
+        account: login_target(user, login),
+        source: None,
+    }
+}
+
+fn login_target(user: Option<UserId>, login: &LoginName) -> LoginTarget {
     match user {
-        Some(id) => format!("{LOGIN_ACCOUNT_PREFIX}{id}"),
-        None => format!("login:name:{login}"),
+        Some(id) => LoginTarget::Account(id),
+        None => LoginTarget::Name(login.clone()),
     }
 }
 
@@ -100,7 +144,7 @@ pub fn account_key(user: Option<UserId>, login: &str) -> String {
 pub async fn reserve_login_stepwise<S>(
     store: &S,
     login: &LoginName,
-    from: &str,
+    source: AttemptSource,
     limit: u32,
     window: Duration,
     now: DateTime<Utc>,
@@ -109,26 +153,7 @@ where
     S: UserRepository + ThrottleRepository + ?Sized,
 {
     let user = store.find_by_login(login).await?;
-    let key = login_key(user.as_ref().map(|u| u.id), login.as_str(), from);
+    let key = login_key(user.as_ref().map(|u| u.id), login, source);
     let allowed = store.reserve(&key, limit, window, now).await?;
     Ok(LoginReservation { user, allowed })
-}
-
-/// The key a user's device-code attempts count against.
-pub(crate) fn device_code_key(user: UserId) -> String {
-    format!("device-code:{user}")
-}
-
-/// The key seed 003's upstream calls from `address` count against.
-pub(crate) fn upstream_key(address: &str) -> String {
-    format!("upstream:address:{address}")
-}
-
-/// The key registrations from `address` count against, or with `None` the
-/// one every registration counts against.
-pub(crate) fn registration_key(address: Option<&str>) -> String {
-    match address {
-        Some(a) => format!("register:address:{a}"),
-        None => "register:all".to_owned(),
-    }
 }

@@ -37,7 +37,7 @@ use auth_core::ports::{
     ClientRepository, KeyRepository, LoginReservation, Readiness, SweepReport, Sweeper,
     ThrottleRepository, UserRepository,
 };
-use auth_core::throttle::reserve_login_stepwise;
+use auth_core::throttle::{AttemptSource, ThrottleKey, reserve_login_stepwise};
 use auth_core::types::{
     Client, ClientId, LoginName, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
 };
@@ -197,16 +197,13 @@ impl ClientRepository for MemoryStore {
 impl ThrottleRepository for MemoryStore {
     async fn reserve(
         &self,
-        key: &str,
+        key: &ThrottleKey,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut t = self.tables();
-        let counter = t
-            .throttles
-            .entry(key.to_owned())
-            .or_insert((0, now + window));
+        let counter = t.throttles.entry(key.clone()).or_insert((0, now + window));
         // A window that has passed, or a count cleared or given back to
         // zero, starts a new window with this attempt (as the databases'
         // `ReserveAttempt` does).
@@ -223,22 +220,22 @@ impl ThrottleRepository for MemoryStore {
     async fn reserve_login(
         &self,
         login: &LoginName,
-        from: &str,
+        source: AttemptSource,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<LoginReservation, StoreError> {
-        reserve_login_stepwise(self, login, from, limit, window, now).await
+        reserve_login_stepwise(self, login, source, limit, window, now).await
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &ThrottleKey) -> Result<(), StoreError> {
         if let Some(counter) = self.tables().throttles.get_mut(key) {
             counter.0 = counter.0.saturating_sub(1);
         }
         Ok(())
     }
 
-    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), StoreError> {
         self.tables().throttles.remove(key);
         Ok(())
     }

@@ -30,7 +30,7 @@ pub(crate) struct Tables {
     pub sessions: HashMap<Digest, BrowserSession>,
     pub devices: HashMap<Digest, DeviceAuthorization>,
     /// Attempts and the end of their window, per key.
-    pub throttles: HashMap<String, (u32, DateTime<Utc>)>,
+    pub throttles: HashMap<auth_core::throttle::ThrottleKey, (u32, DateTime<Utc>)>,
     pub keys: Vec<SigningKey>,
     pub links: Vec<FederatedLink>,
     pub flows: HashMap<Uuid, UpstreamFlow>,

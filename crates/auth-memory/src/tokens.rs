@@ -64,7 +64,7 @@ impl TokenRepository for MemoryStore {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
-        cleared: Option<&'a str>,
+        cleared: Option<&'a auth_core::throttle::ThrottleKey>,
     ) -> Result<(), StoreError> {
         let mut t = self.tables();
         t.insert_grant(refresh, access)?;

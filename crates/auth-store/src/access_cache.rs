@@ -195,7 +195,7 @@ impl TokenRepository for CachedAccessTokens {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
-        cleared: Option<&'a str>,
+        cleared: Option<&'a auth_core::throttle::ThrottleKey>,
     ) -> Result<(), StoreError> {
         self.inner.insert_grant(refresh, access, cleared).await
     }

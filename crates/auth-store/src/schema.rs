@@ -155,8 +155,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    throttle_counters (key) {
-        key -> Text,
+    throttle_counters (kind, subject_kind, subject, address, device) {
+        kind -> Text,
+        subject_kind -> Text,
+        subject -> Text,
+        address -> Text,
+        device -> Text,
         attempts -> BigInt,
         expires_at -> Timestamp,
     }

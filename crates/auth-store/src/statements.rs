@@ -37,13 +37,71 @@ macro_rules! static_statement {
     };
 }
 
+/// A throttle key's columns ([`crate::throttles`] maps each kind of key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyColumns {
+    pub kind: &'static str,
+    pub subject_kind: &'static str,
+    pub subject: String,
+    pub address: String,
+    pub device: String,
+}
+
+impl KeyColumns {
+    /// The five columns' values, as bind parameters in table order.
+    fn push_values<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<Text>,
+        str: ToSql<Text, DB>,
+    {
+        let values: [&'b str; 5] = [
+            self.kind,
+            self.subject_kind,
+            &self.subject,
+            &self.address,
+            &self.device,
+        ];
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<Text, _>(value)?;
+        }
+        Ok(())
+    }
+
+    /// `kind = .. AND subject_kind = .. AND ..`: the key's row.
+    pub(crate) fn push_match<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<Text>,
+        str: ToSql<Text, DB>,
+    {
+        let columns: [(&str, &'b str); 5] = [
+            ("kind", self.kind),
+            ("subject_kind", self.subject_kind),
+            ("subject", &self.subject),
+            ("address", &self.address),
+            ("device", &self.device),
+        ];
+        for (i, (column, value)) in columns.into_iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" AND ");
+            }
+            out.push_sql(column);
+            out.push_sql(" = ");
+            out.push_bind_param::<Text, _>(value)?;
+        }
+        Ok(())
+    }
+}
+
 /// Counts a login (or other throttled) attempt if the key's window has
 /// ended, starting a new one, or it is under the limit; returns the count
 /// only then. On PostgreSQL the upsert locks the row, on SQLite the single
 /// writer runs one statement at a time: either way parallel attempts are
 /// counted one by one.
 pub(crate) struct ReserveAttempt<'a> {
-    pub key: &'a str,
+    pub key: &'a KeyColumns,
     /// When a window started now ends.
     pub window_end: NaiveDateTime,
     pub now: NaiveDateTime,
@@ -64,8 +122,11 @@ where
     i64: ToSql<BigInt, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO throttle_counters (key, expires_at, attempts) VALUES (");
-        out.push_bind_param::<Text, _>(self.key)?;
+        out.push_sql(
+            "INSERT INTO throttle_counters \
+             (kind, subject_kind, subject, address, device, expires_at, attempts) VALUES (",
+        );
+        self.key.push_values(&mut out)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.window_end)?;
         out.push_sql(", 1) ");
@@ -89,7 +150,7 @@ where
     // A row at zero attempts was cleared by a success (`ClearAttempts`):
     // it starts a new window, as an absent row does.
     out.push_sql(
-        "ON CONFLICT (key) DO UPDATE SET \
+        "ON CONFLICT (kind, subject_kind, subject, address, device) DO UPDATE SET \
          attempts = CASE WHEN throttle_counters.attempts = 0 OR throttle_counters.expires_at <= ",
     );
     out.push_bind_param::<Timestamp, _>(now)?;
@@ -111,15 +172,12 @@ where
 
 /// A sign-in's first step on PostgreSQL in one statement: the account a
 /// login name belongs to, and an attempt counted as [`ReserveAttempt`]
-/// counts it, against the account's key (`account_prefix` and its id) or,
-/// when the name belongs to none, `name_key`. Yields whether the attempt
-/// was counted, then the account's row (all NULL without one).
+/// counts it, against the account's key (its id) or, when the name
+/// belongs to none, `name_key`, from the attempt's source. Yields whether the attempt was counted,
+/// then the account's row (all NULL without one).
 pub(crate) struct ReserveLoginPg<'a> {
-    pub login: &'a str,
-    pub account_prefix: &'a str,
-    pub name_key: &'a str,
-    /// What follows the account's id in its key: the client address's part.
-    pub address_suffix: &'a str,
+    /// The key of the login name, as though it named no account.
+    pub name_key: &'a KeyColumns,
     /// When a window started now ends.
     pub window_end: NaiveDateTime,
     pub now: NaiveDateTime,
@@ -144,17 +202,19 @@ impl QueryFragment<Pg> for ReserveLoginPg<'_> {
             " FROM login_names INNER JOIN users ON users.id = login_names.user_id \
              WHERE login_names.name = ",
         );
-        out.push_bind_param::<Text, _>(self.login)?;
+        out.push_bind_param::<Text, _>(&self.name_key.subject)?;
         out.push_sql(
-            "), counted AS (INSERT INTO throttle_counters (key, expires_at, attempts) \
-             SELECT COALESCE((SELECT ",
+            "), counted AS (INSERT INTO throttle_counters \
+             (kind, subject_kind, subject, address, device, expires_at, attempts) \
+             SELECT 'login', CASE WHEN EXISTS (SELECT 1 FROM account) \
+             THEN 'account' ELSE 'name' END, COALESCE((SELECT account.id FROM account), ",
         );
-        out.push_bind_param::<Text, _>(self.account_prefix)?;
-        out.push_sql(" || account.id || ");
-        out.push_bind_param::<Text, _>(self.address_suffix)?;
-        out.push_sql(" FROM account), ");
-        out.push_bind_param::<Text, _>(self.name_key)?;
+        out.push_bind_param::<Text, _>(&self.name_key.subject)?;
         out.push_sql("), ");
+        out.push_bind_param::<Text, _>(&self.name_key.address)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.name_key.device)?;
+        out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&self.window_end)?;
         out.push_sql(", 1 ");
         push_counting(&mut out, &self.now, &self.limit)?;
@@ -294,7 +354,7 @@ on_both_backends!(ConsumeCode, |this, out| {
 /// Forgets a throttle key's attempts (a successful login): the count goes
 /// to zero, which [`ReserveAttempt`] takes as the start of a new window.
 pub(crate) struct ClearAttempts<'a> {
-    pub key: &'a str,
+    pub key: &'a KeyColumns,
 }
 
 static_statement!(ClearAttempts);
@@ -305,8 +365,8 @@ static_statement!(ClearAttempts);
 // login's INSERT wrote a new tuple and index entry each time and left dead
 // ones behind. The sweep deletes the row once its window has passed.
 on_both_backends!(ClearAttempts, |this, out| {
-    out.push_sql("UPDATE throttle_counters SET attempts = 0 WHERE key = ");
-    out.push_bind_param::<Text, _>(this.key)?;
+    out.push_sql("UPDATE throttle_counters SET attempts = 0 WHERE ");
+    this.key.push_match(&mut out)?;
     out.push_sql(" AND attempts > 0");
     Ok(())
 });
@@ -316,7 +376,7 @@ on_both_backends!(ClearAttempts, |this, out| {
 /// rest reads it): a login's reset rides on the write that stores what the
 /// login earned, atomic with it and without a round trip of its own.
 pub(crate) struct ClearingPg<'a, Q> {
-    pub key: &'a str,
+    pub key: &'a KeyColumns,
     pub then: Q,
 }
 
@@ -329,8 +389,8 @@ impl<Conn, Q> diesel::RunQueryDsl<Conn> for ClearingPg<'_, Q> {}
 
 impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for ClearingPg<'_, Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH cleared AS (UPDATE throttle_counters SET attempts = 0 WHERE key = ");
-        out.push_bind_param::<Text, _>(self.key)?;
+        out.push_sql("WITH cleared AS (UPDATE throttle_counters SET attempts = 0 WHERE ");
+        self.key.push_match(&mut out)?;
         out.push_sql(" AND attempts > 0) ");
         self.then.walk_ast(out.reborrow())
     }

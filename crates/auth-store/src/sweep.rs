@@ -54,6 +54,45 @@ macro_rules! sweep_table {
     }};
 }
 
+impl Database {
+    /// [`sweep_table!`] for the throttle counters, whose key is five
+    /// columns: a batch is cut at the latest expiry among the next `batch`
+    /// rows instead (rows that share that expiry go with it, so a batch
+    /// may run a little over).
+    async fn sweep_throttle_counters(
+        &self,
+        now: chrono::NaiveDateTime,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        use throttle_counters as tc;
+        let mut deleted = 0u64;
+        loop {
+            let ends: Vec<chrono::NaiveDateTime> = with_conn!(self, |conn| tc::table
+                .filter(tc::expires_at.le(now))
+                .select(tc::expires_at)
+                .order(tc::expires_at.asc())
+                .limit(batch)
+                .load(conn)
+                .await
+                .map_err(StoreError::backend))?;
+            let Some(&cutoff) = ends.last() else { break };
+            let started = std::time::Instant::now();
+            let n = with_conn!(writer self, |conn| diesel::delete(
+                tc::table.filter(tc::expires_at.le(cutoff))
+            )
+            .execute(conn)
+            .await
+            .map_err(StoreError::backend))?;
+            deleted += n as u64;
+            if (ends.len() as i64) < batch {
+                break;
+            }
+            tokio::time::sleep(started.elapsed() * REST_PER_BATCH).await;
+        }
+        Ok(deleted)
+    }
+}
+
 #[async_trait]
 impl Sweeper for Database {
     async fn sweep_expired(
@@ -91,7 +130,7 @@ impl Sweeper for Database {
                 now,
                 batch
             ),
-            throttle_counters: sweep_table!(self, throttle_counters, key, String, now, batch),
+            throttle_counters: self.sweep_throttle_counters(now, batch).await?,
             upstream_flows: sweep_table!(self, upstream_flows, id, String, now, batch),
             // Each device cookie is a new random value: its digest names
             // its rows.

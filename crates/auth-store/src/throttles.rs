@@ -1,11 +1,12 @@
 //! `ThrottleRepository` over Diesel: one conditional upsert per attempt
 //! (`statements::ReserveAttempt`); on PostgreSQL a sign-in's account lookup
-//! rides in the same statement (`statements::ReserveLoginPg`).
+//! rides in the same statement (`statements::ReserveLoginPg`). A key is
+//! kept as columns, mapped from the core's `ThrottleKey` here and only here.
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::{LoginReservation, ThrottleRepository};
 use auth_core::throttle::{
-    ADDRESS_SEPARATOR, LOGIN_ACCOUNT_PREFIX, login_key, reserve_login_stepwise,
+    AttemptSource, LoginTarget, ThrottleKey, login_key, reserve_login_stepwise,
 };
 use auth_core::types::{LoginName, User};
 use chrono::{DateTime, Duration, Utc};
@@ -15,18 +16,67 @@ use diesel_async::RunQueryDsl;
 use crate::database::{Database, query_error};
 use crate::rows::{UserRow, naive};
 use crate::schema::throttle_counters as tc;
-use crate::statements::{ClearAttempts, ReserveAttempt, ReserveLoginPg};
+use crate::statements::{ClearAttempts, KeyColumns, ReserveAttempt, ReserveLoginPg};
+
+impl From<&ThrottleKey> for KeyColumns {
+    fn from(key: &ThrottleKey) -> Self {
+        let columns = |kind, subject_kind, subject: String| KeyColumns {
+            kind,
+            subject_kind,
+            subject,
+            address: String::new(),
+            device: String::new(),
+        };
+        match key {
+            ThrottleKey::Login { account, source } => {
+                let mut c = match account {
+                    LoginTarget::Account(id) => columns("login", "account", id.to_string()),
+                    LoginTarget::Name(name) => columns("login", "name", name.as_str().to_owned()),
+                };
+                c.source(source.as_ref());
+                c
+            }
+            ThrottleKey::DeviceCode(user) => columns("device-code", "account", user.to_string()),
+            ThrottleKey::Upstream(address) => KeyColumns {
+                address: address.clone(),
+                ..columns("upstream", "", String::new())
+            },
+            ThrottleKey::Registration(address) => KeyColumns {
+                address: address.clone().unwrap_or_default(),
+                ..columns("registration", "", String::new())
+            },
+        }
+    }
+}
+
+impl KeyColumns {
+    /// Where a sign-in's attempts came from: an address, a device
+    /// cookie's digest (in hex), or, for the account-wide count, neither.
+    fn source(&mut self, source: Option<&AttemptSource>) {
+        match source {
+            Some(AttemptSource::Address(address)) => self.address = address.clone(),
+            Some(AttemptSource::Device(digest)) => {
+                self.device = digest
+                    .as_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+            }
+            None => {}
+        }
+    }
+}
 
 #[async_trait]
 impl ThrottleRepository for Database {
     async fn reserve(
         &self,
-        key: &str,
+        key: &ThrottleKey,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let key = key.to_owned();
+        let key = KeyColumns::from(key);
         let (window_end, now) = (naive(now + window), naive(now));
         let limit = i64::from(limit);
         let counted: Vec<i64> = with_conn!(writer self, |conn| ReserveAttempt {
@@ -44,7 +94,7 @@ impl ThrottleRepository for Database {
     async fn reserve_login(
         &self,
         login: &LoginName,
-        from: &str,
+        source: AttemptSource,
         limit: u32,
         window: Duration,
         now: DateTime<Utc>,
@@ -53,18 +103,16 @@ impl ThrottleRepository for Database {
             // The lookup reads from a reader while the reservation queues
             // for the one writer: two steps, as in the memory store.
             Database::Sqlite { .. } => {
-                return reserve_login_stepwise(self, login, from, limit, window, now).await;
+                return reserve_login_stepwise(self, login, source, limit, window, now).await;
             }
             Database::Postgres(pool) => pool,
         };
-        let name_key = login_key(None, login.as_str(), from);
-        let address_suffix = format!("{ADDRESS_SEPARATOR}{from}");
+        // The name's key; the statement counts against the account's
+        // instead when the name has one.
+        let name_key = KeyColumns::from(&login_key(None, login, source));
         let (window_end, now) = (naive(now + window), naive(now));
         let (allowed, row): (bool, Option<UserRow>) = with_conn!(@pooled pool, |conn| {
             ReserveLoginPg {
-                login: login.as_str(),
-                account_prefix: LOGIN_ACCOUNT_PREFIX,
-                address_suffix: &address_suffix,
                 name_key: &name_key,
                 window_end,
                 now,
@@ -78,10 +126,16 @@ impl ThrottleRepository for Database {
         Ok(LoginReservation { user, allowed })
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        let key = key.to_owned();
+    async fn release(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        let key = KeyColumns::from(key);
         with_conn!(writer self, |conn| diesel::update(
-            tc::table.filter(tc::key.eq(key)).filter(tc::attempts.gt(0))
+            tc::table
+                .filter(tc::kind.eq(key.kind))
+                .filter(tc::subject_kind.eq(key.subject_kind))
+                .filter(tc::subject.eq(&key.subject))
+                .filter(tc::address.eq(&key.address))
+                .filter(tc::device.eq(&key.device))
+                .filter(tc::attempts.gt(0))
         )
         .set(tc::attempts.eq(tc::attempts - 1))
         .execute(conn)
@@ -90,12 +144,46 @@ impl ThrottleRepository for Database {
         Ok(())
     }
 
-    async fn clear(&self, key: &str) -> Result<(), StoreError> {
-        let key = key.to_owned();
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), StoreError> {
+        let key = KeyColumns::from(key);
         with_conn!(writer self, |conn| ClearAttempts { key: &key }
             .execute(conn)
             .await
             .map_err(query_error))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::types::{Digest, UserId};
+
+    use super::*;
+
+    #[test]
+    fn every_key_has_columns_of_its_own() {
+        let id = UserId::new(uuid::Uuid::nil());
+        let name = LoginName::lookup(&id.to_string());
+        let keys = [
+            auth_core::throttle::login_key(Some(id), &name, AttemptSource::Address("a".into())),
+            // A login name that spells an account's id is still a name.
+            auth_core::throttle::login_key(None, &name, AttemptSource::Address("a".into())),
+            auth_core::throttle::login_key(
+                Some(id),
+                &name,
+                AttemptSource::Device(Digest::from_bytes([7; 32])),
+            ),
+            auth_core::throttle::account_key(Some(id), &name),
+            ThrottleKey::DeviceCode(id),
+            ThrottleKey::Upstream("a".into()),
+            ThrottleKey::Registration(Some("a".into())),
+            ThrottleKey::Registration(None),
+        ];
+        let columns: Vec<KeyColumns> = keys.iter().map(KeyColumns::from).collect();
+        for (i, a) in columns.iter().enumerate() {
+            for b in &columns[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 }

@@ -17,7 +17,8 @@ use crate::rows::{AccessRow, RefreshRow, naive};
 use crate::schema::{
     access_tokens as access, refresh_tokens as rt, revoked_access_tokens as revoked, users,
 };
-use crate::statements::{ClearAttempts, ClearingPg, RetireRefresh, RotateRefreshPg};
+use crate::statements::{ClearAttempts, ClearingPg, KeyColumns, RetireRefresh, RotateRefreshPg};
+use auth_core::throttle::ThrottleKey;
 
 /// Stores a grant's rows inside a SQLite write (a savepoint of its own).
 pub(crate) fn store_grant_sync(
@@ -458,11 +459,11 @@ impl TokenRepository for Database {
         &self,
         refresh: Option<&'a RefreshTokenRecord>,
         access: Option<&'a AccessTokenRecord>,
-        cleared: Option<&'a str>,
+        cleared: Option<&'a ThrottleKey>,
     ) -> Result<(), StoreError> {
         let refresh = refresh.map(RefreshRow::from);
         let access = access.map(AccessRow::from);
-        let cleared = cleared.map(str::to_owned);
+        let cleared = cleared.map(KeyColumns::from);
         match self {
             Database::Sqlite { writer, .. } => {
                 writer
@@ -477,10 +478,10 @@ impl TokenRepository for Database {
             }
             Database::Postgres(pool) => with_conn!(@pooled pool, |conn| {
                 let (refresh, access) = (refresh.as_ref(), access.as_ref());
-                match (refresh, access, cleared.as_deref()) {
+                match (refresh, access, cleared.as_ref()) {
                     (Some(_), Some(_), _) => {
                         conn.transaction(async |conn| {
-                            if let Some(key) = cleared.as_deref() {
+                            if let Some(key) = cleared.as_ref() {
                                 ClearAttempts { key }.execute(conn).await?;
                             }
                             store_grant_pg(conn, refresh, access).await

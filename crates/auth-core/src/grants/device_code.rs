@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{ErrorCode, FlowError, OAuthError};
-use crate::throttle::device_code_key;
+use crate::throttle::ThrottleKey;
 use crate::types::{
     Client, DeviceAuthorization, DeviceStatus, GrantType, IssuedTokens, OpaqueToken, Scope,
     UserCode, UserId,
@@ -138,7 +138,7 @@ impl Grants {
         typed: &str,
         now: DateTime<Utc>,
     ) -> Result<UserCodeLookup, FlowError> {
-        let key = device_code_key(user);
+        let key = ThrottleKey::DeviceCode(user);
         let policy = self.throttles.device_code;
         if !self
             .ports

@@ -265,7 +265,7 @@ impl Core {
         client: &Client,
         owner: TokenOwner,
         scope: Scope,
-        cleared: Option<&str>,
+        cleared: Option<&crate::throttle::ThrottleKey>,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
         let grant = self.prepare_grant(client, owner, scope, now)?;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::ports::LoginReservation;
-use crate::throttle::{account_key, login_key};
+use crate::throttle::{AttemptSource, LoginTarget, ThrottleKey};
 use crate::types::{Client, IssuedTokens, LoginName, Password, PasswordAttempt, Scope, User};
 
 use super::{Login, resolve_scope};
@@ -49,7 +49,7 @@ pub(super) async fn run(
 /// the login earned.
 pub(crate) struct CheckedLogin {
     pub(crate) user: User,
-    pub(crate) throttle_key: String,
+    pub(crate) throttle_key: ThrottleKey,
     /// The device cookie presented is one this account's browser was
     /// given at an earlier sign-in.
     pub(crate) known_device: bool,
@@ -165,7 +165,6 @@ impl Core {
         device: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CheckedLogin, FlowError> {
-        use base64::Engine as _;
         let refused = || OAuthError::invalid_grant("the username or password is incorrect");
         // Counters per account however it is named, each reserved before
         // the hash, so a burst counts as a sequence would: the attempts
@@ -177,38 +176,46 @@ impl Core {
         // lock out the owner, and not at all in a browser they used before.
         let policy = self.throttles.login;
         let device = device.map(|d| self.device_digest(d));
+        let address = AttemptSource::Address(from.to_owned());
         let first = match &device {
-            Some(d) => format!(
-                "device:{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.as_bytes())
-            ),
-            None => from.to_owned(),
+            Some(d) => AttemptSource::Device(*d),
+            None => address.clone(),
         };
-        let (login, LoginReservation { user, allowed }) = match login {
+        let (user, allowed) = match login {
             Login::Name(name) => {
-                let reserved = self
+                let LoginReservation { user, allowed } = self
                     .ports
                     .throttles
-                    .reserve_login(name, &first, policy.max_attempts, policy.window, now)
+                    .reserve_login(name, first.clone(), policy.max_attempts, policy.window, now)
                     .await?;
-                (name.to_string(), reserved)
+                (user, allowed)
             }
             // By id: the account, then the reservation against the same
             // key a sign-in by its name counts against.
             Login::Account(id) => {
                 let user = self.ports.users.find_by_id(*id).await?;
-                let login = id.to_string();
-                let key = login_key(user.as_ref().map(|u| u.id), &login, &first);
+                let key = ThrottleKey::Login {
+                    account: LoginTarget::Account(*id),
+                    source: Some(first.clone()),
+                };
                 let allowed = self
                     .ports
                     .throttles
                     .reserve(&key, policy.max_attempts, policy.window, now)
                     .await?;
-                (login, LoginReservation { user, allowed })
+                (user, allowed)
             }
         };
         let user_id = user.as_ref().map(|u| u.id);
-        let key = login_key(user_id, &login, &first);
+        let target = match (user_id, login) {
+            (Some(id), _) | (None, &Login::Account(id)) => LoginTarget::Account(id),
+            (None, Login::Name(name)) => LoginTarget::Name(name.clone()),
+        };
+        let key_from = |source| ThrottleKey::Login {
+            account: target.clone(),
+            source,
+        };
+        let key = key_from(Some(first));
         let known = match (&device, user_id) {
             (Some(d), Some(id)) => self.ports.sessions.is_known_device(d, id, now).await?,
             _ => false,
@@ -216,8 +223,8 @@ impl Core {
         let mut reserved = Vec::new();
         let mut allowed = allowed;
         if !known {
-            let per_address = (device.is_some()).then(|| login_key(user_id, &login, from));
-            let account = Some(account_key(user_id, &login));
+            let per_address = device.is_some().then(|| key_from(Some(address)));
+            let account = Some(key_from(None));
             for (k, limit) in [
                 (per_address, policy.max_attempts),
                 (account, policy.max_attempts.saturating_mul(10)),
