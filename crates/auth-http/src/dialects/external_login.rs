@@ -12,7 +12,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post};
 use auth_core::FlowError;
-use auth_core::error::StoreError;
 use auth_core::federation::{
     CallbackContext, Confirmed, DeviceStep, FederationError, ProviderAnswer, WebOutcome,
 };
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::body::{expose, media_type, present, read_limited};
 use crate::edge::browser::Csrf;
-use crate::edge::error::ApiError;
+use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::responses::PageResponses;
 use crate::state::AppState;
 
@@ -68,28 +67,40 @@ pub(crate) struct Failure {
 }
 
 impl From<FederationError> for LoginApiError {
+    /// Classified by the shared table ([`FailureKind::of_federation`]), then
+    /// put in the document's shapes.
     fn from(e: FederationError) -> Self {
-        match e {
-            FederationError::UnknownProvider(name) => Self::Invalid(vec![format!(
+        match (FailureKind::of_federation(&e), e) {
+            (_, FederationError::UnknownProvider(name)) => Self::Invalid(vec![format!(
                 "provider {:?} is not supported",
                 name.chars().take(32).collect::<String>()
             )]),
-            FederationError::Invalid(why) => Self::Invalid(vec![why]),
-            FederationError::Upstream(why) => Self::External(why),
-            FederationError::Throttled => Self::Throttled,
-            FederationError::Flow(FlowError::Store(StoreError::Unavailable(cause))) => {
+            (_, FederationError::Invalid(why)) => Self::Invalid(vec![why]),
+            (_, FederationError::Upstream(why)) => Self::External(why),
+            (FailureKind::Throttled, _) => Self::Throttled,
+            (failure @ (FailureKind::Unavailable | FailureKind::Internal), cause) => {
                 tracing::error!(error = %cause, "request failed");
-                Self::Unavailable
+                if failure == FailureKind::Unavailable {
+                    Self::Unavailable
+                } else {
+                    Self::Internal
+                }
             }
-            FederationError::Flow(FlowError::Store(e)) => {
-                tracing::error!(error = %e, "request failed");
-                Self::Internal
-            }
-            FederationError::Flow(FlowError::Crypto(e)) => {
-                tracing::error!(error = %e, "request failed");
-                Self::Internal
-            }
-            refused => Self::Failed(refused),
+            (_, refused) => Self::Failed(refused),
+        }
+    }
+}
+
+impl LoginApiError {
+    /// The shared kind of this failure.
+    fn failure(&self) -> FailureKind {
+        match self {
+            Self::Invalid(_) => FailureKind::Invalid,
+            Self::Failed(_) => FailureKind::Refused,
+            Self::External(_) => FailureKind::Upstream,
+            Self::Throttled => FailureKind::Throttled,
+            Self::Internal => FailureKind::Internal,
+            Self::Unavailable => FailureKind::Unavailable,
         }
     }
 }
@@ -102,12 +113,11 @@ impl From<FlowError> for LoginApiError {
 
 impl ResponseError for LoginApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::Failed(_) => StatusCode::UNAUTHORIZED,
-            Self::External(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        match self.failure() {
+            // The document answers a provider that could not be asked with
+            // 500, where the shared table says 502.
+            FailureKind::Upstream => StatusCode::INTERNAL_SERVER_ERROR,
+            failure => failure.status(),
         }
     }
 
@@ -686,12 +696,9 @@ pub(crate) async fn web_confirm(
 /// program. A refusal's security event is logged.
 fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpResponse {
     let title = "Sign-in failed";
+    let status = e.status_code();
     match e {
-        LoginApiError::Invalid(issues) => {
-            state
-                .pages
-                .error(StatusCode::BAD_REQUEST, title, &issues.join(" "))
-        }
+        LoginApiError::Invalid(issues) => state.pages.error(status, title, &issues.join(" ")),
         LoginApiError::Failed(e) => {
             let message = match &e {
                 FederationError::Refused(refusal) => {
@@ -702,20 +709,20 @@ fn failure_page(req: &HttpRequest, state: &AppState, e: LoginApiError) -> HttpRe
                 }
                 other => other.to_string(),
             };
-            state.pages.error(StatusCode::UNAUTHORIZED, title, &message)
+            state.pages.error(status, title, &message)
         }
-        LoginApiError::External(_) | LoginApiError::Internal => state.pages.error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            title,
-            "The server could not complete the sign-in.",
-        ),
+        LoginApiError::External(_) | LoginApiError::Internal => {
+            state
+                .pages
+                .error(status, title, "The server could not complete the sign-in.")
+        }
         LoginApiError::Throttled => state.pages.error(
-            StatusCode::TOO_MANY_REQUESTS,
+            status,
             title,
             "Too many sign-ins from this address just now. Try again in a few minutes.",
         ),
         LoginApiError::Unavailable => state.pages.error(
-            StatusCode::SERVICE_UNAVAILABLE,
+            status,
             title,
             "The service is temporarily unavailable; try again shortly.",
         ),
@@ -772,14 +779,18 @@ mod tests {
             text.contains("external service call failed: GitHub answered 502"),
             "{text}"
         );
-        let fault = FlowError::Store(StoreError::backend(std::io::Error::other("syntax error")));
+        let fault = FlowError::Store(auth_core::error::StoreError::backend(
+            std::io::Error::other("syntax error"),
+        ));
         let (status, text) = body(FederationError::Flow(fault).into());
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(
             !text.contains("external") && !text.contains("syntax"),
             "{text}"
         );
-        let outage = FlowError::Store(StoreError::unavailable(std::io::Error::other("refused")));
+        let outage = FlowError::Store(auth_core::error::StoreError::unavailable(
+            std::io::Error::other("refused"),
+        ));
         let (status, _) = body(FederationError::Flow(outage).into());
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }

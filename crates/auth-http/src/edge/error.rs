@@ -4,7 +4,77 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use auth_core::error::{ErrorCode, FlowError, OAuthError, StoreError};
+use auth_core::events::SecurityEvent;
+use auth_core::federation::FederationError;
 use serde::Serialize;
+
+/// What kind of failure an error is, and so its status: the one table the
+/// JSON endpoints ([`ApiError`]), the hosted pages and the seed dialects
+/// take their statuses from. A dialect changes a status only where its
+/// document names another (seed 003 answers a provider's failure with
+/// 500), and says so where it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    /// 400: the request itself is wrong.
+    Invalid,
+    /// 401: a sign-in or a credential was refused (or is not finished).
+    Refused,
+    /// 403: a form post without a valid CSRF token.
+    Forbidden,
+    /// 413: the body is larger than the configured limit.
+    TooLarge,
+    /// 415: the body is not in a format the endpoint takes.
+    UnsupportedMediaType,
+    /// 429: a throttle refused the request before any work was done.
+    Throttled,
+    /// 502: an upstream provider could not be asked.
+    Upstream,
+    /// 500: storage or cryptography failed here.
+    Internal,
+    /// 503: the database cannot be reached just now.
+    Unavailable,
+}
+
+impl FailureKind {
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Self::Invalid => StatusCode::BAD_REQUEST,
+            Self::Refused => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream => StatusCode::BAD_GATEWAY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A sign-in's failure: its refusal, or what failed on the way. A
+    /// password refused for too many attempts is `Throttled`.
+    pub(crate) fn of_sign_in(e: &FlowError) -> Self {
+        match e {
+            FlowError::OAuth(e) => match e.event() {
+                Some(SecurityEvent::LoginThrottled { .. }) => Self::Throttled,
+                _ => Self::Refused,
+            },
+            FlowError::Store(StoreError::Unavailable(_)) => Self::Unavailable,
+            FlowError::Store(_) | FlowError::Crypto(_) => Self::Internal,
+        }
+    }
+
+    /// A federated sign-in's failure (the hosted pages' and seed 003's).
+    pub(crate) fn of_federation(e: &FederationError) -> Self {
+        match e {
+            FederationError::UnknownProvider(_) | FederationError::Invalid(_) => Self::Invalid,
+            FederationError::Refused(_) | FederationError::Pending => Self::Refused,
+            FederationError::Throttled => Self::Throttled,
+            FederationError::Upstream(_) => Self::Upstream,
+            // The core refused what the sign-in would have issued.
+            FederationError::Flow(e) => Self::of_sign_in(e),
+        }
+    }
+}
 
 /// An error as the web layer answers it.
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +128,11 @@ pub(crate) struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
+/// RFC 6749 section 5.2 and RFC 6750 section 3.1: 401 for a client or a
+/// token that failed authentication, 400 for the rest of the refusals.
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
-        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => FailureKind::Refused.status(),
         ErrorCode::AccessDenied
         | ErrorCode::InvalidRequest
         | ErrorCode::InvalidGrant
@@ -73,9 +145,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::ExpiredToken
         | ErrorCode::LoginRequired
         | ErrorCode::ConsentRequired
-        | ErrorCode::InteractionRequired => StatusCode::BAD_REQUEST,
-        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorCode::InteractionRequired => FailureKind::Invalid.status(),
+        ErrorCode::ServerError => FailureKind::Internal.status(),
+        ErrorCode::TemporarilyUnavailable => FailureKind::Unavailable.status(),
     }
 }
 
@@ -125,12 +197,12 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::OAuth(e) => status_of(e.code()),
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge(_) => FailureKind::TooLarge.status(),
+            Self::Forbidden => FailureKind::Forbidden.status(),
+            Self::UnsupportedMediaType(_) => FailureKind::UnsupportedMediaType.status(),
+            Self::Throttled(_) => FailureKind::Throttled.status(),
+            Self::Internal(_) => FailureKind::Internal.status(),
+            Self::Unavailable(_) => FailureKind::Unavailable.status(),
         }
     }
 
@@ -198,5 +270,51 @@ mod tests {
         )));
         assert_eq!(fault.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!fault.parts().1.contains("syntax"));
+    }
+
+    #[test]
+    fn a_federated_sign_in_fails_by_one_table() {
+        let outage = || FlowError::Store(StoreError::unavailable(std::io::Error::other("down")));
+        let cases = [
+            (
+                FederationError::UnknownProvider("x".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                FederationError::Invalid("x".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                FederationError::Refused(OAuthError::invalid_grant("no")),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (FederationError::Pending, StatusCode::UNAUTHORIZED),
+            (FederationError::Throttled, StatusCode::TOO_MANY_REQUESTS),
+            (
+                FederationError::Upstream("x".into()),
+                StatusCode::BAD_GATEWAY,
+            ),
+            (
+                FederationError::Flow(outage()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(
+                FailureKind::of_federation(&error).status(),
+                status,
+                "{error:?}"
+            );
+        }
+        let throttled = OAuthError::invalid_grant("wait")
+            .with_event(SecurityEvent::LoginThrottled { user: None });
+        assert_eq!(
+            FailureKind::of_sign_in(&FlowError::OAuth(throttled)),
+            FailureKind::Throttled
+        );
+        assert_eq!(
+            FailureKind::of_sign_in(&FlowError::OAuth(OAuthError::invalid_grant("no"))),
+            FailureKind::Refused
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::edge::browser::{
     Csrf, NoFields, PagePost, cleared_session_cookie, current_sign_in, current_user,
     session_cookie, session_cookie_of,
 };
-use crate::edge::error::ApiError;
+use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{
     AuthorizationParams, FLOW_AUTHORIZE, FLOW_LEGACY, Pending, PendingFields,
 };
@@ -339,20 +339,23 @@ pub(crate) async fn login(
         .await
     {
         Ok(login) => login,
-        Err(FlowError::OAuth(e)) => {
-            if let Some(event) = e.event() {
+        Err(e) => {
+            let kind = FailureKind::of_sign_in(&e);
+            let message = match kind {
+                FailureKind::Throttled => {
+                    "Too many failed attempts. Wait a few minutes and try again."
+                }
+                FailureKind::Refused => "The username or password is incorrect.",
+                // An outage or a fault: the standard answer.
+                _ => return Err(e.into()),
+            };
+            if let FlowError::OAuth(refusal) = &e
+                && let Some(event) = refusal.event()
+            {
                 crate::edge::security::log(event, &req);
             }
-            let throttled = matches!(e.event(), Some(SecurityEvent::LoginThrottled { .. }));
-            return Ok(if throttled {
-                let message = "Too many failed attempts. Wait a few minutes and try again.";
-                refuse(message, StatusCode::TOO_MANY_REQUESTS).await
-            } else {
-                let message = "The username or password is incorrect.";
-                refuse(message, StatusCode::UNAUTHORIZED).await
-            });
+            return Ok(refuse(message, kind.status()).await);
         }
-        Err(e) => return Err(e.into()),
     };
     let user = login.user.id;
     let mut response = signed_in(&req, &state, &pending, user, "password").await?;
@@ -496,7 +499,7 @@ pub(crate) async fn register_form(
         Err(RegistrationError::Throttled) => {
             let mut page =
                 refuse("Too many accounts were created just now. Try again later.".into()).await?;
-            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            *page.status_mut() = FailureKind::Throttled.status();
             return Ok(page);
         }
         Err(RegistrationError::Flow(e)) => return Err(e.into()),

@@ -11,7 +11,6 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::FlowError;
-use auth_core::error::StoreError;
 use auth_core::federation::{
     CallbackContext, FederationError, ProviderAnswer, WebOutcome, WebPurpose,
 };
@@ -21,7 +20,7 @@ use serde::Deserialize;
 
 use crate::edge::body::{FormParams, present, read_query};
 use crate::edge::browser::{Csrf, PagePost, cookie_name, current_sign_in};
-use crate::edge::error::ApiError;
+use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{FLOW_AUTHORIZE, Pending, PendingFields};
 use crate::edge::responses::UpstreamPageResponses;
 use crate::pages::flow::refusal_response;
@@ -69,47 +68,28 @@ fn to_provider(state: &AppState, started: auth_core::federation::WebStart) -> Ht
 /// A federation failure as a page.
 fn failure_page(state: &AppState, e: FederationError) -> Result<HttpResponse, ApiError> {
     let title = "Signing in through the provider failed";
-    Ok(match e {
-        FederationError::Refused(e) => {
-            state
-                .pages
-                .error(StatusCode::UNAUTHORIZED, title, e.description())
+    let status = FailureKind::of_federation(&e).status();
+    let page = |message: &str| Ok(state.pages.error(status, title, message));
+    match e {
+        FederationError::Refused(e) | FederationError::Flow(FlowError::OAuth(e)) => {
+            page(e.description())
         }
-        FederationError::UnknownProvider(_) => state.pages.error(
-            StatusCode::BAD_REQUEST,
-            title,
-            "This server does not sign in through that provider.",
-        ),
-        FederationError::Invalid(why) => state.pages.error(StatusCode::BAD_REQUEST, title, &why),
-        FederationError::Pending => state.pages.error(
-            StatusCode::UNAUTHORIZED,
-            title,
-            "The sign-in at the provider is not finished.",
-        ),
-        FederationError::Throttled => state.pages.error(
-            StatusCode::TOO_MANY_REQUESTS,
-            title,
-            "Too many sign-ins from this address just now. Try again in a few minutes.",
-        ),
+        FederationError::UnknownProvider(_) => {
+            page("This server does not sign in through that provider.")
+        }
+        FederationError::Invalid(why) => page(&why),
+        FederationError::Pending => page("The sign-in at the provider is not finished."),
+        FederationError::Throttled => {
+            page("Too many sign-ins from this address just now. Try again in a few minutes.")
+        }
         FederationError::Upstream(why) => {
             // Debug-formatted: a provider's text cannot forge a log line.
             tracing::warn!(error = ?why, "upstream provider failed");
-            state.pages.error(
-                StatusCode::BAD_GATEWAY,
-                title,
-                "The provider could not be reached just now. Try again in a moment.",
-            )
+            page("The provider could not be reached just now. Try again in a moment.")
         }
-        FederationError::Flow(FlowError::OAuth(e)) => {
-            state
-                .pages
-                .error(StatusCode::BAD_REQUEST, title, e.description())
-        }
-        FederationError::Flow(e @ FlowError::Store(StoreError::Unavailable(_))) => {
-            return Err(e.into());
-        }
-        FederationError::Flow(e) => return Err(e.into()),
-    })
+        // An outage or a fault: the standard answer, which logs the cause.
+        FederationError::Flow(e) => Err(e.into()),
+    }
 }
 
 /// A failed callback's page, its security event logged.
