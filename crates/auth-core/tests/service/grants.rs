@@ -7,6 +7,7 @@ use auth_core::policy::TokenPolicy;
 use auth_core::ports::{TokenRepository as _, UserRepository as _};
 use auth_core::types::{Scope, UserId};
 
+use crate::check::{Expect, check, code_of};
 use crate::doubles::t0;
 use crate::world::World;
 use auth_core::policy::RefreshMode;
@@ -16,13 +17,6 @@ fn creds(id: &str, secret: Option<&str>) -> ClientCredentials {
     ClientCredentials {
         client_id: ClientId::parse(id).unwrap(),
         secret: secret.map(|s| OpaqueToken::new(s.into())),
-    }
-}
-
-fn code_of(r: Result<impl std::fmt::Debug, FlowError>) -> ErrorCode {
-    match r {
-        Err(FlowError::OAuth(e)) => e.code(),
-        other => panic!("expected an OAuth error, got {other:?}"),
     }
 }
 
@@ -49,23 +43,16 @@ async fn client_authentication_cases() {
         .await;
     w.add_client("pub", None, &[G::AuthorizationCode], "read")
         .await;
-    // (credentials, expect success)
+    let refused = Expect::Refused(ErrorCode::InvalidClient);
     let cases = [
-        (creds("conf", Some("s3cret")), true),
-        (creds("conf", Some("wrong")), false),
-        (creds("conf", None), false),
-        (creds("nobody", Some("s3cret")), false),
-        (creds("pub", None), true),
-        (creds("pub", Some("anything")), false),
+        (creds("conf", Some("s3cret")), Expect::Ok),
+        (creds("conf", Some("wrong")), refused),
+        (creds("conf", None), refused),
+        (creds("nobody", Some("s3cret")), refused),
+        (creds("pub", None), Expect::Ok),
+        (creds("pub", Some("anything")), refused),
     ];
-    for (c, ok) in cases {
-        let r = w.grants.authenticate_client(&c).await;
-        if ok {
-            assert!(r.is_ok(), "{c:?}");
-        } else {
-            assert_eq!(code_of(r), ErrorCode::InvalidClient, "{c:?}");
-        }
-    }
+    check(cases, async |c| w.grants.authenticate_client(&c).await).await;
 }
 
 #[tokio::test]
@@ -412,20 +399,16 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_rotates() {
 async fn refresh_expired_unknown_and_disabled() {
     let w = World::new(TokenPolicy::default());
     let (c, rt) = logged_in(&w, None).await;
-    let after_expiry = t0() + Duration::days(90);
-    assert_eq!(
-        code_of(
-            w.grants
-                .exchange(&c, refresh(&rt, None), after_expiry)
-                .await
-        ),
-        ErrorCode::InvalidGrant
-    );
-    let unknown = OpaqueToken::new("nope".into());
-    assert_eq!(
-        code_of(w.grants.exchange(&c, refresh(&unknown, None), t0()).await),
-        ErrorCode::InvalidGrant
-    );
+    let refused = Expect::Refused(ErrorCode::InvalidGrant);
+    let cases = [
+        // (token, when)
+        ((rt.clone(), t0() + Duration::days(90)), refused),
+        ((OpaqueToken::new("nope".into()), t0()), refused),
+    ];
+    check(cases, async |(token, at)| {
+        w.grants.exchange(&c, refresh(&token, None), at).await
+    })
+    .await;
     let alice = w
         .store
         .find_by_login(&"alice".into())
@@ -746,27 +729,23 @@ mod authorization_code {
             .await
             .unwrap();
         assert_eq!(ttl, 300);
-        // Refusals that leave the code usable.
-        for (redirect, verifier, expect) in [
-            (
-                Some("myapp://other"),
-                Some(VERIFIER),
-                ErrorCode::InvalidGrant,
-            ),
-            (
-                Some("myapp://callback"),
-                Some(&"x".repeat(43)[..]),
-                ErrorCode::InvalidGrant,
-            ),
-            (Some("myapp://callback"), None, ErrorCode::InvalidGrant),
-        ] {
+        // Refusals that leave the code usable: (redirect, verifier).
+        let wrong = "x".repeat(43);
+        let refused = Expect::Refused(ErrorCode::InvalidGrant);
+        let cases = [
+            ((Some("myapp://other"), Some(VERIFIER)), refused),
+            ((Some("myapp://callback"), Some(&wrong[..])), refused),
+            ((Some("myapp://callback"), None), refused),
+        ];
+        check(cases, async |(redirect, verifier)| {
             let r = w
                 .grants
                 .exchange(&c, redeem(&code, redirect, verifier), t0())
                 .await;
-            assert_eq!(code_of(r), expect);
             assert!(w.store.codes()[0].consumed_at.is_none());
-        }
+            r
+        })
+        .await;
         let t = w
             .grants
             .exchange(

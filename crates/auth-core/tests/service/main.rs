@@ -4,6 +4,7 @@
 // Test support code: a broken fixture should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod accounts;
+mod check;
 mod doubles;
 mod failures;
 mod federation;
