@@ -16,6 +16,11 @@
 # token instead (wrk -t2 -c32, as bench/run.sh); AB_SCENARIO=password the
 # password grant at the default argon2id cost (wrk -t2 -c16);
 # AB_SCENARIO=client_credentials the client credentials grant (wrk -t2 -c32).
+# AB_SCENARIO=code the authorization code grant: a browser signs in once,
+# GET /authorize issues codes to its session for DURATION (wrk -t2 -c32),
+# and the redemption of those codes with the PKCE verifier is measured for
+# a quarter of DURATION (wrk -t2 -c32; so the codes never run out, which
+# would end threads early); the redemption's req/s is printed.
 # AB_LOG sets the servers' RUST_LOG (default warn; the server's own default
 # is info, where the per-request span is recorded).
 set -euo pipefail
@@ -61,6 +66,21 @@ TOML
     client_credentials)
       BENCH_BODY="grant_type=client_credentials" BENCH_AUTH="$auth" \
         wrk -t2 -c32 -d"$DUR" -s bench/form.lua "$base/token" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+      ;;
+    code)
+      local app verifier challenge path cookie
+      app=$($run client create --name app --public --first-party --redirect-uri http://127.0.0.1:9/callback \
+        --grant-type authorization_code --scope read --json 2>/dev/null \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+      verifier="bench-verifier-$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+      challenge=$(python3 -c 'import base64,hashlib,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$verifier")
+      path="/authorize?response_type=code&client_id=$app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=read&code_challenge=$challenge&code_challenge_method=S256"
+      cookie=$(python3 bench/sign_in.py "$base" "${path#*\?}" bench bench-password)
+      BENCH_COOKIE="$cookie" BENCH_AUTHORIZE_PATH="$path" BENCH_CODES="$work/codes" \
+        wrk -t2 -c32 -d"$DUR" -s bench/authorize.lua "$base/authorize" >/dev/null 2>&1
+      BENCH_CODES="$work/codes" BENCH_CLIENT="$app" BENCH_REDIRECT="http%3A%2F%2F127.0.0.1%3A9%2Fcallback" \
+        BENCH_VERIFIER="$verifier" wrk -t2 -c32 -d"$(( ${DUR%s} / 4 ))s" -s bench/code.lua "$base/token" 2>/dev/null \
+        | awk '/Requests\/sec/ {print $2}'
       ;;
     introspect)
       local token; token=$(curl -s -u "$id:$secret" "$base/token" -d grant_type=client_credentials \
