@@ -460,6 +460,40 @@ async fn the_openapi_document_lists_exactly_what_is_served(db: ScratchDb) {
             ["$ref"],
         "#/components/schemas/TokenAnswer"
     );
+    // Every reference resolves, and every parameter is one name with a
+    // string-like schema: a form struct's flattened part must be listed
+    // field by field, not as one parameter naming the part.
+    fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&document, &mut all);
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas.contains_key(name), "{r} does not resolve");
+    }
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for p in operation["parameters"].as_array().into_iter().flatten() {
+                let schema = &p["schema"];
+                let named = schema["$ref"].as_str().unwrap_or_default();
+                assert!(
+                    schema["type"] != "object" && !named.ends_with("Fields"),
+                    "{method} {path}: the parameter {} is a whole struct",
+                    p["name"]
+                );
+            }
+        }
+    }
 }
 
 async fn a_dialect_switched_off_is_not_in_the_document(db: ScratchDb) {

@@ -121,6 +121,7 @@ pub(crate) struct SignIn {
 
 /// The authorization request a sign-in or registration body carries.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = PkceJsonRequestFields)]
 pub(crate) struct RequestFields {
     #[schema(value_type = String)]
     client_id: Option<String>,
@@ -270,7 +271,7 @@ pub(crate) async fn token(
         )
         .into());
     }
-    let client_id = crate::edge::body::present(std::mem::take(&mut form.client.client_id));
+    let client_id = crate::edge::body::present(form.take_client().client_id);
     let grant = form.grant(crate::edge::security::peer(&req))?;
     if !matches!(
         grant,

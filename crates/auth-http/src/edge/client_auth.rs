@@ -15,12 +15,10 @@ use crate::edge::body::{expose, present};
 
 /// A client's credentials in a form body (RFC 6749 section 2.3.1), for a
 /// client that does not use HTTP Basic; a public client sends only its id.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ClientFields {
     pub(crate) client_id: Option<String>,
     #[schema(value_type = Option<String>)]
-    #[param(value_type = Option<String>)]
     pub(crate) client_secret: Option<SecretString>,
 }
 

@@ -21,9 +21,10 @@ use crate::edge::client_auth::ClientFields;
 #[into_params(parameter_in = Query)]
 pub(crate) struct TokenForm {
     grant_type: Option<GrantTypeName>,
-    #[serde(flatten)]
-    #[schema(inline)]
-    pub(crate) client: ClientFields,
+    client_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    client_secret: Option<SecretString>,
     scope: Option<String>,
     #[schema(value_type = Option<String>)]
     #[param(value_type = Option<String>)]
@@ -78,6 +79,15 @@ impl utoipa::PartialSchema for GrantTypeName {
 impl utoipa::ToSchema for GrantTypeName {}
 
 impl TokenForm {
+    /// The client's credentials in the form, taken out (the rest of the
+    /// form is the grant's).
+    pub(crate) fn take_client(&mut self) -> ClientFields {
+        ClientFields {
+            client_id: self.client_id.take(),
+            client_secret: self.client_secret.take(),
+        }
+    }
+
     /// The grant-specific request. Everything that can be refused without
     /// touching storage is refused here; `from` is the client's address,
     /// which failed passwords are counted by.
@@ -122,7 +132,7 @@ impl TokenForm {
     /// Whether the form carries a client secret or a password: seed 001's
     /// `GET /token` refuses both in a URL.
     pub(crate) fn secret_named(&self) -> Option<&'static str> {
-        if self.client.client_secret.is_some() {
+        if self.client_secret.is_some() {
             Some("client_secret")
         } else if self.password.is_some() {
             Some("password")

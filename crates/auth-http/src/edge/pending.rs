@@ -3,6 +3,10 @@
 //! its redirect login): its fields, its flow, and its parsing.
 use auth_core::authorize::{AuthorizationRequest, ValidRedirectLogin};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// Which flow a hosted page belongs to.
 pub(crate) const FLOW_AUTHORIZE: &str = "authorize";
@@ -61,8 +65,7 @@ impl From<RequestFields> for AuthorizationRequest {
 }
 
 /// `GET /authorize`'s query and `POST /authorize`'s form body.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct AuthorizationParams {
     #[serde(flatten)]
     #[schema(inline)]
@@ -73,8 +76,7 @@ pub(crate) struct AuthorizationParams {
 }
 
 /// The pending request's fields a hosted page carries as hidden inputs.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PendingFields {
     /// `authorize`, `legacy` (seed 000) or `device`.
     flow: Option<String>,
@@ -83,6 +85,47 @@ pub(crate) struct PendingFields {
     request: RequestFields,
     /// The device grant's user code, when login came from `/device`.
     user_code: Option<String>,
+}
+
+// utoipa's `IntoParams` derive does not expand a flattened field into its
+// parameters (it names one parameter after the field), so the queries made
+// of `RequestFields` and a few fields more list their parameters here.
+
+/// An optional string parameter in the query.
+pub(crate) fn query_parameter(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+impl IntoParams for AuthorizationParams {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = RequestFields::into_params(parameter_in);
+        params.push(query_parameter(
+            "login_hint",
+            "Prefills the login form's name (never trusted: the person may change it).",
+        ));
+        params
+    }
+}
+
+impl IntoParams for PendingFields {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![query_parameter(
+            "flow",
+            "`authorize`, `legacy` (seed 000) or `device`.",
+        )];
+        params.extend(RequestFields::into_params(parameter_in));
+        params.push(query_parameter(
+            "user_code",
+            "The device grant's user code, when login came from `/device`.",
+        ));
+        params
+    }
 }
 
 impl From<RequestFields> for PendingFields {

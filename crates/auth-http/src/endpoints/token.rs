@@ -93,7 +93,7 @@ async fn exchange(
     token_type: &'static str,
 ) -> Result<HttpResponse, ApiError> {
     let mut form: TokenForm = read_form(&req, payload, state.limits.max_body_bytes).await?;
-    let credentials = client_auth::credentials(&req, std::mem::take(&mut form.client))?;
+    let credentials = client_auth::credentials(&req, form.take_client())?;
     let grant = form.grant(crate::edge::security::peer(&req))?;
     let client = state.grants.authenticate_client(&credentials).await?;
     crate::edge::cors::allow_for(&req, &client, false);

@@ -275,13 +275,25 @@ async fn signed_in_page(
 }
 
 /// `GET /login`'s query: the pending request, and a notice to show.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct LoginPageParams {
     /// `registered` shows that the account was just created.
     notice: Option<String>,
     #[serde(flatten)]
     pending: PendingFields,
+}
+
+impl utoipa::IntoParams for LoginPageParams {
+    fn into_params(
+        parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = vec![crate::edge::pending::query_parameter(
+            "notice",
+            "`registered` shows that the account was just created.",
+        )];
+        params.extend(PendingFields::into_params(parameter_in));
+        params
+    }
 }
 
 /// The login form: the credentials, and the pending authorization
