@@ -100,6 +100,10 @@ pub struct FileSettings {
     pub session_lifetime_secs: Option<i64>,
     pub session_idle_secs: Option<i64>,
     pub min_password_length: Option<usize>,
+    /// Who may create their own account: `open` (the default) or `closed`.
+    pub registration: Option<String>,
+    /// When set, only addresses at these email domains may self-register.
+    pub registration_domains: Option<Vec<String>>,
     /// The client seed 002's key/secret API acts for; an empty string turns
     /// the API off.
     pub key_secret_client_id: Option<String>,
@@ -170,6 +174,8 @@ pub struct Settings {
     pub hash_cost: HashCost,
     /// The shortest password the hosted registration page accepts.
     pub min_password_length: usize,
+    /// Who may create their own account (the hosted page and the seed APIs).
+    pub registration: auth_core::accounts::RegistrationPolicy,
     /// The client seed 002's key/secret API acts for, if enabled.
     pub key_secret_client_id: Option<String>,
     /// The other seed APIs switched on.
@@ -407,6 +413,19 @@ impl Settings {
             "registration_window_secs",
         )?;
         let key_reload_secs = bounded(file.key_reload_secs, 30, 1..=86_400, "key_reload_secs")?;
+        let domains = file.registration_domains.clone().unwrap_or_default();
+        let registration = match file.registration.as_deref().unwrap_or("open") {
+            "open" => auth_core::accounts::RegistrationPolicy::open_to(&domains)
+                .map_err(|e| anyhow::anyhow!("registration_domains: {e}"))?,
+            "closed" => {
+                anyhow::ensure!(
+                    domains.is_empty(),
+                    "registration_domains applies only when registration is \"open\""
+                );
+                auth_core::accounts::RegistrationPolicy::closed()
+            }
+            other => anyhow::bail!("registration must be \"open\" or \"closed\"; {other:?} is not"),
+        };
         let github = github_settings(file.github.clone().unwrap_or_default(), overrides.github)?;
         let oidc_providers = oidc_settings(
             file.providers.clone().unwrap_or_default(),
@@ -504,6 +523,7 @@ impl Settings {
                 },
             },
             hash_cost,
+            registration,
             min_password_length: bounded(
                 file.min_password_length,
                 8,
@@ -967,6 +987,15 @@ mod tests {
             ("workers = 100000", "workers"),
             ("max_body_bytes = 1", "max_body_bytes"),
             ("min_password_length = 0", "min_password_length"),
+            ("registration = \"invite-only\"", "registration"),
+            (
+                "registration_domains = [\"not a domain\"]",
+                "registration_domains",
+            ),
+            (
+                "registration = \"closed\"\nregistration_domains = [\"example.org\"]",
+                "registration_domains",
+            ),
             (
                 "[password_hash]\nmemory_kib = 4294967295\niterations = 2\nparallelism = 1",
                 "memory_kib",

@@ -99,6 +99,7 @@ impl Services {
             settings.issuer.clone(),
         )
         .with_throttles(settings.throttles)
+        .with_registration(settings.registration.clone())
         .into_roles();
         let federation = Arc::new(Federation::new(
             Arc::new(database.clone()),

@@ -68,6 +68,9 @@ pub enum RegistrationError {
     /// Too many registrations from this address, or in total, just now.
     #[error("too many registrations; try again later")]
     Throttled,
+    /// This server does not let people create their own accounts.
+    #[error("self-registration is closed on this server")]
+    Closed,
     #[error(transparent)]
     /// A store or crypto failure; nothing was registered.
     Flow(#[from] FlowError),
@@ -425,6 +428,8 @@ pub async fn register_user_from(
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
+    // Before anything is counted or hashed: a closed door costs nothing.
+    service.registration.admits(spec.email.as_ref())?;
     check_login_names(&spec)?;
     let throttles = service.throttles;
     for (key, policy) in [
@@ -448,6 +453,62 @@ pub async fn register_user_from(
         }
     }
     create_user(service, spec, now).await
+}
+
+/// Who may create their own account (a hosted page or a dialect's
+/// registration); an operator's registrations are not bound by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    /// `false`: nobody may.
+    pub closed: bool,
+    /// When not empty, only addresses at these domains may (in IDNA form,
+    /// lower-cased, as [`Email`] keeps them); an account without an email
+    /// may not then.
+    pub domains: Vec<String>,
+}
+
+impl RegistrationPolicy {
+    /// A policy open to the addresses at `domains` (any address when
+    /// empty); a domain that no address could have is refused.
+    pub fn open_to(domains: &[String]) -> Result<Self, String> {
+        let domains = domains
+            .iter()
+            .map(|d| {
+                Email::parse(&format!("x@{}", d.trim()))
+                    .map(|e| e.domain().to_owned())
+                    .map_err(|_| format!("{d:?} is not an email domain"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            closed: false,
+            domains,
+        })
+    }
+
+    /// Nobody may register themselves.
+    pub fn closed() -> Self {
+        Self {
+            closed: true,
+            domains: Vec::new(),
+        }
+    }
+
+    /// Whether a person may create their own account with `email`.
+    fn admits(&self, email: Option<&Email>) -> Result<(), RegistrationError> {
+        if self.closed {
+            return Err(RegistrationError::Closed);
+        }
+        if self.domains.is_empty() {
+            return Ok(());
+        }
+        match email {
+            Some(e) if self.domains.iter().any(|d| d == e.domain()) => Ok(()),
+            _ => Err(RegistrationError::Invalid(format!(
+                "only addresses at {} may register here",
+                self.domains.join(", ")
+            ))),
+        }
+    }
 }
 
 /// One login name, one account: a username shaped like an email address is
@@ -498,7 +559,40 @@ impl From<RegistrationError> for FlowError {
                 "too many registrations; try again later",
             )
             .into(),
+            RegistrationError::Closed => OAuthError::new(
+                crate::ErrorCode::AccessDenied,
+                "self-registration is closed on this server",
+            )
+            .into(),
             RegistrationError::Flow(f) => f,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_policy_admits_by_domain_in_idna_form() {
+        let email = |e: &str| Email::parse(e).unwrap();
+        let open = RegistrationPolicy::default();
+        assert!(open.admits(None).is_ok());
+        let kept = RegistrationPolicy::open_to(&[" Bücher.Example ".into()]).unwrap();
+        assert_eq!(kept.domains, ["xn--bcher-kva.example"]);
+        assert!(kept.admits(Some(&email("carol@bücher.example"))).is_ok());
+        assert!(matches!(
+            kept.admits(Some(&email("carol@elsewhere.example"))),
+            Err(RegistrationError::Invalid(_))
+        ));
+        assert!(matches!(
+            kept.admits(None),
+            Err(RegistrationError::Invalid(_))
+        ));
+        assert!(RegistrationPolicy::open_to(&["not a domain".into()]).is_err());
+        assert!(matches!(
+            RegistrationPolicy::closed().admits(Some(&email("a@b.example"))),
+            Err(RegistrationError::Closed)
+        ));
     }
 }

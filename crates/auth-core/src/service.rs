@@ -32,6 +32,7 @@ pub struct Core {
     pub(crate) policy: TokenPolicy,
     pub(crate) issuer: String,
     pub(crate) throttles: Throttles,
+    pub(crate) registration: crate::accounts::RegistrationPolicy,
 }
 
 impl Core {
@@ -43,7 +44,19 @@ impl Core {
             policy,
             issuer: issuer.into(),
             throttles: Throttles::default(),
+            registration: crate::accounts::RegistrationPolicy::default(),
         }
+    }
+
+    /// Replaces the default registration policy (open to anyone).
+    pub fn with_registration(mut self, policy: crate::accounts::RegistrationPolicy) -> Self {
+        self.registration = policy;
+        self
+    }
+
+    /// Whether people may create their own accounts here at all.
+    pub fn registration_open(&self) -> bool {
+        !self.registration.closed
     }
 
     /// Replaces the default throttle policies.

@@ -4,6 +4,7 @@
 use auth_core::accounts::set_user_disabled;
 use auth_core::ports::Clock as _;
 use chrono::Duration;
+use portcullis::settings::FileSettings;
 use portcullis_tests::{ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, scenarios};
 
 use crate::browser::{authorize_path, log_in, with};
@@ -519,7 +520,102 @@ async fn a_sign_in_is_a_security_event_too(db: ScratchDb) {
     assert_eq!(succeeded(), 2, "the hosted login page");
 }
 
+/// `registration = "closed"`: no page offers it, and every way in (the
+/// hosted form and the three seed APIs' JSON) is refused before anything
+/// is counted or stored.
+async fn closed_registration_is_offered_nowhere_and_refused_everywhere(db: ScratchDb) {
+    let file = FileSettings {
+        registration: Some("closed".into()),
+        ..FileSettings::default()
+    };
+    let app = TestApp::spawn_with(db, file).await;
+    let before = app.fingerprint().await;
+    let b = browser();
+    let login = app.get_with(&b, "/login").await;
+    assert_eq!(login.status, 200);
+    assert!(!login.text.contains("/register"), "{}", login.text);
+    let front = app.get_with(&b, "/").await;
+    assert!(!front.text.contains("/register"), "{}", front.text);
+    let page = app.get_with(&b, "/register").await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.text.contains("Registration is closed"),
+        "{}",
+        page.text
+    );
+    let form = with(
+        hidden_fields(&login.text),
+        &[
+            ("username", "mallory"),
+            ("email", "mallory@example.org"),
+            ("password", "a-long-passphrase"),
+        ],
+    );
+    let r = app.post_with(&b, "/register", &form).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    for body in [
+        serde_json::json!({"username": "mallory", "password": "1234"}),
+        serde_json::json!({"user_id": "mallory", "user_secret": "a-long-secret"}),
+    ] {
+        let r = app.post_json("/register", &body).await;
+        assert_eq!(r.status, 403, "{body}: {}", r.text);
+        assert_eq!(r.body["error"], "access_denied", "{}", r.text);
+    }
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "nothing was counted or created"
+    );
+}
+
+/// `registration_domains`: only addresses at those domains (compared in
+/// their IDNA form) may register themselves; an account without an email
+/// may not then.
+async fn registration_can_be_kept_to_email_domains(db: ScratchDb) {
+    let file = FileSettings {
+        registration_domains: Some(vec!["Bücher.example".into()]),
+        ..FileSettings::default()
+    };
+    let app = TestApp::spawn_with(db, file).await;
+    let before = app.fingerprint().await;
+    let b = browser();
+    let register = |username: &'static str, email: &'static str| {
+        let (app, b) = (&app, &b);
+        async move {
+            let page = app.get_with(b, "/register").await;
+            let form = with(
+                hidden_fields(&page.text),
+                &[
+                    ("username", username),
+                    ("email", email),
+                    ("password", "a-long-passphrase"),
+                ],
+            );
+            app.post_with(b, "/register", &form).await
+        }
+    };
+    let r = register("mallory", "mallory@elsewhere.example").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("xn--bcher-kva.example"), "{}", r.text);
+    let r = app
+        .post_json(
+            "/register",
+            &serde_json::json!({"username": "mallory", "password": "1234"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        app.fingerprint_without(REGISTRATIONS_COUNTED).await,
+        before,
+        "nothing was created"
+    );
+    let r = register("carol", "carol@bücher.example").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+}
+
 scenarios! {
+    closed_registration_is_offered_nowhere_and_refused_everywhere,
+    registration_can_be_kept_to_email_domains,
     a_disabled_account_signs_in_nowhere,
     one_login_name_names_one_account,
     migrate_reports_login_names_that_name_another_account,

@@ -122,6 +122,7 @@ pub(crate) async fn register(
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))
         }
+        Err(RegistrationError::Closed) => Err(ApiError::NotOffered(super::REGISTRATION_CLOSED)),
         Err(RegistrationError::Flow(e)) => Err(e.into()),
     }
 }

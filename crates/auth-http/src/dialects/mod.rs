@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 
 use crate::edge::body::{Text, present};
 
+/// What a registration is told where self-registration is closed.
+pub(crate) const REGISTRATION_CLOSED: &str = "self-registration is closed on this server";
+
 /// What a registration refused by its throttle is told.
 pub(crate) const REGISTRATION_THROTTLED: &str =
     "too many registrations from this address or in total; try again later";

@@ -91,6 +91,10 @@ pub enum ApiError {
     /// 429: a throttle refused the request before any work was done.
     #[error("{0}")]
     Throttled(&'static str),
+    /// 403: what the request asks for is not offered here (self-registration
+    /// on a server where it is closed).
+    #[error("{0}")]
+    NotOffered(&'static str),
     /// 415: the body is not in a format this endpoint takes.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
@@ -181,6 +185,7 @@ impl ApiError {
             ),
             Self::UnsupportedMediaType(m) => (ErrorCode::InvalidRequest, m),
             Self::Throttled(m) => (ErrorCode::TemporarilyUnavailable, m),
+            Self::NotOffered(m) => (ErrorCode::AccessDenied, m),
             Self::Internal(_) => (
                 ErrorCode::ServerError,
                 "the server could not complete the request",
@@ -201,6 +206,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => FailureKind::Forbidden.status(),
             Self::UnsupportedMediaType(_) => FailureKind::UnsupportedMediaType.status(),
             Self::Throttled(_) => FailureKind::Throttled.status(),
+            Self::NotOffered(_) => FailureKind::Forbidden.status(),
             Self::Internal(_) => FailureKind::Internal.status(),
             Self::Unavailable(_) => FailureKind::Unavailable.status(),
         }

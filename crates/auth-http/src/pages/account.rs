@@ -69,6 +69,7 @@ struct FrontDoor {
     issuer: String,
     username: Option<String>,
     csrf: String,
+    registration_open: bool,
 }
 
 /// `GET /`: what this server is, and the way in.
@@ -88,6 +89,7 @@ pub(crate) async fn front_door(
         issuer: state.issuer().to_owned(),
         username,
         csrf: csrf.token(&state),
+        registration_open: state.accounts.registration_open(),
     };
     let mut response = state.pages.render(StatusCode::OK, "index.html", &page);
     if let Some(c) = csrf.cookie(&state) {

@@ -63,6 +63,8 @@ struct FormPage<'a> {
     query: String,
     /// The upstream providers' buttons: (name, display name).
     providers: Vec<(String, String)>,
+    /// Whether the login page offers "Create one".
+    registration_open: bool,
 }
 
 /// Renders the login or register page for `pending`, setting the CSRF
@@ -93,6 +95,7 @@ async fn form_page(
             .providers()
             .map(|(name, display)| (name.to_string(), display.to_owned()))
             .collect(),
+        registration_open: state.accounts.registration_open(),
         ..fill
     };
     // The forms lead to the client (after a password) or to a provider.
@@ -422,6 +425,9 @@ pub(crate) async fn register_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if !state.accounts.registration_open() {
+        return Ok(registration_closed(&state));
+    }
     let pending = Pending::from(read_query::<PendingFields>(&req)?);
     Ok(form_page(
         &req,
@@ -514,6 +520,7 @@ pub(crate) async fn register_form(
             *page.status_mut() = FailureKind::Throttled.status();
             return Ok(page);
         }
+        Err(RegistrationError::Closed) => return Ok(registration_closed(&state)),
         Err(RegistrationError::Flow(e)) => return Err(e.into()),
     };
     if pending.is_legacy() {
@@ -523,6 +530,15 @@ pub(crate) async fn register_form(
             .finish());
     }
     signed_in(&req, &state, &pending, user.id, "password").await
+}
+
+/// The page for a registration where self-registration is closed.
+fn registration_closed(state: &AppState) -> HttpResponse {
+    state.pages.error(
+        FailureKind::Forbidden.status(),
+        "Registration is closed",
+        "This server does not let people create their own accounts. Ask its operator for one.",
+    )
 }
 
 fn parse_registration(
