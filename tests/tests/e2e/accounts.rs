@@ -348,6 +348,25 @@ async fn migrate_reports_login_names_that_name_another_account(db: ScratchDb) {
     assert_eq!(found.id.to_string(), alice);
 }
 
+/// Registers through the hosted page as the browser `b`.
+async fn register_on_page(
+    app: &TestApp,
+    b: &reqwest::Client,
+    username: &str,
+    email: &str,
+) -> Reply {
+    let page = app.get_with(b, "/register").await;
+    let form = with(
+        hidden_fields(&page.text),
+        &[
+            ("username", username),
+            ("email", email),
+            ("password", "a-long-passphrase"),
+        ],
+    );
+    app.post_with(b, "/register", &form).await
+}
+
 async fn one_person_one_name_look_alikes_are_refused(db: ScratchDb) {
     let app = TestApp::spawn(db).await;
     let (id, secret) = app.client(ClientSetup::default()).await;
@@ -357,21 +376,7 @@ async fn one_person_one_name_look_alikes_are_refused(db: ScratchDb) {
         .await;
     let before = app.fingerprint_without(REGISTRATIONS_COUNTED).await;
     let b = browser();
-    let register = |username: &'static str, email: &'static str| {
-        let (app, b) = (&app, &b);
-        async move {
-            let page = app.get_with(b, "/register").await;
-            let form = with(
-                hidden_fields(&page.text),
-                &[
-                    ("username", username),
-                    ("email", email),
-                    ("password", "a-long-passphrase"),
-                ],
-            );
-            app.post_with(b, "/register", &form).await
-        }
-    };
+    let register = |username, email| register_on_page(&app, &b, username, email);
     // Full width is the same name: taken.
     let r = register("ａｌｉｃｅ", "wide@example.org").await;
     assert_eq!(r.status, 400, "{}", r.text);
@@ -579,21 +584,7 @@ async fn registration_can_be_kept_to_email_domains(db: ScratchDb) {
     let app = TestApp::spawn_with(db, file).await;
     let before = app.fingerprint().await;
     let b = browser();
-    let register = |username: &'static str, email: &'static str| {
-        let (app, b) = (&app, &b);
-        async move {
-            let page = app.get_with(b, "/register").await;
-            let form = with(
-                hidden_fields(&page.text),
-                &[
-                    ("username", username),
-                    ("email", email),
-                    ("password", "a-long-passphrase"),
-                ],
-            );
-            app.post_with(b, "/register", &form).await
-        }
-    };
+    let register = |username, email| register_on_page(&app, &b, username, email);
     let r = register("mallory", "mallory@elsewhere.example").await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("xn--bcher-kva.example"), "{}", r.text);
