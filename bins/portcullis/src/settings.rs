@@ -422,7 +422,7 @@ impl Settings {
                     domains.is_empty(),
                     "registration_domains applies only when registration is \"open\""
                 );
-                auth_core::accounts::RegistrationPolicy::closed()
+                auth_core::accounts::RegistrationPolicy::Closed
             }
             other => anyhow::bail!("registration must be \"open\" or \"closed\"; {other:?} is not"),
         };

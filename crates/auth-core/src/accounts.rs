@@ -457,14 +457,25 @@ pub async fn register_user_from(
 
 /// Who may create their own account (a hosted page or a dialect's
 /// registration); an operator's registrations are not bound by it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistrationPolicy {
-    /// `false`: nobody may.
-    pub closed: bool,
-    /// When not empty, only addresses at these domains may (in IDNA form,
-    /// lower-cased, as [`Email`] keeps them); an account without an email
-    /// may not then.
-    pub domains: Vec<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    /// Anyone may; with `domains`, only addresses at these domains (in
+    /// IDNA form, lower-cased, as [`Email`] keeps them), and an account
+    /// without an email may not.
+    Open {
+        /// The domains; empty for any address.
+        domains: Vec<String>,
+    },
+    /// Nobody may.
+    Closed,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self::Open {
+            domains: Vec::new(),
+        }
+    }
 }
 
 impl RegistrationPolicy {
@@ -479,33 +490,21 @@ impl RegistrationPolicy {
                     .map_err(|_| format!("{d:?} is not an email domain"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self {
-            closed: false,
-            domains,
-        })
-    }
-
-    /// Nobody may register themselves.
-    pub fn closed() -> Self {
-        Self {
-            closed: true,
-            domains: Vec::new(),
-        }
+        Ok(Self::Open { domains })
     }
 
     /// Whether a person may create their own account with `email`.
     fn admits(&self, email: Option<&Email>) -> Result<(), RegistrationError> {
-        if self.closed {
-            return Err(RegistrationError::Closed);
-        }
-        if self.domains.is_empty() {
-            return Ok(());
-        }
+        let domains = match self {
+            Self::Closed => return Err(RegistrationError::Closed),
+            Self::Open { domains } if domains.is_empty() => return Ok(()),
+            Self::Open { domains } => domains,
+        };
         match email {
-            Some(e) if self.domains.iter().any(|d| d == e.domain()) => Ok(()),
+            Some(e) if domains.iter().any(|d| d == e.domain()) => Ok(()),
             _ => Err(RegistrationError::Invalid(format!(
                 "only addresses at {} may register here",
-                self.domains.join(", ")
+                domains.join(", ")
             ))),
         }
     }
@@ -579,7 +578,12 @@ mod tests {
         let open = RegistrationPolicy::default();
         assert!(open.admits(None).is_ok());
         let kept = RegistrationPolicy::open_to(&[" Bücher.Example ".into()]).unwrap();
-        assert_eq!(kept.domains, ["xn--bcher-kva.example"]);
+        assert_eq!(
+            kept,
+            RegistrationPolicy::Open {
+                domains: vec!["xn--bcher-kva.example".into()]
+            }
+        );
         assert!(kept.admits(Some(&email("carol@bücher.example"))).is_ok());
         assert!(matches!(
             kept.admits(Some(&email("carol@elsewhere.example"))),
@@ -591,7 +595,7 @@ mod tests {
         ));
         assert!(RegistrationPolicy::open_to(&["not a domain".into()]).is_err());
         assert!(matches!(
-            RegistrationPolicy::closed().admits(Some(&email("a@b.example"))),
+            RegistrationPolicy::Closed.admits(Some(&email("a@b.example"))),
             Err(RegistrationError::Closed)
         ));
     }

@@ -56,7 +56,7 @@ impl Core {
 
     /// Whether people may create their own accounts here at all.
     pub fn registration_open(&self) -> bool {
-        !self.registration.closed
+        self.registration != crate::accounts::RegistrationPolicy::Closed
     }
 
     /// Replaces the default throttle policies.

@@ -111,32 +111,33 @@ pub enum AttemptSource {
     Device(Digest),
 }
 
-/// The key a login's attempts from `source` count against: the account,
-/// however it is named (username or email), or the name itself when it
-/// names none, from that source. Five wrong passwords from one address
-/// lock out that address, not the account's owner elsewhere.
+impl LoginTarget {
+    /// Whom a sign-in as `login` counts against: the account it found,
+    /// however it was named (username or email), or the name itself when
+    /// it names none.
+    pub fn of(user: Option<UserId>, login: &LoginName) -> Self {
+        match user {
+            Some(id) => Self::Account(id),
+            None => Self::Name(login.clone()),
+        }
+    }
+
+    /// The key of the attempts from `source`; with `None`, the key every
+    /// source's attempts count against too (with a limit ten times the
+    /// per-source one: what a distributed guess runs into).
+    pub fn key(&self, source: Option<AttemptSource>) -> ThrottleKey {
+        ThrottleKey::Login {
+            account: self.clone(),
+            source,
+        }
+    }
+}
+
+/// The key a login's attempts from `source` count against. Five wrong
+/// passwords from one address lock out that address, not the account's
+/// owner elsewhere.
 pub fn login_key(user: Option<UserId>, login: &LoginName, source: AttemptSource) -> ThrottleKey {
-    ThrottleKey::Login {
-        account: login_target(user, login),
-        source: Some(source),
-    }
-}
-
-/// The key every source's attempts on one account count against too,
-/// with a limit ten times the per-source one: what a distributed guess
-/// runs into.
-pub fn account_key(user: Option<UserId>, login: &LoginName) -> ThrottleKey {
-    ThrottleKey::Login {
-        account: login_target(user, login),
-        source: None,
-    }
-}
-
-fn login_target(user: Option<UserId>, login: &LoginName) -> LoginTarget {
-    match user {
-        Some(id) => LoginTarget::Account(id),
-        None => LoginTarget::Name(login.clone()),
-    }
+    LoginTarget::of(user, login).key(Some(source))
 }
 
 /// [`ThrottleRepository::reserve_login`] in two steps, the lookup then the

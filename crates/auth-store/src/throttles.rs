@@ -173,7 +173,7 @@ mod tests {
                 &name,
                 AttemptSource::Device(Digest::from_bytes([7; 32])),
             ),
-            auth_core::throttle::account_key(Some(id), &name),
+            LoginTarget::Account(id).key(None),
             ThrottleKey::DeviceCode(id),
             ThrottleKey::Upstream("a".into()),
             ThrottleKey::Registration(Some("a".into())),

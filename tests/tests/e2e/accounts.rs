@@ -534,6 +534,17 @@ async fn closed_registration_is_offered_nowhere_and_refused_everywhere(db: Scrat
         ..FileSettings::default()
     };
     let app = TestApp::spawn_with(db, file).await;
+    // Seed 001 registers through a client of its own, with a valid request.
+    app.client(ClientSetup {
+        id: Some("pkce-app"),
+        public: true,
+        grants: &["authorization_code"],
+        redirect_uris: &["myapp://callback"],
+        scope: "",
+        dialects: &["pkce-json"],
+        ..Default::default()
+    })
+    .await;
     let before = app.fingerprint().await;
     let b = browser();
     let login = app.get_with(&b, "/login").await;
@@ -561,16 +572,41 @@ async fn closed_registration_is_offered_nowhere_and_refused_everywhere(db: Scrat
     for body in [
         serde_json::json!({"username": "mallory", "password": "1234"}),
         serde_json::json!({"user_id": "mallory", "user_secret": "a-long-secret"}),
+        serde_json::json!({
+            "client_id": "pkce-app", "response_type": "code", "redirect_uri": "myapp://callback",
+            "code_challenge_method": "S256", "state": "s1",
+            "code_challenge": "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
+            "email": "mallory@example.org", "password": "a-long-passphrase",
+            "first_name": "M", "last_name": "E"
+        }),
     ] {
         let r = app.post_json("/register", &body).await;
         assert_eq!(r.status, 403, "{body}: {}", r.text);
         assert_eq!(r.body["error"], "access_denied", "{}", r.text);
+        let why = r.body["error_description"].as_str().unwrap_or_default();
+        assert!(why.contains("registration is closed"), "{}", r.text);
     }
     assert_eq!(
         app.fingerprint().await,
         before,
         "nothing was counted or created"
     );
+    // An operator still creates accounts, and they sign in.
+    let (id, secret) = app.client(ClientSetup::default()).await;
+    app.user("made-by-operator", None, "a-long-passphrase")
+        .await;
+    let r = app
+        .post_form(
+            "/token",
+            Some((&id, secret.as_deref().unwrap())),
+            &[
+                ("grant_type", "password"),
+                ("username", "made-by-operator"),
+                ("password", "a-long-passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// `registration_domains`: only addresses at those domains (compared in

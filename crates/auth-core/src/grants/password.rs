@@ -194,10 +194,7 @@ impl Core {
             // key a sign-in by its name counts against.
             Login::Account(id) => {
                 let user = self.ports.users.find_by_id(*id).await?;
-                let key = ThrottleKey::Login {
-                    account: LoginTarget::Account(*id),
-                    source: Some(first.clone()),
-                };
+                let key = LoginTarget::Account(*id).key(Some(first.clone()));
                 let allowed = self
                     .ports
                     .throttles
@@ -207,15 +204,11 @@ impl Core {
             }
         };
         let user_id = user.as_ref().map(|u| u.id);
-        let target = match (user_id, login) {
-            (Some(id), _) | (None, &Login::Account(id)) => LoginTarget::Account(id),
-            (None, Login::Name(name)) => LoginTarget::Name(name.clone()),
+        let target = match login {
+            Login::Name(name) => LoginTarget::of(user_id, name),
+            Login::Account(id) => LoginTarget::Account(*id),
         };
-        let key_from = |source| ThrottleKey::Login {
-            account: target.clone(),
-            source,
-        };
-        let key = key_from(Some(first));
+        let key = target.key(Some(first));
         let known = match (&device, user_id) {
             (Some(d), Some(id)) => self.ports.sessions.is_known_device(d, id, now).await?,
             _ => false,
@@ -223,8 +216,8 @@ impl Core {
         let mut reserved = Vec::new();
         let mut allowed = allowed;
         if !known {
-            let per_address = device.is_some().then(|| key_from(Some(address)));
-            let account = Some(key_from(None));
+            let per_address = device.is_some().then(|| target.key(Some(address)));
+            let account = Some(target.key(None));
             for (k, limit) in [
                 (per_address, policy.max_attempts),
                 (account, policy.max_attempts.saturating_mul(10)),

@@ -78,13 +78,13 @@ impl From<FederationError> for LoginApiError {
             (_, FederationError::Invalid(why)) => Self::Invalid(vec![why]),
             (_, FederationError::Upstream(why)) => Self::External(why),
             (FailureKind::Throttled, _) => Self::Throttled,
-            (failure @ (FailureKind::Unavailable | FailureKind::Internal), cause) => {
+            (FailureKind::Unavailable, cause) => {
                 tracing::error!(error = %cause, "request failed");
-                if failure == FailureKind::Unavailable {
-                    Self::Unavailable
-                } else {
-                    Self::Internal
-                }
+                Self::Unavailable
+            }
+            (FailureKind::Internal, cause) => {
+                tracing::error!(error = %cause, "request failed");
+                Self::Internal
             }
             (_, refused) => Self::Failed(refused),
         }
