@@ -114,3 +114,31 @@ pub fn release_hash_memory(services: Arc<Services>, interval: Duration) {
         },
     );
 }
+
+/// Delivers the outbox: every node does, each letter claimed by one of
+/// them. A round takes what is due (at most a batch); letters that failed
+/// wait out their backoff in the table, not here.
+pub fn deliver_mail(
+    postman: Arc<auth_core::mail::Postman>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<auth_http::Metrics>,
+    interval: Duration,
+) {
+    every(interval, "delivering mail", move || {
+        let (postman, clock, metrics) = (postman.clone(), clock.clone(), metrics.clone());
+        async move {
+            let report = postman.deliver_due(clock.now(), 50).await?;
+            metrics.record_mail(report.sent, report.retried, report.given_up.len() as u32);
+            for (id, why) in &report.given_up {
+                tracing::error!(event = "mail_given_up", message_id = %id, reason = %why, "a letter was given up on: it was not delivered and will not be");
+            }
+            if report.retried > 0 {
+                tracing::warn!(
+                    retried = report.retried,
+                    "the mail server did not take every letter; they wait for another try"
+                );
+            }
+            Ok(())
+        }
+    });
+}

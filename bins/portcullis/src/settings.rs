@@ -46,6 +46,24 @@ pub struct GitHubFile {
     pub scope: Option<String>,
 }
 
+/// `[smtp]`: the mail server letters leave through. Without it, every
+/// feature that needs mail is off.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    /// `smtps://host[:port]`, `smtp://host[:port]` (STARTTLS required), or
+    /// `smtp://host:port?tls=none` to a loopback host.
+    pub url: Option<String>,
+    /// The sender: `Name <address>` or an address.
+    pub from: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A PEM file of extra trusted root certificates (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// How long one SMTP conversation may take (default 30).
+    pub timeout_secs: Option<u64>,
+}
+
 /// `[providers.NAME]`: an OpenID provider people sign in through.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +140,13 @@ pub struct FileSettings {
     pub password_hash: Option<HashSettings>,
     /// The GitHub OAuth app (`[github]`).
     pub github: Option<GitHubFile>,
+    /// The mail server (`[smtp]`).
+    pub smtp: Option<SmtpFile>,
+    /// Password recovery requests per client address, and per login name,
+    /// within `recovery_window_secs`.
+    pub recovery_max_per_address: Option<u32>,
+    pub recovery_max_per_name: Option<u32>,
+    pub recovery_window_secs: Option<i64>,
     /// OpenID providers by name (`[providers.NAME]`).
     pub providers: Option<std::collections::BTreeMap<String, ProviderFile>>,
     /// The client seed 003's external login API acts for; an empty string
@@ -187,6 +212,8 @@ pub struct Settings {
     pub sweep_interval: std::time::Duration,
     /// The GitHub OAuth app, when configured.
     pub github: Option<GitHubSettings>,
+    /// The mail server, when configured.
+    pub smtp: Option<auth_mail::SmtpSettings>,
     /// The OpenID providers configured, by name.
     pub oidc_providers: Vec<(auth_core::types::ProviderName, OidcSettings)>,
     /// The client seed 003's external login API acts for, if enabled.
@@ -287,6 +314,8 @@ pub struct Overrides {
     pub key_encryption_key: Option<String>,
     /// `PORTCULLIS_GITHUB_*`.
     pub github: GitHubFile,
+    /// `PORTCULLIS_SMTP_*`.
+    pub smtp: SmtpFile,
     /// `PORTCULLIS_PROVIDER_NAME_{ISSUER,CLIENT_ID,CLIENT_SECRET,DISPLAY_NAME}`.
     pub providers: std::collections::BTreeMap<String, ProviderFile>,
     pub log_format: Option<LogFormat>,
@@ -417,16 +446,29 @@ impl Settings {
         let registration = match file.registration.as_deref().unwrap_or("open") {
             "open" => auth_core::accounts::RegistrationPolicy::open_to(&domains)
                 .map_err(|e| anyhow::anyhow!("registration_domains: {e}"))?,
-            "closed" => {
+            closed @ ("closed" | "invite") => {
                 anyhow::ensure!(
                     domains.is_empty(),
                     "registration_domains applies only when registration is \"open\""
                 );
-                auth_core::accounts::RegistrationPolicy::Closed
+                if closed == "invite" {
+                    auth_core::accounts::RegistrationPolicy::InviteOnly
+                } else {
+                    auth_core::accounts::RegistrationPolicy::Closed
+                }
             }
-            other => anyhow::bail!("registration must be \"open\" or \"closed\"; {other:?} is not"),
+            other => anyhow::bail!(
+                "registration must be \"open\", \"invite\" or \"closed\"; {other:?} is not"
+            ),
         };
         let github = github_settings(file.github.clone().unwrap_or_default(), overrides.github)?;
+        let smtp = smtp_settings(file.smtp.clone().unwrap_or_default(), overrides.smtp)?;
+        let recovery_window = secs(
+            file.recovery_window_secs,
+            Duration::hours(1),
+            LifetimeRange::THROTTLE_WINDOW,
+            "recovery_window_secs",
+        )?;
         let oidc_providers = oidc_settings(
             file.providers.clone().unwrap_or_default(),
             overrides.providers,
@@ -521,6 +563,24 @@ impl Settings {
                         "external_login_window_secs",
                     )?,
                 },
+                recovery_per_address: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.recovery_max_per_address,
+                        10,
+                        1..=1_000_000,
+                        "recovery_max_per_address",
+                    )?,
+                    window: recovery_window,
+                },
+                recovery_per_name: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.recovery_max_per_name,
+                        3,
+                        1..=1_000,
+                        "recovery_max_per_name",
+                    )?,
+                    window: recovery_window,
+                },
             },
             hash_cost,
             registration,
@@ -553,6 +613,7 @@ impl Settings {
                 (None, _, _) => Some(DEFAULT_EXTERNAL_LOGIN_CLIENT.into()),
             },
             github,
+            smtp,
             oidc_providers,
             external_login_redirect_uris: file.external_login_redirect_uris.unwrap_or_default(),
             upstream_device_wait: Duration::seconds(bounded(
@@ -652,6 +713,14 @@ impl Settings {
                 "scope": g.scope,
             })),
             "providers": providers,
+            "smtp": self.smtp.as_ref().map_or(json!("not configured: mail is off"), |m| json!({
+                "url": m.url,
+                "from": m.from,
+                "username": m.username,
+                "password": set(m.password.is_some()),
+                "ca_file": set(m.ca_pem.is_some()),
+                "timeout_secs": m.timeout.as_secs(),
+            })),
             "log_format": self.log_format.as_str(),
             // Names and origins only, never values.
             "sources": self.sources.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
@@ -678,6 +747,55 @@ fn keys_of(table: &toml::Table, prefix: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The mail server from the file and the environment (which wins), if a
+/// URL is set; the sender must be set with it, and the URL and sender must
+/// be usable, so a mistake fails at start-up, not at the first letter.
+fn smtp_settings(file: SmtpFile, env: SmtpFile) -> anyhow::Result<Option<auth_mail::SmtpSettings>> {
+    let pick = |env: Option<String>, file: Option<String>| env.or(file).filter(|v| !v.is_empty());
+    let Some(url) = pick(env.url, file.url) else {
+        anyhow::ensure!(
+            env.from.is_none() && file.from.is_none(),
+            "smtp.from is set but smtp.url is not"
+        );
+        return Ok(None);
+    };
+    let from = pick(env.from, file.from)
+        .context("smtp.url is set but smtp.from (the sender's address) is not")?;
+    let username = pick(env.username, file.username);
+    let password = pick(env.password, file.password);
+    anyhow::ensure!(
+        username.is_some() == password.is_some(),
+        "smtp.username and smtp.password go together: set both or neither"
+    );
+    let ca_pem = env
+        .ca_file
+        .or(file.ca_file)
+        .map(|path| {
+            std::fs::read(&path)
+                .with_context(|| format!("cannot read smtp.ca_file {}", path.display()))
+        })
+        .transpose()?;
+    let timeout = std::time::Duration::from_secs(bounded(
+        env.timeout_secs.or(file.timeout_secs),
+        30,
+        1..=600,
+        "smtp.timeout_secs",
+    )?);
+    let settings = auth_mail::SmtpSettings {
+        url,
+        from,
+        username,
+        password,
+        ca_pem,
+        timeout,
+    };
+    // Built once here to refuse a bad URL, sender or certificate now.
+    let letters = auth_mail::Letters::new("Portcullis", "http://check.invalid")
+        .context("the mail templates")?;
+    auth_mail::SmtpMailer::new(&settings, letters)?;
+    Ok(Some(settings))
 }
 
 /// The GitHub app from the file and the environment (which wins), if it

@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use auth_core::RefreshMode;
 use auth_core::accounts::{ClientSpec, RegistrationError, register_client};
 use auth_core::federation::Federation;
+use auth_core::mail::{Mailing, Postman};
 use auth_core::ports::Ports;
-use auth_core::ports::{ClientRepository, Clock, IdentityProvider};
+use auth_core::ports::{ClientRepository, Clock, IdentityProvider, Sealer};
 use auth_core::service::{Core, Roles};
 use auth_core::types::{ClientId, Dialect, GrantType, ProviderName, Scope, TokenFormat};
 use auth_crypto::{
@@ -42,6 +43,10 @@ pub struct Services {
     /// The password hasher (also in `ports`), for `serve` to release its
     /// idle working memory.
     pub hasher: Argon2Hasher,
+    /// The mail server's client, when `[smtp]` is configured.
+    pub mailer: Option<Arc<auth_mail::SmtpMailer>>,
+    /// Delivers the outbox through `mailer`; `serve` runs it.
+    pub postman: Option<Arc<Postman>>,
 }
 
 impl Services {
@@ -85,6 +90,7 @@ impl Services {
             codes: shared.clone(),
             devices: shared.clone(),
             sessions: shared.clone(),
+            mail: shared.clone(),
             throttles: shared,
             hasher: Arc::new(hasher.clone()),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
@@ -93,14 +99,36 @@ impl Services {
             digest: Arc::new(Sha256Digest),
             random: Arc::new(OsRandom),
         };
-        let roles = Core::new(
+        let mailer = match &settings.smtp {
+            Some(smtp) => {
+                let letters = auth_mail::Letters::new("Portcullis", &settings.issuer)
+                    .context("the mail templates")?;
+                Some(Arc::new(auth_mail::SmtpMailer::new(smtp, letters)?))
+            }
+            None => None,
+        };
+        let mut core = Core::new(
             ports.clone(),
             settings.policy.clone(),
             settings.issuer.clone(),
         )
         .with_throttles(settings.throttles)
-        .with_registration(settings.registration.clone())
-        .into_roles();
+        .with_registration(settings.registration.clone());
+        let mut postman = None;
+        if let Some(mailer) = &mailer {
+            // Letters carry links: sealed at rest, under a key of their own
+            // derived from the key-encryption key.
+            let letter_sealer: Arc<dyn Sealer> = Arc::new(sealer.session_sealer()?);
+            core = core.with_mail(Mailing {
+                sealer: letter_sealer.clone(),
+            });
+            postman = Some(Arc::new(Postman::new(
+                Arc::new(database.clone()),
+                letter_sealer,
+                mailer.clone(),
+            )));
+        }
+        let roles = core.into_roles();
         let federation = Arc::new(Federation::new(
             Arc::new(database.clone()),
             Arc::new(sealer.session_sealer()?),
@@ -116,6 +144,8 @@ impl Services {
             sealer: Arc::new(sealer),
             federation,
             hasher,
+            mailer,
+            postman,
         })
     }
 }
@@ -308,6 +338,14 @@ impl Application {
             settings.sweep_interval,
             500,
         );
+        if let Some(postman) = &services.postman {
+            crate::background::deliver_mail(
+                postman.clone(),
+                clock.clone(),
+                metrics.clone(),
+                std::time::Duration::from_secs(1),
+            );
+        }
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -20,6 +20,7 @@ pub fn user(name: &str, email: Option<&str>) -> User {
         disabled: false,
         created_at: t0(),
         token_generation: Default::default(),
+        email_verified: false,
     }
 }
 

@@ -413,7 +413,7 @@ pub async fn register_user(
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
-    check_login_names(&spec)?;
+    check_login_names(&spec.username, spec.email.as_ref())?;
     create_user(service, spec, now).await
 }
 
@@ -430,7 +430,7 @@ pub async fn register_user_from(
 ) -> Result<User, RegistrationError> {
     // Before anything is counted or hashed: a closed door costs nothing.
     service.registration.admits(spec.email.as_ref())?;
-    check_login_names(&spec)?;
+    check_login_names(&spec.username, spec.email.as_ref())?;
     let throttles = service.throttles;
     for (key, policy) in [
         (
@@ -452,7 +452,91 @@ pub async fn register_user_from(
             return Err(RegistrationError::Throttled);
         }
     }
-    create_user(service, spec, now).await
+    let user = create_user(service, spec, now).await?;
+    // The account works at once; its address counts as verified once the
+    // link mailed to it is opened.
+    service.mail_verification(&user, now).await?;
+    Ok(user)
+}
+
+/// Marks the email of the account `who` names verified or not, as an
+/// operator vouches. `None` when there is no such account.
+pub async fn set_email_verified(
+    service: &Accounts,
+    who: &str,
+    verified: bool,
+) -> Result<Option<User>, FlowError> {
+    let Some(user) = find_user(service, who).await? else {
+        return Ok(None);
+    };
+    if !service
+        .ports
+        .users
+        .set_email_verified(user.id, verified)
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(User {
+        email_verified: verified,
+        ..user
+    }))
+}
+
+/// What an operator's invitation names.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// The address the invitation goes to, the account's email.
+    pub email: Email,
+    /// The username; the address when `None`.
+    pub username: Option<Username>,
+}
+
+/// Creates the account an operator invites, without a password: its owner
+/// sets one through the invitation link, which also verifies the address.
+/// The link is mailed (`print: false`, where mail is set up) or returned
+/// for the operator to hand over.
+pub async fn invite_user(
+    service: &Accounts,
+    invitation: Invitation,
+    print: bool,
+    now: DateTime<Utc>,
+) -> Result<(User, Option<crate::mail::PrintedLink>), RegistrationError> {
+    if !print && !service.mail_enabled() {
+        return Err(RegistrationError::Invalid(
+            "no mail server is configured: print the link instead".into(),
+        ));
+    }
+    let username = match invitation.username {
+        Some(name) => name,
+        None => Username::parse(invitation.email.as_str())
+            .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
+    };
+    let ports = &service.ports;
+    let user = User {
+        id: UserId::new(ports.random.uuid()),
+        username,
+        email: Some(invitation.email),
+        email_verified: false,
+        password_hash: None,
+        given_name: None,
+        family_name: None,
+        disabled: false,
+        created_at: now,
+        token_generation: Default::default(),
+    };
+    check_login_names(&user.username, user.email.as_ref())?;
+    ports.users.create(&user).await?;
+    if print {
+        let printed = service
+            .print_link(crate::types::LinkPurpose::Invite, user.clone(), now)
+            .await?;
+        return Ok((user, printed));
+    }
+    service
+        .mail_link_to(crate::types::LinkPurpose::Invite, &user, now)
+        .await?;
+    Ok((user, None))
 }
 
 /// Who may create their own account (a hosted page or a dialect's
@@ -466,6 +550,8 @@ pub enum RegistrationPolicy {
         /// The domains; empty for any address.
         domains: Vec<String>,
     },
+    /// Nobody may: accounts come from an operator's invitation.
+    InviteOnly,
     /// Nobody may.
     Closed,
 }
@@ -496,7 +582,7 @@ impl RegistrationPolicy {
     /// Whether a person may create their own account with `email`.
     fn admits(&self, email: Option<&Email>) -> Result<(), RegistrationError> {
         let domains = match self {
-            Self::Closed => return Err(RegistrationError::Closed),
+            Self::Closed | Self::InviteOnly => return Err(RegistrationError::Closed),
             Self::Open { domains } if domains.is_empty() => return Ok(()),
             Self::Open { domains } => domains,
         };
@@ -513,9 +599,9 @@ impl RegistrationPolicy {
 /// One login name, one account: a username shaped like an email address is
 /// allowed only as the account's own email, so it can never be the address
 /// another account signs in with.
-fn check_login_names(spec: &UserSpec) -> Result<(), RegistrationError> {
-    if let Ok(as_email) = Email::parse(spec.username.as_str())
-        && spec.email.as_ref() != Some(&as_email)
+fn check_login_names(username: &Username, email: Option<&Email>) -> Result<(), RegistrationError> {
+    if let Ok(as_email) = Email::parse(username.as_str())
+        && email != Some(&as_email)
     {
         return Err(RegistrationError::Invalid(
             "a username cannot be an email address other than the account's own email".into(),
@@ -541,6 +627,7 @@ async fn create_user(
         disabled: false,
         created_at: now,
         token_generation: Default::default(),
+        email_verified: false,
     };
     ports.users.create(&user).await?;
     Ok(user)

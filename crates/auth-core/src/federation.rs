@@ -930,6 +930,7 @@ impl Federation {
                 disabled: false,
                 created_at: now,
                 token_generation: Default::default(),
+                email_verified: identity.email.is_some(),
             };
             match self
                 .repository

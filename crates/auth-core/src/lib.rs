@@ -15,6 +15,7 @@ pub mod federation;
 pub mod grants;
 pub mod keys;
 pub mod logout;
+pub mod mail;
 pub mod own_account;
 pub mod policy;
 pub mod ports;

@@ -14,10 +14,11 @@ use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, FamilyId, FederatedLink, IdTokenClaims,
-    IdTokenHint, IssuedFromCode, KeyAlgorithm, LoginName, NewClient, NewUser, OpaqueToken,
-    Password, PasswordHash, ProviderName, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
-    UpstreamIdentity, UpstreamSubject, User, UserId,
+    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, EmailLink, FamilyId, FederatedLink,
+    IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter, LinkEffect, LinkPurpose,
+    LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry, Password, PasswordHash, ProviderName,
+    Redeemed, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice, UpstreamIdentity,
+    UpstreamSubject, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -164,8 +165,84 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<Option<u64>, StoreError>;
     /// Deletes an account and, in the same step, everything that is its:
     /// sessions, refresh tokens, codes, device authorizations, linked
-    /// upstream identities. `false` when no such user exists.
+    /// upstream identities, mail links. `false` when no such user exists.
     async fn delete(&self, id: UserId) -> Result<bool, StoreError>;
+    /// Marks the account's email verified or not, as an operator vouches.
+    /// `false` when no such user exists.
+    async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+/// The links mail carries and the outbox that carries them: a letter is
+/// written in the same step as the link it holds, so a link is never made
+/// without its letter, nor a letter promised and lost.
+pub trait MailRepository: Send + Sync {
+    /// Stores `link` and the letter `mail` that carries it, in one step;
+    /// the account's older links of the same purpose are deleted in it (a
+    /// new link supersedes them).
+    async fn issue_link(&self, link: &EmailLink, mail: &OutboxEntry) -> Result<(), StoreError>;
+    /// Stores a link that no mail carries (the operator prints it); older
+    /// links of its purpose are deleted, as [`Self::issue_link`] does.
+    async fn store_link(&self, link: &EmailLink) -> Result<(), StoreError>;
+    /// Puts a letter that carries no link in the outbox.
+    async fn enqueue(&self, mail: &OutboxEntry) -> Result<(), StoreError>;
+    /// The live link with this digest and purpose, without using it up.
+    async fn find_link(
+        &self,
+        digest: &Digest,
+        purpose: LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EmailLink>, StoreError>;
+    /// Uses up the live link with this digest and purpose (one conditional
+    /// delete: of two requests racing, one wins) and applies `effect` in the
+    /// same step, with `notice` put in the outbox when it worked.
+    async fn redeem_link<'a>(
+        &self,
+        digest: &Digest,
+        purpose: LinkPurpose,
+        effect: &LinkEffect,
+        notice: Option<&'a OutboxEntry>,
+        now: DateTime<Utc>,
+    ) -> Result<Redeemed, StoreError>;
+    /// Letters a sender may take at `now`, oldest first, at most `limit`.
+    async fn due_mail(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Takes a letter for sending until `lease_until`: a conditional update
+    /// that holds only if nobody took it since it was read (its attempts
+    /// are still `seen_attempts`), so two senders never both send it.
+    async fn claim_mail(
+        &self,
+        id: Uuid,
+        seen_attempts: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Puts a letter back for another attempt at `at`.
+    async fn retry_mail(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Removes a letter: delivered, or given up on.
+    async fn remove_mail(&self, id: Uuid) -> Result<(), StoreError>;
+}
+
+/// Why a letter was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth another try: the server could not be reached, or answered 4xx.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Never going to work: the server refused the letter with 5xx.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+/// Delivers letters (SMTP, in the binary).
+pub trait MailTransport: Send + Sync {
+    /// Renders and sends `letter`, identified by `id` (its `Message-ID`);
+    /// the server's answer on success.
+    async fn send(&self, id: Uuid, letter: &Letter) -> Result<String, SendError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -466,6 +543,8 @@ pub struct SweepReport {
     pub upstream_flows: u64,
     /// Remembered browsers (device cookies) past their lifetime.
     pub known_devices: u64,
+    /// Mail links past their expiry.
+    pub email_links: u64,
 }
 
 impl SweepReport {
@@ -480,6 +559,7 @@ impl SweepReport {
             + self.throttle_counters
             + self.upstream_flows
             + self.known_devices
+            + self.email_links
     }
 }
 
@@ -756,6 +836,8 @@ pub struct Ports {
     pub devices: Arc<dyn DeviceAuthorizationRepository>,
     /// Browser sessions.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Mail links and the outbox.
+    pub mail: Arc<dyn MailRepository>,
     /// Attempt counters shared by every node.
     pub throttles: Arc<dyn ThrottleRepository>,
     /// Hashes and verifies passwords.

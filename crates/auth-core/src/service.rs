@@ -33,6 +33,8 @@ pub struct Core {
     pub(crate) issuer: String,
     pub(crate) throttles: Throttles,
     pub(crate) registration: crate::accounts::RegistrationPolicy,
+    pub(crate) mailing: Option<crate::mail::Mailing>,
+    pub(crate) link_lifetimes: crate::mail::LinkLifetimes,
 }
 
 impl Core {
@@ -45,6 +47,8 @@ impl Core {
             issuer: issuer.into(),
             throttles: Throttles::default(),
             registration: crate::accounts::RegistrationPolicy::default(),
+            mailing: None,
+            link_lifetimes: crate::mail::LinkLifetimes::default(),
         }
     }
 
@@ -54,9 +58,25 @@ impl Core {
         self
     }
 
+    /// Sends mail: links and notices go to the outbox, letters sealed by
+    /// `mailing`. Without it, every feature that needs mail is off.
+    pub fn with_mail(mut self, mailing: crate::mail::Mailing) -> Self {
+        self.mailing = Some(mailing);
+        self
+    }
+
+    /// Replaces the default lifetimes of mailed links.
+    pub fn with_link_lifetimes(mut self, lifetimes: crate::mail::LinkLifetimes) -> Self {
+        self.link_lifetimes = lifetimes;
+        self
+    }
+
     /// Whether people may create their own accounts here at all.
     pub fn registration_open(&self) -> bool {
-        self.registration != crate::accounts::RegistrationPolicy::Closed
+        matches!(
+            self.registration,
+            crate::accounts::RegistrationPolicy::Open { .. }
+        )
     }
 
     /// Replaces the default throttle policies.

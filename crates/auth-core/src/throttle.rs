@@ -44,6 +44,11 @@ pub struct Throttles {
     /// Seed 003's calls that ask a provider or store a flow, per client
     /// address: each costs an upstream round trip or a row.
     pub upstream_per_address: ThrottlePolicy,
+    /// Password recovery requests per client address.
+    pub recovery_per_address: ThrottlePolicy,
+    /// Password recovery requests per login name: a flood of mail to one
+    /// person is refused however many addresses send it.
+    pub recovery_per_name: ThrottlePolicy,
 }
 
 impl Default for Throttles {
@@ -62,6 +67,14 @@ impl Default for Throttles {
             upstream_per_address: ThrottlePolicy {
                 max_attempts: 30,
                 window: Duration::minutes(10),
+            },
+            recovery_per_address: ThrottlePolicy {
+                max_attempts: 10,
+                window: Duration::hours(1),
+            },
+            recovery_per_name: ThrottlePolicy {
+                max_attempts: 3,
+                window: Duration::hours(1),
             },
         }
     }
@@ -90,6 +103,11 @@ pub enum ThrottleKey {
     /// Self-service registrations from a client address, or (`None`) in
     /// total.
     Registration(Option<String>),
+    /// Password recovery requests from a client address.
+    RecoveryFrom(String),
+    /// Password recovery requests for a login name, whether or not it
+    /// names an account (so the limit reveals nothing).
+    RecoveryOf(LoginName),
 }
 
 /// Whose sign-in attempts a [`ThrottleKey::Login`] counts.

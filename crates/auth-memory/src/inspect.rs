@@ -55,4 +55,16 @@ impl MemoryStore {
     pub fn links(&self) -> Vec<FederatedLink> {
         self.tables().links.clone()
     }
+
+    /// Every live or expired mail link not yet used or swept.
+    pub fn email_links(&self) -> Vec<auth_core::types::EmailLink> {
+        let mut all: Vec<_> = self.tables().email_links.values().cloned().collect();
+        all.sort_by_key(|l| l.created_at);
+        all
+    }
+
+    /// Every letter in the outbox, in the order written.
+    pub fn outbox(&self) -> Vec<auth_core::types::OutboxEntry> {
+        self.tables().outbox.clone()
+    }
 }

@@ -26,6 +26,7 @@
 mod federation;
 mod grants;
 mod inspect;
+mod mail;
 mod tables;
 mod tokens;
 
@@ -142,6 +143,15 @@ impl UserRepository for MemoryStore {
             .retain(|_, d| d.status != auth_core::types::DeviceStatus::Approved(id));
         t.links.retain(|l| l.user_id != id);
         t.flows.retain(|_, f| f.user_id != Some(id));
+        Ok(true)
+    }
+
+    async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        user.email_verified = verified;
         Ok(true)
     }
 }

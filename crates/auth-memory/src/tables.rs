@@ -40,6 +40,10 @@ pub(crate) struct Tables {
     pub devices_known: HashMap<(Digest, UserId), DateTime<Utc>>,
     /// Consents to third-party clients, by (user, client).
     pub consents: HashMap<(UserId, auth_core::types::ClientId), auth_core::types::Scope>,
+    /// Mail links, by their token's digest.
+    pub email_links: HashMap<Digest, auth_core::types::EmailLink>,
+    /// Letters waiting to be sent, in the order written.
+    pub outbox: Vec<auth_core::types::OutboxEntry>,
 }
 
 impl Tables {
@@ -62,6 +66,40 @@ impl Tables {
         Ok(())
     }
 
+    /// Makes `email` the account's address, verified, in place of its
+    /// old one as a login name; `false` (nothing changed) when the new
+    /// address names another account or looks like another's name.
+    pub fn change_email(&mut self, id: UserId, email: &auth_core::types::Email) -> bool {
+        let Some(user) = self.users.get(&id).cloned() else {
+            return false;
+        };
+        let new = email.as_str();
+        if self.logins.get(new).is_some_and(|holder| *holder != id) {
+            return false;
+        }
+        let skeleton = confusable_skeleton(new);
+        let own_skeletons: Vec<String> = login_names(&user)
+            .iter()
+            .map(|n| confusable_skeleton(n))
+            .collect();
+        if self.skeletons.contains(&skeleton) && !own_skeletons.contains(&skeleton) {
+            return false;
+        }
+        if let Some(old) = user.email.as_ref().map(|e| e.as_str())
+            && old != user.username.as_str()
+        {
+            self.logins.remove(old);
+            self.skeletons.remove(&confusable_skeleton(old));
+        }
+        self.logins.insert(new.to_owned(), id);
+        self.skeletons.insert(skeleton);
+        if let Some(user) = self.users.get_mut(&id) {
+            user.email = Some(email.clone());
+            user.email_verified = true;
+        }
+        true
+    }
+
     pub fn user_by_login(&self, login: &str) -> Option<&User> {
         self.logins.get(login).and_then(|id| self.users.get(id))
     }
@@ -71,6 +109,7 @@ impl Tables {
         let user = self.users.remove(&id)?;
         self.consents.retain(|(u, _), _| *u != id);
         self.devices_known.retain(|(_, u), _| *u != id);
+        self.email_links.retain(|_, l| l.user_id != id);
         for name in login_names(&user) {
             self.logins.remove(name);
             self.skeletons.remove(&confusable_skeleton(name));
@@ -151,6 +190,7 @@ impl Tables {
             throttle_counters: expired(&mut self.throttles, |c| c.1, now),
             upstream_flows: expired(&mut self.flows, |f| f.expires_at, now),
             known_devices: expired(&mut self.devices_known, |until| *until, now),
+            email_links: expired(&mut self.email_links, |l| l.expires_at, now),
         }
     }
 }

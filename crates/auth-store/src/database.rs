@@ -236,6 +236,40 @@ macro_rules! decide_then_store {
     }};
 }
 
+/// Runs `$body`, async Diesel statements on `$conn` evaluating to a
+/// `QueryResult`, as one atomic write: in a savepoint of its own on the
+/// SQLite writer, in a transaction on PostgreSQL. The body is written once
+/// and type-checked for both backends; a Diesel error becomes the port's
+/// through `store_error($what)`, and an `Err` rolls back all of it.
+macro_rules! atomically {
+    ($db:expr, $what:literal, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::database::Database::Sqlite { writer, .. } => {
+                writer
+                    .run(move |$conn| {
+                        Box::pin(async move {
+                            let done: diesel::QueryResult<_> = async { $body }.await;
+                            done.map_err($crate::database::store_error($what))
+                        })
+                    })
+                    .await
+            }
+            $crate::database::Database::Postgres(pool) => {
+                use diesel_async::AsyncConnection as _;
+                let mut guard = pool
+                    .get()
+                    .await
+                    .map_err(auth_core::error::StoreError::unavailable)?;
+                let done = guard
+                    .transaction(async |$conn| $body)
+                    .await
+                    .map_err($crate::database::store_error($what));
+                $crate::database::outage_if_lost(done, &mut *guard)
+            }
+        }
+    };
+}
+
 /// A backend error on a connection that is now broken is an outage, not a
 /// fault of the query.
 pub(crate) fn outage_if_lost<T, C>(

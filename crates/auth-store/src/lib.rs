@@ -15,6 +15,7 @@ mod codes;
 mod devices;
 mod federation;
 mod keys;
+mod mail;
 mod migrate;
 mod rows;
 mod schema;

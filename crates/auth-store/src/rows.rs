@@ -52,6 +52,7 @@ pub(crate) struct UserRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub token_generation: i32,
+    pub email_verified: bool,
 }
 
 impl From<&User> for UserRow {
@@ -66,6 +67,7 @@ impl From<&User> for UserRow {
             disabled: u.disabled,
             created_at: naive(u.created_at),
             token_generation: generation_column(u.token_generation),
+            email_verified: u.email_verified,
         }
     }
 }
@@ -103,6 +105,7 @@ impl TryFrom<UserRow> for User {
             disabled: r.disabled,
             created_at: utc(r.created_at),
             token_generation: generation_of(r.token_generation, "users")?,
+            email_verified: r.email_verified,
         })
     }
 }

@@ -10,6 +10,28 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         token_generation -> Integer,
+        email_verified -> Bool,
+    }
+}
+
+diesel::table! {
+    email_links (digest) {
+        digest -> Binary,
+        purpose -> Text,
+        user_id -> Text,
+        address -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        sealed -> Text,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        attempts -> Integer,
     }
 }
 
@@ -200,8 +222,10 @@ diesel::joinable!(refresh_tokens -> clients (client_id));
 diesel::joinable!(federated_identities -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(login_names -> users (user_id));
+diesel::joinable!(email_links -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    email_links,
     login_names,
     federated_identities,
     upstream_flows,

@@ -45,6 +45,11 @@ impl From<&ThrottleKey> for KeyColumns {
                 address: address.clone().unwrap_or_default(),
                 ..columns("registration", "", String::new())
             },
+            ThrottleKey::RecoveryFrom(address) => KeyColumns {
+                address: address.clone(),
+                ..columns("recovery", "", String::new())
+            },
+            ThrottleKey::RecoveryOf(name) => columns("recovery", "name", name.as_str().to_owned()),
         }
     }
 }

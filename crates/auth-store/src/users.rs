@@ -243,8 +243,8 @@ impl UserRepository for Database {
                 let mut conn = pool.get().await.map_err(StoreError::unavailable)?;
                 diesel::sql_query(
                     "WITH u AS (\
-                       INSERT INTO users (id, username, email, password_hash, given_name, family_name, disabled, created_at) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, username, email) \
+                       INSERT INTO users (id, username, email, password_hash, given_name, family_name, disabled, created_at, email_verified) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11) RETURNING id, username, email) \
                      INSERT INTO login_names (name, user_id, skeleton) \
                        SELECT username, id, $9 FROM u \
                        UNION ALL SELECT email, id, $10 FROM u WHERE email IS NOT NULL AND email <> username",
@@ -263,6 +263,7 @@ impl UserRepository for Database {
                         .as_deref()
                         .map(auth_core::types::confusable_skeleton),
                 )
+                .bind::<Bool, _>(row.email_verified)
                 .execute(&mut conn)
                 .await
                 .map_err(store_error("user"))?;
@@ -430,6 +431,16 @@ impl UserRepository for Database {
 
     /// Its sessions, tokens, codes, device authorizations and links go
     /// with it: their foreign keys cascade, in the same statement.
+    async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let n = with_conn!(writer self, |conn| diesel::update(users::table.find(&id))
+            .set(users::email_verified.eq(verified))
+            .execute(conn)
+            .await
+            .map_err(query_error))?;
+        Ok(n > 0)
+    }
+
     async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
         let id = id.to_string();
         let n = with_conn!(writer self, |conn| diesel::delete(users::table.find(&id))

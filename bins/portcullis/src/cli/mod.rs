@@ -3,6 +3,7 @@
 //! arguments and its handler.
 mod client;
 mod keys;
+mod mail;
 mod sessions;
 mod user;
 
@@ -58,6 +59,8 @@ pub struct Cli {
     metrics_bind: Option<String>,
     #[command(flatten)]
     github: GitHubArgs,
+    #[command(flatten)]
+    smtp: SmtpArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,6 +85,28 @@ struct GitHubArgs {
     /// Default https://api.github.com.
     #[arg(long, global = true, env = "PORTCULLIS_GITHUB_API_URL", hide = true)]
     github_api_url: Option<String>,
+}
+
+/// The mail server, from the environment (or flags); each overrides the
+/// settings file's `[smtp]`.
+#[derive(Debug, Args)]
+struct SmtpArgs {
+    #[arg(long, global = true, env = "PORTCULLIS_SMTP_URL", hide = true)]
+    smtp_url: Option<String>,
+    #[arg(long, global = true, env = "PORTCULLIS_SMTP_FROM", hide = true)]
+    smtp_from: Option<String>,
+    #[arg(long, global = true, env = "PORTCULLIS_SMTP_USERNAME", hide = true)]
+    smtp_username: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_SMTP_PASSWORD",
+        hide_env_values = true,
+        hide = true
+    )]
+    smtp_password: Option<String>,
+    #[arg(long, global = true, env = "PORTCULLIS_SMTP_CA_FILE", hide = true)]
+    smtp_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +137,20 @@ enum Command {
     /// Manage browser sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Check the mail server.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Send one test message now, through the configured `[smtp]` server,
+    /// and print the server's answer (non-zero exit when it refused).
+    Test {
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +236,36 @@ impl Cli {
                 "--github-api-url",
                 self.github.github_api_url.is_some(),
             ),
+            (
+                "smtp.url",
+                "PORTCULLIS_SMTP_URL",
+                "--smtp-url",
+                self.smtp.smtp_url.is_some(),
+            ),
+            (
+                "smtp.from",
+                "PORTCULLIS_SMTP_FROM",
+                "--smtp-from",
+                self.smtp.smtp_from.is_some(),
+            ),
+            (
+                "smtp.username",
+                "PORTCULLIS_SMTP_USERNAME",
+                "--smtp-username",
+                self.smtp.smtp_username.is_some(),
+            ),
+            (
+                "smtp.password",
+                "PORTCULLIS_SMTP_PASSWORD",
+                "--smtp-password",
+                self.smtp.smtp_password.is_some(),
+            ),
+            (
+                "smtp.ca_file",
+                "PORTCULLIS_SMTP_CA_FILE",
+                "--smtp-ca-file",
+                self.smtp.smtp_ca_file.is_some(),
+            ),
         ];
         // clap merges a flag and its variable: the variable is the origin
         // when it is set, the flag otherwise.
@@ -251,6 +320,14 @@ impl Cli {
                     web_url: self.github.github_web_url.clone(),
                     api_url: self.github.github_api_url.clone(),
                     scope: None,
+                },
+                smtp: crate::settings::SmtpFile {
+                    url: self.smtp.smtp_url.clone(),
+                    from: self.smtp.smtp_from.clone(),
+                    username: self.smtp.smtp_username.clone(),
+                    password: self.smtp.smtp_password.clone(),
+                    ca_file: self.smtp.smtp_ca_file.clone(),
+                    timeout_secs: None,
                 },
                 providers,
                 log_format: self.log_format,
@@ -420,6 +497,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sessions(cmd) => {
             let services = Services::open(&cli.settings(None, None)?, &clock).await?;
             sessions::run(cmd, &services, &clock).await
+        }
+        Command::Mail(MailCommand::Test { to }) => {
+            let services = Services::open(&cli.settings(None, None)?, &clock).await?;
+            mail::test(&services, to).await
         }
     }
 }

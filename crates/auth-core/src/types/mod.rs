@@ -6,6 +6,7 @@ mod device;
 mod federation;
 mod id_token;
 mod lifetime;
+mod mail;
 mod pkce;
 mod redirect_uri;
 mod scope;
@@ -23,6 +24,7 @@ pub use federation::{
 };
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
+pub use mail::{EmailLink, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};

@@ -262,6 +262,9 @@ pub struct User {
     pub username: Username,
     /// Its email, also a login name.
     pub email: Option<Email>,
+    /// Whether a link mailed to `email` was opened (or an operator or an
+    /// upstream provider vouched for it): what `email_verified` says.
+    pub email_verified: bool,
     /// The argon2id hash of its password; `None` for an account that signs in only through upstream providers.
     pub password_hash: Option<PasswordHash>,
     /// First name, released by the `profile` scope.

@@ -132,6 +132,7 @@ async fn a_first_sign_in_that_loses_a_race_finds_the_winners_account() {
         disabled: false,
         created_at: t0(),
         token_generation: Default::default(),
+        email_verified: false,
     };
     // Until the creation is tried, nobody is linked; then the winner is.
     let created = Arc::new(AtomicBool::new(false));
@@ -460,6 +461,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
         disabled: false,
         created_at: t0(),
         token_generation: Default::default(),
+        email_verified: false,
     };
     auth_core::ports::UserRepository::create(&s.world.store, &passwordless)
         .await

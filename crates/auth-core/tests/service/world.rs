@@ -38,6 +38,7 @@ impl World {
             tokens: shared.clone(),
             codes: shared.clone(),
             sessions: shared.clone(),
+            mail: shared.clone(),
             devices: shared.clone(),
             throttles: shared,
             hasher: hasher.clone(),
@@ -133,6 +134,7 @@ impl World {
             disabled: false,
             created_at: t0(),
             token_generation: Default::default(),
+            email_verified: false,
         };
         UserRepository::create(&self.store, &user).await.unwrap();
         user

@@ -47,6 +47,13 @@ pub struct Metrics {
     swept: Family<TableLabels, Counter>,
     sweeps: Counter,
     sweep_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    mail: Family<MailLabels, Counter>,
+}
+
+/// What became of a letter the sender took.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -80,6 +87,12 @@ impl Default for Metrics {
             "Time spent sweeping expired rows, rests between batches included",
             sweep_seconds.clone(),
         );
+        let mail = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mail_letters",
+            "Letters the outbox sender took, by outcome: sent (the server accepted it), retried (it will try again), given_up (never delivered)",
+            mail.clone(),
+        );
         Self {
             registry,
             requests,
@@ -87,6 +100,7 @@ impl Default for Metrics {
             swept,
             sweeps,
             sweep_seconds,
+            mail,
         }
     }
 }
@@ -132,6 +146,7 @@ impl Metrics {
             ("throttle_counters", report.throttle_counters),
             ("upstream_flows", report.upstream_flows),
             ("known_devices", report.known_devices),
+            ("email_links", report.email_links),
         ];
         for (table, rows) in tables {
             self.swept
@@ -140,6 +155,15 @@ impl Metrics {
         }
         self.sweeps.inc();
         self.sweep_seconds.inc_by(took.as_secs_f64());
+    }
+
+    /// Records one round of the outbox sender.
+    pub fn record_mail(&self, sent: u32, retried: u32, given_up: u32) {
+        for (outcome, n) in [("sent", sent), ("retried", retried), ("given_up", given_up)] {
+            self.mail
+                .get_or_create(&MailLabels { outcome })
+                .inc_by(u64::from(n));
+        }
     }
 
     pub(crate) fn render(&self) -> Result<String, std::fmt::Error> {

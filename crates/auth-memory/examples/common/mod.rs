@@ -39,6 +39,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
         tokens: store.clone(),
         codes: store.clone(),
         sessions: store.clone(),
+        mail: store.clone(),
         devices: store.clone(),
         throttles: store,
         hasher: Arc::new(Argon2Hasher::new(HashCost::OWASP)?),
