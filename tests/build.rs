@@ -5,12 +5,26 @@
 //!   with it, a server that cannot be reached fails them;
 //! - the real-browser tests need Debian's `chromedriver`, or
 //!   `PORTCULLIS_REQUIRE_BROWSER` (CI sets it), with which a missing driver
-//!   fails them.
+//!   fails them;
+//! - the mail tests need `aiosmtpd` importable by `python3` (a real SMTP
+//!   server), or `PORTCULLIS_REQUIRE_MAIL` (CI sets it), with which a
+//!   missing one fails them.
 fn main() {
     println!("cargo::rerun-if-env-changed=PORTCULLIS_TEST_POSTGRES");
     println!("cargo::rerun-if-env-changed=PORTCULLIS_REQUIRE_BROWSER");
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
     println!("cargo::rustc-check-cfg=cfg(browser_tests)");
+    println!("cargo::rerun-if-env-changed=PORTCULLIS_REQUIRE_MAIL");
+    println!("cargo::rustc-check-cfg=cfg(mail_tests)");
+    let aiosmtpd = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if aiosmtpd || std::env::var_os("PORTCULLIS_REQUIRE_MAIL").is_some() {
+        println!("cargo::rustc-cfg=mail_tests");
+    }
     if std::env::var("PORTCULLIS_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=postgres_tests");
     }

@@ -19,6 +19,7 @@ use portcullis::settings::{FileSettings, Overrides, Settings};
 pub use auth_contract::scratch::{Backend, POSTGRES_ENV, ScratchDb, unclaimed_port};
 
 pub mod fake_github;
+pub mod mailbox;
 
 /// The key-encryption key of every test server: fixed, so a restarted
 /// server reads the keys its predecessor sealed, and no key file is
@@ -47,6 +48,27 @@ macro_rules! scenarios {
             #[cfg_attr(
                 not(all(browser_tests, postgres_tests)),
                 ignore = "chromedriver or PORTCULLIS_TEST_POSTGRES was missing when the tests were built"
+            )]
+            async fn postgres() {
+                let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
+                super::$name(db.expect("PORTCULLIS_TEST_POSTGRES is not set")).await;
+            }
+        }
+    )*};
+    (mail: $($name:ident,)*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(
+                not(mail_tests),
+                ignore = "aiosmtpd (pip install aiosmtpd) was not installed when the tests were built"
+            )]
+            async fn sqlite() {
+                super::$name($crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(
+                not(all(mail_tests, postgres_tests)),
+                ignore = "aiosmtpd or PORTCULLIS_TEST_POSTGRES was missing when the tests were built"
             )]
             async fn postgres() {
                 let db = $crate::ScratchDb::new($crate::Backend::Postgres).await;
@@ -629,6 +651,17 @@ impl TestApp {
             ],
         )
         .await
+    }
+
+    /// The id of the account `login` (a username or email) names, which
+    /// must exist.
+    pub async fn account_id(&self, login: &str) -> String {
+        auth_core::accounts::find_user(&self.services.roles.accounts, login)
+            .await
+            .expect("lookup")
+            .expect("the account exists")
+            .id
+            .to_string()
     }
 
     /// The stored account with the id `id` (which must exist).

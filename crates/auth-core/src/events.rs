@@ -102,6 +102,21 @@ pub enum SecurityEvent {
         /// The new account.
         user: UserId,
     },
+    /// A mailed link set a new password (recovery) or the first one (an
+    /// invitation): every session and token of the account ended.
+    PasswordSetByLink {
+        /// The account.
+        user: UserId,
+    },
+    /// A mailed link confirmed the account's address.
+    EmailVerified {
+        /// The account.
+        user: UserId,
+    },
+    /// A mail link that is unknown, used or expired was presented.
+    LinkRefused,
+    /// Too many recovery requests from an address or for a name.
+    RecoveryThrottled,
 }
 
 impl SecurityEvent {
@@ -123,6 +138,10 @@ impl SecurityEvent {
             Self::IdentityLinked { .. } => "identity_linked",
             Self::LoginSucceeded { .. } => "login_succeeded",
             Self::UpstreamAccountCreated { .. } => "upstream_account_created",
+            Self::PasswordSetByLink { .. } => "password_set_by_link",
+            Self::EmailVerified { .. } => "email_verified",
+            Self::LinkRefused => "mail_link_refused",
+            Self::RecoveryThrottled => "recovery_throttled",
         }
     }
 
@@ -137,7 +156,11 @@ impl SecurityEvent {
             | Self::IdentityUnlinked { .. }
             | Self::IdentityLinked { .. }
             | Self::LoginSucceeded { .. }
-            | Self::UpstreamAccountCreated { .. } => None,
+            | Self::UpstreamAccountCreated { .. }
+            | Self::PasswordSetByLink { .. }
+            | Self::EmailVerified { .. }
+            | Self::LinkRefused
+            | Self::RecoveryThrottled => None,
             Self::ClientAuthFailed { client }
             | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
@@ -161,10 +184,14 @@ impl SecurityEvent {
             | Self::IdentityUnlinked { user }
             | Self::IdentityLinked { user }
             | Self::LoginSucceeded { user }
-            | Self::UpstreamAccountCreated { user } => Some(*user),
+            | Self::UpstreamAccountCreated { user }
+            | Self::PasswordSetByLink { user }
+            | Self::EmailVerified { user } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
-            | Self::ClientRefused { .. } => None,
+            | Self::ClientRefused { .. }
+            | Self::LinkRefused
+            | Self::RecoveryThrottled => None,
         }
     }
 }
@@ -211,6 +238,18 @@ impl fmt::Display for SecurityEvent {
             Self::LoginSucceeded { .. } => f.write_str("a login succeeded"),
             Self::UpstreamAccountCreated { .. } => {
                 f.write_str("a first sign-in through an upstream provider created an account")
+            }
+            Self::PasswordSetByLink { .. } => f.write_str(
+                "a mailed link set the account's password; every session and token ended",
+            ),
+            Self::EmailVerified { .. } => {
+                f.write_str("a mailed link confirmed the account's address")
+            }
+            Self::LinkRefused => {
+                f.write_str("a mail link that is unknown, used or expired was refused")
+            }
+            Self::RecoveryThrottled => {
+                f.write_str("a password recovery request was refused by the throttle")
             }
         }
     }

@@ -19,7 +19,7 @@ use crate::endpoints::openapi::Document;
 use crate::endpoints::{
     device, health, introspection, logout, metadata, metrics, openapi, token, userinfo,
 };
-use crate::pages::{account, register, sign_in, upstream};
+use crate::pages::{account, mail_links, register, sign_in, upstream};
 use crate::state::Dialects;
 
 /// The operations listener's routes (`metrics_bind`, kept off the public
@@ -63,6 +63,14 @@ fn register(
         .service(sign_in::login)
         .service(sign_in::register_page)
         .service(register::register)
+        .service(mail_links::forgot_page)
+        .service(mail_links::forgot)
+        .service(mail_links::reset_page)
+        .service(mail_links::reset)
+        .service(mail_links::invitation_page)
+        .service(mail_links::accept_invitation)
+        .service(mail_links::verify_page)
+        .service(mail_links::verify)
         .service(sign_in::consent)
         .service(sign_in::logout)
         .service(upstream::start)

@@ -349,7 +349,7 @@ async fn migrate_reports_login_names_that_name_another_account(db: ScratchDb) {
 }
 
 /// Registers through the hosted page as the browser `b`.
-async fn register_on_page(
+pub(crate) async fn register_on_page(
     app: &TestApp,
     b: &reqwest::Client,
     username: &str,

@@ -10,6 +10,7 @@ mod cors;
 mod device;
 mod federation;
 mod lifecycle;
+mod mail;
 mod metadata;
 mod oidc;
 mod operator;

@@ -190,6 +190,14 @@ async fn the_code_flow_issues_an_id_token_a_relying_party_can_verify(db: Scratch
     assert_eq!(me.body["preferred_username"], "michael");
     assert_eq!(me.body["email"], "michael_lee@gmail.com");
     assert_eq!(me.body["email_verified"], false);
+    // An operator vouches for the address: userinfo says so at once, as
+    // the next ID token does (both from the same claims).
+    auth_core::accounts::set_email_verified(&app.services.roles.accounts, "michael", true)
+        .await
+        .unwrap()
+        .unwrap();
+    let me = app.get_bearer("/userinfo", t.str("access_token")).await;
+    assert_eq!(me.body["email_verified"], true);
     assert!(
         me.body.get("scope").is_none() && me.body.get("username").is_none(),
         "{}",

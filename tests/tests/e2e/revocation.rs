@@ -7,7 +7,7 @@
 //! (within the same second: a token generation, not a time, decides).
 use auth_core::accounts::{end_user_sessions, set_user_disabled, set_user_password};
 use auth_core::ports::Clock as _;
-use auth_core::types::Password;
+use auth_core::types::{LinkPurpose, Password};
 use portcullis_tests::{
     ClientSetup, ScratchDb, TestApp, browser, csrf_field, hidden_fields, scenarios,
 };
@@ -20,6 +20,7 @@ enum Trigger {
     OperatorPassword,
     Disable,
     SignOutEverywhere,
+    RecoveryLink,
 }
 
 /// One client per token format, each speaking the spring-oauth dialect.
@@ -113,6 +114,36 @@ async fn change_password_on_the_page(app: &TestApp) {
     assert_eq!(r.status, 303, "{}", r.text);
 }
 
+/// A recovery link (as the operator prints it; mail carries the same)
+/// opened in a browser, and the new password set through its page.
+async fn reset_through_a_link(app: &TestApp) {
+    let alice = app.account(&app.account_id("alice").await).await;
+    let printed = app
+        .services
+        .roles
+        .accounts
+        .print_link(LinkPurpose::Reset, alice, app.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let path = printed.url.expose()["http://issuer.test".len()..].to_owned();
+    let b = browser();
+    let page = app.get_with(&b, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let form = with(
+        hidden_fields(&page.text)
+            .into_iter()
+            .filter(|(k, _)| k != "username")
+            .collect(),
+        &[
+            ("new_password", "new-password"),
+            ("confirm_password", "new-password"),
+        ],
+    );
+    let r = app.post_with(&b, "/password/reset", &form).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
     let app = TestApp::spawn(db).await;
     app.user("alice", Some("alice@example.org"), "old-password")
@@ -180,6 +211,10 @@ async fn every_access_token_ends(db: ScratchDb, trigger: Trigger) {
                 .unwrap();
             "old-password"
         }
+        Trigger::RecoveryLink => {
+            reset_through_a_link(&app).await;
+            "new-password"
+        }
     };
 
     for (name, token) in &tokens {
@@ -219,7 +254,12 @@ async fn signing_out_everywhere_ends_every_access_token(db: ScratchDb) {
     every_access_token_ends(db, Trigger::SignOutEverywhere).await
 }
 
+async fn a_password_set_through_a_recovery_link_ends_every_access_token(db: ScratchDb) {
+    every_access_token_ends(db, Trigger::RecoveryLink).await
+}
+
 scenarios! {
+    a_password_set_through_a_recovery_link_ends_every_access_token,
     a_password_changed_on_the_account_page_ends_every_access_token,
     a_password_set_by_the_operator_ends_every_access_token,
     disabling_an_account_ends_every_access_token_for_good,

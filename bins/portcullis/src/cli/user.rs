@@ -3,10 +3,11 @@ use std::io::Read as _;
 
 use anyhow::Context as _;
 use auth_core::accounts::{
-    UserSpec, delete_user, find_user, register_user, set_user_disabled, set_user_password,
+    Invitation, UserSpec, delete_user, find_user, invite_user, register_user, set_email_verified,
+    set_user_disabled, set_user_password,
 };
 use auth_core::ports::{Clock, UserRepository};
-use auth_core::types::{Email, Password, Username};
+use auth_core::types::{Email, LinkPurpose, Password, Username};
 use clap::Subcommand;
 
 use super::print_report;
@@ -66,6 +67,35 @@ pub(crate) enum UserCommand {
         /// Username, email or user id.
         who: String,
     },
+    /// Change what an operator vouches for about an account.
+    Update {
+        /// Username, email or user id.
+        who: String,
+        /// Mark its email address verified (`true`) or not (`false`), as
+        /// `email_verified` then says in ID tokens and userinfo.
+        #[arg(long = "email-verified", action = clap::ArgAction::Set)]
+        email_verified: Option<bool>,
+    },
+    /// Make a link (30 minutes, single use) that sets a new password for an
+    /// account, and print it, for the operator to hand over (no mail is
+    /// sent). Older recovery links of the account stop working.
+    ResetLink {
+        /// Username, email or user id.
+        who: String,
+    },
+    /// Create an account without a password and mail its owner a link (7
+    /// days, single use) to choose one; opening it verifies the address.
+    Invite {
+        /// The address the invitation goes to: the account's email.
+        #[arg(long)]
+        email: String,
+        /// The username; the address when not given.
+        #[arg(long)]
+        username: Option<String>,
+        /// Print the link instead of mailing it (also without a mail server).
+        #[arg(long = "print-link")]
+        print_link: bool,
+    },
 }
 
 pub(crate) async fn run(
@@ -101,6 +131,7 @@ pub(crate) async fn run(
                 "id": user.id.to_string(),
                 "username": user.username.as_str(),
                 "email": user.email.as_ref().map(|e| e.as_str()),
+                "email_verified": user.email_verified,
                 "given_name": user.given_name,
                 "family_name": user.family_name,
                 "disabled": user.disabled,
@@ -157,6 +188,66 @@ pub(crate) async fn run(
                         if u.disabled { "disabled" } else { "active" }
                     );
                 }
+            }
+            Ok(())
+        }
+        UserCommand::Update {
+            who,
+            email_verified,
+        } => {
+            let Some(verified) = email_verified else {
+                anyhow::bail!("nothing to update: give --email-verified true or false");
+            };
+            let user = set_email_verified(&services.roles.accounts, who, *verified)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            tracing::warn!(target: "security", event = "email_verified_set", user_id = %user.id, verified, "an operator marked an account's email verified or not");
+            println!("{}: email_verified {verified}", user.id);
+            Ok(())
+        }
+        UserCommand::ResetLink { who } => {
+            let user = find_user(&services.roles.accounts, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let printed = services
+                .roles
+                .accounts
+                .print_link(LinkPurpose::Reset, user, clock.now())
+                .await?
+                .context("the account has no email address, which the link is bound to")?;
+            tracing::warn!(target: "security", event = "reset_link_made", user_id = %printed.user.id, "an operator made a password recovery link");
+            println!(
+                "{}\n(works once, until {})",
+                printed.url.expose(),
+                printed.expires_at.to_rfc3339()
+            );
+            Ok(())
+        }
+        UserCommand::Invite {
+            email,
+            username,
+            print_link,
+        } => {
+            let invitation = Invitation {
+                email: Email::parse(email)?,
+                username: username.as_deref().map(Username::parse).transpose()?,
+            };
+            let (user, printed) = invite_user(
+                &services.roles.accounts,
+                invitation,
+                *print_link,
+                clock.now(),
+            )
+            .await?;
+            tracing::warn!(target: "security", event = "account_invited", user_id = %user.id, "an operator invited an account");
+            println!("user_id: {}", user.id);
+            match printed {
+                Some(link) => println!(
+                    "{}\n(works once, until {})",
+                    link.url.expose(),
+                    link.expires_at.to_rfc3339()
+                ),
+                None => println!("the invitation is in the outbox: the server mails it"),
             }
             Ok(())
         }

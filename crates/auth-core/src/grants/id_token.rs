@@ -61,7 +61,7 @@ pub fn released_claims(
     let email = match (&user.email, scope.contains("email")) {
         (Some(address), true) => Some(IdTokenEmail {
             address: address.as_str().to_owned(),
-            verified: false,
+            verified: user.email_verified,
         }),
         _ => None,
     };

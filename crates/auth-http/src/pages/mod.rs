@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod device;
 pub(crate) mod flow;
+pub(crate) mod mail_links;
 pub(crate) mod register;
 pub(crate) mod render;
 pub(crate) mod sign_in;

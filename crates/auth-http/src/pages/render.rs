@@ -42,6 +42,10 @@ impl Pages {
             template!("account.html"),
             template!("confirm_polled.html"),
             template!("polled_done.html"),
+            template!("notice.html"),
+            template!("forgot.html"),
+            template!("set_password.html"),
+            template!("verify_email.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

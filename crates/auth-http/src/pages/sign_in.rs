@@ -65,6 +65,8 @@ struct FormPage<'a> {
     providers: Vec<(String, String)>,
     /// Whether the login page offers "Create one".
     registration_open: bool,
+    /// "Forgot password?": only where mail can be sent.
+    recovery_open: bool,
 }
 
 /// Renders the login or register page for `pending`, setting the CSRF
@@ -96,6 +98,7 @@ async fn form_page(
             .map(|(name, display)| (name.to_string(), display.to_owned()))
             .collect(),
         registration_open: state.accounts.registration_open(),
+        recovery_open: state.accounts.mail_enabled(),
         ..fill
     };
     // The forms lead to the client (after a password) or to a provider.

@@ -1,0 +1,380 @@
+//! Mail through a real SMTP server (aiosmtpd): the recovery of a forgotten
+//! password, the verification of an address, invitations, the neutral
+//! answers and throttles of recovery, and the outbox that loses nothing to
+//! an SMTP outage, a restart, or a second node.
+use auth_core::accounts::{Invitation, invite_user};
+use auth_core::ports::Clock as _;
+use auth_core::types::{Email, LinkPurpose};
+use chrono::Duration;
+use portcullis::settings::FileSettings;
+use portcullis_tests::mailbox::Mailbox;
+use portcullis_tests::{ClientSetup, Reply, ScratchDb, TestApp, browser, hidden_fields, scenarios};
+
+use crate::browser::with;
+
+const ISSUER: &str = "http://issuer.test";
+
+async fn spawn_mailing(db: ScratchDb, mailbox: &Mailbox) -> TestApp {
+    TestApp::spawn_with(
+        db,
+        FileSettings {
+            smtp: Some(mailbox.settings()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// `/password/forgot` posted by a fresh browser for `login`.
+async fn ask_for_recovery(app: &TestApp, login: &str) -> Reply {
+    let b = browser();
+    let page = app.get_with(&b, "/password/forgot").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let form = with(hidden_fields(&page.text), &[("login", login)]);
+    app.post_with(&b, "/password/forgot", &form).await
+}
+
+/// Opens a link's page and posts its form with `password` twice.
+async fn set_password_through(app: &TestApp, path: &str, password: &str, confirm: &str) -> Reply {
+    let b = browser();
+    let page = app.get_with(&b, path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let action = path.split('?').next().unwrap().to_owned();
+    let form = with(
+        hidden_fields(&page.text)
+            .into_iter()
+            .filter(|(k, _)| k != "username")
+            .collect(),
+        &[("new_password", password), ("confirm_password", confirm)],
+    );
+    app.post_with(&b, &action, &form).await
+}
+
+async fn password_grant(app: &TestApp, client: &(String, String), password: &str) -> Reply {
+    app.post_form(
+        "/token",
+        Some((&client.0, &client.1)),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+async fn outbox_rows(app: &TestApp) -> usize {
+    app.fingerprint()
+        .await
+        .iter()
+        .filter(|row| row.starts_with("mail_outbox"))
+        .count()
+}
+
+async fn a_forgotten_password_is_recovered_through_the_mail(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    let (id, secret) = app.client(ClientSetup::default()).await;
+    let client = (id, secret.unwrap());
+    app.user("alice", Some("alice@example.org"), "old-password")
+        .await;
+    let before = password_grant(&app, &client, "old-password").await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    let old_access = before.str("access_token").to_owned();
+    let old_refresh = before.str("refresh_token").to_owned();
+
+    let login = app.get_with(&browser(), "/login").await;
+    assert!(login.text.contains("/password/forgot"), "{}", login.text);
+    let r = ask_for_recovery(&app, "alice@example.org").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Check your mail"), "{}", r.text);
+
+    let mail = mailbox.wait_for("alice@example.org", 1).await.remove(0);
+    assert!(mail.subject.contains("new password"), "{mail:?}");
+    assert!(mail.message_id.ends_with("@issuer.test>"), "{mail:?}");
+    assert!(!mail.date.is_empty(), "{mail:?}");
+    assert!(mail.html.contains("<a href="), "{mail:?}");
+    let path = mail.path_of_link(ISSUER);
+    assert!(path.starts_with("/password/reset?token="), "{path}");
+    // The token is 32 random bytes, and only its digest is stored.
+    let token = path.split('=').nth(1).unwrap();
+    assert_eq!(token.len(), 43, "{token}");
+    assert!(
+        !app.fingerprint()
+            .await
+            .iter()
+            .any(|row| row.contains(token)),
+        "the token is stored in the clear"
+    );
+
+    // A refused form uses nothing up.
+    let r = set_password_through(&app, &path, "new-password", "other-password").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = set_password_through(&app, &path, "short", "short").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        password_grant(&app, &client, "old-password").await.status,
+        200
+    );
+
+    let r = set_password_through(&app, &path, "new-password", "new-password").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Your password is set"), "{}", r.text);
+    // Single use.
+    let again = app.get_with(&browser(), &path).await;
+    assert_eq!(again.status, 400, "{}", again.text);
+
+    // Everything the old password earned ended; the new one signs in.
+    assert_eq!(app.get_bearer("/userinfo", &old_access).await.status, 401);
+    let refreshed = app
+        .post_form(
+            "/token",
+            Some((&client.0, &client.1)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &old_refresh),
+            ],
+        )
+        .await;
+    assert_eq!(refreshed.status, 400, "{}", refreshed.text);
+    assert_eq!(
+        password_grant(&app, &client, "old-password").await.status,
+        400
+    );
+    assert_eq!(
+        password_grant(&app, &client, "new-password").await.status,
+        200
+    );
+    // The link reached the address: it is verified. And the owner is told.
+    let alice = app.account(&app.account_id("alice").await).await;
+    assert!(alice.email_verified);
+    let mails = mailbox.wait_for("alice@example.org", 2).await;
+    assert!(mails[1].subject.contains("was changed"), "{:?}", mails[1]);
+    assert!(log_has("password_set_by_link"));
+}
+
+fn log_has(event: &str) -> bool {
+    !portcullis_tests::log_lines_with(event).is_empty()
+}
+
+async fn recovery_answers_alike_and_is_throttled(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    app.user("alice", Some("alice@example.org"), "old-password")
+        .await;
+    app.user("nomail", None, "old-password").await;
+    let known = ask_for_recovery(&app, "alice").await;
+    let unknown = ask_for_recovery(&app, "nobody@example.org").await;
+    let no_address = ask_for_recovery(&app, "nomail").await;
+    assert_eq!(known.status, 200);
+    assert_eq!((unknown.status, no_address.status), (200, 200));
+    assert_eq!(known.text, unknown.text, "the answers differ");
+    assert_eq!(known.text, no_address.text, "the answers differ");
+    let first = mailbox.wait_for("alice@example.org", 1).await.remove(0);
+    // A newer request supersedes the older link.
+    assert_eq!(ask_for_recovery(&app, "alice").await.status, 200);
+    let second = mailbox.wait_for("alice@example.org", 2).await.remove(1);
+    let (old, new) = (first.path_of_link(ISSUER), second.path_of_link(ISSUER));
+    assert_ne!(old, new);
+    assert_eq!(app.get_with(&browser(), &old).await.status, 400);
+    assert_eq!(app.get_with(&browser(), &new).await.status, 200);
+    // Three a name per hour, whether or not it names an account.
+    assert_eq!(ask_for_recovery(&app, "alice").await.status, 200);
+    let throttled = ask_for_recovery(&app, "alice").await;
+    assert_eq!(throttled.status, 429, "{}", throttled.text);
+    for _ in 0..2 {
+        assert_eq!(
+            ask_for_recovery(&app, "nobody@example.org").await.status,
+            200
+        );
+    }
+    assert_eq!(
+        ask_for_recovery(&app, "nobody@example.org").await.status,
+        429
+    );
+    assert!(log_has("recovery_throttled"));
+    // Nothing reached anyone else.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(mailbox.all().len(), 3, "{:?}", mailbox.all());
+}
+
+async fn registration_mails_a_link_that_verifies_the_address(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    let b = browser();
+    let r = crate::accounts::register_on_page(&app, &b, "carol", "carol@example.org").await;
+    assert!(r.status < 400, "{}", r.text);
+    let carol = app.account_id("carol").await;
+    assert!(!app.account(&carol).await.email_verified);
+
+    let mail = mailbox.wait_for("carol@example.org", 1).await.remove(0);
+    assert!(mail.subject.contains("Confirm your email"), "{mail:?}");
+    let path = mail.path_of_link(ISSUER);
+    assert!(path.starts_with("/email/verify?token="), "{path}");
+    // Opening the link (as a mail scanner would) changes nothing.
+    let page = app.get_with(&b, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("carol@example.org"), "{}", page.text);
+    assert!(!app.account(&carol).await.email_verified);
+    let r = app
+        .post_with(&b, "/email/verify", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(app.account(&carol).await.email_verified);
+    // Used once.
+    let r = app
+        .post_with(&b, "/email/verify", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(log_has("mail_link_refused"));
+}
+
+async fn an_invitation_sets_the_first_password_and_verifies_the_address(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    let (id, secret) = app.client(ClientSetup::default()).await;
+    let client = (id, secret.unwrap());
+    let invitation = Invitation {
+        email: Email::parse("alice@example.org").unwrap(),
+        username: Some(auth_core::types::Username::parse("alice").unwrap()),
+    };
+    let (user, printed) = invite_user(
+        &app.services.roles.accounts,
+        invitation,
+        false,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(printed.is_none());
+    assert!(user.password_hash.is_none());
+    let mail = mailbox.wait_for("alice@example.org", 1).await.remove(0);
+    assert!(mail.subject.contains("invited"), "{mail:?}");
+    assert!(mail.text.contains("alice"), "{mail:?}");
+    let path = mail.path_of_link(ISSUER);
+    assert!(path.starts_with("/invitation?token="), "{path}");
+    // An invitation link is not a recovery link.
+    let wrong = path.replace("/invitation", "/password/reset");
+    assert_eq!(app.get_with(&browser(), &wrong).await.status, 400);
+    let r = set_password_through(&app, &path, "first-password", "first-password").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        password_grant(&app, &client, "first-password").await.status,
+        200
+    );
+    assert!(app.account(&user.id.to_string()).await.email_verified);
+}
+
+async fn the_outbox_keeps_mail_through_an_smtp_outage(db: ScratchDb) {
+    let mut mailbox = Mailbox::start().await;
+    mailbox.stop();
+    let app = spawn_mailing(db, &mailbox).await;
+    app.user("alice", Some("alice@example.org"), "old-password")
+        .await;
+    assert_eq!(ask_for_recovery(&app, "alice").await.status, 200);
+    // The sender tried and failed: the letter waits in the outbox.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(outbox_rows(&app).await, 1);
+    assert!(mailbox.all().is_empty());
+    // An hour later the server is back: the letter goes out, once.
+    app.clock.advance(Duration::hours(1));
+    mailbox.restart().await;
+    let mails = mailbox.wait_for("alice@example.org", 1).await;
+    assert!(mails[0].path_of_link(ISSUER).starts_with("/password/reset"));
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    assert_eq!(mailbox.all().len(), 1);
+    assert_eq!(outbox_rows(&app).await, 0);
+    // The letter arrived whole, but the link in it was made an hour ago by
+    // the test's clock: a recovery link dies after 30 minutes, delivered
+    // or not.
+    let page = app
+        .get_with(&browser(), &mails[0].path_of_link(ISSUER))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.text);
+}
+
+async fn without_a_mail_server_links_are_printed(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let (id, secret) = app.client(ClientSetup::default()).await;
+    let client = (id, secret.unwrap());
+    // No "Forgot password?", and its page says why.
+    let login = app.get_with(&browser(), "/login").await;
+    assert!(!login.text.contains("/password/forgot"), "{}", login.text);
+    assert_eq!(
+        app.get_with(&browser(), "/password/forgot").await.status,
+        404
+    );
+    let invitation = |print| {
+        invite_user(
+            &app.services.roles.accounts,
+            Invitation {
+                email: Email::parse("alice@example.org").unwrap(),
+                username: Some(auth_core::types::Username::parse("alice").unwrap()),
+            },
+            print,
+            app.clock.now(),
+        )
+    };
+    let before = app.fingerprint().await;
+    assert!(invitation(false).await.is_err());
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "a refused invitation wrote"
+    );
+    let (_, printed) = invitation(true).await.unwrap();
+    let url = printed.unwrap().url.expose().to_owned();
+    let path = &url[ISSUER.len()..];
+    let r = set_password_through(&app, path, "first-password", "first-password").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        password_grant(&app, &client, "first-password").await.status,
+        200
+    );
+    // The operator's recovery link works the same way.
+    let alice = app.account(&app.account_id("alice").await).await;
+    let printed = app
+        .services
+        .roles
+        .accounts
+        .print_link(LinkPurpose::Reset, alice, app.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let url = printed.url.expose().to_owned();
+    let r = set_password_through(&app, &url[ISSUER.len()..], "new-password", "new-password").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        password_grant(&app, &client, "new-password").await.status,
+        200
+    );
+    // A link expires: 30 minutes for a recovery.
+    let alice = app.account(&app.account_id("alice").await).await;
+    let printed = app
+        .services
+        .roles
+        .accounts
+        .print_link(LinkPurpose::Reset, alice, app.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    app.clock.advance(Duration::minutes(31));
+    let url = printed.url.expose().to_owned();
+    assert_eq!(
+        app.get_with(&browser(), &url[ISSUER.len()..]).await.status,
+        400
+    );
+}
+
+scenarios! {
+    without_a_mail_server_links_are_printed,
+}
+
+scenarios! {
+    mail:
+    a_forgotten_password_is_recovered_through_the_mail,
+    recovery_answers_alike_and_is_throttled,
+    registration_mails_a_link_that_verifies_the_address,
+    an_invitation_sets_the_first_password_and_verifies_the_address,
+    the_outbox_keeps_mail_through_an_smtp_outage,
+}
