@@ -55,6 +55,18 @@ macro_rules! scenarios {
             }
         }
     )*};
+    (browser_mail: $($name:ident,)*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(
+                not(all(browser_tests, mail_tests)),
+                ignore = "chromedriver or aiosmtpd was not installed when the tests were built"
+            )]
+            async fn sqlite() {
+                super::$name($crate::ScratchDb::new($crate::Backend::Sqlite).await.unwrap()).await;
+            }
+        }
+    )*};
     (mail: $($name:ident,)*) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

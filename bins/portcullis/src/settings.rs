@@ -791,10 +791,9 @@ fn smtp_settings(file: SmtpFile, env: SmtpFile) -> anyhow::Result<Option<auth_ma
         ca_pem,
         timeout,
     };
-    // Built once here to refuse a bad URL, sender or certificate now.
-    let letters = auth_mail::Letters::new("Portcullis", "http://check.invalid")
-        .context("the mail templates")?;
-    auth_mail::SmtpMailer::new(&settings, letters)?;
+    // A bad URL, sender or certificate is refused now, not at the first
+    // letter (settings load outside any runtime: nothing is started).
+    auth_mail::SmtpMailer::check(&settings)?;
     Ok(Some(settings))
 }
 

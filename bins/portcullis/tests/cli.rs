@@ -957,6 +957,50 @@ fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
             .status
             .success()
     );
+
+    // The mail server: shown with its password as set, refused (never a
+    // panic) when its URL or sender is wrong.
+    std::fs::write(
+        &settings,
+        "[smtp]\nurl = \"smtps://mail.example.org\"\nfrom = \"Sign-in <id@example.org>\"\n\
+         username = \"id@example.org\"\npassword = \"smtp-secret-value\"\n",
+    )
+    .unwrap();
+    let out = cli.run(&["--config", path, "config", "check", "--json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("smtp-secret-value"));
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["smtp"]["url"], "smtps://mail.example.org");
+    assert_eq!(report["smtp"]["password"], "set");
+    for (bad, says) in [
+        (
+            "url = \"smtp://mail.example.org?tls=none\"\nfrom = \"id@example.org\"",
+            "loopback",
+        ),
+        (
+            "url = \"smtp://mail.example.org\"\nfrom = \"not an address\"",
+            "smtp from",
+        ),
+        ("url = \"smtp://mail.example.org\"", "smtp.from"),
+        (
+            "url = \"smtp://user:pw@mail.example.org\"\nfrom = \"id@example.org\"",
+            "smtp.password",
+        ),
+    ] {
+        std::fs::write(&settings, format!("[smtp]\n{bad}\n")).unwrap();
+        let out = cli.run(&["--config", path, "config", "check"], None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            err.contains(says) && !err.contains("panicked"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 /// `client update`, `rotate-secret` and `delete` as an operator runs them:
@@ -1373,4 +1417,119 @@ async fn serve_terminates_tls_and_reloads_a_renewed_certificate() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("go together"));
+}
+
+/// A letter is written to the outbox in the request's own write: a server
+/// killed with SIGKILL before it could send it (its mail server was down)
+/// sends it after a restart, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(mail_tests),
+    ignore = "aiosmtpd (pip install aiosmtpd) was not installed when the tests were built"
+)]
+async fn a_letter_written_before_a_kill_9_is_sent_once_after_the_restart() {
+    let cli = Cli::empty();
+    let smtp_port = auth_contract::scratch::unclaimed_port();
+    std::fs::write(
+        cli.dir.path().join("settings.toml"),
+        format!(
+            "[password_hash]\nmemory_kib = 8\niterations = 1\nparallelism = 1\n\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{smtp_port}?tls=none\"\n\
+             from = \"id@example.test\"\ntimeout_secs = 2\n"
+        ),
+    )
+    .unwrap();
+    let config = ["--config", "settings.toml"];
+    cli.ok(&[&config[..], &["migrate"]].concat(), None);
+    cli.ok(
+        &[
+            &config[..],
+            &[
+                "user",
+                "create",
+                "--username",
+                "alice",
+                "--email",
+                "alice@example.org",
+                "--password-stdin",
+            ],
+        ]
+        .concat(),
+        Some("old-password\n"),
+    );
+    let port = auth_contract::scratch::unclaimed_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(config)
+            .arg("serve")
+            .current_dir(cli.dir.path())
+            .env_remove("PORTCULLIS_DATABASE_URL")
+            .env_remove("PORTCULLIS_KEY_ENCRYPTION_KEY")
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_METRICS_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let mut server = serve();
+    wait_ready(&http, &base).await;
+    let page = http
+        .get(format!("{base}/password/forgot"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = &page[start..start + page[start..].find('"').unwrap()];
+    let r = http
+        .post(format!("{base}/password/forgot"))
+        .form(&[("csrf_token", csrf), ("login", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let maildir = cli.dir.path().join("mail");
+    let mut smtpd = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{smtp_port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aiosmtpd starts");
+    let delivered = || {
+        std::fs::read_dir(maildir.join("new"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut server = serve();
+    wait_ready(&http, &base).await;
+    // The first attempt may have failed before the kill: its retry is due
+    // within the backoff's first step (30 s).
+    let mut waited = 0;
+    while delivered() == 0 && waited < 450 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let count = delivered();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let _ = smtpd.kill();
+    let _ = smtpd.wait();
+    assert_eq!(count, 1, "the letter was not delivered exactly once");
 }

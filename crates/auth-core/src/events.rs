@@ -101,6 +101,9 @@ pub enum SecurityEvent {
     UpstreamAccountCreated {
         /// The new account.
         user: UserId,
+        /// The account that had registered the provider's (verified)
+        /// address without verifying it, and lost it as a login name.
+        released_from: Option<UserId>,
     },
     /// A mailed link set a new password (recovery) or the first one (an
     /// invitation): every session and token of the account ended.
@@ -184,7 +187,7 @@ impl SecurityEvent {
             | Self::IdentityUnlinked { user }
             | Self::IdentityLinked { user }
             | Self::LoginSucceeded { user }
-            | Self::UpstreamAccountCreated { user }
+            | Self::UpstreamAccountCreated { user, .. }
             | Self::PasswordSetByLink { user }
             | Self::EmailVerified { user } => Some(*user),
             Self::ClientAuthFailed { .. }
@@ -236,9 +239,18 @@ impl fmt::Display for SecurityEvent {
                 f.write_str("the account holder linked an upstream identity")
             }
             Self::LoginSucceeded { .. } => f.write_str("a login succeeded"),
-            Self::UpstreamAccountCreated { .. } => {
-                f.write_str("a first sign-in through an upstream provider created an account")
-            }
+            Self::UpstreamAccountCreated {
+                released_from: None,
+                ..
+            } => f.write_str("a first sign-in through an upstream provider created an account"),
+            Self::UpstreamAccountCreated {
+                released_from: Some(squatter),
+                ..
+            } => write!(
+                f,
+                "a first sign-in through an upstream provider created an account; its verified \
+                 address was taken from account {squatter}, which had not verified it"
+            ),
             Self::PasswordSetByLink { .. } => f.write_str(
                 "a mailed link set the account's password; every session and token ended",
             ),

@@ -854,6 +854,7 @@ impl Federation {
         now: DateTime<Utc>,
     ) -> Result<(User, Option<SecurityEvent>), FederationError> {
         let users = &service.ports().users;
+        let mut released_from = None;
         // A few rounds: a concurrent first sign-in of the same identity may
         // create the account between our lookup and our insert.
         for _ in 0..3 {
@@ -870,6 +871,18 @@ impl Federation {
             if let Some(email) = &identity.email
                 && let Some(owner) = users.find_by_login(&LoginName::from(email)).await?
             {
+                // An address nobody proved is no claim on it: the provider
+                // vouches for this one, so the account that registered it
+                // unverified loses it as a login name (and keeps its
+                // username). A verified address, or a username that is the
+                // address, still blocks, as before.
+                if owner.email.as_ref() == Some(email)
+                    && !owner.email_verified
+                    && users.release_unverified_email(owner.id, email).await?
+                {
+                    released_from = Some(owner.id);
+                    continue;
+                }
                 return Err(FederationError::Refused(
                     OAuthError::access_denied(format!(
                         "an account with the email address {} already exists; sign in to \
@@ -882,7 +895,10 @@ impl Federation {
             }
             match self.create_account(service, identity, now).await {
                 Ok(user) => {
-                    let created = SecurityEvent::UpstreamAccountCreated { user: user.id };
+                    let created = SecurityEvent::UpstreamAccountCreated {
+                        user: user.id,
+                        released_from,
+                    };
                     return Ok((user, Some(created)));
                 }
                 Err(FederationError::Flow(FlowError::Store(StoreError::Conflict(_)))) => continue,

@@ -342,7 +342,7 @@ impl Accounts {
     /// Mails a recovery link to the account `login` names, at its email,
     /// superseding its older links. Nothing for a name that names no
     /// account, one without an email, or a disabled one: the caller
-    /// answers alike whatever happened (run it after answering).
+    /// answers alike whatever happened.
     pub async fn mail_recovery(
         &self,
         login: &LoginName,

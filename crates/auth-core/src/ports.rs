@@ -14,11 +14,11 @@ use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, EmailLink, FamilyId, FederatedLink,
-    IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter, LinkEffect, LinkPurpose,
-    LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry, Password, PasswordHash, ProviderName,
-    Redeemed, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice, UpstreamIdentity,
-    UpstreamSubject, User, UserId,
+    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink, FamilyId,
+    FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter, LinkEffect,
+    LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry, Password, PasswordHash,
+    ProviderName, Redeemed, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
+    UpstreamIdentity, UpstreamSubject, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -170,6 +170,12 @@ pub trait UserRepository: Send + Sync {
     /// Marks the account's email verified or not, as an operator vouches.
     /// `false` when no such user exists.
     async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError>;
+    /// Takes `email` from the account, in one step, if it is still its
+    /// unverified address and not also its username: the address is no
+    /// longer its email nor a login name. `false` when any of that no
+    /// longer holds (nothing changed).
+    async fn release_unverified_email(&self, id: UserId, email: &Email)
+    -> Result<bool, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

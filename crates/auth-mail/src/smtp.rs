@@ -128,6 +128,51 @@ fn parse_url(raw: &str) -> Result<(String, u16, Security), SmtpError> {
     Ok((host, port, security))
 }
 
+/// The transport's builder and the sender, from `settings`; nothing runs.
+fn prepare(
+    settings: &SmtpSettings,
+) -> Result<(lettre::transport::smtp::AsyncSmtpTransportBuilder, Mailbox), SmtpError> {
+    let (host, port, security) = parse_url(&settings.url)?;
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e: lettre::address::AddressError| SmtpError::From(e.to_string()))?;
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+        .port(port)
+        .timeout(Some(settings.timeout))
+        .pool_config(PoolConfig::new().max_size(4));
+    if security != Security::None {
+        let mut tls = TlsParameters::builder(host);
+        if let Some(pem) = &settings.ca_pem {
+            // lettre takes a file with no certificate in it for an empty
+            // one; a CA file that trusts nothing is a mistake.
+            use rustls_pki_types::pem::PemObject as _;
+            let found = rustls_pki_types::CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| SmtpError::Certificate(e.to_string()))?;
+            if found.is_empty() {
+                return Err(SmtpError::Certificate(
+                    "the file holds no PEM certificate".into(),
+                ));
+            }
+            let cert =
+                Certificate::from_pem(pem).map_err(|e| SmtpError::Certificate(e.to_string()))?;
+            tls = tls.add_root_certificate(cert);
+        }
+        let tls = tls
+            .build_rustls()
+            .map_err(|e| SmtpError::Certificate(e.to_string()))?;
+        builder = builder.tls(match security {
+            Security::Implicit => Tls::Wrapper(tls),
+            _ => Tls::Required(tls),
+        });
+    }
+    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok((builder, from))
+}
+
 /// Delivers letters over SMTP through a small pool of connections.
 #[derive(Clone)]
 pub struct SmtpMailer {
@@ -139,36 +184,18 @@ pub struct SmtpMailer {
 }
 
 impl SmtpMailer {
+    /// Checks `settings` as [`Self::new`] would use them (the URL, the
+    /// sender, the certificate), without starting anything: for settings
+    /// validation, which may run outside an async runtime.
+    pub fn check(settings: &SmtpSettings) -> Result<(), SmtpError> {
+        prepare(settings).map(|_| ())
+    }
+
     /// A mailer for `settings`, writing `letters`. Connects to nothing
-    /// until the first letter.
+    /// until the first letter; its connection pool is a task on the
+    /// current Tokio runtime, so this is called inside one.
     pub fn new(settings: &SmtpSettings, letters: Letters) -> Result<Self, SmtpError> {
-        let (host, port, security) = parse_url(&settings.url)?;
-        let from: Mailbox = settings
-            .from
-            .parse()
-            .map_err(|e: lettre::address::AddressError| SmtpError::From(e.to_string()))?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-            .port(port)
-            .timeout(Some(settings.timeout))
-            .pool_config(PoolConfig::new().max_size(4));
-        if security != Security::None {
-            let mut tls = TlsParameters::builder(host);
-            if let Some(pem) = &settings.ca_pem {
-                let cert = Certificate::from_pem(pem)
-                    .map_err(|e| SmtpError::Certificate(e.to_string()))?;
-                tls = tls.add_root_certificate(cert);
-            }
-            let tls = tls
-                .build_rustls()
-                .map_err(|e| SmtpError::Certificate(e.to_string()))?;
-            builder = builder.tls(match security {
-                Security::Implicit => Tls::Wrapper(tls),
-                _ => Tls::Required(tls),
-            });
-        }
-        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
+        let (builder, from) = prepare(settings)?;
         let id_domain = from.email.domain().to_owned();
         Ok(Self {
             transport: builder.build(),
@@ -261,6 +288,31 @@ mod tests {
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn settings_are_checked_outside_a_runtime() {
+        // Settings load before any runtime starts: checking them must not
+        // start the pool's task (which would panic there).
+        let mut s = SmtpSettings {
+            url: "smtp://127.0.0.1:2525?tls=none".into(),
+            from: "Portcullis <id@example.com>".into(),
+            username: None,
+            password: None,
+            ca_pem: None,
+            timeout: Duration::from_secs(10),
+        };
+        assert!(SmtpMailer::check(&s).is_ok());
+        s.url = "smtps://mail.example.com".into();
+        assert!(SmtpMailer::check(&s).is_ok());
+        s.from = "not an address".into();
+        assert!(matches!(SmtpMailer::check(&s), Err(SmtpError::From(_))));
+        s.from = "id@example.com".into();
+        s.ca_pem = Some(b"not a certificate".to_vec());
+        assert!(matches!(
+            SmtpMailer::check(&s),
+            Err(SmtpError::Certificate(_))
+        ));
     }
 
     #[test]

@@ -146,6 +146,14 @@ impl UserRepository for MemoryStore {
         Ok(true)
     }
 
+    async fn release_unverified_email(
+        &self,
+        id: UserId,
+        email: &auth_core::types::Email,
+    ) -> Result<bool, StoreError> {
+        Ok(self.tables().release_unverified_email(id, email))
+    }
+
     async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError> {
         let mut t = self.tables();
         let Some(user) = t.users.get_mut(&id) else {

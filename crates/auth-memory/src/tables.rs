@@ -66,6 +66,28 @@ impl Tables {
         Ok(())
     }
 
+    /// Takes `email` from the account if it is still its unverified
+    /// address and not its username too.
+    pub fn release_unverified_email(
+        &mut self,
+        id: UserId,
+        email: &auth_core::types::Email,
+    ) -> bool {
+        let Some(user) = self.users.get_mut(&id) else {
+            return false;
+        };
+        if user.email.as_ref() != Some(email)
+            || user.email_verified
+            || user.username.as_str() == email.as_str()
+        {
+            return false;
+        }
+        user.email = None;
+        self.logins.remove(email.as_str());
+        self.skeletons.remove(&confusable_skeleton(email.as_str()));
+        true
+    }
+
     /// Makes `email` the account's address, verified, in place of its
     /// old one as a login name; `false` (nothing changed) when the new
     /// address names another account or looks like another's name.

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::UserRepository;
-use auth_core::types::{LoginName, NewUser, PasswordHash, User, UserId};
+use auth_core::types::{Email, LoginName, NewUser, PasswordHash, User, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -431,6 +431,36 @@ impl UserRepository for Database {
 
     /// Its sessions, tokens, codes, device authorizations and links go
     /// with it: their foreign keys cascade, in the same statement.
+    async fn release_unverified_email(
+        &self,
+        id: UserId,
+        email: &Email,
+    ) -> Result<bool, StoreError> {
+        let (id, email) = (id.to_string(), email.as_str().to_owned());
+        atomically!(self, "user", |conn| {
+            let released = diesel::update(
+                users::table
+                    .filter(users::id.eq(&id))
+                    .filter(users::email.eq(&email))
+                    .filter(users::email_verified.eq(false))
+                    .filter(users::username.ne(&email)),
+            )
+            .set(users::email.eq(None::<String>))
+            .execute(conn)
+            .await?;
+            if released == 1 {
+                diesel::delete(
+                    login_names::table
+                        .filter(login_names::name.eq(&email))
+                        .filter(login_names::user_id.eq(&id)),
+                )
+                .execute(conn)
+                .await?;
+            }
+            Ok(released == 1)
+        })
+    }
+
     async fn set_email_verified(&self, id: UserId, verified: bool) -> Result<bool, StoreError> {
         let id = id.to_string();
         let n = with_conn!(writer self, |conn| diesel::update(users::table.find(&id))

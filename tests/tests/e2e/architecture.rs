@@ -102,10 +102,12 @@ fn auth_http_knows_no_adapter() {
         "auth-crypto",
         "auth-store",
         "auth-federation",
+        "auth-mail",
         "diesel",
         "argon2",
         "pasetors",
         "reqwest",
+        "lettre",
     ] {
         assert!(!deps.contains(adapter), "auth-http depends on {adapter}");
     }
@@ -142,6 +144,24 @@ fn auth_federation_knows_no_storage_nor_our_http_surface() {
     }
     // Upstream HTTPS through rustls, no OpenSSL.
     assert!(deps.contains("rustls") && !deps.contains("openssl"));
+}
+
+#[test]
+fn auth_mail_knows_no_storage_nor_accounts_nor_http() {
+    let deps = normal_closure(&metadata(), "auth-mail");
+    for other in [
+        "auth-store",
+        "auth-http",
+        "auth-crypto",
+        "auth-federation",
+        "diesel",
+        "actix-web",
+        "reqwest",
+    ] {
+        assert!(!deps.contains(other), "auth-mail depends on {other}");
+    }
+    // SMTP over rustls, no OpenSSL (lettre's defaults would pull it).
+    assert!(deps.contains("rustls") && !deps.contains("openssl") && !deps.contains("native-tls"));
 }
 
 /// The in-memory store is an adapter with no I/O: it needs the core and

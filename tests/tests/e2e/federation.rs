@@ -399,6 +399,12 @@ async fn an_upstream_email_of_an_existing_account_links_and_creates_nothing(db: 
         "correct horse battery",
     )
     .await;
+    // The victim proved the address (a link was opened, or an operator
+    // vouched): it is theirs.
+    auth_core::accounts::set_email_verified(&app.services.roles.accounts, "victim", true)
+        .await
+        .unwrap()
+        .unwrap();
     let before = app.fingerprint_without(COUNTED).await;
 
     // GitHub vouches for the address: still no silent link, no account.
@@ -456,6 +462,44 @@ async fn an_upstream_email_of_an_existing_account_links_and_creates_nothing(db: 
         token_object(&exchange(&app, "?provider=github&access-token=gho_namesake").await);
     let user = app.account(&account).await;
     assert_eq!(user.username.as_str(), "github-victim");
+}
+
+/// Registering someone else's address without verifying it blocks nothing:
+/// the owner's first sign-in through a provider that vouches for the
+/// address creates their account with it, and the squatting account keeps
+/// its username but no longer signs in with the address.
+async fn an_unverified_local_address_does_not_block_its_owner(db: ScratchDb) {
+    let github = FakeGitHub::start().await;
+    let app = spawn(db, &github).await;
+    let squatter = app
+        .user("squatter", Some("owner@example.com"), "squatters-password")
+        .await;
+    github.add_token(
+        "gho_owner",
+        FakeUser::new(11, "owner", "owner@example.com"),
+        Behaviour::Normal,
+    );
+    let (_, account, _) =
+        token_object(&exchange(&app, "?provider=github&access-token=gho_owner").await);
+    assert_ne!(account, squatter);
+    let owner = app.account(&account).await;
+    assert_eq!(
+        owner.email.as_ref().map(|e| e.as_str()),
+        Some("owner@example.com")
+    );
+    assert!(owner.email_verified, "the provider vouched for it");
+    let squatter = app.account(&squatter).await;
+    assert_eq!(squatter.username.as_str(), "squatter");
+    assert_eq!(squatter.email, None);
+    assert_eq!(app.account_id("owner@example.com").await, account);
+    assert_eq!(app.account_id("squatter").await, squatter.id.to_string());
+    let created = portcullis_tests::log_lines_with(&squatter.id.to_string());
+    assert!(
+        created
+            .iter()
+            .any(|l| l.contains("upstream_account_created")),
+        "{created:?}"
+    );
 }
 
 async fn the_web_flow_hands_its_token_to_one_poll(db: ScratchDb) {
@@ -1124,6 +1168,12 @@ async fn a_signed_in_account_links_github_and_only_so(db: ScratchDb) {
     let local = app
         .user("michael", Some("octocat@github.example"), "correct-horse")
         .await;
+    // A verified address (an unverified one would be taken by GitHub's
+    // identity: `an_unverified_local_address_does_not_block_its_owner`).
+    auth_core::accounts::set_email_verified(&app.services.roles.accounts, "michael", true)
+        .await
+        .unwrap()
+        .unwrap();
     github.add_token("gho_octo", octocat(), Behaviour::Normal);
 
     // Before linking, GitHub's identity with the account's email is
@@ -1390,6 +1440,7 @@ scenarios! {
     the_exchange_answers_every_failure_in_the_documents_shapes_and_creates_nothing,
     a_github_token_issued_to_another_app_or_a_person_signs_no_one_in,
     an_upstream_email_of_an_existing_account_links_and_creates_nothing,
+    an_unverified_local_address_does_not_block_its_owner,
     the_web_flow_hands_its_token_to_one_poll,
     a_polled_sign_in_is_finished_only_by_the_button_on_our_page,
     the_web_flows_state_cannot_be_forged_altered_or_used_elsewhere,

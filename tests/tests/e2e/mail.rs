@@ -293,6 +293,51 @@ async fn the_outbox_keeps_mail_through_an_smtp_outage(db: ScratchDb) {
     assert_eq!(page.status, 400, "{}", page.text);
 }
 
+async fn two_nodes_send_each_letter_once(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let a = spawn_mailing(db, &mailbox).await;
+    let b = spawn_mailing(a.db.share(), &mailbox).await;
+    const PEOPLE: usize = 24;
+    let mut users = Vec::new();
+    for n in 0..PEOPLE {
+        let id = a
+            .user(
+                &format!("user{n}"),
+                Some(&format!("user{n}@example.org")),
+                "a-password",
+            )
+            .await;
+        users.push(a.account(&id).await);
+    }
+    // Half the letters written through each node; both nodes' senders
+    // race for all of them.
+    for (n, user) in users.iter().enumerate() {
+        let node = if n % 2 == 0 { &a } else { &b };
+        let mailed = node
+            .services
+            .roles
+            .accounts
+            .mail_link_to(LinkPurpose::Reset, user, node.clock.now())
+            .await
+            .unwrap();
+        assert!(mailed);
+    }
+    for _ in 0..300 {
+        if mailbox.all().len() >= PEOPLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let all = mailbox.all();
+    assert_eq!(all.len(), PEOPLE, "{all:?}");
+    let ids: std::collections::BTreeSet<_> = all.iter().map(|m| m.message_id.clone()).collect();
+    assert_eq!(ids.len(), PEOPLE, "a letter went out twice");
+    for n in 0..PEOPLE {
+        assert_eq!(mailbox.to(&format!("user{n}@example.org")).len(), 1);
+    }
+}
+
 async fn without_a_mail_server_links_are_printed(db: ScratchDb) {
     let app = TestApp::spawn(db).await;
     let (id, secret) = app.client(ClientSetup::default()).await;
@@ -377,4 +422,5 @@ scenarios! {
     registration_mails_a_link_that_verifies_the_address,
     an_invitation_sets_the_first_password_and_verifies_the_address,
     the_outbox_keeps_mail_through_an_smtp_outage,
+    two_nodes_send_each_letter_once,
 }

@@ -778,6 +778,96 @@ async fn a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch(db
     browser.close().await.unwrap();
 }
 
+/// The forgot-password walk as a person takes it: the link on the login
+/// page, the name, the mail (through a real SMTP server), the link in it,
+/// the new password, and a sign-in with it.
+async fn chromium_recovers_a_forgotten_password(db: ScratchDb) {
+    let Some((_driver, port)) = start_driver().await else {
+        return;
+    };
+    let mailbox = portcullis_tests::mailbox::Mailbox::start().await;
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
+            smtp: Some(mailbox.settings()),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+    browser.goto(&app.url("/login")).await.unwrap();
+    browser
+        .find(Locator::LinkText("Forgot password?"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    titled(&browser, "Forgot your password? · Portcullis").await;
+    browser
+        .find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .send_keys("michael_lee@gmail.com")
+        .await
+        .unwrap();
+    click_submit(&browser, "button[type=submit]").await;
+    titled(&browser, "Check your mail · Portcullis").await;
+
+    let mail = mailbox.wait_for("michael_lee@gmail.com", 1).await.remove(0);
+    let path = mail.path_of_link("http://issuer.test");
+    browser.goto(&app.url(&path)).await.unwrap();
+    titled(&browser, "Choose a new password · Portcullis").await;
+    for id in ["new_password", "confirm_password"] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys("a-new-passphrase")
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    titled(&browser, "Your password is set · Portcullis").await;
+    browser
+        .find(Locator::LinkText("Sign in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for (id, text) in [("username", "michael"), ("password", "a-new-passphrase")] {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click_submit(&browser, "button[type=submit]").await;
+    for _ in 0..100 {
+        if browser
+            .current_url()
+            .await
+            .is_ok_and(|u| u.path() == "/account")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(browser.current_url().await.unwrap().path(), "/account");
+    browser.close().await.unwrap();
+}
+
+scenarios! {
+    browser_mail:
+    chromium_recovers_a_forgotten_password,
+}
+
 scenarios! {
     browser:
     chromium_signs_in_and_consents_for_clients_on_another_origin,
