@@ -116,6 +116,11 @@ pub enum SecurityEvent {
         /// The account.
         user: UserId,
     },
+    /// A mailed link to a new address made it the account's email.
+    EmailChanged {
+        /// The account.
+        user: UserId,
+    },
     /// A mail link that is unknown, used or expired was presented.
     LinkRefused,
     /// Too many recovery requests from an address or for a name.
@@ -143,6 +148,7 @@ impl SecurityEvent {
             Self::UpstreamAccountCreated { .. } => "upstream_account_created",
             Self::PasswordSetByLink { .. } => "password_set_by_link",
             Self::EmailVerified { .. } => "email_verified",
+            Self::EmailChanged { .. } => "email_changed",
             Self::LinkRefused => "mail_link_refused",
             Self::RecoveryThrottled => "recovery_throttled",
         }
@@ -162,6 +168,7 @@ impl SecurityEvent {
             | Self::UpstreamAccountCreated { .. }
             | Self::PasswordSetByLink { .. }
             | Self::EmailVerified { .. }
+            | Self::EmailChanged { .. }
             | Self::LinkRefused
             | Self::RecoveryThrottled => None,
             Self::ClientAuthFailed { client }
@@ -189,7 +196,8 @@ impl SecurityEvent {
             | Self::LoginSucceeded { user }
             | Self::UpstreamAccountCreated { user, .. }
             | Self::PasswordSetByLink { user }
-            | Self::EmailVerified { user } => Some(*user),
+            | Self::EmailVerified { user }
+            | Self::EmailChanged { user } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. }
@@ -254,6 +262,7 @@ impl fmt::Display for SecurityEvent {
             Self::PasswordSetByLink { .. } => f.write_str(
                 "a mailed link set the account's password; every session and token ended",
             ),
+            Self::EmailChanged { .. } => f.write_str("a mailed link changed the account's address"),
             Self::EmailVerified { .. } => {
                 f.write_str("a mailed link confirmed the account's address")
             }

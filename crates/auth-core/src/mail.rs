@@ -87,6 +87,26 @@ impl From<StoreError> for RecoveryError {
     }
 }
 
+/// Why an address change was not asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailChangeError {
+    /// The address is the account's already.
+    #[error("that is already your address")]
+    Unchanged,
+    /// The current password was wrong.
+    #[error("the current password is incorrect")]
+    WrongPassword(crate::events::SecurityEvent),
+    /// Too many wrong passwords for the account just now.
+    #[error("too many failed attempts")]
+    Throttled(crate::events::SecurityEvent),
+    /// No mail server is configured here.
+    #[error("this server does not send mail")]
+    NoMail,
+    #[error(transparent)]
+    /// A store or crypto failure.
+    Flow(#[from] FlowError),
+}
+
 /// A link made for the operator to hand over (no mail sent).
 #[derive(Debug)]
 pub struct PrintedLink {
@@ -157,6 +177,18 @@ impl Core {
         address: &Email,
         now: DateTime<Utc>,
     ) -> Result<(), FlowError> {
+        self.mail_link_with(purpose, user, address, None, now).await
+    }
+
+    /// [`Self::mail_link`], with a notice written in the same step.
+    async fn mail_link_with(
+        &self,
+        purpose: LinkPurpose,
+        user: &User,
+        address: &Email,
+        notice: Option<OutboxEntry>,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
         if !self.mail_enabled() {
             return Ok(());
         }
@@ -179,8 +211,9 @@ impl Core {
             username: user.username.as_str().to_owned(),
             message,
         };
-        let entry = self.seal_letter(&letter, now)?;
-        self.ports.mail.issue_link(&link, &entry).await?;
+        let mut letters = vec![self.seal_letter(&letter, now)?];
+        letters.extend(notice);
+        self.ports.mail.issue_link(&link, &letters).await?;
         Ok(())
     }
 
@@ -244,6 +277,17 @@ impl Accounts {
             return Ok(None);
         };
         Ok(self.ports.users.find_by_id(link.user_id).await?)
+    }
+
+    /// The live link behind `token`, if it is one of `purpose`, for the
+    /// page that opens it (the address it went to); not used up.
+    pub async fn open_link_record(
+        &self,
+        purpose: LinkPurpose,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EmailLink>, FlowError> {
+        self.live_link(purpose, token, now).await
     }
 
     /// Opens a verification link: the account's email is verified if it is
@@ -358,6 +402,92 @@ impl Accounts {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Asks to make `new` the signed-in `who`'s address: a link to `new`
+    /// (the change happens when it is opened) and a notice to the old
+    /// address, written in one step. The current password is checked as a
+    /// login checks it (the same throttle), when the account has one: a
+    /// stolen session alone cannot move the address recovery mail goes to.
+    pub async fn request_email_change(
+        &self,
+        who: &crate::authorize::SignedIn,
+        new: Email,
+        current_password: Option<String>,
+        from: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EmailChangeError> {
+        if !self.mail_enabled() {
+            return Err(EmailChangeError::NoMail);
+        }
+        let user = self
+            .ports
+            .users
+            .find_by_id(who.user)
+            .await
+            .map_err(FlowError::from)?
+            .ok_or(EmailChangeError::Flow(StoreError::Conflict("user").into()))?;
+        if user.email.as_ref() == Some(&new) {
+            return Err(EmailChangeError::Unchanged);
+        }
+        if user.password_hash.is_some() {
+            let attempt = crate::types::PasswordAttempt::new(current_password.unwrap_or_default());
+            let login = crate::grants::Login::Account(user.id);
+            if let Err(e) = self.verify_credentials(&login, attempt, from, now).await {
+                return Err(match e {
+                    FlowError::OAuth(e) => {
+                        let event = e.event().cloned().unwrap_or(
+                            crate::events::SecurityEvent::LoginFailed {
+                                user: Some(user.id),
+                            },
+                        );
+                        match event {
+                            crate::events::SecurityEvent::LoginThrottled { .. } => {
+                                EmailChangeError::Throttled(event)
+                            }
+                            _ => EmailChangeError::WrongPassword(event),
+                        }
+                    }
+                    other => EmailChangeError::Flow(other),
+                });
+            }
+        }
+        let notice = match &user.email {
+            Some(old) => self.notice(
+                &user,
+                old,
+                Message::AddressChanging {
+                    new_address: new.as_str().to_owned(),
+                },
+                now,
+            )?,
+            None => None,
+        };
+        self.mail_link_with(LinkPurpose::Change, &user, &new, notice, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens an address change's link: the address it went to becomes the
+    /// account's email, verified, and its login name in place of the old
+    /// one; `AddressTaken` when another account has it by now.
+    pub async fn confirm_email_change(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Redeemed, FlowError> {
+        let digest = self.ports.digest.digest(token);
+        Ok(self
+            .ports
+            .mail
+            .redeem_link(
+                &digest,
+                LinkPurpose::Change,
+                &LinkEffect::ChangeEmail,
+                None,
+                now,
+            )
+            .await?)
     }
 
     /// Mails the signed-in `user` a new verification link.

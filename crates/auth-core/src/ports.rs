@@ -184,10 +184,11 @@ pub trait UserRepository: Send + Sync {
 /// written in the same step as the link it holds, so a link is never made
 /// without its letter, nor a letter promised and lost.
 pub trait MailRepository: Send + Sync {
-    /// Stores `link` and the letter `mail` that carries it, in one step;
-    /// the account's older links of the same purpose are deleted in it (a
-    /// new link supersedes them).
-    async fn issue_link(&self, link: &EmailLink, mail: &OutboxEntry) -> Result<(), StoreError>;
+    /// Stores `link` and the letters `mail` (the one that carries it, and
+    /// any notice that goes with it), in one step; the account's older
+    /// links of the same purpose are deleted in it (a new link supersedes
+    /// them).
+    async fn issue_link(&self, link: &EmailLink, mail: &[OutboxEntry]) -> Result<(), StoreError>;
     /// Stores a link that no mail carries (the operator prints it); older
     /// links of its purpose are deleted, as [`Self::issue_link`] does.
     async fn store_link(&self, link: &EmailLink) -> Result<(), StoreError>;

@@ -18,10 +18,10 @@ fn replace_link(t: &mut Tables, link: &EmailLink) {
 
 #[async_trait]
 impl MailRepository for MemoryStore {
-    async fn issue_link(&self, link: &EmailLink, mail: &OutboxEntry) -> Result<(), StoreError> {
+    async fn issue_link(&self, link: &EmailLink, mail: &[OutboxEntry]) -> Result<(), StoreError> {
         let mut t = self.tables();
         replace_link(&mut t, link);
-        t.outbox.push(mail.clone());
+        t.outbox.extend_from_slice(mail);
         Ok(())
     }
 

@@ -99,7 +99,8 @@ impl TryFrom<OutboxRow> for OutboxEntry {
 }
 
 /// Stores a link in place of the account's older links of its purpose, and
-/// its letter if it has one, on `$conn`: the statements of one atomic write.
+/// the letters that go with it, on `$conn`: the statements of one atomic
+/// write.
 macro_rules! store_link {
     ($conn:ident, $link:expr, $mail:expr) => {{
         let link: &LinkRow = $link;
@@ -114,9 +115,10 @@ macro_rules! store_link {
             .values(link)
             .execute($conn)
             .await?;
-        if let Some(mail) = $mail {
+        let mail: &[OutboxRow] = $mail;
+        for letter in mail {
             diesel::insert_into(mail_outbox::table)
-                .values::<&OutboxRow>(mail)
+                .values(letter)
                 .execute($conn)
                 .await?;
         }
@@ -238,22 +240,15 @@ fn user_id(id: &str) -> diesel::QueryResult<UserId> {
 
 #[async_trait]
 impl MailRepository for Database {
-    async fn issue_link(&self, link: &EmailLink, mail: &OutboxEntry) -> Result<(), StoreError> {
-        let (link, mail) = (LinkRow::from(link), OutboxRow::from(mail));
-        atomically!(self, "mail link", |conn| store_link!(
-            conn,
-            &link,
-            Some(&mail)
-        ))
+    async fn issue_link(&self, link: &EmailLink, mail: &[OutboxEntry]) -> Result<(), StoreError> {
+        let link = LinkRow::from(link);
+        let mail: Vec<OutboxRow> = mail.iter().map(OutboxRow::from).collect();
+        atomically!(self, "mail link", |conn| store_link!(conn, &link, &mail))
     }
 
     async fn store_link(&self, link: &EmailLink) -> Result<(), StoreError> {
         let link = LinkRow::from(link);
-        atomically!(self, "mail link", |conn| store_link!(
-            conn,
-            &link,
-            None::<&OutboxRow>
-        ))
+        atomically!(self, "mail link", |conn| store_link!(conn, &link, &[]))
     }
 
     async fn enqueue(&self, mail: &OutboxEntry) -> Result<(), StoreError> {

@@ -293,6 +293,179 @@ async fn the_outbox_keeps_mail_through_an_smtp_outage(db: ScratchDb) {
     assert_eq!(page.status, 400, "{}", page.text);
 }
 
+/// A browser signed in as `username` with `password`.
+async fn signed_in(app: &TestApp, username: &str, password: &str) -> reqwest::Client {
+    let b = browser();
+    let page = app.get_with(&b, "/login").await;
+    let form = with(
+        hidden_fields(&page.text),
+        &[("username", username), ("password", password)],
+    );
+    let r = app.post_with(&b, "/login", &form).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    b
+}
+
+/// Posts one of the account page's forms.
+async fn account_post(
+    app: &TestApp,
+    b: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Reply {
+    let page = app.get_with(b, "/account").await;
+    let form = with(
+        portcullis_tests::csrf_field(&page.text)
+            .into_iter()
+            .take(1)
+            .collect(),
+        fields,
+    );
+    app.post_with(b, path, &form).await
+}
+
+async fn an_address_changes_only_when_the_new_one_confirms(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    let alice = app
+        .user("alice", Some("alice@example.org"), "old-password")
+        .await;
+    app.user("bob", Some("bob@example.org"), "bobs-password")
+        .await;
+    let b = signed_in(&app, "alice", "old-password").await;
+    let page = app.get_with(&b, "/account").await;
+    assert!(
+        page.text.contains("Change your email address"),
+        "{}",
+        page.text
+    );
+
+    let before = app.fingerprint_without(&["throttle_counters"]).await;
+    let wrong = account_post(
+        &app,
+        &b,
+        "/account/email",
+        &[
+            ("new_email", "alice@new.example"),
+            ("current_password", "wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    let not_an_address = account_post(
+        &app,
+        &b,
+        "/account/email",
+        &[
+            ("new_email", "not an address"),
+            ("current_password", "old-password"),
+        ],
+    )
+    .await;
+    assert_eq!(not_an_address.status, 400, "{}", not_an_address.text);
+    assert_eq!(
+        app.fingerprint_without(&["throttle_counters"]).await,
+        before
+    );
+
+    let asked = account_post(
+        &app,
+        &b,
+        "/account/email",
+        &[
+            ("new_email", "alice@new.example"),
+            ("current_password", "old-password"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, 303, "{}", asked.text);
+    let confirm = mailbox.wait_for("alice@new.example", 1).await.remove(0);
+    assert!(confirm.subject.contains("new email"), "{confirm:?}");
+    let told = mailbox.wait_for("alice@example.org", 1).await.remove(0);
+    assert!(told.subject.contains("being changed"), "{told:?}");
+    assert!(told.text.contains("alice@new.example"), "{told:?}");
+    assert!(told.link(ISSUER).is_none(), "the notice carries no link");
+
+    // Nothing changes until the new address answers.
+    let path = confirm.path_of_link(ISSUER);
+    assert!(path.starts_with("/email/change?token="), "{path}");
+    let other = browser();
+    let page = app.get_with(&other, &path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("alice@new.example"));
+    let find = |login: &'static str| {
+        let accounts = app.services.roles.accounts.clone();
+        async move {
+            auth_core::accounts::find_user(&accounts, login)
+                .await
+                .unwrap()
+                .map(|u| u.id.to_string())
+        }
+    };
+    assert_eq!(find("alice@example.org").await, Some(alice.clone()));
+    assert_eq!(find("alice@new.example").await, None);
+    let r = app
+        .post_with(&other, "/email/change", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let account = app.account(&alice).await;
+    assert_eq!(account.email.unwrap().as_str(), "alice@new.example");
+    assert!(account.email_verified);
+    assert_eq!(find("alice@new.example").await, Some(alice.clone()));
+    assert_eq!(
+        find("alice@example.org").await,
+        None,
+        "the old address still signs in"
+    );
+    assert_eq!(find("alice").await, Some(alice.clone()));
+    assert!(log_has("email_changed"));
+
+    // An address another account has by the time the link is opened
+    // stays that account's.
+    account_post(
+        &app,
+        &b,
+        "/account/email",
+        &[
+            ("new_email", "bob@example.org"),
+            ("current_password", "old-password"),
+        ],
+    )
+    .await;
+    let to_bob = mailbox.wait_for("bob@example.org", 1).await.remove(0);
+    let page = app.get_with(&other, &to_bob.path_of_link(ISSUER)).await;
+    let r = app
+        .post_with(&other, "/email/change", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        app.account(&alice).await.email.unwrap().as_str(),
+        "alice@new.example"
+    );
+}
+
+async fn an_unconfirmed_address_gets_its_link_again_from_the_account_page(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    app.user("carol", Some("carol@example.org"), "carols-password")
+        .await;
+    let b = signed_in(&app, "carol", "carols-password").await;
+    let page = app.get_with(&b, "/account").await;
+    assert!(page.text.contains("not confirmed"), "{}", page.text);
+    let r = account_post(&app, &b, "/account/email/verify", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let mail = mailbox.wait_for("carol@example.org", 1).await.remove(0);
+    let path = mail.path_of_link(ISSUER);
+    let page = app.get_with(&b, &path).await;
+    let r = app
+        .post_with(&b, "/email/verify", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let page = app.get_with(&b, "/account").await;
+    assert!(page.text.contains("confirmed") && !page.text.contains("not confirmed"));
+    assert!(!page.text.contains("/account/email/verify"));
+}
+
 async fn two_nodes_send_each_letter_once(db: ScratchDb) {
     let mailbox = Mailbox::start().await;
     let a = spawn_mailing(db, &mailbox).await;
@@ -423,4 +596,6 @@ scenarios! {
     an_invitation_sets_the_first_password_and_verifies_the_address,
     the_outbox_keeps_mail_through_an_smtp_outage,
     two_nodes_send_each_letter_once,
+    an_address_changes_only_when_the_new_one_confirms,
+    an_unconfirmed_address_gets_its_link_again_from_the_account_page,
 }

@@ -14,6 +14,7 @@ use actix_web::web::{Data, Path, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::authorize::SignedIn;
 use auth_core::federation::FederationError;
+use auth_core::mail::EmailChangeError;
 use auth_core::own_account::{AccountOverview, PasswordChangeError, SessionHandle};
 use auth_core::types::ClientId;
 use chrono::{DateTime, Utc};
@@ -31,7 +32,7 @@ use crate::state::AppState;
 
 /// What a redirect back to the page may announce: the query names one of
 /// these, never free text, so nothing a link carries is shown.
-const NOTICES: [(&str, &str); 5] = [
+const NOTICES: [(&str, &str); 7] = [
     (
         "password",
         "Your password was changed. Every other session was signed out and \
@@ -47,6 +48,12 @@ const NOTICES: [(&str, &str); 5] = [
         "linked",
         "The identity was linked: you can sign in with it.",
     ),
+    (
+        "email",
+        "A link was sent to the new address: the change takes effect when it is \
+         opened. Your current address was told.",
+    ),
+    ("verify", "A confirmation link was sent to your address."),
 ];
 
 /// The text of the notice named `key`.
@@ -229,6 +236,9 @@ struct AccountPage<'a> {
     csrf: String,
     username: String,
     email: Option<String>,
+    email_verified: bool,
+    /// Whether links can be mailed (a change of address, a confirmation).
+    mail_enabled: bool,
     name: Option<String>,
     created_at: String,
     has_password: bool,
@@ -314,6 +324,8 @@ async fn render(
         csrf: csrf.token(state),
         username: user.username.to_string(),
         email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+        email_verified: user.email_verified,
+        mail_enabled: state.accounts.mail_enabled(),
         name: (!name.is_empty()).then_some(name),
         created_at: shown(user.created_at),
         has_password,
@@ -445,6 +457,98 @@ pub(crate) async fn change_password(
 }
 
 /// The form that ends one session.
+/// The address change form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct EmailForm {
+    /// The new address.
+    new_email: Option<String>,
+    /// Required when the account has a password.
+    #[schema(value_type = String)]
+    current_password: Option<SecretString>,
+}
+
+/// `POST /account/email`: asks to change the address. A link goes to the
+/// new one (the change happens when it is opened) and a notice to the old.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = PagePost<EmailForm>, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/email")]
+pub(crate) async fn change_email(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form: EmailForm = Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    let raw = form.new_email.unwrap_or_default();
+    let Ok(new) = auth_core::types::Email::parse(raw.trim()) else {
+        let message = "That is not an email address.".to_owned();
+        return viewer.refuse(StatusCode::BAD_REQUEST, &message).await;
+    };
+    let asked = state
+        .accounts
+        .request_email_change(
+            &viewer.who,
+            new,
+            form.current_password.map(expose),
+            &crate::edge::security::peer(&req),
+            crate::edge::now::of(&req, &state),
+        )
+        .await;
+    match asked {
+        Ok(()) => Ok(see_other("/account?notice=email")),
+        Err(EmailChangeError::Unchanged) => {
+            let message = "That is already your address.".to_owned();
+            viewer.refuse(StatusCode::BAD_REQUEST, &message).await
+        }
+        Err(EmailChangeError::NoMail) => {
+            let message = "This server does not send mail: ask your administrator.".to_owned();
+            viewer.refuse(StatusCode::NOT_FOUND, &message).await
+        }
+        Err(EmailChangeError::WrongPassword(event)) => {
+            let message = "The current password is incorrect.".to_owned();
+            let page = viewer.refuse(StatusCode::UNAUTHORIZED, &message).await?;
+            Ok(crate::edge::security::with_event(page, Some(event)))
+        }
+        Err(EmailChangeError::Throttled(event)) => {
+            let message = "Too many failed attempts. Wait a few minutes and try again.".to_owned();
+            let page = viewer
+                .refuse(StatusCode::TOO_MANY_REQUESTS, &message)
+                .await?;
+            Ok(crate::edge::security::with_event(page, Some(event)))
+        }
+        Err(EmailChangeError::Flow(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /account/email/verify`: mails the account's address a new
+/// confirmation link (the older one stops working).
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = PagePost<NoFields>, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/account/email/verify")]
+pub(crate) async fn resend_verification(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let _: NoFields = Csrf::read_form(&req, payload, &state).await?;
+    let Some(viewer) = Viewer::of(&req, &state).await? else {
+        return Ok(see_other("/login"));
+    };
+    state
+        .accounts
+        .resend_verification(viewer.who.user, crate::edge::now::of(&req, &state))
+        .await?;
+    Ok(see_other("/account?notice=verify"))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct EndSessionForm {
     /// The session's handle, as the page lists it.

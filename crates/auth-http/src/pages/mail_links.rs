@@ -403,49 +403,127 @@ pub(crate) async fn accept_invitation(
 }
 
 #[derive(Serialize)]
-struct VerifyPage {
+struct ConfirmPage {
     title: &'static str,
+    lead: &'static str,
+    action: &'static str,
+    button: &'static str,
     csrf: String,
     token: String,
     address: String,
 }
 
-/// `GET /email/verify`: a button that confirms the address (opening the
-/// link alone changes nothing).
+/// The button page of a live link of `purpose` (verify, change): opening
+/// the link alone changes nothing.
+async fn confirm_page(
+    req: &HttpRequest,
+    state: &AppState,
+    purpose: LinkPurpose,
+) -> Result<HttpResponse, ApiError> {
+    let query: LinkParams = crate::edge::body::read_query(req)?;
+    let token = query.token.map(expose).unwrap_or_default();
+    let now = crate::edge::now::of(req, state);
+    let Some(link) = state
+        .accounts
+        .open_link_record(purpose, &token, now)
+        .await?
+    else {
+        return Ok(dead_link(state));
+    };
+    let (title, lead, button) = match purpose {
+        LinkPurpose::Change => (
+            "Confirm your new email address",
+            "Make this your account's address:",
+            "Change my address",
+        ),
+        _ => (
+            "Confirm your email address",
+            "Confirm that this is your address:",
+            "Confirm my address",
+        ),
+    };
+    Ok(with_csrf(
+        req,
+        state,
+        StatusCode::OK,
+        "verify_email.html",
+        |csrf| ConfirmPage {
+            title,
+            lead,
+            action: purpose.path(),
+            button,
+            csrf,
+            token,
+            address: link.address.as_str().to_owned(),
+        },
+    ))
+}
+
+/// `GET /email/verify`: a button that confirms the address.
 #[utoipa::path(tag = "pages", params(LinkParams), responses(PageResponses))]
 #[get("/email/verify")]
 pub(crate) async fn verify_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query: LinkParams = crate::edge::body::read_query(&req)?;
-    let token = query.token.map(expose).unwrap_or_default();
-    let now = crate::edge::now::of(&req, &state);
-    let Some(user) = state
-        .accounts
-        .open_link(LinkPurpose::Verify, &token, now)
-        .await?
-    else {
-        return Ok(dead_link(&state));
-    };
-    let address = user
-        .email
-        .map(|e| e.as_str().to_owned())
-        .unwrap_or_default();
-    Ok(with_csrf(
-        &req,
-        &state,
-        StatusCode::OK,
-        "verify_email.html",
-        |csrf| VerifyPage {
-            title: "Confirm your email address",
-            csrf,
-            token,
-            address,
-        },
-    ))
+    confirm_page(&req, &state, LinkPurpose::Verify).await
 }
 
+/// `GET /email/change`: a button that makes the new address the account's.
+#[utoipa::path(tag = "pages", params(LinkParams), responses(PageResponses))]
+#[get("/email/change")]
+pub(crate) async fn change_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    confirm_page(&req, &state, LinkPurpose::Change).await
+}
+
+/// `POST /email/change`: makes the address the link went to the account's
+/// email and login name, verified; the old one no longer signs in.
+#[utoipa::path(
+    tag = "pages",
+    request_body(content = PagePost<VerifyForm>, content_type = "application/x-www-form-urlencoded"),
+    responses(PageResponses),
+)]
+#[post("/email/change")]
+pub(crate) async fn change(
+    req: HttpRequest,
+    payload: Payload,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form: VerifyForm = Csrf::read_form(&req, payload, &state).await?;
+    let token = form.token.map(expose).unwrap_or_default();
+    let now = crate::edge::now::of(&req, &state);
+    match state.accounts.confirm_email_change(&token, now).await? {
+        Redeemed::Done(user) => {
+            let page = notice(
+                &state,
+                StatusCode::OK,
+                &Notice {
+                    title: "Your address is changed",
+                    message: "Sign in with the new address from now on; the old one no \
+                              longer signs in.",
+                    link_href: Some("/account"),
+                    link_text: Some("Your account"),
+                },
+            );
+            Ok(with_event(page, Some(SecurityEvent::EmailChanged { user })))
+        }
+        Redeemed::AddressTaken => Ok(notice(
+            &state,
+            StatusCode::CONFLICT,
+            &Notice {
+                title: "That address is taken",
+                message: "Another account has that address by now, so yours stays as it \
+                          was. The link is used up.",
+                link_href: Some("/account"),
+                link_text: Some("Your account"),
+            },
+        )),
+        Redeemed::Invalid => Ok(dead_link(&state)),
+    }
+}
 /// The confirmation form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct VerifyForm {
