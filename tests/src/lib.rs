@@ -306,6 +306,7 @@ impl TestApp {
                 auth_core::types::TokenFormat::Paseto
             },
             bare_native_schemes: true,
+            require_verified_email: spec.require_verified_email,
             audiences: spec
                 .audiences
                 .iter()
@@ -479,6 +480,8 @@ pub struct ClientSetup<'a> {
     pub jwt_tokens: bool,
     /// Web origins allowed by name (CORS); none: the redirect URIs'.
     pub allowed_origins: &'a [&'a str],
+    /// Signs in only people whose email address is verified.
+    pub require_verified_email: bool,
 }
 
 impl Default for ClientSetup<'_> {
@@ -499,6 +502,7 @@ impl Default for ClientSetup<'_> {
             post_logout_redirect_uris: &[],
             jwt_tokens: false,
             allowed_origins: &[],
+            require_verified_email: false,
         }
     }
 }

@@ -222,6 +222,7 @@ async fn ensure_key_secret_client(
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            require_verified_email: false,
             allowed_origins: None,
             bare_native_schemes: false,
         };
@@ -271,6 +272,7 @@ async fn ensure_external_login_client(
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: TokenFormat::Reference,
             audiences: vec![],
+            require_verified_email: false,
             allowed_origins: None,
             bare_native_schemes: false,
         };

@@ -1533,3 +1533,90 @@ async fn a_letter_written_before_a_kill_9_is_sent_once_after_the_restart() {
     let _ = smtpd.wait();
     assert_eq!(count, 1, "the letter was not delivered exactly once");
 }
+
+/// Without a mail server the operator hands links over: an invitation
+/// printed, a recovery link printed, an address vouched for; a client that
+/// signs in only confirmed addresses says so in its registration.
+#[test]
+fn users_are_invited_vouched_for_and_given_links_without_mail() {
+    let cli = Cli::new();
+    let out = cli.run(&["user", "invite", "--email", "dana@example.org"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("print the link"));
+    let invited = cli.ok(
+        &[
+            "user",
+            "invite",
+            "--email",
+            "dana@example.org",
+            "--username",
+            "dana",
+            "--print-link",
+        ],
+        None,
+    );
+    assert!(
+        invited.contains("http://127.0.0.1:8080/invitation?token="),
+        "{invited}"
+    );
+    let show = |who: &str| -> serde_json::Value {
+        serde_json::from_str(&cli.ok(&["user", "show", who, "--json"], None)).unwrap()
+    };
+    let dana = show("dana");
+    assert_eq!(dana["email"], "dana@example.org");
+    assert_eq!(dana["email_verified"], false);
+    assert_eq!(dana["has_password"], false);
+    cli.ok(
+        &["user", "update", "dana", "--email-verified", "true"],
+        None,
+    );
+    assert_eq!(show("dana@example.org")["email_verified"], true);
+    let nothing = cli.run(&["user", "update", "dana"], None);
+    assert!(!nothing.status.success());
+    let link = cli.ok(&["user", "reset-link", "dana"], None);
+    assert!(link.contains("/password/reset?token="), "{link}");
+    assert!(
+        !cli.run(&["user", "reset-link", "nobody"], None)
+            .status
+            .success()
+    );
+    cli.ok(
+        &["user", "create", "--username", "nomail", "--password-stdin"],
+        Some("a-password\n"),
+    );
+    let none = cli.run(&["user", "reset-link", "nomail"], None);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no email address"));
+
+    let client: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Strict",
+            "--require-verified-email",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let listed = cli.ok(&["client", "list", "--json"], None);
+    assert!(
+        listed.contains("\"require_verified_email\":true"),
+        "{listed}"
+    );
+    let updated: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "client",
+            "update",
+            &id,
+            "--require-verified-email",
+            "false",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(updated["require_verified_email"], false);
+}

@@ -46,6 +46,7 @@ pub fn client(id: &str) -> Client {
         id_token_algorithm: auth_core::types::KeyAlgorithm::EdDsa,
         token_format: TokenFormat::Reference,
         audiences: vec![],
+        require_verified_email: false,
         allowed_origins: None,
         created_at: t0(),
     }

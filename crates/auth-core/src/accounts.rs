@@ -54,6 +54,8 @@ pub struct ClientSpec {
     /// (`myapp://callback`, as seed 001's document shows): only for an
     /// existing app that cannot change, since any app may claim such a scheme.
     pub bare_native_schemes: bool,
+    /// Signs in only people whose email address is verified.
+    pub require_verified_email: bool,
 }
 
 /// Why a registration was refused.
@@ -204,6 +206,7 @@ fn client_from(
         token_format: spec.token_format,
         audiences: spec.audiences,
         allowed_origins: spec.allowed_origins,
+        require_verified_email: spec.require_verified_email,
         created_at,
     })
 }
@@ -230,6 +233,7 @@ impl ClientSpec {
             audiences: client.audiences.clone(),
             allowed_origins: client.allowed_origins.clone(),
             bare_native_schemes: false,
+            require_verified_email: client.require_verified_email,
         }
     }
 }

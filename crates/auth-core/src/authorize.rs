@@ -347,6 +347,9 @@ impl BrowserSignIn {
             other => other,
         };
         require_consent(&request.client, consent)?;
+        if !self.email_verified_for(&request.client, user).await? {
+            return Err(unverified_email().into());
+        }
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
         let record = AuthorizationCode {
@@ -455,6 +458,47 @@ impl BrowserSignIn {
         })
     }
 
+    /// Whether `user` may sign in to the request's client as far as their
+    /// address goes: a client that requires a verified address gets no code
+    /// for anyone else ([`Self::issue_code`] refuses it too); the hosted
+    /// pages ask them to confirm it, and `prompt=none` is refused.
+    pub async fn verification_step(
+        &self,
+        request: &ValidRequest,
+        user: UserId,
+    ) -> Result<VerificationStep, FlowError> {
+        if self.email_verified_for(&request.client, user).await? {
+            return Ok(VerificationStep::Fine);
+        }
+        Ok(if request.prompt.none {
+            VerificationStep::Refuse(Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: unverified_email(),
+                state: request.state.clone(),
+            })
+        } else {
+            VerificationStep::Needed
+        })
+    }
+
+    /// Whether `client` may act for `user` as far as the address goes:
+    /// always, unless it requires a verified address the user lacks.
+    pub(crate) async fn email_verified_for(
+        &self,
+        client: &Client,
+        user: UserId,
+    ) -> Result<bool, FlowError> {
+        if !client.require_verified_email {
+            return Ok(true);
+        }
+        Ok(self
+            .ports()
+            .users
+            .find_by_id(user)
+            .await?
+            .is_some_and(|u| u.email.is_some() && u.email_verified))
+    }
+
     /// Whether a remembered consent of `user` covers the request's scope.
     async fn consent_covers(
         &self,
@@ -531,6 +575,22 @@ impl BrowserSignIn {
         self.tokens_for_user(&request.client, owner, request.scope.clone(), None, now)
             .await
     }
+}
+
+/// Whether a signed-in user's address lets them on to the client.
+#[derive(Debug)]
+pub enum VerificationStep {
+    /// It does (or the client does not ask).
+    Fine,
+    /// Ask them to confirm their address first.
+    Needed,
+    /// `prompt=none`, and the address is not verified: refused.
+    Refuse(Refusal),
+}
+
+/// The refusal of a client that signs in only verified addresses.
+pub(crate) fn unverified_email() -> OAuthError {
+    OAuthError::access_denied("this application requires a confirmed email address")
 }
 
 /// What the consent decision for a signed-in user is.

@@ -166,6 +166,7 @@ mod tests {
             id_token_algorithm: auth_core::types::KeyAlgorithm::Rs256,
             token_format: auth_core::types::TokenFormat::Paseto,
             audiences: vec![],
+            require_verified_email: false,
             allowed_origins: None,
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
         }

@@ -141,6 +141,7 @@ pub(crate) struct ClientRow {
     pub dialects: String,
     /// Space-separated origins; `NULL`: derived from the redirect URIs.
     pub allowed_origins: Option<String>,
+    pub require_verified_email: bool,
 }
 
 impl From<&Client> for ClientRow {
@@ -174,6 +175,7 @@ impl From<&Client> for ClientRow {
             token_format: c.token_format.as_str().to_owned(),
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
+            require_verified_email: c.require_verified_email,
             allowed_origins: c
                 .allowed_origins
                 .as_ref()
@@ -238,6 +240,7 @@ impl TryFrom<ClientRow> for Client {
                 .map(ClientId::parse)
                 .collect::<Result<_, _>>()
                 .map_err(|e| bad(&e))?,
+            require_verified_email: r.require_verified_email,
             allowed_origins: r
                 .allowed_origins
                 .map(|all| {

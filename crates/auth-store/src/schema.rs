@@ -55,6 +55,7 @@ diesel::table! {
         id_token_algorithm -> Nullable<Text>,
         post_logout_redirect_uris -> Text,
         allowed_origins -> Nullable<Text>,
+        require_verified_email -> Bool,
     }
 }
 

@@ -32,3 +32,5 @@ CREATE TABLE mail_outbox (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at);
+-- A client may sign in only people whose address is verified.
+ALTER TABLE clients ADD COLUMN require_verified_email BOOLEAN NOT NULL DEFAULT FALSE;

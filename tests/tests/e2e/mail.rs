@@ -466,6 +466,99 @@ async fn an_unconfirmed_address_gets_its_link_again_from_the_account_page(db: Sc
     assert!(!page.text.contains("/account/email/verify"));
 }
 
+/// A client registered with `--require-verified-email` signs in only
+/// people whose address is confirmed: the hosted pages ask for it first
+/// (and send the link again), `prompt=none` is refused, and so are the
+/// password grant and a code for anyone else.
+async fn a_client_that_requires_a_confirmed_address_asks_for_it_first(db: ScratchDb) {
+    use crate::browser::{authorize_path, log_in};
+    use portcullis_tests::{location, param};
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    const REDIRECT: &str = "http://127.0.0.1/cb";
+    let (app_id, _) = app
+        .client(ClientSetup {
+            public: true,
+            first_party: true,
+            grants: &["authorization_code", "refresh_token"],
+            redirect_uris: &[REDIRECT],
+            require_verified_email: true,
+            ..Default::default()
+        })
+        .await;
+    let (id, secret) = app
+        .client(ClientSetup {
+            require_verified_email: true,
+            ..Default::default()
+        })
+        .await;
+    let password_client = (id, secret.unwrap());
+    app.user("michael", Some("michael@example.org"), "correct-horse")
+        .await;
+
+    let b = browser();
+    let path = authorize_path(&app_id, REDIRECT, "s1");
+    let r = log_in(&app, &b, &path).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text.contains("Confirm your email address first"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("michael@example.org"), "{}", r.text);
+    // Signed in now: prompt=none gets the refusal at the client.
+    let r = app.get_with(&b, &format!("{path}&prompt=none")).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        param(&location(&r), "error").as_deref(),
+        Some("access_denied")
+    );
+    let grant = app
+        .post_form(
+            "/token",
+            Some((&password_client.0, &password_client.1)),
+            &[
+                ("grant_type", "password"),
+                ("username", "michael"),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    assert_eq!(grant.status, 400, "{}", grant.text);
+    assert_eq!(grant.error(), "invalid_grant");
+
+    // The page's button mails the link again; the address is confirmed.
+    let page = app.get_with(&b, &path).await;
+    assert_eq!(page.status, 403, "{}", page.text);
+    let r = app
+        .post_with(&b, "/account/email/verify", &hidden_fields(&page.text))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let mail = mailbox.wait_for("michael@example.org", 1).await.remove(0);
+    let confirm = app.get_with(&b, &mail.path_of_link(ISSUER)).await;
+    let r = app
+        .post_with(&b, "/email/verify", &hidden_fields(&confirm.text))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Now the client lets them in.
+    let r = app.get_with(&b, &path).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(param(&location(&r), "code").is_some(), "{:?}", location(&r));
+    let grant = app
+        .post_form(
+            "/token",
+            Some((&password_client.0, &password_client.1)),
+            &[
+                ("grant_type", "password"),
+                ("username", "michael"),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    assert_eq!(grant.status, 200, "{}", grant.text);
+}
+
 async fn two_nodes_send_each_letter_once(db: ScratchDb) {
     let mailbox = Mailbox::start().await;
     let a = spawn_mailing(db, &mailbox).await;
@@ -598,4 +691,5 @@ scenarios! {
     two_nodes_send_each_letter_once,
     an_address_changes_only_when_the_new_one_confirms,
     an_unconfirmed_address_gets_its_link_again_from_the_account_page,
+    a_client_that_requires_a_confirmed_address_asks_for_it_first,
 }

@@ -82,6 +82,9 @@ pub(crate) struct ClientUpdate {
     /// Accept new private-use redirect schemes that are not reverse domain names.
     #[arg(long = "bare-native-scheme")]
     bare_native_scheme: bool,
+    /// true: only people whose email address is verified sign in to it.
+    #[arg(long = "require-verified-email")]
+    require_verified_email: Option<bool>,
     #[arg(long)]
     json: bool,
 }
@@ -157,6 +160,10 @@ pub(crate) struct ClientCreate {
     /// change it. Any app may claim such a scheme (RFC 8252 section 7.1).
     #[arg(long = "bare-native-scheme")]
     bare_native_scheme: bool,
+    /// Only people whose email address is verified sign in to it; others
+    /// are asked to confirm their address first.
+    #[arg(long = "require-verified-email")]
+    require_verified_email: bool,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -197,6 +204,7 @@ pub(crate) async fn run(
                 bare_native_schemes: args.bare_native_scheme,
                 audiences: audiences(&args.audiences)?,
                 allowed_origins: allowed_origins(&args.allowed_origins)?,
+                require_verified_email: args.require_verified_email,
             };
             let (client, secret) =
                 register_client(&services.roles.accounts, spec, clock.now()).await?;
@@ -270,6 +278,9 @@ pub(crate) async fn run(
                 spec.allowed_origins = allowed_origins(&args.allowed_origins)?;
             }
             spec.bare_native_schemes = args.bare_native_scheme;
+            if let Some(required) = args.require_verified_email {
+                spec.require_verified_email = required;
+            }
             let client = update_client(&services.roles.accounts, &id, spec)
                 .await?
                 .with_context(|| format!("no client has the id {id}"))?;
@@ -366,6 +377,7 @@ fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
         "refresh_mode": c.refresh_mode.map(|m| m.as_str()),
         "token_format": c.token_format.as_str(),
         "audiences": c.audiences.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "require_verified_email": c.require_verified_email,
         "allowed_origins": match &c.allowed_origins {
             Some(all) => serde_json::json!(all.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
             None => serde_json::json!("derived from the redirect URIs"),

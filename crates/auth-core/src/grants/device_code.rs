@@ -260,6 +260,17 @@ pub(super) async fn poll(
         PollStep::Issue { user } => {
             // An approval by an account disabled since is not redeemed.
             let owner = match ports.users.find_by_id(user).await? {
+                Some(u)
+                    if client.require_verified_email
+                        && !(u.email.is_some() && u.email_verified) =>
+                {
+                    return Err(OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        "this client requires a confirmed email address, and the account that \
+                         approved this device has none",
+                    )
+                    .into());
+                }
                 Some(u) if !u.disabled => u.token_owner(),
                 _ => {
                     return Err(OAuthError::new(

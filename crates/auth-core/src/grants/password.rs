@@ -25,6 +25,13 @@ pub(super) async fn run(
     let login = service
         .check_credentials(login, password, from, now)
         .await?;
+    if client.require_verified_email && !(login.user.email.is_some() && login.user.email_verified) {
+        return Err(OAuthError::new(
+            crate::ErrorCode::InvalidGrant,
+            "this client requires a confirmed email address; confirm it first",
+        )
+        .into());
+    }
     // The reset of the login's throttle is stored in the grant's own write:
     // one statement fewer per sign-in, and a grant that fails to commit
     // leaves the attempt counted, as any failed login does.

@@ -261,6 +261,10 @@ pub struct Client {
     /// token, revocation and userinfo answers (CORS); `None` for the
     /// origins of its https and loopback redirect URIs.
     pub allowed_origins: Option<Vec<WebOrigin>>,
+    /// Signs in only people whose email address is verified: a code, a
+    /// password grant or a device approval for anyone else is refused (the
+    /// hosted pages ask them to confirm the address first).
+    pub require_verified_email: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }

@@ -26,6 +26,7 @@ fn spec(public: bool, grants: Vec<GrantType>) -> ClientSpec {
         token_format: TokenFormat::Paseto,
         audiences: vec![],
         bare_native_schemes: false,
+        require_verified_email: false,
         allowed_origins: None,
     }
 }

@@ -109,6 +109,7 @@ impl World {
             id_token_algorithm: KeyAlgorithm::Rs256,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            require_verified_email: false,
             allowed_origins: None,
             created_at: t0(),
         };

@@ -3,7 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::authorize::{Consent, ConsentStep, Refusal, SignedIn, ValidRequest};
+use auth_core::authorize::{
+    Consent, ConsentStep, Refusal, SignedIn, ValidRequest, VerificationStep,
+};
 use serde::Serialize;
 
 use crate::edge::browser::Csrf;
@@ -127,6 +129,13 @@ pub(crate) async fn proceed(
     if let Err(r) = state.sign_in.require_hinted_subject(&valid, &who) {
         return refusal_response(state, r);
     }
+    // A client that signs in only confirmed addresses: the person confirms
+    // theirs first (the link can be sent again from here).
+    match state.sign_in.verification_step(&valid, who.user).await? {
+        VerificationStep::Fine => {}
+        VerificationStep::Refuse(r) => return refusal_response(state, r),
+        VerificationStep::Needed => return verify_first(req, state, &valid, who).await,
+    }
     // `prompt=consent` asks even where the operator would not; a consent
     // remembered from before spares the page.
     match state.sign_in.consent_step(&valid, who.user).await? {
@@ -155,6 +164,47 @@ pub(crate) async fn proceed(
             csrf: csrf.token(state),
         },
         Some(&valid.redirect_uri),
+    );
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct VerifyFirstPage<'a> {
+    title: &'static str,
+    client_name: &'a str,
+    address: Option<String>,
+    mail_enabled: bool,
+    csrf: String,
+}
+
+/// The page of a person whose address a client requires confirmed: what to
+/// do, and a button that mails the link again.
+async fn verify_first(
+    req: &HttpRequest,
+    state: &AppState,
+    valid: &ValidRequest,
+    who: SignedIn,
+) -> Result<HttpResponse, ApiError> {
+    let address = state
+        .grants
+        .user(who.user)
+        .await?
+        .and_then(|u| u.email)
+        .map(|e| e.as_str().to_owned());
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render(
+        StatusCode::FORBIDDEN,
+        "verify_first.html",
+        &VerifyFirstPage {
+            title: "Confirm your email address first",
+            client_name: &valid.client.name,
+            address,
+            mail_enabled: state.accounts.mail_enabled(),
+            csrf: csrf.token(state),
+        },
     );
     if let Some(c) = csrf.cookie(state) {
         let _ = response.add_cookie(&c);

@@ -46,6 +46,7 @@ impl Pages {
             template!("forgot.html"),
             template!("set_password.html"),
             template!("verify_email.html"),
+            template!("verify_first.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })

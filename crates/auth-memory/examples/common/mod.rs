@@ -73,6 +73,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
             id_token_algorithm: KeyAlgorithm::EdDsa,
             token_format: TokenFormat::Paseto,
             audiences: vec![],
+            require_verified_email: false,
             allowed_origins: None,
             bare_native_schemes: false,
         },
