@@ -297,17 +297,24 @@ impl Accounts {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Redeemed, FlowError> {
+        self.redeem(LinkPurpose::Verify, &LinkEffect::VerifyEmail, token, now)
+            .await
+    }
+
+    /// Uses up the live link of `purpose` behind `token` with its `effect`,
+    /// in one step.
+    async fn redeem(
+        &self,
+        purpose: LinkPurpose,
+        effect: &LinkEffect,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Redeemed, FlowError> {
         let digest = self.ports.digest.digest(token);
         Ok(self
             .ports
             .mail
-            .redeem_link(
-                &digest,
-                LinkPurpose::Verify,
-                &LinkEffect::VerifyEmail,
-                None,
-                now,
-            )
+            .redeem_link(&digest, purpose, effect, None, now)
             .await?)
     }
 
@@ -476,18 +483,8 @@ impl Accounts {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Redeemed, FlowError> {
-        let digest = self.ports.digest.digest(token);
-        Ok(self
-            .ports
-            .mail
-            .redeem_link(
-                &digest,
-                LinkPurpose::Change,
-                &LinkEffect::ChangeEmail,
-                None,
-                now,
-            )
-            .await?)
+        self.redeem(LinkPurpose::Change, &LinkEffect::ChangeEmail, token, now)
+            .await
     }
 
     /// Mails the signed-in `user` a new verification link.

@@ -34,8 +34,13 @@ async fn ask_for_recovery(app: &TestApp, login: &str) -> Reply {
     app.post_with(&b, "/password/forgot", &form).await
 }
 
-/// Opens a link's page and posts its form with `password` twice.
-async fn set_password_through(app: &TestApp, path: &str, password: &str, confirm: &str) -> Reply {
+/// Opens a link's page and posts its form with `password` and `confirm`.
+pub(crate) async fn set_password_through(
+    app: &TestApp,
+    path: &str,
+    password: &str,
+    confirm: &str,
+) -> Reply {
     let b = browser();
     let page = app.get_with(&b, path).await;
     assert_eq!(page.status, 200, "{}", page.text);
@@ -48,6 +53,20 @@ async fn set_password_through(app: &TestApp, path: &str, password: &str, confirm
         &[("new_password", password), ("confirm_password", confirm)],
     );
     app.post_with(&b, &action, &form).await
+}
+
+/// The path of a recovery link for `username`, as the operator prints it.
+pub(crate) async fn printed_recovery_path(app: &TestApp, username: &str) -> String {
+    let user = app.account(&app.account_id(username).await).await;
+    let printed = app
+        .services
+        .roles
+        .accounts
+        .print_link(LinkPurpose::Reset, user, app.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    printed.url.expose()[ISSUER.len()..].to_owned()
 }
 
 async fn password_grant(app: &TestApp, client: &(String, String), password: &str) -> Reply {
@@ -643,38 +662,17 @@ async fn without_a_mail_server_links_are_printed(db: ScratchDb) {
         200
     );
     // The operator's recovery link works the same way.
-    let alice = app.account(&app.account_id("alice").await).await;
-    let printed = app
-        .services
-        .roles
-        .accounts
-        .print_link(LinkPurpose::Reset, alice, app.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = printed.url.expose().to_owned();
-    let r = set_password_through(&app, &url[ISSUER.len()..], "new-password", "new-password").await;
+    let path = printed_recovery_path(&app, "alice").await;
+    let r = set_password_through(&app, &path, "new-password", "new-password").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         password_grant(&app, &client, "new-password").await.status,
         200
     );
     // A link expires: 30 minutes for a recovery.
-    let alice = app.account(&app.account_id("alice").await).await;
-    let printed = app
-        .services
-        .roles
-        .accounts
-        .print_link(LinkPurpose::Reset, alice, app.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    let path = printed_recovery_path(&app, "alice").await;
     app.clock.advance(Duration::minutes(31));
-    let url = printed.url.expose().to_owned();
-    assert_eq!(
-        app.get_with(&browser(), &url[ISSUER.len()..]).await.status,
-        400
-    );
+    assert_eq!(app.get_with(&browser(), &path).await.status, 400);
 }
 
 scenarios! {

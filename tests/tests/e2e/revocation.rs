@@ -7,7 +7,7 @@
 //! (within the same second: a token generation, not a time, decides).
 use auth_core::accounts::{end_user_sessions, set_user_disabled, set_user_password};
 use auth_core::ports::Clock as _;
-use auth_core::types::{LinkPurpose, Password};
+use auth_core::types::Password;
 use portcullis_tests::{
     ClientSetup, ScratchDb, TestApp, browser, csrf_field, hidden_fields, scenarios,
 };
@@ -117,30 +117,8 @@ async fn change_password_on_the_page(app: &TestApp) {
 /// A recovery link (as the operator prints it; mail carries the same)
 /// opened in a browser, and the new password set through its page.
 async fn reset_through_a_link(app: &TestApp) {
-    let alice = app.account(&app.account_id("alice").await).await;
-    let printed = app
-        .services
-        .roles
-        .accounts
-        .print_link(LinkPurpose::Reset, alice, app.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
-    let path = printed.url.expose()["http://issuer.test".len()..].to_owned();
-    let b = browser();
-    let page = app.get_with(&b, &path).await;
-    assert_eq!(page.status, 200, "{}", page.text);
-    let form = with(
-        hidden_fields(&page.text)
-            .into_iter()
-            .filter(|(k, _)| k != "username")
-            .collect(),
-        &[
-            ("new_password", "new-password"),
-            ("confirm_password", "new-password"),
-        ],
-    );
-    let r = app.post_with(&b, "/password/reset", &form).await;
+    let path = crate::mail::printed_recovery_path(app, "alice").await;
+    let r = crate::mail::set_password_through(app, &path, "new-password", "new-password").await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 

@@ -91,6 +91,10 @@ async fn an_email_of_another_account_links_and_creates_nothing() {
         .world
         .add_user("victim", Some("victim@example.org"), "pw")
         .await;
+    // The victim confirmed the address: it is theirs.
+    auth_core::ports::UserRepository::set_email_verified(&s.world.store, owner.id, true)
+        .await
+        .unwrap();
     let mut attacker = identity(Some("attacker"));
     attacker.email = Some(Email::parse("victim@example.org").unwrap());
     let refused = s
@@ -114,6 +118,35 @@ async fn an_email_of_another_account_links_and_creates_nothing() {
         .await
         .unwrap();
     assert_eq!(found.id, owner.id);
+}
+
+/// An address registered without being confirmed is no claim on it: the
+/// identity whose provider vouches for it gets its account with it, and
+/// the squatting account keeps its username without the address.
+#[tokio::test]
+async fn an_unverified_email_of_another_account_goes_to_its_owner() {
+    let s = setup().await;
+    let squatter = s
+        .world
+        .add_user("squatter", Some("victim@example.org"), "pw")
+        .await;
+    let mut owner = identity(Some("owner"));
+    owner.email = Some(Email::parse("victim@example.org").unwrap());
+    let created = s
+        .federation
+        .account_for(&s.world.accounts, &owner, t0())
+        .await
+        .unwrap();
+    assert_ne!(created.id, squatter.id);
+    assert_eq!(created.email, owner.email);
+    assert!(created.email_verified);
+    let squatter = auth_core::ports::UserRepository::find_by_id(&s.world.store, squatter.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(squatter.username.as_str(), "squatter");
+    assert_eq!(squatter.email, None);
+    assert_eq!(users(&s.world).await, 2);
 }
 
 /// The creation loses to a concurrent first sign-in of the same identity

@@ -339,17 +339,7 @@ pub(crate) async fn reset_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query: LinkParams = crate::edge::body::read_query(&req)?;
-    let token = query.token.map(expose).unwrap_or_default();
-    set_password_page(
-        &req,
-        &state,
-        LinkPurpose::Reset,
-        token,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    opened_password_link(&req, &state, LinkPurpose::Reset).await
 }
 
 /// `POST /password/reset`: sets the new password.
@@ -374,17 +364,18 @@ pub(crate) async fn invitation_page(
     req: HttpRequest,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query: LinkParams = crate::edge::body::read_query(&req)?;
+    opened_password_link(&req, &state, LinkPurpose::Invite).await
+}
+
+/// The form of the link of `purpose` in the request's query.
+async fn opened_password_link(
+    req: &HttpRequest,
+    state: &AppState,
+    purpose: LinkPurpose,
+) -> Result<HttpResponse, ApiError> {
+    let query: LinkParams = crate::edge::body::read_query(req)?;
     let token = query.token.map(expose).unwrap_or_default();
-    set_password_page(
-        &req,
-        &state,
-        LinkPurpose::Invite,
-        token,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    set_password_page(req, state, purpose, token, None, StatusCode::OK).await
 }
 
 /// `POST /invitation`: sets the first password.
