@@ -8,7 +8,7 @@ use crate::service::Accounts;
 use crate::throttle::ThrottleKey;
 use crate::types::{
     Client, ClientAuth, ClientId, Dialect, Email, GrantType, KeyAlgorithm, LifetimeRange,
-    OpaqueToken, Password, RedirectUri, Scope, TokenFormat, User, UserId, Username,
+    LoginName, OpaqueToken, Password, RedirectUri, Scope, TokenFormat, User, UserId, Username,
 };
 
 /// What an administrator asks for when registering a client.
@@ -73,6 +73,11 @@ pub enum RegistrationError {
     /// This server does not let people create their own accounts.
     #[error("self-registration is closed on this server")]
     Closed,
+    /// The email address belongs to an account already (the username was
+    /// free): its owner was told by mail, where mail is set up, so a page
+    /// may answer as a success would.
+    #[error("email already exists")]
+    AddressInUse,
     #[error(transparent)]
     /// A store or crypto failure; nothing was registered.
     Flow(#[from] FlowError),
@@ -456,11 +461,61 @@ pub async fn register_user_from(
             return Err(RegistrationError::Throttled);
         }
     }
-    let user = create_user(service, spec, now).await?;
+    let (username, email) = (spec.username.clone(), spec.email.clone());
+    let user = match create_user(service, spec, now).await {
+        Ok(user) => user,
+        Err(RegistrationError::Conflict(what)) if what != crate::error::LOOK_ALIKE => {
+            return Err(
+                if tell_owner(service, &username, email.as_ref(), now).await? {
+                    RegistrationError::AddressInUse
+                } else {
+                    RegistrationError::Conflict(what)
+                },
+            );
+        }
+        Err(e) => return Err(e),
+    };
     // The account works at once; its address counts as verified once the
     // link mailed to it is opened.
     service.mail_verification(&user, now).await?;
     Ok(user)
+}
+
+/// When a registration's address names an account and its username is
+/// free (the address is what conflicted), mails that account's owner that
+/// someone tried (where mail is set up). `true` when it was the address.
+async fn tell_owner(
+    service: &Accounts,
+    username: &Username,
+    email: Option<&Email>,
+    now: DateTime<Utc>,
+) -> Result<bool, FlowError> {
+    let users = &service.ports.users;
+    let Some(email) = email else {
+        return Ok(false);
+    };
+    if users
+        .find_by_login(&LoginName::from(username))
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let Some(owner) = users.find_by_login(&LoginName::from(email)).await? else {
+        return Ok(false);
+    };
+    if owner.email.as_ref() != Some(email) {
+        return Ok(false);
+    }
+    service
+        .mail_notice(
+            &owner,
+            email,
+            crate::types::Message::RegistrationAttempt,
+            now,
+        )
+        .await?;
+    Ok(true)
 }
 
 /// Marks the email of the account `who` names verified or not, as an
@@ -643,6 +698,9 @@ impl From<RegistrationError> for FlowError {
             RegistrationError::Invalid(m) => OAuthError::invalid_request(m).into(),
             RegistrationError::Conflict(what) => {
                 OAuthError::invalid_request(format!("{what} already exists")).into()
+            }
+            RegistrationError::AddressInUse => {
+                OAuthError::invalid_request("user already exists").into()
             }
             RegistrationError::Throttled => OAuthError::new(
                 crate::ErrorCode::TemporarilyUnavailable,

@@ -217,6 +217,20 @@ impl Core {
         Ok(())
     }
 
+    /// A notice to `address` (no link); nothing without mail.
+    pub(crate) async fn mail_notice(
+        &self,
+        user: &User,
+        address: &Email,
+        message: Message,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
+        if let Some(entry) = self.notice(user, address, message, now)? {
+            self.ports.mail.enqueue(&entry).await?;
+        }
+        Ok(())
+    }
+
     /// A notice sealed for the outbox, or `None` without mail.
     fn notice(
         &self,

@@ -222,12 +222,43 @@ async fn registration_mails_a_link_that_verifies_the_address(db: ScratchDb) {
     let app = spawn_mailing(db, &mailbox).await;
     let b = browser();
     let r = crate::accounts::register_on_page(&app, &b, "carol", "carol@example.org").await;
-    assert!(r.status < 400, "{}", r.text);
+    assert_eq!(r.status, 303, "{}", r.text);
+    let created = r.header("location").unwrap().to_owned();
+    assert!(created.starts_with("/login?notice=check_mail"), "{created}");
     let carol = app.account_id("carol").await;
     assert!(!app.account(&carol).await.email_verified);
 
-    let mail = mailbox.wait_for("carol@example.org", 1).await.remove(0);
-    assert!(mail.subject.contains("Confirm your email"), "{mail:?}");
+    // Registering her address again answers the same, creates nothing,
+    // and tells her instead.
+    let before = app
+        .fingerprint_without(&["throttle_counters", "mail_outbox"])
+        .await;
+    let again =
+        crate::accounts::register_on_page(&app, &browser(), "mallory", "Carol@Example.org").await;
+    assert_eq!(again.status, 303, "{}", again.text);
+    assert_eq!(again.header("location"), Some(created.as_str()));
+    assert_eq!(
+        app.fingerprint_without(&["throttle_counters", "mail_outbox"])
+            .await,
+        before
+    );
+    let mails = mailbox.wait_for("carol@example.org", 2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.contains("tried to register")),
+        "{mails:?}"
+    );
+    // A taken username is said to be taken (usernames are not secret).
+    let taken =
+        crate::accounts::register_on_page(&app, &browser(), "carol", "else@example.org").await;
+    assert_eq!(taken.status, 400, "{}", taken.text);
+
+    let mail = mailbox
+        .to("carol@example.org")
+        .into_iter()
+        .find(|m| m.subject.contains("Confirm your email"))
+        .expect("the confirmation");
     let path = mail.path_of_link(ISSUER);
     assert!(path.starts_with("/email/verify?token="), "{path}");
     // Opening the link (as a mail scanner would) changes nothing.
@@ -632,7 +663,7 @@ async fn without_a_mail_server_links_are_printed(db: ScratchDb) {
     assert!(!login.text.contains("/password/forgot"), "{}", login.text);
     assert_eq!(
         app.get_with(&browser(), "/password/forgot").await.status,
-        404
+        403
     );
     let invitation = |print| {
         invite_user(

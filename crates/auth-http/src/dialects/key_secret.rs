@@ -115,9 +115,11 @@ pub(crate) async fn register(
         Ok(user) => Ok(no_store(UserKey {
             user_key: user.id.to_string(),
         })),
-        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
-            ErrorBody::invalid_request("that user_id is already registered"),
-        )),
+        Err(RegistrationError::Conflict(_) | RegistrationError::AddressInUse) => {
+            Ok(HttpResponse::Conflict().json(ErrorBody::invalid_request(
+                "that user_id is already registered",
+            )))
+        }
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))

@@ -218,9 +218,11 @@ pub(crate) async fn register(
     };
     match register_user_from(&state.accounts, peer, spec, now).await {
         Ok(user) => code_response(state, &valid, user.id, now).await,
-        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
-            ErrorBody::invalid_request("an account with this email already exists"),
-        )),
+        Err(RegistrationError::Conflict(_) | RegistrationError::AddressInUse) => {
+            Ok(HttpResponse::Conflict().json(ErrorBody::invalid_request(
+                "an account with this email already exists",
+            )))
+        }
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))

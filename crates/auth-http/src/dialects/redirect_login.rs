@@ -142,9 +142,11 @@ pub(crate) async fn register(
         Ok(user) => Ok(HttpResponse::Created().json(Registered {
             user_id: user.id.to_string(),
         })),
-        Err(RegistrationError::Conflict(_)) => Ok(HttpResponse::Conflict().json(
-            ErrorBody::invalid_request("that username is already registered"),
-        )),
+        Err(RegistrationError::Conflict(_) | RegistrationError::AddressInUse) => {
+            Ok(HttpResponse::Conflict().json(ErrorBody::invalid_request(
+                "that username is already registered",
+            )))
+        }
         Err(RegistrationError::Invalid(m)) => Err(OAuthError::invalid_request(m).into()),
         Err(RegistrationError::Throttled) => {
             Err(ApiError::Throttled(super::REGISTRATION_THROTTLED))

@@ -507,7 +507,7 @@ pub(crate) async fn change_email(
         }
         Err(EmailChangeError::NoMail) => {
             let message = "This server does not send mail: ask your administrator.".to_owned();
-            viewer.refuse(StatusCode::NOT_FOUND, &message).await
+            viewer.refuse(StatusCode::FORBIDDEN, &message).await
         }
         Err(EmailChangeError::WrongPassword(event)) => {
             let message = "The current password is incorrect.".to_owned();

@@ -104,7 +104,7 @@ pub(crate) async fn forgot_page(
 fn no_mail(state: &AppState) -> HttpResponse {
     notice(
         state,
-        StatusCode::NOT_FOUND,
+        StatusCode::FORBIDDEN,
         &Notice {
             title: "Password recovery is not available",
             message: "This server does not send mail. Ask your administrator for a link \

@@ -234,10 +234,14 @@ pub(crate) async fn login_page(
     {
         return signed_in_page(&req, &state, user).await;
     }
-    let notice = notice
-        .as_deref()
-        .filter(|n| *n == "registered")
-        .map(|_| "Your account was created. Sign in to continue.");
+    let notice = match notice.as_deref() {
+        Some("registered") => Some("Your account was created. Sign in to continue."),
+        Some("check_mail") => Some(
+            "Your account is ready: sign in to continue. We sent a link to your email \
+             address to confirm it.",
+        ),
+        _ => None,
+    };
     Ok(form_page(
         &req,
         &state,
@@ -505,6 +509,11 @@ pub(crate) async fn register_form(
     .await
     {
         Ok(user) => user,
+        // With mail, an address that has an account answers as a success
+        // does (its owner is told by mail), so the page reveals nothing.
+        Err(RegistrationError::AddressInUse) if state.accounts.mail_enabled() => {
+            return Ok(registered_check_mail(&pending));
+        }
         Err(RegistrationError::Conflict(auth_core::error::LOOK_ALIKE)) => {
             return refuse(
                 "That username looks like one already registered (letters from another \
@@ -513,7 +522,7 @@ pub(crate) async fn register_form(
             )
             .await;
         }
-        Err(RegistrationError::Conflict(_)) => {
+        Err(RegistrationError::Conflict(_) | RegistrationError::AddressInUse) => {
             return refuse("That username or email is already registered.".into()).await;
         }
         Err(RegistrationError::Invalid(m)) => return refuse(m).await,
@@ -526,6 +535,9 @@ pub(crate) async fn register_form(
         Err(RegistrationError::Closed) => return Ok(registration_closed(&state)),
         Err(RegistrationError::Flow(e)) => return Err(e.into()),
     };
+    if state.accounts.mail_enabled() {
+        return Ok(registered_check_mail(&pending));
+    }
     if pending.is_legacy() {
         let location = format!("/login?notice=registered&{}", pending.query());
         return Ok(HttpResponse::SeeOther()
@@ -533,6 +545,18 @@ pub(crate) async fn register_form(
             .finish());
     }
     signed_in(&req, &state, &pending, user.id, "password").await
+}
+
+/// A registration's answer where mail is set up, the same whether it
+/// created the account or its address had one (whose owner was mailed):
+/// on to the login page, which says a link is on its way. The person signs
+/// in with the new password; being signed in at once would tell the two
+/// apart.
+fn registered_check_mail(pending: &Pending) -> HttpResponse {
+    let location = format!("/login?notice=check_mail&{}", pending.query());
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 /// The page for a registration where self-registration is closed.
