@@ -1502,15 +1502,7 @@ async fn a_letter_written_before_a_kill_9_is_sent_once_after_the_restart() {
     server.wait().unwrap();
 
     let maildir = cli.dir.path().join("mail");
-    let mut smtpd = Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l"])
-        .arg(format!("127.0.0.1:{smtp_port}"))
-        .args(["-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(&maildir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aiosmtpd starts");
+    let mut smtpd = smtp_server(smtp_port, &maildir).await;
     let delivered = || {
         std::fs::read_dir(maildir.join("new"))
             .map(|d| d.count())
@@ -1619,4 +1611,68 @@ fn users_are_invited_vouched_for_and_given_links_without_mail() {
     ))
     .unwrap();
     assert_eq!(updated["require_verified_email"], false);
+}
+
+/// `mail test` sends one message now through `[smtp]` and prints the
+/// server's answer; without a mail server it says what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(mail_tests),
+    ignore = "aiosmtpd (pip install aiosmtpd) was not installed when the tests were built"
+)]
+async fn mail_test_sends_one_message_and_prints_the_answer() {
+    let cli = Cli::new();
+    let out = cli.run(&["mail", "test", "--to", "ops@example.org"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mail server is configured"));
+
+    let port = auth_contract::scratch::unclaimed_port();
+    let maildir = cli.dir.path().join("mail");
+    let mut smtpd = smtp_server(port, &maildir).await;
+    std::fs::write(
+        cli.dir.path().join("settings.toml"),
+        format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"Sign-in <id@example.test>\"\n"
+        ),
+    )
+    .unwrap();
+    let config = ["--config", "settings.toml"];
+    let sent = cli.ok(
+        &[&config[..], &["mail", "test", "--to", "ops@example.org"]].concat(),
+        None,
+    );
+    assert!(
+        sent.contains("took the message") && sent.contains("250"),
+        "{sent}"
+    );
+    let bad = cli.run(
+        &[&config[..], &["mail", "test", "--to", "not an address"]].concat(),
+        None,
+    );
+    assert!(!bad.status.success());
+    let delivered = std::fs::read_dir(maildir.join("new")).unwrap().count();
+    let _ = smtpd.kill();
+    let _ = smtpd.wait();
+    assert_eq!(delivered, 1);
+}
+
+/// A real SMTP server (aiosmtpd) on `port`, writing what it takes to the
+/// Maildir `maildir`, once it listens.
+async fn smtp_server(port: u16, maildir: &std::path::Path) -> std::process::Child {
+    let child = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("aiosmtpd does not start (pip install aiosmtpd): {e}"));
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child
 }

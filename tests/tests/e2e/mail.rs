@@ -70,12 +70,21 @@ pub(crate) async fn printed_recovery_path(app: &TestApp, username: &str) -> Stri
 }
 
 async fn password_grant(app: &TestApp, client: &(String, String), password: &str) -> Reply {
+    password_grant_as(app, client, "alice", password).await
+}
+
+async fn password_grant_as(
+    app: &TestApp,
+    client: &(String, String),
+    username: &str,
+    password: &str,
+) -> Reply {
     app.post_form(
         "/token",
         Some((&client.0, &client.1)),
         &[
             ("grant_type", "password"),
-            ("username", "alice"),
+            ("username", username),
             ("password", password),
         ],
     )
@@ -563,17 +572,7 @@ async fn a_client_that_requires_a_confirmed_address_asks_for_it_first(db: Scratc
         param(&location(&r), "error").as_deref(),
         Some("access_denied")
     );
-    let grant = app
-        .post_form(
-            "/token",
-            Some((&password_client.0, &password_client.1)),
-            &[
-                ("grant_type", "password"),
-                ("username", "michael"),
-                ("password", "correct-horse"),
-            ],
-        )
-        .await;
+    let grant = password_grant_as(&app, &password_client, "michael", "correct-horse").await;
     assert_eq!(grant.status, 400, "{}", grant.text);
     assert_eq!(grant.error(), "invalid_grant");
 
@@ -595,17 +594,7 @@ async fn a_client_that_requires_a_confirmed_address_asks_for_it_first(db: Scratc
     let r = app.get_with(&b, &path).await;
     assert_eq!(r.status, 302, "{}", r.text);
     assert!(param(&location(&r), "code").is_some(), "{:?}", location(&r));
-    let grant = app
-        .post_form(
-            "/token",
-            Some((&password_client.0, &password_client.1)),
-            &[
-                ("grant_type", "password"),
-                ("username", "michael"),
-                ("password", "correct-horse"),
-            ],
-        )
-        .await;
+    let grant = password_grant_as(&app, &password_client, "michael", "correct-horse").await;
     assert_eq!(grant.status, 200, "{}", grant.text);
 }
 

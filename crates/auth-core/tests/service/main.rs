@@ -9,5 +9,6 @@ mod doubles;
 mod failures;
 mod federation;
 mod grants;
+mod mail;
 mod own_account;
 mod world;
