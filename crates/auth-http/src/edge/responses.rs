@@ -191,6 +191,21 @@ impl IntoResponses for UpstreamPageResponses {
     }
 }
 
+/// `POST /email/change`'s answers: a hosted page's, and the address
+/// taken by another account since the link was sent.
+pub(crate) struct AddressChangeResponses;
+
+impl IntoResponses for AddressChangeResponses {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut all = PageResponses::responses();
+        all.extend(set(vec![(
+            "409",
+            html_response("Another account has the address by now; the page says so"),
+        )]));
+        all
+    }
+}
+
 /// What a hosted page answers, to its `GET` and to its form's post: the
 /// page (again with a message when something was refused), a redirect
 /// onwards, or, for a request the page cannot even be shown for, the JSON
@@ -219,7 +234,12 @@ impl IntoResponses for PageResponses {
             ("401", html_response("Wrong credentials; the page says so")),
             (
                 "403",
-                error_response("The form's CSRF token or origin is wrong"),
+                html_or_json(
+                    "The form's CSRF token or origin is wrong (the JSON error), or what \
+                     the page offers is off here (no mail server, a client that wants a \
+                     confirmed address; the page says so)",
+                    &["ErrorBody"],
+                ),
             ),
             ("413", error_response("The body is larger than the limit")),
             ("415", error_response("The body is not a form")),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::edge::body::expose;
 use crate::edge::browser::{Csrf, PagePost};
 use crate::edge::error::ApiError;
-use crate::edge::responses::PageResponses;
+use crate::edge::responses::{AddressChangeResponses, PageResponses};
 use crate::edge::security::with_event;
 use crate::state::AppState;
 
@@ -475,7 +475,7 @@ pub(crate) async fn change_page(
 #[utoipa::path(
     tag = "pages",
     request_body(content = PagePost<VerifyForm>, content_type = "application/x-www-form-urlencoded"),
-    responses(PageResponses),
+    responses(AddressChangeResponses),
 )]
 #[post("/email/change")]
 pub(crate) async fn change(
