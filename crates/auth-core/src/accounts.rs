@@ -494,10 +494,13 @@ async fn tell_owner(
     let Some(email) = email else {
         return Ok(false);
     };
-    if users
-        .find_by_login(&LoginName::from(username))
-        .await?
-        .is_some()
+    // A username that is taken is said to be taken, unless it is the
+    // address itself (seed 001 registers by address).
+    if username.as_str() != email.as_str()
+        && users
+            .find_by_login(&LoginName::from(username))
+            .await?
+            .is_some()
     {
         return Ok(false);
     }

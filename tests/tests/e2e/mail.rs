@@ -598,6 +598,47 @@ async fn a_client_that_requires_a_confirmed_address_asks_for_it_first(db: Scratc
     assert_eq!(grant.status, 200, "{}", grant.text);
 }
 
+/// A seed API's registration keeps its documented shapes (200 with a code;
+/// 409 for a taken address) and mails the verification link too.
+async fn a_seed_apis_registration_keeps_its_shape_and_mails_the_link(db: ScratchDb) {
+    let mailbox = Mailbox::start().await;
+    let app = spawn_mailing(db, &mailbox).await;
+    app.client(ClientSetup {
+        id: Some("seed-app"),
+        public: true,
+        first_party: true,
+        grants: &["authorization_code", "refresh_token"],
+        redirect_uris: &["myapp://callback"],
+        dialects: &["pkce-json"],
+        ..Default::default()
+    })
+    .await;
+    let register = serde_json::json!({
+        "client_id": "seed-app", "response_type": "code", "redirect_uri": "myapp://callback",
+        "code_challenge_method": "S256", "code_challenge": "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es",
+        "state": "ahg84hek2n", "email": "michael@example.org", "password": "a-long-passphrase",
+        "first_name": "Michael", "last_name": "Lee"
+    });
+    let r = app.post_json("/register", &register).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["authorization_code"].is_string(), "{}", r.text);
+    let mail = mailbox.wait_for("michael@example.org", 1).await.remove(0);
+    assert!(mail.subject.contains("Confirm your email"), "{mail:?}");
+    assert!(
+        mail.path_of_link(ISSUER)
+            .starts_with("/email/verify?token=")
+    );
+    // Its documented conflict stays; the owner hears of the attempt.
+    let again = app.post_json("/register", &register).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    let mails = mailbox.wait_for("michael@example.org", 2).await;
+    assert!(
+        mails[1].subject.contains("tried to register"),
+        "{:?}",
+        mails[1]
+    );
+}
+
 async fn two_nodes_send_each_letter_once(db: ScratchDb) {
     let mailbox = Mailbox::start().await;
     let a = spawn_mailing(db, &mailbox).await;
@@ -710,4 +751,5 @@ scenarios! {
     an_address_changes_only_when_the_new_one_confirms,
     an_unconfirmed_address_gets_its_link_again_from_the_account_page,
     a_client_that_requires_a_confirmed_address_asks_for_it_first,
+    a_seed_apis_registration_keeps_its_shape_and_mails_the_link,
 }
