@@ -447,7 +447,12 @@ impl Accounts {
             .find_by_id(who.user)
             .await
             .map_err(FlowError::from)?
-            .ok_or(EmailChangeError::Flow(StoreError::Conflict("user").into()))?;
+            .ok_or_else(|| {
+                // The session outlived its account (deleted meanwhile).
+                EmailChangeError::Flow(
+                    crate::OAuthError::access_denied("the account no longer exists").into(),
+                )
+            })?;
         if user.email.as_ref() == Some(&new) {
             return Err(EmailChangeError::Unchanged);
         }
@@ -613,7 +618,8 @@ impl Postman {
         Duration::seconds((30_i64 << exponent).min(600))
     }
 
-    /// Sends what is due at `now`, at most `limit` letters.
+    /// Sends what is due at `now`, at most `limit` letters, oldest first;
+    /// a transient failure ends the round.
     pub async fn deliver_due(
         &self,
         now: DateTime<Utc>,
@@ -663,6 +669,10 @@ impl Postman {
                     let at = now + Self::backoff(entry.attempts + 1);
                     self.mail.retry_mail(entry.id, at).await?;
                     report.retried += 1;
+                    // The server is failing (or not answering, which costs
+                    // a timeout per letter): the rest wait for the next
+                    // round rather than each meeting the same failure now.
+                    break;
                 }
             }
         }
