@@ -481,24 +481,6 @@ impl BrowserSignIn {
         })
     }
 
-    /// Whether `client` may act for `user` as far as the address goes:
-    /// always, unless it requires a verified address the user lacks.
-    pub(crate) async fn email_verified_for(
-        &self,
-        client: &Client,
-        user: UserId,
-    ) -> Result<bool, FlowError> {
-        if !client.require_verified_email {
-            return Ok(true);
-        }
-        Ok(self
-            .ports()
-            .users
-            .find_by_id(user)
-            .await?
-            .is_some_and(|u| u.email.is_some() && u.email_verified))
-    }
-
     /// Whether a remembered consent of `user` covers the request's scope.
     async fn consent_covers(
         &self,
@@ -574,6 +556,26 @@ impl BrowserSignIn {
         };
         self.tokens_for_user(&request.client, owner, request.scope.clone(), None, now)
             .await
+    }
+}
+
+impl crate::service::Core {
+    /// Whether `client` may act for `user` as far as the address goes:
+    /// always, unless it requires a verified address the user lacks.
+    pub(crate) async fn email_verified_for(
+        &self,
+        client: &Client,
+        user: UserId,
+    ) -> Result<bool, FlowError> {
+        if !client.require_verified_email {
+            return Ok(true);
+        }
+        Ok(self
+            .ports
+            .users
+            .find_by_id(user)
+            .await?
+            .is_some_and(|u| client.admits_address_of(&u)))
     }
 }
 

@@ -325,8 +325,60 @@ async fn device_flow_denied_expired_and_guessing(db: ScratchDb) {
     assert_eq!(start(&app, &web).await.error(), "unauthorized_client");
 }
 
+/// A device whose client signs in only confirmed addresses: the page asks
+/// an unconfirmed person to confirm first and approves nothing; once the
+/// address is confirmed the approval goes through and the device gets its
+/// tokens.
+async fn a_device_for_a_client_that_wants_a_confirmed_address_asks_first(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &[DEVICE_GRANT, "refresh_token"],
+            scope: "read",
+            require_verified_email: true,
+            ..Default::default()
+        })
+        .await;
+    app.user("alice", Some("alice@example.org"), "correct-horse")
+        .await;
+    let s = start(&app, &client).await;
+    let (user_code, device_code) = (
+        s.str("user_code").to_owned(),
+        s.str("device_code").to_owned(),
+    );
+    let b = browser();
+    let page = sign_in_at(&app, &b, &format!("/device?user_code={user_code}")).await;
+    let allow = with(
+        portcullis_tests::csrf_field(&page.text),
+        &[("user_code", &user_code), ("decision", "allow")],
+    );
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text.contains("Confirm your email address first"),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        poll(&app, &client, &device_code).await.error(),
+        "authorization_pending"
+    );
+    auth_core::accounts::set_email_verified(&app.services.roles.accounts, "alice", true)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Device connected"), "{}", r.text);
+    app.clock.advance(Duration::seconds(10));
+    let tokens = poll(&app, &client, &device_code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+}
+
 scenarios! {
     device_flow_end_to_end,
     racing_decisions_report_what_was_stored,
     device_flow_denied_expired_and_guessing,
+    a_device_for_a_client_that_wants_a_confirmed_address_asks_first,
 }

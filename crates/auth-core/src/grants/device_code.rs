@@ -185,6 +185,24 @@ impl Grants {
         }))
     }
 
+    /// Whether `user`'s address lets them approve the pending device
+    /// `code`: its client may sign in only confirmed addresses. The poll
+    /// refuses such an approval anyway; the device page asks first.
+    pub async fn device_address_confirmed(
+        &self,
+        code: &UserCode,
+        user: UserId,
+    ) -> Result<bool, FlowError> {
+        let digest = self.ports.digest.digest(code.normalised());
+        let Some(pending) = self.ports.devices.find_by_user_code(&digest).await? else {
+            return Ok(true);
+        };
+        let Some(client) = self.ports.clients.find(&pending.client_id).await? else {
+            return Ok(true);
+        };
+        self.email_verified_for(&client, user).await
+    }
+
     /// The signed-in user's decision on a user code; `false` if the code is
     /// no longer pending.
     pub async fn decide_device(
@@ -260,10 +278,7 @@ pub(super) async fn poll(
         PollStep::Issue { user } => {
             // An approval by an account disabled since is not redeemed.
             let owner = match ports.users.find_by_id(user).await? {
-                Some(u)
-                    if client.require_verified_email
-                        && !(u.email.is_some() && u.email_verified) =>
-                {
+                Some(u) if !client.admits_address_of(&u) => {
                     return Err(OAuthError::new(
                         ErrorCode::AccessDenied,
                         "this client requires a confirmed email address, and the account that \

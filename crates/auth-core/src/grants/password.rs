@@ -25,7 +25,7 @@ pub(super) async fn run(
     let login = service
         .check_credentials(login, password, from, now)
         .await?;
-    if client.require_verified_email && !(login.user.email.is_some() && login.user.email_verified) {
+    if !client.admits_address_of(&login.user) {
         return Err(OAuthError::new(
             crate::ErrorCode::InvalidGrant,
             "this client requires a confirmed email address; confirm it first",

@@ -270,6 +270,13 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether this client may act for `user` as far as the address goes:
+    /// always, unless it signs in only confirmed addresses and the user's
+    /// is not (or there is none).
+    pub fn admits_address_of(&self, user: &super::User) -> bool {
+        !self.require_verified_email || (user.email.is_some() && user.email_verified)
+    }
+
     /// Whether browser code on `origin` may read this client's answers at
     /// the token, revocation and userinfo endpoints: an origin registered
     /// for it, or, when none are, the origin of one of its https or

@@ -213,6 +213,20 @@ pub(crate) async fn page_post(
             .await;
         }
     };
+    // A client that signs in only confirmed addresses: asked here, before
+    // anything is approved (its poll would refuse the approval anyway).
+    if allow && !state.grants.device_address_confirmed(&code, user).await? {
+        let fill = DevicePage {
+            heading: "Confirm your email address first",
+            message: Some(
+                "This device's application lets in only people whose email address is \
+                 confirmed. Confirm yours from your account page, then enter the code again.",
+            ),
+            failed: true,
+            ..DevicePage::default()
+        };
+        return page(&req, &state, StatusCode::FORBIDDEN, user, fill).await;
+    }
     let decided = state
         .grants
         .decide_device(
