@@ -502,8 +502,24 @@ impl Accounts {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Redeemed, FlowError> {
-        self.redeem(LinkPurpose::Change, &LinkEffect::ChangeEmail, token, now)
-            .await
+        let digest = self.ports.digest.digest(token);
+        let changed = self
+            .ports
+            .mail
+            .redeem_link(
+                &digest,
+                LinkPurpose::Change,
+                &LinkEffect::ChangeEmail,
+                None,
+                now,
+            )
+            .await;
+        match changed {
+            // A registration took the address in the same instant: the
+            // unique index refused the write whole (the link stays unused).
+            Err(StoreError::Conflict(_)) => Ok(Redeemed::AddressTaken),
+            other => Ok(other?),
+        }
     }
 
     /// Mails the signed-in `user` a new verification link.

@@ -171,6 +171,19 @@ async fn redeem(app: &TestApp, client: &str, code: &str, callback: &str) {
     assert_eq!(t.status, 200, "{}", t.text);
 }
 
+/// Types each text into the field with its id.
+async fn type_into(browser: &fantoccini::Client, fields: &[(&str, &str)]) {
+    for (id, text) in fields {
+        browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+}
+
 async fn click_submit(browser: &fantoccini::Client, selector: &str) {
     browser
         .find(Locator::Css(selector))
@@ -239,15 +252,11 @@ async fn chromium_signs_in_and_consents_for_clients_on_another_origin(db: Scratc
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, png).unwrap();
     }
-    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "correct-horse")],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     let landed = arrival(&browser, &callback).await;
     assert_eq!(landed.path(), "/cb");
@@ -288,19 +297,15 @@ async fn chromium_signs_in_and_consents_for_clients_on_another_origin(db: Scratc
         browser.title().await.unwrap(),
         "Create an account · Portcullis"
     );
-    for (id, text) in [
-        ("username", "newcomer"),
-        ("email", "newcomer@example.org"),
-        ("password", "a-long-passphrase"),
-    ] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[
+            ("username", "newcomer"),
+            ("email", "newcomer@example.org"),
+            ("password", "a-long-passphrase"),
+        ],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     let landed = arrival(&browser, &callback).await;
     assert_eq!(
@@ -322,15 +327,11 @@ async fn chromium_signs_in_and_consents_for_clients_on_another_origin(db: Scratc
         .goto(&app.url(&format!("/login?{login}")))
         .await
         .unwrap();
-    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "correct-horse")],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     let landed = arrival(&browser, &callback).await;
     let access = query_param(&landed, "access_token").expect("an access token in the redirect");
@@ -472,15 +473,11 @@ async fn chromium_manages_the_account_on_its_page(db: ScratchDb) {
         .goto(&app.url(&format!("/authorize?{query}")))
         .await
         .unwrap();
-    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "correct-horse")],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     let landed = arrival(&browser, &callback).await;
     let code = query_param(&landed, "code").expect("a code");
@@ -594,19 +591,15 @@ async fn chromium_manages_the_account_on_its_page(db: ScratchDb) {
     assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
 
     // Change the password: this browser stays signed in, the old one fails.
-    for (id, text) in [
-        ("current_password", "correct-horse"),
-        ("new_password", "a-new-passphrase"),
-        ("confirm_password", "a-new-passphrase"),
-    ] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[
+            ("current_password", "correct-horse"),
+            ("new_password", "a-new-passphrase"),
+            ("confirm_password", "a-new-passphrase"),
+        ],
+    )
+    .await;
     click_submit(&browser, "form[action='/account/password'] button").await;
     notice(&browser, "password was changed").await;
     assert_eq!(browser.title().await.unwrap(), "Your account · Portcullis");
@@ -749,15 +742,11 @@ async fn a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch(db
         .goto(&app.url(&format!("/authorize?{query}")))
         .await
         .unwrap();
-    for (id, text) in [("username", "michael"), ("password", "correct-horse")] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "correct-horse")],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     let read = spa_result(&browser).await;
     assert!(
@@ -807,13 +796,7 @@ async fn chromium_recovers_a_forgotten_password(db: ScratchDb) {
         .await
         .unwrap();
     titled(&browser, "Forgot your password? · Portcullis").await;
-    browser
-        .find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .send_keys("michael_lee@gmail.com")
-        .await
-        .unwrap();
+    type_into(&browser, &[("login", "michael_lee@gmail.com")]).await;
     click_submit(&browser, "button[type=submit]").await;
     titled(&browser, "Check your mail · Portcullis").await;
 
@@ -821,15 +804,14 @@ async fn chromium_recovers_a_forgotten_password(db: ScratchDb) {
     let path = mail.path_of_link("http://issuer.test");
     browser.goto(&app.url(&path)).await.unwrap();
     titled(&browser, "Choose a new password · Portcullis").await;
-    for id in ["new_password", "confirm_password"] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys("a-new-passphrase")
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[
+            ("new_password", "a-new-passphrase"),
+            ("confirm_password", "a-new-passphrase"),
+        ],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     titled(&browser, "Your password is set · Portcullis").await;
     browser
@@ -839,15 +821,11 @@ async fn chromium_recovers_a_forgotten_password(db: ScratchDb) {
         .click()
         .await
         .unwrap();
-    for (id, text) in [("username", "michael"), ("password", "a-new-passphrase")] {
-        browser
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "a-new-passphrase")],
+    )
+    .await;
     click_submit(&browser, "button[type=submit]").await;
     for _ in 0..100 {
         if browser
