@@ -107,6 +107,17 @@ pub enum EmailChangeError {
     Flow(#[from] FlowError),
 }
 
+impl From<crate::own_account::Unconfirmed> for EmailChangeError {
+    fn from(e: crate::own_account::Unconfirmed) -> Self {
+        use crate::own_account::Unconfirmed;
+        match e {
+            Unconfirmed::Wrong(event) => Self::WrongPassword(event),
+            Unconfirmed::Throttled(event) => Self::Throttled(event),
+            Unconfirmed::Flow(f) => Self::Flow(f),
+        }
+    }
+}
+
 /// A link made for the operator to hand over (no mail sent).
 #[derive(Debug)]
 pub struct PrintedLink {
@@ -116,6 +127,15 @@ pub struct PrintedLink {
     pub url: OpaqueToken,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+}
+
+/// `message` to `user` at `address`.
+fn letter(user: &User, address: &Email, message: Message) -> Letter {
+    Letter {
+        to: address.as_str().to_owned(),
+        username: user.username.as_str().to_owned(),
+        message,
+    }
 }
 
 impl Core {
@@ -206,12 +226,7 @@ impl Core {
                 days: self.link_lifetimes.invite.num_days(),
             },
         };
-        let letter = Letter {
-            to: address.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
-            message,
-        };
-        let mut letters = vec![self.seal_letter(&letter, now)?];
+        let mut letters = vec![self.seal_letter(&letter(user, address, message), now)?];
         letters.extend(notice);
         self.ports.mail.issue_link(&link, &letters).await?;
         Ok(())
@@ -242,12 +257,8 @@ impl Core {
         if !self.mail_enabled() {
             return Ok(None);
         }
-        let letter = Letter {
-            to: address.as_str().to_owned(),
-            username: user.username.as_str().to_owned(),
-            message,
-        };
-        self.seal_letter(&letter, now).map(Some)
+        self.seal_letter(&letter(user, address, message), now)
+            .map(Some)
     }
 
     /// Mails a new account's owner a link that verifies its address
@@ -279,29 +290,19 @@ impl Core {
 }
 
 impl Accounts {
-    /// The account behind a live link of `purpose`, for the page that opens
-    /// it; the link is not used up.
+    /// The live link behind `token`, if it is one of `purpose`, and its
+    /// account, for the page that opens it; the link is not used up.
     pub async fn open_link(
         &self,
         purpose: LinkPurpose,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<User>, FlowError> {
+    ) -> Result<Option<(EmailLink, User)>, FlowError> {
         let Some(link) = self.live_link(purpose, token, now).await? else {
             return Ok(None);
         };
-        Ok(self.ports.users.find_by_id(link.user_id).await?)
-    }
-
-    /// The live link behind `token`, if it is one of `purpose`, for the
-    /// page that opens it (the address it went to); not used up.
-    pub async fn open_link_record(
-        &self,
-        purpose: LinkPurpose,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<EmailLink>, FlowError> {
-        self.live_link(purpose, token, now).await
+        let user = self.ports.users.find_by_id(link.user_id).await?;
+        Ok(user.map(|user| (link, user)))
     }
 
     /// Opens a verification link: the account's email is verified if it is
@@ -325,11 +326,17 @@ impl Accounts {
         now: DateTime<Utc>,
     ) -> Result<Redeemed, FlowError> {
         let digest = self.ports.digest.digest(token);
-        Ok(self
+        let redeemed = self
             .ports
             .mail
             .redeem_link(&digest, purpose, effect, None, now)
-            .await?)
+            .await;
+        match (redeemed, effect) {
+            // A registration took the address in the same instant: the
+            // unique index refused the write whole (the link stays unused).
+            (Err(StoreError::Conflict(_)), LinkEffect::ChangeEmail) => Ok(Redeemed::AddressTaken),
+            (other, _) => Ok(other?),
+        }
     }
 
     /// Opens a recovery or invitation link with the new password: the
@@ -457,26 +464,8 @@ impl Accounts {
             return Err(EmailChangeError::Unchanged);
         }
         if user.password_hash.is_some() {
-            let attempt = crate::types::PasswordAttempt::new(current_password.unwrap_or_default());
-            let login = crate::grants::Login::Account(user.id);
-            if let Err(e) = self.verify_credentials(&login, attempt, from, now).await {
-                return Err(match e {
-                    FlowError::OAuth(e) => {
-                        let event = e.event().cloned().unwrap_or(
-                            crate::events::SecurityEvent::LoginFailed {
-                                user: Some(user.id),
-                            },
-                        );
-                        match event {
-                            crate::events::SecurityEvent::LoginThrottled { .. } => {
-                                EmailChangeError::Throttled(event)
-                            }
-                            _ => EmailChangeError::WrongPassword(event),
-                        }
-                    }
-                    other => EmailChangeError::Flow(other),
-                });
-            }
+            self.confirm_password(user.id, current_password.unwrap_or_default(), from, now)
+                .await?;
         }
         let notice = match &user.email {
             Some(old) => self.notice(
@@ -502,24 +491,8 @@ impl Accounts {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Redeemed, FlowError> {
-        let digest = self.ports.digest.digest(token);
-        let changed = self
-            .ports
-            .mail
-            .redeem_link(
-                &digest,
-                LinkPurpose::Change,
-                &LinkEffect::ChangeEmail,
-                None,
-                now,
-            )
-            .await;
-        match changed {
-            // A registration took the address in the same instant: the
-            // unique index refused the write whole (the link stays unused).
-            Err(StoreError::Conflict(_)) => Ok(Redeemed::AddressTaken),
-            other => Ok(other?),
-        }
+        self.redeem(LinkPurpose::Change, &LinkEffect::ChangeEmail, token, now)
+            .await
     }
 
     /// Mails the signed-in `user` a new verification link.
@@ -570,18 +543,6 @@ impl Accounts {
             _ => Ok(false),
         }
     }
-
-    /// Puts the operator's test letter to `to` in the outbox.
-    pub async fn mail_test(&self, to: &Email, now: DateTime<Utc>) -> Result<Uuid, FlowError> {
-        let letter = Letter {
-            to: to.as_str().to_owned(),
-            username: String::new(),
-            message: Message::Test,
-        };
-        let entry = self.seal_letter(&letter, now)?;
-        self.ports.mail.enqueue(&entry).await?;
-        Ok(entry.id)
-    }
 }
 
 /// What one round of delivery did.
@@ -594,8 +555,6 @@ pub struct DeliveryReport {
     /// Letters given up on: refused for good, too old, or unreadable; each
     /// with its id and why.
     pub given_up: Vec<(Uuid, String)>,
-    /// Letters another sender took first.
-    pub taken_elsewhere: u32,
 }
 
 /// Delivers the outbox: on every node, each letter by exactly one of them.
@@ -655,7 +614,7 @@ impl Postman {
                 .claim_mail(entry.id, entry.attempts, now + self.lease)
                 .await?
             {
-                report.taken_elsewhere += 1;
+                // Another node took it first.
                 continue;
             }
             let letter = self

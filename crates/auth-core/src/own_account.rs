@@ -105,6 +105,48 @@ pub enum PasswordChangeError {
     Flow(#[from] FlowError),
 }
 
+/// Why the signed-in person's own password was not confirmed (before a
+/// change that matters: a new password, a new address).
+#[derive(Debug)]
+pub enum Unconfirmed {
+    /// It was wrong (the attempt counts as a failed login does).
+    Wrong(SecurityEvent),
+    /// Too many wrong passwords for the account just now.
+    Throttled(SecurityEvent),
+    /// A store or crypto failure.
+    Flow(FlowError),
+}
+
+impl crate::service::Core {
+    /// Checks the account's own password, `current`, as a sign-in checks it:
+    /// by its id, under the same throttle, with the same timing for a wrong
+    /// one.
+    pub(crate) async fn confirm_password(
+        &self,
+        user: crate::types::UserId,
+        current: String,
+        from: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Unconfirmed> {
+        let login = crate::grants::Login::Account(user);
+        let current = crate::types::PasswordAttempt::new(current);
+        match self.verify_credentials(&login, current, from, now).await {
+            Ok(_) => Ok(()),
+            Err(FlowError::OAuth(e)) => {
+                let event = e
+                    .event()
+                    .cloned()
+                    .unwrap_or(SecurityEvent::LoginFailed { user: Some(user) });
+                Err(match event {
+                    SecurityEvent::LoginThrottled { .. } => Unconfirmed::Throttled(event),
+                    _ => Unconfirmed::Wrong(event),
+                })
+            }
+            Err(e) => Err(Unconfirmed::Flow(e)),
+        }
+    }
+}
+
 impl Accounts {
     /// The account page's content for the signed-in `who`, whose browser
     /// holds the session cookie `cookie`. `None` when the account is gone.
@@ -211,22 +253,13 @@ impl Accounts {
         let new = Password::parse(new)
             .and_then(|p| p.require_min_chars(min_chars))
             .map_err(|e| PasswordChangeError::Invalid(format!("new password: {e}")))?;
-        // The account by its id: the same throttle as its sign-ins.
-        let login = crate::grants::Login::Account(user.id);
-        let current = crate::types::PasswordAttempt::new(current);
-        match self.verify_credentials(&login, current, from, now).await {
-            Ok(_) => {}
-            Err(FlowError::OAuth(e)) => {
-                let event = e.event().cloned().unwrap_or(SecurityEvent::LoginFailed {
-                    user: Some(user.id),
-                });
-                return Err(match event {
-                    SecurityEvent::LoginThrottled { .. } => PasswordChangeError::Throttled(event),
-                    _ => PasswordChangeError::WrongCurrent(event),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
+        self.confirm_password(user.id, current, from, now)
+            .await
+            .map_err(|e| match e {
+                Unconfirmed::Wrong(event) => PasswordChangeError::WrongCurrent(event),
+                Unconfirmed::Throttled(event) => PasswordChangeError::Throttled(event),
+                Unconfirmed::Flow(f) => PasswordChangeError::Flow(f),
+            })?;
         let hash = ports.hasher.hash(&new).await.map_err(FlowError::from)?;
         if !ports
             .users

@@ -221,6 +221,10 @@ async fn recovery_answers_alike_and_is_throttled(db: ScratchDb) {
         429
     );
     assert!(log_has("recovery_throttled"));
+    // Ten an hour from one client address, whatever the names: this is
+    // its tenth, then the eleventh is refused.
+    assert_eq!(ask_for_recovery(&app, "fresh-one").await.status, 200);
+    assert_eq!(ask_for_recovery(&app, "fresh-two").await.status, 429);
     // Nothing reached anyone else.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(mailbox.all().len(), 3, "{:?}", mailbox.all());
@@ -343,6 +347,27 @@ async fn the_outbox_keeps_mail_through_an_smtp_outage(db: ScratchDb) {
     tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
     assert_eq!(mailbox.all().len(), 1);
     assert_eq!(outbox_rows(&app).await, 0);
+    // The operator sees it: retried while the server was down, then sent.
+    let metrics = app
+        .http
+        .get(app.ops_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| -> f64 {
+        let prefix = format!("portcullis_mail_letters_total{{outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {outcome} count in {metrics}"))
+    };
+    assert!(count("retried") >= 1.0, "{metrics}");
+    assert_eq!(count("sent"), 1.0, "{metrics}");
+    assert_eq!(count("given_up"), 0.0, "{metrics}");
     // The letter arrived whole, but the link in it was made an hour ago by
     // the test's clock: a recovery link dies after 30 minutes, delivered
     // or not.

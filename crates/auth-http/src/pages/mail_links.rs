@@ -243,7 +243,7 @@ async fn set_password_page(
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
     let now = crate::edge::now::of(req, state);
-    let Some(user) = state.accounts.open_link(purpose, &token, now).await? else {
+    let Some((_, user)) = state.accounts.open_link(purpose, &token, now).await? else {
         return Ok(dead_link(state));
     };
     let (title, lead, button) = set_password_words(purpose);
@@ -414,11 +414,7 @@ async fn confirm_page(
     let query: LinkParams = crate::edge::body::read_query(req)?;
     let token = query.token.map(expose).unwrap_or_default();
     let now = crate::edge::now::of(req, state);
-    let Some(link) = state
-        .accounts
-        .open_link_record(purpose, &token, now)
-        .await?
-    else {
+    let Some((link, _)) = state.accounts.open_link(purpose, &token, now).await? else {
         return Ok(dead_link(state));
     };
     let (title, lead, button) = match purpose {
