@@ -307,6 +307,7 @@ impl TestApp {
             },
             bare_native_schemes: true,
             require_verified_email: spec.require_verified_email,
+            mfa: spec.mfa,
             audiences: spec
                 .audiences
                 .iter()
@@ -482,6 +483,8 @@ pub struct ClientSetup<'a> {
     pub allowed_origins: &'a [&'a str],
     /// Signs in only people whose email address is verified.
     pub require_verified_email: bool,
+    /// What it asks of second factors.
+    pub mfa: auth_core::types::ClientMfa,
 }
 
 impl Default for ClientSetup<'_> {
@@ -503,6 +506,7 @@ impl Default for ClientSetup<'_> {
             jwt_tokens: false,
             allowed_origins: &[],
             require_verified_email: false,
+            mfa: auth_core::types::ClientMfa::Optional,
         }
     }
 }

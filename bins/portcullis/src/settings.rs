@@ -122,6 +122,16 @@ pub struct FileSettings {
     pub registration: Option<String>,
     /// When set, only addresses at these email domains may self-register.
     pub registration_domains: Option<Vec<String>>,
+    /// `optional` (the default: each client decides) or `required` (every
+    /// browser sign-in uses two factors).
+    pub mfa: Option<String>,
+    /// The WebAuthn relying-party id: a parent domain of the issuer's host,
+    /// so passkeys work on every site under it (default: the issuer's host).
+    pub passkey_rp_id: Option<String>,
+    /// Wrong second factors allowed per account within
+    /// `second_factor_window_secs`.
+    pub second_factor_max_attempts: Option<u32>,
+    pub second_factor_window_secs: Option<i64>,
     /// The client seed 002's key/secret API acts for; an empty string turns
     /// the API off.
     pub key_secret_client_id: Option<String>,
@@ -201,6 +211,10 @@ pub struct Settings {
     pub min_password_length: usize,
     /// Who may create their own account (the hosted page and the seed APIs).
     pub registration: auth_core::accounts::RegistrationPolicy,
+    /// Whether every browser sign-in needs two factors.
+    pub mfa: auth_core::factors::MfaPolicy,
+    /// The WebAuthn relying-party id, when not the issuer's host.
+    pub passkey_rp_id: Option<String>,
     /// The client seed 002's key/secret API acts for, if enabled.
     pub key_secret_client_id: Option<String>,
     /// The other seed APIs switched on.
@@ -461,6 +475,11 @@ impl Settings {
                 "registration must be \"open\", \"invite\" or \"closed\"; {other:?} is not"
             ),
         };
+        let mfa = match file.mfa.as_deref().unwrap_or("optional") {
+            "optional" => auth_core::factors::MfaPolicy::Optional,
+            "required" => auth_core::factors::MfaPolicy::Required,
+            other => anyhow::bail!("mfa must be \"optional\" or \"required\"; {other:?} is not"),
+        };
         let github = github_settings(file.github.clone().unwrap_or_default(), overrides.github)?;
         let smtp = smtp_settings(file.smtp.clone().unwrap_or_default(), overrides.smtp)?;
         let recovery_window = secs(
@@ -581,7 +600,23 @@ impl Settings {
                     )?,
                     window: recovery_window,
                 },
+                second_factor: ThrottlePolicy {
+                    max_attempts: bounded(
+                        file.second_factor_max_attempts,
+                        5,
+                        1..=1_000,
+                        "second_factor_max_attempts",
+                    )?,
+                    window: secs(
+                        file.second_factor_window_secs,
+                        Duration::minutes(15),
+                        LifetimeRange::THROTTLE_WINDOW,
+                        "second_factor_window_secs",
+                    )?,
+                },
             },
+            mfa,
+            passkey_rp_id: file.passkey_rp_id.clone().filter(|d| !d.trim().is_empty()),
             hash_cost,
             registration,
             min_password_length: bounded(

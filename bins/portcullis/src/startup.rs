@@ -91,6 +91,8 @@ impl Services {
             devices: shared.clone(),
             sessions: shared.clone(),
             mail: shared.clone(),
+            factors: shared.clone(),
+            otp: Arc::new(auth_crypto::RfcTotp),
             throttles: shared,
             hasher: Arc::new(hasher.clone()),
             codec: Arc::new(PasetoCodec::new(ring.clone(), &settings.issuer)),
@@ -113,7 +115,20 @@ impl Services {
             settings.issuer.clone(),
         )
         .with_throttles(settings.throttles)
-        .with_registration(settings.registration.clone());
+        .with_registration(settings.registration.clone())
+        .with_second_factors(auth_core::factors::SecondFactors {
+            sealer: Arc::new(sealer.session_sealer()?),
+            passkeys: Some(Arc::new(
+                auth_passkeys::WebauthnPasskeys::new(
+                    &settings.issuer,
+                    "Portcullis",
+                    settings.passkey_rp_id.as_deref(),
+                    &[],
+                )
+                .context("passkeys (WebAuthn) cannot work with this issuer")?,
+            )),
+            policy: settings.mfa,
+        });
         let mut postman = None;
         if let Some(mailer) = &mailer {
             // Letters carry links: sealed at rest, under a key of their own
@@ -223,6 +238,7 @@ async fn ensure_key_secret_client(
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             require_verified_email: false,
+            mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             bare_native_schemes: false,
         };
@@ -273,6 +289,7 @@ async fn ensure_external_login_client(
             token_format: TokenFormat::Reference,
             audiences: vec![],
             require_verified_email: false,
+            mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             bare_native_schemes: false,
         };

@@ -47,6 +47,7 @@ pub fn client(id: &str) -> Client {
         token_format: TokenFormat::Reference,
         audiences: vec![],
         require_verified_email: false,
+        mfa: auth_core::types::ClientMfa::Optional,
         allowed_origins: None,
         created_at: t0(),
     }

@@ -614,6 +614,10 @@ pub async fn codes_round_trip_and_are_consumed_once(d: Arc<dyn Repositories>) {
         issued: None,
         nonce: Some("n-0S6".into()),
         auth_time: Some(t0()),
+        methods: auth_core::types::AuthMethods::of(&[
+            auth_core::types::AuthMethod::Password,
+            auth_core::types::AuthMethod::OneTimeCode,
+        ]),
     };
     d.insert_code(&code).await.unwrap();
     assert_eq!(d.find_code(&code.digest).await.unwrap().unwrap(), code);
@@ -667,6 +671,7 @@ pub async fn sessions_round_trip(d: Arc<dyn Repositories>) {
         expires_at: t0() + Duration::hours(1),
         last_seen_at: t0(),
         origin: Default::default(),
+        methods: Default::default(),
     };
     d.create_session(&s).await.unwrap();
     assert_eq!(d.find_session(&s.digest).await.unwrap().unwrap(), s);
@@ -697,6 +702,7 @@ pub async fn a_new_password_or_a_deletion_signs_the_account_out(d: Arc<dyn Repos
         expires_at: t0() + Duration::hours(1),
         last_seen_at: t0(),
         origin: Default::default(),
+        methods: Default::default(),
     };
     for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
         d.create_session(&session(b, u)).await.unwrap();
@@ -805,6 +811,7 @@ pub async fn signing_out_everywhere_ends_what_the_account_holds_and_raises_its_g
         expires_at: t0() + Duration::hours(1),
         last_seen_at: t0(),
         origin: Default::default(),
+        methods: Default::default(),
     };
     for (b, u) in [(1, alice.id), (2, alice.id), (3, bob.id)] {
         d.create_session(&session(b, u)).await.unwrap();
@@ -968,6 +975,7 @@ pub async fn an_accounts_own_sessions_and_live_grants(d: Arc<dyn Repositories>) 
         expires_at: t0() + Duration::hours(1),
         last_seen_at: t0(),
         origin: Default::default(),
+        methods: Default::default(),
     };
     for (b, u, m) in [(1, alice.id, 0), (2, alice.id, 5), (3, bob.id, 1)] {
         d.create_session(&session(b, u, m)).await.unwrap();
@@ -1167,6 +1175,7 @@ pub async fn sweep_deletes_only_expired_rows(d: Arc<dyn Repositories>) {
         expires_at: expires,
         last_seen_at: t0(),
         origin: Default::default(),
+        methods: Default::default(),
     };
     d.create_session(&session(1, t0() - Duration::seconds(1)))
         .await

@@ -56,6 +56,8 @@ pub struct ClientSpec {
     pub bare_native_schemes: bool,
     /// Signs in only people whose email address is verified.
     pub require_verified_email: bool,
+    /// What it asks of second factors.
+    pub mfa: crate::types::ClientMfa,
 }
 
 /// Why a registration was refused.
@@ -212,6 +214,7 @@ fn client_from(
         audiences: spec.audiences,
         allowed_origins: spec.allowed_origins,
         require_verified_email: spec.require_verified_email,
+        mfa: spec.mfa,
         created_at,
     })
 }
@@ -239,6 +242,7 @@ impl ClientSpec {
             allowed_origins: client.allowed_origins.clone(),
             bare_native_schemes: false,
             require_verified_email: client.require_verified_email,
+            mfa: client.mfa,
         }
     }
 }

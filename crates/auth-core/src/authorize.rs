@@ -11,6 +11,7 @@ use crate::types::{
     AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, Dialect, GrantType,
     IssuedTokens, OpaqueToken, RedirectUri, Scope, UserId,
 };
+use crate::types::{AuthLevel, AuthMethods};
 
 /// The raw parameters of an authorization request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +41,9 @@ pub struct AuthorizationRequest {
     /// OpenID Connect Core section 3.1.2.1: an ID token this server issued,
     /// naming the user the client expects.
     pub id_token_hint: Option<String>,
+    /// OpenID Connect Core section 3.1.2.1: the authentication levels the
+    /// client would accept, space-separated, preferred first.
+    pub acr_values: Option<String>,
 }
 
 /// What the user must be asked, from `prompt` (OpenID Connect Core section
@@ -114,6 +118,9 @@ pub struct ValidRequest {
     /// The user an `id_token_hint` names: a session of anyone else does not
     /// serve.
     pub expected_subject: Option<crate::types::UserId>,
+    /// The lowest authentication level the code may be issued at: the
+    /// client's (or the server's) floor, raised by `acr_values`.
+    pub required_level: AuthLevel,
 }
 
 /// Who is signing in, and since when: a browser session's user and the
@@ -124,6 +131,8 @@ pub struct SignedIn {
     pub user: UserId,
     /// When it authenticated (a password, an upstream provider).
     pub authenticated_at: DateTime<Utc>,
+    /// How it authenticated.
+    pub methods: AuthMethods,
 }
 
 /// Why a request was refused, and how the refusal must be delivered.
@@ -278,6 +287,9 @@ impl BrowserSignIn {
                 Some(hint.subject)
             }
         };
+        let required_level = self
+            .required_level(&client, req.acr_values.as_deref())
+            .map_err(refuse)?;
         Ok(ValidRequest {
             client,
             redirect_uri,
@@ -288,6 +300,7 @@ impl BrowserSignIn {
             prompt,
             max_age,
             expected_subject,
+            required_level,
         })
     }
 
@@ -350,6 +363,13 @@ impl BrowserSignIn {
         if !self.email_verified_for(&request.client, user).await? {
             return Err(unverified_email().into());
         }
+        if who.methods.level() < request.required_level {
+            return Err(OAuthError::new(
+                crate::ErrorCode::AccessDenied,
+                "the sign-in does not meet the authentication level this request requires",
+            )
+            .into());
+        }
         let code = self.ports().random.token();
         let ttl = self.policy().authorization_code_ttl;
         let record = AuthorizationCode {
@@ -365,6 +385,7 @@ impl BrowserSignIn {
             issued: None,
             nonce: request.nonce.clone(),
             auth_time: Some(who.authenticated_at),
+            methods: who.methods,
         };
         self.ports().codes.insert_code(&record).await?;
         Ok((code, ttl.num_seconds()))
@@ -560,6 +581,35 @@ impl BrowserSignIn {
 }
 
 impl crate::service::Core {
+    /// The level a request for `client` needs: the client's (or the
+    /// server's) floor, raised to the weakest of the `acr_values` this
+    /// server knows (any of them would do). Values it does not know are
+    /// passed over; a list of nothing but those cannot be met.
+    fn required_level(
+        &self,
+        client: &Client,
+        acr_values: Option<&str>,
+    ) -> Result<AuthLevel, OAuthError> {
+        let floor = self.client_level(client);
+        let values: Vec<&str> = acr_values
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|v| !v.is_empty())
+            .collect();
+        if values.is_empty() {
+            return Ok(floor);
+        }
+        let asked = values.iter().filter_map(|v| AuthLevel::parse(v)).min();
+        match asked {
+            Some(level) => Ok(level.max(floor)),
+            None => Err(OAuthError::new(
+                crate::ErrorCode::UnmetAuthenticationRequirements,
+                "none of the acr_values is a level this server offers (see \
+                 acr_values_supported)",
+            )),
+        }
+    }
+
     /// Whether `client` may act for `user` as far as the address goes:
     /// always, unless it requires a verified address the user lacks.
     pub(crate) async fn email_verified_for(

@@ -44,6 +44,9 @@ pub enum ErrorCode {
     ConsentRequired,
     /// OpenID Connect: `prompt=none`, but the user must sign in or act first.
     InteractionRequired,
+    /// OpenID Connect Unmet Authentication Requirements 1.0: the level the
+    /// request asked for (`acr_values`) cannot be met for this user.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -67,6 +70,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

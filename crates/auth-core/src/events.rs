@@ -125,6 +125,42 @@ pub enum SecurityEvent {
     LinkRefused,
     /// Too many recovery requests from an address or for a name.
     RecoveryThrottled,
+    /// A second factor was enrolled (confirmed).
+    MfaEnrolled {
+        /// The account.
+        user: UserId,
+        /// What kind.
+        kind: crate::types::FactorKind,
+    },
+    /// Second factors were removed: one by the account holder, or all of
+    /// them by the operator.
+    MfaRemoved {
+        /// The account.
+        user: UserId,
+        /// How many.
+        factors: u64,
+    },
+    /// A wrong, replayed or throttled second factor, or a password-only
+    /// sign-in refused for want of one.
+    MfaFailed {
+        /// The account.
+        user: UserId,
+    },
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed {
+        /// The account.
+        user: UserId,
+        /// How many unused codes are left.
+        left: u64,
+    },
+    /// A WebAuthn assertion whose signature counter did not grow: the key
+    /// may have been cloned. Refused.
+    PasskeyCounterRegressed {
+        /// The account.
+        user: UserId,
+        /// The credential.
+        factor: crate::types::FactorId,
+    },
 }
 
 impl SecurityEvent {
@@ -151,6 +187,11 @@ impl SecurityEvent {
             Self::EmailChanged { .. } => "email_changed",
             Self::LinkRefused => "mail_link_refused",
             Self::RecoveryThrottled => "recovery_throttled",
+            Self::MfaEnrolled { .. } => "mfa_enrolled",
+            Self::MfaRemoved { .. } => "mfa_removed",
+            Self::MfaFailed { .. } => "mfa_failed",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::PasskeyCounterRegressed { .. } => "passkey_counter_regressed",
         }
     }
 
@@ -170,7 +211,12 @@ impl SecurityEvent {
             | Self::EmailVerified { .. }
             | Self::EmailChanged { .. }
             | Self::LinkRefused
-            | Self::RecoveryThrottled => None,
+            | Self::RecoveryThrottled
+            | Self::MfaEnrolled { .. }
+            | Self::MfaRemoved { .. }
+            | Self::MfaFailed { .. }
+            | Self::RecoveryCodeUsed { .. }
+            | Self::PasskeyCounterRegressed { .. } => None,
             Self::ClientAuthFailed { client }
             | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
@@ -197,7 +243,12 @@ impl SecurityEvent {
             | Self::UpstreamAccountCreated { user, .. }
             | Self::PasswordSetByLink { user }
             | Self::EmailVerified { user }
-            | Self::EmailChanged { user } => Some(*user),
+            | Self::EmailChanged { user }
+            | Self::MfaEnrolled { user, .. }
+            | Self::MfaRemoved { user, .. }
+            | Self::MfaFailed { user }
+            | Self::RecoveryCodeUsed { user, .. }
+            | Self::PasskeyCounterRegressed { user, .. } => Some(*user),
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. }
@@ -272,6 +323,22 @@ impl fmt::Display for SecurityEvent {
             Self::RecoveryThrottled => {
                 f.write_str("a password recovery request was refused by the throttle")
             }
+            Self::MfaEnrolled { kind, .. } => {
+                write!(f, "a second factor ({}) was enrolled", kind.as_str())
+            }
+            Self::MfaRemoved { factors, .. } => {
+                write!(f, "{factors} second factor(s) removed")
+            }
+            Self::MfaFailed { .. } => f.write_str(
+                "a second factor was wrong, used before or throttled, or a sign-in without one                  was refused",
+            ),
+            Self::RecoveryCodeUsed { left, .. } => {
+                write!(f, "a recovery code was used; {left} left")
+            }
+            Self::PasskeyCounterRegressed { factor, .. } => write!(
+                f,
+                "credential {factor} answered with a signature counter that did not grow (a                  cloned key?); refused"
+            ),
         }
     }
 }

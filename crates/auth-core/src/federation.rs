@@ -483,6 +483,19 @@ impl Federation {
                          than five minutes ago)",
                     ));
                 }
+                // A password alone would let a linked identity stand in
+                // for the second factor: such an account signs in again.
+                Some(_)
+                    if service
+                        .has_second_factor(user.id)
+                        .await
+                        .map_err(FederationError::Flow)? =>
+                {
+                    return Err(reauthenticate(
+                        "to link another identity, sign out and sign in again (within five \
+                         minutes), with your second factor",
+                    ));
+                }
                 Some(password) => {
                     let login = crate::grants::Login::Account(user.id);
                     service

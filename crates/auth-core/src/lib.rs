@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod authorize;
 pub mod error;
 pub mod events;
+pub mod factors;
 pub mod federation;
 pub mod grants;
 pub mod keys;

@@ -275,7 +275,13 @@ impl Accounts {
             address: Some(from.to_owned()),
             method: Some("password".into()),
         };
-        let session = self.start_session_from(user.id, origin, now).await?;
+        // It proved the password again; what else it proved still holds.
+        let methods = who.methods.union(crate::types::AuthMethods::of(&[
+            crate::types::AuthMethod::Password,
+        ]));
+        let session = self
+            .start_session_from(user.id, origin, methods, now)
+            .await?;
         Ok((session, SecurityEvent::PasswordChanged { user: user.id }))
     }
 

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
-    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Client, ClientId,
-    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink, FamilyId,
+    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Ceremony, Client, ClientId,
+    DeviceAuthorization, Factor, FactorId, PasskeyRecord, TotpRecord, DevicePoll, DeviceStatus, Digest, Email, EmailLink, FamilyId,
     FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter, LinkEffect,
     LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry, Password, PasswordHash,
     ProviderName, Redeemed, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
@@ -552,6 +552,8 @@ pub struct SweepReport {
     pub known_devices: u64,
     /// Mail links past their expiry.
     pub email_links: u64,
+    /// WebAuthn ceremonies begun and never finished.
+    pub webauthn_ceremonies: u64,
 }
 
 impl SweepReport {
@@ -567,6 +569,7 @@ impl SweepReport {
             + self.upstream_flows
             + self.known_devices
             + self.email_links
+            + self.webauthn_ceremonies
     }
 }
 
@@ -827,6 +830,188 @@ pub struct UpstreamFlow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Second factors and what their ceremonies need kept: TOTP authenticators,
+/// WebAuthn credentials, recovery codes, the per-account WebAuthn user
+/// handle and the ceremonies begun. Each step that must not race (a TOTP
+/// step, a signature counter, a recovery code, a ceremony) is one
+/// conditional statement.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait FactorRepository: Send + Sync {
+    /// `user`'s confirmed factors, oldest first.
+    async fn factors_of(&self, user: UserId) -> Result<Vec<Factor>, StoreError>;
+    /// Whether `user` has a confirmed factor.
+    async fn has_factors(&self, user: UserId) -> Result<bool, StoreError>;
+    /// `user`'s TOTP authenticators, confirmed or not.
+    async fn totp_of(&self, user: UserId) -> Result<Vec<TotpRecord>, StoreError>;
+    /// Stores an unconfirmed authenticator, dropping `user`'s earlier
+    /// unconfirmed ones (an enrolment abandoned).
+    async fn add_totp(&self, record: &TotpRecord) -> Result<(), StoreError>;
+    /// Accepts `step` for the authenticator `id` of `user` only if it is
+    /// later than the last step accepted: confirms it if it was not, and
+    /// stores `recovery` as the account's recovery codes in the same write
+    /// (its first factor). `false` when the step was used (a replay, or
+    /// another node won) or the authenticator is gone.
+    async fn accept_totp_step(
+        &self,
+        user: UserId,
+        id: FactorId,
+        step: i64,
+        recovery: &[Digest],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Registers a WebAuthn credential, with `recovery` as the account's
+    /// recovery codes in the same write (when it is the first factor). A
+    /// credential id registered to any account is a conflict.
+    async fn add_passkey(
+        &self,
+        record: &PasskeyRecord,
+        recovery: &[Digest],
+    ) -> Result<(), StoreError>;
+    /// `user`'s WebAuthn credentials.
+    async fn passkeys_of(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+    /// The credential with this id, whoever's it is.
+    async fn find_passkey(&self, credential_id: &str)
+    -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Stores a credential's use: its new counter and record, only if its
+    /// counter is still `seen` (so two uses of one assertion cannot both
+    /// count). `false` when it changed or the credential is gone.
+    async fn record_passkey_use(
+        &self,
+        id: FactorId,
+        seen: u32,
+        counter: u32,
+        record: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Removes one factor of `user`; what was removed, if it existed. The
+    /// last factor takes the recovery codes with it.
+    async fn remove_factor(&self, user: UserId, id: FactorId)
+    -> Result<Option<Factor>, StoreError>;
+    /// Removes every factor and recovery code of `user`; how many factors.
+    async fn remove_all_factors(&self, user: UserId) -> Result<u64, StoreError>;
+    /// Replaces `user`'s recovery codes (the old ones stop working).
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        codes: &[Digest],
+    ) -> Result<(), StoreError>;
+    /// Uses up the recovery code with `digest` of `user`: `false` when it
+    /// is not one of theirs (or was used).
+    async fn use_recovery_code(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError>;
+    /// How many unused recovery codes `user` has.
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u64, StoreError>;
+    /// `user`'s WebAuthn user handle: the stored one, or `fresh` stored now.
+    async fn user_handle(&self, user: UserId, fresh: Uuid) -> Result<Uuid, StoreError>;
+    /// The account whose user handle is `handle`.
+    async fn user_of_handle(&self, handle: Uuid) -> Result<Option<UserId>, StoreError>;
+    /// Keeps a ceremony's state until it is taken or expires.
+    async fn store_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+    /// Takes the ceremony with `digest` (deleting it): `None` when unknown,
+    /// taken already, or expired at `now`.
+    async fn take_ceremony(
+        &self,
+        digest: &Digest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ceremony>, StoreError>;
+}
+
+/// TOTP arithmetic (RFC 6238: SHA-1, six digits, 30-second steps, one step
+/// of skew either way).
+pub trait OneTimePasswords: Send + Sync {
+    /// The time step `code` is right for at `at`, if it is right for one
+    /// within the skew.
+    fn matching_step(&self, secret: &[u8], code: &str, at: DateTime<Utc>) -> Option<i64>;
+    /// The `otpauth://` URI an authenticator app reads (from a QR code).
+    fn provisioning_uri(&self, secret: &[u8], issuer: &str, account: &str) -> String;
+    /// The secret as an authenticator app's manual entry takes it (base32).
+    fn manual_key(&self, secret: &[u8]) -> String;
+}
+
+/// A WebAuthn credential the browser registered, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPasskey {
+    /// Its id, base64url.
+    pub credential_id: String,
+    /// The adapter's record of it.
+    pub record: String,
+    /// Its signature counter at registration.
+    pub counter: u32,
+}
+
+/// A WebAuthn assertion, checked against a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    /// The credential that signed, base64url.
+    pub credential_id: String,
+    /// The signature counter it reported.
+    pub counter: u32,
+    /// The credential's record, updated by the assertion.
+    pub record: String,
+    /// The authenticator verified its user (PIN, biometrics).
+    pub user_verified: bool,
+    /// The credential may be synced to other devices (a software key).
+    pub backed_up: bool,
+}
+
+/// The browser's answer to a passwordless sign-in, identified: whose
+/// credential it claims to be, before the signature is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The user handle the authenticator returned.
+    pub user_handle: Uuid,
+    /// The credential id, base64url.
+    pub credential_id: String,
+}
+
+/// Why a WebAuthn ceremony failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    /// What the browser sent is not a valid answer to the ceremony.
+    #[error("the security key's answer was not accepted: {0}")]
+    Refused(String),
+    /// The adapter failed (a state it cannot read, a broken configuration).
+    #[error("the WebAuthn ceremony failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// WebAuthn ceremonies (the relying party's side): options for the browser
+/// and the state to keep, then the browser's answer checked against that
+/// state. Options and answers are the browser's JSON; states and records
+/// are opaque to the core.
+pub trait Passkeys: Send + Sync {
+    /// Begins registering a credential for the account with `handle`,
+    /// excluding the ones it has: (options, state).
+    fn start_registration(
+        &self,
+        handle: Uuid,
+        name: &str,
+        display_name: &str,
+        exclude: &[PasskeyRecord],
+    ) -> Result<(String, String), PasskeyError>;
+    /// Checks the browser's registration against `state`.
+    fn finish_registration(&self, response: &str, state: &str)
+    -> Result<NewPasskey, PasskeyError>;
+    /// Begins an assertion by one of `credentials` (a second factor):
+    /// (options, state).
+    fn start_authentication(
+        &self,
+        credentials: &[PasskeyRecord],
+    ) -> Result<(String, String), PasskeyError>;
+    /// Begins an assertion by any discoverable credential, user verification
+    /// required (a passkey sign-in): (options, state).
+    fn start_discoverable(&self) -> Result<(String, String), PasskeyError>;
+    /// Whose credential a passwordless answer claims to be.
+    fn identify(&self, response: &str) -> Result<Claimed, PasskeyError>;
+    /// Checks an assertion against `state` and the account's `credentials`.
+    fn finish_authentication(
+        &self,
+        response: &str,
+        state: &str,
+        credentials: &[PasskeyRecord],
+    ) -> Result<Assertion, PasskeyError>;
+}
+
 /// The adapters a grant needs, as trait objects: the web layer and the
 /// binary wire concrete ones in, tests wire fakes.
 #[derive(Clone)]
@@ -847,6 +1032,10 @@ pub struct Ports {
     pub mail: Arc<dyn MailRepository>,
     /// Attempt counters shared by every node.
     pub throttles: Arc<dyn ThrottleRepository>,
+    /// Second factors, recovery codes and WebAuthn ceremonies.
+    pub factors: Arc<dyn FactorRepository>,
+    /// TOTP arithmetic.
+    pub otp: Arc<dyn OneTimePasswords>,
     /// Hashes and verifies passwords.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Issues and verifies PASETO access tokens.

@@ -35,6 +35,7 @@ pub struct Core {
     pub(crate) registration: crate::accounts::RegistrationPolicy,
     pub(crate) mailing: Option<crate::mail::Mailing>,
     pub(crate) link_lifetimes: crate::mail::LinkLifetimes,
+    pub(crate) second_factors: Option<crate::factors::SecondFactors>,
 }
 
 impl Core {
@@ -49,7 +50,16 @@ impl Core {
             registration: crate::accounts::RegistrationPolicy::default(),
             mailing: None,
             link_lifetimes: crate::mail::LinkLifetimes::default(),
+            second_factors: None,
         }
+    }
+
+    /// Offers second factors: TOTP secrets and pending second steps sealed
+    /// by `factors.sealer`, passkeys where an adapter is given. Without it
+    /// no factor can be enrolled.
+    pub fn with_second_factors(mut self, factors: crate::factors::SecondFactors) -> Self {
+        self.second_factors = Some(factors);
+        self
     }
 
     /// Replaces the default registration policy (open to anyone).

@@ -19,8 +19,13 @@ impl BrowserSignIn {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<OpaqueToken, FlowError> {
-        self.start_session_from(user, crate::types::SessionOrigin::default(), now)
-            .await
+        self.start_session_from(
+            user,
+            crate::types::SessionOrigin::default(),
+            crate::types::AuthMethods::default(),
+            now,
+        )
+        .await
     }
 
     /// Who a session cookie stands for, if the session is alive: its user,
@@ -49,6 +54,7 @@ impl BrowserSignIn {
         Ok(alive.then_some(SignedIn {
             user: session.user_id,
             authenticated_at: session.created_at,
+            methods: session.methods,
         }))
     }
 
@@ -88,6 +94,7 @@ impl Core {
         &self,
         user: UserId,
         origin: crate::types::SessionOrigin,
+        methods: crate::types::AuthMethods,
         now: DateTime<Utc>,
     ) -> Result<OpaqueToken, FlowError> {
         let id = self.ports().random.token();
@@ -98,6 +105,7 @@ impl Core {
             expires_at: now + self.policy().session_lifetime,
             last_seen_at: now,
             origin,
+            methods,
         };
         self.ports().sessions.create_session(&session).await?;
         Ok(id)

@@ -49,6 +49,9 @@ pub struct Throttles {
     /// Password recovery requests per login name: a flood of mail to one
     /// person is refused however many addresses send it.
     pub recovery_per_name: ThrottlePolicy,
+    /// Wrong second factors per account: a six-digit code has a million
+    /// values, so a handful of guesses per window is all it may get.
+    pub second_factor: ThrottlePolicy,
 }
 
 impl Default for Throttles {
@@ -76,6 +79,7 @@ impl Default for Throttles {
                 max_attempts: 3,
                 window: Duration::hours(1),
             },
+            second_factor: ThrottlePolicy::default(),
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum ThrottleKey {
     /// Password recovery requests for a login name, whether or not it
     /// names an account (so the limit reveals nothing).
     RecoveryOf(LoginName),
+    /// Wrong second factors (codes, recovery codes, keys) of an account.
+    SecondFactor(UserId),
 }
 
 /// Whose sign-in attempts a [`ThrottleKey::Login`] counts.

@@ -43,6 +43,8 @@ fn primitives(c: &mut Criterion) {
         issued_at: now,
         expires_at: now + Duration::minutes(5),
         auth_time: Some(now),
+        amr: vec![],
+        acr: None,
         nonce: Some("n-0S6_WzA2Mj".into()),
         access_token_hash: Some("77QmUPtjPfzWtF2AnpK9RQ".into()),
         profile: Default::default(),

@@ -459,6 +459,11 @@ fn id_token_payload(c: &IdTokenClaims) -> serde_json::Value {
     let extra = [
         ("auth_time", c.auth_time.map(|t| t.timestamp().into())),
         ("nonce", c.nonce.clone().map(Into::into)),
+        (
+            "amr",
+            (!c.amr.is_empty()).then(|| serde_json::json!(c.amr)),
+        ),
+        ("acr", c.acr.map(Into::into)),
         ("azp", Some(c.audience.as_str().into())),
         ("at_hash", c.access_token_hash.clone().map(Into::into)),
         ("name", c.profile.name.clone().map(Into::into)),
@@ -505,6 +510,8 @@ mod tests {
             issued_at: now,
             expires_at: now + Duration::minutes(5),
             auth_time: Some(now - Duration::minutes(1)),
+            amr: vec![],
+            acr: None,
             nonce: Some("n-0S6_WzA2Mj".into()),
             access_token_hash: Some("77QmUPtjPfzWtF2AnpK9RQ".into()),
             profile: IdTokenProfile {

@@ -12,6 +12,7 @@ mod paseto;
 mod password;
 mod random;
 mod sealing;
+mod totp;
 
 pub use digest::Sha256Digest;
 pub use jws::{JwsRing, JwtCodec, generate_jws_key};
@@ -19,3 +20,4 @@ pub use paseto::{KeyRing, PasetoCodec, generate_signing_key};
 pub use password::{Argon2Hasher, HashCost};
 pub use random::OsRandom;
 pub use sealing::{KeySealer, SessionSealer};
+pub use totp::RfcTotp;

@@ -19,7 +19,7 @@ use crate::endpoints::openapi::Document;
 use crate::endpoints::{
     device, health, introspection, logout, metadata, metrics, openapi, token, userinfo,
 };
-use crate::pages::{account, mail_links, register, sign_in, upstream};
+use crate::pages::{account, factors, mail_links, register, sign_in, upstream};
 use crate::state::Dialects;
 
 /// The operations listener's routes (`metrics_bind`, kept off the public
@@ -63,6 +63,18 @@ fn register(
         .service(sign_in::authorize_post)
         .service(sign_in::login_page)
         .service(sign_in::login)
+        .service(factors::second_factor)
+        .service(factors::second_factor_options)
+        .service(factors::passkey_options)
+        .service(factors::passkey_sign_in)
+        .service(factors::security)
+        .service(factors::begin_totp)
+        .service(factors::confirm_totp)
+        .service(factors::remove_factor)
+        .service(factors::regenerate_codes)
+        .service(factors::passkey_registration_options)
+        .service(factors::register_passkey)
+        .service(factors::script)
         .service(sign_in::register_page)
         .service(register::register)
         .service(mail_links::forgot_page)

@@ -1,11 +1,19 @@
 //! Letters from templates: `{kind}.txt` (its first line is the subject)
 //! and `{kind}.html`, inside `layout.html`, with the deployer's name.
-use auth_core::types::{Letter, Message};
+use auth_core::types::{FactorChange, Letter, Message};
 use tera::{Context, Tera};
 
 /// Every template, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../templates/layout.html")),
+    (
+        "factor-notice.txt",
+        include_str!("../templates/factor-notice.txt"),
+    ),
+    (
+        "factor-notice.html",
+        include_str!("../templates/factor-notice.html"),
+    ),
     (
         "verify-address.txt",
         include_str!("../templates/verify-address.txt"),
@@ -132,6 +140,17 @@ impl Letters {
                 context.insert("link", link);
                 context.insert("days", days);
             }
+            Message::FactorNotice { change } => {
+                let (what, label, left) = match change {
+                    FactorChange::Added { label } => ("added", Some(label), None),
+                    FactorChange::Removed { label } => ("removed", Some(label), None),
+                    FactorChange::RecoveryCodeUsed { left } => ("recovery", None, Some(left)),
+                    FactorChange::Reset => ("reset", None, None),
+                };
+                context.insert("change", what);
+                context.insert("label", &label);
+                context.insert("left", &left);
+            }
             Message::PasswordChanged | Message::RegistrationAttempt | Message::Test => {}
         }
         let kind = letter.message.kind();
@@ -184,6 +203,22 @@ mod tests {
             Message::PasswordChanged,
             Message::RegistrationAttempt,
             Message::Test,
+            Message::FactorNotice {
+                change: FactorChange::Added {
+                    label: "Phone".into(),
+                },
+            },
+            Message::FactorNotice {
+                change: FactorChange::Removed {
+                    label: "Key".into(),
+                },
+            },
+            Message::FactorNotice {
+                change: FactorChange::RecoveryCodeUsed { left: 9 },
+            },
+            Message::FactorNotice {
+                change: FactorChange::Reset,
+            },
         ] {
             let kind = message.kind();
             let has_link = matches!(

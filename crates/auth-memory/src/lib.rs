@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod factors;
 mod federation;
 mod grants;
 mod inspect;

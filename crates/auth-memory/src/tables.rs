@@ -44,6 +44,16 @@ pub(crate) struct Tables {
     pub email_links: HashMap<Digest, auth_core::types::EmailLink>,
     /// Letters waiting to be sent, in the order written.
     pub outbox: Vec<auth_core::types::OutboxEntry>,
+    /// TOTP authenticators, in the order enrolled.
+    pub totps: Vec<auth_core::types::TotpRecord>,
+    /// WebAuthn credentials, in the order registered.
+    pub passkeys: Vec<auth_core::types::PasskeyRecord>,
+    /// Recovery codes' digests, per account.
+    pub recovery_codes: HashMap<Digest, UserId>,
+    /// WebAuthn user handles.
+    pub handles: HashMap<UserId, Uuid>,
+    /// WebAuthn ceremonies, by digest.
+    pub ceremonies: HashMap<Digest, auth_core::types::Ceremony>,
 }
 
 impl Tables {
@@ -132,6 +142,10 @@ impl Tables {
         self.consents.retain(|(u, _), _| *u != id);
         self.devices_known.retain(|(_, u), _| *u != id);
         self.email_links.retain(|_, l| l.user_id != id);
+        self.totps.retain(|t| t.factor.user_id != id);
+        self.passkeys.retain(|p| p.factor.user_id != id);
+        self.recovery_codes.retain(|_, u| *u != id);
+        self.handles.remove(&id);
         for name in login_names(&user) {
             self.logins.remove(name);
             self.skeletons.remove(&confusable_skeleton(name));
@@ -213,6 +227,7 @@ impl Tables {
             upstream_flows: expired(&mut self.flows, |f| f.expires_at, now),
             known_devices: expired(&mut self.devices_known, |until| *until, now),
             email_links: expired(&mut self.email_links, |l| l.expires_at, now),
+            webauthn_ceremonies: expired(&mut self.ceremonies, |c| c.expires_at, now),
         }
     }
 }

@@ -13,6 +13,7 @@ mod client_cache;
 mod clients;
 mod codes;
 mod devices;
+mod factors;
 mod federation;
 mod keys;
 mod mail;

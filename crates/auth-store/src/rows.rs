@@ -3,7 +3,7 @@
 use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
-    AccessTokenRecord, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
+    AccessTokenRecord, AuthMethods, ClientMfa, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
     ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
     IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
     Scope, SessionOrigin, SigningKey, Subject, TokenFormat, TokenGeneration, User, UserId,
@@ -142,6 +142,7 @@ pub(crate) struct ClientRow {
     /// Space-separated origins; `NULL`: derived from the redirect URIs.
     pub allowed_origins: Option<String>,
     pub require_verified_email: bool,
+    pub mfa: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -176,6 +177,7 @@ impl From<&Client> for ClientRow {
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
             require_verified_email: c.require_verified_email,
+            mfa: c.mfa.as_str().to_owned(),
             allowed_origins: c
                 .allowed_origins
                 .as_ref()
@@ -241,6 +243,7 @@ impl TryFrom<ClientRow> for Client {
                 .collect::<Result<_, _>>()
                 .map_err(|e| bad(&e))?,
             require_verified_email: r.require_verified_email,
+            mfa: ClientMfa::parse(&r.mfa).ok_or_else(|| bad(&"unknown mfa setting"))?,
             allowed_origins: r
                 .allowed_origins
                 .map(|all| {
@@ -402,6 +405,7 @@ pub(crate) struct CodeRow {
     pub issued_access_expires_at: Option<NaiveDateTime>,
     pub nonce: Option<String>,
     pub auth_time: Option<NaiveDateTime>,
+    pub amr: String,
 }
 
 impl From<&AuthorizationCode> for CodeRow {
@@ -428,6 +432,7 @@ impl From<&AuthorizationCode> for CodeRow {
             issued_access_expires_at: c.issued.map(|i| naive(i.access_expires_at)),
             nonce: c.nonce.clone(),
             auth_time: c.auth_time.map(naive),
+            amr: c.methods.to_stored(),
         }
     }
 }
@@ -470,6 +475,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             issued,
             nonce: r.nonce,
             auth_time: r.auth_time.map(utc),
+            methods: AuthMethods::from_stored(&r.amr),
         })
     }
 }
@@ -490,6 +496,7 @@ pub(crate) struct SessionRow {
     pub user_agent: Option<String>,
     pub address: Option<String>,
     pub signed_in_with: Option<String>,
+    pub amr: String,
 }
 
 impl From<&BrowserSession> for SessionRow {
@@ -503,6 +510,7 @@ impl From<&BrowserSession> for SessionRow {
             user_agent: s.origin.user_agent.clone(),
             address: s.origin.address.clone(),
             signed_in_with: s.origin.method.clone(),
+            amr: s.methods.to_stored(),
         }
     }
 }
@@ -523,6 +531,7 @@ impl TryFrom<SessionRow> for BrowserSession {
                 address: r.address,
                 method: r.signed_in_with,
             },
+            methods: AuthMethods::from_stored(&r.amr),
         })
     }
 }

@@ -56,6 +56,7 @@ diesel::table! {
         post_logout_redirect_uris -> Text,
         allowed_origins -> Nullable<Text>,
         require_verified_email -> Bool,
+        mfa -> Text,
     }
 }
 
@@ -114,6 +115,7 @@ diesel::table! {
         issued_access_expires_at -> Nullable<Timestamp>,
         nonce -> Nullable<Text>,
         auth_time -> Nullable<Timestamp>,
+        amr -> Text,
     }
 }
 
@@ -145,6 +147,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         address -> Nullable<Text>,
         signed_in_with -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -235,3 +238,43 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     signing_keys
 );
+
+diesel::table! {
+    second_factors (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        label -> Text,
+        secret -> Nullable<Text>,
+        credential_id -> Nullable<Text>,
+        record -> Nullable<Text>,
+        counter -> BigInt,
+        confirmed -> Bool,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (digest) {
+        digest -> Binary,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (digest) {
+        digest -> Binary,
+        purpose -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webauthn_handles (user_id) {
+        user_id -> Text,
+        handle -> Text,
+    }
+}

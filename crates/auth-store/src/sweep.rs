@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
-    access_tokens, authorization_codes, device_authorizations, email_links, known_devices,
+    access_tokens, authorization_codes, device_authorizations, email_links, known_devices, webauthn_ceremonies,
     refresh_tokens, revoked_access_tokens, sessions, throttle_counters, upstream_flows,
 };
 
@@ -133,6 +133,14 @@ impl Sweeper for Database {
             throttle_counters: self.sweep_throttle_counters(now, batch).await?,
             upstream_flows: sweep_table!(self, upstream_flows, id, String, now, batch),
             email_links: sweep_table!(self, email_links, digest, Vec<u8>, now, batch),
+            webauthn_ceremonies: sweep_table!(
+                self,
+                webauthn_ceremonies,
+                digest,
+                Vec<u8>,
+                now,
+                batch
+            ),
             // Each device cookie is a new random value: its digest names
             // its rows.
             known_devices: sweep_table!(self, known_devices, digest, Vec<u8>, now, batch),

@@ -37,6 +37,9 @@ impl From<&ThrottleKey> for KeyColumns {
                 c
             }
             ThrottleKey::DeviceCode(user) => columns("device-code", "account", user.to_string()),
+            ThrottleKey::SecondFactor(user) => {
+                columns("second-factor", "account", user.to_string())
+            }
             ThrottleKey::Upstream(address) => KeyColumns {
                 address: address.clone(),
                 ..columns("upstream", "", String::new())
@@ -180,6 +183,7 @@ mod tests {
             ),
             LoginTarget::Account(id).key(None),
             ThrottleKey::DeviceCode(id),
+            ThrottleKey::SecondFactor(id),
             ThrottleKey::Upstream("a".into()),
             ThrottleKey::Registration(Some("a".into())),
             ThrottleKey::Registration(None),

@@ -664,6 +664,8 @@ async fn logout_refusals_show_a_page_and_end_nothing(db: ScratchDb) {
         issued_at: app.clock.now(),
         expires_at: app.clock.now() + Duration::minutes(5),
         auth_time: None,
+        amr: vec![],
+        acr: None,
         nonce: None,
         access_token_hash: None,
         profile: Default::default(),

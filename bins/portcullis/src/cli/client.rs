@@ -6,7 +6,7 @@ use auth_core::accounts::{
 use auth_core::policy::RefreshMode;
 use auth_core::ports::{ClientRepository, Clock};
 use auth_core::types::{
-    ClientId, Dialect, GrantType, LifetimeRange, RedirectUri, Scope, TokenFormat,
+    ClientId, ClientMfa, Dialect, GrantType, LifetimeRange, RedirectUri, Scope, TokenFormat,
 };
 use clap::{Args, Subcommand};
 
@@ -85,6 +85,9 @@ pub(crate) struct ClientUpdate {
     /// true: only people whose email address is verified sign in to it.
     #[arg(long = "require-verified-email")]
     require_verified_email: Option<bool>,
+    /// Second factors: optional, required, or password-grant-allowed.
+    #[arg(long = "mfa")]
+    mfa: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -164,6 +167,14 @@ pub(crate) struct ClientCreate {
     /// are asked to confirm their address first.
     #[arg(long = "require-verified-email")]
     require_verified_email: bool,
+    /// Every sign-in to it uses two factors: people without one enrol one
+    /// first, and the password grant is refused.
+    #[arg(long = "require-mfa", conflicts_with = "allow_password_grant_with_mfa")]
+    require_mfa: bool,
+    /// Lets the password grant sign in people who have a second factor on
+    /// the password alone (weaker: for legacy clients only).
+    #[arg(long = "allow-password-grant-with-mfa")]
+    allow_password_grant_with_mfa: bool,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -205,6 +216,13 @@ pub(crate) async fn run(
                 audiences: audiences(&args.audiences)?,
                 allowed_origins: allowed_origins(&args.allowed_origins)?,
                 require_verified_email: args.require_verified_email,
+                mfa: if args.require_mfa {
+                    ClientMfa::Required
+                } else if args.allow_password_grant_with_mfa {
+                    ClientMfa::PasswordGrantAllowed
+                } else {
+                    ClientMfa::Optional
+                },
             };
             let (client, secret) =
                 register_client(&services.roles.accounts, spec, clock.now()).await?;
@@ -280,6 +298,11 @@ pub(crate) async fn run(
             spec.bare_native_schemes = args.bare_native_scheme;
             if let Some(required) = args.require_verified_email {
                 spec.require_verified_email = required;
+            }
+            if let Some(mfa) = &args.mfa {
+                spec.mfa = ClientMfa::parse(mfa).with_context(|| {
+                    format!("--mfa must be optional, required or password-grant-allowed, not {mfa:?}")
+                })?;
             }
             let client = update_client(&services.roles.accounts, &id, spec)
                 .await?
@@ -378,6 +401,7 @@ fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
         "token_format": c.token_format.as_str(),
         "audiences": c.audiences.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "require_verified_email": c.require_verified_email,
+        "mfa": c.mfa.as_str(),
         "allowed_origins": match &c.allowed_origins {
             Some(all) => serde_json::json!(all.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
             None => serde_json::json!("derived from the redirect URIs"),

@@ -96,6 +96,33 @@ pub(crate) enum UserCommand {
         #[arg(long = "print-link")]
         print_link: bool,
     },
+    /// An account's second factors.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+/// `user mfa show|reset`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum MfaCommand {
+    /// List the account's second factors and how many recovery codes are left.
+    Show {
+        /// Username, email or user id.
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every second factor and recovery code of the account (its
+    /// owner lost them): it signs in with the password alone until it
+    /// enrols again. Its owner is told by mail where mail is set up.
+    Reset {
+        /// Username, email or user id.
+        who: String,
+        /// Confirm: the account loses its second factors.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 pub(crate) async fn run(
@@ -251,6 +278,7 @@ pub(crate) async fn run(
             }
             Ok(())
         }
+        UserCommand::Mfa { command } => mfa(command, services, clock).await,
         UserCommand::Disable { who } | UserCommand::Enable { who } => {
             let disable = matches!(cmd, UserCommand::Disable { .. });
             let user = set_user_disabled(&services.roles.accounts, who, disable, clock.now())
@@ -263,6 +291,49 @@ pub(crate) async fn run(
             };
             tracing::warn!(target: "security", event, user_id = %user.id, "an operator {done} an account");
             println!("{} {done}", user.id);
+            Ok(())
+        }
+    }
+}
+
+async fn mfa(command: &MfaCommand, services: &Services, clock: &dyn Clock) -> anyhow::Result<()> {
+    let accounts = &services.roles.accounts;
+    match command {
+        MfaCommand::Show { who, json } => {
+            let user = find_user(accounts, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let overview = accounts.factor_overview(user.id).await?;
+            let shown = serde_json::json!({
+                "user_id": user.id.to_string(),
+                "enabled": overview.enabled(),
+                "recovery_codes_left": overview.recovery_codes_left,
+                "factors": overview.factors.iter().map(|f| serde_json::json!({
+                    "id": f.id.to_string(),
+                    "kind": f.kind.as_str(),
+                    "label": f.label.as_str(),
+                    "created_at": f.created_at.to_rfc3339(),
+                    "last_used_at": f.last_used_at.map(|t| t.to_rfc3339()),
+                })).collect::<Vec<_>>(),
+            });
+            if *json {
+                println!("{shown}");
+            } else {
+                print_report("", &shown);
+            }
+            Ok(())
+        }
+        MfaCommand::Reset { who, yes } => {
+            anyhow::ensure!(
+                *yes,
+                "this removes every second factor of {who:?}: run it again with --yes"
+            );
+            let user = find_user(accounts, who)
+                .await?
+                .with_context(|| format!("no account is named {who:?}"))?;
+            let (removed, event) = accounts.reset_mfa(user.id, clock.now()).await?;
+            tracing::warn!(target: "security", event = event.name(), user_id = %user.id, factors = removed, "an operator reset an account's second factors");
+            println!("{}: {removed} second factor(s) removed", user.id);
             Ok(())
         }
     }

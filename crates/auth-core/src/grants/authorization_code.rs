@@ -128,6 +128,7 @@ pub(super) async fn redeem(
         scope: &code.scope,
         nonce: code.nonce.clone(),
         auth_time: code.auth_time,
+        methods: code.methods,
     };
     let id_token = service.id_token(client, sign_in, grant.access_token(), now)?;
     let won = ports

@@ -74,6 +74,8 @@ pub(crate) struct SignIn<'a> {
     pub scope: &'a crate::types::Scope,
     pub nonce: Option<String>,
     pub auth_time: Option<DateTime<Utc>>,
+    /// How the sign-in authenticated; empty where it is not known.
+    pub methods: crate::types::AuthMethods,
 }
 
 impl Core {
@@ -98,6 +100,8 @@ impl Core {
             issued_at: now,
             expires_at: now + ID_TOKEN_LIFETIME,
             auth_time: sign_in.auth_time,
+            amr: sign_in.methods.amr(),
+            acr: (!sign_in.methods.is_empty()).then(|| sign_in.methods.level().acr()),
             nonce: sign_in.nonce,
             access_token_hash: Some(access_token_hash(
                 access_token.expose(),

@@ -25,6 +25,9 @@ pub(super) async fn run(
     let login = service
         .check_credentials(login, password, from, now)
         .await?;
+    service
+        .require_password_only_allowed(client, login.user.id)
+        .await?;
     if !client.admits_address_of(&login.user) {
         return Err(OAuthError::new(
             crate::ErrorCode::InvalidGrant,

@@ -173,6 +173,7 @@ pub(super) async fn run(
                 scope,
                 nonce: None,
                 auth_time: None,
+                methods: crate::types::AuthMethods::default(),
             },
             &access.signed.token,
             now,
@@ -211,6 +212,7 @@ pub(super) async fn run(
                         scope: &issued.scope,
                         nonce: None,
                         auth_time: None,
+                        methods: crate::types::AuthMethods::default(),
                     };
                     issued.id_token =
                         service.id_token(client, sign_in, &issued.access_token, now)?;
@@ -341,6 +343,7 @@ mod tests {
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             require_verified_email: false,
+            mfa: crate::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: t0(),
         }

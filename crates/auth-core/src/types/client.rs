@@ -265,6 +265,8 @@ pub struct Client {
     /// password grant or a device approval for anyone else is refused (the
     /// hosted pages ask them to confirm the address first).
     pub require_verified_email: bool,
+    /// What it asks of second factors.
+    pub mfa: ClientMfa,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
@@ -371,5 +373,38 @@ mod tests {
             GrantType::from_operator("password").unwrap(),
             GrantType::Password
         );
+    }
+}
+
+/// What a client asks of second factors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ClientMfa {
+    /// People with a second factor use it in the browser; the password
+    /// grant and the dialects' password sign-ins refuse them.
+    #[default]
+    Optional,
+    /// Every sign-in to it uses two factors: people without one enrol one
+    /// first, and no grant without a browser step is served.
+    Required,
+    /// As `Optional`, but the password grant lets people with a second
+    /// factor through on the password alone (weaker; for legacy clients).
+    PasswordGrantAllowed,
+}
+
+impl ClientMfa {
+    /// The name it is stored and shown under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Optional => "optional",
+            Self::Required => "required",
+            Self::PasswordGrantAllowed => "password-grant-allowed",
+        }
+    }
+
+    /// The setting stored as `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Optional, Self::Required, Self::PasswordGrantAllowed]
+            .into_iter()
+            .find(|m| m.as_str() == name)
     }
 }

@@ -33,6 +33,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     /// When the user authenticated, for the ID token's `auth_time`.
     pub auth_time: Option<DateTime<Utc>>,
+    /// How they authenticated, for the ID token's `amr` and `acr`.
+    pub methods: super::AuthMethods,
 }
 
 /// The tokens one redemption of a code produced.
@@ -61,6 +63,9 @@ pub struct BrowserSession {
     pub last_seen_at: DateTime<Utc>,
     /// Where and how it signed in, for its owner to tell it apart.
     pub origin: SessionOrigin,
+    /// How it authenticated (RFC 8176 methods): what a client's required
+    /// level is checked against.
+    pub methods: super::AuthMethods,
 }
 
 /// Where a browser session signed in: shown to its owner, never a rule.

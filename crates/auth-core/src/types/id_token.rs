@@ -19,6 +19,10 @@ pub struct IdTokenClaims {
     pub expires_at: DateTime<Utc>,
     /// When the user last authenticated (section 2, `auth_time`).
     pub auth_time: Option<DateTime<Utc>>,
+    /// How the user authenticated (RFC 8176 `amr`); empty: not said.
+    pub amr: Vec<&'static str>,
+    /// The level that sign-in reached (`acr`).
+    pub acr: Option<&'static str>,
     /// Exactly the `nonce` of the authorization request; none invented.
     pub nonce: Option<String>,
     /// `at_hash` (section 3.1.3.6): the left half of the SHA-256 of the

@@ -91,6 +91,12 @@ impl std::fmt::Debug for Letter {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Message {
+    /// "Your sign-in methods changed": a factor added or removed, a
+    /// recovery code used.
+    FactorNotice {
+        /// What happened.
+        change: FactorChange,
+    },
     /// "Confirm your address": a verification link.
     VerifyAddress {
         /// The link.
@@ -132,6 +138,7 @@ impl Message {
     /// Its kind, the name of its templates.
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::FactorNotice { .. } => "factor-notice",
             Self::VerifyAddress { .. } => "verify-address",
             Self::ChangeAddress { .. } => "change-address",
             Self::AddressChanging { .. } => "address-changing",
@@ -185,4 +192,27 @@ pub enum Redeemed {
     /// The address now names another account (a change only): the link is
     /// used up and nothing else changed.
     AddressTaken,
+}
+
+/// A change to an account's second factors, as a notice tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum FactorChange {
+    /// A factor was added.
+    Added {
+        /// Its label.
+        label: String,
+    },
+    /// A factor was removed.
+    Removed {
+        /// Its label.
+        label: String,
+    },
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed {
+        /// How many are left.
+        left: u64,
+    },
+    /// The operator removed every factor.
+    Reset,
 }

@@ -3,6 +3,7 @@
 mod client;
 mod code;
 mod device;
+mod factor;
 mod federation;
 mod id_token;
 mod lifetime;
@@ -15,16 +16,21 @@ mod token;
 mod user;
 
 pub use client::{
+    ClientMfa,
     Client, ClientAuth, ClientId, Dialect, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode, SessionOrigin};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
+pub use factor::{
+    AuthLevel, AuthMethod, AuthMethods, Ceremony, CeremonyPurpose, Factor, FactorId, FactorKind,
+    FactorLabel, PasskeyRecord, TotpRecord,
+};
 pub use federation::{
     DevicePoll, FederatedLink, ProviderName, UpstreamDevice, UpstreamIdentity, UpstreamSubject,
 };
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
-pub use mail::{EmailLink, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed};
+pub use mail::{EmailLink, FactorChange, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};

@@ -154,6 +154,7 @@ async fn code_world(consume: StoreOutcome) -> (World, Client, OpaqueToken) {
         issued: None,
         nonce: None,
         auth_time: Some(t0()),
+        methods: Default::default(),
     };
     let mut codes = MockAuthorizationCodeRepository::new();
     codes

@@ -452,6 +452,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
         let who = auth_core::authorize::SignedIn {
             user: owner.id,
             authenticated_at,
+            methods: Default::default(),
         };
         let federation = &s.federation;
         async move {
@@ -506,6 +507,7 @@ async fn linking_needs_a_sign_in_of_the_last_five_minutes_or_the_password() {
             &auth_core::authorize::SignedIn {
                 user: passwordless.id,
                 authenticated_at: stale,
+                methods: Default::default(),
             },
             Reauthentication {
                 password: Some("pw".into()),
@@ -549,6 +551,7 @@ async fn a_browser_flow_finishes_only_in_its_browser_and_a_link_only_in_its_sess
     let fresh = auth_core::authorize::SignedIn {
         user: owner.id,
         authenticated_at: t0(),
+        methods: Default::default(),
     };
     let start = s
         .federation

@@ -544,6 +544,7 @@ mod authorization_code {
         SignedIn {
             user,
             authenticated_at: t0(),
+            methods: Default::default(),
         }
     }
     use auth_core::types::{Dialect, RedirectUri};
@@ -580,6 +581,7 @@ mod authorization_code {
             prompt: None,
             max_age: None,
             id_token_hint: None,
+            acr_values: None,
         };
         f(&mut r);
         r
@@ -853,7 +855,8 @@ mod authorization_code {
             w.sign_in.resume_session(id.expose(), t0()).await.unwrap(),
             Some(auth_core::authorize::SignedIn {
                 user,
-                authenticated_at: t0()
+                authenticated_at: t0(),
+                methods: Default::default(),
             })
         );
         let stored = w.store.sessions()[0].clone();

@@ -16,6 +16,7 @@ fn me(user: &User) -> SignedIn {
     SignedIn {
         user: user.id,
         authenticated_at: t0(),
+        methods: Default::default(),
     }
 }
 

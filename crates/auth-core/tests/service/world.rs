@@ -13,7 +13,7 @@ use auth_core::types::*;
 use auth_memory::MemoryStore;
 use uuid::Uuid;
 
-use crate::doubles::{Codec, Counter, Digests, Hasher, IdTokens, t0};
+use crate::doubles::{Codec, Counter, Digests, Hasher, IdTokens, Sealed, StepCodes, t0};
 
 const ISSUER: &str = "http://issuer.test";
 
@@ -40,6 +40,8 @@ impl World {
             sessions: shared.clone(),
             mail: shared.clone(),
             devices: shared.clone(),
+            factors: shared.clone(),
+            otp: Arc::new(StepCodes),
             throttles: shared,
             hasher: hasher.clone(),
             codec: Arc::new(Codec),
@@ -52,7 +54,7 @@ impl World {
             grants,
             sign_in,
             accounts,
-        } = Core::new(ports.clone(), policy.clone(), ISSUER).into_roles();
+        } = core(ports.clone(), policy.clone()).into_roles();
         Self {
             store,
             hasher,
@@ -76,7 +78,7 @@ impl World {
 
     fn replacing(mut self, adjust: impl FnOnce(&mut Ports)) -> Self {
         adjust(&mut self.ports);
-        let roles = Core::new(self.ports.clone(), self.policy.clone(), ISSUER).into_roles();
+        let roles = core(self.ports.clone(), self.policy.clone()).into_roles();
         (self.grants, self.sign_in, self.accounts) = (roles.grants, roles.sign_in, roles.accounts);
         self
     }
@@ -110,6 +112,7 @@ impl World {
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             require_verified_email: false,
+            mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: t0(),
         };
@@ -153,4 +156,14 @@ impl World {
             .filter(|r| r.revoked_at.is_none() && r.rotated_at.is_none())
             .count()
     }
+}
+
+/// The core the worlds run: second factors on (TOTP; no passkeys, whose
+/// ceremonies need a browser and are tested end to end).
+fn core(ports: Ports, policy: TokenPolicy) -> Core {
+    Core::new(ports, policy, ISSUER).with_second_factors(auth_core::factors::SecondFactors {
+        sealer: Arc::new(Sealed::default()),
+        passkeys: None,
+        policy: auth_core::factors::MfaPolicy::Optional,
+    })
 }

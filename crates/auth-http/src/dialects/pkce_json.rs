@@ -53,6 +53,7 @@ fn authorization_request(fields: RequestFields) -> Result<AuthorizationRequest, 
         prompt: None,
         max_age: None,
         id_token_hint: None,
+        acr_values: None,
     })
 }
 
@@ -86,6 +87,9 @@ async fn code_response(
             auth_core::authorize::SignedIn {
                 user,
                 authenticated_at: now,
+                methods: auth_core::types::AuthMethods::of(&[
+                    auth_core::types::AuthMethod::Password,
+                ]),
             },
             Consent::NotAsked,
             now,
@@ -175,7 +179,8 @@ pub(crate) async fn sign_in(
     let password = crate::edge::body::password(field(body.password, "password")?);
     let user = state
         .sign_in
-        .verify_credentials(
+        .verify_password_sign_in(
+            &valid.client,
             &Login::Name(email),
             password,
             &crate::edge::security::peer(&req),

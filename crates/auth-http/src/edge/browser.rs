@@ -40,6 +40,38 @@ pub(crate) struct NoFields {}
 const CSRF_COOKIE: &str = "portcullis_csrf";
 const SESSION_COOKIE: &str = "portcullis_session";
 const DEVICE_COOKIE: &str = "portcullis_device";
+const SECOND_STEP_COOKIE: &str = "portcullis_second_step";
+
+/// A sign-in waiting for its second step (sealed by the core), if the
+/// browser carries one.
+pub(crate) fn second_step_of(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&cookie_name(state, SECOND_STEP_COOKIE))
+        .map(|c| c.value().to_owned())
+}
+
+/// The cookie that holds a sign-in between its password and its second
+/// factor: five minutes, no script reads it.
+pub(crate) fn second_step_cookie(state: &AppState, sealed: String) -> Cookie<'static> {
+    Cookie::build(cookie_name(state, SECOND_STEP_COOKIE), sealed)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::minutes(5))
+        .finish()
+}
+
+/// A cookie that removes the second-step cookie.
+pub(crate) fn cleared_second_step_cookie(state: &AppState) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(state, SECOND_STEP_COOKIE), "")
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish();
+    c.make_removal();
+    c
+}
 
 /// The device cookie a browser that signed in before carries, if any.
 pub(crate) fn device_cookie_of(req: &HttpRequest, state: &AppState) -> Option<String> {

@@ -149,7 +149,8 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::ExpiredToken
         | ErrorCode::LoginRequired
         | ErrorCode::ConsentRequired
-        | ErrorCode::InteractionRequired => FailureKind::Invalid.status(),
+        | ErrorCode::InteractionRequired
+        | ErrorCode::UnmetAuthenticationRequirements => FailureKind::Invalid.status(),
         ErrorCode::ServerError => FailureKind::Internal.status(),
         ErrorCode::TemporarilyUnavailable => FailureKind::Unavailable.status(),
     }

@@ -147,6 +147,7 @@ impl Metrics {
             ("upstream_flows", report.upstream_flows),
             ("known_devices", report.known_devices),
             ("email_links", report.email_links),
+            ("webauthn_ceremonies", report.webauthn_ceremonies),
         ];
         for (table, rows) in tables {
             self.swept

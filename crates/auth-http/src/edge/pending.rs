@@ -43,6 +43,9 @@ pub(crate) struct RequestFields {
     max_age: Option<String>,
     /// OpenID Connect: an ID token naming the user the client expects.
     id_token_hint: Option<String>,
+    /// OpenID Connect: the authentication levels the client accepts,
+    /// space-separated (see `acr_values_supported`).
+    acr_values: Option<String>,
 }
 
 impl From<RequestFields> for AuthorizationRequest {
@@ -60,6 +63,7 @@ impl From<RequestFields> for AuthorizationRequest {
             prompt: present(f.prompt),
             max_age: present(f.max_age),
             id_token_hint: present(f.id_token_hint),
+            acr_values: present(f.acr_values),
         }
     }
 }
@@ -195,6 +199,7 @@ impl Pending {
             ("prompt", &r.prompt),
             ("max_age", &r.max_age),
             ("id_token_hint", &r.id_token_hint),
+            ("acr_values", &r.acr_values),
             ("user_code", &self.user_code),
         ];
         all.into_iter()

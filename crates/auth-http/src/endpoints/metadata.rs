@@ -93,13 +93,15 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
 const OPENID_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
 /// The claims an ID token or userinfo may carry.
-const CLAIMS: [&str; 16] = [
+const CLAIMS: [&str; 18] = [
     "iss",
     "sub",
     "aud",
     "exp",
     "iat",
     "auth_time",
+    "amr",
+    "acr",
     "nonce",
     "azp",
     "at_hash",
@@ -123,7 +125,10 @@ pub(crate) struct OpenIdConfiguration {
     subject_types_supported: [&'static str; 1],
     /// Always RS256 (Core section 15.1), and EdDSA.
     id_token_signing_alg_values_supported: Vec<&'static str>,
-    claims_supported: [&'static str; 16],
+    claims_supported: [&'static str; 18],
+    /// The authentication levels `acr_values` may ask for, weakest first
+    /// (docs/oidc.md).
+    acr_values_supported: Vec<&'static str>,
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
@@ -150,6 +155,10 @@ pub(crate) async fn openid_configuration(state: Data<AppState>) -> HttpResponse 
         subject_types_supported: ["public"],
         id_token_signing_alg_values_supported: algorithms,
         claims_supported: CLAIMS,
+        acr_values_supported: auth_core::types::AuthLevel::ALL
+            .iter()
+            .map(|l| l.acr())
+            .collect(),
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth_core::authorize::{
     Consent, ConsentStep, Refusal, SignedIn, ValidRequest, VerificationStep,
 };
+use auth_core::factors::FactorStep;
 use serde::Serialize;
 
 use crate::edge::browser::Csrf;
@@ -135,6 +136,18 @@ pub(crate) async fn proceed(
         VerificationStep::Fine => {}
         VerificationStep::Refuse(r) => return refusal_response(state, r),
         VerificationStep::Needed => return verify_first(req, state, &valid, who).await,
+    }
+    // A client (or a request's acr_values) that needs more than this
+    // session proved: a second factor now, or one to enrol first.
+    match state.sign_in.factor_step(&valid, &who).await? {
+        FactorStep::Fine => {}
+        FactorStep::Ask => {
+            return crate::pages::factors::step_up(req, state, pending, &who, false).await;
+        }
+        FactorStep::Enrol => {
+            return crate::pages::factors::step_up(req, state, pending, &who, true).await;
+        }
+        FactorStep::Refuse(r) => return refusal_response(state, r),
     }
     // `prompt=consent` asks even where the operator would not; a consent
     // remembered from before spares the page.

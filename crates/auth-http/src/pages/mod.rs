@@ -3,6 +3,7 @@
 //! tera templates beside them (`templates/`, compiled into the binary).
 pub(crate) mod account;
 pub(crate) mod device;
+pub(crate) mod factors;
 pub(crate) mod flow;
 pub(crate) mod mail_links;
 pub(crate) mod register;

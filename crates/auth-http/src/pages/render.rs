@@ -47,6 +47,10 @@ impl Pages {
             template!("set_password.html"),
             template!("verify_email.html"),
             template!("verify_first.html"),
+            template!("second_factor.html"),
+            template!("security.html"),
+            template!("totp_enrol.html"),
+            template!("recovery_codes.html"),
         ])?;
         tera.autoescape_on(vec![".html"]);
         Ok(Self { tera })
@@ -117,9 +121,10 @@ impl Pages {
     }
 }
 
-/// The pages load nothing from anywhere, may not be framed (clickjacking of
-/// the consent button), and post their forms only to this server and, where
-/// a form ends in a redirect to a client, to that client.
+/// The pages load nothing from anywhere but this server's one script (the
+/// WebAuthn ceremonies need one; no inline script runs), may not be framed
+/// (clickjacking of the consent button), and post their forms only to this
+/// server and, where a form ends in a redirect to a client, to that client.
 fn content_security_policy(targets: &[String]) -> HeaderValue {
     let mut form_action = String::from("'self'");
     for source in targets {
@@ -127,8 +132,9 @@ fn content_security_policy(targets: &[String]) -> HeaderValue {
         form_action.push_str(source);
     }
     let policy = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; \
+         style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; \
+         base-uri 'none'"
     );
     HeaderValue::from_str(&policy).unwrap_or_else(|_| {
         HeaderValue::from_static(

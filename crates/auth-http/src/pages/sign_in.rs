@@ -9,7 +9,7 @@ use auth_core::FlowError;
 use auth_core::accounts::{RegistrationError, UserSpec, register_user_from};
 use auth_core::authorize::{SignInStep, SignedIn};
 use auth_core::events::SecurityEvent;
-use auth_core::types::{Email, Password, RedirectUri, Username};
+use auth_core::types::{AuthMethod, AuthMethods, Email, Password, RedirectUri, Username};
 use serde::Serialize;
 
 use secrecy::SecretString;
@@ -67,6 +67,8 @@ struct FormPage<'a> {
     registration_open: bool,
     /// "Forgot password?": only where mail can be sent.
     recovery_open: bool,
+    /// "Sign in with a passkey", and passkeys offered in the name field.
+    passkeys: bool,
 }
 
 /// Renders the login or register page for `pending`, setting the CSRF
@@ -99,6 +101,7 @@ async fn form_page(
             .collect(),
         registration_open: state.accounts.registration_open(),
         recovery_open: state.accounts.mail_enabled(),
+        passkeys: state.sign_in.passkeys_enabled(),
         ..fill
     };
     // The forms lead to the client (after a password) or to a provider.
@@ -380,7 +383,22 @@ pub(crate) async fn login(
         }
     };
     let user = login.user.id;
-    let mut response = signed_in(&req, &state, &pending, user, "password").await?;
+    let password = AuthMethods::of(&[AuthMethod::Password]);
+    let mut response = if state.sign_in.has_second_factor(user).await? {
+        // Nothing is signed in until the second factor is right.
+        crate::pages::factors::ask_second_factor(
+            &req,
+            &state,
+            &pending,
+            user,
+            password,
+            None,
+            StatusCode::OK,
+        )
+        .await?
+    } else {
+        signed_in(&req, &state, &pending, user, "password", password).await?
+    };
     // The browser is remembered: its own failed-login count from now on.
     if let Some(device) = login.device_cookie {
         let _ = response.add_cookie(&crate::edge::browser::device_cookie(
@@ -394,6 +412,21 @@ pub(crate) async fn login(
     ))
 }
 
+/// The login page again, saying `message`: a sign-in that must start over.
+pub(crate) async fn login_error(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    message: &str,
+    status: StatusCode,
+) -> HttpResponse {
+    let fill = FormPage {
+        error: Some(message),
+        ..FormPage::default()
+    };
+    form_page(req, state, "login.html", status, pending, fill).await
+}
+
 /// Starts the session and continues the flow, setting the cookie on
 /// whatever response the flow gives.
 pub(crate) async fn signed_in(
@@ -402,6 +435,7 @@ pub(crate) async fn signed_in(
     pending: &Pending,
     user: auth_core::types::UserId,
     method: &str,
+    methods: AuthMethods,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(old) = session_cookie_of(req, state) {
         state.sign_in.end_session(old.value()).await?;
@@ -413,11 +447,15 @@ pub(crate) async fn signed_in(
         .and_then(|v| v.to_str().ok());
     let origin =
         auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
-    let session = state.sign_in.start_session_from(user, origin, now).await?;
+    let session = state
+        .sign_in
+        .start_session_from(user, origin, methods, now)
+        .await?;
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
         user,
         authenticated_at: now,
+        methods,
     };
     let mut response = proceed(req, state, pending, who, StatusCode::SEE_OTHER).await?;
     let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
@@ -544,7 +582,8 @@ pub(crate) async fn register_form(
             .insert_header((header::LOCATION, location))
             .finish());
     }
-    signed_in(&req, &state, &pending, user.id, "password").await
+    let password = AuthMethods::of(&[AuthMethod::Password]);
+    signed_in(&req, &state, &pending, user.id, "password", password).await
 }
 
 /// A registration's answer where mail is set up, the same whether it

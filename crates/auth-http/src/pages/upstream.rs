@@ -307,7 +307,15 @@ pub(crate) async fn callback(
                 .providers()
                 .find(|(name, _)| name.as_str() == provider.as_str())
                 .map_or_else(|| provider.to_string(), |(_, display)| display.to_owned());
-            crate::pages::sign_in::signed_in(&req, &state, &pending, user.id, &method).await?
+            crate::pages::sign_in::signed_in(
+                &req,
+                &state,
+                &pending,
+                user.id,
+                &method,
+                auth_core::types::AuthMethods::of(&[auth_core::types::AuthMethod::Federated]),
+            )
+            .await?
         }
         Ok(WebOutcome::Linked { user, provider, .. }) => {
             crate::edge::security::log(
