@@ -573,7 +573,13 @@ pub fn unescape(s: &str) -> String {
 /// The hidden inputs of the first form in a page, as a browser would post them.
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for tag in html.split("<input").skip(1) {
+    let first_form = html
+        .find("<form")
+        .map_or(html, |start| match html[start..].find("</form>") {
+            Some(end) => &html[start..start + end],
+            None => &html[start..],
+        });
+    for tag in first_form.split("<input").skip(1) {
         let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
         if !tag.contains("type=\"hidden\"") {
             continue;

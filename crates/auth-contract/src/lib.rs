@@ -22,7 +22,7 @@ pub mod scenarios;
 pub mod scratch;
 
 use auth_core::ports::{
-    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository,
+    AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, FactorRepository,
     FederationRepository, KeyRepository, Readiness, SessionRepository, Sweeper, ThrottleRepository,
     TokenRepository, UserRepository,
 };
@@ -38,6 +38,7 @@ pub trait Repositories:
     + DeviceAuthorizationRepository
     + ThrottleRepository
     + FederationRepository
+    + FactorRepository
     + Sweeper
     + Readiness
 {
@@ -53,6 +54,7 @@ impl<T> Repositories for T where
         + DeviceAuthorizationRepository
         + ThrottleRepository
         + FederationRepository
+        + FactorRepository
         + Sweeper
         + Readiness
 {
@@ -101,6 +103,7 @@ macro_rules! store_contract {
             unlinking_keeps_a_way_to_sign_in,
             racing_unlinks_leave_a_way_to_sign_in,
             sweep_deletes_only_expired_rows,
+            second_factors_are_used_once_and_go_with_the_account,
         );
     };
 }

@@ -1269,3 +1269,179 @@ pub async fn sweep_deletes_only_expired_rows(d: Arc<dyn Repositories>) {
     );
     assert_eq!(d.sweep_expired(t0(), 3).await.unwrap().total(), 0);
 }
+
+pub async fn second_factors_are_used_once_and_go_with_the_account(d: Arc<dyn Repositories>) {
+    let u = user("alice", None);
+    UserRepository::create(&*d, &u).await.unwrap();
+    let factor = |kind: FactorKind, minutes: i64| Factor {
+        id: FactorId::new(Uuid::new_v4()),
+        user_id: u.id,
+        kind,
+        label: FactorLabel::parse("Phone").unwrap(),
+        created_at: t0() + Duration::minutes(minutes),
+        last_used_at: None,
+    };
+    // An unconfirmed authenticator is no factor; a second one replaces it.
+    let first = TotpRecord {
+        factor: factor(FactorKind::Totp, 0),
+        sealed_secret: "sealed".into(),
+        last_step: None,
+        confirmed: false,
+    };
+    d.add_totp(&first).await.unwrap();
+    let totp = TotpRecord {
+        factor: factor(FactorKind::Totp, 1),
+        ..first.clone()
+    };
+    d.add_totp(&totp).await.unwrap();
+    assert_eq!(d.totp_of(u.id).await.unwrap().len(), 1);
+    assert!(!d.has_factors(u.id).await.unwrap());
+    // A step is accepted once; sixteen racing acceptances of one step, one wins.
+    let codes = [Digest::from_bytes([1; 32]), Digest::from_bytes([2; 32])];
+    let id = totp.factor.id;
+    let racers = (0..16).map(|_| {
+        let d = d.clone();
+        let codes = codes;
+        tokio::spawn(async move {
+            d.accept_totp_step(u.id, id, 100, &codes, t0())
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    assert!(!d.accept_totp_step(u.id, id, 99, &[], t0()).await.unwrap());
+    assert!(d.accept_totp_step(u.id, id, 101, &[], t0()).await.unwrap());
+    assert!(d.has_factors(u.id).await.unwrap());
+    assert_eq!(d.totp_of(u.id).await.unwrap()[0].last_step, Some(101));
+    // Recovery codes: each once, only the owner's.
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 2);
+    let other = user("bob", None);
+    UserRepository::create(&*d, &other).await.unwrap();
+    assert!(!d.use_recovery_code(other.id, &codes[0]).await.unwrap());
+    assert!(d.use_recovery_code(u.id, &codes[0]).await.unwrap());
+    assert!(!d.use_recovery_code(u.id, &codes[0]).await.unwrap());
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 1);
+    // A credential id is one account's; its counter moves conditionally.
+    let key = PasskeyRecord {
+        factor: factor(FactorKind::Passkey, 2),
+        credential_id: "Y3JlZA".into(),
+        record: "{}".into(),
+        counter: 0,
+    };
+    d.add_passkey(&key, &[]).await.unwrap();
+    let stolen = PasskeyRecord {
+        factor: Factor {
+            user_id: other.id,
+            ..factor(FactorKind::Passkey, 3)
+        },
+        ..key.clone()
+    };
+    assert!(matches!(
+        d.add_passkey(&stolen, &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        d.find_passkey("Y3JlZA")
+            .await
+            .unwrap()
+            .unwrap()
+            .factor
+            .user_id,
+        u.id
+    );
+    assert!(
+        d.record_passkey_use(key.factor.id, 0, 5, "{\"n\":5}", t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !d.record_passkey_use(key.factor.id, 0, 6, "{}", t0())
+            .await
+            .unwrap()
+    );
+    let stored = d.passkeys_of(u.id).await.unwrap();
+    assert_eq!(
+        (stored[0].counter, stored[0].record.as_str()),
+        (5, "{\"n\":5}")
+    );
+    assert_eq!(
+        d.factors_of(u.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.kind)
+            .collect::<Vec<_>>(),
+        [FactorKind::Totp, FactorKind::Passkey]
+    );
+    // Removing one keeps the codes; removing the last takes them.
+    assert!(d.remove_factor(other.id, id).await.unwrap().is_none());
+    assert_eq!(d.remove_factor(u.id, id).await.unwrap().unwrap().id, id);
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 1);
+    assert!(
+        d.remove_factor(u.id, key.factor.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 0);
+    assert!(!d.has_factors(u.id).await.unwrap());
+    // The user handle is made once and found again.
+    let handle = d.user_handle(u.id, Uuid::new_v4()).await.unwrap();
+    assert_eq!(d.user_handle(u.id, Uuid::new_v4()).await.unwrap(), handle);
+    assert_eq!(d.user_of_handle(handle).await.unwrap(), Some(u.id));
+    assert_eq!(d.user_of_handle(Uuid::new_v4()).await.unwrap(), None);
+    // A ceremony is taken once, and not after it expired.
+    let ceremony = |b: u8, minutes: i64| Ceremony {
+        digest: Digest::from_bytes([b; 32]),
+        purpose: CeremonyPurpose::Passwordless,
+        user_id: None,
+        state: "state".into(),
+        expires_at: t0() + Duration::minutes(minutes),
+    };
+    d.store_ceremony(&ceremony(7, 5)).await.unwrap();
+    d.store_ceremony(&ceremony(8, 5)).await.unwrap();
+    assert_eq!(
+        d.take_ceremony(&Digest::from_bytes([7; 32]), t0())
+            .await
+            .unwrap(),
+        Some(ceremony(7, 5))
+    );
+    assert_eq!(
+        d.take_ceremony(&Digest::from_bytes([7; 32]), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        d.take_ceremony(&Digest::from_bytes([8; 32]), t0() + Duration::minutes(6))
+            .await
+            .unwrap(),
+        None
+    );
+    // The operator's reset takes everything; so does deleting the account.
+    d.add_totp(&TotpRecord {
+        factor: factor(FactorKind::Totp, 4),
+        ..totp.clone()
+    })
+    .await
+    .unwrap();
+    d.replace_recovery_codes(u.id, &codes).await.unwrap();
+    assert_eq!(d.remove_all_factors(u.id).await.unwrap(), 0);
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 0);
+    d.add_passkey(
+        &PasskeyRecord {
+            factor: factor(FactorKind::Passkey, 5),
+            ..key.clone()
+        },
+        &codes,
+    )
+    .await
+    .unwrap();
+    assert!(UserRepository::delete(&*d, u.id).await.unwrap());
+    assert!(d.find_passkey("Y3JlZA").await.unwrap().is_none());
+    assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 0);
+}

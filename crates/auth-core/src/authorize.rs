@@ -7,11 +7,11 @@ use crate::error::{FlowError, OAuthError};
 use crate::events::SecurityEvent;
 use crate::grants::{require_dialect, resolve_scope};
 use crate::service::BrowserSignIn;
+use crate::types::{AuthLevel, AuthMethods};
 use crate::types::{
     AuthorizationCode, ChallengeMethod, Client, ClientId, CodeChallenge, Dialect, GrantType,
     IssuedTokens, OpaqueToken, RedirectUri, Scope, UserId,
 };
-use crate::types::{AuthLevel, AuthMethods};
 
 /// The raw parameters of an authorization request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

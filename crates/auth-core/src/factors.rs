@@ -9,6 +9,8 @@
 //! the shared throttle store.
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -302,7 +304,8 @@ impl Core {
 
     /// The lowest level `client` accepts, before any `acr_values`.
     pub(crate) fn client_level(&self, client: &crate::types::Client) -> AuthLevel {
-        if client.mfa == crate::types::ClientMfa::Required || self.mfa_policy() == MfaPolicy::Required
+        if client.mfa == crate::types::ClientMfa::Required
+            || self.mfa_policy() == MfaPolicy::Required
         {
             AuthLevel::MultiFactor
         } else {
@@ -397,7 +400,10 @@ impl Core {
         self.ports
             .factors
             .store_ceremony(&Ceremony {
-                digest: self.ports.digest.digest(&format!("ceremony:{}", id.expose())),
+                digest: self
+                    .ports
+                    .digest
+                    .digest(&format!("ceremony:{}", id.expose())),
                 purpose,
                 user_id: user,
                 state,
@@ -460,7 +466,9 @@ impl Core {
             Ok(a) => a,
             Err(crate::ports::PasskeyError::Refused(_)) => return Err(wrong()),
             Err(e @ crate::ports::PasskeyError::Failed(_)) => {
-                return Err(FlowError::Crypto(crate::error::CryptoError::Failed(e.to_string())).into());
+                return Err(
+                    FlowError::Crypto(crate::error::CryptoError::Failed(e.to_string())).into(),
+                );
             }
         };
         let Some(stored) = credentials
@@ -522,9 +530,10 @@ impl Accounts {
             .await?
             .ok_or(FactorError::NotFound)?;
         let secret = self.random_bytes()[..20].to_vec();
+        // Sealed as text (base64url): a sealer may hold only UTF-8.
         let sealed = factors
             .sealer
-            .seal(TOTP_PURPOSE, &secret)
+            .seal(TOTP_PURPOSE, URL_SAFE_NO_PAD.encode(&secret).as_bytes())
             .map_err(FlowError::from)?;
         let id = FactorId::new(self.ports.random.uuid());
         self.ports
@@ -838,7 +847,12 @@ impl BrowserSignIn {
             .start_authentication(&own)
             .map_err(|e| FactorError::Invalid(e.to_string()))?;
         let id = self
-            .keep_ceremony(CeremonyPurpose::SecondFactor, Some(pending.user), state, now)
+            .keep_ceremony(
+                CeremonyPurpose::SecondFactor,
+                Some(pending.user),
+                state,
+                now,
+            )
             .await?;
         Ok(CeremonyStart { id, options })
     }
@@ -936,11 +950,15 @@ impl BrowserSignIn {
         let ceremony = self
             .take_ceremony(ceremony, CeremonyPurpose::Passwordless, None, now)
             .await?;
-        let refused = |user: Option<UserId>| {
-            FactorError::Wrong(SecurityEvent::LoginFailed { user })
-        };
+        let refused =
+            |user: Option<UserId>| FactorError::Wrong(SecurityEvent::LoginFailed { user });
         let claimed = passkeys.identify(response).map_err(|_| refused(None))?;
-        let Some(user) = self.ports.factors.user_of_handle(claimed.user_handle).await? else {
+        let Some(user) = self
+            .ports
+            .factors
+            .user_of_handle(claimed.user_handle)
+            .await?
+        else {
             return Err(refused(None));
         };
         let key = self.reserve_factor_attempt(user, now).await?;
@@ -1010,11 +1028,16 @@ impl Core {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, FactorError> {
-        let secret = self
+        let sealed = self
             .second_factors()?
             .sealer
             .unseal(TOTP_PURPOSE, &record.sealed_secret)
             .map_err(FlowError::from)?;
+        let secret = URL_SAFE_NO_PAD.decode(&sealed).map_err(|e| {
+            FlowError::Crypto(crate::error::CryptoError::Failed(format!(
+                "a sealed TOTP secret is not base64url: {e}"
+            )))
+        })?;
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         Ok(self.ports.otp.matching_step(&secret, &code, now))
     }

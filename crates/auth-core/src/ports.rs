@@ -14,11 +14,11 @@ use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Ceremony, Client, ClientId,
-    DeviceAuthorization, Factor, FactorId, PasskeyRecord, TotpRecord, DevicePoll, DeviceStatus, Digest, Email, EmailLink, FamilyId,
-    FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter, LinkEffect,
-    LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry, Password, PasswordHash,
-    ProviderName, Redeemed, RefreshTokenRecord, Scope, SigningKey, UpstreamDevice,
-    UpstreamIdentity, UpstreamSubject, User, UserId,
+    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink, Factor, FactorId,
+    FamilyId, FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter,
+    LinkEffect, LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry,
+    PasskeyRecord, Password, PasswordHash, ProviderName, Redeemed, RefreshTokenRecord, Scope,
+    SigningKey, TotpRecord, UpstreamDevice, UpstreamIdentity, UpstreamSubject, User, UserId,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -871,8 +871,7 @@ pub trait FactorRepository: Send + Sync {
     /// `user`'s WebAuthn credentials.
     async fn passkeys_of(&self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
     /// The credential with this id, whoever's it is.
-    async fn find_passkey(&self, credential_id: &str)
-    -> Result<Option<PasskeyRecord>, StoreError>;
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
     /// Stores a credential's use: its new counter and record, only if its
     /// counter is still `seen` (so two uses of one assertion cannot both
     /// count). `false` when it changed or the credential is gone.
@@ -990,8 +989,7 @@ pub trait Passkeys: Send + Sync {
         exclude: &[PasskeyRecord],
     ) -> Result<(String, String), PasskeyError>;
     /// Checks the browser's registration against `state`.
-    fn finish_registration(&self, response: &str, state: &str)
-    -> Result<NewPasskey, PasskeyError>;
+    fn finish_registration(&self, response: &str, state: &str) -> Result<NewPasskey, PasskeyError>;
     /// Begins an assertion by one of `credentials` (a second factor):
     /// (options, state).
     fn start_authentication(

@@ -459,10 +459,7 @@ fn id_token_payload(c: &IdTokenClaims) -> serde_json::Value {
     let extra = [
         ("auth_time", c.auth_time.map(|t| t.timestamp().into())),
         ("nonce", c.nonce.clone().map(Into::into)),
-        (
-            "amr",
-            (!c.amr.is_empty()).then(|| serde_json::json!(c.amr)),
-        ),
+        ("amr", (!c.amr.is_empty()).then(|| serde_json::json!(c.amr))),
         ("acr", c.acr.map(Into::into)),
         ("azp", Some(c.audience.as_str().into())),
         ("at_hash", c.access_token_hash.clone().map(Into::into)),

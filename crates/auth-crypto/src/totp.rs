@@ -39,7 +39,8 @@ impl OneTimePasswords for RfcTotp {
         }
         let time = u64::try_from(at.timestamp()).ok()?;
         let totp = Self::totp(secret, None, "")?;
-        totp.check(code, time).and_then(|step| i64::try_from(step).ok())
+        totp.check(code, time)
+            .and_then(|step| i64::try_from(step).ok())
     }
 
     fn provisioning_uri(&self, secret: &[u8], issuer: &str, account: &str) -> String {
@@ -91,8 +92,14 @@ mod tests {
     #[test]
     fn uri_names_issuer_account_and_parameters() {
         let uri = RfcTotp.provisioning_uri(b"12345678901234567890", "id.example", "ali:ce");
-        assert!(uri.starts_with("otpauth://totp/id.example:ali-ce?"), "{uri}");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/id.example:ali-ce?"),
+            "{uri}"
+        );
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         assert_eq!(
             RfcTotp.manual_key(b"12345678901234567890"),
             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

@@ -92,8 +92,7 @@ impl FactorRepository for MemoryStore {
         recovery: &[Digest],
     ) -> Result<(), StoreError> {
         let mut t = self.tables();
-        if t
-            .passkeys
+        if t.passkeys
             .iter()
             .any(|p| p.credential_id == record.credential_id)
         {
@@ -114,10 +113,7 @@ impl FactorRepository for MemoryStore {
             .collect())
     }
 
-    async fn find_passkey(
-        &self,
-        credential_id: &str,
-    ) -> Result<Option<PasskeyRecord>, StoreError> {
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
         Ok(self
             .tables()
             .passkeys

@@ -12,9 +12,8 @@ use auth_core::ports::{Assertion, Claimed, NewPasskey, PasskeyError, Passkeys};
 use auth_core::types::PasskeyRecord;
 use url::Url;
 use webauthn_rs::prelude::{
-    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn,
-    WebauthnBuilder,
+    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
 };
 
 /// Why the relying party could not be set up.
@@ -154,11 +153,7 @@ impl Passkeys for WebauthnPasskeys {
         Ok((options.to_string(), to_json(&state)?))
     }
 
-    fn finish_registration(
-        &self,
-        response: &str,
-        state: &str,
-    ) -> Result<NewPasskey, PasskeyError> {
+    fn finish_registration(&self, response: &str, state: &str) -> Result<NewPasskey, PasskeyError> {
         let response: RegisterPublicKeyCredential =
             serde_json::from_str(response).map_err(refused)?;
         let state: PasskeyRegistration = serde_json::from_str(state).map_err(failed)?;
@@ -295,6 +290,9 @@ mod tests {
                 .as_array()
                 .is_none_or(Vec::is_empty)
         );
-        assert!(matches!(rp.identify("not json"), Err(PasskeyError::Refused(_))));
+        assert!(matches!(
+            rp.identify("not json"),
+            Err(PasskeyError::Refused(_))
+        ));
     }
 }

@@ -88,7 +88,9 @@ impl FactorRow {
             credential_id: self
                 .credential_id
                 .ok_or_else(|| bad(&"a passkey without its id"))?,
-            record: self.record.ok_or_else(|| bad(&"a passkey without its record"))?,
+            record: self
+                .record
+                .ok_or_else(|| bad(&"a passkey without its record"))?,
             counter: u32::try_from(self.counter).map_err(|e| bad(&e))?,
         })
     }
@@ -268,10 +270,7 @@ impl FactorRepository for Database {
             .collect()
     }
 
-    async fn find_passkey(
-        &self,
-        credential_id: &str,
-    ) -> Result<Option<PasskeyRecord>, StoreError> {
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
         let id = credential_id.to_owned();
         let row: Option<FactorRow> = with_conn!(self, |conn| second_factors::table
             .filter(second_factors::credential_id.eq(&id))
@@ -372,7 +371,9 @@ impl FactorRepository for Database {
     ) -> Result<(), StoreError> {
         let user = user.to_string();
         let codes: Vec<Vec<u8>> = codes.iter().map(|d| d.as_bytes().to_vec()).collect();
-        atomically!(self, "recovery code", |conn| store_codes!(conn, &user, &codes))
+        atomically!(self, "recovery code", |conn| store_codes!(
+            conn, &user, &codes
+        ))
     }
 
     async fn use_recovery_code(&self, user: UserId, digest: &Digest) -> Result<bool, StoreError> {

@@ -3,11 +3,11 @@
 use auth_core::error::StoreError;
 use auth_core::policy::RefreshMode;
 use auth_core::types::{
-    AccessTokenRecord, AuthMethods, ClientMfa, AuthorizationCode, BrowserSession, ChallengeMethod, Client, ClientAuth,
-    ClientId, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType, IssuedAccess,
-    IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri, RefreshTokenRecord,
-    Scope, SessionOrigin, SigningKey, Subject, TokenFormat, TokenGeneration, User, UserId,
-    Username, WebOrigin,
+    AccessTokenRecord, AuthMethods, AuthorizationCode, BrowserSession, ChallengeMethod, Client,
+    ClientAuth, ClientId, ClientMfa, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType,
+    IssuedAccess, IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri,
+    RefreshTokenRecord, Scope, SessionOrigin, SigningKey, Subject, TokenFormat, TokenGeneration,
+    User, UserId, Username, WebOrigin,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;

@@ -9,8 +9,9 @@ use diesel_async::RunQueryDsl;
 use crate::database::Database;
 use crate::rows::naive;
 use crate::schema::{
-    access_tokens, authorization_codes, device_authorizations, email_links, known_devices, webauthn_ceremonies,
+    access_tokens, authorization_codes, device_authorizations, email_links, known_devices,
     refresh_tokens, revoked_access_tokens, sessions, throttle_counters, upstream_flows,
+    webauthn_ceremonies,
 };
 
 /// How much longer than a batch's delete took the sweep then rests: the

@@ -8,6 +8,7 @@ mod browser;
 mod concurrency;
 mod cors;
 mod device;
+mod factors;
 mod federation;
 mod lifecycle;
 mod mail;

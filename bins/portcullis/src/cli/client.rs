@@ -301,7 +301,9 @@ pub(crate) async fn run(
             }
             if let Some(mfa) = &args.mfa {
                 spec.mfa = ClientMfa::parse(mfa).with_context(|| {
-                    format!("--mfa must be optional, required or password-grant-allowed, not {mfa:?}")
+                    format!(
+                        "--mfa must be optional, required or password-grant-allowed, not {mfa:?}"
+                    )
                 })?;
             }
             let client = update_client(&services.roles.accounts, &id, spec)

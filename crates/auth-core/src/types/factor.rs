@@ -423,12 +423,18 @@ mod tests {
         ] {
             assert_eq!(AuthMethods::from_stored(&methods.to_stored()), methods);
         }
-        assert_eq!(AuthMethods::from_stored("pwd nonsense"), AuthMethods::of(&[Password]));
+        assert_eq!(
+            AuthMethods::from_stored("pwd nonsense"),
+            AuthMethods::of(&[Password])
+        );
     }
 
     #[test]
     fn labels_are_trimmed_and_bounded() {
-        assert_eq!(FactorLabel::parse("  Phone ").map(|l| l.0), Ok("Phone".into()));
+        assert_eq!(
+            FactorLabel::parse("  Phone ").map(|l| l.0),
+            Ok("Phone".into())
+        );
         assert!(FactorLabel::parse("   ").is_err());
         assert!(FactorLabel::parse(&"x".repeat(65)).is_err());
         assert!(FactorLabel::parse("a\u{7}b").is_err());

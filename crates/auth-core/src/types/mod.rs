@@ -16,8 +16,8 @@ mod token;
 mod user;
 
 pub use client::{
-    ClientMfa,
-    Client, ClientAuth, ClientId, Dialect, GrantType, NewClient, ParseGrantTypeError, TokenFormat,
+    Client, ClientAuth, ClientId, ClientMfa, Dialect, GrantType, NewClient, ParseGrantTypeError,
+    TokenFormat,
 };
 pub use code::{AuthorizationCode, BrowserSession, IssuedFromCode, SessionOrigin};
 pub use device::{DeviceAuthorization, DeviceStatus, USER_CODE_ALPHABET, UserCode};
@@ -30,7 +30,9 @@ pub use federation::{
 };
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
-pub use mail::{EmailLink, FactorChange, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed};
+pub use mail::{
+    EmailLink, FactorChange, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed,
+};
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};

@@ -202,10 +202,7 @@ fn refusal(e: FactorError) -> Result<(&'static str, StatusCode), ApiError> {
             "Too many failed attempts. Wait a few minutes and try again.",
             FailureKind::Throttled.status(),
         ),
-        FactorError::Expired => (
-            "That step expired. Try again.",
-            StatusCode::BAD_REQUEST,
-        ),
+        FactorError::Expired => ("That step expired. Try again.", StatusCode::BAD_REQUEST),
         FactorError::Invalid(_) | FactorError::NotFound | FactorError::Taken => (
             "That was not accepted. Try another way.",
             StatusCode::BAD_REQUEST,
@@ -483,7 +480,15 @@ pub(crate) async fn security(
         (None, Some("removed")) => Some("Removed."),
         _ => None,
     };
-    security_page(&req, &state, who.user, (notice, None), return_to, StatusCode::OK).await
+    security_page(
+        &req,
+        &state,
+        who.user,
+        (notice, None),
+        return_to,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// A label for a new factor, and where to go afterwards.
@@ -764,7 +769,10 @@ pub(crate) async fn remove_factor(
                 &req,
                 &state,
                 who.user,
-                (None, Some("That is not one of your factors, or it was removed already.")),
+                (
+                    None,
+                    Some("That is not one of your factors, or it was removed already."),
+                ),
                 None,
                 StatusCode::BAD_REQUEST,
             )
@@ -798,7 +806,10 @@ pub(crate) async fn regenerate_codes(
                 &req,
                 &state,
                 who.user,
-                (None, Some("Add a second factor first; recovery codes come with it.")),
+                (
+                    None,
+                    Some("Add a second factor first; recovery codes come with it."),
+                ),
                 None,
                 StatusCode::BAD_REQUEST,
             )
