@@ -118,15 +118,7 @@ impl Services {
         .with_registration(settings.registration.clone())
         .with_second_factors(auth_core::factors::SecondFactors {
             sealer: Arc::new(sealer.session_sealer()?),
-            passkeys: Some(Arc::new(
-                auth_passkeys::WebauthnPasskeys::new(
-                    &settings.issuer,
-                    "Portcullis",
-                    settings.passkey_rp_id.as_deref(),
-                    &[],
-                )
-                .context("passkeys (WebAuthn) cannot work with this issuer")?,
-            )),
+            passkeys: passkeys(settings)?,
             policy: settings.mfa,
         });
         let mut postman = None;
@@ -162,6 +154,32 @@ impl Services {
             mailer,
             postman,
         })
+    }
+}
+
+/// The WebAuthn relying party of the issuer. WebAuthn needs a domain name
+/// (browsers refuse an IP address as a relying party): under an issuer
+/// such as `http://127.0.0.1:8080` passkeys are off, and the log says why;
+/// a `passkey_rp_id` that does not fit the issuer is an error.
+fn passkeys(settings: &Settings) -> anyhow::Result<Option<Arc<dyn auth_core::ports::Passkeys>>> {
+    match auth_passkeys::WebauthnPasskeys::new(
+        &settings.issuer,
+        "Portcullis",
+        settings.passkey_rp_id.as_deref(),
+        &[],
+    ) {
+        Ok(rp) => Ok(Some(Arc::new(rp))),
+        Err(e) if settings.passkey_rp_id.is_some() => {
+            Err(anyhow::Error::new(e).context("passkey_rp_id"))
+        }
+        Err(e) => {
+            tracing::info!(
+                issuer = %settings.issuer,
+                reason = %e,
+                "passkeys are off: WebAuthn needs an issuer with a domain name (localhost will do)"
+            );
+            Ok(None)
+        }
     }
 }
 

@@ -330,14 +330,14 @@ impl fmt::Display for SecurityEvent {
                 write!(f, "{factors} second factor(s) removed")
             }
             Self::MfaFailed { .. } => f.write_str(
-                "a second factor was wrong, used before or throttled, or a sign-in without one                  was refused",
+                "a second factor was wrong, used before or throttled, or a sign-in without one was refused",
             ),
             Self::RecoveryCodeUsed { left, .. } => {
                 write!(f, "a recovery code was used; {left} left")
             }
             Self::PasskeyCounterRegressed { factor, .. } => write!(
                 f,
-                "credential {factor} answered with a signature counter that did not grow (a                  cloned key?); refused"
+                "credential {factor} answered with a signature counter that did not grow (a cloned key?); refused"
             ),
         }
     }

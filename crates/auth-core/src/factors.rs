@@ -465,6 +465,15 @@ impl Core {
         {
             Ok(a) => a,
             Err(crate::ports::PasskeyError::Refused(_)) => return Err(wrong()),
+            Err(crate::ports::PasskeyError::CounterRegressed(id)) => {
+                return Err(match credentials.iter().find(|c| c.credential_id == id) {
+                    Some(c) => FactorError::Wrong(SecurityEvent::PasskeyCounterRegressed {
+                        user,
+                        factor: c.factor.id,
+                    }),
+                    None => wrong(),
+                });
+            }
             Err(e @ crate::ports::PasskeyError::Failed(_)) => {
                 return Err(
                     FlowError::Crypto(crate::error::CryptoError::Failed(e.to_string())).into(),

@@ -969,6 +969,10 @@ pub enum PasskeyError {
     /// What the browser sent is not a valid answer to the ceremony.
     #[error("the security key's answer was not accepted: {0}")]
     Refused(String),
+    /// The credential answered with a signature counter that did not grow
+    /// (a cloned key?): its id, base64url.
+    #[error("the security key's signature counter went back")]
+    CounterRegressed(String),
     /// The adapter failed (a state it cannot read, a broken configuration).
     #[error("the WebAuthn ceremony failed")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),

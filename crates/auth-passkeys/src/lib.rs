@@ -10,17 +10,19 @@
 
 use auth_core::ports::{Assertion, Claimed, NewPasskey, PasskeyError, Passkeys};
 use auth_core::types::PasskeyRecord;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 use webauthn_rs::prelude::{
     CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnBuilder,
+    PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 /// Why the relying party could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    /// The issuer is not an absolute URL with a host.
-    #[error("the issuer {0:?} has no host to be the WebAuthn relying party")]
+    /// The issuer is not an absolute URL with a domain name.
+    #[error("the issuer {0:?} has no domain name to be the WebAuthn relying party")]
     NoHost(String),
     /// The relying-party id is not the issuer's host or a parent of it.
     #[error("the WebAuthn relying-party id {rp_id:?} is not {host:?} or a parent domain of it")]
@@ -61,10 +63,11 @@ impl WebauthnPasskeys {
         origins: &[Url],
     ) -> Result<Self, SetupError> {
         let origin = Url::parse(issuer).map_err(|_| SetupError::NoHost(issuer.to_owned()))?;
-        let host = origin
-            .host_str()
-            .ok_or_else(|| SetupError::NoHost(issuer.to_owned()))?
-            .to_owned();
+        // A relying party is a domain name; browsers refuse an IP address.
+        let host = match origin.host() {
+            Some(url::Host::Domain(host)) => host.to_owned(),
+            _ => return Err(SetupError::NoHost(issuer.to_owned())),
+        };
         let rp_id = match parent_domain {
             Some(parent) => {
                 let parent = parent.trim().trim_matches('.').to_ascii_lowercase();
@@ -104,13 +107,10 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, PasskeyError> {
     serde_json::to_string(value).map_err(failed)
 }
 
-/// A credential id as the core keeps it: base64url without padding (the
-/// form webauthn-rs serializes it in).
-fn credential_id(id: &CredentialID) -> Result<String, PasskeyError> {
-    match serde_json::to_value(id).map_err(failed)? {
-        serde_json::Value::String(s) => Ok(s),
-        other => Err(refused(format!("unexpected credential id {other}"))),
-    }
+/// A credential id as the core keeps it: base64url without padding, as
+/// WebAuthn's JSON forms write it.
+fn credential_id(id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(id)
 }
 
 fn passkeys_of(records: &[PasskeyRecord]) -> Result<Vec<Passkey>, PasskeyError> {
@@ -118,6 +118,17 @@ fn passkeys_of(records: &[PasskeyRecord]) -> Result<Vec<Passkey>, PasskeyError> 
         .iter()
         .map(|r| serde_json::from_str::<Passkey>(&r.record).map_err(failed))
         .collect()
+}
+
+/// An assertion's state, tagged: the two kinds have the same shape, so
+/// only the tag tells a second factor's from a discoverable sign-in's.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "state", rename_all = "kebab-case")]
+enum AssertionState {
+    /// For one of the account's credentials (a second factor).
+    Known(PasskeyAuthentication),
+    /// For any discoverable credential (a passkey sign-in).
+    Discoverable(DiscoverableAuthentication),
 }
 
 /// What `start_passkey_registration` asks for, with a discoverable key
@@ -162,7 +173,7 @@ impl Passkeys for WebauthnPasskeys {
             .finish_passkey_registration(&response, &state)
             .map_err(refused)?;
         Ok(NewPasskey {
-            credential_id: credential_id(passkey.cred_id())?,
+            credential_id: credential_id(passkey.cred_id()),
             record: to_json(&passkey)?,
             // The first assertion's counter is compared with this one.
             counter: 0,
@@ -177,7 +188,7 @@ impl Passkeys for WebauthnPasskeys {
             .webauthn
             .start_passkey_authentication(&passkeys_of(credentials)?)
             .map_err(refused)?;
-        Ok((to_json(&options)?, to_json(&state)?))
+        Ok((to_json(&options)?, to_json(&AssertionState::Known(state))?))
     }
 
     fn start_discoverable(&self) -> Result<(String, String), PasskeyError> {
@@ -185,7 +196,10 @@ impl Passkeys for WebauthnPasskeys {
             .webauthn
             .start_discoverable_authentication()
             .map_err(refused)?;
-        Ok((to_json(&options)?, to_json(&state)?))
+        Ok((
+            to_json(&options)?,
+            to_json(&AssertionState::Discoverable(state))?,
+        ))
     }
 
     fn identify(&self, response: &str) -> Result<Claimed, PasskeyError> {
@@ -196,7 +210,7 @@ impl Passkeys for WebauthnPasskeys {
             .map_err(refused)?;
         Ok(Claimed {
             user_handle: handle,
-            credential_id: credential_id(&response.raw_id)?,
+            credential_id: credential_id(&response.raw_id),
         })
     }
 
@@ -210,13 +224,11 @@ impl Passkeys for WebauthnPasskeys {
         let mut passkeys = passkeys_of(credentials)?;
         // A second-factor state names its credentials; a discoverable one
         // is given the account's now.
-        let result = match serde_json::from_str::<PasskeyAuthentication>(state) {
-            Ok(state) => self
+        let checked = match serde_json::from_str::<AssertionState>(state).map_err(failed)? {
+            AssertionState::Known(state) => self
                 .webauthn
                 .finish_passkey_authentication(&response, &state),
-            Err(_) => {
-                let state: DiscoverableAuthentication =
-                    serde_json::from_str(state).map_err(failed)?;
+            AssertionState::Discoverable(state) => {
                 let passkey = passkeys
                     .iter()
                     .find(|p| *p.cred_id() == response.raw_id)
@@ -224,15 +236,24 @@ impl Passkeys for WebauthnPasskeys {
                 self.webauthn
                     .finish_discoverable_authentication_v2(&response, state, passkey)
             }
-        }
-        .map_err(refused)?;
+        };
+        let result = match checked {
+            Ok(result) => result,
+            // webauthn-rs compares the counter with the stored one itself.
+            Err(WebauthnError::CredentialPossibleCompromise) => {
+                return Err(PasskeyError::CounterRegressed(credential_id(
+                    &response.raw_id,
+                )));
+            }
+            Err(e) => return Err(refused(e)),
+        };
         let passkey = passkeys
             .iter_mut()
             .find(|p| p.cred_id() == result.cred_id())
             .ok_or_else(|| refused("the credential is not one of the account's"))?;
         passkey.update_credential(&result);
         Ok(Assertion {
-            credential_id: credential_id(result.cred_id())?,
+            credential_id: credential_id(result.cred_id()),
             counter: result.counter(),
             record: to_json(passkey)?,
             user_verified: result.user_verified(),
@@ -257,6 +278,10 @@ mod tests {
         ));
         assert!(matches!(
             WebauthnPasskeys::new("not a url", "P", None, &[]),
+            Err(SetupError::NoHost(_))
+        ));
+        assert!(matches!(
+            WebauthnPasskeys::new("http://127.0.0.1:8080", "P", None, &[]),
             Err(SetupError::NoHost(_))
         ));
     }

@@ -103,6 +103,8 @@ fn auth_http_knows_no_adapter() {
         "auth-store",
         "auth-federation",
         "auth-mail",
+        "auth-passkeys",
+        "webauthn-rs",
         "diesel",
         "argon2",
         "pasetors",
@@ -162,6 +164,27 @@ fn auth_mail_knows_no_storage_nor_accounts_nor_http() {
     }
     // SMTP over rustls, no OpenSSL (lettre's defaults would pull it).
     assert!(deps.contains("rustls") && !deps.contains("openssl") && !deps.contains("native-tls"));
+}
+
+/// The WebAuthn adapter is pure: webauthn-rs and the core, no storage, no
+/// HTTP, no runtime, and no OpenSSL (webauthn-rs 0.5 needed it).
+#[test]
+fn auth_passkeys_is_pure_and_needs_no_openssl() {
+    let deps = normal_closure(&metadata(), "auth-passkeys");
+    for other in [
+        "auth-store",
+        "auth-http",
+        "auth-crypto",
+        "diesel",
+        "actix-web",
+        "reqwest",
+        "tokio",
+        "openssl",
+        "openssl-sys",
+    ] {
+        assert!(!deps.contains(other), "auth-passkeys depends on {other}");
+    }
+    assert!(deps.contains("webauthn-rs"));
 }
 
 /// The in-memory store is an adapter with no I/O: it needs the core and

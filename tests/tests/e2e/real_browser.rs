@@ -136,8 +136,10 @@ fn authorize_query(client_id: &str, callback: &str, state: &str) -> String {
 /// it arrived at; fails with the page it is stuck on otherwise.
 async fn arrival(browser: &fantoccini::Client, callback: &Callback) -> url::Url {
     for _ in 0..100 {
-        let url = browser.current_url().await.unwrap();
-        if url.port() == Some(callback.port) {
+        // A page between two documents has no URL to give yet.
+        if let Ok(url) = browser.current_url().await
+            && url.port() == Some(callback.port)
+        {
             return url;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -841,6 +843,278 @@ async fn chromium_recovers_a_forgotten_password(db: ScratchDb) {
     browser.close().await.unwrap();
 }
 
+/// The WebDriver virtual authenticator of one browser session (WebAuthn
+/// Level 2, section 11: what a test drives instead of a person's key).
+struct Authenticator {
+    http: reqwest::Client,
+    /// `.../session/{id}/webauthn/authenticator/{authenticatorId}`.
+    base: String,
+}
+
+impl Authenticator {
+    /// A platform authenticator with resident keys and user verification
+    /// that says yes.
+    async fn attach(driver_port: u16, browser: &fantoccini::Client) -> Self {
+        let session = browser.session_id().await.unwrap().unwrap();
+        let http = reqwest::Client::new();
+        let root =
+            format!("http://127.0.0.1:{driver_port}/session/{session}/webauthn/authenticator");
+        let added: serde_json::Value = http
+            .post(&root)
+            .json(&json!({
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = added["value"]
+            .as_str()
+            .expect("an authenticator id")
+            .to_owned();
+        Self {
+            http,
+            base: format!("{root}/{id}"),
+        }
+    }
+
+    async fn credentials(&self) -> Vec<serde_json::Value> {
+        let all: serde_json::Value = self
+            .http
+            .get(format!("{}/credentials", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Puts `credential` back as a resident (discoverable) key or not,
+    /// with the signature counter at `sign_count`.
+    async fn replace(&self, credential: &serde_json::Value, resident: bool, sign_count: u64) {
+        let r = self
+            .http
+            .delete(format!("{}/credentials", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let mut again = json!({
+            "credentialId": credential["credentialId"],
+            "isResidentCredential": resident,
+            "rpId": credential["rpId"],
+            "privateKey": credential["privateKey"],
+            "signCount": sign_count,
+        });
+        if resident {
+            again["userHandle"] = credential["userHandle"].clone();
+        }
+        let r = self
+            .http
+            .post(format!("{}/credential", self.base))
+            .json(&again)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    async fn set_user_verified(&self, verified: bool) {
+        let r = self
+            .http
+            .post(format!("{}/uv", self.base))
+            .json(&json!({"isUserVerified": verified}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// Signs the browser out of the issuer: its cookies there go (WebDriver
+/// deletes only the current page's, so the browser goes there first).
+async fn forget_the_issuer(browser: &fantoccini::Client, issuer: &str) {
+    browser.goto(&format!("{issuer}/healthz")).await.unwrap();
+    browser.delete_all_cookies().await.unwrap();
+}
+
+/// The `amr` of the ID token a code redeems to.
+async fn amr_of(app: &TestApp, client: &str, code: &str, callback: &str) -> Vec<String> {
+    let t = app
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", client),
+                ("code", code),
+                ("redirect_uri", callback),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    use base64::Engine as _;
+    let payload = t.str("id_token").split('.').nth(1).unwrap().to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Passkeys in Chromium with the WebDriver virtual authenticator: one is
+/// registered on the security page, signs in alone (no username typed),
+/// serves as the second step after the password, is refused without user
+/// verification, and is refused when its signature counter goes back.
+async fn chromium_signs_in_with_a_passkey(db: ScratchDb) {
+    let Some((_driver, port)) = start_driver().await else {
+        return;
+    };
+    // WebAuthn takes `localhost` as a relying party, not an IP address: the
+    // server is reached, and names itself, as localhost.
+    let server_port = portcullis_tests::unclaimed_port();
+    let issuer = format!("http://localhost:{server_port}");
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
+            bind: Some(format!("127.0.0.1:{server_port}")),
+            issuer: Some(issuer.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let callback = Callback::start().await;
+    let callback_uri = callback.uri();
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code"],
+            redirect_uris: &[callback_uri.as_str()],
+            scope: "openid",
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = open_browser(port, &profile).await;
+    let key = Authenticator::attach(port, &browser).await;
+    let authorize = format!(
+        "{issuer}/authorize?{}&scope=openid",
+        authorize_query(&client, &callback_uri, "pk").replace("&scope=read", "")
+    );
+
+    // Signed in with the password, the person adds a passkey.
+    browser.goto(&format!("{issuer}/login")).await.unwrap();
+    titled(&browser, "Sign in · Portcullis").await;
+    type_into(
+        &browser,
+        &[("username", "michael"), ("password", "correct-horse")],
+    )
+    .await;
+    click_submit(&browser, "form[action='/login'] button[type=submit]").await;
+    titled(&browser, "Your account · Portcullis").await;
+    browser
+        .goto(&format!("{issuer}/account/security"))
+        .await
+        .unwrap();
+    titled(&browser, "Sign-in security · Portcullis").await;
+    click_submit(&browser, "#add-passkey").await;
+    titled(&browser, "Your recovery codes · Portcullis").await;
+    let credentials = key.credentials().await;
+    assert_eq!(credentials.len(), 1, "{credentials:?}");
+    assert_eq!(credentials[0]["isResidentCredential"], true);
+    assert_eq!(credentials[0]["rpId"], "localhost");
+    // The user handle is random, not the account's id.
+    let account = app.account_id("michael").await;
+    assert!(
+        !credentials[0]["userHandle"]
+            .as_str()
+            .unwrap()
+            .contains(&account),
+        "{credentials:?}"
+    );
+
+    // Signed out, the passkey alone signs in: no username typed.
+    forget_the_issuer(&browser, &issuer).await;
+    browser.goto(&authorize).await.unwrap();
+    // Conditional UI may sign in by itself (it resolves at once in
+    // automation); else the button does. A click on a page already leaving
+    // is no error.
+    let mut on_its_own = false;
+    for _ in 0..50 {
+        if let Ok(url) = browser.current_url().await
+            && url.port() == Some(callback.port)
+        {
+            on_its_own = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !on_its_own && let Ok(button) = browser.find(Locator::Id("use-passkey")).await {
+        let _ = button.click().await;
+    }
+    let arrived = arrival(&browser, &callback).await;
+    let code = query_param(&arrived, "code").expect("a code");
+    let amr = amr_of(&app, &client, &code, &callback_uri).await;
+    assert!(
+        amr.contains(&"user".to_owned()) && amr.contains(&"mfa".to_owned()),
+        "{amr:?}"
+    );
+    assert!(!amr.contains(&"pwd".to_owned()), "{amr:?}");
+
+    // Without user verification the passkey signs no one in: the browser
+    // refuses the request (it requires verification), the page stays.
+    key.set_user_verified(false).await;
+    forget_the_issuer(&browser, &issuer).await;
+    browser.goto(&authorize).await.unwrap();
+    titled(&browser, "Sign in · Portcullis").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/authorize");
+    key.set_user_verified(true).await;
+
+    // A signature counter that went back (a cloned key?) is refused and
+    // logged; the login page then waits for the person instead of trying
+    // the passkey again by itself.
+    let used = key.credentials().await.remove(0);
+    key.replace(&used, true, 0).await;
+    forget_the_issuer(&browser, &issuer).await;
+    browser.goto(&authorize).await.unwrap();
+    for _ in 0..100 {
+        if !portcullis_tests::log_lines_with("passkey_counter_regressed").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    titled(&browser, "Sign in · Portcullis").await;
+    let refused = browser.find(Locator::Css("p.error")).await.unwrap();
+    assert!(refused.text().await.unwrap().contains("not accepted"));
+    assert!(!portcullis_tests::log_lines_with("passkey_counter_regressed").is_empty());
+    // The refused page does not start the passkey again by itself.
+    let conditional = browser
+        .find(Locator::Id("passkey-sign-in"))
+        .await
+        .unwrap()
+        .attr("data-conditional")
+        .await
+        .unwrap();
+    assert_eq!(conditional.as_deref(), Some("off"));
+    browser.close().await.unwrap();
+}
+
 scenarios! {
     browser_mail:
     chromium_recovers_a_forgotten_password,
@@ -852,4 +1126,5 @@ scenarios! {
     chromium_signs_in_through_github_for_a_client_on_another_origin,
     chromium_manages_the_account_on_its_page,
     a_single_page_app_on_another_origin_runs_the_code_flow_through_fetch,
+    chromium_signs_in_with_a_passkey,
 }

@@ -6,6 +6,7 @@
 mod accounts;
 mod check;
 mod doubles;
+mod factors;
 mod failures;
 mod federation;
 mod grants;

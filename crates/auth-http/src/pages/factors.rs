@@ -11,13 +11,13 @@ use actix_web::http::header;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
 use auth_core::factors::{FactorAnswer, FactorError, PendingSecondStep};
-use auth_core::types::{AuthMethods, FactorId, FactorKind, UserId};
+use auth_core::types::{FactorId, FactorKind, UserId};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::edge::browser::{
-    Csrf, NoFields, PagePost, cleared_second_step_cookie, current_sign_in, second_step_cookie,
-    second_step_of, session_cookie, session_cookie_of,
+    Csrf, NoFields, PagePost, cleared_second_step_cookie, current_sign_in, second_step_of,
+    session_cookie, session_cookie_of,
 };
 use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{Pending, PendingFields};
@@ -39,64 +39,6 @@ pub(crate) struct SecondFactorForm {
     #[schema(inline)]
     #[serde(flatten)]
     pending: PendingFields,
-}
-
-#[derive(Serialize)]
-struct SecondStepPage<'a> {
-    title: &'static str,
-    error: Option<&'a str>,
-    totp: bool,
-    passkey: bool,
-    pending: Vec<(&'static str, String)>,
-    csrf: String,
-}
-
-/// Shows the second step for `user`, who proved `methods` so far: the
-/// sign-in is sealed into a short-lived cookie meanwhile (nothing is signed
-/// in until the second factor is right).
-pub(crate) async fn ask_second_factor(
-    req: &HttpRequest,
-    state: &AppState,
-    pending: &Pending,
-    user: UserId,
-    methods: AuthMethods,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Result<HttpResponse, ApiError> {
-    let now = crate::edge::now::of(req, state);
-    let sealed = state
-        .sign_in
-        .begin_second_step(user, methods, now)
-        .map_err(factor_failure)?;
-    let overview = state.sign_in.factor_overview(user).await?;
-    let csrf = Csrf::of(req, state);
-    let mut response = state.pages.render(
-        status,
-        "second_factor.html",
-        &SecondStepPage {
-            title: "Second step",
-            error,
-            totp: overview.has(FactorKind::Totp),
-            passkey: overview.has(FactorKind::Passkey) && state.sign_in.passkeys_enabled(),
-            pending: pending.fields(),
-            csrf: csrf.token(state),
-        },
-    );
-    let _ = response.add_cookie(&second_step_cookie(state, sealed));
-    if let Some(c) = csrf.cookie(state) {
-        let _ = response.add_cookie(&c);
-    }
-    Ok(response)
-}
-
-/// A failure that is the server's, not the person's.
-fn factor_failure(e: FactorError) -> ApiError {
-    match e {
-        FactorError::Flow(f) => f.into(),
-        other => ApiError::from(auth_core::FlowError::Crypto(
-            auth_core::error::CryptoError::Failed(other.to_string()),
-        )),
-    }
 }
 
 /// The sign-in this browser has waiting for its second step.
@@ -143,7 +85,7 @@ pub(crate) async fn second_factor(
             response: form.response.as_deref().unwrap_or_default(),
         },
         _ => {
-            return ask_second_factor(
+            return crate::pages::second_step::ask_second_factor(
                 &req,
                 &state,
                 &pending,
@@ -176,7 +118,7 @@ pub(crate) async fn second_factor(
                 crate::edge::security::log(event, &req);
             }
             let (message, status) = refusal(e)?;
-            ask_second_factor(
+            crate::pages::second_step::ask_second_factor(
                 &req,
                 &state,
                 &pending,
@@ -918,30 +860,4 @@ pub(crate) async fn script() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .insert_header(("x-content-type-options", "nosniff"))
         .body(include_str!("templates/passkeys.js"))
-}
-
-/// Where a browser whose session does not meet a client's level goes:
-/// the second step (it has factors), or the security page to enrol one.
-pub(crate) async fn step_up(
-    req: &HttpRequest,
-    state: &AppState,
-    pending: &Pending,
-    who: &auth_core::authorize::SignedIn,
-    enrol: bool,
-) -> Result<HttpResponse, ApiError> {
-    if enrol {
-        let return_to = format!("/authorize?{}", pending.query());
-        let query = serde_urlencoded::to_string([("return_to", return_to)]).unwrap_or_default();
-        return Ok(see_other(&format!("/account/security?{query}")));
-    }
-    ask_second_factor(
-        req,
-        state,
-        pending,
-        who.user,
-        who.methods,
-        None,
-        StatusCode::OK,
-    )
-    .await
 }

@@ -142,10 +142,10 @@ pub(crate) async fn proceed(
     match state.sign_in.factor_step(&valid, &who).await? {
         FactorStep::Fine => {}
         FactorStep::Ask => {
-            return crate::pages::factors::step_up(req, state, pending, &who, false).await;
+            return crate::pages::second_step::step_up(req, state, pending, &who, false).await;
         }
         FactorStep::Enrol => {
-            return crate::pages::factors::step_up(req, state, pending, &who, true).await;
+            return crate::pages::second_step::step_up(req, state, pending, &who, true).await;
         }
         FactorStep::Refuse(r) => return refusal_response(state, r),
     }

@@ -8,5 +8,6 @@ pub(crate) mod flow;
 pub(crate) mod mail_links;
 pub(crate) mod register;
 pub(crate) mod render;
+pub(crate) mod second_step;
 pub(crate) mod sign_in;
 pub(crate) mod upstream;

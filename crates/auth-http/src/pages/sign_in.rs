@@ -386,7 +386,7 @@ pub(crate) async fn login(
     let password = AuthMethods::of(&[AuthMethod::Password]);
     let mut response = if state.sign_in.has_second_factor(user).await? {
         // Nothing is signed in until the second factor is right.
-        crate::pages::factors::ask_second_factor(
+        crate::pages::second_step::ask_second_factor(
             &req,
             &state,
             &pending,

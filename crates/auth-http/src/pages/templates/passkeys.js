@@ -115,8 +115,9 @@
         }
       }
     });
-    // Conditional UI: the browser offers its passkeys in the name field.
-    if (PublicKeyCredential.isConditionalMediationAvailable) {
+    // Conditional UI: the browser offers its passkeys in the name field
+    // (not right after a refusal, which it would only repeat).
+    if (signIn.dataset.conditional !== "off" && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (available) {
           waiting = new AbortController();

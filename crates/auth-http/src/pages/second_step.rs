@@ -1,0 +1,101 @@
+//! The second step of a sign-in as a page: shown after a right password to
+//! an account with a second factor, or to a session below the level a
+//! client needs (step-up), with the sign-in sealed in a short-lived cookie
+//! meanwhile. Its answers are handled in `factors.rs`.
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use auth_core::factors::FactorError;
+use auth_core::types::{AuthMethods, FactorKind, UserId};
+use serde::Serialize;
+
+use crate::edge::browser::{Csrf, second_step_cookie};
+use crate::edge::error::ApiError;
+use crate::edge::pending::Pending;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct SecondStepPage<'a> {
+    title: &'static str,
+    error: Option<&'a str>,
+    totp: bool,
+    passkey: bool,
+    pending: Vec<(&'static str, String)>,
+    csrf: String,
+}
+
+/// Shows the second step for `user`, who proved `methods` so far: the
+/// sign-in is sealed into a short-lived cookie meanwhile (nothing is signed
+/// in until the second factor is right).
+pub(crate) async fn ask_second_factor(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    user: UserId,
+    methods: AuthMethods,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
+    let now = crate::edge::now::of(req, state);
+    let sealed = state
+        .sign_in
+        .begin_second_step(user, methods, now)
+        .map_err(factor_failure)?;
+    let overview = state.sign_in.factor_overview(user).await?;
+    let csrf = Csrf::of(req, state);
+    let mut response = state.pages.render(
+        status,
+        "second_factor.html",
+        &SecondStepPage {
+            title: "Second step",
+            error,
+            totp: overview.has(FactorKind::Totp),
+            passkey: overview.has(FactorKind::Passkey) && state.sign_in.passkeys_enabled(),
+            pending: pending.fields(),
+            csrf: csrf.token(state),
+        },
+    );
+    let _ = response.add_cookie(&second_step_cookie(state, sealed));
+    if let Some(c) = csrf.cookie(state) {
+        let _ = response.add_cookie(&c);
+    }
+    Ok(response)
+}
+
+/// A failure that is the server's, not the person's.
+pub(crate) fn factor_failure(e: FactorError) -> ApiError {
+    match e {
+        FactorError::Flow(f) => f.into(),
+        other => ApiError::from(auth_core::FlowError::Crypto(
+            auth_core::error::CryptoError::Failed(other.to_string()),
+        )),
+    }
+}
+
+/// Where a browser whose session does not meet a client's level goes:
+/// the second step (it has factors), or the security page to enrol one.
+pub(crate) async fn step_up(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    who: &auth_core::authorize::SignedIn,
+    enrol: bool,
+) -> Result<HttpResponse, ApiError> {
+    if enrol {
+        let return_to = format!("/authorize?{}", pending.query());
+        let query = serde_urlencoded::to_string([("return_to", return_to)]).unwrap_or_default();
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/account/security?{query}")))
+            .finish());
+    }
+    ask_second_factor(
+        req,
+        state,
+        pending,
+        who.user,
+        who.methods,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
