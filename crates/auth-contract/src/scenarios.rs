@@ -1301,7 +1301,6 @@ pub async fn second_factors_are_used_once_and_go_with_the_account(d: Arc<dyn Rep
     let id = totp.factor.id;
     let racers = (0..16).map(|_| {
         let d = d.clone();
-        let codes = codes;
         tokio::spawn(async move {
             d.accept_totp_step(u.id, id, 100, &codes, t0())
                 .await

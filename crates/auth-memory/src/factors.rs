@@ -55,7 +55,7 @@ impl FactorRepository for MemoryStore {
     async fn add_totp(&self, record: &TotpRecord) -> Result<(), StoreError> {
         let mut t = self.tables();
         t.totps
-            .retain(|r| !(r.factor.user_id == record.factor.user_id && !r.confirmed));
+            .retain(|r| r.factor.user_id != record.factor.user_id || r.confirmed);
         t.totps.push(record.clone());
         Ok(())
     }

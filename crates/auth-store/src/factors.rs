@@ -73,7 +73,7 @@ impl FactorRow {
             factor,
             sealed_secret: self
                 .secret
-                .ok_or_else(|| corrupt("second_factors", &"a TOTP without its secret"))?,
+                .ok_or_else(|| corrupt("second_factors", "a TOTP without its secret"))?,
             // The column starts at 0 for "none yet"; steps are far above it.
             last_step: (self.counter > 0).then_some(self.counter),
             confirmed: self.confirmed,
