@@ -537,6 +537,30 @@ fn keys_are_sealed_under_a_generated_key_file_and_rotate() {
 }
 
 #[test]
+fn user_mfa_show_and_reset_need_their_account_and_a_yes() {
+    let cli = Cli::new();
+    cli.ok(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        Some("correct-horse"),
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["user", "mfa", "show", "alice", "--json"], None)).unwrap();
+    assert_eq!(shown["enabled"], false);
+    assert_eq!(shown["factors"], serde_json::json!([]));
+    assert_eq!(shown["recovery_codes_left"], 0);
+    // A reset is refused without --yes, and for no account.
+    let out = cli.run(&["user", "mfa", "reset", "alice"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = cli.run(&["user", "mfa", "reset", "nobody", "--yes"], None);
+    assert!(!out.status.success());
+    assert!(
+        cli.ok(&["user", "mfa", "reset", "ALICE", "--yes"], None)
+            .contains("0 second factor(s) removed")
+    );
+}
+
+#[test]
 fn user_disable_and_enable_by_name_email_or_id() {
     let cli = Cli::new();
     let created = cli.ok(

@@ -785,7 +785,7 @@ impl Accounts {
 impl BrowserSignIn {
     /// A sign-in with nothing but a password for `client` (seed 001's JSON
     /// sign-in): the password checked as any sign-in's, then refused where
-    /// a second factor is due ([`Core::require_password_only_allowed`]).
+    /// a second factor is due (`Core::require_password_only_allowed`).
     pub async fn verify_password_sign_in(
         &self,
         client: &crate::types::Client,
