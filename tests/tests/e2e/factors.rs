@@ -255,6 +255,13 @@ async fn an_authenticator_app_is_a_second_step_used_once(db: ScratchDb) {
     let step = password_step(&app, &fresh, &authorize_path(&client, &[]), "michael").await;
     assert_eq!(step.status, 200, "{}", step.text);
     assert!(step.text.contains("Confirm it is you"), "{}", step.text);
+    // Its forms end in a redirect to the client, which Chromium checks
+    // against the page's form-action.
+    let csp = step.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("form-action 'self' https://rp.example"),
+        "{csp}"
+    );
     assert!(
         !step
             .headers

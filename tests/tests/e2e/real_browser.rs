@@ -894,6 +894,17 @@ impl Authenticator {
         all["value"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Takes every credential out of the authenticator.
+    async fn remove_all(&self) {
+        let r = self
+            .http
+            .delete(format!("{}/credentials", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
     /// Puts `credential` back as a resident (discoverable) key or not,
     /// with the signature counter at `sign_count`.
     async fn replace(&self, credential: &serde_json::Value, resident: bool, sign_count: u64) {
@@ -934,6 +945,23 @@ impl Authenticator {
             .unwrap();
         assert!(r.status().is_success());
     }
+}
+
+/// Waits until the second step says the key was not used: the script's
+/// note (the browser refused) or the server's error (it refused).
+async fn key_refused(browser: &fantoccini::Client) -> String {
+    for _ in 0..100 {
+        for selector in ["p.error", "#key-status"] {
+            if let Ok(e) = browser.find(Locator::Css(selector)).await {
+                let text = e.text().await.unwrap_or_default();
+                if !text.is_empty() && !text.contains("prompt") {
+                    return text;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never said the key was refused");
 }
 
 /// Signs the browser out of the issuer: its cookies there go (WebDriver
@@ -977,8 +1005,10 @@ async fn amr_of(app: &TestApp, client: &str, code: &str, callback: &str) -> Vec<
 
 /// Passkeys in Chromium with the WebDriver virtual authenticator: one is
 /// registered on the security page, signs in alone (no username typed),
-/// serves as the second step after the password, is refused without user
-/// verification, and is refused when its signature counter goes back.
+/// serves as the second step after the password (whose page lets its form
+/// end at the client: Chromium checks `form-action` on that redirect), is
+/// refused without user verification, and is refused when its signature
+/// counter goes back.
 async fn chromium_signs_in_with_a_passkey(db: ScratchDb) {
     let Some((_driver, port)) = start_driver().await else {
         return;
@@ -1075,6 +1105,51 @@ async fn chromium_signs_in_with_a_passkey(db: ScratchDb) {
         "{amr:?}"
     );
     assert!(!amr.contains(&"pwd".to_owned()), "{amr:?}");
+
+    // As the second step after the password. The key is out of the
+    // authenticator while the login page is open (else its conditional UI
+    // would sign in with it at once), and back for the second step.
+    let used = key.credentials().await.remove(0);
+    let password_then_key = |sign_count: u64| {
+        let (browser, key, used) = (&browser, &key, &used);
+        let (issuer, authorize) = (&issuer, &authorize);
+        async move {
+            key.remove_all().await;
+            forget_the_issuer(browser, issuer).await;
+            browser.goto(authorize).await.unwrap();
+            titled(browser, "Sign in · Portcullis").await;
+            type_into(
+                browser,
+                &[("username", "michael"), ("password", "correct-horse")],
+            )
+            .await;
+            click_submit(browser, "form[action='/login'] button[type=submit]").await;
+            titled(browser, "Second step · Portcullis").await;
+            key.replace(used, true, sign_count).await;
+            click_submit(browser, "#use-key").await;
+        }
+    };
+    password_then_key(used["signCount"].as_u64().unwrap()).await;
+    let arrived = arrival(&browser, &callback).await;
+    let code = query_param(&arrived, "code").expect("a code");
+    let amr = amr_of(&app, &client, &code, &callback_uri).await;
+    assert!(
+        amr.contains(&"pwd".to_owned())
+            && amr.contains(&"user".to_owned())
+            && amr.contains(&"mfa".to_owned()),
+        "{amr:?}"
+    );
+    // Without user verification the key is no second step either.
+    let used = key.credentials().await.remove(0);
+    key.set_user_verified(false).await;
+    password_then_key(used["signCount"].as_u64().unwrap()).await;
+    let said = key_refused(&browser).await;
+    assert!(said.contains("not"), "{said}");
+    assert_eq!(
+        browser.current_url().await.unwrap().host_str(),
+        Some("localhost")
+    );
+    key.set_user_verified(true).await;
 
     // Without user verification the passkey signs no one in: the browser
     // refuses the request (it requires verification), the page stays.

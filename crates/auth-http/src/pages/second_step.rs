@@ -43,7 +43,13 @@ pub(crate) async fn ask_second_factor(
         .map_err(factor_failure)?;
     let overview = state.sign_in.factor_overview(user).await?;
     let csrf = Csrf::of(req, state);
-    let mut response = state.pages.render(
+    let targets: Vec<String> = client_redirect(state, pending)
+        .await
+        .as_ref()
+        .and_then(crate::pages::render::csp_source)
+        .into_iter()
+        .collect();
+    let mut response = state.pages.render_with_targets(
         status,
         "second_factor.html",
         &SecondStepPage {
@@ -54,12 +60,37 @@ pub(crate) async fn ask_second_factor(
             pending: pending.fields(),
             csrf: csrf.token(state),
         },
+        &targets,
     );
     let _ = response.add_cookie(&second_step_cookie(state, sealed));
     if let Some(c) = csrf.cookie(state) {
         let _ = response.add_cookie(&c);
     }
     Ok(response)
+}
+
+/// Where the pending request's answer goes (its validated redirect URI):
+/// the page's forms end in a redirect there, which the browser checks
+/// against the page's `form-action` (Chromium does).
+async fn client_redirect(
+    state: &AppState,
+    pending: &Pending,
+) -> Option<auth_core::types::RedirectUri> {
+    if !pending.has_client() {
+        return None;
+    }
+    if pending.is_legacy() {
+        return match crate::dialects::redirect_login::validate(state, pending).await {
+            Ok(Ok(request)) => Some(request.redirect_uri),
+            _ => None,
+        };
+    }
+    state
+        .sign_in
+        .validate_authorization(&pending.request)
+        .await
+        .ok()
+        .map(|valid| valid.redirect_uri)
 }
 
 /// A failure that is the server's, not the person's.
