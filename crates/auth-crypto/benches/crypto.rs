@@ -62,6 +62,24 @@ fn primitives(c: &mut Criterion) {
     c.bench_function("sha256_verify", |b| {
         b.iter(|| Sha256Digest.verify("secret", &d))
     });
+    // A second step's TOTP check: the sealed secret opened, then the code
+    // compared with the steps within the skew (a wrong code: all three).
+    let (kek, _) = auth_crypto::KeySealer::generate().unwrap();
+    let sealer = kek.session_sealer().unwrap();
+    let sealed =
+        auth_core::ports::Sealer::seal(&sealer, "totp-secret", b"MTIzNDU2Nzg5MDEyMzQ1Njc4OTA")
+            .unwrap();
+    c.bench_function("totp_second_step", |b| {
+        b.iter(|| {
+            let secret = auth_core::ports::Sealer::unseal(&sealer, "totp-secret", &sealed).unwrap();
+            auth_core::ports::OneTimePasswords::matching_step(
+                &auth_crypto::RfcTotp,
+                &secret,
+                "000000",
+                now,
+            )
+        })
+    });
     let hasher = Argon2Hasher::new(HashCost::OWASP).unwrap();
     let pw = Password::parse("correct horse battery staple").unwrap();
     let hash = hasher.hash_blocking(&pw).unwrap();

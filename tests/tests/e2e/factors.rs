@@ -581,6 +581,60 @@ async fn a_ceremony_begun_on_one_node_is_taken_once_on_another(db: ScratchDb) {
     assert_eq!(unknown.status, 400, "{}", unknown.text);
 }
 
+/// Where mail is set up, the owner hears of each change to their factors
+/// and of each recovery code used.
+async fn factor_changes_are_mailed_to_the_owner(db: ScratchDb) {
+    let mailbox = portcullis_tests::mailbox::Mailbox::start().await;
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
+            smtp: Some(mailbox.settings()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = public_client(&app, Default::default()).await;
+    app.user("michael", Some("michael@example.org"), "correct-horse")
+        .await;
+    let b = signed_in(&app, "michael").await;
+    let (_, codes) = enrol_totp(&app, &b).await;
+    let added = mailbox.wait_for("michael@example.org", 1).await.remove(0);
+    assert!(added.subject.contains("sign-in methods"), "{added:?}");
+    assert!(
+        added.text.contains("\"Phone\", was just added"),
+        "{added:?}"
+    );
+
+    let other = browser();
+    let step = password_step(&app, &other, &authorize_path(&client, &[]), "michael").await;
+    let done = second_step(&app, &other, &step, "recovery", &codes[1]).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let used = mailbox.wait_for("michael@example.org", 2).await.remove(1);
+    assert!(used.subject.contains("recovery code"), "{used:?}");
+    assert!(used.text.contains("You have 9 left"), "{used:?}");
+    // No code in the letter.
+    assert!(!used.text.contains(&codes[1]), "{used:?}");
+
+    let (removed, _) = app
+        .services
+        .roles
+        .accounts
+        .reset_mfa(
+            auth_core::types::UserId::new(app.account_id("michael").await.parse().unwrap()),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let reset = mailbox.wait_for("michael@example.org", 3).await.remove(2);
+    assert!(reset.text.contains("an administrator removed"), "{reset:?}");
+}
+
+scenarios! {
+    mail:
+    factor_changes_are_mailed_to_the_owner,
+}
+
 scenarios! {
     an_authenticator_app_is_a_second_step_used_once,
     a_client_or_a_request_that_needs_two_factors_gets_them,
