@@ -1,5 +1,7 @@
 //! What checking a WebAuthn assertion costs the server (an ES256 signature
 //! and the checks around it): docs/benchmarks.md.
+// A benchmark or a test, not server code: a failed setup should stop it loudly.
+#![allow(clippy::unwrap_used)]
 use auth_core::ports::Passkeys as _;
 use auth_core::types::{Factor, FactorId, FactorKind, FactorLabel, PasskeyRecord, UserId};
 use auth_passkeys::WebauthnPasskeys;
