@@ -523,6 +523,79 @@ async fn grants_without_a_browser_refuse_what_needs_a_second_factor(db: ScratchD
     );
 }
 
+/// A software authenticator (the one `auth-passkeys`'s own tests use):
+/// real ES256 answers to real ceremonies, with no browser.
+#[path = "../../../crates/auth-passkeys/tests/support/soft_key.rs"]
+#[allow(clippy::unwrap_used, dead_code)]
+mod soft_key;
+
+/// Two nodes on one database under the issuer `soft_key::ORIGIN`: a
+/// passkey registered through one node's options and the other's form,
+/// then a passkey sign-in begun on one node and finished on the other.
+async fn passkey_ceremonies_begun_on_one_node_finish_on_another(db: ScratchDb) {
+    let shared = db.share();
+    let settings = || portcullis::settings::FileSettings {
+        issuer: Some(soft_key::ORIGIN.into()),
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(db, settings()).await;
+    let b = TestApp::spawn_with(shared, settings()).await;
+    let client = public_client(&a, Default::default()).await;
+    a.user("michael", None, "correct-horse").await;
+    // One browser, signed in through node A; its cookies go to both nodes
+    // (cookies are per host, not per port).
+    let jar = signed_in(&a, "michael").await;
+    let page = a.get_with(&jar, "/account/security").await;
+    let csrf: Vec<(String, String)> = csrf_field(&page.text).into_iter().take(1).collect();
+    let options = a.post_with(&jar, "/account/passkeys/options", &csrf).await;
+    assert_eq!(options.status, 200, "{}", options.text);
+    let mut key = soft_key::SoftKey::new();
+    let answer = key.register(&options.body["options"].to_string());
+    let form = with(
+        csrf.clone(),
+        &[
+            ("ceremony", options.str("ceremony")),
+            ("response", &answer),
+            ("label", "Laptop"),
+        ],
+    );
+    let registered = b.post_with(&jar, "/account/passkeys", &form).await;
+    assert_eq!(registered.status, 200, "{}", registered.text);
+    assert!(
+        registered.text.contains("recovery codes"),
+        "{}",
+        registered.text
+    );
+    // The same answer again: its ceremony is used up.
+    let again = b.post_with(&jar, "/account/passkeys", &form).await;
+    assert_eq!(again.status, 400, "{}", again.text);
+
+    // A passkey sign-in, begun on B, finished on A.
+    let fresh = browser();
+    let login = b.get_with(&fresh, &authorize_path(&client, &[])).await;
+    let options = b
+        .post_with(
+            &fresh,
+            "/login/passkey/options",
+            &csrf_field(&login.text)
+                .into_iter()
+                .take(1)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(options.status, 200, "{}", options.text);
+    let answer = key.assert(&options.body["options"].to_string(), 0x05, 1);
+    let form = with(
+        hidden_fields(&login.text),
+        &[("ceremony", options.str("ceremony")), ("response", &answer)],
+    );
+    let signed = a.post_with(&fresh, "/login/passkey", &form).await;
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    let claims = id_token_claims(&a, &client, &signed).await;
+    assert_eq!(claims["amr"], serde_json::json!(["hwk", "user", "mfa"]));
+    assert_eq!(claims["acr"], "phr");
+}
+
 /// A WebAuthn ceremony begun on one node is finished (or refused) on
 /// another: its state is in the database, and it is used once.
 async fn a_ceremony_begun_on_one_node_is_taken_once_on_another(db: ScratchDb) {
@@ -640,4 +713,5 @@ scenarios! {
     a_client_or_a_request_that_needs_two_factors_gets_them,
     grants_without_a_browser_refuse_what_needs_a_second_factor,
     a_ceremony_begun_on_one_node_is_taken_once_on_another,
+    passkey_ceremonies_begun_on_one_node_finish_on_another,
 }
