@@ -52,9 +52,13 @@ scratch_database() {
 write_settings() {
   cat > "$work/settings.toml" <<TOML
 bind = "127.0.0.1:$PORT"
+# A name, not an address: WebAuthn needs one (passkeys are off under an IP
+# issuer). As long as 127.0.0.1, so tokens are as long as before.
+issuer = "http://localhost:$PORT"
 metrics_bind = "127.0.0.1:0"
 database_url = "$db_url"
 login_max_attempts = 1000
+second_factor_max_attempts = 1000
 TOML
   # The operator's commands open an existing database only.
   "$BIN" --config "$work/settings.toml" migrate >/dev/null

@@ -9,7 +9,8 @@
 # benchmark presents: 1,000 refresh families and 100,000 reference tokens),
 # drives the client_credentials, password, refresh_token and
 # authorization_code grants (codes issued by GET /authorize to a signed-in
-# browser's session) and introspection with wrk, measures the argon2id
+# browser's session) and introspection with wrk, then passkey sign-ins with
+# a software authenticator (tests/examples/passkey_sign_ins.rs), measures the argon2id
 # ceiling by timing the hasher alone, and writes the figures to
 # docs/benchmarks.md (and bench/results.json, from which the side-by-side
 # table of empty and seeded databases is drawn). CARGO_TARGET_DIR is
@@ -194,6 +195,14 @@ print(f"{rate:.1f}", rps, p50, p99, f"{share:.0f}", f"{ratios[0][0]:.0f}-{ratios
 PY
 )
 
+# Passkey sign-ins, last: the bench user gets a passkey, and with it a
+# second factor that the password grant above would refuse. Each is a
+# browser's whole sign-in (login page, options, an ES256 answer from a
+# software authenticator, the session); tests/examples/passkey_sign_ins.rs.
+cargo build --release -q -p portcullis-tests --example passkey_sign_ins
+pk_line=$("${CARGO_TARGET_DIR:-target}/release/examples/passkey_sign_ins" \
+  "http://localhost:$PORT" bench bench-password 16 "${DURATION%s}")
+
 if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; tail -5 "$work/server.log" >&2; fi
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
@@ -213,4 +222,5 @@ python3 bench/report.py "$backend" "$ROWS" \
   "code_eddsa|the same with \`openid\`: ID token EdDSA|32|$ed_rps|$ed_p50|$ed_p99" \
   "introspect_paseto|introspection, PASETO token|32|$ip_rps|$ip_p50|$ip_p99" \
   "introspect_reference|introspection, one reference token (cached)|32|$ir_rps|$ir_p50|$ir_p99" \
+  "$pk_line" \
   "introspect_distinct|introspection, 100,000 distinct reference tokens in turn|32|$id_rps|$id_p50|$id_p99"

@@ -18,6 +18,8 @@ const REGISTERED: u8 = 0x01 | 0x04 | 0x40;
 
 pub struct SoftKey {
     key: EcdsaKeyPair,
+    /// The page's origin the browser would name.
+    origin: String,
     pub id: Vec<u8>,
     /// The user handle the registration named (base64url).
     pub user_handle: String,
@@ -27,11 +29,11 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn client_data(kind: &str, options: &serde_json::Value) -> Vec<u8> {
+fn client_data(kind: &str, options: &serde_json::Value, origin: &str) -> Vec<u8> {
     serde_json::json!({
         "type": kind,
         "challenge": options["publicKey"]["challenge"],
-        "origin": ORIGIN,
+        "origin": origin,
         "crossOrigin": false,
     })
     .to_string()
@@ -40,12 +42,18 @@ fn client_data(kind: &str, options: &serde_json::Value) -> Vec<u8> {
 
 impl SoftKey {
     pub fn new() -> Self {
+        Self::for_origin(ORIGIN)
+    }
+
+    /// A key answering pages of `origin`.
+    pub fn for_origin(origin: &str) -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
         let key =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
         Self {
             key,
+            origin: origin.to_owned(),
             id: (0..32u8).map(|i| i.wrapping_mul(7)).collect(),
             user_handle: String::new(),
         }
@@ -84,7 +92,7 @@ impl SoftKey {
             "type": "public-key",
             "response": {
                 "attestationObject": b64(&serde_cbor_2::to_vec(&attestation).unwrap()),
-                "clientDataJSON": b64(&client_data("webauthn.create", &options)),
+                "clientDataJSON": b64(&client_data("webauthn.create", &options, &self.origin)),
             },
         })
         .to_string()
@@ -94,7 +102,7 @@ impl SoftKey {
     /// UV = 4) and the signature counter at `counter`.
     pub fn assert(&self, options: &str, flags: u8, counter: u32) -> String {
         let options: serde_json::Value = serde_json::from_str(options).unwrap();
-        let client_data = client_data("webauthn.get", &options);
+        let client_data = client_data("webauthn.get", &options, &self.origin);
         let mut auth_data = Sha256::digest(RP_ID.as_bytes()).to_vec();
         auth_data.push(flags);
         auth_data.extend_from_slice(&counter.to_be_bytes());
