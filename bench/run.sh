@@ -109,7 +109,7 @@ code_seconds=$(( ${DURATION%s} / 2 ))
 code_grant() {
   local client=$1 scope=$2 path cookie az cg
   path="/authorize?response_type=code&client_id=$client&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=$scope&code_challenge=$challenge&code_challenge_method=S256"
-  cookie=$(python3 bench/sign_in.py "http://127.0.0.1:$PORT" "${path#*\?}" bench bench-password)
+  cookie=$(python3 bench/sign_in.py "http://localhost:$PORT" "${path#*\?}" bench bench-password)
   rm -f "$work"/codes.*
   az=$(url="http://127.0.0.1:$PORT/authorize" BENCH_COOKIE="$cookie" \
     BENCH_AUTHORIZE_PATH="$path" BENCH_CODES="$work/codes" \
