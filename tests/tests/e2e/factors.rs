@@ -594,6 +594,81 @@ async fn passkey_ceremonies_begun_on_one_node_finish_on_another(db: ScratchDb) {
     let claims = id_token_claims(&a, &client, &signed).await;
     assert_eq!(claims["amr"], serde_json::json!(["hwk", "user", "mfa"]));
     assert_eq!(claims["acr"], "phr");
+
+    // A disabled account's passkey signs no one in.
+    auth_core::accounts::set_user_disabled(
+        &a.services.roles.accounts,
+        "michael",
+        true,
+        a.clock.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let late = browser();
+    let login = b.get_with(&late, &authorize_path(&client, &[])).await;
+    let options = b
+        .post_with(
+            &late,
+            "/login/passkey/options",
+            &csrf_field(&login.text)
+                .into_iter()
+                .take(1)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    let answer = key.assert(&options.body["options"].to_string(), 0x05, 2);
+    let form = with(
+        hidden_fields(&login.text),
+        &[("ceremony", options.str("ceremony")), ("response", &answer)],
+    );
+    let refused = a.post_with(&late, "/login/passkey", &form).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert!(refused.text.contains("not accepted"), "{}", refused.text);
+}
+
+/// `mfa = "required"`: every client, not only those created with
+/// `--require-mfa`, sends a person without a factor to enrol one, and the
+/// password grant is refused to everyone.
+async fn a_server_that_requires_two_factors_asks_them_of_every_client(db: ScratchDb) {
+    let app = TestApp::spawn_with(
+        db,
+        portcullis::settings::FileSettings {
+            mfa: Some("required".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let client = public_client(&app, Default::default()).await;
+    let (password_client, secret) = app
+        .client(ClientSetup {
+            grants: &["password"],
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", None, "correct-horse").await;
+    let r = password_step(&app, &browser(), &authorize_path(&client, &[]), "michael").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(
+        r.header("location")
+            .unwrap()
+            .starts_with("/account/security?return_to="),
+        "{:?}",
+        r.header("location")
+    );
+    let grant = app
+        .post_form(
+            "/token",
+            Some((&password_client, secret.as_deref().unwrap())),
+            &[
+                ("grant_type", "password"),
+                ("username", "michael"),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    assert_eq!(grant.status, 400, "{}", grant.text);
+    assert_eq!(grant.str("error"), "invalid_grant");
 }
 
 /// A WebAuthn ceremony begun on one node is finished (or refused) on
@@ -714,4 +789,5 @@ scenarios! {
     grants_without_a_browser_refuse_what_needs_a_second_factor,
     a_ceremony_begun_on_one_node_is_taken_once_on_another,
     passkey_ceremonies_begun_on_one_node_finish_on_another,
+    a_server_that_requires_two_factors_asks_them_of_every_client,
 }

@@ -277,6 +277,33 @@ pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static>
         .finish()
 }
 
+/// Starts a session for `user` in place of the browser's current one (a
+/// new id, so a session fixed before is worthless), remembering where and
+/// how (`method`, `methods`) it signed in: the cookie to set.
+pub(crate) async fn new_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: UserId,
+    method: &str,
+    methods: auth_core::types::AuthMethods,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Cookie<'static>, ApiError> {
+    if let Some(old) = session_cookie_of(req, state) {
+        state.sign_in.end_session(old.value()).await?;
+    }
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let origin =
+        auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
+    let session = state
+        .sign_in
+        .start_session_from(user, origin, methods, now)
+        .await?;
+    Ok(session_cookie(state, session.into_inner()))
+}
+
 /// A cookie that removes the session cookie.
 pub(crate) fn cleared_session_cookie(state: &AppState) -> Cookie<'static> {
     let mut c = Cookie::build(cookie_name(state, SESSION_COOKIE), "")

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::browser::{
     Csrf, NoFields, PagePost, cleared_second_step_cookie, current_sign_in, second_step_of,
-    session_cookie, session_cookie_of,
 };
 use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{Pending, PendingFields};
@@ -593,24 +592,12 @@ async fn enrolled(
         None => see_other(&continue_to),
     };
     if !done.proved.is_empty() {
-        if let Some(old) = session_cookie_of(req, state) {
-            state.sign_in.end_session(old.value()).await?;
-        }
         let now = crate::edge::now::of(req, state);
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        let origin = auth_core::types::SessionOrigin::new(
-            user_agent,
-            &crate::edge::security::peer(req),
-            "password",
-        );
-        let session = state
-            .sign_in
-            .start_session_from(who.user, origin, who.methods.union(done.proved), now)
-            .await?;
-        let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
+        let methods = who.methods.union(done.proved);
+        let session =
+            crate::edge::browser::new_session(req, state, who.user, "password", methods, now)
+                .await?;
+        let _ = response.add_cookie(&session);
     }
     Ok(response)
 }
@@ -860,4 +847,28 @@ pub(crate) async fn script() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .insert_header(("x-content-type-options", "nosniff"))
         .body(include_str!("templates/passkeys.js"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return;
+
+    #[test]
+    fn an_enrolment_returns_only_to_a_pending_request_here() {
+        assert_eq!(
+            safe_return(Some("/authorize?client_id=a&state=b")).as_deref(),
+            Some("/authorize?client_id=a&state=b")
+        );
+        for elsewhere in [
+            "https://evil.example/authorize?x",
+            "//evil.example/authorize?x",
+            "/authorize",
+            "/account",
+            "/authorize?x\r\nSet-Cookie: a=b",
+            "/authorize?x\\evil",
+        ] {
+            assert_eq!(safe_return(Some(elsewhere)), None, "{elsewhere}");
+        }
+        assert_eq!(safe_return(None), None);
+    }
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::edge::body::{expose, read_query};
 use crate::edge::browser::{
     Csrf, NoFields, PagePost, cleared_session_cookie, current_sign_in, current_user,
-    session_cookie, session_cookie_of,
+    session_cookie_of,
 };
 use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{
@@ -437,20 +437,8 @@ pub(crate) async fn signed_in(
     method: &str,
     methods: AuthMethods,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(old) = session_cookie_of(req, state) {
-        state.sign_in.end_session(old.value()).await?;
-    }
     let now = crate::edge::now::of(req, state);
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let origin =
-        auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
-    let session = state
-        .sign_in
-        .start_session_from(user, origin, methods, now)
-        .await?;
+    let session = crate::edge::browser::new_session(req, state, user, method, methods, now).await?;
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
         user,
@@ -458,7 +446,7 @@ pub(crate) async fn signed_in(
         methods,
     };
     let mut response = proceed(req, state, pending, who, StatusCode::SEE_OTHER).await?;
-    let _ = response.add_cookie(&session_cookie(state, session.into_inner()));
+    let _ = response.add_cookie(&session);
     let _ = response.add_cookie(&csrf);
     Ok(response)
 }
