@@ -59,6 +59,9 @@ metrics_bind = "127.0.0.1:0"
 database_url = "$db_url"
 login_max_attempts = 1000
 second_factor_max_attempts = 1000
+# The TOTP figure registers its accounts through the hosted pages.
+registration_max_per_address = 100000
+registration_max_total = 100000
 TOML
   # The operator's commands open an existing database only.
   "$BIN" --config "$work/settings.toml" migrate >/dev/null

@@ -203,6 +203,13 @@ cargo build --release -q -p portcullis-tests --example passkey_sign_ins
 pk_line=$("${CARGO_TARGET_DIR:-target}/release/examples/passkey_sign_ins" \
   "http://localhost:$PORT" bench bench-password 16 "${DURATION%s}")
 
+# What an authenticator app's code adds to a browser sign-in: password
+# sign-ins and password + TOTP sign-ins in alternating blocks, one at a
+# time, with the server's CPU time per sign-in; tests/examples/totp_sign_ins.rs.
+cargo build --release -q -p portcullis-tests --example totp_sign_ins
+mapfile -t totp_lines < <("${CARGO_TARGET_DIR:-target}/release/examples/totp_sign_ins" \
+  "http://localhost:$PORT" "$server_pid" 400 8)
+
 if grep -q '"error"' "$work/server.log"; then echo "server logged errors:" >&2; tail -5 "$work/server.log" >&2; fi
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
@@ -223,4 +230,5 @@ python3 bench/report.py "$backend" "$ROWS" \
   "introspect_paseto|introspection, PASETO token|32|$ip_rps|$ip_p50|$ip_p99" \
   "introspect_reference|introspection, one reference token (cached)|32|$ir_rps|$ir_p50|$ir_p99" \
   "$pk_line" \
+  "${totp_lines[@]}" \
   "introspect_distinct|introspection, 100,000 distinct reference tokens in turn|32|$id_rps|$id_p50|$id_p99"

@@ -391,6 +391,7 @@ impl Settings {
             .or(file.issuer)
             .unwrap_or_else(|| format!("{scheme}://{bind}"));
         check_issuer(&issuer)?;
+        let passkey_rp_id = passkey_rp_id(&issuer, file.passkey_rp_id.as_deref())?;
         let dialects = file.dialects.clone().unwrap_or_default();
         let defaults = TokenPolicy::default();
         let secs = |v: Option<i64>, d: Duration, range: LifetimeRange, name: &str| {
@@ -616,7 +617,7 @@ impl Settings {
                 },
             },
             mfa,
-            passkey_rp_id: file.passkey_rp_id.clone().filter(|d| !d.trim().is_empty()),
+            passkey_rp_id,
             hash_cost,
             registration,
             min_password_length: bounded(
@@ -733,6 +734,11 @@ impl Settings {
             } else {
                 format!("from the key file {}", self.key_file.display())
             },
+            "mfa": match self.mfa {
+                auth_core::factors::MfaPolicy::Optional => "optional",
+                auth_core::factors::MfaPolicy::Required => "required",
+            },
+            "passkey_rp_id": self.passkey_rp_id.clone().map_or(json!("the issuer's host"), |d| json!(d)),
             "dialects": {
                 "redirect_login": self.dialects.redirect_login,
                 "pkce_json": self.dialects.pkce_json,
@@ -969,6 +975,19 @@ fn default_key_file(database_url: &str) -> std::path::PathBuf {
         Some(path) if !path.is_empty() => std::path::PathBuf::from(format!("{path}.kek")),
         _ => std::path::PathBuf::from("portcullis.kek"),
     }
+}
+
+/// `passkey_rp_id`, where set: a parent domain of the issuer's host, which
+/// WebAuthn takes as the relying party (refused here, so that `config
+/// check` says so and `serve` does not start with passkeys that no browser
+/// would use).
+fn passkey_rp_id(issuer: &str, rp_id: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(rp_id) = rp_id.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    auth_passkeys::WebauthnPasskeys::new(issuer, "Portcullis", Some(rp_id), &[])
+        .with_context(|| format!("passkey_rp_id {rp_id:?} does not fit the issuer {issuer}"))?;
+    Ok(Some(rp_id.to_owned()))
 }
 
 #[cfg(test)]

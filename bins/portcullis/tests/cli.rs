@@ -884,6 +884,49 @@ async fn a_killed_server_logs_no_one_out_on_postgres() {
 }
 
 #[test]
+fn a_passkey_relying_party_must_be_a_parent_of_the_issuers_host() {
+    let cli = Cli::new();
+    let settings = cli.dir.path().join("portcullis.toml");
+    let path = settings.to_str().unwrap();
+    let check = |toml: &str| {
+        std::fs::write(&settings, toml).unwrap();
+        cli.run(&["--config", path, "config", "check", "--json"], None)
+    };
+    let out = check("issuer = \"https://id.example.org\"\npasskey_rp_id = \"example.org\"\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["passkey_rp_id"], "example.org");
+    assert_eq!(report["mfa"], "optional");
+    for (toml, why) in [
+        (
+            "issuer = \"https://id.example.org\"\npasskey_rp_id = \"example.com\"\n",
+            "does not fit the issuer",
+        ),
+        // Browsers take no IP address for a relying party.
+        (
+            "issuer = \"http://127.0.0.1:8080\"\npasskey_rp_id = \"127.0.0.1\"\n",
+            "does not fit the issuer",
+        ),
+    ] {
+        let out = check(toml);
+        assert!(!out.status.success(), "{toml}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("passkey_rp_id") && stderr.contains(why),
+            "{stderr}"
+        );
+        // `serve` refuses to start with it too (it reads the same settings).
+        let out = cli.run(&["--config", path, "serve"], None);
+        assert!(!out.status.success(), "{toml}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("passkey_rp_id"));
+    }
+}
+
+#[test]
 fn config_check_reports_without_secrets_and_refuses_what_is_wrong() {
     let cli = Cli::new();
     let settings = cli.dir.path().join("portcullis.toml");

@@ -260,7 +260,7 @@ impl Core {
     }
 
     /// Whether `user` signs in with a second step.
-    pub async fn has_second_factor(&self, user: UserId) -> Result<bool, FlowError> {
+    pub(crate) async fn has_second_factor(&self, user: UserId) -> Result<bool, FlowError> {
         Ok(self.ports.factors.has_factors(user).await?)
     }
 

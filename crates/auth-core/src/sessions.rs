@@ -4,28 +4,73 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::authorize::SignedIn;
 use crate::error::FlowError;
+use crate::factors::FactorError;
 use crate::service::{BrowserSignIn, Core};
-use crate::types::{BrowserSession, Digest, OpaqueToken, UserId};
+use crate::types::{AuthMethod, AuthMethods, BrowserSession, Digest, OpaqueToken, UserId};
 
 /// How often a session's last-seen time is written: more often would make
 /// every page view a database write.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
+/// How a browser sign-in goes on once its first step is right.
+#[derive(Debug)]
+pub enum BrowserStart {
+    /// Signed in: the new session's id, for the cookie.
+    Session(OpaqueToken),
+    /// The account has a second factor this sign-in has not shown yet:
+    /// nothing is signed in, and the sign-in waits, sealed (the value the
+    /// browser holds meanwhile), for its second step.
+    SecondStep(String),
+}
+
 impl BrowserSignIn {
-    /// Starts a session for `user`; the returned value goes in the cookie.
-    /// Always a new id, so a session fixed before login is worthless.
-    pub async fn start_session(
+    /// Starts a browser session for `user`, who proved `methods`, in
+    /// place of any other: the one door every page's sign-in goes through,
+    /// so none can skip the rule that an account with a second factor
+    /// shows it after its password. A sign-in through an upstream provider
+    /// or a passkey is not asked again (the provider answers for its own
+    /// factors; a passkey with user verification is two already).
+    pub async fn begin_browser_session(
         &self,
         user: UserId,
+        origin: crate::types::SessionOrigin,
+        methods: AuthMethods,
         now: DateTime<Utc>,
-    ) -> Result<OpaqueToken, FlowError> {
-        self.start_session_from(
-            user,
-            crate::types::SessionOrigin::default(),
-            crate::types::AuthMethods::default(),
-            now,
-        )
-        .await
+    ) -> Result<BrowserStart, FactorError> {
+        let password_only = methods.contains(AuthMethod::Password) && !methods.multi_factor();
+        if password_only && self.has_second_factor(user).await? {
+            return Ok(BrowserStart::SecondStep(
+                self.begin_second_step(user, methods, now)?,
+            ));
+        }
+        Ok(BrowserStart::Session(
+            self.start_session_from(user, origin, methods, now).await?,
+        ))
+    }
+
+    /// Renews the session whose cookie is `cookie` once it proved `proved`
+    /// too (the first code of a factor just enrolled): a new id, the same
+    /// origin, its methods with `proved` added, authenticated `now`. `None`
+    /// when there is no such live session.
+    pub async fn upgrade_session(
+        &self,
+        cookie: &str,
+        proved: AuthMethods,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OpaqueToken>, FlowError> {
+        let digest = self.ports().digest.digest(cookie);
+        let Some(old) = self.ports().sessions.find_session(&digest).await? else {
+            return Ok(None);
+        };
+        if old.expires_at <= now {
+            return Ok(None);
+        }
+        let methods = old.methods.union(proved);
+        let renewed = self
+            .start_session_from(old.user_id, old.origin, methods, now)
+            .await?;
+        self.ports().sessions.delete_session(&digest).await?;
+        Ok(Some(renewed))
     }
 
     /// Who a session cookie stands for, if the session is alive: its user,
@@ -89,8 +134,9 @@ impl Core {
     /// Starts a session for `user`, remembering where and how it signed in;
     /// the returned value goes in the cookie. Always a new id, so a session
     /// fixed before login is worthless. Shared: a sign-in, and a password
-    /// change that keeps its browser signed in, both start one.
-    pub async fn start_session_from(
+    /// change that keeps its browser signed in, both start one; pages go
+    /// through [`BrowserSignIn::begin_browser_session`].
+    pub(crate) async fn start_session_from(
         &self,
         user: UserId,
         origin: crate::types::SessionOrigin,

@@ -98,6 +98,37 @@ async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (String, Vec<String>)
     (key, codes)
 }
 
+/// Enrols an authenticator app from the security page `to` that a
+/// client's requirement sent the browser to (with a `return_to`): where
+/// the page with the recovery codes continues.
+async fn enrol_on_the_way(app: &TestApp, b: &reqwest::Client, to: &str) -> String {
+    let page = app.get_with(b, to).await;
+    assert!(
+        page.text.contains("requires a second factor"),
+        "{}",
+        page.text
+    );
+    let return_to = param(
+        &url::Url::parse(&format!("http://x{to}")).unwrap(),
+        "return_to",
+    )
+    .unwrap();
+    let form = with(
+        csrf_field(&page.text).into_iter().take(1).collect(),
+        &[("label", "Phone"), ("return_to", &return_to)],
+    );
+    let enrol = app.post_with(b, "/account/totp", &form).await;
+    assert_eq!(enrol.status, 200, "{}", enrol.text);
+    let key = between(&enrol.text, "<code id=\"manual-key\">", "</code>").to_owned();
+    let confirm = with(
+        hidden_fields(&enrol.text),
+        &[("code", &code_at(&key, app.clock.now()))],
+    );
+    let codes = app.post_with(b, "/account/totp/confirm", &confirm).await;
+    assert_eq!(codes.status, 200, "{}", codes.text);
+    portcullis_tests::unescape(between(&codes.text, "<a href=\"", "\""))
+}
+
 fn authorize_path(client: &str, extra: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.extend_pairs([
@@ -351,36 +382,7 @@ async fn a_client_or_a_request_that_needs_two_factors_gets_them(db: ScratchDb) {
         to.starts_with("/account/security?return_to=%2Fauthorize%3F"),
         "{to}"
     );
-    let page = app.get_with(&b, &to).await;
-    assert!(
-        page.text.contains("requires a second factor"),
-        "{}",
-        page.text
-    );
-    let form = with(
-        csrf_field(&page.text).into_iter().take(1).collect(),
-        &[
-            ("label", "Phone"),
-            (
-                "return_to",
-                &param(
-                    &url::Url::parse(&format!("http://x{to}")).unwrap(),
-                    "return_to",
-                )
-                .unwrap(),
-            ),
-        ],
-    );
-    let enrol = app.post_with(&b, "/account/totp", &form).await;
-    assert_eq!(enrol.status, 200, "{}", enrol.text);
-    let key = between(&enrol.text, "<code id=\"manual-key\">", "</code>").to_owned();
-    let confirm = with(
-        hidden_fields(&enrol.text),
-        &[("code", &code_at(&key, app.clock.now()))],
-    );
-    let codes = app.post_with(&b, "/account/totp/confirm", &confirm).await;
-    assert_eq!(codes.status, 200, "{}", codes.text);
-    let back = portcullis_tests::unescape(between(&codes.text, "<a href=\"", "\""));
+    let back = enrol_on_the_way(&app, &b, &to).await;
     assert!(back.starts_with("/authorize?"), "{back}");
     let done = app.get_with(&b, &back).await;
     assert_eq!(done.status, 302, "{}", done.text);
@@ -478,7 +480,21 @@ async fn grants_without_a_browser_refuse_what_needs_a_second_factor(db: ScratchD
             ..Default::default()
         })
         .await;
-    app.user("michael", None, "correct-horse").await;
+    let (plain, plain_secret) = app
+        .client(ClientSetup {
+            grants: &["password"],
+            ..Default::default()
+        })
+        .await;
+    // Seed 001's JSON sign-in, for an app that signs its users in itself.
+    crate::seeds::pkce_client(&app).await;
+    let seed_001_sign_in = serde_json::json!({
+        "client_id": crate::seeds::DOC_CLIENT, "response_type": "code", "redirect_uri": "myapp://callback",
+        "code_challenge_method": "S256", "code_challenge": CHALLENGE, "state": "ahg84hek2n",
+        "email": "michael_lee@gmail.com", "password": "correct-horse"
+    });
+    app.user("michael", Some("michael_lee@gmail.com"), "correct-horse")
+        .await;
     let grant = |client: &str, secret: &str| {
         let (client, secret) = (client.to_owned(), secret.to_owned());
         let app = &app;
@@ -498,8 +514,27 @@ async fn grants_without_a_browser_refuse_what_needs_a_second_factor(db: ScratchD
     let r = grant(&strict, strict_secret.as_deref().unwrap()).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.str("error_description").contains("browser"), "{}", r.text);
+    // Before a factor, both take the password alone.
+    let r = grant(&plain, plain_secret.as_deref().unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.post_json("/sign-in", &seed_001_sign_in).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
     let b = signed_in(&app, "michael").await;
     enrol_totp(&app, &b).await;
+    // With one, a password alone is refused: by the token endpoint, and
+    // by seed 001's sign-in in its own error shape, with no code issued.
+    let r = grant(&plain, plain_secret.as_deref().unwrap()).await;
+    assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+    assert!(
+        r.str("error_description").contains("second factor"),
+        "{}",
+        r.text
+    );
+    let r = app.post_json("/sign-in", &seed_001_sign_in).await;
+    assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+    assert!(r.body["authorization_code"].is_null(), "{}", r.text);
+    assert!(r.text.contains("second factor"), "{}", r.text);
     // The operator's weaker setting lets a legacy client through.
     let r = grant(&legacy, legacy_secret.as_deref().unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -569,6 +604,31 @@ async fn passkey_ceremonies_begun_on_one_node_finish_on_another(db: ScratchDb) {
     // The same answer again: its ceremony is used up.
     let again = b.post_with(&jar, "/account/passkeys", &form).await;
     assert_eq!(again.status, 400, "{}", again.text);
+
+    // A credential registered to any account is refused to another (a
+    // software key of the same id, as a cloned or shared key would be).
+    b.user("anna", None, "correct-horse").await;
+    let other = signed_in(&b, "anna").await;
+    let page = b.get_with(&other, "/account/security").await;
+    let csrf: Vec<(String, String)> = csrf_field(&page.text).into_iter().take(1).collect();
+    let options = b
+        .post_with(&other, "/account/passkeys/options", &csrf)
+        .await;
+    assert_eq!(options.status, 200, "{}", options.text);
+    let clone = soft_key::SoftKey::new().register(&options.body["options"].to_string());
+    let form = with(
+        csrf,
+        &[
+            ("ceremony", options.str("ceremony")),
+            ("response", &clone),
+            ("label", "Borrowed"),
+        ],
+    );
+    let taken = a.post_with(&other, "/account/passkeys", &form).await;
+    assert_eq!(taken.status, 400, "{}", taken.text);
+    assert!(taken.text.contains("registered already"), "{}", taken.text);
+    let page = b.get_with(&other, "/account/security").await;
+    assert!(!page.text.contains("Borrowed"), "{}", page.text);
 
     // A passkey sign-in, begun on B, finished on A.
     let fresh = browser();
@@ -783,6 +843,72 @@ scenarios! {
     factor_changes_are_mailed_to_the_owner,
 }
 
+/// A device whose client requires two factors: a person signed in with a
+/// password alone is sent to enrol one and brought back to the code, and
+/// only then is the device approved.
+async fn a_device_for_a_client_that_requires_two_factors_waits_for_them(db: ScratchDb) {
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let app = TestApp::spawn(db).await;
+    let (client, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &[DEVICE_GRANT],
+            scope: "read",
+            mfa: auth_core::types::ClientMfa::Required,
+            ..Default::default()
+        })
+        .await;
+    app.user("michael", None, "correct-horse").await;
+    let started = app
+        .post_form("/device_authorization", None, &[("client_id", &client)])
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let (user_code, device_code) = (
+        started.str("user_code").to_owned(),
+        started.str("device_code").to_owned(),
+    );
+    let poll_form = [
+        ("grant_type", DEVICE_GRANT),
+        ("client_id", client.as_str()),
+        ("device_code", device_code.as_str()),
+    ];
+    let poll = || app.post_form("/token", None, &poll_form);
+    let b = signed_in(&app, "michael").await;
+    let page = app
+        .get_with(&b, &format!("/device?user_code={user_code}"))
+        .await;
+    let allow = with(
+        csrf_field(&page.text).into_iter().take(1).collect(),
+        &[("user_code", &user_code), ("decision", "allow")],
+    );
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let to = r.header("location").unwrap().to_owned();
+    let return_to = param(
+        &url::Url::parse(&format!("http://x{to}")).unwrap(),
+        "return_to",
+    )
+    .unwrap();
+    assert_eq!(return_to, format!("/device?user_code={user_code}"));
+    assert_eq!(poll().await.error(), "authorization_pending");
+
+    // Enrolled, the browser goes back to the code, and its approval holds.
+    let back = enrol_on_the_way(&app, &b, &to).await;
+    assert_eq!(back, return_to);
+    let page = app.get_with(&b, &back).await;
+    assert!(page.text.contains("asks to sign in"), "{}", page.text);
+    let allow = with(
+        csrf_field(&page.text).into_iter().take(1).collect(),
+        &[("user_code", &user_code), ("decision", "allow")],
+    );
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Device connected"), "{}", r.text);
+    app.clock.advance(Duration::seconds(10));
+    let tokens = poll().await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+}
+
 scenarios! {
     an_authenticator_app_is_a_second_step_used_once,
     a_client_or_a_request_that_needs_two_factors_gets_them,
@@ -790,4 +916,5 @@ scenarios! {
     a_ceremony_begun_on_one_node_is_taken_once_on_another,
     passkey_ceremonies_begun_on_one_node_finish_on_another,
     a_server_that_requires_two_factors_asks_them_of_every_client,
+    a_device_for_a_client_that_requires_two_factors_waits_for_them,
 }

@@ -426,12 +426,22 @@ async fn the_sweep_waits_a_round_then_deletes_and_reports(db: ScratchDb) {
     .await;
     let user =
         auth_core::types::UserId::new(app.user("alice", None, "pw-alice-1").await.parse().unwrap());
-    app.services
+    let started = app
+        .services
         .roles
         .sign_in
-        .start_session(user, app.clock.now())
+        .begin_browser_session(
+            user,
+            auth_core::types::SessionOrigin::default(),
+            auth_core::types::AuthMethods::of(&[auth_core::types::AuthMethod::Password]),
+            app.clock.now(),
+        )
         .await
         .unwrap();
+    assert!(matches!(
+        started,
+        auth_core::sessions::BrowserStart::Session(_)
+    ));
     app.clock.advance(Duration::days(2));
     // Not at start-up: the first sweep is a round away.
     assert_eq!(

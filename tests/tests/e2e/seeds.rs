@@ -25,11 +25,12 @@ async fn legacy_client(app: &TestApp) -> String {
     id
 }
 
-const DOC_CLIENT: &str = "0oabygpxgk9lXaMgF0h7";
+pub(crate) const DOC_CLIENT: &str = "0oabygpxgk9lXaMgF0h7";
 const VERIFIER: &str = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
 const CHALLENGE: &str = "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es";
 
-async fn pkce_client(app: &TestApp) {
+/// Seed 001's client, as its document names it.
+pub(crate) async fn pkce_client(app: &TestApp) {
     app.client(ClientSetup {
         id: Some(DOC_CLIENT),
         public: true,

@@ -185,43 +185,87 @@ impl Grants {
         }))
     }
 
-    /// Whether `user`'s address lets them approve the pending device
-    /// `code`: its client may sign in only confirmed addresses. The poll
-    /// refuses such an approval anyway; the device page asks first.
-    pub async fn device_address_confirmed(
-        &self,
-        code: &UserCode,
-        user: UserId,
-    ) -> Result<bool, FlowError> {
-        let digest = self.ports.digest.digest(code.normalised());
-        let Some(pending) = self.ports.devices.find_by_user_code(&digest).await? else {
-            return Ok(true);
-        };
-        let Some(client) = self.ports.clients.find(&pending.client_id).await? else {
-            return Ok(true);
-        };
-        self.email_verified_for(&client, user).await
-    }
-
-    /// The signed-in user's decision on a user code; `false` if the code is
-    /// no longer pending.
+    /// The signed-in person's decision on a user code: `approve` by `who`,
+    /// or deny. An approval is held back, with nothing changed, where the
+    /// device's client lets in only confirmed addresses and `who`'s is not,
+    /// or needs more factors than `who`'s session showed (`--require-mfa`,
+    /// `mfa = "required"`): the same rules as at `/authorize`.
     pub async fn decide_device(
         &self,
         code: &UserCode,
-        approve: Option<UserId>,
+        approve: Option<&crate::authorize::SignedIn>,
         now: DateTime<Utc>,
-    ) -> Result<bool, FlowError> {
+    ) -> Result<DeviceDecision, FlowError> {
         let digest = self.ports.digest.digest(code.normalised());
         let decision = match approve {
-            Some(user) => DeviceStatus::Approved(user),
+            Some(who) => {
+                if let Some(hold) = self.device_hold(&digest, who).await? {
+                    return Ok(DeviceDecision::Held(hold));
+                }
+                DeviceStatus::Approved(who.user)
+            }
             None => DeviceStatus::Denied,
         };
-        Ok(self
+        let stored = self
             .ports
             .devices
             .decide_device(&digest, decision, now)
-            .await?)
+            .await?;
+        Ok(if stored {
+            DeviceDecision::Decided
+        } else {
+            DeviceDecision::Gone
+        })
     }
+
+    /// What keeps `who` from approving the device whose user code's
+    /// digest is `digest`, if anything.
+    async fn device_hold(
+        &self,
+        digest: &crate::types::Digest,
+        who: &crate::authorize::SignedIn,
+    ) -> Result<Option<DeviceHold>, FlowError> {
+        let Some(pending) = self.ports.devices.find_by_user_code(digest).await? else {
+            return Ok(None);
+        };
+        let Some(client) = self.ports.clients.find(&pending.client_id).await? else {
+            return Ok(None);
+        };
+        if !self.email_verified_for(&client, who.user).await? {
+            return Ok(Some(DeviceHold::AddressUnconfirmed));
+        }
+        if who.methods.level() < self.client_level(&client) {
+            return Ok(Some(DeviceHold::SecondFactorNeeded {
+                enrolled: self.has_second_factor(who.user).await?,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+/// What became of a decision on a user code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDecision {
+    /// Stored: the device's next poll learns it.
+    Decided,
+    /// The code was decided before (another tab, another person) or has
+    /// expired; nothing was stored.
+    Gone,
+    /// The approval waits for the person to meet the client's rules.
+    Held(DeviceHold),
+}
+
+/// Why an approval waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceHold {
+    /// The client lets in only confirmed addresses.
+    AddressUnconfirmed,
+    /// The client needs two factors; `enrolled` says whether the account
+    /// has a second one (else it is to enrol one first).
+    SecondFactorNeeded {
+        /// The account has a second factor its session did not show.
+        enrolled: bool,
+    },
 }
 
 /// What looking up a typed user code found.

@@ -259,3 +259,93 @@ async fn the_password_grant_refuses_an_account_with_a_second_factor() {
     w.set_client(&client).await;
     assert!(w.grants.exchange(&client, grant(), t0()).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_password_sign_in_waits_for_the_second_factor_and_no_other_sign_in_does() {
+    use auth_core::ports::SessionRepository as _;
+    use auth_core::sessions::BrowserStart;
+    let w = World::new(TokenPolicy::default());
+    let bob = w.add_user("bob", None, "pw").await;
+    assert!(
+        w.session_for(bob.id, t0()).await.is_some(),
+        "an account without a factor is signed in at once"
+    );
+    let (alice, _) = enrolled(&w).await;
+    let start = |methods: &[AuthMethod]| {
+        w.sign_in.begin_browser_session(
+            alice.id,
+            SessionOrigin::default(),
+            AuthMethods::of(methods),
+            t0(),
+        )
+    };
+
+    let password = AuthMethods::of(&[AuthMethod::Password]);
+    let BrowserStart::SecondStep(sealed) = start(&[AuthMethod::Password]).await.unwrap() else {
+        panic!("a password alone signed in an account with a second factor");
+    };
+    assert!(w.store.sessions_of(alice.id).await.unwrap().is_empty());
+    let waiting = w.sign_in.pending_second_step(&sealed, t0()).unwrap();
+    assert_eq!((waiting.user, waiting.methods), (alice.id, password));
+
+    // Two factors, an upstream provider's word, or a verified passkey: a session.
+    for methods in [
+        &[AuthMethod::Password, AuthMethod::OneTimeCode][..],
+        &[AuthMethod::Federated],
+        &[AuthMethod::HardwareKey, AuthMethod::UserVerified],
+    ] {
+        let started = start(methods).await.unwrap();
+        assert!(matches!(started, BrowserStart::Session(_)), "{methods:?}");
+    }
+    assert_eq!(w.store.sessions_of(alice.id).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_enrolment_renews_the_session_with_what_it_proved() {
+    let w = World::new(TokenPolicy::default());
+    let bob = w.add_user("bob", None, "pw").await;
+    let old = w.session_for(bob.id, t0()).await.unwrap();
+    let later = t0() + Duration::minutes(1);
+    let renewed = w
+        .sign_in
+        .upgrade_session(
+            old.expose(),
+            AuthMethods::of(&[AuthMethod::OneTimeCode]),
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        w.sign_in
+            .resume_session(old.expose(), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let now = w
+        .sign_in
+        .resume_session(renewed.expose(), later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (now.user, now.methods, now.authenticated_at),
+        (
+            bob.id,
+            AuthMethods::of(&[AuthMethod::Password, AuthMethod::OneTimeCode]),
+            later
+        )
+    );
+    // A session that is gone is not brought back.
+    let gone = w
+        .sign_in
+        .upgrade_session(
+            old.expose(),
+            AuthMethods::of(&[AuthMethod::OneTimeCode]),
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+}

@@ -547,7 +547,7 @@ mod authorization_code {
             methods: Default::default(),
         }
     }
-    use auth_core::types::{Dialect, RedirectUri};
+    use auth_core::types::{AuthMethod, AuthMethods, Dialect, RedirectUri};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -850,13 +850,13 @@ mod authorization_code {
     async fn sessions_expire_when_idle_or_old_and_end_at_logout() {
         let (w, _, user) = world(true).await;
         let policy = w.grants.policy().clone();
-        let id = w.sign_in.start_session(user, t0()).await.unwrap();
+        let id = w.session_for(user, t0()).await.unwrap();
         assert_eq!(
             w.sign_in.resume_session(id.expose(), t0()).await.unwrap(),
             Some(auth_core::authorize::SignedIn {
                 user,
                 authenticated_at: t0(),
-                methods: Default::default(),
+                methods: AuthMethods::of(&[AuthMethod::Password]),
             })
         );
         let stored = w.store.sessions()[0].clone();
@@ -886,7 +886,7 @@ mod authorization_code {
             None
         );
         // Idle too long.
-        let id = w.sign_in.start_session(user, t0()).await.unwrap();
+        let id = w.session_for(user, t0()).await.unwrap();
         assert_eq!(
             w.sign_in
                 .resume_session(id.expose(), t0() + policy.session_idle_timeout)
@@ -895,7 +895,7 @@ mod authorization_code {
             None
         );
         // Logout.
-        let id = w.sign_in.start_session(user, t0()).await.unwrap();
+        let id = w.session_for(user, t0()).await.unwrap();
         w.sign_in.end_session(id.expose()).await.unwrap();
         assert_eq!(
             w.sign_in.resume_session(id.expose(), t0()).await.unwrap(),
@@ -1073,7 +1073,8 @@ mod lifecycle {
 
 mod device {
     use super::*;
-    use auth_core::types::UserCode;
+    use auth_core::grants::device_code::{DeviceDecision, DeviceHold};
+    use auth_core::types::{AuthMethod, AuthMethods, ClientMfa, UserCode};
 
     fn poll(code: &OpaqueToken) -> GrantRequest {
         GrantRequest::DeviceCode {
@@ -1132,14 +1133,21 @@ mod device {
                 .unwrap(),
             auth_core::grants::device_code::UserCodeLookup::Found(..)
         ));
-        assert!(
+        let who = auth_core::authorize::SignedIn {
+            user: u.id,
+            authenticated_at: at(31),
+            methods: AuthMethods::of(&[AuthMethod::Password]),
+        };
+        assert_eq!(
             w.grants
-                .decide_device(&typed, Some(u.id), at(31))
+                .decide_device(&typed, Some(&who), at(31))
                 .await
-                .unwrap()
+                .unwrap(),
+            DeviceDecision::Decided
         );
-        assert!(
-            !w.grants.decide_device(&typed, None, at(32)).await.unwrap(),
+        assert_eq!(
+            w.grants.decide_device(&typed, None, at(32)).await.unwrap(),
+            DeviceDecision::Gone,
             "decided once"
         );
         let t = w
@@ -1157,6 +1165,53 @@ mod device {
             ),
             ErrorCode::InvalidGrant
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_requires_two_factors_holds_a_one_factor_approval() {
+        let w = World::new(TokenPolicy::default());
+        let mut c = w.add_client("tv", None, &[G::DeviceCode], "read").await;
+        c.mfa = ClientMfa::Required;
+        w.set_client(&c).await;
+        let u = w.add_user("alice", None, "pw").await;
+        let start = w
+            .grants
+            .start_device_authorization(&c, None, t0())
+            .await
+            .unwrap();
+        let as_signed_in = |methods: &[AuthMethod]| auth_core::authorize::SignedIn {
+            user: u.id,
+            authenticated_at: t0(),
+            methods: AuthMethods::of(methods),
+        };
+        let password = as_signed_in(&[AuthMethod::Password]);
+        assert_eq!(
+            w.grants
+                .decide_device(&start.user_code, Some(&password), t0())
+                .await
+                .unwrap(),
+            DeviceDecision::Held(DeviceHold::SecondFactorNeeded { enrolled: false })
+        );
+        // Nothing was decided: the device still waits, and a session with
+        // two factors approves it.
+        assert_eq!(
+            code_of(w.grants.exchange(&c, poll(&start.device_code), t0()).await),
+            ErrorCode::AuthorizationPending
+        );
+        let both = as_signed_in(&[AuthMethod::Password, AuthMethod::OneTimeCode]);
+        assert_eq!(
+            w.grants
+                .decide_device(&start.user_code, Some(&both), t0())
+                .await
+                .unwrap(),
+            DeviceDecision::Decided
+        );
+        let t = w
+            .grants
+            .exchange(&c, poll(&start.device_code), t0() + Duration::seconds(10))
+            .await
+            .unwrap();
+        assert_eq!(t.user_id, Some(u.id));
     }
 
     #[tokio::test]

@@ -50,12 +50,11 @@ async fn the_overview_shows_the_accounts_own_sessions_and_applications() {
         .await;
     let alice = w.add_user("alice", None, "pw-alice").await;
     let bob = w.add_user("bob", None, "pw-bob").await;
-    let mine = w.sign_in.start_session(alice.id, t0()).await.unwrap();
-    w.sign_in
-        .start_session(alice.id, t0() + Duration::minutes(1))
+    let mine = w.session_for(alice.id, t0()).await.unwrap();
+    w.session_for(alice.id, t0() + Duration::minutes(1))
         .await
         .unwrap();
-    w.sign_in.start_session(bob.id, t0()).await.unwrap();
+    w.session_for(bob.id, t0()).await.unwrap();
     for _ in 0..2 {
         w.grants
             .exchange(&app, password("alice", "pw-alice"), t0())
@@ -105,7 +104,7 @@ async fn a_password_change_needs_the_current_password_and_ends_the_rest() {
         )
         .await;
     let alice = w.add_user("alice", None, "old-password").await;
-    let other_browser = w.sign_in.start_session(alice.id, t0()).await.unwrap();
+    let other_browser = w.session_for(alice.id, t0()).await.unwrap();
     let grant = w
         .grants
         .exchange(&app, password("alice", "old-password"), t0())
@@ -270,8 +269,8 @@ async fn only_the_accounts_own_sessions_end() {
     let w = World::new(TokenPolicy::default());
     let alice = w.add_user("alice", None, "pw").await;
     let bob = w.add_user("bob", None, "pw").await;
-    let bobs = w.sign_in.start_session(bob.id, t0()).await.unwrap();
-    let alices = w.sign_in.start_session(alice.id, t0()).await.unwrap();
+    let bobs = w.session_for(bob.id, t0()).await.unwrap();
+    let alices = w.session_for(alice.id, t0()).await.unwrap();
     let view = |cookie: &OpaqueToken, who: &User| {
         let (w, cookie, who) = (&w, cookie.clone(), who.clone());
         async move {

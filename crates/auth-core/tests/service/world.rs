@@ -127,6 +127,25 @@ impl World {
         assert!(ClientRepository::update(&self.store, client).await.unwrap());
     }
 
+    /// A browser session for `user`, signed in with a password at `now`;
+    /// `None` where the account's second factor is due first.
+    pub async fn session_for(
+        &self,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<OpaqueToken> {
+        let password = AuthMethods::of(&[AuthMethod::Password]);
+        match self
+            .sign_in
+            .begin_browser_session(user, SessionOrigin::default(), password, now)
+            .await
+            .unwrap()
+        {
+            auth_core::sessions::BrowserStart::Session(id) => Some(id),
+            auth_core::sessions::BrowserStart::SecondStep(_) => None,
+        }
+    }
+
     pub async fn add_user(&self, username: &str, email: Option<&str>, password: &str) -> User {
         let user = User {
             id: UserId::new(Uuid::new_v4()),

@@ -12,6 +12,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::web::Payload;
 use actix_web::{HttpMessage as _, HttpRequest};
+use auth_core::sessions::BrowserStart;
 use auth_core::types::{Digest, UserId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -277,9 +278,18 @@ pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static>
         .finish()
 }
 
-/// Starts a session for `user` in place of the browser's current one (a
-/// new id, so a session fixed before is worthless), remembering where and
-/// how (`method`, `methods`) it signed in: the cookie to set.
+/// What a sign-in in a browser led to.
+pub(crate) enum Started {
+    /// A session: the cookie to set.
+    Session(Cookie<'static>),
+    /// The account's second factor is due: the sealed sign-in waiting for it.
+    SecondStep(String),
+}
+
+/// Starts a session for `user`, who proved `methods`, in place of the
+/// browser's current one (a new id, so a session fixed before is
+/// worthless), remembering where and how (`method`) it signed in; or,
+/// where the core says a second factor is due, nothing yet.
 pub(crate) async fn new_session(
     req: &HttpRequest,
     state: &AppState,
@@ -287,21 +297,27 @@ pub(crate) async fn new_session(
     method: &str,
     methods: auth_core::types::AuthMethods,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Cookie<'static>, ApiError> {
-    if let Some(old) = session_cookie_of(req, state) {
-        state.sign_in.end_session(old.value()).await?;
-    }
+) -> Result<Started, ApiError> {
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     let origin =
         auth_core::types::SessionOrigin::new(user_agent, &crate::edge::security::peer(req), method);
-    let session = state
+    let start = state
         .sign_in
-        .start_session_from(user, origin, methods, now)
-        .await?;
-    Ok(session_cookie(state, session.into_inner()))
+        .begin_browser_session(user, origin, methods, now)
+        .await
+        .map_err(crate::edge::error::factor_failure)?;
+    Ok(match start {
+        BrowserStart::Session(session) => {
+            if let Some(old) = session_cookie_of(req, state) {
+                state.sign_in.end_session(old.value()).await?;
+            }
+            Started::Session(session_cookie(state, session.into_inner()))
+        }
+        BrowserStart::SecondStep(sealed) => Started::SecondStep(sealed),
+    })
 }
 
 /// A cookie that removes the session cookie.

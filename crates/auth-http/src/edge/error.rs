@@ -260,6 +260,16 @@ impl ResponseError for ApiError {
     }
 }
 
+/// A failure that is the server's, not the person's.
+pub(crate) fn factor_failure(e: auth_core::factors::FactorError) -> ApiError {
+    match e {
+        auth_core::factors::FactorError::Flow(f) => f.into(),
+        other => ApiError::from(auth_core::FlowError::Crypto(
+            auth_core::error::CryptoError::Failed(other.to_string()),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,13 @@
 //! The `/device` page (RFC 8628 section 3.3), where a signed-in user enters
 //! the user code a device shows and decides.
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use auth_core::grants::device_code::{DeviceApproval, UserCodeLookup};
+use auth_core::grants::device_code::{DeviceApproval, DeviceDecision, DeviceHold, UserCodeLookup};
 use auth_core::types::{UserCode, UserId};
 use serde::Serialize;
 
-use crate::edge::browser::{Csrf, current_user};
+use crate::edge::browser::{Csrf, current_sign_in, current_user};
 use crate::edge::error::ApiError;
 use crate::edge::pending::Pending;
 use crate::edge::responses::PageResponses;
@@ -191,9 +191,10 @@ pub(crate) async fn page_post(
     let form: DevicePageForm = Csrf::read_form(&req, payload, &state).await?;
     let typed = form.user_code.unwrap_or_default();
     let decision = form.decision;
-    let Some(user) = current_user(&req, &state).await? else {
+    let Some(who) = current_sign_in(&req, &state).await? else {
         return Ok(login_first(&req, &state, Some(typed)).await);
     };
+    let user = who.user;
     let allow = match decision.as_deref() {
         Some("allow") => true,
         Some("deny") => false,
@@ -213,41 +214,23 @@ pub(crate) async fn page_post(
             .await;
         }
     };
-    // A client that signs in only confirmed addresses: asked here, before
-    // anything is approved (its poll would refuse the approval anyway).
-    if allow && !state.grants.device_address_confirmed(&code, user).await? {
-        let fill = DevicePage {
-            heading: "Confirm your email address first",
-            message: Some(
-                "This device's application lets in only people whose email address is \
-                 confirmed. Confirm yours from your account page, then enter the code again.",
-            ),
-            failed: true,
-            ..DevicePage::default()
-        };
-        return page(&req, &state, StatusCode::FORBIDDEN, user, fill).await;
-    }
     let decided = state
         .grants
-        .decide_device(
-            &code,
-            allow.then_some(user),
-            crate::edge::now::of(&req, &state),
-        )
+        .decide_device(&code, allow.then_some(&who), now)
         .await?;
-    let fill = match (decided, allow) {
-        (true, true) => DevicePage {
+    let fill = match decided {
+        DeviceDecision::Decided if allow => DevicePage {
             heading: "Device connected",
             message: Some("You can return to your device; it signs in within a few seconds."),
             ..DevicePage::default()
         },
-        (true, false) => DevicePage {
+        DeviceDecision::Decided => DevicePage {
             heading: "Request denied",
             message: Some("The device was not given access."),
             ..DevicePage::default()
         },
         // Another tab or person decided first, or the code expired.
-        (false, _) => DevicePage {
+        DeviceDecision::Gone => DevicePage {
             heading: "Nothing was changed",
             message: Some(
                 "This code was already decided or has expired; your choice was not recorded.",
@@ -255,6 +238,44 @@ pub(crate) async fn page_post(
             failed: true,
             ..DevicePage::default()
         },
+        // The device's application lets in only confirmed addresses: asked
+        // here, before anything is approved.
+        DeviceDecision::Held(DeviceHold::AddressUnconfirmed) => {
+            let fill = DevicePage {
+                heading: "Confirm your email address first",
+                message: Some(
+                    "This device's application lets in only people whose email address is \
+                     confirmed. Confirm yours from your account page, then enter the code again.",
+                ),
+                failed: true,
+                ..DevicePage::default()
+            };
+            return page(&req, &state, StatusCode::FORBIDDEN, user, fill).await;
+        }
+        // It needs two factors: a person without a second one enrols it
+        // and comes back to this code; one who has it signs in with it.
+        DeviceDecision::Held(DeviceHold::SecondFactorNeeded { enrolled: false }) => {
+            let back = format!(
+                "/device?{}",
+                serde_urlencoded::to_string([("user_code", code.display())]).unwrap_or_default()
+            );
+            let query = serde_urlencoded::to_string([("return_to", back)]).unwrap_or_default();
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/account/security?{query}")))
+                .finish());
+        }
+        DeviceDecision::Held(DeviceHold::SecondFactorNeeded { enrolled: true }) => {
+            let fill = DevicePage {
+                heading: "Sign in with your second factor first",
+                message: Some(
+                    "This device's application needs a sign-in with two factors. Sign out, \
+                     sign in again with your second factor, then enter the code again.",
+                ),
+                failed: true,
+                ..DevicePage::default()
+            };
+            return page(&req, &state, StatusCode::FORBIDDEN, user, fill).await;
+        }
     };
     page(&req, &state, StatusCode::OK, user, fill).await
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::browser::{
     Csrf, NoFields, PagePost, cleared_second_step_cookie, current_sign_in, second_step_of,
+    session_cookie, session_cookie_of,
 };
 use crate::edge::error::{ApiError, FailureKind};
 use crate::edge::pending::{Pending, PendingFields};
@@ -328,10 +329,13 @@ struct SecurityPage<'a> {
 }
 
 /// Where an enrolment may send the browser afterwards: back to a pending
-/// authorization request on this server, nowhere else.
+/// authorization request or device approval on this server, nowhere else.
 fn safe_return(raw: Option<&str>) -> Option<String> {
-    raw.filter(|r| r.starts_with("/authorize?") && !r.contains(['\r', '\n', '\\']))
-        .map(str::to_owned)
+    raw.filter(|r| {
+        (r.starts_with("/authorize?") || r.starts_with("/device?"))
+            && !r.contains(['\r', '\n', '\\'])
+    })
+    .map(str::to_owned)
 }
 
 /// The account's security page with `notice` or `error`.
@@ -577,11 +581,10 @@ fn codes_page(state: &AppState, codes: Vec<String>, continue_to: String) -> Http
 /// What a browser that just enrolled a factor is shown next: its first
 /// recovery codes, else the security page (or the application waiting).
 /// Its session now counts what the enrolment proved (a TOTP code is a
-/// second factor used now): a new session, as at any sign-in.
+/// second factor used now): renewed under a new id, as at any sign-in.
 async fn enrolled(
     req: &HttpRequest,
     state: &AppState,
-    who: &auth_core::authorize::SignedIn,
     done: auth_core::factors::Enrolled,
     return_to: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -591,13 +594,17 @@ async fn enrolled(
         Some(codes) => codes_page(state, codes, continue_to),
         None => see_other(&continue_to),
     };
-    if !done.proved.is_empty() {
+    if !done.proved.is_empty()
+        && let Some(cookie) = session_cookie_of(req, state)
+    {
         let now = crate::edge::now::of(req, state);
-        let methods = who.methods.union(done.proved);
-        let session =
-            crate::edge::browser::new_session(req, state, who.user, "password", methods, now)
-                .await?;
-        let _ = response.add_cookie(&session);
+        if let Some(renewed) = state
+            .sign_in
+            .upgrade_session(cookie.value(), done.proved, now)
+            .await?
+        {
+            let _ = response.add_cookie(&session_cookie(state, renewed.into_inner()));
+        }
     }
     Ok(response)
 }
@@ -633,7 +640,7 @@ pub(crate) async fn confirm_totp(
         None => Err(FactorError::Expired),
     };
     match result {
-        Ok(done) => enrolled(&req, &state, &who, done, return_to).await,
+        Ok(done) => enrolled(&req, &state, done, return_to).await,
         Err(e) => {
             if let Some(event) = e.event() {
                 crate::edge::security::log(event, &req);
@@ -816,7 +823,7 @@ pub(crate) async fn register_passkey(
         )
         .await
     {
-        Ok(done) => enrolled(&req, &state, &who, done, return_to).await,
+        Ok(done) => enrolled(&req, &state, done, return_to).await,
         Err(FactorError::Flow(f)) => Err(f.into()),
         Err(e) => {
             let message = match &e {

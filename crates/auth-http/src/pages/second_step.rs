@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::factors::FactorError;
 use auth_core::types::{AuthMethods, FactorKind, UserId};
 use serde::Serialize;
 
@@ -40,7 +39,21 @@ pub(crate) async fn ask_second_factor(
     let sealed = state
         .sign_in
         .begin_second_step(user, methods, now)
-        .map_err(factor_failure)?;
+        .map_err(crate::edge::error::factor_failure)?;
+    second_step_page(req, state, pending, user, sealed, error, status).await
+}
+
+/// The second-step page for `user`, whose sign-in waits sealed in
+/// `sealed`, saying `error` if the last answer was refused.
+pub(crate) async fn second_step_page(
+    req: &HttpRequest,
+    state: &AppState,
+    pending: &Pending,
+    user: UserId,
+    sealed: String,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, ApiError> {
     let overview = state.sign_in.factor_overview(user).await?;
     let csrf = Csrf::of(req, state);
     let targets: Vec<String> = client_redirect(state, pending)
@@ -91,16 +104,6 @@ async fn client_redirect(
         .await
         .ok()
         .map(|valid| valid.redirect_uri)
-}
-
-/// A failure that is the server's, not the person's.
-pub(crate) fn factor_failure(e: FactorError) -> ApiError {
-    match e {
-        FactorError::Flow(f) => f.into(),
-        other => ApiError::from(auth_core::FlowError::Crypto(
-            auth_core::error::CryptoError::Failed(other.to_string()),
-        )),
-    }
 }
 
 /// Where a browser whose session does not meet a client's level goes:

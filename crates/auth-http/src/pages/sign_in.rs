@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::edge::body::{expose, read_query};
 use crate::edge::browser::{
-    Csrf, NoFields, PagePost, cleared_session_cookie, current_sign_in, current_user,
+    Csrf, NoFields, PagePost, Started, cleared_session_cookie, current_sign_in, current_user,
     session_cookie_of,
 };
 use crate::edge::error::{ApiError, FailureKind};
@@ -384,21 +384,7 @@ pub(crate) async fn login(
     };
     let user = login.user.id;
     let password = AuthMethods::of(&[AuthMethod::Password]);
-    let mut response = if state.sign_in.has_second_factor(user).await? {
-        // Nothing is signed in until the second factor is right.
-        crate::pages::second_step::ask_second_factor(
-            &req,
-            &state,
-            &pending,
-            user,
-            password,
-            None,
-            StatusCode::OK,
-        )
-        .await?
-    } else {
-        signed_in(&req, &state, &pending, user, "password", password).await?
-    };
+    let mut response = signed_in(&req, &state, &pending, user, "password", password).await?;
     // The browser is remembered: its own failed-login count from now on.
     if let Some(device) = login.device_cookie {
         let _ = response.add_cookie(&crate::edge::browser::device_cookie(
@@ -428,7 +414,8 @@ pub(crate) async fn login_error(
 }
 
 /// Starts the session and continues the flow, setting the cookie on
-/// whatever response the flow gives.
+/// whatever response the flow gives; or, where the account's second factor
+/// is due, shows its step (nothing is signed in until it is right).
 pub(crate) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
@@ -438,7 +425,22 @@ pub(crate) async fn signed_in(
     methods: AuthMethods,
 ) -> Result<HttpResponse, ApiError> {
     let now = crate::edge::now::of(req, state);
-    let session = crate::edge::browser::new_session(req, state, user, method, methods, now).await?;
+    let session =
+        match crate::edge::browser::new_session(req, state, user, method, methods, now).await? {
+            Started::Session(cookie) => cookie,
+            Started::SecondStep(sealed) => {
+                return crate::pages::second_step::second_step_page(
+                    req,
+                    state,
+                    pending,
+                    user,
+                    sealed,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            }
+        };
     let csrf = Csrf::renew(req, state);
     let who = SignedIn {
         user,
