@@ -6,7 +6,7 @@ use crate::authorize::SignedIn;
 use crate::error::FlowError;
 use crate::factors::FactorError;
 use crate::service::{BrowserSignIn, Core};
-use crate::types::{AuthMethod, AuthMethods, BrowserSession, Digest, OpaqueToken, UserId};
+use crate::types::{AuthMethod, AuthMethods, BrowserSession, Digest, Factor, OpaqueToken, UserId};
 
 /// How often a session's last-seen time is written: more often would make
 /// every page view a database write.
@@ -18,9 +18,13 @@ pub enum BrowserStart {
     /// Signed in: the new session's id, for the cookie.
     Session(OpaqueToken),
     /// The account has a second factor this sign-in has not shown yet:
-    /// nothing is signed in, and the sign-in waits, sealed (the value the
-    /// browser holds meanwhile), for its second step.
-    SecondStep(String),
+    /// nothing is signed in, and the sign-in waits for its second step.
+    SecondStep {
+        /// The sign-in, sealed: the value the browser holds meanwhile.
+        sealed: String,
+        /// The account's factors, to offer.
+        factors: Vec<Factor>,
+    },
 }
 
 impl BrowserSignIn {
@@ -38,10 +42,14 @@ impl BrowserSignIn {
         now: DateTime<Utc>,
     ) -> Result<BrowserStart, FactorError> {
         let password_only = methods.contains(AuthMethod::Password) && !methods.multi_factor();
-        if password_only && self.has_second_factor(user).await? {
-            return Ok(BrowserStart::SecondStep(
-                self.begin_second_step(user, methods, now)?,
-            ));
+        if password_only {
+            // The factors themselves, not whether there are any: the page
+            // offers them, and one query serves both.
+            let factors = self.ports().factors.factors_of(user).await?;
+            if !factors.is_empty() {
+                let sealed = self.begin_second_step(user, methods, now)?;
+                return Ok(BrowserStart::SecondStep { sealed, factors });
+            }
         }
         Ok(BrowserStart::Session(
             self.start_session_from(user, origin, methods, now).await?,

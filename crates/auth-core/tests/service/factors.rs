@@ -281,10 +281,13 @@ async fn a_password_sign_in_waits_for_the_second_factor_and_no_other_sign_in_doe
     };
 
     let password = AuthMethods::of(&[AuthMethod::Password]);
-    let BrowserStart::SecondStep(sealed) = start(&[AuthMethod::Password]).await.unwrap() else {
+    let BrowserStart::SecondStep { sealed, factors } =
+        start(&[AuthMethod::Password]).await.unwrap()
+    else {
         panic!("a password alone signed in an account with a second factor");
     };
     assert!(w.store.sessions_of(alice.id).await.unwrap().is_empty());
+    assert_eq!(factors.len(), 1, "the factors to offer: {factors:?}");
     let waiting = w.sign_in.pending_second_step(&sealed, t0()).unwrap();
     assert_eq!((waiting.user, waiting.methods), (alice.id, password));
 

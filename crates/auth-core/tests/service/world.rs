@@ -142,7 +142,7 @@ impl World {
             .unwrap()
         {
             auth_core::sessions::BrowserStart::Session(id) => Some(id),
-            auth_core::sessions::BrowserStart::SecondStep(_) => None,
+            auth_core::sessions::BrowserStart::SecondStep { .. } => None,
         }
     }
 

@@ -282,8 +282,9 @@ pub(crate) fn session_cookie(state: &AppState, value: String) -> Cookie<'static>
 pub(crate) enum Started {
     /// A session: the cookie to set.
     Session(Cookie<'static>),
-    /// The account's second factor is due: the sealed sign-in waiting for it.
-    SecondStep(String),
+    /// The account's second factor is due: the sealed sign-in waiting for
+    /// it, and the account's factors to offer.
+    SecondStep(String, Vec<auth_core::types::Factor>),
 }
 
 /// Starts a session for `user`, who proved `methods`, in place of the
@@ -316,7 +317,7 @@ pub(crate) async fn new_session(
             }
             Started::Session(session_cookie(state, session.into_inner()))
         }
-        BrowserStart::SecondStep(sealed) => Started::SecondStep(sealed),
+        BrowserStart::SecondStep { sealed, factors } => Started::SecondStep(sealed, factors),
     })
 }
 

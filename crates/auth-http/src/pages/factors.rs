@@ -699,22 +699,27 @@ pub(crate) async fn remove_factor(
             crate::edge::security::log(&event, &req);
             Ok(see_other("/account/security?notice=removed"))
         }
-        Err(FactorError::Flow(f)) => Err(f.into()),
-        Err(_) => {
-            security_page(
-                &req,
-                &state,
-                who.user,
-                (
-                    None,
-                    Some("That is not one of your factors, or it was removed already."),
-                ),
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err(e) => {
+            let message = "That is not one of your factors, or it was removed already.";
+            refused_on_security_page(&req, &state, who.user, e, message).await
         }
     }
+}
+
+/// The security page saying `message` (400) for a refused change; a
+/// fault of the server's is its own answer.
+async fn refused_on_security_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: UserId,
+    e: FactorError,
+    message: &str,
+) -> Result<HttpResponse, ApiError> {
+    if let FactorError::Flow(f) = e {
+        return Err(f.into());
+    }
+    let shown = (None, Some(message));
+    security_page(req, state, user, shown, None, StatusCode::BAD_REQUEST).await
 }
 
 /// `POST /account/recovery-codes`: a new set of recovery codes (the old
@@ -736,20 +741,9 @@ pub(crate) async fn regenerate_codes(
     };
     match state.accounts.regenerate_recovery_codes(&who).await {
         Ok(codes) => Ok(codes_page(&state, codes, "/account/security".into())),
-        Err(FactorError::Flow(f)) => Err(f.into()),
-        Err(_) => {
-            security_page(
-                &req,
-                &state,
-                who.user,
-                (
-                    None,
-                    Some("Add a second factor first; recovery codes come with it."),
-                ),
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err(e) => {
+            let message = "Add a second factor first; recovery codes come with it.";
+            refused_on_security_page(&req, &state, who.user, e, message).await
         }
     }
 }

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use auth_core::types::{AuthMethods, FactorKind, UserId};
+use auth_core::types::{AuthMethods, Factor, FactorKind, UserId};
 use serde::Serialize;
 
 use crate::edge::browser::{Csrf, second_step_cookie};
@@ -40,21 +40,32 @@ pub(crate) async fn ask_second_factor(
         .sign_in
         .begin_second_step(user, methods, now)
         .map_err(crate::edge::error::factor_failure)?;
-    second_step_page(req, state, pending, user, sealed, error, status).await
+    let overview = state.sign_in.factor_overview(user).await?;
+    second_step_page(
+        req,
+        state,
+        pending,
+        sealed,
+        &overview.factors,
+        error,
+        status,
+    )
+    .await
 }
 
-/// The second-step page for `user`, whose sign-in waits sealed in
-/// `sealed`, saying `error` if the last answer was refused.
+/// The second-step page for a sign-in that waits sealed in `sealed`,
+/// offering the account's `factors`, saying `error` if the last answer
+/// was refused.
 pub(crate) async fn second_step_page(
     req: &HttpRequest,
     state: &AppState,
     pending: &Pending,
-    user: UserId,
     sealed: String,
+    factors: &[Factor],
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, ApiError> {
-    let overview = state.sign_in.factor_overview(user).await?;
+    let has = |kind: FactorKind| factors.iter().any(|f| f.kind == kind);
     let csrf = Csrf::of(req, state);
     let targets: Vec<String> = client_redirect(state, pending)
         .await
@@ -68,8 +79,8 @@ pub(crate) async fn second_step_page(
         &SecondStepPage {
             title: "Second step",
             error,
-            totp: overview.has(FactorKind::Totp),
-            passkey: overview.has(FactorKind::Passkey) && state.sign_in.passkeys_enabled(),
+            totp: has(FactorKind::Totp),
+            passkey: has(FactorKind::Passkey) && state.sign_in.passkeys_enabled(),
             pending: pending.fields(),
             csrf: csrf.token(state),
         },

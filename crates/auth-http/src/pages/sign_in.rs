@@ -428,13 +428,13 @@ pub(crate) async fn signed_in(
     let session =
         match crate::edge::browser::new_session(req, state, user, method, methods, now).await? {
             Started::Session(cookie) => cookie,
-            Started::SecondStep(sealed) => {
+            Started::SecondStep(sealed, factors) => {
                 return crate::pages::second_step::second_step_page(
                     req,
                     state,
                     pending,
-                    user,
                     sealed,
+                    &factors,
                     None,
                     StatusCode::OK,
                 )
