@@ -308,6 +308,7 @@ impl TestApp {
             bare_native_schemes: true,
             require_verified_email: spec.require_verified_email,
             mfa: spec.mfa,
+            allowed_groups: Vec::new(),
             audiences: spec
                 .audiences
                 .iter()

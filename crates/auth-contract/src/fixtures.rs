@@ -47,6 +47,7 @@ pub fn client(id: &str) -> Client {
         token_format: TokenFormat::Reference,
         audiences: vec![],
         require_verified_email: false,
+        allowed_groups: Vec::new(),
         mfa: auth_core::types::ClientMfa::Optional,
         allowed_origins: None,
         created_at: t0(),

@@ -23,8 +23,8 @@ pub mod scratch;
 
 use auth_core::ports::{
     AuthorizationCodeRepository, ClientRepository, DeviceAuthorizationRepository, FactorRepository,
-    FederationRepository, KeyRepository, Readiness, SessionRepository, Sweeper, ThrottleRepository,
-    TokenRepository, UserRepository,
+    FederationRepository, GroupRepository, KeyRepository, Readiness, SessionRepository, Sweeper,
+    ThrottleRepository, TokenRepository, UserRepository,
 };
 
 /// Every repository port at once: what a store adapter implements.
@@ -39,6 +39,7 @@ pub trait Repositories:
     + ThrottleRepository
     + FederationRepository
     + FactorRepository
+    + GroupRepository
     + Sweeper
     + Readiness
 {
@@ -55,6 +56,7 @@ impl<T> Repositories for T where
         + ThrottleRepository
         + FederationRepository
         + FactorRepository
+        + GroupRepository
         + Sweeper
         + Readiness
 {
@@ -104,6 +106,7 @@ macro_rules! store_contract {
             racing_unlinks_leave_a_way_to_sign_in,
             sweep_deletes_only_expired_rows,
             second_factors_are_used_once_and_go_with_the_account,
+            groups_have_unique_names_and_go_with_their_members,
         );
     };
 }

@@ -1444,3 +1444,84 @@ pub async fn second_factors_are_used_once_and_go_with_the_account(d: Arc<dyn Rep
     assert!(d.find_passkey("Y3JlZA").await.unwrap().is_none());
     assert_eq!(d.recovery_codes_left(u.id).await.unwrap(), 0);
 }
+
+pub async fn groups_have_unique_names_and_go_with_their_members(d: Arc<dyn Repositories>) {
+    let (alice, bob) = (user("alice", None), user("bob", None));
+    UserRepository::create(&*d, &alice).await.unwrap();
+    UserRepository::create(&*d, &bob).await.unwrap();
+    let group = |name: &str| Group {
+        id: GroupId::new(Uuid::new_v4()),
+        name: GroupName::parse(name).unwrap(),
+        description: GroupDescription::parse("").unwrap(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let (ops, admins) = (group("ops"), group("admins"));
+    d.create_group(&ops).await.unwrap();
+    d.create_group(&admins).await.unwrap();
+    // A name is unique: a second group of that name, or a rename to it, is
+    // a conflict that changes nothing.
+    assert!(matches!(
+        d.create_group(&group("OPS")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let renamed = Group {
+        name: GroupName::parse("ops").unwrap(),
+        ..admins.clone()
+    };
+    assert!(matches!(
+        d.update_group(&renamed).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        d.list_groups().await.unwrap(),
+        vec![admins.clone(), ops.clone()]
+    );
+    let found = d
+        .find_group(&GroupName::parse("Ops").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found, Some(ops.clone()));
+    let described = Group {
+        description: GroupDescription::parse("On call").unwrap(),
+        updated_at: t0() + Duration::minutes(1),
+        ..ops.clone()
+    };
+    assert!(d.update_group(&described).await.unwrap());
+    assert_eq!(
+        d.groups_by_id(&[ops.id]).await.unwrap(),
+        vec![described.clone()]
+    );
+
+    // Memberships: once each, listed oldest first, found in one lookup.
+    assert!(d.add_member(ops.id, alice.id, t0()).await.unwrap());
+    assert!(!d.add_member(ops.id, alice.id, t0()).await.unwrap());
+    assert!(
+        d.add_member(ops.id, bob.id, t0() + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    assert!(d.add_member(admins.id, alice.id, t0()).await.unwrap());
+    assert_eq!(d.members_of(ops.id).await.unwrap(), vec![alice.id, bob.id]);
+    let names = |groups: Vec<Group>| groups.into_iter().map(|g| g.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(d.groups_of(alice.id).await.unwrap()),
+        vec![admins.name.clone(), ops.name.clone()]
+    );
+    assert!(d.in_any_group(bob.id, &[admins.id, ops.id]).await.unwrap());
+    assert!(!d.in_any_group(bob.id, &[admins.id]).await.unwrap());
+    assert!(!d.in_any_group(bob.id, &[]).await.unwrap());
+    assert!(d.remove_member(ops.id, bob.id).await.unwrap());
+    assert!(!d.remove_member(ops.id, bob.id).await.unwrap());
+    assert!(!d.in_any_group(bob.id, &[ops.id]).await.unwrap());
+
+    // A deleted account leaves its groups; a deleted group takes its
+    // memberships.
+    assert!(UserRepository::delete(&*d, alice.id).await.unwrap());
+    assert!(d.members_of(admins.id).await.unwrap().is_empty());
+    d.add_member(ops.id, bob.id, t0()).await.unwrap();
+    assert!(d.delete_group(ops.id).await.unwrap());
+    assert!(!d.delete_group(ops.id).await.unwrap());
+    assert!(d.groups_of(bob.id).await.unwrap().is_empty());
+    assert_eq!(d.list_groups().await.unwrap(), vec![admins]);
+}

@@ -58,6 +58,8 @@ pub struct ClientSpec {
     pub require_verified_email: bool,
     /// What it asks of second factors.
     pub mfa: crate::types::ClientMfa,
+    /// Lets in only members of these groups; empty lets in everyone.
+    pub allowed_groups: Vec<crate::types::GroupId>,
 }
 
 /// Why a registration was refused.
@@ -215,6 +217,7 @@ fn client_from(
         allowed_origins: spec.allowed_origins,
         require_verified_email: spec.require_verified_email,
         mfa: spec.mfa,
+        allowed_groups: spec.allowed_groups,
         created_at,
     })
 }
@@ -243,6 +246,7 @@ impl ClientSpec {
             bare_native_schemes: false,
             require_verified_email: client.require_verified_email,
             mfa: client.mfa,
+            allowed_groups: client.allowed_groups.clone(),
         }
     }
 }

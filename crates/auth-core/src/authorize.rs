@@ -363,6 +363,9 @@ impl BrowserSignIn {
         if !self.email_verified_for(&request.client, user).await? {
             return Err(unverified_email().into());
         }
+        if !self.admits(&request.client, user).await? {
+            return Err(crate::groups::not_admitted().into());
+        }
         if who.methods.level() < request.required_level {
             return Err(OAuthError::new(
                 crate::ErrorCode::AccessDenied,
@@ -502,6 +505,29 @@ impl BrowserSignIn {
         })
     }
 
+    /// Whether the request's client lets `user` in as far as its allowed
+    /// groups go: a person in none of them gets a page that says so, or
+    /// with `prompt=none` `access_denied` ([`Self::issue_code`] refuses
+    /// the code too).
+    pub async fn admission_step(
+        &self,
+        request: &ValidRequest,
+        user: UserId,
+    ) -> Result<AdmissionStep, FlowError> {
+        if self.admits(&request.client, user).await? {
+            return Ok(AdmissionStep::Fine);
+        }
+        Ok(if request.prompt.none {
+            AdmissionStep::Refuse(Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                error: crate::groups::not_admitted(),
+                state: request.state.clone(),
+            })
+        } else {
+            AdmissionStep::Denied
+        })
+    }
+
     /// Whether a remembered consent of `user` covers the request's scope.
     async fn consent_covers(
         &self,
@@ -627,6 +653,17 @@ impl crate::service::Core {
             .await?
             .is_some_and(|u| client.admits_address_of(&u)))
     }
+}
+
+/// Whether a signed-in user's groups let them on to the client.
+#[derive(Debug)]
+pub enum AdmissionStep {
+    /// They do (or the client admits everyone).
+    Fine,
+    /// They are in none of the client's allowed groups: tell them so.
+    Denied,
+    /// `prompt=none`, and they are in none of them: refused.
+    Refuse(Refusal),
 }
 
 /// Whether a signed-in user's address lets them on to the client.

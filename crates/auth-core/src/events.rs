@@ -161,6 +161,36 @@ pub enum SecurityEvent {
         /// The credential.
         factor: crate::types::FactorId,
     },
+    /// A group was created, renamed or redescribed, or deleted.
+    GroupChanged {
+        /// The group.
+        group: crate::types::GroupId,
+        /// What changed.
+        change: GroupChange,
+    },
+    /// An account joined or left a group; leaving ends its refresh tokens
+    /// at the clients it may no longer use.
+    GroupMembershipChanged {
+        /// The group.
+        group: crate::types::GroupId,
+        /// The account.
+        user: UserId,
+        /// Joined (else left).
+        added: bool,
+        /// Refresh tokens revoked with it.
+        revoked: u64,
+    },
+}
+
+/// What happened to a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupChange {
+    /// It was created.
+    Created,
+    /// Its name or description changed.
+    Updated,
+    /// It was deleted, with its memberships.
+    Deleted,
 }
 
 impl SecurityEvent {
@@ -192,6 +222,13 @@ impl SecurityEvent {
             Self::MfaFailed { .. } => "mfa_failed",
             Self::RecoveryCodeUsed { .. } => "recovery_code_used",
             Self::PasskeyCounterRegressed { .. } => "passkey_counter_regressed",
+            Self::GroupChanged { change, .. } => match change {
+                GroupChange::Created => "group_created",
+                GroupChange::Updated => "group_updated",
+                GroupChange::Deleted => "group_deleted",
+            },
+            Self::GroupMembershipChanged { added: true, .. } => "group_member_added",
+            Self::GroupMembershipChanged { added: false, .. } => "group_member_removed",
         }
     }
 
@@ -216,7 +253,9 @@ impl SecurityEvent {
             | Self::MfaRemoved { .. }
             | Self::MfaFailed { .. }
             | Self::RecoveryCodeUsed { .. }
-            | Self::PasskeyCounterRegressed { .. } => None,
+            | Self::PasskeyCounterRegressed { .. }
+            | Self::GroupChanged { .. }
+            | Self::GroupMembershipChanged { .. } => None,
             Self::ClientAuthFailed { client }
             | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
@@ -248,7 +287,9 @@ impl SecurityEvent {
             | Self::MfaRemoved { user, .. }
             | Self::MfaFailed { user }
             | Self::RecoveryCodeUsed { user, .. }
-            | Self::PasskeyCounterRegressed { user, .. } => Some(*user),
+            | Self::PasskeyCounterRegressed { user, .. }
+            | Self::GroupMembershipChanged { user, .. } => Some(*user),
+            Self::GroupChanged { .. } => None,
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. }
@@ -329,6 +370,26 @@ impl fmt::Display for SecurityEvent {
             Self::MfaRemoved { factors, .. } => {
                 write!(f, "{factors} second factor(s) removed")
             }
+            Self::GroupChanged { group, change } => {
+                let what = match change {
+                    GroupChange::Created => "created",
+                    GroupChange::Updated => "changed",
+                    GroupChange::Deleted => "deleted",
+                };
+                write!(f, "group {group} was {what}")
+            }
+            Self::GroupMembershipChanged {
+                group,
+                added: true,
+                ..
+            } => write!(f, "an account joined group {group}"),
+            Self::GroupMembershipChanged {
+                group, revoked, ..
+            } => write!(
+                f,
+                "an account left group {group}; {revoked} refresh token(s) of clients it may no \
+                 longer use were revoked"
+            ),
             Self::MfaFailed { .. } => f.write_str(
                 "a second factor was wrong, used before or throttled, or a sign-in without one was refused",
             ),

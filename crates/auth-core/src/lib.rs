@@ -14,6 +14,7 @@ pub mod events;
 pub mod factors;
 pub mod federation;
 pub mod grants;
+pub mod groups;
 pub mod keys;
 pub mod logout;
 pub mod mail;

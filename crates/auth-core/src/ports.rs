@@ -830,6 +830,55 @@ pub struct UpstreamFlow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Groups and their members. A group's name is unique (a second one is
+/// [`StoreError::Conflict`]); deleting an account or a group takes its
+/// memberships with it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait GroupRepository: Send + Sync {
+    /// Stores a new group.
+    async fn create_group(&self, group: &crate::types::Group) -> Result<(), StoreError>;
+    /// The group named `name`.
+    async fn find_group(
+        &self,
+        name: &crate::types::GroupName,
+    ) -> Result<Option<crate::types::Group>, StoreError>;
+    /// The groups with these ids that exist, in no particular order.
+    async fn groups_by_id(
+        &self,
+        ids: &[crate::types::GroupId],
+    ) -> Result<Vec<crate::types::Group>, StoreError>;
+    /// Every group, by name.
+    async fn list_groups(&self) -> Result<Vec<crate::types::Group>, StoreError>;
+    /// Changes a group's name and description; `false` if it is gone.
+    async fn update_group(&self, group: &crate::types::Group) -> Result<bool, StoreError>;
+    /// Deletes a group and its memberships; `false` if it was gone.
+    async fn delete_group(&self, id: crate::types::GroupId) -> Result<bool, StoreError>;
+    /// Makes `user` a member; `false` if they were one already.
+    async fn add_member(
+        &self,
+        group: crate::types::GroupId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Ends a membership; `false` if there was none.
+    async fn remove_member(
+        &self,
+        group: crate::types::GroupId,
+        user: UserId,
+    ) -> Result<bool, StoreError>;
+    /// The members of a group, oldest membership first.
+    async fn members_of(&self, group: crate::types::GroupId) -> Result<Vec<UserId>, StoreError>;
+    /// The groups `user` is in, by name.
+    async fn groups_of(&self, user: UserId) -> Result<Vec<crate::types::Group>, StoreError>;
+    /// Whether `user` is in any of `groups` (one indexed lookup).
+    async fn in_any_group(
+        &self,
+        user: UserId,
+        groups: &[crate::types::GroupId],
+    ) -> Result<bool, StoreError>;
+}
+
 /// Second factors and what their ceremonies need kept: TOTP authenticators,
 /// WebAuthn credentials, recovery codes, the per-account WebAuthn user
 /// handle and the ceremonies begun. Each step that must not race (a TOTP
@@ -1036,6 +1085,8 @@ pub struct Ports {
     pub throttles: Arc<dyn ThrottleRepository>,
     /// Second factors, recovery codes and WebAuthn ceremonies.
     pub factors: Arc<dyn FactorRepository>,
+    /// Groups and memberships.
+    pub groups: Arc<dyn GroupRepository>,
     /// TOTP arithmetic.
     pub otp: Arc<dyn OneTimePasswords>,
     /// Hashes and verifies passwords.

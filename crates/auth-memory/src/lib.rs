@@ -26,6 +26,7 @@
 mod factors;
 mod federation;
 mod grants;
+mod groups;
 mod inspect;
 mod mail;
 mod tables;
@@ -144,6 +145,7 @@ impl UserRepository for MemoryStore {
             .retain(|_, d| d.status != auth_core::types::DeviceStatus::Approved(id));
         t.links.retain(|l| l.user_id != id);
         t.flows.retain(|_, f| f.user_id != Some(id));
+        t.members.retain(|(_, user, _)| *user != id);
         Ok(true)
     }
 

@@ -54,6 +54,10 @@ pub(crate) struct Tables {
     pub handles: HashMap<UserId, Uuid>,
     /// WebAuthn ceremonies, by digest.
     pub ceremonies: HashMap<Digest, auth_core::types::Ceremony>,
+    /// Groups, in the order created.
+    pub groups: Vec<auth_core::types::Group>,
+    /// Memberships, in the order made.
+    pub members: Vec<(auth_core::types::GroupId, UserId, DateTime<Utc>)>,
 }
 
 impl Tables {

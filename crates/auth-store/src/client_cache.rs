@@ -167,6 +167,7 @@ mod tests {
             token_format: auth_core::types::TokenFormat::Paseto,
             audiences: vec![],
             require_verified_email: false,
+            allowed_groups: Vec::new(),
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),

@@ -15,6 +15,7 @@ mod codes;
 mod devices;
 mod factors;
 mod federation;
+mod groups;
 mod keys;
 mod mail;
 mod migrate;

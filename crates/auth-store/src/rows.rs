@@ -5,7 +5,7 @@ use auth_core::policy::RefreshMode;
 use auth_core::types::{
     AccessTokenRecord, AuthMethods, AuthorizationCode, BrowserSession, ChallengeMethod, Client,
     ClientAuth, ClientId, ClientMfa, CodeChallenge, Dialect, Digest, Email, FamilyId, GrantType,
-    IssuedAccess, IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri,
+    GroupId, IssuedAccess, IssuedFromCode, KeyAlgorithm, OpaqueToken, PasswordHash, RedirectUri,
     RefreshTokenRecord, Scope, SessionOrigin, SigningKey, Subject, TokenFormat, TokenGeneration,
     User, UserId, Username, WebOrigin,
 };
@@ -143,6 +143,8 @@ pub(crate) struct ClientRow {
     pub allowed_origins: Option<String>,
     pub require_verified_email: bool,
     pub mfa: String,
+    /// Space-separated group ids.
+    pub allowed_groups: String,
 }
 
 impl From<&Client> for ClientRow {
@@ -178,6 +180,12 @@ impl From<&Client> for ClientRow {
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
             require_verified_email: c.require_verified_email,
             mfa: c.mfa.as_str().to_owned(),
+            allowed_groups: c
+                .allowed_groups
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
             allowed_origins: c
                 .allowed_origins
                 .as_ref()
@@ -244,6 +252,11 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| bad(&e))?,
             require_verified_email: r.require_verified_email,
             mfa: ClientMfa::parse(&r.mfa).ok_or_else(|| bad(&"unknown mfa setting"))?,
+            allowed_groups: r
+                .allowed_groups
+                .split_whitespace()
+                .map(|g| GroupId::parse(g).ok_or_else(|| bad(&g)))
+                .collect::<Result<_, _>>()?,
             allowed_origins: r
                 .allowed_origins
                 .map(|all| {

@@ -57,6 +57,7 @@ diesel::table! {
         allowed_origins -> Nullable<Text>,
         require_verified_email -> Bool,
         mfa -> Text,
+        allowed_groups -> Text,
     }
 }
 
@@ -278,3 +279,24 @@ diesel::table! {
         handle -> Text,
     }
 }
+
+diesel::table! {
+    user_groups (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> user_groups (group_id));
+diesel::allow_tables_to_appear_in_same_query!(user_groups, group_members);

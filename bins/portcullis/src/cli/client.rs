@@ -88,6 +88,12 @@ pub(crate) struct ClientUpdate {
     /// Second factors: optional, required, or password-grant-allowed.
     #[arg(long = "mfa")]
     mfa: Option<String>,
+    /// Admit only members of this group (repeatable; replaces the list).
+    #[arg(long = "allowed-group", conflicts_with = "admit_everyone")]
+    allowed_groups: Vec<String>,
+    /// Admit every account again (clears the allowed groups).
+    #[arg(long = "admit-everyone")]
+    admit_everyone: bool,
     #[arg(long)]
     json: bool,
 }
@@ -175,6 +181,10 @@ pub(crate) struct ClientCreate {
     /// the password alone (weaker: for legacy clients only).
     #[arg(long = "allow-password-grant-with-mfa")]
     allow_password_grant_with_mfa: bool,
+    /// Admit only members of this group (repeatable): anyone else is
+    /// refused a code, a token and a refresh. Default: everyone.
+    #[arg(long = "allowed-group")]
+    allowed_groups: Vec<String>,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -216,6 +226,11 @@ pub(crate) async fn run(
                 audiences: audiences(&args.audiences)?,
                 allowed_origins: allowed_origins(&args.allowed_origins)?,
                 require_verified_email: args.require_verified_email,
+                allowed_groups: services
+                    .roles
+                    .accounts
+                    .group_ids(&args.allowed_groups)
+                    .await?,
                 mfa: if args.require_mfa {
                     ClientMfa::Required
                 } else if args.allow_password_grant_with_mfa {
@@ -298,6 +313,15 @@ pub(crate) async fn run(
             spec.bare_native_schemes = args.bare_native_scheme;
             if let Some(required) = args.require_verified_email {
                 spec.require_verified_email = required;
+            }
+            if args.admit_everyone {
+                spec.allowed_groups = Vec::new();
+            } else if !args.allowed_groups.is_empty() {
+                spec.allowed_groups = services
+                    .roles
+                    .accounts
+                    .group_ids(&args.allowed_groups)
+                    .await?;
             }
             if let Some(mfa) = &args.mfa {
                 spec.mfa = ClientMfa::parse(mfa).with_context(|| {
@@ -404,6 +428,7 @@ fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
         "audiences": c.audiences.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "require_verified_email": c.require_verified_email,
         "mfa": c.mfa.as_str(),
+        "allowed_groups": c.allowed_groups.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "allowed_origins": match &c.allowed_origins {
             Some(all) => serde_json::json!(all.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
             None => serde_json::json!("derived from the redirect URIs"),

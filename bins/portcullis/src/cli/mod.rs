@@ -2,12 +2,14 @@
 //! command group (`client`, `user`, `keys`, `sessions`), each with its
 //! arguments and its handler.
 mod client;
+mod group;
 mod keys;
 mod mail;
 mod sessions;
 mod user;
 
 use client::ClientCommand;
+use group::GroupCommand;
 use keys::KeysCommand;
 use sessions::SessionsCommand;
 use user::UserCommand;
@@ -128,6 +130,9 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage groups and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -488,6 +493,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let services = Services::open(&cli.settings(None, None)?, &clock).await?;
             user::run(cmd, &services, &clock).await
+        }
+        Command::Group(cmd) => {
+            let services = Services::open(&cli.settings(None, None)?, &clock).await?;
+            group::run(cmd, &services, &clock).await
         }
         Command::Keys(cmd) => {
             let settings = cli.settings(None, None)?;

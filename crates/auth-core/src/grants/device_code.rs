@@ -231,6 +231,9 @@ impl Grants {
         let Some(client) = self.ports.clients.find(&pending.client_id).await? else {
             return Ok(None);
         };
+        if !self.admits(&client, who.user).await? {
+            return Ok(Some(DeviceHold::NotAdmitted));
+        }
         if !self.email_verified_for(&client, who.user).await? {
             return Ok(Some(DeviceHold::AddressUnconfirmed));
         }
@@ -258,6 +261,8 @@ pub enum DeviceDecision {
 /// Why an approval waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceHold {
+    /// The client admits only members of groups the person is not in.
+    NotAdmitted,
     /// The client lets in only confirmed addresses.
     AddressUnconfirmed,
     /// The client needs two factors; `enrolled` says whether the account
@@ -320,6 +325,11 @@ pub(super) async fn poll(
             .into())
         }
         PollStep::Issue { user } => {
+            // An approval by an account that left the client's groups
+            // since is not redeemed.
+            if !service.admits(client, user).await? {
+                return Err(crate::groups::not_admitted().into());
+            }
             // An approval by an account disabled since is not redeemed.
             let owner = match ports.users.find_by_id(user).await? {
                 Some(u) if !client.admits_address_of(&u) => {

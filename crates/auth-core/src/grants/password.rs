@@ -28,6 +28,9 @@ pub(super) async fn run(
     service
         .require_password_only_allowed(client, login.user.id)
         .await?;
+    if !service.admits(client, login.user.id).await? {
+        return Err(crate::groups::not_admitted_to_grant().into());
+    }
     if !client.admits_address_of(&login.user) {
         return Err(OAuthError::new(
             crate::ErrorCode::InvalidGrant,

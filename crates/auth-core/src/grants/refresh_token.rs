@@ -155,6 +155,13 @@ pub(super) async fn run(
         (Some(id), RefreshOwner::User(generation)) => TokenFor::User(TokenOwner { id, generation }),
         _ => return Err(not_valid().into()),
     };
+    // A person who left the client's groups: no new tokens (leaving
+    // revokes these too; this holds for one that raced the revocation).
+    if let TokenFor::User(owner) = subject
+        && !service.admits(client, owner.id).await?
+    {
+        return Err(crate::groups::not_admitted_to_grant().into());
+    }
     let mut step = present(&record, client, requested.as_ref(), now, &service.policy)?;
     // OpenID Connect Core section 12.2: a refresh of a grant with `openid`
     // returns a new ID token for the same subject (without a nonce, and
@@ -343,6 +350,7 @@ mod tests {
             token_format: TokenFormat::Paseto,
             audiences: vec![],
             require_verified_email: false,
+            allowed_groups: Vec::new(),
             mfa: crate::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: t0(),

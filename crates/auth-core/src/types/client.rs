@@ -267,6 +267,8 @@ pub struct Client {
     pub require_verified_email: bool,
     /// What it asks of second factors.
     pub mfa: ClientMfa,
+    /// Lets in only members of these groups; empty lets in everyone.
+    pub allowed_groups: Vec<super::GroupId>,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }

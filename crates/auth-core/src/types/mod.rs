@@ -5,6 +5,7 @@ mod code;
 mod device;
 mod factor;
 mod federation;
+mod group;
 mod id_token;
 mod lifetime;
 mod mail;
@@ -28,6 +29,7 @@ pub use factor::{
 pub use federation::{
     DevicePoll, FederatedLink, ProviderName, UpstreamDevice, UpstreamIdentity, UpstreamSubject,
 };
+pub use group::{Group, GroupDescription, GroupId, GroupName};
 pub use id_token::{IdTokenClaims, IdTokenEmail, IdTokenHint, IdTokenProfile};
 pub use lifetime::{LifetimeError, LifetimeRange};
 pub use mail::{

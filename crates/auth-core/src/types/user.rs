@@ -67,35 +67,7 @@ pub struct Username(String);
 impl Username {
     /// Parses a username (trimmed, then enforced by `UsernameCaseMapped`).
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        let raw = raw.trim();
-        let length = || ValueError::Length {
-            what: "username",
-            min: 1,
-            max: 64,
-        };
-        if raw.is_empty() || raw.chars().count() > 256 {
-            return Err(length());
-        }
-        let enforced = precis_username(raw).map_err(|e| match e {
-            PrecisRefusal::Empty => length(),
-            PrecisRefusal::Character(ch) => ValueError::Character {
-                what: "username",
-                ch,
-            },
-        })?;
-        if !(1..=64).contains(&enforced.chars().count()) {
-            return Err(length());
-        }
-        if let Some(ch) = enforced
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+')))
-        {
-            return Err(ValueError::Character {
-                what: "username",
-                ch,
-            });
-        }
-        Ok(Self(enforced))
+        precis_name(raw, "username", &['.', '_', '-', '@', '+']).map(Self)
     }
 
     /// The name as stored.
@@ -117,6 +89,39 @@ enum PrecisRefusal {
 }
 
 /// RFC 8265 section 3.3's `UsernameCaseMapped`, enforced.
+/// A name (of an account, of a group) in its one stored form: trimmed,
+/// enforced by RFC 8265's `UsernameCaseMapped`, then 1 to 64 characters
+/// among letters, digits and `punctuation`. `what` names it in errors.
+pub(crate) fn precis_name(
+    raw: &str,
+    what: &'static str,
+    punctuation: &[char],
+) -> Result<String, ValueError> {
+    let raw = raw.trim();
+    let length = || ValueError::Length {
+        what,
+        min: 1,
+        max: 64,
+    };
+    if raw.is_empty() || raw.chars().count() > 256 {
+        return Err(length());
+    }
+    let enforced = precis_username(raw).map_err(|e| match e {
+        PrecisRefusal::Empty => length(),
+        PrecisRefusal::Character(ch) => ValueError::Character { what, ch },
+    })?;
+    if !(1..=64).contains(&enforced.chars().count()) {
+        return Err(length());
+    }
+    if let Some(ch) = enforced
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || punctuation.contains(c)))
+    {
+        return Err(ValueError::Character { what, ch });
+    }
+    Ok(enforced)
+}
+
 fn precis_username(raw: &str) -> Result<String, PrecisRefusal> {
     use precis_core::profile::PrecisFastInvocation as _;
     precis_profiles::UsernameCaseMapped::enforce(raw)

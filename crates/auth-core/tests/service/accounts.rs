@@ -27,6 +27,7 @@ fn spec(public: bool, grants: Vec<GrantType>) -> ClientSpec {
         audiences: vec![],
         bare_native_schemes: false,
         require_verified_email: false,
+        allowed_groups: Vec::new(),
         mfa: auth_core::types::ClientMfa::Optional,
         allowed_origins: None,
     }

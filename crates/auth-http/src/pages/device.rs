@@ -238,6 +238,19 @@ pub(crate) async fn page_post(
             failed: true,
             ..DevicePage::default()
         },
+        // The device's application admits only members of some groups.
+        DeviceDecision::Held(DeviceHold::NotAdmitted) => {
+            let fill = DevicePage {
+                heading: "Not for your account",
+                message: Some(
+                    "This device's application is open only to members of certain groups, and \
+                     your account is in none of them. Nothing was approved.",
+                ),
+                failed: true,
+                ..DevicePage::default()
+            };
+            return page(&req, &state, StatusCode::FORBIDDEN, user, fill).await;
+        }
         // The device's application lets in only confirmed addresses: asked
         // here, before anything is approved.
         DeviceDecision::Held(DeviceHold::AddressUnconfirmed) => {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::authorize::{
-    Consent, ConsentStep, Refusal, SignedIn, ValidRequest, VerificationStep,
+    AdmissionStep, Consent, ConsentStep, Refusal, SignedIn, ValidRequest, VerificationStep,
 };
 use auth_core::factors::FactorStep;
 use serde::Serialize;
@@ -129,6 +129,23 @@ pub(crate) async fn proceed(
     };
     if let Err(r) = state.sign_in.require_hinted_subject(&valid, &who) {
         return refusal_response(state, r);
+    }
+    // A client that admits only members of some groups: anyone else is
+    // told so here (the code would be refused anyway).
+    match state.sign_in.admission_step(&valid, who.user).await? {
+        AdmissionStep::Fine => {}
+        AdmissionStep::Refuse(r) => return refusal_response(state, r),
+        AdmissionStep::Denied => {
+            return Ok(state.pages.error(
+                StatusCode::FORBIDDEN,
+                "Not for your account",
+                &format!(
+                    "{} is open only to members of certain groups, and your account is in none \
+                     of them. Ask its operator to add you, or sign in with another account.",
+                    valid.client.name
+                ),
+            ));
+        }
     }
     // A client that signs in only confirmed addresses: the person confirms
     // theirs first (the link can be sent again from here).

@@ -1,0 +1,279 @@
+//! Groups: the operator's operations on them (one rule for every door: the
+//! CLI now, the admin API later), and the rule a client's allowed groups
+//! make: a person in none of them gets no code, no token and no refresh
+//! from it, and leaving the last such group ends the refresh tokens held
+//! at it.
+use chrono::{DateTime, Utc};
+
+use crate::error::{FlowError, StoreError};
+use crate::events::{GroupChange, SecurityEvent};
+use crate::service::{Accounts, Core};
+use crate::types::{Client, Group, GroupDescription, GroupId, GroupName, User, UserId, ValueError};
+
+/// Why a group operation was refused; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    /// A name or description breaks its rules.
+    #[error(transparent)]
+    Invalid(#[from] ValueError),
+    /// Another group has that name.
+    #[error("a group named {0} exists already")]
+    Taken(GroupName),
+    /// No group has that name.
+    #[error("no group is named {0}")]
+    NotFound(String),
+    /// No account has that name or id.
+    #[error("no account is named {0:?}")]
+    NoSuchUser(String),
+    /// Clients let in only this group's members (among others): deleting
+    /// it would change who may use them. Named by id.
+    #[error("clients admit members of this group: {}; change them first (client update --allowed-group)", .0.join(", "))]
+    InUse(Vec<String>),
+    /// A store failure; nothing was changed.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<StoreError> for GroupError {
+    fn from(e: StoreError) -> Self {
+        Self::Flow(e.into())
+    }
+}
+
+/// A group and who is in it.
+#[derive(Debug, Clone)]
+pub struct GroupMembers {
+    /// The group.
+    pub group: Group,
+    /// Its members, oldest membership first.
+    pub members: Vec<User>,
+}
+
+impl Accounts {
+    /// Creates a group.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Group, SecurityEvent), GroupError> {
+        let group = Group {
+            id: GroupId::new(uuid::Uuid::new_v4()),
+            name: GroupName::parse(name)?,
+            description: GroupDescription::parse(description)?,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.ports.groups.create_group(&group).await {
+            Err(StoreError::Conflict(_)) => return Err(GroupError::Taken(group.name)),
+            other => other?,
+        }
+        let event = changed(&group, GroupChange::Created);
+        Ok((group, event))
+    }
+
+    /// The group named `name` (in any form that normalises to it).
+    pub async fn find_group(&self, name: &str) -> Result<Group, GroupError> {
+        let missing = || GroupError::NotFound(name.to_owned());
+        let parsed = GroupName::parse(name).map_err(|_| missing())?;
+        self.ports
+            .groups
+            .find_group(&parsed)
+            .await?
+            .ok_or_else(missing)
+    }
+
+    /// Every group, by name.
+    pub async fn list_groups(&self) -> Result<Vec<Group>, GroupError> {
+        Ok(self.ports.groups.list_groups().await?)
+    }
+
+    /// A group and its members.
+    pub async fn group_members(&self, name: &str) -> Result<GroupMembers, GroupError> {
+        let group = self.find_group(name).await?;
+        let mut members = Vec::new();
+        for id in self.ports.groups.members_of(group.id).await? {
+            if let Some(user) = self.ports.users.find_by_id(id).await? {
+                members.push(user);
+            }
+        }
+        Ok(GroupMembers { group, members })
+    }
+
+    /// Renames a group and/or changes its description. Its id, and so its
+    /// members and the clients that admit it, stay.
+    pub async fn update_group(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        description: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Group, SecurityEvent), GroupError> {
+        let mut group = self.find_group(name).await?;
+        if let Some(new_name) = new_name {
+            group.name = GroupName::parse(new_name)?;
+        }
+        if let Some(description) = description {
+            group.description = GroupDescription::parse(description)?;
+        }
+        group.updated_at = now;
+        match self.ports.groups.update_group(&group).await {
+            Err(StoreError::Conflict(_)) => return Err(GroupError::Taken(group.name)),
+            Ok(false) => return Err(GroupError::NotFound(name.to_owned())),
+            other => other?,
+        };
+        let event = changed(&group, GroupChange::Updated);
+        Ok((group, event))
+    }
+
+    /// Deletes a group and its memberships; refused while a client admits
+    /// its members (removing it from the client's list could open the
+    /// client to everyone, or shut out everyone).
+    pub async fn delete_group(&self, name: &str) -> Result<SecurityEvent, GroupError> {
+        let group = self.find_group(name).await?;
+        let users: Vec<String> = self
+            .ports
+            .clients
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.allowed_groups.contains(&group.id))
+            .map(|c| c.id.as_str().to_owned())
+            .collect();
+        if !users.is_empty() {
+            return Err(GroupError::InUse(users));
+        }
+        if !self.ports.groups.delete_group(group.id).await? {
+            return Err(GroupError::NotFound(name.to_owned()));
+        }
+        Ok(changed(&group, GroupChange::Deleted))
+    }
+
+    /// Makes the account `who` (a username, an email or an id) a member of
+    /// the group `name`; `false` in the event when it was one already.
+    pub async fn add_to_group(
+        &self,
+        name: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SecurityEvent, GroupError> {
+        let group = self.find_group(name).await?;
+        let user = self.account(who).await?;
+        self.ports.groups.add_member(group.id, user.id, now).await?;
+        Ok(SecurityEvent::GroupMembershipChanged {
+            group: group.id,
+            user: user.id,
+            added: true,
+            revoked: 0,
+        })
+    }
+
+    /// Ends the membership of `who` in the group `name`, and with it the
+    /// refresh tokens `who` holds at clients it no longer admits to.
+    pub async fn remove_from_group(
+        &self,
+        name: &str,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SecurityEvent, GroupError> {
+        let group = self.find_group(name).await?;
+        let user = self.account(who).await?;
+        self.ports.groups.remove_member(group.id, user.id).await?;
+        let revoked = self.revoke_where_not_admitted(user.id, now).await?;
+        Ok(SecurityEvent::GroupMembershipChanged {
+            group: group.id,
+            user: user.id,
+            added: false,
+            revoked,
+        })
+    }
+
+    /// The ids of the groups `names`, for a client's allowed groups.
+    pub async fn group_ids(&self, names: &[String]) -> Result<Vec<GroupId>, GroupError> {
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            let id = self.find_group(name).await?.id;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The names of a client's allowed groups, by name (a group deleted
+    /// behind its back is left out).
+    pub async fn allowed_group_names(&self, client: &Client) -> Result<Vec<GroupName>, GroupError> {
+        let mut names: Vec<GroupName> = self
+            .ports
+            .groups
+            .groups_by_id(&client.allowed_groups)
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn account(&self, who: &str) -> Result<User, GroupError> {
+        crate::accounts::find_user(self, who)
+            .await?
+            .ok_or_else(|| GroupError::NoSuchUser(who.to_owned()))
+    }
+
+    /// Revokes the grants `user` holds at clients that no longer admit
+    /// them: how many refresh tokens that ended.
+    async fn revoke_where_not_admitted(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, FlowError> {
+        let mut revoked = 0;
+        for token in self.ports.tokens.live_refresh_of(user, now).await? {
+            let Some(client) = self.ports.clients.find(&token.client_id).await? else {
+                continue;
+            };
+            if !self.admits(&client, user).await? {
+                revoked += self.revoke_grant(token.family, &client, now).await?;
+            }
+        }
+        Ok(revoked)
+    }
+}
+
+impl Core {
+    /// Whether `client` lets `user` in as far as groups go: always, unless
+    /// it names allowed groups and `user` is in none of them.
+    pub(crate) async fn admits(&self, client: &Client, user: UserId) -> Result<bool, FlowError> {
+        if client.allowed_groups.is_empty() {
+            return Ok(true);
+        }
+        Ok(self
+            .ports
+            .groups
+            .in_any_group(user, &client.allowed_groups)
+            .await?)
+    }
+}
+
+fn changed(group: &Group, change: GroupChange) -> SecurityEvent {
+    SecurityEvent::GroupChanged {
+        group: group.id,
+        change,
+    }
+}
+
+const NOT_ADMITTED: &str =
+    "this application admits only members of certain groups, and the account is in none of them";
+
+/// The refusal of a person the client's allowed groups leave out, at
+/// `/authorize` and the device poll.
+pub(crate) fn not_admitted() -> crate::OAuthError {
+    crate::OAuthError::new(crate::ErrorCode::AccessDenied, NOT_ADMITTED)
+}
+
+/// The same refusal at the grants that name the account (password,
+/// refresh): `invalid_grant`.
+pub(crate) fn not_admitted_to_grant() -> crate::OAuthError {
+    crate::OAuthError::invalid_grant(NOT_ADMITTED)
+}

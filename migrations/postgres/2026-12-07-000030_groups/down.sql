@@ -1,0 +1,3 @@
+ALTER TABLE clients DROP COLUMN allowed_groups;
+DROP TABLE group_members;
+DROP TABLE user_groups;
