@@ -561,6 +561,87 @@ fn user_mfa_show_and_reset_need_their_account_and_a_yes() {
 }
 
 #[test]
+fn groups_are_managed_by_name_and_a_client_admits_them() {
+    let cli = Cli::new();
+    cli.ok(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        Some("correct-horse"),
+    );
+    let created: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "group",
+            "create",
+            "--name",
+            "Staff",
+            "--description",
+            "Everyone on the payroll",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(created["name"], "staff");
+    // One name, in any case or width.
+    let out = cli.run(&["group", "create", "--name", "ＳＴＡＦＦ"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    cli.ok(
+        &["group", "add", "--name", "staff", "--user", "ALICE"],
+        None,
+    );
+    let out = cli.run(
+        &["group", "add", "--name", "staff", "--user", "nobody"],
+        None,
+    );
+    assert!(!out.status.success());
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["group", "show", "--name", "staff", "--json"], None))
+            .unwrap();
+    assert_eq!(shown["members"][0]["username"], "alice");
+    assert_eq!(shown["description"], "Everyone on the payroll");
+
+    // A client admits the group by id: a rename keeps it admitted.
+    let client: serde_json::Value = serde_json::from_str(&cli.ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "wiki",
+            "--allowed-group",
+            "staff",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    cli.ok(
+        &["group", "rename", "--name", "staff", "--to", "employees"],
+        None,
+    );
+    let updated: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["client", "update", &id, "--json"], None)).unwrap();
+    assert_eq!(
+        updated["allowed_groups"],
+        serde_json::json!([created["id"]])
+    );
+    // It cannot be deleted while the client admits it.
+    let out = cli.run(&["group", "delete", "--name", "employees"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&id));
+    let out = cli.run(&["client", "update", &id, "--allowed-group", "nope"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no group is named"));
+    cli.ok(&["client", "update", &id, "--admit-everyone"], None);
+    cli.ok(
+        &["group", "remove", "--name", "employees", "--user", "alice"],
+        None,
+    );
+    cli.ok(&["group", "delete", "--name", "employees"], None);
+    assert_eq!(cli.ok(&["group", "list", "--json"], None).trim(), "[]");
+}
+
+#[test]
 fn user_disable_and_enable_by_name_email_or_id() {
     let cli = Cli::new();
     let created = cli.ok(

@@ -10,6 +10,7 @@ mod cors;
 mod device;
 mod factors;
 mod federation;
+mod groups;
 mod lifecycle;
 mod mail;
 mod metadata;

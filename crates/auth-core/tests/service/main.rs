@@ -10,6 +10,7 @@ mod factors;
 mod failures;
 mod federation;
 mod grants;
+mod groups;
 mod mail;
 mod own_account;
 mod world;

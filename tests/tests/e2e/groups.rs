@@ -1,0 +1,169 @@
+//! Groups over HTTP, on both backends: a client that admits only members
+//! of a group shows anyone else a page that says so (and `access_denied`
+//! for `prompt=none`), refuses them the password grant and a device
+//! approval, and lets them in once they join.
+use portcullis_tests::{
+    ClientSetup, ScratchDb, TestApp, browser, hidden_fields, location, param, scenarios,
+};
+
+use auth_core::ports::Clock as _;
+
+use crate::browser::{VERIFIER, with};
+
+const REDIRECT: &str = "https://rp.example/callback";
+const CHALLENGE: &str = "qjrzSW9gMiUgpUvqgEPE4_-8swvyCtfOVvg55o5S_es";
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Lets only members of `group` into `client`.
+async fn admit_only(app: &TestApp, client: &str, group: &str) {
+    use auth_core::accounts::{ClientSpec, update_client};
+    let accounts = &app.services.roles.accounts;
+    let id = auth_core::types::ClientId::parse(client).unwrap();
+    let current = app
+        .services
+        .roles
+        .grants
+        .client(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    let spec = ClientSpec {
+        allowed_groups: accounts.group_ids(&[group.to_owned()]).await.unwrap(),
+        ..ClientSpec::of(&current)
+    };
+    update_client(accounts, &id, spec).await.unwrap().unwrap();
+}
+
+fn authorize_path(client: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.extend_pairs([
+        ("client_id", client),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge_method", "S256"),
+        ("code_challenge", CHALLENGE),
+        ("scope", "openid"),
+        ("state", "s1"),
+    ]);
+    q.extend_pairs(extra);
+    format!("/authorize?{}", q.finish())
+}
+
+async fn a_client_with_allowed_groups_admits_their_members_only(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let accounts = &app.services.roles.accounts;
+    let now = app.clock.now();
+    accounts.create_group("staff", "", now).await.unwrap();
+    let (web, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &["authorization_code"],
+            scope: "openid",
+            redirect_uris: &[REDIRECT],
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    let (legacy, secret) = app
+        .client(ClientSetup {
+            grants: &["password"],
+            ..Default::default()
+        })
+        .await;
+    let (device, _) = app
+        .client(ClientSetup {
+            public: true,
+            grants: &[DEVICE_GRANT],
+            scope: "read",
+            ..Default::default()
+        })
+        .await;
+    for client in [&web, &legacy, &device] {
+        admit_only(&app, client, "staff").await;
+    }
+    app.user("michael", None, "correct-horse").await;
+
+    // Signed in, but in no allowed group: a page says so, no code.
+    let b = browser();
+    let login = app.get_with(&b, &authorize_path(&web, &[])).await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let form = with(
+        hidden_fields(&login.text),
+        &[("username", "michael"), ("password", "correct-horse")],
+    );
+    let r = app.post_with(&b, "/login", &form).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("Not for your account"), "{}", r.text);
+    // prompt=none: access_denied to the client.
+    let r = app
+        .get_with(&b, &authorize_path(&web, &[("prompt", "none")]))
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        param(&location(&r), "error").as_deref(),
+        Some("access_denied")
+    );
+    // The password grant: invalid_grant.
+    let grant = || {
+        app.post_form(
+            "/token",
+            Some((&legacy, secret.as_deref().unwrap())),
+            &[
+                ("grant_type", "password"),
+                ("username", "michael"),
+                ("password", "correct-horse"),
+            ],
+        )
+    };
+    let r = grant().await;
+    assert_eq!((r.status, r.error()), (400, "invalid_grant"), "{}", r.text);
+    // A device approval: held, with a page that says so.
+    let started = app
+        .post_form("/device_authorization", None, &[("client_id", &device)])
+        .await;
+    let user_code = started.str("user_code").to_owned();
+    let page = app
+        .get_with(&b, &format!("/device?user_code={user_code}"))
+        .await;
+    let allow = with(
+        portcullis_tests::csrf_field(&page.text)
+            .into_iter()
+            .take(1)
+            .collect(),
+        &[("user_code", &user_code), ("decision", "allow")],
+    );
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("Not for your account"), "{}", r.text);
+
+    // A member gets in everywhere.
+    accounts
+        .add_to_group("staff", "michael", app.clock.now())
+        .await
+        .unwrap();
+    let r = app.get_with(&b, &authorize_path(&web, &[])).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    let code = param(&location(&r), "code").expect("a code");
+    let t = app
+        .post_form(
+            "/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &web),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    assert_eq!(grant().await.status, 200);
+    let r = app.post_with(&b, "/device", &allow).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Device connected"), "{}", r.text);
+}
+
+scenarios! {
+    a_client_with_allowed_groups_admits_their_members_only,
+}
