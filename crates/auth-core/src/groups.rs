@@ -241,7 +241,32 @@ impl Accounts {
     }
 }
 
+/// The scope that releases the `groups` claim.
+pub const GROUPS_SCOPE: &str = "groups";
+
 impl Core {
+    /// The `groups` claim of `user` where `scope` releases it: the names
+    /// of the account's groups, sorted; `None` without the scope.
+    pub async fn groups_claim(
+        &self,
+        user: UserId,
+        scope: &crate::types::Scope,
+    ) -> Result<Option<Vec<String>>, FlowError> {
+        if !scope.contains(GROUPS_SCOPE) {
+            return Ok(None);
+        }
+        let mut names: Vec<String> = self
+            .ports
+            .groups
+            .groups_of(user)
+            .await?
+            .into_iter()
+            .map(|g| g.name.as_str().to_owned())
+            .collect();
+        names.sort();
+        Ok(Some(names))
+    }
+
     /// Whether `client` lets `user` in as far as groups go: always, unless
     /// it names allowed groups and `user` is in none of them.
     pub(crate) async fn admits(&self, client: &Client, user: UserId) -> Result<bool, FlowError> {

@@ -49,6 +49,7 @@ fn primitives(c: &mut Criterion) {
         access_token_hash: Some("77QmUPtjPfzWtF2AnpK9RQ".into()),
         profile: Default::default(),
         email: None,
+        groups: None,
     };
     for (name, algorithm) in [
         ("id_token_rs256", KeyAlgorithm::Rs256),

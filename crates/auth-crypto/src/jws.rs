@@ -479,6 +479,7 @@ fn id_token_payload(c: &IdTokenClaims) -> serde_json::Value {
             "email_verified",
             c.email.as_ref().map(|e| e.verified.into()),
         ),
+        ("groups", c.groups.as_ref().map(|g| serde_json::json!(g))),
     ];
     if let Some(object) = payload.as_object_mut() {
         for (name, value) in extra {
@@ -519,6 +520,7 @@ mod tests {
                 address: "michael@example.com".into(),
                 verified: false,
             }),
+            groups: Some(vec!["admins".into(), "staff".into()]),
         }
     }
 
@@ -564,6 +566,10 @@ mod tests {
             assert_eq!(data.claims["nonce"], "n-0S6_WzA2Mj");
             assert_eq!(data.claims["preferred_username"], "michael");
             assert_eq!(data.claims["email_verified"], false);
+            assert_eq!(
+                data.claims["groups"],
+                serde_json::json!(["admins", "staff"])
+            );
             assert!(
                 data.claims.get("name").is_none(),
                 "absent claims are left out"

@@ -42,7 +42,7 @@ fn authorize_path(client: &str, extra: &[(&str, &str)]) -> String {
         ("redirect_uri", REDIRECT),
         ("code_challenge_method", "S256"),
         ("code_challenge", CHALLENGE),
-        ("scope", "openid"),
+        ("scope", "openid groups"),
         ("state", "s1"),
     ]);
     q.extend_pairs(extra);
@@ -58,7 +58,7 @@ async fn a_client_with_allowed_groups_admits_their_members_only(db: ScratchDb) {
         .client(ClientSetup {
             public: true,
             grants: &["authorization_code"],
-            scope: "openid",
+            scope: "openid groups",
             redirect_uris: &[REDIRECT],
             first_party: true,
             ..Default::default()
@@ -136,11 +136,15 @@ async fn a_client_with_allowed_groups_admits_their_members_only(db: ScratchDb) {
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("Not for your account"), "{}", r.text);
 
-    // A member gets in everywhere.
-    accounts
-        .add_to_group("staff", "michael", app.clock.now())
-        .await
-        .unwrap();
+    // A member gets in everywhere, and the groups scope names the groups
+    // (sorted) in the ID token and at userinfo.
+    accounts.create_group("admins", "", now).await.unwrap();
+    for group in ["staff", "admins"] {
+        accounts
+            .add_to_group(group, "michael", app.clock.now())
+            .await
+            .unwrap();
+    }
     let r = app.get_with(&b, &authorize_path(&web, &[])).await;
     assert_eq!(r.status, 302, "{}", r.text);
     let code = param(&location(&r), "code").expect("a code");
@@ -158,6 +162,15 @@ async fn a_client_with_allowed_groups_admits_their_members_only(db: ScratchDb) {
         )
         .await;
     assert_eq!(t.status, 200, "{}", t.text);
+    let payload = t.str("id_token").split('.').nth(1).unwrap().to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["groups"], serde_json::json!(["admins", "staff"]));
+    let info = app.get_bearer("/userinfo", t.str("access_token")).await;
+    assert_eq!(info.body["groups"], serde_json::json!(["admins", "staff"]));
     assert_eq!(grant().await.status, 200);
     let r = app.post_with(&b, "/device", &allow).await;
     assert_eq!(r.status, 200, "{}", r.text);

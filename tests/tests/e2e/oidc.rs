@@ -670,6 +670,7 @@ async fn logout_refusals_show_a_page_and_end_nothing(db: ScratchDb) {
         access_token_hash: None,
         profile: Default::default(),
         email: None,
+        groups: None,
     };
     let forged =
         auth_core::ports::IdTokenSigner::sign_id_token(&foreign, &claims, KeyAlgorithm::Rs256)

@@ -129,6 +129,7 @@ pub(super) async fn redeem(
         nonce: code.nonce.clone(),
         auth_time: code.auth_time,
         methods: code.methods,
+        groups: service.groups_claim(user.id, &code.scope).await?,
     };
     let id_token = service.id_token(client, sign_in, grant.access_token(), now)?;
     let won = ports

@@ -76,6 +76,9 @@ pub(crate) struct SignIn<'a> {
     pub auth_time: Option<DateTime<Utc>>,
     /// How the sign-in authenticated; empty where it is not known.
     pub methods: crate::types::AuthMethods,
+    /// The `groups` claim, where the scope releases it
+    /// ([`Core::groups_claim`]).
+    pub groups: Option<Vec<String>>,
 }
 
 impl Core {
@@ -109,6 +112,7 @@ impl Core {
             )),
             profile,
             email,
+            groups: sign_in.groups,
         };
         let token = self
             .ports

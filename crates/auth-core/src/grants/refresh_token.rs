@@ -172,6 +172,16 @@ pub(super) async fn run(
         }
         _ => None,
     };
+    // Read once; released only where the (perhaps narrowed) scope asks.
+    let groups = match &owner {
+        Some(user) => service.groups_claim(user.id, &record.scope).await?,
+        None => None,
+    };
+    let groups_for = |scope: &Scope| {
+        groups
+            .clone()
+            .filter(|_| scope.contains(crate::groups::GROUPS_SCOPE))
+    };
     let id_token = |access: &super::PreparedAccess, scope: &Scope| match &owner {
         Some(user) => service.id_token(
             client,
@@ -181,6 +191,7 @@ pub(super) async fn run(
                 nonce: None,
                 auth_time: None,
                 methods: crate::types::AuthMethods::default(),
+                groups: groups_for(scope),
             },
             &access.signed.token,
             now,
@@ -220,6 +231,7 @@ pub(super) async fn run(
                         nonce: None,
                         auth_time: None,
                         methods: crate::types::AuthMethods::default(),
+                        groups: groups_for(&issued.scope),
                     };
                     issued.id_token =
                         service.id_token(client, sign_in, &issued.access_token, now)?;

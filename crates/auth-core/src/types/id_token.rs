@@ -32,6 +32,9 @@ pub struct IdTokenClaims {
     pub profile: IdTokenProfile,
     /// Released with the `email` scope, when the account has an email.
     pub email: Option<IdTokenEmail>,
+    /// Released with the `groups` scope: the account's groups by name,
+    /// sorted (empty when it is in none).
+    pub groups: Option<Vec<String>>,
 }
 
 /// What an `id_token_hint` says, once its signature is checked.

@@ -21,7 +21,7 @@ pub(crate) struct Common {
     introspection_endpoint: String,
     revocation_endpoint: String,
     device_authorization_endpoint: String,
-    scopes_supported: [&'static str; 3],
+    scopes_supported: [&'static str; 4],
     response_types_supported: [&'static str; 1],
     response_modes_supported: [&'static str; 1],
     grant_types_supported: [&'static str; 5],
@@ -90,10 +90,10 @@ pub(crate) async fn authorization_server(state: Data<AppState>) -> HttpResponse 
 
 /// The scopes with a meaning of their own here; a client may be given any
 /// other scope names as well.
-const OPENID_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "email", "groups"];
 
 /// The claims an ID token or userinfo may carry.
-const CLAIMS: [&str; 18] = [
+const CLAIMS: [&str; 19] = [
     "iss",
     "sub",
     "aud",
@@ -112,6 +112,7 @@ const CLAIMS: [&str; 18] = [
     "updated_at",
     "email",
     "email_verified",
+    "groups",
 ];
 
 /// OpenID Connect Discovery 1.0 section 3: the same endpoints as the RFC
@@ -125,7 +126,7 @@ pub(crate) struct OpenIdConfiguration {
     subject_types_supported: [&'static str; 1],
     /// Always RS256 (Core section 15.1), and EdDSA.
     id_token_signing_alg_values_supported: Vec<&'static str>,
-    claims_supported: [&'static str; 18],
+    claims_supported: [&'static str; 19],
     /// The authentication levels `acr_values` may ask for, weakest first
     /// (docs/oidc.md).
     acr_values_supported: Vec<&'static str>,

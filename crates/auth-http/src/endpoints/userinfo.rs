@@ -32,6 +32,9 @@ pub(crate) struct OpenIdUserInfo {
     email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email_verified: Option<bool>,
+    /// With the `groups` scope: the account's groups by name, sorted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
 }
 
 /// What the account endpoints answer: OpenID Connect's claims for a token
@@ -123,7 +126,7 @@ pub(crate) async fn userinfo_post(
         None => bearer::authenticate(&req, &state).await?,
     };
     crate::edge::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
-    respond(bearer)
+    respond(&state, bearer).await
 }
 
 /// `GET /me`: the same as `/userinfo`.
@@ -160,11 +163,11 @@ pub(crate) async fn me_slash(
 async fn account(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let bearer = bearer::authenticate(&req, &state).await?;
     crate::edge::cors::allow_for_bearer(&req, &state, &bearer.claims.client_id).await?;
-    respond(bearer)
+    respond(&state, bearer).await
 }
 
 /// The account the token acts for (checked enabled by `verify_access`).
-fn respond(bearer: Bearer) -> Result<HttpResponse, ApiError> {
+async fn respond(state: &AppState, bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let Bearer { claims, user } = bearer;
     let user =
         user.ok_or_else(|| OAuthError::invalid_token("this token does not belong to a user"))?;
@@ -182,6 +185,7 @@ fn respond(bearer: Bearer) -> Result<HttpResponse, ApiError> {
             updated_at: profile.updated_at.map(|t| t.timestamp()),
             email: email.as_ref().map(|e| e.address.clone()),
             email_verified: email.map(|e| e.verified),
+            groups: state.grants.groups_claim(user.id, &claims.scope).await?,
         }));
     }
     Ok(HttpResponse::Ok().json(UserInfo {
