@@ -24,6 +24,7 @@ fn primitives(c: &mut Criterion) {
         token_id: uuid::Uuid::new_v4(),
         family: None,
         generation: Default::default(),
+        groups: None,
     };
     let token = codec.issue(&claims).unwrap();
     c.bench_function("paseto_issue", |b| b.iter(|| codec.issue(&claims).unwrap()));

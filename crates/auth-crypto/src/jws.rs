@@ -372,6 +372,9 @@ impl TokenCodec for JwtCodec {
         ) {
             object.insert("gen".into(), c.generation.get().into());
         }
+        if let (Some(groups), Some(object)) = (&c.groups, payload.as_object_mut()) {
+            object.insert("groups".into(), serde_json::json!(groups));
+        }
         let payload = serde_json::to_vec(&payload).map_err(failed)?;
         self.ring
             .sign(KeyAlgorithm::Rs256, &payload, c.issued_at, Typ::AccessToken)
@@ -436,6 +439,16 @@ impl TokenCodec for JwtCodec {
                         .and_then(|g| u32::try_from(g).ok())
                         .ok_or(TokenRejection::Invalid)?,
                 ),
+            },
+            groups: match claims.get("groups") {
+                None => None,
+                Some(serde_json::Value::Array(names)) => Some(
+                    names
+                        .iter()
+                        .map(|n| n.as_str().map(str::to_owned).ok_or(TokenRejection::Invalid))
+                        .collect::<Result<_, _>>()?,
+                ),
+                Some(_) => return Err(TokenRejection::Invalid),
             },
         })
     }

@@ -217,6 +217,9 @@ impl TokenCodec for PasetoCodec {
         if c.generation != TokenGeneration::default() {
             payload["gen"] = json!(c.generation.get());
         }
+        if let Some(groups) = &c.groups {
+            payload["groups"] = json!(groups);
+        }
         let message = serde_json::to_vec(&payload).map_err(failed)?;
         PublicToken::sign(&key.secret, &message, Some(key.footer.as_bytes()), None).map_err(failed)
     }
@@ -266,6 +269,7 @@ impl TokenCodec for PasetoCodec {
                 .transpose()
                 .map_err(|_| TokenRejection::Invalid)?,
             generation: TokenGeneration::new(c.generation),
+            groups: c.groups,
         };
         if let Ok(mut memo) = ring.verified.lock() {
             if memo.len() >= MAX_VERIFIED {
@@ -313,6 +317,7 @@ mod tests {
             token_id: uuid::Uuid::new_v4(),
             family: Some(FamilyId::new(uuid::Uuid::from_u128(7))),
             generation: TokenGeneration::new(3),
+            groups: Some(vec!["admins".into(), "staff".into()]),
         }
     }
 

@@ -133,6 +133,9 @@ pub struct Claims {
     /// verification cannot see that until the token expires, so a resource
     /// server that must know at once asks introspection.
     pub generation: u32,
+    /// The account's groups by name, sorted, when the token was issued
+    /// with the `groups` scope (`groups`); `None` without it.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Claims {
@@ -299,6 +302,16 @@ impl KeySet {
                     .as_u64()
                     .and_then(|g| u32::try_from(g).ok())
                     .ok_or(Rejection::Invalid)?,
+            },
+            groups: match v.get("groups") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(names)) => Some(
+                    names
+                        .iter()
+                        .map(|n| n.as_str().map(str::to_owned).ok_or(Rejection::Invalid))
+                        .collect::<Result<_, _>>()?,
+                ),
+                Some(_) => return Err(Rejection::Invalid),
             },
         })
     }

@@ -171,6 +171,34 @@ async fn a_client_with_allowed_groups_admits_their_members_only(db: ScratchDb) {
     assert_eq!(claims["groups"], serde_json::json!(["admins", "staff"]));
     let info = app.get_bearer("/userinfo", t.str("access_token")).await;
     assert_eq!(info.body["groups"], serde_json::json!(["admins", "staff"]));
+    // The PASETO access token carries them (its payload is readable: the
+    // message, then a 64-byte signature) ...
+    let body = t.str("access_token").trim_start_matches("v4.public.");
+    let body = body.split('.').next().unwrap();
+    let signed =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, body).unwrap();
+    let message: serde_json::Value = serde_json::from_slice(&signed[..signed.len() - 64]).unwrap();
+    assert_eq!(message["groups"], serde_json::json!(["admins", "staff"]));
+    // ... and introspection answers the groups as they are now.
+    let (api, api_secret) = app
+        .client(ClientSetup {
+            audiences: &[web.as_str()],
+            ..Default::default()
+        })
+        .await;
+    accounts
+        .remove_from_group("admins", "michael", app.clock.now())
+        .await
+        .unwrap();
+    let facts = app
+        .post_form(
+            "/introspect",
+            Some((&api, api_secret.as_deref().unwrap())),
+            &[("token", t.str("access_token"))],
+        )
+        .await;
+    assert_eq!(facts.body["active"], true, "{}", facts.text);
+    assert_eq!(facts.body["groups"], serde_json::json!(["staff"]));
     assert_eq!(grant().await.status, 200);
     let r = app.post_with(&b, "/device", &allow).await;
     assert_eq!(r.status, 200, "{}", r.text);

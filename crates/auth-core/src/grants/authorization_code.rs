@@ -122,14 +122,21 @@ pub(super) async fn redeem(
     };
     // Signed before anything is committed; the ids are recorded by the
     // consumption itself, and the tokens stored with it.
-    let grant = service.prepare_grant(client, user.token_owner(), code.scope.clone(), now)?;
+    let groups = service.groups_claim(user.id, &code.scope).await?;
+    let grant = service.prepare_grant(
+        client,
+        user.token_owner(),
+        code.scope.clone(),
+        groups.clone(),
+        now,
+    )?;
     let sign_in = SignIn {
         user: &user,
         scope: &code.scope,
         nonce: code.nonce.clone(),
         auth_time: code.auth_time,
         methods: code.methods,
-        groups: service.groups_claim(user.id, &code.scope).await?,
+        groups,
     };
     let id_token = service.id_token(client, sign_in, grant.access_token(), now)?;
     let won = ports

@@ -350,7 +350,8 @@ pub(super) async fn poll(
                 }
             };
             // Signed first, then redeemed with the tokens stored in the same step.
-            let grant = service.prepare_grant(client, owner, d.scope, now)?;
+            let groups = service.groups_claim(owner.id, &d.scope).await?;
+            let grant = service.prepare_grant(client, owner, d.scope, groups, now)?;
             let won = ports
                 .devices
                 .redeem_device(&digest, grant.refresh_row(), grant.access_row())

@@ -58,6 +58,10 @@ pub struct ActiveToken {
     pub issued_at: DateTime<Utc>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
+    /// With the `groups` scope, the account's groups by name, sorted, as
+    /// they are now (introspection is where a resource server learns of a
+    /// change before the token expires).
+    pub groups: Option<Vec<String>>,
 }
 
 impl Grants {
@@ -190,6 +194,9 @@ impl Grants {
                 _ => return Ok(None),
             }
         }
+        if let Some(id) = active.user_id {
+            active.groups = self.groups_claim(id, &active.scope).await?;
+        }
         Ok(Some(active))
     }
 
@@ -217,6 +224,7 @@ impl Grants {
                         scope: c.scope,
                         issued_at: c.issued_at,
                         expires_at: c.expires_at,
+                        groups: None,
                     }),
                     Err(FlowError::OAuth(_)) => None,
                     Err(e) => return Err(e),
@@ -237,6 +245,7 @@ impl Grants {
                                 scope: r.scope,
                                 issued_at: r.issued_at,
                                 expires_at: r.expires_at,
+                                groups: None,
                             })
                         }
                         _ => None,

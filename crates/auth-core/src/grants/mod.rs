@@ -97,18 +97,24 @@ impl Core {
         family: Option<FamilyId>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccess, FlowError> {
-        let prepared = self.prepare_access(client, subject, scope, family, now)?;
+        let groups = match subject {
+            TokenFor::User(owner) => self.groups_claim(owner.id, scope).await?,
+            TokenFor::Client => None,
+        };
+        let prepared = self.prepare_access(client, subject, scope, family, groups, now)?;
         self.store_access(prepared).await
     }
 
     /// Signs (or draws) an access token without storing anything, so a
-    /// grant can sign before it commits.
+    /// grant can sign before it commits; `groups` is the account's
+    /// `groups` claim ([`Core::groups_claim`]), read before.
     pub(crate) fn prepare_access(
         &self,
         client: &Client,
         subject: TokenFor,
         scope: &Scope,
         family: Option<FamilyId>,
+        groups: Option<Vec<String>>,
         now: DateTime<Utc>,
     ) -> Result<PreparedAccess, FlowError> {
         let ttl = self.policy.access_ttl_for(client);
@@ -129,6 +135,7 @@ impl Core {
             expires_at: now + ttl,
             token_id: self.ports.random.uuid(),
             family,
+            groups,
         };
         let (token, record) = match client.token_format {
             TokenFormat::Paseto => (OpaqueToken::new(self.ports.codec.issue(&claims)?), None),
@@ -219,13 +226,15 @@ impl Core {
         client: &Client,
         owner: TokenOwner,
         scope: Scope,
+        groups: Option<Vec<String>>,
         now: DateTime<Utc>,
     ) -> Result<PreparedGrant, FlowError> {
         let refresh = client
             .allows(GrantType::RefreshToken)
             .then(|| self.new_refresh(client, Some(owner.id), &scope, None, now));
         let family = refresh.as_ref().map(|(_, record)| record.family);
-        let access = self.prepare_access(client, TokenFor::User(owner), &scope, family, now)?;
+        let access =
+            self.prepare_access(client, TokenFor::User(owner), &scope, family, groups, now)?;
         Ok(PreparedGrant {
             refresh,
             access,
@@ -268,7 +277,8 @@ impl Core {
         cleared: Option<&crate::throttle::ThrottleKey>,
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens, FlowError> {
-        let grant = self.prepare_grant(client, owner, scope, now)?;
+        let groups = self.groups_claim(owner.id, &scope).await?;
+        let grant = self.prepare_grant(client, owner, scope, groups, now)?;
         // Both rows in one step: a failure leaves no half-issued grant.
         self.ports
             .tokens

@@ -173,8 +173,8 @@ pub(super) async fn run(
         _ => None,
     };
     // Read once; released only where the (perhaps narrowed) scope asks.
-    let groups = match &owner {
-        Some(user) => service.groups_claim(user.id, &record.scope).await?,
+    let groups = match record.user_id {
+        Some(user) => service.groups_claim(user, &record.scope).await?,
         None => None,
     };
     let groups_for = |scope: &Scope| {
@@ -239,8 +239,15 @@ pub(super) async fn run(
                 return Ok(issued);
             }
             RefreshStep::Supersede { scope } => {
-                let (access, token, successor) =
-                    signed_successor(service, client, &record, subject, &scope, now)?;
+                let (access, token, successor) = signed_successor(
+                    service,
+                    client,
+                    &record,
+                    subject,
+                    &scope,
+                    groups_for(&scope),
+                    now,
+                )?;
                 let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
@@ -258,8 +265,15 @@ pub(super) async fn run(
                 }
             }
             RefreshStep::Rotate { scope } => {
-                let (access, token, successor) =
-                    signed_successor(service, client, &record, subject, &scope, now)?;
+                let (access, token, successor) = signed_successor(
+                    service,
+                    client,
+                    &record,
+                    subject,
+                    &scope,
+                    groups_for(&scope),
+                    now,
+                )?;
                 let id_token = id_token(&access, &scope)?;
                 match ports
                     .tokens
@@ -291,9 +305,11 @@ fn signed_successor(
     record: &RefreshTokenRecord,
     subject: TokenFor,
     scope: &Scope,
+    groups: Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<(super::PreparedAccess, OpaqueToken, RefreshTokenRecord), FlowError> {
-    let access = service.prepare_access(client, subject, scope, Some(record.family), now)?;
+    let access =
+        service.prepare_access(client, subject, scope, Some(record.family), groups, now)?;
     let (token, mut successor) =
         service.new_refresh(client, record.user_id, scope, Some(record), now);
     successor.issued_with = Some(access.issued());

@@ -72,6 +72,9 @@ pub struct AccessClaims {
     /// The token generation of the account it acts for (`gen`; the first,
     /// 0, when absent and for a client's own token).
     pub generation: TokenGeneration,
+    /// With the `groups` scope, the account's groups by name, sorted, as
+    /// they were when the token was issued (`groups`).
+    pub groups: Option<Vec<String>>,
 }
 
 /// Refresh tokens of one lineage share a family id: replaying a rotated token
@@ -171,6 +174,8 @@ impl AccessTokenRecord {
             token_id: self.token_id,
             family: self.family,
             generation: self.generation,
+            // A reference token's groups are looked up when it is checked.
+            groups: None,
         }
     }
 }

@@ -66,6 +66,9 @@ pub(crate) struct ActiveToken<'a> {
     iss: &'a str,
     /// `Bearer` or `refresh_token`.
     token_type: &'static str,
+    /// With the `groups` scope: the account's groups now, sorted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
 }
 
 /// `POST /introspect`: for a confidential client, the facts of an active
@@ -102,6 +105,7 @@ pub(crate) async fn introspect(
                 TokenKind::Access => "Bearer",
                 TokenKind::Refresh => "refresh_token",
             },
+            groups: active.groups,
         });
     let body = Introspection {
         active: facts.is_some(),
