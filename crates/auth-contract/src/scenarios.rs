@@ -1302,7 +1302,7 @@ pub async fn second_factors_are_used_once_and_go_with_the_account(d: Arc<dyn Rep
     let racers = (0..16).map(|_| {
         let d = d.clone();
         tokio::spawn(async move {
-            d.accept_totp_step(u.id, id, 100, &codes, t0())
+            d.accept_totp_step(u.id, id, 100, &codes, None, t0())
                 .await
                 .unwrap()
         })
@@ -1312,8 +1312,25 @@ pub async fn second_factors_are_used_once_and_go_with_the_account(d: Arc<dyn Rep
         won += usize::from(r.await.unwrap());
     }
     assert_eq!(won, 1);
-    assert!(!d.accept_totp_step(u.id, id, 99, &[], t0()).await.unwrap());
-    assert!(d.accept_totp_step(u.id, id, 101, &[], t0()).await.unwrap());
+    // A refused step leaves the sign-in's throttle as it was; an accepted
+    // one forgets its attempts in the same write.
+    let key = auth_core::throttle::ThrottleKey::SecondFactor(u.id);
+    let window = Duration::minutes(15);
+    for _ in 0..2 {
+        assert!(d.reserve(&key, 2, window, t0()).await.unwrap());
+    }
+    assert!(
+        !d.accept_totp_step(u.id, id, 99, &[], Some(&key), t0())
+            .await
+            .unwrap()
+    );
+    assert!(!d.reserve(&key, 2, window, t0()).await.unwrap());
+    assert!(
+        d.accept_totp_step(u.id, id, 101, &[], Some(&key), t0())
+            .await
+            .unwrap()
+    );
+    assert!(d.reserve(&key, 2, window, t0()).await.unwrap());
     assert!(d.has_factors(u.id).await.unwrap());
     assert_eq!(d.totp_of(u.id).await.unwrap()[0].last_step, Some(101));
     // Recovery codes: each once, only the owner's.

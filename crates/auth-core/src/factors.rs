@@ -598,7 +598,7 @@ impl Accounts {
         if !self
             .ports
             .factors
-            .accept_totp_step(user, id, step, &digests, now)
+            .accept_totp_step(user, id, step, &digests, None, now)
             .await?
         {
             return Err(FactorError::Wrong(SecurityEvent::MfaFailed { user }));
@@ -886,10 +886,11 @@ impl BrowserSignIn {
                         continue;
                     }
                     if let Some(step) = self.totp_step(&record, code, now)? {
+                        // The throttle's reset rides on the step's write.
                         accepted = self
                             .ports
                             .factors
-                            .accept_totp_step(user, record.factor.id, step, &[], now)
+                            .accept_totp_step(user, record.factor.id, step, &[], Some(&key), now)
                             .await?;
                         break;
                     }
@@ -897,7 +898,8 @@ impl BrowserSignIn {
                 if !accepted {
                     return Err(wrong());
                 }
-                (AuthMethods::of(&[AuthMethod::OneTimeCode]), None)
+                let proved = AuthMethods::of(&[AuthMethod::OneTimeCode]);
+                return Ok((pending.methods.union(proved), None));
             }
             FactorAnswer::RecoveryCode(code) => {
                 let digest = self.recovery_digest(code);

@@ -900,13 +900,17 @@ pub trait FactorRepository: Send + Sync {
     /// later than the last step accepted: confirms it if it was not, and
     /// stores `recovery` as the account's recovery codes in the same write
     /// (its first factor). `false` when the step was used (a replay, or
-    /// another node won) or the authenticator is gone.
-    async fn accept_totp_step(
+    /// another node won) or the authenticator is gone. With `cleared`, the
+    /// throttle key of the sign-in the step completes, that key's attempts
+    /// are forgotten in the same write, only if the step is accepted (as
+    /// [`TokenRepository::insert_grant`] does for a login).
+    async fn accept_totp_step<'a>(
         &self,
         user: UserId,
         id: FactorId,
         step: i64,
         recovery: &[Digest],
+        cleared: Option<&'a crate::throttle::ThrottleKey>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Registers a WebAuthn credential, with `recovery` as the account's

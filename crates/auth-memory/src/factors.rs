@@ -60,12 +60,13 @@ impl FactorRepository for MemoryStore {
         Ok(())
     }
 
-    async fn accept_totp_step(
+    async fn accept_totp_step<'a>(
         &self,
         user: UserId,
         id: FactorId,
         step: i64,
         recovery: &[Digest],
+        cleared: Option<&'a auth_core::throttle::ThrottleKey>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut t = self.tables();
@@ -83,6 +84,9 @@ impl FactorRepository for MemoryStore {
         record.confirmed = true;
         record.factor.last_used_at = Some(now);
         store_codes(&mut t, user, recovery);
+        if let Some(key) = cleared {
+            t.throttles.remove(key);
+        }
         Ok(true)
     }
 

@@ -16,9 +16,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use auth_core::throttle::ThrottleKey;
+
 use crate::database::{Database, query_error};
 use crate::rows::{corrupt, naive};
 use crate::schema::{recovery_codes, second_factors, webauthn_ceremonies, webauthn_handles};
+use crate::statements::{ClearAttempts, KeyColumns};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = second_factors)]
@@ -210,15 +213,17 @@ impl FactorRepository for Database {
         })
     }
 
-    async fn accept_totp_step(
+    async fn accept_totp_step<'a>(
         &self,
         user: UserId,
         id: FactorId,
         step: i64,
         recovery: &[Digest],
+        cleared: Option<&'a ThrottleKey>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let (user, id, now) = (user.to_string(), id.to_string(), naive(now));
+        let cleared = cleared.map(KeyColumns::from);
         let codes: Vec<Vec<u8>> = recovery.iter().map(|d| d.as_bytes().to_vec()).collect();
         atomically!(self, "second factor", |conn| {
             let n = diesel::update(
@@ -239,6 +244,9 @@ impl FactorRepository for Database {
                 return Ok(false);
             }
             store_codes!(conn, &user, &codes)?;
+            if let Some(key) = &cleared {
+                ClearAttempts { key }.execute(conn).await?;
+            }
             Ok(true)
         })
     }
