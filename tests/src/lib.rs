@@ -309,6 +309,7 @@ impl TestApp {
             require_verified_email: spec.require_verified_email,
             mfa: spec.mfa,
             allowed_groups: Vec::new(),
+            admin: false,
             audiences: spec
                 .audiences
                 .iter()

@@ -121,6 +121,9 @@ impl Services {
             sealer: Arc::new(sealer.session_sealer()?),
             passkeys: passkeys(settings)?,
             policy: settings.mfa,
+        })
+        .with_admin(auth_core::admin::AdminApi {
+            sealer: Arc::new(sealer.session_sealer()?),
         });
         let mut postman = None;
         if let Some(mailer) = &mailer {
@@ -258,6 +261,7 @@ async fn ensure_key_secret_client(
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             bare_native_schemes: false,
@@ -310,6 +314,7 @@ async fn ensure_external_login_client(
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             bare_native_schemes: false,

@@ -48,6 +48,7 @@ pub fn client(id: &str) -> Client {
         audiences: vec![],
         require_verified_email: false,
         allowed_groups: Vec::new(),
+        admin: false,
         mfa: auth_core::types::ClientMfa::Optional,
         allowed_origins: None,
         created_at: t0(),

@@ -1487,7 +1487,7 @@ pub async fn groups_have_unique_names_and_go_with_their_members(d: Arc<dyn Repos
         ..admins.clone()
     };
     assert!(matches!(
-        d.update_group(&renamed).await,
+        d.update_group(&renamed, t0()).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -1504,7 +1504,13 @@ pub async fn groups_have_unique_names_and_go_with_their_members(d: Arc<dyn Repos
         updated_at: t0() + Duration::minutes(1),
         ..ops.clone()
     };
-    assert!(d.update_group(&described).await.unwrap());
+    // A change names the version it changes (its last `updated_at`): a
+    // write over a version that is gone changes nothing.
+    assert!(d.update_group(&described, t0()).await.unwrap());
+    assert!(
+        !d.update_group(&described, t0()).await.unwrap(),
+        "a stale version"
+    );
     assert_eq!(
         d.groups_by_id(&[ops.id]).await.unwrap(),
         vec![described.clone()]
@@ -1537,8 +1543,13 @@ pub async fn groups_have_unique_names_and_go_with_their_members(d: Arc<dyn Repos
     assert!(UserRepository::delete(&*d, alice.id).await.unwrap());
     assert!(d.members_of(admins.id).await.unwrap().is_empty());
     d.add_member(ops.id, bob.id, t0()).await.unwrap();
-    assert!(d.delete_group(ops.id).await.unwrap());
-    assert!(!d.delete_group(ops.id).await.unwrap());
+    assert!(!d.delete_group(ops.id, Some(t0())).await.unwrap(), "stale");
+    assert!(
+        d.delete_group(ops.id, Some(described.updated_at))
+            .await
+            .unwrap()
+    );
+    assert!(!d.delete_group(ops.id, None).await.unwrap());
     assert!(d.groups_of(bob.id).await.unwrap().is_empty());
     assert_eq!(d.list_groups().await.unwrap(), vec![admins]);
 }

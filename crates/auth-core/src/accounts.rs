@@ -60,6 +60,9 @@ pub struct ClientSpec {
     pub mfa: crate::types::ClientMfa,
     /// Lets in only members of these groups; empty lets in everyone.
     pub allowed_groups: Vec<crate::types::GroupId>,
+    /// May call the admin API: confidential, the client_credentials grant
+    /// alone, `admin:*` scopes alone (all of them when none is named).
+    pub admin: bool,
 }
 
 /// Why a registration was refused.
@@ -148,10 +151,12 @@ fn client_from(
     created_at: DateTime<Utc>,
     accepted: &[RedirectUri],
 ) -> Result<Client, RegistrationError> {
-    let grant_types = if spec.grant_types.is_empty() {
+    let grant_types = if spec.admin && spec.grant_types.is_empty() {
+        vec![GrantType::ClientCredentials]
+    } else if spec.grant_types.is_empty() {
         Client::default_grant_types(spec.public)
     } else {
-        let mut g = spec.grant_types;
+        let mut g = spec.grant_types.clone();
         g.sort();
         g.dedup();
         g
@@ -161,6 +166,7 @@ fn client_from(
             "a public client cannot use the client_credentials grant".into(),
         ));
     }
+    let scope = admin_scope(&spec, &grant_types)?;
     if !spec.id_token_algorithm.is_jws() {
         return Err(RegistrationError::Invalid(
             "ID tokens are signed with RS256 or EdDSA".into(),
@@ -201,10 +207,11 @@ fn client_from(
         redirect_uris: spec.redirect_uris,
         post_logout_redirect_uris: spec.post_logout_redirect_uris,
         grant_types,
-        scope: spec.scope,
+        scope,
         access_token_ttl: spec
             .access_token_ttl
-            .or(redirect_login.then(|| Duration::days(30))),
+            .or(redirect_login.then(|| Duration::days(30)))
+            .or(spec.admin.then(|| Duration::minutes(5))),
         refresh_mode: spec
             .refresh_mode
             .or(redirect_login.then_some(RefreshMode::Reuse)),
@@ -218,8 +225,45 @@ fn client_from(
         require_verified_email: spec.require_verified_email,
         mfa: spec.mfa,
         allowed_groups: spec.allowed_groups,
+        admin: spec.admin,
         created_at,
     })
+}
+
+/// The scope of the client `spec` describes, as the admin API's rules
+/// allow: an admin client is confidential, acts only for itself and holds
+/// only admin scopes (all of them unless some are named), with tokens of
+/// five minutes unless told otherwise; no other client holds an admin
+/// scope, so no person's token ever carries one.
+fn admin_scope(spec: &ClientSpec, grant_types: &[GrantType]) -> Result<Scope, RegistrationError> {
+    use crate::admin::{ADMIN_SCOPES, is_admin_scope};
+    let invalid = |m: &str| Err(RegistrationError::Invalid(m.to_owned()));
+    if !spec.admin {
+        if spec.scope.iter().any(is_admin_scope) {
+            return invalid("only an admin client (--admin) may hold admin: scopes");
+        }
+        return Ok(spec.scope.clone());
+    }
+    if spec.public {
+        return invalid("an admin client is confidential");
+    }
+    if grant_types != [GrantType::ClientCredentials] {
+        return invalid("an admin client uses the client_credentials grant alone");
+    }
+    if !spec.redirect_uris.is_empty() || !spec.dialects.is_empty() {
+        return invalid("an admin client has no redirect URIs and speaks no dialect");
+    }
+    if spec.scope.iter().next().is_none() {
+        return Scope::parse(&ADMIN_SCOPES.join(" "))
+            .map_err(|e| RegistrationError::Invalid(e.to_string()));
+    }
+    if let Some(other) = spec.scope.iter().find(|s| !ADMIN_SCOPES.contains(s)) {
+        return Err(RegistrationError::Invalid(format!(
+            "{other} is not an admin scope; an admin client holds only these: {}",
+            ADMIN_SCOPES.join(" ")
+        )));
+    }
+    Ok(spec.scope.clone())
 }
 
 impl ClientSpec {
@@ -247,6 +291,7 @@ impl ClientSpec {
             require_verified_email: client.require_verified_email,
             mfa: client.mfa,
             allowed_groups: client.allowed_groups.clone(),
+            admin: client.admin,
         }
     }
 }
@@ -685,6 +730,28 @@ async fn create_user(
     spec: UserSpec,
     now: DateTime<Utc>,
 ) -> Result<User, RegistrationError> {
+    create_account(service, spec, false, now).await
+}
+
+/// Registers an operator's account whose email address the operator may
+/// vouch for (`email_verified`), in one write.
+pub(crate) async fn register_vouched_user(
+    service: &Accounts,
+    spec: UserSpec,
+    email_verified: bool,
+    now: DateTime<Utc>,
+) -> Result<User, RegistrationError> {
+    check_login_names(&spec.username, spec.email.as_ref())?;
+    let email_verified = email_verified && spec.email.is_some();
+    create_account(service, spec, email_verified, now).await
+}
+
+async fn create_account(
+    service: &Accounts,
+    spec: UserSpec,
+    email_verified: bool,
+    now: DateTime<Utc>,
+) -> Result<User, RegistrationError> {
     let ports = &service.ports;
     let hash = ports.hasher.hash(&spec.password).await?;
     let user = User {
@@ -697,7 +764,7 @@ async fn create_user(
         disabled: false,
         created_at: now,
         token_generation: Default::default(),
-        email_verified: false,
+        email_verified,
     };
     ports.users.create(&user).await?;
     Ok(user)

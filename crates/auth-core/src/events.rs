@@ -180,6 +180,33 @@ pub enum SecurityEvent {
         /// Refresh tokens revoked with it.
         revoked: u64,
     },
+    /// An operator (through the admin API) created, changed, disabled,
+    /// enabled or deleted an account, set its password or signed it out.
+    AccountChanged {
+        /// The account.
+        user: UserId,
+        /// What changed.
+        change: AccountChangeKind,
+    },
+}
+
+/// What an operator did to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChangeKind {
+    /// It was created.
+    Created,
+    /// Its names or the verification of its address changed.
+    Updated,
+    /// It was disabled, and signed out everywhere.
+    Disabled,
+    /// It was enabled.
+    Enabled,
+    /// It was deleted.
+    Deleted,
+    /// Its password was set, and it was signed out everywhere.
+    PasswordSet,
+    /// It was signed out everywhere.
+    SignedOut,
 }
 
 /// What happened to a group.
@@ -229,6 +256,15 @@ impl SecurityEvent {
             },
             Self::GroupMembershipChanged { added: true, .. } => "group_member_added",
             Self::GroupMembershipChanged { added: false, .. } => "group_member_removed",
+            Self::AccountChanged { change, .. } => match change {
+                AccountChangeKind::Created => "account_created",
+                AccountChangeKind::Updated => "account_updated",
+                AccountChangeKind::Disabled => "account_disabled",
+                AccountChangeKind::Enabled => "account_enabled",
+                AccountChangeKind::Deleted => "account_deleted",
+                AccountChangeKind::PasswordSet => "account_password_set",
+                AccountChangeKind::SignedOut => "account_signed_out",
+            },
         }
     }
 
@@ -255,7 +291,8 @@ impl SecurityEvent {
             | Self::RecoveryCodeUsed { .. }
             | Self::PasskeyCounterRegressed { .. }
             | Self::GroupChanged { .. }
-            | Self::GroupMembershipChanged { .. } => None,
+            | Self::GroupMembershipChanged { .. }
+            | Self::AccountChanged { .. } => None,
             Self::ClientAuthFailed { client }
             | Self::ApplicationRevoked { client, .. }
             | Self::CodeReplayed { client, .. }
@@ -288,7 +325,8 @@ impl SecurityEvent {
             | Self::MfaFailed { user }
             | Self::RecoveryCodeUsed { user, .. }
             | Self::PasskeyCounterRegressed { user, .. }
-            | Self::GroupMembershipChanged { user, .. } => Some(*user),
+            | Self::GroupMembershipChanged { user, .. }
+            | Self::AccountChanged { user, .. } => Some(*user),
             Self::GroupChanged { .. } => None,
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
@@ -390,6 +428,19 @@ impl fmt::Display for SecurityEvent {
                 "an account left group {group}; {revoked} refresh token(s) of clients it may no \
                  longer use were revoked"
             ),
+            Self::AccountChanged { change, .. } => f.write_str(match change {
+                AccountChangeKind::Created => "an operator created the account",
+                AccountChangeKind::Updated => "an operator changed the account",
+                AccountChangeKind::Disabled => {
+                    "an operator disabled the account; it was signed out everywhere"
+                }
+                AccountChangeKind::Enabled => "an operator enabled the account",
+                AccountChangeKind::Deleted => "an operator deleted the account",
+                AccountChangeKind::PasswordSet => {
+                    "an operator set the password; the account was signed out everywhere"
+                }
+                AccountChangeKind::SignedOut => "an operator signed the account out everywhere",
+            }),
             Self::MfaFailed { .. } => f.write_str(
                 "a second factor was wrong, used before or throttled, or a sign-in without one was refused",
             ),

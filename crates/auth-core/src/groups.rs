@@ -22,6 +22,10 @@ pub enum GroupError {
     /// No group has that name.
     #[error("no group is named {0}")]
     NotFound(String),
+    /// The group changed since the version the caller named: nothing was
+    /// written.
+    #[error("the group changed since it was read; read it again")]
+    Stale,
     /// No account has that name or id.
     #[error("no account is named {0:?}")]
     NoSuchUser(String),
@@ -38,6 +42,18 @@ impl From<StoreError> for GroupError {
     fn from(e: StoreError) -> Self {
         Self::Flow(e.into())
     }
+}
+
+/// What [`Accounts::update_group`] changes: each field left `None` stays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupUpdate<'a> {
+    /// A new name.
+    pub name: Option<&'a str>,
+    /// A new description.
+    pub description: Option<&'a str>,
+    /// The version the caller read (its `updated_at`), for a write
+    /// conditional on it.
+    pub seen: Option<DateTime<Utc>>,
 }
 
 /// A group and who is in it.
@@ -57,6 +73,9 @@ impl Accounts {
         description: &str,
         now: DateTime<Utc>,
     ) -> Result<(Group, SecurityEvent), GroupError> {
+        // Microseconds: what every backend keeps, so the version read back
+        // is the version written.
+        let now = chrono::SubsecRound::trunc_subsecs(now, 6);
         let group = Group {
             id: GroupId::new(uuid::Uuid::new_v4()),
             name: GroupName::parse(name)?,
@@ -72,9 +91,15 @@ impl Accounts {
         Ok((group, event))
     }
 
-    /// The group named `name` (in any form that normalises to it).
+    /// The group named `name` (in any form that normalises to it), or
+    /// with the id `name` (the admin API's URLs name groups by id).
     pub async fn find_group(&self, name: &str) -> Result<Group, GroupError> {
         let missing = || GroupError::NotFound(name.to_owned());
+        if let Some(id) = GroupId::parse(name)
+            && let Some(group) = self.ports.groups.groups_by_id(&[id]).await?.pop()
+        {
+            return Ok(group);
+        }
         let parsed = GroupName::parse(name).map_err(|_| missing())?;
         self.ports
             .groups
@@ -101,25 +126,33 @@ impl Accounts {
     }
 
     /// Renames a group and/or changes its description. Its id, and so its
-    /// members and the clients that admit it, stay.
+    /// members and the clients that admit it, stay. With `seen` (the
+    /// `updated_at` of the version the caller read), a group changed since
+    /// is [`GroupError::Stale`], and so is one changed between this read and
+    /// this write (the write is conditional on it).
     pub async fn update_group(
         &self,
         name: &str,
-        new_name: Option<&str>,
-        description: Option<&str>,
+        change: GroupUpdate<'_>,
         now: DateTime<Utc>,
     ) -> Result<(Group, SecurityEvent), GroupError> {
         let mut group = self.find_group(name).await?;
-        if let Some(new_name) = new_name {
+        let read = group.updated_at;
+        if change.seen.is_some_and(|seen| seen != read) {
+            return Err(GroupError::Stale);
+        }
+        if let Some(new_name) = change.name {
             group.name = GroupName::parse(new_name)?;
         }
-        if let Some(description) = description {
+        if let Some(description) = change.description {
             group.description = GroupDescription::parse(description)?;
         }
-        group.updated_at = now;
-        match self.ports.groups.update_group(&group).await {
+        // The version: strictly later than the last, whatever the clock says.
+        group.updated_at = chrono::SubsecRound::trunc_subsecs(now, 6)
+            .max(read + chrono::Duration::microseconds(1));
+        match self.ports.groups.update_group(&group, read).await {
             Err(StoreError::Conflict(_)) => return Err(GroupError::Taken(group.name)),
-            Ok(false) => return Err(GroupError::NotFound(name.to_owned())),
+            Ok(false) => return Err(self.gone_or_stale(group.id, name).await),
             other => other?,
         };
         let event = changed(&group, GroupChange::Updated);
@@ -128,9 +161,17 @@ impl Accounts {
 
     /// Deletes a group and its memberships; refused while a client admits
     /// its members (removing it from the client's list could open the
-    /// client to everyone, or shut out everyone).
-    pub async fn delete_group(&self, name: &str) -> Result<SecurityEvent, GroupError> {
+    /// client to everyone, or shut out everyone). With `seen`, as
+    /// [`Self::update_group`].
+    pub async fn delete_group(
+        &self,
+        name: &str,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<SecurityEvent, GroupError> {
         let group = self.find_group(name).await?;
+        if seen.is_some_and(|seen| seen != group.updated_at) {
+            return Err(GroupError::Stale);
+        }
         let users: Vec<String> = self
             .ports
             .clients
@@ -143,10 +184,19 @@ impl Accounts {
         if !users.is_empty() {
             return Err(GroupError::InUse(users));
         }
-        if !self.ports.groups.delete_group(group.id).await? {
-            return Err(GroupError::NotFound(name.to_owned()));
+        if !self.ports.groups.delete_group(group.id, seen).await? {
+            return Err(self.gone_or_stale(group.id, name).await);
         }
         Ok(changed(&group, GroupChange::Deleted))
+    }
+
+    /// Why a conditional write to the group `id` changed nothing.
+    async fn gone_or_stale(&self, id: GroupId, name: &str) -> GroupError {
+        match self.ports.groups.groups_by_id(&[id]).await {
+            Ok(found) if found.is_empty() => GroupError::NotFound(name.to_owned()),
+            Ok(_) => GroupError::Stale,
+            Err(e) => e.into(),
+        }
     }
 
     /// Makes the account `who` (a username, an email or an id) a member of

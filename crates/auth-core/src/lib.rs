@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod accounts;
+pub mod admin;
 pub mod authorize;
 pub mod error;
 pub mod events;

@@ -13,12 +13,13 @@ use uuid::Uuid;
 use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
-    AccessClaims, AccessTokenRecord, AuthorizationCode, BrowserSession, Ceremony, Client, ClientId,
-    DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink, Factor, FactorId,
-    FamilyId, FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode, KeyAlgorithm, Letter,
-    LinkEffect, LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken, OutboxEntry,
-    PasskeyRecord, Password, PasswordHash, ProviderName, Redeemed, RefreshTokenRecord, Scope,
-    SigningKey, TotpRecord, UpstreamDevice, UpstreamIdentity, UpstreamSubject, User, UserId,
+    AccessClaims, AccessTokenRecord, AccountChange, AuthorizationCode, BrowserSession, Ceremony,
+    Client, ClientId, DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink,
+    Factor, FactorId, FamilyId, FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode,
+    KeyAlgorithm, Letter, LinkEffect, LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken,
+    OutboxEntry, PasskeyRecord, Password, PasswordHash, ProviderName, Redeemed, RefreshTokenRecord,
+    Scope, SigningKey, TotpRecord, UpstreamDevice, UpstreamIdentity, UpstreamSubject, User, UserId,
+    UserListing, UserRecord, Version, Written,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -176,6 +177,28 @@ pub trait UserRepository: Send + Sync {
     /// longer holds (nothing changed).
     async fn release_unverified_email(&self, id: UserId, email: &Email)
     -> Result<bool, StoreError>;
+    /// The account with this id, with its version.
+    async fn record(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
+    /// One page of accounts in creation order (`created_at`, then id): the
+    /// position and the search are bound as parameters, never spliced.
+    async fn page(&self, listing: &UserListing) -> Result<Vec<UserRecord>, StoreError>;
+    /// Applies `change` in one atomic write if the account's version is
+    /// still `expected`, making a new version stamped `now`; disabling signs
+    /// it out everywhere in the same write (as [`Self::set_disabled`]).
+    async fn change(
+        &self,
+        id: UserId,
+        expected: Version,
+        change: &AccountChange,
+        now: DateTime<Utc>,
+    ) -> Result<Written<UserRecord>, StoreError>;
+    /// Deletes the account (as [`Self::delete`]) if its version is still
+    /// `expected`.
+    async fn delete_version(
+        &self,
+        id: UserId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -269,6 +292,9 @@ pub trait ClientRepository: Send + Sync {
     /// refresh tokens, stored access tokens, codes and device
     /// authorizations. `false` when there is none.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
+    /// Whether any client may call the admin API (until one may, the API
+    /// is not there at all).
+    async fn any_admin(&self) -> Result<bool, StoreError>;
 }
 
 /// The result of trying to rotate a refresh token.
@@ -850,10 +876,23 @@ pub trait GroupRepository: Send + Sync {
     ) -> Result<Vec<crate::types::Group>, StoreError>;
     /// Every group, by name.
     async fn list_groups(&self) -> Result<Vec<crate::types::Group>, StoreError>;
-    /// Changes a group's name and description; `false` if it is gone.
-    async fn update_group(&self, group: &crate::types::Group) -> Result<bool, StoreError>;
-    /// Deletes a group and its memberships; `false` if it was gone.
-    async fn delete_group(&self, id: crate::types::GroupId) -> Result<bool, StoreError>;
+    /// Changes a group's name, description and `updated_at` if it is
+    /// still the version last changed at `seen` (its `updated_at`, which
+    /// every change raises: the group's version); `false` if it is gone or
+    /// changed since.
+    async fn update_group(
+        &self,
+        group: &crate::types::Group,
+        seen: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a group and its memberships, if it is still the version last
+    /// changed at `seen` where one is named; `false` if it is gone (or
+    /// changed since).
+    async fn delete_group(
+        &self,
+        id: crate::types::GroupId,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError>;
     /// Makes `user` a member; `false` if they were one already.
     async fn add_member(
         &self,

@@ -36,6 +36,7 @@ pub struct Core {
     pub(crate) mailing: Option<crate::mail::Mailing>,
     pub(crate) link_lifetimes: crate::mail::LinkLifetimes,
     pub(crate) second_factors: Option<crate::factors::SecondFactors>,
+    pub(crate) admin: Option<crate::admin::AdminApi>,
 }
 
 impl Core {
@@ -51,7 +52,14 @@ impl Core {
             mailing: None,
             link_lifetimes: crate::mail::LinkLifetimes::default(),
             second_factors: None,
+            admin: None,
         }
+    }
+
+    /// Offers the admin API (to admin clients, once one exists).
+    pub fn with_admin(mut self, admin: crate::admin::AdminApi) -> Self {
+        self.admin = Some(admin);
+        self
     }
 
     /// Offers second factors: TOTP secrets and pending second steps sealed

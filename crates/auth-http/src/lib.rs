@@ -11,6 +11,7 @@
 //! `endpoints` (the OAuth and OpenID Connect protocol); and `routes`, the
 //! table of all of them and the OpenAPI document it yields.
 
+mod admin;
 mod dialects;
 mod edge;
 mod endpoints;

@@ -111,6 +111,7 @@ fn register(
         .service(health::live)
         .service(health::ready)
         .service(openapi::serve);
+    crate::admin::routes(cfg);
     if dialects.pkce_json {
         cfg.service(dialects::pkce_json::sign_in)
             .service(dialects::pkce_json::token);
@@ -145,6 +146,7 @@ fn register(
     ),
     components(schemas(
         ErrorBody,
+        crate::admin::problem::ProblemBody,
         crate::dialects::redirect_login::LegacyTokenResponse,
         crate::dialects::redirect_login::Registered,
         crate::dialects::pkce_json::CodeResponse,
@@ -155,6 +157,7 @@ fn register(
         (name = "oauth", description = "RFC 6749, 7009, 7662, 8414, 8628"),
         (name = "pages", description = "The hosted HTML pages a browser is sent to"),
         (name = "operations", description = "Probes, metrics and this document"),
+        (name = "admin", description = "The admin API (docs/admin.md): admin clients' tokens only"),
         (name = "redirect-login", description = "Seed 000: redirect login"),
         (name = "pkce-json", description = "Seed 001: PKCE JSON"),
         (name = "key-secret", description = "Seed 002: key/secret"),

@@ -46,7 +46,7 @@ impl GroupRepository for MemoryStore {
         Ok(all)
     }
 
-    async fn update_group(&self, group: &Group) -> Result<bool, StoreError> {
+    async fn update_group(&self, group: &Group, seen: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut t = self.tables();
         if t.groups
             .iter()
@@ -54,7 +54,11 @@ impl GroupRepository for MemoryStore {
         {
             return Err(StoreError::Conflict("group"));
         }
-        let Some(stored) = t.groups.iter_mut().find(|g| g.id == group.id) else {
+        let Some(stored) = t
+            .groups
+            .iter_mut()
+            .find(|g| g.id == group.id && g.updated_at == seen)
+        else {
             return Ok(false);
         };
         stored.name = group.name.clone();
@@ -63,12 +67,20 @@ impl GroupRepository for MemoryStore {
         Ok(true)
     }
 
-    async fn delete_group(&self, id: GroupId) -> Result<bool, StoreError> {
+    async fn delete_group(
+        &self,
+        id: GroupId,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
         let mut t = self.tables();
         let before = t.groups.len();
-        t.groups.retain(|g| g.id != id);
+        t.groups
+            .retain(|g| g.id != id || seen.is_some_and(|seen| g.updated_at != seen));
+        if t.groups.len() == before {
+            return Ok(false);
+        }
         t.members.retain(|(group, _, _)| *group != id);
-        Ok(t.groups.len() < before)
+        Ok(true)
     }
 
     async fn add_member(

@@ -31,6 +31,7 @@ mod inspect;
 mod mail;
 mod tables;
 mod tokens;
+mod user_records;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -42,7 +43,8 @@ use auth_core::ports::{
 };
 use auth_core::throttle::{AttemptSource, ThrottleKey, reserve_login_stepwise};
 use auth_core::types::{
-    Client, ClientId, LoginName, NewClient, NewUser, PasswordHash, SigningKey, User, UserId,
+    AccountChange, Client, ClientId, LoginName, NewClient, NewUser, PasswordHash, SigningKey, User,
+    UserId, UserListing, UserRecord, Version, Written,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -134,19 +136,7 @@ impl UserRepository for MemoryStore {
     }
 
     async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        if t.remove_user(id).is_none() {
-            return Ok(false);
-        }
-        t.sessions.retain(|_, s| s.user_id != id);
-        t.refresh.retain(|_, r| r.user_id != Some(id));
-        t.codes.retain(|_, c| c.user_id != id);
-        t.devices
-            .retain(|_, d| d.status != auth_core::types::DeviceStatus::Approved(id));
-        t.links.retain(|l| l.user_id != id);
-        t.flows.retain(|_, f| f.user_id != Some(id));
-        t.members.retain(|(_, user, _)| *user != id);
-        Ok(true)
+        Ok(delete_account(&mut self.tables(), id))
     }
 
     async fn release_unverified_email(
@@ -165,6 +155,56 @@ impl UserRepository for MemoryStore {
         user.email_verified = verified;
         Ok(true)
     }
+
+    async fn record(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.tables().record(id))
+    }
+
+    async fn page(&self, listing: &UserListing) -> Result<Vec<UserRecord>, StoreError> {
+        Ok(self.tables().page(listing))
+    }
+
+    async fn change(
+        &self,
+        id: UserId,
+        expected: Version,
+        change: &AccountChange,
+        now: DateTime<Utc>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        Ok(self.tables().change(id, expected, change, now))
+    }
+
+    async fn delete_version(
+        &self,
+        id: UserId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        // Checked and deleted under one lock.
+        let mut t = self.tables();
+        let holds = t.version_holds(id, expected);
+        if holds == Written::Done(()) {
+            delete_account(&mut t, id);
+        }
+        Ok(holds)
+    }
+}
+
+/// Deletes an account and everything that is its (the databases' foreign
+/// keys cascade); `false` when there is none.
+fn delete_account(t: &mut Tables, id: UserId) -> bool {
+    if t.remove_user(id).is_none() {
+        return false;
+    }
+    t.sessions.retain(|_, s| s.user_id != id);
+    t.refresh.retain(|_, r| r.user_id != Some(id));
+    t.codes.retain(|_, c| c.user_id != id);
+    t.devices
+        .retain(|_, d| d.status != auth_core::types::DeviceStatus::Approved(id));
+    t.links.retain(|l| l.user_id != id);
+    t.flows.retain(|_, f| f.user_id != Some(id));
+    t.members.retain(|(_, user, _)| *user != id);
+    t.updated.remove(&id);
+    true
 }
 
 #[async_trait]
@@ -211,6 +251,10 @@ impl ClientRepository for MemoryStore {
         t.devices.retain(|_, d| &d.client_id != id);
         t.consents.retain(|(_, c), _| c != id);
         Ok(true)
+    }
+
+    async fn any_admin(&self) -> Result<bool, StoreError> {
+        Ok(self.tables().clients.iter().any(|c| c.admin))
     }
 }
 

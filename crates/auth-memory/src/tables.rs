@@ -56,11 +56,22 @@ pub(crate) struct Tables {
     pub ceremonies: HashMap<Digest, auth_core::types::Ceremony>,
     /// Groups, in the order created.
     pub groups: Vec<auth_core::types::Group>,
+    /// When the admin API last changed each account.
+    pub updated: HashMap<UserId, DateTime<Utc>>,
     /// Memberships, in the order made.
     pub members: Vec<(auth_core::types::GroupId, UserId, DateTime<Utc>)>,
 }
 
 impl Tables {
+    /// The login names of an account (its username and email).
+    pub(crate) fn login_names_of(&self, id: UserId) -> Vec<&str> {
+        self.logins
+            .iter()
+            .filter(|(_, holder)| **holder == id)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     /// Stores a user whose id and login names are all free.
     pub fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
         let names = login_names(user);

@@ -114,6 +114,10 @@ impl ClientRepository for CachedClients {
         self.forget(id);
         deleted
     }
+
+    async fn any_admin(&self) -> Result<bool, StoreError> {
+        self.inner.any_admin().await
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +151,10 @@ mod tests {
         async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
             ClientRepository::delete(&self.stored, id).await
         }
+
+        async fn any_admin(&self) -> Result<bool, StoreError> {
+            ClientRepository::any_admin(&self.stored).await
+        }
     }
 
     fn client(id: &str) -> Client {
@@ -168,6 +176,7 @@ mod tests {
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
@@ -218,6 +227,9 @@ mod tests {
         }
         async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
             self.0.delete(id).await
+        }
+        async fn any_admin(&self) -> Result<bool, StoreError> {
+            self.0.any_admin().await
         }
     }
 

@@ -63,4 +63,15 @@ impl ClientRepository for Database {
             .map_err(query_error))?;
         Ok(n > 0)
     }
+
+    async fn any_admin(&self) -> Result<bool, StoreError> {
+        let found: Option<String> = with_conn!(self, |conn| clients::table
+            .filter(clients::admin.eq(true))
+            .select(clients::id)
+            .first(conn)
+            .await
+            .optional()
+            .map_err(query_error))?;
+        Ok(found.is_some())
+    }
 }

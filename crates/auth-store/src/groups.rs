@@ -116,10 +116,13 @@ impl GroupRepository for Database {
         groups(rows)
     }
 
-    async fn update_group(&self, group: &Group) -> Result<bool, StoreError> {
+    async fn update_group(&self, group: &Group, seen: DateTime<Utc>) -> Result<bool, StoreError> {
         let row = GroupRow::from(group);
+        let seen = naive(seen);
         let changed = with_conn!(writer self, |conn| diesel::update(
-            user_groups::table.filter(user_groups::id.eq(&row.id))
+            user_groups::table
+                .filter(user_groups::id.eq(&row.id))
+                .filter(user_groups::updated_at.eq(seen))
         )
         .set((
             user_groups::name.eq(&row.name),
@@ -132,14 +135,25 @@ impl GroupRepository for Database {
         Ok(changed == 1)
     }
 
-    async fn delete_group(&self, id: GroupId) -> Result<bool, StoreError> {
+    async fn delete_group(
+        &self,
+        id: GroupId,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
         let id = id.to_string();
-        let deleted = with_conn!(writer self, |conn| diesel::delete(
-            user_groups::table.filter(user_groups::id.eq(&id))
-        )
-        .execute(conn)
-        .await
-        .map_err(query_error))?;
+        let seen = seen.map(naive);
+        let deleted = with_conn!(writer self, |conn| {
+            let target = user_groups::table.filter(user_groups::id.eq(&id));
+            match seen {
+                Some(seen) => {
+                    diesel::delete(target.filter(user_groups::updated_at.eq(seen)))
+                        .execute(conn)
+                        .await
+                }
+                None => diesel::delete(target).execute(conn).await,
+            }
+            .map_err(query_error)
+        })?;
         Ok(deleted == 1)
     }
 

@@ -26,6 +26,7 @@ mod statements;
 mod sweep;
 mod throttles;
 mod tokens;
+mod user_records;
 mod users;
 mod writer;
 

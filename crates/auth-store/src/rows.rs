@@ -145,6 +145,7 @@ pub(crate) struct ClientRow {
     pub mfa: String,
     /// Space-separated group ids.
     pub allowed_groups: String,
+    pub admin: bool,
 }
 
 impl From<&Client> for ClientRow {
@@ -179,6 +180,7 @@ impl From<&Client> for ClientRow {
             audiences: join(c.audiences.iter().map(ClientId::as_str).collect()),
             dialects: join(c.dialects.iter().map(|d| d.as_str()).collect()),
             require_verified_email: c.require_verified_email,
+            admin: c.admin,
             mfa: c.mfa.as_str().to_owned(),
             allowed_groups: c
                 .allowed_groups
@@ -251,6 +253,7 @@ impl TryFrom<ClientRow> for Client {
                 .collect::<Result<_, _>>()
                 .map_err(|e| bad(&e))?,
             require_verified_email: r.require_verified_email,
+            admin: r.admin,
             mfa: ClientMfa::parse(&r.mfa).ok_or_else(|| bad(&"unknown mfa setting"))?,
             allowed_groups: r
                 .allowed_groups

@@ -11,6 +11,8 @@ diesel::table! {
         created_at -> Timestamp,
         token_generation -> Integer,
         email_verified -> Bool,
+        version -> BigInt,
+        updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -58,6 +60,7 @@ diesel::table! {
         require_verified_email -> Bool,
         mfa -> Text,
         allowed_groups -> Text,
+        admin -> Bool,
     }
 }
 

@@ -186,8 +186,23 @@ pub(crate) struct ReserveLoginPg<'a> {
 
 static_statement!(ReserveLoginPg);
 
-/// The SQL types of a `users` row, in the table's column order.
-type UserColumns = <<users::table as diesel::Table>::AllColumns as Expression>::SqlType;
+/// The columns of a `users` row as `UserRow` reads it (the version the
+/// admin API keeps is not part of a sign-in).
+type UserRowColumns = (
+    users::id,
+    users::username,
+    users::email,
+    users::password_hash,
+    users::given_name,
+    users::family_name,
+    users::disabled,
+    users::created_at,
+    users::token_generation,
+    users::email_verified,
+);
+
+/// Their SQL types.
+type UserColumns = <UserRowColumns as Expression>::SqlType;
 
 impl Query for ReserveLoginPg<'_> {
     type SqlType = (Bool, Nullable<UserColumns>);
@@ -196,7 +211,18 @@ impl Query for ReserveLoginPg<'_> {
 impl QueryFragment<Pg> for ReserveLoginPg<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH account AS (SELECT ");
-        let columns: &'static _ = &users::all_columns;
+        let columns: &'static UserRowColumns = &(
+            users::id,
+            users::username,
+            users::email,
+            users::password_hash,
+            users::given_name,
+            users::family_name,
+            users::disabled,
+            users::created_at,
+            users::token_generation,
+            users::email_verified,
+        );
         columns.walk_ast(out.reborrow())?;
         out.push_sql(
             " FROM login_names INNER JOIN users ON users.id = login_names.user_id \

@@ -2,7 +2,10 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::UserRepository;
-use auth_core::types::{Email, LoginName, NewUser, PasswordHash, User, UserId};
+use auth_core::types::{
+    AccountChange, Email, LoginName, NewUser, PasswordHash, User, UserId, UserListing, UserRecord,
+    Version, Written,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -469,6 +472,32 @@ impl UserRepository for Database {
             .await
             .map_err(query_error))?;
         Ok(n > 0)
+    }
+
+    async fn record(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        crate::user_records::find(self, id).await
+    }
+
+    async fn page(&self, listing: &UserListing) -> Result<Vec<UserRecord>, StoreError> {
+        crate::user_records::page(self, listing).await
+    }
+
+    async fn change(
+        &self,
+        id: UserId,
+        expected: Version,
+        change: &AccountChange,
+        now: DateTime<Utc>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        crate::user_records::change(self, id, expected, change, now).await
+    }
+
+    async fn delete_version(
+        &self,
+        id: UserId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        crate::user_records::delete(self, id, expected).await
     }
 
     async fn delete(&self, id: UserId) -> Result<bool, StoreError> {

@@ -185,6 +185,11 @@ pub(crate) struct ClientCreate {
     /// refused a code, a token and a refresh. Default: everyone.
     #[arg(long = "allowed-group")]
     allowed_groups: Vec<String>,
+    /// May call the admin API (docs/admin.md): a confidential client of the
+    /// client_credentials grant alone, with admin:* scopes (all of them
+    /// unless --scope names some) and five-minute tokens.
+    #[arg(long, conflicts_with_all = ["public", "first_party", "redirect_uris", "dialects"])]
+    admin: bool,
     /// Print {"client_id": ..., "client_secret": ...}.
     #[arg(long)]
     json: bool,
@@ -238,6 +243,7 @@ pub(crate) async fn run(
                 } else {
                     ClientMfa::Optional
                 },
+                admin: args.admin,
             };
             let (client, secret) =
                 register_client(&services.roles.accounts, spec, clock.now()).await?;
@@ -429,6 +435,7 @@ fn client_json(c: &auth_core::types::Client) -> serde_json::Value {
         "require_verified_email": c.require_verified_email,
         "mfa": c.mfa.as_str(),
         "allowed_groups": c.allowed_groups.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "admin": c.admin,
         "allowed_origins": match &c.allowed_origins {
             Some(all) => serde_json::json!(all.iter().map(|o| o.as_str()).collect::<Vec<_>>()),
             None => serde_json::json!("derived from the redirect URIs"),

@@ -114,13 +114,21 @@ pub(crate) async fn run(
                 "give --to NEW-NAME, --description TEXT or both"
             );
             let (group, event) = accounts
-                .update_group(name, to.as_deref(), description.as_deref(), now)
+                .update_group(
+                    name,
+                    auth_core::groups::GroupUpdate {
+                        name: to.as_deref(),
+                        description: description.as_deref(),
+                        seen: None,
+                    },
+                    now,
+                )
                 .await?;
             log(&event);
             println!("{}: group {} updated", group.id, group.name);
         }
         GroupCommand::Delete { name } => {
-            let event = accounts.delete_group(name).await?;
+            let event = accounts.delete_group(name, None).await?;
             log(&event);
             println!("group {name} deleted");
         }

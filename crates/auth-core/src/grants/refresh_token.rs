@@ -379,6 +379,7 @@ mod tests {
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: crate::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: t0(),

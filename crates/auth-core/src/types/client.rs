@@ -269,6 +269,10 @@ pub struct Client {
     pub mfa: ClientMfa,
     /// Lets in only members of these groups; empty lets in everyone.
     pub allowed_groups: Vec<super::GroupId>,
+    /// May call the admin API: a confidential client of the
+    /// client_credentials grant alone, whose tokens carry `admin:*` scopes
+    /// (see [`crate::admin`]).
+    pub admin: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }

@@ -10,6 +10,7 @@ mod id_token;
 mod lifetime;
 mod mail;
 mod pkce;
+mod record;
 mod redirect_uri;
 mod scope;
 mod secret;
@@ -36,6 +37,7 @@ pub use mail::{
     EmailLink, FactorChange, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed,
 };
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
+pub use record::{AccountChange, UserListing, UserRecord, Version, Written};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};
 pub use secret::{Digest, OpaqueToken, Password, PasswordAttempt, PasswordError, PasswordHash};

@@ -28,6 +28,7 @@ fn spec(public: bool, grants: Vec<GrantType>) -> ClientSpec {
         bare_native_schemes: false,
         require_verified_email: false,
         allowed_groups: Vec::new(),
+        admin: false,
         mfa: auth_core::types::ClientMfa::Optional,
         allowed_origins: None,
     }

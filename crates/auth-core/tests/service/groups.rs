@@ -5,7 +5,7 @@
 use auth_core::error::ErrorCode;
 use auth_core::events::SecurityEvent;
 use auth_core::grants::{GrantRequest, Login};
-use auth_core::groups::GroupError;
+use auth_core::groups::{GroupError, GroupUpdate};
 use auth_core::policy::TokenPolicy;
 use auth_core::types::{GrantType as G, OpaqueToken};
 
@@ -96,7 +96,15 @@ async fn group_names_are_unique_and_a_group_a_client_admits_stays() {
     // A rename keeps the id: the client admits the renamed group.
     let (renamed, _) = w
         .accounts
-        .update_group("ops", Some("operations"), Some("Runs things"), t0())
+        .update_group(
+            "ops",
+            GroupUpdate {
+                name: Some("operations"),
+                description: Some("Runs things"),
+                seen: None,
+            },
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!((renamed.id, renamed.name.as_str()), (ops.id, "operations"));
@@ -107,7 +115,7 @@ async fn group_names_are_unique_and_a_group_a_client_admits_stays() {
     ));
 
     // Deleting it while the client admits it is refused, naming the client.
-    match w.accounts.delete_group("operations").await {
+    match w.accounts.delete_group("operations", None).await {
         Err(GroupError::InUse(clients)) => assert_eq!(clients, vec!["app".to_owned()]),
         other => panic!("{other:?}"),
     }
@@ -117,6 +125,6 @@ async fn group_names_are_unique_and_a_group_a_client_admits_stays() {
     ));
     c.allowed_groups = vec![];
     w.set_client(&c).await;
-    w.accounts.delete_group("operations").await.unwrap();
+    w.accounts.delete_group("operations", None).await.unwrap();
     assert!(w.accounts.list_groups().await.unwrap().is_empty());
 }

@@ -114,6 +114,7 @@ impl World {
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             created_at: t0(),

@@ -17,12 +17,24 @@ pub(crate) fn peer(req: &HttpRequest) -> String {
         .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }
 
-/// An event waiting in a response's extensions to be logged.
-struct Pending(SecurityEvent);
+/// An event waiting in a response's extensions to be logged, and the
+/// admin client that acted, when one did.
+struct Pending(SecurityEvent, Option<auth_core::types::ClientId>);
 
 /// Attaches `event` to `response`; [`logged`] writes it with the peer.
 pub(crate) fn attach(response: &mut HttpResponse, event: SecurityEvent) {
-    response.extensions_mut().insert(Pending(event));
+    response.extensions_mut().insert(Pending(event, None));
+}
+
+/// Attaches `event`, made by the admin client `actor`, to `response`.
+pub(crate) fn attach_by(
+    response: &mut HttpResponse,
+    event: SecurityEvent,
+    actor: auth_core::types::ClientId,
+) {
+    response
+        .extensions_mut()
+        .insert(Pending(event, Some(actor)));
 }
 
 /// `response` with `event` attached, when there is one: what an issue or
@@ -47,8 +59,8 @@ where
     async move {
         let mut response = call.await?;
         let event = response.response_mut().extensions_mut().remove::<Pending>();
-        if let Some(Pending(event)) = event {
-            log(&event, response.request());
+        if let Some(Pending(event, actor)) = event {
+            write(&event, actor.as_ref(), response.request());
         }
         Ok(response)
     }
@@ -68,6 +80,12 @@ pub(crate) fn log_refusal(req: &HttpRequest, event: &'static str, message: &'sta
 
 /// Writes one event.
 pub(crate) fn log(event: &SecurityEvent, req: &HttpRequest) {
+    write(event, None, req);
+}
+
+/// Writes one event, with the admin client that made it where one did
+/// (`actor_client_id`).
+fn write(event: &SecurityEvent, actor: Option<&auth_core::types::ClientId>, req: &HttpRequest) {
     let client_id = event.client_id().map(|c| c.as_str().to_owned());
     let user_id = event.user_id().map(|u| u.to_string());
     tracing::warn!(
@@ -75,6 +93,7 @@ pub(crate) fn log(event: &SecurityEvent, req: &HttpRequest) {
         event = event.name(),
         client_id = client_id.as_deref(),
         user_id = user_id.as_deref(),
+        actor_client_id = actor.map(|c| c.as_str()),
         peer = %peer(req),
         path = req.path(),
         "{event}"

@@ -78,6 +78,7 @@ pub async fn embed() -> Result<Embedded, Box<dyn std::error::Error>> {
             audiences: vec![],
             require_verified_email: false,
             allowed_groups: Vec::new(),
+            admin: false,
             mfa: auth_core::types::ClientMfa::Optional,
             allowed_origins: None,
             bare_native_schemes: false,
