@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SECONDS_PER_BACKEND=${1:-60}
+# The admin API gets a run of its own, with an admin client's token.
+ADMIN_SECONDS=${ADMIN_SECONDS:-30}
 SCHEMATHESIS_VERSION=4.32.5
 BIN=${CARGO_TARGET_DIR:-target}/debug/portcullis
 [ -x "$BIN" ] || cargo build -p portcullis --locked
@@ -64,6 +66,10 @@ fuzz() {
   (cd "$WORK" && "$BIN" client create --name app --id app --public --first-party \
     --redirect-uri http://127.0.0.1:9/callback --grant-type authorization_code \
     --scope read >/dev/null 2>>"$setup_log")
+  # An admin client, whose token the admin API's run carries.
+  local admin_secret
+  admin_secret=$(cd "$WORK" && "$BIN" client create --name admin --id admin --admin --json 2>>"$setup_log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
   (cd "$WORK" && printf 'fuzz-password-1\n' |
     "$BIN" user create --username alice --email alice@example.com --password-stdin >/dev/null 2>>"$setup_log")
 
@@ -84,6 +90,17 @@ fuzz() {
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --auth "fuzz:$secret" \
     --max-time "$SECONDS_PER_BACKEND" --workers 1 --no-shrink \
+    --request-timeout 10 --warnings off --seed 1 --exclude-path-regex '^/admin/' || status=$?
+
+  # The admin API, with an admin token (five minutes: longer than the run).
+  local admin_token
+  admin_token=$(curl -fsS -u "admin:$admin_secret" -d grant_type=client_credentials "$base/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  echo "schemathesis against $name's admin API for ${ADMIN_SECONDS}s"
+  st run "$base/openapi.json" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    -H "Authorization: Bearer $admin_token" --include-path-regex '^/admin/' \
+    --max-time "$ADMIN_SECONDS" --workers 1 --no-shrink \
     --request-timeout 10 --warnings off --seed 1 || status=$?
 
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then

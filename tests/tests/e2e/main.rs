@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server over HTTP, on SQLite and PostgreSQL.
 mod account_page;
 mod accounts;
+mod admin;
 mod architecture;
 mod bad_input;
 mod boundaries;
