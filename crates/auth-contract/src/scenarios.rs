@@ -1553,3 +1553,115 @@ pub async fn groups_have_unique_names_and_go_with_their_members(d: Arc<dyn Repos
     assert!(d.groups_of(bob.id).await.unwrap().is_empty());
     assert_eq!(d.list_groups().await.unwrap(), vec![admins]);
 }
+
+pub async fn accounts_page_by_key_and_change_only_at_the_version_read(d: Arc<dyn Repositories>) {
+    let mut made = Vec::new();
+    for (i, (name, email)) in [
+        ("ann", "ann@example.com"),
+        ("ben", "a_b@example.com"),
+        ("cat", "cat@example.com"),
+        ("dan", "dan@example.org"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Two accounts created in the same instant: the id orders them.
+        let at = t0() + Duration::seconds(i64::try_from(i / 2).unwrap());
+        let u = User {
+            created_at: at,
+            ..user(name, Some(email))
+        };
+        UserRepository::create(&*d, &u).await.unwrap();
+        made.push(u);
+    }
+    made.sort_by_key(|u| (u.created_at, u.id));
+    let ids = |records: &[UserRecord]| records.iter().map(|r| r.user.id).collect::<Vec<_>>();
+    let listing = |after: Option<&User>, limit: u32, search: Option<&str>| UserListing {
+        after: after.map(|u| (u.created_at, u.id)),
+        limit,
+        search: search.map(str::to_owned),
+    };
+    // Pages by key: each starts after the last one seen, however many
+    // share its creation time.
+    let first = d.page(&listing(None, 3, None)).await.unwrap();
+    assert_eq!(ids(&first), ids_of(&made[..3]));
+    let rest = d.page(&listing(Some(&made[2]), 3, None)).await.unwrap();
+    assert_eq!(ids(&rest), ids_of(&made[3..]));
+    let between = d.page(&listing(Some(&made[0]), 1, None)).await.unwrap();
+    assert_eq!(ids(&between), ids_of(&made[1..2]));
+    // A search is a prefix of a login name; `_` and `%` are characters.
+    let found = d.page(&listing(None, 10, Some("da"))).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].user.username.as_str(), "dan");
+    let found = d.page(&listing(None, 10, Some("a_"))).await.unwrap();
+    assert_eq!(found.len(), 1, "a_ is not a wildcard");
+    assert_eq!(found[0].user.username.as_str(), "ben");
+    assert!(
+        d.page(&listing(None, 10, Some("%")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A change holds only at the version read, and makes a new one.
+    let ann = made.iter().find(|u| u.username.as_str() == "ann").unwrap();
+    let read = d.record(ann.id).await.unwrap().unwrap();
+    let change = AccountChange {
+        family_name: Some(Some("Lee".into())),
+        given_name: Some(None),
+        ..Default::default()
+    };
+    let now = t0() + Duration::minutes(5);
+    let Written::Done(changed) = d.change(ann.id, read.version, &change, now).await.unwrap() else {
+        panic!("the version read holds");
+    };
+    assert_eq!(changed.user.family_name.as_deref(), Some("Lee"));
+    assert_eq!(changed.user.given_name, None);
+    assert_ne!(changed.version, read.version);
+    assert_eq!(changed.updated_at, Some(now));
+    assert!(matches!(
+        d.change(ann.id, read.version, &change, now).await.unwrap(),
+        Written::Stale
+    ));
+    // A change through another port is a new version too.
+    assert!(d.set_email_verified(ann.id, true).await.unwrap());
+    let after = d.record(ann.id).await.unwrap().unwrap();
+    assert_ne!(after.version, changed.version);
+    assert_eq!(
+        d.delete_version(ann.id, changed.version).await.unwrap(),
+        Written::Stale
+    );
+    // Disabling ends the account's sessions in the same write.
+    let disable = AccountChange {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    let Written::Done(disabled) = d
+        .change(ann.id, after.version, &disable, now)
+        .await
+        .unwrap()
+    else {
+        panic!("the version read holds");
+    };
+    assert!(disabled.user.disabled);
+    assert!(disabled.user.token_generation > after.user.token_generation);
+    assert_eq!(
+        d.delete_version(ann.id, disabled.version).await.unwrap(),
+        Written::Done(())
+    );
+    assert!(d.record(ann.id).await.unwrap().is_none());
+    assert_eq!(
+        d.delete_version(ann.id, disabled.version).await.unwrap(),
+        Written::Missing
+    );
+    assert!(matches!(
+        d.change(ann.id, disabled.version, &disable, now)
+            .await
+            .unwrap(),
+        Written::Missing
+    ));
+}
+
+fn ids_of(users: &[User]) -> Vec<UserId> {
+    users.iter().map(|u| u.id).collect()
+}

@@ -10,7 +10,7 @@ use auth_core::ports::Clock as _;
 
 /// Registers an admin client with `scope` (all admin scopes when empty)
 /// and returns a fresh token of it.
-async fn admin_token(app: &TestApp, id: &str, scope: &str) -> String {
+pub(crate) async fn admin_token(app: &TestApp, id: &str, scope: &str) -> String {
     use auth_core::accounts::{ClientSpec, register_client};
     use auth_core::types::{ClientId, ClientMfa, KeyAlgorithm, Scope, TokenFormat};
     let spec = ClientSpec {

@@ -397,6 +397,21 @@ async fn the_openapi_document_lists_exactly_what_is_served(db: ScratchDb) {
         ("/account/totp/confirm", "POST"),
         ("/account/upstream/{provider}/link", "POST"),
         ("/account/upstream/{provider}/unlink", "POST"),
+        ("/admin/v1/groups", "GET"),
+        ("/admin/v1/groups", "POST"),
+        ("/admin/v1/groups/{id}", "DELETE"),
+        ("/admin/v1/groups/{id}", "GET"),
+        ("/admin/v1/groups/{id}", "PATCH"),
+        ("/admin/v1/groups/{id}/members", "GET"),
+        ("/admin/v1/groups/{id}/members", "POST"),
+        ("/admin/v1/groups/{id}/members/{user}", "DELETE"),
+        ("/admin/v1/users", "GET"),
+        ("/admin/v1/users", "POST"),
+        ("/admin/v1/users/{id}", "DELETE"),
+        ("/admin/v1/users/{id}", "GET"),
+        ("/admin/v1/users/{id}", "PATCH"),
+        ("/admin/v1/users/{id}/password", "POST"),
+        ("/admin/v1/users/{id}/sessions", "DELETE"),
         ("/assets/passkeys.js", "GET"),
         ("/authenticate", "POST"),
         ("/authorize", "GET"),
@@ -450,7 +465,9 @@ async fn the_openapi_document_lists_exactly_what_is_served(db: ScratchDb) {
     .collect();
     assert_eq!(listed, expected);
     // Each listed operation is routed: it answers something other than
-    // "no such route" to an empty request.
+    // "no such route" to an empty request (the admin API is there once an
+    // admin client exists).
+    crate::admin::admin_token(&app, "ops", "").await;
     for (path, method) in &listed {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let status = app
