@@ -12,7 +12,7 @@ mod users;
 use std::sync::Arc;
 
 pub use caller::{AdminCaller, AdminRefusal};
-pub use listing::{CursorError, Page, PageRequest};
+pub use listing::{CursorError, DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use scope::{ADMIN_SCOPES, AdminAccess, AdminArea, AdminScope, is_admin_scope};
 pub use users::AdminUserError;
 
