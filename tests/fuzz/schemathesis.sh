@@ -93,6 +93,9 @@ fuzz() {
     --request-timeout 10 --warnings off --seed 1 --exclude-path-regex '^/admin/' || status=$?
 
   # The admin API, with an admin token (five minutes: longer than the run).
+  # Without the stateful phase: the links schemathesis infers from the
+  # Location headers reach into operations this run leaves out, which it
+  # counts as an error of the document.
   local admin_token
   admin_token=$(curl -fsS -u "admin:$admin_secret" -d grant_type=client_credentials "$base/token" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -100,6 +103,7 @@ fuzz() {
   st run "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     -H "Authorization: Bearer $admin_token" --include-path-regex '^/admin/' \
+    --phases examples,coverage,fuzzing \
     --max-time "$ADMIN_SECONDS" --workers 1 --no-shrink \
     --request-timeout 10 --warnings off --seed 1 || status=$?
 
