@@ -108,6 +108,7 @@ macro_rules! store_contract {
             second_factors_are_used_once_and_go_with_the_account,
             groups_have_unique_names_and_go_with_their_members,
             accounts_page_by_key_and_change_only_at_the_version_read,
+            clients_change_only_at_the_version_read,
         );
     };
 }

@@ -1670,3 +1670,53 @@ fn done<T>(written: Written<T>) -> Option<T> {
 fn ids_of(users: &[User]) -> Vec<UserId> {
     users.iter().map(|u| u.id).collect()
 }
+
+pub async fn clients_change_only_at_the_version_read(d: Arc<dyn Repositories>) {
+    let (a, b) = (client("b-app"), client("a-app"));
+    ClientRepository::create(&*d, &a).await.unwrap();
+    ClientRepository::create(&*d, &b).await.unwrap();
+    // Creation order, then the id.
+    let ids: Vec<String> = d
+        .client_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.client.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["a-app", "b-app"]);
+    let read = d.client_record(&a.id).await.unwrap().unwrap();
+    let renamed = Client {
+        name: "Renamed".into(),
+        ..a.clone()
+    };
+    assert_eq!(
+        d.update_client_version(&renamed, read.version)
+            .await
+            .unwrap(),
+        Written::Done(())
+    );
+    let after = d.client_record(&a.id).await.unwrap().unwrap();
+    assert_eq!(after.client.name, "Renamed");
+    assert_ne!(after.version, read.version);
+    assert_eq!(
+        d.update_client_version(&a, read.version).await.unwrap(),
+        Written::Stale
+    );
+    // A change through the plain update is a new version too.
+    assert!(ClientRepository::update(&*d, &a).await.unwrap());
+    let later = d.client_record(&a.id).await.unwrap().unwrap();
+    assert_ne!(later.version, after.version);
+    assert_eq!(
+        d.delete_client_version(&a.id, after.version).await.unwrap(),
+        Written::Stale
+    );
+    assert_eq!(
+        d.delete_client_version(&a.id, later.version).await.unwrap(),
+        Written::Done(())
+    );
+    assert!(d.client_record(&a.id).await.unwrap().is_none());
+    assert_eq!(
+        d.delete_client_version(&a.id, later.version).await.unwrap(),
+        Written::Missing
+    );
+}

@@ -309,24 +309,33 @@ pub async fn update_client(
     let Some(current) = ports.clients.find(id).await? else {
         return Ok(None);
     };
+    let client = changed_client(&current, spec)?;
+    Ok(ports.clients.update(&client).await?.then_some(client))
+}
+
+/// `current` changed to `spec` under [`register_client`]'s rules: its id,
+/// secret and creation time stay, and whether it is public cannot change.
+pub(crate) fn changed_client(
+    current: &Client,
+    spec: ClientSpec,
+) -> Result<Client, RegistrationError> {
     if spec.public != current.is_public() {
         return Err(RegistrationError::Invalid(
             "a client cannot change between public and confidential; register a new one".into(),
         ));
     }
-    if spec.id.as_ref().is_some_and(|new| new != id) {
+    if spec.id.as_ref().is_some_and(|new| *new != current.id) {
         return Err(RegistrationError::Invalid(
             "a client's id cannot change".into(),
         ));
     }
-    let client = client_from(
+    client_from(
         spec,
-        id.clone(),
+        current.id.clone(),
         current.auth.clone(),
         current.created_at,
         &current.redirect_uris,
-    )?;
-    Ok(ports.clients.update(&client).await?.then_some(client))
+    )
 }
 
 /// Deletes a client; everything issued to it stops working at once:

@@ -180,6 +180,14 @@ pub enum SecurityEvent {
         /// Refresh tokens revoked with it.
         revoked: u64,
     },
+    /// An operator (through the admin API) registered, changed or deleted
+    /// a client, or gave it a new secret.
+    ClientChanged {
+        /// The client.
+        client: ClientId,
+        /// What changed.
+        change: ClientChangeKind,
+    },
     /// An operator (through the admin API) created, changed, disabled,
     /// enabled or deleted an account, set its password or signed it out.
     AccountChanged {
@@ -188,6 +196,19 @@ pub enum SecurityEvent {
         /// What changed.
         change: AccountChangeKind,
     },
+}
+
+/// What an operator did to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientChangeKind {
+    /// It was registered.
+    Created,
+    /// Its registration changed.
+    Updated,
+    /// It was deleted, with everything issued to it.
+    Deleted,
+    /// It has a new secret; the old one stopped working.
+    SecretRotated,
 }
 
 /// What an operator did to an account.
@@ -256,6 +277,12 @@ impl SecurityEvent {
             },
             Self::GroupMembershipChanged { added: true, .. } => "group_member_added",
             Self::GroupMembershipChanged { added: false, .. } => "group_member_removed",
+            Self::ClientChanged { change, .. } => match change {
+                ClientChangeKind::Created => "client_created",
+                ClientChangeKind::Updated => "client_updated",
+                ClientChangeKind::Deleted => "client_deleted",
+                ClientChangeKind::SecretRotated => "client_secret_rotated",
+            },
             Self::AccountChanged { change, .. } => match change {
                 AccountChangeKind::Created => "account_created",
                 AccountChangeKind::Updated => "account_updated",
@@ -298,7 +325,8 @@ impl SecurityEvent {
             | Self::CodeReplayed { client, .. }
             | Self::RefreshReplayed { client, .. }
             | Self::TokenRevoked { client }
-            | Self::ClientRefused { client } => Some(client),
+            | Self::ClientRefused { client }
+            | Self::ClientChanged { client, .. } => Some(client),
         }
     }
 
@@ -327,7 +355,7 @@ impl SecurityEvent {
             | Self::PasskeyCounterRegressed { user, .. }
             | Self::GroupMembershipChanged { user, .. }
             | Self::AccountChanged { user, .. } => Some(*user),
-            Self::GroupChanged { .. } => None,
+            Self::GroupChanged { .. } | Self::ClientChanged { .. } => None,
             Self::ClientAuthFailed { .. }
             | Self::TokenRevoked { .. }
             | Self::ClientRefused { .. }
@@ -428,6 +456,16 @@ impl fmt::Display for SecurityEvent {
                 "an account left group {group}; {revoked} refresh token(s) of clients it may no \
                  longer use were revoked"
             ),
+            Self::ClientChanged { change, .. } => f.write_str(match change {
+                ClientChangeKind::Created => "an operator registered the client",
+                ClientChangeKind::Updated => "an operator changed the client's registration",
+                ClientChangeKind::Deleted => {
+                    "an operator deleted the client; everything issued to it stopped working"
+                }
+                ClientChangeKind::SecretRotated => {
+                    "an operator gave the client a new secret; the old one stopped working"
+                }
+            }),
             Self::AccountChanged { change, .. } => f.write_str(match change {
                 AccountChangeKind::Created => "an operator created the account",
                 AccountChangeKind::Updated => "an operator changed the account",

@@ -723,24 +723,32 @@ impl Accounts {
         id: FactorId,
         now: DateTime<Utc>,
     ) -> Result<SecurityEvent, FactorError> {
+        self.remove_factor_of(who.user, id, now).await
+    }
+
+    /// Removes one of `user`'s factors, with a mailed notice (the account
+    /// page's and the admin API's one rule).
+    pub async fn remove_factor_of(
+        &self,
+        user: UserId,
+        id: FactorId,
+        now: DateTime<Utc>,
+    ) -> Result<SecurityEvent, FactorError> {
         let removed = self
             .ports
             .factors
-            .remove_factor(who.user, id)
+            .remove_factor(user, id)
             .await?
             .ok_or(FactorError::NotFound)?;
         self.factor_notice(
-            who.user,
+            user,
             crate::types::FactorChange::Removed {
                 label: removed.label.as_str().to_owned(),
             },
             now,
         )
         .await?;
-        Ok(SecurityEvent::MfaRemoved {
-            user: who.user,
-            factors: 1,
-        })
+        Ok(SecurityEvent::MfaRemoved { user, factors: 1 })
     }
 
     /// A new set of recovery codes for the signed-in account (the old set

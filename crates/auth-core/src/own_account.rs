@@ -160,24 +160,11 @@ impl Accounts {
         let Some(user) = ports.users.find_by_id(who.user).await? else {
             return Ok(None);
         };
-        let current = self.session_handle(cookie).0;
-        let idle = self.policy().session_idle_timeout;
-        let mut sessions: Vec<SessionView> = ports
-            .sessions
-            .sessions_of(who.user)
-            .await?
-            .into_iter()
-            .filter(|s| s.expires_at > now && now - s.last_seen_at < idle)
-            .map(|s: BrowserSession| SessionView {
-                current: s.digest == current,
-                handle: SessionHandle(s.digest),
-                created_at: s.created_at,
-                last_seen_at: s.last_seen_at,
-                expires_at: s.expires_at,
-                origin: s.origin,
-            })
-            .collect();
-        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        let current = self.session_handle(cookie);
+        let mut sessions = self.live_sessions(who.user, now).await?;
+        for session in &mut sessions {
+            session.current = session.handle == current;
+        }
         let applications = self.applications_of(who.user, now).await?;
         Ok(Some(AccountOverview {
             user,
@@ -186,8 +173,36 @@ impl Accounts {
         }))
     }
 
+    /// The live browser sessions of `user` (neither expired nor idle past
+    /// the policy's timeout), the newest first; none is `current`.
+    pub(crate) async fn live_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionView>, FlowError> {
+        let idle = self.policy().session_idle_timeout;
+        let mut sessions: Vec<SessionView> = self
+            .ports()
+            .sessions
+            .sessions_of(user)
+            .await?
+            .into_iter()
+            .filter(|s| s.expires_at > now && now - s.last_seen_at < idle)
+            .map(|s: BrowserSession| SessionView {
+                current: false,
+                handle: SessionHandle(s.digest),
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                origin: s.origin,
+            })
+            .collect();
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(sessions)
+    }
+
     /// The applications holding live grants of `user`, by name.
-    async fn applications_of(
+    pub(crate) async fn applications_of(
         &self,
         user: UserId,
         now: DateTime<Utc>,
@@ -317,12 +332,23 @@ impl Accounts {
         client: &ClientId,
         now: DateTime<Utc>,
     ) -> Result<(u64, Option<SecurityEvent>), FlowError> {
+        self.revoke_grants(who.user, client, now).await
+    }
+
+    /// Takes back every grant `client` holds of `user`, and its consent
+    /// (the account page's and the admin API's one rule).
+    pub(crate) async fn revoke_grants(
+        &self,
+        user: UserId,
+        client: &ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Option<SecurityEvent>), FlowError> {
         let ports = self.ports();
         let Some(registered) = self.client(client).await? else {
             return Ok((0, None));
         };
         let mut ended = 0;
-        for token in ports.tokens.live_refresh_of(who.user, now).await? {
+        for token in ports.tokens.live_refresh_of(user, now).await? {
             if &token.client_id == client
                 && self.revoke_grant(token.family, &registered, now).await? > 0
             {
@@ -331,17 +357,12 @@ impl Accounts {
         }
         // The consent goes too: the application must ask again. A consent
         // with no live grant left is itself something taken back.
-        if ports
-            .sessions
-            .find_consent(who.user, client)
-            .await?
-            .is_some()
-        {
-            ports.sessions.forget_consent(who.user, client).await?;
+        if ports.sessions.find_consent(user, client).await?.is_some() {
+            ports.sessions.forget_consent(user, client).await?;
             ended = ended.max(1);
         }
         let event = (ended > 0).then(|| SecurityEvent::ApplicationRevoked {
-            user: who.user,
+            user,
             client: client.clone(),
         });
         Ok((ended, event))

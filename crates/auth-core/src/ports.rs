@@ -14,12 +14,12 @@ use crate::error::{CryptoError, StoreError, UpstreamError};
 use crate::throttle::{AttemptSource, ThrottleKey};
 use crate::types::{
     AccessClaims, AccessTokenRecord, AccountChange, AuthorizationCode, BrowserSession, Ceremony,
-    Client, ClientId, DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email, EmailLink,
-    Factor, FactorId, FamilyId, FederatedLink, IdTokenClaims, IdTokenHint, IssuedFromCode,
-    KeyAlgorithm, Letter, LinkEffect, LinkPurpose, LoginName, NewClient, NewUser, OpaqueToken,
-    OutboxEntry, PasskeyRecord, Password, PasswordHash, ProviderName, Redeemed, RefreshTokenRecord,
-    Scope, SigningKey, TotpRecord, UpstreamDevice, UpstreamIdentity, UpstreamSubject, User, UserId,
-    UserListing, UserRecord, Version, Written,
+    Client, ClientId, ClientRecord, DeviceAuthorization, DevicePoll, DeviceStatus, Digest, Email,
+    EmailLink, Factor, FactorId, FamilyId, FederatedLink, IdTokenClaims, IdTokenHint,
+    IssuedFromCode, KeyAlgorithm, Letter, LinkEffect, LinkPurpose, LoginName, NewClient, NewUser,
+    OpaqueToken, OutboxEntry, PasskeyRecord, Password, PasswordHash, ProviderName, Redeemed,
+    RefreshTokenRecord, Scope, SigningKey, TotpRecord, UpstreamDevice, UpstreamIdentity,
+    UpstreamSubject, User, UserId, UserListing, UserRecord, Version, Written,
 };
 
 /// The current time. Flows take `now` as an argument; only the edges ask a clock.
@@ -295,6 +295,25 @@ pub trait ClientRepository: Send + Sync {
     /// Whether any client may call the admin API (until one may, the API
     /// is not there at all).
     async fn any_admin(&self) -> Result<bool, StoreError>;
+    /// Every client with its version, in creation order (then by id).
+    async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// The client with this id and its version, read from the store itself
+    /// (never from a cache).
+    async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
+    /// Replaces the registration (as [`Self::update`]) if its version is
+    /// still `expected`.
+    async fn update_client_version(
+        &self,
+        client: &Client,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError>;
+    /// Removes the client (as [`Self::delete`]) if its version is still
+    /// `expected`.
+    async fn delete_client_version(
+        &self,
+        id: &ClientId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError>;
 }
 
 /// The result of trying to rotate a refresh token.

@@ -43,8 +43,8 @@ use auth_core::ports::{
 };
 use auth_core::throttle::{AttemptSource, ThrottleKey, reserve_login_stepwise};
 use auth_core::types::{
-    AccountChange, Client, ClientId, LoginName, NewClient, NewUser, PasswordHash, SigningKey, User,
-    UserId, UserListing, UserRecord, Version, Written,
+    AccountChange, Client, ClientId, ClientRecord, LoginName, NewClient, NewUser, PasswordHash,
+    SigningKey, User, UserId, UserListing, UserRecord, Version, Written,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -189,6 +189,22 @@ impl UserRepository for MemoryStore {
     }
 }
 
+/// Deletes a client and everything issued to it (the databases' foreign
+/// keys cascade); `false` when there is none.
+fn delete_client(t: &mut Tables, id: &ClientId) -> bool {
+    let before = t.clients.len();
+    t.clients.retain(|c| &c.id != id);
+    if t.clients.len() == before {
+        return false;
+    }
+    t.refresh.retain(|_, r| &r.client_id != id);
+    t.access.retain(|_, a| &a.client_id != id);
+    t.codes.retain(|_, c| &c.client_id != id);
+    t.devices.retain(|_, d| &d.client_id != id);
+    t.consents.retain(|(_, c), _| c != id);
+    true
+}
+
 /// Deletes an account and everything that is its (the databases' foreign
 /// keys cascade); `false` when there is none.
 fn delete_account(t: &mut Tables, id: UserId) -> bool {
@@ -239,22 +255,70 @@ impl ClientRepository for MemoryStore {
     }
 
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        let before = t.clients.len();
-        t.clients.retain(|c| &c.id != id);
-        if t.clients.len() == before {
-            return Ok(false);
-        }
-        t.refresh.retain(|_, r| &r.client_id != id);
-        t.access.retain(|_, a| &a.client_id != id);
-        t.codes.retain(|_, c| &c.client_id != id);
-        t.devices.retain(|_, d| &d.client_id != id);
-        t.consents.retain(|(_, c), _| c != id);
-        Ok(true)
+        Ok(delete_client(&mut self.tables(), id))
     }
 
     async fn any_admin(&self) -> Result<bool, StoreError> {
         Ok(self.tables().clients.iter().any(|c| c.admin))
+    }
+
+    async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut records: Vec<ClientRecord> = self
+            .tables()
+            .clients
+            .iter()
+            .map(user_records::client_record)
+            .collect();
+        records.sort_by(|a, b| {
+            (a.client.created_at, &a.client.id).cmp(&(b.client.created_at, &b.client.id))
+        });
+        Ok(records)
+    }
+
+    async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .clients
+            .iter()
+            .find(|c| &c.id == id)
+            .map(user_records::client_record))
+    }
+
+    async fn update_client_version(
+        &self,
+        client: &Client,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        let mut t = self.tables();
+        let Some(stored) = t.clients.iter_mut().find(|c| c.id == client.id) else {
+            return Ok(Written::Missing);
+        };
+        if user_records::client_record(stored).version != expected {
+            return Ok(Written::Stale);
+        }
+        *stored = Client {
+            created_at: stored.created_at,
+            ..client.clone()
+        };
+        Ok(Written::Done(()))
+    }
+
+    async fn delete_client_version(
+        &self,
+        id: &ClientId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        // Checked and deleted under one lock.
+        let mut t = self.tables();
+        let holds = match t.clients.iter().find(|c| &c.id == id) {
+            None => Written::Missing,
+            Some(c) if user_records::client_record(c).version != expected => Written::Stale,
+            Some(_) => Written::Done(()),
+        };
+        if holds == Written::Done(()) {
+            delete_client(&mut t, id);
+        }
+        Ok(holds)
     }
 }
 

@@ -9,6 +9,17 @@ use chrono::{DateTime, Utc};
 
 use crate::tables::Tables;
 
+/// A client with its version: a digest of its registration, as an
+/// account's.
+pub(crate) fn client_record(client: &auth_core::types::Client) -> auth_core::types::ClientRecord {
+    let mut hasher = DefaultHasher::new();
+    format!("{client:?}").hash(&mut hasher);
+    auth_core::types::ClientRecord {
+        client: client.clone(),
+        version: Version::new(hasher.finish()),
+    }
+}
+
 /// The version of `user` as it is now.
 fn version_of(user: &User) -> Version {
     let mut hasher = DefaultHasher::new();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::ClientRepository;
-use auth_core::types::{Client, ClientId, NewClient};
+use auth_core::types::{Client, ClientId, ClientRecord, NewClient, Version, Written};
 
 /// Past this many entries the cache starts over, so memory stays bounded.
 const MAX_ENTRIES: usize = 10_000;
@@ -118,6 +118,34 @@ impl ClientRepository for CachedClients {
     async fn any_admin(&self) -> Result<bool, StoreError> {
         self.inner.any_admin().await
     }
+
+    async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        self.inner.client_records().await
+    }
+
+    async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.inner.client_record(id).await
+    }
+
+    async fn update_client_version(
+        &self,
+        client: &Client,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        let written = self.inner.update_client_version(client, expected).await;
+        self.forget(&client.id);
+        written
+    }
+
+    async fn delete_client_version(
+        &self,
+        id: &ClientId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        let written = self.inner.delete_client_version(id, expected).await;
+        self.forget(id);
+        written
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +182,26 @@ mod tests {
 
         async fn any_admin(&self) -> Result<bool, StoreError> {
             ClientRepository::any_admin(&self.stored).await
+        }
+        async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError> {
+            self.stored.client_records().await
+        }
+        async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+            self.stored.client_record(id).await
+        }
+        async fn update_client_version(
+            &self,
+            client: &Client,
+            expected: Version,
+        ) -> Result<Written<()>, StoreError> {
+            self.stored.update_client_version(client, expected).await
+        }
+        async fn delete_client_version(
+            &self,
+            id: &ClientId,
+            expected: Version,
+        ) -> Result<Written<()>, StoreError> {
+            self.stored.delete_client_version(id, expected).await
         }
     }
 
@@ -230,6 +278,26 @@ mod tests {
         }
         async fn any_admin(&self) -> Result<bool, StoreError> {
             self.0.any_admin().await
+        }
+        async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError> {
+            self.0.client_records().await
+        }
+        async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+            self.0.client_record(id).await
+        }
+        async fn update_client_version(
+            &self,
+            client: &Client,
+            expected: Version,
+        ) -> Result<Written<()>, StoreError> {
+            self.0.update_client_version(client, expected).await
+        }
+        async fn delete_client_version(
+            &self,
+            id: &ClientId,
+            expected: Version,
+        ) -> Result<Written<()>, StoreError> {
+            self.0.delete_client_version(id, expected).await
         }
     }
 

@@ -2,7 +2,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::ClientRepository;
-use auth_core::types::{Client, ClientId, NewClient};
+use auth_core::types::{Client, ClientId, ClientRecord, NewClient, Version, Written};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -64,6 +64,64 @@ impl ClientRepository for Database {
         Ok(n > 0)
     }
 
+    async fn client_records(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows: Vec<(ClientRow, i64)> = with_conn!(self, |conn| clients::table
+            .order((clients::created_at, clients::id))
+            .select((ClientRow::as_select(), clients::version))
+            .load(conn)
+            .await
+            .map_err(query_error))?;
+        rows.into_iter().map(record).collect()
+    }
+
+    async fn client_record(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let row: Option<(ClientRow, i64)> = with_conn!(self, |conn| clients::table
+            .find(id.as_str())
+            .select((ClientRow::as_select(), clients::version))
+            .first(conn)
+            .await
+            .optional()
+            .map_err(query_error))?;
+        row.map(record).transpose()
+    }
+
+    /// The trigger makes the new version.
+    async fn update_client_version(
+        &self,
+        client: &Client,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        let row = ClientRow::from(client);
+        let expected = column(expected);
+        let n = with_conn!(writer self, |conn| diesel::update(
+            clients::table
+                .filter(clients::id.eq(&row.id))
+                .filter(clients::version.eq(expected))
+        )
+        .set(&row)
+        .execute(conn)
+        .await
+        .map_err(store_error("client")))?;
+        self.written(n, &client.id).await
+    }
+
+    async fn delete_client_version(
+        &self,
+        id: &ClientId,
+        expected: Version,
+    ) -> Result<Written<()>, StoreError> {
+        let (key, expected) = (id.as_str().to_owned(), column(expected));
+        let n = with_conn!(writer self, |conn| diesel::delete(
+            clients::table
+                .filter(clients::id.eq(&key))
+                .filter(clients::version.eq(expected))
+        )
+        .execute(conn)
+        .await
+        .map_err(query_error))?;
+        self.written(n, id).await
+    }
+
     async fn any_admin(&self) -> Result<bool, StoreError> {
         let found: Option<String> = with_conn!(self, |conn| clients::table
             .filter(clients::admin.eq(true))
@@ -73,5 +131,30 @@ impl ClientRepository for Database {
             .optional()
             .map_err(query_error))?;
         Ok(found.is_some())
+    }
+}
+
+fn record((row, version): (ClientRow, i64)) -> Result<ClientRecord, StoreError> {
+    Ok(ClientRecord {
+        client: Client::try_from(row)?,
+        version: Version::new(u64::try_from(version).unwrap_or(0)),
+    })
+}
+
+/// The version as the column holds it.
+fn column(v: Version) -> i64 {
+    i64::try_from(v.get()).unwrap_or(i64::MAX)
+}
+
+impl Database {
+    /// What a conditional write to a client that changed `n` rows did.
+    async fn written(&self, n: usize, id: &ClientId) -> Result<Written<()>, StoreError> {
+        if n > 0 {
+            return Ok(Written::Done(()));
+        }
+        Ok(match ClientRepository::find(self, id).await? {
+            Some(_) => Written::Stale,
+            None => Written::Missing,
+        })
     }
 }

@@ -61,6 +61,7 @@ diesel::table! {
         mfa -> Text,
         allowed_groups -> Text,
         admin -> Bool,
+        version -> BigInt,
     }
 }
 

@@ -506,12 +506,17 @@ async fn accounts_page_by_sealed_cursors_and_change_by_version(db: ScratchDb) {
     assert_eq!(statuses, [200, 412], "{} {}", a.text, b.text);
 
     // Signing out, and deleting by version.
+    let sessions = format!("{cat}/sessions");
+    is_problem(
+        &call(&app, Method::DELETE, &sessions, Some(&admin), None, None).await,
+        428,
+    );
     let r = call(
         &app,
         Method::DELETE,
-        &format!("{cat}/sessions"),
+        &sessions,
         Some(&admin),
-        None,
+        Some("*"),
         None,
     )
     .await;
@@ -694,7 +699,401 @@ async fn groups_and_members_are_managed_by_version(db: ScratchDb) {
     assert_eq!(r.body, json!({"items": [], "next": null}));
 }
 
+async fn clients_are_registered_changed_and_deleted_by_version(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let admin = admin_token(&app, "ops", "admin:clients admin:users:read").await;
+    // Registered after the admin client, so listed after it.
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.services
+        .roles
+        .accounts
+        .create_group("staff", "", app.clock.now())
+        .await
+        .unwrap();
+    // Registered under the CLI's rules: a bad redirect URI is a 400 and
+    // registers nothing; an admin scope for a client that is none, too.
+    for (body, why) in [
+        (
+            json!({"name": "web", "redirectUris": ["http://rp.example/cb"]}),
+            "http",
+        ),
+        (
+            json!({"name": "web", "scope": "admin:users"}),
+            "admin scope",
+        ),
+        (json!({"name": "web", "grantTypes": ["magic"]}), "grant"),
+        (json!({"name": "web", "colour": "blue"}), "unknown field"),
+    ] {
+        let r = call(
+            &app,
+            Method::POST,
+            "/admin/v1/clients",
+            Some(&admin),
+            None,
+            Some(body),
+        )
+        .await;
+        is_problem(&r, 400);
+        assert!(!r.text.is_empty(), "{why}");
+    }
+    let r = call(
+        &app,
+        Method::POST,
+        "/admin/v1/clients",
+        Some(&admin),
+        None,
+        Some(json!({
+            "id": "grafana",
+            "name": "Grafana",
+            "redirectUris": ["https://grafana.example/login/generic_oauth"],
+            "grantTypes": ["authorization_code", "refresh_token"],
+            "scope": "openid profile groups",
+            "allowedGroups": ["staff"],
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.body["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["allowedGroups"].as_array().unwrap().len(), 1);
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/admin/v1/clients/grafana")
+    );
+    let first = etag(&r);
+    let r = call(
+        &app,
+        Method::POST,
+        "/admin/v1/clients",
+        Some(&admin),
+        None,
+        Some(json!({"id": "grafana", "name": "Again"})),
+    )
+    .await;
+    is_problem(&r, 409);
+    // Its secret works, and is never shown again.
+    let r = call(
+        &app,
+        Method::GET,
+        "/admin/v1/clients/grafana",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("clientSecret").is_none());
+    assert_eq!(etag(&r), first);
+    let check = |secret: String| {
+        let app = &app;
+        async move {
+            app.post_form(
+                "/token",
+                Some(("grafana", &secret)),
+                &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(
+        check(secret.clone()).await,
+        400,
+        "authenticated, then a bad grant"
+    );
+
+    // Changed by version; what cannot change is a 400.
+    let path = "/admin/v1/clients/grafana";
+    let patch = json!({"name": "Grafana (ops)", "allowedGroups": [], "accessTokenTtl": 600});
+    is_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            path,
+            Some(&admin),
+            None,
+            Some(patch.clone()),
+        )
+        .await,
+        428,
+    );
+    let r = call(
+        &app,
+        Method::PATCH,
+        path,
+        Some(&admin),
+        Some(&first),
+        Some(patch.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["name"], "Grafana (ops)");
+    assert_eq!(r.body["allowedGroups"], json!([]));
+    assert_eq!(r.body["accessTokenTtl"], 600);
+    let second = etag(&r);
+    assert_ne!(first, second);
+    is_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            path,
+            Some(&admin),
+            Some(&first),
+            Some(patch),
+        )
+        .await,
+        412,
+    );
+    let r = call(
+        &app,
+        Method::PATCH,
+        path,
+        Some(&admin),
+        Some(&second),
+        Some(json!({"public": true})),
+    )
+    .await;
+    is_problem(&r, 400);
+
+    // A new secret: the old one stops working, the new one works, and the
+    // registration has a new version.
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{path}/secret"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rotated = r.body["clientSecret"].as_str().unwrap().to_owned();
+    assert_ne!(etag(&r), second);
+    assert_eq!(check(secret).await, 401);
+    assert_eq!(check(rotated).await, 400);
+
+    // Pages in registration order: the server's own clients, then the
+    // admin client, then the new one.
+    let (mut ids, mut cursors) = (Vec::new(), Vec::new());
+    let mut path_now = "/admin/v1/clients?limit=1".to_owned();
+    loop {
+        let r = call(&app, Method::GET, &path_now, Some(&admin), None, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
+        ids.push(r.body["items"][0]["id"].as_str().unwrap().to_owned());
+        let Some(next) = r.body["next"].as_str() else {
+            break;
+        };
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        path_now = format!("/admin/v1/clients?limit=1&after={next}");
+        cursors.push(next);
+    }
+    assert_eq!(ids[ids.len() - 2..], ["ops", "grafana"], "{ids:?}");
+    let next = &cursors[0];
+    // A clients cursor is no users cursor.
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/admin/v1/users?after={next}"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    is_problem(&r, 400);
+
+    // Deleted by version.
+    let current = etag(&call(&app, Method::GET, path, Some(&admin), None, None).await);
+    is_problem(
+        &call(
+            &app,
+            Method::DELETE,
+            path,
+            Some(&admin),
+            Some(&second),
+            None,
+        )
+        .await,
+        412,
+    );
+    let r = call(
+        &app,
+        Method::DELETE,
+        path,
+        Some(&admin),
+        Some(&current),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    is_problem(
+        &call(&app, Method::GET, path, Some(&admin), None, None).await,
+        404,
+    );
+}
+
+async fn what_an_account_holds_is_listed_and_ended(db: ScratchDb) {
+    let app = TestApp::spawn(db).await;
+    let admin = admin_token(&app, "ops", "").await;
+    let id = app
+        .user("michael", Some("michael@example.com"), "correct-horse")
+        .await;
+    let user = format!("/admin/v1/users/{id}");
+    // A grant (the password grant's refresh token), a browser session, and
+    // then an authenticator app.
+    let (client, secret) = app.client(ClientSetup::default()).await;
+    let secret = secret.unwrap();
+    let r = app
+        .post_form(
+            "/token",
+            Some((&client, &secret)),
+            &[
+                ("grant_type", "password"),
+                ("username", "michael"),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    let b = crate::factors::signed_in(&app, "michael").await;
+    crate::factors::enrol_totp(&app, &b).await;
+
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{user}/sessions"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sessions = r.body["items"].as_array().unwrap();
+    assert!(!sessions.is_empty(), "{}", r.text);
+    assert_eq!(sessions[0]["method"], "password", "{}", r.text);
+
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{user}/grants"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["items"][0]["clientId"],
+        client.as_str(),
+        "{}",
+        r.text
+    );
+    let grant = format!("{user}/grants/{client}");
+    is_problem(
+        &call(&app, Method::DELETE, &grant, Some(&admin), None, None).await,
+        428,
+    );
+    let r = call(&app, Method::DELETE, &grant, Some(&admin), Some("*"), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{user}/grants"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["items"], json!([]), "{}", r.text);
+    let r = app
+        .post_form(
+            "/token",
+            Some((&client, &secret)),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "the grant is gone: {}", r.text);
+
+    let credentials = format!("{user}/credentials");
+    let r = call(&app, Method::GET, &credentials, Some(&admin), None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["items"][0]["kind"], "totp", "{}", r.text);
+    assert_eq!(r.body["recoveryCodesLeft"], 10);
+    let factor = r.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let one = format!("{credentials}/{factor}");
+    is_problem(
+        &call(
+            &app,
+            Method::DELETE,
+            &one,
+            Some(&admin),
+            Some("\"1\""),
+            None,
+        )
+        .await,
+        412,
+    );
+    let r = call(&app, Method::DELETE, &one, Some(&admin), Some("*"), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    is_problem(
+        &call(&app, Method::DELETE, &one, Some(&admin), Some("*"), None).await,
+        404,
+    );
+    let r = call(&app, Method::GET, &credentials, Some(&admin), None, None).await;
+    assert_eq!(r.body["items"], json!([]), "{}", r.text);
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{credentials}/reset"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["removed"], 0);
+
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{user}/identities"),
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["items"], json!([]), "{}", r.text);
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("{user}/identities/github"),
+        Some(&admin),
+        Some("*"),
+        None,
+    )
+    .await;
+    is_problem(&r, 404);
+
+    // Someone who does not exist holds nothing.
+    let nobody = format!("/admin/v1/users/{}", uuid::Uuid::new_v4());
+    for path in ["sessions", "grants", "credentials", "identities"] {
+        let r = call(
+            &app,
+            Method::GET,
+            &format!("{nobody}/{path}"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+        is_problem(&r, 404);
+    }
+}
+
 scenarios! {
+    what_an_account_holds_is_listed_and_ended,
+    clients_are_registered_changed_and_deleted_by_version,
     only_an_admin_clients_token_with_the_scope_gets_in,
     accounts_page_by_sealed_cursors_and_change_by_version,
     groups_and_members_are_managed_by_version,

@@ -43,7 +43,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 /// A browser signed in with a password alone (an account with no factor).
-async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
+pub(crate) async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
     let b = browser();
     let page = app.get_with(&b, "/login").await;
     let form = with(
@@ -70,7 +70,7 @@ async fn security_post(
 
 /// Enrols an authenticator app for the signed-in browser `b`: its key, and
 /// the recovery codes shown with the account's first factor.
-async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (String, Vec<String>) {
+pub(crate) async fn enrol_totp(app: &TestApp, b: &reqwest::Client) -> (String, Vec<String>) {
     let page = security_post(app, b, "/account/totp", &[("label", "Phone")]).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("<svg"), "a QR code: {}", page.text);

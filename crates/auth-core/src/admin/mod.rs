@@ -5,6 +5,8 @@
 //! layer maps these to routes; the CLI runs the same operations without the
 //! conditions (one rule, two doors).
 mod caller;
+mod clients;
+mod holdings;
 mod listing;
 mod scope;
 mod users;
@@ -12,6 +14,7 @@ mod users;
 use std::sync::Arc;
 
 pub use caller::{AdminCaller, AdminRefusal};
+pub use clients::AdminClientError;
 pub use listing::{CursorError, DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest};
 pub use scope::{ADMIN_SCOPES, AdminAccess, AdminArea, AdminScope, is_admin_scope};
 pub use users::AdminUserError;

@@ -37,7 +37,7 @@ pub use mail::{
     EmailLink, FactorChange, Letter, LinkEffect, LinkPurpose, Message, OutboxEntry, Redeemed,
 };
 pub use pkce::{ChallengeMethod, CodeChallenge, CodeVerifier, PkceError};
-pub use record::{AccountChange, UserListing, UserRecord, Version, Written};
+pub use record::{AccountChange, ClientRecord, UserListing, UserRecord, Version, Written};
 pub use redirect_uri::{RedirectUri, RedirectUriError, WebOrigin, WebOriginError};
 pub use scope::{Scope, ScopeError, describe_scope};
 pub use secret::{Digest, OpaqueToken, Password, PasswordAttempt, PasswordError, PasswordHash};

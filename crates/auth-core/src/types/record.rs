@@ -34,6 +34,15 @@ pub struct UserRecord {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// A client's registration with its version.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    /// The registration.
+    pub client: super::Client,
+    /// Its version.
+    pub version: Version,
+}
+
 /// What an operator changes of an account in one conditional write; a field
 /// left `None` stays as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

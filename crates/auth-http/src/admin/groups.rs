@@ -320,12 +320,7 @@ pub(crate) async fn remove_member(
 ) -> Result<HttpResponse, Problem> {
     let who = caller(&req, &state, AdminArea::Groups.write()).await?;
     let (id, user) = path.into_inner();
-    if !matches!(IfMatch::of(&req)?, IfMatch::Any) {
-        return Err(Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "a membership has no version of its own: If-Match: *",
-        ));
-    }
+    super::precondition::any_version(&req)?;
     let member = account_id(&user).ok_or_else(|| Problem::not_found("no account has this id"))?;
     let group = group(&state, &id).await?;
     let event = state

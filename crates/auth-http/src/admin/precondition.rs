@@ -62,3 +62,15 @@ impl IfMatch {
 pub(crate) fn etag(version: impl std::fmt::Display) -> String {
     format!("\"{version}\"")
 }
+
+/// A deletion of what has no version of its own (a membership, a grant, a
+/// factor, every session): `If-Match: *`, 428 without, 412 for a tag.
+pub(crate) fn any_version(req: &HttpRequest) -> Result<(), Problem> {
+    match IfMatch::of(req)? {
+        IfMatch::Any => Ok(()),
+        IfMatch::Tags(_) => Err(Problem::new(
+            actix_web::http::StatusCode::PRECONDITION_FAILED,
+            "this has no version of its own: If-Match: *",
+        )),
+    }
+}

@@ -145,13 +145,7 @@ pub(crate) async fn list(req: HttpRequest, state: Data<AppState>) -> Result<Http
     caller(&req, &state, AdminArea::Users.read()).await?;
     let query: ListQuery =
         crate::edge::body::read_query(&req).map_err(|e| Problem::bad_request(e.description()))?;
-    let limit = match query.limit.as_deref() {
-        Some(raw) => Some(
-            raw.parse::<u32>()
-                .map_err(|_| Problem::bad_request("limit must be 1 to 200"))?,
-        ),
-        None => None,
-    };
+    let limit = super::limit(query.limit.as_deref())?;
     let page = state
         .accounts
         .list_users(
@@ -162,37 +156,15 @@ pub(crate) async fn list(req: HttpRequest, state: Data<AppState>) -> Result<Http
             query.search.as_deref(),
         )
         .await?;
-    let mut response = HttpResponse::Ok();
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(next) = &page.next {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(limit) = limit {
-            query.append_pair("limit", &limit.to_string());
-        }
-        if let Some(search) = &query_search(&req) {
-            query.append_pair("search", search);
-        }
-        query.append_pair("after", next);
-        response.insert_header((
-            header::LINK,
-            format!(
-                "<{}/admin/v1/users?{}>; rel=\"next\"",
-                state.issuer(),
-                query.finish()
-            ),
-        ));
-    }
-    Ok(response.json(Listing {
-        items: page.items.iter().map(|r| resource(&state, r)).collect(),
-        next: page.next,
-    }))
-}
-
-/// The search of the request, as given.
-fn query_search(req: &HttpRequest) -> Option<String> {
-    crate::edge::body::read_query::<ListQuery>(req)
-        .ok()
-        .and_then(|q| q.search)
+    let items = page.items.iter().map(|r| resource(&state, r)).collect();
+    Ok(super::page_answer(
+        &state,
+        "/admin/v1/users",
+        limit,
+        query.search.as_deref(),
+        items,
+        page.next,
+    ))
 }
 
 /// `POST /admin/v1/users`'s body.
@@ -472,7 +444,10 @@ pub(crate) struct Ended {
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = ["admin:sessions"])),
-    params(("id" = String, Path, description = "The account's id")),
+    params(
+        ("id" = String, Path, description = "The account's id"),
+        ("If-Match" = String, Header, description = "*"),
+    ),
     responses((status = 200, description = "Signed out everywhere", body = Ended), Problems),
 )]
 #[delete("/admin/v1/users/{id}/sessions")]
@@ -482,6 +457,7 @@ pub(crate) async fn sign_out(
     state: Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let who = caller(&req, &state, AdminArea::Sessions.write()).await?;
+    super::precondition::any_version(&req)?;
     let (ended, event) = state
         .accounts
         .sign_out_user(user_id(&id)?, now(&req, &state))

@@ -1,0 +1,2 @@
+DROP TRIGGER clients_next_version;
+ALTER TABLE clients DROP COLUMN version;
