@@ -33,5 +33,13 @@ python3 bench/seed.py "$db_url" --rows "$ROWS" --client "$client_id" --reference
   --families-out "$work/families" --references-out "$work/references"
 echo "seeded $ROWS accounts ($backend) in $(( $(date +%s) - seed_started )) s"
 
-start_server
+# A server over a million rows takes longer to answer its first request
+# than start_server waits: wait for it here.
+RUST_LOG=warn "$BIN" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 600); do
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null || { tail -5 "$work/server.log" >&2; exit 1; }
 python3 bench/admin_pages.py "http://127.0.0.1:$PORT" "$(json "$admin" client_id)" "$(json "$admin" client_secret)"
