@@ -33,11 +33,12 @@ python3 bench/seed.py "$db_url" --rows "$ROWS" --client "$client_id" --reference
   --families-out "$work/families" --references-out "$work/references"
 echo "seeded $ROWS accounts ($backend) in $(( $(date +%s) - seed_started )) s"
 
-# A server over a million rows takes longer to answer its first request
-# than start_server waits: wait for it here.
+# The seeded login names have no confusable skeleton yet: the server fills
+# them in as it opens the database (one write each, minutes for a million
+# accounts), before it listens. Wait for it here.
 RUST_LOG=warn "$BIN" --config "$work/settings.toml" serve >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 6000); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.2
 done
