@@ -572,6 +572,16 @@ async fn groups_and_members_are_managed_by_version(db: ScratchDb) {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["name"], "staff");
     let group = format!("/admin/v1/groups/{}", r.body["id"].as_str().unwrap());
+    // docs/admin.md: every write is a security event naming the admin
+    // client that made it.
+    let group_id = r.body["id"].as_str().unwrap().to_owned();
+    let logged = portcullis_tests::log_lines_with(&format!("group {group_id} was created"));
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("group_created") && l.contains("actor_client_id=\"ops\"")),
+        "{logged:?}"
+    );
     let first = etag(&r);
     let r = call(
         &app,

@@ -67,7 +67,10 @@ impl Accounts {
         let limit = Cursors::limit(&request)? as usize;
         let cursors = Cursors::new(&admin.sealer, "clients", None);
         let after = match request.after {
-            Some(cursor) => Some(position(&cursors.open(cursor)?)?),
+            Some(cursor) => {
+                let (at, id) = cursors.open_position(cursor)?;
+                Some((at, ClientId::parse(&id).map_err(|_| CursorError::Foreign)?))
+            }
             None => None,
         };
         // Clients are few (they are registered by hand): the page is cut
@@ -90,12 +93,7 @@ impl Accounts {
             match items.last() {
                 Some(last) => Some(
                     cursors
-                        .seal(&[
-                            last.client
-                                .created_at
-                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                            last.client.id.as_str().to_owned(),
-                        ])
+                        .seal_position(last.client.created_at, last.client.id.as_str())
                         .map_err(FlowError::from)?,
                 ),
                 None => None,
@@ -186,15 +184,4 @@ impl Accounts {
         let record = self.client_record(id).await?;
         Ok((secret, record, changed(id, ClientChangeKind::SecretRotated)))
     }
-}
-
-/// The position a clients cursor holds: a registration time and an id.
-fn position(parts: &[String]) -> Result<(DateTime<Utc>, ClientId), CursorError> {
-    let [at, id] = parts else {
-        return Err(CursorError::Foreign);
-    };
-    let at = DateTime::parse_from_rfc3339(at)
-        .map_err(|_| CursorError::Foreign)?
-        .with_timezone(&Utc);
-    Ok((at, ClientId::parse(id).map_err(|_| CursorError::Foreign)?))
 }

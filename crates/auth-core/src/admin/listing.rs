@@ -81,3 +81,33 @@ impl<'a> Cursors<'a> {
         serde_json::from_slice(&text).map_err(|_| CursorError::Foreign)
     }
 }
+
+impl Cursors<'_> {
+    /// A cursor naming the item created at `at` with the id `id`: where a
+    /// page in creation order ended.
+    pub(crate) fn seal_position(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        id: &str,
+    ) -> Result<String, crate::error::CryptoError> {
+        self.seal(&[
+            at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            id.to_owned(),
+        ])
+    }
+
+    /// The creation time and id a cursor of [`Self::seal_position`] holds.
+    pub(crate) fn open_position(
+        &self,
+        cursor: &str,
+    ) -> Result<(chrono::DateTime<chrono::Utc>, String), CursorError> {
+        let parts = self.open(cursor)?;
+        let [at, id] = parts.as_slice() else {
+            return Err(CursorError::Foreign);
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|_| CursorError::Foreign)?
+            .with_timezone(&chrono::Utc);
+        Ok((at, id.clone()))
+    }
+}

@@ -85,7 +85,15 @@ impl Accounts {
             .map(|s| LoginName::lookup(s).as_str().to_owned());
         let cursors = Cursors::new(&admin.sealer, "users", search.as_deref());
         let after = match request.after {
-            Some(cursor) => Some(position(&cursors.open(cursor)?)?),
+            Some(cursor) => {
+                let (at, id) = cursors.open_position(cursor)?;
+                Some((
+                    at,
+                    id.parse::<uuid::Uuid>()
+                        .map(UserId::new)
+                        .map_err(|_| CursorError::Foreign)?,
+                ))
+            }
             None => None,
         };
         let mut items = self
@@ -102,12 +110,7 @@ impl Accounts {
             match items.last() {
                 Some(last) => Some(
                     cursors
-                        .seal(&[
-                            last.user
-                                .created_at
-                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                            last.user.id.to_string(),
-                        ])
+                        .seal_position(last.user.created_at, last.user.id.to_string().as_str())
                         .map_err(FlowError::from)?,
                 ),
                 None => None,
@@ -213,16 +216,4 @@ impl Accounts {
 
 fn changed(user: UserId, change: AccountChangeKind) -> SecurityEvent {
     SecurityEvent::AccountChanged { user, change }
-}
-
-/// The position a users cursor holds: a creation time and an id.
-fn position(parts: &[String]) -> Result<(DateTime<Utc>, UserId), CursorError> {
-    let [at, id] = parts else {
-        return Err(CursorError::Foreign);
-    };
-    let at = DateTime::parse_from_rfc3339(at)
-        .map_err(|_| CursorError::Foreign)?
-        .with_timezone(&Utc);
-    let id = id.parse::<uuid::Uuid>().map_err(|_| CursorError::Foreign)?;
-    Ok((at, UserId::new(id)))
 }

@@ -8,20 +8,15 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post};
 use auth_core::admin::AdminArea;
 use auth_core::federation::FederationError;
-use auth_core::types::{ClientId, FactorId, UserId};
+use auth_core::types::{ClientId, FactorId};
 use serde::Serialize;
 
 use super::Listing;
 use super::guard::{caller, logged, now};
 use super::precondition::any_version;
 use super::problem::{Problem, Problems};
+use super::users::user_id;
 use crate::state::AppState;
-
-fn user_id(raw: &str) -> Result<UserId, Problem> {
-    raw.parse::<uuid::Uuid>()
-        .map(UserId::new)
-        .map_err(|_| Problem::not_found("no account has this id"))
-}
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

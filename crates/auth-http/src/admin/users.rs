@@ -111,7 +111,7 @@ fn answer(status: StatusCode, state: &AppState, record: &UserRecord) -> HttpResp
 }
 
 /// An account id from the path; anything else names no account.
-fn user_id(raw: &str) -> Result<UserId, Problem> {
+pub(crate) fn user_id(raw: &str) -> Result<UserId, Problem> {
     raw.parse::<uuid::Uuid>()
         .map(UserId::new)
         .map_err(|_| Problem::not_found("no account has this id"))
